@@ -1,0 +1,156 @@
+"""Plain data shared by every layer. No I/O, no asyncio."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    TRADER = "trader"
+    VIEWER = "viewer"
+
+
+class UserStatus(enum.StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class TradingMode(enum.StrEnum):
+    PAPER = "paper"
+    LIVE = "live"
+
+
+class Side(enum.StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(enum.StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class OrderStatus(enum.StrEnum):
+    """Our order state machine (see docs/engine.md)."""
+
+    INTENT = "intent"  # committed locally, not yet sent
+    SUBMITTED = "submitted"  # sent; outcome not yet seen
+    OPEN = "open"  # exchange has it, not fully filled
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+
+
+TERMINAL_ORDER_STATUSES = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    ts: int  # open time, UTC milliseconds
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    symbol: str
+    last: Decimal
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    ts: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarketInfo:
+    symbol: str  # unified ccxt symbol, e.g. "BTC/USDT" or "BTC/USDT:USDT"
+    base: str
+    quote: str
+    kind: str  # "spot" | "swap"
+    amount_step: Decimal | None = None
+    price_step: Decimal | None = None
+    min_amount: Decimal | None = None
+    min_cost: Decimal | None = None
+    contract_size: Decimal = Decimal(1)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    symbol: str
+    side: Side
+    type: OrderType
+    amount: Decimal
+    client_order_id: str
+    price: Decimal | None = None
+    reduce_only: bool = False
+    position_side: str | None = None  # "LONG"/"SHORT" in hedge mode on swaps
+
+
+@dataclass(frozen=True, slots=True)
+class FillInfo:
+    trade_id: str
+    symbol: str
+    side: Side
+    amount: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_currency: str
+    ts: int
+    exchange_order_id: str | None = None
+    client_order_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    """What an exchange says about one order."""
+
+    exchange_order_id: str
+    client_order_id: str | None
+    symbol: str
+    side: Side
+    type: OrderType
+    status: OrderStatus  # OPEN, FILLED, CANCELED or REJECTED
+    amount: Decimal
+    filled: Decimal
+    price: Decimal | None = None
+    average: Decimal | None = None
+    fee: Decimal = Decimal(0)
+    fee_currency: str | None = None
+    ts: int | None = None
+    fills: tuple[FillInfo, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceLine:
+    currency: str
+    free: Decimal
+    used: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PositionInfo:
+    symbol: str
+    side: str  # "long" | "short"
+    contracts: Decimal
+    entry_price: Decimal
+    unrealized_pnl: Decimal = Decimal(0)
+    leverage: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """Outcome of checking brand-new credentials against the exchange."""
+
+    ok: bool
+    reason: str = ""  # polite, user-facing; empty when ok
+    permissions: tuple[str, ...] = ()  # as the exchange reported them, if it did
+    can_withdraw: bool | None = None  # None: the exchange does not tell
+    balances: tuple[BalanceLine, ...] = field(default_factory=tuple)

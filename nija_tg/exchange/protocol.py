@@ -1,0 +1,70 @@
+"""What the engine and services need from an exchange, whatever is behind it.
+
+Implemented by the ccxt gateway (real exchanges and their emulators) and by the paper
+exchange. Every method raises only classes from ``nija_tg.core.errors``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Protocol
+
+from nija_tg.core.models import (
+    BalanceLine,
+    Candle,
+    MarketInfo,
+    OrderRequest,
+    OrderState,
+    PositionInfo,
+    Ticker,
+    Verification,
+)
+
+
+class MarketDataSource(Protocol):
+    """Public market data, shared by every user of one exchange (no keys)."""
+
+    async def fetch_ohlcv(
+        self,
+        exchange_id: str,
+        symbol: str,
+        timeframe: str,
+        since: int | None = None,
+        limit: int | None = None,
+    ) -> list[Candle]: ...
+
+    async def fetch_ticker(self, exchange_id: str, symbol: str) -> Ticker: ...
+
+    async def market(self, exchange_id: str, symbol: str) -> MarketInfo: ...
+
+
+class TradingAccount(Protocol):
+    """One user's account on one exchange."""
+
+    exchange_id: str
+
+    async def fetch_balance(self) -> list[BalanceLine]: ...
+
+    async def market(self, symbol: str) -> MarketInfo: ...
+
+    async def create_order(self, request: OrderRequest) -> OrderState: ...
+
+    async def fetch_order_by_client_id(
+        self, symbol: str, client_order_id: str
+    ) -> OrderState | None: ...
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState: ...
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderState]: ...
+
+    async def fetch_positions(self, symbols: list[str] | None = None) -> list[PositionInfo]: ...
+
+    async def set_leverage(self, symbol: str, leverage: Decimal) -> None: ...
+
+    async def set_position_mode(self, hedged: bool, symbol: str | None = None) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class CredentialVerifier(Protocol):
+    async def verify(self, exchange_id: str, credentials: dict[str, str]) -> Verification: ...

@@ -1,0 +1,325 @@
+"""Shared machinery for the exchange emulators: an aiohttp server on 127.0.0.1, a fault
+plan, and a ledger of accounts, orders and fills.
+
+Each emulator module (kraken.py, bingx.py, coinbase.py) adds only what is its own: the
+routes, the JSON shapes and the signature check of its exchange. ccxt talks to them
+unmodified through the base-URL override.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import itertools
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from aiohttp import web
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+def load_candles(name: str, scale: float = 1.0) -> list[list[float]]:
+    """Rows ``[ts_ms, open, high, low, close, volume]`` from ``tests/data/<name>``."""
+    rows = []
+    with open(DATA_DIR / name, newline="") as fh:
+        for rec in csv.DictReader(fh):
+            rows.append(
+                [
+                    int(rec["timestamp"]),
+                    float(rec["open"]) * scale,
+                    float(rec["high"]) * scale,
+                    float(rec["low"]) * scale,
+                    float(rec["close"]) * scale,
+                    float(rec["volume"]),
+                ]
+            )
+    return rows
+
+
+@dataclass
+class FaultPlan:
+    """Faults armed by a test. ``arm(kind, times)`` makes the next ``times`` matching
+    requests misbehave. Kinds:
+
+    - ``latency``: sleep ``latency_s`` before answering every request (not counted).
+    - ``http_500``: answer 500 without doing anything.
+    - ``http_429``: answer the exchange's rate-limit error without doing anything.
+    - ``auth``: answer the exchange's invalid-key error.
+    - ``stale_nonce``: answer the exchange's invalid-nonce error (Kraken).
+    - ``timeout_after_accept``: do the work (place the order), then hang until the
+      client gives up (the response never arrives).
+    - ``drop_response``: do the work, then close the connection without answering.
+
+    ``only_paths``: if set, faults fire only on requests whose path contains one of
+    these substrings (e.g. the order-placement path).
+    """
+
+    latency_s: float = 0.0
+    armed: dict[str, int] = field(default_factory=dict)
+    only_paths: tuple[str, ...] = ()
+    fired: list[tuple[str, str]] = field(default_factory=list)
+
+    def arm(self, kind: str, times: int = 1, only_paths: tuple[str, ...] = ()) -> None:
+        self.armed[kind] = self.armed.get(kind, 0) + times
+        self.only_paths = only_paths
+
+    def clear(self) -> None:
+        self.armed.clear()
+        self.only_paths = ()
+        self.latency_s = 0.0
+
+    def take(self, path: str) -> str | None:
+        """The fault to apply to this request, if any (consumes one shot)."""
+        if self.only_paths and not any(p in path for p in self.only_paths):
+            return None
+        for kind, left in list(self.armed.items()):
+            if left > 0:
+                self.armed[kind] = left - 1
+                self.fired.append((kind, path))
+                return kind
+        return None
+
+
+@dataclass
+class EmuOrder:
+    order_id: str
+    client_id: str | None
+    account: str  # api key
+    symbol: str  # exchange-native symbol
+    side: str  # "buy" | "sell"
+    type: str  # "market" | "limit"
+    amount: Decimal
+    price: Decimal | None
+    status: str = "open"  # open | closed | canceled
+    filled: Decimal = Decimal(0)
+    avg_price: Decimal | None = None
+    fee: Decimal = Decimal(0)
+    created_ms: int = 0
+    visible_after_ms: int = 0  # hidden from lookups until then (eventual consistency)
+    reduce_only: bool = False
+    position_side: str | None = None
+
+
+@dataclass
+class EmuFill:
+    trade_id: str
+    order_id: str
+    account: str
+    symbol: str
+    side: str
+    amount: Decimal
+    price: Decimal
+    fee: Decimal
+    ts_ms: int
+
+
+@dataclass
+class EmuAccount:
+    api_key: str
+    secret: str
+    balances: dict[str, Decimal]
+    can_withdraw: bool = False
+    passphrase: str | None = None
+    revoked: bool = False
+    last_nonce: int = 0
+
+
+class Ledger:
+    """Accounts, orders and fills. Prices come from ``prices`` (set by tests or by the
+    replayed candles). Quote/base currencies are split by the emulator's own
+    ``split_symbol``."""
+
+    def __init__(self, fee_rate: Decimal = Decimal("0.001")) -> None:
+        self.accounts: dict[str, EmuAccount] = {}
+        self.orders: list[EmuOrder] = []
+        self.fills: list[EmuFill] = []
+        self.prices: dict[str, Decimal] = {}
+        self.fee_rate = fee_rate
+        self.visibility_delay_ms = 0
+        self._ids = itertools.count(1)
+
+    def next_id(self, prefix: str = "") -> str:
+        return f"{prefix}{next(self._ids)}"
+
+    def add_account(self, account: EmuAccount) -> EmuAccount:
+        self.accounts[account.api_key] = account
+        return account
+
+    def orders_of(self, api_key: str, now_ms: int | None = None) -> list[EmuOrder]:
+        return [
+            o
+            for o in self.orders
+            if o.account == api_key and (now_ms is None or o.visible_after_ms <= now_ms)
+        ]
+
+    def find_open_by_client_id(self, api_key: str, client_id: str) -> EmuOrder | None:
+        for o in self.orders:
+            if o.account == api_key and o.client_id == client_id and o.status == "open":
+                return o
+        return None
+
+    def find_by_client_id(self, api_key: str, client_id: str, now_ms: int) -> EmuOrder | None:
+        for o in reversed(self.orders):
+            if o.account == api_key and o.client_id == client_id and o.visible_after_ms <= now_ms:
+                return o
+        return None
+
+    def find(self, api_key: str, order_id: str, now_ms: int) -> EmuOrder | None:
+        for o in self.orders:
+            if o.account == api_key and o.order_id == order_id and o.visible_after_ms <= now_ms:
+                return o
+        return None
+
+    def place(self, order: EmuOrder, base: str, quote: str, now_ms: int) -> EmuOrder:
+        """Record an order (caller already validated it) and fill it if marketable."""
+        order.created_ms = now_ms
+        order.visible_after_ms = now_ms + self.visibility_delay_ms
+        self.orders.append(order)
+        self.try_fill(order, base, quote, now_ms)
+        return order
+
+    def try_fill(self, order: EmuOrder, base: str, quote: str, now_ms: int) -> None:
+        if order.status != "open":
+            return
+        px = self.prices.get(order.symbol)
+        if px is None:
+            return
+        if order.type == "limit":
+            assert order.price is not None
+            crosses = px <= order.price if order.side == "buy" else px >= order.price
+            if not crosses:
+                return
+            px = order.price
+        amount = order.amount - order.filled
+        cost = amount * px
+        fee = cost * self.fee_rate
+        bal = self.accounts[order.account].balances
+        if order.side == "buy":
+            bal[quote] = bal.get(quote, Decimal(0)) - cost - fee
+            bal[base] = bal.get(base, Decimal(0)) + amount
+        else:
+            bal[base] = bal.get(base, Decimal(0)) - amount
+            bal[quote] = bal.get(quote, Decimal(0)) + cost - fee
+        order.filled = order.amount
+        order.avg_price = px
+        order.fee += fee
+        order.status = "closed"
+        self.fills.append(
+            EmuFill(
+                trade_id=self.next_id("T"),
+                order_id=order.order_id,
+                account=order.account,
+                symbol=order.symbol,
+                side=order.side,
+                amount=amount,
+                price=px,
+                fee=fee,
+                ts_ms=now_ms,
+            )
+        )
+
+    def set_price(self, symbol: str, price: Decimal, split, now_ms: int) -> None:
+        """Move a price and fill every open limit order it crosses."""
+        self.prices[symbol] = price
+        for o in self.orders:
+            if o.symbol == symbol and o.status == "open":
+                base, quote = split(symbol)
+                self.try_fill(o, base, quote, now_ms)
+
+
+class EmulatorServer:
+    """aiohttp lifecycle on 127.0.0.1 with a random port; subclasses add routes in
+    ``routes()`` and may override ``apply_fault``."""
+
+    def __init__(self) -> None:
+        self.faults = FaultPlan()
+        self.ledger = Ledger()
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        # Candles per *unified* symbol ("BTC/USD", "BTC/USDT:USDT"), rows as load_candles.
+        self.candles: dict[str, list[list[float]]] = {}
+        # The emulator's notion of now (UTC ms); tests replaying history replace it.
+        self.clock_ms = lambda: int(time.time() * 1000)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def routes(self) -> list[web.RouteDef]:
+        raise NotImplementedError
+
+    async def start(self) -> str:
+        app = web.Application(middlewares=[self._middleware])
+        app.add_routes(self.routes())
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # aiohttp exposes no getter
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> EmulatorServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def ohlcv(self, symbol: str, since: int | None, limit: int | None) -> list[list[float]]:
+        """Closed-or-current candles of ``symbol`` up to the emulator's clock."""
+        now = self.clock_ms()
+        rows = [r for r in self.candles.get(symbol, []) if r[0] <= now]
+        if since is not None:
+            rows = [r for r in rows if r[0] >= since]
+        if limit is not None:
+            rows = rows[-limit:] if since is None else rows[:limit]
+        return rows
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        """Price set by a test, else the close of the newest candle up to the clock."""
+        rows = self.ohlcv(symbol, None, 1)
+        return Decimal(str(rows[-1][4])) if rows else None
+
+    # --- faults ------------------------------------------------------------------
+
+    def rate_limit_response(self) -> web.Response:
+        return web.json_response({"error": "rate limit"}, status=429)
+
+    def auth_error_response(self) -> web.Response:
+        return web.json_response({"error": "invalid key"}, status=401)
+
+    def stale_nonce_response(self) -> web.Response:
+        return web.json_response({"error": "invalid nonce"}, status=400)
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler):
+        self.requests.append((request.method, request.path))
+        if self.faults.latency_s:
+            await asyncio.sleep(self.faults.latency_s)
+        fault = self.faults.take(request.path)
+        if fault == "http_500":
+            return web.Response(status=500, text="Internal Server Error")
+        if fault == "http_429":
+            return self.rate_limit_response()
+        if fault == "auth":
+            return self.auth_error_response()
+        if fault == "stale_nonce":
+            return self.stale_nonce_response()
+        response = await handler(request)
+        if fault == "timeout_after_accept":
+            await asyncio.sleep(3600)
+        if fault == "drop_response":
+            transport = request.transport
+            if transport is not None:
+                transport.close()
+            raise asyncio.CancelledError
+        return response
