@@ -88,7 +88,7 @@ class EmuOrder:
     order_id: str
     client_id: str | None
     account: str  # api key
-    symbol: str  # exchange-native symbol
+    symbol: str  # unified ccxt symbol; each emulator converts native <-> unified at its edge
     side: str  # "buy" | "sell"
     type: str  # "market" | "limit"
     amount: Decimal
@@ -130,7 +130,7 @@ class EmuAccount:
 class Ledger:
     """Accounts, orders and fills. Prices come from ``prices`` (set by tests or by the
     replayed candles). Quote/base currencies are split by the emulator's own
-    ``split_symbol``."""
+    ``split_symbol``. Every symbol in the ledger is the unified ccxt one."""
 
     def __init__(self, fee_rate: Decimal = Decimal("0.001")) -> None:
         self.accounts: dict[str, EmuAccount] = {}
