@@ -27,10 +27,20 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; sys.exit(0 if
   "$(find_python)" -m venv .venv
 fi
 
-extras="${1:-test}"
-stamp=".venv/.installed-${extras}"
+# "test" installs the test tools too; no argument installs what the service needs.
+extras="${1:-}"
+target="."
+[ -n "$extras" ] && target=".[${extras}]"
+stamp=".venv/.installed-${extras:-base}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
-  .venv/bin/python -m pip install --quiet -e ".[${extras}]"
+  echo "installing nija_tg into .venv (first run takes a minute)..." >&2
+  .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+  if ! .venv/bin/python -m pip install -e "$target" >.venv/install.log 2>&1; then
+    tail -n 30 .venv/install.log >&2
+    echo "installation failed; the full log is in .venv/install.log" >&2
+    exit 1
+  fi
+  .venv/bin/python -c "import nija_tg, telegram, ccxt, pandas_ta, aiosqlite, supervisor" \
+    || { echo "installation failed" >&2; exit 1; }
   touch "$stamp"
 fi

@@ -1,0 +1,17 @@
+"""The Telegram front end: one feature per module; ``register_all`` composes them."""
+
+from __future__ import annotations
+
+from telegram.ext import Application
+
+from nija_tg.handlers import errors, fallback, gatekeeper, start
+
+FEATURES = (start,)
+
+
+def register_all(app: Application) -> None:
+    app.add_handler(gatekeeper.handler(), group=-1)
+    for feature in FEATURES:
+        app.add_handlers(feature.handlers())
+    app.add_handlers(fallback.handlers(), group=1)
+    app.add_error_handler(errors.on_error)

@@ -255,7 +255,7 @@ class EmulatorServer:
     async def start(self) -> str:
         app = web.Application(middlewares=[self._middleware])
         app.add_routes(self.routes())
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -285,7 +285,8 @@ class EmulatorServer:
         return rows
 
     def last_price(self, symbol: str) -> Decimal | None:
-        """Price set by a test, else the close of the newest candle up to the clock."""
+        """Close of the newest candle up to the clock (emulators layer test-set prices
+        from ``ledger.prices`` over this themselves)."""
         rows = self.ohlcv(symbol, None, 1)
         return Decimal(str(rows[-1][4])) if rows else None
 

@@ -1,0 +1,13 @@
+.PHONY: run test bench chaos lint status
+
+run:    ## set up if needed, then run bot + engine under supervisord (foreground)
+	scripts/run.sh
+
+test:   ## lint, format check and the whole test suite
+	scripts/test.sh
+
+status: ## supervisorctl status of the running service
+	.venv/bin/supervisorctl -c supervisord.conf status
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -1,0 +1,5 @@
+import sys
+
+from nija_tg.cli import main
+
+sys.exit(main())

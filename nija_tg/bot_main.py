@@ -1,0 +1,88 @@
+"""Entry point of the bot process: wires settings, storage, vault and services into a
+python-telegram-bot Application and runs it (long polling, or a webhook)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from nija_tg.config import Settings
+from nija_tg.handlers import register_all
+from nija_tg.handlers.context import CONTEXT_TYPES, SERVICES_KEY
+from nija_tg.handlers.menus import set_default_menu
+from nija_tg.runtime import Runtime, open_runtime
+from nija_tg.services.container import Services
+from nija_tg.services.users_service import UserService
+
+log = logging.getLogger("nija_tg.bot")
+RUNTIME_KEY = "runtime"
+# Telegram allows ~30 messages/s per bot; the engine's sender takes its share
+# (NIJA_SENDER_RATE), so the bot keeps the rest.
+BOT_OVERALL_RATE = 5
+
+
+def build_services(runtime: Runtime) -> Services:
+    settings = runtime.settings
+    return Services(settings=settings, users=UserService(runtime.db, settings.admin_ids))
+
+
+def build_application(settings: Settings) -> Application:
+    token = settings.require_token()
+
+    async def post_init(app: Application) -> None:
+        runtime = await open_runtime(settings)
+        app.bot_data[RUNTIME_KEY] = runtime
+        app.bot_data[SERVICES_KEY] = build_services(runtime)
+        await set_default_menu(app.bot)
+        log.info("bot started")
+
+    async def post_shutdown(app: Application) -> None:
+        runtime = app.bot_data.pop(RUNTIME_KEY, None)
+        if runtime is not None:
+            await runtime.close()
+        log.info("bot stopped")
+
+    base = settings.telegram_api_base_url
+    overall = max(1, int(30 - settings.sender_rate)) if settings.sender_rate < 30 else 1
+    app = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(f"{base}/bot")
+        .base_file_url(f"{base}/file/bot")
+        .context_types(CONTEXT_TYPES)
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=max(overall, BOT_OVERALL_RATE),
+                overall_time_period=1,
+                max_retries=3,
+            )
+        )
+        .concurrent_updates(True)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    register_all(app)
+    return app
+
+
+def run_bot(settings: Settings) -> int:
+    app = build_application(settings)
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+    if settings.webhook_url:
+        app.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret,
+            allowed_updates=Update.ALL_TYPES,
+            stop_signals=stop_signals,
+        )
+    else:
+        app.run_polling(
+            allowed_updates=Update.ALL_TYPES, stop_signals=stop_signals, drop_pending_updates=False
+        )
+    return 0

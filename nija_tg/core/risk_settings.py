@@ -1,0 +1,495 @@
+"""Per-user risk settings: defaults, hard bounds, presets, strict parsing, JSON round-trip.
+
+Hard bounds (inclusive) and defaults (= the "moderate" preset)::
+
+    max_position_usd         10 .. 100000    300     USD notional per position
+    max_open_positions        1 .. 20        2
+    risk_per_trade_pct      0.1 .. 10        2.0     % of equity lost if the stop is hit
+    daily_loss_pct          0.5 .. 50        5.0     % of start-of-day equity ...
+    daily_loss_usd            5 .. 100000    150     ... or USD, whichever comes first
+    max_drawdown_pct          1 .. 90        15.0    from peak equity: pause and alert
+    leverage_cap              1 .. 50        5       swaps only
+    trailing_atr_multiplier 0.5 .. 10        2.0     trailing distance = ATR x this
+    position_mode            one_way | hedge          one_way
+    trailing_stop / auto_compound  on | off           on / on
+    allowed_pairs            base assets, quoted in USD, USDT or USDC
+                             BTC ETH SOL AVAX POL DOT LINK ADA
+    strategy                 a registered strategy    adx_trend (params: its defaults)
+
+Presets touch risk fields only (never strategy, pairs or position mode), so trade-only
+users may apply them::
+
+                      conservative  moderate  aggressive
+    max_position_usd      100         300       1000
+    max_open_positions      1           2          4
+    risk_per_trade_pct    1.0         2.0        3.0
+    daily_loss_pct        3.0         5.0        8.0
+    daily_loss_usd         50         150        400
+    max_drawdown_pct     10.0        15.0       25.0
+    leverage_cap            2           5         10
+    trailing_atr_mult     1.5         2.0        2.5
+    auto_compound         off          on         on
+
+Admins narrow the hard bounds per user with ``admin_bounds`` (name -> :class:`Bound`);
+strategy parameters are addressed as ``strategy.<param>`` (or the bare param name).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from nija_tg.core.errors import PermissionDeniedError, ValidationError
+from nija_tg.strategies import DEFAULT_STRATEGY, StrategyParams, available, get_strategy
+from nija_tg.strategies.base import ParamSpec, param_specs
+
+QUOTE_ASSETS = frozenset({"USD", "USDT", "USDC"})
+DEFAULT_PAIRS = ("BTC", "ETH", "SOL", "AVAX", "POL", "DOT", "LINK", "ADA")
+POSITION_MODES = ("one_way", "hedge")
+MAX_PAIRS = 50
+ECHO_LIMIT = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """An admin's narrowing of one setting: a numeric range and/or allowed choices."""
+
+    lo: Decimal | None = None
+    hi: Decimal | None = None
+    choices: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SettingSpec:
+    name: str
+    kind: str  # "decimal" | "int" | "bool" | "choice" | "pairs" | "strategy"
+    lo: Decimal | None = None
+    hi: Decimal | None = None
+    choices: tuple[str, ...] = ()
+    unit: str = ""  # "%", "usd" or "x": accepted as a suffix/prefix when parsing
+
+
+def _d(lo: str, hi: str) -> dict[str, Decimal]:
+    return {"lo": Decimal(lo), "hi": Decimal(hi)}
+
+
+SPECS: dict[str, SettingSpec] = {
+    s.name: s
+    for s in (
+        SettingSpec("max_position_usd", "decimal", **_d("10", "100000"), unit="usd"),
+        SettingSpec("max_open_positions", "int", **_d("1", "20")),
+        SettingSpec("risk_per_trade_pct", "decimal", **_d("0.1", "10"), unit="%"),
+        SettingSpec("daily_loss_pct", "decimal", **_d("0.5", "50"), unit="%"),
+        SettingSpec("daily_loss_usd", "decimal", **_d("5", "100000"), unit="usd"),
+        SettingSpec("max_drawdown_pct", "decimal", **_d("1", "90"), unit="%"),
+        SettingSpec("leverage_cap", "int", **_d("1", "50"), unit="x"),
+        SettingSpec("trailing_atr_multiplier", "decimal", **_d("0.5", "10"), unit="x"),
+        SettingSpec("position_mode", "choice", choices=POSITION_MODES),
+        SettingSpec("trailing_stop", "bool"),
+        SettingSpec("auto_compound", "bool"),
+        SettingSpec("allowed_pairs", "pairs"),
+        SettingSpec("strategy", "strategy"),
+    )
+}
+
+
+# --- parsing helpers ----------------------------------------------------------------
+
+_NUMBER = re.compile(r"\+?(?:[0-9]{1,12}(?:\.[0-9]{1,10})?|\.[0-9]{1,10})")
+_ASSET = re.compile(r"[A-Z0-9]{1,15}")
+_TRUE = frozenset({"on", "true", "yes", "1", "enable", "enabled"})
+_FALSE = frozenset({"off", "false", "no", "0", "disable", "disabled"})
+
+
+def _echo(raw: object) -> str:
+    """User input quoted for a reply: at most 20 characters, control characters replaced,
+    HTML-escaped (safe under parse_mode HTML and as plain text)."""
+    text = str(raw)
+    cut = text[:ECHO_LIMIT]
+    cut = "".join(ch if ch.isprintable() else "?" for ch in cut)
+    suffix = "…" if len(text) > ECHO_LIMIT else ""
+    return f"'{html.escape(cut, quote=False)}{suffix}'"
+
+
+def _fmt(d: Decimal | float | int) -> str:
+    if isinstance(d, Decimal):
+        return format(d.normalize(), "f")
+    return f"{d:g}"
+
+
+def _range_message(name: str, kind: str, lo: Any, hi: Any, raw: object = None) -> str:
+    what = "a whole number" if kind == "int" else "a number"
+    sent = f" (you sent {_echo(raw)})" if raw is not None else ""
+    return f"{name} must be {what} between {_fmt(lo)} and {_fmt(hi)}{sent}."
+
+
+def _normalise_name(name: str) -> str:
+    key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
+    return key.removeprefix("/")
+
+
+def _is_asset(text: object) -> bool:
+    return isinstance(text, str) and _ASSET.fullmatch(text) is not None
+
+
+def _effective_range(lo: Decimal, hi: Decimal, bound: Bound | None) -> tuple[Decimal, Decimal]:
+    """Hard bounds narrowed by an admin bound (never widened)."""
+    if bound is not None and bound.lo is not None:
+        lo = max(lo, Decimal(bound.lo))
+    if bound is not None and bound.hi is not None:
+        hi = min(hi, Decimal(bound.hi))
+    return lo, hi
+
+
+def _choice_allowed(choice: str, bound: Bound | None) -> bool:
+    return bound is None or bound.choices is None or choice in bound.choices
+
+
+def _parse_number(raw: str, unit: str) -> Decimal | None:
+    """A plain non-negative decimal (no exponent, NaN, inf, separators), else None."""
+    text = raw.strip().lower()
+    if unit == "%":
+        text = text.removesuffix("%").strip()
+    elif unit == "usd":
+        text = text.removeprefix("$").removesuffix("usd").removesuffix("$").strip()
+    elif unit == "x":
+        text = text.removesuffix("x").strip()
+    if not _NUMBER.fullmatch(text):
+        return None
+    return Decimal(text)
+
+
+def _parse_numeric(name: str, kind: str, lo: Any, hi: Any, raw: str, unit: str) -> Decimal:
+    value = _parse_number(raw, unit)
+    ok = value is not None and lo <= value <= hi
+    if ok and kind == "int":
+        ok = value == value.to_integral_value()
+    if not ok or value is None:
+        raise ValidationError(
+            f"bad value for {name}", user_message=_range_message(name, kind, lo, hi, raw)
+        )
+    return value
+
+
+def _parse_choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
+    text = raw.strip().lower().replace("-", "_").replace(" ", "_")
+    if text not in choices:
+        raise ValidationError(
+            f"bad value for {name}",
+            user_message=f"{name} must be one of: {', '.join(choices)} (you sent {_echo(raw)}).",
+        )
+    return text
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValidationError(
+        f"bad value for {name}", user_message=f"{name} must be on or off (you sent {_echo(raw)})."
+    )
+
+
+def _parse_pair_token(token: str) -> str | None:
+    """``BTC``, ``btc/usdt``, ``BTC-USD`` or ``BTC/USDT:USDT`` -> ``BTC``; None if bad."""
+    token = token.upper().split(":", 1)[0]
+    for sep in ("/", "-"):
+        if sep in token:
+            base, _, quote = token.partition(sep)
+            return base if quote in QUOTE_ASSETS and _is_asset(base) else None
+    return token if _is_asset(token) else None
+
+
+def _parse_pairs(raw: str, current: tuple[str, ...], bound: Bound | None) -> tuple[str, ...]:
+    """A full list (``BTC, ETH``) or edits of the current one (``+SOL -ADA``)."""
+    tokens = [t for t in re.split(r"[\s,;]+", raw.strip()) if t]
+    help_text = (
+        "allowed_pairs must be asset symbols such as BTC, ETH or BTC/USDT (quotes: "
+        f"{', '.join(sorted(QUOTE_ASSETS))}), or +SOL / -ADA to add or remove"
+    )
+    edits = bool(tokens) and all(t[0] in "+-" for t in tokens)
+    result = list(current) if edits else []
+    for token in tokens:
+        sign = token[0] if edits else "+"
+        base = _parse_pair_token(token[1:] if edits else token)
+        if base is None:
+            raise ValidationError(
+                "bad pair", user_message=f"{help_text} (you sent {_echo(token)})."
+            )
+        if sign == "+" and base not in result:
+            if not _choice_allowed(base, bound):
+                raise ValidationError(
+                    "pair not permitted", user_message=f"{base} is not permitted for you."
+                )
+            result.append(base)
+        elif sign == "-" and base in result:
+            result.remove(base)
+    if not result or len(result) > MAX_PAIRS:
+        raise ValidationError(
+            "bad pair list",
+            user_message=f"allowed_pairs needs 1 to {MAX_PAIRS} assets (you sent {_echo(raw)}).",
+        )
+    return tuple(result)
+
+
+def _parse_value(spec: SettingSpec, raw: str, bound: Bound | None, pairs: tuple[str, ...]) -> Any:
+    raw = str(raw)
+    if spec.kind in ("decimal", "int"):
+        lo, hi = _effective_range(spec.lo, spec.hi, bound)
+        value = _parse_numeric(spec.name, spec.kind, lo, hi, raw, spec.unit)
+        return int(value) if spec.kind == "int" else value
+    if spec.kind == "bool":
+        return _parse_bool(spec.name, raw)
+    if spec.kind == "choice":
+        choices = tuple(c for c in spec.choices if _choice_allowed(c, bound))
+        return _parse_choice(spec.name, raw, choices)
+    return _parse_pairs(raw, pairs, bound)
+
+
+def _parse_param(pspec: ParamSpec, raw: str, bound: Bound | None) -> Any:
+    name = f"strategy.{pspec.name}"
+    raw = str(raw)
+    if pspec.kind is str:
+        choices = tuple(c for c in pspec.choices if _choice_allowed(c, bound))
+        return _parse_choice(name, raw, choices)
+    lo, hi = _effective_range(Decimal(str(pspec.lo)), Decimal(str(pspec.hi)), bound)
+    kind = "int" if pspec.kind is int else "decimal"
+    value = _parse_numeric(name, kind, lo, hi, raw, "")
+    return int(value) if pspec.kind is int else float(value)
+
+
+def _load_value(spec: SettingSpec, raw: Any) -> Any:
+    """A stored value, tolerantly: None when unreadable, numbers clamped to bounds."""
+    if spec.kind in ("decimal", "int"):
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            return None
+        value = _parse_number(str(raw), "") if not isinstance(raw, int) else Decimal(raw)
+        if value is None or (spec.kind == "int" and value != value.to_integral_value()):
+            return None
+        value = min(max(value, spec.lo), spec.hi)
+        return int(value) if spec.kind == "int" else value
+    if spec.kind == "bool":
+        return raw if isinstance(raw, bool) else None
+    if spec.kind == "choice":
+        return raw if raw in spec.choices else None
+    if spec.kind == "pairs" and isinstance(raw, list | tuple):
+        pairs = tuple(dict.fromkeys(a for a in raw if _is_asset(a)))
+        return pairs[:MAX_PAIRS] or None
+    return None
+
+
+def _default_params() -> StrategyParams:
+    return get_strategy(DEFAULT_STRATEGY).default_params()
+
+
+@dataclass(frozen=True, slots=True)
+class RiskSettings:
+    """One user's limits. Construction checks hard bounds (ValidationError)."""
+
+    max_position_usd: Decimal = Decimal("300")
+    max_open_positions: int = 2
+    risk_per_trade_pct: Decimal = Decimal("2.0")
+    daily_loss_pct: Decimal = Decimal("5.0")
+    daily_loss_usd: Decimal = Decimal("150")
+    max_drawdown_pct: Decimal = Decimal("15.0")
+    leverage_cap: int = 5
+    trailing_atr_multiplier: Decimal = Decimal("2.0")
+    position_mode: str = "one_way"
+    trailing_stop: bool = True
+    auto_compound: bool = True
+    allowed_pairs: tuple[str, ...] = DEFAULT_PAIRS
+    strategy: str = DEFAULT_STRATEGY
+    strategy_params: StrategyParams = field(default_factory=_default_params)
+
+    def __post_init__(self) -> None:
+        for spec in SPECS.values():
+            value = getattr(self, spec.name)
+            if spec.kind in ("decimal", "int"):
+                want = Decimal if spec.kind == "decimal" else int
+                if isinstance(value, bool) or not isinstance(value, want):
+                    raise ValidationError(f"{spec.name} must be {want.__name__}")
+                if not (value.is_finite() if isinstance(value, Decimal) else True):
+                    raise ValidationError(f"{spec.name} must be finite")
+                if not spec.lo <= value <= spec.hi:
+                    raise ValidationError(_range_message(spec.name, spec.kind, spec.lo, spec.hi))
+            elif spec.kind == "bool" and not isinstance(value, bool):
+                raise ValidationError(f"{spec.name} must be a bool")
+            elif spec.kind == "choice" and value not in spec.choices:
+                raise ValidationError(f"{spec.name} must be one of {', '.join(spec.choices)}")
+        if not self.allowed_pairs or any(not _is_asset(a) for a in self.allowed_pairs):
+            raise ValidationError("allowed_pairs must be a non-empty list of asset symbols")
+        if self.strategy not in available():
+            raise ValidationError(f"unknown strategy {self.strategy!r}")
+        strategy = get_strategy(self.strategy)
+        if not isinstance(self.strategy_params, strategy.params_type):
+            raise ValidationError(f"strategy_params do not belong to {self.strategy}")
+
+    # --- helpers -------------------------------------------------------------------
+    def allows_pair(self, base: str, quote: str) -> bool:
+        return base.upper() in self.allowed_pairs and quote.upper() in QUOTE_ASSETS
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able: Decimals as strings, pairs as a list, params as a dict."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, Decimal):
+                v = str(v)
+            elif isinstance(v, tuple):
+                v = list(v)
+            elif isinstance(v, StrategyParams):
+                v = v.to_dict()
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> RiskSettings:
+        """Tolerant load: unknown keys ignored, missing or unreadable ones default,
+        out-of-range numbers clamped into the hard bounds."""
+        data = data or {}
+        kwargs: dict[str, Any] = {}
+        for spec in SPECS.values():
+            if spec.name in data and spec.kind != "strategy":
+                value = _load_value(spec, data[spec.name])
+                if value is not None:
+                    kwargs[spec.name] = value
+        name = data.get("strategy")
+        if isinstance(name, str) and name in available():
+            kwargs["strategy"] = name
+            kwargs["strategy_params"] = _load_params(name, data.get("strategy_params"))
+        return cls(**kwargs)
+
+
+def _load_params(name: str, raw: Any) -> StrategyParams:
+    strategy = get_strategy(name)
+    params = strategy.default_params()
+    if not isinstance(raw, Mapping):
+        return params
+    try:
+        return strategy.params_from_dict(raw)
+    except (ValueError, TypeError):
+        pass
+    for key, value in raw.items():  # salvage what fits, one key at a time
+        try:
+            params = params.with_value(key, value)
+        except (KeyError, ValueError, TypeError):
+            continue
+    return params
+
+
+# --- presets ------------------------------------------------------------------------
+
+_PRESET_FIELDS = (
+    "max_position_usd",
+    "max_open_positions",
+    "risk_per_trade_pct",
+    "daily_loss_pct",
+    "daily_loss_usd",
+    "max_drawdown_pct",
+    "leverage_cap",
+    "trailing_atr_multiplier",
+    "trailing_stop",
+    "auto_compound",
+)
+
+
+def _preset(*values: Any) -> dict[str, Any]:
+    conv = [Decimal(v) if isinstance(v, str) else v for v in values]
+    return dict(zip(_PRESET_FIELDS, conv, strict=True))
+
+
+_MODERATE = RiskSettings()
+PRESETS: dict[str, dict[str, Any]] = {
+    "conservative": _preset("100", 1, "1.0", "3.0", "50", "10.0", 2, "1.5", True, False),
+    "moderate": {n: getattr(_MODERATE, n) for n in _PRESET_FIELDS},
+    "aggressive": _preset("1000", 4, "3.0", "8.0", "400", "25.0", 10, "2.5", True, True),
+}
+
+
+def apply_preset(
+    settings: RiskSettings, preset: str, *, admin_bounds: Mapping[str, Bound] | None = None
+) -> RiskSettings:
+    """Settings with a preset's risk values, each clamped into the admin bounds."""
+    values = PRESETS.get(preset.strip().lower())
+    if values is None:
+        raise ValidationError(
+            f"unknown preset {preset!r}",
+            user_message=f"Preset must be one of: {', '.join(PRESETS)} (you sent {_echo(preset)}).",
+        )
+    changes: dict[str, Any] = {}
+    for name, value in values.items():
+        spec = SPECS[name]
+        if spec.kind in ("decimal", "int"):
+            lo, hi = _effective_range(spec.lo, spec.hi, (admin_bounds or {}).get(name))
+            value = min(max(Decimal(value), lo), hi)
+            value = int(value) if spec.kind == "int" else value
+        changes[name] = value
+    return dataclasses.replace(settings, **changes)
+
+
+# --- one setting from user text -----------------------------------------------------
+
+
+def setting_names(settings: RiskSettings | None = None) -> list[str]:
+    """Names ``apply_setting`` accepts (strategy params of ``settings``' strategy too)."""
+    settings = settings or RiskSettings()
+    params = [f"strategy.{n}" for n in param_specs(type(settings.strategy_params))]
+    return [*SPECS, *params]
+
+
+def apply_setting(
+    settings: RiskSettings,
+    name: str,
+    raw_text: str,
+    *,
+    admin_bounds: Mapping[str, Bound] | None = None,
+    can_change_strategy: bool,
+) -> RiskSettings:
+    """Return ``settings`` with one value changed from user-typed text.
+
+    Raises ValidationError (``user_message`` names the allowed range and echoes at most
+    20 characters of the input, HTML-escaped) or PermissionDeniedError for trade-only
+    users touching the strategy.
+    """
+    bounds = admin_bounds or {}
+    key = _normalise_name(name)
+    param_names = param_specs(type(settings.strategy_params))
+    pname = key.removeprefix("strategy.") if key not in SPECS else None
+    if key in SPECS and key != "strategy":
+        value = _parse_value(SPECS[key], raw_text, bounds.get(key), settings.allowed_pairs)
+        return dataclasses.replace(settings, **{key: value})
+    if key != "strategy" and pname not in param_names:
+        raise ValidationError(
+            f"unknown setting {_echo(name)}",
+            user_message=f"Unknown setting {_echo(name)}. "
+            f"Settings: {', '.join(setting_names(settings))}.",
+        )
+    if not can_change_strategy:
+        raise PermissionDeniedError(
+            "trade-only user tried to change the strategy",
+            user_message="Your account is trade-only: the strategy and its parameters "
+            "are managed by an admin.",
+        )
+    if key == "strategy":
+        allowed = [n for n in available() if _choice_allowed(n, bounds.get("strategy"))]
+        choice = _parse_choice("strategy", raw_text, tuple(allowed))
+        if choice == settings.strategy:
+            return settings
+        params = get_strategy(choice).default_params()
+        return dataclasses.replace(settings, strategy=choice, strategy_params=params)
+    assert pname is not None
+    pbound = bounds.get(f"strategy.{pname}") or bounds.get(pname)
+    value = _parse_param(param_names[pname], raw_text, pbound)
+    try:
+        params = settings.strategy_params.with_value(pname, value)
+    except ValueError as exc:
+        msg = f"{exc} (you sent {_echo(raw_text)})."
+        raise ValidationError(str(exc), user_message=msg) from None
+    return dataclasses.replace(settings, strategy_params=params)

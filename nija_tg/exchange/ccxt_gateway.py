@@ -1,0 +1,238 @@
+"""The ccxt gateway: the package's only door to ccxt (with its ``ccxt_*.py`` helpers).
+
+- ``public(exchange_id)``: one shared keyless client per exchange (market data).
+- ``account(user_id, exchange_id, credentials)``: one client per (user, exchange), reused
+  while the user trades; ``release`` closes it, ``close_all`` closes everything.
+- ``verify(exchange_id, credentials)``: the one-off check of brand-new keys.
+
+Every client gets the same settings: rate limiting on, ccxt retries off, ``timeout_ms``,
+the sandbox switch and the base-URL override from ``exchange_urls``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from nija_tg.core.errors import (
+    AuthenticationError,
+    ExchangeError,
+    ExchangeUnreachableError,
+    NijaError,
+    RetryableError,
+    UnknownExchangeError,
+    WithdrawalPermissionError,
+)
+from nija_tg.core.models import Candle, MarketInfo, Ticker, Verification
+from nija_tg.exchange.ccxt_account import CcxtAccount
+from nija_tg.exchange.ccxt_client import CcxtClient, CcxtMarketData
+from nija_tg.exchange.ccxt_convert import to_balances
+from nija_tg.exchange.ccxt_factory import (
+    ClientSettings,
+    build_client,
+    credential_label,
+    exchange_class,
+    required_credentials,
+    supported_exchanges,
+)
+
+__all__ = [
+    "CcxtAccount",
+    "CcxtGateway",
+    "CcxtMarketData",
+    "required_credentials",
+    "supported_exchanges",
+    "credential_label",
+]
+
+log = logging.getLogger(__name__)
+
+BAD_KEY_REASON = (
+    "The exchange refused this key. Check that you copied the key and secret exactly "
+    "and that the key is active, then /connect again."
+)
+UNREACHABLE_REASON = "Could not reach {name} right now. Please try again in a few minutes."
+UNKNOWN_EXCHANGE_REASON = "That exchange is not supported. Pick one from the list."
+MISSING_REASON = "The {label} is missing. Please /connect again and send every field."
+
+
+def _fingerprint(credentials: dict[str, str]) -> str:
+    h = hashlib.sha256()
+    for k in sorted(credentials):
+        h.update(f"{k}\0{credentials[k]}\0".encode())
+    return h.hexdigest()
+
+
+class CcxtGateway:
+    """Factory and registry of ccxt clients; also a MarketDataSource and a
+    CredentialVerifier."""
+
+    def __init__(
+        self,
+        *,
+        exchange_urls: dict[str, str] | None = None,
+        sandbox: bool = False,
+        timeout_ms: int = 10_000,
+        enable_rate_limit: bool = True,
+        read_retries: int = 2,
+        retry_delay_s: float = 0.5,
+        exchange_options: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.settings = ClientSettings(
+            exchange_urls=dict(exchange_urls or {}),
+            sandbox=sandbox,
+            timeout_ms=timeout_ms,
+            enable_rate_limit=enable_rate_limit,
+            exchange_options=dict(exchange_options or {}),
+        )
+        self.read_retries = read_retries
+        self.retry_delay_s = retry_delay_s
+        self._public: dict[str, CcxtMarketData] = {}
+        self._accounts: dict[tuple[Any, str], tuple[str, CcxtAccount]] = {}
+        self._retired: list[CcxtAccount] = []
+
+    # --- registry ----------------------------------------------------------------
+
+    def _core(self, exchange_id: str, credentials: dict[str, str] | None, cls=CcxtClient):
+        client = build_client(exchange_id, self.settings, credentials)
+        return cls(
+            exchange_id, client, read_retries=self.read_retries, retry_delay_s=self.retry_delay_s
+        )
+
+    def public(self, exchange_id: str) -> CcxtMarketData:
+        """The shared keyless client of ``exchange_id`` (UnknownExchangeError if none)."""
+        md = self._public.get(exchange_id)
+        if md is None:
+            md = self._core(exchange_id, None, CcxtMarketData)
+            self._public[exchange_id] = md
+        return md
+
+    def account(
+        self, user_id: int | str, exchange_id: str, credentials: dict[str, str]
+    ) -> CcxtAccount:
+        """The cached client of (user, exchange); rebuilt when the credentials change."""
+        key = (user_id, exchange_id)
+        fp = _fingerprint(credentials)
+        cached = self._accounts.get(key)
+        if cached is not None:
+            if cached[0] == fp:
+                return cached[1]
+            self._retired.append(cached[1])
+        acct = CcxtAccount(user_id, self._core(exchange_id, dict(credentials)))
+        self._accounts[key] = (fp, acct)
+        return acct
+
+    async def release(self, user_id: int | str, exchange_id: str) -> None:
+        """Close and forget the client of (user, exchange), e.g. when trading stops."""
+        cached = self._accounts.pop((user_id, exchange_id), None)
+        if cached is not None:
+            await cached[1].close()
+        await self._close_retired()
+
+    async def _close_retired(self) -> None:
+        retired, self._retired = self._retired, []
+        for acct in retired:
+            await acct.close()
+
+    async def close_all(self) -> None:
+        accounts, self._accounts = list(self._accounts.values()), {}
+        for _, acct in accounts:
+            await acct.close()
+        await self._close_retired()
+        public, self._public = list(self._public.values()), {}
+        for md in public:
+            await md.close()
+
+    # --- MarketDataSource ----------------------------------------------------------
+
+    async def fetch_ohlcv(
+        self,
+        exchange_id: str,
+        symbol: str,
+        timeframe: str,
+        since: int | None = None,
+        limit: int | None = None,
+    ) -> list[Candle]:
+        return await self.public(exchange_id).fetch_ohlcv(symbol, timeframe, since, limit)
+
+    async def fetch_ticker(self, exchange_id: str, symbol: str) -> Ticker:
+        return await self.public(exchange_id).fetch_ticker(symbol)
+
+    async def market(self, exchange_id: str, symbol: str) -> MarketInfo:
+        return await self.public(exchange_id).market(symbol)
+
+    # --- CredentialVerifier --------------------------------------------------------
+
+    async def verify(self, exchange_id: str, credentials: dict[str, str]) -> Verification:
+        """Check brand-new keys: a balance call, then the key's permissions where the
+        exchange reports them. Never raises for a bad key / unknown exchange / outage:
+        ``ok=False`` with a polite ``reason`` (no secrets) instead."""
+        try:
+            exchange_class(exchange_id)
+            needed = required_credentials(exchange_id)
+        except UnknownExchangeError:
+            return Verification(ok=False, reason=UNKNOWN_EXCHANGE_REASON)
+        for name in needed:
+            if not credentials.get(name):
+                reason = MISSING_REASON.format(label=credential_label(name))
+                return Verification(ok=False, reason=reason)
+        core = self._core(exchange_id, dict(credentials))
+        name = exchange_id.capitalize()
+        try:
+            await core.load_markets()
+            raw = await core.read("fetch_balance", core.client.fetch_balance)
+            balances = tuple(to_balances(raw or {}))
+            permissions, can_withdraw = await _permissions(core)
+        except AuthenticationError as err:
+            plain = err.user_message == AuthenticationError.user_message
+            reason = BAD_KEY_REASON if plain else err.user_message
+            return Verification(ok=False, reason=reason)
+        except RetryableError:
+            return Verification(ok=False, reason=UNREACHABLE_REASON.format(name=name))
+        except NijaError as err:
+            return Verification(ok=False, reason=err.user_message)
+        finally:
+            await core.close()
+        if can_withdraw:
+            return Verification(
+                ok=False,
+                reason=WithdrawalPermissionError.user_message,
+                permissions=permissions,
+                can_withdraw=True,
+                balances=balances,
+            )
+        return Verification(
+            ok=True, permissions=permissions, can_withdraw=can_withdraw, balances=balances
+        )
+
+
+async def _permissions(core: CcxtClient) -> tuple[tuple[str, ...], bool | None]:
+    """(permissions, can_withdraw) as the exchange reports them; ``None`` when it does not."""
+    c = core.client
+    try:
+        if core.exchange_id == "coinbase":
+            data = await core.read("key_permissions", c.v3PrivateGetBrokerageKeyPermissions)
+            perms = tuple(k for k in ("can_view", "can_trade", "can_transfer") if data.get(k))
+            return perms, bool(data.get("can_transfer"))
+        if core.exchange_id == "bingx":
+            resp = await core.read("api_permissions", c.accountV1PrivateGetAccountApiPermissions)
+            data = (resp or {}).get("data") or {}
+            raw = data.get("permissions") or []
+            names = tuple(BINGX_PERMISSIONS.get(str(p), str(p)) for p in raw)
+            return names, "withdraw" in names
+    except AuthenticationError:
+        raise
+    except (ExchangeError, ExchangeUnreachableError) as err:
+        log.info("%s: permission probe failed (%s)", core.exchange_id, type(err).__name__)
+    return (), None
+
+
+BINGX_PERMISSIONS = {
+    "1": "spot_trading",
+    "2": "read",
+    "3": "perpetual_futures_trading",
+    "4": "universal_transfer",
+    "5": "withdraw",
+    "7": "sub_account_transfer",
+}

@@ -1,0 +1,71 @@
+"""Decimal helpers shared by the ccxt gateway and the paper exchange: safe conversion,
+rounding to a step, and the minimum checks done before an order is sent."""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from nija_tg.core.errors import OrderRejectedError
+from nija_tg.core.models import MarketInfo
+
+
+def dec(value: Any, default: Decimal | None = None) -> Decimal | None:
+    """``Decimal`` from a ccxt number/string; ``default`` for None or garbage."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, Decimal):
+        return value
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return default
+    return d if d.is_finite() else default
+
+
+def dec0(value: Any) -> Decimal:
+    return dec(value, Decimal(0)) or Decimal(0)
+
+
+def round_step(value: Decimal, step: Decimal | None, *, down: bool = True) -> Decimal:
+    """``value`` rounded to a multiple of ``step`` (down for amounts, nearest for prices)."""
+    if not step or step <= 0:
+        return value
+    units = (value / step).quantize(Decimal(1), rounding=ROUND_DOWN if down else ROUND_HALF_UP)
+    return (units * step).normalize()
+
+
+def check_minimums(
+    market: MarketInfo, amount: Decimal, price: Decimal | None, exchange_id: str
+) -> None:
+    """Raise OrderRejectedError (with a clear user message) when the rounded order is
+    zero or below the market's minimum amount or cost."""
+    sym = market.symbol
+    if amount <= 0:
+        raise OrderRejectedError(
+            f"{exchange_id}: amount rounds to zero for {sym}",
+            user_message=f"Order too small for {sym}: the amount rounds to zero.",
+        )
+    if market.min_amount is not None and amount < market.min_amount:
+        raise OrderRejectedError(
+            f"{exchange_id}: amount {amount} below minimum {market.min_amount} for {sym}",
+            user_message=(
+                f"Order too small for {sym}: minimum amount is {market.min_amount} "
+                f"{market.base}, the order was {amount}."
+            ),
+        )
+    if price is not None and price <= 0:
+        raise OrderRejectedError(
+            f"{exchange_id}: non-positive price for {sym}",
+            user_message=f"The order price for {sym} must be above zero.",
+        )
+    if market.min_cost is not None and price is not None:
+        cost = amount * price * market.contract_size
+        if cost < market.min_cost:
+            raise OrderRejectedError(
+                f"{exchange_id}: cost {cost} below minimum {market.min_cost} for {sym}",
+                user_message=(
+                    f"Order too small for {sym}: minimum value is {market.min_cost} "
+                    f"{market.quote}, the order was about {cost.quantize(Decimal('0.01'))}."
+                ),
+            )

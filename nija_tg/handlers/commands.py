@@ -1,0 +1,68 @@
+"""Which commands each role has, with their one-line help (menus and /help)."""
+
+from __future__ import annotations
+
+from nija_tg.core.models import Role
+
+VIEWER_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("status", "dashboard: trading state, equity, positions, today's P&L"),
+    ("balance", "balances and equity"),
+    ("positions", "open positions with unrealised P&L"),
+    ("trades", "recent trades, e.g. /trades 20"),
+    ("pnl", "P&L and win rate: /pnl day|week|month|all"),
+    ("sessions", "trading sessions and their stats"),
+    ("help", "what you can do here"),
+)
+
+TRADER_COMMANDS: tuple[tuple[str, str], ...] = VIEWER_COMMANDS[:-1] + (
+    ("connect", "connect your exchange account (private chat only)"),
+    ("disconnect", "remove your exchange keys and stop trading"),
+    ("trade", "switch trading: /trade on or /trade off"),
+    ("mode", "paper or live trading: /mode paper|live"),
+    ("settings", "your risk limits and strategy parameters"),
+    ("set", "change one setting: /set max_position_usd 250"),
+    ("preset", "risk preset: /preset conservative|moderate|aggressive"),
+    ("pairs", "allowed pairs: /pairs, /pairs add SOL, /pairs remove ADA"),
+    ("notify", "notifications: /notify fills on|silent|off"),
+    ("forget", "erase your keys and data"),
+    ("cancel", "cancel the current step"),
+    ("help", "what you can do here"),
+)
+
+ADMIN_COMMANDS: tuple[tuple[str, str], ...] = TRADER_COMMANDS[:-1] + (
+    ("users", "all users with totals: /users [page]"),
+    ("user", "one user's detail: /user <id>"),
+    ("pause", "pause trading: /pause <id|all> [reason]"),
+    ("resume", "resume trading: /resume <id|all>"),
+    ("role", "set a role: /role <id> admin|trader|viewer"),
+    ("grant", "let a viewer see a trader: /grant <viewer id> <trader id>"),
+    ("revoke", "take a grant back: /revoke <viewer id> <trader id>"),
+    ("audit", "recent audit log: /audit [n]"),
+    ("broadcast", "message every user: /broadcast <text>"),
+    ("halt", "global kill switch: stop all trading"),
+    ("unhalt", "lift the global kill switch"),
+    ("help", "what you can do here"),
+)
+
+STRANGER_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "register and get started"),
+    ("help", "what this bot does"),
+)
+
+
+def commands_for(role: Role | None) -> tuple[tuple[str, str], ...]:
+    if role is None:
+        return STRANGER_COMMANDS
+    return {
+        Role.ADMIN: ADMIN_COMMANDS,
+        Role.TRADER: TRADER_COMMANDS,
+        Role.VIEWER: VIEWER_COMMANDS,
+    }[role]
+
+
+ADMIN_ONLY = frozenset(name for name, _ in ADMIN_COMMANDS) - frozenset(
+    name for name, _ in TRADER_COMMANDS
+)
+TRADER_ONLY = frozenset(name for name, _ in TRADER_COMMANDS) - frozenset(
+    name for name, _ in VIEWER_COMMANDS
+)

@@ -1,0 +1,30 @@
+"""The global error handler: log (redacted by the logging filter), tell the user
+something went wrong, never show internals."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import TelegramError
+
+from nija_tg.core.errors import NijaError
+from nija_tg.handlers.context import BotContext
+from nija_tg.handlers.replies import esc
+
+log = logging.getLogger("nija_tg.bot")
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    error = context.error
+    if isinstance(error, NijaError):
+        text = esc(error.user_message)
+        log.info("handled %s: %s", type(error).__name__, error)
+    else:
+        text = "Sorry, something went wrong on our side. Please try again in a moment."
+        log.error("unhandled error in a handler", exc_info=error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await update.effective_chat.send_message(text)
+        except TelegramError:
+            log.warning("could not tell the user about an error")

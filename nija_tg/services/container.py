@@ -1,0 +1,15 @@
+"""The services a process hands to its front end or loops: one object, built by the
+entry point, reached through the typed context (never a global)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nija_tg.config import Settings
+from nija_tg.services.users_service import UserService
+
+
+@dataclass
+class Services:
+    settings: Settings
+    users: UserService

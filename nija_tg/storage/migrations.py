@@ -1,0 +1,226 @@
+"""Numbered schema migrations, applied in order at start; applying twice is a no-op.
+
+Add a migration by appending to MIGRATIONS; never edit one that has shipped.
+Money and amounts are stored as TEXT holding a Decimal, never as REAL.
+"""
+
+from __future__ import annotations
+
+import time
+
+import aiosqlite
+
+MIGRATION_1 = """
+CREATE TABLE users (
+    user_id        INTEGER PRIMARY KEY,              -- Telegram user id (never username)
+    chat_id        INTEGER NOT NULL,
+    username       TEXT,
+    first_name     TEXT,
+    role           TEXT NOT NULL DEFAULT 'trader' CHECK (role IN ('admin','trader','viewer')),
+    status         TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active','paused')),
+    pause_reason   TEXT,
+    trading_on     INTEGER NOT NULL DEFAULT 0,
+    mode           TEXT NOT NULL DEFAULT 'paper' CHECK (mode IN ('paper','live')),
+    trade_only     INTEGER NOT NULL DEFAULT 0,       -- may not change strategy parameters
+    reachable      INTEGER NOT NULL DEFAULT 1,       -- 0 after Telegram said 403 (blocked)
+    notify_prefs   TEXT NOT NULL DEFAULT '{}',
+    created_at     REAL NOT NULL,
+    last_seen_at   REAL NOT NULL
+);
+
+CREATE TABLE credentials (
+    user_id        INTEGER PRIMARY KEY REFERENCES users(user_id) ON DELETE CASCADE,
+    exchange_id    TEXT NOT NULL,
+    ciphertext     BLOB NOT NULL,                    -- Fernet token; the only copy of secrets
+    key_tail       TEXT NOT NULL,                    -- last 4 characters of the API key
+    verified       INTEGER NOT NULL DEFAULT 0,
+    verify_reason  TEXT NOT NULL DEFAULT '',
+    permissions    TEXT NOT NULL DEFAULT '[]',       -- JSON list as the exchange reported
+    can_withdraw   INTEGER,                          -- NULL: exchange does not tell
+    created_at     REAL NOT NULL,
+    updated_at     REAL NOT NULL
+);
+
+CREATE TABLE risk_settings (
+    user_id        INTEGER PRIMARY KEY REFERENCES users(user_id) ON DELETE CASCADE,
+    settings       TEXT NOT NULL,                    -- JSON (RiskSettings.to_dict)
+    updated_at     REAL NOT NULL
+);
+
+CREATE TABLE viewer_grants (
+    viewer_id      INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    trader_id      INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    granted_by     INTEGER NOT NULL,
+    created_at     REAL NOT NULL,
+    PRIMARY KEY (viewer_id, trader_id)
+);
+
+CREATE TABLE trading_sessions (
+    session_id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id        INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    exchange_id    TEXT NOT NULL,
+    mode           TEXT NOT NULL,
+    status         TEXT NOT NULL DEFAULT 'running',  -- running | stopped | paused | crashed
+    started_at     REAL NOT NULL,
+    ended_at       REAL,
+    start_balance  TEXT,
+    end_balance    TEXT,
+    trades         INTEGER NOT NULL DEFAULT 0,
+    wins           INTEGER NOT NULL DEFAULT 0,
+    losses         INTEGER NOT NULL DEFAULT 0,
+    pnl            TEXT NOT NULL DEFAULT '0',
+    config_snapshot TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX trading_sessions_user ON trading_sessions(user_id, started_at);
+
+CREATE TABLE orders (
+    order_id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id           INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    client_order_id   TEXT NOT NULL UNIQUE,
+    exchange_id       TEXT NOT NULL,
+    mode              TEXT NOT NULL,
+    symbol            TEXT NOT NULL,
+    side              TEXT NOT NULL CHECK (side IN ('buy','sell')),
+    type              TEXT NOT NULL CHECK (type IN ('market','limit')),
+    amount            TEXT NOT NULL,
+    price             TEXT,
+    purpose           TEXT NOT NULL DEFAULT 'entry', -- entry | exit | stop | take_profit
+    status            TEXT NOT NULL,  -- intent|submitted|open|filled|canceled|rejected
+    exchange_order_id TEXT,
+    filled            TEXT NOT NULL DEFAULT '0',
+    average           TEXT,
+    fee               TEXT NOT NULL DEFAULT '0',
+    error             TEXT,
+    session_id        INTEGER REFERENCES trading_sessions(session_id) ON DELETE SET NULL,
+    created_at        REAL NOT NULL,
+    updated_at        REAL NOT NULL
+);
+CREATE INDEX orders_user_status ON orders(user_id, status);
+
+CREATE TABLE fills (
+    fill_id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id        INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    order_id       INTEGER REFERENCES orders(order_id) ON DELETE SET NULL,
+    exchange_id    TEXT NOT NULL,
+    trade_id       TEXT NOT NULL,
+    symbol         TEXT NOT NULL,
+    side           TEXT NOT NULL,
+    amount         TEXT NOT NULL,
+    price          TEXT NOT NULL,
+    fee            TEXT NOT NULL DEFAULT '0',
+    fee_currency   TEXT,
+    realized_pnl   TEXT,
+    ts             REAL NOT NULL,
+    UNIQUE (user_id, exchange_id, trade_id)           -- a fill is recorded once
+);
+CREATE INDEX fills_user_ts ON fills(user_id, ts);
+
+CREATE TABLE positions (
+    user_id        INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    symbol         TEXT NOT NULL,
+    side           TEXT NOT NULL CHECK (side IN ('long','short')),
+    amount         TEXT NOT NULL,
+    entry_price    TEXT NOT NULL,
+    stop_price     TEXT,
+    trail_anchor   TEXT,                              -- best price since entry
+    realized_pnl   TEXT NOT NULL DEFAULT '0',
+    opened_at      REAL NOT NULL,
+    updated_at     REAL NOT NULL,
+    PRIMARY KEY (user_id, symbol, side)
+);
+
+CREATE TABLE snapshots (
+    user_id        INTEGER PRIMARY KEY REFERENCES users(user_id) ON DELETE CASCADE,
+    equity         TEXT,
+    balances       TEXT NOT NULL DEFAULT '[]',
+    positions      TEXT NOT NULL DEFAULT '[]',
+    last_signal    TEXT,
+    start_of_day_equity TEXT,
+    peak_equity    TEXT,
+    day            TEXT,
+    updated_at     REAL NOT NULL
+);
+
+CREATE TABLE equity_history (
+    user_id        INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    ts             REAL NOT NULL,
+    equity         TEXT NOT NULL,
+    PRIMARY KEY (user_id, ts)
+);
+
+CREATE TABLE paper_accounts (
+    user_id        INTEGER PRIMARY KEY REFERENCES users(user_id) ON DELETE CASCADE,
+    state          TEXT NOT NULL,                     -- JSON of the paper exchange state
+    updated_at     REAL NOT NULL
+);
+
+CREATE TABLE outbox (
+    outbox_id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id        INTEGER REFERENCES users(user_id) ON DELETE CASCADE,
+    chat_id        INTEGER NOT NULL,
+    kind           TEXT NOT NULL,  -- fill|stop|take_profit|halt|pause|error|summary|...
+    text           TEXT NOT NULL,
+    silent         INTEGER NOT NULL DEFAULT 0,
+    status         TEXT NOT NULL DEFAULT 'pending',   -- pending | sent | dropped
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    not_before     REAL NOT NULL DEFAULT 0,
+    dedupe_key     TEXT UNIQUE,
+    created_at     REAL NOT NULL,
+    sent_at        REAL
+);
+CREATE INDEX outbox_pending ON outbox(status, not_before);
+
+CREATE TABLE audit_log (
+    audit_id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts             REAL NOT NULL,
+    actor_id       INTEGER,
+    action         TEXT NOT NULL,
+    target_id      INTEGER,
+    detail         TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_ts ON audit_log(ts);
+
+CREATE TABLE app_state (
+    key            TEXT PRIMARY KEY,
+    value          TEXT NOT NULL
+);
+INSERT INTO app_state(key, value) VALUES ('change_counter', '0'), ('halted', '0');
+"""
+
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, MIGRATION_1),)
+
+
+async def apply_migrations(conn: aiosqlite.Connection) -> list[int]:
+    """Apply every migration not yet recorded, each in its own IMMEDIATE transaction.
+    Returns the versions applied now (empty when up to date)."""
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
+    )
+    applied = []
+    for version, sql in MIGRATIONS:
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            async with conn.execute(
+                "SELECT 1 FROM schema_migrations WHERE version = ?", (version,)
+            ) as cur:
+                done = await cur.fetchone()
+            if not done:
+                for statement in _statements(sql):
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)",
+                    (version, time.time()),
+                )
+                applied.append(version)
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration script into statements (no semicolons inside our literals)."""
+    lines = [line.split("--", 1)[0] for line in sql.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,0 +1,222 @@
+"""Users, roles, viewer grants and the app-wide state (global halt, change counter).
+
+Every function takes the id of the user it concerns; admin-wide listings are separate,
+explicitly named functions that the services call only for admins.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from nija_tg.core.models import Role, TradingMode, UserStatus
+from nija_tg.storage.db import Database, Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    user_id: int
+    chat_id: int
+    username: str | None
+    first_name: str | None
+    role: Role
+    status: UserStatus
+    pause_reason: str | None
+    trading_on: bool
+    mode: TradingMode
+    trade_only: bool
+    reachable: bool
+    notify_prefs: dict[str, str]
+    created_at: float
+    last_seen_at: float
+
+
+def _user(row: sqlite3.Row | None) -> UserRow | None:
+    if row is None:
+        return None
+    return UserRow(
+        user_id=row["user_id"],
+        chat_id=row["chat_id"],
+        username=row["username"],
+        first_name=row["first_name"],
+        role=Role(row["role"]),
+        status=UserStatus(row["status"]),
+        pause_reason=row["pause_reason"],
+        trading_on=bool(row["trading_on"]),
+        mode=TradingMode(row["mode"]),
+        trade_only=bool(row["trade_only"]),
+        reachable=bool(row["reachable"]),
+        notify_prefs=json.loads(row["notify_prefs"] or "{}"),
+        created_at=row["created_at"],
+        last_seen_at=row["last_seen_at"],
+    )
+
+
+async def bump_change_counter(tx: Transaction) -> None:
+    """Tell the engine that desired state changed (it polls this one cheap row)."""
+    await tx.execute(
+        "UPDATE app_state SET value = CAST(value AS INTEGER) + 1 WHERE key = 'change_counter'"
+    )
+
+
+async def change_counter(db: Database) -> int:
+    row = await db.fetchone("SELECT value FROM app_state WHERE key = 'change_counter'")
+    return int(row["value"]) if row else 0
+
+
+async def is_halted(db: Database) -> bool:
+    row = await db.fetchone("SELECT value FROM app_state WHERE key = 'halted'")
+    return bool(row and row["value"] == "1")
+
+
+async def set_halted(tx: Transaction, halted: bool) -> None:
+    await tx.execute(
+        "INSERT INTO app_state(key, value) VALUES ('halted', ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        ("1" if halted else "0",),
+    )
+    await bump_change_counter(tx)
+
+
+async def upsert_user(
+    tx: Transaction,
+    user_id: int,
+    chat_id: int,
+    username: str | None,
+    first_name: str | None,
+    role: Role,
+) -> tuple[UserRow, bool]:
+    """Register ``user_id`` or refresh its chat and names. Returns (row, created).
+    An existing user's role is never changed here."""
+    now = time.time()
+    existing = _user(await tx.fetchone("SELECT * FROM users WHERE user_id = ?", (user_id,)))
+    if existing is None:
+        await tx.execute(
+            "INSERT INTO users(user_id, chat_id, username, first_name, role, created_at, "
+            "last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (user_id, chat_id, username, first_name, role.value, now, now),
+        )
+    else:
+        await tx.execute(
+            "UPDATE users SET chat_id = ?, username = ?, first_name = ?, last_seen_at = ?, "
+            "reachable = 1 WHERE user_id = ?",
+            (chat_id, username, first_name, now, user_id),
+        )
+    row = _user(await tx.fetchone("SELECT * FROM users WHERE user_id = ?", (user_id,)))
+    assert row is not None
+    return row, existing is None
+
+
+async def get_user(db: Database, user_id: int) -> UserRow | None:
+    return _user(await db.fetchone("SELECT * FROM users WHERE user_id = ?", (user_id,)))
+
+
+async def touch(tx: Transaction, user_id: int) -> None:
+    await tx.execute("UPDATE users SET last_seen_at = ? WHERE user_id = ?", (time.time(), user_id))
+
+
+async def set_role(tx: Transaction, user_id: int, role: Role) -> bool:
+    cur = await tx.execute("UPDATE users SET role = ? WHERE user_id = ?", (role.value, user_id))
+    await bump_change_counter(tx)
+    return cur.rowcount > 0
+
+
+async def set_trading(tx: Transaction, user_id: int, on: bool) -> bool:
+    cur = await tx.execute("UPDATE users SET trading_on = ? WHERE user_id = ?", (int(on), user_id))
+    await bump_change_counter(tx)
+    return cur.rowcount > 0
+
+
+async def set_mode(tx: Transaction, user_id: int, mode: TradingMode) -> bool:
+    cur = await tx.execute("UPDATE users SET mode = ? WHERE user_id = ?", (mode.value, user_id))
+    await bump_change_counter(tx)
+    return cur.rowcount > 0
+
+
+async def set_status(
+    tx: Transaction, user_id: int, status: UserStatus, reason: str | None = None
+) -> bool:
+    cur = await tx.execute(
+        "UPDATE users SET status = ?, pause_reason = ? WHERE user_id = ?",
+        (status.value, reason if status is UserStatus.PAUSED else None, user_id),
+    )
+    await bump_change_counter(tx)
+    return cur.rowcount > 0
+
+
+async def set_reachable(tx: Transaction, user_id: int, reachable: bool) -> None:
+    await tx.execute("UPDATE users SET reachable = ? WHERE user_id = ?", (int(reachable), user_id))
+
+
+async def set_notify_prefs(tx: Transaction, user_id: int, prefs: dict[str, str]) -> None:
+    await tx.execute(
+        "UPDATE users SET notify_prefs = ? WHERE user_id = ?", (json.dumps(prefs), user_id)
+    )
+
+
+async def set_trade_only(tx: Transaction, user_id: int, trade_only: bool) -> bool:
+    cur = await tx.execute(
+        "UPDATE users SET trade_only = ? WHERE user_id = ?", (int(trade_only), user_id)
+    )
+    return cur.rowcount > 0
+
+
+async def delete_user(tx: Transaction, user_id: int) -> bool:
+    """Erase the user and, by cascade, every row that belongs to them."""
+    cur = await tx.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
+    await bump_change_counter(tx)
+    return cur.rowcount > 0
+
+
+async def admin_list_users(db: Database, offset: int = 0, limit: int = 20) -> list[UserRow]:
+    rows = await db.fetchall(
+        "SELECT * FROM users ORDER BY user_id LIMIT ? OFFSET ?", (limit, offset)
+    )
+    return [u for u in map(_user, rows) if u is not None]
+
+
+async def admin_count_users(db: Database) -> dict[str, int]:
+    row = await db.fetchone(
+        "SELECT COUNT(*) AS total, "
+        "SUM(CASE WHEN trading_on = 1 AND status = 'active' THEN 1 ELSE 0 END) AS active, "
+        "SUM(CASE WHEN status = 'paused' THEN 1 ELSE 0 END) AS paused FROM users"
+    )
+    assert row is not None
+    return {"total": row["total"] or 0, "active": row["active"] or 0, "paused": row["paused"] or 0}
+
+
+async def admin_user_ids(db: Database) -> list[int]:
+    return [r["user_id"] for r in await db.fetchall("SELECT user_id FROM users ORDER BY user_id")]
+
+
+async def trading_user_ids(db: Database) -> list[int]:
+    """Users whose loop should run: trading on and not paused (halt is checked apart)."""
+    rows = await db.fetchall(
+        "SELECT user_id FROM users WHERE trading_on = 1 AND status = 'active' "
+        "AND role != 'viewer' ORDER BY user_id"
+    )
+    return [r["user_id"] for r in rows]
+
+
+async def grant(tx: Transaction, viewer_id: int, trader_id: int, granted_by: int) -> None:
+    await tx.execute(
+        "INSERT OR IGNORE INTO viewer_grants(viewer_id, trader_id, granted_by, created_at) "
+        "VALUES (?, ?, ?, ?)",
+        (viewer_id, trader_id, granted_by, time.time()),
+    )
+
+
+async def revoke(tx: Transaction, viewer_id: int, trader_id: int) -> bool:
+    cur = await tx.execute(
+        "DELETE FROM viewer_grants WHERE viewer_id = ? AND trader_id = ?", (viewer_id, trader_id)
+    )
+    return cur.rowcount > 0
+
+
+async def granted_traders(db: Database, viewer_id: int) -> list[int]:
+    rows = await db.fetchall(
+        "SELECT trader_id FROM viewer_grants WHERE viewer_id = ? ORDER BY trader_id", (viewer_id,)
+    )
+    return [r["trader_id"] for r in rows]

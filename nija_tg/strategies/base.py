@@ -1,0 +1,297 @@
+"""Strategy building blocks: signals, positions, parameters with bounds, prepare/evaluate.
+
+A strategy is pure: candles (and the caller's current position) in, a :class:`Signal` out.
+Work is split so the engine can share it between users:
+
+* ``prepare(candles, params) -> Prepared`` computes the indicator frame once per
+  (symbol, timeframe, ``indicator_key(params)``);
+* ``evaluate(prepared, position, params=..., allow_short=...) -> Signal`` is cheap and
+  runs once per user against the shared frame.
+
+Parameters are frozen dataclasses whose fields carry bounds in their metadata (see
+:func:`param`), so settings screens and validation read one source of truth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+import pandas as pd
+
+from nija_tg.core.models import Candle
+
+CANDLE_COLUMNS = ("ts", "open", "high", "low", "close", "volume")
+
+
+class Action(enum.StrEnum):
+    ENTER_LONG = "enter_long"
+    ENTER_SHORT = "enter_short"
+    EXIT = "exit"
+    HOLD = "hold"
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """What a strategy wants done at the last evaluated candle.
+
+    ``stop_distance`` is in price units (ATR x multiplier); 0.0 when it is unknown
+    (warm-up). ``indicators`` is a snapshot for logs and the user's /status.
+    """
+
+    action: Action
+    confidence: float = 0.0
+    stop_distance: float = 0.0
+    reason: str = ""
+    indicators: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "action", Action(self.action))
+        if not 0.0 <= self.confidence <= 1.0 or math.isnan(self.confidence):
+            raise ValueError(f"confidence must be within 0..1, got {self.confidence!r}")
+        if not self.stop_distance >= 0.0 or math.isinf(self.stop_distance):
+            raise ValueError(f"stop_distance must be >= 0, got {self.stop_distance!r}")
+
+    @property
+    def is_entry(self) -> bool:
+        return self.action in (Action.ENTER_LONG, Action.ENTER_SHORT)
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyPosition:
+    """The caller's open position in the evaluated symbol, as a strategy sees it."""
+
+    side: str  # "long" | "short"
+    entry_price: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.side not in ("long", "short"):
+            raise ValueError(f"side must be 'long' or 'short', got {self.side!r}")
+
+
+# --- parameters ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """Bounds of one strategy parameter (inclusive), or its allowed choices."""
+
+    name: str
+    kind: type  # int, float or str
+    default: Any
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] = ()
+    indicator: bool = False  # part of indicator_key: changes the indicator frame
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` coerced to ``kind``; ValueError when it does not fit."""
+        if self.kind is str:
+            if not isinstance(value, str) or (self.choices and value not in self.choices):
+                raise ValueError(f"{self.name} must be one of {', '.join(self.choices)}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{self.name} must be a number")
+        if self.kind is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(f"{self.name} must be a whole number")
+            value = int(value)
+        else:
+            value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"{self.name} must be a finite number")
+        lo = -math.inf if self.lo is None else self.lo
+        hi = math.inf if self.hi is None else self.hi
+        if not lo <= value <= hi:
+            raise ValueError(f"{self.name} must be between {lo:g} and {hi:g}")
+        return value
+
+
+def param(
+    default: Any,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    choices: Iterable[str] = (),
+    indicator: bool = False,
+) -> Any:
+    """A dataclass field carrying its bounds (read back by :func:`param_specs`)."""
+    meta = {"lo": lo, "hi": hi, "choices": tuple(choices), "indicator": indicator}
+    return field(default=default, metadata={"nija_param": meta})
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyParams:
+    """Base of every strategy's parameter dataclass. Subclasses add :func:`param` fields;
+    bounds are enforced on construction (ValueError)."""
+
+    timeframe: str = param("5m", choices=("1m", "5m", "15m", "30m", "1h", "4h", "1d"))
+
+    def __post_init__(self) -> None:
+        for spec in param_specs(type(self)).values():
+            object.__setattr__(self, spec.name, spec.check(getattr(self, spec.name)))
+        self.check_relations()
+
+    def check_relations(self) -> None:
+        """Cross-field rules (override); raise ValueError."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Build from a stored dict: unknown keys ignored, missing ones default. A value
+        that does not fit raises ValueError."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def with_value(self, name: str, value: Any) -> Self:
+        if name not in param_specs(type(self)):
+            raise KeyError(name)
+        return dataclasses.replace(self, **{name: value})
+
+
+def param_specs(cls: type[StrategyParams]) -> dict[str, ParamSpec]:
+    """Name -> :class:`ParamSpec` for every field of a params class, in field order."""
+    specs: dict[str, ParamSpec] = {}
+    for f in dataclasses.fields(cls):
+        meta = f.metadata.get("nija_param")
+        if meta is None:
+            continue
+        default = f.default
+        kind = str if meta["choices"] else (int if type(default) is int else float)
+        specs[f.name] = ParamSpec(name=f.name, kind=kind, default=default, **meta)
+    return specs
+
+
+# --- candles ------------------------------------------------------------------------
+
+
+def candles_to_frame(candles: Iterable[Candle]) -> pd.DataFrame:
+    """Candles (oldest first) as a DataFrame with columns ts, open, high, low, close,
+    volume (ts int64 milliseconds, prices float64), indexed 0..n-1."""
+    rows = [(c.ts, c.open, c.high, c.low, c.close, c.volume) for c in candles]
+    frame = pd.DataFrame(rows, columns=list(CANDLE_COLUMNS))
+    return normalise_frame(frame)
+
+
+def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Check and coerce a candle frame (accepts ``timestamp`` for ``ts``): sorted by ts,
+    duplicate ts dropped (last wins), float prices, RangeIndex."""
+    if "ts" not in frame.columns and "timestamp" in frame.columns:
+        frame = frame.rename(columns={"timestamp": "ts"})
+    missing = [c for c in CANDLE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"candle frame lacks columns {missing}")
+    out = frame.loc[:, list(CANDLE_COLUMNS)].copy()
+    out["ts"] = out["ts"].astype("int64")
+    for col in CANDLE_COLUMNS[1:]:
+        out[col] = out[col].astype("float64")
+    out = out.sort_values("ts", kind="stable").drop_duplicates("ts", keep="last")
+    return out.reset_index(drop=True)
+
+
+# --- strategy -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """An indicator frame computed once for a candle set and an indicator key.
+
+    ``frame`` holds the candle columns plus the strategy's indicator columns. Treat it as
+    read-only: many users evaluate against the same object.
+    """
+
+    strategy: str
+    key: Hashable
+    params: StrategyParams
+    frame: pd.DataFrame
+
+    @property
+    def last_ts(self) -> int | None:
+        return int(self.frame["ts"].iloc[-1]) if len(self.frame) else None
+
+
+class Strategy(ABC):
+    """Base class; subclasses set ``name`` and ``params_type`` and implement
+    :meth:`compute` and :meth:`decide`. Instances are stateless."""
+
+    name: ClassVar[str] = ""
+    params_type: ClassVar[type[StrategyParams]] = StrategyParams
+
+    def default_params(self) -> StrategyParams:
+        return self.params_type()
+
+    def params_from_dict(self, data: Mapping[str, Any]) -> StrategyParams:
+        return self.params_type.from_dict(data)
+
+    def indicator_key(self, params: StrategyParams) -> Hashable:
+        """Hashable key of the fields that change the indicator frame."""
+        specs = param_specs(type(params))
+        fields = tuple((n, getattr(params, n)) for n, s in specs.items() if s.indicator)
+        return (self.name, params.timeframe, fields)
+
+    def prepare(self, candles: pd.DataFrame, params: StrategyParams) -> Prepared:
+        """Compute the indicator frame once; share it between users with equal keys."""
+        self._check_params(params)
+        frame = self.compute(normalise_frame(candles), params)
+        return Prepared(self.name, self.indicator_key(params), params, frame)
+
+    def evaluate(
+        self,
+        prepared: Prepared,
+        position: StrategyPosition | None = None,
+        *,
+        params: StrategyParams | None = None,
+        allow_short: bool = False,
+        index: int = -1,
+    ) -> Signal:
+        """The signal at row ``index`` (default: the last candle) for one user.
+
+        ``params`` may differ from the prepared ones only in fields outside the
+        indicator key (thresholds, multipliers); otherwise ValueError.
+        """
+        params = prepared.params if params is None else params
+        self._check_params(params)
+        if prepared.strategy != self.name or self.indicator_key(params) != prepared.key:
+            raise ValueError("prepared frame was computed for other indicator parameters")
+        n = len(prepared.frame)
+        if n == 0 or not -n <= index < n:
+            return Signal(Action.HOLD, reason="no candles")
+        return self.decide(prepared.frame, index % n, position, params, allow_short)
+
+    def signal(
+        self,
+        candles: pd.DataFrame,
+        params: StrategyParams | None = None,
+        position: StrategyPosition | None = None,
+        *,
+        allow_short: bool = False,
+    ) -> Signal:
+        """One-shot ``prepare`` + ``evaluate`` at the last candle."""
+        params = self.default_params() if params is None else params
+        return self.evaluate(self.prepare(candles, params), position, allow_short=allow_short)
+
+    def _check_params(self, params: StrategyParams) -> None:
+        if not isinstance(params, self.params_type):
+            raise TypeError(f"{self.name} needs {self.params_type.__name__}")
+
+    @abstractmethod
+    def compute(self, frame: pd.DataFrame, params: StrategyParams) -> pd.DataFrame:
+        """Return ``frame`` plus indicator columns (a new frame)."""
+
+    @abstractmethod
+    def decide(
+        self,
+        frame: pd.DataFrame,
+        i: int,
+        position: StrategyPosition | None,
+        params: StrategyParams,
+        allow_short: bool,
+    ) -> Signal:
+        """The signal at row ``i`` (0 <= i < len(frame))."""

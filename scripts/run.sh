@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The main job: set up if needed, then run the bot and the engine under supervisord in
+# the foreground. Paper trading and SQLite are the defaults.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+export NIJA_PYTHON="$PWD/.venv/bin/python"
+data_dir="${NIJA_DATA_DIR:-$PWD/data}"
+mkdir -p "$data_dir/logs" "$PWD/data"
+export NIJA_DATA_DIR="$(cd "$data_dir" && pwd)"
+# One clear line and a non-zero exit when something is missing (e.g. the bot token).
+"$NIJA_PYTHON" -m nija_tg check
+"$NIJA_PYTHON" -m nija_tg init >/dev/null
+exec "$PWD/.venv/bin/supervisord" -n -c "$PWD/supervisord.conf"

@@ -1,0 +1,49 @@
+"""Fixtures shared by every test module."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from nija_tg.config import Settings, load_settings
+from nija_tg.storage.db import Database
+from nija_tg.vault import Vault, generate_key
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+TEST_TOKEN = "123456789:TESTtokenTESTtokenTESTtokenTESTtok12"
+
+
+def make_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """A clean environment for a child process: nothing of the developer's leaks in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NIJA_", "TELEGRAM_"))}
+    env["NIJA_DATA_DIR"] = str(data_dir)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return load_settings({"NIJA_DATA_DIR": str(data_dir)}, dotenv=None)
+
+
+@pytest.fixture
+async def db(settings: Settings):
+    database = await Database.open(settings.db_path)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def vault() -> Vault:
+    return Vault([generate_key().encode()])

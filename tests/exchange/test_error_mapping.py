@@ -1,0 +1,122 @@
+"""Every ccxt exception class maps to our taxonomy, on reads and on submits, with a
+sanitized message (the table test; behaviour through emulators is in test_contract)."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from pathlib import Path
+
+import ccxt
+import pytest
+
+from nija_tg.core import errors as E
+from nija_tg.exchange.ccxt_errors import ERROR_TABLE, map_error, row_for
+
+SECRET = "kQ9sEcReTvAlUe=="
+RAW = f'kraken POST https://api.kraken.com/0/private/AddOrder apiKey=APIKEY123 {{"s":"{SECRET}"}}'
+DOC = Path(__file__).resolve().parents[2] / "docs" / "exchange-errors.md"
+
+ALL_CCXT = [
+    cls
+    for _, cls in inspect.getmembers(sys.modules[ccxt.BaseError.__module__], inspect.isclass)
+    if issubclass(cls, ccxt.BaseError)
+]
+
+
+@pytest.mark.parametrize("cls", ALL_CCXT, ids=lambda c: c.__name__)
+def test_every_ccxt_exception_class_has_its_own_row(cls):
+    row = row_for(cls)
+    assert row is not None and row.ccxt_name == cls.__name__
+
+
+@pytest.mark.parametrize("row", ERROR_TABLE, ids=lambda r: r.ccxt_name)
+@pytest.mark.parametrize("op", ["read", "submit"])
+def test_row_maps_with_sanitized_message(row, op):
+    exc = getattr(ccxt, row.ccxt_name)(RAW)
+    err = map_error(exc, exchange_id="kraken", action="create_order", op=op)
+    expected = row.on_read if op == "read" else row.on_submit
+    assert type(err) is expected
+    text = str(err)
+    assert "kraken" in text and row.ccxt_name in text
+    for leak in (SECRET, "APIKEY123", "https://", "AddOrder"):
+        assert leak not in text and leak not in err.user_message
+    if op == "submit" and expected is E.UnknownOutcomeError:
+        assert err.user_message == E.UnknownOutcomeError.user_message
+    elif expected is not E.OrderRejectedError or row.on_read is E.OrderRejectedError:
+        assert err.user_message == row.user_message
+
+
+def test_rate_limit_is_its_own_row_not_ddos():
+    assert not issubclass(ccxt.RateLimitExceeded, ccxt.DDoSProtection)
+    assert row_for(ccxt.RateLimitExceeded).ccxt_name == "RateLimitExceeded"
+    err = map_error(ccxt.RateLimitExceeded("x"), exchange_id="bingx", action="a", op="submit")
+    assert isinstance(err, E.RateLimitedError) and isinstance(err, E.RetryableError)
+
+
+@pytest.mark.parametrize(
+    "cls, read_cls, submit_cls",
+    [
+        (ccxt.RequestTimeout, E.RetryableError, E.UnknownOutcomeError),
+        (ccxt.NetworkError, E.RetryableError, E.UnknownOutcomeError),
+        (ccxt.BadResponse, E.RetryableError, E.UnknownOutcomeError),
+        (ccxt.ExchangeNotAvailable, E.ExchangeUnreachableError, E.UnknownOutcomeError),
+        (ccxt.InvalidNonce, E.RetryableError, E.RetryableError),
+        (ccxt.OnMaintenance, E.ExchangeUnreachableError, E.ExchangeUnreachableError),
+        (ccxt.InsufficientFunds, E.InsufficientFundsError, E.InsufficientFundsError),
+        (ccxt.PermissionDenied, E.AuthenticationError, E.AuthenticationError),
+        (ccxt.AccountSuspended, E.AuthenticationError, E.AuthenticationError),
+        (ccxt.OrderNotFound, E.NotFoundError, E.NotFoundError),
+        (ccxt.BadSymbol, E.ExchangeError, E.OrderRejectedError),
+        (ccxt.DuplicateOrderId, E.OrderRejectedError, E.OrderRejectedError),
+    ],
+)
+def test_issue_examples(cls, read_cls, submit_cls):
+    assert type(map_error(cls("x"), exchange_id="e", action="a", op="read")) is read_cls
+    assert type(map_error(cls("x"), exchange_id="e", action="a", op="submit")) is submit_cls
+
+
+def test_submit_that_never_connected_is_retryable_not_unknown():
+    try:
+        try:
+            raise ConnectionRefusedError(111, "refused")
+        except ConnectionRefusedError as cause:
+            raise ccxt.ExchangeNotAvailable(RAW) from cause
+    except ccxt.ExchangeNotAvailable as exc:
+        err = map_error(exc, exchange_id="kraken", action="create_order", op="submit")
+    assert type(err) is E.ExchangeUnreachableError
+
+
+def test_kraken_invalid_signature_is_authentication():
+    exc = ccxt.ExchangeError('kraken {"error":["EAPI:Invalid signature"]}')
+    assert type(map_error(exc, exchange_id="kraken", action="a")) is E.AuthenticationError
+    assert type(map_error(exc, exchange_id="bingx", action="a")) is E.ExchangeError
+
+
+def test_bingx_stale_timestamp_is_a_nonce_problem_not_a_bad_symbol():
+    exc = ccxt.BadSymbol('bingx {"code":100421,"msg":"Null timestamp or timestamp mismatch"}')
+    assert type(map_error(exc, exchange_id="bingx", action="a")) is E.RetryableError
+    other = ccxt.BadSymbol('bingx {"code":109425,"msg":"symbol not exist"}')
+    assert type(map_error(other, exchange_id="bingx", action="a")) is E.ExchangeError
+
+
+def test_non_ccxt_exceptions():
+    timeout = TimeoutError()
+    assert type(map_error(timeout, exchange_id="e", action="a", op="submit")) is (
+        E.UnknownOutcomeError
+    )
+    assert type(map_error(timeout, exchange_id="e", action="a")) is E.RetryableError
+    assert type(map_error(ValueError(SECRET), exchange_id="e", action="a")) is E.ExchangeError
+    assert SECRET not in str(map_error(ValueError(SECRET), exchange_id="e", action="a"))
+    ours = E.NotFoundError("x")
+    assert map_error(ours, exchange_id="e", action="a") is ours
+
+
+def test_doc_lists_every_row():
+    doc = DOC.read_text()
+    for row in ERROR_TABLE:
+        line = next(
+            (ln for ln in doc.splitlines() if ln.startswith(f"| `{row.ccxt_name}` |")), None
+        )
+        assert line is not None, row.ccxt_name
+        assert f"`{row.on_read.__name__}`" in line and f"`{row.on_submit.__name__}`" in line
