@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import itertools
 import time
+import weakref
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -26,17 +28,35 @@ def load_candles(name: str, scale: float = 1.0) -> list[list[float]]:
     rows = []
     with open(DATA_DIR / name, newline="") as fh:
         for rec in csv.DictReader(fh):
-            rows.append(
-                [
-                    int(rec["timestamp"]),
-                    float(rec["open"]) * scale,
-                    float(rec["high"]) * scale,
-                    float(rec["low"]) * scale,
-                    float(rec["close"]) * scale,
-                    float(rec["volume"]),
-                ]
-            )
+            prices = [float(rec[k]) * scale for k in ("open", "high", "low", "close")]
+            rows.append([int(rec["timestamp"]), *prices, float(rec["volume"])])
     return rows
+
+
+@functools.cache
+def _raw_candles(name: str) -> tuple[tuple[float, ...], ...]:
+    """Unscaled rows of one CSV, read once per test session."""
+    return tuple(tuple(row) for row in load_candles(name))
+
+
+def scaled_candles(name: str, scale: float) -> list[list[float]]:
+    """The rows of ``load_candles(name, scale)``, from a CSV read once per session."""
+    return [[r[0], *(x * scale for x in r[1:5]), r[5]] for r in _raw_candles(name)]
+
+
+def aggregate_candles(rows: list[list[float]], width_ms: int) -> list[list]:
+    """Rows in time order as UTC-aligned ``width_ms`` bars ``[start, o, h, l, c, v, count]``."""
+    out: list[list] = []
+    for ts, o, h, low, c, v in rows:
+        start = int(ts) - int(ts) % width_ms
+        if out and out[-1][0] == start:
+            bar = out[-1]
+            bar[2], bar[3], bar[4] = max(bar[2], h), min(bar[3], low), c
+            bar[5] += v
+            bar[6] += 1
+        else:
+            out.append([start, o, h, low, c, v, 1])
+    return out
 
 
 @dataclass
@@ -221,6 +241,21 @@ class Ledger:
             )
         )
 
+    def holds(self, api_key: str, split) -> dict[str, Decimal]:
+        """Funds open orders reserve, per currency (buys: limit cost plus fee)."""
+        held: dict[str, Decimal] = {}
+        for o in self.orders:
+            if o.account != api_key or o.status != "open":
+                continue
+            base, quote = split(o.symbol)
+            left = o.amount - o.filled
+            if o.side == "buy":
+                need = left * (o.price or Decimal(0)) * (1 + self.fee_rate)
+                held[quote] = held.get(quote, Decimal(0)) + need
+            else:
+                held[base] = held.get(base, Decimal(0)) + left
+        return held
+
     def set_price(self, symbol: str, price: Decimal, split, now_ms: int) -> None:
         """Move a price and fill every open limit order it crosses."""
         self.prices[symbol] = price
@@ -231,8 +266,8 @@ class Ledger:
 
 
 class EmulatorServer:
-    """aiohttp lifecycle on 127.0.0.1 with a random port; subclasses add routes in
-    ``routes()`` and may override ``apply_fault``."""
+    """aiohttp on 127.0.0.1 (random port) plus the test API the emulators share; each
+    adds ``routes()``, ``add_account()`` and its exchange's fault payloads."""
 
     def __init__(self) -> None:
         self.faults = FaultPlan()
@@ -242,7 +277,10 @@ class EmulatorServer:
         self.candles: dict[str, list[list[float]]] = {}
         # The emulator's notion of now (UTC ms); tests replaying history replace it.
         self.clock_ms = lambda: int(time.time() * 1000)
+        # Prices pinned by ``set_price``; ``price()`` falls back to the candles.
+        self.test_prices: dict[str, Decimal] = {}
         self._runner: web.AppRunner | None = None
+        self._tasks: weakref.WeakSet[asyncio.Task] = weakref.WeakSet()
         self.port = 0
 
     @property
@@ -263,6 +301,10 @@ class EmulatorServer:
         return self.base_url
 
     async def stop(self) -> None:
+        """Cancel requests still in flight (hung by a fault), then stop the server."""
+        for task in list(self._tasks):
+            if not task.done():
+                task.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -285,10 +327,39 @@ class EmulatorServer:
         return rows
 
     def last_price(self, symbol: str) -> Decimal | None:
-        """Close of the newest candle up to the clock (emulators layer test-set prices
-        from ``ledger.prices`` over this themselves)."""
+        """Close of the newest candle up to the clock."""
         rows = self.ohlcv(symbol, None, 1)
         return Decimal(str(rows[-1][4])) if rows else None
+
+    def price(self, symbol: str) -> Decimal | None:
+        """Price set by a test, else the close of the newest candle up to the clock."""
+        px = self.test_prices.get(symbol)
+        return px if px is not None else self.last_price(symbol)
+
+    # --- test-facing API shared by the emulators ---------------------------------
+
+    @staticmethod
+    def split_symbol(symbol: str) -> tuple[str, str]:
+        """(base, quote) of a unified symbol (``BTC/USD``, ``BTC/USDT:USDT``)."""
+        base, rest = symbol.split("/")
+        return base, rest.split(":")[0]
+
+    def set_price(self, symbol: str, price: Decimal) -> None:
+        """Pin ``symbol``'s price and fill every open limit order it crosses."""
+        self.test_prices[symbol] = Decimal(price)
+        self.ledger.set_price(symbol, Decimal(price), self.split_symbol, self.clock_ms())
+
+    def credentials(self, account: EmuAccount) -> dict[str, str]:
+        """The ccxt credential fields of ``account``."""
+        return {"apiKey": account.api_key, "secret": account.secret}
+
+    def revoke(self, account: EmuAccount) -> None:
+        account.revoked = True
+
+    def orders_for_client_id(self, account: EmuAccount, client_id: str) -> list[EmuOrder]:
+        """Every order ``account`` placed with ``client_id``, visible or not."""
+        key = account.api_key
+        return [o for o in self.ledger.orders if o.account == key and o.client_id == client_id]
 
     # --- faults ------------------------------------------------------------------
 
@@ -304,6 +375,9 @@ class EmulatorServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler):
         self.requests.append((request.method, request.path))
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         if self.faults.latency_s:
             await asyncio.sleep(self.faults.latency_s)
         fault = self.faults.take(request.path)

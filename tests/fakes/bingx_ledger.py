@@ -1,0 +1,148 @@
+"""BingX emulator, margin model: perpetual positions and USDT margin (cross, deliberately
+simple; see bingx.py). ``SwapLedger`` replaces the spot ledger of the base."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tests.fakes.emulator_base import EmuFill, EmuOrder, Ledger
+
+ZERO = Decimal(0)
+TAKER_FEE = Decimal("0.0005")
+DEFAULT_LEVERAGE = 10
+ORDER_ID_BASE = 1_809_000_000_000_000_000
+
+
+@dataclass
+class SwapPosition:
+    position_id: str
+    size: Decimal = ZERO  # signed: > 0 long, < 0 short
+    entry: Decimal = ZERO
+    realised: Decimal = ZERO
+    opened_ms: int = 0
+    updated_ms: int = 0
+
+
+class SwapLedger(Ledger):
+    """Ledger whose fills move perpetual positions and USDT margin instead of spot balances."""
+
+    def __init__(self, price_of: Callable[[str], Decimal | None]) -> None:
+        super().__init__(fee_rate=TAKER_FEE)
+        self.price_of = price_of
+        self.positions: dict[tuple[str, str, str], SwapPosition] = {}
+        self.leverage: dict[tuple[str, str], dict[str, int]] = {}
+        self.hedged: set[str] = set()
+        self.profit: dict[str, Decimal] = {}  # order id -> realised PnL
+        self.realised: dict[str, Decimal] = {}  # api key -> realised PnL
+
+    def position(self, key: str, symbol: str, side: str) -> SwapPosition:
+        pos = self.positions.get((key, symbol, side))
+        if pos is None:
+            pos = SwapPosition(position_id=str(ORDER_ID_BASE + int(self.next_id())))
+            self.positions[(key, symbol, side)] = pos
+        return pos
+
+    def lev(self, key: str, symbol: str, long: bool) -> int:
+        levs = self.leverage.get((key, symbol), {})
+        return levs.get("LONG" if long else "SHORT", DEFAULT_LEVERAGE)
+
+    def _signed(self, order: EmuOrder, qty: Decimal) -> Decimal:
+        return qty if order.side == "buy" else -qty
+
+    def reducing(self, order: EmuOrder) -> bool:
+        side = order.position_side or "BOTH"
+        if side == "BOTH":
+            return order.reduce_only
+        return (side == "LONG") == (order.side == "sell")
+
+    def split_qty(self, order: EmuOrder, qty: Decimal) -> tuple[Decimal, Decimal]:
+        """(closing, opening) parts of ``qty`` for ``order`` against its current position."""
+        pos = self.position(order.account, order.symbol, order.position_side or "BOTH")
+        delta = self._signed(order, qty)
+        closeable = abs(pos.size) if pos.size * delta < 0 else ZERO
+        closing = min(qty, closeable)
+        opening = ZERO if self.reducing(order) else qty - closing
+        return closing, opening
+
+    def margin_needed(self, order: EmuOrder, price: Decimal) -> Decimal:
+        _, opening = self.split_qty(order, order.amount - order.filled)
+        return opening * price / self.lev(order.account, order.symbol, order.side == "buy")
+
+    def summary(self, key: str) -> dict[str, Decimal]:
+        """Wallet balance, unrealised PnL, used and frozen margin, equity and available."""
+        balance = self.accounts[key].balances.get("USDT", ZERO)
+        used = upnl = frozen = ZERO
+        for (acct, symbol, _), pos in self.positions.items():
+            if acct != key or not pos.size:
+                continue
+            used += abs(pos.size) * pos.entry / self.lev(key, symbol, pos.size > 0)
+            mark = self.price_of(symbol) or pos.entry
+            upnl += (mark - pos.entry) * pos.size
+        for o in self.orders:
+            if o.account == key and o.status == "open" and o.type == "limit":
+                frozen += self.margin_needed(o, o.price or ZERO)
+        equity = balance + upnl
+        return {
+            "balance": balance,
+            "upnl": upnl,
+            "used": used,
+            "frozen": frozen,
+            "equity": equity,
+            "available": equity - used - frozen,
+        }
+
+    def try_fill(self, order: EmuOrder, base: str, quote: str, now_ms: int) -> None:
+        if order.status != "open":
+            return
+        px = self.price_of(order.symbol)
+        if px is None:
+            return
+        if order.type == "limit":
+            assert order.price is not None
+            if not (px <= order.price if order.side == "buy" else px >= order.price):
+                return
+            px = order.price
+        closing, opening = self.split_qty(order, order.amount - order.filled)
+        qty = closing + opening
+        if qty <= 0:  # reduce-only order with nothing left to reduce
+            order.status = "canceled"
+            return
+        pos = self.position(order.account, order.symbol, order.position_side or "BOTH")
+        direction = Decimal(1) if pos.size > 0 else Decimal(-1)
+        realised = (px - pos.entry) * closing * direction if closing else ZERO
+        if closing:
+            pos.size -= closing * direction
+        if opening:
+            add = self._signed(order, opening)
+            pos.entry = (pos.entry * pos.size + px * add) / (pos.size + add) if pos.size else px
+            pos.opened_ms = pos.opened_ms if pos.size else now_ms
+            pos.size += add
+        if not pos.size:
+            pos.entry = ZERO
+        pos.realised += realised
+        pos.updated_ms = now_ms
+        fee = qty * px * self.fee_rate
+        bal = self.accounts[order.account].balances
+        bal[quote] = bal.get(quote, ZERO) + realised - fee
+        key = order.account
+        self.realised[key] = self.realised.get(key, ZERO) + realised
+        self.profit[order.order_id] = self.profit.get(order.order_id, ZERO) + realised
+        order.filled += qty
+        order.avg_price = px
+        order.fee += fee
+        order.status = "closed"
+        self.fills.append(
+            EmuFill(
+                self.next_id("T"),
+                order.order_id,
+                key,
+                order.symbol,
+                order.side,
+                qty,
+                px,
+                fee,
+                now_ms,
+            )
+        )

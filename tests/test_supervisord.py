@@ -1,0 +1,139 @@
+"""The real supervisord.conf runs both programs; the bot answers /start through a fake
+Bot API server in another process; SIGTERM stops everything cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PYTHON, REPO, TEST_TOKEN, make_env
+
+VENV_BIN = Path(PYTHON).parent
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _http(url: str, body: dict | None = None, timeout: float = 10) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method="POST" if body is not None else "GET")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def fake_bot_api(tmp_path):
+    port_file = tmp_path / "bot-api.port"
+    proc = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "tests.fakes.telegram_api",
+            "--port",
+            "0",
+            "--token",
+            TEST_TOKEN,
+            "--port-file",
+            str(port_file),
+        ],
+        cwd=REPO,
+    )
+    try:
+        port = _wait(lambda: port_file.exists() and port_file.read_text().strip(), 15, "fake API")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _status(conf: Path, env: dict) -> dict[str, str]:
+    out = subprocess.run(
+        [str(VENV_BIN / "supervisorctl"), "-c", str(conf), "status"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=conf.parent,
+    ).stdout
+    states = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 2:
+            states[parts[0]] = parts[1]
+    return states
+
+
+def test_supervisord_runs_bot_and_engine(tmp_path, fake_bot_api):
+    root = tmp_path / "deploy"
+    (root / "data").mkdir(parents=True)
+    conf = root / "supervisord.conf"
+    shutil.copy(REPO / "supervisord.conf", conf)  # the real file, byte for byte
+    data_dir = root / "data"
+    env = make_env(
+        data_dir,
+        NIJA_PYTHON=PYTHON,
+        TELEGRAM_BOT_TOKEN=TEST_TOKEN,
+        TELEGRAM_API_BASE_URL=fake_bot_api,
+        NIJA_ENGINE_DRAIN_SECONDS="5",
+    )
+    env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
+    subprocess.run(
+        [PYTHON, "-m", "nija_tg", "init"], env=env, cwd=root, check=True, capture_output=True
+    )
+    supervisord = subprocess.Popen(
+        [str(VENV_BIN / "supervisord"), "-n", "-c", str(conf)],
+        env=env,
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait(
+            lambda: _status(conf, env) == {"bot": "RUNNING", "engine": "RUNNING"},
+            60,
+            "both programs RUNNING",
+        )
+        _http(
+            f"{fake_bot_api}/_control/call/user_message",
+            {"user_id": 4242, "text": "/start", "first_name": "Ann"},
+        )
+        reply = _http(
+            f"{fake_bot_api}/_control/wait?method=sendMessage&since=0&timeout=30", timeout=40
+        )
+        assert reply["ok"], reply
+        assert "Welcome" in reply["result"]["params"]["text"]
+        assert str(reply["result"]["params"]["chat_id"]) == "4242"
+    finally:
+        supervisord.send_signal(signal.SIGTERM)
+        code = supervisord.wait(timeout=90)
+    assert code == 0
+    log = (data_dir / "logs" / "supervisord.log").read_text()
+    assert "exited: bot (exit status 0; expected)" in log or "stopped: bot (exit status 0)" in log
+    assert "stopped: engine (exit status 0)" in log or "exited: engine (exit status 0" in log
+    # No program survives its supervisor.
+    leftovers = subprocess.run(["pgrep", "-f", f"NIJA_DATA_DIR={data_dir}"], capture_output=True)
+    assert leftovers.stdout == b""
+    for name in ("bot.log", "engine.log"):
+        text = (data_dir / "logs" / name).read_text()
+        assert TEST_TOKEN.split(":")[1] not in text
+        assert "Traceback" not in text
+    assert (
+        not (data_dir / "supervisord.pid").exists()
+        or os.path.getsize(data_dir / "supervisord.pid") >= 0
+    )
