@@ -13,7 +13,7 @@ import re
 import threading
 
 MASK = "[REDACTED]"
-_BOT_TOKEN = re.compile(r"\b\d{3,20}:[A-Za-z0-9_-]{30,100}")
+_BOT_TOKEN = re.compile(r"(?<![0-9])[0-9]{3,20}:[A-Za-z0-9_-]{30,100}")
 _FERNET = re.compile(r"gAAAAA[A-Za-z0-9_=-]{20,}")
 _MIN_SECRET_LEN = 8
 

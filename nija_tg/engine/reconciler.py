@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger("nija_tg.engine")
@@ -27,7 +27,7 @@ class _Slot:
     failures: int = 0
     retry_at: float = 0.0
     alerted: bool = False
-    started_at: float = field(default_factory=time.monotonic)
+    started_at: float = 0.0
 
 
 class Reconciler:
@@ -44,6 +44,7 @@ class Reconciler:
         backoff_max: float = 300.0,
         alert_after: int = 3,
         healthy_after: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._desired_users = desired_users
         self._change_counter = change_counter
@@ -55,6 +56,7 @@ class Reconciler:
         self.backoff_max = backoff_max
         self.alert_after = alert_after
         self.healthy_after = healthy_after
+        self._monotonic = monotonic
         self.slots: dict[int, _Slot] = {}
         self.desired: set[int] = set()
         self._last_counter: int | None = None
@@ -67,7 +69,7 @@ class Reconciler:
     async def tick(self) -> None:
         """One pass: notice changes, collect finished tasks, converge."""
         counter = await self._change_counter()
-        now = time.monotonic()
+        now = self._monotonic()
         if counter != self._last_counter or now - self._last_full >= self.full_refresh:
             self.desired = await self._desired_users()
             self._last_counter = counter
@@ -87,7 +89,10 @@ class Reconciler:
                 continue
             error = task.exception()
             if error is None:
-                continue  # the loop ended by itself (e.g. it paused its user)
+                # the loop ended by itself (e.g. it paused its user): if the user is still
+                # wanted, start again after a pause rather than in a tight loop
+                slot.retry_at = now + self.backoff_base
+                continue
             slot.failures += 1
             delay = min(self.backoff_max, self.backoff_base * 2 ** (slot.failures - 1))
             slot.retry_at = now + delay

@@ -187,7 +187,16 @@ CREATE TABLE app_state (
 INSERT INTO app_state(key, value) VALUES ('change_counter', '0'), ('halted', '0');
 """
 
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, MIGRATION_1),)
+# Order execution: how an order acts on a swap position, and the entry fees a position
+# still carries (charged to P&L pro rata as it is reduced).
+MIGRATION_2 = """
+ALTER TABLE orders ADD COLUMN reduce_only INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN position_side TEXT;
+ALTER TABLE positions ADD COLUMN entry_fees TEXT NOT NULL DEFAULT '0';
+CREATE INDEX fills_user_order ON fills(user_id, order_id);
+"""
+
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, MIGRATION_1), (2, MIGRATION_2))
 
 
 async def apply_migrations(conn: aiosqlite.Connection) -> list[int]:

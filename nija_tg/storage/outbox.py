@@ -8,9 +8,12 @@ Each user sets each event group to ``on``, ``silent`` (delivered without sound) 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
-from nija_tg.storage.db import Transaction
+from nija_tg.storage.db import Database, Transaction
 
 # event kind -> preference group the user controls with /notify
 KIND_GROUP = {
@@ -66,3 +69,255 @@ async def enqueue(
         ),
     )
     return cur.lastrowid if cur.rowcount else None
+
+
+# -- delivery side (the engine's sender) -------------------------------------------------
+# One sender process delivers; rows stay ``pending`` until Telegram answered, so a crash
+# between the send and ``mark_sent`` repeats a message but never loses one.
+
+MAX_MESSAGE_UNITS = 4096  # Telegram's text limit (UTF-16 code units, counted conservatively)
+_SEPARATOR = "\n\n"
+_HEADER_RESERVE = 32
+
+_DUE = (
+    "FROM outbox o LEFT JOIN users u ON u.user_id = o.user_id "
+    "WHERE o.status = 'pending' AND o.not_before <= ? AND COALESCE(u.reachable, 1) = 1"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    outbox_id: int
+    user_id: int | None
+    chat_id: int
+    kind: str
+    text: str
+    silent: bool
+    status: str
+    attempts: int
+    not_before: float
+    created_at: float
+    sent_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """One message for one chat made of one or more outbox rows."""
+
+    chat_id: int
+    text: str
+    silent: bool
+    rows: tuple[OutboxRow, ...]
+
+    @property
+    def ids(self) -> list[int]:
+        return [r.outbox_id for r in self.rows]
+
+    @property
+    def user_ids(self) -> set[int]:
+        return {r.user_id for r in self.rows if r.user_id is not None}
+
+
+def _row(row: sqlite3.Row) -> OutboxRow:
+    return OutboxRow(
+        outbox_id=row["outbox_id"],
+        user_id=row["user_id"],
+        chat_id=row["chat_id"],
+        kind=row["kind"],
+        text=row["text"],
+        silent=bool(row["silent"]),
+        status=row["status"],
+        attempts=row["attempts"],
+        not_before=row["not_before"],
+        created_at=row["created_at"],
+        sent_at=row["sent_at"],
+    )
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ",".join("?" * len(values))
+
+
+async def due_chats(
+    db: Database, now: float, *, exclude: Collection[int] = (), limit: int = 100
+) -> list[int]:
+    """Chats with due pending rows of reachable users, the longest-waiting first."""
+    skip = list(exclude)
+    extra = f" AND o.chat_id NOT IN ({_marks(skip)})" if skip else ""
+    rows = await db.fetchall(
+        f"SELECT o.chat_id, MIN(o.outbox_id) AS first {_DUE}{extra} "
+        "GROUP BY o.chat_id ORDER BY first LIMIT ?",
+        (now, *skip, limit),
+    )
+    return [r["chat_id"] for r in rows]
+
+
+async def claim_due(
+    db: Database,
+    now: float,
+    *,
+    chat_ids: Collection[int] | None = None,
+    per_chat: int = 50,
+    limit: int = 5000,
+) -> list[OutboxRow]:
+    """Due pending rows (``not_before <= now``, user reachable), oldest first, at most
+    ``per_chat`` per chat, optionally only for ``chat_ids``. Rows stay pending until
+    ``mark_sent``/``drop``: the single sender is their only consumer."""
+    only = list(chat_ids) if chat_ids is not None else None
+    if only is not None and not only:
+        return []
+    extra = f" AND o.chat_id IN ({_marks(only)})" if only else ""
+    rows = await db.fetchall(
+        "SELECT * FROM (SELECT o.*, ROW_NUMBER() OVER "
+        f"(PARTITION BY o.chat_id ORDER BY o.outbox_id) AS rn {_DUE}{extra}) "
+        "WHERE rn <= ? ORDER BY outbox_id LIMIT ?",
+        (now, *(only or ()), per_chat, limit),
+    )
+    return [_row(r) for r in rows]
+
+
+async def mark_sent(db: Database, ids: Sequence[int], now: float | None = None) -> None:
+    if not ids:
+        return
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 "
+            f"WHERE outbox_id IN ({_marks(ids)}) AND status = 'pending'",
+            (now if now is not None else time.time(), *ids),
+        )
+
+
+async def reschedule(db: Database, ids: Sequence[int], not_before: float) -> None:
+    """Try these rows again no earlier than ``not_before`` (429, 5xx, network errors)."""
+    if not ids:
+        return
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE outbox SET not_before = ?, attempts = attempts + 1 "
+            f"WHERE outbox_id IN ({_marks(ids)}) AND status = 'pending'",
+            (not_before, *ids),
+        )
+
+
+async def drop(db: Database, ids: Sequence[int]) -> None:
+    """Give up on rows Telegram can never deliver (e.g. "chat not found")."""
+    if not ids:
+        return
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE outbox SET status = 'dropped', attempts = attempts + 1 "
+            f"WHERE outbox_id IN ({_marks(ids)}) AND status = 'pending'",
+            tuple(ids),
+        )
+
+
+async def mark_unreachable(db: Database, user_ids: Collection[int]) -> None:
+    """Telegram said 403 (blocked): keep their rows pending but stop trying until the
+    user writes to the bot again (``users.upsert_user`` sets ``reachable = 1``)."""
+    users = list(user_ids)
+    if not users:
+        return
+    async with db.transaction() as tx:
+        await tx.execute(
+            f"UPDATE users SET reachable = 0 WHERE user_id IN ({_marks(users)})", tuple(users)
+        )
+
+
+async def move_chat(db: Database, old_chat_id: int, new_chat_id: int) -> None:
+    """A group became a supergroup: pending rows follow it."""
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE outbox SET chat_id = ? WHERE chat_id = ? AND status = 'pending'",
+            (new_chat_id, old_chat_id),
+        )
+
+
+async def next_due_at(db: Database) -> float | None:
+    """Earliest ``not_before`` among pending rows of reachable users (None: nothing)."""
+    row = await db.fetchone(f"SELECT MIN(o.not_before) AS t {_DUE}", (float("inf"),))
+    return None if row is None or row["t"] is None else float(row["t"])
+
+
+# -- inspection (admin views, tests) ------------------------------------------------------
+async def counts(db: Database) -> dict[str, int]:
+    """Rows per status, e.g. ``{"pending": 3, "sent": 10, "dropped": 0}``."""
+    out = {"pending": 0, "sent": 0, "dropped": 0}
+    for r in await db.fetchall("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status"):
+        out[r["status"]] = r["n"]
+    return out
+
+
+async def deliverable_count(db: Database) -> int:
+    """Pending rows of reachable users, whatever their ``not_before``."""
+    row = await db.fetchone(f"SELECT COUNT(*) AS n {_DUE}", (float("inf"),))
+    return row["n"] if row else 0
+
+
+async def list_rows(
+    db: Database, *, user_id: int | None = None, status: str | None = None
+) -> list[OutboxRow]:
+    clauses, params = [], []
+    if user_id is not None:
+        clauses.append("user_id = ?")
+        params.append(user_id)
+    if status is not None:
+        clauses.append("status = ?")
+        params.append(status)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    found = await db.fetchall(f"SELECT * FROM outbox{where} ORDER BY outbox_id", params)
+    return [_row(r) for r in found]
+
+
+async def get(db: Database, outbox_id: int) -> OutboxRow | None:
+    row = await db.fetchone("SELECT * FROM outbox WHERE outbox_id = ?", (outbox_id,))
+    return _row(row) if row else None
+
+
+# -- digests --------------------------------------------------------------------------------
+def tg_len(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut(text: str, units: int) -> str:
+    out, used = [], 0
+    for ch in text:
+        size = 2 if ord(ch) > 0xFFFF else 1
+        if used + size > units:
+            break
+        out.append(ch)
+        used += size
+    return "".join(out)
+
+
+def merge(rows: Sequence[OutboxRow], limit: int = MAX_MESSAGE_UNITS) -> Digest:
+    """Merge one chat's pending rows (oldest first) into one message under ``limit``.
+
+    Rows that do not fit are left out (they stay pending for the next message); a single
+    row longer than the limit is cut with "…". Silent only if every merged row is."""
+    if not rows:
+        raise ValueError("nothing to merge")
+    budget = limit - _HEADER_RESERVE if len(rows) > 1 else limit
+    taken: list[OutboxRow] = []
+    parts: list[str] = []
+    used = 0
+    for row in rows:
+        text = row.text.strip()
+        size = tg_len(text) + (tg_len(_SEPARATOR) if parts else 0)
+        if taken and used + size > budget:
+            break
+        taken.append(row)
+        if text:
+            parts.append(text)
+            used += size
+    if len(taken) == 1 and parts and tg_len(parts[0]) > limit:
+        parts = [_cut(parts[0], limit - 1) + "…"]
+    body = _SEPARATOR.join(parts)
+    if len(taken) > 1 and body:
+        body = f"📬 {len(taken)} updates{_SEPARATOR}{body}"
+    return Digest(
+        chat_id=rows[0].chat_id,
+        text=body,
+        silent=all(r.silent for r in taken),
+        rows=tuple(taken),
+    )

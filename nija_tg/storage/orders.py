@@ -1,0 +1,277 @@
+"""Orders: our client order id and state machine row, written before anything is sent.
+
+Every function takes the user id and only ever touches that user's rows. Amounts and
+prices are Decimal stored as TEXT.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from nija_tg.core.models import (
+    TERMINAL_ORDER_STATUSES,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    Side,
+)
+from nija_tg.storage.db import Database, Transaction
+
+Reader = Database | Transaction
+UNRESOLVED = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.OPEN)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    order_id: int
+    user_id: int
+    client_order_id: str
+    exchange_id: str
+    mode: str
+    symbol: str
+    side: Side
+    type: OrderType
+    amount: Decimal
+    price: Decimal | None
+    purpose: str
+    status: OrderStatus
+    exchange_order_id: str | None
+    filled: Decimal
+    average: Decimal | None
+    fee: Decimal
+    error: str | None
+    session_id: int | None
+    reduce_only: bool
+    position_side: str | None
+    created_at: float
+    updated_at: float
+
+
+def _opt(text: str | None) -> Decimal | None:
+    return None if text in (None, "") else Decimal(text)
+
+
+def _row(r: sqlite3.Row | None) -> OrderRow | None:
+    if r is None:
+        return None
+    return OrderRow(
+        order_id=r["order_id"],
+        user_id=r["user_id"],
+        client_order_id=r["client_order_id"],
+        exchange_id=r["exchange_id"],
+        mode=r["mode"],
+        symbol=r["symbol"],
+        side=Side(r["side"]),
+        type=OrderType(r["type"]),
+        amount=Decimal(r["amount"]),
+        price=_opt(r["price"]),
+        purpose=r["purpose"],
+        status=OrderStatus(r["status"]),
+        exchange_order_id=r["exchange_order_id"],
+        filled=Decimal(r["filled"]),
+        average=_opt(r["average"]),
+        fee=Decimal(r["fee"]),
+        error=r["error"],
+        session_id=r["session_id"],
+        reduce_only=bool(r["reduce_only"]),
+        position_side=r["position_side"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+async def create(
+    tx: Transaction,
+    *,
+    user_id: int,
+    client_order_id: str,
+    exchange_id: str,
+    mode: str,
+    symbol: str,
+    side: Side,
+    type: OrderType,
+    amount: Decimal,
+    price: Decimal | None = None,
+    purpose: str = "entry",
+    session_id: int | None = None,
+    reduce_only: bool = False,
+    position_side: str | None = None,
+    status: OrderStatus = OrderStatus.INTENT,
+    exchange_order_id: str | None = None,
+) -> int:
+    """Insert a new order row; returns its id."""
+    now = time.time()
+    cur = await tx.execute(
+        "INSERT INTO orders(user_id, client_order_id, exchange_id, mode, symbol, side, type, "
+        "amount, price, purpose, status, exchange_order_id, session_id, reduce_only, "
+        "position_side, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            user_id,
+            client_order_id,
+            exchange_id,
+            mode,
+            symbol,
+            side.value,
+            type.value,
+            str(amount),
+            _s(price),
+            purpose,
+            status.value,
+            exchange_order_id,
+            session_id,
+            int(reduce_only),
+            position_side,
+            now,
+            now,
+        ),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+async def adopt(
+    tx: Transaction,
+    *,
+    user_id: int,
+    exchange_id: str,
+    mode: str,
+    state: OrderState,
+    session_id: int | None = None,
+) -> int | None:
+    """Insert an order found on the exchange that the database lacks (ours by its client
+    id). Returns the new id, or None when the client id is known already."""
+    assert state.client_order_id
+    row = await tx.fetchone(
+        "SELECT 1 FROM orders WHERE client_order_id = ?", (state.client_order_id,)
+    )
+    if row is not None:
+        return None
+    order_id = await create(
+        tx,
+        user_id=user_id,
+        client_order_id=state.client_order_id,
+        exchange_id=exchange_id,
+        mode=mode,
+        symbol=state.symbol,
+        side=state.side,
+        type=state.type,
+        amount=state.amount,
+        price=state.price,
+        purpose="adopted",
+        session_id=session_id,
+        status=OrderStatus.OPEN,
+        exchange_order_id=state.exchange_order_id,
+    )
+    return order_id
+
+
+async def mark_submitted(tx: Transaction, user_id: int, order_id: int) -> None:
+    await _set_status(tx, user_id, order_id, OrderStatus.SUBMITTED, None)
+
+
+async def mark_rejected(tx: Transaction, user_id: int, order_id: int, error: str) -> None:
+    await _set_status(tx, user_id, order_id, OrderStatus.REJECTED, error)
+
+
+async def _set_status(
+    tx: Transaction, user_id: int, order_id: int, status: OrderStatus, error: str | None
+) -> None:
+    await tx.execute(
+        "UPDATE orders SET status = ?, error = COALESCE(?, error), updated_at = ? "
+        "WHERE user_id = ? AND order_id = ?",
+        (status.value, error, time.time(), user_id, order_id),
+    )
+
+
+async def apply_state(tx: Transaction, user_id: int, order_id: int, state: OrderState) -> bool:
+    """Take the exchange's view of the order. A terminal status is never left and the
+    filled amount never decreases. Returns True when anything changed."""
+    current = await get(tx, user_id, order_id)
+    if current is None:
+        return False
+    status = state.status
+    if current.status in TERMINAL_ORDER_STATUSES and status is not current.status:
+        status = current.status
+    filled = max(current.filled, state.filled)
+    average = state.average if state.average is not None else current.average
+    fee = max(current.fee, state.fee)
+    exch_id = state.exchange_order_id or current.exchange_order_id
+    changed = (
+        status is not current.status
+        or filled != current.filled
+        or average != current.average
+        or fee != current.fee
+        or exch_id != current.exchange_order_id
+    )
+    if changed:
+        await tx.execute(
+            "UPDATE orders SET status = ?, filled = ?, average = ?, fee = ?, "
+            "exchange_order_id = ?, updated_at = ? WHERE user_id = ? AND order_id = ?",
+            (
+                status.value,
+                str(filled),
+                _s(average),
+                str(fee),
+                exch_id,
+                time.time(),
+                user_id,
+                order_id,
+            ),
+        )
+    return changed
+
+
+async def get(db: Reader, user_id: int, order_id: int) -> OrderRow | None:
+    return _row(
+        await db.fetchone(
+            "SELECT * FROM orders WHERE user_id = ? AND order_id = ?", (user_id, order_id)
+        )
+    )
+
+
+async def get_by_client_id(db: Reader, user_id: int, client_order_id: str) -> OrderRow | None:
+    return _row(
+        await db.fetchone(
+            "SELECT * FROM orders WHERE user_id = ? AND client_order_id = ?",
+            (user_id, client_order_id),
+        )
+    )
+
+
+async def unresolved(db: Reader, user_id: int) -> list[OrderRow]:
+    """This user's orders in intent, submitted or open state, oldest first."""
+    rows = await db.fetchall(
+        "SELECT * FROM orders WHERE user_id = ? AND status IN (?, ?, ?) ORDER BY order_id",
+        (user_id, *(s.value for s in UNRESOLVED)),
+    )
+    return [r for r in map(_row, rows) if r is not None]
+
+
+async def list_for_user(
+    db: Reader,
+    user_id: int,
+    *,
+    limit: int = 50,
+    status: OrderStatus | None = None,
+    symbol: str | None = None,
+) -> list[OrderRow]:
+    """Newest first."""
+    sql = "SELECT * FROM orders WHERE user_id = ?"
+    params: list[object] = [user_id]
+    if status is not None:
+        sql += " AND status = ?"
+        params.append(status.value)
+    if symbol is not None:
+        sql += " AND symbol = ?"
+        params.append(symbol)
+    sql += " ORDER BY order_id DESC LIMIT ?"
+    params.append(max(1, min(limit, 1000)))
+    return [r for r in map(_row, await db.fetchall(sql, params)) if r is not None]

@@ -1,0 +1,121 @@
+import subprocess
+
+from tests.conftest import PYTHON, REPO, TEST_TOKEN, make_env
+
+
+def run(data_dir, *args, **env):
+    return subprocess.run(
+        [PYTHON, "-m", "nija_tg", *args],
+        cwd=REPO,
+        env=make_env(data_dir, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_help_everywhere(data_dir):
+    for args in (
+        [],
+        ["init"],
+        ["keygen"],
+        ["rotate-key"],
+        ["admin"],
+        ["users"],
+        ["backup"],
+        ["bot"],
+        ["engine"],
+        ["check"],
+        ["backtest"],
+    ):
+        result = run(data_dir, *args, "--help")
+        assert result.returncode == 0, (args, result.stderr)
+        assert "usage: nija-tg" in result.stdout
+
+
+def test_init_is_idempotent_and_key_file_private(data_dir):
+    first = run(data_dir, "init")
+    assert first.returncode == 0, first.stderr
+    assert "master key file" in first.stdout
+    key_file = data_dir / "master.key"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    key = key_file.read_text()
+    second = run(data_dir, "init")
+    assert second.returncode == 0
+    assert "master key file" not in second.stdout
+    assert key_file.read_text() == key
+
+
+def test_keygen_prints_a_fernet_key(data_dir):
+    from cryptography.fernet import Fernet
+
+    result = run(data_dir, "keygen")
+    assert result.returncode == 0
+    Fernet(result.stdout.strip().encode())
+
+
+def test_admin_add_remove_and_users(data_dir):
+    run(data_dir, "init")
+    assert run(data_dir, "admin", "add", "12345").returncode == 0
+    listing = run(data_dir, "users")
+    assert "12345" in listing.stdout and "admin" in listing.stdout
+    assert run(data_dir, "admin", "remove", "12345").returncode == 0
+    assert "trader" in run(data_dir, "users").stdout
+    bad = run(data_dir, "admin", "add", "@bob")
+    assert bad.returncode == 2 and "positive number" in bad.stderr
+    missing = run(data_dir, "admin", "remove", "999")
+    assert missing.returncode == 1
+
+
+def test_backup_restores(data_dir, tmp_path):
+    run(data_dir, "init")
+    run(data_dir, "admin", "add", "77")
+    target = tmp_path / "b" / "backup.sqlite3"
+    result = run(data_dir, "backup", str(target))
+    assert result.returncode == 0, result.stderr
+    import sqlite3
+
+    conn = sqlite3.connect(target)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT role FROM users WHERE user_id = 77").fetchone()[0] == "admin"
+    conn.close()
+    assert (data_dir / "master.key").read_text().strip().encode() not in target.read_bytes()
+
+
+def test_missing_token_is_one_clear_line(data_dir):
+    result = run(data_dir, "bot")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr and "BotFather" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert run(data_dir, "check").returncode == 2
+    assert run(data_dir, "check", TELEGRAM_BOT_TOKEN=TEST_TOKEN).returncode == 0
+
+
+def test_bad_config_names_the_variable(data_dir):
+    result = run(data_dir, "users", NIJA_EXCHANGE_URLS="[1]")
+    assert result.returncode == 2
+    assert "NIJA_EXCHANGE_URLS" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_wrong_master_key_is_reported_without_secret(data_dir):
+    run(data_dir, "init")
+    result = run(data_dir, "users", NIJA_MASTER_KEY="not-a-fernet-key-SENTINEL")
+    assert result.returncode == 1
+    assert "NIJA_MASTER_KEY" in result.stderr
+    assert "SENTINEL" not in result.stderr
+
+
+def test_run_script_without_token_stops_with_one_line(tmp_path):
+    env = make_env(tmp_path / "d")
+    result = subprocess.run(
+        ["bash", "scripts/run.sh"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode != 0
+    assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr
+    assert "Traceback" not in result.stderr
