@@ -10,23 +10,33 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from nija_tg.config import Settings
+from nija_tg.exchange.ccxt_factory import credential_fields
+from nija_tg.exchange.ccxt_gateway import CcxtGateway
 from nija_tg.handlers import register_all
 from nija_tg.handlers.context import CONTEXT_TYPES, SERVICES_KEY
 from nija_tg.handlers.menus import set_default_menu
 from nija_tg.runtime import Runtime, open_runtime
+from nija_tg.services.connect_service import ConnectService
 from nija_tg.services.container import Services
+from nija_tg.services.trading_service import TradingService
 from nija_tg.services.users_service import UserService
 
 log = logging.getLogger("nija_tg.bot")
 RUNTIME_KEY = "runtime"
+GATEWAY_KEY = "gateway"
 # Telegram allows ~30 messages/s per bot; the engine's sender takes its share
 # (NIJA_SENDER_RATE), so the bot keeps the rest.
 BOT_OVERALL_RATE = 5
 
 
-def build_services(runtime: Runtime) -> Services:
-    settings = runtime.settings
-    return Services(settings=settings, users=UserService(runtime.db, settings.admin_ids))
+def build_services(runtime: Runtime, gateway: CcxtGateway) -> Services:
+    settings, db = runtime.settings, runtime.db
+    return Services(
+        settings=settings,
+        users=UserService(db, settings.admin_ids),
+        connect=ConnectService(db, runtime.vault, gateway, credential_fields),
+        trading=TradingService(db),
+    )
 
 
 def build_application(settings: Settings) -> Application:
@@ -34,12 +44,18 @@ def build_application(settings: Settings) -> Application:
 
     async def post_init(app: Application) -> None:
         runtime = await open_runtime(settings)
+        # The bot calls exchanges only to verify brand-new keys in /connect.
+        gateway = CcxtGateway(exchange_urls=dict(settings.exchange_urls), sandbox=settings.sandbox)
         app.bot_data[RUNTIME_KEY] = runtime
-        app.bot_data[SERVICES_KEY] = build_services(runtime)
+        app.bot_data[GATEWAY_KEY] = gateway
+        app.bot_data[SERVICES_KEY] = build_services(runtime, gateway)
         await set_default_menu(app.bot)
         log.info("bot started")
 
     async def post_shutdown(app: Application) -> None:
+        gateway = app.bot_data.pop(GATEWAY_KEY, None)
+        if gateway is not None:
+            await gateway.close_all()
         runtime = app.bot_data.pop(RUNTIME_KEY, None)
         if runtime is not None:
             await runtime.close()

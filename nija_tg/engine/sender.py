@@ -100,6 +100,7 @@ class Sender:
         self._per_cycle = max(1, math.ceil(self.budget.rate))
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
+        self._started = False
         self.stats = SenderStats()
 
     def notify(self) -> None:
@@ -134,9 +135,23 @@ class Sender:
             return True
         return deadline is not None and time.monotonic() >= deadline
 
+    async def _respect_previous_sends(self) -> None:
+        """After a restart, chats messaged within the last interval wait out the rest."""
+        if self._started:
+            return
+        self._started = True
+        now = time.time()
+        interval = self.budget.per_chat_interval
+        for chat_id, sent_at in (await outbox.recently_sent(self._db, now - interval)).items():
+            self.budget.block_chat(chat_id, max(0.0, sent_at + interval - now))
+
     async def _loop(
         self, *, stop: asyncio.Event | None, deadline: float | None, until_empty: bool
     ) -> None:
+        try:
+            await self._respect_previous_sends()
+        except Exception:
+            log.exception("sender: could not read recent sends")
         while not self._over(stop, deadline):
             try:
                 dispatched = await self._cycle(stop, deadline)

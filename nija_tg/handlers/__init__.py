@@ -13,5 +13,5 @@ def register_all(app: Application) -> None:
     app.add_handler(gatekeeper.handler(), group=-1)
     for feature in FEATURES:
         app.add_handlers(feature.handlers())
-    app.add_handlers(fallback.handlers(), group=1)
+    app.add_handlers(fallback.handlers())  # last in group 0: only what nothing else took
     app.add_error_handler(errors.on_error)

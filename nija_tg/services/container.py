@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nija_tg.config import Settings
+from nija_tg.services.connect_service import ConnectService
+from nija_tg.services.trading_service import TradingService
 from nija_tg.services.users_service import UserService
 
 
@@ -13,3 +15,5 @@ from nija_tg.services.users_service import UserService
 class Services:
     settings: Settings
     users: UserService
+    connect: ConnectService
+    trading: TradingService

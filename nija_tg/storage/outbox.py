@@ -238,6 +238,16 @@ async def next_due_at(db: Database) -> float | None:
     return None if row is None or row["t"] is None else float(row["t"])
 
 
+async def recently_sent(db: Database, since: float) -> dict[int, float]:
+    """chat_id -> latest ``sent_at`` after ``since`` (a restarted sender spaces these)."""
+    found = await db.fetchall(
+        "SELECT chat_id, MAX(sent_at) AS t FROM outbox WHERE status = 'sent' AND sent_at >= ? "
+        "GROUP BY chat_id",
+        (since,),
+    )
+    return {r["chat_id"]: float(r["t"]) for r in found}
+
+
 # -- inspection (admin views, tests) ------------------------------------------------------
 async def counts(db: Database) -> dict[str, int]:
     """Rows per status, e.g. ``{"pending": 3, "sent": 10, "dropped": 0}``."""

@@ -90,9 +90,14 @@ class BingXEmulator(EmulatorServer):
         """Assertion helper: the position (possibly flat) for (account, symbol, positionSide)."""
         return self.ledger.position(account.api_key, symbol, side)
 
-    native = staticmethod(native)
+    @staticmethod
+    def native(symbol: str) -> str:
+        """``BTC/USDT:USDT`` -> ``BTC-USDT``."""
+        return native(symbol)
 
-    def unified(self, native_id: str | None) -> str | None:
+    @staticmethod
+    def unified(native_id: str | None) -> str | None:
+        """``BTC-USDT`` -> ``BTC/USDT:USDT``; None for an unknown contract."""
         return unified(native_id)
 
     # --- fault payloads --------------------------------------------------------------

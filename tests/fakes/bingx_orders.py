@@ -153,11 +153,11 @@ class BingXOrders:
         return ok({"order": self.order_json(order)})
 
     def visible(self, key: str, params: dict, open_only: bool) -> list[EmuOrder]:
-        native = params.get("symbol")
+        wanted = params.get("symbol")
         return [
             o
             for o in self.ledger.orders_of(key, self.emu.clock_ms())
-            if (not native or native(o.symbol) == native) and (not open_only or o.status == "open")
+            if (not wanted or native(o.symbol) == wanted) and (not open_only or o.status == "open")
         ]
 
     async def open_orders(

@@ -1,0 +1,84 @@
+"""Small pure helpers of the trading loop: which symbols a user trades, equity from
+balances and prices, and the texts of the loop's notifications."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_DOWN, Decimal
+
+from nija_tg.core.models import BalanceLine, MarketInfo
+from nija_tg.exchange.paper import USD_QUOTED
+from nija_tg.storage.positions import PositionRow
+
+# Exchanges whose first-class use here is USDT-M perpetual swaps (live only: paper is spot).
+SWAP_EXCHANGES = frozenset({"bingx"})
+CASH = frozenset({"USD", "USDT", "USDC"})
+
+
+def quote_for(exchange_id: str) -> str:
+    return "USD" if exchange_id in USD_QUOTED else "USDT"
+
+
+def symbols_for(exchange_id: str, bases: Iterable[str], *, live: bool) -> list[str]:
+    """Unified symbols of the user's allowed pairs on ``exchange_id``."""
+    quote = quote_for(exchange_id)
+    swap = live and exchange_id in SWAP_EXCHANGES
+    return [f"{b}/{quote}:{quote}" if swap else f"{b}/{quote}" for b in bases]
+
+
+def equity_of(
+    balances: list[BalanceLine],
+    markets: dict[str, MarketInfo],
+    prices: dict[str, Decimal],
+    positions: list[PositionRow],
+) -> Decimal:
+    """Cash (USD-like currencies at 1) plus spot holdings at the last close, plus the
+    open P&L of swap positions. Currencies without a price are left out."""
+    equity = Decimal(0)
+    base_price: dict[str, Decimal] = {}
+    for symbol, market in markets.items():
+        if market.kind == "spot" and symbol in prices:
+            base_price.setdefault(market.base, prices[symbol])
+    for line in balances:
+        if line.currency in CASH:
+            equity += line.total
+        elif line.currency in base_price:
+            equity += line.total * base_price[line.currency]
+    for p in positions:
+        market = markets.get(p.symbol)
+        if market is None or market.kind != "swap" or p.symbol not in prices:
+            continue
+        sign = 1 if p.side == "long" else -1
+        equity += (prices[p.symbol] - p.entry_price) * p.amount * market.contract_size * sign
+    return equity
+
+
+def money(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01'), rounding=ROUND_DOWN):,}"
+
+
+def daily_loss_text(loss: Decimal, limit: Decimal) -> str:
+    return (
+        f"⛔ Daily loss limit reached: {money(loss)} lost today (limit {money(limit)}). "
+        "No new entries until tomorrow (UTC); open positions keep their stops."
+    )
+
+
+def drawdown_text(pct: Decimal, limit: Decimal) -> str:
+    return (
+        f"🛑 Drawdown {pct:.1f}% from your peak equity reached your {limit}% limit. "
+        "Trading is paused; open positions stay as they are. Review your settings, then "
+        "resume trading when ready."
+    )
+
+
+def connection_text(exchange_id: str) -> str:
+    return (
+        f"🔌 Your {exchange_id} API key stopped working (the exchange refused it or it "
+        "could not be read). Trading is paused. Please /connect again with a valid key, "
+        "then turn trading back on."
+    )
+
+
+def stop_text(symbol: str, side: str, stop: Decimal, mode: str) -> str:
+    return f"🛑 Stop hit: closing the {side} in {symbol} (stop {stop.normalize():f}) — {mode}"

@@ -1,0 +1,136 @@
+"""Open positions as the engine books them from fills: one row per (user, symbol, side).
+A row exists only while the position is open; closing deletes it. Stops and the trailing
+anchor are set by the trading loop and survive adds."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from nija_tg.storage.db import Database, Transaction
+
+Reader = Database | Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRow:
+    user_id: int
+    symbol: str
+    side: str  # "long" | "short"
+    amount: Decimal
+    entry_price: Decimal
+    stop_price: Decimal | None
+    trail_anchor: Decimal | None
+    realized_pnl: Decimal  # net P&L already realised by partial reductions
+    entry_fees: Decimal  # entry fees not yet charged to realised P&L
+    opened_at: float
+    updated_at: float
+
+
+def _opt(text: str | None) -> Decimal | None:
+    return None if text in (None, "") else Decimal(text)
+
+
+def _row(r: sqlite3.Row) -> PositionRow:
+    return PositionRow(
+        user_id=r["user_id"],
+        symbol=r["symbol"],
+        side=r["side"],
+        amount=Decimal(r["amount"]),
+        entry_price=Decimal(r["entry_price"]),
+        stop_price=_opt(r["stop_price"]),
+        trail_anchor=_opt(r["trail_anchor"]),
+        realized_pnl=Decimal(r["realized_pnl"]),
+        entry_fees=Decimal(r["entry_fees"]),
+        opened_at=r["opened_at"],
+        updated_at=r["updated_at"],
+    )
+
+
+async def list_for_user(db: Reader, user_id: int) -> list[PositionRow]:
+    rows = await db.fetchall(
+        "SELECT * FROM positions WHERE user_id = ? ORDER BY opened_at, symbol, side", (user_id,)
+    )
+    return [_row(r) for r in rows]
+
+
+async def for_symbol(db: Reader, user_id: int, symbol: str) -> dict[str, PositionRow]:
+    """This user's open sides of ``symbol``: {"long": row, "short": row} (either may lack)."""
+    rows = await db.fetchall(
+        "SELECT * FROM positions WHERE user_id = ? AND symbol = ?", (user_id, symbol)
+    )
+    return {r["side"]: _row(r) for r in rows}
+
+
+async def get(db: Reader, user_id: int, symbol: str, side: str) -> PositionRow | None:
+    r = await db.fetchone(
+        "SELECT * FROM positions WHERE user_id = ? AND symbol = ? AND side = ?",
+        (user_id, symbol, side),
+    )
+    return None if r is None else _row(r)
+
+
+async def upsert(
+    tx: Transaction,
+    user_id: int,
+    symbol: str,
+    side: str,
+    *,
+    amount: Decimal,
+    entry_price: Decimal,
+    entry_fees: Decimal,
+    realized_pnl: Decimal,
+) -> None:
+    """Open or resize a position; an existing row keeps its stop and trailing anchor."""
+    now = time.time()
+    await tx.execute(
+        "INSERT INTO positions(user_id, symbol, side, amount, entry_price, entry_fees, "
+        "realized_pnl, opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(user_id, symbol, side) DO UPDATE SET amount = excluded.amount, "
+        "entry_price = excluded.entry_price, entry_fees = excluded.entry_fees, "
+        "realized_pnl = excluded.realized_pnl, updated_at = excluded.updated_at",
+        (
+            user_id,
+            symbol,
+            side,
+            str(amount),
+            str(entry_price),
+            str(entry_fees),
+            str(realized_pnl),
+            now,
+            now,
+        ),
+    )
+
+
+async def delete(tx: Transaction, user_id: int, symbol: str, side: str) -> None:
+    await tx.execute(
+        "DELETE FROM positions WHERE user_id = ? AND symbol = ? AND side = ?",
+        (user_id, symbol, side),
+    )
+
+
+async def set_stop(
+    tx: Transaction,
+    user_id: int,
+    symbol: str,
+    side: str,
+    stop_price: Decimal | None,
+    trail_anchor: Decimal | None = None,
+) -> bool:
+    """Set the stop (and trailing anchor) of an open position; False when none is open."""
+    cur = await tx.execute(
+        "UPDATE positions SET stop_price = ?, trail_anchor = ?, updated_at = ? "
+        "WHERE user_id = ? AND symbol = ? AND side = ?",
+        (
+            None if stop_price is None else str(stop_price),
+            None if trail_anchor is None else str(trail_anchor),
+            time.time(),
+            user_id,
+            symbol,
+            side,
+        ),
+    )
+    return bool(cur.rowcount)

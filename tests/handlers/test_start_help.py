@@ -1,0 +1,46 @@
+from tests.handlers.harness import ADMIN_ID
+
+ALICE = 2001
+
+
+async def test_start_registers_once_and_sets_menu(bot):
+    text = await bot.say(ALICE, "/start")
+    assert "registered as <b>trader</b>" in text
+    menu = await bot.api.wait_for(
+        "setMyCommands", lambda r: "chat_id" in str(r.params.get("scope")), since=0
+    )
+    assert any(c["command"] == "connect" for c in menu.params["commands"])
+    again = await bot.say(ALICE, "/start")
+    assert "Welcome back" in again or "Trading" in again
+    user = await bot.services.users.get(ALICE)
+    assert user is not None and user.role.value == "trader"
+
+
+async def test_admin_from_config(bot):
+    assert "registered as <b>admin</b>" in await bot.say(ADMIN_ID, "/start")
+    help_text = await bot.say(ADMIN_ID, "/help")
+    assert "/users" in help_text and "/halt" in help_text
+
+
+async def test_strangers_get_only_start_and_help(bot):
+    help_text = await bot.say(3003, "/help")
+    assert "/start" in help_text and "/connect" not in help_text
+    for command in ("/status", "/connect", "/users", "/trade on", "hello"):
+        assert "/start" in await bot.say(3003, command)
+    assert await bot.services.users.get(3003) is None
+
+
+async def test_unknown_command_and_odd_messages(bot):
+    await bot.say(ALICE, "/start")
+    assert "don't know the command" in await bot.say(ALICE, "/frobnicate now")
+    since = bot.api.mark()
+    bot.api.user_sticker(ALICE)
+    record = await bot.next(ALICE, since=since)
+    assert "commands only" in record.params["text"]
+    long_text = "🦄" * 5000 + "\x00\x1b[31m"
+    assert "commands only" in await bot.say(ALICE, long_text)
+
+
+async def test_start_in_group_points_to_private_chat(bot):
+    text = await bot.say(ALICE, "/start", chat_type="group", chat_id=-ALICE)
+    assert "private chat" in text
