@@ -16,8 +16,11 @@ from nija_tg.handlers import register_all
 from nija_tg.handlers.context import CONTEXT_TYPES, SERVICES_KEY
 from nija_tg.handlers.menus import set_default_menu
 from nija_tg.runtime import Runtime, open_runtime
+from nija_tg.services.admin_service import AdminService
 from nija_tg.services.connect_service import ConnectService
 from nija_tg.services.container import Services
+from nija_tg.services.reports_service import ReportsService
+from nija_tg.services.settings_service import SettingsService
 from nija_tg.services.trading_service import TradingService
 from nija_tg.services.users_service import UserService
 
@@ -36,6 +39,9 @@ def build_services(runtime: Runtime, gateway: CcxtGateway) -> Services:
         users=UserService(db, settings.admin_ids),
         connect=ConnectService(db, runtime.vault, gateway, credential_fields),
         trading=TradingService(db),
+        reports=ReportsService(db, settings),
+        preferences=SettingsService(db),
+        admin=AdminService(db, settings.admin_ids),
     )
 
 

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from nija_tg.handlers import errors, fallback, gatekeeper, start
+from nija_tg.handlers import (
+    admin,
+    connect,
+    errors,
+    fallback,
+    gatekeeper,
+    reports,
+    settings,
+    start,
+    trading,
+)
 
-FEATURES = (start,)
+FEATURES = (start, connect, trading, reports, settings, admin)
 
 
 def register_all(app: Application) -> None:

@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nija_tg.config import Settings
+from nija_tg.services.admin_service import AdminService
 from nija_tg.services.connect_service import ConnectService
+from nija_tg.services.reports_service import ReportsService
+from nija_tg.services.settings_service import SettingsService
 from nija_tg.services.trading_service import TradingService
 from nija_tg.services.users_service import UserService
 
@@ -17,3 +20,6 @@ class Services:
     users: UserService
     connect: ConnectService
     trading: TradingService
+    reports: ReportsService
+    preferences: SettingsService
+    admin: AdminService

@@ -248,6 +248,16 @@ async def recently_sent(db: Database, since: float) -> dict[int, float]:
     return {r["chat_id"]: float(r["t"]) for r in found}
 
 
+async def purge(db: Database, older_than: float) -> int:
+    """Delete sent and dropped rows created before ``older_than`` (housekeeping)."""
+    async with db.transaction() as tx:
+        cur = await tx.execute(
+            "DELETE FROM outbox WHERE status IN ('sent', 'dropped') AND created_at < ?",
+            (older_than,),
+        )
+    return cur.rowcount
+
+
 # -- inspection (admin views, tests) ------------------------------------------------------
 async def counts(db: Database) -> dict[str, int]:
     """Rows per status, e.g. ``{"pending": 3, "sent": 10, "dropped": 0}``."""

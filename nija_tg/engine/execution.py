@@ -1,0 +1,347 @@
+"""Order execution: the one safe path from "the loop wants an order" to recorded fills.
+
+1. INTENT: the row with our client order id is committed before anything is sent.
+2. SUBMITTED: committed just before the single network call.
+3. The answer (or, on any doubt, a lookup by client id) is recorded in one transaction
+   with its fills, positions, P&L, session counters and the fill notification.
+
+A submit is never sent twice: every exception from ``create_order`` other than a
+rejection or an authentication failure is resolved by looking the order up by client
+id (with backoff covering the exchange's visibility delay). ``reconcile`` does the same
+at loop start for every unfinished order, and adopts open orders carrying our prefix
+that the database lacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from nija_tg.core.errors import AuthenticationError, OrderRejectedError
+from nija_tg.core.models import OrderRequest, OrderState, OrderStatus, OrderType, Side
+from nija_tg.engine.execution_record import MarketFacts, priced, record_fills
+from nija_tg.exchange.client_ids import is_ours, new_client_order_id
+from nija_tg.exchange.protocol import TradingAccount
+from nija_tg.storage import orders as orders_repo
+from nija_tg.storage.db import Database, Transaction
+from nija_tg.storage.orders import OrderRow
+
+log = logging.getLogger(__name__)
+
+NEVER_SENT = "never sent"
+NOT_FOUND = "not found after unknown outcome"
+UNKNOWN = "outcome unknown; will check again"
+
+
+@dataclass(frozen=True)
+class OrderDraft:
+    """What the loop wants; the executor adds the client id."""
+
+    symbol: str
+    side: Side
+    type: OrderType
+    amount: Decimal
+    price: Decimal | None = None
+    reduce_only: bool = False
+    position_side: str | None = None
+    purpose: str = "entry"  # entry | exit | stop | take_profit
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    order_id: int
+    client_order_id: str
+    status: OrderStatus
+    filled: Decimal
+    average: Decimal | None
+    fills_recorded: int
+    error: str | None = None  # user-facing reason (rejections, unknown outcome)
+
+
+class Executor:
+    """Places and tracks one user's orders on one account."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        user_id: int,
+        exchange_id: str,
+        mode: str,
+        account: TradingAccount,
+        session_id: int | None = None,
+        lookup_attempts: int = 6,
+        lookup_backoff: float = 0.5,
+    ) -> None:
+        self.db = db
+        self.user_id = user_id
+        self.exchange_id = exchange_id
+        self.mode = mode
+        self.account = account
+        self.session_id = session_id
+        self.lookup_attempts = max(1, lookup_attempts)
+        self.lookup_backoff = lookup_backoff
+        self._facts: dict[str, MarketFacts] = {}
+        self._inflight: set[str] = set()
+
+    @property
+    def visibility_window(self) -> float:
+        """Seconds the lookups after an unknown outcome wait in total."""
+        return self.lookup_backoff * (2**self.lookup_attempts - 1)
+
+    # --- submit -------------------------------------------------------------------------
+
+    async def submit(self, draft: OrderDraft) -> ExecutionResult:
+        """Commit the intent, send once, record the outcome."""
+        if draft.amount <= 0:
+            raise ValueError("order amount must be positive")
+        if draft.type is OrderType.LIMIT and draft.price is None:
+            raise ValueError("a limit order needs a price")
+        cid = new_client_order_id(self.exchange_id, self.user_id)
+        self._inflight.add(cid)
+        try:
+            order = await self._commit_intent(draft, cid)
+            order = await self._commit_submitted(order)
+            request = OrderRequest(
+                symbol=draft.symbol,
+                side=draft.side,
+                type=draft.type,
+                amount=draft.amount,
+                client_order_id=cid,
+                price=draft.price,
+                reduce_only=draft.reduce_only,
+                position_side=draft.position_side,
+            )
+            try:
+                state = await self._send(request)
+            except AuthenticationError as err:
+                await self._reject(order, str(err))
+                raise
+            except OrderRejectedError as err:
+                await self._reject(order, str(err))
+                return await self._result(order, 0, err.user_message)
+            except Exception as err:  # any doubt is resolved by lookup
+                log.warning(
+                    "user %s: submit %s outcome unknown (%s); looking it up",
+                    self.user_id,
+                    cid,
+                    type(err).__name__,
+                )
+                return await self._resolve(order, self.lookup_attempts, NOT_FOUND)
+            n = await self._record(order, state)
+            return await self._result(order, n)
+        finally:
+            self._inflight.discard(cid)
+
+    async def _commit_intent(self, draft: OrderDraft, cid: str) -> OrderRow:
+        async with self.db.transaction() as tx:
+            order_id = await orders_repo.create(
+                tx,
+                user_id=self.user_id,
+                client_order_id=cid,
+                exchange_id=self.exchange_id,
+                mode=self.mode,
+                symbol=draft.symbol,
+                side=draft.side,
+                type=draft.type,
+                amount=draft.amount,
+                price=draft.price,
+                purpose=draft.purpose,
+                session_id=self.session_id,
+                reduce_only=draft.reduce_only,
+                position_side=draft.position_side,
+            )
+            row = await orders_repo.get(tx, self.user_id, order_id)
+        assert row is not None
+        return row
+
+    async def _commit_submitted(self, order: OrderRow) -> OrderRow:
+        async with self.db.transaction() as tx:
+            await orders_repo.mark_submitted(tx, self.user_id, order.order_id)
+            row = await orders_repo.get(tx, self.user_id, order.order_id)
+        assert row is not None
+        return row
+
+    async def _send(self, request: OrderRequest) -> OrderState:
+        return await self.account.create_order(request)
+
+    async def _reject(self, order: OrderRow, error: str) -> None:
+        async with self.db.transaction() as tx:
+            await orders_repo.mark_rejected(tx, self.user_id, order.order_id, error)
+
+    # --- resolution and recording ------------------------------------------------------------
+
+    async def _lookup(self, order: OrderRow, attempts: int) -> tuple[OrderState | None, bool]:
+        """(state, answered): ``answered`` is True when the exchange's last answer was
+        "no such order" (rather than an error)."""
+        answered = False
+        for i in range(attempts):
+            if attempts > 1:
+                await asyncio.sleep(self.lookup_backoff * 2**i)
+            try:
+                state = await self.account.fetch_order_by_client_id(
+                    order.symbol, order.client_order_id
+                )
+            except AuthenticationError:
+                raise
+            except Exception as err:  # retried, then left unresolved
+                log.info("user %s: lookup %s failed: %s", self.user_id, order.client_order_id, err)
+                answered = False
+                continue
+            if state is not None:
+                return state, True
+            answered = True
+        return None, answered
+
+    async def _resolve(self, order: OrderRow, attempts: int, reason: str) -> ExecutionResult:
+        state, answered = await self._lookup(order, attempts)
+        if state is not None:
+            n = await self._record(order, state)
+            return await self._result(order, n)
+        if answered:
+            await self._reject(order, reason)
+            return await self._result(order, 0, reason)
+        return await self._result(order, 0, UNKNOWN)
+
+    async def _market_facts(self, symbol: str) -> MarketFacts:
+        if symbol not in self._facts:
+            try:
+                self._facts[symbol] = MarketFacts.of(await self.account.market(symbol))
+            except Exception as err:  # bookkeeping must not fail on it
+                log.info("market %s unavailable (%s); guessing from the symbol", symbol, err)
+                return MarketFacts.guess(symbol)
+        return self._facts[symbol]
+
+    async def _record(self, order: OrderRow, state: OrderState) -> int:
+        """Order state + new fills + positions + notification, in one transaction.
+        Returns the number of fills recorded now."""
+        facts = await self._market_facts(order.symbol)
+        if state.status in (OrderStatus.FILLED, OrderStatus.CANCELED) and not priced(state):
+            state = replace(state, status=OrderStatus.OPEN)  # revisit until priced
+        async with self.db.transaction() as tx:
+            await orders_repo.apply_state(tx, self.user_id, order.order_id, state)
+            fresh = await orders_repo.get(tx, self.user_id, order.order_id)
+            assert fresh is not None
+            return await self._record_fills(tx, fresh, state, facts)
+
+    async def _record_fills(
+        self, tx: Transaction, order: OrderRow, state: OrderState, facts: MarketFacts
+    ) -> int:
+        return await record_fills(
+            tx,
+            user_id=self.user_id,
+            mode=self.mode,
+            order=order,
+            state=state,
+            facts=facts,
+            session_id=self.session_id,
+        )
+
+    async def _result(
+        self, order: OrderRow, fills: int, error: str | None = None
+    ) -> ExecutionResult:
+        row = await orders_repo.get(self.db, self.user_id, order.order_id)
+        assert row is not None
+        return ExecutionResult(
+            order_id=row.order_id,
+            client_order_id=row.client_order_id,
+            status=row.status,
+            filled=row.filled,
+            average=row.average,
+            fills_recorded=fills,
+            error=error,
+        )
+
+    # --- reconcile / refresh ----------------------------------------------------------------
+
+    async def reconcile(self) -> int:
+        """Resolve every intent/submitted/open order of this user, then adopt open orders
+        carrying our prefix that the database lacks. Returns how many orders changed."""
+        changed = 0
+        for order in await orders_repo.unresolved(self.db, self.user_id):
+            if order.client_order_id in self._inflight:
+                continue
+            if await self._settle(order, startup=True):
+                changed += 1
+        for state in await self.account.fetch_open_orders():
+            cid = state.client_order_id
+            if not is_ours(cid, self.user_id):
+                continue
+            async with self.db.transaction() as tx:
+                order_id = await orders_repo.adopt(
+                    tx,
+                    user_id=self.user_id,
+                    exchange_id=self.exchange_id,
+                    mode=self.mode,
+                    state=state,
+                    session_id=self.session_id,
+                )
+                row = (
+                    None if order_id is None else await orders_repo.get(tx, self.user_id, order_id)
+                )
+            if row is not None:
+                log.info("user %s: adopted open order %s", self.user_id, cid)
+                await self._record(row, state)
+                changed += 1
+        return changed
+
+    async def refresh_open(self) -> int:
+        """Poll this user's open (and stale submitted) orders and record their fills.
+        For the paper exchange this first fills resting limit orders the price crossed."""
+        check = getattr(self.account, "check_limits", None)
+        if check is not None:
+            try:
+                await check()
+            except AuthenticationError:
+                raise
+            except Exception as err:  # prices come back next time
+                log.info("user %s: paper limit check failed: %s", self.user_id, err)
+        changed = 0
+        for order in await orders_repo.unresolved(self.db, self.user_id):
+            if order.client_order_id in self._inflight or order.status is OrderStatus.INTENT:
+                continue
+            if await self._settle(order, startup=False):
+                changed += 1
+        return changed
+
+    async def _settle(self, order: OrderRow, *, startup: bool) -> bool:
+        """Bring one unfinished order up to date. True when it changed."""
+        before = (order.status, order.filled)
+        if order.status is OrderStatus.INTENT:
+            # SUBMITTED is committed before sending, so an INTENT was never sent.
+            state, _ = await self._lookup(order, 1)
+            if state is None:
+                await self._reject(order, NEVER_SENT)
+                return True
+            await self._record(order, state)
+        elif order.status is OrderStatus.SUBMITTED:
+            age = time.time() - order.updated_at
+            if not startup and age < self.visibility_window:
+                return False
+            attempts = 1 if age >= self.visibility_window else self.lookup_attempts
+            await self._resolve(order, attempts, NOT_FOUND)
+        else:
+            state, _ = await self._lookup(order, 1)
+            if state is None:
+                log.info("user %s: open order %s not found", self.user_id, order.client_order_id)
+                return False
+            await self._record(order, state)
+        after = await orders_repo.get(self.db, self.user_id, order.order_id)
+        return after is not None and (after.status, after.filled) != before
+
+    # --- cancel ---------------------------------------------------------------------------
+
+    async def cancel(self, client_order_id: str) -> ExecutionResult | None:
+        """Cancel one of this user's open orders and record the outcome (fills that
+        happened meanwhile included). None when the order is not this user's."""
+        order = await orders_repo.get_by_client_id(self.db, self.user_id, client_order_id)
+        if order is None:
+            return None
+        if order.status in (OrderStatus.OPEN, OrderStatus.SUBMITTED):
+            state = await self.account.cancel_order(order.symbol, client_order_id)
+            n = await self._record(order, state)
+            return await self._result(order, n)
+        return await self._result(order, 0)
