@@ -15,6 +15,7 @@ from nija_tg.exchange.ccxt_gateway import CcxtGateway
 from nija_tg.handlers import register_all
 from nija_tg.handlers.context import CONTEXT_TYPES, SERVICES_KEY
 from nija_tg.handlers.menus import set_default_menu
+from nija_tg.handlers.update_processor import PerUserUpdateProcessor
 from nija_tg.runtime import Runtime, open_runtime
 from nija_tg.services.admin_service import AdminService
 from nija_tg.services.connect_service import ConnectService
@@ -82,7 +83,7 @@ def build_application(settings: Settings) -> Application:
                 max_retries=3,
             )
         )
-        .concurrent_updates(True)
+        .concurrent_updates(PerUserUpdateProcessor())
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()

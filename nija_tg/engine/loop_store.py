@@ -45,7 +45,12 @@ async def load_snapshot(db: Database, user_id: int) -> SnapshotState | None:
 def _balances_json(balances: list[BalanceLine]) -> str:
     return json.dumps(
         [
-            {"currency": b.currency, "free": str(b.free), "used": str(b.used), "total": str(b.total)}
+            {
+                "currency": b.currency,
+                "free": str(b.free),
+                "used": str(b.used),
+                "total": str(b.total),
+            }
             for b in balances
         ]
     )

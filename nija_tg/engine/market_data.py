@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from nija_tg.core.errors import NijaError, RetryableError
 from nija_tg.core.models import Candle
 from nija_tg.engine.clock import Clock
 from nija_tg.exchange.protocol import MarketDataSource
-from nija_tg.strategies import Prepared, Strategy, StrategyParams, candles_to_frame
+from nija_tg.strategies import Prepared, Strategy, StrategyParams
 from nija_tg.strategies.indicators import IndicatorCache
 
 log = logging.getLogger("nija_tg.engine.market")
@@ -42,6 +43,15 @@ def timeframe_ms(timeframe: str) -> int:
     if not m or int(m.group(1)) <= 0:
         raise ValueError(f"unsupported timeframe {timeframe!r}")
     return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+def _frame(candles: deque[Candle]) -> pd.DataFrame:
+    """Candles (sorted, unique) as the strategies' frame: ts int64, prices float64."""
+    n = len(candles)
+    cols: dict[str, np.ndarray] = {"ts": np.fromiter((c.ts for c in candles), np.int64, n)}
+    for name in ("open", "high", "low", "close", "volume"):
+        cols[name] = np.fromiter((getattr(c, name) for c in candles), np.float64, n)
+    return pd.DataFrame(cols)
 
 
 class MarketKey(NamedTuple):
@@ -61,7 +71,9 @@ class ClosedCandles:
     @property
     def last(self) -> Candle:
         row = self.frame.iloc[-1]
-        return Candle(int(row["ts"]), *(float(row[c]) for c in ("open", "high", "low", "close", "volume")))
+        return Candle(
+            int(row["ts"]), *(float(row[c]) for c in ("open", "high", "low", "close", "volume"))
+        )
 
 
 @dataclass
@@ -315,7 +327,7 @@ class MarketHub:
             if st.last_ts is not None and st.last_ts >= expected:
                 break
         if added:
-            frame = candles_to_frame(st.candles)
+            frame = _frame(st.candles)
             st.closed = ClosedCandles(key, frame, int(frame["ts"].iloc[-1]) + tf)
             st.updated_at = boundary
         return added
@@ -326,14 +338,20 @@ class MarketHub:
         self.stats.fetches[key] += 1
         self.stats.per_boundary[boundary] += 1
         try:
-            return await self.source.fetch_ohlcv(key.exchange, key.symbol, key.timeframe, since, limit)
+            return await self.source.fetch_ohlcv(
+                key.exchange, key.symbol, key.timeframe, since, limit
+            )
         except Exception:
             self.stats.errors += 1
             raise
 
     def _append(self, st: _KeyState, candles: list[Candle], tf: int, boundary: int) -> bool:
         fresh = sorted(
-            (c for c in candles if c.ts + tf <= boundary and (st.last_ts is None or c.ts > st.last_ts)),
+            (
+                c
+                for c in candles
+                if c.ts + tf <= boundary and (st.last_ts is None or c.ts > st.last_ts)
+            ),
             key=lambda c: c.ts,
         )
         for c in fresh:

@@ -290,10 +290,14 @@ class Sender:
             self.budget.block_chat(chat, secs)
             self.budget.block_all(secs)
             await outbox.reschedule(self._db, ids, time.time() + secs)
-        elif isinstance(exc, Forbidden):
+        elif isinstance(exc, Forbidden) and digest.user_ids:
             self.stats.unreachable += 1
             log.info("sender: chat %s unreachable (%s); holding its notifications", chat, exc)
             await outbox.mark_unreachable(self._db, digest.user_ids)
+        elif isinstance(exc, Forbidden):  # no user to mark: nobody can unblock it
+            self.stats.dropped += len(ids)
+            log.warning("sender: dropping notification(s) %s for chat %s: %s", ids, chat, exc)
+            await outbox.drop(self._db, ids)
         elif isinstance(exc, ChatMigrated):
             log.info("sender: chat %s migrated to %s", chat, exc.new_chat_id)
             await outbox.move_chat(self._db, chat, int(exc.new_chat_id))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,26 +25,30 @@ from typing import Any
 
 from nija_tg.core import risk
 from nija_tg.core.errors import AuthenticationError, NijaError, RetryableError, VaultError
-from nija_tg.core.models import MarketInfo, OrderStatus, OrderType, Side, TradingMode, UserStatus
+from nija_tg.core.models import (
+    MarketInfo,
+    TradingMode,
+    UserStatus,
+)
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.engine import loop_store
 from nija_tg.engine.clock import Clock, utc_day
-from nija_tg.engine.execution import ExecutionResult, Executor, OrderDraft
+from nija_tg.engine.execution import Executor
 from nija_tg.engine.loop_support import (
     connection_text,
     daily_loss_text,
     drawdown_text,
     equity_of,
-    stop_text,
     symbols_for,
 )
 from nija_tg.engine.market_data import MarketHub, MarketKey
+from nija_tg.engine.trading import TradingActions
 from nija_tg.exchange.paper import InMemoryPaperStore, PaperAccount, PaperStore
 from nija_tg.exchange.protocol import MarketDataSource, TradingAccount
 from nija_tg.storage import credentials, outbox, positions, sessions, settings_repo, users
 from nija_tg.storage.db import Database
 from nija_tg.storage.positions import PositionRow
-from nija_tg.strategies import Signal, StrategyPosition, get_strategy
+from nija_tg.strategies import Signal
 
 log = logging.getLogger("nija_tg.engine.loop")
 
@@ -62,20 +67,24 @@ class LoopDeps:
     paper_store: PaperStore | None = None
     paper_exchange: str = "kraken"  # paper users without a connected exchange
     paper_balance: Decimal = Decimal(10000)
+    paper_currency: str | None = None  # default: USD on USD-quoted exchanges, else USDT
     paper_fee_rate: Decimal = Decimal("0.001")
     paper_slippage: Decimal = Decimal("0.0005")
     drain_seconds: float = 20.0
     executor_factory: Callable[..., Executor] = Executor
 
 
-class StopLoop(Exception):
+class StopLoop(Exception):  # noqa: N818 - a control-flow signal, not an error
     """The loop ends by itself (the user was paused)."""
 
 
-class UserLoop:
-    def __init__(self, deps: LoopDeps, user_id: int) -> None:
+class UserLoop(TradingActions):
+    def __init__(self, deps: LoopDeps, user_id: int, symbols: list[str] | None = None) -> None:
         self.deps = deps
+        self.symbols = symbols  # default: the allowed pairs on the user's exchange
         self.db = deps.db
+        self.hub = deps.hub
+        self.drain_seconds = deps.drain_seconds
         self.user_id = user_id
         self.settings = RiskSettings()
         self.mode = TradingMode.PAPER
@@ -91,6 +100,8 @@ class UserLoop:
         self.start_equity = Decimal(0)
         self.equity = Decimal(0)
         self.blocked_day = ""  # UTC day on which the daily loss limit was announced
+        self.refusals: Counter[str] = Counter()  # risk check reasons, for status and tests
+        self.alerts: list[tuple[int, str]] = []  # (clock ms, kind) of limit notifications
 
     # --- life --------------------------------------------------------------------
 
@@ -126,7 +137,10 @@ class UserLoop:
         self.exchange_id = self.account.exchange_id
         live = self.mode is TradingMode.LIVE
         tf = self.settings.strategy_params.timeframe
-        for symbol in symbols_for(self.exchange_id, self.settings.allowed_pairs, live=live):
+        wanted = self.symbols or symbols_for(
+            self.exchange_id, self.settings.allowed_pairs, live=live
+        )
+        for symbol in wanted:
             try:
                 self.markets[symbol] = await self.account.market(symbol)
             except (AuthenticationError, RetryableError):
@@ -184,6 +198,7 @@ class UserLoop:
             fee_rate=d.paper_fee_rate,
             slippage=d.paper_slippage,
             starting_balance=d.paper_balance,
+            starting_currency=d.paper_currency,
             clock=d.clock.now_ms,
         )
 
@@ -205,7 +220,9 @@ class UserLoop:
         snap = await loop_store.load_snapshot(self.db, self.user_id)
         self.day = utc_day(self.deps.clock.now_ms())
         same_day = snap is not None and snap.day == self.day
-        self.sod_equity = snap.start_of_day_equity if same_day and snap.start_of_day_equity else self.equity
+        self.sod_equity = (
+            snap.start_of_day_equity if same_day and snap.start_of_day_equity else self.equity
+        )
         peak = snap.peak_equity if restart and snap is not None else None
         self.peak_equity = max(peak or self.equity, self.equity)
         self.start_equity = self.equity
@@ -251,12 +268,16 @@ class UserLoop:
                     tx, self.user_id, "drawdown", drawdown_text(pct, s.max_drawdown_pct)
                 )
             log.info("user %s paused: drawdown %.2f%%", self.user_id, pct)
+            self.alerts.append((self.deps.clock.now_ms(), "drawdown"))
             raise StopLoop
         pnl_today = self.equity - self.sod_equity
-        if not risk.daily_loss_breached(pnl_today, self.sod_equity, s.daily_loss_pct, s.daily_loss_usd):
+        if not risk.daily_loss_breached(
+            pnl_today, self.sod_equity, s.daily_loss_pct, s.daily_loss_usd
+        ):
             return False
         if self.blocked_day != self.day:
             self.blocked_day = self.day
+            self.alerts.append((self.deps.clock.now_ms(), "daily_loss"))
             limit = risk.daily_loss_limit(self.sod_equity, s.daily_loss_pct, s.daily_loss_usd)
             async with self.db.transaction() as tx:
                 await outbox.enqueue(
@@ -267,148 +288,6 @@ class UserLoop:
                     dedupe_key=f"daily_loss:{self.user_id}:{self.day}",
                 )
         return True
-
-    async def _stops_and_signal(self, key: MarketKey) -> Signal:
-        """Close positions whose stop the candle touched, trail the others; return the
-        strategy's signal for this market."""
-        closed = self.deps.hub.latest(key)
-        strategy = get_strategy(self.settings.strategy)
-        params = self.settings.strategy_params
-        prepared = self.deps.hub.prepared(key, strategy, params)
-        if closed is None or prepared is None:
-            return Signal("hold", reason="no candles")
-        held = await positions.for_symbol(self.db, self.user_id, key.symbol)
-        pos = held.get("long") or held.get("short")
-        spos = None if pos is None else StrategyPosition(pos.side, float(pos.entry_price))
-        allow_short = self.markets[key.symbol].kind == "swap"
-        signal = strategy.evaluate(prepared, spos, params=params, allow_short=allow_short)
-        candle = closed.last
-        low, high = Decimal(str(candle.low)), Decimal(str(candle.high))
-        for p in held.values():
-            if p.stop_price is not None and risk.stop_hit(p.side, p.stop_price, low, high):
-                await self._close(p, "stop")
-                async with self.db.transaction() as tx:
-                    text = stop_text(p.symbol, p.side, p.stop_price, self.mode.value)
-                    await outbox.enqueue(tx, self.user_id, "stop", text)
-                continue
-            await self._trail(p, signal, low, high)
-        return signal
-
-    async def _trail(self, p: PositionRow, signal: Signal, low: Decimal, high: Decimal) -> None:
-        distance = self._trail_distance(signal)
-        if distance is None:
-            return
-        best = high if p.side == "long" else low
-        anchor = p.trail_anchor if p.trail_anchor is not None else p.entry_price
-        anchor = max(anchor, best) if p.side == "long" else min(anchor, best)
-        stop = p.stop_price
-        if self.settings.trailing_stop:
-            stop = risk.update_trailing_stop(p.side, p.entry_price, stop, anchor, distance)
-        elif stop is None:
-            stop = risk.initial_stop(p.side, p.entry_price, distance)
-        if stop != p.stop_price or anchor != p.trail_anchor:
-            async with self.db.transaction() as tx:
-                await positions.set_stop(tx, self.user_id, p.symbol, p.side, stop, anchor)
-
-    def _trail_distance(self, signal: Signal) -> Decimal | None:
-        atr = signal.indicators.get("atr")
-        if atr is not None and atr == atr and atr > 0:
-            return Decimal(str(atr)) * self.settings.trailing_atr_multiplier
-        return Decimal(str(signal.stop_distance)) if signal.stop_distance > 0 else None
-
-    async def _act(self, key: MarketKey, signal: Signal, blocked: bool) -> None:
-        held = await positions.for_symbol(self.db, self.user_id, key.symbol)
-        if signal.action == "exit":
-            for p in held.values():
-                await self._close(p, "exit")
-        elif signal.is_entry and not held and not blocked:
-            await self._enter(key, signal)
-
-    async def _enter(self, key: MarketKey, signal: Signal) -> None:
-        assert self.account is not None
-        market = self.markets[key.symbol]
-        side = "long" if signal.action == "enter_long" else "short"
-        price = self.deps.hub.price(key.exchange, key.symbol)
-        if price is None:
-            return
-        held = await positions.list_for_user(self.db, self.user_id)
-        free_quote = None
-        if market.kind == "spot":
-            lines = await self.account.fetch_balance()
-            free_quote = next((b.free for b in lines if b.currency == market.quote), Decimal(0))
-        ctx = risk.RiskContext(
-            settings=self.settings,
-            equity=self.equity,
-            start_of_day_equity=self.sod_equity,
-            peak_equity=self.peak_equity,
-            starting_equity=self.start_equity,
-            realized_pnl_today=self.equity - self.sod_equity,
-            symbol=key.symbol,
-            base=market.base,
-            quote=market.quote,
-            market_kind=market.kind,
-            price=price,
-            stop_distance=Decimal(str(signal.stop_distance)),
-            side=side,
-            open_positions=[p.info for p in map(_Held, held)],
-            free_quote=free_quote,
-            min_amount=market.min_amount,
-            min_cost=market.min_cost,
-            amount_step=market.amount_step,
-            contract_size=market.contract_size,
-            global_halted=await users.is_halted(self.db),
-        )
-        decision = risk.check_entry(ctx)
-        if not decision.approved:
-            log.info("user %s: %s entry refused: %s", self.user_id, key.symbol, decision.reason)
-            return
-        hedge = market.kind == "swap" and self.settings.position_mode == "hedge"
-        draft = OrderDraft(
-            symbol=key.symbol,
-            side=Side.BUY if side == "long" else Side.SELL,
-            type=OrderType.MARKET,
-            amount=decision.amount,
-            position_side=side.upper() if hedge else None,
-            purpose="entry",
-        )
-        result = await self._submit(draft)
-        if result.filled > 0:
-            entry = result.average or price
-            stop = risk.initial_stop(side, entry, Decimal(str(signal.stop_distance)))
-            async with self.db.transaction() as tx:
-                await positions.set_stop(tx, self.user_id, key.symbol, side, stop, entry)
-
-    async def _close(self, p: PositionRow, purpose: str) -> ExecutionResult:
-        market = self.markets.get(p.symbol)
-        swap = market is not None and market.kind == "swap"
-        hedge = swap and self.settings.position_mode == "hedge"
-        draft = OrderDraft(
-            symbol=p.symbol,
-            side=Side.SELL if p.side == "long" else Side.BUY,
-            type=OrderType.MARKET,
-            amount=p.amount,
-            reduce_only=swap,
-            position_side=p.side.upper() if hedge else None,
-            purpose=purpose,
-        )
-        return await self._submit(draft)
-
-    async def _submit(self, draft: OrderDraft) -> ExecutionResult:
-        """Submit shielded from cancellation: a stop or shutdown waits (up to the drain
-        time) for the intent -> submitted -> outcome path to complete."""
-        assert self.executor is not None
-        task = asyncio.ensure_future(self.executor.submit(draft))
-        try:
-            result = await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if not task.done():
-                await asyncio.wait({task}, timeout=self.deps.drain_seconds)
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                log.warning("user %s: submit ended with %s", self.user_id, task.exception())
-            raise
-        if result.status is OrderStatus.REJECTED:
-            log.info("user %s: %s %s rejected: %s", self.user_id, draft.purpose, draft.symbol, result.error)
-        return result
 
     # --- equity and snapshot -------------------------------------------------------
 
@@ -449,6 +328,7 @@ class UserLoop:
 
     async def _pause_connection(self, exc: BaseException) -> None:
         log.warning("user %s: key refused (%s); pausing", self.user_id, type(exc).__name__)
+        self.alerts.append((self.deps.clock.now_ms(), "connection"))
         try:
             async with self.db.transaction() as tx:
                 await users.set_status(tx, self.user_id, UserStatus.PAUSED, "connection")
@@ -459,12 +339,3 @@ class UserLoop:
                 )
         except Exception:
             log.exception("user %s: could not record the pause", self.user_id)
-
-
-class _Held:
-    """A position row seen as the PositionInfo the risk check wants."""
-
-    def __init__(self, row: PositionRow) -> None:
-        from nija_tg.core.models import PositionInfo
-
-        self.info = PositionInfo(row.symbol, row.side, row.amount, row.entry_price)

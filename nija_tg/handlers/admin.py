@@ -1,7 +1,11 @@
-"""(Placeholder: being written.)"""
+"""Admin commands (admins only; others get a polite refusal, audited):
+/users, /user, /audit (admin_users), /pause, /resume, /halt, /unhalt, /broadcast
+(admin_control), /role, /grant, /revoke (admin_roles)."""
 
 from __future__ import annotations
 
+from nija_tg.handlers import admin_control, admin_roles, admin_users
+
 
 def handlers() -> list:
-    return []
+    return [*admin_users.handlers(), *admin_control.handlers(), *admin_roles.handlers()]

@@ -1,7 +1,94 @@
-"""(Placeholder: being written.)"""
+"""Reports for traders and viewers: /status (dashboard with refresh), /balance,
+/positions, /trades, /pnl (with an equity chart), /sessions.
+
+Each command takes an optional trailing user id: one's own data by default, a granted
+trader's for a viewer, anyone's for an admin (audited). Other ids get the same answer
+as a user that does not exist.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from nija_tg.handlers import reports_dashboard as dashboard
+from nija_tg.handlers.context import BotContext
+from nija_tg.handlers.replies import reply
+from nija_tg.handlers.reports_args import begin, resolve, user_id_arg
+from nija_tg.handlers.reports_commands import balance, pnl, positions, sessions, trades
+from nija_tg.services.reports_service import NotVisibleError
+
+log = logging.getLogger("nija_tg.bot.reports")
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+REFRESH_PATTERN = re.compile(r"^status:refresh(?::([0-9]{1,15}))?$")
+
+
+async def send_dashboard(
+    update: Update, context: BotContext, target_user_id: int | None = None
+) -> None:
+    """Send the dashboard of ``target_user_id`` (default: the caller) to this chat,
+    after the same access check as /status."""
+    if context.caller is None:
+        return
+    access = await resolve(update, context, target_user_id, "status")
+    if access is None:
+        return
+    text, markup = await dashboard.render(context, access)
+    await reply(update, text, markup)
+
+
+async def status(update: Update, context: BotContext) -> None:
+    started = await begin(update, context, "status")
+    if started is None:
+        return
+    access, _ = started
+    text, markup = await dashboard.render(context, access)
+    await reply(update, text, markup)
+
+
+async def refresh(update: Update, context: BotContext) -> None:
+    """The 🔄 button: re-read and edit the dashboard message in place."""
+    query = update.callback_query
+    if query is None or context.caller is None:
+        return
+    match = REFRESH_PATTERN.match(query.data or "")
+    target_id = user_id_arg(match.group(1)) if match and match.group(1) else None
+    try:
+        access = await context.services.reports.authorize(
+            context.caller, target_id, action="status"
+        )
+    except NotVisibleError as exc:
+        await query.answer(exc.user_message, show_alert=True)
+        return
+    text, markup = await dashboard.render(context, access)
+    note = "Updated"
+    try:
+        await query.edit_message_text(
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            link_preview_options=NO_PREVIEW,
+        )
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            await query.answer("Could not refresh. Send /status instead.")
+            raise
+        note = "Already up to date"
+    await query.answer(note)
+
 
 def handlers() -> list:
-    return []
+    return [
+        CommandHandler("status", status),
+        CommandHandler("balance", balance),
+        CommandHandler("positions", positions),
+        CommandHandler("trades", trades),
+        CommandHandler("pnl", pnl),
+        CommandHandler("sessions", sessions),
+        CallbackQueryHandler(refresh, pattern=REFRESH_PATTERN),
+    ]

@@ -1,13 +1,279 @@
-"""Reports: dashboard, balances, positions, trades, P&L, sessions, equity chart.
-(Placeholder: being written.)"""
+"""Reports: dashboard, balances, positions, trades, P&L, sessions, equity history.
+
+Access: ``authorize`` decides whose data a caller may read (their own; a trader an
+admin granted them; anyone for an admin, audited as ``admin.view``). Every other
+method takes the already authorised target user id and reads only that user's rows.
+
+Refresh: the dashboard's refresh button only re-reads the database. The engine
+writes a fresh snapshot on every loop tick anyway, and reports never write engine
+state (a report that could nudge the engine would be a write path for viewers).
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
 from nija_tg.config import Settings
+from nija_tg.core import pnl as pnl_math
+from nija_tg.core.errors import PermissionDeniedError
+from nija_tg.core.models import Role
+from nija_tg.storage import audit, fills, positions, report_queries, sessions, snapshots, users
 from nija_tg.storage.db import Database
+from nija_tg.storage.fills import FillRow
+from nija_tg.storage.sessions import SessionRow
+from nija_tg.storage.users import UserRow
+
+NOT_VISIBLE = "No such user, or you may not see them."
+MAX_USER_ID = 10**15
+TRADES_MAX = 100
+SESSIONS_MAX = 50
+
+
+class NotVisibleError(PermissionDeniedError):
+    """The target does not exist or the caller may not see it (one answer for both)."""
+
+    user_message = NOT_VISIBLE
+
+
+def _dec(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+@dataclass(frozen=True)
+class Access:
+    caller: UserRow
+    target: UserRow
+
+    @property
+    def own(self) -> bool:
+        return self.caller.user_id == self.target.user_id
+
+    @property
+    def may_trade(self) -> bool:
+        """Trading buttons: only on one's own dashboard, never for viewers."""
+        return self.own and self.caller.role is not Role.VIEWER
+
+    @property
+    def sees_key_tail(self) -> bool:
+        return self.own or self.caller.role is Role.ADMIN
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    user: UserRow
+    halted: bool
+    equity: Decimal | None
+    open_positions: int
+    today_change: Decimal | None  # equity minus the UTC day's start equity
+    realized_today: pnl_math.PeriodStats
+    last_signal: dict[str, Any] | None
+    updated_at: float | None
+
+
+@dataclass(frozen=True)
+class BalanceLineView:
+    currency: str
+    free: Decimal | None
+    used: Decimal | None
+    total: Decimal | None
+
+
+@dataclass(frozen=True)
+class BalanceReport:
+    equity: Decimal | None
+    lines: list[BalanceLineView]
+    updated_at: float | None
+
+
+@dataclass(frozen=True)
+class PositionView:
+    symbol: str
+    side: str
+    amount: Decimal
+    entry_price: Decimal
+    mark_price: Decimal | None
+    stop_price: Decimal | None
+    unrealized_pnl: Decimal | None
+    opened_at: float
+
+
+@dataclass(frozen=True)
+class PositionsReport:
+    positions: list[PositionView]
+    updated_at: float | None  # of the snapshot the marks come from
+
+    @property
+    def total_unrealized(self) -> Decimal | None:
+        values = [p.unrealized_pnl for p in self.positions if p.unrealized_pnl is not None]
+        return sum(values, Decimal(0)) if values else None
+
+
+@dataclass(frozen=True)
+class PnlReport:
+    period: str
+    start: datetime | None
+    stats: pnl_math.PeriodStats
+    points: list[tuple[float, Decimal]] = field(default_factory=list)
+    any_history: bool = False
+
+    @property
+    def equity_change(self) -> Decimal | None:
+        if len(self.points) < 2:
+            return None
+        return self.points[-1][1] - self.points[0][1]
 
 
 class ReportsService:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self._db = db
         self._settings = settings
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), tz=UTC)
+
+    # --- access -------------------------------------------------------------------
+
+    async def authorize(self, caller: UserRow, target_id: int | None, *, action: str) -> Access:
+        """Whose data ``caller`` reads; NotVisibleError (the same for a missing user and
+        a forbidden one). An admin looking at someone else is audited."""
+        if target_id is None or target_id == caller.user_id:
+            return Access(caller, caller)
+        if not 0 < target_id < MAX_USER_ID:
+            raise NotVisibleError(f"target out of range for {caller.user_id}")
+        if caller.role is Role.ADMIN:
+            target = await users.get_user(self._db, target_id)
+            if target is None:
+                raise NotVisibleError(f"{caller.user_id} asked for a missing user")
+            async with self._db.transaction() as tx:
+                await audit.record(tx, caller.user_id, "admin.view", target_id, report=action)
+            return Access(caller, target)
+        if target_id not in await users.granted_traders(self._db, caller.user_id):
+            raise NotVisibleError(f"{caller.user_id} may not see another user")
+        target = await users.get_user(self._db, target_id)
+        if target is None:
+            raise NotVisibleError(f"{caller.user_id}: granted user is gone")
+        return Access(caller, target)
+
+    async def granted_traders(self, viewer_id: int) -> list[int]:
+        return await users.granted_traders(self._db, viewer_id)
+
+    # --- reports ------------------------------------------------------------------
+
+    async def dashboard(self, user_id: int) -> Dashboard:
+        user = await users.get_user(self._db, user_id)
+        if user is None:
+            raise NotVisibleError(f"dashboard of a missing user {user_id}")
+        snap = await snapshots.get(self._db, user_id)
+        now = self.now()
+        start = pnl_math.period_start(now, "day")
+        assert start is not None
+        realized = await fills.realized_since(self._db, user_id, start.timestamp())
+        stats = pnl_math.current_period(
+            [(datetime.fromtimestamp(ts, tz=UTC), p) for ts, p in realized], "day", now
+        )
+        change = None
+        if (
+            snap is not None
+            and snap.equity is not None
+            and snap.start_of_day_equity is not None
+            and snap.day == now.strftime("%Y-%m-%d")
+        ):
+            change = snap.equity - snap.start_of_day_equity
+        return Dashboard(
+            user=user,
+            halted=await users.is_halted(self._db),
+            equity=None if snap is None else snap.equity,
+            open_positions=await report_queries.open_position_count(self._db, user_id),
+            today_change=change,
+            realized_today=stats,
+            last_signal=None if snap is None else snap.last_signal,
+            updated_at=None if snap is None else snap.updated_at,
+        )
+
+    async def balances(self, user_id: int) -> BalanceReport:
+        snap = await snapshots.get(self._db, user_id)
+        if snap is None:
+            return BalanceReport(None, [], None)
+        lines = []
+        for raw in snap.balances:
+            if not isinstance(raw, dict) or not raw.get("currency"):
+                continue
+            line = BalanceLineView(
+                str(raw["currency"])[:16],
+                _dec(raw.get("free")),
+                _dec(raw.get("used")),
+                _dec(raw.get("total")),
+            )
+            if line.total is None or line.total != 0:
+                lines.append(line)
+        lines.sort(key=lambda b: b.currency)
+        return BalanceReport(snap.equity, lines, snap.updated_at)
+
+    async def positions(self, user_id: int) -> PositionsReport:
+        """Open positions as booked, with marks and unrealised P&L from the snapshot."""
+        rows = await positions.list_for_user(self._db, user_id)
+        snap = await snapshots.get(self._db, user_id)
+        marks: dict[tuple[str, str], dict[str, Any]] = {}
+        for raw in [] if snap is None else snap.positions:
+            if isinstance(raw, dict):
+                marks[(str(raw.get("symbol")), str(raw.get("side")))] = raw
+        out = []
+        for row in rows:
+            mark = marks.get((row.symbol, row.side), {})
+            price = _dec(mark.get("mark_price"))
+            upnl = _dec(mark.get("unrealized_pnl"))
+            if upnl is None and price is not None:
+                upnl = pnl_math.unrealized_pnl(row.side, row.entry_price, price, row.amount)
+            out.append(
+                PositionView(
+                    symbol=row.symbol,
+                    side=row.side,
+                    amount=row.amount,
+                    entry_price=row.entry_price,
+                    mark_price=price,
+                    stop_price=row.stop_price,
+                    unrealized_pnl=upnl,
+                    opened_at=row.opened_at,
+                )
+            )
+        return PositionsReport(out, None if snap is None else snap.updated_at)
+
+    async def trades(self, user_id: int, n: int = 10) -> list[FillRow]:
+        """The newest ``n`` fills (1..100), newest first."""
+        return await fills.list_for_user(self._db, user_id, limit=max(1, min(n, TRADES_MAX)))
+
+    async def sessions(self, user_id: int, n: int = 10) -> list[SessionRow]:
+        return await sessions.list_for_user(self._db, user_id, max(1, min(n, SESSIONS_MAX)))
+
+    async def pnl(self, user_id: int, period: str) -> PnlReport:
+        """Closed-trade stats and the equity series for the UTC period holding now."""
+        if period not in pnl_math.PERIODS:
+            raise ValueError(f"period must be one of {pnl_math.PERIODS}")
+        now = self.now()
+        start = pnl_math.period_start(now, period)
+        since = None if start is None else start.timestamp()
+        realized = await fills.realized_since(self._db, user_id, since)
+        stats = pnl_math.current_period(
+            [(datetime.fromtimestamp(ts, tz=UTC), p) for ts, p in realized], period, now
+        )
+        points = await report_queries.equity_points(self._db, user_id, since=since)
+        if since is not None:
+            before = await report_queries.equity_at_or_before(self._db, user_id, since)
+            if before is not None and (not points or points[0][0] > since):
+                points.insert(0, (since, before))
+        any_history = bool(points) or await report_queries.has_equity_history(self._db, user_id)
+        return PnlReport(period, start, stats, points, any_history)

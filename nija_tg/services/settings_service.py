@@ -1,11 +1,425 @@
-"""Per-user settings: risk limits, presets, pairs, notifications, /forget.
-(Placeholder: being written.)"""
+"""Per-user settings: risk limits, strategy parameters, presets, pairs, notifications,
+and /forget (erase a user).
+
+Every method takes the id of the user it concerns; edits check the caller's role
+(viewers read only; trade-only users may not touch the strategy). ``user_message`` of
+every error raised here is HTML-safe (dynamic parts escaped), ready to send as is.
+"""
 
 from __future__ import annotations
 
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from nija_tg.core.errors import PermissionDeniedError, ValidationError
+from nija_tg.core.models import Role
+from nija_tg.core.risk_settings import (
+    PRESETS,
+    QUOTE_ASSETS,
+    SPECS,
+    Bound,
+    RiskSettings,
+    SettingSpec,
+    apply_preset,
+    apply_setting,
+)
+from nija_tg.storage import admin_bounds, audit, credentials, settings_repo, users
 from nija_tg.storage.db import Database
+from nija_tg.storage.outbox import GROUPS, PREF_VALUES
+from nija_tg.storage.users import UserRow
+from nija_tg.strategies import available
+from nija_tg.strategies.base import ParamSpec, param_specs
+
+LABELS = {
+    "max_position_usd": "Max position size",
+    "max_open_positions": "Max open positions",
+    "risk_per_trade_pct": "Risk per trade (of equity)",
+    "daily_loss_pct": "Daily loss limit (%)",
+    "daily_loss_usd": "Daily loss limit (USD)",
+    "max_drawdown_pct": "Max drawdown from peak",
+    "leverage_cap": "Leverage cap (swaps)",
+    "trailing_atr_multiplier": "Trailing stop distance (x ATR)",
+    "position_mode": "Position mode (swaps)",
+    "trailing_stop": "Trailing stops",
+    "auto_compound": "Auto-compound",
+    "allowed_pairs": "Allowed pairs",
+    "strategy": "Strategy",
+}
+UNITS = {"usd": " USD", "%": "%", "x": "x"}
+GROUP_ALIASES = {g.removesuffix("s"): g for g in GROUPS} | {g: g for g in GROUPS}
+MAX_PAIR_ARGS = 20
+ECHO = 20
+PRESET_NAMES = tuple(PRESETS)
+
+
+def _echo(raw: object) -> str:
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(raw))
+    cut = text[:ECHO] + ("…" if len(text) > ECHO else "")
+    return f"'{html.escape(cut, quote=False)}'"
+
+
+def _num(value: Decimal | float | int) -> str:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return f"{value:g}"
+
+
+def _show(value: Any, unit: str = "") -> str:
+    """A setting's value as text: on/off, lists joined, numbers with their unit."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple | list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, Decimal | int | float):
+        return f"{_num(value)}{UNITS.get(unit, '')}"
+    return str(value)
+
+
+def _normalise(name: str) -> str:
+    return str(name).strip().lower().replace("-", "_").replace(" ", "_").removeprefix("/")
+
+
+def _range(lo: Any, hi: Any, bound: Bound | None) -> tuple[Decimal, Decimal]:
+    lo, hi = Decimal(str(lo)), Decimal(str(hi))
+    if bound is not None and bound.lo is not None:
+        lo = max(lo, bound.lo)
+    if bound is not None and bound.hi is not None:
+        hi = min(hi, bound.hi)
+    return lo, hi
+
+
+def _choices(choices: tuple[str, ...], bound: Bound | None) -> tuple[str, ...]:
+    if bound is None or bound.choices is None:
+        return choices
+    return tuple(c for c in choices if c in bound.choices)
+
+
+def _allowed_spec(spec: SettingSpec, bound: Bound | None) -> str:
+    if spec.kind in ("decimal", "int"):
+        lo, hi = _range(spec.lo, spec.hi, bound)
+        whole = "whole number " if spec.kind == "int" else ""
+        return f"{whole}{_num(lo)} to {_num(hi)}{UNITS.get(spec.unit, '')}"
+    if spec.kind == "bool":
+        return "on or off"
+    if spec.kind == "choice":
+        return " or ".join(_choices(spec.choices, bound))
+    if spec.kind == "pairs":
+        if bound is not None and bound.choices is not None:
+            return "from " + ", ".join(sorted(bound.choices)) + " (see /pairs)"
+        return "asset symbols, e.g. BTC ETH (see /pairs)"
+    return "one of: " + ", ".join(_choices(tuple(available()), bound))
+
+
+def _allowed_param(pspec: ParamSpec, bound: Bound | None) -> str:
+    if pspec.kind is str:
+        return "one of: " + ", ".join(_choices(pspec.choices, bound))
+    lo, hi = _range(pspec.lo, pspec.hi, bound)
+    whole = "whole number " if pspec.kind is int else ""
+    return f"{whole}{_num(lo)} to {_num(hi)}"
+
+
+@dataclass(frozen=True, slots=True)
+class SettingLine:
+    name: str  # what to type after /set
+    label: str
+    value: str
+    allowed: str
+    section: str  # "risk" | "strategy"
+    locked: bool  # the caller may not change it
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsView:
+    lines: tuple[SettingLine, ...]
+    read_only: bool
+    trade_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    name: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class PairsView:
+    pairs: tuple[str, ...]
+    permitted: tuple[str, ...] | None  # None: any asset
+    quotes: tuple[str, ...]
+    read_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PairsEdit:
+    pairs: tuple[str, ...]
+    changed: tuple[str, ...]  # assets actually added or removed
+    unchanged: tuple[str, ...]  # already there (add) or not there (remove)
 
 
 class SettingsService:
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    # --- reading -----------------------------------------------------------------------
+    async def _user(self, user_id: int) -> UserRow:
+        user = await users.get_user(self._db, user_id)
+        if user is None:
+            raise PermissionDeniedError("unknown user", user_message="Please send /start first.")
+        return user
+
+    async def bounds(self, user_id: int) -> dict[str, Bound]:
+        return await admin_bounds.for_user(self._db, user_id)
+
+    async def load(self, user_id: int) -> RiskSettings:
+        return await settings_repo.load(self._db, user_id)
+
+    def _lines(
+        self, s: RiskSettings, bounds: Mapping[str, Bound], *, read_only: bool, trade_only: bool
+    ) -> tuple[SettingLine, ...]:
+        lines = []
+        for name, spec in SPECS.items():
+            strategy = spec.kind == "strategy"
+            lines.append(
+                SettingLine(
+                    name=name,
+                    label=LABELS.get(name, name),
+                    value=_show(getattr(s, name), spec.unit),
+                    allowed=_allowed_spec(spec, bounds.get(name)),
+                    section="strategy" if strategy else "risk",
+                    locked=read_only or (strategy and trade_only),
+                )
+            )
+        for pname, pspec in param_specs(type(s.strategy_params)).items():
+            bound = bounds.get(f"strategy.{pname}") or bounds.get(pname)
+            lines.append(
+                SettingLine(
+                    name=f"strategy.{pname}",
+                    label=pname.replace("_", " "),
+                    value=_show(getattr(s.strategy_params, pname)),
+                    allowed=_allowed_param(pspec, bound),
+                    section="strategy",
+                    locked=read_only or trade_only,
+                )
+            )
+        return tuple(lines)
+
+    async def view(self, user_id: int) -> SettingsView:
+        """Every setting of ``user_id`` with its /set name and allowed range."""
+        user = await self._user(user_id)
+        read_only = user.role is Role.VIEWER
+        lines = self._lines(
+            await self.load(user_id),
+            await self.bounds(user_id),
+            read_only=read_only,
+            trade_only=user.trade_only,
+        )
+        return SettingsView(lines=lines, read_only=read_only, trade_only=user.trade_only)
+
+    async def describe(self, user_id: int, name: str) -> SettingLine:
+        """One setting by the name a user typed (ValidationError names the known ones)."""
+        view = await self.view(user_id)
+        key = _normalise(name)
+        for line in view.lines:
+            if line.name == key or line.name == f"strategy.{key}":
+                return line
+        known = ", ".join(line.name for line in view.lines)
+        raise ValidationError(
+            "unknown setting", user_message=f"Unknown setting {_echo(name)}. Settings: {known}."
+        )
+
+    # --- editing -----------------------------------------------------------------------
+    async def _editor(self, actor_id: int, user_id: int) -> bool:
+        """Check ``actor_id`` may edit ``user_id``'s settings; True if the strategy too."""
+        actor = await self._user(actor_id)
+        if actor_id != user_id:
+            if actor.role is not Role.ADMIN:
+                raise PermissionDeniedError(user_message="You can change only your own settings.")
+            await self._user(user_id)
+            return True
+        if actor.role is Role.VIEWER:
+            raise PermissionDeniedError(
+                "viewer edit", user_message="Viewers have read-only access: settings stay as set."
+            )
+        return not actor.trade_only
+
+    async def _edit(
+        self, actor_id: int, user_id: int, name: str, raw: str
+    ) -> tuple[RiskSettings, RiskSettings, Change]:
+        can_strategy = await self._editor(actor_id, user_id)
+        bounds = await self.bounds(user_id)
+        async with self._db.transaction() as tx:
+            before = await settings_repo.load_in(tx, user_id)
+            after = apply_setting(
+                before, name, raw, admin_bounds=bounds, can_change_strategy=can_strategy
+            )
+            change = _diff(before, after, _normalise(name))
+            if after != before:
+                await settings_repo.save(tx, user_id, after)
+                await audit.record(
+                    tx,
+                    actor_id,
+                    "settings.set",
+                    user_id,
+                    name=change.name,
+                    old=change.old,
+                    new=change.new,
+                )
+        return before, after, change
+
+    async def set_value(
+        self, user_id: int, name: str, raw: str, *, actor_id: int | None = None
+    ) -> Change:
+        """Change one setting from user text; audited. Raises ValidationError (with the
+        allowed range) or PermissionDeniedError."""
+        actor = user_id if actor_id is None else actor_id
+        return (await self._edit(actor, user_id, name, raw))[2]
+
+    async def apply_preset(
+        self, user_id: int, preset: str, *, actor_id: int | None = None
+    ) -> list[Change]:
+        """Apply a risk preset (clamped into admin bounds); returns what changed."""
+        actor = user_id if actor_id is None else actor_id
+        await self._editor(actor, user_id)
+        bounds = await self.bounds(user_id)
+        key = str(preset).strip().lower()
+        async with self._db.transaction() as tx:
+            before = await settings_repo.load_in(tx, user_id)
+            after = apply_preset(before, key, admin_bounds=bounds)
+            changes = [
+                Change(n, _show(getattr(before, n), s.unit), _show(getattr(after, n), s.unit))
+                for n, s in SPECS.items()
+                if getattr(before, n) != getattr(after, n)
+            ]
+            if changes:
+                await settings_repo.save(tx, user_id, after)
+                await audit.record(
+                    tx,
+                    actor,
+                    "settings.preset",
+                    user_id,
+                    preset=key,
+                    changed=[c.name for c in changes],
+                )
+        return changes
+
+    # --- pairs -------------------------------------------------------------------------
+    async def pairs(self, user_id: int) -> PairsView:
+        user = await self._user(user_id)
+        settings = await self.load(user_id)
+        bound = (await self.bounds(user_id)).get("allowed_pairs")
+        permitted = None if bound is None or bound.choices is None else tuple(sorted(bound.choices))
+        return PairsView(
+            pairs=settings.allowed_pairs,
+            permitted=permitted,
+            quotes=tuple(sorted(QUOTE_ASSETS)),
+            read_only=user.role is Role.VIEWER,
+        )
+
+    async def edit_pairs(
+        self, user_id: int, action: str, assets: list[str], *, actor_id: int | None = None
+    ) -> PairsEdit:
+        """``action`` "add" or "remove" some assets (within the admin's permitted list)."""
+        if action not in ("add", "remove") or not assets or len(assets) > MAX_PAIR_ARGS:
+            raise ValidationError(
+                "bad pairs edit",
+                user_message=f"Usage: /pairs add SOL or /pairs remove ADA "
+                f"(1 to {MAX_PAIR_ARGS} assets).",
+            )
+        sign = "+" if action == "add" else "-"
+        raw = " ".join(sign + a.lstrip("+-") for a in assets)
+        actor = user_id if actor_id is None else actor_id
+        old, new, _ = await self._edit(actor, user_id, "allowed_pairs", raw)
+        before, after = old.allowed_pairs, new.allowed_pairs
+        moved = set(after) ^ set(before)
+        tokens = [_base(a) for a in assets]
+        return PairsEdit(
+            pairs=after,
+            changed=tuple(dict.fromkeys(t for t in tokens if t in moved)),
+            unchanged=tuple(dict.fromkeys(t for t in tokens if t not in moved)),
+        )
+
+    # --- notifications -----------------------------------------------------------------
+    async def notify_prefs(self, user_id: int) -> dict[str, str]:
+        """Every event group with its value (on when never set)."""
+        user = await self._user(user_id)
+        return {g: user.notify_prefs.get(g, "on") for g in GROUPS}
+
+    async def set_notify(self, user_id: int, group: str, value: str) -> dict[str, str]:
+        """Set one group (or "all") to on, silent or off; any role may (own chat only)."""
+        key = str(group).strip().lower()
+        choice = str(value).strip().lower()
+        targets = GROUPS if key == "all" else (GROUP_ALIASES.get(key),)
+        if None in targets or choice not in PREF_VALUES:
+            raise ValidationError(
+                "bad notify args",
+                user_message=f"Usage: /notify &lt;group&gt; on|silent|off — groups: "
+                f"{', '.join(GROUPS)}, all (you sent {_echo(f'{group} {value}'.strip())}).",
+            )
+        async with self._db.transaction() as tx:
+            user = await users.get_user(tx, user_id)  # type: ignore[arg-type]
+            if user is None:
+                raise PermissionDeniedError(user_message="Please send /start first.")
+            prefs = {g: user.notify_prefs.get(g, "on") for g in GROUPS}
+            prefs.update({g: choice for g in targets if g is not None})
+            await users.set_notify_prefs(tx, user_id, prefs)
+            await audit.record(tx, user_id, "notify.set", user_id, group=key, value=choice)
+        return prefs
+
+    # --- erase ---------------------------------------------------------------------------
+    async def forget(self, user_id: int) -> bool:
+        """Erase ``user_id``: keys, settings, history (cascade), their admin bounds; stop
+        trading. The audit rows stay (they hold no secrets). False if already gone."""
+        async with self._db.transaction() as tx:
+            await users.set_trading(tx, user_id, False)
+            await credentials.delete(tx, user_id)
+            await admin_bounds.forget_user(tx, user_id)
+            gone = await users.delete_user(tx, user_id)
+            if gone:
+                await audit.record(tx, user_id, "user.forget", user_id)
+        return gone
+
+    # --- admin ---------------------------------------------------------------------------
+    async def set_admin_bound(
+        self, actor_id: int, target_id: int | None, name: str, bound: Bound | None
+    ) -> None:
+        """An admin narrows (or with None lifts) one setting for a user or everyone."""
+        actor = await self._user(actor_id)
+        if actor.role is not Role.ADMIN:
+            raise PermissionDeniedError(user_message="Only admins set bounds.")
+        key = _normalise(name)
+        names = set(SPECS) | {
+            f"strategy.{p}" for p in param_specs(type(RiskSettings().strategy_params))
+        }
+        if key not in names:
+            raise ValidationError(user_message=f"Unknown setting {_echo(name)}.")
+        async with self._db.transaction() as tx:
+            await admin_bounds.set_bound(tx, target_id, key, bound)
+            await audit.record(
+                tx, actor_id, "settings.bound", target_id, name=key,
+                bound=None if bound is None else admin_bounds.encode(bound),
+            )  # fmt: skip
+
+
+def _base(token: str) -> str:
+    """``sol``, ``+SOL``, ``SOL/USDT`` or ``SOL-USD:USD`` -> ``SOL`` (for the reply only)."""
+    text = token.lstrip("+-").upper().split(":", 1)[0]
+    return text.split("/", 1)[0].split("-", 1)[0]
+
+
+def _diff(before: RiskSettings, after: RiskSettings, key: str) -> Change:
+    """What one apply_setting call changed, for the reply and the audit log."""
+    if key in SPECS and key != "strategy":
+        spec = SPECS[key]
+        return Change(
+            key, _show(getattr(before, key), spec.unit), _show(getattr(after, key), spec.unit)
+        )
+    if key == "strategy":
+        return Change(key, before.strategy, after.strategy)
+    pname = key.removeprefix("strategy.")
+    old = getattr(before.strategy_params, pname, None)
+    new = getattr(after.strategy_params, pname, None)
+    return Change(f"strategy.{pname}", _show(old), _show(new))

@@ -8,7 +8,8 @@ from collections import Counter
 from decimal import Decimal
 
 from nija_tg.core.errors import NotFoundError
-from nija_tg.core.models import Candle, MarketInfo, Ticker
+from nija_tg.core.models import Candle, Ticker
+from nija_tg.engine.backtest import replay_market
 from tests.fakes.emulator_base import load_candles
 
 SCALE = 100_000.0
@@ -70,9 +71,4 @@ class ReplaySource:
         return Ticker(symbol, Decimal(str(self.last_close(exchange_id, symbol))))
 
     async def market(self, exchange_id, symbol):
-        base, quote = symbol.split(":")[0].split("/")
-        kind = "swap" if ":" in symbol else "spot"
-        return MarketInfo(
-            symbol, base, quote, kind, Decimal("0.0001"), Decimal("0.01"), Decimal("0.0001"),
-            Decimal(5),
-        )
+        return replay_market(symbol)  # the backtest's market: same sizing both ways

@@ -16,6 +16,7 @@ from aiohttp import web
 from telegram import Bot
 
 from nija_tg.core.models import Role
+from nija_tg.engine.rate_budget import RateBudget, TokenBucket
 from nija_tg.engine.sender import Sender, html_to_plain
 from nija_tg.storage import outbox, users
 from nija_tg.storage.db import Database
@@ -337,4 +338,40 @@ async def test_kill_9_mid_stream_then_restart_delivers_everything(db: Database) 
         # only messages in flight at the kill can repeat (8 in flight, 2 rows each)
         assert duplicates <= 16, seen.most_common(5)
         assert api.violations == []
-        print(f"kill -9: {killed_at} sent before the kill, {duplicates} duplicate row(s)")
+        n429 = len(api.rate_limited)
+        print(f"kill -9: {killed_at} sent before, {duplicates} duplicate(s), {n429} 429(s)")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_token_bucket_spaces_tokens_and_honours_pause() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(4, clock=clock)
+    assert [bucket.reserve() for _ in range(3)] == [0.0, 0.25, 0.5]
+    clock.now += 1.0
+    assert bucket.reserve() == 0.0
+    bucket.pause(3)
+    assert bucket.paused_for() == 3 and bucket.reserve() == 3.0
+    burst = TokenBucket(10, burst=3, clock=clock)
+    clock.now += 10
+    assert [round(burst.reserve(), 2) for _ in range(4)] == [0.0, 0.0, 0.0, 0.1]
+
+
+def test_rate_budget_per_chat_spacing_and_blocks() -> None:
+    clock = FakeClock()
+    budget = RateBudget(25, per_chat_interval=1.0, clock=clock)
+    assert budget.chat_ready(5) and budget.next_chat_ready_in() is None
+    budget.chat_answered(5)
+    assert not budget.chat_ready(5) and budget.busy_chats() == {5}
+    budget.block_chat(6, 4)
+    assert budget.next_chat_ready_in() == 1.0
+    clock.now += 1.0
+    assert budget.chat_ready(5) and budget.busy_chats() == {6}
+    budget.chat_answered(6)  # never shortens a retry_after block
+    assert budget.chat_ready_in(6) == 3.0

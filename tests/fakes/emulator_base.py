@@ -375,9 +375,8 @@ class EmulatorServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler):
         self.requests.append((request.method, request.path))
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
+        if (task := asyncio.current_task()) is not None:
+            self._tasks.add(task)  # so that stop() can cancel it
         if self.faults.latency_s:
             await asyncio.sleep(self.faults.latency_s)
         fault = self.faults.take(request.path)

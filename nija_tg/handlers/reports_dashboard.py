@@ -1,0 +1,124 @@
+"""The /status dashboard: its text and its buttons."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from nija_tg.core.models import Role, TradingMode, UserStatus
+from nija_tg.handlers import reports_format as fmt
+from nija_tg.handlers.context import BotContext
+from nija_tg.handlers.replies import esc
+from nija_tg.handlers.reports_args import whose
+from nija_tg.services.connect_service import ConnectionInfo
+from nija_tg.services.reports_service import Access, Dashboard
+
+REFRESH = "status:refresh"
+TRADE_ON = "trade:on"
+TRADE_OFF = "trade:off"
+CONNECT_HINT = "Send /connect to link your exchange."
+
+
+def refresh_data(access: Access) -> str:
+    return REFRESH if access.own else f"{REFRESH}:{access.target.user_id}"
+
+
+def markup(access: Access, dash: Dashboard) -> InlineKeyboardMarkup:
+    row = []
+    if access.may_trade:
+        if dash.user.trading_on:
+            row.append(InlineKeyboardButton("⏸ Stop trading", callback_data=TRADE_OFF))
+        else:
+            row.append(InlineKeyboardButton("▶️ Start trading", callback_data=TRADE_ON))
+    row.append(InlineKeyboardButton("🔄 Refresh", callback_data=refresh_data(access)))
+    return InlineKeyboardMarkup([row])
+
+
+def _trading_line(dash: Dashboard) -> str:
+    user = dash.user
+    if dash.halted:
+        state = "⛔ halted (global kill switch)"
+    elif user.status is UserStatus.PAUSED:
+        state = f"⏸ paused ({esc((user.pause_reason or 'no reason given')[:80])})"
+    elif user.trading_on:
+        state = "🟢 on"
+    else:
+        state = "⚪ off"
+    if user.status is UserStatus.PAUSED and not dash.halted:
+        state += ", switched " + ("on" if user.trading_on else "off")
+    return f"Trading: {state}"
+
+
+def _exchange_line(access: Access, conn: ConnectionInfo | None) -> str:
+    if conn is None:
+        hint = f" — {CONNECT_HINT}" if access.may_trade else ""
+        return f"Exchange: not connected{hint}"
+    parts = [esc(conn.exchange_id)]
+    if access.sees_key_tail:
+        parts.append(esc(conn.key_tail))
+    if conn.verified:
+        parts.append("✅ verified")
+    else:
+        reason = f" ({esc(conn.reason[:80])})" if conn.reason else ""
+        parts.append(f"⚠️ not verified{reason}")
+    return "Exchange: " + " ".join(parts)
+
+
+def text(
+    access: Access, dash: Dashboard, conn: ConnectionInfo | None, now: float, grants: list[int]
+) -> str:
+    user = dash.user
+    mode = "📝 paper" if user.mode is TradingMode.PAPER else "💵 live"
+    today = fmt.money(dash.today_change, signed=True)
+    realized = dash.realized_today
+    lines = [
+        f"📊 <b>Dashboard</b>{whose(access)}",
+        _trading_line(dash),
+        f"Mode: {mode}",
+        _exchange_line(access, conn),
+        "",
+        f"Equity: <b>{fmt.money(dash.equity)}</b>",
+        f"Open positions: {dash.open_positions}",
+        f"Today's P&amp;L: {today} (realised {fmt.money(realized.total, signed=True)} "
+        f"in {realized.trades} trade{'s' if realized.trades != 1 else ''})",
+    ]
+    signals = fmt.signal_lines(dash.last_signal)
+    if signals:
+        lines.append("Last signal: " + signals[0])
+        lines += [f"  {line}" for line in signals[1:]]
+    else:
+        lines.append(f"Last signal: {fmt.DASH}")
+    if dash.updated_at:
+        lines.append(f"Updated: {fmt.when(dash.updated_at)} ({fmt.ago(dash.updated_at, now)})")
+    else:
+        lines.append("Updated: no data from the trading engine yet")
+    lines += _hints(access, dash, conn, grants)
+    return "\n".join(lines)
+
+
+def _hints(
+    access: Access, dash: Dashboard, conn: ConnectionInfo | None, grants: list[int]
+) -> list[str]:
+    if access.caller.role is Role.VIEWER and access.own:
+        out = ["", "You have read-only access."]
+        if grants:
+            shown = ", ".join(f"/status {g}" for g in grants[:10])
+            out.append(f"Dashboards you may view: {shown}")
+        else:
+            out.append("An admin can grant you access to a trader's dashboard.")
+        return out
+    if access.may_trade and conn is not None and not dash.user.trading_on:
+        return ["", "Trading is off. Press ▶️ Start trading (or /trade on) to begin."]
+    return []
+
+
+async def render(context: BotContext, access: Access) -> tuple[str, InlineKeyboardMarkup]:
+    """Read everything the dashboard shows and build its text and buttons."""
+    services = context.services
+    target_id = access.target.user_id
+    dash = await services.reports.dashboard(target_id)
+    conn = await services.connect.info(target_id)
+    grants = []
+    if access.own and access.caller.role is Role.VIEWER:
+        grants = await services.reports.granted_traders(access.caller.user_id)
+    now = services.reports.now().timestamp()
+    return text(access, dash, conn, now, grants), markup(access, dash)

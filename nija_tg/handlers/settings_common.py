@@ -1,0 +1,52 @@
+"""Shared bits of the settings handlers: the service, the caller, polite refusals."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+
+from telegram import Update
+
+from nija_tg.core.errors import NijaError
+from nija_tg.core.models import Role
+from nija_tg.handlers.context import BotContext
+from nija_tg.handlers.replies import reply
+from nija_tg.services.settings_service import SettingsService
+
+Handler = Callable[[Update, BotContext], Awaitable[None]]
+VIEWER_REFUSAL = (
+    "You have read-only access: viewers cannot change settings. "
+    "/settings shows them; /notify sets your own notifications."
+)
+
+
+def service(context: BotContext) -> SettingsService:
+    return context.services.preferences
+
+
+def caller_id(context: BotContext) -> int:
+    assert context.caller is not None  # the gatekeeper lets only registered users here
+    return context.caller.user_id
+
+
+def is_viewer(context: BotContext) -> bool:
+    return context.caller is not None and context.caller.role is Role.VIEWER
+
+
+def polite(func: Handler) -> Handler:
+    """Reply the (HTML-safe) user_message of a NijaError the settings service raised."""
+
+    @functools.wraps(func)
+    async def wrapper(update: Update, context: BotContext) -> None:
+        if context.caller is None:
+            return
+        try:
+            await func(update, context)
+        except NijaError as exc:
+            await reply(update, exc.user_message)
+
+    return wrapper
+
+
+def args(context: BotContext) -> list[str]:
+    return list(context.args or [])

@@ -1,0 +1,222 @@
+"""Read-only, cross-user queries behind the admin views (overview, detail, totals).
+
+Only the admin service calls these. Nothing here selects ``credentials.ciphertext``:
+admins see the exchange, the masked key tail and the verification, never secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from nija_tg.core.models import Role, TradingMode, UserStatus
+from nija_tg.storage.db import Database, Transaction
+
+Reader = Database | Transaction
+
+_OVERVIEW = (
+    "SELECT u.user_id, u.username, u.first_name, u.role, u.status, u.pause_reason, "
+    "u.trading_on, u.mode, c.exchange_id, s.equity, s.start_of_day_equity, s.day "
+    "FROM users u LEFT JOIN credentials c ON c.user_id = u.user_id "
+    "LEFT JOIN snapshots s ON s.user_id = u.user_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UserOverview:
+    user_id: int
+    username: str | None
+    first_name: str | None
+    role: Role
+    status: UserStatus
+    pause_reason: str | None
+    trading_on: bool
+    mode: TradingMode
+    exchange_id: str | None
+    equity: Decimal | None
+    pnl_today: Decimal | None  # None: no snapshot for today (UTC) yet
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    users: int
+    active: int  # trading on and not paused
+    paused: int
+    balance: Decimal  # sum of the latest equity of every user with a snapshot
+    pnl_today: Decimal  # sum over users whose snapshot belongs to today (UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialInfo:
+    """What may be shown about a user's exchange key (no ciphertext, no secret)."""
+
+    exchange_id: str
+    key_tail: str
+    verified: bool
+    verify_reason: str
+    permissions: list[str]
+    can_withdraw: bool | None
+    updated_at: float
+
+
+def utc_day(now: float | None = None) -> str:
+    return datetime.fromtimestamp(time.time() if now is None else now, UTC).strftime("%Y-%m-%d")
+
+
+def _dec(text: str | None) -> Decimal | None:
+    if text in (None, ""):
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def _pnl_today(row: sqlite3.Row, today: str) -> Decimal | None:
+    equity, start = _dec(row["equity"]), _dec(row["start_of_day_equity"])
+    if equity is None or start is None or row["day"] != today:
+        return None
+    return equity - start
+
+
+def _overview(row: sqlite3.Row, today: str) -> UserOverview:
+    return UserOverview(
+        user_id=row["user_id"],
+        username=row["username"],
+        first_name=row["first_name"],
+        role=Role(row["role"]),
+        status=UserStatus(row["status"]),
+        pause_reason=row["pause_reason"],
+        trading_on=bool(row["trading_on"]),
+        mode=TradingMode(row["mode"]),
+        exchange_id=row["exchange_id"],
+        equity=_dec(row["equity"]),
+        pnl_today=_pnl_today(row, today),
+    )
+
+
+async def users_page(
+    db: Reader, offset: int, limit: int, *, now: float | None = None
+) -> list[UserOverview]:
+    """One page of every user, ordered by user id."""
+    today = utc_day(now)
+    rows = await db.fetchall(f"{_OVERVIEW} ORDER BY u.user_id LIMIT ? OFFSET ?", (limit, offset))
+    return [_overview(r, today) for r in rows]
+
+
+async def user_overview(
+    db: Reader, user_id: int, *, now: float | None = None
+) -> UserOverview | None:
+    row = await db.fetchone(f"{_OVERVIEW} WHERE u.user_id = ?", (user_id,))
+    return None if row is None else _overview(row, utc_day(now))
+
+
+async def totals(db: Reader, *, now: float | None = None) -> Totals:
+    """Counts by state plus total equity and today's P&L (summed exactly as Decimals)."""
+    counts = await db.fetchone(
+        "SELECT COUNT(*) AS total, "
+        "SUM(CASE WHEN trading_on = 1 AND status = 'active' THEN 1 ELSE 0 END) AS active, "
+        "SUM(CASE WHEN status = 'paused' THEN 1 ELSE 0 END) AS paused FROM users"
+    )
+    today = utc_day(now)
+    balance, pnl = Decimal(0), Decimal(0)
+    for row in await db.fetchall(
+        "SELECT s.equity, s.start_of_day_equity, s.day FROM snapshots s "
+        "JOIN users u ON u.user_id = s.user_id"
+    ):
+        equity = _dec(row["equity"])
+        if equity is not None:
+            balance += equity
+        day_pnl = _pnl_today(row, today)
+        if day_pnl is not None:
+            pnl += day_pnl
+    assert counts is not None
+    return Totals(
+        users=counts["total"] or 0,
+        active=counts["active"] or 0,
+        paused=counts["paused"] or 0,
+        balance=balance,
+        pnl_today=pnl,
+    )
+
+
+async def credential_info(db: Reader, user_id: int) -> CredentialInfo | None:
+    row = await db.fetchone(
+        "SELECT exchange_id, key_tail, verified, verify_reason, permissions, can_withdraw, "
+        "updated_at FROM credentials WHERE user_id = ?",
+        (user_id,),
+    )
+    if row is None:
+        return None
+    try:
+        permissions = [str(p) for p in json.loads(row["permissions"] or "[]")]
+    except (ValueError, TypeError):
+        permissions = []
+    return CredentialInfo(
+        exchange_id=row["exchange_id"],
+        key_tail=row["key_tail"],
+        verified=bool(row["verified"]),
+        verify_reason=row["verify_reason"],
+        permissions=permissions,
+        can_withdraw=None if row["can_withdraw"] is None else bool(row["can_withdraw"]),
+        updated_at=row["updated_at"],
+    )
+
+
+async def viewers_of(db: Reader, trader_id: int) -> list[int]:
+    rows = await db.fetchall(
+        "SELECT viewer_id FROM viewer_grants WHERE trader_id = ? ORDER BY viewer_id", (trader_id,)
+    )
+    return [r["viewer_id"] for r in rows]
+
+
+async def traders_seen_by(db: Reader, viewer_id: int) -> list[int]:
+    rows = await db.fetchall(
+        "SELECT trader_id FROM viewer_grants WHERE viewer_id = ? ORDER BY trader_id", (viewer_id,)
+    )
+    return [r["trader_id"] for r in rows]
+
+
+async def has_grant(db: Reader, viewer_id: int, trader_id: int) -> bool:
+    row = await db.fetchone(
+        "SELECT 1 FROM viewer_grants WHERE viewer_id = ? AND trader_id = ?", (viewer_id, trader_id)
+    )
+    return row is not None
+
+
+async def admin_count(db: Reader) -> int:
+    row = await db.fetchone("SELECT COUNT(*) AS n FROM users WHERE role = 'admin'")
+    return row["n"] if row else 0
+
+
+async def role_of(db: Reader, user_id: int) -> Role | None:
+    row = await db.fetchone("SELECT role FROM users WHERE user_id = ?", (user_id,))
+    return None if row is None else Role(row["role"])
+
+
+async def pausable_user_ids(db: Reader) -> list[int]:
+    """Everyone not yet paused (``/pause all``)."""
+    rows = await db.fetchall("SELECT user_id FROM users WHERE status = 'active' ORDER BY user_id")
+    return [r["user_id"] for r in rows]
+
+
+async def paused_user_ids(db: Reader) -> list[int]:
+    rows = await db.fetchall("SELECT user_id FROM users WHERE status = 'paused' ORDER BY user_id")
+    return [r["user_id"] for r in rows]
+
+
+async def trading_on_user_ids(db: Reader) -> list[int]:
+    """Users who switched trading on (paused or not): the ones a global halt concerns."""
+    rows = await db.fetchall(
+        "SELECT user_id FROM users WHERE trading_on = 1 AND role != 'viewer' ORDER BY user_id"
+    )
+    return [r["user_id"] for r in rows]
+
+
+async def all_user_ids(db: Reader) -> list[int]:
+    return [r["user_id"] for r in await db.fetchall("SELECT user_id FROM users ORDER BY user_id")]

@@ -1,0 +1,183 @@
+"""/connect end to end: real PTB against the fake Bot API, real ccxt against the
+exchange emulators. The secret message is deleted before anything else is sent."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nija_tg.storage import audit, credentials
+from tests.fakes.bingx import BingXEmulator
+from tests.fakes.coinbase import CoinbaseEmulator
+from tests.fakes.kraken import KrakenEmulator
+from tests.handlers.harness import start_bot, stop_bot
+
+ALICE, BOB = 5001, 5002
+EMULATORS = {"kraken": KrakenEmulator, "bingx": BingXEmulator, "coinbase": CoinbaseEmulator}
+
+
+@pytest.fixture
+async def exchanges():
+    emus = {name: cls() for name, cls in EMULATORS.items()}
+    for emu in emus.values():
+        await emu.start()
+    yield emus
+    for emu in emus.values():
+        await emu.stop()
+
+
+@pytest.fixture
+async def bot(data_dir, exchanges):
+    urls = {name: emu.base_url for name, emu in exchanges.items()}
+    harness = await start_bot(data_dir, NIJA_EXCHANGE_URLS=json.dumps(urls))
+    try:
+        yield harness
+    finally:
+        await stop_bot(harness)
+
+
+def db_of(bot):
+    return bot.app.bot_data["runtime"].db
+
+
+async def send_secret(bot, user_id: int, value: str):
+    """Send a secret; return (its message id, every request the bot made after it)."""
+    since = bot.api.mark()
+    message_id = bot.api.user_message(user_id, value)
+    await bot.next(user_id, since=since, timeout=20)
+    return message_id, bot.api.requests[since:]
+
+
+@pytest.mark.parametrize("exchange_id", ["kraken", "bingx", "coinbase"])
+async def test_full_connect_flow(bot, exchanges, exchange_id):
+    emu = exchanges[exchange_id]
+    account = emu.add_account()
+    creds = emu.credentials(account)
+    await bot.say(ALICE, "/start")
+    record = await bot.ask(ALICE, "/connect")
+    buttons = [
+        b["callback_data"] for row in record.params["reply_markup"]["inline_keyboard"] for b in row
+    ]
+    assert f"connect:ex:{exchange_id}" in buttons
+    prompt = await bot.press(ALICE, f"connect:ex:{exchange_id}", record.result["message_id"])
+    assert "(1/2)" in prompt.params["text"] and "no withdrawals" in prompt.params["text"]
+    final_text = ""
+    for name in ("apiKey", "secret"):
+        message_id, after = await send_secret(bot, ALICE, creds[name])
+        first = next(r for r in after if r.method != "getUpdates")
+        assert first.method == "deleteMessage"  # deleted before anything else is sent
+        assert int(first.params["message_id"]) == message_id
+        for r in after:
+            assert creds[name] not in json.dumps(r.params)
+    final = await bot.api.wait_for(
+        "sendMessage", lambda r: "connected" in str(r.params.get("text")), timeout=20, since=0
+    )
+    final_text = final.params["text"]
+    assert "✅" in final_text and creds["apiKey"][-4:] in final_text
+    assert creds["apiKey"][:-4] not in final_text
+    row = await credentials.get(db_of(bot), ALICE)
+    assert row is not None and row.verified and row.exchange_id == exchange_id
+    for value in creds.values():
+        assert value.encode() not in row.ciphertext
+    stored = bot.app.bot_data["runtime"].vault.decrypt(row.ciphertext, ALICE, exchange_id)
+    assert stored == {"apiKey": creds["apiKey"].strip(), "secret": creds["secret"].strip()}
+    actions = [a.action for a in await audit.for_user(db_of(bot), ALICE)]
+    assert "credentials.connect" in actions
+    for r in bot.api.requests:
+        for value in creds.values():
+            assert value not in json.dumps(r.params)
+
+
+async def test_wrong_key_is_refused_and_nothing_stored(bot, exchanges):
+    emu = exchanges["kraken"]
+    creds = emu.credentials(emu.add_account())
+    await bot.say(ALICE, "/start")
+    await bot.say(ALICE, "/connect kraken")
+    await send_secret(bot, ALICE, creds["apiKey"])
+    await send_secret(bot, ALICE, "c2VjcmV0" * 11)  # well-formed base64, wrong secret
+    final = await bot.api.wait_for(
+        "sendMessage",
+        lambda r: "Not connected" in str(r.params.get("text")),
+        timeout=20,
+        since=0,
+    )
+    assert "❌" in final.params["text"]
+    assert await credentials.get(db_of(bot), ALICE) is None
+
+
+async def test_withdrawal_key_refused(bot, exchanges):
+    emu = exchanges["coinbase"]
+    creds = emu.credentials(emu.add_account(can_withdraw=True))
+    await bot.say(ALICE, "/start")
+    await bot.say(ALICE, "/connect coinbase")
+    await send_secret(bot, ALICE, creds["apiKey"])
+    await send_secret(bot, ALICE, creds["secret"])
+    final = await bot.api.wait_for(
+        "sendMessage", lambda r: "Not connected" in str(r.params.get("text")), timeout=20, since=0
+    )
+    assert "can withdraw" in final.params["text"]
+    assert await credentials.get(db_of(bot), ALICE) is None
+
+
+async def test_unknown_and_typed_exchange_ids(bot):
+    await bot.say(ALICE, "/start")
+    await bot.say(ALICE, "/connect")
+    assert "don't know the exchange" in await bot.say(ALICE, "notanexchange")
+    assert "don't know the exchange" in await bot.say(ALICE, "<b>x</b>" * 100)
+    assert "(1/3)" in await bot.say(ALICE, "OKX")  # any ccxt id; okx needs a passphrase
+    assert "Cancelled" in await bot.say(ALICE, "/cancel")
+
+
+async def test_delete_failure_tells_user_to_rotate(bot, exchanges):
+    await bot.say(ALICE, "/start")
+    await bot.say(ALICE, "/connect kraken")
+    bot.api.fail_delete(ALICE)
+    since = bot.api.mark()
+    bot.api.user_message(ALICE, "SOMEKEYVALUE1234567890")
+    warning = await bot.next(ALICE, since=since)
+    assert "could not delete" in warning.params["text"] and "rotate" in warning.params["text"]
+
+
+async def test_connect_in_group_refused_and_deleted(bot):
+    await bot.say(ALICE, "/start")
+    since = bot.api.mark()
+    bot.api.user_message(ALICE, "/connect kraken KEY SECRET", chat_type="group", chat_id=-77)
+    refusal = await bot.next(-77, since=since)
+    assert "private chat" in refusal.params["text"] and "revoke" in refusal.params["text"]
+    assert any(r.method == "deleteMessage" for r in bot.api.requests[since:])
+    actions = [a.action for a in await audit.for_user(db_of(bot), ALICE)]
+    assert "credentials.group_attempt" in actions
+
+
+async def test_cancel_drops_the_sealed_secret(bot):
+    await bot.say(ALICE, "/start")
+    await bot.say(ALICE, "/connect kraken")
+    await send_secret(bot, ALICE, "APIKEY-PARTIAL-123456")
+    assert "Cancelled" in await bot.say(ALICE, "/cancel")
+    assert "connect" not in bot.app.user_data[ALICE]
+    assert await credentials.get(db_of(bot), ALICE) is None
+
+
+async def test_disconnect_and_viewer(bot, exchanges):
+    await bot.say(ALICE, "/start")
+    assert "no exchange connected" in await bot.say(ALICE, "/disconnect")
+    emu = exchanges["kraken"]
+    creds = emu.credentials(emu.add_account())
+    await bot.say(ALICE, "/connect kraken")
+    await send_secret(bot, ALICE, creds["apiKey"])
+    await send_secret(bot, ALICE, creds["secret"])
+    await bot.api.wait_for(
+        "sendMessage", lambda r: "✅" in str(r.params.get("text")), timeout=20, since=0
+    )
+    assert "erased" in await bot.say(ALICE, "/disconnect")
+    assert await credentials.get(db_of(bot), ALICE) is None
+
+
+async def test_second_user_does_not_see_first_users_connection(bot, exchanges):
+    await bot.say(ALICE, "/start")
+    await bot.say(BOB, "/start")
+    await bot.say(ALICE, "/connect kraken")
+    # BOB's messages are not part of ALICE's conversation
+    assert "commands only" in await bot.say(BOB, "BOBS-TEXT-NOT-A-KEY-0000")
+    assert "connect" not in bot.app.user_data.get(BOB, {})

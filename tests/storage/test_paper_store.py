@@ -1,0 +1,53 @@
+"""SqlitePaperStore: the paper exchange's state survives a reopen and stays per user."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from nija_tg.core.models import OrderRequest, OrderStatus, OrderType, Role, Side
+from nija_tg.exchange.paper import PaperAccount, PaperState
+from nija_tg.storage import paper_store, users
+from nija_tg.storage.db import Database
+from nija_tg.storage.paper_store import SqlitePaperStore
+from tests.engine.kill_points import FixedPrices
+
+
+async def add_users(db, *uids: int) -> None:
+    async with db.transaction() as tx:
+        for uid in uids:
+            await users.upsert_user(tx, uid, uid, None, None, Role.TRADER)
+
+
+async def test_round_trip_and_isolation(db):
+    await add_users(db, 1, 2)
+    store = SqlitePaperStore(db)
+    assert await store.load_paper_state(1) is None
+    state = PaperState(balances={"USDT": {"free": "10", "used": "0"}}, seq=3)
+    await store.save_paper_state(1, state)
+    await store.save_paper_state("2", PaperState())
+    got = await store.load_paper_state(1)
+    assert got.balances == {"USDT": {"free": "10", "used": "0"}} and got.seq == 3
+    assert (await store.load_paper_state(2)).balances == {}
+    async with db.transaction() as tx:
+        assert await paper_store.reset(tx, 1)
+    assert await store.load_paper_state(1) is None
+    assert await store.load_paper_state(2) is not None
+
+
+async def test_paper_account_state_survives_reopen(settings):
+    db = await Database.open(settings.db_path)
+    await add_users(db, 7)
+    acct = PaperAccount(7, "bingx", FixedPrices(), SqlitePaperStore(db), slippage=Decimal(0))
+    req = OrderRequest("BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), "cid1", Decimal(1))
+    await acct.create_order(req)
+    await db.close()
+
+    db = await Database.open(settings.db_path)
+    try:
+        again = PaperAccount(7, "bingx", FixedPrices(), SqlitePaperStore(db))
+        found = await again.fetch_order_by_client_id("BTC/USDT", "cid1")
+        assert found is not None and found.status is OrderStatus.OPEN
+        usdt = {b.currency: b for b in await again.fetch_balance()}["USDT"]
+        assert usdt.used > 0 and usdt.total == Decimal(10000)
+    finally:
+        await db.close()
