@@ -4,38 +4,80 @@ into the daemon and runs it until SIGTERM/SIGINT, then drains and exits 0."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
 from nija_tg.config import Settings
-from nija_tg.engine.reconciler import Reconciler
-from nija_tg.runtime import open_runtime
-from nija_tg.services import desired_state
+from nija_tg.core.errors import AuthenticationError
+from nija_tg.engine.clock import WallClock
+from nija_tg.engine.daemon import run_daemon
+from nija_tg.exchange.ccxt_gateway import CcxtGateway
+from nija_tg.exchange.protocol import TradingAccount
+from nija_tg.runtime import Runtime, open_runtime
+from nija_tg.storage import credentials
 
 log = logging.getLogger("nija_tg.engine")
 
+NO_KEY = "No exchange key is stored for live trading. Please /connect first."
 
-async def _idle_user_loop(user_id: int) -> None:
-    """Placeholder until the trading loop lands: holds the user's slot."""
-    await asyncio.Event().wait()
+
+def account_factory(runtime: Runtime, gateway: CcxtGateway):
+    """Live accounts: the stored ciphertext decrypted by the vault (bound to this user
+    and exchange) and handed to the gateway; nothing of it is logged or kept here.
+    Raises AuthenticationError / VaultError, which pause the user."""
+
+    async def make(user_id: int) -> TradingAccount:
+        cred = await credentials.get(runtime.db, user_id)
+        if cred is None:
+            raise AuthenticationError("no stored credentials", user_message=NO_KEY)
+        secrets = runtime.vault.decrypt(cred.ciphertext, user_id, cred.exchange_id)
+        return gateway.account(user_id, cred.exchange_id, secrets)
+
+    return make
+
+
+def _sender(runtime: Runtime):
+    """The outbox sender, when a bot token is configured (else notifications wait in
+    the outbox for an engine that has one)."""
+    settings = runtime.settings
+    if not settings.telegram_token:
+        log.warning("TELEGRAM_BOT_TOKEN not set: notifications stay queued")
+        return None
+    from telegram import Bot
+
+    from nija_tg.engine.sender import Sender
+
+    bot = Bot(settings.telegram_token, base_url=f"{settings.telegram_api_base_url}/bot")
+    return bot, Sender(runtime.db, bot, rate=settings.sender_rate)
 
 
 async def engine_main(settings: Settings, stop: asyncio.Event) -> None:
     runtime = await open_runtime(settings)
-    db = runtime.db
-    reconciler = Reconciler(
-        desired_users=lambda: desired_state.trading_users(db),
-        change_counter=lambda: desired_state.change_counter(db),
-        loop_factory=_idle_user_loop,
-    )
-    log.info("engine started")
+    gateway = CcxtGateway(exchange_urls=dict(settings.exchange_urls), sandbox=settings.sandbox)
     try:
-        await reconciler.run(stop)
+        async with contextlib.AsyncExitStack() as stack:
+            made = _sender(runtime)
+            sender = None
+            if made is not None:
+                bot, sender = made
+                try:
+                    await bot.initialize()
+                except Exception as exc:  # the sender retries; the engine runs anyway
+                    log.warning("Telegram not reachable at start (%s)", type(exc).__name__)
+                stack.push_async_callback(bot.shutdown)
+            await run_daemon(
+                runtime,
+                stop,
+                account_factory=account_factory(runtime, gateway),
+                market_data=gateway,
+                clock=WallClock(),
+                sender=sender,
+                release_account=gateway.release,
+            )
     finally:
-        log.info("engine stopping: draining loops")
-        await reconciler.shutdown(grace=settings.engine_drain_seconds)
+        await gateway.close_all()
         await runtime.close()
-        log.info("engine stopped")
 
 
 def run_engine(settings: Settings) -> int:

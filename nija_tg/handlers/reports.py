@@ -20,7 +20,8 @@ from nija_tg.handlers import reports_dashboard as dashboard
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
 from nija_tg.handlers.reports_args import begin, resolve, user_id_arg
-from nija_tg.handlers.reports_commands import balance, pnl, positions, sessions, trades
+from nija_tg.handlers.reports_commands import balance, positions, sessions, trades
+from nija_tg.handlers.reports_pnl import pnl
 from nija_tg.services.reports_service import NotVisibleError
 
 log = logging.getLogger("nija_tg.bot.reports")

@@ -83,9 +83,7 @@ def parse(command: str, args: list[str]) -> Parsed | None:
     raise ValueError(f"unknown report command {command!r}")
 
 
-async def begin(
-    update: Update, context: BotContext, command: str
-) -> tuple[Access, Parsed] | None:
+async def begin(update: Update, context: BotContext, command: str) -> tuple[Access, Parsed] | None:
     """Shared start of every report command: private chat, arguments, access. Replies
     and returns None when the command goes no further."""
     chat = update.effective_chat
@@ -108,9 +106,7 @@ async def resolve(
 ) -> Access | None:
     assert context.caller is not None
     try:
-        return await context.services.reports.authorize(
-            context.caller, target_id, action=command
-        )
+        return await context.services.reports.authorize(context.caller, target_id, action=command)
     except NotVisibleError as exc:
         await reply(update, esc(exc.user_message))
         return None

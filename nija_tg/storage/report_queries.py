@@ -49,8 +49,7 @@ async def equity_points(
 async def equity_at_or_before(db: Database, user_id: int, ts: float) -> Decimal | None:
     """This user's last recorded equity at or before ``ts`` (None when none)."""
     row = await db.fetchone(
-        "SELECT equity FROM equity_history WHERE user_id = ? AND ts <= ? "
-        "ORDER BY ts DESC LIMIT 1",
+        "SELECT equity FROM equity_history WHERE user_id = ? AND ts <= ? ORDER BY ts DESC LIMIT 1",
         (user_id, ts),
     )
     return None if row is None else Decimal(row["equity"])

@@ -1,0 +1,139 @@
+"""The engine daemon: the reconciler turning desired state into one UserLoop per trading
+user, the shared MarketHub feeding them candle closes, and (when given) the outbox
+sender. Runs until ``stop_event`` is set, then drains: loops are cancelled (orders in
+flight complete first), sessions closed, pending notifications flushed as far as the
+drain time allows."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+from nija_tg.core.models import TradingMode
+from nija_tg.engine.clock import Clock
+from nija_tg.engine.market_data import MarketHub
+from nija_tg.engine.reconciler import Reconciler
+from nija_tg.engine.user_loop import AccountFactory, LoopDeps, UserLoop
+from nija_tg.exchange.protocol import MarketDataSource
+from nija_tg.runtime import Runtime
+from nija_tg.services import desired_state
+from nija_tg.storage import outbox
+from nija_tg.storage.paper_store import SqlitePaperStore
+
+log = logging.getLogger("nija_tg.engine")
+
+
+def crash_text(failures: int) -> str:
+    return (
+        f"⚠️ Your trading loop stopped unexpectedly {failures} times in a row. "
+        "The engine keeps restarting it with longer pauses; no new orders are placed "
+        "while it is down. Use /status to check, or turn trading off."
+    )
+
+
+class Daemon:
+    """The composed engine; ``run_daemon`` is the usual way in."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        account_factory: AccountFactory | None,
+        market_data: MarketDataSource,
+        clock: Clock,
+        hub: MarketHub | None = None,
+        sender: Any | None = None,
+        release_account: Callable[[int, str], Awaitable[None]] | None = None,
+        poll_interval: float = 0.25,
+        backoff_base: float = 1.0,
+    ) -> None:
+        settings = runtime.settings
+        self.db = runtime.db
+        self.hub = hub or MarketHub(market_data, clock)
+        self.sender = sender
+        self.release_account = release_account
+        self.drain_seconds = settings.engine_drain_seconds
+        self.deps = LoopDeps(
+            db=self.db,
+            hub=self.hub,
+            clock=clock,
+            market_data=market_data,
+            account_factory=account_factory,
+            paper_store=SqlitePaperStore(self.db),
+            paper_balance=Decimal(str(settings.paper_start_balance)),
+            drain_seconds=self.drain_seconds,
+        )
+        self.loops: dict[int, UserLoop] = {}
+        self.reconciler = Reconciler(
+            desired_users=lambda: desired_state.trading_users(self.db),
+            change_counter=lambda: desired_state.change_counter(self.db),
+            loop_factory=self._loop,
+            on_crash_alert=self._crash_alert,
+            poll_interval=poll_interval,
+            backoff_base=backoff_base,
+        )
+
+    async def _loop(self, user_id: int) -> None:
+        loop = UserLoop(self.deps, user_id)
+        self.loops[user_id] = loop
+        try:
+            await loop.run()
+        finally:
+            if self.loops.get(user_id) is loop:
+                del self.loops[user_id]
+            if self.release_account is not None and loop.mode is TradingMode.LIVE:
+                try:
+                    await self.release_account(user_id, loop.exchange_id)
+                except Exception:
+                    log.exception("releasing the account of user %s failed", user_id)
+
+    async def _crash_alert(self, user_id: int, failures: int, error: BaseException) -> None:
+        log.error("loop of user %s failed %d times: %s", user_id, failures, type(error).__name__)
+        async with self.db.transaction() as tx:
+            await outbox.enqueue(tx, user_id, "error", crash_text(failures))
+        if self.sender is not None:
+            self.sender.notify()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        tasks = [
+            asyncio.create_task(self.hub.run(stop), name="market-hub"),
+            asyncio.create_task(self.reconciler.run(stop), name="reconciler"),
+        ]
+        if self.sender is not None:
+            tasks.append(asyncio.create_task(self.sender.run(stop), name="sender"))
+        log.info("engine running")
+        try:
+            await stop.wait()
+        finally:
+            deadline = time.monotonic() + self.drain_seconds
+            log.info("engine stopping: draining loops")
+            await self.reconciler.shutdown(grace=max(0.1, self.drain_seconds * 0.6))
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self.sender is not None:
+                try:
+                    await self.sender.drain(deadline)
+                except Exception:
+                    log.exception("sender drain failed")
+            log.info("engine stopped")
+
+
+async def run_daemon(
+    runtime: Runtime,
+    stop_event: asyncio.Event,
+    *,
+    account_factory: AccountFactory | None,
+    market_data: MarketDataSource,
+    clock: Clock,
+    **options: Any,
+) -> None:
+    """Run the engine until ``stop_event`` is set, then drain within the drain time."""
+    daemon = Daemon(
+        runtime, account_factory=account_factory, market_data=market_data, clock=clock, **options
+    )
+    await daemon.run(stop_event)

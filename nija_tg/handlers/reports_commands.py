@@ -1,0 +1,123 @@
+"""/balance, /positions, /trades and /sessions."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from nija_tg.handlers import reports_format as fmt
+from nija_tg.handlers.context import BotContext
+from nija_tg.handlers.replies import esc, reply
+from nija_tg.handlers.reports_args import begin, whose
+from nija_tg.services.reports_service import Access
+
+__all__ = ["balance", "positions", "sessions", "trades"]
+CONNECT_HINT = "Send /connect to link your exchange."
+
+
+async def _no_data_hint(context: BotContext, access: Access) -> str:
+    """A hint for one's own empty report: connect first, or start trading."""
+    if not access.may_trade:
+        return ""
+    if await context.services.connect.info(access.target.user_id) is None:
+        return f"\n{CONNECT_HINT}"
+    return "\nThe trading engine fills this in once trading runs (/trade on)."
+
+
+async def balance(update: Update, context: BotContext) -> None:
+    started = await begin(update, context, "balance")
+    if started is None:
+        return
+    access, _ = started
+    report = await context.services.reports.balances(access.target.user_id)
+    lines = [f"💰 <b>Balance</b>{whose(access)}"]
+    if report.updated_at is None:
+        lines.append("No balance reported yet." + await _no_data_hint(context, access))
+        await reply(update, "\n".join(lines))
+        return
+    lines.append(f"Equity: <b>{fmt.money(report.equity)}</b>")
+    for line in report.lines[:50]:
+        cur = line.currency
+        lines.append(
+            f"{esc(cur)}: {fmt.balance(line.total, cur)} "
+            f"(free {fmt.balance(line.free, cur)}, in use {fmt.balance(line.used, cur)})"
+        )
+    if not report.lines:
+        lines.append("No funds.")
+    elif len(report.lines) > 50:
+        lines.append(f"… and {len(report.lines) - 50} more currencies")
+    lines.append(f"As of {fmt.when(report.updated_at)}")
+    await reply(update, "\n".join(lines))
+
+
+async def positions(update: Update, context: BotContext) -> None:
+    started = await begin(update, context, "positions")
+    if started is None:
+        return
+    access, _ = started
+    report = await context.services.reports.positions(access.target.user_id)
+    lines = [f"📂 <b>Open positions</b>{whose(access)}"]
+    if not report.positions:
+        lines.append("No open positions." + await _no_data_hint(context, access))
+        await reply(update, "\n".join(lines))
+        return
+    for p in report.positions:
+        mark = f" → {fmt.amount(p.mark_price)}" if p.mark_price is not None else ""
+        stop = f" · stop {fmt.amount(p.stop_price)}" if p.stop_price is not None else ""
+        lines.append(
+            f"<b>{esc(p.symbol)}</b> {esc(p.side.upper())} {fmt.amount(p.amount)} "
+            f"@ {fmt.amount(p.entry_price)}{mark}\n"
+            f"  unrealised P&amp;L {fmt.money(p.unrealized_pnl, signed=True)}{stop} · "
+            f"opened {fmt.when(p.opened_at)}"
+        )
+    lines.append(f"Total unrealised: <b>{fmt.money(report.total_unrealized, signed=True)}</b>")
+    if report.updated_at is not None:
+        lines.append(f"Marks as of {fmt.when(report.updated_at)}")
+    await reply(update, "\n".join(lines))
+
+
+async def trades(update: Update, context: BotContext) -> None:
+    started = await begin(update, context, "trades")
+    if started is None:
+        return
+    access, parsed = started
+    rows = await context.services.reports.trades(access.target.user_id, parsed.count)
+    n = len(rows)
+    title = f"Last {n} trade{'s' if n != 1 else ''}" if rows else "Trades"
+    lines = [f"🧾 <b>{title}</b>{whose(access)}"]
+    if not rows:
+        lines.append("No trades yet." + await _no_data_hint(context, access))
+    for f in rows:
+        fee_cur = f" {esc(f.fee_currency)}" if f.fee_currency else ""
+        realized = (
+            f" · P&amp;L {fmt.money(f.realized_pnl, signed=True)}"
+            if f.realized_pnl is not None
+            else ""
+        )
+        lines.append(
+            f"{fmt.when(f.ts)} {esc(f.side.value.upper())} {fmt.amount(f.amount)} "
+            f"{esc(f.symbol)} @ {fmt.amount(f.price)} · fee {fmt.amount(f.fee)}{fee_cur}"
+            f"{realized}"
+        )
+    await reply(update, "\n".join(lines))
+
+
+async def sessions(update: Update, context: BotContext) -> None:
+    started = await begin(update, context, "sessions")
+    if started is None:
+        return
+    access, parsed = started
+    rows = await context.services.reports.sessions(access.target.user_id, parsed.count)
+    lines = [f"🗂 <b>Trading sessions</b>{whose(access)}"]
+    if not rows:
+        lines.append("No trading sessions yet." + await _no_data_hint(context, access))
+    now = context.services.reports.now().timestamp()
+    for s in rows:
+        end = s.ended_at if s.ended_at is not None else now
+        ended = fmt.when(s.ended_at) if s.ended_at is not None else "still running"
+        lines.append(
+            f"\n<b>#{s.session_id}</b> {esc(s.status)} · {esc(s.mode)} · {esc(s.exchange_id)}\n"
+            f"  {fmt.when(s.started_at)} → {ended} ({fmt.duration(s.started_at, end)})\n"
+            f"  trades {s.trades} · wins {s.wins} · losses {s.losses} · "
+            f"win rate {fmt.pct(s.win_rate)} · P&amp;L <b>{fmt.money(s.pnl, signed=True)}</b>"
+        )
+    await reply(update, "\n".join(lines))
