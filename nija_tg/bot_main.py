@@ -7,7 +7,7 @@ import logging
 import signal
 
 from telegram import Update
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder
 
 from nija_tg.config import Settings
 from nija_tg.exchange.ccxt_factory import credential_fields
@@ -15,6 +15,7 @@ from nija_tg.exchange.ccxt_gateway import CcxtGateway
 from nija_tg.handlers import register_all
 from nija_tg.handlers.context import CONTEXT_TYPES, SERVICES_KEY
 from nija_tg.handlers.menus import set_default_menu
+from nija_tg.handlers.rate_limit import PerChatRateLimiter
 from nija_tg.handlers.update_processor import PerUserUpdateProcessor
 from nija_tg.runtime import Runtime, open_runtime
 from nija_tg.services.admin_service import AdminService
@@ -77,7 +78,7 @@ def build_application(settings: Settings) -> Application:
         .base_file_url(f"{base}/file/bot")
         .context_types(CONTEXT_TYPES)
         .rate_limiter(
-            AIORateLimiter(
+            PerChatRateLimiter(
                 overall_max_rate=max(overall, BOT_OVERALL_RATE),
                 overall_time_period=1,
                 max_retries=3,

@@ -22,10 +22,11 @@ def money(value: Decimal | None, *, signed: bool = False) -> str:
     return f"{value:+,.2f}" if signed else f"{value:,.2f}"
 
 
-def when(ts: float | None) -> str:
+def when(ts: float | None, *, seconds: bool = False) -> str:
     if not ts:
         return DASH
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    shape = "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC"
+    return datetime.fromtimestamp(ts, UTC).strftime(shape)
 
 
 def display_name(username: str | None, first_name: str | None) -> str:
@@ -42,7 +43,7 @@ def users_page(view: UsersPage) -> str:
     t = view.totals
     lines = [
         f"<b>Users</b> — page {view.page}/{view.pages}",
-        f"Total {t.users} · trading {t.active} · paused {t.paused} · "
+        f"Total {t.users} · active {t.active} · paused {t.paused} · "
         f"balance {esc(money(t.balance))} · P&amp;L today {esc(money(t.pnl_today, signed=True))}",
         "",
     ]
@@ -127,6 +128,6 @@ def audit_lines(rows: list) -> str:
         actor = "system" if r.actor_id is None else str(r.actor_id)
         target = "" if r.target_id is None else f" → {r.target_id}"
         detail = ", ".join(f"{echo(str(k), 20)}={echo(str(v), 60)}" for k, v in r.detail.items())
-        line = f"{when(r.ts)} · {esc(actor)}{target} · <b>{echo(r.action, 40)}</b>"
+        line = f"{when(r.ts, seconds=True)} · {esc(actor)}{target} · <b>{echo(r.action, 40)}</b>"
         lines.append(f"{line} · {detail}" if detail else line)
     return "\n".join(lines)

@@ -8,13 +8,12 @@ as a user that does not exist.
 
 from __future__ import annotations
 
-import logging
 import re
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from nija_tg.handlers import reports_dashboard as dashboard
 from nija_tg.handlers.context import BotContext
@@ -24,7 +23,6 @@ from nija_tg.handlers.reports_commands import balance, positions, sessions, trad
 from nija_tg.handlers.reports_pnl import pnl
 from nija_tg.services.reports_service import NotVisibleError
 
-log = logging.getLogger("nija_tg.bot.reports")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 REFRESH_PATTERN = re.compile(r"^status:refresh(?::([0-9]{1,15}))?$")
 
@@ -84,12 +82,17 @@ async def refresh(update: Update, context: BotContext) -> None:
 
 
 def handlers() -> list:
+    commands = {
+        "status": status,
+        "balance": balance,
+        "positions": positions,
+        "trades": trades,
+        "pnl": pnl,
+        "sessions": sessions,
+    }
+    # New messages only: an edited old command is left to the fallback (ignored).
+    only_new = filters.UpdateType.MESSAGE
     return [
-        CommandHandler("status", status),
-        CommandHandler("balance", balance),
-        CommandHandler("positions", positions),
-        CommandHandler("trades", trades),
-        CommandHandler("pnl", pnl),
-        CommandHandler("sessions", sessions),
+        *(CommandHandler(name, fn, filters=only_new) for name, fn in commands.items()),
         CallbackQueryHandler(refresh, pattern=REFRESH_PATTERN),
     ]

@@ -11,6 +11,7 @@ from nija_tg.handlers.commands import commands_for
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.menus import set_chat_menu
 from nija_tg.handlers.replies import esc, reply
+from nija_tg.handlers.reports import send_dashboard
 
 WELCOME = (
     "Welcome to <b>nija</b>, {name}! You are registered as <b>{role}</b>.\n\n"
@@ -40,7 +41,7 @@ async def start(update: Update, context: BotContext) -> None:
             update, WELCOME.format(name=esc(user.first_name or "trader"), role=esc(row.role.value))
         )
         return
-    await reply(update, f"Welcome back, {esc(user.first_name or 'trader')}. /help lists commands.")
+    await send_dashboard(update, context)
 
 
 async def help_command(update: Update, context: BotContext) -> None:

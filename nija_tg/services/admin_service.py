@@ -34,7 +34,7 @@ from nija_tg.storage.users import UserRow
 
 PAGE_SIZE = 20
 MAX_REASON = 200
-MAX_BROADCAST = 3500
+MAX_BROADCAST = 3500  # characters the admin typed (after cleaning)
 MAX_AUDIT = 100
 DEFAULT_REASON = "paused by an admin"
 REFUSAL = "That command is for admins."
@@ -292,6 +292,11 @@ class AdminService:
                 f"(max {MAX_BROADCAST})."
             )
         message = f"📢 <b>Message from the admins</b>\n\n{_esc(body)}"
+        if outbox.tg_len(message) > outbox.MAX_MESSAGE_UNITS - 96:
+            raise ValidationError(
+                user_message="The message is too long once formatted (many &, < or > "
+                "characters); please shorten it."
+            )
         async with self._db.transaction() as tx:
             await self._require_admin(tx, actor_id)
             queued = 0

@@ -78,9 +78,7 @@ def max_open(fills: list[dict]) -> int:
 
 
 async def test_paper_users_share_market_data_and_each_hits_its_own_limits(db):
-    series = {
-        ("kraken", f"{b}/USD", "5m"): real_candles(f"{b}-BTC-5m.csv", limit=N) for b in PAIRS
-    }
+    series = {("kraken", f"{b}/USD", "5m"): real_candles(f"{b}-BTC-5m.csv", limit=N) for b in PAIRS}
     eth = series[("kraken", "ETH/USD", "5m")]
     clock = SimulatedClock(eth[0].ts)
     source = ReplaySource(clock, series)

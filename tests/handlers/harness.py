@@ -93,8 +93,8 @@ def harness_settings(data_dir: Path, base_url: str, **env: str) -> Settings:
     return load_settings(values, dotenv=None)
 
 
-async def start_bot(data_dir: Path, **env: str) -> BotHarness:
-    api = FakeBotAPI(token=TEST_TOKEN)
+async def start_bot(data_dir: Path, api_options: dict | None = None, **env: str) -> BotHarness:
+    api = FakeBotAPI(token=TEST_TOKEN, **(api_options or {}))
     await api.start()
     settings = harness_settings(data_dir, api.url, **env)
     app = build_application(settings)

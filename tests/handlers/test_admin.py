@@ -119,8 +119,8 @@ async def test_non_admins_are_refused_audited_and_nothing_changes(crew, who):
     assert await users.granted_traders(_db(crew), VIEWER) == []
     assert await outbox.list_rows(_db(crew)) == []
     assert not await users.is_halted(_db(crew))
-    assert not [r for r in await audit.recent(_db(crew), 200) if r.action.startswith("admin.")
-                and r.action != "admin.denied"]  # fmt: skip
+    actions = {r.action for r in await audit.recent(_db(crew), 200)}
+    assert {a for a in actions if a.startswith("admin.")} == {"admin.denied"}
 
 
 async def test_users_paging_buttons_edit_the_message(crew):
@@ -138,7 +138,6 @@ async def test_users_paging_buttons_edit_the_message(crew):
     first = await crew.ask(ADMIN_ID, "/users")
     text = first.params["text"]
     assert "page 1/3" in text and "Total 48" in text and "balance 1,250.00" in text
-    assert "<code>2001</code> @user2001" not in text or "+50.00" in text
     assert "+50.00" in text and "&lt;Eve&gt;" not in text  # usernames shown first
     keyboard = first.params["reply_markup"]["inline_keyboard"]
     assert [b["callback_data"] for b in keyboard[0]] == ["adm:users:2"]
@@ -173,8 +172,9 @@ async def test_user_detail_shows_no_secrets(crew):
         await users.set_status(tx, TRADER, users.UserStatus.PAUSED, "<drawdown>")
         await users.grant(tx, VIEWER, TRADER, ADMIN_ID)
     text = await crew.say(ADMIN_ID, "/user 2001")
-    for part in ("Role: trader", "paused — &lt;drawdown&gt;", "Trading: on", "binance",
-                 "…WXYZ", "verified yes", "spot", "Viewed by: 2002", "Registered:"):  # fmt: skip
+    expected = ("Role: trader", "paused — &lt;drawdown&gt;", "Trading: on", "binance", "…WXYZ")
+    expected += ("verified yes", "spot", "Viewed by: 2002", "Registered:")
+    for part in expected:
         assert part in text, part
     assert "TOPSECRET" not in text
     viewer = await crew.say(ADMIN_ID, "/user 2002")

@@ -74,7 +74,9 @@ async def test_set_changes_one_value_and_is_audited(bot):
     rows = await audit.for_user(bot.services.users.db, ALICE, limit=50)
     sets = [r for r in rows if r.action == "settings.set"]
     assert len(sets) == 5
-    assert any(r.detail == {"name": "max_position_usd", "old": "300 USD", "new": "250 USD"} for r in sets)
+    assert any(
+        r.detail == {"name": "max_position_usd", "old": "300 USD", "new": "250 USD"} for r in sets
+    )
     assert "10 to 100000 USD" in await say(bot, ALICE, "/set max_position_usd")
 
 
@@ -267,7 +269,15 @@ async def test_notify_show_and_change_prefs(bot):
 
 @pytest.mark.parametrize(
     "command",
-    ["/notify fills", "/notify fills loud", "/notify bogus on", "/notify a b c", "/notify ж" * 5],
+    [
+        "/notify fills",
+        "/notify fills loud",
+        "/notify bogus on",
+        "/notify a b c",
+        "/notify " + "ж" * 200 + " on",
+        "/notify fills\u200b off",
+        "/notify fills ٠ff",
+    ],
 )
 async def test_notify_malformed(bot, command):
     await registered(bot, ALICE)

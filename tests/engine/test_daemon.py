@@ -1,0 +1,112 @@
+"""The composed daemon: loops for trading users only, stop on "trading off", crash
+alerts after repeated failures, clean drain on stop."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from nija_tg.core.models import Role, TradingMode
+from nija_tg.core.risk_settings import RiskSettings
+from nija_tg.engine.clock import SimulatedClock
+from nija_tg.engine.daemon import Daemon
+from nija_tg.engine.market_data import MarketHub
+from nija_tg.runtime import Runtime
+from nija_tg.storage import sessions, settings_repo, users
+from tests.engine.replay import ReplaySource, real_candles
+
+
+async def until(predicate, timeout=20.0) -> bool:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not await predicate():
+        if loop.time() > end:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def add_user(db, uid, *, trading=True, mode=TradingMode.PAPER) -> None:
+    async with db.transaction() as tx:
+        await users.upsert_user(tx, uid, 500 + uid, None, None, Role.TRADER)
+        await settings_repo.save(tx, uid, RiskSettings(allowed_pairs=("ETH", "ADA")))
+        await users.set_mode(tx, uid, mode)
+        await users.set_trading(tx, uid, trading)
+
+
+def make_daemon(settings, db, vault, **kw):
+    series = {
+        ("kraken", f"{b}/USD", "5m"): real_candles(f"{b}-BTC-5m.csv", limit=400)
+        for b in ("ETH", "ADA")
+    }
+    clock = SimulatedClock(series[("kraken", "ETH/USD", "5m")][0].ts)
+    source = ReplaySource(clock, series)
+    hub = MarketHub(source, clock, lockstep=True, late_retries=0)
+    runtime = Runtime(dataclasses.replace(settings, engine_drain_seconds=3.0), db, vault)
+    return Daemon(runtime, market_data=source, clock=clock, hub=hub, poll_interval=0.05, **kw)
+
+
+async def test_daemon_runs_trading_users_and_stops_cleanly(settings, db, vault):
+    await add_user(db, 1)
+    await add_user(db, 2)
+    await add_user(db, 3, trading=False)
+    daemon = make_daemon(settings, db, vault, account_factory=None)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(daemon.run(stop))
+    try:
+
+        async def both_running():
+            return set(daemon.loops) == {1, 2} and daemon.hub.published > 0
+
+        assert await until(both_running)
+        assert daemon.hub.subscribers == 2
+
+        async def snapshots_written():
+            rows = await db.fetchall("SELECT user_id FROM snapshots")
+            return {r["user_id"] for r in rows} == {1, 2}
+
+        assert await until(snapshots_written)
+        async with db.transaction() as tx:
+            await users.set_trading(tx, 2, False)
+
+        async def two_stopped():
+            rows = await sessions.list_for_user(db, 2)
+            return 2 not in daemon.loops and rows and rows[0].status == "stopped"
+
+        assert await until(two_stopped, 5)
+        assert set(daemon.loops) == {1}
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 10)
+    assert daemon.loops == {}
+    assert await sessions.running(db, 1) is None
+    assert (await sessions.list_for_user(db, 1))[0].status == "stopped"
+    assert await sessions.list_for_user(db, 3) == []
+
+
+async def test_repeated_crashes_alert_the_user_once(settings, db, vault):
+    await add_user(db, 7, mode=TradingMode.LIVE)
+    calls = []
+
+    def broken_factory(user_id: int):
+        calls.append(user_id)
+        raise RuntimeError("gateway bug")
+
+    daemon = make_daemon(settings, db, vault, account_factory=broken_factory, backoff_base=0.01)
+    daemon.reconciler.alert_after = 3
+    stop = asyncio.Event()
+    runner = asyncio.create_task(daemon.run(stop))
+    try:
+
+        async def alerted():
+            row = await db.fetchone("SELECT COUNT(*) AS n FROM outbox WHERE kind = 'error'")
+            return row["n"] >= 1
+
+        assert await until(alerted)
+        assert len(calls) >= 3
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 10)
+    rows = await db.fetchall("SELECT text FROM outbox WHERE user_id = 7 AND kind = 'error'")
+    assert len(rows) == 1 and "gateway bug" not in rows[0]["text"]
+    assert (await users.get_user(db, 7)).status.value == "active"  # a bug is not the user's fault

@@ -1,0 +1,156 @@
+"""SettingsService and admin bounds storage against a real database."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from nija_tg.core.errors import PermissionDeniedError, ValidationError
+from nija_tg.core.models import Role
+from nija_tg.core.risk_settings import Bound, RiskSettings
+from nija_tg.services.settings_service import SettingsService
+from nija_tg.storage import admin_bounds, audit, credentials, outbox, settings_repo, users
+
+ADMIN, ALICE, BOB = 1, 2, 3
+
+
+@pytest.fixture
+async def svc(db) -> SettingsService:
+    async with db.transaction() as tx:
+        await users.upsert_user(tx, ADMIN, ADMIN, None, None, Role.ADMIN)
+        await users.upsert_user(tx, ALICE, ALICE, None, None, Role.TRADER)
+        await users.upsert_user(tx, BOB, BOB, None, None, Role.TRADER)
+    return SettingsService(db)
+
+
+async def test_view_and_describe(svc):
+    view = await svc.view(ALICE)
+    names = [line.name for line in view.lines]
+    assert names[0] == "max_position_usd" and "strategy.min_confidence" in names
+    assert not view.read_only and not any(line.locked for line in view.lines)
+    line = await svc.describe(ALICE, "Max-Position-USD")
+    assert line.allowed == "10 to 100000 USD" and line.value == "300 USD"
+    assert (await svc.describe(ALICE, "adx_length")).allowed == "whole number 5 to 50"
+    with pytest.raises(ValidationError) as err:
+        await svc.describe(ALICE, "<nope>")
+    assert "&lt;nope&gt;" in err.value.user_message
+
+
+async def test_set_value_saves_audits_and_keeps_users_apart(svc, db):
+    change = await svc.set_value(ALICE, "daily_loss_pct", "4%")
+    assert (change.old, change.new) == ("5%", "4%")
+    assert (await settings_repo.load(db, ALICE)).daily_loss_pct == Decimal("4")
+    assert (await settings_repo.load(db, BOB)).daily_loss_pct == Decimal("5.0")
+    rows = await audit.for_user(db, ALICE)
+    assert rows[0].action == "settings.set" and rows[0].actor_id == ALICE
+
+
+async def test_rejections_leave_settings_untouched(svc, db):
+    for raw in ("nan", "inf", "-1", "1e309", "abc", "٣", "3\u200b", "51"):
+        with pytest.raises(ValidationError) as err:
+            await svc.set_value(ALICE, "daily_loss_pct", raw)
+        assert "between 0.5 and 50" in err.value.user_message
+    assert await settings_repo.load(db, ALICE) == RiskSettings()
+
+
+async def test_roles_and_trade_only(svc, db):
+    async with db.transaction() as tx:
+        await users.set_trade_only(tx, ALICE, True)
+        await users.set_role(tx, BOB, Role.VIEWER)
+    with pytest.raises(PermissionDeniedError):
+        await svc.set_value(ALICE, "strategy.adx_threshold", "30")
+    view = await svc.view(ALICE)
+    assert all(line.locked == (line.section == "strategy") for line in view.lines)
+    with pytest.raises(PermissionDeniedError):
+        await svc.set_value(BOB, "max_position_usd", "200")
+    with pytest.raises(PermissionDeniedError):
+        await svc.apply_preset(BOB, "conservative")
+    with pytest.raises(PermissionDeniedError):  # a trader never edits someone else
+        await svc.set_value(BOB, "max_position_usd", "200", actor_id=ALICE)
+    # an admin manages a trade-only user's strategy, audited as the admin
+    await svc.set_value(ALICE, "strategy.adx_threshold", "30", actor_id=ADMIN)
+    assert (await settings_repo.load(db, ALICE)).strategy_params.adx_threshold == 30.0
+    assert (await audit.for_user(db, ALICE))[0].actor_id == ADMIN
+
+
+async def test_preset_is_clamped_into_admin_bounds(svc, db):
+    await svc.set_admin_bound(ADMIN, None, "leverage_cap", Bound(hi=Decimal("3")))
+    await svc.set_admin_bound(ADMIN, ALICE, "leverage_cap", Bound(hi=Decimal("8")))
+    changes = await svc.apply_preset(ALICE, "aggressive")
+    assert ("leverage_cap", "5x", "3x") in [(c.name, c.old, c.new) for c in changes]
+    assert await svc.apply_preset(ALICE, "aggressive") == []
+    with pytest.raises(ValidationError):
+        await svc.apply_preset(ALICE, "yolo")
+
+
+async def test_admin_bounds_storage_round_trip(svc, db):
+    with pytest.raises(PermissionDeniedError):
+        await svc.set_admin_bound(ALICE, ALICE, "leverage_cap", Bound(hi=Decimal("2")))
+    with pytest.raises(ValidationError):
+        await svc.set_admin_bound(ADMIN, ALICE, "everything", Bound(hi=Decimal("2")))
+    pairs = Bound(choices=frozenset({"BTC", "ETH"}))
+    await svc.set_admin_bound(
+        ADMIN, None, "allowed_pairs", Bound(choices=frozenset({"BTC", "SOL", "ETH"}))
+    )
+    await svc.set_admin_bound(ADMIN, ALICE, "allowed_pairs", pairs)
+    await svc.set_admin_bound(
+        ADMIN, ALICE, "max_position_usd", Bound(lo=Decimal("20"), hi=Decimal("90"))
+    )
+    got = await admin_bounds.for_user(db, ALICE)
+    assert got["allowed_pairs"].choices == frozenset({"BTC", "ETH"})
+    assert got["max_position_usd"] == Bound(lo=Decimal("20"), hi=Decimal("90"))
+    assert (await admin_bounds.for_user(db, BOB))["allowed_pairs"].choices == frozenset(
+        {"BTC", "SOL", "ETH"}
+    )
+    await svc.set_admin_bound(ADMIN, ALICE, "max_position_usd", None)
+    assert "max_position_usd" not in await admin_bounds.for_target(db, ALICE)
+    async with db.transaction() as tx:  # garbage in the document is ignored, not fatal
+        await tx.execute("UPDATE app_state SET value = 'not json' WHERE key = 'admin_bounds'")
+    assert await admin_bounds.for_user(db, ALICE) == {}
+
+
+async def test_edit_pairs(svc, db):
+    edit = await svc.edit_pairs(ALICE, "add", ["xrp", "BTC", "doge/usdt"])
+    assert edit.changed == ("XRP", "DOGE") and edit.unchanged == ("BTC",)
+    assert edit.pairs[-2:] == ("XRP", "DOGE")
+    edit = await svc.edit_pairs(ALICE, "remove", ["XRP"])
+    assert "XRP" not in edit.pairs
+    with pytest.raises(ValidationError):
+        await svc.edit_pairs(ALICE, "toggle", ["XRP"])
+    with pytest.raises(ValidationError):
+        await svc.edit_pairs(ALICE, "add", [])
+
+
+async def test_notify(svc, db):
+    assert await svc.notify_prefs(ALICE) == {g: "on" for g in outbox.GROUPS}
+    prefs = await svc.set_notify(ALICE, "Fill", "off")
+    assert prefs["fills"] == "off" and prefs["stops"] == "on"
+    async with db.transaction() as tx:
+        assert await outbox.enqueue(tx, ALICE, "fill", "x") is None
+        assert await outbox.enqueue(tx, BOB, "fill", "x") is not None
+    assert set((await svc.set_notify(ALICE, "all", "silent")).values()) == {"silent"}
+    for group, value in (("fills", "loud"), ("nope", "on"), ("", "")):
+        with pytest.raises(ValidationError):
+            await svc.set_notify(ALICE, group, value)
+
+
+async def test_forget_erases_only_that_user(svc, db):
+    await svc.set_value(ALICE, "max_position_usd", "111")
+    await svc.set_value(BOB, "max_position_usd", "222")
+    await svc.set_admin_bound(ADMIN, ALICE, "leverage_cap", Bound(hi=Decimal("2")))
+    async with db.transaction() as tx:
+        await credentials.store(tx, ALICE, "kraken", b"blob", "wxyz", verified=True)
+        await credentials.store(tx, BOB, "kraken", b"blob2", "abcd", verified=True)
+        await users.set_trading(tx, ALICE, True)
+        await outbox.enqueue(tx, ALICE, "fill", "x")
+    assert await svc.forget(ALICE) is True
+    assert await users.get_user(db, ALICE) is None
+    assert await credentials.get(db, ALICE) is None
+    assert await outbox.list_rows(db, user_id=ALICE) == []
+    assert await admin_bounds.for_target(db, ALICE) == {}
+    assert (await settings_repo.load(db, ALICE)) == RiskSettings()
+    assert await credentials.get(db, BOB) is not None
+    assert (await settings_repo.load(db, BOB)).max_position_usd == Decimal("222")
+    assert any(r.action == "user.forget" for r in await audit.for_user(db, ALICE))
+    assert await svc.forget(ALICE) is False
