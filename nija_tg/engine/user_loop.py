@@ -18,7 +18,7 @@ import asyncio
 import inspect
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -100,6 +100,7 @@ class UserLoop(TradingActions):
         self.start_equity = Decimal(0)
         self.equity = Decimal(0)
         self.blocked_day = ""  # UTC day on which the daily loss limit was announced
+        self.seed_prices: dict[str, Decimal] = {}
         self.refusals: Counter[str] = Counter()  # risk check reasons, for status and tests
         self.alerts: list[tuple[int, str]] = []  # (clock ms, kind) of limit notifications
 
@@ -110,11 +111,11 @@ class UserLoop(TradingActions):
         status = "crashed"
         sub = None
         try:
-            await self.start()
+            await self._whole(self.start())
             sub = self.deps.hub.subscribe(self.keys)
             while True:
                 boundary, updated = await sub.next_close()
-                if not await self.on_close(boundary, updated):
+                if not await self._whole(self.on_close(boundary, updated)):
                     status = "paused"
                     return
         except (AuthenticationError, VaultError) as exc:
@@ -127,6 +128,20 @@ class UserLoop(TradingActions):
             if sub is not None:
                 sub.close()
             await self.finish(status)
+
+    async def _whole[T](self, step: Coroutine[Any, Any, T]) -> T:
+        """Run one step (start, one candle) to its end even if the loop is cancelled
+        meanwhile: a cancel waits for it (up to the drain time), then propagates. Orders
+        and database transactions are never cut in half."""
+        task = asyncio.ensure_future(step)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                await asyncio.wait({task}, timeout=self.drain_seconds)
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.warning("user %s: step ended with %r", self.user_id, task.exception())
+            raise
 
     async def start(self) -> None:
         uid = self.user_id
@@ -150,6 +165,7 @@ class UserLoop(TradingActions):
         self.keys = [MarketKey(self.exchange_id, s, tf) for s in sorted(self.markets)]
         await self._setup_swaps()
         previous = await sessions.list_for_user(self.db, uid, 1)
+        await self._seed_prices()
         balances = await self.account.fetch_balance()
         self.equity = await self._equity(balances)
         async with self.db.transaction() as tx:
@@ -240,8 +256,11 @@ class UserLoop(TradingActions):
             balances = await self.account.fetch_balance()
             held = await positions.list_for_user(self.db, self.user_id)
             self.equity = await self._equity(balances, held)
-            self._rollover()
-            blocked = await self._check_limits()
+            if all(p.symbol in self._prices() for p in held):
+                self._rollover()
+                blocked = await self._check_limits()
+            else:  # a held market has no price yet: equity is understated, judge later
+                blocked = self.blocked_day == self.day
             await self._save_snapshot(balances, held, signals)
             for key in updated:
                 await self._act(key, signals[key.symbol], blocked)
@@ -292,12 +311,24 @@ class UserLoop(TradingActions):
     # --- equity and snapshot -------------------------------------------------------
 
     def _prices(self) -> dict[str, Decimal]:
-        out = {}
+        """Last closes of the user's markets (tickers seeded at start until then)."""
+        out = dict(self.seed_prices)
         for symbol in self.markets:
             price = self.deps.hub.price(self.exchange_id, symbol)
             if price is not None:
                 out[symbol] = price
         return out
+
+    async def _seed_prices(self) -> None:
+        """Tickers of the markets held at start, so the first equity counts them."""
+        for p in await positions.list_for_user(self.db, self.user_id):
+            if p.symbol in self.markets and p.symbol not in self.seed_prices:
+                try:
+                    ticker = await self.deps.market_data.fetch_ticker(self.exchange_id, p.symbol)
+                except NijaError as exc:
+                    log.info("user %s: no price for %s yet (%s)", self.user_id, p.symbol, exc)
+                    continue
+                self.seed_prices[p.symbol] = ticker.last
 
     async def _equity(self, balances, held: list[PositionRow] | None = None) -> Decimal:
         if held is None:

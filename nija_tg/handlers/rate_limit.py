@@ -8,14 +8,14 @@ message that carries a secret must happen at once.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import OrderedDict
 from typing import Any
 
-from aiolimiter import AsyncLimiter
 from telegram.ext import AIORateLimiter
 
-PER_CHAT_BURST = 1
-PER_CHAT_PERIOD = 1.0  # seconds: at most one message per second per private chat
+PER_CHAT_INTERVAL = 1.0  # seconds between two messages to one private chat
 MAX_TRACKED_CHATS = 20_000
 
 
@@ -25,21 +25,34 @@ def _limited(endpoint: str) -> bool:
     )
 
 
+class _ChatPace:
+    """One request to the chat at a time, each starting at least ``PER_CHAT_INTERVAL``
+    after Telegram answered the previous one (so network jitter cannot bunch two
+    arrivals together)."""
+
+    __slots__ = ("lock", "last_answer")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.last_answer = float("-inf")
+
+
 class PerChatRateLimiter(AIORateLimiter):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._chats: OrderedDict[int, AsyncLimiter] = OrderedDict()
+        self._chats: OrderedDict[int, _ChatPace] = OrderedDict()
 
-    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
-        limiter = self._chats.get(chat_id)
-        if limiter is None:
-            limiter = AsyncLimiter(PER_CHAT_BURST, PER_CHAT_PERIOD)
-            self._chats[chat_id] = limiter
+    def _pace(self, chat_id: int) -> _ChatPace:
+        pace = self._chats.get(chat_id)
+        if pace is None:
+            pace = self._chats[chat_id] = _ChatPace()
             if len(self._chats) > MAX_TRACKED_CHATS:
-                self._chats.popitem(last=False)
+                oldest, old = next(iter(self._chats.items()))
+                if not old.lock.locked():
+                    del self._chats[oldest]
         else:
             self._chats.move_to_end(chat_id)
-        return limiter
+        return pace
 
     async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
         chat_id = data.get("chat_id")
@@ -47,11 +60,18 @@ class PerChatRateLimiter(AIORateLimiter):
             chat_id = int(chat_id) if chat_id is not None else None
         except (TypeError, ValueError):
             chat_id = None
-        if chat_id is not None and chat_id > 0 and _limited(endpoint):
-            async with self._chat_limiter(chat_id):
+        if chat_id is None or chat_id <= 0 or not _limited(endpoint):
+            return await super().process_request(
+                callback, args, kwargs, endpoint, data, rate_limit_args
+            )
+        pace = self._pace(chat_id)
+        async with pace.lock:
+            wait = pace.last_answer + PER_CHAT_INTERVAL - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
                 return await super().process_request(
                     callback, args, kwargs, endpoint, data, rate_limit_args
                 )
-        return await super().process_request(
-            callback, args, kwargs, endpoint, data, rate_limit_args
-        )
+            finally:
+                pace.last_answer = time.monotonic()

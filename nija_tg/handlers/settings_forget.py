@@ -25,8 +25,8 @@ TTL_SECONDS = 600.0
 CONFIRM = (
     "⚠️ <b>Erase everything?</b>\n"
     "This deletes your exchange keys, settings, positions and trade history kept here, "
-    "your notification preferences, and stops trading. Open orders on the exchange are "
-    "not cancelled. This cannot be undone."
+    "your notification preferences, and stops trading. Positions already open on your "
+    "exchange account are not closed by this. This cannot be undone."
 )
 ERASED = (
     "🗑 Everything is erased: your keys, settings and history are gone and trading is "

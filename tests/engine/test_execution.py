@@ -439,3 +439,30 @@ async def test_kraken_lost_answer_with_visibility_delay_is_sent_once(db, kraken)
     assert posts(emu) == 1 and len(emu.orders_for_client_id(acct, r.client_order_id)) == 1
     assert len(await fills.for_order(db, UID, r.order_id)) == 1
     assert await ex.reconcile() == 0 and len(await outbox_rows(db)) == 1
+
+
+# --- bookkeeping rules (pure) ---------------------------------------------------------------
+
+
+def test_spot_is_long_only():
+    from nija_tg.engine.bookkeeping import Holding, apply_fill
+
+    eff = apply_fill({}, side=Side.SELL, amount=Decimal(1), price=Decimal(10), fee=Decimal(0),
+                     spot=True)  # fmt: skip
+    assert eff.sides == {} and eff.realized is None  # selling coins held before: nothing
+    long = {"long": Holding("long", Decimal(1), Decimal(10), Decimal("0.1"))}
+    eff = apply_fill(long, side=Side.SELL, amount=Decimal(3), price=Decimal(12),
+                     fee=Decimal("0.3"), spot=True)  # fmt: skip
+    assert eff.sides == {"long": None} and eff.reduced == Decimal(1) and eff.opened == 0
+    assert eff.realized == Decimal(2) - Decimal("0.1") - Decimal("0.1")
+    assert eff.closed_trades == (eff.realized,)
+
+
+def test_fee_in_base_is_converted_and_bad_position_side_refused():
+    from nija_tg.engine.bookkeeping import apply_fill, fee_in_quote
+
+    assert fee_in_quote(Decimal("0.001"), "BTC", "BTC", Decimal(50000)) == Decimal(50)
+    assert fee_in_quote(Decimal("0.5"), "USDT", "BTC", Decimal(50000)) == Decimal("0.5")
+    with pytest.raises(ValueError):
+        apply_fill({}, side=Side.BUY, amount=Decimal(1), price=Decimal(1), fee=Decimal(0),
+                   spot=False, position_side="BOTH")  # fmt: skip

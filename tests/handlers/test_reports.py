@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 from telegram.ext import CommandHandler
 
-from nija_tg.core.models import Role
+from nija_tg.core.models import Role, UserStatus
+from nija_tg.handlers import reports_format as fmt
 from nija_tg.handlers.reports import send_dashboard
 from nija_tg.storage import audit, credentials, snapshots, users
 from nija_tg.storage.db import Database
@@ -199,9 +201,16 @@ async def test_admin_views_another_user_audited(bot):
     assert len([r for r in await audit.recent(db_of(bot), 50) if r.action == "admin.view"]) == 2
 
 
+async def say_each(bot: BotHarness, user_id: int, commands: list[str]) -> list[str]:
+    """One user's commands in order (the bot sends at most 1 message/s per chat, so
+    tests spread their cases over several users and run those side by side)."""
+    return [await bot.say(user_id, command) for command in commands]
+
+
 async def test_another_user_learns_nothing(bot):
     await trader_with_data(bot)
-    await register(bot, STRANGER_TRADER)
+    snoops = (STRANGER_TRADER, 2004, 2005)
+    await asyncio.gather(*(register(bot, uid) for uid in snoops))
     since = bot.api.mark()
     commands = [
         f"/status {TRADER}",
@@ -212,43 +221,55 @@ async def test_another_user_learns_nothing(bot):
         f"/pnl all {TRADER}",
         f"/sessions 5 {TRADER}",
     ]
-    for command in commands:
-        assert await bot.say(STRANGER_TRADER, command) == NOT_VISIBLE
-        missing = command.replace(str(TRADER), "987654321")
-        assert await bot.say(STRANGER_TRADER, missing) == NOT_VISIBLE
-    for command in ("/status", "/balance", "/positions", "/trades 100", "/pnl all", "/sessions"):
-        text = await bot.say(STRANGER_TRADER, command)
+    missing = [c.replace(str(TRADER), "987654321") for c in commands]
+    own = ["/status", "/balance", "/positions", "/trades 100", "/pnl all", "/sessions"]
+    to_trader, to_missing, to_own = await asyncio.gather(
+        say_each(bot, snoops[0], commands),
+        say_each(bot, snoops[1], missing),
+        say_each(bot, snoops[2], own),
+    )
+    assert to_trader == to_missing == [NOT_VISIBLE] * len(commands)
+    for command, text in zip(own, to_own, strict=True):
         assert not any(marker in text for marker in MARKERS), (command, text)
     await bot.settle()
-    assert not bot.api.sent_to(STRANGER_TRADER, "sendPhoto", since=since)
+    for uid in snoops:
+        assert not bot.api.sent_to(uid, "sendPhoto", since=since)
     assert not any(r.action == "admin.view" for r in await audit.recent(db_of(bot), 50))
 
 
 async def test_malformed_arguments_get_usage(bot):
-    await register(bot, TRADER)
-    cases = {
-        "/trades abc": "Usage: /trades [n] [user id] — n between 1 and 100",
-        "/trades 0": "Usage: /trades",
-        "/trades 1000": "Usage: /trades",
-        "/trades -5": "Usage: /trades",
-        "/trades 10 x": "Usage: /trades",
-        "/trades 1 2 3": "Usage: /trades",
-        "/trades 99999999999999999999999999": "Usage: /trades",
-        "/pnl yearly": "Usage: /pnl [day|week|month|all] [user id]",
-        "/pnl day week": "Usage: /pnl",
-        "/pnl NaN": "Usage: /pnl",
-        "/status 12abc": "Usage: /status [user id]",
-        "/status 99999999999999999999999": "Usage: /status",
-        "/status 0": "Usage: /status",
-        "/status 1 2": "Usage: /status",
-        "/status ١٢٣": "Usage: /status",
-        "/balance <b>": "Usage: /balance [user id]",
-        "/positions -1": "Usage: /positions [user id]",
-        "/sessions 51": "Usage: /sessions [n] [user id] — n between 1 and 50",
-        "/sessions 1.5": "Usage: /sessions",
-    }
-    for command, usage in cases.items():
-        assert (await bot.say(TRADER, command)).startswith(usage), command
+    cases = list(MALFORMED.items())
+    people = (TRADER, 2101, 2102, 2103)
+    await asyncio.gather(*(register(bot, uid) for uid in people))
+    shares = [cases[i :: len(people)] for i in range(len(people))]
+    pairs = zip(people, shares, strict=True)
+    answers = await asyncio.gather(*(say_each(bot, u, [c for c, _ in sh]) for u, sh in pairs))
+    for share, texts in zip(shares, answers, strict=True):
+        for (command, usage), text in zip(share, texts, strict=True):
+            assert text.startswith(usage), (command, text)
+
+
+MALFORMED = {
+    "/trades abc": "Usage: /trades [n] [user id] — n between 1 and 100",
+    "/trades 0": "Usage: /trades",
+    "/trades 1000": "Usage: /trades",
+    "/trades -5": "Usage: /trades",
+    "/trades 10 x": "Usage: /trades",
+    "/trades 1 2 3": "Usage: /trades",
+    "/trades 99999999999999999999999999": "Usage: /trades",
+    "/pnl yearly": "Usage: /pnl [day|week|month|all] [user id]",
+    "/pnl day week": "Usage: /pnl",
+    "/pnl NaN": "Usage: /pnl",
+    "/status 12abc": "Usage: /status [user id]",
+    "/status 99999999999999999999999": "Usage: /status",
+    "/status 0": "Usage: /status",
+    "/status 1 2": "Usage: /status",
+    "/status ١٢٣": "Usage: /status",
+    "/balance <b>": "Usage: /balance [user id]",
+    "/positions -1": "Usage: /positions [user id]",
+    "/sessions 51": "Usage: /sessions [n] [user id] — n between 1 and 50",
+    "/sessions 1.5": "Usage: /sessions",
+}
 
 
 async def test_reports_refused_in_groups(bot):
@@ -268,3 +289,38 @@ async def test_send_dashboard_for_the_start_handler(bot):
     assert "Equity: <b>12,345.68</b>" in await bot.say(TRADER, "/dash")
     assert await bot.say(VIEWER, f"/dash {TRADER}") == NOT_VISIBLE
     assert "read-only access" in await bot.say(VIEWER, "/dash")
+
+
+async def test_dynamic_text_is_escaped(bot):
+    await trader_with_data(bot)
+    await register(bot, VIEWER, Role.VIEWER)
+    db = db_of(bot)
+    async with db.transaction() as tx:
+        await users.set_status(tx, TRADER, UserStatus.PAUSED, "<b>drawdown</b> & co")
+        await tx.execute("UPDATE users SET first_name = '<i>Eve</i>' WHERE user_id = ?", (TRADER,))
+        await snapshots.set_last_signal(tx, TRADER, {"X/<Y>": {"action": "<a href='x'>"}})
+        await users.grant(tx, VIEWER, TRADER, ADMIN_ID)
+    record = await bot.ask(VIEWER, f"/status {TRADER}")
+    assert record.ok, record.error
+    text = record.params["text"]
+    assert "paused (&lt;b&gt;drawdown&lt;/b&gt; &amp; co)" in text
+    assert "&lt;i&gt;Eve&lt;/i&gt;" in text and "X/&lt;Y&gt;: &lt;a href='x'&gt;" in text
+
+
+def test_number_formatting():
+    assert fmt.money(Decimal("1234567.891")) == "1,234,567.89"
+    assert fmt.money(Decimal("-0.001")) == "0.00"
+    assert fmt.money(Decimal("-12.345"), signed=True) == "-12.34"
+    assert fmt.money(Decimal("5"), signed=True) == "+5.00"
+    assert fmt.money(Decimal("1e30")) == "1.000E+30"
+    assert fmt.money(None) == fmt.money(Decimal("NaN")) == "—"
+    assert fmt.amount(Decimal("1234567890.123")) == "1,234,567,890"
+    assert fmt.amount(Decimal("0.000123456789")) == "0.00012345679"
+    assert fmt.amount(Decimal("65000.12345")) == "65,000.123"
+    assert fmt.amount(Decimal("0.50000")) == "0.5"
+    assert fmt.amount(Decimal("-2")) == "-2" and fmt.amount(Decimal(0)) == "0"
+    assert (
+        fmt.balance(Decimal("0.5"), "usdt") == "0.50"
+        and fmt.balance(Decimal("0.5"), "BTC") == "0.5"
+    )
+    assert fmt.pct(Decimal(2) / Decimal(3)) == "66.7%" and fmt.pct(None) == "—"

@@ -38,7 +38,9 @@ async def test_paper_account_state_survives_reopen(settings):
     db = await Database.open(settings.db_path)
     await add_users(db, 7)
     acct = PaperAccount(7, "bingx", FixedPrices(), SqlitePaperStore(db), slippage=Decimal(0))
-    req = OrderRequest("BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), "cid1", Decimal(1))
+    req = OrderRequest(
+        "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), "cid1", Decimal(1000)
+    )
     await acct.create_order(req)
     await db.close()
 

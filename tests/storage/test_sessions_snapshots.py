@@ -74,7 +74,9 @@ async def test_snapshot_round_trip_and_scoping(two_users):
         await snapshots.save(tx, A, snap)
         await snapshots.set_last_signal(tx, B, {"action": "buy"})
     got = await snapshots.get(db, A)
-    assert got.equity == Decimal("1234.5") and got.balances == [{"currency": "USD", "total": "1000"}]
+    assert got.equity == Decimal("1234.5") and got.balances == [
+        {"currency": "USD", "total": "1000"}
+    ]
     assert got.last_signal == {"action": "hold", "confidence": 0.4}
     assert (got.start_of_day_equity, got.peak_equity, got.day) == (
         Decimal(1200),
@@ -102,7 +104,10 @@ async def test_equity_history_append_read_prune(two_users):
         (300, Decimal(12)),
     ]
     assert await snapshots.equity_history(db, A, since=150, until=250) == [(200, Decimal(11))]
-    assert await snapshots.equity_history(db, A, limit=2) == [(200, Decimal(11)), (300, Decimal(12))]
+    assert await snapshots.equity_history(db, A, limit=2) == [
+        (200, Decimal(11)),
+        (300, Decimal(12)),
+    ]
     async with db.transaction() as tx:
         assert await snapshots.prune_equity(tx, A, before=250) == 2
     assert await snapshots.equity_history(db, A) == [(300, Decimal(12))]
