@@ -6,6 +6,14 @@ run:    ## set up if needed, then run bot + engine under supervisord (foreground
 test:   ## lint, format check and the whole test suite
 	scripts/test.sh
 
+bench:  ## benchmarks (minutes); writes docs/benchmarks.md
+	scripts/bootstrap.sh test
+	.venv/bin/python -m bench.run_all
+
+chaos:  ## long fault-injection runs; writes docs/reliability.md figures
+	scripts/bootstrap.sh test
+	.venv/bin/python -m chaos.run_all
+
 status: ## supervisorctl status of the running service
 	.venv/bin/supervisorctl -c supervisord.conf status
 
