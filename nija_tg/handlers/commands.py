@@ -5,9 +5,9 @@ from __future__ import annotations
 from nija_tg.core.models import Role
 
 VIEWER_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("status", "dashboard: trading state, equity, positions, today's P&L"),
-    ("balance", "balances and equity"),
-    ("positions", "open positions with unrealised P&L"),
+    ("status", "dashboard: trading state, equity, positions, today's P&L: /status [user id]"),
+    ("balance", "balances and equity: /balance [user id]"),
+    ("positions", "open positions with unrealised P&L: /positions [user id]"),
     ("trades", "recent trades, e.g. /trades 20"),
     ("pnl", "P&L and win rate: /pnl day|week|month|all"),
     ("sessions", "trading sessions and their stats"),
