@@ -95,15 +95,16 @@ class Database:
     async def transaction(self) -> AsyncIterator[Transaction]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception)."""
         assert self._writer is not None, "database is closed"
+        writer = self._writer
         async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            await _completed(writer.execute("BEGIN IMMEDIATE"), undo=writer)
             try:
-                yield Transaction(self._writer)
+                yield Transaction(writer)
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                await _completed(writer.execute("ROLLBACK"))
                 raise
             else:
-                await self._writer.execute("COMMIT")
+                await _completed(writer.execute("COMMIT"))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         assert self._reader is not None, "database is closed"
@@ -129,6 +130,21 @@ class Database:
     async def integrity_check(self) -> str:
         row = await self.fetchone("PRAGMA integrity_check")
         return row[0] if row else "no answer"
+
+
+async def _completed(statement, undo: aiosqlite.Connection | None = None):
+    """Run ``statement`` to the end even if our task is cancelled meanwhile: the thread
+    behind aiosqlite would finish it anyway, and a BEGIN whose caller vanished would leave
+    the connection inside a transaction for good. With ``undo``, a BEGIN that completed
+    after a cancellation is rolled back before the cancellation goes on."""
+    task = asyncio.ensure_future(statement)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        if undo is not None and not task.cancelled() and task.exception() is None:
+            await asyncio.wait([asyncio.ensure_future(undo.execute("ROLLBACK"))])
+        raise
 
 
 def _backup_file(source: Path, target: Path) -> None:

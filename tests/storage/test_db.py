@@ -134,3 +134,23 @@ async def test_online_backup_is_consistent(db, tmp_path):
         assert row["value"] == "1"
     finally:
         await restored.close()
+
+
+async def test_cancelled_transactions_leave_the_connection_usable(db):
+    """Cancel tasks at every point of a transaction: the next one still works."""
+
+    async def write(i: int) -> None:
+        async with db.transaction() as tx:
+            await tx.execute("UPDATE app_state SET value = ? WHERE key = 'halted'", (str(i),))
+            await asyncio.sleep(0)
+
+    for delay in (0, 0.0001, 0.0005, 0.001, 0.002, 0.005):
+        tasks = [asyncio.create_task(write(i)) for i in range(5)]
+        await asyncio.sleep(delay)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        async with db.transaction() as tx:
+            await tx.execute("UPDATE app_state SET value = '0' WHERE key = 'halted'")
+    row = await db.fetchone("SELECT value FROM app_state WHERE key = 'halted'")
+    assert row["value"] == "0"
