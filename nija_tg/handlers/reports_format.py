@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from nija_tg.handlers.replies import esc
 
@@ -24,7 +24,7 @@ def money(value: Decimal | None, *, signed: bool = False) -> str:
     assert value is not None
     if abs(value) >= HUGE:
         return f"{value:+.3E}" if signed else f"{value:.3E}"
-    with localcontext(prec=60):
+    with localcontext(prec=60, rounding=ROUND_HALF_EVEN):
         q = value.quantize(Decimal("0.01"))
     if q.is_zero():
         q = abs(q)
@@ -42,7 +42,7 @@ def amount(value: Decimal | None) -> str:
     if abs(value) >= HUGE:
         return f"{value:.3E}"
     places = max(0, SIG_DIGITS - 1 - value.adjusted())
-    with localcontext(prec=60):
+    with localcontext(prec=60, rounding=ROUND_HALF_EVEN):
         q = value.quantize(Decimal(1).scaleb(-places))
     text = f"{q:,f}"
     if "." in text:
