@@ -1,10 +1,10 @@
 .PHONY: run test bench chaos lint status
 
 run:    ## set up if needed, then run bot + engine under supervisord (foreground)
-	scripts/run.sh
+	@scripts/run.sh
 
 test:   ## lint, format check and the whole test suite
-	scripts/test.sh
+	@scripts/test.sh
 
 bench:  ## benchmarks (minutes); writes docs/benchmarks.md
 	scripts/bootstrap.sh test

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from urllib.parse import urlparse
 
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
@@ -93,18 +94,25 @@ def build_application(settings: Settings) -> Application:
     return app
 
 
+def webhook_options(settings: Settings) -> dict:
+    """How the bot listens in webhook mode; Telegram sends ``secret_token`` back in the
+    X-Telegram-Bot-Api-Secret-Token header and PTB refuses requests without it."""
+    path = urlparse(settings.webhook_url or "").path.lstrip("/")
+    return {
+        "listen": settings.webhook_listen,
+        "port": settings.webhook_port,
+        "url_path": path,
+        "webhook_url": settings.webhook_url,
+        "secret_token": settings.webhook_secret,
+        "allowed_updates": Update.ALL_TYPES,
+    }
+
+
 def run_bot(settings: Settings) -> int:
     app = build_application(settings)
     stop_signals = (signal.SIGINT, signal.SIGTERM)
     if settings.webhook_url:
-        app.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret,
-            allowed_updates=Update.ALL_TYPES,
-            stop_signals=stop_signals,
-        )
+        app.run_webhook(**webhook_options(settings), stop_signals=stop_signals)
     else:
         app.run_polling(
             allowed_updates=Update.ALL_TYPES, stop_signals=stop_signals, drop_pending_updates=False

@@ -50,14 +50,22 @@ STRANGER_COMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def commands_for(role: Role | None) -> tuple[tuple[str, str], ...]:
+# Commands that only make sense once an exchange account is connected.
+NEEDS_CONNECTION = frozenset({"disconnect"})
+
+
+def commands_for(role: Role | None, connected: bool = True) -> tuple[tuple[str, str], ...]:
+    """The menu of ``role``; without a connected exchange, what needs one is left out."""
     if role is None:
         return STRANGER_COMMANDS
-    return {
+    commands = {
         Role.ADMIN: ADMIN_COMMANDS,
         Role.TRADER: TRADER_COMMANDS,
         Role.VIEWER: VIEWER_COMMANDS,
     }[role]
+    if connected:
+        return commands
+    return tuple(c for c in commands if c[0] not in NEEDS_CONNECTION)
 
 
 ADMIN_ONLY = frozenset(name for name, _ in ADMIN_COMMANDS) - frozenset(

@@ -29,6 +29,7 @@ from nija_tg.handlers.connect_texts import (
     result_text,
 )
 from nija_tg.handlers.context import BotContext
+from nija_tg.handlers.menus import set_chat_menu
 from nija_tg.handlers.replies import echo, esc, reply
 
 log = logging.getLogger("nija_tg.bot.connect")
@@ -152,6 +153,8 @@ async def credential(update: Update, context: BotContext) -> int:
     _drop(context)
     result = await context.services.connect.finish(caller.user_id, exchange_id, sealed)
     await reply(update, result_text(result))
+    if result.ok:
+        await set_chat_menu(context.bot, update.effective_chat.id, caller.role, connected=True)
     return ConversationHandler.END
 
 
@@ -182,6 +185,7 @@ async def disconnect(update: Update, context: BotContext) -> None:
         await reply(update, "Viewers have no exchange connection to remove.")
         return
     removed = await context.services.connect.disconnect(caller.user_id)
+    await set_chat_menu(context.bot, update.effective_chat.id, caller.role, connected=False)
     if removed:
         await reply(
             update,

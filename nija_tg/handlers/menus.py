@@ -19,11 +19,12 @@ async def set_default_menu(bot) -> None:
     )
 
 
-async def set_chat_menu(bot, chat_id: int, role: Role | None) -> None:
-    """Best effort: a failed menu update must not fail the command that caused it."""
+async def set_chat_menu(bot, chat_id: int, role: Role | None, connected: bool = True) -> None:
+    """The chat's menu for its user's role and state (exchange connected or not).
+    Best effort: a failed menu update must not fail the command that caused it."""
     try:
         await bot.set_my_commands(
-            [BotCommand(n, d[:256]) for n, d in commands_for(role)],
+            [BotCommand(n, d[:256]) for n, d in commands_for(role, connected)],
             scope=BotCommandScopeChat(chat_id),
         )
     except TelegramError as exc:

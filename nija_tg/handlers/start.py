@@ -35,7 +35,8 @@ async def start(update: Update, context: BotContext) -> None:
         user.id, chat.id, user.username, user.first_name
     )
     context.caller = row
-    await set_chat_menu(context.bot, chat.id, row.role)
+    connected = await context.services.connect.info(user.id) is not None
+    await set_chat_menu(context.bot, chat.id, row.role, connected)
     if created:
         await reply(
             update, WELCOME.format(name=esc(user.first_name or "trader"), role=esc(row.role.value))

@@ -181,3 +181,28 @@ async def test_second_user_does_not_see_first_users_connection(bot, exchanges):
     # BOB's messages are not part of ALICE's conversation
     assert "commands only" in await bot.say(BOB, "BOBS-TEXT-NOT-A-KEY-0000")
     assert "connect" not in bot.app.user_data.get(BOB, {})
+
+
+async def test_menu_follows_connection_state(bot, exchanges):
+    def last_menu():
+        menus = [
+            r
+            for r in bot.api.requests
+            if r.method == "setMyCommands" and str(ALICE) in str(r.params.get("scope"))
+        ]
+        return [c["command"] for c in menus[-1].params["commands"]]
+
+    await bot.say(ALICE, "/start")
+    assert "connect" in last_menu() and "disconnect" not in last_menu()
+    emu = exchanges["kraken"]
+    creds = emu.credentials(emu.add_account())
+    await bot.say(ALICE, "/connect kraken")
+    await send_secret(bot, ALICE, creds["apiKey"])
+    await send_secret(bot, ALICE, creds["secret"])
+    await bot.api.wait_for(
+        "sendMessage", lambda r: "✅" in str(r.params.get("text")), timeout=20, since=0
+    )
+    await bot.api.wait_for("setMyCommands", lambda r: "disconnect" in str(r.params), since=0)
+    assert "disconnect" in last_menu()
+    await bot.say(ALICE, "/disconnect")
+    assert "disconnect" not in last_menu()
