@@ -37,41 +37,32 @@ strategy parameters are addressed as ``strategy.<param>`` (or the bare param nam
 from __future__ import annotations
 
 import dataclasses
-import html
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from nija_tg.core.errors import PermissionDeniedError, ValidationError
+from nija_tg.core.setting_parse import (
+    QUOTE_ASSETS,
+    Bound,
+    SettingSpec,
+    choice_allowed,
+    echo,
+    effective_range,
+    is_asset,
+    load_value,
+    normalise_name,
+    parse_choice,
+    parse_param,
+    parse_value,
+    range_message,
+)
 from nija_tg.strategies import DEFAULT_STRATEGY, StrategyParams, available, get_strategy
-from nija_tg.strategies.base import ParamSpec, param_specs
+from nija_tg.strategies.base import param_specs
 
-QUOTE_ASSETS = frozenset({"USD", "USDT", "USDC"})
 DEFAULT_PAIRS = ("BTC", "ETH", "SOL", "AVAX", "POL", "DOT", "LINK", "ADA")
 POSITION_MODES = ("one_way", "hedge")
-MAX_PAIRS = 50
-ECHO_LIMIT = 20
-
-
-@dataclass(frozen=True, slots=True)
-class Bound:
-    """An admin's narrowing of one setting: a numeric range and/or allowed choices."""
-
-    lo: Decimal | None = None
-    hi: Decimal | None = None
-    choices: frozenset[str] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SettingSpec:
-    name: str
-    kind: str  # "decimal" | "int" | "bool" | "choice" | "pairs" | "strategy"
-    lo: Decimal | None = None
-    hi: Decimal | None = None
-    choices: tuple[str, ...] = ()
-    unit: str = ""  # "%", "usd" or "x": accepted as a suffix/prefix when parsing
 
 
 def _d(lo: str, hi: str) -> dict[str, Decimal]:
@@ -96,193 +87,6 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("strategy", "strategy"),
     )
 }
-
-
-# --- parsing helpers ----------------------------------------------------------------
-
-_NUMBER = re.compile(r"\+?(?:[0-9]{1,12}(?:\.[0-9]{1,10})?|\.[0-9]{1,10})")
-_ASSET = re.compile(r"[A-Z0-9]{1,15}")
-_TRUE = frozenset({"on", "true", "yes", "1", "enable", "enabled"})
-_FALSE = frozenset({"off", "false", "no", "0", "disable", "disabled"})
-
-
-def _echo(raw: object) -> str:
-    """User input quoted for a reply: at most 20 characters, control characters replaced,
-    HTML-escaped (safe under parse_mode HTML and as plain text)."""
-    text = str(raw)
-    cut = text[:ECHO_LIMIT]
-    cut = "".join(ch if ch.isprintable() else "?" for ch in cut)
-    suffix = "…" if len(text) > ECHO_LIMIT else ""
-    return f"'{html.escape(cut, quote=False)}{suffix}'"
-
-
-def _fmt(d: Decimal | float | int) -> str:
-    if isinstance(d, Decimal):
-        return format(d.normalize(), "f")
-    return f"{d:g}"
-
-
-def _range_message(name: str, kind: str, lo: Any, hi: Any, raw: object = None) -> str:
-    what = "a whole number" if kind == "int" else "a number"
-    sent = f" (you sent {_echo(raw)})" if raw is not None else ""
-    return f"{name} must be {what} between {_fmt(lo)} and {_fmt(hi)}{sent}."
-
-
-def _normalise_name(name: str) -> str:
-    key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
-    return key.removeprefix("/")
-
-
-def _is_asset(text: object) -> bool:
-    return isinstance(text, str) and _ASSET.fullmatch(text) is not None
-
-
-def _effective_range(lo: Decimal, hi: Decimal, bound: Bound | None) -> tuple[Decimal, Decimal]:
-    """Hard bounds narrowed by an admin bound (never widened)."""
-    if bound is not None and bound.lo is not None:
-        lo = max(lo, Decimal(bound.lo))
-    if bound is not None and bound.hi is not None:
-        hi = min(hi, Decimal(bound.hi))
-    return lo, hi
-
-
-def _choice_allowed(choice: str, bound: Bound | None) -> bool:
-    return bound is None or bound.choices is None or choice in bound.choices
-
-
-def _parse_number(raw: str, unit: str) -> Decimal | None:
-    """A plain non-negative decimal (no exponent, NaN, inf, separators), else None."""
-    text = raw.strip().lower()
-    if unit == "%":
-        text = text.removesuffix("%").strip()
-    elif unit == "usd":
-        text = text.removeprefix("$").removesuffix("usd").removesuffix("$").strip()
-    elif unit == "x":
-        text = text.removesuffix("x").strip()
-    if not _NUMBER.fullmatch(text):
-        return None
-    return Decimal(text)
-
-
-def _parse_numeric(name: str, kind: str, lo: Any, hi: Any, raw: str, unit: str) -> Decimal:
-    value = _parse_number(raw, unit)
-    ok = value is not None and lo <= value <= hi
-    if ok and kind == "int":
-        ok = value == value.to_integral_value()
-    if not ok or value is None:
-        raise ValidationError(
-            f"bad value for {name}", user_message=_range_message(name, kind, lo, hi, raw)
-        )
-    return value
-
-
-def _parse_choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
-    text = raw.strip().lower().replace("-", "_").replace(" ", "_")
-    if text not in choices:
-        raise ValidationError(
-            f"bad value for {name}",
-            user_message=f"{name} must be one of: {', '.join(choices)} (you sent {_echo(raw)}).",
-        )
-    return text
-
-
-def _parse_bool(name: str, raw: str) -> bool:
-    text = raw.strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValidationError(
-        f"bad value for {name}", user_message=f"{name} must be on or off (you sent {_echo(raw)})."
-    )
-
-
-def _parse_pair_token(token: str) -> str | None:
-    """``BTC``, ``btc/usdt``, ``BTC-USD`` or ``BTC/USDT:USDT`` -> ``BTC``; None if bad."""
-    token = token.upper().split(":", 1)[0]
-    for sep in ("/", "-"):
-        if sep in token:
-            base, _, quote = token.partition(sep)
-            return base if quote in QUOTE_ASSETS and _is_asset(base) else None
-    return token if _is_asset(token) else None
-
-
-def _parse_pairs(raw: str, current: tuple[str, ...], bound: Bound | None) -> tuple[str, ...]:
-    """A full list (``BTC, ETH``) or edits of the current one (``+SOL -ADA``)."""
-    tokens = [t for t in re.split(r"[\s,;]+", raw.strip()) if t]
-    help_text = (
-        "allowed_pairs must be asset symbols such as BTC, ETH or BTC/USDT (quotes: "
-        f"{', '.join(sorted(QUOTE_ASSETS))}), or +SOL / -ADA to add or remove"
-    )
-    edits = bool(tokens) and all(t[0] in "+-" for t in tokens)
-    result = list(current) if edits else []
-    for token in tokens:
-        sign = token[0] if edits else "+"
-        base = _parse_pair_token(token[1:] if edits else token)
-        if base is None:
-            raise ValidationError(
-                "bad pair", user_message=f"{help_text} (you sent {_echo(token)})."
-            )
-        if sign == "+" and base not in result:
-            if not _choice_allowed(base, bound):
-                raise ValidationError(
-                    "pair not permitted", user_message=f"{base} is not permitted for you."
-                )
-            result.append(base)
-        elif sign == "-" and base in result:
-            result.remove(base)
-    if not result or len(result) > MAX_PAIRS:
-        raise ValidationError(
-            "bad pair list",
-            user_message=f"allowed_pairs needs 1 to {MAX_PAIRS} assets (you sent {_echo(raw)}).",
-        )
-    return tuple(result)
-
-
-def _parse_value(spec: SettingSpec, raw: str, bound: Bound | None, pairs: tuple[str, ...]) -> Any:
-    raw = str(raw)
-    if spec.kind in ("decimal", "int"):
-        lo, hi = _effective_range(spec.lo, spec.hi, bound)
-        value = _parse_numeric(spec.name, spec.kind, lo, hi, raw, spec.unit)
-        return int(value) if spec.kind == "int" else value
-    if spec.kind == "bool":
-        return _parse_bool(spec.name, raw)
-    if spec.kind == "choice":
-        choices = tuple(c for c in spec.choices if _choice_allowed(c, bound))
-        return _parse_choice(spec.name, raw, choices)
-    return _parse_pairs(raw, pairs, bound)
-
-
-def _parse_param(pspec: ParamSpec, raw: str, bound: Bound | None) -> Any:
-    name = f"strategy.{pspec.name}"
-    raw = str(raw)
-    if pspec.kind is str:
-        choices = tuple(c for c in pspec.choices if _choice_allowed(c, bound))
-        return _parse_choice(name, raw, choices)
-    lo, hi = _effective_range(Decimal(str(pspec.lo)), Decimal(str(pspec.hi)), bound)
-    kind = "int" if pspec.kind is int else "decimal"
-    value = _parse_numeric(name, kind, lo, hi, raw, "")
-    return int(value) if pspec.kind is int else float(value)
-
-
-def _load_value(spec: SettingSpec, raw: Any) -> Any:
-    """A stored value, tolerantly: None when unreadable, numbers clamped to bounds."""
-    if spec.kind in ("decimal", "int"):
-        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-            return None
-        value = _parse_number(str(raw), "") if not isinstance(raw, int) else Decimal(raw)
-        if value is None or (spec.kind == "int" and value != value.to_integral_value()):
-            return None
-        value = min(max(value, spec.lo), spec.hi)
-        return int(value) if spec.kind == "int" else value
-    if spec.kind == "bool":
-        return raw if isinstance(raw, bool) else None
-    if spec.kind == "choice":
-        return raw if raw in spec.choices else None
-    if spec.kind == "pairs" and isinstance(raw, list | tuple):
-        pairs = tuple(dict.fromkeys(a for a in raw if _is_asset(a)))
-        return pairs[:MAX_PAIRS] or None
-    return None
 
 
 def _default_params() -> StrategyParams:
@@ -318,12 +122,12 @@ class RiskSettings:
                 if not (value.is_finite() if isinstance(value, Decimal) else True):
                     raise ValidationError(f"{spec.name} must be finite")
                 if not spec.lo <= value <= spec.hi:
-                    raise ValidationError(_range_message(spec.name, spec.kind, spec.lo, spec.hi))
+                    raise ValidationError(range_message(spec.name, spec.kind, spec.lo, spec.hi))
             elif spec.kind == "bool" and not isinstance(value, bool):
                 raise ValidationError(f"{spec.name} must be a bool")
             elif spec.kind == "choice" and value not in spec.choices:
                 raise ValidationError(f"{spec.name} must be one of {', '.join(spec.choices)}")
-        if not self.allowed_pairs or any(not _is_asset(a) for a in self.allowed_pairs):
+        if not self.allowed_pairs or any(not is_asset(a) for a in self.allowed_pairs):
             raise ValidationError("allowed_pairs must be a non-empty list of asset symbols")
         if self.strategy not in available():
             raise ValidationError(f"unknown strategy {self.strategy!r}")
@@ -357,7 +161,7 @@ class RiskSettings:
         kwargs: dict[str, Any] = {}
         for spec in SPECS.values():
             if spec.name in data and spec.kind != "strategy":
-                value = _load_value(spec, data[spec.name])
+                value = load_value(spec, data[spec.name])
                 if value is not None:
                     kwargs[spec.name] = value
         name = data.get("strategy")
@@ -421,13 +225,13 @@ def apply_preset(
     if values is None:
         raise ValidationError(
             f"unknown preset {preset!r}",
-            user_message=f"Preset must be one of: {', '.join(PRESETS)} (you sent {_echo(preset)}).",
+            user_message=f"Preset must be one of: {', '.join(PRESETS)} (you sent {echo(preset)}).",
         )
     changes: dict[str, Any] = {}
     for name, value in values.items():
         spec = SPECS[name]
         if spec.kind in ("decimal", "int"):
-            lo, hi = _effective_range(spec.lo, spec.hi, (admin_bounds or {}).get(name))
+            lo, hi = effective_range(spec.lo, spec.hi, (admin_bounds or {}).get(name))
             value = min(max(Decimal(value), lo), hi)
             value = int(value) if spec.kind == "int" else value
         changes[name] = value
@@ -459,16 +263,16 @@ def apply_setting(
     users touching the strategy.
     """
     bounds = admin_bounds or {}
-    key = _normalise_name(name)
+    key = normalise_name(name)
     param_names = param_specs(type(settings.strategy_params))
     pname = key.removeprefix("strategy.") if key not in SPECS else None
     if key in SPECS and key != "strategy":
-        value = _parse_value(SPECS[key], raw_text, bounds.get(key), settings.allowed_pairs)
+        value = parse_value(SPECS[key], raw_text, bounds.get(key), settings.allowed_pairs)
         return dataclasses.replace(settings, **{key: value})
     if key != "strategy" and pname not in param_names:
         raise ValidationError(
-            f"unknown setting {_echo(name)}",
-            user_message=f"Unknown setting {_echo(name)}. "
+            f"unknown setting {echo(name)}",
+            user_message=f"Unknown setting {echo(name)}. "
             f"Settings: {', '.join(setting_names(settings))}.",
         )
     if not can_change_strategy:
@@ -478,18 +282,18 @@ def apply_setting(
             "are managed by an admin.",
         )
     if key == "strategy":
-        allowed = [n for n in available() if _choice_allowed(n, bounds.get("strategy"))]
-        choice = _parse_choice("strategy", raw_text, tuple(allowed))
+        allowed = [n for n in available() if choice_allowed(n, bounds.get("strategy"))]
+        choice = parse_choice("strategy", raw_text, tuple(allowed))
         if choice == settings.strategy:
             return settings
         params = get_strategy(choice).default_params()
         return dataclasses.replace(settings, strategy=choice, strategy_params=params)
     assert pname is not None
     pbound = bounds.get(f"strategy.{pname}") or bounds.get(pname)
-    value = _parse_param(param_names[pname], raw_text, pbound)
+    value = parse_param(param_names[pname], raw_text, pbound)
     try:
         params = settings.strategy_params.with_value(pname, value)
     except ValueError as exc:
-        msg = f"{exc} (you sent {_echo(raw_text)})."
+        msg = f"{exc} (you sent {echo(raw_text)})."
         raise ValidationError(str(exc), user_message=msg) from None
     return dataclasses.replace(settings, strategy_params=params)
