@@ -35,6 +35,7 @@ from nija_tg.storage.db import Database
 
 USERS = 50
 SAMPLE_EVERY = 0.05
+WAL_LIMIT = 67_108_864  # journal_size_limit in nija_tg/storage/db.py
 
 
 # -- the two writers (child processes) -------------------------------------------------------
@@ -214,14 +215,14 @@ async def run_async(work: Path, seconds: float, seed: int) -> dict[str, Any]:
         assert proc.stdout is not None
         await asyncio.wait_for(proc.stdout.readline(), 60)
     wal = Path(str(db_path) + "-wal")
-    wal_max = 0
-    sampling = True
+    tenths = [0] * 10  # max -wal size in each tenth of the run: flat means bounded
+    sampling, t_start = True, time.monotonic()
 
     async def sample() -> None:
-        nonlocal wal_max
         while sampling:
+            i = min(9, int((time.monotonic() - t_start) / seconds * 10))
             try:
-                wal_max = max(wal_max, await asyncio.to_thread(os.path.getsize, wal))
+                tenths[i] = max(tenths[i], await asyncio.to_thread(os.path.getsize, wal))
             except FileNotFoundError:
                 pass
             await asyncio.sleep(SAMPLE_EVERY)
@@ -267,6 +268,9 @@ async def run_async(work: Path, seconds: float, seed: int) -> dict[str, Any]:
         failures.append(f"{len(lost)} logged commits missing from the database: {lost[:5]}")
     if lost_in_backup:
         failures.append(f"{len(lost_in_backup)} pre-backup commits missing: {lost_in_backup[:5]}")
+    wal_max = max(tenths)
+    if wal_max > WAL_LIMIT:
+        failures.append(f"-wal grew to {wal_max / 2**20:.1f} MiB (over {WAL_LIMIT >> 20} MiB)")
     if duplicates:
         failures.append(f"{duplicates} duplicated audit rows")
     before = sum(1 for _, t in commits if t < backup_called)
@@ -288,6 +292,7 @@ async def run_async(work: Path, seconds: float, seed: int) -> dict[str, Any]:
         lost_in_backup=len(lost_in_backup),
         duplicates=duplicates,
         wal_max_mb=round(wal_max / 2**20, 2),
+        wal_max_mb_by_tenth=[round(t / 2**20, 1) for t in tenths],
         db_mb=round(db_path.stat().st_size / 2**20, 1),
     )
 

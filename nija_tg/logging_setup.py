@@ -9,6 +9,9 @@ import traceback
 from nija_tg.redaction import redact
 
 LIBRARY_LOGGERS = ("httpx", "httpcore", "ccxt", "telegram", "apscheduler", "aiosqlite", "asyncio")
+# python-telegram-bot logs every raw update at DEBUG, including a message that carries a
+# secret before the vault has seen (and registered) it: never below INFO.
+FLOOR = {"telegram": logging.INFO}
 
 
 class RedactingFormatter(logging.Formatter):
@@ -52,7 +55,8 @@ def setup_logging(level: str = "INFO", library_level: str = "WARNING", stream=No
     root.addHandler(handler)
     root.setLevel(level)
     for name in LIBRARY_LOGGERS:
-        logging.getLogger(name).setLevel(library_level)
+        level_no = logging.getLevelName(library_level)
+        logging.getLogger(name).setLevel(max(level_no, FLOOR.get(name, logging.NOTSET)))
 
 
 def install_filter_on_all_handlers() -> None:

@@ -57,12 +57,17 @@ async def _delete(message: Message) -> bool:
 
 async def connect_start(update: Update, context: BotContext) -> int:
     chat, message = update.effective_chat, update.effective_message
-    if chat is None or message is None or context.caller is None:
+    if chat is None or message is None:
         return ConversationHandler.END
-    if chat.type != ChatType.PRIVATE:
+    if chat.type != ChatType.PRIVATE:  # registered or not: the message may carry keys
         deleted = await _delete(message)
-        await context.services.connect.audit_group_leak(context.caller.user_id, chat.id, deleted)
+        if context.caller is not None:
+            await context.services.connect.audit_group_leak(
+                context.caller.user_id, chat.id, deleted
+            )
         await reply(update, GROUP_REFUSAL)
+        return ConversationHandler.END
+    if context.caller is None:
         return ConversationHandler.END
     if context.caller.role is Role.VIEWER:
         await reply(update, "Viewers have read-only access and cannot connect an exchange.")

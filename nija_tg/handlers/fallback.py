@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import echo, reply
@@ -21,8 +21,14 @@ async def other_message(update: Update, context: BotContext) -> None:
     await reply(update, "I understand commands only. Send /help to see them.")
 
 
+async def expired_button(update: Update, context: BotContext) -> None:
+    """A button no handler takes any more (a finished conversation, an old menu)."""
+    await update.callback_query.answer("This button has expired. Send the command again.")
+
+
 def handlers() -> list:
     return [
+        CallbackQueryHandler(expired_button),
         MessageHandler(filters.COMMAND, unknown_command),
         MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, other_message),
     ]

@@ -2,17 +2,24 @@
 
 Authorisation is by Telegram user id only. Strangers may use /start and /help; every
 other update from them gets one polite line and goes no further.
+
+Everything personal happens in private chats: in a group only /start, /help and /connect
+pass (the last one to delete a message that may carry keys and warn its sender), other
+commands get a one-line pointer to the private chat, and group chatter is ignored.
 """
 
 from __future__ import annotations
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
 
 OPEN_COMMANDS = ("/start", "/help")
+GROUP_COMMANDS = ("/start", "/help", "/connect")
+PRIVATE_ONLY = "I work in private chats only: open my profile and press Start there."
 
 
 def _command(update: Update) -> str | None:
@@ -23,11 +30,13 @@ def _command(update: Update) -> str | None:
 
 
 async def gate(update: Update, context: BotContext) -> None:
-    user = update.effective_user
+    user, chat = update.effective_user, update.effective_chat
     if user is None or user.is_bot:
         raise ApplicationHandlerStop
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        await _group_gate(update, context)
     context.caller = await context.services.users.get(user.id)
-    if context.caller is not None:
+    if context.caller is not None or (chat is not None and chat.type != ChatType.PRIVATE):
         return
     if _command(update) in OPEN_COMMANDS:
         return
@@ -35,6 +44,18 @@ async def gate(update: Update, context: BotContext) -> None:
         await update.callback_query.answer("Please send /start first.", show_alert=False)
     elif update.message is not None:
         await reply(update, "Hello! Please send /start to register first.")
+    raise ApplicationHandlerStop
+
+
+async def _group_gate(update: Update, context: BotContext) -> None:
+    command = _command(update)
+    if command in GROUP_COMMANDS:
+        context.caller = await context.services.users.get(update.effective_user.id)
+        return
+    if update.callback_query is not None:
+        await update.callback_query.answer(PRIVATE_ONLY)
+    elif command is not None and update.message is not None:
+        await reply(update, PRIVATE_ONLY)
     raise ApplicationHandlerStop
 
 

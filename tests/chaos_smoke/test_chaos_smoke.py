@@ -1,0 +1,36 @@
+"""Each chaos script (chaos/, run in full by ``make chaos``) with tiny parameters, so the
+suite keeps them working: together well under a minute."""
+
+from __future__ import annotations
+
+from chaos import rotation_kill, sqlite_two_process, supervisord_stop
+
+
+def _ok(res: dict) -> None:
+    assert res["ok"], res["failures"]
+
+
+def test_rotation_killed_and_rerun_keeps_every_row_readable(tmp_path):
+    res = rotation_kill.run(tmp_path, rows=300, kills=2, seed_value=3)
+    _ok(res)
+    assert res["rows_lost"] == 0 and res["undecryptable_after_kills"] == 0
+    assert res["reader_reads"] > 0 and res["reader_failures"] == 0
+    assert "old keys removed" in res["final_output"]
+
+
+def test_two_processes_write_and_back_up_without_loss(tmp_path):
+    res = sqlite_two_process.run(tmp_path, seconds=5)
+    _ok(res)
+    assert res["locked_errors"] == 0 and res["lost"] == res["lost_in_backup"] == 0
+    assert res["integrity"] == res["backup_integrity"] == "ok"
+    assert set(res["commits_by_role"]) == {"bot", "engine"}
+    assert res["commits_before_backup"] > 0
+
+
+def test_supervisord_stop_restart_and_crash_loop(tmp_path):
+    res = supervisord_stop.run(tmp_path, users=2, cycles=1, crash=True)
+    _ok(res)
+    assert res["unresolved_after_settle"] == 0
+    assert res["outbox_lost"] == res["outbox_duplicated"] == 0
+    assert all(s["dropped"] == s["missing"] == 0 for s in res["stops"])
+    assert res["crash_loop"]["engine_state"] == "FATAL"
