@@ -9,6 +9,7 @@ Logging is process-global, so this registry is too; it only ever grows.
 from __future__ import annotations
 
 import base64
+import bisect
 import re
 import threading
 
@@ -35,6 +36,10 @@ def _forms(secret: str) -> set[str]:
     return {f for f in forms if len(f) >= _MIN_SECRET_LEN}
 
 
+def _longest_first(form: str) -> int:
+    return -len(form)
+
+
 def register_secret(secret: str | None) -> None:
     """Redact ``secret`` (and its base64/hex forms) from now on. Short values are
     ignored: masking every 'abc' in the logs would hide more than it protects."""
@@ -43,9 +48,10 @@ def register_secret(secret: str | None) -> None:
     with _lock:
         for form in _forms(secret):
             key = form[:_PREFIX]
-            known = _by_prefix.get(key, ())
+            known = list(_by_prefix.get(key, ()))
             if form not in known:
-                _by_prefix[key] = tuple(sorted((*known, form), key=len, reverse=True))
+                bisect.insort(known, form, key=_longest_first)  # longest match wins
+                _by_prefix[key] = tuple(known)
 
 
 def _redact_known(text: str) -> str:

@@ -58,8 +58,11 @@ async def test_daemon_runs_trading_users_and_stops_cleanly(settings, db, vault):
         async def both_running():
             return set(daemon.loops) == {1, 2} and daemon.hub.published > 0
 
+        async def both_subscribed():
+            return daemon.hub.subscribers == 2
+
         assert await until(both_running)
-        assert daemon.hub.subscribers == 2
+        assert await until(both_subscribed)
 
         async def snapshots_written():
             rows = await db.fetchall("SELECT user_id FROM snapshots")
