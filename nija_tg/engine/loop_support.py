@@ -82,3 +82,14 @@ def connection_text(exchange_id: str) -> str:
 
 def stop_text(symbol: str, side: str, stop: Decimal, mode: str) -> str:
     return f"🛑 Stop hit: closing the {side} in {symbol} (stop {stop.normalize():f}) — {mode}"
+
+
+def summary_text(day: str, pnl: Decimal, equity: Decimal, closed: list[Decimal]) -> str:
+    """The daily summary: the day's P&L, equity and closed trades with their win rate."""
+    wins = sum(1 for p in closed if p > 0)
+    rate = f", win rate {100 * wins / len(closed):.0f}%" if closed else ""
+    sign = "+" if pnl >= 0 else "-"
+    return (
+        f"📊 Daily summary {day} (UTC): P&L {sign}{money(abs(pnl))}, equity {money(equity)}; "
+        f"{len(closed)} closed trade(s), {wins} won{rate}."
+    )

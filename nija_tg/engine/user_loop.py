@@ -20,6 +20,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -39,13 +40,22 @@ from nija_tg.engine.loop_support import (
     daily_loss_text,
     drawdown_text,
     equity_of,
+    summary_text,
     symbols_for,
 )
 from nija_tg.engine.market_data import MarketHub, MarketKey
 from nija_tg.engine.trading import TradingActions
 from nija_tg.exchange.paper import InMemoryPaperStore, PaperAccount, PaperStore
 from nija_tg.exchange.protocol import MarketDataSource, TradingAccount
-from nija_tg.storage import credentials, outbox, positions, sessions, settings_repo, users
+from nija_tg.storage import (
+    credentials,
+    fills,
+    outbox,
+    positions,
+    sessions,
+    settings_repo,
+    users,
+)
 from nija_tg.storage.db import Database
 from nija_tg.storage.positions import PositionRow
 from nija_tg.strategies import Signal
@@ -257,7 +267,7 @@ class UserLoop(TradingActions):
             held = await positions.list_for_user(self.db, self.user_id)
             self.equity = await self._equity(balances, held)
             if all(p.symbol in self._prices() for p in held):
-                self._rollover()
+                await self._rollover()
                 blocked = await self._check_limits()
             else:  # a held market has no price yet: equity is understated, judge later
                 blocked = self.blocked_day == self.day
@@ -270,11 +280,27 @@ class UserLoop(TradingActions):
             log.warning("user %s: candle %s skipped: %s", self.user_id, boundary, exc)
         return True
 
-    def _rollover(self) -> None:
+    async def _rollover(self) -> None:
         day = utc_day(self.deps.clock.now_ms())
         if day != self.day:
+            if self.day:
+                await self._daily_summary(self.day, self.sod_equity)
             self.day, self.sod_equity = day, self.equity
         self.peak_equity = max(self.peak_equity, self.equity)
+
+    async def _daily_summary(self, day: str, start_equity: Decimal) -> None:
+        """One 'summary' notification for the UTC day that just ended (idempotent)."""
+        start = datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()
+        closed = [
+            pnl
+            for ts, pnl in await fills.realized_since(self.db, self.user_id, start)
+            if ts < start + 86400
+        ]
+        text = summary_text(day, self.equity - start_equity, self.equity, closed)
+        async with self.db.transaction() as tx:
+            await outbox.enqueue(
+                tx, self.user_id, "summary", text, dedupe_key=f"summary:{self.user_id}:{day}"
+            )
 
     async def _check_limits(self) -> bool:
         """Drawdown: pause (StopLoop). Daily loss: True (no entries) + one alert a day."""

@@ -129,6 +129,13 @@ async def test_paper_users_share_market_data_and_each_hits_its_own_limits(db):
         assert (await users.get_user(db, uid)).status is UserStatus.ACTIVE
         assert (await sessions.list_for_user(db, uid))[0].status == "stopped"
 
+    # a daily summary for each UTC day that ended while the user traded, once each
+    first_day, last_day = utc_day(eth[0].ts), utc_day(eth[-1].ts)
+    assert first_day != last_day  # the replay crosses midnight
+    summaries = await outbox_of(db, 15, "summary")
+    assert len(summaries) == 1 and f"Daily summary {first_day}" in summaries[0]
+    assert "closed trade(s)" in summaries[0]
+
     # snapshots for the bot
     snap = await db.fetchone("SELECT * FROM snapshots WHERE user_id = 15")
     assert snap["equity"] and snap["peak_equity"] and snap["day"] == utc_day(clock.now_ms())
