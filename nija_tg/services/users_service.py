@@ -26,6 +26,11 @@ class UserService:
     async def get(self, user_id: int) -> UserRow | None:
         return await users.get_user(self.db, user_id)
 
+    async def mark_reachable(self, user_id: int) -> None:
+        """The user wrote to the bot again: queued notifications may flow again."""
+        async with self.db.transaction() as tx:
+            await users.set_reachable(tx, user_id, True)
+
     async def is_halted(self) -> bool:
         return await users.is_halted(self.db)
 

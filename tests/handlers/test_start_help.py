@@ -44,3 +44,14 @@ async def test_unknown_command_and_odd_messages(bot):
 async def test_start_in_group_points_to_private_chat(bot):
     text = await bot.say(ALICE, "/start", chat_type="group", chat_id=-ALICE)
     assert "private chat" in text
+
+
+async def test_any_message_makes_a_blocked_user_reachable_again(bot):
+    from nija_tg.storage import users
+
+    await bot.say(ALICE, "/start")
+    db = bot.app.bot_data["runtime"].db
+    async with db.transaction() as tx:
+        await users.set_reachable(tx, ALICE, False)  # the sender saw a 403
+    await bot.say(ALICE, "/help")
+    assert (await users.get_user(db, ALICE)).reachable
