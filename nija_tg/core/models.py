@@ -18,6 +18,11 @@ class UserStatus(enum.StrEnum):
     PAUSED = "paused"
 
 
+# Pause reasons the engine sets (drawdown limit, a key that stopped working): the user may
+# lift these themselves with /trade on; a pause by an admin needs an admin's /resume.
+SELF_RESUMABLE_PAUSES = frozenset({"drawdown", "connection"})
+
+
 class TradingMode(enum.StrEnum):
     PAPER = "paper"
     LIVE = "live"

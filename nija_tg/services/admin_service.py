@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 
 from nija_tg.core.errors import PermissionDeniedError, ValidationError
-from nija_tg.core.models import Role, UserStatus
+from nija_tg.core.models import SELF_RESUMABLE_PAUSES, Role, UserStatus
 from nija_tg.storage import admin_queries as q
 from nija_tg.storage import audit, outbox, users
 from nija_tg.storage.admin_queries import CredentialInfo, Totals, UserOverview
@@ -168,9 +168,13 @@ class AdminService:
                 ids = await q.pausable_user_ids(tx)
             else:
                 target = await self._existing(tx, target_id)
-                ids = [] if target.status is UserStatus.PAUSED else [target_id]
+                # an engine pause the user could lift alone becomes an admin pause
+                engine_paused = target.pause_reason in SELF_RESUMABLE_PAUSES
+                paused = target.status is UserStatus.PAUSED and not engine_paused
+                ids = [] if paused else [target_id]
+            stored = f"admin: {reason}" if reason in SELF_RESUMABLE_PAUSES else reason
             for uid in ids:
-                await users.set_status(tx, uid, UserStatus.PAUSED, reason)
+                await users.set_status(tx, uid, UserStatus.PAUSED, stored)
                 await outbox.enqueue(tx, uid, "pause", text)
             await audit.record(
                 tx,

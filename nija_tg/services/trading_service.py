@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nija_tg.core.models import Role, TradingMode, UserStatus
+from nija_tg.core.models import SELF_RESUMABLE_PAUSES, Role, TradingMode, UserStatus
 from nija_tg.storage import audit, credentials, users
 from nija_tg.storage.db import Database
 
@@ -27,11 +27,15 @@ class TradingService:
         if user.role is Role.VIEWER:
             return Outcome(False, "Viewers have read-only access and cannot trade.")
         if on:
-            if user.status is UserStatus.PAUSED:
+            if user.status is UserStatus.PAUSED and user.pause_reason in SELF_RESUMABLE_PAUSES:
+                resumed_from = user.pause_reason  # the engine paused them: they may resume
+            elif user.status is UserStatus.PAUSED:
                 reason = f" ({user.pause_reason})" if user.pause_reason else ""
                 return Outcome(
                     False, f"Your trading is paused{reason}. An admin must /resume it first."
                 )
+            else:
+                resumed_from = None
             if user.mode is TradingMode.LIVE:
                 cred = await credentials.get(self._db, user_id)
                 if cred is None or not cred.verified:
@@ -40,7 +44,12 @@ class TradingService:
                     )
             if await users.is_halted(self._db):
                 return Outcome(False, "Trading is halted for everyone by an admin right now.")
+        else:
+            resumed_from = None
         async with self._db.transaction() as tx:
+            if resumed_from is not None:
+                await users.set_status(tx, user_id, UserStatus.ACTIVE)
+                await audit.record(tx, user_id, "trading.self_resume", user_id, was=resumed_from)
             await users.set_trading(tx, user_id, on)
             await audit.record(tx, user_id, "trading.on" if on else "trading.off", user_id)
         if on:

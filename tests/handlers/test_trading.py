@@ -65,3 +65,17 @@ async def test_refusals_viewer_paused_halted(bot):
         await users.set_halted(tx, True)
     assert "halted" in await bot.say(ALICE, "/trade on")
     assert not (await users.get_user(db_of(bot), ALICE)).trading_on
+
+
+async def test_engine_pauses_are_self_resumable_admin_pauses_are_not(bot):
+    await bot.say(ALICE, "/start")
+    async with db_of(bot).transaction() as tx:
+        await users.set_status(tx, ALICE, UserStatus.PAUSED, "drawdown")
+    assert "Trading is ON" in await bot.say(ALICE, "/trade on")
+    user = await users.get_user(db_of(bot), ALICE)
+    assert user.status is UserStatus.ACTIVE and user.trading_on
+    async with db_of(bot).transaction() as tx:
+        await users.set_status(tx, ALICE, UserStatus.PAUSED, "risk review")
+        await users.set_trading(tx, ALICE, False)
+    assert "An admin must /resume it first" in await bot.say(ALICE, "/trade on")
+    assert (await users.get_user(db_of(bot), ALICE)).status is UserStatus.PAUSED
