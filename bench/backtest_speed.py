@@ -27,7 +27,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     result = asyncio.run(run_backtest(candles))
     elapsed = time.perf_counter() - started
-    profiled = candles[: 100 if quick else 800]
+    profiled = candles[: 100 if quick else 400]
     _, profile = profile_top(lambda: asyncio.run(run_backtest(profiled)), limit=15)
     return {
         "benchmark": "backtest_speed",

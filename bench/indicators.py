@@ -50,7 +50,8 @@ def run(quick: bool = False) -> dict[str, Any]:
             strategy.evaluate(p)
             per_candle.append(time.perf_counter() - t0)
 
-    _, profile = profile_top(lambda: [strategy.prepare(f.iloc[:length], params) for f in frames[:20]])
+    sample = frames[:20]
+    _, profile = profile_top(lambda: [strategy.prepare(f.iloc[:length], params) for f in sample])
     return {
         "benchmark": "indicators",
         "symbols": symbols,

@@ -26,14 +26,14 @@ FULL: dict[str, list[str]] = {
     "rotation_kill": ["--rows", "10000", "--kills", "10"],
     "sqlite_two_process": ["--seconds", "180"],
     "supervisord_stop": ["--users", "6", "--cycles", "3", "--candle-stop"],
+    "engine_kill": ["--kills", "50"],
 }
 QUICK: dict[str, list[str]] = {
     "rotation_kill": ["--rows", "300", "--kills", "2"],
     "sqlite_two_process": ["--seconds", "5"],
     "supervisord_stop": ["--users", "2", "--cycles", "1", "--no-crash-loop"],
+    "engine_kill": ["--kills", "2"],
 }
-# Written by other helpers; run when present, with the parameters their usage gives.
-OTHERS: dict[str, list[str]] = {"engine_kill": ["--kills", "50"]}
 TIMEOUT = 900
 
 
@@ -110,6 +110,17 @@ def _row(res: dict[str, Any]) -> str:
             f"outbox: {res['outbox_lost']} of {res['outbox_rows']} lost, "
             f"{res['outbox_duplicated']} duplicated"
         )
+    elif name == "engine_kill" and "kills" in res:
+        figures = (
+            f"{res['users']} LIVE users, {res['kills']} SIGKILLs ({res['startup_kills']} in "
+            f"start-up, {res['kills_mid_order']} with an order in flight), {res['checks']} "
+            f"checks, {res['candles']} candles, {res['orders']} orders / {res['fills']} fills"
+        )
+        lost = (
+            f"{res['duplicate_orders']} duplicate, {res['unknown_to_db']} unknown to the DB, "
+            f"{res['mismatched']} mismatched, {res['unnotified_fills']} unnotified, "
+            f"{res['extra_notifications']} extra notifications"
+        )
     else:  # a script this table has no special layout for: its scalar figures
         skip = {"name", "ok", "failures", "failure_count", "seconds"}
         figures = ", ".join(
@@ -157,8 +168,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-doc", action="store_true", help="do not touch reliability.md")
     args = parser.parse_args(argv)
     plan = dict(QUICK if args.quick else FULL)
-    if not args.quick:
-        plan.update({n: a for n, a in OTHERS.items() if (REPO / "chaos" / f"{n}.py").exists()})
     names = args.only or list(plan)
     results = []
     with tempfile.TemporaryDirectory(prefix="chaos-results-") as tmp:

@@ -68,6 +68,9 @@ class RiskContext:
     open_positions: Sequence[PositionInfo] = ()
     unrealized_pnl: Decimal = ZERO  # of open positions; counts toward the daily loss
     free_quote: Decimal | None = None  # spot: cash available to spend
+    # spot: share of the cash kept back for the taker fee and slippage, so an order sized
+    # by the free balance is not refused for insufficient funds (Coinbase charges 0.6%)
+    cost_buffer: Decimal = Decimal("0.01")
     min_amount: Decimal | None = None
     min_cost: Decimal | None = None
     amount_step: Decimal | None = None
@@ -204,7 +207,8 @@ def check_entry(ctx: RiskContext) -> RiskDecision:
         caps.append(("leverage", ctx.equity * s.leverage_cap / ctx.price))
     else:
         cash = ctx.equity if ctx.free_quote is None else min(ctx.equity, ctx.free_quote)
-        caps.append(("balance", max(cash, ZERO) / ctx.price))
+        spendable = max(cash, ZERO) / (1 + ctx.cost_buffer)
+        caps.append(("balance", spendable / ctx.price))
     for name, cap in caps:
         if cap < base_amount:
             base_amount, capped_by = cap, name

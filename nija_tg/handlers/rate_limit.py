@@ -2,8 +2,10 @@
 limits, ``retry_after`` honoured) plus a per-chat limit for private chats, which it does
 not enforce by itself: at most one message per second per private chat.
 
-deleteMessage, answerCallbackQuery and chat actions are never delayed: deleting a
-message that carries a secret must happen at once.
+answerCallbackQuery and chat actions skip the per-chat pacing; deleteMessage skips every
+limiter (deleting a message that carries a secret must not wait behind replies queued
+for the bot's overall budget; if Telegram refuses it, /connect tells the user to delete
+the message by hand and rotate the key).
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class PerChatRateLimiter(AIORateLimiter):
         return pace
 
     async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        if endpoint == "deleteMessage":
+            return await callback(*args, **kwargs)
         chat_id = data.get("chat_id")
         try:
             chat_id = int(chat_id) if chat_id is not None else None

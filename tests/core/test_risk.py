@@ -94,9 +94,13 @@ def test_swap_leverage_cap() -> None:
 def test_spot_is_capped_by_cash() -> None:
     c = ctx(settings=wide(), price=D("100"), stop_distance=D("0.5"), free_quote=D("1000"))
     d = check_entry(c)  # wants 400 units = 40000 USD
-    assert d.capped_by == "balance" and d.amount == D("10")
+    assert d.capped_by == "balance" and d.amount < D("10")
+    # room for the fee: amount x price x (1 + buffer) fits in the cash
+    assert d.amount * D("100") * (1 + c.cost_buffer) <= D("1000")
+    assert d.amount * D("100") >= D("1000") / (1 + c.cost_buffer) - D("0.01")
     d2 = check_entry(dataclasses.replace(c, free_quote=None))
-    assert d2.amount == D("100")  # equity 10000 / 100
+    assert d2.capped_by == "balance"  # equity 10000 / 100, less the fee buffer
+    assert d2.amount * D("100") * (1 + c.cost_buffer) <= D("10000") and d2.amount > D("99")
 
 
 def test_swap_amount_in_contracts_and_rounded_down_to_step() -> None:

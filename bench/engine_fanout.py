@@ -1,0 +1,241 @@
+"""Engine fan-out: N paper users trading the same 8 pairs on 5m candles, every one a real
+UserLoop (strategy on the shared indicator frame, risk checks, engine-side stops, the
+Executor, PaperAccount fills with fees, SQLite writes: orders, fills, paper state,
+snapshots, equity points, outbox rows), fed by one MarketHub in lockstep under a
+SimulatedClock from a replay of real candles (tests/data, see bench/candles.py).
+
+Per candle close it measures the time from the hub's fetch to the moment every user
+loop has finished with that candle (wall and CPU), market-data requests (candles per
+pair, and tickers the paper fills ask for), orders, fills, outbox rows; and RSS before
+the loops start and after the candles (memory per user).
+
+One size per process (so RSS is per size):
+
+    .venv/bin/python -m bench.engine_fanout --users 1000 --candles 10
+    .venv/bin/python -m bench.engine_fanout --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import logging
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bench import candles as bc
+from bench.common import emit, mib, peak_rss_bytes, profile_summary, rss_bytes, summary_ms
+from nija_tg.core.models import Role
+from nija_tg.core.risk_settings import RiskSettings
+from nija_tg.engine.clock import SimulatedClock
+from nija_tg.engine.market_data import MarketHub
+from nija_tg.engine.user_loop import LoopDeps, UserLoop
+from nija_tg.storage import settings_repo, users
+from nija_tg.storage.db import Database
+from nija_tg.storage.paper_store import SqlitePaperStore
+from tests.engine.replay import ReplaySource
+
+EXCHANGE = "kraken"  # paper users without keys trade kraken's USD pairs
+PAIRS = ("BTC", "ETH", "SOL", "AVAX", "POL", "DOT", "LINK", "ADA")  # the default 8
+TF = 300_000
+WINDOW = 300
+
+
+class TimedHub(MarketHub):
+    """MarketHub that times each candle close until every subscriber is done with it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.closes: list[dict[str, float]] = []
+
+    async def poll(self, boundary: int) -> list:
+        wall, cpu = time.perf_counter(), time.process_time()
+        fetches_before = self.stats.total
+        updated = await super().poll(boundary)
+        await self._wait_for(self._all_idle)
+        self.closes.append(
+            {
+                "wall": time.perf_counter() - wall,
+                "cpu": time.process_time() - cpu,
+                "fetches": self.stats.total - fetches_before,
+                "updated": len(updated),
+            }
+        )
+        return updated
+
+
+async def _setup_users(db: Database, n: int) -> None:
+    settings = RiskSettings(allowed_pairs=PAIRS)
+    async with db.transaction() as tx:
+        for uid in range(1, n + 1):
+            await users.upsert_user(tx, uid, uid, None, "Bench", Role.TRADER)
+            await settings_repo.save(tx, uid, settings)
+            await users.set_trading(tx, uid, True)
+
+
+async def _count(db: Database, table: str) -> int:
+    row = await db.fetchone(f"SELECT COUNT(*) AS n FROM {table}")  # noqa: S608 - fixed names
+    return int(row["n"]) if row else 0
+
+
+async def _run(
+    n_users: int,
+    n_candles: int,
+    workdir: Path,
+    profile: bool,
+    budget_s: float,
+    on_result: Callable[[dict[str, Any], Path], None] | None = None,
+) -> dict[str, Any]:
+    length = WINDOW + n_candles + 5
+    series = {(EXCHANGE, f"{b}/USD", "5m"): bc.series(i, length) for i, b in enumerate(PAIRS)}
+    first = series[(EXCHANGE, "BTC/USD", "5m")]
+    clock = SimulatedClock(first[WINDOW].ts)
+    source = ReplaySource(clock, series)
+    hub = TimedHub(source, clock, window=WINDOW, lockstep=True, late_retries=0)
+    db = await Database.open(workdir / "fanout.sqlite3")
+    try:
+        await _setup_users(db, n_users)
+        deps = LoopDeps(
+            db,
+            hub,
+            clock,
+            source,
+            paper_store=SqlitePaperStore(db),
+            paper_exchange=EXCHANGE,
+            paper_balance=Decimal(10000),
+            drain_seconds=1.0,
+        )
+        gc.collect()
+        rss_before = rss_bytes()
+        prof = cProfile.Profile() if profile else None
+        if prof is not None:
+            prof.enable()  # startup and the candle closes
+        started = time.perf_counter()
+        loops = [UserLoop(deps, uid) for uid in range(1, n_users + 1)]
+        tasks = [asyncio.create_task(loop.run()) for loop in loops]
+        phase = {"startup_s": None, "rss_started": 0}
+        counts_before: dict[str, int] = {}
+        tickers_before = 0
+
+        async def measured() -> None:
+            nonlocal tickers_before
+            await hub.wait_for_subscribers(n_users)
+            phase["startup_s"] = round(time.perf_counter() - started, 2)
+            phase["rss_started"] = rss_bytes()
+            tickers_before = source.ticker_calls
+            for t in ("orders", "fills", "outbox"):
+                counts_before[t] = await _count(db, t)
+            await hub.run(asyncio.Event(), until_ms=clock.now_ms() + n_candles * TF)
+
+        try:
+            await asyncio.wait_for(measured(), budget_s)
+            finished = True
+        except TimeoutError:
+            finished = False
+        if prof is not None:
+            prof.disable()
+        elapsed = time.perf_counter() - started
+        gc.collect()
+        rss_after = rss_bytes()
+        subscribed = hub.subscribers
+        counts = {
+            t: await _count(db, t) - counts_before.get(t, 0) for t in ("orders", "fills", "outbox")
+        }
+        tickers = source.ticker_calls - tickers_before
+        result = _result(hub, n_users, finished, budget_s, elapsed, subscribed, phase, counts)
+        result.update(
+            ticker_requests_per_close=round(tickers / max(len(hub.closes), 1), 1),
+            rss_before_loops_mib=mib(rss_before),
+            rss_after_start_mib=mib(phase["rss_started"]),
+            rss_after_candles_mib=mib(rss_after),
+            peak_rss_mib=mib(peak_rss_bytes()),
+            kib_per_user=round((rss_after - rss_before) / n_users / 1024, 1),
+        )
+        if prof is not None:
+            result["profile"] = {"wall_s": round(elapsed, 2), **profile_summary(prof, 15)}
+        if on_result is not None:
+            on_result(result, workdir)  # the CLI prints and exits here: teardown is not measured
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await db.close()
+    return result
+
+
+def _result(
+    hub: TimedHub,
+    n_users: int,
+    finished: bool,
+    budget_s: float,
+    elapsed: float,
+    subscribed: int,
+    phase: dict,
+    counts: dict[str, int],
+) -> dict[str, Any]:
+    closes = hub.closes[1:] or hub.closes  # the first close loads the whole window
+    n_measured = len(closes)
+    return {
+        "users": n_users,
+        "pairs": len(PAIRS),
+        "candles_measured": n_measured,
+        "finished": finished,
+        "time_budget_s": budget_s,
+        "elapsed_s": round(elapsed, 1),
+        "loops_subscribed": subscribed,
+        "startup_s": phase["startup_s"],
+        "per_candle_wall": summary_ms([c["wall"] for c in closes]),
+        "per_candle_cpu": summary_ms([c["cpu"] for c in closes]),
+        "candle_requests_per_close": sorted({int(c["fetches"]) for c in hub.closes}),
+        "orders_per_close": round(counts["orders"] / max(len(hub.closes), 1), 1),
+        "fills_per_close": round(counts["fills"] / max(len(hub.closes), 1), 1),
+        "outbox_rows_per_close": round(counts["outbox"] / max(len(hub.closes), 1), 1),
+    }
+
+
+def run_one(
+    n_users: int,
+    n_candles: int,
+    profile: bool = False,
+    budget_s: float = 600.0,
+    on_result: Callable[[dict[str, Any], Path], None] | None = None,
+) -> dict[str, Any]:
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    with tempfile.TemporaryDirectory(prefix="nija-bench-fanout-") as tmp:
+        return asyncio.run(_run(n_users, n_candles, Path(tmp), profile, budget_s, on_result))
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.getLogger("nija_tg").setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--candles", type=int, default=10)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--budget", type=float, default=600.0, help="stop after this many s")
+    parser.add_argument("--quick", action="store_true", help="10 users, 3 candles")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.users, args.candles = 10, 3
+
+    def done(result: dict[str, Any], workdir: Path) -> None:
+        """Print, then leave at once: stopping 10,000 loops takes minutes and is not
+        what is measured."""
+        emit({"benchmark": "engine_fanout", **result}, args.json)
+        shutil.rmtree(workdir, ignore_errors=True)
+        os._exit(0)
+
+    run_one(args.users, args.candles, args.profile, args.budget, on_result=done)
+
+
+if __name__ == "__main__":
+    main()

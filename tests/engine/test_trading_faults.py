@@ -1,0 +1,313 @@
+"""Issue 6 item 12: exchange faults during LIVE trading land in the states documented in
+docs/engine.md ("Faults during trading"), with the documented user message, and never
+produce a duplicate order.
+
+The real daemon (reconciler, MarketHub, UserLoop, Executor) runs in-process with the
+real ``CcxtGateway`` and ``engine_main.account_factory`` (vault-decrypted credentials)
+against the Kraken emulator; a paced simulated clock moves one 5 m candle per ``step``
+and the emulator's clock follows it. The user trades ``test_flipflop`` (an entry or an
+exit on every candle), and faults are armed on the emulator while the loop trades.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import time
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+
+from nija_tg.core.models import Role, TradingMode
+from nija_tg.core.risk_settings import RiskSettings
+from nija_tg.engine.daemon import Daemon
+from nija_tg.engine.execution import NOT_FOUND, Executor
+from nija_tg.engine.loop_support import connection_text
+from nija_tg.engine.market_data import MarketHub
+from nija_tg.engine_main import account_factory
+from nija_tg.exchange.ccxt_gateway import CcxtGateway
+from nija_tg.exchange.client_ids import is_ours
+from nija_tg.runtime import Runtime
+from nija_tg.storage import credentials, settings_repo, users
+from nija_tg.strategies import unregister
+from tests.engine.live_child import FLIPFLOP, FlipFlopParams, PacedClock, register_flipflop
+from tests.fakes.kraken import KrakenEmulator
+
+UID = 41
+TF = 300_000
+ADD_ORDER = "/0/private/AddOrder"
+BALANCE = "/0/private/BalanceEx"
+TIMEOUT_MS = 1500
+
+
+async def until(predicate, timeout: float = 20.0) -> bool:
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+class Rig:
+    """One LIVE user on the Kraken emulator, driven candle by candle."""
+
+    def __init__(self, settings, db, vault) -> None:
+        self.db, self.vault = db, vault
+        self.emu = KrakenEmulator()
+        start = self.emu.candles["ETH/USD"][320][0] + TF // 2
+        self.clock = PacedClock(int(start))
+        self.emu.clock_ms = self.clock.now_ms
+        self.runtime = Runtime(dataclasses.replace(settings, engine_drain_seconds=5.0), db, vault)
+        self.stop_event = asyncio.Event()
+        self.task: asyncio.Task | None = None
+
+    async def start(self, usd: Decimal = Decimal(10000), stop_pct: float = 3.0) -> None:
+        await self.emu.start()
+        self.acct = self.emu.add_account({"USD": usd})
+        self.gateway = CcxtGateway(
+            exchange_urls={"kraken": self.emu.base_url},
+            timeout_ms=TIMEOUT_MS,
+            enable_rate_limit=False,
+            retry_delay_s=0.02,
+        )
+        register_flipflop()
+        risk = RiskSettings(
+            strategy=FLIPFLOP,
+            strategy_params=FlipFlopParams(period=2, phase=0, stop_pct=stop_pct),
+            allowed_pairs=("ETH",),
+            max_drawdown_pct=Decimal(90),
+            daily_loss_pct=Decimal(50),
+            daily_loss_usd=Decimal(100000),
+        )
+        blob = self.vault.encrypt(UID, "kraken", self.emu.credentials(self.acct))
+        async with self.db.transaction() as tx:
+            await users.upsert_user(tx, UID, 4100, "faults", None, Role.TRADER)
+            await settings_repo.save(tx, UID, risk)
+            await credentials.store(tx, UID, "kraken", blob, "tail", verified=True)
+            await users.set_mode(tx, UID, TradingMode.LIVE)
+            await users.set_trading(tx, UID, True)
+        self.hub = MarketHub(self.gateway, self.clock, late_retries=0)
+        self.daemon = Daemon(
+            self.runtime,
+            account_factory=account_factory(self.runtime, self.gateway),
+            market_data=self.gateway,
+            clock=self.clock,
+            hub=self.hub,
+            release_account=self.gateway.release,
+            poll_interval=0.05,
+            backoff_base=0.05,
+        )
+        self.daemon.deps.executor_factory = functools.partial(
+            Executor, lookup_attempts=3, lookup_backoff=0.05
+        )
+        self.task = asyncio.create_task(self.daemon.run(self.stop_event))
+        assert await until(lambda: self.hub.subscribers == 1), "the user's loop did not start"
+
+    async def step(self, n: int = 1) -> None:
+        """Advance ``n`` candles; each time wait until the loop handled the close (or
+        is gone)."""
+        for _ in range(n):
+            self.clock.set(self.clock.now_ms() + TF)
+            boundary = self.clock.now_ms() // TF * TF
+
+            def done(boundary: int = boundary) -> bool:
+                if self.hub.subscribers == 0:
+                    return True
+                return self.hub.published >= boundary and self.hub._all_idle()
+
+            assert await until(done), "the loop did not finish the candle"
+
+    async def close(self) -> None:
+        self.stop_event.set()
+        if self.task is not None:
+            await asyncio.wait_for(self.task, 30)
+        await self.gateway.close_all()
+        await self.emu.stop()
+
+    # --- what happened --------------------------------------------------------------------
+
+    def exchange_orders(self) -> list:
+        return [o for o in self.emu.ledger.orders if is_ours(o.client_id, UID)]
+
+    async def orders(self) -> list:
+        return await self.db.fetchall(
+            "SELECT * FROM orders WHERE user_id = ? ORDER BY order_id", (UID,)
+        )
+
+    async def outbox(self, kind: str | None = None) -> list[str]:
+        rows = await self.db.fetchall(
+            "SELECT kind, text FROM outbox WHERE user_id = ? ORDER BY outbox_id", (UID,)
+        )
+        return [r["text"] for r in rows if kind is None or r["kind"] == kind]
+
+    async def kinds(self) -> Counter[str]:
+        rows = await self.db.fetchall("SELECT kind FROM outbox WHERE user_id = ?", (UID,))
+        return Counter(r["kind"] for r in rows)
+
+    async def assert_consistent(self) -> None:
+        """No duplicate order, every exchange order known and matching, one fill row and
+        one fill notification per exchange fill."""
+        ours = self.exchange_orders()
+        assert all(n == 1 for n in Counter(o.client_id for o in ours).values())
+        rows = {r["client_order_id"]: r for r in await self.orders()}
+        for o in ours:
+            row = rows[o.client_id]
+            assert row["status"] == {"closed": "filled", "open": "open"}[o.status], o.client_id
+            fills = await self.db.fetchall(
+                "SELECT amount FROM fills WHERE order_id = ?", (row["order_id"],)
+            )
+            ex_fills = [f for f in self.emu.ledger.fills if f.order_id == o.order_id]
+            assert len(fills) == len(ex_fills) == 1
+            assert Decimal(fills[0]["amount"]) == ex_fills[0].amount
+        on_exchange = {o.client_id for o in ours}
+        for cid, row in rows.items():
+            if cid not in on_exchange:
+                assert row["status"] == "rejected", (cid, row["status"])
+        n_fills = (await self.db.fetchone("SELECT COUNT(*) AS n FROM fills"))["n"]
+        assert len(await self.outbox("fill")) == n_fills == len(ours)
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_strategy():
+    yield
+    unregister(FLIPFLOP)
+
+
+@pytest.fixture
+async def rig(settings, db, vault):
+    r = Rig(settings, db, vault)
+    yield r
+    await r.close()
+
+
+async def first_order_then_more(rig: Rig, fault: str, path: str = ADD_ORDER) -> list:
+    """Arm ``fault`` for the next order request, trade 4 candles; returns DB orders."""
+    await rig.start()
+    rig.emu.faults.arm(fault, 1, only_paths=(path,))
+    await rig.step(4)
+    assert (fault, path) in rig.emu.faults.fired
+    return await rig.orders()
+
+
+# --- unknown outcome: the exchange accepted, the answer never came ---------------------------
+
+
+async def test_timeout_after_accept_is_looked_up_and_recorded_once(rig):
+    rows = await first_order_then_more(rig, "timeout_after_accept")
+    first = rows[0]
+    assert first["status"] == "filled" and first["error"] is None
+    assert len(rig.emu.orders_for_client_id(rig.acct, first["client_order_id"])) == 1
+    await rig.assert_consistent()
+    assert set(await rig.kinds()) == {"fill"}  # the usual fill notification, nothing else
+    assert (await users.get_user(rig.db, UID)).status.value == "active"
+
+
+# --- refused before processing: nothing on the exchange, the next signal tries again ---------
+
+
+@pytest.mark.parametrize("fault", ["http_500", "http_429", "stale_nonce"])
+async def test_refused_submit_is_rejected_after_lookup_and_trading_goes_on(rig, fault):
+    rows = await first_order_then_more(rig, fault)
+    first = rows[0]
+    assert first["status"] == "rejected" and first["error"] == NOT_FOUND
+    assert rig.emu.orders_for_client_id(rig.acct, first["client_order_id"]) == []
+    assert any(r["status"] == "filled" for r in rows[1:])  # later signals traded
+    await rig.assert_consistent()
+    assert set(await rig.kinds()) == {"fill"}  # no message for one failed attempt
+    assert (await users.get_user(rig.db, UID)).status.value == "active"
+
+
+@pytest.mark.parametrize("fault", ["http_500", "http_429", "stale_nonce", "timeout_after_accept"])
+async def test_read_faults_are_retried_or_skip_the_candle(rig, fault):
+    await rig.start()
+    await rig.step(2)
+    before = len(rig.exchange_orders())
+    rig.emu.faults.arm(fault, 3, only_paths=(BALANCE,))  # more than the gateway's retries
+    await rig.step(1)
+    await rig.step(3)
+    assert len(rig.exchange_orders()) > before  # trading resumed
+    await rig.assert_consistent()
+    assert set(await rig.kinds()) == {"fill"}
+    assert (await users.get_user(rig.db, UID)).status.value == "active"
+    assert UID in rig.daemon.loops  # a skipped candle is not a crash
+
+
+# --- the key stops working ------------------------------------------------------------------
+
+
+async def test_key_revoked_mid_session_pauses_with_one_connection_message(rig):
+    await rig.start()
+    await rig.step(3)
+    placed = len(rig.exchange_orders())
+    assert placed >= 1
+    rig.emu.revoke(rig.acct)
+    await rig.step(4)
+    user = await users.get_user(rig.db, UID)
+    assert user.status.value == "paused" and user.pause_reason == "connection"
+    cred = await credentials.get(rig.db, UID)
+    assert not cred.verified
+    assert await rig.outbox("connection") == [connection_text("kraken")]
+    assert len(rig.exchange_orders()) == placed  # nothing placed after the revoke
+    assert UID not in rig.daemon.loops  # and no crash loop against the dead key
+    session = await rig.db.fetchone(
+        "SELECT status FROM trading_sessions WHERE user_id = ? ORDER BY session_id DESC", (UID,)
+    )
+    assert session["status"] == "paused"
+    await rig.assert_consistent()
+
+
+async def test_auth_refused_on_submit_rejects_the_order_and_pauses(rig):
+    rows = await first_order_then_more(rig, "auth")
+    assert len(rows) == 1 and rows[0]["status"] == "rejected"
+    assert rig.exchange_orders() == []
+    user = await users.get_user(rig.db, UID)
+    assert user.status.value == "paused" and user.pause_reason == "connection"
+    assert await rig.outbox("connection") == [connection_text("kraken")]
+    assert set(await rig.kinds()) == {"connection"}
+
+
+# --- insufficient funds ---------------------------------------------------------------------
+
+
+async def test_insufficient_funds_rejects_without_retry_storm_or_duplicate(rig):
+    """The position's coins left the account (sold by hand): every exit the strategy
+    asks for is refused by the exchange; each is one rejected order, nothing is resent,
+    the position stays as recorded and the loop keeps running."""
+    await rig.start()
+    for _ in range(3):
+        await rig.step(1)
+        rows = await rig.orders()
+        if rows and rows[-1]["side"] == "buy":
+            break
+    assert rows and rows[-1]["status"] == "filled" and rows[-1]["side"] == "buy"
+    rig.acct.balances["ETH"] = Decimal(0)
+    await rig.step(4)
+    rows = await rig.orders()
+    exits = [r for r in rows if r["side"] == "sell"]
+    assert exits and all(r["status"] == "rejected" for r in exits)
+    assert all("InsufficientFunds" in r["error"] for r in exits)
+    assert len(exits) <= 4  # one attempt per exit signal (candle), never a resend
+    for r in exits:
+        assert rig.emu.orders_for_client_id(rig.acct, r["client_order_id"]) == []
+    pos = await rig.db.fetchone("SELECT amount FROM positions WHERE user_id = ?", (UID,))
+    assert pos is not None and Decimal(pos["amount"]) > 0
+    assert set(await rig.kinds()) == {"fill"}
+    assert (await users.get_user(rig.db, UID)).status.value == "active"
+
+
+async def test_entry_capped_by_cash_leaves_room_for_the_fee(rig):
+    """USD 100 on the account, max position 300 USD: the cash is the cap. The fill price
+    is pinned to the last close the loop sees, so only the fee decides."""
+    await rig.start(usd=Decimal(100), stop_pct=0.2)  # risk-based size > 300 USD
+    rows_by_ts = {int(r[0]): r for r in rig.emu.candles["ETH/USD"]}
+    for _ in range(4):
+        closed = (rig.clock.now_ms() + TF) // TF * TF - TF  # open time of the next close
+        rig.emu.set_price("ETH/USD", Decimal(str(rows_by_ts[closed][4])))
+        await rig.step(1)
+    rows = await rig.orders()
+    assert rows, "no entry was tried"
+    refused = [r for r in rows if r["status"] == "rejected"]
+    assert refused == [], [r["error"] for r in refused]
