@@ -94,6 +94,10 @@ class Subscription:
         self.seen = hub.published
         self.waiting = False
         self.closed = False
+        # Each subscriber has its own wake-up: a publish wakes only those it concerns,
+        # so the cost of a candle close grows linearly with the number of loops.
+        self._wake = asyncio.Event()
+        self.counted_idle = False  # the hub counts it as idle (waiting, nothing unseen)
 
     def pending(self) -> list[MarketKey]:
         """Markets that closed a candle this subscriber has not seen yet."""
@@ -103,10 +107,15 @@ class Subscription:
         """Wait for the next close; returns (boundary ms, markets with a new candle).
         Calling it again tells a lockstep hub this subscriber is done with the last one."""
         self.waiting = True
-        self.hub._notify()
+        if not self.pending():
+            self.hub._became_idle(self)
         try:
-            await self.hub._wait_for(lambda: bool(self.pending()))
+            while not self.pending():
+                self._wake.clear()
+                await self._wake.wait()
         finally:
+            if self.counted_idle:  # cancelled while idle: it is no longer waiting
+                self.hub._became_active(self)
             self.waiting = False
         updated = self.pending()
         self.seen = self.hub.published
@@ -155,13 +164,25 @@ class MarketHub:
         self._refs: Counter[MarketKey] = Counter()
         self._state: dict[MarketKey, _KeyState] = {}
         self._subs: list[Subscription] = []
+        self._active = 0  # subscribers not idle (running, or with an unseen close)
         self._event = asyncio.Event()
 
     # --- change notification (a broadcast event replaced on every change) ----------
 
     def _notify(self) -> None:
+        """Wake the hub's own waiters (its run loop, wait_for_subscribers)."""
         event, self._event = self._event, asyncio.Event()
         event.set()
+
+    def _became_idle(self, sub: Subscription) -> None:
+        sub.counted_idle = True
+        self._active -= 1
+        if self._active == 0:
+            self._notify()
+
+    def _became_active(self, sub: Subscription) -> None:
+        sub.counted_idle = False
+        self._active += 1
 
     async def _wait_for(self, predicate: Callable[[], bool]) -> None:
         while not predicate():
@@ -172,6 +193,7 @@ class MarketHub:
     def subscribe(self, keys: Iterable[MarketKey]) -> Subscription:
         sub = Subscription(self, keys)
         self._subs.append(sub)
+        self._active += 1
         for key in sub.keys:
             self._refs[key] += 1
             self._state.setdefault(key, _KeyState(deque(maxlen=self.window)))
@@ -181,6 +203,8 @@ class MarketHub:
     def _unsubscribe(self, sub: Subscription) -> None:
         if sub in self._subs:
             self._subs.remove(sub)
+            if not sub.counted_idle:
+                self._active -= 1
         for key in sub.keys:
             self._refs[key] -= 1
             if self._refs[key] <= 0:
@@ -287,7 +311,7 @@ class MarketHub:
         return next(i for i, f in enumerate(futs) if f in done)
 
     def _all_idle(self) -> bool:
-        return all(s.waiting and not s.pending() for s in self._subs)
+        return self._active == 0
 
     async def poll(self, boundary: int) -> list[MarketKey]:
         """Fetch every market whose timeframe closes at ``boundary``; publish those with
@@ -296,6 +320,12 @@ class MarketHub:
         results = await asyncio.gather(*(self._refresh(k, boundary) for k in due))
         updated = [k for k, ok in zip(due, results, strict=True) if ok]
         self.published = max(self.published, boundary)
+        if updated:
+            changed = set(updated)
+            for sub in self._subs:
+                if sub.counted_idle and not sub.keys.isdisjoint(changed):
+                    self._became_active(sub)
+                    sub._wake.set()
         self._notify()
         return updated
 
