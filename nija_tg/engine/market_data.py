@@ -14,6 +14,7 @@ jumps instantly still gives each loop every candle, in order.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from collections import Counter, deque
@@ -68,12 +69,16 @@ class ClosedCandles:
     frame: pd.DataFrame  # ts, open, high, low, close, volume
     closed_at: int  # boundary (ms) at which the newest candle closed
 
-    @property
+    @functools.cached_property
     def last(self) -> Candle:
         row = self.frame.iloc[-1]
         return Candle(
             int(row["ts"]), *(float(row[c]) for c in ("open", "high", "low", "close", "volume"))
         )
+
+    @functools.cached_property
+    def last_close(self) -> Decimal:
+        return Decimal(str(self.last.close))
 
 
 @dataclass
@@ -251,7 +256,7 @@ class MarketHub:
             if key.exchange == exchange and key.symbol == symbol and st.closed is not None:
                 if best is None or st.closed.closed_at > best.closed_at:
                     best = st.closed
-        return None if best is None else Decimal(str(best.last.close))
+        return None if best is None else best.last_close
 
     # --- the driver ------------------------------------------------------------------
 

@@ -107,7 +107,7 @@ class AdxTrend(Strategy):
     ) -> Signal:
         assert isinstance(params, AdxTrendParams)
         cols = ("close", "adx", "dmp", "dmn", "ema_fast", "ema_slow", "atr")
-        snap = {c: ind.value_at(frame, c, i) for c in cols}
+        snap = ind.row_values(frame, cols, i)
         snap["ts"] = float(frame["ts"].iat[i])
         if i + 1 < params.warmup or any(math.isnan(snap[c]) for c in cols):
             return Signal(Action.HOLD, reason="warming up", indicators=snap)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterable, Mapping
@@ -156,8 +157,10 @@ class StrategyParams:
         return dataclasses.replace(self, **{name: value})
 
 
+@functools.cache
 def param_specs(cls: type[StrategyParams]) -> dict[str, ParamSpec]:
-    """Name -> :class:`ParamSpec` for every field of a params class, in field order."""
+    """Name -> :class:`ParamSpec` for every field of a params class, in field order
+    (computed once per class; do not mutate the result)."""
     specs: dict[str, ParamSpec] = {}
     for f in dataclasses.fields(cls):
         meta = f.metadata.get("nija_param")

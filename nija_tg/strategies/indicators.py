@@ -10,6 +10,7 @@ NaN where not yet defined.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -56,6 +57,23 @@ def atr(frame: pd.DataFrame, length: int) -> pd.Series:
     """Average true range (Wilder smoothing), in price units."""
     res = ta.atr(frame["high"], frame["low"], frame["close"], length=length)
     return _nan_series(frame) if res is None else res.astype("float64")
+
+
+_ROWS: dict[int, dict[tuple[tuple[str, ...], int], dict[str, float]]] = {}
+
+
+def row_values(frame: pd.DataFrame, columns: tuple[str, ...], i: int) -> dict[str, float]:
+    """``{column: float}`` of row ``i``, read once per shared (prepared) frame: every user
+    evaluating the same frame gets a copy of the same row instead of re-reading pandas."""
+    rows = _ROWS.get(id(frame))
+    if rows is None:
+        rows = _ROWS[id(frame)] = {}
+        weakref.finalize(frame, _ROWS.pop, id(frame), None)
+    key = (columns, i)
+    row = rows.get(key)
+    if row is None:
+        row = rows[key] = {c: value_at(frame, c, i) for c in columns}
+    return dict(row)
 
 
 def value_at(frame: pd.DataFrame, column: str, i: int) -> float:
