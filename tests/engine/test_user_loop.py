@@ -222,3 +222,38 @@ async def test_cancel_during_submit_lets_the_order_complete(db):
     row = await db.fetchone("SELECT status, filled FROM orders WHERE user_id = 31")
     assert row["status"] == "filled" and Decimal(row["filled"]) == Decimal("0.01")
     await loop.finish("stopped")
+
+
+async def test_swapped_ciphertext_is_refused_and_the_loop_does_not_start(db, vault):
+    """User A's credential blob copied into user B's row: B's loop pauses B at once and
+    tells them to reconnect; nothing is traded with A's keys."""
+    from nija_tg.config import load_settings
+    from nija_tg.engine_main import account_factory
+    from nija_tg.exchange.ccxt_gateway import CcxtGateway
+    from nija_tg.runtime import Runtime
+    from nija_tg.storage import credentials
+
+    eth = real_candles("ETH-BTC-5m.csv", limit=10)
+    clock = SimulatedClock(eth[0].ts)
+    source = ReplaySource(clock, {("kraken", "ETH/USD", "5m"): eth})
+    hub = MarketHub(source, clock, lockstep=True)
+    await add_user(db, 31, BASE, mode=TradingMode.LIVE)  # A
+    await add_user(db, 32, BASE, mode=TradingMode.LIVE)  # B
+    blob_a = vault.encrypt(31, "kraken", {"apiKey": "A-KEY-0123456789", "secret": "A-SECRET"})
+    async with db.transaction() as tx:
+        await credentials.store(tx, 31, "kraken", blob_a, "6789", verified=True)
+        await credentials.store(tx, 32, "kraken", blob_a, "6789", verified=True)  # swapped
+    gateway = CcxtGateway(exchange_urls={"kraken": "http://127.0.0.1:9"})  # never reached
+    runtime = Runtime(load_settings({"NIJA_DATA_DIR": str(db.path.parent)}, dotenv=None), db, vault)
+    deps = LoopDeps(db, hub, clock, source, account_factory=account_factory(runtime, gateway))
+    try:
+        await asyncio.wait_for(UserLoop(deps, 32).run(), 10)  # returns, does not raise
+    finally:
+        await gateway.close_all()
+    user_b = await users.get_user(db, 32)
+    assert user_b.status is UserStatus.PAUSED and user_b.pause_reason == "connection"
+    texts = await outbox_of(db, 32, "connection")
+    assert len(texts) == 1 and "/connect" in texts[0]
+    assert await db.fetchone("SELECT 1 FROM orders WHERE user_id = 32") is None
+    assert 32 not in await users.trading_user_ids(db)
+    assert (await users.get_user(db, 31)).status is UserStatus.ACTIVE
