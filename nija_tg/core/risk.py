@@ -68,8 +68,8 @@ class RiskContext:
     open_positions: Sequence[PositionInfo] = ()
     unrealized_pnl: Decimal = ZERO  # of open positions; counts toward the daily loss
     free_quote: Decimal | None = None  # spot: cash available to spend
-    # spot: share of the cash kept back for the taker fee and slippage, so an order sized
-    # by the free balance is not refused for insufficient funds (Coinbase charges 0.6%)
+    # share of the cash (spot) or margin (swaps) kept back for the taker fee and slippage,
+    # so an order sized to the limit is not refused for insufficient funds
     cost_buffer: Decimal = Decimal("0.01")
     min_amount: Decimal | None = None
     min_cost: Decimal | None = None
@@ -203,8 +203,10 @@ def check_entry(ctx: RiskContext) -> RiskDecision:
     base_amount = risk_amount / ctx.stop_distance
     capped_by = ""
     caps = [("max_position_usd", s.max_position_usd / ctx.price)]
-    if ctx.market_kind == "swap":
-        caps.append(("leverage", ctx.equity * s.leverage_cap / ctx.price))
+    if ctx.market_kind == "swap":  # leverage caps the whole book, not each entry
+        exposure = sum((abs(p.contracts) * p.entry_price for p in ctx.open_positions), start=ZERO)
+        room = max(ctx.equity * s.leverage_cap / (1 + ctx.cost_buffer) - exposure, ZERO)
+        caps.append(("leverage", room / ctx.price))
     else:
         cash = ctx.equity if ctx.free_quote is None else min(ctx.equity, ctx.free_quote)
         spendable = max(cash, ZERO) / (1 + ctx.cost_buffer)

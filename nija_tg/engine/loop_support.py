@@ -32,8 +32,9 @@ def equity_of(
     prices: dict[str, Decimal],
     positions: list[PositionRow],
 ) -> Decimal:
-    """Cash (USD-like currencies at 1) plus spot holdings at the last close, plus the
-    open P&L of swap positions. Currencies without a price are left out."""
+    """Cash (USD-like currencies at 1) plus spot holdings at the last close. Swap
+    positions add nothing: a swap account's balance (free + used margin) is already
+    marked to market, open P&L included. Currencies without a price are left out."""
     equity = Decimal(0)
     base_price: dict[str, Decimal] = {}
     for symbol, market in markets.items():
@@ -44,12 +45,6 @@ def equity_of(
             equity += line.total
         elif line.currency in base_price:
             equity += line.total * base_price[line.currency]
-    for p in positions:
-        market = markets.get(p.symbol)
-        if market is None or market.kind != "swap" or p.symbol not in prices:
-            continue
-        sign = 1 if p.side == "long" else -1
-        equity += (prices[p.symbol] - p.entry_price) * p.amount * market.contract_size * sign
     return equity
 
 
@@ -92,4 +87,12 @@ def summary_text(day: str, pnl: Decimal, equity: Decimal, closed: list[Decimal])
     return (
         f"📊 Daily summary {day} (UTC): P&L {sign}{money(abs(pnl))}, equity {money(equity)}; "
         f"{len(closed)} closed trade(s), {wins} won{rate}."
+    )
+
+
+def close_failed_text(symbol: str, purpose: str, reason: str) -> str:
+    what = {"stop": "stop-loss", "take_profit": "take-profit"}.get(purpose, "exit")
+    return (
+        f"⚠️ The {what} order for {symbol} was refused by the exchange: {reason} The "
+        "position is still open; the engine tries again on the next signal."
     )

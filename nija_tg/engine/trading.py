@@ -19,8 +19,15 @@ from nija_tg.core.models import (
     TradingMode,
 )
 from nija_tg.core.risk_settings import RiskSettings
-from nija_tg.engine.execution import ExecutionResult, Executor, OrderDraft
-from nija_tg.engine.loop_support import stop_text
+from nija_tg.engine.execution import (
+    NEVER_SENT,
+    NOT_FOUND,
+    UNKNOWN,
+    ExecutionResult,
+    Executor,
+    OrderDraft,
+)
+from nija_tg.engine.loop_support import close_failed_text, stop_text
 from nija_tg.engine.market_data import MarketHub, MarketKey
 from nija_tg.exchange.protocol import TradingAccount
 from nija_tg.storage import outbox, positions, users
@@ -48,6 +55,7 @@ class TradingActions:
     peak_equity: Decimal
     start_equity: Decimal
     refusals: Counter[str]
+    day: str  # the UTC day of the clock
 
     async def _stops_and_signal(self, key: MarketKey) -> Signal:
         """Close positions whose stop the candle touched, trail the others; return the
@@ -199,4 +207,15 @@ class TradingActions:
                 draft.symbol,
                 result.error,
             )
+            refused = result.error not in (None, NOT_FOUND, NEVER_SENT, UNKNOWN)
+            if draft.purpose != "entry" and refused:  # the exchange refused a close: tell
+                # the user (once per symbol and day); transient failures just retry
+                async with self.db.transaction() as tx:
+                    await outbox.enqueue(
+                        tx,
+                        self.user_id,
+                        "error",
+                        close_failed_text(draft.symbol, draft.purpose, result.error or ""),
+                        dedupe_key=f"close_failed:{self.user_id}:{draft.symbol}:{self.day}",
+                    )
         return result

@@ -230,17 +230,23 @@ class UserLoop(TradingActions):
 
     async def _setup_swaps(self) -> None:
         assert self.account is not None
-        hedged = self.settings.position_mode == "hedge"
+        s = self.settings
+        hedged = s.position_mode == "hedge"
         for symbol, market in self.markets.items():
             if market.kind != "swap":
                 continue
-            try:
-                await self.account.set_position_mode(hedged, symbol)
-                await self.account.set_leverage(symbol, self.settings.leverage_cap)
-            except AuthenticationError:
-                raise
-            except NijaError as exc:
-                log.warning("user %s: swap setup of %s: %s", self.user_id, symbol, exc)
+            # one call each: a refused mode change (e.g. while a position is open) must
+            # not keep a lowered leverage cap from reaching the exchange
+            await self._swap_call(symbol, self.account.set_position_mode, hedged, symbol)
+            await self._swap_call(symbol, self.account.set_leverage, symbol, s.leverage_cap)
+
+    async def _swap_call(self, symbol: str, call: Callable[..., Awaitable[None]], *args) -> None:
+        try:
+            await call(*args)
+        except AuthenticationError:
+            raise
+        except NijaError as exc:
+            log.warning("user %s: swap setup of %s: %s", self.user_id, symbol, exc)
 
     async def _load_day_state(self, restart: bool) -> None:
         snap = await loop_store.load_snapshot(self.db, self.user_id)

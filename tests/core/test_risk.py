@@ -88,7 +88,29 @@ def test_swap_leverage_cap() -> None:
     )
     d = check_entry(c)  # risk sizing: 2 / 0.1 = 20 units = 2000 USD > 5 x 100
     assert d.approved and d.capped_by == "leverage"
-    assert d.amount == D("5") and d.notional == D("500")
+    # 5 x equity, less the fee buffer
+    assert d.amount == D("5") / (1 + c.cost_buffer) and d.notional < D("500")
+
+
+def test_swap_leverage_caps_the_whole_book() -> None:
+    from nija_tg.core.models import PositionInfo
+
+    open_eth = PositionInfo("ETH/USDT:USDT", "long", D("3"), D("100"))  # 300 USD open
+    c = ctx(
+        settings=wide(),
+        market_kind="swap",
+        equity=D("100"),
+        starting_equity=D("100"),
+        price=D("100"),
+        stop_distance=D("0.1"),
+        open_positions=[open_eth],
+        start_of_day_equity=D("100"),
+        peak_equity=D("100"),
+    )
+    d = check_entry(c)  # room: 5 x 100 / 1.01 - 300
+    assert d.capped_by == "leverage"
+    assert d.notional + D("300") <= D("500")
+    assert d.amount == (D("500") / (1 + c.cost_buffer) - D("300")) / D("100")
 
 
 def test_spot_is_capped_by_cash() -> None:

@@ -294,7 +294,10 @@ async def test_insufficient_funds_rejects_without_retry_storm_or_duplicate(rig):
         assert rig.emu.orders_for_client_id(rig.acct, r["client_order_id"]) == []
     pos = await rig.db.fetchone("SELECT amount FROM positions WHERE user_id = ?", (UID,))
     assert pos is not None and Decimal(pos["amount"]) > 0
-    assert set(await rig.kinds()) == {"fill"}
+    # the user is told once (per symbol and day) that the exit was refused
+    assert set(await rig.kinds()) == {"fill", "error"}
+    (told,) = await rig.outbox("error")
+    assert "refused" in told and "still open" in told and "ETH" in told
     assert (await users.get_user(rig.db, UID)).status.value == "active"
 
 

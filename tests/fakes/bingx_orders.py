@@ -115,7 +115,8 @@ class BingXOrders:
         if not self.ledger.reducing(order) and qty * ref_px < 2:
             msg = "Please ensure that the minimum nominal value of the order placed must be"
             return err(110425, msg + " greater than 2u")
-        if self.ledger.margin_needed(order, ref_px) > self.ledger.summary(key)["available"]:
+        needed = self.ledger.margin_needed(order, ref_px)
+        if needed > 0 and needed > self.ledger.summary(key)["available"]:
             return err(101204, "Insufficient margin")
         self.ledger.place(order, base, quote, self.emu.clock_ms())
         data = {
