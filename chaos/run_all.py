@@ -27,6 +27,7 @@ FULL: dict[str, list[str]] = {
     "sqlite_two_process": ["--seconds", "180"],
     "supervisord_stop": ["--users", "6", "--cycles", "3", "--candle-stop"],
     "engine_kill": ["--kills", "50"],
+    "supervisord_inflight": ["--users", "6", "--positions", "3"],  # not in QUICK: ~4-8 min
 }
 QUICK: dict[str, list[str]] = {
     "rotation_kill": ["--rows", "300", "--kills", "2"],
@@ -120,6 +121,25 @@ def _row(res: dict[str, Any]) -> str:
             f"{res['duplicate_orders']} duplicate, {res['unknown_to_db']} unknown to the DB, "
             f"{res['mismatched']} mismatched, {res['unnotified_fills']} unnotified, "
             f"{res['extra_notifications']} extra notifications"
+        )
+    elif name == "supervisord_inflight" and "inflight_at_sigterm" in res:
+        stop, log = res["stop_s"], res["engine_log_after_sigterm"]
+        figures = (
+            f"{res['users']} LIVE users, AddOrder slowed to {res['addorder_latency_s']} s; "
+            f"SIGTERM {res['sigterm_after_boundary_s']} s after a candle close with "
+            f"{res['inflight_at_sigterm']} AddOrder in flight ({res['inflight_fate']}); "
+            f"stop: engine {stop.get('engine')} s (limit 45), bot {stop.get('bot')} s (limit "
+            f"30); orders begun after the SIGTERM {res['orders_begun_after_sigterm']} (reached "
+            f"the exchange {res['begun_after_sigterm_reached_exchange']}), sessions not closed "
+            f"{log['session_not_closed']}; left intent/submitted by the stop "
+            f"{len(res['left_by_stop'])}, after the restart {res['unresolved_after_restart']} "
+            f"(reconciled in {res['restart_reconciled_s']} s)"
+        )
+        lost = (
+            f"{res['final_duplicates']} duplicate, {res['final_unknown']} unknown to the DB, "
+            f"{res['final_mismatched']} mismatched, {res['final_unnotified']} unnotified, "
+            f"{res['final_extra_notifications']} extra notifications "
+            f"({res['final_orders']} orders, {res['final_fills']} fills)"
         )
     else:  # a script this table has no special layout for: its scalar figures
         skip = {"name", "ok", "failures", "failure_count", "seconds"}
