@@ -111,7 +111,9 @@ class Daemon:
         finally:
             deadline = time.monotonic() + self.drain_seconds
             log.info("engine stopping: draining loops")
-            await self.reconciler.shutdown(grace=max(0.1, self.drain_seconds * 0.6))
+            # loops bound their own wait by the drain time; the runtime is closed only
+            # after them (engine_main), so give them all of it
+            await self.reconciler.shutdown(grace=max(0.1, self.drain_seconds))
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

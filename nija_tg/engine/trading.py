@@ -56,6 +56,7 @@ class TradingActions:
     start_equity: Decimal
     refusals: Counter[str]
     day: str  # the UTC day of the clock
+    stopping: bool  # a stop was requested: no new entries (exits and stops still run)
 
     async def _stops_and_signal(self, key: MarketKey) -> Signal:
         """Close positions whose stop the candle touched, trail the others; return the
@@ -111,7 +112,9 @@ class TradingActions:
             for p in held.values():
                 await self._close(p, "exit")
         elif signal.is_entry and not held:
-            if blocked:
+            if self.stopping:
+                self.refusals["stopping"] += 1
+            elif blocked:
                 self.refusals["daily_loss"] += 1
             else:
                 await self._enter(key, signal)

@@ -113,6 +113,7 @@ class UserLoop(TradingActions):
         self.seed_prices: dict[str, Decimal] = {}
         self.refusals: Counter[str] = Counter()  # risk check reasons, for status and tests
         self.alerts: list[tuple[int, str]] = []  # (clock ms, kind) of limit notifications
+        self.stopping = False  # set when the loop is cancelled: finish the step, no entries
 
     # --- life --------------------------------------------------------------------
 
@@ -147,6 +148,7 @@ class UserLoop(TradingActions):
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
+            self.stopping = True  # the rest of this step places no new entries
             if not task.done():
                 await asyncio.wait({task}, timeout=self.drain_seconds)
             if task.done() and not task.cancelled() and task.exception() is not None:

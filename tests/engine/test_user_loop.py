@@ -257,3 +257,37 @@ async def test_swapped_ciphertext_is_refused_and_the_loop_does_not_start(db, vau
     assert await db.fetchone("SELECT 1 FROM orders WHERE user_id = 32") is None
     assert 32 not in await users.trading_user_ids(db)
     assert (await users.get_user(db, 31)).status is UserStatus.ACTIVE
+
+
+async def test_a_cancelled_step_finishes_without_new_entries(db):
+    """SIGTERM cancels the loop mid-candle: the step runs to its end (orders already in
+    flight complete) but places no new entry after the cancel."""
+    from nija_tg.engine.market_data import MarketKey
+    from nija_tg.strategies import Action, Signal
+
+    eth = real_candles("ETH-BTC-5m.csv", limit=20)
+    clock = SimulatedClock(eth[5].ts + TF + 1)
+    source = ReplaySource(clock, {("kraken", "ETH/USD", "5m"): eth})
+    deps = LoopDeps(db, MarketHub(source, clock), clock, source, drain_seconds=10)
+    await add_user(db, 33, dataclasses.replace(BASE, allowed_pairs=("ETH",)))
+    loop = UserLoop(deps, 33)
+    await loop.start()
+    gate, reached = asyncio.Event(), asyncio.Event()
+    entry = Signal(Action.ENTER_LONG, confidence=0.9, stop_distance=1.0, reason="test")
+
+    async def step() -> None:  # a candle whose second half comes after the cancel
+        reached.set()
+        await gate.wait()
+        await loop._act(MarketKey("kraken", "ETH/USD", "5m"), entry, False)
+
+    task = asyncio.create_task(loop._whole(step()))
+    await asyncio.wait_for(reached.wait(), 5)
+    task.cancel()
+    await asyncio.sleep(0.05)
+    assert not task.done()  # the step is allowed to finish
+    gate.set()
+    results = await asyncio.gather(task, return_exceptions=True)
+    assert isinstance(results[0], asyncio.CancelledError)
+    assert loop.refusals["stopping"] == 1
+    assert await db.fetchone("SELECT 1 FROM orders WHERE user_id = 33") is None
+    await loop.finish("stopped")
