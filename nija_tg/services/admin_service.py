@@ -137,7 +137,7 @@ class AdminService:
                 user=user,
                 overview=overview,
                 credential=await q.credential_info(tx, target_id),
-                can_view=await q.traders_seen_by(tx, target_id),
+                can_view=await users.granted_traders(tx, target_id),
                 viewed_by=await q.viewers_of(tx, target_id),
             )
             await audit.record(tx, actor_id, "admin.view_user", target_id)

@@ -14,9 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from nija_tg.core.models import Role, TradingMode, UserStatus
-from nija_tg.storage.db import Database, Transaction
-
-Reader = Database | Transaction
+from nija_tg.storage.db import Reader
 
 _OVERVIEW = (
     "SELECT u.user_id, u.username, u.first_name, u.role, u.status, u.pause_reason, "
@@ -173,13 +171,6 @@ async def viewers_of(db: Reader, trader_id: int) -> list[int]:
         "SELECT viewer_id FROM viewer_grants WHERE trader_id = ? ORDER BY viewer_id", (trader_id,)
     )
     return [r["viewer_id"] for r in rows]
-
-
-async def traders_seen_by(db: Reader, viewer_id: int) -> list[int]:
-    rows = await db.fetchall(
-        "SELECT trader_id FROM viewer_grants WHERE viewer_id = ? ORDER BY trader_id", (viewer_id,)
-    )
-    return [r["trader_id"] for r in rows]
 
 
 async def has_grant(db: Reader, viewer_id: int, trader_id: int) -> bool:

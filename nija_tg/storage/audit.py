@@ -36,17 +36,7 @@ async def recent(db: Database, limit: int = 20) -> list[AuditRow]:
     rows = await db.fetchall(
         "SELECT * FROM audit_log ORDER BY audit_id DESC LIMIT ?", (max(1, min(limit, 200)),)
     )
-    return [
-        AuditRow(
-            r["audit_id"],
-            r["ts"],
-            r["actor_id"],
-            r["action"],
-            r["target_id"],
-            json.loads(r["detail"]),
-        )
-        for r in rows
-    ]
+    return [_row(r) for r in rows]
 
 
 async def for_user(db: Database, user_id: int, limit: int = 20) -> list[AuditRow]:
@@ -55,14 +45,9 @@ async def for_user(db: Database, user_id: int, limit: int = 20) -> list[AuditRow
         "ORDER BY audit_id DESC LIMIT ?",
         (user_id, user_id, limit),
     )
-    return [
-        AuditRow(
-            r["audit_id"],
-            r["ts"],
-            r["actor_id"],
-            r["action"],
-            r["target_id"],
-            json.loads(r["detail"]),
-        )
-        for r in rows
-    ]
+    return [_row(r) for r in rows]
+
+
+def _row(r) -> AuditRow:
+    detail = json.loads(r["detail"])
+    return AuditRow(r["audit_id"], r["ts"], r["actor_id"], r["action"], r["target_id"], detail)

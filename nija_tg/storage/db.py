@@ -147,6 +147,10 @@ async def _completed(statement, undo: aiosqlite.Connection | None = None):
         raise
 
 
+# Read helpers accept either: committed reads (Database) or reads inside a transaction.
+Reader = Database | Transaction
+
+
 def _backup_file(source: Path, target: Path) -> None:
     src = sqlite3.connect(source, timeout=BUSY_TIMEOUT_MS / 1000)
     dst = sqlite3.connect(target)

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from nija_tg.core.models import FillInfo, Side
-from nija_tg.storage.db import Database, Transaction
+from nija_tg.storage.db import Reader, Transaction
 
-Reader = Database | Transaction
 ZERO = Decimal(0)
 
 

@@ -18,9 +18,8 @@ from nija_tg.core.models import (
     OrderType,
     Side,
 )
-from nija_tg.storage.db import Database, Transaction
+from nija_tg.storage.db import Reader, Transaction
 
-Reader = Database | Transaction
 UNRESOLVED = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.OPEN)
 
 

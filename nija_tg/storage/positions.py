@@ -9,9 +9,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
-from nija_tg.storage.db import Database, Transaction
-
-Reader = Database | Transaction
+from nija_tg.storage.db import Reader, Transaction
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from nija_tg.storage.db import Database, Transaction
+from nija_tg.storage.db import Reader, Transaction
 
-Reader = Database | Transaction
 STATUSES = ("running", "stopped", "paused", "crashed")
 
 

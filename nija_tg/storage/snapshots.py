@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from nija_tg.storage.db import Database, Transaction
-
-Reader = Database | Transaction
+from nija_tg.storage.db import Reader, Transaction
 
 
 @dataclass(frozen=True, slots=True)

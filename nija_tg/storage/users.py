@@ -215,7 +215,7 @@ async def revoke(tx: Transaction, viewer_id: int, trader_id: int) -> bool:
     return cur.rowcount > 0
 
 
-async def granted_traders(db: Database, viewer_id: int) -> list[int]:
+async def granted_traders(db: Database | Transaction, viewer_id: int) -> list[int]:
     rows = await db.fetchall(
         "SELECT trader_id FROM viewer_grants WHERE viewer_id = ? ORDER BY trader_id", (viewer_id,)
     )
