@@ -12,23 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
-import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pandas as pd
 
 from nija_tg.config import Settings
-from nija_tg.core.models import Role, TradingMode
 from nija_tg.core.risk_settings import RiskSettings
-from nija_tg.engine.daemon import Daemon
-from nija_tg.engine.execution import Executor
-from nija_tg.engine.market_data import MarketHub
-from nija_tg.engine_main import account_factory
 from nija_tg.exchange.ccxt_gateway import CcxtGateway
 from nija_tg.runtime import Runtime
-from nija_tg.storage import credentials, settings_repo, users
 from nija_tg.storage.db import Database
 from nija_tg.strategies import get_strategy, register
 from nija_tg.strategies.base import (
@@ -41,6 +33,13 @@ from nija_tg.strategies.base import (
 )
 from nija_tg.vault import Vault
 from tests.engine.live_child import PacedClock
+from tests.engine.live_rig import (
+    advance_candle,
+    arrange_live_user,
+    live_gateway,
+    start_live_daemon,
+    until,
+)
 from tests.fakes.bingx import BingXEmulator
 from tests.fakes.emulator_base import EmuAccount, EmuOrder
 
@@ -102,15 +101,6 @@ def register_swapflip() -> Strategy:
 # --- the rig -----------------------------------------------------------------------------
 
 
-async def until(predicate, timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            return False
-        await asyncio.sleep(0.01)
-    return True
-
-
 @dataclass
 class SwapUser:
     """One LIVE BingX user of the rig."""
@@ -163,41 +153,27 @@ class SwapRig:
         for u in people:
             u.acct = self.emu.add_account({"USDT": u.usdt})
             self.emu.set_hedge_mode(u.acct, u.start_hedged)
-            blob = self.vault.encrypt(u.uid, "bingx", self.emu.credentials(u.acct))
-            async with self.db.transaction() as tx:
-                await users.upsert_user(tx, u.uid, 1000 + u.uid, f"u{u.uid}", None, Role.TRADER)
-                await settings_repo.save(tx, u.uid, u.risk)
-                await credentials.store(tx, u.uid, "bingx", blob, "tail", verified=True)
-                await users.set_mode(tx, u.uid, TradingMode.LIVE)
-                await users.set_trading(tx, u.uid, True)
+            creds = self.emu.credentials(u.acct)
+            await arrange_live_user(
+                self.runtime,
+                u.uid,
+                "bingx",
+                creds,
+                u.risk,
+                chat_id=1000 + u.uid,
+                username=f"u{u.uid}",
+            )
             self.users[u.uid] = u
         self.pin_prices()
         await self._launch()
 
     async def _launch(self) -> None:
         """A fresh gateway, hub and daemon on the same database (a process start)."""
-        self.gateway = CcxtGateway(
-            exchange_urls={"bingx": self.emu.base_url},
-            timeout_ms=3000,
-            enable_rate_limit=False,
-            retry_delay_s=0.02,
-        )
-        self.hub = MarketHub(self.gateway, self.clock, late_retries=0)
-        self.daemon = Daemon(
-            self.runtime,
-            account_factory=account_factory(self.runtime, self.gateway),
-            market_data=self.gateway,
-            clock=self.clock,
-            hub=self.hub,
-            release_account=self.gateway.release,
-            poll_interval=0.05,
-            backoff_base=0.05,
-        )
-        self.daemon.deps.executor_factory = functools.partial(
-            Executor, lookup_attempts=3, lookup_backoff=0.05
-        )
+        self.gateway = live_gateway("bingx", self.emu.base_url, 3000)
         self.stop_event = asyncio.Event()
-        self.task = asyncio.create_task(self.daemon.run(self.stop_event))
+        self.hub, self.daemon, self.task = start_live_daemon(
+            self.runtime, self.gateway, self.clock, self.stop_event
+        )
         started = await until(lambda: self.hub.subscribers == len(self.users))
         assert started, "the users' loops did not start"
 
@@ -235,15 +211,7 @@ class SwapRig:
                 summary = self.emu.ledger.summary(u.acct.api_key)
                 u.exchange_equities.append(summary["equity"])
                 u.exchange_upnl.append(summary["upnl"])
-            self.clock.set(self.clock.now_ms() + TF)
-            boundary = self.clock.now_ms() // TF * TF
-
-            def done(boundary: int = boundary) -> bool:
-                if self.hub.subscribers == 0:
-                    return True
-                return self.hub.published >= boundary and self.hub._all_idle()
-
-            assert await until(done), "the loops did not finish the candle"
+            await advance_candle(self.clock, self.hub)
             for u in self.users.values():
                 loop = self.daemon.loops.get(u.uid)
                 u.equities.append(loop.equity if loop is not None else ZERO)

@@ -13,26 +13,26 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
-import time
 from collections import Counter
 from decimal import Decimal
 
 import pytest
 
-from nija_tg.core.models import Role, TradingMode
 from nija_tg.core.risk_settings import RiskSettings
-from nija_tg.engine.daemon import Daemon
-from nija_tg.engine.execution import NOT_FOUND, Executor
+from nija_tg.engine.execution import NOT_FOUND
 from nija_tg.engine.loop_support import connection_text
-from nija_tg.engine.market_data import MarketHub
-from nija_tg.engine_main import account_factory
-from nija_tg.exchange.ccxt_gateway import CcxtGateway
 from nija_tg.exchange.client_ids import is_ours
 from nija_tg.runtime import Runtime
-from nija_tg.storage import credentials, settings_repo, users
+from nija_tg.storage import credentials, users
 from nija_tg.strategies import unregister
 from tests.engine.live_child import FLIPFLOP, FlipFlopParams, PacedClock, register_flipflop
+from tests.engine.live_rig import (
+    advance_candle,
+    arrange_live_user,
+    live_gateway,
+    start_live_daemon,
+    until,
+)
 from tests.fakes.kraken import KrakenEmulator
 
 UID = 41
@@ -40,15 +40,6 @@ TF = 300_000
 ADD_ORDER = "/0/private/AddOrder"
 BALANCE = "/0/private/BalanceEx"
 TIMEOUT_MS = 1500
-
-
-async def until(predicate, timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            return False
-        await asyncio.sleep(0.01)
-    return True
 
 
 class Rig:
@@ -67,12 +58,7 @@ class Rig:
     async def start(self, usd: Decimal = Decimal(10000), stop_pct: float = 3.0) -> None:
         await self.emu.start()
         self.acct = self.emu.add_account({"USD": usd})
-        self.gateway = CcxtGateway(
-            exchange_urls={"kraken": self.emu.base_url},
-            timeout_ms=TIMEOUT_MS,
-            enable_rate_limit=False,
-            retry_delay_s=0.02,
-        )
+        self.gateway = live_gateway("kraken", self.emu.base_url, TIMEOUT_MS)
         register_flipflop()
         risk = RiskSettings(
             strategy=FLIPFLOP,
@@ -82,43 +68,20 @@ class Rig:
             daily_loss_pct=Decimal(50),
             daily_loss_usd=Decimal(100000),
         )
-        blob = self.vault.encrypt(UID, "kraken", self.emu.credentials(self.acct))
-        async with self.db.transaction() as tx:
-            await users.upsert_user(tx, UID, 4100, "faults", None, Role.TRADER)
-            await settings_repo.save(tx, UID, risk)
-            await credentials.store(tx, UID, "kraken", blob, "tail", verified=True)
-            await users.set_mode(tx, UID, TradingMode.LIVE)
-            await users.set_trading(tx, UID, True)
-        self.hub = MarketHub(self.gateway, self.clock, late_retries=0)
-        self.daemon = Daemon(
-            self.runtime,
-            account_factory=account_factory(self.runtime, self.gateway),
-            market_data=self.gateway,
-            clock=self.clock,
-            hub=self.hub,
-            release_account=self.gateway.release,
-            poll_interval=0.05,
-            backoff_base=0.05,
+        creds = self.emu.credentials(self.acct)
+        await arrange_live_user(
+            self.runtime, UID, "kraken", creds, risk, chat_id=4100, username="faults"
         )
-        self.daemon.deps.executor_factory = functools.partial(
-            Executor, lookup_attempts=3, lookup_backoff=0.05
+        self.hub, self.daemon, self.task = start_live_daemon(
+            self.runtime, self.gateway, self.clock, self.stop_event
         )
-        self.task = asyncio.create_task(self.daemon.run(self.stop_event))
         assert await until(lambda: self.hub.subscribers == 1), "the user's loop did not start"
 
     async def step(self, n: int = 1) -> None:
         """Advance ``n`` candles; each time wait until the loop handled the close (or
         is gone)."""
         for _ in range(n):
-            self.clock.set(self.clock.now_ms() + TF)
-            boundary = self.clock.now_ms() // TF * TF
-
-            def done(boundary: int = boundary) -> bool:
-                if self.hub.subscribers == 0:
-                    return True
-                return self.hub.published >= boundary and self.hub._all_idle()
-
-            assert await until(done), "the loop did not finish the candle"
+            await advance_candle(self.clock, self.hub)
 
     async def close(self) -> None:
         self.stop_event.set()
