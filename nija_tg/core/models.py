@@ -96,6 +96,9 @@ class OrderRequest:
     price: Decimal | None = None
     reduce_only: bool = False
     position_side: str | None = None  # "LONG"/"SHORT" in hedge mode on swaps
+    # A stop-market order: rests on the exchange and executes as a market order once the
+    # price reaches ``trigger_price`` (sell: at or below it; buy: at or above it).
+    trigger_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,7 @@ class OrderState:
     fee_currency: str | None = None
     ts: int | None = None
     fills: tuple[FillInfo, ...] = ()
+    trigger_price: Decimal | None = None  # stop orders: the price that fires them
 
 
 @dataclass(frozen=True, slots=True)

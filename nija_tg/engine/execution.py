@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from nija_tg.core.errors import AuthenticationError, OrderRejectedError
+from nija_tg.core.errors import AuthenticationError, NotFoundError, OrderRejectedError
 from nija_tg.core.models import OrderRequest, OrderState, OrderStatus, OrderType, Side
 from nija_tg.engine.execution_record import MarketFacts, priced, record_fills
 from nija_tg.exchange.client_ids import is_ours, new_client_order_id
@@ -48,6 +48,7 @@ class OrderDraft:
     reduce_only: bool = False
     position_side: str | None = None
     purpose: str = "entry"  # entry | exit | stop | take_profit
+    trigger_price: Decimal | None = None  # a stop-market order resting on the exchange
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,8 @@ class Executor:
             raise ValueError("order amount must be positive")
         if draft.type is OrderType.LIMIT and draft.price is None:
             raise ValueError("a limit order needs a price")
+        if draft.trigger_price is not None and draft.type is not OrderType.MARKET:
+            raise ValueError("a stop order is a market order with a trigger price")
         cid = new_client_order_id(self.exchange_id, self.user_id)
         self._inflight.add(cid)
         try:
@@ -114,6 +117,7 @@ class Executor:
                 price=draft.price,
                 reduce_only=draft.reduce_only,
                 position_side=draft.position_side,
+                trigger_price=draft.trigger_price,
             )
             try:
                 state = await self._send(request)
@@ -153,6 +157,7 @@ class Executor:
                 session_id=self.session_id,
                 reduce_only=draft.reduce_only,
                 position_side=draft.position_side,
+                trigger_price=draft.trigger_price,
             )
             row = await orders_repo.get(tx, self.user_id, order_id)
         assert row is not None
@@ -345,3 +350,20 @@ class Executor:
             n = await self._record(order, state)
             return await self._result(order, n)
         return await self._result(order, 0)
+
+    async def withdraw(self, order: OrderRow) -> OrderRow:
+        """Cancel a resting order (a stop on the exchange) and record the outcome, fills
+        that happened first included. Returns the row as recorded afterwards. Errors other
+        than "no such order" propagate: the caller must not act as if it were gone."""
+        if order.status is OrderStatus.INTENT:
+            await self._settle(order, startup=False)
+        elif order.status in (OrderStatus.OPEN, OrderStatus.SUBMITTED):
+            try:
+                state = await self.account.cancel_order(order.symbol, order.client_order_id)
+            except NotFoundError:
+                await self._resolve(order, 1, NOT_FOUND)
+            else:
+                await self._record(order, state)
+        row = await orders_repo.get(self.db, self.user_id, order.order_id)
+        assert row is not None
+        return row

@@ -140,7 +140,8 @@ async def record_fills(
     if inserted:
         text = fill_text(order, facts, mode, inserted)
         key = f"fill:{user_id}:{order.exchange_id}:{inserted[0][0].trade_id}"
-        await outbox.enqueue(tx, user_id, "fill", text, dedupe_key=key)
+        kind = "stop" if order.native_stop else "fill"  # the user's "stops" preference
+        await outbox.enqueue(tx, user_id, kind, text, dedupe_key=key)
     return len(inserted)
 
 
@@ -175,7 +176,7 @@ def fill_text(
     fee = sum((q for _, q, _ in inserted), ZERO)
     price = cost / amount if amount else ZERO
     verb = "Bought" if inserted[0][0].side is Side.BUY else "Sold"
-    label = PURPOSE_LABEL.get(order.purpose)
+    label = "stop-loss on the exchange" if order.native_stop else PURPOSE_LABEL.get(order.purpose)
     head = f"✅ {verb} {fmt_amount(amount)} {order.symbol} at {fmt_price(price)}"
     text = f"{head} (fee {fmt_money(fee)} {facts.quote})"
     pnls = [p for _, _, p in inserted if p is not None]

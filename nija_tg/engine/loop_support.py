@@ -96,3 +96,10 @@ def close_failed_text(symbol: str, purpose: str, reason: str) -> str:
         f"⚠️ The {what} order for {symbol} was refused by the exchange: {reason} The "
         "position is still open; the engine tries again on the next signal."
     )
+
+
+def stop_order_failed_text(symbol: str, reason: str) -> str:
+    return (
+        f"⚠️ The exchange refused the stop-loss order for {symbol}: {reason} The engine "
+        "still enforces your stop on every candle while it runs."
+    )

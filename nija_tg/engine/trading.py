@@ -1,6 +1,8 @@
 """The trading half of a user's loop: per market, enforce stops on the closed candle,
-trail them, evaluate the strategy on the shared indicator frame, size entries through
-the risk check and submit through the executor (shielded from cancellation)."""
+trail them (and keep the exchange's resting stop in step where the account supports
+one, see ``exchange_stops``), evaluate the strategy on the shared indicator frame, size
+entries through the risk check and submit through the executor (shielded from
+cancellation)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from nija_tg.core.models import (
     TradingMode,
 )
 from nija_tg.core.risk_settings import RiskSettings
+from nija_tg.engine.exchange_stops import ExchangeStops
 from nija_tg.engine.execution import (
     NEVER_SENT,
     NOT_FOUND,
@@ -27,7 +30,7 @@ from nija_tg.engine.execution import (
     Executor,
     OrderDraft,
 )
-from nija_tg.engine.loop_support import close_failed_text, stop_text
+from nija_tg.engine.loop_support import close_failed_text, stop_order_failed_text, stop_text
 from nija_tg.engine.market_data import MarketHub, MarketKey
 from nija_tg.exchange.protocol import TradingAccount
 from nija_tg.storage import outbox, positions, users
@@ -38,7 +41,7 @@ from nija_tg.strategies import Action, Signal, StrategyPosition, get_strategy
 log = logging.getLogger("nija_tg.engine.loop")
 
 
-class TradingActions:
+class TradingActions(ExchangeStops):
     """Mixin of UserLoop: the state it reads is set up by the loop's ``start``."""
 
     db: Database
@@ -74,14 +77,19 @@ class TradingActions:
         signal = strategy.evaluate(prepared, spos, params=params, allow_short=allow_short)
         candle = closed.last
         low, high = Decimal(str(candle.low)), Decimal(str(candle.high))
+        if not held and self._native(key.symbol):
+            await self._release(key.symbol)  # a stop left without a position
         for p in held.values():
             if p.stop_price is not None and risk.stop_hit(p.side, p.stop_price, low, high):
-                await self._close(p, "stop")
-                async with self.db.transaction() as tx:
-                    text = stop_text(p.symbol, p.side, p.stop_price, self.mode.value)
-                    await outbox.enqueue(tx, self.user_id, "stop", text)
+                if await self._close(p, "stop") is not None:
+                    async with self.db.transaction() as tx:
+                        text = stop_text(p.symbol, p.side, p.stop_price, self.mode.value)
+                        await outbox.enqueue(tx, self.user_id, "stop", text)
                 continue
             await self._trail(p, signal, low, high)
+            fresh = await positions.get(self.db, self.user_id, p.symbol, p.side)
+            if fresh is not None:
+                await self._protect(fresh)
         return signal
 
     async def _trail(self, p: PositionRow, signal: Signal, low: Decimal, high: Decimal) -> None:
@@ -173,8 +181,19 @@ class TradingActions:
             stop = risk.initial_stop(side, entry, Decimal(str(signal.stop_distance)))
             async with self.db.transaction() as tx:
                 await positions.set_stop(tx, self.user_id, key.symbol, side, stop, entry)
+            held_now = await positions.get(self.db, self.user_id, key.symbol, side)
+            if held_now is not None:
+                await self._protect(held_now)
 
-    async def _close(self, p: PositionRow, purpose: str) -> ExecutionResult:
+    async def _close(self, p: PositionRow, purpose: str) -> ExecutionResult | None:
+        """Close ``p`` at market; None when a resting stop on the exchange had already
+        closed it (the stop is cancelled first otherwise)."""
+        if self.account is not None and self.account.native_stops:
+            await self._release(p.symbol)
+            current = await positions.get(self.db, self.user_id, p.symbol, p.side)
+            if current is None:
+                return None
+            p = current
         market = self.markets.get(p.symbol)
         swap = market is not None and market.kind == "swap"
         hedge = swap and self.settings.position_mode == "hedge"
@@ -213,12 +232,18 @@ class TradingActions:
             refused = result.error not in (None, NOT_FOUND, NEVER_SENT, UNKNOWN)
             if draft.purpose != "entry" and refused:  # the exchange refused a close: tell
                 # the user (once per symbol and day); transient failures just retry
+                if draft.trigger_price is not None:
+                    text = stop_order_failed_text(draft.symbol, result.error or "")
+                    what = "stop_order_failed"
+                else:
+                    text = close_failed_text(draft.symbol, draft.purpose, result.error or "")
+                    what = "close_failed"
                 async with self.db.transaction() as tx:
                     await outbox.enqueue(
                         tx,
                         self.user_id,
                         "error",
-                        close_failed_text(draft.symbol, draft.purpose, result.error or ""),
-                        dedupe_key=f"close_failed:{self.user_id}:{draft.symbol}:{self.day}",
+                        text,
+                        dedupe_key=f"{what}:{self.user_id}:{draft.symbol}:{self.day}",
                     )
         return result

@@ -112,6 +112,7 @@ class UserLoop(TradingActions):
         self.blocked_day = ""  # UTC day on which the daily loss limit was announced
         self.seed_prices: dict[str, Decimal] = {}
         self.refusals: Counter[str] = Counter()  # risk check reasons, for status and tests
+        self.stop_refused: set[str] = set()  # symbols whose exchange refused stop orders
         self.alerts: list[tuple[int, str]] = []  # (clock ms, kind) of limit notifications
         self.stopping = False  # set when the loop is cancelled: finish the step, no entries
 

@@ -30,6 +30,12 @@ log = logging.getLogger(__name__)
 
 # Exchanges whose first-class use here is spot only: no positions, no leverage.
 SPOT_ONLY = frozenset({"kraken", "coinbase"})
+# Where stop-market orders rest on the exchange itself (ccxt's unified ``stopLossPrice``),
+# checked against an emulator that triggers them like the venue: Kraken spot
+# ``ordertype=stop-loss``, BingX swap ``STOP_MARKET``. Coinbase Advanced offers only
+# stop-limit orders, which a fast move can skip: there (and on exchanges not checked
+# here) the engine enforces stops on every candle instead.
+NATIVE_STOP_EXCHANGES = frozenset({"kraken", "bingx"})
 # Where ccxt's unified ``clientOrderId`` param is dropped and the native name is needed.
 CLIENT_ID_PARAM = {"coinbase": "client_order_id"}
 
@@ -49,6 +55,11 @@ class CcxtAccount:
         self._c = core.client
         self._lock = asyncio.Lock()
         self._hedged: bool | None = None
+
+    @property
+    def native_stops(self) -> bool:
+        """Whether stop-market orders (``OrderRequest.trigger_price``) rest on the exchange."""
+        return self.exchange_id in NATIVE_STOP_EXCHANGES
 
     # --- reads -------------------------------------------------------------------
 
@@ -128,6 +139,14 @@ class CcxtAccount:
         market = to_market(raw_market, self._c.precisionMode)
         amount = self._to_precision("amount", symbol, request.amount)
         price = None
+        trigger = None
+        if request.trigger_price is not None:
+            if request.type is not OrderType.MARKET or not self.native_stops:
+                raise OrderRejectedError(
+                    f"{self.exchange_id}: stop orders are not placed on this exchange",
+                    user_message="This exchange does not take our stop orders.",
+                )
+            trigger = self._to_precision("price", symbol, request.trigger_price)
         if request.type is OrderType.LIMIT:
             if request.price is None:
                 raise OrderRejectedError(
@@ -135,20 +154,23 @@ class CcxtAccount:
                     user_message="A limit order needs a price.",
                 )
             price = self._to_precision("price", symbol, request.price)
-        ref_price = price
-        needs_price = request.type is OrderType.MARKET and (
+        ref_price = price or trigger
+        needs_price = ref_price is None and (
             market.min_cost is not None or self._market_buy_needs_price(request, raw_market)
         )
         if needs_price:
             ref_price = await self._core.last_price(symbol)
         check_minimums(market, amount, ref_price, self.exchange_id)
         params = self._order_params(request)
+        if trigger is not None:
+            params["stopLossPrice"] = float(trigger)
         submit_price = price
-        if request.type is OrderType.MARKET and self._market_buy_needs_price(request, raw_market):
+        if trigger is None and self._market_buy_needs_price(request, raw_market):
             submit_price = ref_price
         log.info(
-            "%s submit %s %s %s cid=%s",
+            "%s submit %s%s %s %s cid=%s",
             self.exchange_id,
+            "stop " if trigger is not None else "",
             request.type.value,
             request.side.value,
             symbol,
@@ -177,6 +199,7 @@ class CcxtAccount:
             fallback_type=request.type,
             fallback_amount=amount,
             fallback_price=price,
+            fallback_trigger=trigger,
         )
 
     async def _refresh(self, raw: dict[str, Any], symbol: str) -> dict[str, Any]:

@@ -142,6 +142,7 @@ def to_order(
     fallback_type: OrderType | None = None,
     fallback_amount: Decimal | None = None,
     fallback_price: Decimal | None = None,
+    fallback_trigger: Decimal | None = None,
 ) -> OrderState:
     """An OrderState from a ccxt order dict; fallbacks fill what a terse create
     response leaves out."""
@@ -161,7 +162,8 @@ def to_order(
     cid = o.get("clientOrderId") or client_order_id
     trades = [to_fill(t, symbol) for t in (o.get("trades") or []) if isinstance(t, dict)]
     fills = tuple(replace(f, client_order_id=cid) for f in trades if f.amount > 0 and f.price > 0)
-    price = dec(o.get("price"))
+    price = dec(o.get("price")) or None  # stop-market orders report 0 on some venues
+    trigger = dec(o.get("triggerPrice") or o.get("stopLossPrice") or o.get("stopPrice")) or None
     return OrderState(
         exchange_order_id=str(o.get("id") or ""),
         client_order_id=cid,
@@ -177,6 +179,7 @@ def to_order(
         fee_currency=fee_cur,
         ts=o.get("timestamp"),
         fills=fills,
+        trigger_price=trigger if trigger is not None else fallback_trigger,
     )
 
 

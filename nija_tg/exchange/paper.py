@@ -136,6 +136,9 @@ class PaperAccount:
         self._state: PaperState | None = None
         self._lock = asyncio.Lock()
 
+    # Paper fills at candle prices; its stops are the engine's (checked on every candle).
+    native_stops = False
+
     # --- state -------------------------------------------------------------------
 
     async def _load(self) -> PaperState:
@@ -210,6 +213,11 @@ class PaperAccount:
     async def create_order(self, request: OrderRequest) -> OrderState:
         if not request.client_order_id:
             raise OrderRejectedError("paper: missing client order id")
+        if request.trigger_price is not None:
+            raise OrderRejectedError(
+                "paper: stop orders are enforced by the engine",
+                user_message="Paper trading does not take stop orders.",
+            )
         market = await self.market(request.symbol)
         amount = round_step(request.amount, market.amount_step)
         price = None

@@ -43,6 +43,12 @@ class TradingAccount(Protocol):
 
     exchange_id: str
 
+    @property
+    def native_stops(self) -> bool:
+        """True when ``create_order`` takes stop-market orders (``trigger_price``) that
+        rest on the exchange; otherwise the engine enforces stops on every candle."""
+        ...
+
     async def fetch_balance(self) -> list[BalanceLine]: ...
 
     async def market(self, symbol: str) -> MarketInfo: ...

@@ -196,7 +196,16 @@ ALTER TABLE positions ADD COLUMN entry_fees TEXT NOT NULL DEFAULT '0';
 CREATE INDEX fills_user_order ON fills(user_id, order_id);
 """
 
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, MIGRATION_1), (2, MIGRATION_2))
+# Exchange-native stop orders: the price that fires a resting stop-market order.
+MIGRATION_3 = """
+ALTER TABLE orders ADD COLUMN trigger_price TEXT;
+"""
+
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (1, MIGRATION_1),
+    (2, MIGRATION_2),
+    (3, MIGRATION_3),
+)
 
 
 async def apply_migrations(conn: aiosqlite.Connection) -> list[int]:

@@ -47,6 +47,12 @@ class OrderRow:
     position_side: str | None
     created_at: float
     updated_at: float
+    trigger_price: Decimal | None = None  # set on exchange-native stop orders
+
+    @property
+    def native_stop(self) -> bool:
+        """A stop-market order resting on the exchange (not the engine's market close)."""
+        return self.trigger_price is not None
 
 
 def _opt(text: str | None) -> Decimal | None:
@@ -79,6 +85,7 @@ def _row(r: sqlite3.Row | None) -> OrderRow | None:
         position_side=r["position_side"],
         created_at=r["created_at"],
         updated_at=r["updated_at"],
+        trigger_price=_opt(r["trigger_price"]),
     )
 
 
@@ -104,14 +111,15 @@ async def create(
     position_side: str | None = None,
     status: OrderStatus = OrderStatus.INTENT,
     exchange_order_id: str | None = None,
+    trigger_price: Decimal | None = None,
 ) -> int:
     """Insert a new order row; returns its id."""
     now = time.time()
     cur = await tx.execute(
         "INSERT INTO orders(user_id, client_order_id, exchange_id, mode, symbol, side, type, "
         "amount, price, purpose, status, exchange_order_id, session_id, reduce_only, "
-        "position_side, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "position_side, trigger_price, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             user_id,
             client_order_id,
@@ -128,6 +136,7 @@ async def create(
             session_id,
             int(reduce_only),
             position_side,
+            _s(trigger_price),
             now,
             now,
         ),
@@ -164,10 +173,11 @@ async def adopt(
         type=state.type,
         amount=state.amount,
         price=state.price,
-        purpose="adopted",
+        purpose="stop" if state.trigger_price is not None else "adopted",
         session_id=session_id,
         status=OrderStatus.OPEN,
         exchange_order_id=state.exchange_order_id,
+        trigger_price=state.trigger_price,
     )
     return order_id
 
@@ -250,6 +260,16 @@ async def unresolved(db: Reader, user_id: int) -> list[OrderRow]:
     rows = await db.fetchall(
         "SELECT * FROM orders WHERE user_id = ? AND status IN (?, ?, ?) ORDER BY order_id",
         (user_id, *(s.value for s in UNRESOLVED)),
+    )
+    return [r for r in map(_row, rows) if r is not None]
+
+
+async def open_stops(db: Reader, user_id: int, symbol: str) -> list[OrderRow]:
+    """This user's unresolved exchange-native stop orders on ``symbol``, oldest first."""
+    rows = await db.fetchall(
+        "SELECT * FROM orders WHERE user_id = ? AND symbol = ? AND trigger_price IS NOT NULL "
+        "AND status IN (?, ?, ?) ORDER BY order_id",
+        (user_id, symbol, *(s.value for s in UNRESOLVED)),
     )
     return [r for r in map(_row, rows) if r is not None]
 

@@ -70,6 +70,7 @@ class FaultyAccount:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.exchange_id = inner.exchange_id
+        self.native_stops = inner.native_stops
         self.creates: list[OrderRequest] = []
         self.fail_before_send: Exception | None = None  # raised, nothing sent
         self.lose_answer: Exception | None = None  # sent (exchange has it), then raised

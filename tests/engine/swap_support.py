@@ -224,9 +224,15 @@ class SwapRig:
 
     # --- what happened ---------------------------------------------------------------
 
-    def exchange_orders(self, uid: int) -> list[EmuOrder]:
+    def exchange_orders(self, uid: int, *, stops: bool = False) -> list[EmuOrder]:
+        """``uid``'s orders on the exchange: the trades (or, with ``stops``, only the
+        stop orders resting there to protect positions)."""
         key = self.users[uid].acct.api_key
-        return [o for o in self.emu.ledger.orders if o.account == key]
+        return [
+            o
+            for o in self.emu.ledger.orders
+            if o.account == key and (o.trigger_price is not None) == stops
+        ]
 
     def exchange_positions(self, uid: int) -> set[tuple[str, str, Decimal]]:
         """(symbol, side, amount) of every non-flat emulator position of ``uid``."""
@@ -243,9 +249,12 @@ class SwapRig:
         )
         return {(r["symbol"], r["side"], Decimal(r["amount"])) for r in rows}
 
-    async def orders(self, uid: int) -> list:
+    async def orders(self, uid: int, *, stops: bool = False) -> list:
+        """``uid``'s order rows: trades (or, with ``stops``, the exchange stop orders)."""
+        null = "IS NOT NULL" if stops else "IS NULL"
         return await self.db.fetchall(
-            "SELECT * FROM orders WHERE user_id = ? ORDER BY order_id", (uid,)
+            f"SELECT * FROM orders WHERE user_id = ? AND trigger_price {null} ORDER BY order_id",
+            (uid,),
         )
 
     async def fills(self, order_id: int) -> list:

@@ -301,6 +301,7 @@ class SwapVenue:
     """A tiny swap exchange: market orders fill at ``price`` with a 0.1 % fee."""
 
     exchange_id = "bingx"
+    native_stops = False
 
     def __init__(self) -> None:
         self.price = Decimal(100)

@@ -150,3 +150,14 @@ async def test_swap_calls_are_inert():
     await acct.set_leverage(SYM, Decimal(3))
     await acct.set_position_mode(True)
     await acct.close()
+
+
+async def test_stop_orders_are_refused_paper_stops_are_the_engines():
+    acct, _, store = make()
+    assert acct.native_stops is False
+    request = OrderRequest(SYM, Side.SELL, OrderType.MARKET, Decimal("0.01"), "p-stop",
+                           trigger_price=Decimal(45000))  # fmt: skip
+    with pytest.raises(E.OrderRejectedError) as err:
+        await acct.create_order(request)
+    assert "stop" in err.value.user_message.lower()
+    assert await acct.fetch_open_orders() == []

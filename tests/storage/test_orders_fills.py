@@ -55,7 +55,7 @@ async def test_order_row_round_trip_and_migration_columns(two_users):
     assert row.reduce_only and row.position_side == "LONG" and row.purpose == "exit"
     assert row.filled == 0 and row.average is None
     versions = [r[0] for r in await db.fetchall("SELECT version FROM schema_migrations")]
-    assert versions == [1, 2]
+    assert versions == [1, 2, 3]
 
 
 async def test_state_machine_never_leaves_terminal_and_filled_never_drops(two_users):
@@ -155,3 +155,28 @@ async def test_positions_upsert_keeps_stop_and_scopes_by_user(two_users):
     async with db.transaction() as tx:
         await positions.delete(tx, A, "BTC/USD", "long")
     assert await positions.list_for_user(db, A) == []
+
+
+async def test_stop_orders_keep_their_trigger_and_are_listed_while_unresolved(two_users):
+    db = two_users
+    stop = await new_order(db, A, "s1", OrderStatus.OPEN, purpose="stop", trigger_price=Decimal(90))
+    await new_order(db, A, "e1", OrderStatus.OPEN)  # a plain limit: not a stop
+    await new_order(db, B, "s2", OrderStatus.OPEN, purpose="stop", trigger_price=Decimal(80))
+    row = await orders.get(db, A, stop)
+    assert row.trigger_price == Decimal(90) and row.native_stop
+    assert not (await orders.get_by_client_id(db, A, "e1")).native_stop
+    assert [r.client_order_id for r in await orders.open_stops(db, A, "BTC/USD")] == ["s1"]
+    assert await orders.open_stops(db, A, "ETH/USD") == []
+    async with db.transaction() as tx:
+        await orders.apply_state(tx, A, stop, state(OrderStatus.CANCELED, "0"))
+    assert await orders.open_stops(db, A, "BTC/USD") == []
+
+
+async def test_adopted_stop_order_keeps_purpose_and_trigger(two_users):
+    db = two_users
+    st = state(OrderStatus.OPEN, "0", trigger_price=Decimal(95))
+    async with db.transaction() as tx:
+        oid = await orders.adopt(tx, user_id=A, exchange_id="kraken", mode="live", state=st)
+    row = await orders.get(db, A, oid)
+    assert row.purpose == "stop" and row.trigger_price == Decimal(95)
+    assert [r.order_id for r in await orders.open_stops(db, A, "BTC/USD")] == [oid]
