@@ -19,8 +19,9 @@ restart, once every loop has reconciled, the child is frozen (SIGSTOP) and check
   state matches the exchange (filled/open/canceled; "rejected" only if the exchange has
   no such order);
 - each exchange fill is exactly one fill row (count and amount per order), trade ids are
-  unique, and each fill row has its 'fill' outbox row (dedupe key ``fill:<user>:kraken:<trade
-  id>``: the emulator fills an order in one trade);
+  unique, and each fill row has its outbox row (kind 'fill', or 'stop' for a stop order
+  the exchange executed; dedupe key ``fill:<user>:kraken:<trade id>``: the emulator fills
+  an order in one trade). Stop orders resting on Kraken are orders like the others;
 - position amounts equal the exchange's base balances (users without orders in flight).
 
 Orders the running child has in flight (created after the restart, still intent or
@@ -208,7 +209,10 @@ def check(db_path: Path, emu: Any, by_key: dict[str, int], since: float, strict:
             db_fills.setdefault(r["order_id"], []).append(r)
         notes = {
             r["dedupe_key"]: r
-            for r in conn.execute("SELECT dedupe_key, text FROM outbox WHERE kind = 'fill'")
+            for r in conn.execute(
+                "SELECT dedupe_key, text FROM outbox WHERE kind IN ('fill', 'stop') "
+                "AND dedupe_key LIKE 'fill:%'"
+            )
         }
         positions = {
             (r["user_id"], r["symbol"]): Decimal(r["amount"])
@@ -271,6 +275,8 @@ def check(db_path: Path, emu: Any, by_key: dict[str, int], since: float, strict:
     return {
         "failures": fails,
         "orders": len(ours),
+        "filled_orders": sum(1 for o in ours if o.status == "closed"),
+        "stop_orders": sum(1 for o in ours if o.trigger_price is not None),
         "fills": len(all_fills),
         "notifications": len(notes),
         "duplicates": len(dups),
@@ -433,6 +439,8 @@ async def run_kills(work: Path, plan: KillPlan) -> dict[str, Any]:
         users=plan.users,
         candles=(end - int(first)) // TF_MS,
         orders=t.stats["orders"],
+        filled_orders=t.stats["filled_orders"],
+        stop_orders=t.stats["stop_orders"],
         fills=t.stats["fills"],
         fill_notifications=t.stats["notifications"],
         duplicate_orders=t.stats["duplicates"],

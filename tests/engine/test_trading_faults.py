@@ -92,12 +92,20 @@ class Rig:
 
     # --- what happened --------------------------------------------------------------------
 
-    def exchange_orders(self) -> list:
-        return [o for o in self.emu.ledger.orders if is_ours(o.client_id, UID)]
+    def exchange_orders(self, *, stops: bool = False) -> list:
+        """Our trades on the exchange (or, with ``stops``, the stop orders resting there
+        to protect positions: Kraken takes them, see test_exchange_stops.py)."""
+        return [
+            o
+            for o in self.emu.ledger.orders
+            if is_ours(o.client_id, UID) and (o.trigger_price is not None) == stops
+        ]
 
-    async def orders(self) -> list:
+    async def orders(self, *, stops: bool = False) -> list:
+        null = "IS NOT NULL" if stops else "IS NULL"
         return await self.db.fetchall(
-            "SELECT * FROM orders WHERE user_id = ? ORDER BY order_id", (UID,)
+            f"SELECT * FROM orders WHERE user_id = ? AND trigger_price {null} ORDER BY order_id",
+            (UID,),
         )
 
     async def outbox(self, kind: str | None = None) -> list[str]:
@@ -111,26 +119,31 @@ class Rig:
         return Counter(r["kind"] for r in rows)
 
     async def assert_consistent(self) -> None:
-        """No duplicate order, every exchange order known and matching, one fill row and
-        one fill notification per exchange fill."""
-        ours = self.exchange_orders()
+        """No duplicate order, every exchange order (trades and stops) known and in the
+        same state, one fill row and one fill notification per exchange fill."""
+        ours = self.exchange_orders() + self.exchange_orders(stops=True)
         assert all(n == 1 for n in Counter(o.client_id for o in ours).values())
         rows = {r["client_order_id"]: r for r in await self.orders()}
+        rows.update({r["client_order_id"]: r for r in await self.orders(stops=True)})
+        status = {"closed": "filled", "open": "open", "canceled": "canceled"}
         for o in ours:
             row = rows[o.client_id]
-            assert row["status"] == {"closed": "filled", "open": "open"}[o.status], o.client_id
+            assert row["status"] == status[o.status], o.client_id
             fills = await self.db.fetchall(
                 "SELECT amount FROM fills WHERE order_id = ?", (row["order_id"],)
             )
             ex_fills = [f for f in self.emu.ledger.fills if f.order_id == o.order_id]
-            assert len(fills) == len(ex_fills) == 1
-            assert Decimal(fills[0]["amount"]) == ex_fills[0].amount
+            assert len(fills) == len(ex_fills) == (1 if o.status == "closed" else 0)
+            assert [Decimal(f["amount"]) for f in fills] == [f.amount for f in ex_fills]
         on_exchange = {o.client_id for o in ours}
         for cid, row in rows.items():
             if cid not in on_exchange:
                 assert row["status"] == "rejected", (cid, row["status"])
         n_fills = (await self.db.fetchone("SELECT COUNT(*) AS n FROM fills"))["n"]
-        assert len(await self.outbox("fill")) == n_fills == len(ours)
+        told = await self.outbox("fill") + [
+            t for t in await self.outbox("stop") if "on the exchange" in t
+        ]
+        assert len(told) == n_fills == sum(1 for o in ours if o.status == "closed")
 
 
 @pytest.fixture(autouse=True)
@@ -257,10 +270,12 @@ async def test_insufficient_funds_rejects_without_retry_storm_or_duplicate(rig):
         assert rig.emu.orders_for_client_id(rig.acct, r["client_order_id"]) == []
     pos = await rig.db.fetchone("SELECT amount FROM positions WHERE user_id = ?", (UID,))
     assert pos is not None and Decimal(pos["amount"]) > 0
-    # the user is told once (per symbol and day) that the exit was refused
+    # the user is told once (per symbol and day) that the exit was refused, and once
+    # that the stop-loss could not be put back on the exchange (the coins are gone)
     assert set(await rig.kinds()) == {"fill", "error"}
-    (told,) = await rig.outbox("error")
-    assert "refused" in told and "still open" in told and "ETH" in told
+    exit_told, stop_told = await rig.outbox("error")
+    assert "refused" in exit_told and "still open" in exit_told and "ETH" in exit_told
+    assert "stop-loss" in stop_told and "every candle" in stop_told
     assert (await users.get_user(rig.db, UID)).status.value == "active"
 
 
