@@ -195,7 +195,9 @@ async def disconnect(update: Update, context: BotContext) -> None:
         await reply(
             update,
             "Your exchange keys are erased and trading is off. Also delete the key on the "
-            "exchange's website if you no longer use it.",
+            "exchange's website if you no longer use it. Stop-loss orders we placed for "
+            "open positions stay on the exchange: cancel them there if you close those "
+            "positions yourself.",
         )
     else:
         await reply(update, "You have no exchange connected. /connect links one.")

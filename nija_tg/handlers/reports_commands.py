@@ -63,6 +63,8 @@ async def positions(update: Update, context: BotContext) -> None:
     for p in report.positions:
         mark = f" → {fmt.amount(p.mark_price)}" if p.mark_price is not None else ""
         stop = f" · stop {fmt.amount(p.stop_price)}" if p.stop_price is not None else ""
+        if stop and p.stop_on_exchange:
+            stop += " (on the exchange)"
         lines.append(
             f"<b>{esc(p.symbol)}</b> {esc(p.side.upper())} {fmt.amount(p.amount)} "
             f"@ {fmt.amount(p.entry_price)}{mark}\n"

@@ -26,7 +26,8 @@ CONFIRM = (
     "⚠️ <b>Erase everything?</b>\n"
     "This deletes your exchange keys, settings, positions and trade history kept here, "
     "your notification preferences, and stops trading. Positions already open on your "
-    "exchange account are not closed by this. This cannot be undone."
+    "exchange account are not closed by this, and their stop-loss orders stay there. "
+    "This cannot be undone."
 )
 ERASED = (
     "🗑 Everything is erased: your keys, settings and history are gone and trading is "

@@ -21,8 +21,17 @@ from typing import Any
 from nija_tg.config import Settings
 from nija_tg.core import pnl as pnl_math
 from nija_tg.core.errors import PermissionDeniedError
-from nija_tg.core.models import Role
-from nija_tg.storage import audit, fills, positions, report_queries, sessions, snapshots, users
+from nija_tg.core.models import OrderStatus, Role
+from nija_tg.storage import (
+    audit,
+    fills,
+    orders,
+    positions,
+    report_queries,
+    sessions,
+    snapshots,
+    users,
+)
 from nija_tg.storage.db import Database
 from nija_tg.storage.fills import FillRow
 from nija_tg.storage.sessions import SessionRow
@@ -106,6 +115,7 @@ class PositionView:
     stop_price: Decimal | None
     unrealized_pnl: Decimal | None
     opened_at: float
+    stop_on_exchange: bool = False  # a stop-loss order rests on the exchange for it
 
 
 @dataclass(frozen=True)
@@ -238,6 +248,7 @@ class ReportsService:
             upnl = _dec(mark.get("unrealized_pnl"))
             if upnl is None and price is not None:
                 upnl = pnl_math.unrealized_pnl(row.side, row.entry_price, price, row.amount)
+            resting = await orders.open_stops(self._db, user_id, row.symbol)
             out.append(
                 PositionView(
                     symbol=row.symbol,
@@ -248,6 +259,7 @@ class ReportsService:
                     stop_price=row.stop_price,
                     unrealized_pnl=upnl,
                     opened_at=row.opened_at,
+                    stop_on_exchange=any(o.status is OrderStatus.OPEN for o in resting),
                 )
             )
         return PositionsReport(out, None if snap is None else snap.updated_at)

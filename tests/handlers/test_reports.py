@@ -7,10 +7,10 @@ from decimal import Decimal
 
 from telegram.ext import CommandHandler
 
-from nija_tg.core.models import Role, UserStatus
+from nija_tg.core.models import OrderStatus, OrderType, Role, Side, UserStatus
 from nija_tg.handlers import reports_format as fmt
 from nija_tg.handlers.reports import send_dashboard
-from nija_tg.storage import audit, credentials, snapshots, users
+from nija_tg.storage import audit, credentials, orders, snapshots, users
 from nija_tg.storage.db import Database
 from tests.handlers.harness import ADMIN_ID, BotHarness
 from tests.services.test_reports_service import arrange_trader
@@ -130,6 +130,27 @@ async def test_pnl_text_then_chart_photo(bot):
         text = await bot.say(TRADER, f"/pnl {period}")
         assert "Trades: 3" in text
         assert (await bot.next(TRADER, since=since, method="sendPhoto")).params["photo"]["size"]
+
+
+async def test_positions_say_when_the_stop_rests_on_the_exchange(bot):
+    await trader_with_data(bot)
+    async with db_of(bot).transaction() as tx:
+        await orders.create(
+            tx,
+            user_id=TRADER,
+            client_order_id="njstoprestingthere",
+            exchange_id="bingx",
+            mode="live",
+            symbol="BTC/USDT",
+            side=Side.SELL,
+            type=OrderType.MARKET,
+            amount=Decimal("0.05"),
+            purpose="stop",
+            status=OrderStatus.OPEN,
+            trigger_price=Decimal(58000),
+        )
+    text = await bot.say(TRADER, "/positions")
+    assert "· stop 58,000 (on the exchange) ·" in text
 
 
 async def test_empty_new_user(bot):
