@@ -355,9 +355,14 @@ class Executor:
         """Cancel a resting order (a stop on the exchange) and record the outcome, fills
         that happened first included. Returns the row as recorded afterwards. Errors other
         than "no such order" propagate: the caller must not act as if it were gone."""
-        if order.status is OrderStatus.INTENT:
+        if order.status in (OrderStatus.INTENT, OrderStatus.SUBMITTED):
+            # first learn whether it reached the exchange (a young SUBMITTED one stays
+            # as it is within the visibility window: the caller must wait)
             await self._settle(order, startup=False)
-        elif order.status in (OrderStatus.OPEN, OrderStatus.SUBMITTED):
+            fresh = await orders_repo.get(self.db, self.user_id, order.order_id)
+            assert fresh is not None
+            order = fresh
+        if order.status is OrderStatus.OPEN:
             try:
                 state = await self.account.cancel_order(order.symbol, order.client_order_id)
             except NotFoundError:

@@ -467,3 +467,36 @@ def test_fee_in_base_is_converted_and_bad_position_side_refused():
     with pytest.raises(ValueError):
         apply_fill({}, side=Side.BUY, amount=Decimal(1), price=Decimal(1), fee=Decimal(0),
                    spot=False, position_side="BOTH")  # fmt: skip
+
+
+# --- withdraw (cancelling a resting stop before the engine closes itself) -----------------
+
+
+async def test_withdraw_cancels_a_resting_order_and_records_it(db, setup):
+    ex, _, paper, _, _ = setup
+    draft = OrderDraft(SYM, Side.BUY, OrderType.LIMIT, Decimal("0.01"), price=Decimal(40000))
+    r = await ex.submit(draft)
+    row = await orders.get(db, UID, r.order_id)
+    after = await ex.withdraw(row)
+    assert after.status is OrderStatus.CANCELED and after.filled == 0
+    assert await paper.fetch_open_orders() == []
+    again = await ex.withdraw(after)  # a finished order is left as it is
+    assert again.status is OrderStatus.CANCELED
+
+
+async def test_withdraw_waits_for_a_young_unknown_outcome_then_finds_it_filled(db, setup):
+    ex, account, _, _, _ = setup
+    account.lose_answer = E.ExchangeUnreachableError("lost (test)")
+    account.lookup_errors = 3  # the submit's own lookups all fail: outcome unknown
+    r = await ex.submit(buy())
+    assert r.error == UNKNOWN and r.status is OrderStatus.SUBMITTED
+    account.lose_answer = None
+    ex.lookup_backoff = 100.0  # the exchange may still be about to show it
+    row = await orders.get(db, UID, r.order_id)
+    lookups = account.lookups
+    kept = await ex.withdraw(row)
+    assert kept.status is OrderStatus.SUBMITTED and account.lookups == lookups  # no guess
+    ex.lookup_backoff = 0.0  # the visibility window has passed
+    done = await ex.withdraw(kept)
+    assert done.status is OrderStatus.FILLED  # it had executed: nothing to cancel
+    assert len(await fills.for_order(db, UID, r.order_id)) == 1
