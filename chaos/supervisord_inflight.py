@@ -46,7 +46,8 @@ from typing import Any
 from aiohttp import web
 
 from chaos.common import PYTHON, REPO, VENV_BIN, base_parser, child_env, emit, result, wait_for
-from chaos.engine_kill import check, db_path_of, outcomes, unresolved
+from chaos.engine_kill import db_path_of
+from chaos.engine_kill_check import check, outcomes, unresolved
 from chaos.supervisord_stop import (
     TOKEN,
     _server,

@@ -15,7 +15,8 @@ from decimal import Decimal
 
 import pytest
 
-from chaos.engine_kill import KillPlan, check, db_path_of, run_kills
+from chaos.engine_kill import KillPlan, db_path_of, run_kills
+from chaos.engine_kill_check import check
 from nija_tg.core.models import Role
 from nija_tg.exchange.client_ids import new_client_order_id
 from nija_tg.storage import users
@@ -157,3 +158,27 @@ async def test_checker_catches_unresolved_old_orders_and_position_drift(tmp_path
     assert any("still submitted" in f for f in res["failures"])
     res = check(path, emu, by_key, 0.0, strict=False)  # in flight in the current run
     assert res["failures"] == [] and res["inflight"] == 1
+
+
+async def test_checker_counts_a_stop_fired_since_the_last_poll_as_pending_not_lost(tmp_path):
+    path, emu, by_key, order = await _state(tmp_path)
+    cid = new_client_order_id("kraken", UID)
+    stop = EmuOrder("O4", cid, order.account, "ETH/USD", "sell", "market", Decimal("0.5"), None)
+    stop.trigger_price = Decimal(9)
+    emu.ledger.orders.append(stop)
+    now = time.time() - 30
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(
+        "INSERT INTO orders(order_id, user_id, client_order_id, exchange_id, mode, symbol, side,"
+        " type, amount, purpose, status, trigger_price, created_at, updated_at) VALUES (2, ?, ?,"
+        " 'kraken', 'live', 'ETH/USD', 'sell', 'market', '0.5', 'stop', 'open', '9', ?, ?)",
+        (UID, cid, now, now),
+    )
+    conn.close()
+    res = check(path, emu, by_key, time.time(), strict=True)
+    assert res["failures"] == [] and res["pending_stops"] == 0  # resting on both sides
+    emu.ledger.trigger(stop, Decimal(9), 0, emu.split_symbol)  # fires: the engine has not polled
+    res = check(path, emu, by_key, time.time(), strict=True)
+    assert res["failures"] == [] and res["pending_stops"] == 1 and res["inflight"] == 1
+    res = check(path, emu, by_key, time.time(), strict=True, settled={"O4"})
+    assert any("O4" in f or cid in f for f in res["failures"])  # a restart must have seen it

@@ -257,3 +257,25 @@ async def test_trailing_moves_the_exchange_stop_and_keeps_one_resting(rig):
     assert moved, "the data should raise the trailing stop at least once"
     assert all(o.trigger_price > first for o in moved)
     await rig.assert_books_match()
+
+
+async def test_refused_stop_is_told_once_and_the_engine_enforces_it(rig):
+    rig.emu.refused_ordertypes.add("stop-loss")
+    await rig.start(trailing_stop=False, stop_pct=0.3)  # a tight stop the candles cross
+    pos = await entered(rig)
+    assert rig.exchange_stops() == []
+    for _ in range(12):
+        if await rig.position() is None:
+            break
+        await rig.step()
+    assert await rig.position() is None, "the candles should cross a 0.3% stop"
+    kinds = [k for k, _ in await rig.outbox()]
+    assert kinds.count("error") == 1  # told once, not on every candle
+    told = next(t for k, t in await rig.outbox() if k == "error")
+    assert "refused the stop-loss order" in told and "every candle" in told
+    stop_texts = [t for k, t in await rig.outbox() if k == "stop"]
+    assert len(stop_texts) == 1 and "Stop hit" in stop_texts[0]  # the engine's own close
+    sells = [o for o in rig.exchange_orders() if o.side == "sell"]
+    assert len(sells) == 1 and sells[0].trigger_price is None and sells[0].status == "closed"
+    assert pos.stop_price is not None
+    await rig.assert_books_match()

@@ -32,7 +32,18 @@ Layout: this module holds ``BingXEmulator`` (test API and routes); bingx_markets
 contract table and public endpoints, bingx_auth.py the signature check, bingx_ledger.py
 the margin model, bingx_orders.py and bingx_account.py the private endpoints.
 
-Not covered: spot or coin-M trading, trigger/TP/SL/trailing orders, partial fills, isolated
+Stop-market (``STOP_MARKET`` + ``stopPrice``, what ccxt sends for ``create_order(...,
+"market", ..., {"stopLossPrice": p})``): only closes, so it needs no margin; in one-way mode
+it is reduce-only whatever ``reduceOnly`` says (nothing to close -> 101205), in hedge mode
+one without a position on its ``positionSide`` to close is refused with 80017 "position not
+exist" (-> OrderNotFound, the real reply reported in ccxt issue #18844). It rests ``NEW``
+and triggers on the emulator's price as mark (sell <=, buy >=): on a ``set_price`` or on the
+replayed candles (emulator_triggers.py, run before every signed request), then fills as a
+market order (``FILLED``, avgPrice, commission, profit). ccxt parses it as type ``market``
+with ``stopLossPrice`` = the trigger (and ``triggerPrice`` None, ccxt's own choice).
+
+Not covered: spot or coin-M trading, TRIGGER_*/TAKE_PROFIT*/STOP (limit)/trailing orders,
+attached ``stopLoss``/``takeProfit`` JSON, ``closePosition``, partial fills, isolated
 margin, liquidation, funding, order books, websockets, fill ids (the real ``allFillOrders``
 has none).
 """
@@ -46,11 +57,12 @@ from decimal import Decimal
 from aiohttp import web
 
 from tests.fakes.bingx_account import BingXAccount
-from tests.fakes.bingx_auth import auth_error, private, stale_timestamp
+from tests.fakes.bingx_auth import PrivateHandler, auth_error, private, stale_timestamp
 from tests.fakes.bingx_ledger import SwapLedger, SwapPosition
 from tests.fakes.bingx_markets import CONTRACTS, BingXPublic, native, unified
 from tests.fakes.bingx_orders import BingXOrders
 from tests.fakes.emulator_base import EmuAccount, EmulatorServer, EmuOrder, scaled_candles
+from tests.fakes.emulator_triggers import StopTriggers
 
 
 def _new_credential() -> str:
@@ -67,6 +79,7 @@ class BingXEmulator(EmulatorServer):
         super().__init__()
         self.symbols = [f"{base}/USDT:USDT" for base in CONTRACTS]
         self.ledger: SwapLedger = SwapLedger(self.price)
+        self.stops = StopTriggers(self)
         for base, (csv_name, factor, btc_quoted, *_rest) in CONTRACTS.items():
             scale = factor * (candle_scale if btc_quoted else 1.0)
             self.candles[f"{base}/USDT:USDT"] = scaled_candles(csv_name, scale)
@@ -113,11 +126,21 @@ class BingXEmulator(EmulatorServer):
 
     # --- routes ----------------------------------------------------------------------
 
+    def _synced(self, handler: PrivateHandler) -> PrivateHandler:
+        """``handler`` after the open stops caught up with the clock (candles closed since
+        they were placed, then the current price), as every signed request does."""
+
+        async def run(request: web.Request, acct: EmuAccount, params: dict) -> web.Response:
+            self.stops.sync(self.clock_ms())
+            return await handler(request, acct, params)
+
+        return run
+
     def routes(self) -> list[web.RouteDef]:
         pub, o, a = BingXPublic(self), BingXOrders(self), BingXAccount(self)
 
         def p(handler):
-            return private(self.ledger, handler)
+            return private(self.ledger, self._synced(handler))
 
         s1, s2 = "/openApi/swap/v1", "/openApi/swap/v2"
         return [

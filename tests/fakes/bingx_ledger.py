@@ -93,17 +93,12 @@ class SwapLedger(Ledger):
             "available": equity - used - frozen,
         }
 
-    def try_fill(self, order: EmuOrder, base: str, quote: str, now_ms: int) -> None:
-        if order.status != "open":
-            return
-        px = self.price_of(order.symbol)
-        if px is None:
-            return
-        if order.type == "limit":
-            assert order.price is not None
-            if not (px <= order.price if order.side == "buy" else px >= order.price):
-                return
-            px = order.price
+    def market_price(self, symbol: str) -> Decimal | None:
+        return self.price_of(symbol)
+
+    def execute(self, order: EmuOrder, base: str, quote: str, px: Decimal, now_ms: int) -> None:
+        """Fill what ``order`` may still close or open at ``px``: position, realised PnL,
+        fee and a fill record; a reducing order with nothing left to reduce is canceled."""
         closing, opening = self.split_qty(order, order.amount - order.filled)
         qty = closing + opening
         if qty <= 0:  # reduce-only order with nothing left to reduce

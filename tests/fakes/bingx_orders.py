@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from tests.fakes.bingx import BingXEmulator
 
 
+def native_type(o: EmuOrder) -> str:
+    """BingX's order type: ``MARKET``, ``LIMIT`` or ``STOP_MARKET``."""
+    return "STOP_MARKET" if o.trigger_price is not None else o.type.upper()
+
+
 class BingXOrders:
     """Order handlers ``(request, account, params)`` on ``emu``'s swap ledger."""
 
@@ -45,13 +50,13 @@ class BingXOrders:
             "orderId": int(o.order_id),
             "side": o.side.upper(),
             "positionSide": o.position_side,
-            "type": o.type.upper(),
+            "type": native_type(o),
             "origQty": num(o.amount),
             "price": num(o.price or ZERO),
             "executedQty": num(o.filled),
             "avgPrice": num(o.avg_price or ZERO),
             "cumQuote": num(o.filled * (o.avg_price or ZERO), 4),
-            "stopPrice": "",
+            "stopPrice": num(o.trigger_price) if o.trigger_price is not None else "",
             "profit": num(self.ledger.profit.get(o.order_id, ZERO), 4),
             "commission": num(-o.fee, 6),
             "status": {"open": "NEW", "closed": "FILLED", "canceled": "CANCELLED"}[o.status],
@@ -77,8 +82,10 @@ class BingXOrders:
             return no_symbol(params.get("symbol"))
         base, quote = self.emu.split_symbol(symbol)
         otype, side = params.get("type", "").upper(), params.get("side", "").upper()
-        if otype not in ("MARKET", "LIMIT") or side not in ("BUY", "SELL"):
-            return err(109400, "Invalid parameters, err:only MARKET and LIMIT are emulated")
+        if otype not in ("MARKET", "LIMIT", "STOP_MARKET") or side not in ("BUY", "SELL"):
+            msg = "Invalid parameters, err:only MARKET, LIMIT and STOP_MARKET are emulated"
+            return err(109400, msg)
+        is_stop = otype == "STOP_MARKET"
         hedged = key in self.ledger.hedged
         pos_side = params.get("positionSide", "LONG" if hedged else "BOTH").upper()
         reduce_only = params.get("reduceOnly", "false").lower() == "true"
@@ -88,28 +95,35 @@ class BingXOrders:
         try:
             qty = Decimal(params["quantity"])
             price = Decimal(params["price"]) if otype == "LIMIT" else None
+            trigger = Decimal(params["stopPrice"]) if is_stop else None
         except (KeyError, ArithmeticError):
-            return err(109400, "Invalid parameters, err:quantity/price is required")
+            return err(109400, "Invalid parameters, err:quantity/price/stopPrice is required")
+        if trigger is not None and (not trigger.is_finite() or trigger <= 0):
+            return err(109400, "Invalid parameters, err:stopPrice must be greater than 0")
         cid = (params.get("clientOrderID") or params.get("clientOrderId") or "").lower() or None
         if cid and self.ledger.find_open_by_client_id(key, cid):
             return err(109201, "The same clientOrderID already exists in an open order")
         min_qty = Decimal(CONTRACTS[base][5])
         if qty < min_qty:
             return err(101400, f"The minimum order amount is {min_qty} {base}.")
-        ref_px = price or self.emu.price(symbol) or ZERO
+        ref_px = price or trigger or self.emu.price(symbol) or ZERO
         order = EmuOrder(
             order_id=str(ORDER_ID_BASE + int(self.ledger.next_id())),
             client_id=cid,
             account=key,
             symbol=symbol,
             side=side.lower(),
-            type=otype.lower(),
+            type="limit" if otype == "LIMIT" else "market",
             amount=qty,
             price=price,
-            reduce_only=reduce_only,
+            # a stop-market only closes: in one-way mode it is reduce-only by nature
+            reduce_only=reduce_only or (is_stop and pos_side == "BOTH"),
             position_side=pos_side,
+            trigger_price=trigger,
         )
         closing, _ = self.ledger.split_qty(order, qty)
+        if is_stop and hedged and not (self.ledger.reducing(order) and closing):
+            return err(80017, "position not exist")  # real reply, see ccxt issue #18844
         if self.ledger.reducing(order) and not closing:
             return err(101205, "No position to close")
         if not self.ledger.reducing(order) and qty * ref_px < 2:
@@ -127,7 +141,7 @@ class BingXOrders:
             "type": otype,
             "price": float(price or 0),
             "quantity": float(qty),
-            "stopPrice": 0,
+            "stopPrice": float(trigger or 0),
             "workingType": "MARK_PRICE",
             "clientOrderID": cid or "",
             "timeInForce": params.get("timeInForce", "GTC"),
@@ -209,7 +223,7 @@ class BingXOrders:
                     "symbol": native(f.symbol),
                     "side": f.side.upper(),
                     "positionSide": o.position_side,
-                    "type": o.type.upper(),
+                    "type": native_type(o),
                     "workingType": "MARK_PRICE",
                     "onlyOnePosition": o.position_side == "BOTH",
                 }

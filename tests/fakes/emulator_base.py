@@ -9,54 +9,19 @@ unmodified through the base-URL override.
 from __future__ import annotations
 
 import asyncio
-import csv
-import functools
 import itertools
 import time
 import weakref
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 
 from aiohttp import web
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-
-
-def load_candles(name: str, scale: float = 1.0) -> list[list[float]]:
-    """Rows ``[ts_ms, open, high, low, close, volume]`` from ``tests/data/<name>``."""
-    rows = []
-    with open(DATA_DIR / name, newline="") as fh:
-        for rec in csv.DictReader(fh):
-            prices = [float(rec[k]) * scale for k in ("open", "high", "low", "close")]
-            rows.append([int(rec["timestamp"]), *prices, float(rec["volume"])])
-    return rows
-
-
-@functools.cache
-def _raw_candles(name: str) -> tuple[tuple[float, ...], ...]:
-    """Unscaled rows of one CSV, read once per test session."""
-    return tuple(tuple(row) for row in load_candles(name))
-
-
-def scaled_candles(name: str, scale: float) -> list[list[float]]:
-    """The rows of ``load_candles(name, scale)``, from a CSV read once per session."""
-    return [[r[0], *(x * scale for x in r[1:5]), r[5]] for r in _raw_candles(name)]
-
-
-def aggregate_candles(rows: list[list[float]], width_ms: int) -> list[list]:
-    """Rows in time order as UTC-aligned ``width_ms`` bars ``[start, o, h, l, c, v, count]``."""
-    out: list[list] = []
-    for ts, o, h, low, c, v in rows:
-        start = int(ts) - int(ts) % width_ms
-        if out and out[-1][0] == start:
-            bar = out[-1]
-            bar[2], bar[3], bar[4] = max(bar[2], h), min(bar[3], low), c
-            bar[5] += v
-            bar[6] += 1
-        else:
-            out.append([start, o, h, low, c, v, 1])
-    return out
+from tests.fakes.emulator_candles import DATA_DIR as DATA_DIR
+from tests.fakes.emulator_candles import aggregate_candles as aggregate_candles
+from tests.fakes.emulator_candles import load_candles as load_candles
+from tests.fakes.emulator_candles import scaled_candles as scaled_candles
+from tests.fakes.emulator_triggers import stop_crossed
 
 
 @dataclass
@@ -121,6 +86,9 @@ class EmuOrder:
     visible_after_ms: int = 0  # hidden from lookups until then (eventual consistency)
     reduce_only: bool = False
     position_side: str | None = None
+    # Stop-market: rests until the price reaches it (sell: <=, buy: >=), then fills as market.
+    trigger_price: Decimal | None = None
+    triggered_ms: int | None = None  # when the stop triggered (None: not yet / not a stop)
 
 
 @dataclass
@@ -201,18 +169,37 @@ class Ledger:
         self.try_fill(order, base, quote, now_ms)
         return order
 
+    def market_price(self, symbol: str) -> Decimal | None:
+        """The price market orders (and triggered stops) fill at."""
+        return self.prices.get(symbol)
+
     def try_fill(self, order: EmuOrder, base: str, quote: str, now_ms: int) -> None:
+        """Fill ``order`` if the current price lets it: market now, limit when crossed, stop
+        when the price already is at or beyond its trigger (then at the market price)."""
         if order.status != "open":
             return
-        px = self.prices.get(order.symbol)
+        px = self.market_price(order.symbol)
         if px is None:
             return
+        if order.trigger_price is not None and order.triggered_ms is None:
+            if not stop_crossed(order.side, order.trigger_price, px):
+                return
+            order.triggered_ms = now_ms
         if order.type == "limit":
             assert order.price is not None
             crosses = px <= order.price if order.side == "buy" else px >= order.price
             if not crosses:
                 return
             px = order.price
+        self.execute(order, base, quote, px, now_ms)
+
+    def trigger(self, order: EmuOrder, px: Decimal, now_ms: int, split) -> None:
+        """Trigger the open stop ``order`` and fill it as market at ``px``."""
+        order.triggered_ms = now_ms
+        self.execute(order, *split(order.symbol), px, now_ms)
+
+    def execute(self, order: EmuOrder, base: str, quote: str, px: Decimal, now_ms: int) -> None:
+        """Fill the rest of ``order`` at ``px``: balances, fee, status and a fill record."""
         amount = order.amount - order.filled
         cost = amount * px
         fee = cost * self.fee_rate
@@ -242,7 +229,7 @@ class Ledger:
         )
 
     def holds(self, api_key: str, split) -> dict[str, Decimal]:
-        """Funds open orders reserve, per currency (buys: limit cost plus fee)."""
+        """Funds open orders reserve, per currency (buys: limit or trigger cost plus fee)."""
         held: dict[str, Decimal] = {}
         for o in self.orders:
             if o.account != api_key or o.status != "open":
@@ -250,19 +237,26 @@ class Ledger:
             base, quote = split(o.symbol)
             left = o.amount - o.filled
             if o.side == "buy":
-                need = left * (o.price or Decimal(0)) * (1 + self.fee_rate)
+                px = o.price or o.trigger_price or Decimal(0)
+                need = left * px * (1 + self.fee_rate)
                 held[quote] = held.get(quote, Decimal(0)) + need
             else:
                 held[base] = held.get(base, Decimal(0)) + left
         return held
 
     def set_price(self, symbol: str, price: Decimal, split, now_ms: int) -> None:
-        """Move a price and fill every open limit order it crosses."""
+        """Move a price and fill every open limit order it crosses; a stop it reaches fills
+        at its trigger (the price passed it on the way)."""
         self.prices[symbol] = price
         for o in self.orders:
-            if o.symbol == symbol and o.status == "open":
-                base, quote = split(symbol)
-                self.try_fill(o, base, quote, now_ms)
+            if o.symbol != symbol or o.status != "open":
+                continue
+            if o.trigger_price is not None and o.triggered_ms is None:
+                if stop_crossed(o.side, o.trigger_price, price):
+                    self.trigger(o, o.trigger_price, now_ms, split)
+                continue
+            base, quote = split(symbol)
+            self.try_fill(o, base, quote, now_ms)
 
 
 class EmulatorServer:

@@ -11,8 +11,8 @@ every API-level error as Kraken does):
   ``OHLC`` (5m candles from tests/data, aggregated for 15/30/60/240/1440 intervals; 1m
   requests get the 5m rows).
 - private (POST, form or JSON body): ``Balance``, ``BalanceEx`` (what ccxt's
-  fetch_balance uses), ``AddOrder`` (market/limit, ``cl_ord_id``, ``userref``, ``viqc``,
-  ``validate``), ``QueryOrders`` (by txid, optional integer ``userref`` filter),
+  fetch_balance uses), ``AddOrder`` (market/limit/stop-loss, ``cl_ord_id``, ``userref``,
+  ``viqc``, ``validate``), ``QueryOrders`` (by txid, optional integer ``userref`` filter),
   ``OpenOrders`` / ``ClosedOrders`` (``cl_ord_id`` / ``userref`` filters: this is how a
   client id is looked up, QueryOrders takes no ``cl_ord_id``), ``CancelOrder`` (by txid,
   integer userref or ``cl_ord_id``), ``TradesHistory``, ``QueryTrades``.
@@ -26,13 +26,22 @@ every API-level error as Kraken does):
   exactly and raises DDoSProtection (a sibling of RateLimitExceeded under NetworkError, not
   a subclass). 500 -> ExchangeNotAvailable; timeout/drop leave the order on the ledger.
 
+Stop-loss (what ccxt sends for ``create_order(..., "market", ..., {"stopLossPrice": p})``:
+``ordertype=stop-loss``, ``price=p``): rests ``open`` with ``descr.ordertype`` ``stop-loss``,
+``descr.price`` = trigger and ``descr.order`` ``"sell 0.10000000 XBTUSD @ stop loss 60000.0"``;
+it reserves the base (sell) or trigger cost plus fee in quote (buy) like a limit, and
+triggers on the last price (sell <=, buy >=; ``trigger`` shows ``last``): on a ``set_price``
+or on the replayed candles (emulator_triggers.py, run before ``_sync_prices`` on every
+private request). Once triggered it fills as a taker market order (``misc`` ``stopped``).
+
 ccxt 4.5.90 facts this relies on: ``clientOrderId`` is sent as ``cl_ord_id`` on AddOrder,
 CancelOrder, OpenOrders and ClosedOrders; ``fetch_order(id, params={'clientOrderId': x})``
 sends ``userref=x`` next to ``txid`` (so it works only with an exchange id; Kraken's userref
 is an int32 and a text one is rejected with ``EGeneral:Invalid arguments:userref``).
 AddOrder's answer carries only ``descr`` and ``txid``: status and fills need a lookup.
 
-Not covered: order book, public trades, margin/leverage, stop/take-profit/trailing orders,
+Not covered: order book, public trades, margin/leverage, stop-loss-limit, take-profit,
+trailing stops, index-price triggers (``trigger=index`` is treated as last), OTO ``close``,
 partial fills, AddOrderBatch/EditOrder/AmendOrder, funding and withdrawals, real rate
 limiting (only armed faults), ``costmin`` (published, not enforced). ``cl_ord_id`` accepts
 Kraken's three formats (36-char UUID, 32-hex UUID, free text up to 18 chars). The
@@ -54,6 +63,7 @@ from decimal import Decimal
 from aiohttp import web
 
 from tests.fakes.emulator_base import EmuAccount, EmulatorServer, scaled_candles
+from tests.fakes.emulator_triggers import StopTriggers
 from tests.fakes.kraken_auth import authenticate, parse_params, sign
 from tests.fakes.kraken_markets import PAIRS, KrakenError, KrakenPublic, fail, ok
 from tests.fakes.kraken_orders import DUPLICATE_CL_ORD_ID, KrakenTrading
@@ -72,6 +82,9 @@ class KrakenEmulator(EmulatorServer):
         self.ledger.fee_rate = Decimal("0.0025")
         self.public = KrakenPublic(self)
         self.trading = KrakenTrading(self)
+        self.stops = StopTriggers(self, self.round_price)
+        # Order types this account's venue refuses (a test switch: e.g. {"stop-loss"}).
+        self.refused_ordertypes: set[str] = set()
         for symbol, pair in PAIRS.items():
             self.candles[symbol] = scaled_candles(pair.csv, candle_scale * pair.factor)
 
@@ -90,8 +103,11 @@ class KrakenEmulator(EmulatorServer):
     def current_price(self, symbol: str) -> Decimal | None:
         """The pinned price, else the newest candle close, rounded to the pair's decimals."""
         px = self.price(symbol)
-        if px is None:
-            return None
+        return None if px is None else self.round_price(symbol, px)
+
+    @staticmethod
+    def round_price(symbol: str, px: Decimal) -> Decimal:
+        """``px`` rounded to the pair's price decimals."""
         return px.quantize(Decimal(1).scaleb(-PAIRS[symbol].pair_decimals))
 
     # --- faults --------------------------------------------------------------------
@@ -121,6 +137,7 @@ class KrakenEmulator(EmulatorServer):
         if handler is None:
             return fail("EGeneral:Unknown method")
         now = self.clock_ms()
+        self.stops.sync(now)
         self._sync_prices(now)
         try:
             return ok(handler(account, params, now))
@@ -128,7 +145,8 @@ class KrakenEmulator(EmulatorServer):
             return fail(str(exc))
 
     def _sync_prices(self, now: int) -> None:
-        """Replay: move ledger prices to the candle at the clock, filling crossed limits."""
+        """Replay: move ledger prices to the candle at the clock, filling crossed limits
+        and reached stops (``self.stops.sync`` first replays the candles closed since)."""
         for symbol in self.symbols:
             px = self.current_price(symbol)
             if px is not None and self.ledger.prices.get(symbol) != px:

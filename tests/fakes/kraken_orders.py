@@ -122,6 +122,9 @@ class KrakenTrading:
     @staticmethod
     def _descr_text(side: str, volume: Decimal, pair: Pair, otype: str, price: Decimal | None):
         where = "market" if price is None else f"limit {fmt(price, pair.pair_decimals)}"
+        if otype == "stop-loss":
+            assert price is not None
+            where = f"stop loss {fmt(price, pair.pair_decimals)}"
         return f"{side} {fmt(volume, LOT_DECIMALS)} {pair.altname} @ {where}"
 
     def add_order(self, account: EmuAccount, params: dict, now: int) -> dict:
@@ -130,11 +133,11 @@ class KrakenTrading:
         side, otype = params.get("type"), params.get("ordertype")
         if side not in ("buy", "sell"):
             raise KrakenError("EGeneral:Invalid arguments:type")
-        if otype not in ("market", "limit"):
+        if otype not in ("market", "limit", "stop-loss") or otype in self.emu.refused_ordertypes:
             raise KrakenError("EGeneral:Invalid arguments:ordertype")
         volume = self._dec(params.get("volume"), "EGeneral:Invalid arguments:volume")
-        price = None
-        if otype == "limit":
+        price = None  # the limit price, or the stop-loss trigger
+        if otype in ("limit", "stop-loss"):
             price = self._dec(params.get("price"), "EGeneral:Invalid arguments:price")
             if -price.as_tuple().exponent > pair.pair_decimals:
                 raise KrakenError(
@@ -170,15 +173,17 @@ class KrakenTrading:
         descr = {"order": self._descr_text(side, volume, pair, otype, price)}
         if params.get("validate", "").lower() == "true":
             return {"descr": descr}
+        stop = otype == "stop-loss"
         order = EmuOrder(
             order_id=kraken_txid("O"),
             client_id=cl_ord_id,
             account=account.api_key,
             symbol=symbol,
             side=side,
-            type=otype,
+            type="market" if stop else otype,
             amount=volume,
-            price=price,
+            price=None if stop else price,
+            trigger_price=price if stop else None,
         )
         self.ledger.place(order, base, quote, now)
         if order.status == "closed":
@@ -194,6 +199,9 @@ class KrakenTrading:
         pair = PAIRS[o.symbol]
         d = pair.pair_decimals
         avg = o.avg_price or Decimal(0)
+        otype, shown = o.type, o.price
+        if o.trigger_price is not None:
+            otype, shown = "stop-loss", o.trigger_price
         info: dict = {
             "refid": None,
             "userref": self._userref.get(o.order_id),
@@ -204,11 +212,11 @@ class KrakenTrading:
             "descr": {
                 "pair": pair.altname,
                 "type": o.side,
-                "ordertype": o.type,
-                "price": fmt(o.price, d) if o.price is not None else "0",
+                "ordertype": otype,
+                "price": fmt(shown, d) if shown is not None else "0",
                 "price2": "0",
                 "leverage": "none",
-                "order": self._descr_text(o.side, o.amount, pair, o.type, o.price),
+                "order": self._descr_text(o.side, o.amount, pair, otype, shown),
                 "close": "",
             },
             "vol": fmt(o.amount, LOT_DECIMALS),
@@ -221,6 +229,10 @@ class KrakenTrading:
             "misc": "",
             "oflags": "fciq",
         }
+        if o.trigger_price is not None:
+            info["stopprice"] = fmt(o.trigger_price, d)
+            info["trigger"] = "last"
+            info["misc"] = "stopped" if o.triggered_ms is not None else ""
         if o.client_id is not None:
             info["cl_ord_id"] = o.client_id
         fills = self._fills_of(o.order_id)
@@ -337,7 +349,7 @@ class KrakenTrading:
             "leverage": "0",
             "misc": "",
             "trade_id": int(fill.trade_id.lstrip("T")),
-            "maker": fill.order_id not in self._taker,
+            "maker": order.type == "limit" and fill.order_id not in self._taker,
         }
 
     def trades_history(self, account: EmuAccount, params: dict, now: int) -> dict:
