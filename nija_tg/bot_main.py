@@ -20,6 +20,7 @@ from nija_tg.handlers.rate_limit import PerChatRateLimiter
 from nija_tg.handlers.update_processor import PerUserUpdateProcessor
 from nija_tg.runtime import Runtime, open_runtime
 from nija_tg.services.admin_service import AdminService
+from nija_tg.services.bounds_service import BoundsService
 from nija_tg.services.connect_service import ConnectService
 from nija_tg.services.container import Services
 from nija_tg.services.reports_service import ReportsService
@@ -45,6 +46,7 @@ def build_services(runtime: Runtime, gateway: CcxtGateway) -> Services:
         reports=ReportsService(db, settings),
         preferences=SettingsService(db),
         admin=AdminService(db, settings.admin_ids),
+        bounds=BoundsService(db),
     )
 
 

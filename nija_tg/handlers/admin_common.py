@@ -32,6 +32,8 @@ USAGE = {
     "broadcast": "Usage: /broadcast <text> — up to 3500 characters",
     "halt": "Usage: /halt — no arguments",
     "unhalt": "Usage: /unhalt — no arguments",
+    "bound": "Usage: /bound [<setting> <lo..hi|choices|off> [user id|all]] — e.g. "
+    "/bound max_position_usd ..500, /bound allowed_pairs BTC,ETH 12345, /bound leverage_cap off",
 }
 
 AdminCallback = Callable[[Update, BotContext, int], Awaitable[None]]

@@ -41,6 +41,7 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = TRADER_COMMANDS[:-1] + (
     ("broadcast", "message every user: /broadcast <text>"),
     ("halt", "global kill switch: stop all trading"),
     ("unhalt", "lift the global kill switch"),
+    ("bound", "limit users' settings: /bound max_position_usd ..500 [id|all]"),
     ("help", "what you can do here"),
 )
 

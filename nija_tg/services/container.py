@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from nija_tg.config import Settings
 from nija_tg.services.admin_service import AdminService
+from nija_tg.services.bounds_service import BoundsService
 from nija_tg.services.connect_service import ConnectService
 from nija_tg.services.reports_service import ReportsService
 from nija_tg.services.settings_service import SettingsService
@@ -23,3 +24,4 @@ class Services:
     reports: ReportsService
     preferences: SettingsService
     admin: AdminService
+    bounds: BoundsService

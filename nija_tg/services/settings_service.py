@@ -382,27 +382,6 @@ class SettingsService:
                 await audit.record(tx, user_id, "user.forget", user_id)
         return gone
 
-    # --- admin ---------------------------------------------------------------------------
-    async def set_admin_bound(
-        self, actor_id: int, target_id: int | None, name: str, bound: Bound | None
-    ) -> None:
-        """An admin narrows (or with None lifts) one setting for a user or everyone."""
-        actor = await self._user(actor_id)
-        if actor.role is not Role.ADMIN:
-            raise PermissionDeniedError(user_message="Only admins set bounds.")
-        key = _normalise(name)
-        names = set(SPECS) | {
-            f"strategy.{p}" for p in param_specs(type(RiskSettings().strategy_params))
-        }
-        if key not in names:
-            raise ValidationError(user_message=f"Unknown setting {_echo(name)}.")
-        async with self._db.transaction() as tx:
-            await admin_bounds.set_bound(tx, target_id, key, bound)
-            await audit.record(
-                tx, actor_id, "settings.bound", target_id, name=key,
-                bound=None if bound is None else admin_bounds.encode(bound),
-            )  # fmt: skip
-
 
 def _base(token: str) -> str:
     """``sol``, ``+SOL``, ``SOL/USDT`` or ``SOL-USD:USD`` -> ``SOL`` (for the reply only)."""

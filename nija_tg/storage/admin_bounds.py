@@ -102,6 +102,13 @@ async def for_target(db: Database, user_id: int | None) -> dict[str, Bound]:
     return _section(await _read(db), EVERYONE if user_id is None else str(user_id))
 
 
+async def everything(db: Database) -> dict[str, dict[str, Bound]]:
+    """Every stored section (``"*"`` and user ids), unmerged, empty ones left out."""
+    doc = await _read(db)
+    sections = {who: _section(doc, who) for who in doc}
+    return {who: bounds for who, bounds in sections.items() if bounds}
+
+
 async def set_bound(tx: Transaction, user_id: int | None, name: str, bound: Bound | None) -> None:
     """Store (or with None remove) the bound on ``name`` for one user or everyone."""
     doc = await _read(tx)

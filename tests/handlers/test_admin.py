@@ -29,6 +29,8 @@ ADMIN_COMMANDS = (
     "/broadcast hello everyone",
     "/halt",
     "/unhalt",
+    "/bound",
+    "/bound max_position_usd ..500",
 )
 
 MALFORMED = (
@@ -71,6 +73,8 @@ MALFORMED = (
     ("/broadcast    ", "broadcast"),
     ("/halt now", "halt"),
     ("/unhalt please", "unhalt"),
+    ("/bound max_position_usd", "bound"),
+    ("/bound allowed_pairs", "bound"),
 )
 
 

@@ -127,8 +127,8 @@ async def test_malformed_set_gets_a_clear_reply_and_changes_nothing(bot, command
 
 async def test_admin_bounds_narrow_what_set_accepts(bot):
     await registered(bot, ADMIN_ID, ALICE)
-    prefs = bot.services.preferences
-    await prefs.set_admin_bound(ADMIN_ID, ALICE, "max_position_usd", Bound(hi=Decimal("500")))
+    bounds = bot.services.bounds
+    await bounds.set_bound(ADMIN_ID, ALICE, "max_position_usd", Bound(hi=Decimal("500")))
     assert "10 to 500 USD" in await say(bot, ALICE, "/settings")
     assert "between 10 and 500" in await say(bot, ALICE, "/set max_position_usd 501")
     assert await stored(bot, ALICE) == DEFAULTS

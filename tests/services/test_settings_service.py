@@ -9,6 +9,7 @@ import pytest
 from nija_tg.core.errors import PermissionDeniedError, ValidationError
 from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import Bound, RiskSettings
+from nija_tg.services.bounds_service import BoundsService
 from nija_tg.services.settings_service import SettingsService
 from nija_tg.storage import admin_bounds, audit, credentials, outbox, settings_repo, users
 
@@ -75,10 +76,13 @@ async def test_roles_and_trade_only(svc, db):
 
 
 async def test_preset_is_clamped_into_admin_bounds(svc, db):
-    await svc.set_admin_bound(ADMIN, None, "leverage_cap", Bound(hi=Decimal("3")))
-    await svc.set_admin_bound(ADMIN, ALICE, "leverage_cap", Bound(hi=Decimal("8")))
+    await BoundsService(db).set_bound(ADMIN, None, "leverage_cap", Bound(hi=Decimal("3")))
+    await BoundsService(db).set_bound(ADMIN, ALICE, "leverage_cap", Bound(hi=Decimal("8")))
+    assert (await settings_repo.load(db, ALICE)).leverage_cap == 3  # moved inside at once
     changes = await svc.apply_preset(ALICE, "aggressive")
-    assert ("leverage_cap", "5x", "3x") in [(c.name, c.old, c.new) for c in changes]
+    assert "leverage_cap" not in [c.name for c in changes]  # aggressive's 10x clamped to 3x
+    assert ("max_open_positions", "2", "4") in [(c.name, c.old, c.new) for c in changes]
+    assert (await settings_repo.load(db, ALICE)).leverage_cap == 3
     assert await svc.apply_preset(ALICE, "aggressive") == []
     with pytest.raises(ValidationError):
         await svc.apply_preset(ALICE, "yolo")
@@ -86,15 +90,15 @@ async def test_preset_is_clamped_into_admin_bounds(svc, db):
 
 async def test_admin_bounds_storage_round_trip(svc, db):
     with pytest.raises(PermissionDeniedError):
-        await svc.set_admin_bound(ALICE, ALICE, "leverage_cap", Bound(hi=Decimal("2")))
+        await BoundsService(db).set_bound(ALICE, ALICE, "leverage_cap", Bound(hi=Decimal("2")))
     with pytest.raises(ValidationError):
-        await svc.set_admin_bound(ADMIN, ALICE, "everything", Bound(hi=Decimal("2")))
+        await BoundsService(db).set_bound(ADMIN, ALICE, "everything", Bound(hi=Decimal("2")))
     pairs = Bound(choices=frozenset({"BTC", "ETH"}))
-    await svc.set_admin_bound(
+    await BoundsService(db).set_bound(
         ADMIN, None, "allowed_pairs", Bound(choices=frozenset({"BTC", "SOL", "ETH"}))
     )
-    await svc.set_admin_bound(ADMIN, ALICE, "allowed_pairs", pairs)
-    await svc.set_admin_bound(
+    await BoundsService(db).set_bound(ADMIN, ALICE, "allowed_pairs", pairs)
+    await BoundsService(db).set_bound(
         ADMIN, ALICE, "max_position_usd", Bound(lo=Decimal("20"), hi=Decimal("90"))
     )
     got = await admin_bounds.for_user(db, ALICE)
@@ -103,7 +107,7 @@ async def test_admin_bounds_storage_round_trip(svc, db):
     assert (await admin_bounds.for_user(db, BOB))["allowed_pairs"].choices == frozenset(
         {"BTC", "SOL", "ETH"}
     )
-    await svc.set_admin_bound(ADMIN, ALICE, "max_position_usd", None)
+    await BoundsService(db).set_bound(ADMIN, ALICE, "max_position_usd", None)
     assert "max_position_usd" not in await admin_bounds.for_target(db, ALICE)
     async with db.transaction() as tx:  # garbage in the document is ignored, not fatal
         await tx.execute("UPDATE app_state SET value = 'not json' WHERE key = 'admin_bounds'")
@@ -138,7 +142,7 @@ async def test_notify(svc, db):
 async def test_forget_erases_only_that_user(svc, db):
     await svc.set_value(ALICE, "max_position_usd", "111")
     await svc.set_value(BOB, "max_position_usd", "222")
-    await svc.set_admin_bound(ADMIN, ALICE, "leverage_cap", Bound(hi=Decimal("2")))
+    await BoundsService(db).set_bound(ADMIN, ALICE, "leverage_cap", Bound(hi=Decimal("2")))
     async with db.transaction() as tx:
         await credentials.store(tx, ALICE, "kraken", b"blob", "wxyz", verified=True)
         await credentials.store(tx, BOB, "kraken", b"blob2", "abcd", verified=True)

@@ -1,0 +1,66 @@
+"""/bound: admins narrow what users may set (for everyone or one user), list the bounds
+and lift them. Users whose stored values fall outside a new bound are moved inside it
+and told (the service does both in one transaction)."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from nija_tg.core.errors import ValidationError
+from nija_tg.core.setting_bounds import describe
+from nija_tg.handlers.admin_common import UsageError, admin_command, args_of, parse_user_id
+from nija_tg.handlers.context import BotContext
+from nija_tg.handlers.replies import esc, reply
+from nija_tg.services.bounds_service import BoundChange, bound_lines
+
+MAX_LINES = 60
+
+
+def _split(args: list[str]) -> tuple[str, str, int | None]:
+    """(setting, value text, target): the last word is the target when it is ``all`` or
+    a user id and something is left for the value."""
+    if len(args) < 2:
+        raise UsageError("arity")
+    name, rest = args[0], args[1:]
+    target: int | None = None
+    if len(rest) >= 2 and (rest[-1].lower() == "all" or rest[-1].isascii() and rest[-1].isdigit()):
+        last = rest.pop()
+        target = None if last.lower() == "all" else parse_user_id(last)
+    return name, " ".join(rest), target
+
+
+def _done_text(change: BoundChange) -> str:
+    who = "everyone" if change.target_id is None else f"user <code>{change.target_id}</code>"
+    if change.bound is None:
+        return f"Bound on <b>{esc(change.name)}</b> lifted for {who}."
+    text = f"Bound set for {who}: <b>{esc(change.name)}</b> {esc(describe(change.bound))}."
+    n = len(change.clamped)
+    if n:
+        text += f"\nSettings moved inside it for {n} user{'' if n == 1 else 's'}; each was told."
+    return text
+
+
+async def bound_command(update: Update, context: BotContext, actor_id: int) -> None:
+    args = args_of(context)
+    service = context.services.bounds
+    if not args:
+        lines = bound_lines(await service.everything(actor_id))
+        if not lines:
+            await reply(update, "No bounds are set: users may use the full ranges.")
+            return
+        shown = [esc(line) for line in lines[:MAX_LINES]]
+        if len(lines) > MAX_LINES:
+            shown.append(f"… and {len(lines) - MAX_LINES} more")
+        await reply(update, "⚖️ <b>Bounds on settings</b>\n" + "\n".join(shown))
+        return
+    name, value, target = _split(args)
+    try:
+        change = await service.set_from_text(actor_id, target, name, value)
+    except ValidationError as exc:  # its text is escaped already (quotes what was sent)
+        await reply(update, exc.user_message)
+        return
+    await reply(update, _done_text(change))
+
+
+def handlers() -> list:
+    return [admin_command("bound", bound_command)]

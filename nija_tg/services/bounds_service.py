@@ -1,0 +1,134 @@
+"""Admin bounds on users' settings: list, set, lift.
+
+Setting a bound also brings every affected user's stored settings inside it at once
+(in the same transaction): a tightened limit holds from the next candle, not from the
+user's next /set. Each user whose values moved is told what changed; every change is
+audited, refusals too. The engine reloads settings on the change counter the store bumps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nija_tg.core.errors import PermissionDeniedError, ValidationError
+from nija_tg.core.models import Role
+from nija_tg.core.risk_settings import RiskSettings
+from nija_tg.core.setting_bounds import bound_names, clamp_to_bounds, describe, parse_bound
+from nija_tg.core.setting_parse import Bound, echo, normalise_name
+from nija_tg.storage import admin_bounds, audit, outbox, settings_repo, users
+from nija_tg.storage.db import Database, Transaction
+
+EVERYONE = admin_bounds.EVERYONE
+
+
+@dataclass(frozen=True)
+class BoundChange:
+    name: str
+    bound: Bound | None  # None: lifted
+    target_id: int | None  # None: everyone
+    clamped: dict[int, list[str]] = field(default_factory=dict)  # user -> "name: a → b"
+
+
+def _changes(before: RiskSettings, after: RiskSettings) -> list[str]:
+    old, new = before.to_dict(), after.to_dict()
+    out = []
+    for key in new:
+        if key == "strategy_params":
+            for pname, value in new[key].items():
+                prev = old.get(key, {}).get(pname)
+                if prev != value:
+                    out.append(f"strategy.{pname}: {prev} → {value}")
+        elif old.get(key) != new[key]:
+            show = (lambda v: ", ".join(v)) if isinstance(new[key], list) else str
+            out.append(f"{key}: {show(old.get(key))} → {show(new[key])}")
+    return out
+
+
+def clamp_notice(lines: list[str]) -> str:
+    return (
+        "⚖️ An admin set new limits on your settings, so these changed:\n"
+        + "\n".join(f"• {line}" for line in lines)
+        + "\nSee /settings."
+    )
+
+
+class BoundsService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def _require_admin(self, actor_id: int, command: str) -> None:
+        actor = await users.get_user(self._db, actor_id)
+        if actor is None or actor.role is not Role.ADMIN:
+            async with self._db.transaction() as tx:
+                await audit.record(tx, actor_id, "admin.denied", None, command=command)
+            raise PermissionDeniedError(
+                "not an admin", user_message="Only admins set bounds on settings."
+            )
+
+    async def everything(self, actor_id: int) -> dict[str, dict[str, Bound]]:
+        """Every stored bound: ``"*"`` (everyone) and per user id, unmerged."""
+        await self._require_admin(actor_id, "bound")
+        return await admin_bounds.everything(self._db)
+
+    async def set_from_text(
+        self, actor_id: int, target_id: int | None, name: str, text: str
+    ) -> BoundChange:
+        """``/bound <name> <lo..hi | choices | off> [user]`` after the admin check."""
+        await self._require_admin(actor_id, "bound")
+        key, bound = parse_bound(name, text)
+        return await self._apply(actor_id, target_id, key, bound)
+
+    async def set_bound(
+        self, actor_id: int, target_id: int | None, name: str, bound: Bound | None
+    ) -> BoundChange:
+        """Narrow (or with None lift) one setting for a user or everyone."""
+        await self._require_admin(actor_id, "bound")
+        key = normalise_name(name)
+        if key not in bound_names():
+            msg = f"Unknown setting {echo(name)}."
+            raise ValidationError(f"unknown bound {key}", user_message=msg)
+        return await self._apply(actor_id, target_id, key, bound)
+
+    async def _apply(
+        self, actor_id: int, target_id: int | None, key: str, bound: Bound | None
+    ) -> BoundChange:
+        if target_id is not None and await users.get_user(self._db, target_id) is None:
+            raise ValidationError(
+                "unknown target", user_message=f"No user with id {target_id} is registered."
+            )
+        async with self._db.transaction() as tx:
+            await admin_bounds.set_bound(tx, target_id, key, bound)
+            await audit.record(
+                tx, actor_id, "settings.bound", target_id, name=key,
+                bound=None if bound is None else admin_bounds.encode(bound),
+            )  # fmt: skip
+            clamped = await self._clamp_all(tx, actor_id, target_id) if bound else {}
+        return BoundChange(key, bound, target_id, clamped)
+
+    async def _clamp_all(
+        self, tx: Transaction, actor_id: int, target_id: int | None
+    ) -> dict[int, list[str]]:
+        ids = [target_id] if target_id is not None else await settings_repo.trader_ids(tx)
+        out: dict[int, list[str]] = {}
+        for uid in ids:
+            before = await settings_repo.load_stored_in(tx, uid)
+            after = clamp_to_bounds(before, await admin_bounds.for_user(tx, uid))
+            if after == before:
+                continue
+            lines = _changes(before, after)
+            await settings_repo.save(tx, uid, after)
+            await audit.record(tx, actor_id, "settings.clamped", uid, changes=lines)
+            await outbox.enqueue(tx, uid, "info", clamp_notice(lines))
+            out[uid] = lines
+        return out
+
+
+def bound_lines(doc: dict[str, dict[str, Bound]]) -> list[str]:
+    """``everyone: max_position_usd ..500`` per stored bound, everyone first."""
+    order = sorted(doc, key=lambda who: (who != EVERYONE, who))
+    lines = []
+    for who in order:
+        label = "everyone" if who == EVERYONE else f"user {who}"
+        for name, bound in sorted(doc[who].items()):
+            lines.append(f"{label}: {name} {describe(bound)}")
+    return lines

@@ -1,0 +1,63 @@
+"""/bound end to end through the real python-telegram-bot and the fake Bot API."""
+
+from __future__ import annotations
+
+from nija_tg.core.models import Role
+from nija_tg.storage import outbox, settings_repo, users
+from tests.handlers.harness import ADMIN_ID
+
+ALICE, BOB = 2201, 2202
+
+
+def _db(bot):
+    return bot.services.users.db
+
+
+async def test_admin_sets_lists_and_lifts_bounds_and_users_see_them(bot):
+    for uid in (ADMIN_ID, ALICE, BOB):
+        await bot.say(uid, "/start")
+    assert "900 USD" in await bot.say(ALICE, "/set max_position_usd 900")
+    assert "No bounds are set" in await bot.say(ADMIN_ID, "/bound")
+    text = await bot.say(ADMIN_ID, "/bound max_position_usd ..500")
+    assert "Bound set for everyone: <b>max_position_usd</b> ..500." in text
+    assert "Settings moved inside it for 1 user; each was told." in text  # Alice only
+    assert (await settings_repo.load(_db(bot), ALICE)).max_position_usd == 500
+    rows = [r for r in await outbox.list_rows(_db(bot), user_id=ALICE) if r.kind == "info"]
+    assert len(rows) == 1 and "max_position_usd: 900 → 500" in rows[0].text
+    # the user's own /set now stops at the bound
+    assert "between 10 and 500" in await bot.say(ALICE, "/set max_position_usd 600")
+    text = await bot.say(ADMIN_ID, f"/bound allowed_pairs BTC, ETH {BOB}")
+    assert f"Bound set for user <code>{BOB}</code>: <b>allowed_pairs</b> BTC, ETH." in text
+    assert (await settings_repo.load(_db(bot), BOB)).allowed_pairs == ("BTC", "ETH")
+    listing = await bot.say(ADMIN_ID, "/bound")
+    assert "everyone: max_position_usd ..500" in listing
+    assert f"user {BOB}: allowed_pairs BTC, ETH" in listing
+    lifted = await bot.say(ADMIN_ID, "/bound max_position_usd off all")
+    assert lifted == "Bound on <b>max_position_usd</b> lifted for everyone."
+    assert "700 USD" in await bot.say(ALICE, "/set max_position_usd 700")
+
+
+async def test_bad_bounds_get_a_clear_reply_and_change_nothing(bot):
+    for uid in (ADMIN_ID, ALICE):
+        await bot.say(uid, "/start")
+    replies = {
+        "/bound max_position_usd lots": "range like 1..3",
+        "/bound <b>x</b> 1..2": "Unknown setting",
+        "/bound leverage_cap 0..0": "only be narrowed within 1..50",
+        "/bound leverage_cap 1..2 424242": "No user with id 424242",
+        "/bound max_position_usd": "Usage: /bound",
+    }
+    for command, says in replies.items():
+        record = await bot.ask(ADMIN_ID, command)
+        assert record.ok, record.error  # valid HTML for Telegram
+        assert says in record.params["text"], command
+    assert "No bounds are set" in await bot.say(ADMIN_ID, "/bound")
+    assert (await settings_repo.load(_db(bot), ALICE)).leverage_cap == 5
+
+
+async def test_traders_cannot_set_bounds(bot):
+    await bot.say(ALICE, "/start")
+    async with _db(bot).transaction() as tx:
+        await users.set_role(tx, ALICE, Role.TRADER)
+    assert await bot.say(ALICE, "/bound max_position_usd ..20") == "That command is for admins."
+    assert (await settings_repo.load(_db(bot), ALICE)).max_position_usd == 300
