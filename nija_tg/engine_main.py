@@ -10,6 +10,7 @@ import signal
 
 from nija_tg.config import Settings
 from nija_tg.core.errors import AuthenticationError
+from nija_tg.engine import maintenance
 from nija_tg.engine.clock import WallClock
 from nija_tg.engine.daemon import run_daemon
 from nija_tg.exchange.ccxt_gateway import CcxtGateway
@@ -66,6 +67,8 @@ async def engine_main(settings: Settings, stop: asyncio.Event) -> None:
                 except Exception as exc:  # the sender retries; the engine runs anyway
                     log.warning("Telegram not reachable at start (%s)", type(exc).__name__)
                 stack.push_async_callback(bot.shutdown)
+            housekeeping = asyncio.create_task(maintenance.run(runtime.db, stop))
+            stack.push_async_callback(_finish, housekeeping)
             await run_daemon(
                 runtime,
                 stop,
@@ -78,6 +81,13 @@ async def engine_main(settings: Settings, stop: asyncio.Event) -> None:
     finally:
         await gateway.close_all()
         await runtime.close()
+
+
+async def _finish(task: asyncio.Task) -> None:
+    """Stop a background task of the process (it never holds an order)."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def run_engine(settings: Settings) -> int:

@@ -127,6 +127,16 @@ class Database:
         await asyncio.to_thread(_backup_file, self.path, tmp)
         tmp.replace(target)
 
+    async def checkpoint(self) -> tuple[int, int, int]:
+        """``PRAGMA wal_checkpoint(TRUNCATE)``: copy the WAL into the database and cut it
+        back to zero bytes when no reader still needs it (else as much as possible).
+        Returns SQLite's (busy, WAL pages, pages checkpointed)."""
+        assert self._writer is not None, "database is closed"
+        async with self._write_lock:
+            async with self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
+                row = await cur.fetchone()
+        return (row[0], row[1], row[2]) if row else (1, -1, -1)
+
     async def integrity_check(self) -> str:
         row = await self.fetchone("PRAGMA integrity_check")
         return row[0] if row else "no answer"

@@ -258,6 +258,24 @@ async def purge(db: Database, older_than: float) -> int:
     return cur.rowcount
 
 
+async def cap_unreachable(db: Database, keep: int) -> int:
+    """Keep at most ``keep`` pending rows per user who blocked the bot: older ones are
+    marked dropped (the newest wait for their return, merged into digests). Returns how
+    many rows were dropped."""
+    async with db.transaction() as tx:
+        cur = await tx.execute(
+            "UPDATE outbox SET status = 'dropped' WHERE outbox_id IN ("
+            " SELECT outbox_id FROM ("
+            "  SELECT o.outbox_id, ROW_NUMBER() OVER ("
+            "   PARTITION BY o.user_id ORDER BY o.outbox_id DESC) AS newer"
+            "  FROM outbox o JOIN users u ON u.user_id = o.user_id"
+            "  WHERE o.status = 'pending' AND u.reachable = 0)"
+            " WHERE newer > ?)",
+            (keep,),
+        )
+    return cur.rowcount
+
+
 # -- inspection (admin views, tests) ------------------------------------------------------
 async def counts(db: Database) -> dict[str, int]:
     """Rows per status, e.g. ``{"pending": 3, "sent": 10, "dropped": 0}``."""
