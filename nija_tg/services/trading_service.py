@@ -58,7 +58,11 @@ class TradingService:
                 f"Trading is ON ({user.mode.value}). The engine starts within "
                 "a second; fills and alerts will come to this chat.",
             )
-        return Outcome(True, "Trading is OFF. No new orders will be placed.")
+        return Outcome(
+            True,
+            "Trading is OFF. No new orders will be placed. Open positions stay open; "
+            "where your exchange holds their stop-loss orders, those stay in place.",
+        )
 
     async def live_allowed(self, user_id: int) -> Outcome:
         cred = await credentials.get(self._db, user_id)
