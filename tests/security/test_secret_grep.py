@@ -104,12 +104,16 @@ async def bot(data_dir, exchanges, debug_logs):
 
 
 async def _verdict(bot, uid: int) -> str:
-    record = await bot.api.wait_for(
-        "sendMessage",
-        lambda r: r.chat_id == uid and str(r.params.get("text", ""))[:1] in "✅❌",
-        timeout=30,
-        since=0,
-    )
+    try:
+        record = await bot.api.wait_for(
+            "sendMessage",
+            lambda r: r.chat_id == uid and str(r.params.get("text", ""))[:1] in "✅❌",
+            timeout=60,  # five verifications at once; generous for a loaded machine
+            since=0,
+        )
+    except TimeoutError:
+        said = [str(r.params.get("text", ""))[:60] for r in bot.api.requests if r.chat_id == uid]
+        raise AssertionError(f"no verdict for user {uid}; the bot said {said}") from None
     return str(record.params["text"])
 
 
