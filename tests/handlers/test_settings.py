@@ -229,10 +229,13 @@ async def test_pairs_malformed(bot, command, expected):
 async def test_pairs_within_admin_permitted_list(bot):
     await registered(bot, ADMIN_ID, ALICE)
     permitted = Bound(choices=frozenset({"BTC", "ETH", "SOL", "XRP"}))
-    await bot.services.preferences.set_admin_bound(ADMIN_ID, ALICE, "allowed_pairs", permitted)
+    change = await bot.services.bounds.set_bound(ADMIN_ID, ALICE, "allowed_pairs", permitted)
+    assert change.clamped[ALICE] == [
+        "allowed_pairs: BTC, ETH, SOL, AVAX, POL, DOT, LINK, ADA → BTC, ETH, SOL"
+    ]  # the defaults outside the permitted list are gone at once
     assert "permits: BTC, ETH, SOL, XRP" in await say(bot, ALICE, "/pairs")
     assert "DOGE is not permitted" in await say(bot, ALICE, "/pairs add DOGE")
-    assert await stored(bot, ALICE) == DEFAULTS
+    assert (await stored(bot, ALICE))["allowed_pairs"] == ["BTC", "ETH", "SOL"]
     assert "Added: XRP" in await say(bot, ALICE, "/pairs add XRP")
 
 
