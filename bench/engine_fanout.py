@@ -38,6 +38,7 @@ from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.engine.clock import SimulatedClock
 from nija_tg.engine.market_data import MarketHub
+from nija_tg.engine.snapshot_writer import SnapshotWriter
 from nija_tg.engine.user_loop import LoopDeps, UserLoop
 from nija_tg.storage import settings_repo, users
 from nija_tg.storage.db import Database
@@ -50,24 +51,48 @@ TF = 300_000
 WINDOW = 300
 
 
+class StatementCounter:
+    """Counts the SQL statements SQLite runs (its trace callback, called on aiosqlite's
+    threads) and the write transactions among them."""
+
+    def __init__(self) -> None:
+        self.statements = 0
+        self.commits = 0
+
+    def __call__(self, sql: str) -> None:
+        self.statements += 1
+        if sql.startswith("COMMIT"):
+            self.commits += 1
+
+    async def attach(self, db: Database) -> None:
+        for conn in (db._writer, db._reader):  # the bench looks inside
+            if conn is not None:
+                await conn.set_trace_callback(self)
+
+
 class TimedHub(MarketHub):
     """MarketHub that times each candle close until every subscriber is done with it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.closes: list[dict[str, float]] = []
+        self.sql = StatementCounter()
 
     async def poll(self, boundary: int) -> list:
         wall, cpu = time.perf_counter(), time.process_time()
         fetches_before = self.stats.total
+        sql_before, commits_before = self.sql.statements, self.sql.commits
         updated = await super().poll(boundary)
         await self._wait_for(self._all_idle)
+        await self.settle()  # the close's snapshots written too
         self.closes.append(
             {
                 "wall": time.perf_counter() - wall,
                 "cpu": time.process_time() - cpu,
                 "fetches": self.stats.total - fetches_before,
                 "updated": len(updated),
+                "statements": self.sql.statements - sql_before,
+                "commits": self.sql.commits - commits_before,
             }
         )
         return updated
@@ -104,6 +129,7 @@ async def _run(
     db = await Database.open(workdir / "fanout.sqlite3")
     try:
         await _setup_users(db, n_users)
+        await hub.sql.attach(db)
         deps = LoopDeps(
             db,
             hub,
@@ -113,6 +139,7 @@ async def _run(
             paper_exchange=EXCHANGE,
             paper_balance=Decimal(10000),
             drain_seconds=1.0,
+            snapshots=SnapshotWriter(db),  # as the daemon runs it
         )
         gc.collect()
         rss_before = rss_bytes()
@@ -195,6 +222,8 @@ def _result(
         "startup_s": phase["startup_s"],
         "per_candle_wall": summary_ms([c["wall"] for c in closes]),
         "per_candle_cpu": summary_ms([c["cpu"] for c in closes]),
+        "statements_per_close": round(sum(c["statements"] for c in closes) / n_measured, 1),
+        "commits_per_close": round(sum(c["commits"] for c in closes) / n_measured, 1),
         "candle_requests_per_close": sorted({int(c["fetches"]) for c in hub.closes}),
         "orders_per_close": round(counts["orders"] / max(len(hub.closes), 1), 1),
         "fills_per_close": round(counts["fills"] / max(len(hub.closes), 1), 1),

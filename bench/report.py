@@ -69,8 +69,9 @@ def _fanout_rows(fanout: list[dict]) -> list[str]:
     lines = [
         "| users | finished | startup s | candles | per candle wall (p50 / p99 ms) "
         "| CPU p50 ms | candle requests / close | ticker requests / close "
-        "| orders / close | outbox rows / close | RSS before → after (MiB) | KiB / user |",
-        "|---:|---|---:|---:|---|---:|---|---:|---:|---:|---|---:|",
+        "| orders / close | outbox rows / close | SQL statements / commits per close "
+        "| RSS before → after (MiB) | KiB / user |",
+        "|---:|---|---:|---:|---|---:|---|---:|---:|---:|---|---|---:|",
     ]
     for r in fanout:
         wall = _g(r, "per_candle_wall", default={})
@@ -85,6 +86,7 @@ def _fanout_rows(fanout: list[dict]) -> list[str]:
             f"| {_v(_g(r, 'per_candle_cpu', 'p50_ms'))} | {_g(r, 'candle_requests_per_close')} "
             f"| {_g(r, 'ticker_requests_per_close')} | {_g(r, 'orders_per_close')} "
             f"| {_g(r, 'outbox_rows_per_close')} "
+            f"| {_g(r, 'statements_per_close')} / {_g(r, 'commits_per_close')} "
             f"| {_g(r, 'rss_before_loops_mib')} → {_g(r, 'rss_after_candles_mib')} "
             f"| {_g(r, 'kib_per_user')} |"
         )

@@ -24,6 +24,7 @@ from nija_tg.core.risk_settings import QUOTE_ASSETS, RiskSettings
 from nija_tg.engine import loop_store
 from nija_tg.engine.clock import SimulatedClock
 from nija_tg.engine.market_data import MarketHub, timeframe_ms
+from nija_tg.engine.snapshot_writer import SnapshotWriter
 from nija_tg.engine.user_loop import LoopDeps, UserLoop
 from nija_tg.exchange.paper import InMemoryPaperStore
 from nija_tg.storage import settings_repo, users
@@ -208,9 +209,13 @@ async def _replay(
         paper_exchange=EXCHANGE,
         paper_balance=balance,
         paper_currency=quote,
+        snapshots=SnapshotWriter(db),  # as the daemon runs it
     )
     loop = UserLoop(deps, USER_ID, symbols=[pair])
-    await run_lockstep(hub, [loop], until_ms=candles[-1].ts + timeframe_ms(tf))
+    try:
+        await run_lockstep(hub, [loop], until_ms=candles[-1].ts + timeframe_ms(tf))
+    finally:
+        await deps.snapshots.close()
     fills = [
         dict(r)
         for r in await db.fetchall(
@@ -256,6 +261,8 @@ async def run_lockstep(hub: MarketHub, loops: list[UserLoop], until_ms: int) -> 
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    for writer in {id(w): w for w in (loop.deps.snapshots for loop in loops) if w}.values():
+        await writer.close()  # the last snapshots and equity points
 
 
 def summary(result: BacktestResult) -> str:

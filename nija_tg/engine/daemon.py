@@ -17,6 +17,7 @@ from nija_tg.core.models import TradingMode
 from nija_tg.engine.clock import Clock
 from nija_tg.engine.market_data import MarketHub
 from nija_tg.engine.reconciler import Reconciler
+from nija_tg.engine.snapshot_writer import SnapshotWriter
 from nija_tg.engine.user_loop import AccountFactory, LoopDeps, UserLoop
 from nija_tg.exchange.protocol import MarketDataSource
 from nija_tg.runtime import Runtime
@@ -66,6 +67,7 @@ class Daemon:
             paper_store=SqlitePaperStore(self.db),
             paper_balance=Decimal(str(settings.paper_start_balance)),
             drain_seconds=self.drain_seconds,
+            snapshots=SnapshotWriter(self.db),
         )
         self.loops: dict[int, UserLoop] = {}
         self.reconciler = Reconciler(
@@ -117,6 +119,11 @@ class Daemon:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self.deps.snapshots is not None:
+                try:
+                    await self.deps.snapshots.close()  # the loops' last snapshots
+                except Exception:
+                    log.exception("writing the last snapshots failed")
             if self.sender is not None:
                 try:
                     await self.sender.drain(deadline)

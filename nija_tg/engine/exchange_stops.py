@@ -25,10 +25,10 @@ from nija_tg.core.errors import RetryableError
 from nija_tg.core.models import MarketInfo, OrderStatus, OrderType, Side
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.engine.execution import NEVER_SENT, NOT_FOUND, UNKNOWN, Executor, OrderDraft
+from nija_tg.engine.held_positions import HeldPositions
 from nija_tg.exchange.precision import round_step
 from nija_tg.exchange.protocol import TradingAccount
 from nija_tg.storage import orders as orders_repo
-from nija_tg.storage import positions
 from nija_tg.storage.db import Database
 from nija_tg.storage.orders import OrderRow
 from nija_tg.storage.positions import PositionRow
@@ -57,6 +57,7 @@ class ExchangeStops:
     settings: RiskSettings
     account: TradingAccount | None
     executor: Executor | None
+    held: HeldPositions  # the loop's view of its open positions
     markets: dict[str, MarketInfo]
     stop_refused: set[str]  # symbols whose stop orders the exchange refused
 
@@ -95,7 +96,7 @@ class ExchangeStops:
             return
         if await self._release(p.symbol):
             return  # a stop executed meanwhile: the position changed; next candle decides
-        fresh = await positions.get(self.db, self.user_id, p.symbol, p.side)
+        fresh = await self.held.get(p.symbol, p.side)
         if fresh is None:
             return
         await self._place_stop(self._stop_draft(fresh, trigger))
@@ -131,7 +132,10 @@ class ExchangeStops:
         assert self.executor is not None
         fired = False
         for order in await orders_repo.open_stops(self.db, self.user_id, symbol):
-            after = await self.executor.withdraw(order)
+            try:
+                after = await self.executor.withdraw(order)
+            finally:
+                self.held.invalidate()  # a fill may have been recorded
             if after.filled > 0:
                 fired = True
             if after.status in (OrderStatus.OPEN, OrderStatus.SUBMITTED):

@@ -10,6 +10,11 @@ rejection or an authentication failure is resolved by looking the order up by cl
 id (with backoff covering the exchange's visibility delay). ``reconcile`` does the same
 at loop start for every unfinished order, and adopts open orders carrying our prefix
 that the database lacks.
+
+Every order of a user is created by that user's executor (the engine runs one loop, so
+one executor, per user). So once ``refresh_open`` has found nothing unresolved, the
+executor knows there is nothing to poll until it submits or adopts an order itself, and
+skips the query (``clean``).
 """
 
 from __future__ import annotations
@@ -21,7 +26,14 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from nija_tg.core.errors import AuthenticationError, NotFoundError, OrderRejectedError
-from nija_tg.core.models import OrderRequest, OrderState, OrderStatus, OrderType, Side
+from nija_tg.core.models import (
+    TERMINAL_ORDER_STATUSES,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    Side,
+)
 from nija_tg.engine.execution_record import MarketFacts, priced, record_fills
 from nija_tg.exchange.client_ids import is_ours, new_client_order_id
 from nija_tg.exchange.protocol import TradingAccount
@@ -87,6 +99,15 @@ class Executor:
         self.lookup_backoff = lookup_backoff
         self._facts: dict[str, MarketFacts] = {}
         self._inflight: set[str] = set()
+        # True: this user has no unresolved order (none found since, none placed since)
+        self.clean = False
+        self._placed = 0  # orders submitted or adopted so far (guards ``clean``)
+
+    def _placing(self) -> int:
+        """An order is about to be created (submit, adoption): polling is needed again."""
+        self.clean = False
+        self._placed += 1
+        return self._placed
 
     @property
     def visibility_window(self) -> float:
@@ -104,7 +125,10 @@ class Executor:
         if draft.trigger_price is not None and draft.type is not OrderType.MARKET:
             raise ValueError("a stop order is a market order with a trigger price")
         cid = new_client_order_id(self.exchange_id, self.user_id)
+        was_clean = self.clean
+        mine = self._placing()
         self._inflight.add(cid)
+        result: ExecutionResult | None = None
         try:
             order = await self._commit_intent(draft, cid)
             order = await self._commit_submitted(order)
@@ -126,7 +150,8 @@ class Executor:
                 raise
             except OrderRejectedError as err:
                 await self._reject(order, str(err))
-                return await self._result(order, 0, err.user_message)
+                result = await self._result(order, 0, err.user_message)
+                return result
             except Exception as err:  # any doubt is resolved by lookup
                 log.warning(
                     "user %s: submit %s outcome unknown (%s); looking it up",
@@ -134,11 +159,16 @@ class Executor:
                     cid,
                     type(err).__name__,
                 )
-                return await self._resolve(order, self.lookup_attempts, NOT_FOUND)
+                result = await self._resolve(order, self.lookup_attempts, NOT_FOUND)
+                return result
             n = await self._record(order, state)
-            return await self._result(order, n)
+            result = await self._result(order, n)
+            return result
         finally:
             self._inflight.discard(cid)
+            final = result is not None and result.status in TERMINAL_ORDER_STATUSES
+            if was_clean and final and mine == self._placed and not self._inflight:
+                self.clean = True  # it ended final: still nothing to poll
 
     async def _commit_intent(self, draft: OrderDraft, cid: str) -> OrderRow:
         async with self.db.transaction() as tx:
@@ -265,6 +295,7 @@ class Executor:
     async def reconcile(self) -> int:
         """Resolve every intent/submitted/open order of this user, then adopt open orders
         carrying our prefix that the database lacks. Returns how many orders changed."""
+        self._placing()
         changed = 0
         for order in await orders_repo.unresolved(self.db, self.user_id):
             if order.client_order_id in self._inflight:
@@ -275,6 +306,7 @@ class Executor:
             cid = state.client_order_id
             if not is_ours(cid, self.user_id):
                 continue
+            self._placing()
             async with self.db.transaction() as tx:
                 order_id = await orders_repo.adopt(
                     tx,
@@ -304,12 +336,18 @@ class Executor:
                 raise
             except Exception as err:  # prices come back next time
                 log.info("user %s: paper limit check failed: %s", self.user_id, err)
+        if self.clean:
+            return 0
         changed = 0
-        for order in await orders_repo.unresolved(self.db, self.user_id):
+        placed, inflight = self._placed, bool(self._inflight)
+        unresolved = await orders_repo.unresolved(self.db, self.user_id)
+        for order in unresolved:
             if order.client_order_id in self._inflight or order.status is OrderStatus.INTENT:
                 continue
             if await self._settle(order, startup=False):
                 changed += 1
+        if not unresolved and not inflight and not self._inflight and placed == self._placed:
+            self.clean = True
         return changed
 
     async def _settle(self, order: OrderRow, *, startup: bool) -> bool:

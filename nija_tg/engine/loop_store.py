@@ -7,6 +7,7 @@ backtest)."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -45,11 +46,8 @@ def positions_view(positions: list[PositionRow], prices: dict[str, Decimal]) -> 
     return out
 
 
-async def save_snapshot(
-    tx: Transaction,
-    user_id: int,
+def snapshot_of(
     *,
-    ts_s: float,
     equity: Decimal,
     balances: list[BalanceLine],
     positions: list[PositionRow],
@@ -58,9 +56,9 @@ async def save_snapshot(
     start_of_day_equity: Decimal,
     peak_equity: Decimal,
     day: str,
-) -> None:
-    """Replace the user's snapshot and append one equity point at ``ts_s``."""
-    snap = snapshots.Snapshot(
+) -> snapshots.Snapshot:
+    """The snapshot the bot reads, stamped now."""
+    return snapshots.Snapshot(
         equity=equity,
         balances=balances_view(balances),
         positions=positions_view(positions, prices),
@@ -68,9 +66,22 @@ async def save_snapshot(
         start_of_day_equity=start_of_day_equity,
         peak_equity=peak_equity,
         day=day,
+        updated_at=time.time(),
     )
+
+
+async def write_snapshot(
+    tx: Transaction, user_id: int, snap: snapshots.Snapshot, ts_s: float
+) -> None:
+    """Replace the user's snapshot and append one equity point at ``ts_s``."""
     await snapshots.save(tx, user_id, snap)
-    await snapshots.append_equity(tx, user_id, equity, ts_s)
+    if snap.equity is not None:
+        await snapshots.append_equity(tx, user_id, snap.equity, ts_s)
+
+
+async def save_snapshot(tx: Transaction, user_id: int, *, ts_s: float, **fields: Any) -> None:
+    """``write_snapshot`` of ``snapshot_of(**fields)``."""
+    await write_snapshot(tx, user_id, snapshot_of(**fields), ts_s)
 
 
 async def equity_series(db: Database, user_id: int) -> list[tuple[float, Decimal]]:

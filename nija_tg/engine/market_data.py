@@ -14,79 +14,29 @@ jumps instantly still gives each loop every candle, in order.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import re
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple
-
-import numpy as np
-import pandas as pd
 
 from nija_tg.core.errors import NijaError, RetryableError
 from nija_tg.core.models import Candle
 from nija_tg.engine.clock import Clock
+from nija_tg.engine.market_window import (
+    ClosedCandles,
+    KeyState,
+    MarketKey,
+    candle_frame,
+    timeframe_ms,
+)
 from nija_tg.exchange.protocol import MarketDataSource
-from nija_tg.strategies import Prepared, Strategy, StrategyParams
+from nija_tg.strategies import Prepared, Signal, Strategy, StrategyParams, StrategyPosition
 from nija_tg.strategies.indicators import IndicatorCache
 
+__all__ = ["ClosedCandles", "HubStats", "MarketHub", "MarketKey", "Subscription", "timeframe_ms"]
+
 log = logging.getLogger("nija_tg.engine.market")
-
-_UNITS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
-
-
-def timeframe_ms(timeframe: str) -> int:
-    """``"5m"`` -> 300000. Minutes, hours and days."""
-    m = re.fullmatch(r"(\d+)([mhd])", timeframe.strip())
-    if not m or int(m.group(1)) <= 0:
-        raise ValueError(f"unsupported timeframe {timeframe!r}")
-    return int(m.group(1)) * _UNITS[m.group(2)]
-
-
-def _frame(candles: deque[Candle]) -> pd.DataFrame:
-    """Candles (sorted, unique) as the strategies' frame: ts int64, prices float64."""
-    n = len(candles)
-    cols: dict[str, np.ndarray] = {"ts": np.fromiter((c.ts for c in candles), np.int64, n)}
-    for name in ("open", "high", "low", "close", "volume"):
-        cols[name] = np.fromiter((getattr(c, name) for c in candles), np.float64, n)
-    return pd.DataFrame(cols)
-
-
-class MarketKey(NamedTuple):
-    exchange: str
-    symbol: str
-    timeframe: str
-
-
-@dataclass(frozen=True, eq=False)
-class ClosedCandles:
-    """The rolling window of closed candles of one market, oldest first."""
-
-    key: MarketKey
-    frame: pd.DataFrame  # ts, open, high, low, close, volume
-    closed_at: int  # boundary (ms) at which the newest candle closed
-
-    @functools.cached_property
-    def last(self) -> Candle:
-        row = self.frame.iloc[-1]
-        return Candle(
-            int(row["ts"]), *(float(row[c]) for c in ("open", "high", "low", "close", "volume"))
-        )
-
-    @functools.cached_property
-    def last_close(self) -> Decimal:
-        return Decimal(str(self.last.close))
-
-
-@dataclass
-class _KeyState:
-    candles: deque[Candle]
-    last_ts: int | None = None
-    closed: ClosedCandles | None = None
-    updated_at: int = -1  # boundary of the last update
 
 
 class Subscription:
@@ -167,10 +117,13 @@ class MarketHub:
         self.stats = HubStats()
         self.published = -1  # last boundary processed
         self._refs: Counter[MarketKey] = Counter()
-        self._state: dict[MarketKey, _KeyState] = {}
+        self._state: dict[MarketKey, KeyState] = {}
         self._subs: list[Subscription] = []
         self._active = 0  # subscribers not idle (running, or with an unseen close)
         self._event = asyncio.Event()
+        self._idle_hooks: list[Callable[[], None]] = []
+        self._prices: dict[tuple[str, str], Decimal] | None = None  # built on first read
+        self._settle_hooks: list[Callable[[], Awaitable[object]]] = []
 
     # --- change notification (a broadcast event replaced on every change) ----------
 
@@ -179,10 +132,27 @@ class MarketHub:
         event, self._event = self._event, asyncio.Event()
         event.set()
 
+    def on_idle(
+        self, hook: Callable[[], None], settle: Callable[[], Awaitable[object]] | None = None
+    ) -> None:
+        """Call ``hook`` whenever every subscriber is done with the last close (e.g. to
+        write what the loops left behind). A lockstep hub also awaits ``settle`` then,
+        before the next close and before ``run`` returns."""
+        self._idle_hooks.append(hook)
+        if settle is not None:
+            self._settle_hooks.append(settle)
+
+    async def settle(self) -> None:
+        """Await the settle hooks (lockstep: after every close)."""
+        for settle in self._settle_hooks:
+            await settle()
+
     def _became_idle(self, sub: Subscription) -> None:
         sub.counted_idle = True
         self._active -= 1
         if self._active == 0:
+            for hook in self._idle_hooks:
+                hook()
             self._notify()
 
     def _became_active(self, sub: Subscription) -> None:
@@ -201,7 +171,7 @@ class MarketHub:
         self._active += 1
         for key in sub.keys:
             self._refs[key] += 1
-            self._state.setdefault(key, _KeyState(deque(maxlen=self.window)))
+            self._state.setdefault(key, KeyState(deque(maxlen=self.window)))
         self._notify()
         return sub
 
@@ -215,6 +185,7 @@ class MarketHub:
             if self._refs[key] <= 0:
                 del self._refs[key]
                 self._state.pop(key, None)
+                self._prices = None
         self._notify()
 
     @property
@@ -249,14 +220,43 @@ class MarketHub:
         name = f"{key.exchange}:{key.symbol}"
         return self.indicators.prepare(strategy, name, closed.frame, params)
 
+    def signal(
+        self,
+        key: MarketKey,
+        strategy: Strategy,
+        params: StrategyParams,
+        position: StrategyPosition | None,
+        allow_short: bool,
+    ) -> Signal | None:
+        """``strategy.evaluate`` on the latest closed candles, computed once per candle
+        and (strategy, params, position, allow_short): evaluation is pure, so users in
+        the same situation (most often: flat, same settings) share one Signal. Treat it
+        as read-only. None before the first candle."""
+        st = self._state.get(key)
+        if st is None or st.closed is None:
+            return None
+        wanted = (strategy.name, params, position, allow_short)
+        found = st.signals.get(wanted)
+        if found is None:
+            prepared = self.prepared(key, strategy, params)
+            if prepared is None:
+                return None
+            found = strategy.evaluate(prepared, position, params=params, allow_short=allow_short)
+            st.signals[wanted] = found
+        return found
+
     def price(self, exchange: str, symbol: str) -> Decimal | None:
         """Close of the most recently closed candle of this market, any timeframe."""
-        best: ClosedCandles | None = None
-        for key, st in self._state.items():
-            if key.exchange == exchange and key.symbol == symbol and st.closed is not None:
-                if best is None or st.closed.closed_at > best.closed_at:
-                    best = st.closed
-        return None if best is None else best.last_close
+        if self._prices is None:
+            best: dict[tuple[str, str], ClosedCandles] = {}
+            for key, st in self._state.items():
+                found = best.get((key.exchange, key.symbol))
+                if st.closed is not None and (
+                    found is None or st.closed.closed_at > found.closed_at
+                ):
+                    best[(key.exchange, key.symbol)] = st.closed
+            self._prices = {k: c.last_close for k, c in best.items()}
+        return self._prices.get((exchange, symbol))
 
     # --- the driver ------------------------------------------------------------------
 
@@ -282,6 +282,7 @@ class MarketHub:
                     await self._race(self._wait_for(self._all_idle), stop_wait)
                     if stop.is_set():
                         break
+                    await self.settle()
                 boundary = self.next_boundary()
                 if boundary is None:
                     await self._race(self._event.wait(), stop_wait)
@@ -299,6 +300,7 @@ class MarketHub:
                 await self.poll(boundary)
             if self.lockstep and not stop.is_set():
                 await self._race(self._wait_for(self._all_idle), stop_wait)
+                await self.settle()
         finally:
             stop_wait.cancel()
 
@@ -362,8 +364,10 @@ class MarketHub:
             if st.last_ts is not None and st.last_ts >= expected:
                 break
         if added:
-            frame = _frame(st.candles)
+            frame = candle_frame(st.candles)
             st.closed = ClosedCandles(key, frame, int(frame["ts"].iloc[-1]) + tf)
+            st.signals = {}
+            self._prices = None
             st.updated_at = boundary
         return added
 
@@ -380,7 +384,7 @@ class MarketHub:
             self.stats.errors += 1
             raise
 
-    def _append(self, st: _KeyState, candles: list[Candle], tf: int, boundary: int) -> bool:
+    def _append(self, st: KeyState, candles: list[Candle], tf: int, boundary: int) -> bool:
         fresh = sorted(
             (
                 c

@@ -30,6 +30,7 @@ from nija_tg.engine.execution import (
     Executor,
     OrderDraft,
 )
+from nija_tg.engine.held_positions import HeldPositions
 from nija_tg.engine.loop_support import close_failed_text, stop_order_failed_text, stop_text
 from nija_tg.engine.market_data import MarketHub, MarketKey
 from nija_tg.exchange.protocol import TradingAccount
@@ -52,6 +53,7 @@ class TradingActions(ExchangeStops):
     mode: TradingMode
     account: TradingAccount | None
     executor: Executor | None
+    held: HeldPositions
     markets: dict[str, MarketInfo]
     equity: Decimal
     sod_equity: Decimal
@@ -65,20 +67,23 @@ class TradingActions(ExchangeStops):
         """Close positions whose stop the candle touched, trail the others; return the
         strategy's signal for this market."""
         closed = self.hub.latest(key)
-        strategy = get_strategy(self.settings.strategy)
-        params = self.settings.strategy_params
-        prepared = self.hub.prepared(key, strategy, params)
-        if closed is None or prepared is None:
+        if closed is None:
             return Signal(Action.HOLD, reason="no candles")
-        held = await positions.for_symbol(self.db, self.user_id, key.symbol)
+        held = await self.held.for_symbol(key.symbol)
         pos = held.get("long") or held.get("short")
         spos = None if pos is None else StrategyPosition(pos.side, float(pos.entry_price))
         allow_short = self.markets[key.symbol].kind == "swap"
-        signal = strategy.evaluate(prepared, spos, params=params, allow_short=allow_short)
+        strategy = get_strategy(self.settings.strategy)
+        params = self.settings.strategy_params
+        signal = self.hub.signal(key, strategy, params, spos, allow_short)
+        if signal is None:
+            return Signal(Action.HOLD, reason="no candles")
+        if not held:
+            if self._native(key.symbol):
+                await self._release(key.symbol)  # a stop left without a position
+            return signal
         candle = closed.last
         low, high = Decimal(str(candle.low)), Decimal(str(candle.high))
-        if not held and self._native(key.symbol):
-            await self._release(key.symbol)  # a stop left without a position
         for p in held.values():
             if p.stop_price is not None and risk.stop_hit(p.side, p.stop_price, low, high):
                 if await self._close(p, "stop") is not None:
@@ -87,7 +92,7 @@ class TradingActions(ExchangeStops):
                         await outbox.enqueue(tx, self.user_id, "stop", text)
                 continue
             await self._trail(p, signal, low, high)
-            fresh = await positions.get(self.db, self.user_id, p.symbol, p.side)
+            fresh = await self.held.get(p.symbol, p.side)
             if fresh is not None:
                 await self._protect(fresh)
         return signal
@@ -105,8 +110,17 @@ class TradingActions(ExchangeStops):
         elif stop is None:
             stop = risk.initial_stop(p.side, p.entry_price, distance)
         if stop != p.stop_price or anchor != p.trail_anchor:
-            async with self.db.transaction() as tx:
-                await positions.set_stop(tx, self.user_id, p.symbol, p.side, stop, anchor)
+            await self._set_stop(p.symbol, p.side, stop, anchor)
+
+    async def _set_stop(
+        self, symbol: str, side: str, stop: Decimal | None, anchor: Decimal | None
+    ) -> None:
+        async with self.db.transaction() as tx:
+            moved = await positions.set_stop(tx, self.user_id, symbol, side, stop, anchor)
+        if moved:
+            self.held.stop_moved(symbol, side, stop, anchor)
+        else:
+            self.held.invalidate()
 
     def _trail_distance(self, signal: Signal) -> Decimal | None:
         atr = signal.indicators.get("atr")
@@ -115,7 +129,7 @@ class TradingActions(ExchangeStops):
         return Decimal(str(signal.stop_distance)) if signal.stop_distance > 0 else None
 
     async def _act(self, key: MarketKey, signal: Signal, blocked: bool) -> None:
-        held = await positions.for_symbol(self.db, self.user_id, key.symbol)
+        held = await self.held.for_symbol(key.symbol)
         if signal.action is Action.EXIT:
             for p in held.values():
                 await self._close(p, "exit")
@@ -134,7 +148,7 @@ class TradingActions(ExchangeStops):
         price = self.hub.price(key.exchange, key.symbol)
         if price is None:
             return
-        held = await positions.list_for_user(self.db, self.user_id)
+        held = await self.held.all()
         free_quote = None
         if market.kind == "spot":
             lines = await self.account.fetch_balance()
@@ -179,9 +193,8 @@ class TradingActions(ExchangeStops):
         if result.filled > 0:
             entry = result.average or price
             stop = risk.initial_stop(side, entry, Decimal(str(signal.stop_distance)))
-            async with self.db.transaction() as tx:
-                await positions.set_stop(tx, self.user_id, key.symbol, side, stop, entry)
-            held_now = await positions.get(self.db, self.user_id, key.symbol, side)
+            await self._set_stop(key.symbol, side, stop, entry)
+            held_now = await self.held.get(key.symbol, side)
             if held_now is not None:
                 await self._protect(held_now)
 
@@ -190,7 +203,7 @@ class TradingActions(ExchangeStops):
         closed it (the stop is cancelled first otherwise)."""
         if self.account is not None and self.account.native_stops:
             await self._release(p.symbol)
-            current = await positions.get(self.db, self.user_id, p.symbol, p.side)
+            current = await self.held.get(p.symbol, p.side)
             if current is None:
                 return None
             p = current
@@ -221,6 +234,8 @@ class TradingActions(ExchangeStops):
             if task.done() and not task.cancelled() and task.exception() is not None:
                 log.warning("user %s: submit ended with %s", self.user_id, task.exception())
             raise
+        finally:
+            self.held.invalidate()  # the order's fills moved the positions
         if result.status is OrderStatus.REJECTED:
             log.info(
                 "user %s: %s %s rejected: %s",

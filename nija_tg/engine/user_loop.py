@@ -20,44 +20,24 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from nija_tg.core import risk
 from nija_tg.core.errors import AuthenticationError, NijaError, RetryableError, VaultError
-from nija_tg.core.models import (
-    MarketInfo,
-    TradingMode,
-    UserStatus,
-)
+from nija_tg.core.models import MarketInfo, TradingMode, UserStatus
 from nija_tg.core.risk_settings import RiskSettings
-from nija_tg.engine import loop_store
-from nija_tg.engine.clock import Clock, utc_day
+from nija_tg.engine.clock import Clock
 from nija_tg.engine.execution import Executor
-from nija_tg.engine.loop_support import (
-    connection_text,
-    daily_loss_text,
-    drawdown_text,
-    equity_of,
-    summary_text,
-    symbols_for,
-)
+from nija_tg.engine.held_positions import HeldPositions
+from nija_tg.engine.loop_book import LoopBook, StopLoop
+from nija_tg.engine.loop_support import connection_text, symbols_for
 from nija_tg.engine.market_data import MarketHub, MarketKey
+from nija_tg.engine.snapshot_writer import SnapshotWriter
 from nija_tg.engine.trading import TradingActions
 from nija_tg.exchange.paper import InMemoryPaperStore, PaperAccount, PaperStore
 from nija_tg.exchange.protocol import MarketDataSource, TradingAccount
-from nija_tg.storage import (
-    credentials,
-    fills,
-    outbox,
-    positions,
-    sessions,
-    settings_repo,
-    users,
-)
+from nija_tg.storage import credentials, outbox, sessions, settings_repo, users
 from nija_tg.storage.db import Database
-from nija_tg.storage.positions import PositionRow
 from nija_tg.strategies import Signal
 
 log = logging.getLogger("nija_tg.engine.loop")
@@ -82,13 +62,15 @@ class LoopDeps:
     paper_slippage: Decimal = Decimal("0.0005")
     drain_seconds: float = 20.0
     executor_factory: Callable[..., Executor] = Executor
+    # shared write-behind of snapshots (None: each loop writes its own, at once)
+    snapshots: SnapshotWriter | None = None
+
+    def __post_init__(self) -> None:
+        if self.snapshots is not None:
+            self.hub.on_idle(self.snapshots.flush_soon, settle=self.snapshots.flush_logged)
 
 
-class StopLoop(Exception):  # noqa: N818 - a control-flow signal, not an error
-    """The loop ends by itself (the user was paused)."""
-
-
-class UserLoop(TradingActions):
+class UserLoop(TradingActions, LoopBook):
     def __init__(self, deps: LoopDeps, user_id: int, symbols: list[str] | None = None) -> None:
         self.deps = deps
         self.symbols = symbols  # default: the allowed pairs on the user's exchange
@@ -100,6 +82,7 @@ class UserLoop(TradingActions):
         self.mode = TradingMode.PAPER
         self.account: TradingAccount | None = None
         self.executor: Executor | None = None
+        self.held = HeldPositions(deps.db, user_id)  # open positions, read once per close
         self.exchange_id = deps.paper_exchange
         self.session_id: int | None = None
         self.markets: dict[str, MarketInfo] = {}
@@ -195,6 +178,7 @@ class UserLoop(TradingActions):
             session_id=self.session_id,
         )
         await self.executor.reconcile()
+        self.held.invalidate()  # reconciling may have recorded fills
         restart = bool(previous) and previous[0].status in ("running", "crashed")
         await self._load_day_state(restart)
         log.info("user %s trading %s on %s (%s)", uid, len(self.keys), self.exchange_id, self.mode)
@@ -251,17 +235,6 @@ class UserLoop(TradingActions):
         except NijaError as exc:
             log.warning("user %s: swap setup of %s: %s", self.user_id, symbol, exc)
 
-    async def _load_day_state(self, restart: bool) -> None:
-        snap = await loop_store.load_snapshot(self.db, self.user_id)
-        self.day = utc_day(self.deps.clock.now_ms())
-        same_day = snap is not None and snap.day == self.day
-        self.sod_equity = (
-            snap.start_of_day_equity if same_day and snap.start_of_day_equity else self.equity
-        )
-        peak = snap.peak_equity if restart and snap is not None else None
-        self.peak_equity = max(peak or self.equity, self.equity)
-        self.start_equity = self.equity
-
     # --- one candle close ----------------------------------------------------------
 
     async def on_close(self, boundary: int, updated: list[MarketKey]) -> bool:
@@ -269,11 +242,12 @@ class UserLoop(TradingActions):
         assert self.account is not None and self.executor is not None
         try:
             await self.executor.refresh_open()
+            self.held.invalidate()  # one read of the positions per close (then as changed)
             signals: dict[str, Signal] = {}
             for key in updated:
                 signals[key.symbol] = await self._stops_and_signal(key)
             balances = await self.account.fetch_balance()
-            held = await positions.list_for_user(self.db, self.user_id)
+            held = await self.held.all()
             self.equity = await self._equity(balances, held)
             if all(p.symbol in self._prices() for p in held):
                 await self._rollover()
@@ -288,109 +262,6 @@ class UserLoop(TradingActions):
         except RetryableError as exc:
             log.warning("user %s: candle %s skipped: %s", self.user_id, boundary, exc)
         return True
-
-    async def _rollover(self) -> None:
-        day = utc_day(self.deps.clock.now_ms())
-        if day != self.day:
-            if self.day:
-                await self._daily_summary(self.day, self.sod_equity)
-            self.day, self.sod_equity = day, self.equity
-        self.peak_equity = max(self.peak_equity, self.equity)
-
-    async def _daily_summary(self, day: str, start_equity: Decimal) -> None:
-        """One 'summary' notification for the UTC day that just ended (idempotent)."""
-        start = datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()
-        closed = [
-            pnl
-            for ts, pnl in await fills.realized_since(self.db, self.user_id, start)
-            if ts < start + 86400
-        ]
-        text = summary_text(day, self.equity - start_equity, self.equity, closed)
-        async with self.db.transaction() as tx:
-            await outbox.enqueue(
-                tx, self.user_id, "summary", text, dedupe_key=f"summary:{self.user_id}:{day}"
-            )
-
-    async def _check_limits(self) -> bool:
-        """Drawdown: pause (StopLoop). Daily loss: True (no entries) + one alert a day."""
-        s = self.settings
-        if risk.drawdown_breached(self.equity, self.peak_equity, s.max_drawdown_pct):
-            pct = risk.drawdown_pct(self.equity, self.peak_equity)
-            async with self.db.transaction() as tx:
-                await users.set_status(tx, self.user_id, UserStatus.PAUSED, "drawdown")
-                await outbox.enqueue(
-                    tx, self.user_id, "drawdown", drawdown_text(pct, s.max_drawdown_pct)
-                )
-            log.info("user %s paused: drawdown %.2f%%", self.user_id, pct)
-            self.alerts.append((self.deps.clock.now_ms(), "drawdown"))
-            raise StopLoop
-        pnl_today = self.equity - self.sod_equity
-        if not risk.daily_loss_breached(
-            pnl_today, self.sod_equity, s.daily_loss_pct, s.daily_loss_usd
-        ):
-            return False
-        if self.blocked_day != self.day:
-            self.blocked_day = self.day
-            self.alerts.append((self.deps.clock.now_ms(), "daily_loss"))
-            limit = risk.daily_loss_limit(self.sod_equity, s.daily_loss_pct, s.daily_loss_usd)
-            async with self.db.transaction() as tx:
-                await outbox.enqueue(
-                    tx,
-                    self.user_id,
-                    "daily_loss",
-                    daily_loss_text(-pnl_today, limit),
-                    dedupe_key=f"daily_loss:{self.user_id}:{self.day}",
-                )
-        return True
-
-    # --- equity and snapshot -------------------------------------------------------
-
-    def _prices(self) -> dict[str, Decimal]:
-        """Last closes of the user's markets (tickers seeded at start until then)."""
-        out = dict(self.seed_prices)
-        for symbol in self.markets:
-            price = self.deps.hub.price(self.exchange_id, symbol)
-            if price is not None:
-                out[symbol] = price
-        return out
-
-    async def _seed_prices(self) -> None:
-        """Tickers of the markets held at start, so the first equity counts them."""
-        for p in await positions.list_for_user(self.db, self.user_id):
-            if p.symbol in self.markets and p.symbol not in self.seed_prices:
-                try:
-                    ticker = await self.deps.market_data.fetch_ticker(self.exchange_id, p.symbol)
-                except NijaError as exc:
-                    log.info("user %s: no price for %s yet (%s)", self.user_id, p.symbol, exc)
-                    continue
-                self.seed_prices[p.symbol] = ticker.last
-
-    async def _equity(self, balances, held: list[PositionRow] | None = None) -> Decimal:
-        if held is None:
-            held = await positions.list_for_user(self.db, self.user_id)
-        return equity_of(balances, self.markets, self._prices(), held)
-
-    async def _save_snapshot(self, balances, held, signals: dict[str, Signal]) -> None:
-        last: dict[str, Any] | None = None
-        if signals:
-            last = {
-                s: {"action": str(g.action), "confidence": g.confidence, "reason": g.reason}
-                for s, g in signals.items()
-            }
-        async with self.db.transaction() as tx:
-            await loop_store.save_snapshot(
-                tx,
-                self.user_id,
-                ts_s=self.deps.clock.now_ms() / 1000,
-                equity=self.equity,
-                balances=balances,
-                positions=held,
-                prices=self._prices(),
-                last_signal=last,
-                start_of_day_equity=self.sod_equity,
-                peak_equity=self.peak_equity,
-                day=self.day,
-            )
 
     async def _pause_connection(self, exc: BaseException) -> None:
         log.warning("user %s: key refused (%s); pausing", self.user_id, type(exc).__name__)

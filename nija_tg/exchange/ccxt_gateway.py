@@ -36,6 +36,7 @@ from nija_tg.exchange.ccxt_factory import (
     required_credentials,
     supported_exchanges,
 )
+from nija_tg.exchange.ticker_cache import TickerCache
 
 __all__ = [
     "CcxtAccount",
@@ -78,6 +79,7 @@ class CcxtGateway:
         read_retries: int = 2,
         retry_delay_s: float = 0.5,
         exchange_options: dict[str, dict[str, Any]] | None = None,
+        ticker_ttl_s: float = 1.0,
     ) -> None:
         self.settings = ClientSettings(
             exchange_urls=dict(exchange_urls or {}),
@@ -91,6 +93,8 @@ class CcxtGateway:
         self._public: dict[str, CcxtMarketData] = {}
         self._accounts: dict[tuple[Any, str], tuple[str, CcxtAccount]] = {}
         self._retired: list[CcxtAccount] = []
+        # paper fills of many users at one candle close share one ticker request
+        self.tickers = TickerCache(self._fetch_ticker_now, ttl_s=ticker_ttl_s)
 
     # --- registry ----------------------------------------------------------------
 
@@ -140,6 +144,7 @@ class CcxtGateway:
         for _, acct in accounts:
             await acct.close()
         await self._close_retired()
+        self.tickers.clear()
         public, self._public = list(self._public.values()), {}
         for md in public:
             await md.close()
@@ -157,6 +162,10 @@ class CcxtGateway:
         return await self.public(exchange_id).fetch_ohlcv(symbol, timeframe, since, limit)
 
     async def fetch_ticker(self, exchange_id: str, symbol: str) -> Ticker:
+        """The ticker, shared between concurrent callers and reused for ``ticker_ttl_s``."""
+        return await self.tickers.get(exchange_id, symbol)
+
+    async def _fetch_ticker_now(self, exchange_id: str, symbol: str) -> Ticker:
         return await self.public(exchange_id).fetch_ticker(symbol)
 
     async def market(self, exchange_id: str, symbol: str) -> MarketInfo:

@@ -37,26 +37,41 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str, sort_keys=True)
 
 
+_SAVE = (
+    "INSERT INTO snapshots(user_id, equity, balances, positions, last_signal, "
+    "start_of_day_equity, peak_equity, day, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(user_id) DO UPDATE SET equity = excluded.equity, "
+    "balances = excluded.balances, positions = excluded.positions, "
+    "last_signal = excluded.last_signal, start_of_day_equity = excluded.start_of_day_equity, "
+    "peak_equity = excluded.peak_equity, day = excluded.day, updated_at = excluded.updated_at"
+)
+
+
+def _save_params(user_id: int, snap: Snapshot, updated_at: float) -> tuple:
+    return (
+        user_id,
+        _s(snap.equity),
+        _json(snap.balances),
+        _json(snap.positions),
+        None if snap.last_signal is None else _json(snap.last_signal),
+        _s(snap.start_of_day_equity),
+        _s(snap.peak_equity),
+        snap.day,
+        updated_at,
+    )
+
+
 async def save(tx: Transaction, user_id: int, snap: Snapshot) -> None:
     """Replace this user's snapshot (``updated_at`` is set now)."""
-    await tx.execute(
-        "INSERT INTO snapshots(user_id, equity, balances, positions, last_signal, "
-        "start_of_day_equity, peak_equity, day, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT(user_id) DO UPDATE SET equity = excluded.equity, "
-        "balances = excluded.balances, positions = excluded.positions, "
-        "last_signal = excluded.last_signal, start_of_day_equity = excluded.start_of_day_equity, "
-        "peak_equity = excluded.peak_equity, day = excluded.day, updated_at = excluded.updated_at",
-        (
-            user_id,
-            _s(snap.equity),
-            _json(snap.balances),
-            _json(snap.positions),
-            None if snap.last_signal is None else _json(snap.last_signal),
-            _s(snap.start_of_day_equity),
-            _s(snap.peak_equity),
-            snap.day,
-            time.time(),
-        ),
+    await tx.execute(_SAVE, _save_params(user_id, snap, time.time()))
+
+
+async def save_many(tx: Transaction, snaps: dict[int, Snapshot]) -> None:
+    """Replace the snapshots of many users in one statement batch (user id -> snapshot;
+    ``updated_at`` is the snapshot's own, or now when it has none)."""
+    now = time.time()
+    await tx.executemany(
+        _SAVE, [_save_params(uid, s, s.updated_at or now) for uid, s in snaps.items()]
     )
 
 
@@ -96,6 +111,14 @@ async def append_equity(
     await tx.execute(
         "INSERT OR REPLACE INTO equity_history(user_id, ts, equity) VALUES (?, ?, ?)",
         (user_id, time.time() if ts is None else ts, str(equity)),
+    )
+
+
+async def append_equity_many(tx: Transaction, points: list[tuple[int, float, Decimal]]) -> None:
+    """Add many (user id, ts, equity) points; a point at the same (user, ts) is replaced."""
+    await tx.executemany(
+        "INSERT OR REPLACE INTO equity_history(user_id, ts, equity) VALUES (?, ?, ?)",
+        [(uid, ts, str(equity)) for uid, ts, equity in points],
     )
 
 
