@@ -116,6 +116,7 @@ class MarketHub:
         self.indicators = indicators or IndicatorCache()
         self.stats = HubStats()
         self.published = -1  # last boundary processed
+        self.waiting_for: int | None = None  # the boundary the driver sleeps until
         self._refs: Counter[MarketKey] = Counter()
         self._state: dict[MarketKey, KeyState] = {}
         self._subs: list[Subscription] = []
@@ -290,6 +291,7 @@ class MarketHub:
                 if until_ms is not None and boundary > until_ms:
                     break
                 before = self.keys
+                self.waiting_for = boundary
                 sleep = self.clock.sleep_until(boundary + self.grace_ms)
                 woke = await self._race(sleep, stop_wait, self._event.wait())
                 if stop.is_set():
@@ -297,6 +299,7 @@ class MarketHub:
                 if woke != 0 and self.keys != before and self.next_boundary() != boundary:
                     continue  # subscriptions changed the next boundary
                 await self.clock.sleep_until(boundary + self.grace_ms)
+                self.waiting_for = None
                 await self.poll(boundary)
             if self.lockstep and not stop.is_set():
                 await self._race(self._wait_for(self._all_idle), stop_wait)

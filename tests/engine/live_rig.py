@@ -83,7 +83,10 @@ def start_live_daemon(
 
 async def advance_candle(clock, hub: MarketHub) -> None:
     """Move the simulated clock one candle on and wait until every loop handled that
-    close (or none is left)."""
+    close (or none is left). The hub must be waiting for its next close first: moved
+    before it computed that, it would wait for the close after."""
+    ready = await until(lambda: hub.subscribers == 0 or hub.waiting_for is not None)
+    assert ready, "the hub is not waiting for a close"
     clock.set(clock.now_ms() + TF)
     boundary = clock.now_ms() // TF * TF
 
