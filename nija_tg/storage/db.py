@@ -53,12 +53,10 @@ class Transaction:
         await self._conn.executemany(sql, rows)
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        async with self._conn.execute(sql, tuple(params)) as cur:
-            return await cur.fetchone()
+        return _first(await self._conn.execute_fetchall(sql, tuple(params)))
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        async with self._conn.execute(sql, tuple(params)) as cur:
-            return list(await cur.fetchall())
+        return list(await self._conn.execute_fetchall(sql, tuple(params)))
 
 
 class Database:
@@ -106,15 +104,15 @@ class Database:
             else:
                 await _completed(writer.execute("COMMIT"))
 
+    # Reads take one round trip to aiosqlite's thread (execute + fetch + close there);
+    # every fetchone query here selects by key or with LIMIT 1.
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         assert self._reader is not None, "database is closed"
-        async with self._reader.execute(sql, tuple(params)) as cur:
-            return await cur.fetchone()
+        return _first(await self._reader.execute_fetchall(sql, tuple(params)))
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         assert self._reader is not None, "database is closed"
-        async with self._reader.execute(sql, tuple(params)) as cur:
-            return list(await cur.fetchall())
+        return list(await self._reader.execute_fetchall(sql, tuple(params)))
 
     async def backup(self, target: Path) -> None:
         """Online backup through SQLite's backup API: a consistent copy taken while
@@ -140,6 +138,10 @@ class Database:
     async def integrity_check(self) -> str:
         row = await self.fetchone("PRAGMA integrity_check")
         return row[0] if row else "no answer"
+
+
+def _first(rows: Iterable[sqlite3.Row]) -> sqlite3.Row | None:
+    return next(iter(rows), None)
 
 
 async def _completed(statement, undo: aiosqlite.Connection | None = None):
