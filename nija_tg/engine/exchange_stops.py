@@ -24,7 +24,7 @@ from decimal import Decimal
 from nija_tg.core.errors import RetryableError
 from nija_tg.core.models import MarketInfo, OrderStatus, OrderType, Side
 from nija_tg.core.risk_settings import RiskSettings
-from nija_tg.engine.execution import NEVER_SENT, NOT_FOUND, UNKNOWN, Executor, OrderDraft
+from nija_tg.engine.execution import NOT_REFUSALS, Executor, OrderDraft
 from nija_tg.engine.held_positions import HeldPositions
 from nija_tg.exchange.precision import round_step
 from nija_tg.exchange.protocol import TradingAccount
@@ -111,12 +111,8 @@ class ExchangeStops:
 
     async def _place_stop(self, draft: OrderDraft) -> None:
         result = await self._submit(draft)
-        if result.status is OrderStatus.REJECTED and result.error not in (
-            None,
-            NOT_FOUND,
-            NEVER_SENT,
-            UNKNOWN,
-        ):
+        refused = result.error is not None and result.error not in NOT_REFUSALS
+        if result.status is OrderStatus.REJECTED and refused:
             self.stop_refused.add(draft.symbol)
             log.info(
                 "user %s: %s stop order refused; the engine enforces it on every candle",

@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 NEVER_SENT = "never sent"
 NOT_FOUND = "not found after unknown outcome"
 UNKNOWN = "outcome unknown; will check again"
+NOTHING_THERE = "the exchange found nothing to act on"  # e.g. no position to close
+# Outcomes that are not a refusal worth telling the user about: the engine tries again.
+NOT_REFUSALS = frozenset({NOT_FOUND, NEVER_SENT, UNKNOWN, NOTHING_THERE})
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,12 @@ class Executor:
                 await self._reject(order, str(err))
                 result = await self._result(order, 0, err.user_message)
                 return result
+            except NotFoundError as err:
+                # the exchange answered that what the order acts on does not exist (BingX
+                # 80017 "position not exist" for a stop with nothing to close): nothing
+                # was placed, so no look-up
+                await self._reject(order, str(err))
+                return await self._result(order, 0, NOTHING_THERE)
             except Exception as err:  # any doubt is resolved by lookup
                 log.warning(
                     "user %s: submit %s outcome unknown (%s); looking it up",

@@ -23,9 +23,7 @@ from nija_tg.core.models import (
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.engine.exchange_stops import ExchangeStops
 from nija_tg.engine.execution import (
-    NEVER_SENT,
-    NOT_FOUND,
-    UNKNOWN,
+    NOT_REFUSALS,
     ExecutionResult,
     Executor,
     OrderDraft,
@@ -244,7 +242,7 @@ class TradingActions(ExchangeStops):
                 draft.symbol,
                 result.error,
             )
-            refused = result.error not in (None, NOT_FOUND, NEVER_SENT, UNKNOWN)
+            refused = result.error is not None and result.error not in NOT_REFUSALS
             if draft.purpose != "entry" and refused:  # the exchange refused a close: tell
                 # the user (once per symbol and day); transient failures just retry
                 if draft.trigger_price is not None:

@@ -19,7 +19,7 @@ from nija_tg.core.models import (
     Role,
     Side,
 )
-from nija_tg.engine.execution import NOT_FOUND, UNKNOWN, Executor, OrderDraft
+from nija_tg.engine.execution import NOT_FOUND, NOTHING_THERE, UNKNOWN, Executor, OrderDraft
 from nija_tg.engine.execution_record import MarketFacts, record_fills
 from nija_tg.exchange.ccxt_gateway import CcxtGateway
 from nija_tg.exchange.paper import PaperAccount
@@ -500,3 +500,12 @@ async def test_withdraw_waits_for_a_young_unknown_outcome_then_finds_it_filled(d
     done = await ex.withdraw(kept)
     assert done.status is OrderStatus.FILLED  # it had executed: nothing to cancel
     assert len(await fills.for_order(db, UID, r.order_id)) == 1
+
+
+async def test_not_found_answer_on_submit_is_a_rejection_without_lookups(db, setup):
+    ex, account, paper, _, _ = setup
+    account.fail_before_send = E.NotFoundError("bingx: position not exist (test)")
+    r = await ex.submit(sell(reduce_only=True))
+    assert r.status is OrderStatus.REJECTED and r.error == NOTHING_THERE
+    assert account.lookups == 0  # the exchange answered: nothing to look up
+    assert await paper.fetch_open_orders() == []
