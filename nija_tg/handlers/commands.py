@@ -75,3 +75,9 @@ ADMIN_ONLY = frozenset(name for name, _ in ADMIN_COMMANDS) - frozenset(
 TRADER_ONLY = frozenset(name for name, _ in TRADER_COMMANDS) - frozenset(
     name for name, _ in VIEWER_COMMANDS
 )
+
+
+def all_command_names() -> frozenset[str]:
+    """Every command the bot answers, whatever the role."""
+    lists = (STRANGER_COMMANDS, VIEWER_COMMANDS, TRADER_COMMANDS, ADMIN_COMMANDS)
+    return frozenset(name for group in lists for name, _ in group)

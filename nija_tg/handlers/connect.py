@@ -22,6 +22,7 @@ from telegram.ext import (
 
 from nija_tg.core.errors import NijaError, UnknownExchangeError
 from nija_tg.core.models import Role
+from nija_tg.handlers.commands import all_command_names
 from nija_tg.handlers.connect_texts import (
     DELETE_FAILED,
     GROUP_REFUSAL,
@@ -203,8 +204,18 @@ async def disconnect(update: Update, context: BotContext) -> None:
         await reply(update, "You have no exchange connected. /connect links one.")
 
 
+def _ours() -> filters.BaseFilter:
+    """A message that is one of our commands (``/cancel``, ``/status@bot args``...)."""
+    names = "|".join(sorted(all_command_names()))
+    return filters.Regex(rf"^/(?:{names})(?:@\w+)?(?:\s|$)")
+
+
 def conversation() -> ConversationHandler:
     text_only = filters.TEXT & ~filters.COMMAND
+    # A pasted key may start with "/" (base64 keys do, one in 64): Telegram then marks it
+    # as a command. While a credential is awaited, only our own commands are commands;
+    # anything else is taken (and deleted) as the credential.
+    secret_like_command = filters.TEXT & filters.COMMAND & ~_ours()
     return ConversationHandler(
         entry_points=[CommandHandler("connect", connect_start)],
         states={
@@ -213,7 +224,7 @@ def conversation() -> ConversationHandler:
                 MessageHandler(text_only, choose_text),
             ],
             CREDENTIAL: [
-                MessageHandler(text_only, credential),
+                MessageHandler(text_only | secret_like_command, credential),
                 MessageHandler(~filters.COMMAND & ~filters.StatusUpdate.ALL, not_text),
             ],
             ConversationHandler.TIMEOUT: [MessageHandler(filters.ALL, timed_out)],

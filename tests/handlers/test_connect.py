@@ -106,6 +106,32 @@ async def test_wrong_key_is_refused_and_nothing_stored(bot, exchanges):
     assert await credentials.get(db_of(bot), ALICE) is None
 
 
+async def test_key_starting_with_a_slash_is_taken_as_the_key_not_a_command(bot, exchanges):
+    """Base64 keys start with "/" one time in 64; Telegram marks "/du" of "/du+Id7..." as a
+    command. While a credential is awaited it is the credential: deleted first, sealed,
+    never echoed; our own commands (/cancel) still work."""
+    emu = exchanges["kraken"]
+    creds = emu.credentials(emu.add_account())
+    slashed = "/du+Id7uy8D+5mhhjqHFDbqTJG5tLk0aW3nB7xQe9sVf2Lr8cPzHyU1oAmXk"
+    await bot.say(ALICE, "/start")
+    await bot.say(ALICE, "/connect kraken")
+    message_id, after = await send_secret(bot, ALICE, slashed)
+    first = next(r for r in after if r.method != "getUpdates")
+    assert first.method == "deleteMessage" and int(first.params["message_id"]) == message_id
+    texts = [str(r.params.get("text", "")) for r in after if r.method == "sendMessage"]
+    assert any("(2/2)" in t for t in texts) and not any("don't know" in t for t in texts)
+    assert all("/du+" not in json.dumps(r.params) for r in after)
+    assert "Cancelled" in await bot.say(ALICE, "/cancel")  # our command, not a credential
+    # and a real key that starts with "/" connects
+    await bot.say(ALICE, "/connect kraken")
+    await send_secret(bot, ALICE, creds["apiKey"])
+    await send_secret(bot, ALICE, creds["secret"])
+    final = await bot.api.wait_for(
+        "sendMessage", lambda r: "✅" in str(r.params.get("text")), timeout=20, since=0
+    )
+    assert "connected" in final.params["text"]
+
+
 async def test_withdrawal_key_refused(bot, exchanges):
     emu = exchanges["coinbase"]
     creds = emu.credentials(emu.add_account(can_withdraw=True))

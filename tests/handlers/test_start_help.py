@@ -32,7 +32,16 @@ async def test_strangers_get_only_start_and_help(bot):
 
 async def test_unknown_command_and_odd_messages(bot):
     await bot.say(ALICE, "/start")
-    assert "don't know the command" in await bot.say(ALICE, "/frobnicate now")
+    assert "don't know the command /frobnicate." in await bot.say(ALICE, "/frobnicate now")
+    # a key pasted outside /connect that starts with "/" is deleted, never echoed
+    since = bot.api.mark()
+    pasted = "/du+Id7uy8D+5mhhjqHFDbqTJG5tLk0aW3nB7xQe9sVf2Lr8cPzHyU1oAmXk"
+    message_id = bot.api.user_message(ALICE, pasted)
+    answer = await bot.next(ALICE, since=since)
+    assert "looked like an API key" in answer.params["text"]
+    deleted = [r for r in bot.api.requests[since:] if r.method == "deleteMessage"]
+    assert [int(r.params["message_id"]) for r in deleted] == [message_id]
+    assert all("du+Id7" not in str(r.params) for r in bot.api.requests[since:])
     since = bot.api.mark()
     bot.api.user_sticker(ALICE)
     record = await bot.next(ALICE, since=since)
