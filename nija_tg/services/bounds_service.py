@@ -15,7 +15,7 @@ from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.core.setting_bounds import bound_names, clamp_to_bounds, describe, parse_bound
 from nija_tg.core.setting_parse import Bound, echo, normalise_name
-from nija_tg.storage import admin_bounds, audit, outbox, settings_repo, users
+from nija_tg.storage import admin_bounds, admin_queries, audit, outbox, settings_repo, users
 from nija_tg.storage.db import Database, Transaction
 
 EVERYONE = admin_bounds.EVERYONE
@@ -57,8 +57,7 @@ class BoundsService:
         self._db = db
 
     async def _require_admin(self, actor_id: int, command: str) -> None:
-        actor = await users.get_user(self._db, actor_id)
-        if actor is None or actor.role is not Role.ADMIN:
+        if await admin_queries.role_of(self._db, actor_id) is not Role.ADMIN:
             async with self._db.transaction() as tx:
                 await audit.record(tx, actor_id, "admin.denied", None, command=command)
             raise PermissionDeniedError(
