@@ -87,11 +87,11 @@ async def seed(db_path: Path, emu: Any, plan: KillPlan, master_key: str) -> dict
     from nija_tg.core.risk_settings import RiskSettings
     from nija_tg.storage import credentials, settings_repo, users
     from nija_tg.storage.db import Database
-    from nija_tg.vault import Vault
+    from nija_tg.vault.keyring import KeyRing, parse_private_keys
     from tests.engine.live_child import FLIPFLOP, FlipFlopParams, register_flipflop
 
     register_flipflop()
-    vault = Vault([master_key.encode()])
+    vault = KeyRing(parse_private_keys(master_key, "engine key"))
     db = await Database.open(db_path)
     by_key = {}
     try:
@@ -108,7 +108,7 @@ async def seed(db_path: Path, emu: Any, plan: KillPlan, master_key: str) -> dict
                 daily_loss_pct=Decimal(50),
                 daily_loss_usd=Decimal(100000),
             )
-            blob = vault.encrypt(uid, "kraken", emu.credentials(acct))
+            blob = vault.seal(uid, "kraken", emu.credentials(acct))
             async with db.transaction() as tx:
                 await users.upsert_user(tx, uid, 9000 + uid, f"kill{uid}", None, Role.TRADER)
                 await settings_repo.save(tx, uid, settings)
@@ -169,7 +169,7 @@ class Controller:
         self.simnow = work / "simnow"
         self.log = work / "child.log"
         urls = json.dumps({"kraken": emu.base_url})
-        self.env = child_env(self.data, NIJA_MASTER_KEY=master_key, NIJA_EXCHANGE_URLS=urls)
+        self.env = child_env(self.data, NIJA_ENGINE_KEY=master_key, NIJA_EXCHANGE_URLS=urls)
         self.rng = random.Random(plan.seed)
         self.tally = Tally()
 
@@ -286,7 +286,7 @@ class Controller:
 
 async def run_kills(work: Path, plan: KillPlan) -> dict[str, Any]:
     """The whole run in ``work``; returns the JSON result."""
-    from nija_tg.vault import generate_key
+    from nija_tg.vault.keyring import generate_private_key
     from tests.engine.live_child import write_simnow
     from tests.fakes.kraken import KrakenEmulator
 
@@ -296,7 +296,7 @@ async def run_kills(work: Path, plan: KillPlan) -> dict[str, Any]:
     first = emu.candles["ETH/USD"][plan.start_candle][0]
     write_simnow(work / "simnow", int(first) + TF_MS // 2)
     emu.clock_ms = simnow_reader(work / "simnow")
-    master_key = generate_key()
+    master_key = generate_private_key()
     await emu.start()
     try:
         by_key = await seed(db_path_of(work / "data"), emu, plan, master_key)

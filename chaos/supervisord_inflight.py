@@ -3,7 +3,7 @@
 The real supervisord.conf (copied byte for byte into a temporary deploy directory, as
 chaos/supervisord_stop.py does) runs the bot (against the fake Bot API) and the engine.
 The engine trades ``--users`` LIVE users (credentials from ``KrakenEmulator.add_account``,
-encrypted with the vault under ``NIJA_MASTER_KEY``, trading on, ``max_open_positions``
+encrypted with the vault under ``NIJA_ENGINE_KEY``, trading on, ``max_open_positions``
 ``--positions``) on a Kraken emulator served by *this* process (aiohttp on 127.0.0.1 in a
 background thread). The emulator serves synthetic candles for the 8 default pairs that
 climb steadily up to the current wall-clock time and go on climbing, so the ``adx_trend``
@@ -204,9 +204,9 @@ async def seed_live_users(
     from nija_tg.storage import credentials, settings_repo
     from nija_tg.storage import users as users_repo
     from nija_tg.storage.db import Database
-    from nija_tg.vault import Vault
+    from nija_tg.vault.keyring import KeyRing, parse_private_keys
 
-    vault = Vault([master_key.encode()])
+    vault = KeyRing(parse_private_keys(master_key, "engine key"))
     db = await Database.open(db_path)
     by_key = {}
     try:
@@ -218,7 +218,7 @@ async def seed_live_users(
                 max_position_usd=Decimal(300),
                 daily_loss_usd=Decimal(1000),
             )
-            blob = vault.encrypt(uid, "kraken", emu.credentials(acct))
+            blob = vault.seal(uid, "kraken", emu.credentials(acct))
             async with db.transaction() as tx:
                 await users_repo.upsert_user(tx, uid, 7000 + uid, f"live{uid}", None, Role.TRADER)
                 await settings_repo.save(tx, uid, settings)
@@ -306,7 +306,7 @@ def stop_log_counts(text: str) -> dict[str, int]:
 
 
 def run_inflight(work: Path, run: Run) -> dict[str, Any]:
-    from nija_tg.vault import generate_key
+    from nija_tg.vault.keyring import generate_private_key
 
     started = time.monotonic()
     fails = run.failures
@@ -319,7 +319,7 @@ def run_inflight(work: Path, run: Run) -> dict[str, Any]:
 
     emu = _make_emulator(run.latency_s)
     emu.candles.update(synthetic_market(int(time.time() * 1000), run.seed))
-    master_key = generate_key()
+    master_key = generate_private_key()
     api_proc, api = _server(
         ["tests.fakes.telegram_api", "--port", "0", "--token", TOKEN]
         + ["--port-file", str(servers / "api.port")],
@@ -331,7 +331,7 @@ def run_inflight(work: Path, run: Run) -> dict[str, Any]:
             env = child_env(
                 data_dir,
                 NIJA_PYTHON=PYTHON,
-                NIJA_MASTER_KEY=master_key,
+                NIJA_ENGINE_KEY=master_key,
                 TELEGRAM_BOT_TOKEN=TOKEN,
                 TELEGRAM_API_BASE_URL=api,
                 NIJA_EXCHANGE_URLS=json.dumps({"kraken": kraken}),

@@ -1,5 +1,8 @@
-"""Entry point of the bot process: wires settings, storage, vault and services into a
-python-telegram-bot Application and runs it (long polling, or a webhook)."""
+"""Entry point of the bot process: wires settings, storage and services into a
+python-telegram-bot Application and runs it (long polling, or a webhook).
+
+The bot holds no private key and loads no exchange client: it seals credentials to the
+engine's public key and the engine verifies them."""
 
 from __future__ import annotations
 
@@ -11,8 +14,6 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
 
 from nija_tg.config import Settings
-from nija_tg.exchange.ccxt_factory import credential_fields
-from nija_tg.exchange.ccxt_gateway import CcxtGateway
 from nija_tg.handlers import register_all
 from nija_tg.handlers.context import CONTEXT_TYPES, SERVICES_KEY
 from nija_tg.handlers.menus import set_default_menu
@@ -30,18 +31,17 @@ from nija_tg.services.users_service import UserService
 
 log = logging.getLogger("nija_tg.bot")
 RUNTIME_KEY = "runtime"
-GATEWAY_KEY = "gateway"
 # Telegram allows ~30 messages/s per bot; the engine's sender takes its share
 # (NIJA_SENDER_RATE), so the bot keeps the rest.
 BOT_OVERALL_RATE = 5
 
 
-def build_services(runtime: Runtime, gateway: CcxtGateway) -> Services:
+def build_services(runtime: Runtime) -> Services:
     settings, db = runtime.settings, runtime.db
     return Services(
         settings=settings,
         users=UserService(db, settings.admin_ids),
-        connect=ConnectService(db, runtime.vault, gateway, credential_fields),
+        connect=ConnectService(db, allow_unproven=settings.allow_unproven_exchanges),
         trading=TradingService(db),
         reports=ReportsService(db, settings),
         preferences=SettingsService(db),
@@ -55,18 +55,12 @@ def build_application(settings: Settings) -> Application:
 
     async def post_init(app: Application) -> None:
         runtime = await open_runtime(settings)
-        # The bot calls exchanges only to verify brand-new keys in /connect.
-        gateway = CcxtGateway(exchange_urls=dict(settings.exchange_urls), sandbox=settings.sandbox)
         app.bot_data[RUNTIME_KEY] = runtime
-        app.bot_data[GATEWAY_KEY] = gateway
-        app.bot_data[SERVICES_KEY] = build_services(runtime, gateway)
+        app.bot_data[SERVICES_KEY] = build_services(runtime)
         await set_default_menu(app.bot)
         log.info("bot started")
 
     async def post_shutdown(app: Application) -> None:
-        gateway = app.bot_data.pop(GATEWAY_KEY, None)
-        if gateway is not None:
-            await gateway.close_all()
         runtime = app.bot_data.pop(RUNTIME_KEY, None)
         if runtime is not None:
             await runtime.close()

@@ -12,11 +12,11 @@ from nija_tg.config import Settings, load_settings
 from nija_tg.core.errors import ConfigError, NijaError
 from nija_tg.logging_setup import setup_logging
 from nija_tg.redaction import redact
-from nija_tg.runtime import init_data_dir, open_runtime, register_config_secrets
+from nija_tg.runtime import init_data_dir, open_keyring, open_runtime, register_config_secrets
 from nija_tg.services import key_rotation, registration
 from nija_tg.storage import users
 from nija_tg.storage.db import Database
-from nija_tg.vault import generate_key
+from nija_tg.vault.keyring import generate_private_key
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 
@@ -28,17 +28,23 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Configuration comes from the environment (see README.md).",
     )
     sub = parser.add_subparsers(dest="command", metavar="command", required=True)
-    sub.add_parser("init", help="create the data directory, database and master key if missing")
+    sub.add_parser(
+        "init",
+        help="create the data directory, database and engine key if missing; publish "
+        "the engine's public key",
+    )
     sub.add_parser("check", help="check the configuration (incl. the bot token) and exit")
-    sub.add_parser("keygen", help="print a new master key (Fernet) to stdout")
+    sub.add_parser("keygen", help="print a new engine private key (for NIJA_ENGINE_KEY)")
     rotate = sub.add_parser(
         "rotate-key",
-        help="re-encrypt every credential under a new master key (safe to rerun after a crash)",
+        help="new engine key pair: publish it, re-seal every credential, retire the old "
+        "key (run as the engine's user; safe to rerun after a crash)",
     )
     rotate.add_argument(
         "--env",
         action="store_true",
-        help="keys come from NIJA_MASTER_KEY (put the new key first); only re-encrypt",
+        help="keys come from NIJA_ENGINE_KEY (new key first, engine restarted with it); "
+        "publish, re-seal and retire",
     )
     sub.add_parser("bot", help="run the Telegram bot process")
     sub.add_parser("engine", help="run the trading engine daemon")
@@ -81,7 +87,7 @@ def _is_async(args: argparse.Namespace) -> bool:
 
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "keygen":
-        print(generate_key())
+        print(generate_private_key())
         return EXIT_OK
     if args.command == "check":
         settings.require_token()
@@ -105,7 +111,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "init":
         created = init_data_dir(settings)
         db = await Database.open(settings.db_path)
-        await db.close()
+        try:
+            ring = open_keyring(settings)
+            if await key_rotation.publish_primary(db, ring):
+                created.append(f"published the engine's public key {ring.primary.key_id}")
+        finally:
+            await db.close()
         for line in created:
             print(f"created {line}")
         print(f"ready: database {settings.db_path}")
@@ -114,25 +125,25 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.command == "rotate-key":
             if args.env:
-                if not settings.master_key:
-                    raise ConfigError("--env needs NIJA_MASTER_KEY (new key first, then old)")
-                report = await key_rotation.rotate_env_keys(runtime.db, settings.master_key)
+                if not settings.engine_key:
+                    raise ConfigError("--env needs NIJA_ENGINE_KEY (new key first, then old)")
+                report = await key_rotation.rotate_env_keys(runtime.db, settings.engine_key)
             else:
-                if settings.master_key:
+                if settings.engine_key:
                     raise ConfigError(
-                        "NIJA_MASTER_KEY is set: put the new key first in it and run "
-                        "`nija-tg rotate-key --env`"
+                        "NIJA_ENGINE_KEY is set: put a new key (`nija-tg keygen`) first in it, "
+                        "restart the engine, then run `nija-tg rotate-key --env`"
                     )
                 report = await key_rotation.rotate_file_keys(
-                    runtime.db, settings.effective_master_key_file
+                    runtime.db, settings.effective_engine_key_file
                 )
             print(
-                f"rotated {report.rotated} of {report.total} credentials "
-                f"({report.already_current} were already current); "
+                f"re-sealed {report.rotated} of {report.total} credentials "
+                f"({report.already_current} were already current); old keys retired"
                 + (
-                    "old keys removed from the key file"
+                    " and removed from the key file"
                     if report.old_keys_removed
-                    else "you may now remove the old key from NIJA_MASTER_KEY"
+                    else "; you may now remove the old key from NIJA_ENGINE_KEY"
                 )
             )
             return EXIT_OK
@@ -161,7 +172,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return EXIT_OK
         if args.command == "backup":
             await runtime.db.backup(args.path)
-            print(f"backup written to {args.path} (the master key is not in it)")
+            print(f"backup written to {args.path} (mode 0600; no private key is in it)")
             return EXIT_OK
     finally:
         await runtime.close()

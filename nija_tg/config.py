@@ -6,6 +6,7 @@ and the expected form. ``Settings`` is immutable and passed down explicitly.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -27,8 +28,12 @@ VARIABLES = (
     "NIJA_ADMIN_IDS",
     "NIJA_DATA_DIR",
     "NIJA_DB_PATH",
+    "NIJA_ENGINE_KEY",
+    "NIJA_ENGINE_KEY_FILE",
     "NIJA_MASTER_KEY",
     "NIJA_MASTER_KEY_FILE",
+    "NIJA_ALLOW_EXCHANGES_WITHOUT_WITHDRAW_CHECK",
+    "NIJA_SERVER_IP",
     "NIJA_EXCHANGE_URLS",
     "NIJA_SANDBOX",
     "NIJA_LOG_LEVEL",
@@ -50,15 +55,19 @@ class Settings:
     telegram_token: str | None = field(default=None, repr=False)
     telegram_api_base_url: str = DEFAULT_TELEGRAM_API
     admin_ids: frozenset[int] = frozenset()
-    master_key: str | None = field(default=None, repr=False)
+    engine_key: str | None = field(default=None, repr=False)
+    engine_key_file: Path | None = None
+    master_key: str | None = field(default=None, repr=False)  # legacy Fernet (migration)
     master_key_file: Path | None = None
+    allow_unproven_exchanges: bool = False
+    server_ip: str | None = None
     exchange_urls: Mapping[str, str] = field(default_factory=dict)
     sandbox: bool = False
     log_level: str = "INFO"
     library_log_level: str = "WARNING"
     webhook_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
-    webhook_listen: str = "0.0.0.0"
+    webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
     paper_start_balance: float = 10000.0
     engine_drain_seconds: float = 20.0
@@ -70,7 +79,12 @@ class Settings:
 
     @property
     def effective_master_key_file(self) -> Path:
+        """Legacy Fernet key file (before key sealing), read only to migrate old rows."""
         return self.master_key_file or self.data_dir / "master.key"
+
+    @property
+    def effective_engine_key_file(self) -> Path:
+        return self.engine_key_file or self.data_dir / "engine.key"
 
     def require_token(self) -> str:
         if not self.telegram_token:
@@ -144,6 +158,19 @@ def _admin_ids(raw: str) -> frozenset[int]:
     return frozenset(ids)
 
 
+def _ip_list(raw: str) -> str:
+    """One or more IP addresses (comma-separated), as users enter them in a key's IP
+    allow-list on the exchange."""
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    try:
+        return ", ".join(str(ipaddress.ip_address(p)) for p in parts)
+    except ValueError:
+        raise ConfigError(
+            "NIJA_SERVER_IP must be the server's public IP address(es), comma-separated, "
+            "e.g. 203.0.113.7"
+        ) from None
+
+
 def _exchange_urls(raw: str) -> dict[str, str]:
     form = 'a JSON object of exchange id -> base URL, e.g. {"kraken": "http://127.0.0.1:8001"}'
     try:
@@ -196,8 +223,15 @@ def load_settings(
     webhook_secret = get("NIJA_WEBHOOK_SECRET")
     if webhook_url and not webhook_secret:
         raise ConfigError("NIJA_WEBHOOK_SECRET must be set when NIJA_WEBHOOK_URL is")
-    if webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", webhook_secret):
-        raise ConfigError("NIJA_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
+    if webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{32,256}", webhook_secret):
+        raise ConfigError(
+            "NIJA_WEBHOOK_SECRET must be 32-256 characters of A-Z a-z 0-9 _ - "
+            "(e.g. the output of `openssl rand -hex 32`)"
+        )
+    engine_key_file = get("NIJA_ENGINE_KEY_FILE")
+    server_ip = get("NIJA_SERVER_IP")
+    if server_ip is not None:
+        server_ip = _ip_list(server_ip)
     return Settings(
         data_dir=data_dir,
         db_path=Path(get("NIJA_DB_PATH")).expanduser().resolve()
@@ -208,6 +242,8 @@ def load_settings(
         if get("TELEGRAM_API_BASE_URL")
         else DEFAULT_TELEGRAM_API,
         admin_ids=_admin_ids(get("NIJA_ADMIN_IDS") or ""),
+        engine_key=get("NIJA_ENGINE_KEY"),
+        engine_key_file=Path(engine_key_file).expanduser().resolve() if engine_key_file else None,
         master_key=get("NIJA_MASTER_KEY"),
         master_key_file=Path(master_key_file).expanduser().resolve() if master_key_file else None,
         exchange_urls=_exchange_urls(get("NIJA_EXCHANGE_URLS") or "{}"),
@@ -216,7 +252,12 @@ def load_settings(
         library_log_level=lib_level,
         webhook_url=_url("NIJA_WEBHOOK_URL", webhook_url) if webhook_url else None,
         webhook_secret=webhook_secret,
-        webhook_listen=get("NIJA_WEBHOOK_LISTEN") or "0.0.0.0",
+        webhook_listen=get("NIJA_WEBHOOK_LISTEN") or "127.0.0.1",
+        allow_unproven_exchanges=_bool(
+            "NIJA_ALLOW_EXCHANGES_WITHOUT_WITHDRAW_CHECK",
+            get("NIJA_ALLOW_EXCHANGES_WITHOUT_WITHDRAW_CHECK") or "0",
+        ),
+        server_ip=server_ip,
         webhook_port=int(
             _number("NIJA_WEBHOOK_PORT", get("NIJA_WEBHOOK_PORT") or "8443", 1, 65535)
         ),

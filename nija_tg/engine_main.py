@@ -1,5 +1,6 @@
-"""Entry point of the engine process: wires storage, vault, exchanges and the sender
-into the daemon and runs it until SIGTERM/SIGINT, then drains and exits 0."""
+"""Entry point of the engine process: wires storage, the key ring, exchanges, the key
+intake and the sender into the daemon and runs it until SIGTERM/SIGINT, then drains and
+exits 0. The engine is the only process that holds a private key."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from nija_tg.core.errors import AuthenticationError
 from nija_tg.engine import maintenance
 from nija_tg.engine.clock import WallClock
 from nija_tg.engine.daemon import run_daemon
+from nija_tg.engine.key_intake import KeyIntake
 from nija_tg.exchange.ccxt_gateway import CcxtGateway
 from nija_tg.exchange.protocol import TradingAccount
-from nija_tg.runtime import Runtime, open_runtime
+from nija_tg.runtime import Runtime, open_legacy_vault, open_runtime
+from nija_tg.services import key_rotation
 from nija_tg.storage import credentials
 
 log = logging.getLogger("nija_tg.engine")
@@ -24,7 +27,7 @@ NO_KEY = "No exchange key is stored for live trading. Please /connect first."
 
 
 def account_factory(runtime: Runtime, gateway: CcxtGateway):
-    """Live accounts: the stored ciphertext decrypted by the vault (bound to this user
+    """Live accounts: the stored ciphertext opened by the key ring (bound to this user
     and exchange) and handed to the gateway; nothing of it is logged or kept here.
     Raises AuthenticationError / VaultError, which pause the user."""
 
@@ -32,7 +35,7 @@ def account_factory(runtime: Runtime, gateway: CcxtGateway):
         cred = await credentials.get(runtime.db, user_id)
         if cred is None:
             raise AuthenticationError("no stored credentials", user_message=NO_KEY)
-        secrets = runtime.vault.decrypt(cred.ciphertext, user_id, cred.exchange_id)
+        secrets = runtime.keyring.open(cred.ciphertext, user_id, cred.exchange_id)
         return gateway.account(user_id, cred.exchange_id, secrets)
 
     return make
@@ -53,10 +56,34 @@ def _sender(runtime: Runtime):
     return bot, Sender(runtime.db, bot, rate=settings.sender_rate)
 
 
+async def prepare_keys(runtime: Runtime) -> None:
+    """First start: publish the engine's public key. Every start: migrate credentials
+    still under the legacy Fernet master key."""
+    ring = runtime.keyring
+    if await key_rotation.publish_primary(runtime.db, ring):
+        log.info("published the engine's public key %s", ring.primary.key_id)
+    migrated = await key_rotation.migrate_legacy_rows(
+        runtime.db, ring, open_legacy_vault(runtime.settings)
+    )
+    if migrated:
+        log.info("migrated %d legacy credential(s) to sealed keys", migrated)
+
+
+def key_intake(runtime: Runtime, gateway: CcxtGateway, sender) -> KeyIntake:
+    return KeyIntake(
+        runtime.db,
+        runtime.keyring,
+        gateway,
+        allow_unproven=runtime.settings.allow_unproven_exchanges,
+        on_verdict=sender.notify if sender is not None else None,
+    )
+
+
 async def engine_main(settings: Settings, stop: asyncio.Event) -> None:
-    runtime = await open_runtime(settings)
+    runtime = await open_runtime(settings, with_keyring=True)
     gateway = CcxtGateway(exchange_urls=dict(settings.exchange_urls), sandbox=settings.sandbox)
     try:
+        await prepare_keys(runtime)
         async with contextlib.AsyncExitStack() as stack:
             made = _sender(runtime)
             sender = None
@@ -69,6 +96,8 @@ async def engine_main(settings: Settings, stop: asyncio.Event) -> None:
                 stack.push_async_callback(bot.shutdown)
             housekeeping = asyncio.create_task(maintenance.run(runtime.db, stop))
             stack.push_async_callback(_finish, housekeeping)
+            intake = asyncio.create_task(key_intake(runtime, gateway, sender).run(stop))
+            stack.push_async_callback(_finish, intake)
             await run_daemon(
                 runtime,
                 stop,

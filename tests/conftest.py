@@ -10,7 +10,7 @@ import pytest
 
 from nija_tg.config import Settings, load_settings
 from nija_tg.storage.db import Database
-from nija_tg.vault import Vault, generate_key
+from nija_tg.vault.keyring import KeyRing
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -45,5 +45,6 @@ async def db(settings: Settings):
 
 
 @pytest.fixture
-def vault() -> Vault:
-    return Vault([generate_key().encode()])
+def vault() -> KeyRing:
+    """The engine's key ring (seals and opens credentials in engine tests)."""
+    return KeyRing.generate()

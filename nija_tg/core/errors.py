@@ -37,6 +37,24 @@ class MasterKeyError(VaultError):
     """No usable master key, or the ciphertext was made under a key we do not have."""
 
 
+class SealKeyRotatedError(VaultError):
+    """A credential was sealed to a public key that is no longer current."""
+
+    user_message = (
+        "The server's encryption key changed while you were typing, so I kept nothing. "
+        "Please send /connect again."
+    )
+
+
+class NoSealKeyError(VaultError):
+    """No public key is published yet: the engine has not been initialised."""
+
+    user_message = (
+        "Connecting keys is not available yet (the trading engine has not started). "
+        "Please try again in a few minutes."
+    )
+
+
 class ValidationError(NijaError):
     """User input that does not fit; ``user_message`` says what would."""
 
@@ -101,6 +119,13 @@ class NotFoundError(ExchangeError):
 
 class UnknownExchangeError(ExchangeError):
     user_message = "That exchange is not supported."
+
+
+class ExchangeNotAllowedError(NijaError):
+    """The exchange exists but keys for it are not accepted (wallet keys, or no proof
+    that a key cannot withdraw); ``user_message`` says why, without user text."""
+
+    user_message = "Keys for that exchange are not accepted here."
 
 
 class WithdrawalPermissionError(ExchangeError):

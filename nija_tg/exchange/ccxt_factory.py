@@ -12,21 +12,10 @@ import ccxt
 import ccxt.async_support as ccxt_async
 
 from nija_tg.core.errors import ConfigError, UnknownExchangeError
+from nija_tg.core.exchange_catalogue import credential_label
 
 FIRST_CLASS = ("kraken", "bingx", "coinbase")
 
-CREDENTIAL_LABELS = {
-    "apiKey": "API key",
-    "secret": "API secret",
-    "password": "passphrase",
-    "uid": "user id (UID)",
-    "accountId": "account id",
-    "login": "login",
-    "twofa": "2FA secret",
-    "privateKey": "private key",
-    "walletAddress": "wallet address",
-    "token": "token",
-}
 
 # Options per exchange applied on top of ccxt's defaults.
 EXCHANGE_OPTIONS: dict[str, dict[str, Any]] = {
@@ -53,11 +42,6 @@ def required_credentials(exchange_id: str) -> list[str]:
     klass = exchange_class(exchange_id)
     required = klass().describe().get("requiredCredentials", {})
     return [name for name, needed in required.items() if needed]
-
-
-def credential_label(name: str) -> str:
-    """Human label for a ccxt credential name ("secret" -> "API secret")."""
-    return CREDENTIAL_LABELS.get(name, name)
 
 
 def credential_fields(exchange_id: str) -> list[tuple[str, str]]:

@@ -73,4 +73,10 @@ class TradingAccount(Protocol):
 
 
 class CredentialVerifier(Protocol):
-    async def verify(self, exchange_id: str, credentials: dict[str, str]) -> Verification: ...
+    """Checks brand-new credentials (the engine's key intake): a balance call and the
+    proof that the key cannot withdraw. Never raises for a bad key; ``ok=False`` with a
+    polite reason instead."""
+
+    async def verify(
+        self, exchange_id: str, credentials: dict[str, str], *, allow_unproven: bool = False
+    ) -> Verification: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatAction, ChatType
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
     CallbackQueryHandler,
@@ -20,14 +20,13 @@ from telegram.ext import (
     filters,
 )
 
-from nija_tg.core.errors import NijaError, UnknownExchangeError
+from nija_tg.core.errors import ExchangeNotAllowedError, NijaError, UnknownExchangeError
 from nija_tg.core.models import Role
 from nija_tg.handlers.commands import all_command_names
 from nija_tg.handlers.connect_texts import (
     DELETE_FAILED,
     GROUP_REFUSAL,
     ask_for,
-    result_text,
 )
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.menus import set_chat_menu
@@ -113,7 +112,7 @@ async def choose_text(update: Update, context: BotContext) -> int:
 async def _choose(update: Update, context: BotContext, raw: str) -> int:
     try:
         exchange_id, fields = context.services.connect.fields_for(raw)
-    except UnknownExchangeError:
+    except (UnknownExchangeError, ExchangeNotAllowedError):
         await reply(
             update,
             f"I don't know the exchange {echo(raw, 32)}. Pick a button or type a ccxt "
@@ -142,7 +141,7 @@ async def credential(update: Update, context: BotContext) -> int:
     name, _label = state["fields"][state["index"]]
     # 2. seal it at once: from here on only ciphertext is kept
     try:
-        state["sealed"] = context.services.connect.seal(
+        state["sealed"] = await context.services.connect.seal(
             caller.user_id, state["exchange"], state["sealed"], name, text
         )
     except NijaError as err:
@@ -152,15 +151,19 @@ async def credential(update: Update, context: BotContext) -> int:
     if state["index"] < len(state["fields"]):
         await reply(update, ask_for(state["exchange"], state["fields"], state["index"]))
         return CREDENTIAL
-    # 3. verify with the exchange, 4. store (inside finish)
-    await update.effective_chat.send_action(ChatAction.TYPING)
-    await reply(update, "Checking your keys with the exchange…")
-    sealed, exchange_id = state["sealed"], state["exchange"]
+    # 3. submit the sealed set: the engine verifies it and tells the user
+    sealed = state["sealed"]
     _drop(context)
-    result = await context.services.connect.finish(caller.user_id, exchange_id, sealed)
-    await reply(update, result_text(result))
-    if result.ok:
-        await set_chat_menu(context.bot, update.effective_chat.id, caller.role, connected=True)
+    try:
+        await context.services.connect.submit(caller.user_id, sealed)
+    except NijaError as err:
+        await reply(update, esc(err.user_message))
+        return ConversationHandler.END
+    await reply(
+        update,
+        "Checking your key with the exchange… I will tell you the result here in a few "
+        "seconds.",
+    )
     return ConversationHandler.END
 
 

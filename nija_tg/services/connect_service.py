@@ -1,38 +1,44 @@
-"""Connecting an exchange account: which credentials to ask for, sealing each one the
-moment it arrives, verifying the set with the exchange, storing it encrypted.
+"""Connecting an exchange account, the bot's half: which credentials to ask for, sealing
+each one to the engine's public key the moment it arrives, submitting the sealed set.
 
-Plaintext never outlives one call here: the conversation keeps only the sealed blob
-(a Fernet token bound to the user and exchange) between messages.
+This side can only seal: it holds no private key and never opens a credential. The
+engine opens a submitted (pending) credential, verifies it with the exchange and its
+withdraw-permission probe, and tells the user its verdict (engine/key_intake.py).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 
-from nija_tg.core.errors import UnknownExchangeError, ValidationError
-from nija_tg.core.models import BalanceLine
-from nija_tg.exchange.protocol import CredentialVerifier
-from nija_tg.redaction import mask_tail
-from nija_tg.storage import audit, credentials
+from nija_tg.core.errors import (
+    NoSealKeyError,
+    SealKeyRotatedError,
+    UnknownExchangeError,
+    ValidationError,
+)
+from nija_tg.core.exchange_catalogue import EXCHANGE_ID_RE, allowed_fields
+from nija_tg.redaction import register_secret
+from nija_tg.storage import audit, credentials, seal_keys
 from nija_tg.storage.db import Database
-from nija_tg.vault import Vault
+from nija_tg.vault.sealing import PublicSealKey, SealedCredentials
 
-FIRST_CLASS = ("kraken", "bingx", "coinbase")
-EXCHANGE_ID_RE = re.compile(r"^[a-z0-9_]{2,32}$")
 MAX_SECRET_LEN = 4096
+ATTEMPTS_PER_WINDOW = 5
+ATTEMPT_WINDOW_S = 600.0
 
 
 @dataclass(frozen=True)
-class ConnectResult:
-    ok: bool
+class SealedDraft:
+    """What the conversation keeps between messages: sealed parts, never plain text."""
+
+    user_id: int
     exchange_id: str
-    reason: str = ""
+    sealed: SealedCredentials
     key_tail: str = ""
-    permissions: tuple[str, ...] = ()
-    can_withdraw: bool | None = None
-    balances: tuple[BalanceLine, ...] = field(default_factory=tuple)
+
+    def __repr__(self) -> str:
+        return f"SealedDraft(user_id={self.user_id}, exchange_id={self.exchange_id!r})"
 
 
 @dataclass(frozen=True)
@@ -42,32 +48,39 @@ class ConnectionInfo:
     verified: bool
     reason: str
     permissions: tuple[str, ...]
+    pending: bool = False
 
 
 class ConnectService:
-    def __init__(
-        self,
-        db: Database,
-        vault: Vault,
-        verifier: CredentialVerifier,
-        credential_fields: Callable[[str], list[tuple[str, str]]],
-    ) -> None:
+    def __init__(self, db: Database, *, allow_unproven: bool = False) -> None:
         self._db = db
-        self._vault = vault
-        self._verifier = verifier
-        self._credential_fields = credential_fields
+        self._allow_unproven = allow_unproven
 
     def fields_for(self, raw_exchange_id: str) -> tuple[str, list[tuple[str, str]]]:
-        """(normalised id, [(credential name, label)]) or UnknownExchangeError."""
+        """(normalised id, [(credential name, label)]); UnknownExchangeError, or
+        ExchangeNotAllowedError (wallet keys, or no withdraw proof and not allowed)."""
         exchange_id = raw_exchange_id.strip().lower()
         if not EXCHANGE_ID_RE.match(exchange_id):
             raise UnknownExchangeError("malformed exchange id")
-        return exchange_id, self._credential_fields(exchange_id)
+        return exchange_id, allowed_fields(exchange_id, allow_unproven=self._allow_unproven)
 
-    def seal(
-        self, user_id: int, exchange_id: str, sealed: bytes | None, name: str, value: str
-    ) -> bytes:
-        """Add one credential to the sealed set and return the new blob."""
+    async def attempt_allowed(self, user_id: int) -> bool:
+        """At most ATTEMPTS_PER_WINDOW submissions per user in ATTEMPT_WINDOW_S: each
+        one makes private calls from the server's IP, which exchanges ban for abuse."""
+        since = time.time() - ATTEMPT_WINDOW_S
+        return await audit.count_since(self._db, user_id, "credentials.submit", since) < (
+            ATTEMPTS_PER_WINDOW
+        )
+
+    async def seal(
+        self,
+        user_id: int,
+        exchange_id: str,
+        draft: SealedDraft | None,
+        name: str,
+        value: str,
+    ) -> SealedDraft:
+        """Seal one credential to the current public key and add it to the draft."""
         value = value.strip()
         if not value or len(value) > MAX_SECRET_LEN:
             raise ValidationError(
@@ -79,45 +92,42 @@ class ConnectService:
                 user_message="That text holds characters a credential cannot have. "
                 "Paste it again, or /cancel."
             )
-        current = self._vault.decrypt(sealed, user_id, exchange_id) if sealed else {}
-        current[name] = value
-        return self._vault.encrypt(user_id, exchange_id, current)
+        register_secret(value)
+        key = await self.current_key()
+        if draft is None:
+            draft = SealedDraft(user_id, exchange_id, SealedCredentials(key.key_id))
+        elif draft.sealed.key_id != key.key_id:  # rotated between two parts
+            raise SealKeyRotatedError("the sealing key changed during /connect")
+        part = key.seal_part(user_id, exchange_id, name, value)
+        tail = value[-4:] if name == "apiKey" else draft.key_tail
+        return SealedDraft(user_id, exchange_id, draft.sealed.with_part(name, part), tail)
 
-    async def finish(self, user_id: int, exchange_id: str, sealed: bytes) -> ConnectResult:
-        """Verify the sealed set with the exchange; store it only when it is good."""
-        creds = self._vault.decrypt(sealed, user_id, exchange_id)
-        tail = mask_tail(creds.get("apiKey", ""))
-        verification = await self._verifier.verify(exchange_id, creds)
+    async def current_key(self) -> PublicSealKey:
+        """The current public key, read per seal so a rotation takes effect at once."""
+        row = await seal_keys.current(self._db)
+        if row is None:
+            raise NoSealKeyError("no sealing key is published")
+        return PublicSealKey.from_raw(row.public_key)
+
+    async def submit(self, user_id: int, draft: SealedDraft) -> None:
+        """Store the sealed set as pending for the engine to verify."""
+        if draft.user_id != user_id:
+            raise ValidationError("draft of another user")
         async with self._db.transaction() as tx:
-            if verification.ok:
-                await credentials.store(
-                    tx,
-                    user_id,
-                    exchange_id,
-                    sealed,
-                    tail[-4:],
-                    verified=True,
-                    permissions=verification.permissions,
-                    can_withdraw=verification.can_withdraw,
-                )
-            await audit.record(
+            stored = await credentials.submit_pending(
                 tx,
                 user_id,
-                "credentials.connect" if verification.ok else "credentials.refused",
-                user_id,
-                exchange=exchange_id,
-                key_tail=tail[-4:],
-                reason=verification.reason,
+                draft.exchange_id,
+                draft.sealed.to_bytes(),
+                draft.key_tail,
+                draft.sealed.key_id,
             )
-        return ConnectResult(
-            ok=verification.ok,
-            exchange_id=exchange_id,
-            reason=verification.reason,
-            key_tail=tail,
-            permissions=verification.permissions,
-            can_withdraw=verification.can_withdraw,
-            balances=verification.balances,
-        )
+            if stored:
+                await audit.record(
+                    tx, user_id, "credentials.submit", user_id, exchange=draft.exchange_id
+                )
+        if not stored:
+            raise SealKeyRotatedError("sealed to a key that is no longer current")
 
     async def disconnect(self, user_id: int) -> bool:
         async with self._db.transaction() as tx:

@@ -48,6 +48,15 @@ async def for_user(db: Database, user_id: int, limit: int = 20) -> list[AuditRow
     return [_row(r) for r in rows]
 
 
+async def count_since(db: Database, actor_id: int, action: str, since: float) -> int:
+    """How many ``action`` rows ``actor_id`` made since ``since`` (rate limits)."""
+    row = await db.fetchone(
+        "SELECT COUNT(*) FROM audit_log WHERE actor_id = ? AND action = ? AND ts >= ?",
+        (actor_id, action, since),
+    )
+    return int(row[0]) if row else 0
+
+
 def _row(r) -> AuditRow:
     detail = json.loads(r["detail"])
     return AuditRow(r["audit_id"], r["ts"], r["actor_id"], r["action"], r["target_id"], detail)

@@ -85,6 +85,7 @@ async def get(db: Database, user_id: int) -> CredentialRow | None:
 
 async def delete(tx: Transaction, user_id: int) -> bool:
     cur = await tx.execute("DELETE FROM credentials WHERE user_id = ?", (user_id,))
+    await tx.execute("DELETE FROM pending_credentials WHERE user_id = ?", (user_id,))
     await tx.execute(
         "UPDATE users SET trading_on = 0, mode = 'paper' WHERE user_id = ?", (user_id,)
     )
@@ -99,21 +100,123 @@ async def mark_unverified(tx: Transaction, user_id: int, reason: str) -> None:
     )
 
 
+# --- pending credentials: sealed by the bot, verified by the engine -------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    user_id: int
+    exchange_id: str
+    ciphertext: bytes
+    key_tail: str
+    submitted_at: float
+
+    def __repr__(self) -> str:  # never print the ciphertext
+        return f"PendingRow(user_id={self.user_id}, exchange_id={self.exchange_id!r})"
+
+
+async def submit_pending(
+    tx: Transaction,
+    user_id: int,
+    exchange_id: str,
+    ciphertext: bytes,
+    key_tail: str,
+    key_id: str,
+) -> bool:
+    """Store a credential for the engine to verify, only while ``key_id`` is the current
+    sealing key (a rotation that published a new key refuses blobs sealed to the old
+    one, so nothing is stored under a key about to be retired). False when refused."""
+    cur = await tx.execute(
+        "INSERT INTO pending_credentials(user_id, exchange_id, ciphertext, key_tail, "
+        "submitted_at) SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM seal_keys "
+        "WHERE key_id = ? AND state = 'current') ON CONFLICT(user_id) DO UPDATE SET "
+        "exchange_id = excluded.exchange_id, ciphertext = excluded.ciphertext, "
+        "key_tail = excluded.key_tail, submitted_at = excluded.submitted_at",
+        (user_id, exchange_id, ciphertext, key_tail, time.time(), key_id),
+    )
+    return cur.rowcount > 0
+
+
+async def pending(db: Database, limit: int = 50) -> list[PendingRow]:
+    rows = await db.fetchall(
+        "SELECT user_id, exchange_id, ciphertext, key_tail, submitted_at "
+        "FROM pending_credentials ORDER BY submitted_at LIMIT ?",
+        (limit,),
+    )
+    return [PendingRow(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows]
+
+
+async def promote_pending(
+    tx: Transaction,
+    row: PendingRow,
+    *,
+    permissions: list[str] | tuple[str, ...],
+    can_withdraw: bool | None,
+) -> bool:
+    """Move a verified pending credential into ``credentials`` (replacing the user's
+    previous one), copying the ciphertext as it is now (a rotation may have re-sealed
+    it meanwhile). False when the user submitted another one or cancelled meanwhile."""
+    now = time.time()
+    cur = await tx.execute(
+        "INSERT INTO credentials(user_id, exchange_id, ciphertext, key_tail, verified, "
+        "verify_reason, permissions, can_withdraw, created_at, updated_at) "
+        "SELECT user_id, exchange_id, ciphertext, key_tail, 1, '', ?, ?, ?, ? "
+        "FROM pending_credentials WHERE user_id = ? AND submitted_at = ? "
+        "ON CONFLICT(user_id) DO UPDATE SET "
+        "exchange_id = excluded.exchange_id, ciphertext = excluded.ciphertext, "
+        "key_tail = excluded.key_tail, verified = 1, verify_reason = '', "
+        "permissions = excluded.permissions, can_withdraw = excluded.can_withdraw, "
+        "updated_at = excluded.updated_at",
+        (
+            json.dumps(list(permissions)),
+            None if can_withdraw is None else int(can_withdraw),
+            now,
+            now,
+            row.user_id,
+            row.submitted_at,
+        ),
+    )
+    if cur.rowcount == 0:
+        return False
+    await drop_pending(tx, row)
+    await bump_change_counter(tx)
+    return True
+
+
+async def drop_pending(tx: Transaction, row: PendingRow) -> bool:
+    """Erase a pending credential (refused, or promoted)."""
+    cur = await tx.execute(
+        "DELETE FROM pending_credentials WHERE user_id = ? AND submitted_at = ?",
+        (row.user_id, row.submitted_at),
+    )
+    return cur.rowcount > 0
+
+
 # --- key rotation (operator only, across all users) -------------------------------
 
+SEALED_TABLES = ("credentials", "pending_credentials")
 
-async def rotation_batch(db: Database, after_user_id: int, limit: int) -> list[tuple[int, bytes]]:
+
+async def rotation_batch(
+    db: Database, table: str, after_user_id: int, limit: int
+) -> list[tuple[int, str, bytes]]:
+    """(user_id, exchange_id, ciphertext) of ``table`` in user id order."""
+    assert table in SEALED_TABLES
     rows = await db.fetchall(
-        "SELECT user_id, ciphertext FROM credentials WHERE user_id > ? ORDER BY user_id LIMIT ?",
+        f"SELECT user_id, exchange_id, ciphertext FROM {table} "
+        "WHERE user_id > ? ORDER BY user_id LIMIT ?",
         (after_user_id, limit),
     )
-    return [(r["user_id"], bytes(r["ciphertext"])) for r in rows]
+    return [(r[0], r[1], bytes(r[2])) for r in rows]
 
 
-async def replace_ciphertext(tx: Transaction, user_id: int, old: bytes, new: bytes) -> bool:
+async def replace_ciphertext(
+    tx: Transaction, table: str, user_id: int, old: bytes, new: bytes
+) -> bool:
     """Compare-and-set, so a /connect that raced the rotation is never overwritten."""
+    assert table in SEALED_TABLES
     cur = await tx.execute(
-        "UPDATE credentials SET ciphertext = ? WHERE user_id = ? AND ciphertext = ?",
+        f"UPDATE {table} SET ciphertext = ? WHERE user_id = ? AND ciphertext = ?",
         (new, user_id, old),
     )
     return cur.rowcount > 0

@@ -201,10 +201,36 @@ MIGRATION_3 = """
 ALTER TABLE orders ADD COLUMN trigger_price TEXT;
 """
 
+MIGRATION_4 = """
+CREATE TABLE seal_keys (
+    key_id         TEXT PRIMARY KEY,                 -- 16 hex of SHA-256(public key)
+    public_key     BLOB NOT NULL,                    -- 32 bytes X25519; public, not secret
+    state          TEXT NOT NULL CHECK (state IN ('current','retiring','retired')),
+    created_at     REAL NOT NULL,
+    retired_at     REAL
+);
+CREATE UNIQUE INDEX seal_keys_one_current ON seal_keys(state) WHERE state = 'current';
+
+CREATE TABLE pending_credentials (
+    user_id        INTEGER PRIMARY KEY REFERENCES users(user_id) ON DELETE CASCADE,
+    exchange_id    TEXT NOT NULL,
+    ciphertext     BLOB NOT NULL,                    -- sealed to the engine's public key
+    key_tail       TEXT NOT NULL,                    -- last 4 characters of the API key
+    submitted_at   REAL NOT NULL
+);
+
+CREATE TABLE engine_keyring (
+    id             INTEGER PRIMARY KEY CHECK (id = 1),
+    key_ids        TEXT NOT NULL,                    -- JSON list of key ids the engine holds
+    updated_at     REAL NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
     (2, MIGRATION_2),
     (3, MIGRATION_3),
+    (4, MIGRATION_4),
 )
 
 

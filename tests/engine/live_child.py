@@ -4,7 +4,7 @@
 built by ``engine_main.account_factory``, market data through the gateway, and a paced
 simulated clock.
 
-Usage (environment: ``NIJA_DATA_DIR``, ``NIJA_MASTER_KEY``, ``NIJA_EXCHANGE_URLS``)::
+Usage (environment: ``NIJA_DATA_DIR``, ``NIJA_ENGINE_KEY``, ``NIJA_EXCHANGE_URLS``)::
 
     python -m tests.engine.live_child --simnow FILE [--step-s 0.15]
 
@@ -152,7 +152,7 @@ async def child_main(simnow: Path, step_s: float, timeout_ms: int) -> None:
 
     register_flipflop()
     settings = load_settings(dict(os.environ), dotenv=None)
-    runtime = await open_runtime(settings)
+    runtime = await open_runtime(settings, with_keyring=True)
     # ccxt's client-side throttle (about 1 request/s per Kraken client) is off: simulated
     # candles come every fraction of a second and the emulator does not limit.
     gateway = CcxtGateway(

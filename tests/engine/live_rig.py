@@ -42,7 +42,7 @@ async def arrange_live_user(
     username: str,
 ) -> None:
     """A registered trader in LIVE mode, trading on, with verified encrypted keys."""
-    blob = runtime.vault.encrypt(uid, exchange_id, creds)
+    blob = runtime.keyring.seal(uid, exchange_id, creds)
     async with runtime.db.transaction() as tx:
         await users.upsert_user(tx, uid, chat_id, username, None, Role.TRADER)
         await settings_repo.save(tx, uid, risk)

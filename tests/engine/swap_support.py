@@ -31,7 +31,7 @@ from nija_tg.strategies.base import (
     StrategyPosition,
     param,
 )
-from nija_tg.vault import Vault
+from nija_tg.vault.keyring import KeyRing
 from tests.engine.live_child import PacedClock
 from tests.engine.live_rig import (
     advance_candle,
@@ -135,7 +135,7 @@ def swap_settings(**changes) -> RiskSettings:
 class SwapRig:
     """LIVE users on the BingX emulator, driven candle by candle."""
 
-    def __init__(self, settings: Settings, db: Database, vault: Vault) -> None:
+    def __init__(self, settings: Settings, db: Database, vault: KeyRing) -> None:
         self.db, self.vault = db, vault
         self.emu = BingXEmulator()
         start = self.emu.candles["ETH/USDT:USDT"][320][0] + TF // 2

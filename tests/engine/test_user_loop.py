@@ -239,7 +239,7 @@ async def test_swapped_ciphertext_is_refused_and_the_loop_does_not_start(db, vau
     hub = MarketHub(source, clock, lockstep=True)
     await add_user(db, 31, BASE, mode=TradingMode.LIVE)  # A
     await add_user(db, 32, BASE, mode=TradingMode.LIVE)  # B
-    blob_a = vault.encrypt(31, "kraken", {"apiKey": "A-KEY-0123456789", "secret": "A-SECRET"})
+    blob_a = vault.seal(31, "kraken", {"apiKey": "A-KEY-0123456789", "secret": "A-SECRET"})
     async with db.transaction() as tx:
         await credentials.store(tx, 31, "kraken", blob_a, "6789", verified=True)
         await credentials.store(tx, 32, "kraken", blob_a, "6789", verified=True)  # swapped

@@ -1,4 +1,9 @@
-"""Drive the real bot Application through the fake Bot API server, as users would."""
+"""Drive the real bot Application through the fake Bot API server, as users would.
+
+Beside the bot runs the engine's half of key custody, as in production but in this
+process: the engine's key ring (its public key published in the database), the key
+intake that verifies submitted credentials against the exchange emulators, and the
+outbox sender that delivers the verdicts. The bot Application itself holds no key."""
 
 from __future__ import annotations
 
@@ -6,13 +11,19 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from telegram import Bot
 from telegram.ext import Application
 
 from nija_tg.bot_main import build_application
 from nija_tg.config import Settings, load_settings
+from nija_tg.engine.key_intake import KeyIntake
+from nija_tg.engine.sender import Sender
+from nija_tg.exchange.ccxt_gateway import CcxtGateway
 from nija_tg.handlers.context import SERVICES_KEY
+from nija_tg.services import key_rotation
 from nija_tg.services.container import Services
-from nija_tg.vault import generate_key
+from nija_tg.storage.db import Database
+from nija_tg.vault.keyring import KeyRing
 from tests.conftest import TEST_TOKEN
 from tests.fakes.telegram_api import FakeBotAPI, RecordedRequest
 
@@ -20,11 +31,38 @@ ADMIN_ID = 1000
 
 
 @dataclass
+class EngineSide:
+    """The engine's key custody running beside the bot (its own database handle)."""
+
+    keyring: KeyRing
+    db: Database
+    gateway: CcxtGateway
+    bot: Bot
+    intake: KeyIntake
+    sender: Sender
+    stop: asyncio.Event
+    tasks: list[asyncio.Task]
+
+    async def close(self) -> None:
+        self.stop.set()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.gateway.close_all()
+        await self.bot.shutdown()
+        await self.db.close()
+
+
+@dataclass
 class BotHarness:
     api: FakeBotAPI
     app: Application
     settings: Settings
+    engine: EngineSide | None = None
     exchange_urls: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def keyring(self) -> KeyRing:
+        assert self.engine is not None
+        return self.engine.keyring
 
     @property
     def services(self) -> Services:
@@ -87,25 +125,59 @@ def harness_settings(data_dir: Path, base_url: str, **env: str) -> Settings:
         "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
         "TELEGRAM_API_BASE_URL": base_url,
         "NIJA_ADMIN_IDS": str(ADMIN_ID),
-        "NIJA_MASTER_KEY": generate_key(),
         **env,
     }
     return load_settings(values, dotenv=None)
 
 
-async def start_bot(data_dir: Path, api_options: dict | None = None, **env: str) -> BotHarness:
+async def start_engine_side(
+    settings: Settings, keyring: KeyRing | None = None, *, run: bool = True
+) -> EngineSide:
+    """Publish the engine's public key; with ``run``, run the key intake and the outbox
+    sender too (else submitted keys stay pending and notifications queued)."""
+    keyring = keyring or KeyRing.generate()
+    db = await Database.open(settings.db_path)
+    await key_rotation.publish_primary(db, keyring)
+    gateway = CcxtGateway(exchange_urls=dict(settings.exchange_urls))
+    base = settings.telegram_api_base_url
+    bot = Bot(settings.telegram_token, base_url=f"{base}/bot")
+    await bot.initialize()
+    sender = Sender(db, bot, rate=25, poll_interval=0.1)
+    intake = KeyIntake(
+        db,
+        keyring,
+        gateway,
+        allow_unproven=settings.allow_unproven_exchanges,
+        poll_interval=0.05,
+        on_verdict=sender.notify,
+    )
+    stop = asyncio.Event()
+    tasks = []
+    if run:
+        tasks = [asyncio.create_task(intake.run(stop)), asyncio.create_task(sender.run(stop))]
+    return EngineSide(keyring, db, gateway, bot, intake, sender, stop, tasks)
+
+
+async def start_bot(
+    data_dir: Path, api_options: dict | None = None, *, engine: bool = False, **env: str
+) -> BotHarness:
+    """The bot, with the engine's key published; ``engine=True`` also runs the engine's
+    key intake and outbox sender (verdicts of /connect reach the chat)."""
     api = FakeBotAPI(token=TEST_TOKEN, **(api_options or {}))
     await api.start()
     settings = harness_settings(data_dir, api.url, **env)
+    engine_side = await start_engine_side(settings, run=engine)
     app = build_application(settings)
     await app.initialize()
     await app.post_init(app)
     await app.start()
     await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    return BotHarness(api=api, app=app, settings=settings)
+    return BotHarness(api=api, app=app, settings=settings, engine=engine_side)
 
 
 async def stop_bot(bot: BotHarness) -> None:
+    if bot.engine is not None:
+        await bot.engine.close()
     app = bot.app
     if app.updater.running:
         await app.updater.stop()

@@ -30,7 +30,7 @@ async def exchanges():
 @pytest.fixture
 async def bot(data_dir, exchanges):
     urls = {name: emu.base_url for name, emu in exchanges.items()}
-    harness = await start_bot(data_dir, NIJA_EXCHANGE_URLS=json.dumps(urls))
+    harness = await start_bot(data_dir, engine=True, NIJA_EXCHANGE_URLS=json.dumps(urls))
     try:
         yield harness
     finally:
@@ -80,7 +80,7 @@ async def test_full_connect_flow(bot, exchanges, exchange_id):
     assert row is not None and row.verified and row.exchange_id == exchange_id
     for value in creds.values():
         assert value.encode() not in row.ciphertext
-    stored = bot.app.bot_data["runtime"].vault.decrypt(row.ciphertext, ALICE, exchange_id)
+    stored = bot.keyring.open(row.ciphertext, ALICE, exchange_id)
     assert stored == {"apiKey": creds["apiKey"].strip(), "secret": creds["secret"].strip()}
     actions = [a.action for a in await audit.for_user(db_of(bot), ALICE)]
     assert "credentials.connect" in actions

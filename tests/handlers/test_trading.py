@@ -36,9 +36,9 @@ async def test_trade_buttons(bot):
 async def test_live_mode_needs_verified_keys_and_confirmation(bot):
     await bot.say(ALICE, "/start")
     assert "/connect first" in await bot.say(ALICE, "/mode live")
-    vault = bot.app.bot_data["runtime"].vault
+    vault = bot.keyring
     async with db_of(bot).transaction() as tx:
-        blob = vault.encrypt(ALICE, "kraken", {"apiKey": "k" * 20, "secret": "s" * 20})
+        blob = vault.seal(ALICE, "kraken", {"apiKey": "k" * 20, "secret": "s" * 20})
         await credentials.store(tx, ALICE, "kraken", blob, "kkkk", verified=True)
     record = await bot.ask(ALICE, "/mode live")
     assert "Confirm?" in record.params["text"]

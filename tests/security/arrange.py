@@ -23,7 +23,7 @@ from nija_tg.storage import (
     users,
 )
 from nija_tg.storage.db import Database
-from nija_tg.vault import Vault
+from nija_tg.vault.keyring import KeyRing
 
 # Values that appear nowhere but in the victim's rows. Numbers are listed in every form a
 # report could print them (plain, with thousands separators).
@@ -81,7 +81,7 @@ class VictimIds:
         return sorted(set(ids + self.message_ids))
 
 
-async def arrange_victim(db: Database, vault: Vault, user_id: int) -> VictimIds:
+async def arrange_victim(db: Database, vault: KeyRing, user_id: int) -> VictimIds:
     """Give a registered ``user_id`` a snapshot, equity history, a session, an order, a
     fill, a position, verified credentials, custom settings and queued notifications."""
     now_ms = 1_700_000_000_000
@@ -144,7 +144,7 @@ async def arrange_victim(db: Database, vault: Vault, user_id: int) -> VictimIds:
             realized_pnl=Decimal("0"),
         )
         await positions.set_stop(tx, user_id, SYMBOL, "long", ENTRY_PRICE - 100)
-        sealed = vault.encrypt(user_id, "kraken", {"apiKey": API_KEY, "secret": API_SECRET})
+        sealed = vault.seal(user_id, "kraken", {"apiKey": API_KEY, "secret": API_SECRET})
         await credentials.store(
             tx, user_id, "kraken", sealed, KEY_TAIL, verified=True, permissions=["trade"]
         )

@@ -17,7 +17,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Conv
 
 from nija_tg.handlers.commands import ADMIN_COMMANDS
 from nija_tg.storage.db import Database
-from nija_tg.vault import Vault
+from nija_tg.vault.keyring import KeyRing
 from tests.handlers.harness import BotHarness
 
 # The bot's outgoing budget is what the notification sender leaves over: give it all.
@@ -29,8 +29,8 @@ def db_of(bot: BotHarness) -> Database:
     return bot.app.bot_data["runtime"].db
 
 
-def vault_of(bot: BotHarness) -> Vault:
-    return bot.app.bot_data["runtime"].vault
+def vault_of(bot: BotHarness) -> KeyRing:
+    return bot.keyring
 
 
 # --- talking --------------------------------------------------------------------------

@@ -96,7 +96,7 @@ async def exchanges():
 async def bot(data_dir, exchanges, debug_logs):
     urls = {name: emu.base_url for name, emu in exchanges.items()}
     urls["okx"] = UNREACHABLE
-    harness = await start_bot(data_dir, NIJA_EXCHANGE_URLS=json.dumps(urls), **FAST_ENV)
+    harness = await start_bot(data_dir, engine=True, NIJA_EXCHANGE_URLS=json.dumps(urls), **FAST_ENV)
     try:
         yield harness
     finally:

@@ -1,4 +1,4 @@
-"""The credential vault: the only place that handles exchange secrets in clear.
+"""Legacy Fernet vault (before key sealing): kept only to migrate old credential rows.
 
 Ciphertexts are MultiFernet tokens over a JSON payload that names the owner:
 ``{"v": 1, "user_id": ..., "exchange_id": ..., "credentials": {...}}``. Decryption
