@@ -33,25 +33,37 @@ def test_help_everywhere(data_dir):
         assert "usage: nija-tg" in result.stdout
 
 
-def test_init_is_idempotent_and_key_file_private(data_dir):
+def test_init_is_idempotent_private_and_publishes_the_public_key(data_dir):
+    import sqlite3
+
+    from nija_tg.vault.keyring import KeyRing, read_key_file
+
+    data_dir.chmod(0o755)
     first = run(data_dir, "init")
     assert first.returncode == 0, first.stderr
-    assert "master key file" in first.stdout
-    key_file = data_dir / "master.key"
+    assert "engine key file" in first.stdout and "published" in first.stdout
+    key_file = data_dir / "engine.key"
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert oct(data_dir.stat().st_mode & 0o777) == "0o700"
+    db_file = data_dir / "nija.sqlite3"
+    assert oct(db_file.stat().st_mode & 0o777) == "0o600"
     key = key_file.read_text()
     second = run(data_dir, "init")
     assert second.returncode == 0
-    assert "master key file" not in second.stdout
+    assert "engine key file" not in second.stdout and "published" not in second.stdout
     assert key_file.read_text() == key
+    with sqlite3.connect(db_file) as conn:
+        published = conn.execute("SELECT key_id, state FROM seal_keys").fetchall()
+    assert published == [(KeyRing(read_key_file(key_file)).primary.key_id, "current")]
+    assert key.strip().encode() not in db_file.read_bytes()
 
 
-def test_keygen_prints_a_fernet_key(data_dir):
-    from cryptography.fernet import Fernet
+def test_keygen_prints_an_engine_key(data_dir):
+    from nija_tg.vault.keyring import parse_private_keys
 
     result = run(data_dir, "keygen")
     assert result.returncode == 0
-    Fernet(result.stdout.strip().encode())
+    assert len(parse_private_keys(result.stdout, "keygen")) == 1
 
 
 def test_admin_add_remove_and_users(data_dir):
@@ -79,7 +91,8 @@ def test_backup_restores(data_dir, tmp_path):
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("SELECT role FROM users WHERE user_id = 77").fetchone()[0] == "admin"
     conn.close()
-    assert (data_dir / "master.key").read_text().strip().encode() not in target.read_bytes()
+    assert (data_dir / "engine.key").read_text().strip().encode() not in target.read_bytes()
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
 
 
 def test_missing_token_is_one_clear_line(data_dir):
@@ -98,11 +111,11 @@ def test_bad_config_names_the_variable(data_dir):
     assert "NIJA_EXCHANGE_URLS" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_wrong_master_key_is_reported_without_secret(data_dir):
+def test_wrong_engine_key_is_reported_without_secret(data_dir):
     run(data_dir, "init")
-    result = run(data_dir, "users", NIJA_MASTER_KEY="not-a-fernet-key-SENTINEL")
+    result = run(data_dir, "rotate-key", "--env", NIJA_ENGINE_KEY="not-an-engine-key-SENTINEL")
     assert result.returncode == 1
-    assert "NIJA_MASTER_KEY" in result.stderr
+    assert "NIJA_ENGINE_KEY" in result.stderr
     assert "SENTINEL" not in result.stderr
 
 

@@ -21,6 +21,9 @@ def test_defaults(tmp_path, monkeypatch):
     assert s.sandbox is False
     assert s.log_level == "INFO"
     assert s.effective_master_key_file == s.data_dir / "master.key"
+    assert s.effective_engine_key_file == s.data_dir / "engine.key"
+    assert s.webhook_listen == "127.0.0.1"
+    assert s.allow_unproven_exchanges is False and s.server_ip is None
 
 
 def test_full_configuration(tmp_path):
@@ -64,6 +67,12 @@ def test_full_configuration(tmp_path):
         ("NIJA_PAPER_START_BALANCE", "-1", "NIJA_PAPER_START_BALANCE must be a number"),
         ("NIJA_ENGINE_DRAIN_SECONDS", "inf", "NIJA_ENGINE_DRAIN_SECONDS must be a number"),
         ("NIJA_SENDER_RATE", "31", "NIJA_SENDER_RATE must be a number between 1 and 30"),
+        ("NIJA_SERVER_IP", "my-server", "NIJA_SERVER_IP must be the server's public IP"),
+        (
+            "NIJA_ALLOW_EXCHANGES_WITHOUT_WITHDRAW_CHECK",
+            "perhaps",
+            "NIJA_ALLOW_EXCHANGES_WITHOUT_WITHDRAW_CHECK must be true or false",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(name, value, expected):
@@ -75,8 +84,20 @@ def test_bad_values_name_the_variable(name, value, expected):
 def test_webhook_needs_secret():
     with pytest.raises(ConfigError, match="NIJA_WEBHOOK_SECRET must be set"):
         load(NIJA_WEBHOOK_URL="https://bot.example.com/hook")
-    with pytest.raises(ConfigError, match="NIJA_WEBHOOK_SECRET must be 1-256"):
+    with pytest.raises(ConfigError, match="NIJA_WEBHOOK_SECRET must be 32-256"):
         load(NIJA_WEBHOOK_URL="https://bot.example.com/hook", NIJA_WEBHOOK_SECRET="sp ace")
+    with pytest.raises(ConfigError, match="NIJA_WEBHOOK_SECRET must be 32-256"):
+        load(NIJA_WEBHOOK_URL="https://bot.example.com/hook", NIJA_WEBHOOK_SECRET="a" * 31)
+    s = load(NIJA_WEBHOOK_URL="https://bot.example.com/hook", NIJA_WEBHOOK_SECRET="a" * 32)
+    assert s.webhook_listen == "127.0.0.1"
+
+
+def test_server_ip_and_unproven_exchanges():
+    s = load(
+        NIJA_SERVER_IP="203.0.113.7, 2001:db8::1", NIJA_ALLOW_EXCHANGES_WITHOUT_WITHDRAW_CHECK="1"
+    )
+    assert s.server_ip == "203.0.113.7, 2001:db8::1"
+    assert s.allow_unproven_exchanges is True
 
 
 def test_missing_token_message_says_how_to_get_one():

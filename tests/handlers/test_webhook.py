@@ -11,7 +11,7 @@ import pytest
 from nija_tg.bot_main import webhook_options
 from tests.handlers.harness import start_bot, stop_bot
 
-SECRET = "hook-secret_123"
+SECRET = "hook-secret_123-0123456789abcdefghij"
 
 
 def free_port() -> int:
