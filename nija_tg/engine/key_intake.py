@@ -109,6 +109,12 @@ class KeyIntake:
 
     async def _verify(self, row: PendingRow) -> None:
         async with self._slots:
+            # read it again now: waiting for a slot can take seconds, and a rotation may
+            # have re-sealed the row (and retired the key it was sealed to) meanwhile
+            fresh = await credentials.pending_row(self._db, row.user_id, row.submitted_at)
+            if fresh is None:
+                return  # replaced by a newer submission, or withdrawn
+            row = fresh
             verification = await self._check(row)
         mode = await self._mode(row.user_id)
         async with self._db.transaction() as tx:

@@ -146,6 +146,17 @@ async def pending(db: Database, limit: int = 50) -> list[PendingRow]:
     return [PendingRow(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows]
 
 
+async def pending_row(db: Database, user_id: int, submitted_at: float) -> PendingRow | None:
+    """That submission as it is now (a rotation may have re-sealed it), or None when it
+    was replaced, verified or withdrawn meanwhile."""
+    r = await db.fetchone(
+        "SELECT user_id, exchange_id, ciphertext, key_tail, submitted_at "
+        "FROM pending_credentials WHERE user_id = ? AND submitted_at = ?",
+        (user_id, submitted_at),
+    )
+    return None if r is None else PendingRow(r[0], r[1], bytes(r[2]), r[3], r[4])
+
+
 async def promote_pending(
     tx: Transaction,
     row: PendingRow,

@@ -157,3 +157,31 @@ async def test_disconnect_while_checking_keeps_nothing(db):
     await asyncio.gather(*intake._busy.values())
     assert await credentials.get(db, 50) is None
     assert await _queued(db, 50) == []
+
+
+async def test_a_rotation_while_a_key_waits_for_a_slot_does_not_refuse_it(db, settings):
+    """Found by the rotation chaos run: the intake used to open the ciphertext it read
+    before waiting for a verification slot; a rotation meanwhile re-sealed the row and
+    retired that key, and a good key was refused and erased."""
+    from nija_tg.vault.keyring import (
+        generate_private_key,
+        parse_private_keys,
+        write_key_file,
+    )
+
+    key_file = settings.effective_engine_key_file
+    write_key_file(key_file, parse_private_keys(generate_private_key(), "test"))
+    ring = KeyRing.from_env_or_file(None, key_file)
+    await key_rotation.publish_primary(db, ring)
+    for uid in (60, 61):
+        await _submit(db, uid, "kraken", {"apiKey": f"key-{uid}-abcdef", "secret": "s" * 20})
+    verifier = SlowVerifier()
+    intake = KeyIntake(db, ring, verifier, max_in_flight=1)
+    await intake.step()  # both in hand; the second waits for the one slot
+    await key_rotation.rotate_file_keys(db, key_file)
+    await intake.sync_keys()  # the engine forgets the retired key
+    await asyncio.gather(*intake._busy.values())
+    assert (intake.verified, intake.refused) == (2, 0)
+    for uid in (60, 61):
+        row = await credentials.get(db, uid)
+        assert ring.open(row.ciphertext, uid, "kraken")["apiKey"] == f"key-{uid}-abcdef"
