@@ -11,4 +11,6 @@ export NIJA_DATA_DIR="$(cd "$data_dir" && pwd)"
 # One clear line and a non-zero exit when something is missing (e.g. the bot token).
 "$NIJA_PYTHON" -m nija_tg check
 "$NIJA_PYTHON" -m nija_tg init >/dev/null
+# Logs, the database and backups are readable by this user only.
+umask 077
 exec "$PWD/.venv/bin/supervisord" -n -c "$PWD/supervisord.conf"

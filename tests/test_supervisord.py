@@ -102,6 +102,7 @@ def test_supervisord_runs_bot_and_engine(tmp_path, fake_bot_api):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=lambda: os.umask(0o077),  # as scripts/run.sh does before exec
     )
     try:
         _wait(
@@ -129,8 +130,10 @@ def test_supervisord_runs_bot_and_engine(tmp_path, fake_bot_api):
     # No program survives its supervisor.
     leftovers = subprocess.run(["pgrep", "-f", f"NIJA_DATA_DIR={data_dir}"], capture_output=True)
     assert leftovers.stdout == b""
-    for name in ("bot.log", "engine.log"):
-        text = (data_dir / "logs" / name).read_text()
+    for name in ("bot.log", "engine.log", "supervisord.log"):
+        path = data_dir / "logs" / name
+        assert oct(path.stat().st_mode & 0o777) == "0o600", name  # umask 077
+        text = path.read_text()
         assert TEST_TOKEN.split(":")[1] not in text
         assert "Traceback" not in text
     assert (
