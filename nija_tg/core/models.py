@@ -154,6 +154,15 @@ class PositionInfo:
     leverage: Decimal | None = None
 
 
+class WithdrawProof(enum.StrEnum):
+    """What is known about a key's withdraw permission (docs/key-permissions.md)."""
+
+    PROVEN_NO_WITHDRAW = "proven_no_withdraw"  # the exchange's answer proves it cannot
+    CAN_WITHDRAW = "can_withdraw"  # the exchange's answer (or the key's kind) says it can
+    UNKNOWN = "unknown"  # the proof failed: error, timeout, unexpected answer
+    NOT_PROVABLE = "not_provable"  # the exchange offers no way to tell
+
+
 @dataclass(frozen=True, slots=True)
 class Verification:
     """Outcome of checking brand-new credentials against the exchange."""
@@ -161,5 +170,6 @@ class Verification:
     ok: bool
     reason: str = ""  # polite, user-facing; empty when ok
     permissions: tuple[str, ...] = ()  # as the exchange reported them, if it did
-    can_withdraw: bool | None = None  # None: the exchange does not tell
+    can_withdraw: bool | None = None  # None: not known (see withdraw_proof)
     balances: tuple[BalanceLine, ...] = field(default_factory=tuple)
+    withdraw_proof: WithdrawProof = WithdrawProof.UNKNOWN

@@ -3,7 +3,8 @@
 - ``public(exchange_id)``: one shared keyless client per exchange (market data).
 - ``account(user_id, exchange_id, credentials)``: one client per (user, exchange), reused
   while the user trades; ``release`` closes it, ``close_all`` closes everything.
-- ``verify(exchange_id, credentials)``: the one-off check of brand-new keys.
+- ``verify(exchange_id, credentials, allow_unproven=...)``: the one-off check of brand-new
+  keys: a balance call, then the proof that the key cannot withdraw (key_permissions.py).
 
 Every client gets the same settings: rate limiting on, ccxt retries off, ``timeout_ms``,
 the sandbox switch and the base-URL override from ``exchange_urls``.
@@ -17,14 +18,18 @@ from typing import Any
 
 from nija_tg.core.errors import (
     AuthenticationError,
-    ExchangeError,
-    ExchangeUnreachableError,
     NijaError,
     RetryableError,
     UnknownExchangeError,
-    WithdrawalPermissionError,
 )
-from nija_tg.core.models import Candle, MarketInfo, Ticker, Verification
+from nija_tg.core.models import (
+    BalanceLine,
+    Candle,
+    MarketInfo,
+    Ticker,
+    Verification,
+    WithdrawProof,
+)
 from nija_tg.exchange.ccxt_account import CcxtAccount
 from nija_tg.exchange.ccxt_client import CcxtClient, CcxtMarketData
 from nija_tg.exchange.ccxt_convert import to_balances
@@ -35,6 +40,12 @@ from nija_tg.exchange.ccxt_factory import (
     exchange_class,
     required_credentials,
     supported_exchanges,
+)
+from nija_tg.exchange.key_permissions import (
+    Proof,
+    is_provable,
+    prove_withdraw,
+    wallet_key_exchange,
 )
 from nija_tg.exchange.ticker_cache import TickerCache
 
@@ -56,6 +67,24 @@ BAD_KEY_REASON = (
 UNREACHABLE_REASON = "Could not reach {name} right now. Please try again in a few minutes."
 UNKNOWN_EXCHANGE_REASON = "That exchange is not supported. Pick one from the list."
 MISSING_REASON = "The {label} is missing. Please /connect again and send every field."
+# Withdraw proofs (docs/key-permissions.md): a key is kept only when it provably cannot
+# withdraw (or, if the operator allows it, on an exchange where nothing can be proven).
+CANNOT_CONFIRM_REASON = (
+    "I could not confirm this key cannot withdraw, so I did not keep it. Create a key with "
+    "trading permissions only and send /connect again."
+)
+CAN_WITHDRAW_REASON = (
+    "This key can withdraw funds. For your safety I did not keep it: create a key without "
+    "withdrawal permission and /connect again."
+)
+WALLET_KEY_REASON = (
+    "{name} signs with a wallet private key, which controls your funds, so I never accept "
+    "keys for it. Pick an exchange that uses API keys, such as Kraken, BingX or Coinbase."
+)
+UNPROVEN_EXCHANGE_REASON = (
+    "I cannot check whether a {name} key can withdraw, so I do not accept {name} keys. "
+    "Kraken, BingX and Coinbase keys can be checked: please pick one of those."
+)
 
 
 def _fingerprint(credentials: dict[str, str]) -> str:
@@ -173,26 +202,48 @@ class CcxtGateway:
 
     # --- CredentialVerifier --------------------------------------------------------
 
-    async def verify(self, exchange_id: str, credentials: dict[str, str]) -> Verification:
-        """Check brand-new keys: a balance call, then the key's permissions where the
-        exchange reports them. Never raises for a bad key / unknown exchange / outage:
-        ``ok=False`` with a polite ``reason`` (no secrets) instead."""
+    async def verify(
+        self, exchange_id: str, credentials: dict[str, str], *, allow_unproven: bool = False
+    ) -> Verification:
+        """Check brand-new keys: a balance call, then the proof that the key cannot
+        withdraw. Kept (``ok``) only when that is proven, or, with ``allow_unproven``, on an
+        exchange where nothing can be proven (``can_withdraw=None``). Wallet-key exchanges
+        are refused, and so are unprovable exchanges without ``allow_unproven``, before any
+        network call. Never raises for a bad key / unknown exchange / outage: ``ok=False``
+        with a polite ``reason`` (no secrets) instead."""
         try:
             exchange_class(exchange_id)
             needed = required_credentials(exchange_id)
         except UnknownExchangeError:
             return Verification(ok=False, reason=UNKNOWN_EXCHANGE_REASON)
-        for name in needed:
-            if not credentials.get(name):
-                reason = MISSING_REASON.format(label=credential_label(name))
+        name = exchange_id.capitalize()
+        if wallet_key_exchange(needed):
+            return Verification(
+                ok=False,
+                reason=WALLET_KEY_REASON.format(name=name),
+                can_withdraw=True,
+                withdraw_proof=WithdrawProof.CAN_WITHDRAW,
+            )
+        provable = is_provable(exchange_id)
+        if not provable and not allow_unproven:
+            return Verification(
+                ok=False,
+                reason=UNPROVEN_EXCHANGE_REASON.format(name=name),
+                withdraw_proof=WithdrawProof.NOT_PROVABLE,
+            )
+        for field_name in needed:
+            if not credentials.get(field_name):
+                reason = MISSING_REASON.format(label=credential_label(field_name))
                 return Verification(ok=False, reason=reason)
         core = self._core(exchange_id, dict(credentials))
-        name = exchange_id.capitalize()
         try:
             await core.load_markets()
             raw = await core.read("fetch_balance", core.client.fetch_balance)
             balances = tuple(to_balances(raw or {}))
-            permissions, can_withdraw = await _permissions(core)
+            if provable:
+                proof = await prove_withdraw(core)
+            else:
+                proof = Proof(WithdrawProof.NOT_PROVABLE, why="allowed without a proof")
         except AuthenticationError as err:
             plain = err.user_message == AuthenticationError.user_message
             reason = BAD_KEY_REASON if plain else err.user_message
@@ -203,45 +254,28 @@ class CcxtGateway:
             return Verification(ok=False, reason=err.user_message)
         finally:
             await core.close()
-        if can_withdraw:
-            return Verification(
-                ok=False,
-                reason=WithdrawalPermissionError.user_message,
-                permissions=permissions,
-                can_withdraw=True,
-                balances=balances,
-            )
-        return Verification(
-            ok=True, permissions=permissions, can_withdraw=can_withdraw, balances=balances
-        )
+        return _verdict(proof, balances, unproven_allowed=allow_unproven and not provable)
 
 
-async def _permissions(core: CcxtClient) -> tuple[tuple[str, ...], bool | None]:
-    """(permissions, can_withdraw) as the exchange reports them; ``None`` when it does not."""
-    c = core.client
-    try:
-        if core.exchange_id == "coinbase":
-            data = await core.read("key_permissions", c.v3PrivateGetBrokerageKeyPermissions)
-            perms = tuple(k for k in ("can_view", "can_trade", "can_transfer") if data.get(k))
-            return perms, bool(data.get("can_transfer"))
-        if core.exchange_id == "bingx":
-            resp = await core.read("api_permissions", c.accountV1PrivateGetAccountApiPermissions)
-            data = (resp or {}).get("data") or {}
-            raw = data.get("permissions") or []
-            names = tuple(BINGX_PERMISSIONS.get(str(p), str(p)) for p in raw)
-            return names, "withdraw" in names
-    except AuthenticationError:
-        raise
-    except (ExchangeError, ExchangeUnreachableError) as err:
-        log.info("%s: permission probe failed (%s)", core.exchange_id, type(err).__name__)
-    return (), None
-
-
-BINGX_PERMISSIONS = {
-    "1": "spot_trading",
-    "2": "read",
-    "3": "perpetual_futures_trading",
-    "4": "universal_transfer",
-    "5": "withdraw",
-    "7": "sub_account_transfer",
-}
+def _verdict(
+    proof: Proof, balances: tuple[BalanceLine, ...], *, unproven_allowed: bool
+) -> Verification:
+    """Keep the key only when it provably cannot withdraw, or when nothing can be proven
+    on its exchange and the caller allowed that. Anything else is refused."""
+    if proof.state is WithdrawProof.NOT_PROVABLE and not unproven_allowed:
+        proof = Proof(WithdrawProof.UNKNOWN, proof.permissions, "no proof where one is needed")
+    ok = proof.state in (WithdrawProof.PROVEN_NO_WITHDRAW, WithdrawProof.NOT_PROVABLE)
+    if proof.state is WithdrawProof.CAN_WITHDRAW:
+        reason = CAN_WITHDRAW_REASON
+    elif proof.state is WithdrawProof.UNKNOWN:
+        reason = CANNOT_CONFIRM_REASON
+    else:
+        reason = ""
+    return Verification(
+        ok=ok,
+        reason=reason,
+        permissions=proof.permissions,
+        can_withdraw=proof.can_withdraw,
+        balances=balances,
+        withdraw_proof=proof.state,
+    )

@@ -262,21 +262,18 @@ async def test_verify_good_key(venue: Venue):
     )
     assert result.ok and result.reason == ""
     assert result.balances
-    if venue.exchange_id == "kraken":
-        assert result.can_withdraw is None
-    else:
-        assert result.can_withdraw is False and result.permissions
+    assert result.can_withdraw is False and result.withdraw_proof == "proven_no_withdraw"
+    if venue.exchange_id != "kraken":  # Kraken lists no permissions, it only refuses calls
+        assert result.permissions
 
 
-async def test_verify_refuses_withdrawal_keys_where_the_exchange_tells(venue: Venue):
+async def test_verify_refuses_withdrawal_keys(venue: Venue):
     needs_emulator(venue)
     acct = venue.emulator.add_account(can_withdraw=True)
     result = await venue.gateway.verify(venue.exchange_id, venue.emulator.credentials(acct))
-    if venue.exchange_id == "kraken":
-        assert result.ok and result.can_withdraw is None  # Kraken does not tell
-        return
     assert not result.ok and result.can_withdraw is True
-    assert "withdraw" in result.reason
+    assert result.withdraw_proof == "can_withdraw"
+    assert "can withdraw" in result.reason
 
 
 async def test_verify_failures_have_distinct_polite_reasons(venue: Venue):

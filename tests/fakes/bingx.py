@@ -6,7 +6,8 @@ tickers, server time, v2/v3 balance, positions, place/query/cancel orders (by ``
 ``clientOrderID``), open orders, all orders, cancel-all, fills (``allFillOrders``), leverage,
 position mode (one-way ``BOTH`` / hedge ``LONG``+``SHORT``) and API-key permissions
 (``/openApi/v1/account/apiPermissions``, reached in ccxt only through the implicit method
-``account_v1_private_get_account_apipermissions``; permission 5 = withdraw).
+``account_v1_private_get_account_apipermissions``; the key's codes, 5 = withdraw; the
+``malformed`` fault answers ``{"unexpected": "shape"}`` there, with no ``code``/``data``).
 
 Signing is BingX's: header ``X-BX-APIKEY``; ``signature`` = hex HMAC-SHA256(secret, the query
 string of every other parameter in the order sent, ``timestamp`` included); a timestamp
@@ -52,11 +53,12 @@ from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Iterable
 from decimal import Decimal
 
 from aiohttp import web
 
-from tests.fakes.bingx_account import BingXAccount
+from tests.fakes.bingx_account import DEFAULT_PERMISSIONS, WITHDRAW, BingXAccount
 from tests.fakes.bingx_auth import PrivateHandler, auth_error, private, stale_timestamp
 from tests.fakes.bingx_ledger import SwapLedger, SwapPosition
 from tests.fakes.bingx_markets import CONTRACTS, BingXPublic, native, unified
@@ -87,10 +89,23 @@ class BingXEmulator(EmulatorServer):
     # --- public test API ----------------------------------------------------------
 
     def add_account(
-        self, balances: dict[str, Decimal] | None = None, *, can_withdraw: bool = False
+        self,
+        balances: dict[str, Decimal] | None = None,
+        *,
+        can_withdraw: bool = False,
+        permissions: Iterable[int] | None = None,
     ) -> EmuAccount:
+        """A new key. ``permissions`` are BingX's codes (1 spot trading, 2 read, 3 perpetual
+        futures trading, 4 universal transfer, 5 withdraw, 7 sub-account internal transfer;
+        the emulator does not enforce them) and default to ``[2, 3]``, what a swap-trading
+        key holds; ``can_withdraw=True`` adds 5."""
         bal = dict(balances) if balances is not None else {"USDT": Decimal("10000")}
-        account = EmuAccount(_new_credential(), _new_credential(), bal, can_withdraw=can_withdraw)
+        perms = list(permissions) if permissions is not None else list(DEFAULT_PERMISSIONS)
+        if can_withdraw and WITHDRAW not in perms:
+            perms.append(WITHDRAW)
+        account = EmuAccount(_new_credential(), _new_credential(), bal)
+        account.permissions = tuple(perms)
+        account.can_withdraw = WITHDRAW in perms
         return self.ledger.add_account(account)
 
     def orders_for_client_id(self, account: EmuAccount, client_id: str) -> list[EmuOrder]:

@@ -1,6 +1,12 @@
 """BingX emulator, private account endpoints: balances (swap v2/v3, spot), the currency
 list, positions, leverage, position mode (one-way ``BOTH`` / hedge ``LONG``+``SHORT``) and
-API-key permissions (permission 5 = withdraw)."""
+API-key permissions.
+
+``GET /openApi/v1/account/apiPermissions`` answers ``data`` = ``{"apiKey", "permissions",
+"ipAddresses", "note"}`` as BingX documents it ("Query user API Key permissions"): the
+permission codes are 1 spot trading, 2 read, 3 perpetual futures trading, 4 universal
+transfer, 5 withdraw, 7 sub-account internal transfer. BingX makes a key with withdraw
+permission bind to an IP address, so such a key lists one here."""
 
 from __future__ import annotations
 
@@ -15,6 +21,10 @@ from tests.fakes.emulator_base import EmuAccount
 
 if TYPE_CHECKING:
     from tests.fakes.bingx import BingXEmulator
+
+
+WITHDRAW = 5
+DEFAULT_PERMISSIONS = (2, 3)  # read + perpetual futures trading
 
 
 class BingXAccount:
@@ -174,5 +184,6 @@ class BingXAccount:
     async def permissions(
         self, request: web.Request, acct: EmuAccount, params: dict
     ) -> web.Response:
-        perms = [2, 3] + ([5] if acct.can_withdraw else [])
-        return ok({"apiKey": acct.api_key, "permissions": perms, "ipAddresses": [], "note": ""})
+        perms = list(acct.permissions)
+        ips = ["127.0.0.1"] if WITHDRAW in perms else []
+        return ok({"apiKey": acct.api_key, "permissions": perms, "ipAddresses": ips, "note": ""})

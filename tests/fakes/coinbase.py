@@ -15,7 +15,10 @@ Covers what ccxt 4.5 calls for spot trading, on the real paths and in the real s
   ``order_ids``, cursor), ``POST /orders/batch_cancel``, ``GET /orders/historical/fills``.
 - market data: ``/market/products/{id}/candles`` (5m data, aggregated for coarser
   granularities), ``/market/products/{id}/ticker``, ``/best_bid_ask``, ``/time``.
-- ``GET /api/v3/brokerage/key_permissions`` (ccxt: ``v3PrivateGetBrokerageKeyPermissions``).
+- ``GET /api/v3/brokerage/key_permissions`` (ccxt: ``v3PrivateGetBrokerageKeyPermissions``):
+  ``can_view`` / ``can_trade`` / ``can_transfer`` from the key's scopes (``view``, ``trade``,
+  ``transfer``; not enforced elsewhere), ``portfolio_uuid``, ``portfolio_type`` ``DEFAULT``.
+  The ``malformed`` fault answers ``{"unexpected": "shape"}`` (no flags).
 
 Auth is CDP keys (ES256 JWT per request, see coinbase_auth.py); failures answer the real
 401 ``Unauthorized`` text. Real-API behaviours kept: a repeated ``client_order_id`` creates
@@ -39,6 +42,7 @@ portfolios, transfers/withdrawals, v2 legacy HMAC keys, Ed25519 CDP keys, order 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from aiohttp import web
@@ -74,15 +78,28 @@ class CoinbaseEmulator(EmulatorServer):
     # --- contract -------------------------------------------------------------------
 
     def add_account(
-        self, balances: dict[str, Decimal] | None = None, *, can_withdraw: bool = False
+        self,
+        balances: dict[str, Decimal] | None = None,
+        *,
+        can_withdraw: bool = False,
+        permissions: Iterable[str] | None = None,
     ) -> EmuAccount:
+        """A new CDP key. ``permissions`` are the key's scopes among ``view``, ``trade``,
+        ``transfer`` (reported by key_permissions, not enforced), default view + trade;
+        ``can_withdraw=True`` adds ``transfer``."""
         name, pem, public_key = new_cdp_key()
         self._public_keys[name] = public_key
         self.meta[name] = CbAccountMeta()
         start = {"USD": Decimal(10000)} if balances is None else dict(balances)
-        return self.ledger.add_account(
-            EmuAccount(api_key=name, secret=pem, balances=start, can_withdraw=can_withdraw)
-        )
+        scopes = set(("view", "trade") if permissions is None else permissions)
+        if can_withdraw:
+            scopes.add("transfer")
+        if unknown := scopes - {"view", "trade", "transfer"}:
+            raise ValueError(f"not CDP key scopes: {sorted(unknown)}")
+        account = EmuAccount(api_key=name, secret=pem, balances=start)
+        account.permissions = tuple(sorted(scopes))
+        account.can_withdraw = "transfer" in scopes
+        return self.ledger.add_account(account)
 
     # --- faults -----------------------------------------------------------------------
 

@@ -149,9 +149,9 @@ class CoinbaseAccounts:
     async def key_permissions(self, request: web.Request, account: EmuAccount) -> web.Response:
         return web.json_response(
             {
-                "can_view": True,
-                "can_trade": True,
-                "can_transfer": account.can_withdraw,
+                "can_view": "view" in account.permissions,
+                "can_trade": "trade" in account.permissions,
+                "can_transfer": "transfer" in account.permissions,
                 "portfolio_uuid": self.emu.meta[account.api_key].portfolio_uuid,
                 "portfolio_type": "DEFAULT",
             }

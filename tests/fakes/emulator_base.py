@@ -37,6 +37,8 @@ class FaultPlan:
     - ``timeout_after_accept``: do the work (place the order), then hang until the
       client gives up (the response never arrives).
     - ``drop_response``: do the work, then close the connection without answering.
+    - ``malformed``: answer HTTP 200 with well-formed JSON of an unexpected shape (the
+      exchange's ``malformed_response``) without doing anything.
 
     ``only_paths``: if set, faults fire only on requests whose path contains one of
     these substrings (e.g. the order-placement path).
@@ -113,6 +115,9 @@ class EmuAccount:
     passphrase: str | None = None
     revoked: bool = False
     last_nonce: int = 0
+    # The key's permissions in the exchange's own terms (Kraken: permission names, BingX:
+    # permission codes, Coinbase: CDP scopes), set by each emulator's add_account.
+    permissions: tuple = ()
 
 
 class Ledger:
@@ -366,6 +371,9 @@ class EmulatorServer:
     def stale_nonce_response(self) -> web.Response:
         return web.json_response({"error": "invalid nonce"}, status=400)
 
+    def malformed_response(self) -> web.Response:
+        return web.json_response({"unexpected": "shape"})
+
     @web.middleware
     async def _middleware(self, request: web.Request, handler):
         self.requests.append((request.method, request.path))
@@ -382,6 +390,8 @@ class EmulatorServer:
             return self.auth_error_response()
         if fault == "stale_nonce":
             return self.stale_nonce_response()
+        if fault == "malformed":
+            return self.malformed_response()
         response = await handler(request)
         if fault == "timeout_after_accept":
             await asyncio.sleep(3600)

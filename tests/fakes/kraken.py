@@ -1,8 +1,9 @@
 """Kraken spot REST emulator for tests; ccxt's ``kraken`` class talks to it unmodified.
 
 Layout: this module holds ``KrakenEmulator`` (test API, routing, private dispatch);
-kraken_markets.py the tables and public endpoints, kraken_auth.py the signature check,
-kraken_orders.py the private balance/order/trade methods.
+kraken_markets.py the tables and public endpoints, kraken_auth.py the signature check and
+key permissions, kraken_orders.py the private balance/order/trade methods,
+kraken_funding.py ``WithdrawMethods`` / ``WithdrawAddresses``.
 
 Covers (real paths, real JSON envelope ``{"error": [...], "result": ...}``, HTTP 200 for
 every API-level error as Kraken does):
@@ -11,20 +12,28 @@ every API-level error as Kraken does):
   ``OHLC`` (5m candles from tests/data, aggregated for 15/30/60/240/1440 intervals; 1m
   requests get the 5m rows).
 - private (POST, form or JSON body): ``Balance``, ``BalanceEx`` (what ccxt's
-  fetch_balance uses), ``AddOrder`` (market/limit/stop-loss, ``cl_ord_id``, ``userref``,
-  ``viqc``, ``validate``), ``QueryOrders`` (by txid, optional integer ``userref`` filter),
-  ``OpenOrders`` / ``ClosedOrders`` (``cl_ord_id`` / ``userref`` filters: this is how a
-  client id is looked up, QueryOrders takes no ``cl_ord_id``), ``CancelOrder`` (by txid,
-  integer userref or ``cl_ord_id``), ``TradesHistory``, ``QueryTrades``.
+  fetch_balance uses), ``WithdrawMethods``, ``WithdrawAddresses``, ``AddOrder``
+  (market/limit/stop-loss, ``cl_ord_id``, ``userref``, ``viqc``, ``validate``),
+  ``QueryOrders`` (by txid, optional integer ``userref`` filter), ``OpenOrders`` /
+  ``ClosedOrders`` (``cl_ord_id`` / ``userref`` filters: this is how a client id is looked
+  up, QueryOrders takes no ``cl_ord_id``), ``CancelOrder`` (by txid, integer userref or
+  ``cl_ord_id``), ``TradesHistory``, ``QueryTrades``.
 - auth exactly as Kraken: ``API-Key`` / ``API-Sign`` = base64(HMAC-SHA512(b64decode(secret),
   path + SHA256(nonce + postdata))); nonce strictly increasing per key. Errors:
   ``EAPI:Invalid key`` (unknown or revoked key), ``EAPI:Invalid signature``,
   ``EAPI:Invalid nonce``. ccxt 4.5.90 maps ``EAPI:Invalid key`` to AuthenticationError and
   ``EAPI:Invalid nonce`` to InvalidNonce, but has no entry for ``EAPI:Invalid signature``
   (a wrong secret), which it raises as plain ExchangeError.
+- key permissions (kraken_auth.py): every key holds a set of Kraken's API-key permissions
+  (default: trade only, i.e. Query Funds, Query Open/Closed Orders & Trades, Create & Modify
+  Orders, Cancel/Close Orders; ``can_withdraw=True`` adds Withdraw Funds). A private method
+  the key lacks permission for answers ``{"error":["EGeneral:Permission denied"]}``, which
+  ccxt raises as PermissionDenied.
 - faults: rate limit -> ``EAPI:Rate limit exceeded`` with HTTP 200; ccxt matches that string
   exactly and raises DDoSProtection (a sibling of RateLimitExceeded under NetworkError, not
-  a subclass). 500 -> ExchangeNotAvailable; timeout/drop leave the order on the ledger.
+  a subclass). 500 -> ExchangeNotAvailable; timeout/drop leave the order on the ledger;
+  ``malformed`` -> HTTP 200 ``{"error": [], "result": "unavailable"}`` (a result of the
+  wrong shape).
 
 Stop-loss (what ccxt sends for ``create_order(..., "market", ..., {"stopLossPrice": p})``:
 ``ordertype=stop-loss``, ``price=p``): rests ``open`` with ``descr.ordertype`` ``stop-loss``,
@@ -42,29 +51,41 @@ AddOrder's answer carries only ``descr`` and ``txid``: status and fills need a l
 
 Not covered: order book, public trades, margin/leverage, stop-loss-limit, take-profit,
 trailing stops, index-price triggers (``trigger=index`` is treated as last), OTO ``close``,
-partial fills, AddOrderBatch/EditOrder/AmendOrder, funding and withdrawals, real rate
+partial fills, AddOrderBatch/EditOrder/AmendOrder, deposits, withdrawals themselves
+(``Withdraw``, ``WithdrawInfo``, status, cancel), the Funding (Beta) API, real rate
 limiting (only armed faults), ``costmin`` (published, not enforced). ``cl_ord_id`` accepts
 Kraken's three formats (36-char UUID, 32-hex UUID, free text up to 18 chars). The
 duplicate-open-``cl_ord_id`` error string (``EOrder:Duplicate order``) and the malformed
 ``cl_ord_id`` string are not confirmed by Kraken's public docs; ccxt maps both to plain
 ExchangeError.
 
-Withdrawal permission: Kraken's Balance/BalanceEx say nothing about a key's permissions and
-there is no endpoint that lists them, so ``can_withdraw`` is stored on the account but no
-endpoint exposes it.
+Withdrawal permission: Kraken has no endpoint that lists a key's permissions; the funding
+methods show them only by answering or refusing (``WithdrawMethods`` answers a key with
+Query Funds and Withdraw Funds, and refuses one without).
 """
 
 from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Iterable
 from decimal import Decimal
 
 from aiohttp import web
 
 from tests.fakes.emulator_base import EmuAccount, EmulatorServer, scaled_candles
 from tests.fakes.emulator_triggers import StopTriggers
-from tests.fakes.kraken_auth import authenticate, parse_params, sign
+from tests.fakes.kraken_auth import (
+    PERMISSION_DENIED,
+    PERMISSIONS,
+    TRADE_ONLY,
+    WITHDRAW_FUNDS,
+    authenticate,
+    parse_params,
+    permitted,
+    sign,
+)
+from tests.fakes.kraken_funding import KrakenFunding
 from tests.fakes.kraken_markets import PAIRS, KrakenError, KrakenPublic, fail, ok
 from tests.fakes.kraken_orders import DUPLICATE_CL_ORD_ID, KrakenTrading
 
@@ -82,6 +103,7 @@ class KrakenEmulator(EmulatorServer):
         self.ledger.fee_rate = Decimal("0.0025")
         self.public = KrakenPublic(self)
         self.trading = KrakenTrading(self)
+        self.funding = KrakenFunding(self)
         self.stops = StopTriggers(self, self.round_price)
         # Order types this account's venue refuses (a test switch: e.g. {"stop-loss"}).
         self.refused_ordertypes: set[str] = set()
@@ -91,14 +113,33 @@ class KrakenEmulator(EmulatorServer):
     # --- contract API --------------------------------------------------------------
 
     def add_account(
-        self, balances: dict[str, Decimal] | None = None, *, can_withdraw: bool = False
+        self,
+        balances: dict[str, Decimal] | None = None,
+        *,
+        can_withdraw: bool = False,
+        permissions: Iterable[str] | None = None,
     ) -> EmuAccount:
+        """A new key. ``permissions`` (kraken_auth.PERMISSIONS names) defaults to trade only
+        (``TRADE_ONLY``); ``can_withdraw=True`` adds Withdraw Funds to it."""
         key = base64.b64encode(os.urandom(42)).decode()  # 56 chars, like Kraken keys
         secret = base64.b64encode(os.urandom(64)).decode()  # 88 chars, base64 of 64 bytes
         start = balances if balances is not None else {"USD": Decimal("10000")}
+        held = set(TRADE_ONLY if permissions is None else permissions)
+        if can_withdraw:
+            held.add(WITHDRAW_FUNDS)
+        if unknown := held - PERMISSIONS:
+            raise ValueError(f"not Kraken key permissions: {sorted(unknown)}")
         account = EmuAccount(api_key=key, secret=secret, balances=dict(start))
-        account.can_withdraw = can_withdraw
+        account.permissions = tuple(sorted(held))
+        account.can_withdraw = WITHDRAW_FUNDS in held
         return self.ledger.add_account(account)
+
+    def add_withdraw_address(
+        self, account: EmuAccount, asset: str, method: str, key: str, address: str
+    ) -> None:
+        """Save a verified withdrawal address (what WithdrawAddresses lists)."""
+        row = {"address": address, "asset": asset, "method": method, "key": key}
+        self.funding.addresses.setdefault(account.api_key, []).append(row | {"verified": True})
 
     def current_price(self, symbol: str) -> Decimal | None:
         """The pinned price, else the newest candle close, rounded to the pair's decimals."""
@@ -121,6 +162,13 @@ class KrakenEmulator(EmulatorServer):
     def stale_nonce_response(self) -> web.Response:
         return fail("EAPI:Invalid nonce")
 
+    def malformed_response(self) -> web.Response:
+        return ok("unavailable")
+
+    @staticmethod
+    def permission_denied_response() -> web.Response:
+        return web.json_response({"error": [PERMISSION_DENIED]})
+
     # --- routing -------------------------------------------------------------------
 
     def routes(self) -> list[web.RouteDef]:
@@ -133,9 +181,12 @@ class KrakenEmulator(EmulatorServer):
             account = authenticate(self.ledger, request, body, params)
         except KrakenError as exc:
             return fail(str(exc))
-        handler = self.trading.handlers().get(request.match_info["method"])
+        method = request.match_info["method"]
+        handler = {**self.trading.handlers(), **self.funding.handlers()}.get(method)
         if handler is None:
             return fail("EGeneral:Unknown method")
+        if not permitted(account, method):
+            return self.permission_denied_response()
         now = self.clock_ms()
         self.stops.sync(now)
         self._sync_prices(now)

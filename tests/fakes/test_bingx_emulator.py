@@ -251,10 +251,29 @@ async def test_api_permissions_reflect_withdrawal(emu: BingXEmulator) -> None:
         client = make_client(emu, emu.credentials(acct))
         try:
             resp = await client.account_v1_private_get_account_apipermissions()
-            assert (5 in resp["data"]["permissions"]) is can_withdraw
-            assert 3 in resp["data"]["permissions"]
         finally:
             await client.close()
+        assert resp["code"] == 0
+        data = resp["data"]
+        assert set(data) == {"apiKey", "permissions", "ipAddresses", "note"}
+        assert data["apiKey"] == acct.api_key
+        assert (5 in data["permissions"]) is can_withdraw and 3 in data["permissions"]
+        # BingX binds a key with withdraw permission to an IP address
+        assert bool(data["ipAddresses"]) is can_withdraw
+
+
+async def test_api_permissions_list_the_keys_own_codes(emu: BingXEmulator) -> None:
+    acct = emu.add_account(permissions=[1, 2, 3, 4, 7])
+    assert not acct.can_withdraw
+    client = make_client(emu, emu.credentials(acct))
+    try:
+        resp = await client.account_v1_private_get_account_apipermissions()
+        emu.faults.arm("malformed", only_paths=("/openApi/v1/account/apiPermissions",))
+        garbled = await client.account_v1_private_get_account_apipermissions()
+    finally:
+        await client.close()
+    assert resp["data"]["permissions"] == [1, 2, 3, 4, 7]
+    assert garbled == {"unexpected": "shape"}  # no code, no data: ccxt passes it through
 
 
 async def test_credentials_have_bingx_shape(emu: BingXEmulator) -> None:

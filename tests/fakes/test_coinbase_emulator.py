@@ -233,9 +233,31 @@ async def test_key_permissions(emu: CoinbaseEmulator) -> None:
             perms = await ex.v3PrivateGetBrokerageKeyPermissions()
         finally:
             await ex.close()
-        assert perms["can_view"] and perms["can_trade"]
+        assert perms["can_view"] is True and perms["can_trade"] is True
         assert perms["can_transfer"] is can_withdraw
         assert perms["portfolio_type"] == "DEFAULT"
+        assert set(perms) == {
+            "can_view",
+            "can_trade",
+            "can_transfer",
+            "portfolio_uuid",
+            "portfolio_type",
+        }
+
+
+async def test_key_permissions_follow_the_keys_scopes(emu: CoinbaseEmulator) -> None:
+    viewer = emu.add_account(permissions=["view"])
+    ex = make_client(emu, emu.credentials(viewer))
+    try:
+        perms = await ex.v3PrivateGetBrokerageKeyPermissions()
+        emu.faults.arm("malformed", only_paths=("/api/v3/brokerage/key_permissions",))
+        garbled = await ex.v3PrivateGetBrokerageKeyPermissions()
+    finally:
+        await ex.close()
+    assert (perms["can_view"], perms["can_trade"], perms["can_transfer"]) == (True, False, False)
+    assert "can_transfer" not in garbled
+    with pytest.raises(ValueError, match="not CDP key scopes"):
+        emu.add_account(permissions=["withdraw"])
 
 
 async def test_wrong_secret_unknown_key_and_revoked_key(emu: CoinbaseEmulator) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from tests.fakes.emulator_base import EmuAccount
 from tests.fakes.kraken import DUPLICATE_CL_ORD_ID, KrakenEmulator, sign
+from tests.fakes.kraken_auth import CREATE_ORDERS, QUERY_FUNDS, WITHDRAW_FUNDS
 
 KRAKEN_HOST = "https://api.kraken.com"
 
@@ -365,3 +366,96 @@ async def test_dropped_response_leaves_the_order_on_the_exchange(emu, trader):
     with pytest.raises(ccxt.NetworkError):
         await client.create_order("ETH/USD", "market", "buy", 0.1, None, {"clientOrderId": "d-1"})
     assert len(emu.orders_for_client_id(account, "d-1")) == 1
+
+
+# --- key permissions and the funding methods -------------------------------------------
+
+
+async def _raw_private(emu, account, method: str, params: str = "") -> dict:
+    """One signed private POST made by hand, to see Kraken's exact JSON. Its nonce is the
+    smallest valid one, so ccxt's millisecond nonces stay valid after it."""
+    path = f"/0/private/{method}"
+    nonce = str(account.last_nonce + 1)
+    body = f"nonce={nonce}" + (f"&{params}" if params else "")
+    headers = {
+        "API-Key": account.api_key,
+        "API-Sign": sign(account.secret, path, nonce, body),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    async with aiohttp.ClientSession() as session:
+        async with session.post(emu.base_url + path, data=body, headers=headers) as resp:
+            assert resp.status == 200  # Kraken answers API errors with HTTP 200
+            return await resp.json()
+
+
+async def test_withdraw_methods_answer_only_a_key_with_query_and_withdraw(emu, clients):
+    trade_only = emu.add_account()
+    assert WITHDRAW_FUNDS not in trade_only.permissions and not trade_only.can_withdraw
+    assert await _raw_private(emu, trade_only, "WithdrawMethods") == {
+        "error": ["EGeneral:Permission denied"]
+    }
+    with pytest.raises(ccxt.PermissionDenied):
+        await clients(trade_only).privatePostWithdrawMethods()
+
+    withdrawer = emu.add_account(can_withdraw=True)
+    assert WITHDRAW_FUNDS in withdrawer.permissions and withdrawer.can_withdraw
+    answer = await clients(withdrawer).privatePostWithdrawMethods()
+    assert answer["error"] == [] and answer["result"]
+    assert {"asset", "method", "method_id", "network", "network_id", "minimum"} <= set(
+        answer["result"][0]
+    )
+    btc = await _raw_private(emu, withdrawer, "WithdrawMethods", "asset=XBT")
+    assert {m["method"] for m in btc["result"]} == {"Bitcoin", "Bitcoin Lightning"}
+    assert {m["asset"] for m in btc["result"]} == {"XXBT"}
+
+    # Withdraw alone is not enough: the method also needs Query Funds.
+    no_query = emu.add_account(permissions=[WITHDRAW_FUNDS])
+    denied = await _raw_private(emu, no_query, "WithdrawMethods")
+    assert denied == {"error": ["EGeneral:Permission denied"]}
+
+
+async def test_withdraw_addresses_list_saved_addresses_for_a_withdraw_key(emu, clients):
+    trade_only = emu.add_account()
+    assert (await _raw_private(emu, trade_only, "WithdrawAddresses"))["error"] == [
+        "EGeneral:Permission denied"
+    ]
+    withdrawer = emu.add_account(can_withdraw=True)
+    assert await _raw_private(emu, withdrawer, "WithdrawAddresses") == {"error": [], "result": []}
+    emu.add_withdraw_address(withdrawer, "XXBT", "Bitcoin", "cold", "bc1qexample")
+    listed = await clients(withdrawer).privatePostWithdrawAddresses({"asset": "XBT"})
+    assert listed["result"] == [
+        {
+            "address": "bc1qexample",
+            "asset": "XXBT",
+            "method": "Bitcoin",
+            "key": "cold",
+            "verified": True,
+        }
+    ]
+
+
+async def test_every_private_method_needs_its_permission(emu, clients):
+    no_trading = emu.add_account(permissions=[QUERY_FUNDS])
+    client = clients(no_trading)
+    await client.load_markets()
+    assert (await client.fetch_balance())["USD"]["total"] == 10000
+    with pytest.raises(ccxt.PermissionDenied):
+        await client.create_order("ETH/USD", "market", "buy", 0.1)
+    with pytest.raises(ccxt.PermissionDenied):
+        await client.fetch_open_orders()
+    assert emu.ledger.orders == []
+    blind = emu.add_account(permissions=[CREATE_ORDERS])
+    with pytest.raises(ccxt.PermissionDenied):
+        await clients(blind).fetch_balance()
+    with pytest.raises(ValueError, match="not Kraken key permissions"):
+        emu.add_account(permissions=["trade"])
+
+
+async def test_malformed_fault_answers_a_result_of_the_wrong_shape(emu):
+    withdrawer = emu.add_account(can_withdraw=True)
+    emu.faults.arm("malformed", only_paths=("/0/private/WithdrawMethods",))
+    assert await _raw_private(emu, withdrawer, "WithdrawMethods") == {
+        "error": [],
+        "result": "unavailable",
+    }
+    assert (await _raw_private(emu, withdrawer, "WithdrawMethods"))["result"]
