@@ -33,13 +33,14 @@ from typing import Any
 
 import ccxt
 
+from nija_tg.core.exchange_catalogue import PROVABLE, WALLET_CREDENTIALS
 from nija_tg.core.models import WithdrawProof
 from nija_tg.exchange.ccxt_client import CcxtClient
 
 log = logging.getLogger(__name__)
 
-PROVABLE_EXCHANGES = ("kraken", "bingx", "coinbase")
-WALLET_CREDENTIALS = ("privateKey", "walletAddress")
+# One policy for the bot (what it asks for) and the engine (what it verifies).
+PROVABLE_EXCHANGES = PROVABLE
 
 # Kraken's answer to a key without the permission a private method needs.
 KRAKEN_PERMISSION_DENIED = "EGeneral:Permission denied"
