@@ -6,7 +6,8 @@ writes JSON; the raw results go at the end of the report.
 The notification storm takes about 5.5 minutes and mostly waits on its 25 messages/s
 budget (a few % of one core), so it runs in the background while the CPU-bound
 benchmarks (indicators, backtest, engine fan-out) run; the latency benchmarks (commands,
-secret window) run after it has finished, on a quiet machine.
+secret window, key verification) run after it has finished, on a quiet machine. The key
+verification benchmark writes its own section (bench/key_verification.py ``section``).
 
     .venv/bin/python -m bench.run_all [--quick] [--out docs/benchmarks.md]
 """
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import key_verification
 from bench.common import REPO, machine
 from bench.report import render
 
@@ -104,6 +106,7 @@ def run_all(quick: bool) -> dict[str, Any]:
         results["notification_sender"] = _finish(*sender)
         results["command_latency"] = _run("command_latency", "command_latency", tmp, *q)
         results["secret_window"] = _run("secret_window", "secret_window", tmp, *q)
+        results["key_verification"] = _run("key_verification", "key_verification", tmp, *q)
     results["total_s"] = round(time.monotonic() - started, 1)
     return results
 
@@ -115,7 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = run_all(args.quick)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(results), encoding="utf-8")
+    text = render(results)
+    kv = results.get("key_verification")
+    if isinstance(kv, dict) and "error" not in kv:
+        kv.setdefault("measured_at", results["measured_at"])
+        text = key_verification.insert_section(text, key_verification.section(kv))
+    args.out.write_text(text, encoding="utf-8")
     print(f"[bench] wrote {args.out} in {results['total_s']:.0f}s", flush=True)
     failed = [k for k, v in results.items() if isinstance(v, dict) and "error" in v]
     return 1 if failed else 0

@@ -10,6 +10,7 @@ from bench import (
     command_latency,
     engine_fanout,
     indicators,
+    key_verification,
     notification_sender,
     process_per_user,
     secret_window,
@@ -58,6 +59,20 @@ def test_secret_window_runs():
     main = r["bot_budget_29_per_s"]
     assert main["runs"] > 0 and main["failed_deletes"] == 0
     assert _number(main["handed_to_delete"]["p99_ms"])
+
+
+def test_key_verification_runs():
+    r = key_verification.run(quick=True)
+    burst = r["burst"]
+    run = burst["runs"][0]
+    assert run["verdict_after_delete"]["n"] == run["users"] > 0  # every user connected
+    assert run["refused"] == run["no_verdict"] == run["undeleted"] == 0
+    assert run["exposure"]["n"] == run["credential_messages"] == 2 * run["users"]
+    assert _number(burst["median_p99_s"]) and _number(run["parts"]["verify"]["max_s"])
+    text = key_verification.insert_section(
+        "# Benchmarks\n\n## Raw results\n", key_verification.section(r)
+    )
+    assert text.index(key_verification.HEADING) < text.index("## Raw results")
 
 
 def test_indicators_runs():
