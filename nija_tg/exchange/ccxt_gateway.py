@@ -12,6 +12,8 @@ the sandbox switch and the base-URL override from ``exchange_urls``.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import hashlib
 import logging
 from typing import Any
@@ -124,11 +126,18 @@ class CcxtGateway:
         self._retired: list[CcxtAccount] = []
         # paper fills of many users at one candle close share one ticker request
         self.tickers = TickerCache(self._fetch_ticker_now, ttl_s=ticker_ttl_s)
+        self._closing: set[asyncio.Task[None]] = set()  # verification clients
 
     # --- registry ----------------------------------------------------------------
 
-    def _core(self, exchange_id: str, credentials: dict[str, str] | None, cls=CcxtClient):
-        client = build_client(exchange_id, self.settings, credentials)
+    def _core(
+        self,
+        exchange_id: str,
+        credentials: dict[str, str] | None,
+        cls=CcxtClient,
+        settings: ClientSettings | None = None,
+    ):
+        client = build_client(exchange_id, settings or self.settings, credentials)
         return cls(
             exchange_id, client, read_retries=self.read_retries, retry_delay_s=self.retry_delay_s
         )
@@ -168,7 +177,14 @@ class CcxtGateway:
         for acct in retired:
             await acct.close()
 
+    def _close_later(self, core: CcxtClient) -> None:
+        """Close a one-off client without making its caller wait (ccxt sleeps on close)."""
+        task = asyncio.create_task(core.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
     async def close_all(self) -> None:
+        await asyncio.gather(*self._closing, return_exceptions=True)
         accounts, self._accounts = list(self._accounts.values()), {}
         for _, acct in accounts:
             await acct.close()
@@ -235,9 +251,18 @@ class CcxtGateway:
             if not credentials.get(field_name):
                 reason = MISSING_REASON.format(label=credential_label(field_name))
                 return Verification(ok=False, reason=reason)
-        core = self._core(exchange_id, dict(credentials))
+        # A new key makes three or four private calls: it shares the markets the public
+        # client already loaded, and its calls are not spaced by ccxt's rate limiter (the
+        # venues limit private calls per key; the key intake bounds checks in flight).
+        core = self._core(
+            exchange_id,
+            dict(credentials),
+            settings=dataclasses.replace(self.settings, enable_rate_limit=False),
+        )
         try:
-            await core.load_markets()
+            shared = self.public(exchange_id)
+            await shared.load_markets()
+            core.client.set_markets_from_exchange(shared.client)
             raw = await core.read("fetch_balance", core.client.fetch_balance)
             balances = tuple(to_balances(raw or {}))
             if provable:
@@ -253,7 +278,7 @@ class CcxtGateway:
         except NijaError as err:
             return Verification(ok=False, reason=err.user_message)
         finally:
-            await core.close()
+            self._close_later(core)
         return _verdict(proof, balances, unproven_allowed=allow_unproven and not provable)
 
 
