@@ -57,6 +57,7 @@ def build_application(settings: Settings) -> Application:
         runtime = await open_runtime(settings)
         app.bot_data[RUNTIME_KEY] = runtime
         app.bot_data[SERVICES_KEY] = build_services(runtime)
+        await app.bot_data[SERVICES_KEY].users.sync_admins(settings.admin_ids)
         await set_default_menu(app.bot)
         log.info("bot started")
 

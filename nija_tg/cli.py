@@ -10,6 +10,7 @@ from pathlib import Path
 
 from nija_tg.config import Settings, load_settings
 from nija_tg.core.errors import ConfigError, NijaError
+from nija_tg.core.models import Role
 from nija_tg.logging_setup import setup_logging
 from nija_tg.redaction import redact
 from nija_tg.runtime import init_data_dir, open_keyring, open_runtime, register_config_secrets
@@ -152,13 +153,28 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             if not raw.isdigit() or int(raw) <= 0:
                 print("nija-tg: telegram_id must be a positive number", file=sys.stderr)
                 return EXIT_CONFIG
-            changed = await registration.set_admin(
-                runtime.db, int(raw), args.action == "add", actor_id=None
-            )
+            if args.action == "remove":
+                row = await users.get_user(runtime.db, int(raw))
+                if row is not None and row.role is not Role.ADMIN:
+                    print(f"user {raw} is not an admin (role: {row.role.value}); nothing changed")
+                    return EXIT_OK
+            try:
+                changed = await registration.set_admin(
+                    runtime.db, int(raw), args.action == "add", actor_id=None
+                )
+            except users.LastAdminError:
+                print(
+                    f"nija-tg: user {raw} is the last admin; removing them would leave the bot "
+                    "without one. Add another admin first (`nija-tg admin add <id>`).",
+                    file=sys.stderr,
+                )
+                return EXIT_ERROR
             if not changed:
                 print(f"user {raw} is not registered; nothing to remove")
                 return EXIT_ERROR
             print(f"user {raw} is {'now an admin' if args.action == 'add' else 'no longer admin'}")
+            if args.action == "remove" and int(raw) in settings.admin_ids:
+                print("note: NIJA_ADMIN_IDS lists them, so the bot makes them admin again at start")
             return EXIT_OK
         if args.command == "users":
             rows = await users.admin_list_users(runtime.db, 0, 10_000)

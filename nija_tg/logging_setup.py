@@ -8,10 +8,27 @@ import traceback
 
 from nija_tg.redaction import redact
 
-LIBRARY_LOGGERS = ("httpx", "httpcore", "ccxt", "telegram", "apscheduler", "aiosqlite", "asyncio")
-# python-telegram-bot logs every raw update at DEBUG, including a message that carries a
-# secret before the vault has seen (and registered) it: never below INFO.
-FLOOR = {"telegram": logging.INFO}
+LIBRARY_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "ccxt",
+    "aiohttp.client",
+    "urllib3",
+    "telegram",
+    "apscheduler",
+    "aiosqlite",
+    "asyncio",
+)
+# Never below INFO, whatever NIJA_LIBRARY_LOG_LEVEL says: at DEBUG these log what goes
+# over the wire, secrets included. ccxt logs request headers (a Coinbase bearer JWT,
+# signatures), the HTTP clients log headers and bodies, python-telegram-bot logs every
+# raw update, including a message that carries a key before anything registered it.
+WIRE_LOGGERS = ("ccxt", "httpx", "httpcore", "aiohttp.client", "urllib3", "telegram")
+FLOOR = dict.fromkeys(WIRE_LOGGERS, logging.INFO)
+
+
+def _is_wire(name: str) -> bool:
+    return any(name == w or name.startswith(w + ".") for w in WIRE_LOGGERS)
 
 
 class RedactingFormatter(logging.Formatter):
@@ -26,9 +43,12 @@ class RedactingFormatter(logging.Formatter):
 
 class RedactingFilter(logging.Filter):
     """Redacts message and args early, so that handlers with their own formatters
-    (added later by libraries or tests) never see a secret either."""
+    (added later by libraries or tests) never see a secret either; drops DEBUG records
+    of the wire loggers (``WIRE_LOGGERS``) whatever their level was set to."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.INFO and _is_wire(record.name):
+            return False  # a logger set lower after setup (by a library, say) still stops
         try:
             message = record.getMessage()
         except Exception:  # a broken format string must not kill logging

@@ -71,8 +71,16 @@ def test_admin_add_remove_and_users(data_dir):
     assert run(data_dir, "admin", "add", "12345").returncode == 0
     listing = run(data_dir, "users")
     assert "12345" in listing.stdout and "admin" in listing.stdout
+    last = run(data_dir, "admin", "remove", "12345")  # the only admin: refused
+    assert last.returncode == 1 and "last admin" in last.stderr, last.stderr
+    assert "admin" in run(data_dir, "users").stdout
+    assert run(data_dir, "admin", "add", "777").returncode == 0
     assert run(data_dir, "admin", "remove", "12345").returncode == 0
     assert "trader" in run(data_dir, "users").stdout
+    last = run(data_dir, "admin", "remove", "777")
+    assert last.returncode == 1 and "last admin" in last.stderr
+    not_admin = run(data_dir, "admin", "remove", "12345")  # a trader now: left as is
+    assert not_admin.returncode == 0 and "not an admin" in not_admin.stdout
     bad = run(data_dir, "admin", "add", "@bob")
     assert bad.returncode == 2 and "positive number" in bad.stderr
     missing = run(data_dir, "admin", "remove", "999")

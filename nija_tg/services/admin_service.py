@@ -11,7 +11,7 @@ Rules chosen here:
   the only way to do that is the last admin demoting themselves: refused. Demoting an
   admin listed in NIJA_ADMIN_IDS is allowed, but they become admin again on ``/start``
   (``RoleChange.configured_admin`` lets the handler say so). Becoming a viewer switches
-  trading off.
+  trading off; a viewer who becomes anything else loses their viewer grants (audited).
 - ``/pause all`` pauses every user not yet paused; ``/resume all`` resumes every paused
   user. Pause/resume notices use the outbox kind ``pause``, halt notices ``halt`` (both
   in the user's "halts" preference group); role and grant notices use ``info``.
@@ -230,7 +230,7 @@ class AdminService:
                 raise ValidationError(
                     "last admin", user_message="You are the last admin: promote another first."
                 )
-            await users.set_role(tx, target_id, role)
+            await users.set_role(tx, target_id, role, actor_id=actor_id)  # drops old grants
             if role is Role.VIEWER and target.trading_on:
                 await users.set_trading(tx, target_id, False)
             await audit.record(tx, actor_id, "admin.role", target_id, old=old.value, new=role.value)

@@ -31,12 +31,18 @@ async def register(
     role = Role.ADMIN if user_id in admin_ids else Role.TRADER
     async with db.transaction() as tx:
         row, created = await users.upsert_user(
-            tx, user_id, chat_id, _clean_name(username), _clean_name(first_name), role
+            tx,
+            user_id,
+            chat_id,
+            _clean_name(username),
+            _clean_name(first_name),
+            role,
+            admin_source=users.CONFIG,  # only configured ids register as admins
         )
         if created:
             await audit.record(tx, user_id, "register", user_id, role=role.value)
         elif user_id in admin_ids and row.role is not Role.ADMIN:
-            await users.set_role(tx, user_id, Role.ADMIN)
+            await users.set_role(tx, user_id, Role.ADMIN, admin_source=users.CONFIG)
             await audit.record(tx, None, "role.bootstrap_admin", user_id)
             row, _ = await users.upsert_user(
                 tx, user_id, chat_id, row.username, row.first_name, role

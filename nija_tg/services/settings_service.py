@@ -9,6 +9,8 @@ every error raised here is HTML-safe (dynamic parts escaped), ready to send as i
 from __future__ import annotations
 
 import html
+import logging
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -32,6 +34,12 @@ from nija_tg.storage.outbox import GROUPS, PREF_VALUES
 from nija_tg.storage.users import UserRow
 from nija_tg.strategies import available
 from nija_tg.strategies.base import ParamSpec, param_specs
+
+log = logging.getLogger("nija_tg.settings")
+FORGET_LAST_ADMIN = (
+    "You are the last admin: /forget would leave the bot without one. Make another user "
+    "admin first (/role <id> admin), then send /forget again."
+)
 
 LABELS = {
     "max_position_usd": "Max position size",
@@ -372,15 +380,45 @@ class SettingsService:
     # --- erase ---------------------------------------------------------------------------
     async def forget(self, user_id: int) -> bool:
         """Erase ``user_id``: keys, settings, history (cascade), their admin bounds; stop
-        trading. The audit rows stay (they hold no secrets). False if already gone."""
+        trading. The audit rows about them stay, with action and time, under a pseudonym
+        and without their exchange names, key tails and names. Erased rows are
+        overwritten on disk (secure_delete) and the WAL is checkpointed so that its old
+        pages go too. False if already gone; refused for the last admin."""
         async with self._db.transaction() as tx:
+            user = await users.get_user(tx, user_id)  # type: ignore[arg-type]
+            if user is None:
+                return False
+            try:
+                await users.refuse_last_admin(tx, user_id)
+            except users.LastAdminError as exc:
+                raise users.LastAdminError(str(exc), user_message=FORGET_LAST_ADMIN) from None
+            keys = await tx.fetchall(
+                "SELECT exchange_id, key_tail FROM credentials WHERE user_id = ? UNION ALL "
+                "SELECT exchange_id, key_tail FROM pending_credentials WHERE user_id = ?",
+                (user_id, user_id),
+            )
+            erase = [user.username or "", user.first_name or ""]
+            erase += [str(v) for r in keys for v in (r["exchange_id"], r["key_tail"])]
             await users.set_trading(tx, user_id, False)
             await credentials.delete(tx, user_id)
             await admin_bounds.forget_user(tx, user_id)
-            gone = await users.delete_user(tx, user_id)
-            if gone:
-                await audit.record(tx, user_id, "user.forget", user_id)
-        return gone
+            await users.delete_user(tx, user_id)
+            pseudonym = await audit.pseudonymise(tx, user_id, erase)
+            await audit.record(tx, pseudonym, "user.forget", pseudonym)
+        await self._checkpoint()
+        return True
+
+    async def _checkpoint(self) -> None:
+        """Copy the committed pages (erased rows zeroed) into the database file and empty
+        the WAL, whose older frames still hold the erased rows. Best effort: a busy
+        database leaves them until the next checkpoint."""
+        try:
+            busy, _, _ = await self._db.checkpoint()
+        except sqlite3.Error as exc:
+            log.warning("checkpoint after /forget failed: %s", exc)
+            return
+        if busy:
+            log.warning("checkpoint after /forget was blocked; the WAL keeps old pages for now")
 
 
 def _base(token: str) -> str:

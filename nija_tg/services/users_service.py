@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from nija_tg.core.models import Role
 from nija_tg.services import registration
-from nija_tg.storage import users
+from nija_tg.storage import admin_queries, audit, outbox, users
 from nija_tg.storage.db import Database
-from nija_tg.storage.users import UserRow
+from nija_tg.storage.users import CONFIG, UserRow
+
+log = logging.getLogger("nija_tg.users")
+DEMOTED_NOTICE = (
+    "You are no longer an admin: the bot's configuration (NIJA_ADMIN_IDS) does not list "
+    "you any more. You keep your account as a trader. Send /help to see your commands."
+)
+
+
+@dataclass
+class AdminSync:
+    """What ``sync_admins`` changed."""
+
+    promoted: list[int] = field(default_factory=list)
+    demoted: list[int] = field(default_factory=list)
+    kept_last: list[int] = field(default_factory=list)  # unlisted, but the last admin
 
 
 @dataclass
@@ -22,6 +39,51 @@ class UserService:
         return await registration.register(
             self.db, self.admin_ids, user_id, chat_id, username, first_name
         )
+
+    async def sync_admins(self, ids: Iterable[int] | None = None) -> AdminSync:
+        """Make the admins match NIJA_ADMIN_IDS (``ids``; the configured ones by
+        default), at bot start: registered users listed there become admins (origin
+        'config'); admins who got the role from the configuration and are no longer
+        listed become traders, audited and told. Admins granted by an admin (/role) or
+        the operator (``nija-tg admin add``) stay. The last admin is never demoted: kept,
+        with a warning in the log. Listed users who never wrote to the bot become admins
+        when they /start."""
+        listed = frozenset(self.admin_ids if ids is None else ids)
+        report = AdminSync()
+        async with self.db.transaction() as tx:
+            for uid in sorted(listed):
+                role = await admin_queries.role_of(tx, uid)
+                if role is None or role is Role.ADMIN:
+                    continue
+                await users.set_role(tx, uid, Role.ADMIN, admin_source=CONFIG)
+                await audit.record(tx, None, "role.bootstrap_admin", uid, old=role.value)
+                report.promoted.append(uid)
+            rows = await tx.fetchall(
+                "SELECT user_id FROM users WHERE role = 'admin' AND admin_source = ? "
+                "ORDER BY user_id",
+                (CONFIG,),
+            )
+            for uid in (r["user_id"] for r in rows if r["user_id"] not in listed):
+                if await admin_queries.admin_count(tx) <= 1:
+                    log.warning(
+                        "user %s is no longer in NIJA_ADMIN_IDS but is the last admin: kept "
+                        "as admin; list another admin (or `nija-tg admin add`) and restart",
+                        uid,
+                    )
+                    await audit.record(tx, None, "role.config_kept_last_admin", uid)
+                    report.kept_last.append(uid)
+                    continue
+                await users.set_role(tx, uid, Role.TRADER)
+                await audit.record(tx, None, "role.config_demote", uid, old="admin", new="trader")
+                await outbox.enqueue(tx, uid, "info", DEMOTED_NOTICE)
+                report.demoted.append(uid)
+        if report.promoted or report.demoted:
+            log.info(
+                "admins synced with NIJA_ADMIN_IDS: promoted %s, demoted %s",
+                report.promoted,
+                report.demoted,
+            )
+        return report
 
     async def get(self, user_id: int) -> UserRow | None:
         return await users.get_user(self.db, user_id)

@@ -28,6 +28,7 @@ PRAGMAS = (
     "PRAGMA synchronous=FULL",
     "PRAGMA wal_autocheckpoint=1000",
     "PRAGMA journal_size_limit=67108864",
+    "PRAGMA secure_delete=ON",  # erased rows (/forget) are overwritten, not left on disk
 )
 
 

@@ -226,11 +226,31 @@ CREATE TABLE engine_keyring (
 );
 """
 
+# Who made an admin: NIJA_ADMIN_IDS ('config': demoted when no longer listed) or another
+# admin / the operator's `nija-tg admin add` ('granted': kept). Existing admins get the
+# origin their last promotion in the audit log shows; without one, 'granted' (never
+# demote an admin on a guess).
+MIGRATION_5 = """
+ALTER TABLE users ADD COLUMN admin_source TEXT CHECK (admin_source IN ('config','granted'));
+UPDATE users SET admin_source = COALESCE((
+    SELECT CASE WHEN a.action IN ('admin.role', 'role.admin_add') THEN 'granted'
+                ELSE 'config' END
+    FROM audit_log a
+    WHERE a.target_id = users.user_id
+      AND (a.action IN ('role.bootstrap_admin', 'role.admin_add')
+           OR (a.action = 'register' AND json_extract(a.detail, '$.role') = 'admin')
+           OR (a.action = 'admin.role' AND json_extract(a.detail, '$.new') = 'admin'))
+    ORDER BY a.audit_id DESC LIMIT 1
+), 'granted')
+WHERE role = 'admin';
+"""
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
     (2, MIGRATION_2),
     (3, MIGRATION_3),
     (4, MIGRATION_4),
+    (5, MIGRATION_5),
 )
 
 

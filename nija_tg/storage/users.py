@@ -11,8 +11,20 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from nija_tg.core.errors import ValidationError
 from nija_tg.core.models import Role, TradingMode, UserStatus
+from nija_tg.storage import admin_queries, audit
 from nija_tg.storage.db import Database, Transaction
+
+# Where an admin's role came from: NIJA_ADMIN_IDS (taken back when no longer listed) or
+# another admin / the operator (kept). NULL for everyone who is not an admin.
+CONFIG, GRANTED = "config", "granted"
+
+
+class LastAdminError(ValidationError):
+    """The change would leave the bot without any admin."""
+
+    user_message = "That would leave the bot without an admin: make someone else admin first."
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +43,7 @@ class UserRow:
     notify_prefs: dict[str, str]
     created_at: float
     last_seen_at: float
+    admin_source: str | None = None  # CONFIG or GRANTED for admins, else None
 
 
 def _user(row: sqlite3.Row | None) -> UserRow | None:
@@ -51,6 +64,7 @@ def _user(row: sqlite3.Row | None) -> UserRow | None:
         notify_prefs=json.loads(row["notify_prefs"] or "{}"),
         created_at=row["created_at"],
         last_seen_at=row["last_seen_at"],
+        admin_source=row["admin_source"],
     )
 
 
@@ -87,16 +101,20 @@ async def upsert_user(
     username: str | None,
     first_name: str | None,
     role: Role,
+    *,
+    admin_source: str = GRANTED,
 ) -> tuple[UserRow, bool]:
     """Register ``user_id`` or refresh its chat and names. Returns (row, created).
-    An existing user's role is never changed here."""
+    An existing user's role is never changed here. ``admin_source``: where the role of
+    a new admin comes from (CONFIG or GRANTED)."""
     now = time.time()
     existing = _user(await tx.fetchone("SELECT * FROM users WHERE user_id = ?", (user_id,)))
     if existing is None:
+        source = _source(role, admin_source)
         await tx.execute(
-            "INSERT INTO users(user_id, chat_id, username, first_name, role, created_at, "
-            "last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (user_id, chat_id, username, first_name, role.value, now, now),
+            "INSERT INTO users(user_id, chat_id, username, first_name, role, admin_source, "
+            "created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (user_id, chat_id, username, first_name, role.value, source, now, now),
         )
     else:
         await tx.execute(
@@ -117,10 +135,66 @@ async def touch(tx: Transaction, user_id: int) -> None:
     await tx.execute("UPDATE users SET last_seen_at = ? WHERE user_id = ?", (time.time(), user_id))
 
 
-async def set_role(tx: Transaction, user_id: int, role: Role) -> bool:
-    cur = await tx.execute("UPDATE users SET role = ? WHERE user_id = ?", (role.value, user_id))
+def _source(role: Role, admin_source: str) -> str | None:
+    if role is not Role.ADMIN:
+        return None
+    if admin_source not in (CONFIG, GRANTED):
+        raise ValueError(f"admin_source must be {CONFIG!r} or {GRANTED!r}")
+    return admin_source
+
+
+async def refuse_last_admin(tx: Transaction, user_id: int) -> None:
+    """Raise LastAdminError if ``user_id`` is the only admin (checked in ``tx``, so a
+    concurrent demotion cannot slip between the check and the change)."""
+    row = await tx.fetchone("SELECT role FROM users WHERE user_id = ?", (user_id,))
+    if (
+        row is not None
+        and row["role"] == Role.ADMIN.value
+        and await admin_queries.admin_count(tx) <= 1
+    ):
+        raise LastAdminError(f"user {user_id} is the last admin")
+
+
+async def set_role(
+    tx: Transaction,
+    user_id: int,
+    role: Role,
+    *,
+    admin_source: str = GRANTED,
+    actor_id: int | None = None,
+) -> bool:
+    """Give ``user_id`` ``role``. For an admin, ``admin_source`` records where it came
+    from. Refuses (LastAdminError) to demote the last admin. A user who stops being a
+    viewer loses their viewer grants in the same transaction (audited as
+    ``grants.dropped`` by ``actor_id``). False if there is no such user."""
+    row = await tx.fetchone("SELECT role FROM users WHERE user_id = ?", (user_id,))
+    if row is None:
+        return False
+    old = Role(row["role"])
+    if old is Role.ADMIN and role is not Role.ADMIN:
+        await refuse_last_admin(tx, user_id)
+    await tx.execute(
+        "UPDATE users SET role = ?, admin_source = ? WHERE user_id = ?",
+        (role.value, _source(role, admin_source), user_id),
+    )
+    if old is Role.VIEWER and role is not Role.VIEWER:
+        await drop_grants(tx, user_id, actor_id, reason=f"role {role.value}")
     await bump_change_counter(tx)
-    return cur.rowcount > 0
+    return True
+
+
+async def drop_grants(
+    tx: Transaction, viewer_id: int, actor_id: int | None, reason: str
+) -> list[int]:
+    """Delete every grant of ``viewer_id``; audited when there were any. Returns the
+    traders they could see."""
+    traders = await granted_traders(tx, viewer_id)
+    if traders:
+        await tx.execute("DELETE FROM viewer_grants WHERE viewer_id = ?", (viewer_id,))
+        await audit.record(
+            tx, actor_id, "grants.dropped", viewer_id, traders=traders, reason=reason
+        )
+    return traders
 
 
 async def set_trading(tx: Transaction, user_id: int, on: bool) -> bool:
@@ -164,7 +238,9 @@ async def set_trade_only(tx: Transaction, user_id: int, trade_only: bool) -> boo
 
 
 async def delete_user(tx: Transaction, user_id: int) -> bool:
-    """Erase the user and, by cascade, every row that belongs to them."""
+    """Erase the user and, by cascade, every row that belongs to them. Refuses
+    (LastAdminError) to erase the last admin."""
+    await refuse_last_admin(tx, user_id)
     cur = await tx.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
     await bump_change_counter(tx)
     return cur.rowcount > 0

@@ -289,3 +289,51 @@ async def test_broadcast_and_audit(crew):
 async def test_admin_commands_only_in_private_chats(crew):
     text = await crew.say(ADMIN_ID, "/users", chat_type="group", chat_id=-5)
     assert "private chat" in text
+
+
+async def test_role_change_away_from_viewer_drops_their_grants(crew):
+    await crew.say(ADMIN_ID, "/grant 2002 2001")
+    assert "now <b>trader</b>" in await crew.say(ADMIN_ID, "/role 2002 trader")
+    assert await users.granted_traders(_db(crew), VIEWER) == []
+    [dropped] = await _audit(crew, "grants.dropped")
+    assert dropped.actor_id == ADMIN_ID and dropped.target_id == VIEWER
+    assert dropped.detail["traders"] == [TRADER]
+    await crew.say(ADMIN_ID, "/role 2002 viewer")  # viewer again: the grant stays gone
+    assert "no grant" in await crew.say(ADMIN_ID, "/revoke 2002 2001")
+
+
+async def test_the_last_admin_can_neither_step_down_nor_forget(crew):
+    for role in ("trader", "viewer"):
+        assert "last admin" in await crew.say(ADMIN_ID, f"/role 1000 {role}")
+    record = await crew.ask(ADMIN_ID, "/forget")
+    refused = await crew.press(ADMIN_ID, "forget:yes", record.result["message_id"])
+    text = str(refused.params["text"])
+    assert "last admin" in text and "/role" in text
+    admin = await users.get_user(_db(crew), ADMIN_ID)
+    assert admin is not None and admin.role is Role.ADMIN
+    assert not await _audit(crew, "user.forget")
+
+
+async def test_bot_start_syncs_admins_with_nija_admin_ids(data_dir):
+    from tests.handlers.harness import start_bot, stop_bot
+
+    configured, granted = 1001, TRADER
+    bot = await start_bot(data_dir, NIJA_ADMIN_IDS=f"{ADMIN_ID},{configured}")
+    try:
+        for uid in (ADMIN_ID, configured, granted):
+            await bot.say(uid, "/start")
+        await bot.say(ADMIN_ID, f"/role {granted} admin")
+        assert (await users.get_user(_db(bot), configured)).admin_source == "config"
+        assert (await users.get_user(_db(bot), granted)).admin_source == "granted"
+    finally:
+        await stop_bot(bot)
+    bot = await start_bot(data_dir, NIJA_ADMIN_IDS=str(ADMIN_ID))  # 1001 taken off the list
+    try:
+        roles = {uid: (await users.get_user(_db(bot), uid)).role for uid in (1000, 1001, 2001)}
+        assert roles == {ADMIN_ID: Role.ADMIN, configured: Role.TRADER, granted: Role.ADMIN}
+        [demoted] = await _audit(bot, "role.config_demote")
+        assert demoted.target_id == configured and demoted.actor_id is None
+        assert await bot.say(configured, "/users") == REFUSAL
+        assert "Users" in await bot.say(granted, "/users")
+    finally:
+        await stop_bot(bot)
