@@ -17,6 +17,7 @@ from nija_tg.engine.daemon import run_daemon
 from nija_tg.engine.key_intake import KeyIntake
 from nija_tg.exchange.ccxt_gateway import CcxtGateway
 from nija_tg.exchange.protocol import TradingAccount
+from nija_tg.redaction import registry
 from nija_tg.runtime import Runtime, open_legacy_vault, open_runtime
 from nija_tg.services import key_rotation
 from nija_tg.storage import credentials
@@ -58,8 +59,12 @@ def _sender(runtime: Runtime):
 
 async def prepare_keys(runtime: Runtime) -> None:
     """First start: publish the engine's public key. Every start: migrate credentials
-    still under the legacy Fernet master key."""
+    still under the legacy Fernet master key, and size the redaction registry so every
+    stored credential (about three values each, with headroom) stays redacted."""
     ring = runtime.keyring
+    needed = 4 * await credentials.count(runtime.db)
+    if needed > registry().capacity:
+        registry().set_capacity(needed)
     if await key_rotation.publish_primary(runtime.db, ring):
         log.info("published the engine's public key %s", ring.primary.key_id)
     migrated = await key_rotation.migrate_legacy_rows(

@@ -1,7 +1,8 @@
 """Scrub secrets out of text before it is logged or shown.
 
-Knows three kinds of secret: Telegram bot tokens (by shape), Fernet tokens (by shape)
-and every value registered here (the vault registers each secret it decrypts or encrypts
+Knows four kinds of secret: Telegram bot tokens (by shape), Fernet tokens and sealed
+credential containers (by shape: ciphertext, kept out of logs all the same) and every
+value registered here (the vault registers each secret it decrypts or encrypts
 in this process, the config registers the bot token and master keys).
 
 The registry keeps no secret in clear. For each registered value it derives the forms
@@ -48,6 +49,7 @@ log = logging.getLogger("nija_tg.redaction")
 MASK = "[REDACTED]"
 _BOT_TOKEN = re.compile(r"(?<![0-9])[0-9]{3,20}:[A-Za-z0-9_-]{30,100}")
 _FERNET = re.compile(r"gAAAAA[A-Za-z0-9_=-]{20,}")
+_SEALED = re.compile(r'"parts":\{[^{}]*\}')  # nija_tg.vault.sealing containers
 _MIN_SECRET_LEN = 8
 _MIN_PART_LEN = 16  # a line of a multi-line secret is redacted on its own from this length
 MAX_SECRETS = 10_000
@@ -354,6 +356,7 @@ def redact(text: str) -> str:
         return text
     text = _registry.redact_known(text)
     text = _BOT_TOKEN.sub(MASK, text)
+    text = _SEALED.sub(f'"parts":{MASK}', text)
     return _FERNET.sub(MASK, text)
 
 

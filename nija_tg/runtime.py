@@ -87,11 +87,13 @@ def share_database(settings: Settings) -> None:
 
 
 def register_config_secrets(settings: Settings) -> None:
-    register_secret(settings.telegram_token)
-    register_secret(settings.webhook_secret)
+    """The configuration's secrets are redacted for the life of the process (pinned: the
+    registry's size bound never drops them)."""
+    register_secret(settings.telegram_token, pin=True)
+    register_secret(settings.webhook_secret, pin=True)
     for value in (settings.master_key, settings.engine_key):
         for part in (value or "").split(","):
-            register_secret(part.strip())
+            register_secret(part.strip(), pin=True)
 
 
 def open_keyring(settings: Settings) -> KeyRing:

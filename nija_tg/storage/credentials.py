@@ -79,6 +79,11 @@ async def store(
     await bump_change_counter(tx)
 
 
+async def count(db: Database) -> int:
+    row = await db.fetchone("SELECT COUNT(*) FROM credentials")
+    return int(row[0]) if row else 0
+
+
 async def get(db: Database, user_id: int) -> CredentialRow | None:
     return _row(await db.fetchone("SELECT * FROM credentials WHERE user_id = ?", (user_id,)))
 

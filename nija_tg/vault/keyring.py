@@ -54,7 +54,7 @@ def parse_private_keys(text: str, origin: str) -> list[X25519PrivateKey]:
         part = part.strip()
         if not part or part.startswith("#"):
             continue
-        register_secret(part)
+        register_secret(part, pin=True)
         try:
             raw = base64.urlsafe_b64decode(part.encode())
             if len(raw) != 32:

@@ -195,3 +195,12 @@ async def test_rotation_killed_half_way_then_rerun(db, settings):
     for uid, exchange_id, blob in await _all_rows(db):
         assert container_key_id(blob) == final.primary.key_id
         assert final.open(blob, uid, exchange_id)["apiKey"] == f"key-{uid}"
+
+
+async def test_engine_start_sizes_redaction_for_every_stored_credential(db, settings):
+    from nija_tg.redaction import registry
+
+    ring = KeyRing.generate()
+    await _seed(db, ring, 3000)
+    await prepare_keys(Runtime(settings, db, ring))
+    assert registry().capacity >= 4 * 3000
