@@ -17,6 +17,7 @@ from nija_tg.core.models import TradingMode
 from nija_tg.engine.clock import Clock
 from nija_tg.engine.market_data import MarketHub
 from nija_tg.engine.reconciler import Reconciler
+from nija_tg.engine.settings_watch import SettingsWatch
 from nija_tg.engine.snapshot_writer import SnapshotWriter
 from nija_tg.engine.user_loop import AccountFactory, LoopDeps, UserLoop
 from nija_tg.exchange.protocol import MarketDataSource
@@ -68,6 +69,7 @@ class Daemon:
             paper_balance=Decimal(str(settings.paper_start_balance)),
             drain_seconds=self.drain_seconds,
             snapshots=SnapshotWriter(self.db),
+            settings_watch=SettingsWatch(self.db),
         )
         self.loops: dict[int, UserLoop] = {}
         self.reconciler = Reconciler(

@@ -5,11 +5,20 @@
 3. The answer (or, on any doubt, a lookup by client id) is recorded in one transaction
    with its fills, positions, P&L, session counters and the fill notification.
 
-A submit is never sent twice: every exception from ``create_order`` other than a
-rejection or an authentication failure is resolved by looking the order up by client
-id (with backoff covering the exchange's visibility delay). ``reconcile`` does the same
-at loop start for every unfinished order, and adopts open orders carrying our prefix
-that the database lacks.
+A submit is never sent twice: an unknown outcome (``UnknownOutcomeError``: a timeout, a
+connection reset after sending, a 5xx without an answer that proves anything, or any
+unexpected exception) is resolved by looking the order up by client id (with backoff
+covering the exchange's visibility delay). ``reconcile`` does the same at loop start
+for every unfinished order, and adopts open orders carrying our prefix that the
+database lacks.
+
+An answer that proves the order was not placed is no doubt and needs no look-up: a
+rejection (``OrderRejectedError``), "nothing to act on" (``NotFoundError``) and "not
+processed" (``RetryableError`` on a submit: HTTP 429 / rate limit, a stale nonce,
+maintenance, a request that never left us; see docs/exchange-errors.md). A "not
+processed" exit or stop is sent again at once as a new order (new client id) with a
+backoff bounded by seconds (``retry_backoff``, ``retries``); an entry waits for the
+next candle's signal.
 
 Every order of a user is created by that user's executor (the engine runs one loop, so
 one executor, per user). So once ``refresh_open`` has found nothing unresolved, the
@@ -20,12 +29,20 @@ skips the query (``clean``).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import re
 import time
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from nija_tg.core.errors import AuthenticationError, NotFoundError, OrderRejectedError
+from nija_tg.core.errors import (
+    AuthenticationError,
+    InsufficientFundsError,
+    NotFoundError,
+    OrderRejectedError,
+    RetryableError,
+)
 from nija_tg.core.models import (
     TERMINAL_ORDER_STATUSES,
     OrderRequest,
@@ -47,8 +64,21 @@ NEVER_SENT = "never sent"
 NOT_FOUND = "not found after unknown outcome"
 UNKNOWN = "outcome unknown; will check again"
 NOTHING_THERE = "the exchange found nothing to act on"  # e.g. no position to close
+NOT_PROCESSED = "not processed by the exchange"  # rate limit, nonce, maintenance: retry
 # Outcomes that are not a refusal worth telling the user about: the engine tries again.
-NOT_REFUSALS = frozenset({NOT_FOUND, NEVER_SENT, UNKNOWN, NOTHING_THERE})
+NOT_REFUSALS = frozenset({NOT_FOUND, NEVER_SENT, UNKNOWN, NOTHING_THERE, NOT_PROCESSED})
+# ExecutionResult.refusal (and orders.refusal): what the exchange refused an order for
+FUNDS = "insufficient_funds"
+REFUSED = "refused"  # followed by ":" and a digest of the reason
+
+
+def refusal_kind(err: OrderRejectedError) -> str:
+    """The kind of a refusal: insufficient funds, or the reason with its figures left out
+    (a minimum or a price in the text changes every candle; the reason does not)."""
+    if isinstance(err, InsufficientFundsError):
+        return FUNDS
+    reason = re.sub(r"\d+(?:[.,]\d+)*", "#", err.user_message)
+    return f"{REFUSED}:{hashlib.sha256(reason.encode()).hexdigest()[:12]}"
 
 
 @dataclass(frozen=True)
@@ -64,6 +94,7 @@ class OrderDraft:
     position_side: str | None = None
     purpose: str = "entry"  # entry | exit | stop | take_profit
     trigger_price: Decimal | None = None  # a stop-market order resting on the exchange
+    stop_price: Decimal | None = None  # the stop that made the engine close (purpose stop)
 
 
 @dataclass(frozen=True)
@@ -75,6 +106,8 @@ class ExecutionResult:
     average: Decimal | None
     fills_recorded: int
     error: str | None = None  # user-facing reason (rejections, unknown outcome)
+    refusal: str | None = None  # set when the exchange refused the order (refusal_kind)
+    attempts: int = 1  # orders sent for it ("not processed" answers are sent again)
 
 
 class Executor:
@@ -91,6 +124,8 @@ class Executor:
         session_id: int | None = None,
         lookup_attempts: int = 6,
         lookup_backoff: float = 0.5,
+        retries: int = 4,
+        retry_backoff: float = 0.25,
     ) -> None:
         self.db = db
         self.user_id = user_id
@@ -100,6 +135,8 @@ class Executor:
         self.session_id = session_id
         self.lookup_attempts = max(1, lookup_attempts)
         self.lookup_backoff = lookup_backoff
+        self.retries = max(0, retries)  # "not processed" exits and stops: sent again
+        self.retry_backoff = retry_backoff  # 0.25, 0.5, 1, 2 s: under 4 s in all
         self._facts: dict[str, MarketFacts] = {}
         self._inflight: set[str] = set()
         # True: this user has no unresolved order (none found since, none placed since)
@@ -120,7 +157,22 @@ class Executor:
     # --- submit -------------------------------------------------------------------------
 
     async def submit(self, draft: OrderDraft) -> ExecutionResult:
-        """Commit the intent, send once, record the outcome."""
+        """Commit the intent, send once, record the outcome. An exit or stop the exchange
+        did not process (rate limit, nonce, maintenance) is sent again at once as a new
+        order, ``retries`` times with a short backoff; an entry is not (the next candle's
+        signal decides again)."""
+        retries = 0 if draft.purpose == "entry" else self.retries
+        result = await self._submit_once(draft)
+        attempt = 0
+        while result.error == NOT_PROCESSED and attempt < retries:
+            await asyncio.sleep(self.retry_backoff * 2**attempt)
+            attempt += 1
+            log.info("user %s: %s %s not processed; sending it again", self.user_id,
+                     draft.purpose, draft.symbol)  # fmt: skip
+            result = await self._submit_once(draft)
+        return replace(result, attempts=attempt + 1)
+
+    async def _submit_once(self, draft: OrderDraft) -> ExecutionResult:
         if draft.amount <= 0:
             raise ValueError("order amount must be positive")
         if draft.type is OrderType.LIMIT and draft.price is None:
@@ -152,8 +204,9 @@ class Executor:
                 await self._reject(order, str(err))
                 raise
             except OrderRejectedError as err:
-                await self._reject(order, str(err))
-                result = await self._result(order, 0, err.user_message)
+                kind = refusal_kind(err)
+                await self._reject(order, str(err), kind)
+                result = await self._result(order, 0, err.user_message, refusal=kind)
                 return result
             except NotFoundError as err:
                 # the exchange answered that what the order acts on does not exist (BingX
@@ -161,6 +214,13 @@ class Executor:
                 # was placed, so no look-up
                 await self._reject(order, str(err))
                 return await self._result(order, 0, NOTHING_THERE)
+            except RetryableError as err:
+                # the exchange answered, and its answer proves the order was not placed
+                # (429, nonce, maintenance), or the request never left us: no look-up
+                log.info("user %s: submit %s not processed (%s)", self.user_id, cid, err)
+                await self._reject(order, f"{NOT_PROCESSED}: {err}")
+                result = await self._result(order, 0, NOT_PROCESSED)
+                return result
             except Exception as err:  # any doubt is resolved by lookup
                 log.warning(
                     "user %s: submit %s outcome unknown (%s); looking it up",
@@ -197,6 +257,7 @@ class Executor:
                 reduce_only=draft.reduce_only,
                 position_side=draft.position_side,
                 trigger_price=draft.trigger_price,
+                stop_price=draft.stop_price,
             )
             row = await orders_repo.get(tx, self.user_id, order_id)
         assert row is not None
@@ -212,9 +273,9 @@ class Executor:
     async def _send(self, request: OrderRequest) -> OrderState:
         return await self.account.create_order(request)
 
-    async def _reject(self, order: OrderRow, error: str) -> None:
+    async def _reject(self, order: OrderRow, error: str, refusal: str | None = None) -> None:
         async with self.db.transaction() as tx:
-            await orders_repo.mark_rejected(tx, self.user_id, order.order_id, error)
+            await orders_repo.mark_rejected(tx, self.user_id, order.order_id, error, refusal)
 
     # --- resolution and recording ------------------------------------------------------------
 
@@ -285,7 +346,7 @@ class Executor:
         )
 
     async def _result(
-        self, order: OrderRow, fills: int, error: str | None = None
+        self, order: OrderRow, fills: int, error: str | None = None, refusal: str | None = None
     ) -> ExecutionResult:
         row = await orders_repo.get(self.db, self.user_id, order.order_id)
         assert row is not None
@@ -297,6 +358,7 @@ class Executor:
             average=row.average,
             fills_recorded=fills,
             error=error,
+            refusal=refusal,
         )
 
     # --- reconcile / refresh ----------------------------------------------------------------

@@ -1,5 +1,11 @@
 """Recording what the exchange says about one order, inside one transaction: the new
-fills (each trade once), their positions/P&L effect, and one outbox notification.
+fills (each trade once), their positions/P&L effect, and the outbox notifications: one
+"fill" (or "stop" for a stop order the exchange executed), and for a position the
+engine closed because its stop was hit (purpose ``stop``) the "Stop hit" message too.
+Written with the fill, a notification cannot be lost to a crash between the two, and a
+fill only recorded at the next start (reconciliation) brings its messages with it.
+
+Prices are printed at the market's precision (its price step), amounts as Decimal.
 
 Trades are taken from ``OrderState.fills``; when a venue reports only cumulative
 ``filled``/``average``/``fee`` (no trades), the part not yet recorded becomes one
@@ -11,7 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from nija_tg.core.models import FillInfo, MarketInfo, OrderState, Side
 from nija_tg.engine.bookkeeping import book_fill, fee_in_quote
@@ -30,10 +36,17 @@ class MarketFacts:
     base: str
     quote: str
     contract_size: Decimal = Decimal(1)
+    price_step: Decimal | None = None  # the market's price precision (None: unknown)
 
     @classmethod
     def of(cls, market: MarketInfo) -> MarketFacts:
-        return cls(market.kind != "swap", market.base, market.quote, market.contract_size)
+        return cls(
+            market.kind != "swap",
+            market.base,
+            market.quote,
+            market.contract_size,
+            market.price_step,
+        )
 
     @classmethod
     def guess(cls, symbol: str) -> MarketFacts:
@@ -137,6 +150,11 @@ async def record_fills(
             session_id=order.session_id if order.session_id is not None else session_id,
         )
         inserted.append((f, fee_q, effect.realized))
+    if inserted and order.purpose == "stop" and not order.native_stop:
+        # the engine closed the position because its stop was hit: say so with the fill
+        side = "long" if order.side is Side.SELL else "short"
+        stop = stop_text(order.symbol, side, order.stop_price, mode, facts.price_step)
+        await outbox.enqueue(tx, user_id, "stop", stop, dedupe_key=f"stophit:{order.order_id}")
     if inserted:
         text = fill_text(order, facts, mode, inserted)
         key = f"fill:{user_id}:{order.exchange_id}:{inserted[0][0].trade_id}"
@@ -156,8 +174,31 @@ def fmt_amount(value: Decimal) -> str:
     return f"{whole}.{frac.ljust(4, '0')}"
 
 
-def fmt_price(value: Decimal) -> str:
+def price_places(step: Decimal | None) -> int | None:
+    """Decimal places of a price step (0.01 -> 2, 0.5 -> 1, 10 -> 0); None without one."""
+    if step is None or not step.is_finite() or step <= 0:
+        return None
+    exponent = step.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+def fmt_price(value: Decimal, step: Decimal | None = None) -> str:
+    """At the market's precision when its price step is known; else 2 decimals from 1
+    up, 6 significant digits below (never the 18 decimals of a computed stop)."""
+    places = price_places(step)
+    if places is not None:
+        rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        return f"{rounded:,.{places}f}"
     return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.6g}"
+
+
+def stop_text(
+    symbol: str, side: str, stop: Decimal | None, mode: str, step: Decimal | None = None
+) -> str:
+    """ "🛑 Stop hit: closed the long in ETH/USD (stop 2,345.67) — live"."""
+    at = "" if stop is None else f" (stop {fmt_price(stop, step)})"
+    return f"🛑 Stop hit: closed the {side} in {symbol}{at} — {mode}"
 
 
 def fmt_money(value: Decimal) -> str:
@@ -177,7 +218,7 @@ def fill_text(
     price = cost / amount if amount else ZERO
     verb = "Bought" if inserted[0][0].side is Side.BUY else "Sold"
     label = "stop-loss on the exchange" if order.native_stop else PURPOSE_LABEL.get(order.purpose)
-    head = f"✅ {verb} {fmt_amount(amount)} {order.symbol} at {fmt_price(price)}"
+    head = f"✅ {verb} {fmt_amount(amount)} {order.symbol} at {fmt_price(price, facts.price_step)}"
     text = f"{head} (fee {fmt_money(fee)} {facts.quote})"
     pnls = [p for _, _, p in inserted if p is not None]
     if pnls:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from decimal import ROUND_DOWN, Decimal
 
 from nija_tg.core.models import BalanceLine, MarketInfo
+from nija_tg.engine.execution_record import fmt_amount, fmt_price
 from nija_tg.exchange.paper import USD_QUOTED
 from nija_tg.storage.positions import PositionRow
 
@@ -75,10 +76,6 @@ def connection_text(exchange_id: str) -> str:
     )
 
 
-def stop_text(symbol: str, side: str, stop: Decimal, mode: str) -> str:
-    return f"🛑 Stop hit: closing the {side} in {symbol} (stop {stop.normalize():f}) — {mode}"
-
-
 def summary_text(day: str, pnl: Decimal, equity: Decimal, closed: list[Decimal]) -> str:
     """The daily summary: the day's P&L, equity and closed trades with their win rate."""
     wins = sum(1 for p in closed if p > 0)
@@ -95,6 +92,36 @@ def close_failed_text(symbol: str, purpose: str, reason: str) -> str:
     return (
         f"⚠️ The {what} order for {symbol} was refused by the exchange: {reason} The "
         "position is still open; the engine tries again on the next signal."
+    )
+
+
+def entry_refused_text(symbol: str, reason: str) -> str:
+    return (
+        f"⚠️ The exchange refused the {symbol} entry: {reason} Nothing was opened; the "
+        "engine tries again on the next signal."
+    )
+
+
+def entry_funds_text(
+    market: MarketInfo,
+    units: Decimal,
+    price: Decimal,
+    needed: Decimal,
+    free: Decimal | None,
+    exchange_id: str,
+    *,
+    swap: bool,
+) -> str:
+    """Insufficient funds for an entry: what it needed (the order's value at the price
+    now, or the margin on a swap) against what the account has free."""
+    quote = market.quote
+    what = "as margin" if swap else "plus the fee"
+    at = f"{fmt_amount(units)} {market.base} at about {fmt_price(price, market.price_step)}"
+    have = "an amount I could not read" if free is None else f"{money(free)} {quote}"
+    return (
+        f"⚠️ Not enough funds for the {market.symbol} entry: {at} needed about "
+        f"{money(needed)} {quote} ({what}) and {have} is free on {exchange_id}. Nothing was "
+        "opened; the engine tries again on the next signal."
     )
 
 

@@ -2,7 +2,13 @@
 trail them (and keep the exchange's resting stop in step where the account supports
 one, see ``exchange_stops``), evaluate the strategy on the shared indicator frame, size
 entries through the risk check and submit through the executor (shielded from
-cancellation)."""
+cancellation).
+
+An order the exchange refuses (insufficient funds, or any other stated reason) is told
+to the user once per run of the same refusal: until the reason changes or an order of
+that kind (entry, close, stop order; per symbol) is accepted. The run is read from the
+orders table, so a restart does not repeat the message either. Answers that are not
+refusals (not processed, not found after an unknown outcome) are not told."""
 
 from __future__ import annotations
 
@@ -10,8 +16,10 @@ import asyncio
 import logging
 from collections import Counter
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from nija_tg.core import risk
+from nija_tg.core.errors import AuthenticationError, NijaError
 from nija_tg.core.models import (
     MarketInfo,
     OrderStatus,
@@ -22,20 +30,24 @@ from nija_tg.core.models import (
 )
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.engine.exchange_stops import ExchangeStops
-from nija_tg.engine.execution import (
-    NOT_REFUSALS,
-    ExecutionResult,
-    Executor,
-    OrderDraft,
-)
+from nija_tg.engine.execution import FUNDS, ExecutionResult, Executor, OrderDraft
 from nija_tg.engine.held_positions import HeldPositions
-from nija_tg.engine.loop_support import close_failed_text, stop_order_failed_text, stop_text
+from nija_tg.engine.loop_support import (
+    close_failed_text,
+    entry_funds_text,
+    entry_refused_text,
+    stop_order_failed_text,
+)
 from nija_tg.engine.market_data import MarketHub, MarketKey
 from nija_tg.exchange.protocol import TradingAccount
+from nija_tg.storage import orders as orders_repo
 from nija_tg.storage import outbox, positions, users
 from nija_tg.storage.db import Database
 from nija_tg.storage.positions import PositionRow
 from nija_tg.strategies import Action, Signal, StrategyPosition, get_strategy
+
+if TYPE_CHECKING:
+    from nija_tg.engine.user_loop import LoopDeps
 
 log = logging.getLogger("nija_tg.engine.loop")
 
@@ -44,7 +56,9 @@ class TradingActions(ExchangeStops):
     """Mixin of UserLoop: the state it reads is set up by the loop's ``start``."""
 
     db: Database
+    deps: LoopDeps
     user_id: int
+    exchange_id: str
     hub: MarketHub
     drain_seconds: float
     settings: RiskSettings
@@ -84,10 +98,8 @@ class TradingActions(ExchangeStops):
         low, high = Decimal(str(candle.low)), Decimal(str(candle.high))
         for p in held.values():
             if p.stop_price is not None and risk.stop_hit(p.side, p.stop_price, low, high):
-                if await self._close(p, "stop") is not None:
-                    async with self.db.transaction() as tx:
-                        text = stop_text(p.symbol, p.side, p.stop_price, self.mode.value)
-                        await outbox.enqueue(tx, self.user_id, "stop", text)
+                # the "Stop hit" message is written with the close's fill (execution_record)
+                await self._close(p, "stop")
                 continue
             await self._trail(p, signal, low, high)
             fresh = await self.held.get(p.symbol, p.side)
@@ -188,6 +200,9 @@ class TradingActions(ExchangeStops):
             purpose="entry",
         )
         result = await self._submit(draft)
+        if result.status is OrderStatus.REJECTED and result.refusal is not None:
+            text = await self._entry_refused_text(market, draft, free_quote, result)
+            await self._tell_refusal(draft, text)
         if result.filled > 0:
             entry = result.average or price
             stop = risk.initial_stop(side, entry, Decimal(str(signal.stop_distance)))
@@ -216,6 +231,7 @@ class TradingActions(ExchangeStops):
             reduce_only=swap,
             position_side=p.side.upper() if hedge else None,
             purpose=purpose,
+            stop_price=p.stop_price if purpose == "stop" else None,
         )
         return await self._submit(draft)
 
@@ -242,21 +258,68 @@ class TradingActions(ExchangeStops):
                 draft.symbol,
                 result.error,
             )
-            refused = result.error is not None and result.error not in NOT_REFUSALS
-            if draft.purpose != "entry" and refused:  # the exchange refused a close: tell
-                # the user (once per symbol and day); transient failures just retry
+            if draft.purpose != "entry" and result.refusal is not None:
+                # the exchange refused a close or a stop order: tell the user (entries are
+                # told by _enter, with the amounts); not-processed answers just retry
                 if draft.trigger_price is not None:
                     text = stop_order_failed_text(draft.symbol, result.error or "")
-                    what = "stop_order_failed"
                 else:
                     text = close_failed_text(draft.symbol, draft.purpose, result.error or "")
-                    what = "close_failed"
-                async with self.db.transaction() as tx:
-                    await outbox.enqueue(
-                        tx,
-                        self.user_id,
-                        "error",
-                        text,
-                        dedupe_key=f"{what}:{self.user_id}:{draft.symbol}:{self.day}",
-                    )
+                await self._tell_refusal(draft, text)
         return result
+
+    async def _tell_refusal(self, draft: OrderDraft, text: str) -> None:
+        """Queue ``text`` about the refused ``draft``, once per run of the same refusal of
+        that kind of order (``orders.refusal_run``): a refusal repeating every candle is
+        told once, again when its reason changes or after an order of the kind succeeded."""
+        native = draft.trigger_price is not None
+        entry = draft.purpose == "entry"
+        purposes = ("stop",) if native else ("entry",) if entry else ("exit", "stop")
+        run = await orders_repo.refusal_run(self.db, self.user_id, draft.symbol, purposes, native)
+        what = "stop_order" if native else "entry" if entry else "close"
+        key = f"refused:{self.user_id}:{what}:{draft.symbol}:{run}"
+        async with self.db.transaction() as tx:
+            await outbox.enqueue(tx, self.user_id, "error", text, dedupe_key=key)
+
+    async def _entry_refused_text(
+        self,
+        market: MarketInfo,
+        draft: OrderDraft,
+        free_quote: Decimal | None,
+        result: ExecutionResult,
+    ) -> str:
+        """The venue's reason; for insufficient funds, what the entry needed at the
+        exchange's price now (the margin on a swap) against the free balance."""
+        if result.refusal != FUNDS:
+            return entry_refused_text(market.symbol, result.error or "")
+        price = await self._price_now(market.symbol, draft.side)
+        if price is None:
+            price = self.hub.price(self.exchange_id, market.symbol) or Decimal(0)
+        units = draft.amount * market.contract_size
+        swap = market.kind == "swap"
+        needed = units * price / (self.settings.leverage_cap if swap else 1)
+        free = free_quote if free_quote is not None else await self._free(market.quote)
+        return entry_funds_text(market, units, price, needed, free, self.exchange_id, swap=swap)
+
+    async def _price_now(self, symbol: str, side: Side) -> Decimal | None:
+        """The exchange's price a market order pays now (a buy the ask, a sell the bid;
+        else the last trade), if it answers."""
+        try:
+            ticker = await self.deps.market_data.fetch_ticker(self.exchange_id, symbol)
+        except Exception as exc:  # only for a message: the figure is left out
+            log.info("user %s: ticker for a refusal message: %s", self.user_id, exc)
+            return None
+        quote = ticker.ask if side is Side.BUY else ticker.bid
+        return quote or ticker.last
+
+    async def _free(self, currency: str) -> Decimal | None:
+        """The account's free balance of ``currency`` now (None when it cannot be read)."""
+        assert self.account is not None
+        try:
+            lines = await self.account.fetch_balance()
+        except AuthenticationError:
+            raise
+        except NijaError as exc:
+            log.info("user %s: balance for a refusal message: %s", self.user_id, exc)
+            return None
+        return next((b.free for b in lines if b.currency == currency), Decimal(0))

@@ -2,10 +2,12 @@
 
 Start: load settings, build the account (paper, or live through the injected factory),
 open a trading session, reconcile orders. Then on every candle close of the user's
-markets: enforce stops on the candle, refresh equity and the snapshot (UTC day
-rollover, peak), apply the limits (drawdown: pause and alert, then return; daily loss:
-no new entries today, one alert), evaluate the strategy on the shared indicator frame
-and submit what the risk check approves.
+markets: reload the settings if they changed (``SettingsWatch``: a /set or an admin
+bound holds from the next decision, not from the next restart), enforce stops on the
+candle, refresh equity and the snapshot (UTC day rollover, peak), apply the limits
+(drawdown: pause and alert, then return; daily loss: no new entries today, one alert),
+evaluate the strategy on the shared indicator frame and submit what the risk check
+approves.
 
 A key that stops working (AuthenticationError, VaultError) pauses the user with one
 "connection" notification and ends the loop: no crash loop. Cancellation (stop, pause,
@@ -32,6 +34,7 @@ from nija_tg.engine.held_positions import HeldPositions
 from nija_tg.engine.loop_book import LoopBook, StopLoop
 from nija_tg.engine.loop_support import connection_text, symbols_for
 from nija_tg.engine.market_data import MarketHub, MarketKey
+from nija_tg.engine.settings_watch import SettingsWatch
 from nija_tg.engine.snapshot_writer import SnapshotWriter
 from nija_tg.engine.trading import TradingActions
 from nija_tg.exchange.paper import InMemoryPaperStore, PaperAccount, PaperStore
@@ -64,6 +67,8 @@ class LoopDeps:
     executor_factory: Callable[..., Executor] = Executor
     # shared write-behind of snapshots (None: each loop writes its own, at once)
     snapshots: SnapshotWriter | None = None
+    # settings changed while the loops run (None: settings are read once, at start)
+    settings_watch: SettingsWatch | None = None
 
     def __post_init__(self) -> None:
         if self.snapshots is not None:
@@ -79,6 +84,8 @@ class UserLoop(TradingActions, LoopBook):
         self.drain_seconds = deps.drain_seconds
         self.user_id = user_id
         self.settings = RiskSettings()
+        self.settings_version = 0  # of the settings loaded (users.settings_version)
+        self.resubscribe = False  # the markets changed with the settings
         self.mode = TradingMode.PAPER
         self.account: TradingAccount | None = None
         self.executor: Executor | None = None
@@ -109,6 +116,10 @@ class UserLoop(TradingActions, LoopBook):
             await self._whole(self.start())
             sub = self.deps.hub.subscribe(self.keys)
             while True:
+                if self.resubscribe:  # new pairs or timeframe: follow the new markets
+                    sub.close()
+                    sub = self.deps.hub.subscribe(self.keys)
+                    self.resubscribe = False
                 boundary, updated = await sub.next_close()
                 if not await self._whole(self.on_close(boundary, updated)):
                     status = "paused"
@@ -141,24 +152,12 @@ class UserLoop(TradingActions, LoopBook):
 
     async def start(self) -> None:
         uid = self.user_id
-        self.settings = await settings_repo.load(self.db, uid)
+        self.settings_version, self.settings = await settings_repo.load_versioned(self.db, uid)
         user = await users.get_user(self.db, uid)
         self.mode = user.mode if user is not None else TradingMode.PAPER
         self.account = await self._build_account()
         self.exchange_id = self.account.exchange_id
-        live = self.mode is TradingMode.LIVE
-        tf = self.settings.strategy_params.timeframe
-        wanted = self.symbols or symbols_for(
-            self.exchange_id, self.settings.allowed_pairs, live=live
-        )
-        for symbol in wanted:
-            try:
-                self.markets[symbol] = await self.account.market(symbol)
-            except (AuthenticationError, RetryableError):
-                raise
-            except NijaError as exc:
-                log.info("user %s: %s not tradable here (%s)", uid, symbol, type(exc).__name__)
-        self.keys = [MarketKey(self.exchange_id, s, tf) for s in sorted(self.markets)]
+        self.markets, self.keys = await self._resolve_markets(self.settings)
         await self._setup_swaps()
         previous = await sessions.list_for_user(self.db, uid, 1)
         await self._seed_prices()
@@ -194,6 +193,59 @@ class UserLoop(TradingActions, LoopBook):
         except Exception:
             log.exception("user %s: could not close the session", self.user_id)
         self.session_id = None
+
+    async def _resolve_markets(
+        self, settings: RiskSettings, keep: frozenset[str] = frozenset()
+    ) -> tuple[dict[str, MarketInfo], list[MarketKey]]:
+        """The markets of ``settings`` (allowed pairs, timeframe) on the user's exchange,
+        plus the already known markets in ``keep`` (those holding a position)."""
+        assert self.account is not None
+        live = self.mode is TradingMode.LIVE
+        wanted = self.symbols or symbols_for(self.exchange_id, settings.allowed_pairs, live=live)
+        markets = {s: self.markets[s] for s in keep if s in self.markets}
+        for symbol in wanted:
+            if symbol in markets:
+                continue
+            try:
+                markets[symbol] = await self.account.market(symbol)
+            except (AuthenticationError, RetryableError):
+                raise
+            except NijaError as exc:
+                log.info(
+                    "user %s: %s not tradable here (%s)", self.user_id, symbol, type(exc).__name__
+                )
+        tf = settings.strategy_params.timeframe
+        return markets, [MarketKey(self.exchange_id, s, tf) for s in sorted(markets)]
+
+    async def _reload_settings(self, boundary: int) -> None:
+        """Take the user's settings as stored now (clamped into the admin bounds) when
+        they changed since this loop loaded them: risk limits hold from this close on;
+        new pairs or a new timeframe move the subscription; a new position mode or
+        leverage cap goes to the exchange. Markets holding a position stay managed."""
+        watch = self.deps.settings_watch
+        if watch is None:
+            return
+        known = await watch.version(self.user_id, boundary)
+        if known is None or known <= self.settings_version:
+            return
+        version, new = await settings_repo.load_versioned(self.db, self.user_id)
+        old = self.settings
+        if new != old:
+            log.info("user %s: settings changed (version %s)", self.user_id, version)
+            moved = False
+            if new.allowed_pairs != old.allowed_pairs or (
+                new.strategy_params.timeframe != old.strategy_params.timeframe
+            ):
+                held = frozenset(p.symbol for p in await self.held.all())
+                markets, keys = await self._resolve_markets(new, keep=held)
+                if keys != self.keys:
+                    self.markets, self.keys, self.resubscribe = markets, keys, True
+                    moved = True
+            self.settings = new
+            swap = (new.position_mode, new.leverage_cap) != (old.position_mode, old.leverage_cap)
+            if swap or moved:  # the swap markets (new ones too) get the mode and the cap
+                await self._setup_swaps()
+        self.settings_version = version
 
     async def _build_account(self) -> TradingAccount:
         d = self.deps
@@ -241,6 +293,9 @@ class UserLoop(TradingActions, LoopBook):
         """Handle one close of ``updated`` markets. False: the user got paused."""
         assert self.account is not None and self.executor is not None
         try:
+            await self._reload_settings(boundary)
+            if self.resubscribe:  # markets the loop no longer follows wait for the new ones
+                updated = [k for k in updated if k in self.keys]
             await self.executor.refresh_open()
             self.held.invalidate()  # one read of the positions per close (then as changed)
             signals: dict[str, Signal] = {}

@@ -6,6 +6,12 @@ MRO, most specific class first, so ``RateLimitExceeded`` (which in ccxt 4.x is *
 subclass of ``DDoSProtection``) gets its own row. The raw ccxt text is never copied:
 it can hold request URLs, bodies and keys. Our messages carry only the exchange id, the
 operation and the ccxt class name.
+
+On an order submit the class decides what the engine does (``ErrorRow.submit_outcome``):
+"not processed" (a ``RetryableError``: the exchange's answer proves the order was not
+placed, or the request never left us) is a rejection without look-ups, sent again at
+once for exits and stops; "unknown" (``UnknownOutcomeError``) is looked up by client id;
+"refused" and "nothing to act on" are rejections the exchange stated.
 """
 
 from __future__ import annotations
@@ -54,6 +60,24 @@ class ErrorRow:
     @property
     def read_retried(self) -> bool:
         return issubclass(self.on_read, E.RetryableError)
+
+    @property
+    def submit_outcome(self) -> str:
+        """What the engine's executor makes of this answer to an order submit."""
+        return submit_outcome(self.on_submit)
+
+
+def submit_outcome(cls: type[E.ExchangeError]) -> str:
+    """ "not processed", "unknown", "refused", "key refused" or "nothing to act on"."""
+    if issubclass(cls, E.RetryableError):
+        return "not processed"  # no look-up; exits and stops are sent again at once
+    if issubclass(cls, E.AuthenticationError):
+        return "key refused"  # rejected; the user is paused (reason connection)
+    if issubclass(cls, E.OrderRejectedError):
+        return "refused"  # rejected; the user is told once (until it changes or succeeds)
+    if issubclass(cls, E.NotFoundError):
+        return "nothing to act on"  # rejected without look-up, not told
+    return "unknown"  # looked up by client id with backoff
 
 
 R = ErrorRow
@@ -175,7 +199,14 @@ RECLASSIFY: dict[str, tuple[tuple[str, str, str], ...]] = {
     # Kraken answers a wrong secret with EAPI:Invalid signature; ccxt leaves it plain.
     "kraken": (("ExchangeError", "EAPI:Invalid signature", "AuthenticationError"),),
     # BingX 100421 is a stale timestamp (a nonce problem); ccxt maps it to BadSymbol.
-    "bingx": (("BadSymbol", '"code":100421', "InvalidNonce"),),
+    # BingX 100410 (ccxt: OperationFailed, an unknown outcome on a submit) and 109429
+    # (ccxt: plain ExchangeError, a refusal on a submit) are its rate limits: the request
+    # was refused before it was processed.
+    "bingx": (
+        ("BadSymbol", '"code":100421', "InvalidNonce"),
+        ("OperationFailed", '"code":100410', "RateLimitExceeded"),
+        ("ExchangeError", '"code":109429', "RateLimitExceeded"),
+    ),
 }
 
 

@@ -3,7 +3,8 @@
 Setting a bound also brings every affected user's stored settings inside it at once
 (in the same transaction): a tightened limit holds from the next candle, not from the
 user's next /set. Each user whose values moved is told what changed; every change is
-audited, refusals too. The engine reloads settings on the change counter the store bumps.
+audited, refusals too. The engine's running loops reload the settings of the users a bound
+applies to before their next decision (``settings_repo.bump_version``, same transaction).
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ class BoundsService:
             )
         async with self._db.transaction() as tx:
             await admin_bounds.set_bound(tx, target_id, key, bound)
+            # the running loops of the users it applies to reload on their next close
+            await settings_repo.bump_version(tx, target_id)
             await audit.record(
                 tx, actor_id, "settings.bound", target_id, name=key,
                 bound=None if bound is None else admin_bounds.encode(bound),

@@ -245,12 +245,30 @@ UPDATE users SET admin_source = COALESCE((
 WHERE role = 'admin';
 """
 
+# Live settings (issue 12 item 1): a per-user settings version, bumped in the transaction
+# of every write of the user's settings or of an admin bound that applies to them, to one
+# above the highest in use; the engine reads the users whose version passed the highest
+# it saw (one indexed query per candle close for everyone). Item 11: the stop price that
+# made the engine close a position itself (purpose 'stop'), so that the "Stop hit"
+# message is written with the fill, also when the fill is only recorded after a restart;
+# and what the exchange refused an order for (insufficient funds, or a digest of its
+# reason), so that a refusal repeating every candle is told once until it changes or an
+# order of that kind succeeds, across restarts too.
+MIGRATION_6 = """
+ALTER TABLE users ADD COLUMN settings_version INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX users_settings_version ON users(settings_version);
+ALTER TABLE orders ADD COLUMN stop_price TEXT;
+ALTER TABLE orders ADD COLUMN refusal TEXT;
+CREATE INDEX orders_user_symbol ON orders(user_id, symbol, order_id);
+"""
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
     (2, MIGRATION_2),
     (3, MIGRATION_3),
     (4, MIGRATION_4),
     (5, MIGRATION_5),
+    (6, MIGRATION_6),
 )
 
 

@@ -48,6 +48,8 @@ class OrderRow:
     created_at: float
     updated_at: float
     trigger_price: Decimal | None = None  # set on exchange-native stop orders
+    stop_price: Decimal | None = None  # the position's stop when the engine closed it itself
+    refusal: str | None = None  # what the exchange refused it for (see ``refusal_run``)
 
     @property
     def native_stop(self) -> bool:
@@ -86,6 +88,8 @@ def _row(r: sqlite3.Row | None) -> OrderRow | None:
         created_at=r["created_at"],
         updated_at=r["updated_at"],
         trigger_price=_opt(r["trigger_price"]),
+        stop_price=_opt(r["stop_price"]),
+        refusal=r["refusal"],
     )
 
 
@@ -112,14 +116,15 @@ async def create(
     status: OrderStatus = OrderStatus.INTENT,
     exchange_order_id: str | None = None,
     trigger_price: Decimal | None = None,
+    stop_price: Decimal | None = None,
 ) -> int:
     """Insert a new order row; returns its id."""
     now = time.time()
     cur = await tx.execute(
         "INSERT INTO orders(user_id, client_order_id, exchange_id, mode, symbol, side, type, "
         "amount, price, purpose, status, exchange_order_id, session_id, reduce_only, "
-        "position_side, trigger_price, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "position_side, trigger_price, stop_price, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             user_id,
             client_order_id,
@@ -137,6 +142,7 @@ async def create(
             int(reduce_only),
             position_side,
             _s(trigger_price),
+            _s(stop_price),
             now,
             now,
         ),
@@ -186,8 +192,17 @@ async def mark_submitted(tx: Transaction, user_id: int, order_id: int) -> None:
     await _set_status(tx, user_id, order_id, OrderStatus.SUBMITTED, None)
 
 
-async def mark_rejected(tx: Transaction, user_id: int, order_id: int, error: str) -> None:
+async def mark_rejected(
+    tx: Transaction, user_id: int, order_id: int, error: str, refusal: str | None = None
+) -> None:
+    """``refusal``: set when the exchange refused the order (a kind: insufficient funds,
+    or a digest of the reason); None for "not processed", "not found" and the like."""
     await _set_status(tx, user_id, order_id, OrderStatus.REJECTED, error)
+    if refusal is not None:
+        await tx.execute(
+            "UPDATE orders SET refusal = ? WHERE user_id = ? AND order_id = ?",
+            (refusal, user_id, order_id),
+        )
 
 
 async def _set_status(
@@ -272,6 +287,42 @@ async def open_stops(db: Reader, user_id: int, symbol: str) -> list[OrderRow]:
         (user_id, symbol, *(s.value for s in UNRESOLVED)),
     )
     return [r for r in map(_row, rows) if r is not None]
+
+
+ACCEPTED = (OrderStatus.OPEN, OrderStatus.FILLED, OrderStatus.CANCELED)
+RUN_LOOKBACK = 200  # orders of one kind looked at to find where a run of refusals began
+
+
+async def refusal_run(
+    db: Reader, user_id: int, symbol: str, purposes: tuple[str, ...], native: bool
+) -> int | None:
+    """Where the current run of identical refusals began: the id of the oldest order of
+    this kind (``symbol``, one of ``purposes``, exchange-native stop or not) refused for
+    the same reason as the newest refused one, with no order of the kind accepted and
+    none refused for another reason since. Orders rejected without a refusal (not
+    processed, not found) and orders in flight neither break nor start a run. None when
+    the newest order of the kind was accepted (or none was refused)."""
+    marks = ",".join("?" * len(purposes))
+    null = "IS NOT NULL" if native else "IS NULL"
+    rows = await db.fetchall(
+        f"SELECT order_id, status, refusal FROM orders WHERE user_id = ? AND symbol = ? "
+        f"AND purpose IN ({marks}) AND trigger_price {null} ORDER BY order_id DESC LIMIT ?",
+        (user_id, symbol, *purposes, RUN_LOOKBACK),
+    )
+    kind: str | None = None
+    start: int | None = None
+    for r in rows:
+        status = OrderStatus(r["status"])
+        if status in ACCEPTED:
+            break
+        if status is not OrderStatus.REJECTED or r["refusal"] is None:
+            continue
+        if kind is None:
+            kind = r["refusal"]
+        elif r["refusal"] != kind:
+            break
+        start = r["order_id"]
+    return start
 
 
 async def list_for_user(

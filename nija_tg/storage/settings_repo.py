@@ -1,7 +1,13 @@
 """Per-user risk settings (JSON of ``RiskSettings.to_dict``), read inside the admin
 bounds that apply to the user: a value stored before an admin tightened a bound (or a
 default above it) is read clamped, so every reader (engine, reports, /settings) sees
-the effective value."""
+the effective value.
+
+Every write of a user's settings, and of an admin bound that applies to them, bumps
+``users.settings_version`` in the same transaction (``bump_version``): to one above the
+highest version of any user, so versions only grow across users and the engine finds
+every user whose settings changed since its last look with one indexed query
+(``changed_since``), however many users it serves."""
 
 from __future__ import annotations
 
@@ -18,6 +24,35 @@ from nija_tg.storage.users import bump_change_counter
 async def load(db: Database, user_id: int) -> RiskSettings:
     """The user's settings; defaults when they never changed any."""
     return await _load(db, user_id)
+
+
+async def load_versioned(db: Database, user_id: int) -> tuple[int, RiskSettings]:
+    """(settings version, settings). The version is read first: a write landing between
+    the two reads makes the version look older than the settings (one extra reload
+    later), never newer (a missed change)."""
+    row = await db.fetchone("SELECT settings_version FROM users WHERE user_id = ?", (user_id,))
+    version = int(row["settings_version"]) if row else 0
+    return version, await _load(db, user_id)
+
+
+async def changed_since(db: Database, version: int) -> list[tuple[int, int]]:
+    """(user id, settings version) of every user whose version is above ``version``."""
+    rows = await db.fetchall(
+        "SELECT user_id, settings_version FROM users WHERE settings_version > ?", (version,)
+    )
+    return [(int(r["user_id"]), int(r["settings_version"])) for r in rows]
+
+
+async def bump_version(tx: Transaction, user_id: int | None) -> None:
+    """Mark ``user_id``'s settings (None: everyone's, for a bound on everyone) changed."""
+    row = await tx.fetchone("SELECT COALESCE(MAX(settings_version), 0) + 1 AS v FROM users")
+    version = int(row["v"]) if row else 1
+    if user_id is None:
+        await tx.execute("UPDATE users SET settings_version = ?", (version,))
+    else:
+        await tx.execute(
+            "UPDATE users SET settings_version = ? WHERE user_id = ?", (version, user_id)
+        )
 
 
 async def load_in(tx: Transaction, user_id: int) -> RiskSettings:
@@ -53,4 +88,5 @@ async def save(tx: Transaction, user_id: int, settings: RiskSettings) -> None:
         "updated_at = excluded.updated_at",
         (user_id, json.dumps(settings.to_dict(), default=str), time.time()),
     )
+    await bump_version(tx, user_id)
     await bump_change_counter(tx)

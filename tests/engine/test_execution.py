@@ -19,7 +19,15 @@ from nija_tg.core.models import (
     Role,
     Side,
 )
-from nija_tg.engine.execution import NOT_FOUND, NOTHING_THERE, UNKNOWN, Executor, OrderDraft
+from nija_tg.engine.execution import (
+    FUNDS,
+    NOT_FOUND,
+    NOT_PROCESSED,
+    NOTHING_THERE,
+    UNKNOWN,
+    Executor,
+    OrderDraft,
+)
 from nija_tg.engine.execution_record import MarketFacts, record_fills
 from nija_tg.exchange.ccxt_gateway import CcxtGateway
 from nija_tg.exchange.paper import PaperAccount
@@ -171,8 +179,9 @@ async def test_insufficient_funds(db, setup):
     ex, _, _, _, _ = setup
     r = await ex.submit(buy("5"))  # 250,000 USDT of 10,000
     assert r.status is OrderStatus.REJECTED
-    assert r.error == E.InsufficientFundsError.user_message
-    assert "not enough" in (await orders.get(db, UID, r.order_id)).error
+    assert r.error == E.InsufficientFundsError.user_message and r.refusal == FUNDS
+    row = await orders.get(db, UID, r.order_id)
+    assert "not enough" in row.error and row.refusal == FUNDS
 
 
 async def test_auth_error_marks_rejected_and_raises(db, setup):
@@ -200,7 +209,7 @@ async def test_unknown_outcome_resolved_as_filled_without_resubmit(db, setup):
 
 async def test_unknown_outcome_resolved_as_open(db, setup):
     ex, account, _, _, _ = setup
-    account.lose_answer = E.ExchangeUnreachableError("connection reset")
+    account.lose_answer = E.UnknownOutcomeError("connection reset after sending")
     draft = OrderDraft(SYM, Side.BUY, OrderType.LIMIT, Decimal("0.01"), price=Decimal(40000))
     r = await ex.submit(draft)
     assert r.status is OrderStatus.OPEN and len(account.creates) == 1
@@ -208,11 +217,69 @@ async def test_unknown_outcome_resolved_as_open(db, setup):
 
 async def test_unknown_outcome_not_found_is_rejected(db, setup):
     ex, account, paper, _, _ = setup
-    account.fail_before_send = E.RetryableError("connection refused")
+    account.fail_before_send = E.UnknownOutcomeError("timeout before the exchange had it")
     r = await ex.submit(buy())
     assert r.status is OrderStatus.REJECTED and r.error == NOT_FOUND
     assert account.lookups == 3 and len(account.creates) == 1
     assert await paper_orders(paper, r.client_order_id) == 0
+
+
+# --- not processed: the exchange's answer proves the order was not placed -----------------
+
+
+@pytest.mark.parametrize(
+    "err",
+    [
+        E.RateLimitedError("kraken: create_order failed (DDoSProtection)"),  # HTTP 429
+        E.RetryableError("kraken: create_order failed (InvalidNonce)"),
+        E.ExchangeUnreachableError("kraken: create_order failed (OnMaintenance)"),
+    ],
+    ids=type,
+)
+async def test_not_processed_entry_is_rejected_at_once_without_lookups(db, setup, err):
+    ex, account, paper, _, _ = setup
+    account.fail_before_send = err
+    r = await ex.submit(buy())
+    assert r.status is OrderStatus.REJECTED and r.error == NOT_PROCESSED
+    assert r.refusal is None and r.attempts == 1  # not a refusal; an entry is not resent
+    assert account.lookups == 0 and len(account.creates) == 1
+    row = await orders.get(db, UID, r.order_id)
+    assert row.error.startswith(NOT_PROCESSED) and str(err) in row.error
+    assert await paper_orders(paper, r.client_order_id) == 0
+    assert await outbox_rows(db) == []
+
+
+async def test_not_processed_exit_is_sent_again_at_once_as_a_new_order(db, setup):
+    ex, account, paper, _, _ = setup
+    await ex.submit(buy("0.02"))
+    refusals = [E.RateLimitedError("429 (test)"), E.RateLimitedError("429 (test)")]
+
+    async def answer(request: OrderRequest) -> None:
+        account.fail_before_send = refusals.pop() if refusals else None
+
+    account.on_create = answer
+    r = await ex.submit(sell("0.02"))
+    assert r.status is OrderStatus.FILLED and r.attempts == 3
+    sent = account.creates[1:]  # after the entry
+    assert account.lookups == 0 and len(sent) == 3
+    assert len({c.client_order_id for c in sent}) == 3  # one client order id per order
+    rows = await orders.list_for_user(db, UID)
+    exits = sorted((o for o in rows if o.side is Side.SELL), key=lambda o: o.order_id)
+    assert [o.status for o in exits] == [OrderStatus.REJECTED] * 2 + [OrderStatus.FILLED]
+    assert await positions.list_for_user(db, UID) == []
+
+
+async def test_not_processed_exit_gives_up_after_its_retries(db, setup):
+    ex, account, _, _, _ = setup
+    await ex.submit(buy("0.02"))
+    account.fail_before_send = E.RateLimitedError("429 (test)")
+    ex.retry_backoff = 0.01
+    r = await ex.submit(sell("0.02"))
+    assert r.status is OrderStatus.REJECTED and r.error == NOT_PROCESSED
+    assert r.attempts == 1 + ex.retries and len(account.creates) == 2 + ex.retries
+    assert account.lookups == 0
+    (pos,) = await positions.list_for_user(db, UID)
+    assert pos.amount == Decimal("0.02")  # still open: the next candle tries again
 
 
 async def test_unknown_outcome_with_failing_lookups_stays_submitted_until_reconcile(db, setup):
@@ -486,7 +553,7 @@ async def test_withdraw_cancels_a_resting_order_and_records_it(db, setup):
 
 async def test_withdraw_waits_for_a_young_unknown_outcome_then_finds_it_filled(db, setup):
     ex, account, _, _, _ = setup
-    account.lose_answer = E.ExchangeUnreachableError("lost (test)")
+    account.lose_answer = E.UnknownOutcomeError("lost (test)")
     account.lookup_errors = 3  # the submit's own lookups all fail: outcome unknown
     r = await ex.submit(buy())
     assert r.error == UNKNOWN and r.status is OrderStatus.SUBMITTED

@@ -19,7 +19,7 @@ from decimal import Decimal
 import pytest
 
 from nija_tg.core.risk_settings import RiskSettings
-from nija_tg.engine.execution import NOT_FOUND
+from nija_tg.engine.execution import NOT_FOUND, NOT_PROCESSED
 from nija_tg.engine.loop_support import connection_text
 from nija_tg.exchange.client_ids import is_ours
 from nija_tg.runtime import Runtime
@@ -181,14 +181,29 @@ async def test_timeout_after_accept_is_looked_up_and_recorded_once(rig):
     assert (await users.get_user(rig.db, UID)).status.value == "active"
 
 
-# --- refused before processing: nothing on the exchange, the next signal tries again ---------
+# --- 5xx without a body that proves anything: unknown, looked up, not found ------------------
 
 
-@pytest.mark.parametrize("fault", ["http_500", "http_429", "stale_nonce"])
-async def test_refused_submit_is_rejected_after_lookup_and_trading_goes_on(rig, fault):
-    rows = await first_order_then_more(rig, fault)
+async def test_http_500_on_submit_is_looked_up_then_rejected_and_trading_goes_on(rig):
+    rows = await first_order_then_more(rig, "http_500")
     first = rows[0]
     assert first["status"] == "rejected" and first["error"] == NOT_FOUND
+    assert rig.emu.orders_for_client_id(rig.acct, first["client_order_id"]) == []
+    assert any(r["status"] == "filled" for r in rows[1:])  # later signals traded
+    await rig.assert_consistent()
+    assert set(await rig.kinds()) == {"fill"}  # no message for one failed attempt
+    assert (await users.get_user(rig.db, UID)).status.value == "active"
+
+
+# --- refused before processing: nothing on the exchange, the next signal tries again ---------
+# (issue 12 item 10: no look-up either; test_not_processed.py times it)
+
+
+@pytest.mark.parametrize("fault", ["http_429", "stale_nonce"])
+async def test_not_processed_submit_is_rejected_without_lookup_and_trading_goes_on(rig, fault):
+    rows = await first_order_then_more(rig, fault)
+    first = rows[0]
+    assert first["status"] == "rejected" and first["error"].startswith(NOT_PROCESSED)
     assert rig.emu.orders_for_client_id(rig.acct, first["client_order_id"]) == []
     assert any(r["status"] == "filled" for r in rows[1:])  # later signals traded
     await rig.assert_consistent()

@@ -11,7 +11,7 @@ import ccxt
 import pytest
 
 from nija_tg.core import errors as E
-from nija_tg.exchange.ccxt_errors import ERROR_TABLE, map_error, row_for
+from nija_tg.exchange.ccxt_errors import ERROR_TABLE, map_error, row_for, submit_outcome
 
 SECRET = "kQ9sEcReTvAlUe=="
 RAW = f'kraken POST https://api.kraken.com/0/private/AddOrder apiKey=APIKEY123 {{"s":"{SECRET}"}}'
@@ -100,6 +100,43 @@ def test_bingx_stale_timestamp_is_a_nonce_problem_not_a_bad_symbol():
     assert type(map_error(other, exchange_id="bingx", action="a")) is E.ExchangeError
 
 
+def test_bingx_rate_limit_codes_are_not_processed_on_a_submit():
+    """BingX answers its rate limits with codes ccxt maps to OperationFailed (an unknown
+    outcome) or a plain ExchangeError (a refusal): both say the request was refused before
+    it was processed."""
+    for cls, code in ((ccxt.OperationFailed, 100410), (ccxt.ExchangeError, 109429)):
+        exc = cls(f'bingx {{"code":{code},"msg":"rate limited","data":{{}}}}')
+        err = map_error(exc, exchange_id="bingx", action="create_order", op="submit")
+        assert type(err) is E.RateLimitedError and "RateLimitExceeded" in str(err)
+        assert submit_outcome(type(err)) == "not processed"
+    internal = ccxt.OperationFailed('bingx {"code":100500,"msg":"Internal system error"}')
+    err = map_error(internal, exchange_id="bingx", action="create_order", op="submit")
+    assert type(err) is E.UnknownOutcomeError and submit_outcome(type(err)) == "unknown"
+
+
+@pytest.mark.parametrize(
+    "exc, outcome",
+    [
+        (ccxt.RateLimitExceeded("429 Too Many Requests"), "not processed"),  # HTTP 429
+        (ccxt.DDoSProtection('kraken {"error":["EAPI:Rate limit exceeded"]}'), "not processed"),
+        (ccxt.InvalidNonce('kraken {"error":["EAPI:Invalid nonce"]}'), "not processed"),
+        (ccxt.OnMaintenance("EService:Market in cancel_only mode"), "not processed"),
+        (ccxt.ExchangeNotAvailable("500 Internal Server Error"), "unknown"),  # 5xx, no proof
+        (ccxt.ExchangeNotAvailable('kraken {"error":["EService:Unavailable"]}'), "unknown"),
+        (ccxt.RequestTimeout("timed out"), "unknown"),
+        (ccxt.NetworkError("connection reset"), "unknown"),
+        (ccxt.InsufficientFunds('kraken {"error":["EOrder:Insufficient funds"]}'), "refused"),
+        (ccxt.InvalidOrder("EOrder:Order minimum not met"), "refused"),
+        (ccxt.OrderNotFound("80017 position not exist"), "nothing to act on"),
+        (ccxt.AuthenticationError("EAPI:Invalid key"), "key refused"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else type(v).__name__,
+)
+def test_submit_outcome_not_processed_versus_unknown(exc, outcome):
+    err = map_error(exc, exchange_id="kraken", action="create_order", op="submit")
+    assert submit_outcome(type(err)) == outcome
+
+
 def test_non_ccxt_exceptions():
     timeout = TimeoutError()
     assert type(map_error(timeout, exchange_id="e", action="a", op="submit")) is (
@@ -120,3 +157,4 @@ def test_doc_lists_every_row():
         )
         assert line is not None, row.ccxt_name
         assert f"`{row.on_read.__name__}`" in line and f"`{row.on_submit.__name__}`" in line
+        assert f" | {row.submit_outcome} | " in line, row.ccxt_name
