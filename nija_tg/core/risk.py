@@ -14,7 +14,9 @@
 8. ``invalid_input`` non-positive price, stop distance or equity
 9. sizing: amount = (basis x risk_per_trade_pct%) / stop_distance, where basis is the
    current equity (auto_compound) or min(equity, starting equity); capped by
-   max_position_usd / price, by equity x leverage_cap / price on swaps (equity / price,
+   max_position_usd / fill price (a long's market order fills ``slippage`` above
+   ``price``: the filled notional stays within the cap; a short's fills below it), by
+   equity x leverage_cap / price on swaps (equity / price,
    or free quote balance / price, on spot); converted to contracts (/ contract_size);
    rounded down to the amount step
 10. ``below_minimum`` the amount is zero or under the exchange's min amount or min cost
@@ -71,6 +73,9 @@ class RiskContext:
     # share of the cash (spot) or margin (swaps) kept back for the taker fee and slippage,
     # so an order sized to the limit is not refused for insufficient funds
     cost_buffer: Decimal = Decimal("0.01")
+    # how far above ``price`` a market buy fills (the paper account's and the backtest's
+    # slippage); 0 where it is not known in advance
+    slippage: Decimal = ZERO
     min_amount: Decimal | None = None
     min_cost: Decimal | None = None
     amount_step: Decimal | None = None
@@ -202,7 +207,8 @@ def check_entry(ctx: RiskContext) -> RiskDecision:
     risk_amount = basis * s.risk_per_trade_pct / HUNDRED
     base_amount = risk_amount / ctx.stop_distance
     capped_by = ""
-    caps = [("max_position_usd", s.max_position_usd / ctx.price)]
+    fill_price = ctx.price * (1 + ctx.slippage) if ctx.side == "long" else ctx.price
+    caps = [("max_position_usd", s.max_position_usd / fill_price)]
     if ctx.market_kind == "swap":  # leverage caps the whole book, not each entry
         exposure = sum((abs(p.contracts) * p.entry_price for p in ctx.open_positions), start=ZERO)
         room = max(ctx.equity * s.leverage_cap / (1 + ctx.cost_buffer) - exposure, ZERO)

@@ -106,7 +106,9 @@ class LoopBook:
         if not risk.daily_loss_breached(
             pnl_today, self.sod_equity, s.daily_loss_pct, s.daily_loss_usd
         ):
-            return False
+            # once reached, the limit blocks entries until the next UTC day, even if
+            # open positions win the loss back meanwhile
+            return self.blocked_day == self.day
         if self.blocked_day != self.day:
             self.blocked_day = self.day
             self.alerts.append((self.deps.clock.now_ms(), "daily_loss"))

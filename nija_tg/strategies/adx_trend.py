@@ -62,9 +62,19 @@ class AdxTrendParams(StrategyParams):
             )
 
     @property
-    def warmup(self) -> int:
-        """Candles needed before the first signal (ADX needs about 3 x its length)."""
-        return max(3 * self.adx_length, self.ema_slow, self.atr_length + 1)
+    def history_needed(self) -> int:
+        """Candles of history after which a cold start (a new backtest, the live
+        window) gives the signals of a run over the whole history.
+
+        The smoothings forget their seed geometrically (Wilder's RMA by 1 - 1/length a
+        candle, the EMA by 1 - 2/(length + 1)), so the need grows with each length.
+        Measured on every start of the shared candles (tests/data; test_warmup.py): at
+        most 15.2 x ``adx_length`` for the ADX/DIs, 4.2 x ``ema_slow`` for the EMAs,
+        5.6 x ``atr_length`` for the ATR, 213 candles together at the defaults. With a
+        margin: 20 x, 6 x and 7 x, i.e. 300 candles at the defaults, the engine's
+        ``CANDLE_WINDOW``. The warm-up (``warmup``) is this, capped at that window.
+        """
+        return max(20 * self.adx_length, 6 * self.ema_slow, 7 * self.atr_length)
 
 
 def _clamp(x: float) -> float:

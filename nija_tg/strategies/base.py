@@ -29,6 +29,11 @@ from nija_tg.core.models import Candle
 
 CANDLE_COLUMNS = ("ts", "open", "high", "low", "close", "volume")
 
+# Closed candles the engine keeps per market and computes every signal over: the live
+# MarketHub's window (engine/market_data.py) and the backtest's. At the default
+# parameters it equals the default strategy's ``history_needed``.
+CANDLE_WINDOW = 300
+
 
 class Action(enum.StrEnum):
     ENTER_LONG = "enter_long"
@@ -140,6 +145,19 @@ class StrategyParams:
 
     def check_relations(self) -> None:
         """Cross-field rules (override); raise ValueError."""
+
+    @property
+    def history_needed(self) -> int:
+        """Candles of history after which a cold start gives the signals of a run over
+        the whole history (override): the indicators' starting values have faded."""
+        return 1
+
+    @property
+    def warmup(self) -> int:
+        """Candles before the first signal: ``history_needed``, but at most the
+        ``CANDLE_WINDOW`` the engine keeps per market (a longer warm-up would never
+        end live)."""
+        return min(self.history_needed, CANDLE_WINDOW)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

@@ -1,10 +1,16 @@
 """Indicator computation over candle frames (pandas-ta), with stable column names, and a
 small in-memory cache of prepared frames keyed by (symbol, timeframe, indicator key).
 
-pandas-ta names its outputs after the parameters (``ADX_14``, ``DMP_14``, ``DMN_14``,
-``EMA_50``, ``ATRr_14`` in 0.4.71b0) and returns ``None`` when there are too few rows;
-the helpers here hide both: they always return float Series aligned with the input,
-NaN where not yet defined.
+pandas-ta returns ``None`` when there are too few rows; the helpers here always return
+float Series (or frames with stable column names) aligned with the input, NaN where
+not yet defined.
+
+TA-Lib never takes part: pandas-ta uses it, where installed, for every indicator not
+called with ``talib=False`` (its seeding differs, so signals would depend on whether the
+C library happens to be installed). Every call below passes ``talib=False``, and the ADX
+is assembled from pandas-ta's own pieces because ``ta.adx`` computes its internal ATR
+without passing that flag on (pandas-ta 0.4.71b0): same formula and numbers as
+``ta.adx(..., talib=False)`` without TA-Lib.
 """
 
 from __future__ import annotations
@@ -26,36 +32,44 @@ def _nan_series(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(np.nan, index=frame.index, dtype="float64")
 
 
-def _pick(result: pd.DataFrame | None, prefix: str, frame: pd.DataFrame) -> pd.Series:
-    if result is None:
-        return _nan_series(frame)
-    for col in result.columns:
-        if str(col).split("_", 1)[0] == prefix:
-            return result[col].astype("float64")
-    raise KeyError(f"pandas-ta result lacks a {prefix}_* column: {list(result.columns)}")
-
-
 def adx(frame: pd.DataFrame, length: int) -> pd.DataFrame:
-    """ADX with +DI / -DI: columns ``adx``, ``dmp``, ``dmn`` (0..100)."""
-    res = ta.adx(frame["high"], frame["low"], frame["close"], length=length)
+    """ADX with +DI / -DI: columns ``adx``, ``dmp``, ``dmn`` (0..100).
+
+    pandas-ta's ADX (Wilder: RMA smoothing, scalar 100, drift 1) from its ATR and RMA
+    with TA-Lib kept out (see the module docstring)."""
+    nan = pd.DataFrame({c: _nan_series(frame) for c in ("adx", "dmp", "dmn")})
+    high, low, close = frame["high"], frame["low"], frame["close"]
+    if len(frame) < max(length, 2):
+        return nan
+    atr_ = ta.atr(high, low, close, length=length, prenan=True, talib=False)
+    if atr_ is None or bool(atr_.isna().all()):
+        return nan
+    k = 100.0 / atr_
+    up = high - high.shift(1)
+    dn = low.shift(1) - low
+    pos = (((up > dn) & (up > 0)) * up).apply(ta.zero)
+    neg = (((dn > up) & (dn > 0)) * dn).apply(ta.zero)
+    dmp = k * ta.rma(pos, length=length)
+    dmn = k * ta.rma(neg, length=length)
+    dx = 100.0 * (dmp - dmn).abs() / (dmp + dmn)
     return pd.DataFrame(
         {
-            "adx": _pick(res, "ADX", frame),
-            "dmp": _pick(res, "DMP", frame),
-            "dmn": _pick(res, "DMN", frame),
+            "adx": ta.rma(dx, length=length).astype("float64"),
+            "dmp": dmp.astype("float64"),
+            "dmn": dmn.astype("float64"),
         },
         index=frame.index,
     )
 
 
 def ema(frame: pd.DataFrame, length: int, column: str = "close") -> pd.Series:
-    res = ta.ema(frame[column], length=length)
+    res = ta.ema(frame[column], length=length, talib=False)
     return _nan_series(frame) if res is None else res.astype("float64")
 
 
 def atr(frame: pd.DataFrame, length: int) -> pd.Series:
     """Average true range (Wilder smoothing), in price units."""
-    res = ta.atr(frame["high"], frame["low"], frame["close"], length=length)
+    res = ta.atr(frame["high"], frame["low"], frame["close"], length=length, talib=False)
     return _nan_series(frame) if res is None else res.astype("float64")
 
 

