@@ -184,6 +184,8 @@ class TradingActions(ExchangeStops):
             amount_step=market.amount_step,
             contract_size=market.contract_size,
             global_halted=await users.is_halted(self.db),
+            # simulated fills slip against us: size so the filled notional stays capped
+            slippage=self.deps.paper_slippage if self.mode is TradingMode.PAPER else Decimal(0),
         )
         decision = risk.check_entry(ctx)
         if not decision.approved:

@@ -303,11 +303,6 @@ def test_sizing_keeps_the_filled_notional_within_max_position_usd():
     assert unslipped.amount * ctx.price * Decimal("1.0005") > Decimal(300)  # the old $300.15
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs engine/trading.py to pass the account's slippage to risk.RiskContext "
-    "(slippage=getattr(self.account, 'slippage', Decimal(0))): not this change's file",
-)
 async def test_backtest_entries_stay_within_max_position_usd(csv_slice):
     result = await run_backtest(load_csv(csv_slice), pair="ETH/USDT", balance=Decimal(1000))
     entries = [f for f in result.fills if f["purpose"] == "entry"]
