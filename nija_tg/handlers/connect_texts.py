@@ -1,4 +1,5 @@
-"""What /connect says. Everything dynamic is escaped; secrets never appear."""
+"""What /connect says. Fixed texts: nothing a user typed is ever shown back here (an
+exchange id appears only after it matched the exchange-id grammar, and escaped)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,46 @@ GROUP_REFUSAL = (
     "press Start. If you posted an API key or secret in this group, revoke that key on the "
     "exchange now and create a new one."
 )
+VIEWER_REFUSAL = "Viewers have read-only access and cannot connect an exchange."
+TOO_MANY_ATTEMPTS = "Too many /connect attempts; please wait a few minutes and try again."
+WHICH_EXCHANGE = (
+    "Which exchange? Pick one, or type any exchange id that ccxt supports "
+    "(e.g. <code>binance</code>, <code>okx</code>). /cancel stops."
+)
+NOT_AN_EXCHANGE = (
+    "That is not an exchange id I offer; I deleted your message in case it held a key. "
+    "Pick a button, or /cancel."
+)
+NOT_AN_EXCHANGE_NOT_DELETED = (
+    "That is not an exchange id I offer. ⚠️ I could not delete your message: if it held a "
+    "key, delete it yourself and revoke that key on the exchange. Pick a button, or /cancel."
+)
+PICK_ANOTHER = "Pick another exchange, or /cancel."
+ONE_PER_MESSAGE = (
+    "I deleted that message. Please send each credential in its own message when I ask."
+)
 DELETE_FAILED = (
     "⚠️ I could not delete your message. Please delete it yourself now, and rotate (revoke "
-    "and re-create) that key on the exchange to be safe."
+    "and re-create) that key on the exchange to be safe. I kept nothing; send /connect to "
+    "start again with the new key."
 )
+PLAIN_TEXT_PLEASE = "Please send the credential as plain text, or /cancel."
+CHECKING = "Checking your key with the exchange… I will tell you the result here in a few seconds."
+CANCELLED = "Cancelled. Nothing was stored."
+EXPIRED = "That /connect step expired, so I kept nothing. Send /connect to start again."
+EXPIRED_DELETED = (
+    "That /connect step had expired: I deleted your message and kept nothing. Send "
+    "/connect to start again."
+)
+TIMED_OUT = "The /connect step timed out; nothing was stored. Send /connect to start again."
+NO_CONNECTION = "Viewers have no exchange connection to remove."
+DISCONNECTED = (
+    "Your exchange keys are erased and trading is off. Also delete the key on the "
+    "exchange's website if you no longer use it. Stop-loss orders we placed for open "
+    "positions stay on the exchange: cancel them there if you close those positions "
+    "yourself."
+)
+NOTHING_TO_DISCONNECT = "You have no exchange connected. /connect links one."
 
 
 def ask_for(exchange_id: str, fields: list[tuple[str, str]], index: int) -> str:

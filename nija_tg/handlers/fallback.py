@@ -1,52 +1,67 @@
-"""Everything no feature handler took: unknown commands, stickers, photos, edits."""
+"""Everything no feature handler took: unknown commands, stickers, photos, edits.
+
+Nothing a user typed is echoed unless it fits the command grammar: an unknown command is
+named back only when it is a well-formed command word (``/[a-z0-9_]{1,32}``), never its
+arguments. Keys and secrets are deleted by the secret guard (handler group -2) before
+they get here; the check below is a second net for a message that guard let through
+to the /connect conversation when that conversation did not take it.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import re
 
 from telegram import Update
-from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
+from nija_tg.core.secret_shapes import looks_like_secret
 from nija_tg.handlers.context import BotContext
-from nija_tg.handlers.replies import echo, reply
-
-COMMAND_WORD = re.compile(r"/[A-Za-z0-9_]{1,32}")
-COMMAND_FORM = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{1,64})?")
-# One long word that is more than a command: most likely a key or secret pasted outside
-# /connect (base64 keys may start with "/"). It is deleted, never echoed.
-SECRET_LIKE = re.compile(r"/\S{23,}")
-PASTED_SECRET = (
-    "That looked like an API key or secret, so I deleted it and did not keep it. To link "
-    "your exchange, send /connect and paste it when I ask. If it was a real key, consider "
-    "revoking it on the exchange."
+from nija_tg.handlers.replies import esc, reply
+from nija_tg.handlers.secret_guard import (
+    PASTED_SECRET,
+    PASTED_SECRET_NOT_DELETED,
+    delete_once,
+    message_text,
 )
+
+COMMAND_WORD = re.compile(r"/([a-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?=\s|$)")
+UNKNOWN_COMMAND = "I don't know the command /{name}. Send /help for the list."
+UNKNOWN_SHAPE = "I don't know that command. Send /help for the list."
+COMMANDS_ONLY = "I understand commands only. Send /help to see them."
+EXPIRED_BUTTON = "This button has expired. Send the command again."
+
+
+async def _secret_net(update: Update, context: BotContext) -> bool:
+    message = update.effective_message
+    if message is None or not looks_like_secret(message_text(message)):
+        return False
+    deleted = await delete_once(context, message)
+    await reply(update, PASTED_SECRET if deleted else PASTED_SECRET_NOT_DELETED)
+    return True
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
-    message = update.effective_message
-    text = (message.text if message else "") or ""
-    word = text.strip()
-    if SECRET_LIKE.fullmatch(word) and not COMMAND_FORM.fullmatch(word):
-        with contextlib.suppress(TelegramError):
-            await message.delete()
-        await reply(update, PASTED_SECRET)
+    if await _secret_net(update, context):
         return
+    text = message_text(update.effective_message)
     found = COMMAND_WORD.match(text)
-    name = found.group(0) if found else "/"
-    await reply(update, f"I don't know the command {echo(name, 33)}. Send /help for the list.")
+    if found is None:
+        await reply(update, UNKNOWN_SHAPE)
+        return
+    await reply(update, UNKNOWN_COMMAND.format(name=esc(found.group(1))))
 
 
 async def other_message(update: Update, context: BotContext) -> None:
+    if await _secret_net(update, context):
+        return
     if update.edited_message is not None:
         return  # edits of old messages are ignored on purpose
-    await reply(update, "I understand commands only. Send /help to see them.")
+    await reply(update, COMMANDS_ONLY)
 
 
 async def expired_button(update: Update, context: BotContext) -> None:
     """A button no handler takes any more (a finished conversation, an old menu)."""
-    await update.callback_query.answer("This button has expired. Send the command again.")
+    await update.callback_query.answer(EXPIRED_BUTTON)
 
 
 def handlers() -> list:

@@ -1,4 +1,7 @@
-"""Runs before every other handler (group -1): who is this, and may they be here?
+"""Runs before every feature handler (group -1): who is this, and may they be here?
+
+Only the secret guard (group -2, handlers/secret_guard.py) runs earlier: a message that
+looks like a key is deleted there before this module touches the database.
 
 Authorisation is by Telegram user id only. Strangers may use /start and /help; every
 other update from them gets one polite line and goes no further.

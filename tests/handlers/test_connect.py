@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from nija_tg.handlers.connect_texts import NOT_AN_EXCHANGE
 from nija_tg.storage import audit, credentials
 from tests.fakes.bingx import BingXEmulator
 from tests.fakes.coinbase import CoinbaseEmulator
@@ -147,15 +148,26 @@ async def test_withdrawal_key_refused(bot, exchanges):
 
 
 async def test_unknown_and_typed_exchange_ids(bot):
+    """At the exchange step anything but an exact exchange id is deleted, never echoed
+    (it may be a key pasted one step too early)."""
     await bot.say(ALICE, "/start")
     await bot.say(ALICE, "/connect")
-    assert "don't know the exchange" in await bot.say(ALICE, "notanexchange")
-    assert "don't know the exchange" in await bot.say(ALICE, "<b>x</b>" * 100)
-    assert "(1/3)" in await bot.say(ALICE, "OKX")  # any ccxt id; okx needs a passphrase
+    for typed in ("notanexchange", "<b>x</b>" * 100, "Zm9vYmFyYmF6", "kraken please"):
+        since = bot.api.mark()
+        message_id = bot.api.user_message(ALICE, typed)
+        answer = await bot.next(ALICE, since=since)
+        assert answer.params["text"] == NOT_AN_EXCHANGE
+        deleted = [r for r in bot.api.requests[since:] if r.method == "deleteMessage"]
+        assert [int(r.params["message_id"]) for r in deleted] == [message_id]
+        sent = [json.dumps(r.params) for r in bot.api.requests[since:]]
+        assert not any(typed in p or typed[:8] in p for p in sent if "deleteMessage" not in p)
+    # an exact id of an exchange whose keys are not accepted: the service says why
+    assert "Pick another exchange" in await bot.say(ALICE, " OKX ")
+    assert "(1/2)" in await bot.say(ALICE, " KRAKEN ")  # strip + lower: an exact id
     assert "Cancelled" in await bot.say(ALICE, "/cancel")
 
 
-async def test_delete_failure_tells_user_to_rotate(bot, exchanges):
+async def test_delete_failure_tells_user_to_rotate_and_keeps_nothing(bot, exchanges):
     await bot.say(ALICE, "/start")
     await bot.say(ALICE, "/connect kraken")
     bot.api.fail_delete(ALICE)
@@ -163,6 +175,10 @@ async def test_delete_failure_tells_user_to_rotate(bot, exchanges):
     bot.api.user_message(ALICE, "SOMEKEYVALUE1234567890")
     warning = await bot.next(ALICE, since=since)
     assert "could not delete" in warning.params["text"] and "rotate" in warning.params["text"]
+    assert "connect" not in bot.app.user_data[ALICE]  # the conversation ended
+    assert await credentials.get(db_of(bot), ALICE) is None
+    # the next text is not taken for a credential any more
+    assert "commands only" in await bot.say(ALICE, "just chatting")
 
 
 async def test_connect_in_group_refused_and_deleted(bot):

@@ -1,3 +1,4 @@
+from nija_tg.handlers.secret_guard import PASTED_SECRET
 from tests.handlers.harness import ADMIN_ID
 
 ALICE = 2001
@@ -38,7 +39,7 @@ async def test_unknown_command_and_odd_messages(bot):
     pasted = "/du+Id7uy8D+5mhhjqHFDbqTJG5tLk0aW3nB7xQe9sVf2Lr8cPzHyU1oAmXk"
     message_id = bot.api.user_message(ALICE, pasted)
     answer = await bot.next(ALICE, since=since)
-    assert "looked like an API key" in answer.params["text"]
+    assert answer.params["text"] == PASTED_SECRET and "Revoke that key" in PASTED_SECRET
     deleted = [r for r in bot.api.requests[since:] if r.method == "deleteMessage"]
     assert [int(r.params["message_id"]) for r in deleted] == [message_id]
     assert all("du+Id7" not in str(r.params) for r in bot.api.requests[since:])
