@@ -13,7 +13,13 @@ from nija_tg.core.errors import ConfigError, NijaError
 from nija_tg.core.models import Role
 from nija_tg.logging_setup import setup_logging
 from nija_tg.redaction import redact
-from nija_tg.runtime import init_data_dir, open_keyring, open_runtime, register_config_secrets
+from nija_tg.runtime import (
+    init_data_dir,
+    open_keyring,
+    open_runtime,
+    register_config_secrets,
+    share_database,
+)
 from nija_tg.services import key_rotation, registration
 from nija_tg.storage import users
 from nija_tg.storage.db import Database
@@ -112,6 +118,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "init":
         created = init_data_dir(settings)
         db = await Database.open(settings.db_path)
+        share_database(settings)
         try:
             ring = open_keyring(settings)
             if await key_rotation.publish_primary(db, ring):

@@ -124,6 +124,7 @@ class Database:
         tmp = target.with_name(target.name + ".partial")
         tmp.unlink(missing_ok=True)
         await asyncio.to_thread(_backup_file, self.path, tmp)
+        tmp.chmod(0o600)  # whatever the umask: a backup is for the operator only
         tmp.replace(target)
 
     async def checkpoint(self) -> tuple[int, int, int]:
