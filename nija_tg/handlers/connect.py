@@ -23,6 +23,7 @@ message that carried a key, in memory until it fires.)
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import logging
@@ -190,7 +191,7 @@ async def _ask_first(
     _begin_step(
         update, context, STEP_CREDENTIAL, exchange=exchange_id, fields=fields, index=0, draft=None
     )
-    await reply(update, ask_for(exchange_id, fields, 0))
+    await reply(update, ask_for(exchange_id, fields, 0, context.services.settings.server_ip))
     return CREDENTIAL
 
 
@@ -280,7 +281,27 @@ async def credential(update: Update, context: BotContext) -> int:
         await reply(update, esc(err.user_message))
         return ConversationHandler.END
     await reply(update, texts.CHECKING)
+    context.application.create_task(
+        _menu_after_verdict(context, update.effective_chat.id, caller.user_id, caller.role),
+        name=f"connect-verdict-{caller.user_id}",
+    )
     return ConversationHandler.END
+
+
+VERDICT_WAIT_S = 60.0
+
+
+async def _menu_after_verdict(context: BotContext, chat_id: int, user_id: int, role: Role) -> None:
+    """The engine tells the verdict; once it is in, show /disconnect in the menu. Holds
+    ids only, never the message."""
+    services, bot = context.services, context.bot
+    waited = 0.0
+    while waited < VERDICT_WAIT_S and await services.connect.is_pending(user_id):
+        await asyncio.sleep(0.5)
+        waited += 0.5
+    info = await services.connect.info(user_id)
+    if info is not None and info.verified:
+        await set_chat_menu(bot, chat_id, role, connected=True)
 
 
 async def not_text(update: Update, context: BotContext) -> int:

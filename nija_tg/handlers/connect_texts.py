@@ -52,11 +52,19 @@ DISCONNECTED = (
 NOTHING_TO_DISCONNECT = "You have no exchange connected. /connect links one."
 
 
-def ask_for(exchange_id: str, fields: list[tuple[str, str]], index: int) -> str:
+def ask_for(
+    exchange_id: str, fields: list[tuple[str, str]], index: int, server_ip: str | None = None
+) -> str:
     _name, label = fields[index]
     step = f"({index + 1}/{len(fields)})"
-    return (
+    text = (
         f"{step} Send your <b>{esc(exchange_id)}</b> {esc(label)}. I delete your message the "
         "moment it arrives and keep it only encrypted. Use a key with trading permission and "
         "<b>no withdrawals</b>. /cancel stops."
     )
+    if index == 0 and server_ip:
+        text += (
+            "\nOn the exchange, restrict the key to this server's IP address: "
+            f"<code>{esc(server_ip)}</code> (a copied key is then useless elsewhere)."
+        )
+    return text

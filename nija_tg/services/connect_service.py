@@ -129,6 +129,10 @@ class ConnectService:
         if not stored:
             raise SealKeyRotatedError("sealed to a key that is no longer current")
 
+    async def is_pending(self, user_id: int) -> bool:
+        """True while the engine has not yet given its verdict on a submitted key."""
+        return await credentials.has_pending(self._db, user_id)
+
     async def disconnect(self, user_id: int) -> bool:
         async with self._db.transaction() as tx:
             removed = await credentials.delete(tx, user_id)

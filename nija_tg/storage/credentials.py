@@ -151,6 +151,11 @@ async def pending(db: Database, limit: int = 50) -> list[PendingRow]:
     return [PendingRow(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows]
 
 
+async def has_pending(db: Database, user_id: int) -> bool:
+    row = await db.fetchone("SELECT 1 FROM pending_credentials WHERE user_id = ?", (user_id,))
+    return row is not None
+
+
 async def pending_row(db: Database, user_id: int, submitted_at: float) -> PendingRow | None:
     """That submission as it is now (a rotation may have re-sealed it), or None when it
     was replaced, verified or withdrawn meanwhile."""

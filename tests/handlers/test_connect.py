@@ -99,7 +99,7 @@ async def test_wrong_key_is_refused_and_nothing_stored(bot, exchanges):
     await send_secret(bot, ALICE, "c2VjcmV0" * 11)  # well-formed base64, wrong secret
     final = await bot.api.wait_for(
         "sendMessage",
-        lambda r: "Not connected" in str(r.params.get("text")),
+        lambda r: "was not connected" in str(r.params.get("text")),
         timeout=20,
         since=0,
     )
@@ -141,7 +141,10 @@ async def test_withdrawal_key_refused(bot, exchanges):
     await send_secret(bot, ALICE, creds["apiKey"])
     await send_secret(bot, ALICE, creds["secret"])
     final = await bot.api.wait_for(
-        "sendMessage", lambda r: "Not connected" in str(r.params.get("text")), timeout=20, since=0
+        "sendMessage",
+        lambda r: "was not connected" in str(r.params.get("text")),
+        timeout=20,
+        since=0,
     )
     assert "can withdraw" in final.params["text"]
     assert await credentials.get(db_of(bot), ALICE) is None
@@ -248,3 +251,13 @@ async def test_menu_follows_connection_state(bot, exchanges):
     assert "disconnect" in last_menu()
     await bot.say(ALICE, "/disconnect")
     assert "disconnect" not in last_menu()
+
+
+async def test_prompt_shows_the_servers_ip_for_the_keys_allow_list(data_dir):
+    harness = await start_bot(data_dir, NIJA_SERVER_IP="203.0.113.7")
+    try:
+        await harness.say(ALICE, "/start")
+        prompt = await harness.say(ALICE, "/connect kraken")
+        assert "(1/2)" in prompt and "<code>203.0.113.7</code>" in prompt
+    finally:
+        await stop_bot(harness)
