@@ -24,7 +24,7 @@ from nija_tg.storage.db import Database
 from tests.conftest import TEST_TOKEN
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.fakes.telegram_api_wire import DecodedRequest, as_int_chat_id
-from tests.handlers.harness import BotHarness, harness_settings, stop_bot
+from tests.handlers.harness import BotHarness, harness_settings, start_engine_side, stop_bot
 
 __all__ = ["TimedBotAPI", "register_users", "start_timed_bot", "stop_bot"]
 
@@ -104,9 +104,10 @@ async def start_timed_bot(data_dir: Path, user_ids: list[int], **env: str) -> Bo
     await api.start()
     settings = harness_settings(data_dir, api.url, **env)
     await register_users(settings.db_path, user_ids)
+    engine = await start_engine_side(settings, run=False)  # publishes the sealing key
     app = build_application(settings)
     await app.initialize()
     await app.post_init(app)
     await app.start()
     await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    return BotHarness(api=api, app=app, settings=settings)
+    return BotHarness(api=api, app=app, settings=settings, engine=engine)

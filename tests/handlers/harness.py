@@ -23,7 +23,7 @@ from nija_tg.handlers.context import SERVICES_KEY
 from nija_tg.services import key_rotation
 from nija_tg.services.container import Services
 from nija_tg.storage.db import Database
-from nija_tg.vault.keyring import KeyRing
+from nija_tg.vault.keyring import KeyRing, generate_private_key, parse_private_keys
 from tests.conftest import TEST_TOKEN
 from tests.fakes.telegram_api import FakeBotAPI, RecordedRequest
 
@@ -35,6 +35,7 @@ class EngineSide:
     """The engine's key custody running beside the bot (its own database handle)."""
 
     keyring: KeyRing
+    private_key: str  # the engine key's text form, as NIJA_ENGINE_KEY would hold it
     db: Database
     gateway: CcxtGateway
     bot: Bot
@@ -135,7 +136,8 @@ async def start_engine_side(
 ) -> EngineSide:
     """Publish the engine's public key; with ``run``, run the key intake and the outbox
     sender too (else submitted keys stay pending and notifications queued)."""
-    keyring = keyring or KeyRing.generate()
+    private_key = generate_private_key()
+    keyring = keyring or KeyRing(parse_private_keys(private_key, "test engine key"))
     db = await Database.open(settings.db_path)
     await key_rotation.publish_primary(db, keyring)
     gateway = CcxtGateway(exchange_urls=dict(settings.exchange_urls))
@@ -155,7 +157,7 @@ async def start_engine_side(
     tasks = []
     if run:
         tasks = [asyncio.create_task(intake.run(stop)), asyncio.create_task(sender.run(stop))]
-    return EngineSide(keyring, db, gateway, bot, intake, sender, stop, tasks)
+    return EngineSide(keyring, private_key, db, gateway, bot, intake, sender, stop, tasks)
 
 
 async def start_bot(
