@@ -7,7 +7,8 @@ The notification storm takes about 5.5 minutes and mostly waits on its 25 messag
 budget (a few % of one core), so it runs in the background while the CPU-bound
 benchmarks (indicators, backtest, engine fan-out) run; the latency benchmarks (commands,
 secret window, key verification) run after it has finished, on a quiet machine. The key
-verification benchmark writes its own section (bench/key_verification.py ``section``).
+verification and fairness benchmarks write their own sections (bench/key_verification.py
+``section``, bench/fairness.py ``write_docs``).
 
     .venv/bin/python -m bench.run_all [--quick] [--out docs/benchmarks.md]
 """
@@ -23,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import key_verification
+from bench import fairness, key_verification
 from bench.common import REPO, machine
 from bench.report import render
 
@@ -107,6 +108,7 @@ def run_all(quick: bool) -> dict[str, Any]:
         results["command_latency"] = _run("command_latency", "command_latency", tmp, *q)
         results["secret_window"] = _run("secret_window", "secret_window", tmp, *q)
         results["key_verification"] = _run("key_verification", "key_verification", tmp, *q)
+        results["fairness"] = _run("fairness", "fairness", tmp, *q, "--no-docs")
     results["total_s"] = round(time.monotonic() - started, 1)
     return results
 
@@ -124,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         kv.setdefault("measured_at", results["measured_at"])
         text = key_verification.insert_section(text, key_verification.section(kv))
     args.out.write_text(text, encoding="utf-8")
+    fair = results.get("fairness")
+    if isinstance(fair, dict) and "error" not in fair and not args.quick:
+        fairness.write_docs(fair, args.out)  # its own section
     print(f"[bench] wrote {args.out} in {results['total_s']:.0f}s", flush=True)
     failed = [k for k, v in results.items() if isinstance(v, dict) and "error" in v]
     return 1 if failed else 0
