@@ -134,6 +134,13 @@ class OrderState:
     ts: int | None = None
     fills: tuple[FillInfo, ...] = ()
     trigger_price: Decimal | None = None  # stop orders: the price that fires them
+    # UTC ms of the (last) fill, from the trades or the venue's last-trade / close time;
+    # None while nothing filled or when the venue does not say. ``ts`` is when the
+    # order was placed: a stop placed at t0 and filled at t1 has ts=t0, filled_at=t1.
+    filled_at: int | None = None
+    # False when something filled but no answer (order, then its trades) gave the fee:
+    # ``fee`` is then 0 for want of a figure, not because the venue charged nothing.
+    fee_known: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +149,14 @@ class BalanceLine:
     free: Decimal
     used: Decimal
     total: Decimal
+    # What a derivatives account reports of itself in this currency, where the venue
+    # reports it (None elsewhere): ``equity`` is the venue's own net value with open P&L
+    # (BingX swap ``equity``), ``wallet`` the balance without open P&L (BingX
+    # ``balance``), ``unrealized_pnl`` the open P&L (BingX ``unrealizedProfit``). ccxt's
+    # ``total`` is not the equity there: on BingX it is available + used margin.
+    equity: Decimal | None = None
+    wallet: Decimal | None = None
+    unrealized_pnl: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

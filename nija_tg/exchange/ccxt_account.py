@@ -10,7 +10,13 @@ from typing import Any
 
 import ccxt
 
-from nija_tg.core.errors import ExchangeError, NotFoundError, OrderRejectedError
+from nija_tg.core.errors import (
+    AuthenticationError,
+    ExchangeError,
+    NotFoundError,
+    OrderRejectedError,
+    RetryableError,
+)
 from nija_tg.core.models import (
     BalanceLine,
     MarketInfo,
@@ -21,10 +27,19 @@ from nija_tg.core.models import (
     PositionInfo,
 )
 from nija_tg.exchange.ccxt_client import CcxtClient
-from nija_tg.exchange.ccxt_convert import to_balances, to_market, to_order, to_position
+from nija_tg.exchange.ccxt_convert import (
+    fee_known,
+    swap_equity,
+    to_balances,
+    to_fill,
+    to_market,
+    to_order,
+    to_position,
+)
 from nija_tg.exchange.ccxt_errors import map_error
 from nija_tg.exchange.client_ids import validate_client_order_id
 from nija_tg.exchange.precision import check_minimums, dec
+from nija_tg.exchange.protocol import PositionModeRefusedError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +53,14 @@ SPOT_ONLY = frozenset({"kraken", "coinbase"})
 NATIVE_STOP_EXCHANGES = frozenset({"kraken", "bingx"})
 # Where ccxt's unified ``clientOrderId`` param is dropped and the native name is needed.
 CLIENT_ID_PARAM = {"coinbase": "client_order_id"}
+# Balance reads that need more than ccxt's default call. Coinbase: ccxt reads the v2
+# API by default, whose accounts carry one amount (free == total, funds held by open
+# orders included); Advanced Trade's v3 accounts report ``available_balance`` and
+# ``hold``, which ccxt maps to free and used.
+BALANCE_PARAMS: dict[str, dict[str, Any]] = {"coinbase": {"v3": True}}
+# What a BingX stop triggers on. BingX's default is the mark price; the engine's own
+# candle check (and docs/engine.md) use the last traded price, so say so explicitly.
+BINGX_STOP_WORKING_TYPE = "CONTRACT_PRICE"
 
 
 def _same_cid(order: dict[str, Any], cid: str) -> bool:
@@ -72,8 +95,23 @@ class CcxtAccount:
 
     async def fetch_balance(self) -> list[BalanceLine]:
         await self._core.load_markets()
-        raw = await self._read("fetch_balance", self._c.fetch_balance)
+        params = dict(BALANCE_PARAMS.get(self.exchange_id, {}))
+        raw = await self._read("fetch_balance", lambda: self._c.fetch_balance(params))
         return to_balances(raw or {})
+
+    async def fetch_equity(self, currency: str) -> Decimal | None:
+        """A swap account's equity in ``currency`` (its settle currency, e.g. USDT): the
+        venue's own ``equity`` where it reports one (BingX), else the wallet balance plus
+        the open P&L of the positions. None on spot-only exchanges (there the engine
+        values the holdings itself) and when the account has no such currency."""
+        if not self._swaps():
+            return None
+        lines = {b.currency: b for b in await self.fetch_balance()}
+        line = lines.get(currency)
+        if line is None or line.equity is not None:
+            return swap_equity(line, [])
+        positions = [p for p in await self.fetch_positions() if p.symbol.endswith(f":{currency}")]
+        return swap_equity(line, positions)
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderState]:
         await self._core.load_markets()
@@ -86,6 +124,7 @@ class CcxtAccount:
         raw = await self._find_raw(symbol, client_order_id)
         if raw is None:
             return None
+        raw = await self._with_fees(raw, symbol, refetch=False)
         return to_order(raw, symbol=symbol, client_order_id=client_order_id)
 
     async def _find_raw(self, symbol: str, cid: str) -> dict[str, Any] | None:
@@ -164,9 +203,17 @@ class CcxtAccount:
         params = self._order_params(request)
         if trigger is not None:
             params["stopLossPrice"] = float(trigger)
+            if self.exchange_id == "bingx":
+                params["workingType"] = BINGX_STOP_WORKING_TYPE
         submit_price = price
         if trigger is None and self._market_buy_needs_price(request, raw_market):
             submit_price = ref_price
+        if self._buys_in_base(request, raw_market):
+            # Advanced Trade takes a market buy's size in base units (``base_size``);
+            # ccxt would send the quote amount (``quote_size``), and the base bought
+            # (quote / price, rounded by the venue) leaves a remainder the exit cannot sell
+            text = self._c.amount_to_precision(symbol, str(amount))
+            params["order_configuration"] = {"market_market_ioc": {"base_size": text}}
         log.info(
             "%s submit %s%s %s %s cid=%s",
             self.exchange_id,
@@ -188,9 +235,7 @@ class CcxtAccount:
                     params,
                 ),
             )
-        raw = raw or {}
-        if raw.get("status") is None and raw.get("id") and self._c.has.get("fetchOrder"):
-            raw = await self._refresh(raw, symbol)
+        raw = await self._with_fees(raw or {}, symbol, refetch=True)
         return to_order(
             raw,
             symbol=symbol,
@@ -202,14 +247,69 @@ class CcxtAccount:
             fallback_trigger=trigger,
         )
 
+    async def _with_fees(
+        self, raw: dict[str, Any], symbol: str, *, refetch: bool
+    ) -> dict[str, Any]:
+        """``raw`` completed where the answer left things out: a terse create answer (no
+        status) and any answer with fills but no fee are read again (``refetch``: the
+        order itself, e.g. BingX answers a create without commission); a fee still
+        missing comes from the order's trades. Best effort: failures only log."""
+        if not raw.get("id"):
+            return raw
+        filled = dec(raw.get("filled")) or Decimal(0)
+        terse = raw.get("status") is None
+        if refetch and (terse or (filled > 0 and not fee_known(raw))):
+            raw = await self._refresh(raw, symbol)
+            filled = dec(raw.get("filled")) or Decimal(0)
+        if filled > 0 and not fee_known(raw):
+            raw = await self._fees_from_trades(raw, symbol)
+        if filled > 0 and not fee_known(raw):
+            log.warning("%s: no fee for filled order %s", self.exchange_id, raw.get("id"))
+        return raw
+
     async def _refresh(self, raw: dict[str, Any], symbol: str) -> dict[str, Any]:
-        """Best effort: the full order after a terse create response."""
+        """Best effort: the full order after a terse answer."""
+        if not self._c.has.get("fetchOrder"):
+            return raw
         try:
             fresh = await self._read("fetch_order", lambda: self._c.fetch_order(raw["id"], symbol))
         except ExchangeError as err:
-            log.info("%s: order refresh after create failed (%s)", self.exchange_id, err)
+            if isinstance(err, AuthenticationError):
+                raise
+            log.info("%s: order refresh failed (%s)", self.exchange_id, err)
             return raw
         return {**raw, **{k: v for k, v in (fresh or {}).items() if v is not None}}
+
+    async def _fees_from_trades(self, raw: dict[str, Any], symbol: str) -> dict[str, Any]:
+        """``raw`` with the fee (and last fill time) summed from the order's own trades."""
+        if not self._c.has.get("fetchMyTrades"):
+            return raw
+        oid = str(raw["id"])
+        since = raw.get("timestamp")
+        # a minute early: fill times may come in whole seconds (BingX ``filledTm``)
+        since = int(since) - 60_000 if since else None
+        params = {"orderId": oid} if self.exchange_id == "bingx" else {}
+        try:
+            rows = await self._read(
+                "fetch_my_trades",
+                lambda: self._c.fetch_my_trades(symbol, since, None, params),
+            )
+        except ExchangeError as err:
+            if isinstance(err, AuthenticationError):
+                raise
+            log.info("%s: trades of order %s not read (%s)", self.exchange_id, oid, err)
+            return raw
+        trades = [t for t in rows or [] if str(t.get("order") or "") == oid and fee_known(t)]
+        if not trades:
+            return raw
+        fills = [to_fill(t, symbol) for t in trades]
+        currency = next((f.fee_currency for f in fills if f.fee_currency), None)
+        fee = {"cost": float(sum((f.fee for f in fills), Decimal(0))), "currency": currency}
+        out = {**raw, "fee": fee, "fees": [fee]}
+        last = max((f.ts for f in fills if f.ts), default=None)
+        if last and not out.get("lastTradeTimestamp"):
+            out["lastTradeTimestamp"] = last
+        return out
 
     def _to_precision(self, kind: str, symbol: str, value: Decimal) -> Decimal:
         fn = self._c.amount_to_precision if kind == "amount" else self._c.price_to_precision
@@ -223,6 +323,17 @@ class CcxtAccount:
         except Exception as exc:
             raise map_error(exc, exchange_id=self.exchange_id, action="precision") from None
         return dec(text, Decimal(0)) or Decimal(0)
+
+    def _buys_in_base(self, request: OrderRequest, raw_market: dict) -> bool:
+        """Coinbase Advanced Trade spot market buys, sized in base units (its docs: "To
+        buy a product, provide a quote_size or base_size")."""
+        return (
+            self.exchange_id == "coinbase"
+            and request.type is OrderType.MARKET
+            and request.side.value == "buy"
+            and request.trigger_price is None
+            and bool(raw_market.get("spot"))
+        )
 
     def _market_buy_needs_price(self, request: OrderRequest, raw_market: dict) -> bool:
         return (
@@ -256,6 +367,7 @@ class CcxtAccount:
         after = await self._find_raw(symbol, client_order_id)
         if after is None:
             return replace(state, status=OrderStatus.CANCELED)
+        after = await self._with_fees(after, symbol, refetch=False)
         final = to_order(after, symbol=symbol, client_order_id=client_order_id)
         if final.status is OrderStatus.OPEN:  # accepted, not yet visible as canceled
             final = replace(final, status=OrderStatus.CANCELED)
@@ -274,21 +386,55 @@ class CcxtAccount:
         out = [to_position(p) for p in rows or []]
         return [p for p in out if p is not None]
 
-    async def set_position_mode(self, hedged: bool, symbol: str | None = None) -> None:
+    async def fetch_position_mode(self, symbol: str | None = None) -> bool:
+        """Whether the account is in hedge mode, as the venue says (BingX: ``GET
+        /openApi/swap/v1/positionSide/dual``); False where there are no swaps."""
+        if not self._swaps() or not self._c.has.get("fetchPositionMode"):
+            return False
+        await self._core.load_markets()
+        mode = await self._read("fetch_position_mode", lambda: self._c.fetch_position_mode(symbol))
+        self._hedged = bool((mode or {}).get("hedged"))
+        return self._hedged
+
+    async def set_position_mode(self, hedged: bool, symbol: str | None = None) -> bool:
+        """Put the account in ``hedged`` mode and return the mode it is in. The mode is
+        read first and nothing is sent when it already matches. A switch the venue
+        refuses (BingX: "can be set when there are no active positions or pending
+        orders") raises ``PositionModeRefusedError`` with the mode read back from the
+        venue; network trouble and a refused key raise as usual."""
         if not self._swaps() or not self._c.has.get("setPositionMode"):
             if hedged:
-                raise ExchangeError(
+                raise PositionModeRefusedError(
                     f"{self.exchange_id}: hedge mode not supported",
+                    hedged=False,
                     user_message="This exchange does not support hedge mode.",
                 )
-            return
+            return False
         await self._core.load_markets()
+        readable = bool(self._c.has.get("fetchPositionMode"))
+        if readable and await self.fetch_position_mode(symbol) == hedged:
+            return hedged
         try:
             await self._read("set_position_mode", lambda: self._c.set_position_mode(hedged, symbol))
-        except OrderRejectedError as err:
-            if "NoChange" not in str(err) and "MarginModeAlreadySet" not in str(err):
-                raise
+        except (AuthenticationError, RetryableError):
+            raise
+        except ExchangeError as err:
+            # where the mode cannot be read, a refused switch leaves the other mode
+            actual = await self.fetch_position_mode(symbol) if readable else not hedged
+            if actual == hedged:  # switched meanwhile, or the venue said "no change"
+                return actual
+            log.warning(
+                "%s: position mode switch to %s refused (%s); the account stays %s",
+                self.exchange_id,
+                "hedge" if hedged else "one-way",
+                err,
+                "hedge" if actual else "one-way",
+            )
+            raise PositionModeRefusedError(
+                f"{self.exchange_id}: position mode switch refused: {err}", hedged=actual
+            ) from None
         self._hedged = hedged
+        return hedged
 
     async def set_leverage(self, symbol: str, leverage: Decimal) -> None:
         if not self._swaps() or not self._c.has.get("setLeverage"):
@@ -313,12 +459,9 @@ class CcxtAccount:
                     raise
 
     async def _is_hedged(self, symbol: str) -> bool:
-        if self._hedged is None and self._c.has.get("fetchPositionMode"):
-            mode = await self._read(
-                "fetch_position_mode", lambda: self._c.fetch_position_mode(symbol)
-            )
-            self._hedged = bool((mode or {}).get("hedged"))
-        return bool(self._hedged)
+        if self._hedged is None:
+            return await self.fetch_position_mode(symbol)
+        return self._hedged
 
     async def close(self) -> None:
         await self._core.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -85,13 +86,17 @@ def to_ticker(t: dict[str, Any], symbol: str) -> Ticker:
 
 
 def to_balances(b: dict[str, Any]) -> list[BalanceLine]:
-    """Non-zero lines of a ccxt balance structure, sorted by currency."""
+    """Non-zero lines of a ccxt balance structure, sorted by currency; a derivatives
+    account's own equity, wallet and open P&L ride along where the venue reports them."""
     lines = []
     totals = b.get("total") or {}
     free = b.get("free") or {}
     used = b.get("used") or {}
+    venue = venue_equity(b.get("info"))
     for cur in sorted(set(totals) | set(free)):
         t, f, u = dec(totals.get(cur)), dec(free.get(cur)), dec(used.get(cur))
+        if f is not None and u is not None:
+            t = f + u  # ccxt's own definition; its floats may miss it by a rounding
         if t is None and f is not None:
             t = f + (u or Decimal(0))
         if f is None and t is not None:
@@ -99,10 +104,86 @@ def to_balances(b: dict[str, Any]) -> list[BalanceLine]:
         if u is None and t is not None and f is not None:
             u = t - f
         t, f, u = t or Decimal(0), f or Decimal(0), u or Decimal(0)
-        if t == 0 and f == 0:
+        own = venue.get(cur, {})
+        if t == 0 and f == 0 and not own.get("equity"):
             continue
-        lines.append(BalanceLine(currency=cur, free=f, used=u, total=t))
+        lines.append(BalanceLine(currency=cur, free=f, used=u, total=t, **own))
     return lines
+
+
+def venue_equity(info: Any) -> dict[str, dict[str, Decimal | None]]:
+    """Per currency, what a swap account says of itself in the raw answer ccxt keeps in
+    ``info``: BingX's perpetual balance rows (``data`` = ``[{"asset", "balance",
+    "equity", "unrealizedProfit", ...}]``, v2 ``data.balance`` too). Empty elsewhere."""
+    data = info.get("data") if isinstance(info, dict) else None
+    if isinstance(data, dict) and isinstance(data.get("balance"), dict):
+        data = [data["balance"]]
+    out: dict[str, dict[str, Decimal | None]] = {}
+    for row in data if isinstance(data, list) else []:
+        if not isinstance(row, dict) or not row.get("asset") or row.get("equity") is None:
+            continue
+        out[str(row["asset"]).upper()] = {
+            "equity": dec(row.get("equity")),
+            "wallet": dec(row.get("balance")),
+            "unrealized_pnl": dec(row.get("unrealizedProfit")),
+        }
+    return out
+
+
+def swap_equity(line: BalanceLine | None, positions: list[PositionInfo]) -> Decimal | None:
+    """A swap account's equity in ``line``'s currency: the venue's own ``equity`` where it
+    reports one, else the wallet balance (the venue's, or ccxt's total) plus the open
+    P&L of ``positions`` (those settled in that currency). None without a line."""
+    if line is None:
+        return None
+    if line.equity is not None:
+        return line.equity
+    wallet = line.wallet if line.wallet is not None else line.total
+    return wallet + sum((p.unrealized_pnl for p in positions), Decimal(0))
+
+
+def fee_known(o: dict[str, Any]) -> bool:
+    """Whether a ccxt order/trade dict carries its fee (a cost, zero included); an
+    answer that leaves it out says nothing about the fee, it does not say zero."""
+    fee = o.get("fee")
+    if isinstance(fee, dict) and fee.get("cost") is not None:
+        return True
+    return any(isinstance(f, dict) and f.get("cost") is not None for f in o.get("fees") or [])
+
+
+def _ms(value: Any) -> int | None:
+    """UTC ms from a ccxt timestamp or an ISO 8601 text; None when absent or garbled."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value) if value > 0 else None
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return int(when.timestamp() * 1000)
+
+
+def fill_time(o: dict[str, Any], fills: tuple[FillInfo, ...], filled: Decimal) -> int | None:
+    """When the order last filled: its newest trade, else ccxt's ``lastTradeTimestamp``
+    (BingX ``updateTime``), else the venue's own last-fill field (Coinbase Advanced
+    ``last_fill_time``, which ccxt leaves out), else the close time of a finished order
+    (ccxt ``lastUpdateTimestamp``: Kraken ``closetm``). None while nothing filled."""
+    if filled <= 0:
+        return None
+    times = [f.ts for f in fills if f.ts]
+    if times:
+        return max(times)
+    info = o.get("info")
+    candidates = [o.get("lastTradeTimestamp")]
+    if isinstance(info, dict):
+        candidates.append(info.get("last_fill_time"))
+    if (o.get("status") or "").lower() in ("closed", "filled", "canceled", "cancelled"):
+        candidates.append(o.get("lastUpdateTimestamp"))
+    for value in candidates:
+        if (ms := _ms(value)) is not None:
+            return ms
+    return None
 
 
 def _fee(o: dict[str, Any]) -> tuple[Decimal, str | None]:
@@ -180,6 +261,8 @@ def to_order(
         ts=o.get("timestamp"),
         fills=fills,
         trigger_price=trigger if trigger is not None else fallback_trigger,
+        filled_at=fill_time(o, fills, filled),
+        fee_known=filled <= 0 or fee_known(o) or any(f.fee > 0 for f in fills),
     )
 
 

@@ -135,6 +135,7 @@ class PaperAccount:
         self.clock = clock
         self._state: PaperState | None = None
         self._lock = asyncio.Lock()
+        self._hedged = False  # no swaps on paper: the mode is only remembered
 
     # Paper fills at candle prices; its stops are the engine's (checked on every candle).
     native_stops = False
@@ -351,8 +352,12 @@ class PaperAccount:
     async def set_leverage(self, symbol: str, leverage: Decimal) -> None:
         return None
 
-    async def set_position_mode(self, hedged: bool, symbol: str | None = None) -> None:
-        return None
+    async def fetch_position_mode(self, symbol: str | None = None) -> bool:
+        return self._hedged
+
+    async def set_position_mode(self, hedged: bool, symbol: str | None = None) -> bool:
+        self._hedged = hedged
+        return hedged
 
     async def close(self) -> None:
         return None
@@ -397,4 +402,5 @@ def _to_state(o: PaperOrder) -> OrderState:
         fee_currency=o.fee_currency,
         ts=o.ts,
         fills=fills,
+        filled_at=max((f.ts for f in fills), default=None),
     )

@@ -69,3 +69,25 @@ def check_minimums(
                     f"{market.quote}, the order was about {cost.quantize(Decimal('0.01'))}."
                 ),
             )
+
+
+def sellable_amount(market: MarketInfo, amount: Decimal) -> Decimal:
+    """The part of ``amount`` an order can carry: rounded down to the market's step."""
+    return round_step(amount, market.amount_step) if amount > 0 else Decimal(0)
+
+
+def is_dust(market: MarketInfo, amount: Decimal, price: Decimal | None) -> bool:
+    """Whether ``amount`` (of ``market.base``) is too small to ever be sold on its own:
+    nothing left after rounding down to the step, below the venue's minimum amount, or
+    (with a ``price``) below its minimum order value. Such a remainder cannot be closed
+    by an order (the venue refuses it, "Order too small"): book it as dust instead."""
+    if amount <= 0:
+        return False
+    left = sellable_amount(market, amount)
+    if left <= 0:
+        return True
+    if market.min_amount is not None and left < market.min_amount:
+        return True
+    if market.min_cost is not None and price is not None and price > 0:
+        return left * price * market.contract_size < market.min_cost
+    return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Protocol
 
+from nija_tg.core.errors import OrderRejectedError
 from nija_tg.core.models import (
     BalanceLine,
     Candle,
@@ -19,6 +20,22 @@ from nija_tg.core.models import (
     Ticker,
     Verification,
 )
+
+
+class PositionModeRefusedError(OrderRejectedError):
+    """The venue refused to switch the position mode (BingX: while the account holds a
+    position or an open order in any contract). ``hedged`` is the mode the account is
+    actually in, read back from the venue: orders must be sent for that mode
+    (``OrderRequest.position_side`` only when it is True, ``reduce_only`` otherwise)."""
+
+    user_message = (
+        "The exchange did not change the position mode: close your positions and open "
+        "orders on the exchange first. Trading continues in the account's current mode."
+    )
+
+    def __init__(self, message: str = "", *, hedged: bool, user_message: str | None = None):
+        super().__init__(message, user_message=user_message)
+        self.hedged = hedged
 
 
 class MarketDataSource(Protocol):
@@ -67,7 +84,16 @@ class TradingAccount(Protocol):
 
     async def set_leverage(self, symbol: str, leverage: Decimal) -> None: ...
 
-    async def set_position_mode(self, hedged: bool, symbol: str | None = None) -> None: ...
+    async def fetch_position_mode(self, symbol: str | None = None) -> bool:
+        """Whether the account is in hedge mode (LONG/SHORT sides), as the venue says;
+        False where there are no swaps."""
+        ...
+
+    async def set_position_mode(self, hedged: bool, symbol: str | None = None) -> bool:
+        """Put the account in ``hedged`` mode (nothing is sent when it already is) and
+        return the mode it is in. A refused switch raises ``PositionModeRefusedError``
+        carrying the actual mode."""
+        ...
 
     async def close(self) -> None: ...
 

@@ -81,6 +81,18 @@ class Venue:
         amount = round_step(usd / await self.price(), market.amount_step)
         return max(amount, market.min_amount or Decimal(0))
 
+    def freeze_clock(self, ms: int) -> None:
+        """Hold the venue's clock (the emulator's, or the paper account's) at ``ms``."""
+        if self.paper is not None:
+            self.paper.clock = lambda: ms
+        else:
+            self.emulator.clock_ms = lambda: ms
+
+    async def quote_line(self) -> Any:
+        """The balance line of the venue's quote currency."""
+        quote = "USDT" if self.exchange_id == "bingx" else "USD"
+        return next(b for b in await self.account.fetch_balance() if b.currency == quote)
+
     def order_posts(self) -> int:
         path = ORDER_PATHS[self.exchange_id]
         return sum(1 for m, p in self.emulator.requests if m == "POST" and p == path)

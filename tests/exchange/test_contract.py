@@ -3,6 +3,7 @@ against the Kraken, BingX and Coinbase emulators (real ccxt, real wire format)."
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -27,6 +28,15 @@ def quote_total(lines, currency: str) -> Decimal:
 def needs_emulator(v: Venue) -> None:
     if v.is_paper:
         pytest.skip("faults and keys only exist on emulated exchanges")
+
+
+async def assert_fee(v: Venue, state) -> None:
+    """Every venue here charges a fee on every fill, in the quote currency (Kraken's
+    ``fciq``, Coinbase's USD, BingX's USDT, paper's quote): it must be booked, never 0."""
+    assert state.filled > 0
+    market = await v.account.market(v.symbol)
+    assert state.fee > 0 and state.fee_known, f"{v.name}: fill without its fee"
+    assert state.fee_currency == market.quote
 
 
 # --- balances and market data ----------------------------------------------------------
@@ -59,12 +69,16 @@ async def test_market_buy_fills_and_is_found_by_client_id(venue: Venue):
     state = await venue.account.create_order(r)
     assert state.client_order_id == r.client_order_id and is_ours(state.client_order_id, USER)
     assert state.status is OrderStatus.FILLED
-    # Coinbase sizes market buys in quote (fee included), so the base filled is a bit less.
-    assert amount * Decimal("0.98") <= state.filled <= amount
+    # the size asked, in base units, everywhere (Coinbase too: ``base_size``, not quote)
+    assert state.filled == amount
+    await assert_fee(venue, state)
+    assert state.filled_at is not None and state.filled_at >= (state.ts or 0)
     found = await venue.account.fetch_order_by_client_id(venue.symbol, r.client_order_id)
     assert found is not None
     assert found.exchange_order_id == state.exchange_order_id
     assert found.status is OrderStatus.FILLED and found.side is Side.BUY
+    await assert_fee(venue, found)
+    assert found.fee == state.fee and found.filled_at == state.filled_at
 
 
 async def test_market_sell_after_buy(venue: Venue):
@@ -72,6 +86,20 @@ async def test_market_sell_after_buy(venue: Venue):
     bought = await venue.account.create_order(req(venue, Side.BUY, OrderType.MARKET, amount))
     state = await venue.account.create_order(req(venue, Side.SELL, OrderType.MARKET, bought.filled))
     assert state.status is OrderStatus.FILLED and state.side is Side.SELL
+    await assert_fee(venue, state)
+
+
+async def test_selling_what_a_market_buy_got_leaves_no_dust(venue: Venue):
+    if venue.exchange_id == "bingx":
+        pytest.skip("swaps: a position closes by its size, no coins are held")
+    market = await venue.account.market(venue.symbol)
+    amount = await venue.amount_for(Decimal(57))
+    bought = await venue.account.create_order(req(venue, Side.BUY, OrderType.MARKET, amount))
+    held = {b.currency: b.total for b in await venue.account.fetch_balance()}
+    assert held.get(market.base) == bought.filled == amount
+    await venue.account.create_order(req(venue, Side.SELL, OrderType.MARKET, bought.filled))
+    left = {b.currency: b.total for b in await venue.account.fetch_balance()}
+    assert left.get(market.base, Decimal(0)) == 0
 
 
 async def test_limit_order_rests_lists_and_cancels(venue: Venue):
@@ -97,12 +125,37 @@ async def test_limit_order_rests_lists_and_cancels(venue: Venue):
 async def test_limit_order_fills_when_price_crosses(venue: Venue):
     price = await venue.price()
     amount = await venue.amount_for(Decimal(100))
+    t0 = int(time.time() * 1000)
+    venue.freeze_clock(t0)
     r = req(venue, Side.BUY, OrderType.LIMIT, amount, price=price * Decimal("0.95"))
-    assert (await venue.account.create_order(r)).status is OrderStatus.OPEN
+    placed = await venue.account.create_order(r)
+    assert placed.status is OrderStatus.OPEN and placed.filled_at is None
+    venue.freeze_clock(t0 + 146_000)  # the price comes down 2 min 26 s later
     await venue.set_price(price * Decimal("0.9"))
     found = await venue.account.fetch_order_by_client_id(venue.symbol, r.client_order_id)
     assert found is not None and found.status is OrderStatus.FILLED
     assert found.filled == amount
+    await assert_fee(venue, found)
+    # placed at t0, filled at t1: ``ts`` is the placement, ``filled_at`` the fill
+    assert found.ts == t0 and found.filled_at == t0 + 146_000
+
+
+async def test_free_balance_excludes_funds_held_by_open_orders(venue: Venue):
+    price = await venue.price()
+    amount = await venue.amount_for(Decimal(100))
+    limit = (price * Decimal("0.8")).quantize(Decimal("0.01"))
+    before = await venue.quote_line()
+    r = req(venue, Side.BUY, OrderType.LIMIT, amount, price=limit)
+    assert (await venue.account.create_order(r)).status is OrderStatus.OPEN
+    after = await venue.quote_line()
+    assert after.total == after.free + after.used
+    if venue.exchange_id == "bingx":  # swaps hold margin (notional / leverage), not cost
+        assert after.free < before.free - amount * limit / 20
+    else:  # spot: the cost of the buy (fee included where the venue holds it) is held
+        held, tiny = after.used - before.used, Decimal("1e-6")  # ccxt hands over floats
+        assert amount * limit - tiny <= held <= amount * limit * Decimal("1.01")
+        assert abs(after.free - (before.free - held)) < tiny
+        assert abs(after.total - before.total) < tiny
 
 
 async def test_limit_sell_rests_above_market(venue: Venue):
@@ -302,9 +355,10 @@ async def test_verify_failures_have_distinct_polite_reasons(venue: Venue):
 async def test_swap_leverage_position_mode_and_positions(venue: Venue):
     if venue.exchange_id != "bingx" or venue.is_paper:
         assert await venue.account.fetch_positions() == []
-        await venue.account.set_position_mode(False)
+        assert await venue.account.set_position_mode(False) is False
+        assert await venue.account.fetch_position_mode() is False
         return
-    await venue.account.set_position_mode(False)
+    assert await venue.account.set_position_mode(False) is False
     await venue.account.set_leverage(venue.symbol, Decimal(3))
     amount = await venue.amount_for(Decimal(100))
     await venue.account.create_order(req(venue, Side.BUY, OrderType.MARKET, amount))
@@ -313,5 +367,6 @@ async def test_swap_leverage_position_mode_and_positions(venue: Venue):
     assert positions[0].side == "long" and positions[0].contracts == amount
     await venue.account.create_order(req(venue, Side.SELL, OrderType.MARKET, amount))
     assert await venue.account.fetch_positions([venue.symbol]) == []
-    await venue.account.set_position_mode(True)
+    assert await venue.account.set_position_mode(True) is True
+    assert await venue.account.fetch_position_mode(venue.symbol) is True
     await venue.account.set_leverage(venue.symbol, Decimal(2))

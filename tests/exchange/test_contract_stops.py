@@ -5,6 +5,7 @@ before anything is sent (the engine then enforces the stop on every candle)."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -74,9 +75,12 @@ async def test_stop_executes_once_when_the_price_reaches_it(venue: Venue):
     native_only(venue)
     price = await venue.price()
     amount = await bought(venue)
+    t0 = int(time.time() * 1000)
+    venue.freeze_clock(t0)
     r = await stop_request(venue, amount, price * Decimal("0.9"))
     await venue.account.create_order(r)
     await venue.set_price(price * Decimal("0.95"))  # not yet
+    venue.freeze_clock(t0 + 146_000)
     found = await venue.account.fetch_order_by_client_id(venue.symbol, r.client_order_id)
     assert found is not None and found.status is OrderStatus.OPEN
     await venue.set_price(price * Decimal("0.85"))
@@ -87,6 +91,27 @@ async def test_stop_executes_once_when_the_price_reaches_it(venue: Venue):
     assert price * Decimal("0.8") < found.average <= price * Decimal("0.9") + step
     again = await venue.account.fetch_order_by_client_id(venue.symbol, r.client_order_id)
     assert again is not None and again.filled == amount  # executed once
+    # the stop's fill is booked with its fee, and at its fill time, not its placement
+    market = await venue.account.market(venue.symbol)
+    assert found.fee > 0 and found.fee_currency == market.quote
+    assert found.ts == t0 and found.filled_at == t0 + 146_000
+
+
+async def test_bingx_stop_watches_the_last_price_not_the_mark(venue: Venue):
+    if venue.name != "bingx":
+        pytest.skip("BingX's workingType")
+    price = await venue.price()
+    amount = await bought(venue)
+    r = await stop_request(venue, amount, price * Decimal("0.9"))
+    await venue.account.create_order(r)
+    [order] = venue.emulator.orders_for_client_id(venue.emu_account, r.client_order_id)
+    assert order.trigger_source == "last"  # sent workingType=CONTRACT_PRICE
+    venue.emulator.set_mark_price(venue.symbol, price * Decimal("0.85"))  # mark through it
+    found = await venue.account.fetch_order_by_client_id(venue.symbol, r.client_order_id)
+    assert found is not None and found.status is OrderStatus.OPEN
+    await venue.set_price(price * Decimal("0.85"))  # the last price through it: fires
+    found = await venue.account.fetch_order_by_client_id(venue.symbol, r.client_order_id)
+    assert found is not None and found.status is OrderStatus.FILLED
 
 
 async def test_stop_is_refused_before_sending_where_stops_are_the_engines(venue: Venue):

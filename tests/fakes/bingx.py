@@ -16,9 +16,30 @@ outside ``recvWindow`` (default 5000 ms) from the real wall clock is refused.
 Margin model (cross, deliberately simple): wallet balance in USDT; positions keyed by
 (account, symbol, positionSide) hold a signed size and an entry price; used margin is
 ``|size| * entry / leverage``; open orders that would open exposure freeze margin at their
-limit price; unrealised PnL is marked at the current price; available = equity - used -
-frozen. Opening needs ``notional / leverage <= available`` (else 101204); closing realises
-PnL into the wallet; every fill pays the 0.05 % taker fee.
+limit price; unrealised PnL is marked at the mark price (the last price unless a test pins
+one apart with ``set_mark_price``). The balance answer (``GET /openApi/swap/v3/user/balance``)
+has the fields and meaning of ccxt's recorded real answer (balance 194.8212, equity 196.7431,
+unrealizedProfit 1.9219, availableMargin 193.7609, usedMargin 1.0602, no
+``maxWithdrawAmount``): ``balance`` is the wallet without open P&L, ``equity`` = balance +
+unrealizedProfit, ``availableMargin`` = balance - usedMargin - freezedMargin with an open
+profit left out (an open loss is taken off: our assumption, the recording shows a profit).
+So ccxt's unified ``total`` (free + used) is the wallet, not the equity. Opening needs
+``notional / leverage <= available`` (else 101204); closing realises PnL into the wallet;
+every fill pays the 0.05 % taker fee.
+
+Orders (``POST /openApi/swap/v2/trade/order``) are answered like ccxt's newest recorded
+swap answer: ``data`` holds the order itself (``orderId``/``orderID``, symbol, sides, type,
+price, quantity, stopPrice, workingType, clientOrderID/clientOrderId, timeInForce, ...,
+``status``, ``avgPrice``, ``executedQty``) and no ``commission``: a market order comes back
+``FILLED`` without its fee, which only the order query (``commission``) and the fills
+(``allFillOrders``) carry. The order query reports ``time`` (placed) and ``updateTime`` (the
+last fill, else placement), so a stop placed at t0 and filled at t1 answers time=t0,
+updateTime=t1 (ccxt: timestamp, lastTradeTimestamp).
+
+Position mode (``/openApi/swap/v1/positionSide/dual``): BingX documents that the mode
+"can be set when there are no active positions or pending orders"; a switch while either
+exists is refused with 109400 (the real code and text are not documented; 109400 is
+BingX's generic invalid-request code, ccxt BadRequest) and the mode stays.
 
 Error payloads (HTTP 200, ``{"code", "msg", "timestamp"}``) and the ccxt class each maps to:
 100413 bad/revoked key and 100001 bad signature -> AuthenticationError; 100421 stale
@@ -38,10 +59,15 @@ Stop-market (``STOP_MARKET`` + ``stopPrice``, what ccxt sends for ``create_order
 it is reduce-only whatever ``reduceOnly`` says (nothing to close -> 101205), in hedge mode
 one without a position on its ``positionSide`` to close is refused with 80017 "position not
 exist" (-> OrderNotFound, the real reply reported in ccxt issue #18844). It rests ``NEW``
-and triggers on the emulator's price as mark (sell <=, buy >=): on a ``set_price`` or on the
-replayed candles (emulator_triggers.py, run before every signed request), then fills as a
-market order (``FILLED``, avgPrice, commission, profit). ccxt parses it as type ``market``
-with ``stopLossPrice`` = the trigger (and ``triggerPrice`` None, ccxt's own choice).
+and triggers (sell <=, buy >=) on the price its ``workingType`` names, as BingX documents:
+``MARK_PRICE`` (the default when none is sent) on the mark price, ``CONTRACT_PRICE`` on the
+last traded price (``INDEX_PRICE`` is taken as the mark: no index is emulated). The last
+price moves with ``set_price`` and the replayed candles (emulator_triggers.py, run before
+every signed request); the mark follows it unless pinned by ``set_mark_price``. Once
+triggered it fills as a market order (``FILLED``, avgPrice, commission, profit): at the
+trigger when the last price passed it, at the last price when the mark triggered it. ccxt
+parses it as type ``market`` with ``stopLossPrice`` = the trigger (and ``triggerPrice``
+None, ccxt's own choice).
 
 Not covered: spot or coin-M trading, TRIGGER_*/TAKE_PROFIT*/STOP (limit)/trailing orders,
 attached ``stopLoss``/``takeProfit`` JSON, ``closePosition``, partial fills, isolated
@@ -80,7 +106,9 @@ class BingXEmulator(EmulatorServer):
     def __init__(self, *, candle_scale: float = 100000.0) -> None:
         super().__init__()
         self.symbols = [f"{base}/USDT:USDT" for base in CONTRACTS]
-        self.ledger: SwapLedger = SwapLedger(self.price)
+        # Mark prices a test holds apart from the last price (``set_mark_price``).
+        self.mark_prices: dict[str, Decimal] = {}
+        self.ledger: SwapLedger = SwapLedger(self.price, self.mark_prices.get)
         self.stops = StopTriggers(self)
         for base, (csv_name, factor, btc_quoted, *_rest) in CONTRACTS.items():
             scale = factor * (candle_scale if btc_quoted else 1.0)
@@ -113,6 +141,25 @@ class BingXEmulator(EmulatorServer):
 
     def set_hedge_mode(self, account: EmuAccount, hedged: bool) -> None:
         (self.ledger.hedged.add if hedged else self.ledger.hedged.discard)(account.api_key)
+
+    def mark_price(self, symbol: str) -> Decimal | None:
+        """The mark price: pinned by ``set_mark_price``, else the last price."""
+        return self.ledger.mark(symbol)
+
+    def set_mark_price(self, symbol: str, price: Decimal | None) -> None:
+        """Hold ``symbol``'s mark price at ``price`` apart from the last price (None: the
+        mark follows the last price again). ``MARK_PRICE`` stops (BingX's default) it
+        reaches trigger and fill as market orders at the last price; positions' open
+        P&L and the margin figures are marked at it."""
+        if price is None:
+            self.mark_prices.pop(symbol, None)
+            return
+        self.mark_prices[symbol] = Decimal(price)
+        now = self.clock_ms()
+        for o in list(self.ledger.orders):
+            if o.symbol == symbol and o.status == "open" and o.trigger_price is not None:
+                if o.triggered_ms is None:
+                    self.ledger.check_stop(o, now, self.split_symbol)
 
     def position_of(self, account: EmuAccount, symbol: str, side: str = "BOTH") -> SwapPosition:
         """Assertion helper: the position (possibly flat) for (account, symbol, positionSide)."""

@@ -38,6 +38,8 @@ class BingXAccount:
         return self.emu.ledger
 
     def balance_row(self, acct: EmuAccount) -> dict[str, str]:
+        """One USDT row with the fields of ccxt's recorded real answer (no
+        ``maxWithdrawAmount``); the meaning of each is in ``SwapLedger.summary``."""
         m = self.ledger.summary(acct.api_key)
         return {
             "userId": str(int(hashlib.sha256(acct.api_key.encode()).hexdigest()[:8], 16)),
@@ -92,7 +94,7 @@ class BingXAccount:
             if params.get("symbol") not in (None, native(symbol)):
                 continue
             lev = self.ledger.lev(key, symbol, pos.size > 0)
-            mark = self.emu.price(symbol) or pos.entry
+            mark = self.emu.mark_price(symbol) or pos.entry
             margin = abs(pos.size) * pos.entry / lev
             upnl = (mark - pos.entry) * pos.size
             rows.append(
@@ -177,6 +179,8 @@ class BingXAccount:
         key = acct.api_key
         busy = any(k == key and p.size for (k, _, _), p in self.ledger.positions.items())
         if busy or any(o.status == "open" for o in self.ledger.orders_of(key)):
+            # BingX: the mode "can be set when there are no active positions or pending
+            # orders"; the refusal's real code and text are undocumented (see bingx.py)
             return err(109400, "There are positions or open orders, cannot switch mode")
         (self.ledger.hedged.add if want == "true" else self.ledger.hedged.discard)(key)
         return ok({"dualSidePosition": want})

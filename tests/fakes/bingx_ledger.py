@@ -28,9 +28,15 @@ class SwapPosition:
 class SwapLedger(Ledger):
     """Ledger whose fills move perpetual positions and USDT margin instead of spot balances."""
 
-    def __init__(self, price_of: Callable[[str], Decimal | None]) -> None:
+    def __init__(
+        self,
+        price_of: Callable[[str], Decimal | None],
+        mark_of: Callable[[str], Decimal | None] | None = None,
+    ) -> None:
         super().__init__(fee_rate=TAKER_FEE)
-        self.price_of = price_of
+        self.price_of = price_of  # the last traded price
+        # the mark price a test holds apart from the last price, None while it follows it
+        self.mark_of = mark_of or (lambda _symbol: None)
         self.positions: dict[tuple[str, str, str], SwapPosition] = {}
         self.leverage: dict[tuple[str, str], dict[str, int]] = {}
         self.hedged: set[str] = set()
@@ -70,31 +76,49 @@ class SwapLedger(Ledger):
         _, opening = self.split_qty(order, order.amount - order.filled)
         return opening * price / self.lev(order.account, order.symbol, order.side == "buy")
 
+    def mark(self, symbol: str) -> Decimal | None:
+        """The mark price: the one a test pinned, else the last price."""
+        pinned = self.mark_of(symbol)
+        return pinned if pinned is not None else self.price_of(symbol)
+
     def summary(self, key: str) -> dict[str, Decimal]:
-        """Wallet balance, unrealised PnL, used and frozen margin, equity and available."""
+        """Wallet balance, unrealised PnL (at the mark), used and frozen margin, equity
+        and available margin, with the meaning of ccxt's recorded real answer (balance
+        194.8212, equity 196.7431, unrealizedProfit 1.9219, availableMargin 193.7609,
+        usedMargin 1.0602): equity = balance + open P&L; available = balance - used -
+        frozen, an open profit not counted. An open loss is taken off available (the
+        recorded answer shows a profit only; a loss the account could not cover cannot
+        be margin)."""
         balance = self.accounts[key].balances.get("USDT", ZERO)
         used = upnl = frozen = ZERO
         for (acct, symbol, _), pos in self.positions.items():
             if acct != key or not pos.size:
                 continue
             used += abs(pos.size) * pos.entry / self.lev(key, symbol, pos.size > 0)
-            mark = self.price_of(symbol) or pos.entry
+            mark = self.mark(symbol) or pos.entry
             upnl += (mark - pos.entry) * pos.size
         for o in self.orders:
             if o.account == key and o.status == "open" and o.type == "limit":
                 frozen += self.margin_needed(o, o.price or ZERO)
-        equity = balance + upnl
         return {
             "balance": balance,
             "upnl": upnl,
             "used": used,
             "frozen": frozen,
-            "equity": equity,
-            "available": equity - used - frozen,
+            "equity": balance + upnl,
+            "available": balance + min(upnl, ZERO) - used - frozen,
         }
 
     def market_price(self, symbol: str) -> Decimal | None:
         return self.price_of(symbol)
+
+    def trigger_reference(self, order: EmuOrder) -> tuple[Decimal | None, bool]:
+        """A ``MARK_PRICE`` stop watches the mark price (the last price unless a test
+        pinned a mark apart); a ``CONTRACT_PRICE`` one the last traded price."""
+        pinned = self.mark_of(order.symbol) if order.trigger_source == "mark" else None
+        if pinned is not None:
+            return pinned, False
+        return self.price_of(order.symbol), True
 
     def execute(self, order: EmuOrder, base: str, quote: str, px: Decimal, now_ms: int) -> None:
         """Fill what ``order`` may still close or open at ``px``: position, realised PnL,

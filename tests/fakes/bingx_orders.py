@@ -18,9 +18,19 @@ if TYPE_CHECKING:
     from tests.fakes.bingx import BingXEmulator
 
 
+# BingX's ``workingType`` (what a stop watches; default MARK_PRICE) <-> the emulator's.
+WORKING_TYPES = {"MARK_PRICE": "mark", "CONTRACT_PRICE": "last", "INDEX_PRICE": "mark"}
+STATUS_OUT = {"open": "NEW", "closed": "FILLED", "canceled": "CANCELLED"}
+
+
 def native_type(o: EmuOrder) -> str:
     """BingX's order type: ``MARKET``, ``LIMIT`` or ``STOP_MARKET``."""
     return "STOP_MARKET" if o.trigger_price is not None else o.type.upper()
+
+
+def working_type(o: EmuOrder) -> str:
+    """The ``workingType`` BingX reports: what the stop watches (MARK_PRICE by default)."""
+    return "CONTRACT_PRICE" if o.trigger_source == "last" else "MARK_PRICE"
 
 
 class BingXOrders:
@@ -59,7 +69,7 @@ class BingXOrders:
             "stopPrice": num(o.trigger_price) if o.trigger_price is not None else "",
             "profit": num(self.ledger.profit.get(o.order_id, ZERO), 4),
             "commission": num(-o.fee, 6),
-            "status": {"open": "NEW", "closed": "FILLED", "canceled": "CANCELLED"}[o.status],
+            "status": STATUS_OUT[o.status],
             "time": o.created_ms,
             "updateTime": max(last_fill, default=o.created_ms),
             "clientOrderId": o.client_id or "",
@@ -71,7 +81,7 @@ class BingXOrders:
             "takeProfitEntrustPrice": 0,
             "stopLossEntrustPrice": 0,
             "orderType": "",
-            "workingType": "MARK_PRICE",
+            "workingType": working_type(o),
             "reduceOnly": o.reduce_only,
             "onlyOnePosition": o.position_side == "BOTH",
         }
@@ -100,6 +110,9 @@ class BingXOrders:
             return err(109400, "Invalid parameters, err:quantity/price/stopPrice is required")
         if trigger is not None and (not trigger.is_finite() or trigger <= 0):
             return err(109400, "Invalid parameters, err:stopPrice must be greater than 0")
+        wtype = params.get("workingType", "MARK_PRICE").upper()
+        if wtype not in WORKING_TYPES:
+            return err(109400, f"Invalid parameters, err:workingType {wtype} is not supported")
         cid = (params.get("clientOrderID") or params.get("clientOrderId") or "").lower() or None
         if cid and self.ledger.find_open_by_client_id(key, cid):
             return err(109201, "The same clientOrderID already exists in an open order")
@@ -120,6 +133,7 @@ class BingXOrders:
             reduce_only=reduce_only or (is_stop and pos_side == "BOTH"),
             position_side=pos_side,
             trigger_price=trigger,
+            trigger_source=WORKING_TYPES[wtype],
         )
         closing, _ = self.ledger.split_qty(order, qty)
         if is_stop and hedged and not (self.ledger.reducing(order) and closing):
@@ -133,24 +147,40 @@ class BingXOrders:
         if needed > 0 and needed > self.ledger.summary(key)["available"]:
             return err(101204, "Insufficient margin")
         self.ledger.place(order, base, quote, self.emu.clock_ms())
-        data = {
-            "orderId": int(order.order_id),
-            "symbol": native(symbol),
-            "positionSide": pos_side,
-            "side": side,
-            "type": otype,
-            "price": float(price or 0),
-            "quantity": float(qty),
-            "stopPrice": float(trigger or 0),
-            "workingType": "MARK_PRICE",
-            "clientOrderID": cid or "",
+        return ok(self.placed_json(order, params))
+
+    def placed_json(self, o: EmuOrder, params: dict) -> dict[str, object]:
+        """The create answer, shaped like ccxt's newest recorded real one: the order's
+        terms, its status, average price and executed quantity, and no commission."""
+        status = STATUS_OUT[o.status]
+        if o.status == "open" and o.trigger_price is None:
+            status = "PENDING"  # a resting limit order, as recorded
+        return {
+            "orderId": o.order_id,
+            "orderID": o.order_id,
+            "symbol": native(o.symbol),
+            "positionSide": o.position_side,
+            "side": o.side.upper(),
+            "type": native_type(o),
+            "price": num(o.price or ZERO),
+            "quantity": num(o.amount),
+            "quoteOrderQty": "0",
+            "stopPrice": num(o.trigger_price or ZERO),
+            "workingType": working_type(o) if o.trigger_price is not None else "MARK_PRICE",
+            "clientOrderID": o.client_id or "",
+            "clientOrderId": o.client_id or "",
             "timeInForce": params.get("timeInForce", "GTC"),
-            "priceRate": 0,
+            "priceRate": "0",
             "stopLoss": "",
             "takeProfit": "",
-            "reduceOnly": reduce_only,
+            "reduceOnly": o.reduce_only,
+            "activationPrice": "0",
+            "closePosition": "",
+            "stopGuaranteed": "",
+            "status": status,
+            "avgPrice": num(o.avg_price or ZERO),
+            "executedQty": num(o.filled),
         }
-        return ok({"order": data})
 
     async def query(self, request: web.Request, acct: EmuAccount, params: dict) -> web.Response:
         order = self.lookup(acct.api_key, params)
@@ -224,7 +254,7 @@ class BingXOrders:
                     "side": f.side.upper(),
                     "positionSide": o.position_side,
                     "type": native_type(o),
-                    "workingType": "MARK_PRICE",
+                    "workingType": working_type(o),
                     "onlyOnePosition": o.position_side == "BOTH",
                 }
             )

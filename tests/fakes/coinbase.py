@@ -8,8 +8,13 @@ Covers what ccxt 4.5 calls for spot trading, on the real paths and in the real s
   ``/api/v3/brokerage/transaction_summary`` (fee tier); the private ``/products`` twins too.
 - balance: ``GET /v2/accounts`` (ccxt's default) and ``GET /api/v3/brokerage/accounts``
   (``params={'v3': True}``) with ``cursor``/``has_next`` paging (``accounts_page_size``);
-  v3 reports ``hold`` for open orders, v2 only totals.
-- orders: ``POST /orders`` (``market_market_ioc`` base_size/quote_size, ``limit_limit_gtc``),
+  v3 reports ``available_balance`` and ``hold`` (funds open orders reserve), v2 only one
+  amount per wallet (held funds included), so ccxt's v2 free equals the total.
+- order times: ``created_time`` is the placement, ``last_fill_time`` the last fill (null
+  before any); ccxt's parser leaves ``lastTradeTimestamp`` None.
+- orders: ``POST /orders`` (``market_market_ioc`` base_size/quote_size: Coinbase's order
+  guide says "To buy a product, provide a quote_size or base_size; to sell, provide a
+  base_size"; ``limit_limit_gtc``),
   ``GET /orders/historical/{order_id}`` (also honours the deprecated ``client_order_id``
   query parameter), ``GET /orders/historical/batch`` (``order_status``, ``product_id``,
   ``order_ids``, cursor), ``POST /orders/batch_cancel``, ``GET /orders/historical/fills``.

@@ -83,6 +83,7 @@ class CoinbaseOrders:
         value = o.filled * (o.avg_price or Decimal(0))
         after_fees = value + o.fee if o.side == "buy" else value - o.fee
         hold = self.emu.holds(o.account) if o.status == "open" else {}
+        fill_times = [f.ts_ms for f in self.emu.ledger.fills if f.order_id == o.order_id]
         return {
             "order_id": o.order_id,
             "product_id": native(o.symbol),
@@ -99,9 +100,7 @@ class CoinbaseOrders:
             "filled_size": s(o.filled),
             "average_filled_price": s(o.avg_price or 0),
             "fee": "",
-            "number_of_fills": str(
-                sum(1 for f in self.emu.ledger.fills if f.order_id == o.order_id)
-            ),
+            "number_of_fills": str(len(fill_times)),
             "filled_value": s(value),
             "pending_cancel": False,
             "size_in_quote": in_quote,
@@ -118,7 +117,9 @@ class CoinbaseOrders:
             "order_placement_source": "RETAIL_ADVANCED",
             "outstanding_hold_amount": s(hold.get(quote if o.side == "buy" else base, 0)),
             "is_liquidation": False,
-            "last_fill_time": iso(o.created_ms) if o.filled else None,
+            # the time of the last fill (a limit order rests first): created_time is the
+            # placement; ccxt reads neither into lastTradeTimestamp
+            "last_fill_time": iso(max(fill_times)) if fill_times else None,
             "edit_history": [],
             "leverage": "",
             "margin_type": "UNKNOWN_MARGIN_TYPE",

@@ -91,6 +91,9 @@ class EmuOrder:
     # Stop-market: rests until the price reaches it (sell: <=, buy: >=), then fills as market.
     trigger_price: Decimal | None = None
     triggered_ms: int | None = None  # when the stop triggered (None: not yet / not a stop)
+    # The price a stop watches: "last" (the traded price; Kraken ``trigger=last``, BingX
+    # ``workingType=CONTRACT_PRICE``) or "mark" (BingX's default ``MARK_PRICE``).
+    trigger_source: str = "last"
 
 
 @dataclass
@@ -178,16 +181,24 @@ class Ledger:
         """The price market orders (and triggered stops) fill at."""
         return self.prices.get(symbol)
 
+    def trigger_reference(self, order: EmuOrder) -> tuple[Decimal | None, bool]:
+        """(the price that decides whether the stop ``order`` triggers, whether that is
+        the traded price itself). Here always the traded price; the BingX ledger answers
+        the mark price for ``MARK_PRICE`` stops while a test holds one apart."""
+        return self.market_price(order.symbol), True
+
     def try_fill(self, order: EmuOrder, base: str, quote: str, now_ms: int) -> None:
         """Fill ``order`` if the current price lets it: market now, limit when crossed, stop
-        when the price already is at or beyond its trigger (then at the market price)."""
+        when its reference price already is at or beyond its trigger (then at the market
+        price)."""
         if order.status != "open":
             return
         px = self.market_price(order.symbol)
         if px is None:
             return
         if order.trigger_price is not None and order.triggered_ms is None:
-            if not stop_crossed(order.side, order.trigger_price, px):
+            ref, _ = self.trigger_reference(order)
+            if ref is None or not stop_crossed(order.side, order.trigger_price, ref):
                 return
             order.triggered_ms = now_ms
         if order.type == "limit":
@@ -233,6 +244,17 @@ class Ledger:
             )
         )
 
+    def check_stop(self, o: EmuOrder, now_ms: int, split) -> None:
+        """Trigger the open stop ``o`` if its reference price reached the trigger: at the
+        trigger when that price is the traded one (it passed the trigger on the way),
+        else (a mark-price stop) at the market price."""
+        assert o.trigger_price is not None
+        ref, traded = self.trigger_reference(o)
+        if ref is None or not stop_crossed(o.side, o.trigger_price, ref):
+            return
+        px = o.trigger_price if traded else self.market_price(o.symbol)
+        self.trigger(o, px if px is not None else o.trigger_price, now_ms, split)
+
     def holds(self, api_key: str, split) -> dict[str, Decimal]:
         """Funds open orders reserve, per currency (buys: limit or trigger cost plus fee)."""
         held: dict[str, Decimal] = {}
@@ -257,8 +279,7 @@ class Ledger:
             if o.symbol != symbol or o.status != "open":
                 continue
             if o.trigger_price is not None and o.triggered_ms is None:
-                if stop_crossed(o.side, o.trigger_price, price):
-                    self.trigger(o, o.trigger_price, now_ms, split)
+                self.check_stop(o, now_ms, split)
                 continue
             base, quote = split(symbol)
             self.try_fill(o, base, quote, now_ms)

@@ -74,15 +74,14 @@ class StopTriggers:
 
     def sync(self, now_ms: int) -> None:
         """Trigger every open stop the candles closed by ``now_ms`` (oldest first) or the
-        current price reach."""
-        for order in self.open_stops():
-            self._scan_candles(order, now_ms)
+        current reference price reach. The candles are traded prices: a stop watching a
+        mark price a test holds apart (BingX ``MARK_PRICE``) is left to that price."""
         ledger, split = self.emu.ledger, self.emu.split_symbol
         for order in self.open_stops():
-            assert order.trigger_price is not None
-            px = ledger.market_price(order.symbol)
-            if px is not None and stop_crossed(order.side, order.trigger_price, px):
-                ledger.trigger(order, order.trigger_price, now_ms, split)
+            if ledger.trigger_reference(order)[1]:
+                self._scan_candles(order, now_ms)
+        for order in self.open_stops():
+            ledger.check_stop(order, now_ms, split)
 
     def _scan_candles(self, order: EmuOrder, now_ms: int) -> None:
         rows = self.emu.candles.get(order.symbol, [])

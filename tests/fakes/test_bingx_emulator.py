@@ -119,7 +119,17 @@ async def test_balance_market_order_and_position(emu: BingXEmulator, ex, account
     assert pos["unrealizedPnl"] == 100
     balance = await ex.fetch_balance()
     assert balance["USDT"]["used"] == 1000
-    assert balance["USDT"]["free"] == pytest.approx(10000 - 2.5 + 100 - 1000)
+    # as in ccxt's recorded real answer: available margin leaves the open profit out, so
+    # ccxt's total (free + used) is the wallet; the open profit is only in ``equity``
+    assert balance["USDT"]["free"] == pytest.approx(10000 - 2.5 - 1000)
+    assert balance["USDT"]["total"] == pytest.approx(10000 - 2.5)
+    [row] = balance["info"]["data"]
+    assert "maxWithdrawAmount" not in row
+    assert (row["balance"], row["equity"], row["unrealizedProfit"]) == (
+        "9997.5000",
+        "10097.5000",
+        "100.0000",
+    )
     trades = await ex.fetch_my_trades(BTC)
     assert [(t["order"], t["amount"], t["price"]) for t in trades] == [(order["id"], 0.1, 50000)]
 
@@ -321,3 +331,59 @@ async def test_drop_response_places_the_order(emu: BingXEmulator, ex, account) -
     assert order.status == "open"
     found = await ex.fetch_order(None, BTC, {"clientOrderId": "d-1"})
     assert found["id"] == order.order_id
+
+
+async def test_create_answer_is_filled_without_commission_the_query_and_fills_carry_it(
+    emu: BingXEmulator, ex, account
+) -> None:
+    emu.set_price(BTC, Decimal("50000"))
+    order = await ex.create_order(BTC, "market", "buy", 0.1, None, {"clientOrderId": "fee-1"})
+    # like ccxt's newest recorded answer: status, average and quantity, no commission
+    assert "commission" not in order["info"] and order["fee"]["cost"] is None
+    assert (order["status"], order["filled"], order["average"]) == ("closed", 0.1, 50000)
+    assert order["timestamp"] is None  # the create answer has no time either
+    fetched = await ex.fetch_order(order["id"], BTC)
+    assert fetched["fee"] == {"currency": "USDT", "cost": pytest.approx(2.5)}
+    trades = await ex.fetch_my_trades(BTC, None, None, {"orderId": order["id"]})
+    assert [(t["order"], t["fee"]["cost"]) for t in trades] == [(order["id"], pytest.approx(2.5))]
+
+
+async def test_balance_with_an_open_loss(emu: BingXEmulator, ex, account) -> None:
+    emu.set_price(BTC, Decimal("50000"))
+    await ex.set_leverage(5, BTC, {"side": "BOTH"})
+    await ex.create_order(BTC, "market", "buy", 0.1, None)
+    emu.set_price(BTC, Decimal("49000"))
+    balance = await ex.fetch_balance()
+    [row] = balance["info"]["data"]
+    assert (row["balance"], row["equity"], row["unrealizedProfit"]) == (
+        "9997.5000",
+        "9897.5000",
+        "-100.0000",
+    )
+    assert row["usedMargin"] == "1000.0000" and row["availableMargin"] == "8897.5000"
+
+
+async def test_mark_price_marks_positions(emu: BingXEmulator, ex, account) -> None:
+    emu.set_price(BTC, Decimal("50000"))
+    await ex.create_order(BTC, "market", "buy", 0.1, None)
+    emu.set_mark_price(BTC, Decimal("50500"))
+    [pos] = await ex.fetch_positions([BTC])
+    assert pos["markPrice"] == 50500 and pos["unrealizedPnl"] == 50
+    assert (await ex.fetch_ticker(BTC))["last"] == 50000
+
+
+async def test_position_mode_switch_refused_while_an_order_or_position_is_open(
+    emu: BingXEmulator, ex, account
+) -> None:
+    emu.set_price(ETH, Decimal("3000"))
+    await ex.create_order(ETH, "limit", "buy", 1, 2500, {"clientOrderId": "rest"})
+    with pytest.raises(ccxt.BadRequest):  # a pending order blocks the switch
+        await ex.set_position_mode(True)
+    assert (await ex.fetch_position_mode())["hedged"] is False
+    await ex.cancel_order(None, ETH, {"clientOrderId": "rest"})
+    await ex.create_order(ETH, "market", "buy", 1, None)
+    with pytest.raises(ccxt.BadRequest):  # so does a position
+        await ex.set_position_mode(True)
+    await ex.create_order(ETH, "market", "sell", 1, None, {"reduceOnly": True})
+    await ex.set_position_mode(True)
+    assert (await ex.fetch_position_mode())["hedged"] is True

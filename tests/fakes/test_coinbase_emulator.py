@@ -376,3 +376,38 @@ async def test_one_minute_candles_are_refused(client: ccxt.coinbase) -> None:
     # The emulator only has 5m data; it refuses finer granularity like a bad argument.
     with pytest.raises(ccxt.BadRequest):
         await client.fetch_ohlcv("BTC/USD", "1m", limit=5)
+
+
+async def test_market_buy_in_base_size_fills_exactly_that_size(
+    emu: CoinbaseEmulator, account: EmuAccount, client: ccxt.coinbase
+) -> None:
+    # Coinbase's order guide: "To buy a product, provide a quote_size or base_size"
+    emu.set_price("ADA/USD", Decimal("0.5"))
+    config = {"market_market_ioc": {"base_size": "579"}}
+    params = {"client_order_id": "base-1", "order_configuration": config}
+    order = await client.create_order("ADA/USD", "market", "buy", 579, 0.5, params)
+    fetched = await client.fetch_order(order["id"])
+    assert fetched["info"]["order_configuration"] == config
+    assert fetched["amount"] == 579 and fetched["filled"] == 579
+    assert account.balances["ADA"] == Decimal(579)
+    fee = Decimal("579") * Decimal("0.5") * Decimal("0.006")  # charged in USD
+    assert account.balances["USD"] == Decimal(10000) - Decimal("289.5") - fee
+
+
+async def test_last_fill_time_is_the_fill_not_the_placement(
+    emu: CoinbaseEmulator, client: ccxt.coinbase
+) -> None:
+    t0 = emu.clock_ms()
+    now = [t0]
+    emu.clock_ms = lambda: now[0]
+    emu.set_price("BTC/USD", Decimal("60000"))
+    order = await client.create_order(
+        "BTC/USD", "limit", "buy", 0.01, 55000, {"client_order_id": "lft"}
+    )
+    assert (await client.fetch_order(order["id"]))["info"]["last_fill_time"] is None
+    now[0] = t0 + 146_000
+    emu.set_price("BTC/USD", Decimal("54000"))
+    done = await client.fetch_order(order["id"])
+    assert done["timestamp"] == t0 and done["lastTradeTimestamp"] is None  # ccxt's parser
+    filled_at = done["info"]["last_fill_time"]
+    assert client.parse8601(filled_at) == t0 + 146_000

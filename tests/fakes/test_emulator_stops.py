@@ -309,3 +309,76 @@ async def test_bingx_replay_gap_fills_at_the_open(bingx, bx):
     done = await client.fetch_order(None, SWAP, {"clientOrderId": "gp"})
     assert done["status"] == "closed" and done["average"] == float(Decimal(str(rows[j][1])))
     assert bingx.orders_for_client_id(account, "gp")[0].triggered_ms == now[0] - 1
+
+
+# --- what a stop watches, and when it filled ------------------------------------------
+
+
+async def test_bingx_stop_without_working_type_triggers_on_the_mark_price(bingx, bx):
+    account, client = bx
+    bingx.set_price(SWAP, Decimal("3000"))
+    await client.create_order(SWAP, "market", "buy", 1, None)
+    params = {"clientOrderId": "mk", "stopLossPrice": 2900, "reduceOnly": True}
+    placed = await client.create_order(SWAP, "market", "sell", 1, None, params)
+    assert placed["info"]["workingType"] == "MARK_PRICE"  # BingX's default
+    bingx.set_mark_price(SWAP, Decimal("2890"))  # the last price stays at 3000
+    done = await client.fetch_order(placed["id"], SWAP)
+    assert done["status"] == "closed" and done["info"]["workingType"] == "MARK_PRICE"
+    assert done["average"] == 3000  # a market order at the last price
+    assert bingx.position_of(account, SWAP).size == 0
+
+
+async def test_bingx_contract_price_stop_ignores_the_mark_and_follows_the_last_price(bingx, bx):
+    account, client = bx
+    bingx.set_price(SWAP, Decimal("3000"))
+    await client.create_order(SWAP, "market", "buy", 1, None)
+    params = {
+        "clientOrderId": "cp",
+        "stopLossPrice": 2900,
+        "reduceOnly": True,
+        "workingType": "CONTRACT_PRICE",
+    }
+    placed = await client.create_order(SWAP, "market", "sell", 1, None, params)
+    assert placed["info"]["workingType"] == "CONTRACT_PRICE"
+    bingx.set_mark_price(SWAP, Decimal("2800"))
+    found = await client.fetch_order(placed["id"], SWAP)
+    assert found["status"] == "open" and found["info"]["workingType"] == "CONTRACT_PRICE"
+    bingx.set_mark_price(SWAP, None)
+    bingx.set_price(SWAP, Decimal("2950"))
+    assert (await client.fetch_order(placed["id"], SWAP))["status"] == "open"
+    bingx.set_price(SWAP, Decimal("2850"))
+    done = await client.fetch_order(placed["id"], SWAP)
+    assert (done["status"], done["average"]) == ("closed", 2900)
+    with pytest.raises(ccxt.BadRequest):  # an unknown workingType is refused
+        await client.create_order(
+            SWAP, "market", "buy", 1, None, {"stopLossPrice": 3100, "workingType": "FAIR"}
+        )
+
+
+async def test_bingx_stop_placed_at_t0_filled_at_t1_reports_both_times(bingx, bx):
+    account, client = bx
+    t0 = bingx.clock_ms()
+    now = replay_at(bingx, t0)
+    bingx.set_price(SWAP, Decimal("3000"))
+    await client.create_order(SWAP, "market", "buy", 1, None)
+    params = {"clientOrderId": "tt", "stopLossPrice": 2900, "reduceOnly": True}
+    placed = await client.create_order(SWAP, "market", "sell", 1, None, params)
+    now[0] = t0 + 146_000
+    bingx.set_price(SWAP, Decimal("2800"))
+    done = await client.fetch_order(placed["id"], SWAP)
+    assert done["status"] == "closed"
+    assert (done["timestamp"], done["lastTradeTimestamp"]) == (t0, t0 + 146_000)
+
+
+async def test_kraken_stop_placed_at_t0_filled_at_t1_reports_both_times(kraken, kr):
+    account, client = kr
+    t0 = kraken.clock_ms()
+    now = replay_at(kraken, t0)
+    kraken.set_price(ETH, Decimal("3000"))
+    params = {"clientOrderId": "tt", "stopLossPrice": 2900}
+    placed = await client.create_order(ETH, "market", "sell", 1, None, params)
+    now[0] = t0 + 146_000
+    kraken.set_price(ETH, Decimal("2800"))
+    [done] = await client.fetch_closed_orders(params={"clientOrderId": "tt"})
+    assert done["id"] == placed["id"] and done["status"] == "closed"
+    assert done["timestamp"] == t0 and done["lastUpdateTimestamp"] == t0 + 146_000
