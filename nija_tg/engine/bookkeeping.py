@@ -150,6 +150,7 @@ async def book_fill(
     reduce_only: bool,
     contract_size: Decimal,
     session_id: int | None,
+    mode: str | None = None,
 ) -> FillEffect:
     """Apply a just-inserted fill to positions, its own P&L and the session counters."""
     rows = await positions_repo.for_symbol(tx, user_id, symbol)
@@ -181,6 +182,7 @@ async def book_fill(
                 entry_price=holding.entry_price,
                 entry_fees=holding.entry_fees,
                 realized_pnl=holding.realized_pnl,
+                mode=mode,
             )
     if effect.realized is not None:
         await fills_repo.set_realized_pnl(tx, user_id, fill_id, effect.realized)

@@ -1,6 +1,7 @@
-"""The engine daemon: the reconciler turning desired state into one UserLoop per trading
-user, the shared MarketHub feeding them candle closes, and (when given) the outbox
-sender. Runs until ``stop_event`` is set, then drains: loops are cancelled (orders in
+"""The engine daemon: the reconciler turning desired state into one UserLoop per user who
+trades or holds a position (the GateBoard telling each loop its gate and waking it for
+a close request), the shared MarketHub feeding them candle closes, and (when given) the
+outbox sender. Runs until ``stop_event`` is set, then drains: loops are cancelled (orders in
 flight complete first), sessions closed, pending notifications flushed as far as the
 drain time allows."""
 
@@ -16,6 +17,7 @@ from typing import Any
 from nija_tg.core.models import TradingMode
 from nija_tg.engine.clock import Clock
 from nija_tg.engine.market_data import MarketHub
+from nija_tg.engine.protection import GateBoard
 from nija_tg.engine.reconciler import Reconciler
 from nija_tg.engine.settings_watch import SettingsWatch
 from nija_tg.engine.snapshot_writer import SnapshotWriter
@@ -59,6 +61,7 @@ class Daemon:
         self.sender = sender
         self.release_account = release_account
         self.drain_seconds = settings.engine_drain_seconds
+        self.board = GateBoard()
         self.deps = LoopDeps(
             db=self.db,
             hub=self.hub,
@@ -70,16 +73,23 @@ class Daemon:
             drain_seconds=self.drain_seconds,
             snapshots=SnapshotWriter(self.db),
             settings_watch=SettingsWatch(self.db),
+            board=self.board,
         )
         self.loops: dict[int, UserLoop] = {}
         self.reconciler = Reconciler(
-            desired_users=lambda: desired_state.trading_users(self.db),
+            desired_users=self._desired,
             change_counter=lambda: desired_state.change_counter(self.db),
             loop_factory=self._loop,
             on_crash_alert=self._crash_alert,
             poll_interval=poll_interval,
             backoff_base=backoff_base,
         )
+
+    async def _desired(self) -> set[int]:
+        """Who needs a loop; their gates go to the board (and close requests wake)."""
+        state = await desired_state.read(self.db)
+        self.board.update(state)
+        return state.loops
 
     async def _loop(self, user_id: int) -> None:
         loop = UserLoop(self.deps, user_id)

@@ -27,7 +27,12 @@ from nija_tg.storage.db import Transaction
 from nija_tg.storage.orders import OrderRow
 
 ZERO = Decimal(0)
-PURPOSE_LABEL = {"stop": "stop-loss", "take_profit": "take-profit", "adopted": "adopted order"}
+PURPOSE_LABEL = {
+    "stop": "stop-loss",
+    "take_profit": "take-profit",
+    "adopted": "adopted order",
+    "close": "closed at your request",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +153,7 @@ async def record_fills(
             reduce_only=order.reduce_only,
             contract_size=facts.contract_size,
             session_id=order.session_id if order.session_id is not None else session_id,
+            mode=mode,
         )
         inserted.append((f, fee_q, effect.realized))
     if inserted and order.purpose == "stop" and not order.native_stop:
@@ -158,7 +164,8 @@ async def record_fills(
     if inserted:
         text = fill_text(order, facts, mode, inserted)
         key = f"fill:{user_id}:{order.exchange_id}:{inserted[0][0].trade_id}"
-        kind = "stop" if order.native_stop else "fill"  # the user's "stops" preference
+        # the user's "stops" preference; a close they asked for is always answered
+        kind = "stop" if order.native_stop else "info" if order.purpose == "close" else "fill"
         await outbox.enqueue(tx, user_id, kind, text, dedupe_key=key)
     return len(inserted)
 

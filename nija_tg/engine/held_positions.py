@@ -22,6 +22,7 @@ class HeldPositions:
     def __init__(self, db: Reader, user_id: int) -> None:
         self.db = db
         self.user_id = user_id
+        self.mode: str | None = None  # only positions opened in this mode (None: all)
         self._rows: list[PositionRow] | None = None
         self._by_symbol: dict[str, dict[str, PositionRow]] = {}
         self.reads = 0  # queries made (tests, benchmarks)
@@ -40,7 +41,7 @@ class HeldPositions:
         """Every open position, oldest first (as ``positions.list_for_user``). Do not
         mutate the list: it is the view itself (replaced, never changed, on updates)."""
         if self._rows is None:
-            self._set(await positions.list_for_user(self.db, self.user_id))
+            self._set(await positions.list_for_user(self.db, self.user_id, self.mode))
             self.reads += 1
         assert self._rows is not None
         return self._rows

@@ -14,6 +14,7 @@ from nija_tg.core import risk
 from nija_tg.core.errors import NijaError
 from nija_tg.core.models import BalanceLine, MarketInfo, UserStatus
 from nija_tg.core.risk_settings import RiskSettings
+from nija_tg.core.trading_gate import Gate
 from nija_tg.engine import loop_store
 from nija_tg.engine.clock import utc_day
 from nija_tg.engine.held_positions import HeldPositions
@@ -27,10 +28,6 @@ if TYPE_CHECKING:
     from nija_tg.engine.user_loop import LoopDeps
 
 log = logging.getLogger("nija_tg.engine.loop")
-
-
-class StopLoop(Exception):  # noqa: N818 - a control-flow signal, not an error
-    """The loop ends by itself (the user was paused)."""
 
 
 class LoopBook:
@@ -51,6 +48,10 @@ class LoopBook:
     blocked_day: str
     seed_prices: dict[str, Decimal]
     alerts: list[tuple[int, str]]
+
+    if TYPE_CHECKING:  # provided by UserLoop
+
+        async def _paused_by_engine(self, reason: str) -> None: ...
 
     async def _load_day_state(self, restart: bool) -> None:
         writer = self.deps.snapshots
@@ -89,19 +90,28 @@ class LoopBook:
                 tx, self.user_id, "summary", text, dedupe_key=f"summary:{self.user_id}:{day}"
             )
 
-    async def _check_limits(self) -> bool:
-        """Drawdown: pause (StopLoop). Daily loss: True (no entries) + one alert a day."""
+    async def _check_limits(self, gate: Gate) -> bool:
+        """True: no new entries. Drawdown (judged while the gate allows entries): the
+        user is paused, after the close's snapshot and equity point are written, and the
+        loop goes on protecting what is still open. Daily loss: one alert a day."""
         s = self.settings
-        if risk.drawdown_breached(self.equity, self.peak_equity, s.max_drawdown_pct):
+        if gate.entries and risk.drawdown_breached(
+            self.equity, self.peak_equity, s.max_drawdown_pct
+        ):
             pct = risk.drawdown_pct(self.equity, self.peak_equity)
+            writer = self.deps.snapshots
+            if writer is not None:
+                await writer.flush()  # the equity point that shows the drawdown, first
+            held = await self.held.all()
             async with self.db.transaction() as tx:
                 await users.set_status(tx, self.user_id, UserStatus.PAUSED, "drawdown")
                 await outbox.enqueue(
-                    tx, self.user_id, "drawdown", drawdown_text(pct, s.max_drawdown_pct)
+                    tx, self.user_id, "drawdown", drawdown_text(pct, s.max_drawdown_pct, len(held))
                 )
+            await self._paused_by_engine("drawdown")
             log.info("user %s paused: drawdown %.2f%%", self.user_id, pct)
             self.alerts.append((self.deps.clock.now_ms(), "drawdown"))
-            raise StopLoop
+            return True
         pnl_today = self.equity - self.sod_equity
         if not risk.daily_loss_breached(
             pnl_today, self.sod_equity, s.daily_loss_pct, s.daily_loss_usd

@@ -60,19 +60,73 @@ def daily_loss_text(loss: Decimal, limit: Decimal) -> str:
     )
 
 
-def drawdown_text(pct: Decimal, limit: Decimal) -> str:
+def positions_count(n: int) -> str:
+    return f"{n} open position{'' if n == 1 else 's'}"
+
+
+def drawdown_text(pct: Decimal, limit: Decimal, held: int = 0) -> str:
+    kept = (
+        f" Your {positions_count(held)} stay protected: stops keep running (only /close ends that)."
+        if held
+        else ""
+    )
     return (
         f"🛑 Drawdown {pct:.1f}% from your peak equity reached your {limit}% limit. "
-        "Trading is paused; open positions stay as they are. Review your settings, then "
-        "resume trading when ready."
+        f"Trading is paused: no new entries.{kept} Review your settings, then /trade on "
+        "when ready."
     )
 
 
-def connection_text(exchange_id: str) -> str:
-    return (
+def unprotected_lines(
+    held: list[PositionRow],
+    resting: dict[tuple[str, str], Decimal | None],
+    steps: dict[str, Decimal | None],
+) -> list[str]:
+    """One line per open position: its stop resting on the exchange still protects it
+    there, or nothing protects it while the engine cannot reach the account."""
+    lines = []
+    for p in held:
+        what = f"{p.symbol} {p.side} {fmt_amount(p.amount)}"
+        trigger = resting.get((p.symbol, p.side))
+        if trigger is not None:
+            at = fmt_price(trigger, steps.get(p.symbol))
+            lines.append(f"• {what}: its stop-loss at {at} rests on the exchange and still fires")
+        else:
+            lines.append(f"• {what}: no stop on the exchange: nothing protects it now")
+    return lines
+
+
+def connection_text(exchange_id: str, unprotected: list[str] | None = None) -> str:
+    text = (
         f"🔌 Your {exchange_id} API key stopped working (the exchange refused it or it "
-        "could not be read). Trading is paused. Please /connect again with a valid key, "
-        "then turn trading back on."
+        "could not be read). Trading is paused."
+    )
+    if unprotected:
+        text += (
+            f"\n⚠️ The engine can no longer protect your {positions_count(len(unprotected))} "
+            f"on {exchange_id} (no trailing, no stop checks, no exits):\n"
+            + "\n".join(unprotected)
+            + "\nWatch them on the exchange, or close them there."
+        )
+    return (
+        text + "\nPlease /connect again with a valid key: the engine protects your positions "
+        "again as soon as it is verified; /trade on resumes trading."
+    )
+
+
+def close_nothing_text(symbol: str | None, side: str | None, why: str = "") -> str:
+    """The answer to a close request for a position that is not open (any more)."""
+    if symbol is None:
+        return "✅ Nothing to close: you have no open positions the engine manages."
+    what = f"{symbol} {side}" if side else symbol
+    reason = f" {why}" if why else ""
+    return f"✅ Nothing to close: there is no open {what} position any more.{reason}"
+
+
+def close_refused_text(symbol: str, reason: str) -> str:
+    return (
+        f"⚠️ Your close of {symbol} was refused by the exchange: {reason} The position is "
+        "still open and keeps its stop; send /close again to retry."
     )
 
 

@@ -1,10 +1,14 @@
-"""Turns the desired state in the database into one asyncio task per trading user.
+"""Turns the desired state in the database into one asyncio task per user who needs a
+loop (who trades, or holds a position to protect).
 
 Every ``poll_interval`` it reads the change counter (one cheap row); when it moved, or
 every ``full_refresh`` seconds anyway, it re-reads who should trade and starts or
 cancels tasks so the running set matches. A task that crashes is restarted with
 exponential backoff; after ``alert_after`` consecutive crashes ``on_crash_alert`` is
-called once for that streak.
+called once for that streak. A task that ends by itself (its user neither trades nor
+holds anything any more, or was paused for a dead key) makes the next pass read the
+desired state again before anything is restarted: its ending changed positions, not
+the change counter.
 """
 
 from __future__ import annotations
@@ -89,9 +93,11 @@ class Reconciler:
                 continue
             error = task.exception()
             if error is None:
-                # the loop ended by itself (e.g. it paused its user): if the user is still
-                # wanted, start again after a pause rather than in a tight loop
+                # the loop ended by itself (nothing left to trade or protect, or a dead
+                # key): read the desired state again before converging; if the user is
+                # still wanted, start again after a pause rather than in a tight loop
                 slot.retry_at = now + self.backoff_base
+                self._last_counter = None
                 continue
             slot.failures += 1
             delay = min(self.backoff_max, self.backoff_base * 2 ** (slot.failures - 1))

@@ -29,6 +29,7 @@ from nija_tg.core.models import (
     TradingMode,
 )
 from nija_tg.core.risk_settings import RiskSettings
+from nija_tg.core.trading_gate import Gate
 from nija_tg.engine.exchange_stops import ExchangeStops
 from nija_tg.engine.execution import FUNDS, ExecutionResult, Executor, OrderDraft
 from nija_tg.engine.held_positions import HeldPositions
@@ -74,6 +75,11 @@ class TradingActions(ExchangeStops):
     refusals: Counter[str]
     day: str  # the UTC day of the clock
     stopping: bool  # a stop was requested: no new entries (exits and stops still run)
+
+    if TYPE_CHECKING:  # provided by UserLoop: the user's gate now
+
+        @property
+        def gate(self) -> Gate: ...
 
     async def _stops_and_signal(self, key: MarketKey) -> Signal:
         """Close positions whose stop the candle touched, trail the others; return the
@@ -139,12 +145,20 @@ class TradingActions(ExchangeStops):
         return Decimal(str(signal.stop_distance)) if signal.stop_distance > 0 else None
 
     async def _act(self, key: MarketKey, signal: Signal, blocked: bool) -> None:
+        """The strategy's part, as the gate allows: exits (ACTIVE, EXITS_ONLY) and
+        entries (ACTIVE). Stops ran before, whatever the gate."""
         held = await self.held.for_symbol(key.symbol)
+        gate = self.gate
         if signal.action is Action.EXIT:
+            if not gate.strategy_exits:
+                self.refusals[f"gate_{gate.value}"] += 1
+                return
             for p in held.values():
                 await self._close(p, "exit")
         elif signal.is_entry and not held:
-            if self.stopping:
+            if not gate.entries:
+                self.refusals[f"gate_{gate.value}"] += 1
+            elif self.stopping:
                 self.refusals["stopping"] += 1
             elif blocked:
                 self.refusals["daily_loss"] += 1
@@ -260,9 +274,10 @@ class TradingActions(ExchangeStops):
                 draft.symbol,
                 result.error,
             )
-            if draft.purpose != "entry" and result.refusal is not None:
-                # the exchange refused a close or a stop order: tell the user (entries are
-                # told by _enter, with the amounts); not-processed answers just retry
+            if draft.purpose not in ("entry", "close") and result.refusal is not None:
+                # the exchange refused an exit or a stop order: tell the user (entries are
+                # told by _enter, with the amounts; a close the user asked for by its
+                # request); not-processed answers just retry
                 if draft.trigger_price is not None:
                     text = stop_order_failed_text(draft.symbol, result.error or "")
                 else:

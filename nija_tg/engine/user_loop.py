@@ -1,22 +1,33 @@
 """One user's trading loop.
 
 Start: load settings, build the account (paper, or live through the injected factory),
-open a trading session, reconcile orders. Then on every candle close of the user's
-markets: reload the settings if they changed (``SettingsWatch``: a /set or an admin
-bound holds from the next decision, not from the next restart), enforce stops on the
-candle, refresh equity and the snapshot (UTC day rollover, peak), apply the limits
-(drawdown: pause and alert, then return; daily loss: no new entries today, one alert),
-evaluate the strategy on the shared indicator frame and submit what the risk check
-approves.
+open a trading session, reconcile orders, answer close requests already waiting. Then
+on every candle close of the user's markets: reload the settings if they changed
+(``SettingsWatch``: a /set or an admin bound holds from the next decision, not from the
+next restart), read the user's gate (``GateBoard``: switch, pause, global halt), enforce
+stops on the candle, refresh equity and the snapshot (UTC day rollover, peak), apply the
+limits (drawdown: snapshot and equity point first, then pause and alert; daily loss: no
+new entries today, one alert), evaluate the strategy on the shared indicator frame and
+submit what the gate and the risk check allow. Between closes, a close request of the
+user (/close, the Close button) wakes the loop at once.
+
+Protection is independent of trading: stops (the engine's candle check, the exchange's
+resting stops, trailing), the booking of stop fills and the snapshot run in every gate;
+entries need ACTIVE, strategy exits ACTIVE or EXITS_ONLY. A loop whose user trades
+(switch on or exits only, not paused) or holds a position keeps running; one whose user
+does neither (and has no close request waiting) ends by itself.
 
 A key that stops working (AuthenticationError, VaultError) pauses the user with one
-"connection" notification and ends the loop: no crash loop. Cancellation (stop, pause,
-global halt, shutdown) never abandons an order in flight: the submit is shielded.
+"connection" notification that says which open positions the exchange still protects
+(a resting stop) and which nothing protects now, and ends the loop: no crash loop.
+Cancellation (trading off with nothing held, shutdown) never abandons an order in
+flight: the submit is shielded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 from collections import Counter
@@ -28,18 +39,25 @@ from typing import Any
 from nija_tg.core.errors import AuthenticationError, NijaError, RetryableError, VaultError
 from nija_tg.core.models import MarketInfo, TradingMode, UserStatus
 from nija_tg.core.risk_settings import RiskSettings
+from nija_tg.core.trading_gate import Gate, TradingSwitch, needs_loop
 from nija_tg.engine.clock import Clock
+from nija_tg.engine.exchange_stops import close_side
 from nija_tg.engine.execution import Executor
 from nija_tg.engine.held_positions import HeldPositions
-from nija_tg.engine.loop_book import LoopBook, StopLoop
-from nija_tg.engine.loop_support import connection_text, symbols_for
+from nija_tg.engine.loop_book import LoopBook
+from nija_tg.engine.loop_support import connection_text, symbols_for, unprotected_lines
 from nija_tg.engine.market_data import MarketHub, MarketKey
+from nija_tg.engine.protection import GateBoard
 from nija_tg.engine.settings_watch import SettingsWatch
 from nija_tg.engine.snapshot_writer import SnapshotWriter
 from nija_tg.engine.trading import TradingActions
+from nija_tg.engine.user_closes import UserCloses
 from nija_tg.exchange.paper import InMemoryPaperStore, PaperAccount, PaperStore
 from nija_tg.exchange.protocol import MarketDataSource, TradingAccount
-from nija_tg.storage import credentials, outbox, sessions, settings_repo, users
+from nija_tg.services.desired_state import UserState
+from nija_tg.storage import close_requests, credentials, outbox, sessions, settings_repo, users
+from nija_tg.storage import orders as orders_repo
+from nija_tg.storage import positions as positions_repo
 from nija_tg.storage.db import Database
 from nija_tg.strategies import Signal
 
@@ -69,13 +87,16 @@ class LoopDeps:
     snapshots: SnapshotWriter | None = None
     # settings changed while the loops run (None: settings are read once, at start)
     settings_watch: SettingsWatch | None = None
+    # the gates the reconciler last read, and close-request wake-ups (None: a loop reads
+    # its gate once, at start, and sees close requests at candle closes only)
+    board: GateBoard | None = None
 
     def __post_init__(self) -> None:
         if self.snapshots is not None:
             self.hub.on_idle(self.snapshots.flush_soon, settle=self.snapshots.flush_logged)
 
 
-class UserLoop(TradingActions, LoopBook):
+class UserLoop(UserCloses, TradingActions, LoopBook):
     def __init__(self, deps: LoopDeps, user_id: int, symbols: list[str] | None = None) -> None:
         self.deps = deps
         self.symbols = symbols  # default: the allowed pairs on the user's exchange
@@ -90,6 +111,10 @@ class UserLoop(TradingActions, LoopBook):
         self.account: TradingAccount | None = None
         self.executor: Executor | None = None
         self.held = HeldPositions(deps.db, user_id)  # open positions, read once per close
+        # the user's switch, pause and the halt (their gate), as last known
+        self.view = UserState(user_id, TradingSwitch.ON, False, None, False, False, False)
+        self.own_pause = -1  # change counter of the loop's own pause (board older: ignored)
+        self.end_status = "stopped"  # how the session ends when the loop ends by itself
         self.exchange_id = deps.paper_exchange
         self.session_id: int | None = None
         self.markets: dict[str, MarketInfo] = {}
@@ -109,28 +134,53 @@ class UserLoop(TradingActions, LoopBook):
     # --- life --------------------------------------------------------------------
 
     async def run(self) -> None:
-        """The whole life of the loop; returns when the user got paused."""
+        """The whole life of the loop; returns when its user neither trades nor holds a
+        position any more, or their key stopped working."""
         status = "crashed"
         sub = None
+        board = self.deps.board
+        poke = board.attach(self.user_id) if board is not None else None
+        waits: dict[str, asyncio.Future] = {}
         try:
             await self._whole(self.start())
+            if not await self._whole(self.on_requests()):
+                status = self.end_status
+                return
             sub = self.deps.hub.subscribe(self.keys)
             while True:
                 if self.resubscribe:  # new pairs or timeframe: follow the new markets
+                    _drop(waits, "close")
                     sub.close()
                     sub = self.deps.hub.subscribe(self.keys)
                     self.resubscribe = False
-                boundary, updated = await sub.next_close()
+                if "close" not in waits:
+                    waits["close"] = asyncio.ensure_future(sub.next_close())
+                if poke is not None and "poke" not in waits:
+                    waits["poke"] = asyncio.ensure_future(poke.wait())
+                await asyncio.wait(waits.values(), return_when=asyncio.FIRST_COMPLETED)
+                if "poke" in waits and waits["poke"].done():
+                    del waits["poke"]
+                    assert poke is not None
+                    poke.clear()
+                    if not await self._whole(self.on_requests()):
+                        status = self.end_status
+                        return
+                    continue  # the candle close still to come is waited for as it was
+                boundary, updated = waits.pop("close").result()
                 if not await self._whole(self.on_close(boundary, updated)):
-                    status = "paused"
+                    status = self.end_status
                     return
         except (AuthenticationError, VaultError) as exc:
             status = "paused"
             await self._pause_connection(exc)
         except asyncio.CancelledError:
-            status = "stopped"
+            status = "paused" if self.view.paused else "stopped"
             raise
         finally:
+            for name in list(waits):
+                _drop(waits, name)
+            if board is not None and poke is not None:
+                board.detach(self.user_id, poke)
             if sub is not None:
                 sub.close()
             await self.finish(status)
@@ -155,6 +205,8 @@ class UserLoop(TradingActions, LoopBook):
         self.settings_version, self.settings = await settings_repo.load_versioned(self.db, uid)
         user = await users.get_user(self.db, uid)
         self.mode = user.mode if user is not None else TradingMode.PAPER
+        self.held.mode = self.mode.value  # a paper loop never touches a live position
+        self.view = await self._read_view(user)
         self.account = await self._build_account()
         self.exchange_id = self.account.exchange_id
         self.markets, self.keys = await self._resolve_markets(self.settings)
@@ -290,44 +342,136 @@ class UserLoop(TradingActions, LoopBook):
     # --- one candle close ----------------------------------------------------------
 
     async def on_close(self, boundary: int, updated: list[MarketKey]) -> bool:
-        """Handle one close of ``updated`` markets. False: the user got paused."""
+        """Handle one close of ``updated`` markets. False: the loop ends (its user
+        neither trades nor holds a position any more)."""
         assert self.account is not None and self.executor is not None
         try:
             await self._reload_settings(boundary)
+            self._refresh_view()
             if self.resubscribe:  # markets the loop no longer follows wait for the new ones
                 updated = [k for k in updated if k in self.keys]
             await self.executor.refresh_open()
             self.held.invalidate()  # one read of the positions per close (then as changed)
+            await self._close_requested()
             signals: dict[str, Signal] = {}
             for key in updated:
                 signals[key.symbol] = await self._stops_and_signal(key)
             balances = await self.account.fetch_balance()
             held = await self.held.all()
             self.equity = await self._equity(balances, held)
-            if all(p.symbol in self._prices() for p in held):
+            priced = all(p.symbol in self._prices() for p in held)
+            if priced:
                 await self._rollover()
-                blocked = await self._check_limits()
+            # the snapshot and equity point first: a drawdown pause below is reported
+            # with the equity that caused it and the positions still held
+            await self._save_snapshot(balances, held, signals)
+            if priced:
+                blocked = await self._check_limits(self.gate)
             else:  # a held market has no price yet: equity is understated, judge later
                 blocked = self.blocked_day == self.day
-            await self._save_snapshot(balances, held, signals)
             for key in updated:
                 await self._act(key, signals[key.symbol], blocked)
-        except StopLoop:
-            return False
         except RetryableError as exc:
             log.warning("user %s: candle %s skipped: %s", self.user_id, boundary, exc)
-        return True
+        return await self._still_needed()
+
+    async def on_requests(self) -> bool:
+        """Between closes: answer the user's close requests now. False: the loop ends."""
+        assert self.executor is not None
+        try:
+            self._refresh_view()
+            await self._close_requested()
+        except RetryableError as exc:
+            log.warning("user %s: close request waits: %s", self.user_id, exc)
+        return await self._still_needed()
+
+    # --- the gate ------------------------------------------------------------------------
+
+    @property
+    def gate(self) -> Gate:
+        return self.view.gate
+
+    async def _read_view(self, user: users.UserRow | None) -> UserState:
+        """The user's gate at start: from the board when it knows them, else read."""
+        board = self.deps.board
+        known = board.view(self.user_id) if board is not None else None
+        if known is not None:
+            return known
+        if user is None:
+            return UserState(self.user_id, TradingSwitch.OFF, True, None, False, False, False)
+        viewer = user.role.value == "viewer"
+        return UserState(
+            user_id=self.user_id,
+            switch=TradingSwitch.OFF if viewer else user.switch,
+            paused=user.status is UserStatus.PAUSED,
+            pause_reason=user.pause_reason,
+            halted=await users.is_halted(self.db),
+            holds=False,
+            asks_close=False,
+        )
+
+    def _refresh_view(self) -> None:
+        """The gate as the reconciler last read it (no query). A read older than the
+        loop's own pause does not undo it."""
+        board = self.deps.board
+        if board is None or board.version < self.own_pause:
+            return
+        known = board.view(self.user_id)
+        if known is not None:
+            self.view = known
+
+    async def _still_needed(self) -> bool:
+        """Whether the loop goes on: its user trades, holds a position or waits for a
+        close (``needs_loop``)."""
+        view = self.view
+        if needs_loop(view.switch, paused=view.paused, holds_positions=bool(await self.held.all())):
+            return True
+        if await close_requests.pending_for_user(self.db, self.user_id):
+            return True  # a close that could not go out yet (retried on the next close)
+        self.end_status = "paused" if view.paused else "stopped"
+        log.info("user %s: nothing to trade or protect; the loop ends", self.user_id)
+        return False
+
+    async def _paused_by_engine(self, reason: str) -> None:
+        """Record that this loop paused its user: the gate is PROTECT from now on, until
+        a read of the desired state made after the pause says otherwise."""
+        row = await self.db.fetchone("SELECT value FROM app_state WHERE key = 'change_counter'")
+        self.own_pause = int(row["value"]) if row is not None else 0
+        self.view = dataclasses.replace(self.view, paused=True, pause_reason=reason)
 
     async def _pause_connection(self, exc: BaseException) -> None:
         log.warning("user %s: key refused (%s); pausing", self.user_id, type(exc).__name__)
         self.alerts.append((self.deps.clock.now_ms(), "connection"))
         try:
+            lines = await self._protection_report()
             async with self.db.transaction() as tx:
                 await users.set_status(tx, self.user_id, UserStatus.PAUSED, "connection")
                 if self.mode is TradingMode.LIVE:
                     await credentials.mark_unverified(tx, self.user_id, "refused by the exchange")
                 await outbox.enqueue(
-                    tx, self.user_id, "connection", connection_text(self.exchange_id)
+                    tx, self.user_id, "connection", connection_text(self.exchange_id, lines)
                 )
         except Exception:
             log.exception("user %s: could not record the pause", self.user_id)
+
+    async def _protection_report(self) -> list[str]:
+        """One line per open position of this account: protected by a stop resting on
+        the exchange, or by nothing now that the engine cannot reach the account."""
+        if self.mode is not TradingMode.LIVE:
+            return []
+        held = await positions_repo.list_for_user(self.db, self.user_id, self.mode.value)
+        resting: dict[tuple[str, str], Decimal | None] = {}
+        for p in held:
+            stops = await orders_repo.open_stops(self.db, self.user_id, p.symbol)
+            side = close_side(p.side)
+            resting[(p.symbol, p.side)] = next(
+                (o.trigger_price for o in stops if o.side is side), None
+            )
+        steps = {s: m.price_step for s, m in self.markets.items()}
+        return unprotected_lines(held, resting, steps)
+
+
+def _drop(waits: dict[str, asyncio.Future], name: str) -> None:
+    future = waits.pop(name, None)
+    if future is not None and not future.done():
+        future.cancel()

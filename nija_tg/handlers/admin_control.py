@@ -66,8 +66,9 @@ async def halt_command(update: Update, context: BotContext, actor_id: int) -> No
         return
     await reply(
         update,
-        f"🛑 <b>Global halt is on.</b> No new orders for anyone. Told {_people(told)} "
-        "with trading on. /unhalt lifts it.",
+        "🛑 <b>Global halt is on: everyone is on exits only.</b> No new positions for "
+        "anyone; strategy exits and stops keep running, so open positions stay protected. "
+        f"Told {_people(told)} with trading on. /unhalt lifts it.",
     )
 
 
@@ -78,7 +79,11 @@ async def unhalt_command(update: Update, context: BotContext, actor_id: int) -> 
     if told is None:
         await reply(update, "Trading is not halted.")
         return
-    await reply(update, f"✅ Global halt lifted. Told {_people(told)} with trading on.")
+    await reply(
+        update,
+        f"✅ Global halt lifted: each user's own switch applies again. Told "
+        f"{_people(told)} with trading on.",
+    )
 
 
 async def broadcast_command(update: Update, context: BotContext, actor_id: int) -> None:

@@ -17,7 +17,8 @@ VIEWER_COMMANDS: tuple[tuple[str, str], ...] = (
 TRADER_COMMANDS: tuple[tuple[str, str], ...] = VIEWER_COMMANDS[:-1] + (
     ("connect", "connect your exchange account (private chat only)"),
     ("disconnect", "remove your exchange keys and stop trading"),
-    ("trade", "switch trading: /trade on or /trade off"),
+    ("trade", "switch trading: /trade on, /trade exits (no new positions) or /trade off"),
+    ("close", "close a position at market: /close ETH or /close all"),
     ("mode", "paper or live trading: /mode paper|live"),
     ("settings", "your risk limits and strategy parameters"),
     ("set", "change one setting: /set max_position_usd 250"),
@@ -39,7 +40,7 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = TRADER_COMMANDS[:-1] + (
     ("revoke", "take a grant back: /revoke <viewer id> <trader id>"),
     ("audit", "recent audit log: /audit [n]"),
     ("broadcast", "message every user: /broadcast <text>"),
-    ("halt", "global kill switch: stop all trading"),
+    ("halt", "global kill switch: exits only for everyone"),
     ("unhalt", "lift the global kill switch"),
     ("bound", "limit users' settings: /bound max_position_usd ..500 [id|all]"),
     ("help", "what you can do here"),

@@ -1,13 +1,15 @@
-"""/balance, /positions, /trades and /sessions."""
+"""/balance, /positions (with a Close button per position of one's own), /trades and
+/sessions."""
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from nija_tg.handlers import reports_format as fmt
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import esc, reply
 from nija_tg.handlers.reports_args import begin, whose
+from nija_tg.handlers.trading import close_data
 from nija_tg.services.reports_service import Access
 
 __all__ = ["balance", "positions", "sessions", "trades"]
@@ -74,7 +76,23 @@ async def positions(update: Update, context: BotContext) -> None:
     lines.append(f"Total unrealised: <b>{fmt.money(report.total_unrealized, signed=True)}</b>")
     if report.updated_at is not None:
         lines.append(f"Marks as of {fmt.when(report.updated_at)}")
-    await reply(update, "\n".join(lines))
+    markup = await _close_buttons(context, access)
+    if markup is not None:
+        lines.append("Stops protect every open position until it is closed.")
+    await reply(update, "\n".join(lines), markup)
+
+
+async def _close_buttons(context: BotContext, access: Access) -> InlineKeyboardMarkup | None:
+    """One Close button per own open position the engine manages (each confirmed)."""
+    if not (access.own and access.may_trade):
+        return None
+    rows = []
+    for t in await context.services.trading.close_targets(access.target.user_id):
+        data = close_data("ask", t.symbol, t.side)
+        if data is not None:
+            label = f"✖️ Close {t.symbol} {t.side} {fmt.amount(t.amount)}"
+            rows.append([InlineKeyboardButton(label[:60], callback_data=data)])
+    return InlineKeyboardMarkup(rows[:20]) if rows else None
 
 
 async def trades(update: Update, context: BotContext) -> None:

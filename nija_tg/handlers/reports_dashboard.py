@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from nija_tg.core.models import Role, TradingMode, UserStatus
+from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.handlers import reports_format as fmt
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import esc
@@ -15,6 +16,7 @@ from nija_tg.services.reports_service import Access, Dashboard
 REFRESH = "status:refresh"
 TRADE_ON = "trade:on"
 TRADE_OFF = "trade:off"
+SWITCH_STATE = {TradingSwitch.ON: "on", TradingSwitch.EXITS: "exits only", TradingSwitch.OFF: "off"}
 CONNECT_HINT = "Send /connect to link your exchange."
 
 
@@ -25,10 +27,11 @@ def refresh_data(access: Access) -> str:
 def markup(access: Access, dash: Dashboard) -> InlineKeyboardMarkup:
     row = []
     if access.may_trade:
-        if dash.user.trading_on:
-            row.append(InlineKeyboardButton("⏸ Stop trading", callback_data=TRADE_OFF))
-        else:
+        switch = dash.user.switch
+        if switch is not TradingSwitch.ON:
             row.append(InlineKeyboardButton("▶️ Start trading", callback_data=TRADE_ON))
+        if switch is not TradingSwitch.OFF:
+            row.append(InlineKeyboardButton("⏸ Stop trading", callback_data=TRADE_OFF))
     row.append(InlineKeyboardButton("🔄 Refresh", callback_data=refresh_data(access)))
     return InlineKeyboardMarkup([row])
 
@@ -36,16 +39,23 @@ def markup(access: Access, dash: Dashboard) -> InlineKeyboardMarkup:
 def _trading_line(dash: Dashboard) -> str:
     user = dash.user
     if dash.halted:
-        state = "⛔ halted (global kill switch)"
+        state = "⛔ halted (global kill switch): exits only"
     elif user.status is UserStatus.PAUSED:
         state = f"⏸ paused ({esc((user.pause_reason or 'no reason given')[:80])})"
-    elif user.trading_on:
+    elif user.switch is TradingSwitch.ON:
         state = "🟢 on"
+    elif user.switch is TradingSwitch.EXITS:
+        state = "🟡 exits only (no new positions)"
     else:
         state = "⚪ off"
     if user.status is UserStatus.PAUSED and not dash.halted:
-        state += ", switched " + ("on" if user.trading_on else "off")
-    return f"Trading: {state}"
+        state += ", switched " + SWITCH_STATE[user.switch]
+    line = f"Trading: {state}"
+    if dash.open_positions and (
+        dash.halted or user.switch is not TradingSwitch.ON or (user.status is UserStatus.PAUSED)
+    ):
+        line += "\nStops keep protecting the open positions."
+    return line
 
 
 def _exchange_line(access: Access, conn: ConnectionInfo | None) -> str:

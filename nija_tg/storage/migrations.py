@@ -262,6 +262,32 @@ ALTER TABLE orders ADD COLUMN refusal TEXT;
 CREATE INDEX orders_user_symbol ON orders(user_id, symbol, order_id);
 """
 
+# Protection independent of trading (issue 12 item 2, issue 16 item 8). The user's
+# switch gets its middle position: ``exits_only`` with ``trading_on = 1`` is "/trade
+# exits" (no new entries, strategy exits and stops run); ``trading_on = 0`` is off
+# whatever ``exits_only`` says, so every existing writer of ``trading_on`` keeps meaning
+# what it meant. A position records the mode it was opened in (a paper loop never acts
+# on a live position or the reverse; rows from before take the user's mode now).
+# ``close_requests``: /close and the Close button ask the engine to close a position at
+# market (symbol NULL: all of them); the user's loop answers each request once.
+MIGRATION_7 = """
+ALTER TABLE users ADD COLUMN exits_only INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE positions ADD COLUMN mode TEXT CHECK (mode IN ('paper','live'));
+UPDATE positions SET mode = (SELECT u.mode FROM users u WHERE u.user_id = positions.user_id);
+CREATE TABLE close_requests (
+    request_id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id        INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    symbol         TEXT,                             -- NULL: every open position
+    side           TEXT CHECK (side IN ('long','short')),  -- NULL: every side
+    status         TEXT NOT NULL DEFAULT 'pending'
+                   CHECK (status IN ('pending','done','nothing','failed')),
+    result         TEXT,
+    created_at     REAL NOT NULL,
+    done_at        REAL
+);
+CREATE INDEX close_requests_pending ON close_requests(status, user_id);
+"""
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
     (2, MIGRATION_2),
@@ -269,6 +295,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (4, MIGRATION_4),
     (5, MIGRATION_5),
     (6, MIGRATION_6),
+    (7, MIGRATION_7),
 )
 
 

@@ -1,6 +1,7 @@
 """Open positions as the engine books them from fills: one row per (user, symbol, side).
 A row exists only while the position is open; closing deletes it. Stops and the trailing
-anchor are set by the trading loop and survive adds."""
+anchor are set by the trading loop and survive adds. Each row records the mode (paper or
+live) it was opened in: a user's loop manages only the positions of its own mode."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class PositionRow:
     entry_fees: Decimal  # entry fees not yet charged to realised P&L
     opened_at: float
     updated_at: float
+    mode: str | None = None  # "paper" | "live" (None: rows from before it was recorded)
 
 
 def _opt(text: str | None) -> Decimal | None:
@@ -44,13 +46,24 @@ def _row(r: sqlite3.Row) -> PositionRow:
         entry_fees=Decimal(r["entry_fees"]),
         opened_at=r["opened_at"],
         updated_at=r["updated_at"],
+        mode=r["mode"],
     )
 
 
-async def list_for_user(db: Reader, user_id: int) -> list[PositionRow]:
-    rows = await db.fetchall(
-        "SELECT * FROM positions WHERE user_id = ? ORDER BY opened_at, symbol, side", (user_id,)
-    )
+async def list_for_user(db: Reader, user_id: int, mode: str | None = None) -> list[PositionRow]:
+    """The user's open positions, oldest first; with ``mode``, only those opened in that
+    mode (and rows that do not say)."""
+    if mode is None:
+        rows = await db.fetchall(
+            "SELECT * FROM positions WHERE user_id = ? ORDER BY opened_at, symbol, side",
+            (user_id,),
+        )
+    else:
+        rows = await db.fetchall(
+            "SELECT * FROM positions WHERE user_id = ? AND (mode IS NULL OR mode = ?) "
+            "ORDER BY opened_at, symbol, side",
+            (user_id, mode),
+        )
     return [_row(r) for r in rows]
 
 
@@ -80,12 +93,15 @@ async def upsert(
     entry_price: Decimal,
     entry_fees: Decimal,
     realized_pnl: Decimal,
+    mode: str | None = None,
 ) -> None:
-    """Open or resize a position; an existing row keeps its stop and trailing anchor."""
+    """Open or resize a position; an existing row keeps its stop, trailing anchor and
+    mode. A new row records ``mode`` (default: the user's mode now)."""
     now = time.time()
     await tx.execute(
         "INSERT INTO positions(user_id, symbol, side, amount, entry_price, entry_fees, "
-        "realized_pnl, opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "realized_pnl, opened_at, updated_at, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "COALESCE(?, (SELECT mode FROM users WHERE user_id = ?))) "
         "ON CONFLICT(user_id, symbol, side) DO UPDATE SET amount = excluded.amount, "
         "entry_price = excluded.entry_price, entry_fees = excluded.entry_fees, "
         "realized_pnl = excluded.realized_pnl, updated_at = excluded.updated_at",
@@ -99,6 +115,8 @@ async def upsert(
             str(realized_pnl),
             now,
             now,
+            mode,
+            user_id,
         ),
     )
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from nija_tg.core.errors import ValidationError
 from nija_tg.core.models import Role, TradingMode, UserStatus
+from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.storage import admin_queries, audit
 from nija_tg.storage.db import Database, Transaction
 
@@ -44,6 +45,20 @@ class UserRow:
     created_at: float
     last_seen_at: float
     admin_source: str | None = None  # CONFIG or GRANTED for admins, else None
+    exits_only: bool = False  # with trading_on: "/trade exits" (no new entries)
+
+    @property
+    def switch(self) -> TradingSwitch:
+        """The user's own choice: on, exits only, or off."""
+        return switch_of(self.trading_on, self.exits_only)
+
+
+def switch_of(trading_on: bool, exits_only: bool) -> TradingSwitch:
+    """The switch stored as ``trading_on`` (off when 0, whatever ``exits_only`` says) and
+    ``exits_only`` (its middle position)."""
+    if not trading_on:
+        return TradingSwitch.OFF
+    return TradingSwitch.EXITS if exits_only else TradingSwitch.ON
 
 
 def _user(row: sqlite3.Row | None) -> UserRow | None:
@@ -65,6 +80,7 @@ def _user(row: sqlite3.Row | None) -> UserRow | None:
         created_at=row["created_at"],
         last_seen_at=row["last_seen_at"],
         admin_source=row["admin_source"],
+        exits_only=bool(row["exits_only"]),
     )
 
 
@@ -198,7 +214,16 @@ async def drop_grants(
 
 
 async def set_trading(tx: Transaction, user_id: int, on: bool) -> bool:
-    cur = await tx.execute("UPDATE users SET trading_on = ? WHERE user_id = ?", (int(on), user_id))
+    """Switch trading fully on (new entries too) or off."""
+    return await set_switch(tx, user_id, TradingSwitch.ON if on else TradingSwitch.OFF)
+
+
+async def set_switch(tx: Transaction, user_id: int, switch: TradingSwitch) -> bool:
+    """Store the user's switch: on, exits only (no new entries), or off."""
+    cur = await tx.execute(
+        "UPDATE users SET trading_on = ?, exits_only = ? WHERE user_id = ?",
+        (int(switch is not TradingSwitch.OFF), int(switch is TradingSwitch.EXITS), user_id),
+    )
     await bump_change_counter(tx)
     return cur.rowcount > 0
 
@@ -268,7 +293,9 @@ async def admin_user_ids(db: Database) -> list[int]:
 
 
 async def trading_user_ids(db: Database) -> list[int]:
-    """Users whose loop should run: trading on and not paused (halt is checked apart)."""
+    """Users who trade (switch on or exits only) and are not paused (the halt apart).
+    The engine also runs a loop for anyone holding a position: see
+    ``services.desired_state``."""
     rows = await db.fetchall(
         "SELECT user_id FROM users WHERE trading_on = 1 AND status = 'active' "
         "AND role != 'viewer' ORDER BY user_id"

@@ -82,10 +82,11 @@ class StopRig:
             await advance_candle(self.clock, self.hub)
 
     async def set_trading(self, on: bool) -> None:
+        """Switch trading; the loop learns it from the reconciler's next read."""
         async with self.db.transaction() as tx:
             await users.set_trading(tx, UID, on)
-        want = 1 if on else 0
-        assert await until(lambda: self.hub.subscribers == want), f"trading {on} not applied"
+        counter = await users.change_counter(self.db)
+        assert await until(lambda: self.daemon.board.version >= counter), "not read"
 
     async def close(self) -> None:
         self.stop_event.set()
@@ -195,19 +196,30 @@ async def test_stop_fired_by_the_exchange_is_recorded_once_and_never_sold_twice(
     assert rig.acct.balances.get("ETH", Decimal(0)) == 0
 
 
-async def test_stop_protects_the_position_while_trading_is_off(rig):
+async def test_stop_fired_while_trading_is_off_is_booked_and_told_at_once(rig):
+    """Issue 16 item 8: trading off, the exchange fires the resting stop; the loop, kept
+    for the open position, books it and tells the user on the very next candle (not
+    after trading resumes), and /positions (the positions table) no longer shows it."""
     await rig.start(trailing_stop=False)
     await entered(rig)
+    loop = rig.daemon.loops[UID]
     await rig.set_trading(False)
-    (stop,) = rig.exchange_stops("open")  # left in place when the loop stops
+    assert rig.daemon.loops.get(UID) is loop and rig.hub.subscribers == 1  # protecting
+    (stop,) = rig.exchange_stops("open")  # left in place
     rig.emu.set_price(SYMBOL, stop.trigger_price - 5)
-    assert stop.status == "closed"  # fired with nobody watching
-    rig.clock.set(rig.clock.now_ms() + TF)
-    await rig.set_trading(True)  # the next loop's start reconciles it
-    await rig.step()
+    assert stop.status == "closed"  # fired by the exchange
+    await rig.step()  # the very next candle, trading still off
     assert await rig.position() is None
-    assert [k for k, _ in await rig.outbox()].count("stop") == 1
+    stops = [t for k, t in await rig.outbox() if k == "stop"]
+    assert len(stops) == 1 and "stop-loss on the exchange" in stops[0]
+    assert not (await users.get_user(rig.db, UID)).trading_on
+    sells = [o for o in rig.exchange_orders() if o.side == "sell"]
+    assert sells == [stop]  # nothing sold twice
     await rig.assert_books_match()
+    # nothing left to protect, trading off: the loop ends by itself and stays ended
+    assert await until(lambda: UID not in rig.daemon.loops, 5)
+    await asyncio.sleep(0.3)
+    assert UID not in rig.daemon.loops and rig.hub.subscribers == 0
 
 
 async def test_exit_signal_cancels_the_stop_before_selling(rig):

@@ -1,15 +1,18 @@
 """Reconciler: desired users from the database become running tasks (and stop) within a
-second of a change; crashed loops restart with exponential backoff; an alert after
-repeated crashes, once per streak."""
+second of a change; a user holding a position keeps a loop whatever the switch, a pause
+or the halt; crashed loops restart with exponential backoff; an alert after repeated
+crashes, once per streak."""
 
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
-from nija_tg.core.models import Role, UserStatus
+from nija_tg.core.models import Role, TradingMode, UserStatus
+from nija_tg.core.trading_gate import Gate, TradingSwitch
 from nija_tg.engine.reconciler import Reconciler
 from nija_tg.services import desired_state
-from nija_tg.storage import users
+from nija_tg.storage import close_requests, credentials, positions, users
 
 
 async def _until(predicate, timeout=1.0):
@@ -59,7 +62,11 @@ async def test_start_and_stop_within_a_second_of_a_change(db):
         assert await _until(lambda: rec.running == {1})
         assert cancelled == [2]
         async with db.transaction() as tx:
-            await users.set_halted(tx, True)
+            await users.set_halted(tx, True)  # exits only for everyone: loops go on
+        await asyncio.sleep(0.2)
+        assert rec.running == {1}
+        async with db.transaction() as tx:
+            await users.set_trading(tx, 1, False)
         assert await _until(lambda: rec.running == set())
         assert sorted(cancelled) == [1, 2]
     finally:
@@ -160,3 +167,58 @@ async def test_loop_that_returns_is_not_restarted_in_a_tight_loop():
     await rec.tick()
     await asyncio.sleep(0)
     assert len(starts) == 2
+
+
+async def hold(db, uid: int, mode: str = "paper") -> None:
+    async with db.transaction() as tx:
+        await positions.upsert(
+            tx,
+            uid,
+            "ETH/USD",
+            "long",
+            amount=Decimal("0.1"),
+            entry_price=Decimal(2000),
+            entry_fees=Decimal(0),
+            realized_pnl=Decimal(0),
+            mode=mode,
+        )
+
+
+async def test_desired_state_protects_every_holder_and_gives_each_its_gate(db):
+    """Issue 12 item 2: a loop for everyone who trades, and for everyone holding a
+    position we opened in their current mode, whatever the switch, pause or halt."""
+    async with db.transaction() as tx:
+        for uid in range(1, 9):
+            await users.upsert_user(tx, uid, uid, None, None, Role.TRADER)
+        await users.set_switch(tx, 1, TradingSwitch.ON)
+        await users.set_switch(tx, 2, TradingSwitch.EXITS)
+        await users.set_status(tx, 4, UserStatus.PAUSED, "risk review")  # holds, paused
+        await users.set_switch(tx, 5, TradingSwitch.ON)
+        await users.set_status(tx, 5, UserStatus.PAUSED, "drawdown")  # paused, holds nothing
+        await users.set_mode(tx, 6, TradingMode.LIVE)  # holds a paper position only
+        await users.set_mode(tx, 7, TradingMode.LIVE)  # dead key, holds a live position
+        await users.set_status(tx, 7, UserStatus.PAUSED, "connection")
+        await credentials.store(tx, 7, "kraken", b"sealed", "tail", verified=False)
+    for uid in (3, 4, 6):
+        await hold(db, uid)
+    await hold(db, 7, "live")
+    async with db.transaction() as tx:
+        await close_requests.request(tx, 8, None)  # holds nothing, asked to close
+    state = await desired_state.read(db)
+    assert state.loops == {1, 2, 3, 4, 8}
+    gates = {uid: u.gate for uid, u in state.users.items()}
+    assert gates == {
+        1: Gate.ACTIVE,
+        2: Gate.EXITS_ONLY,
+        3: Gate.PROTECT,  # switch off, holds a position
+        4: Gate.PROTECT,  # paused by an admin, holds a position
+        8: Gate.PROTECT,
+    }
+    assert state.users[8].asks_close and not state.users[8].holds
+    async with db.transaction() as tx:
+        await users.set_halted(tx, True)
+        await credentials.store(tx, 7, "kraken", b"sealed", "tail", verified=True)
+    state = await desired_state.read(db)
+    assert state.loops == {1, 2, 3, 4, 7, 8}  # a verified key brings 7's protection back
+    assert state.users[1].gate is Gate.EXITS_ONLY  # the halt: exits only
+    assert state.users[7].gate is Gate.PROTECT

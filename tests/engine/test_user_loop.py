@@ -51,8 +51,9 @@ async def add_user(db, uid: int, settings: RiskSettings, mode=TradingMode.PAPER)
 
 async def fills_of(db, uid: int) -> list[dict]:
     rows = await db.fetchall(
-        "SELECT symbol, side, amount, price, realized_pnl, ts FROM fills WHERE user_id = ? "
-        "ORDER BY fill_id",
+        "SELECT f.symbol, f.side, f.amount, f.price, f.realized_pnl, f.ts, o.purpose "
+        "FROM fills f LEFT JOIN orders o ON o.order_id = f.order_id WHERE f.user_id = ? "
+        "ORDER BY f.fill_id",
         (uid,),
     )
     return [dict(r) for r in rows]
@@ -117,12 +118,17 @@ async def test_paper_users_share_market_data_and_each_hits_its_own_limits(db):
         assert later_entries == []
     assert loops[12].refusals["daily_loss"] > 0
 
-    # 13: drawdown -> paused with one alert, the loop ended by itself, no trades after
+    # 13: drawdown -> paused with one alert; no entries after it, but the positions it
+    # held stay protected: only their stops closed them afterwards (issue 12 item 2)
     user13 = await users.get_user(db, 13)
     assert user13.status is UserStatus.PAUSED and user13.pause_reason == "drawdown"
     assert len(await outbox_of(db, 13, "drawdown")) == 1
     (paused_at, _kind) = next(a for a in loops[13].alerts if a[1] == "drawdown")
-    assert all(f["ts"] * 1000 <= paused_at for f in await fills_of(db, 13))
+    later = [f for f in await fills_of(db, 13) if f["ts"] * 1000 > paused_at]
+    assert later, "the data takes a held position through its stop after the pause"
+    assert all(f["side"] == "sell" and f["purpose"] == "stop" for f in later), later
+    held13 = {f["symbol"] for f in await fills_of(db, 13) if f["ts"] * 1000 <= paused_at}
+    assert {f["symbol"] for f in later} <= held13
     (session13,) = await sessions.list_for_user(db, 13)
     assert session13.status == "paused"
     for uid in (11, 12, 14, 15):

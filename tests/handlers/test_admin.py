@@ -225,12 +225,14 @@ async def test_pause_and_resume_tell_the_users_through_the_outbox(crew):
 
 async def test_halt_and_unhalt(crew):
     reply = await crew.say(ADMIN_ID, "/halt")
-    assert "Global halt is on" in reply and "1 user" in reply
+    assert "Global halt is on: everyone is on exits only" in reply and "1 user" in reply
+    assert "stops keep running" in reply and "open positions stay protected" in reply
     assert await users.is_halted(_db(crew))
     assert await _kinds(crew, TRADER) == ["halt"]
     assert await _kinds(crew, VIEWER) == []  # viewers do not trade
     assert "already halted" in await crew.say(ADMIN_ID, "/halt")
-    assert "halt lifted" in await crew.say(ADMIN_ID, "/unhalt")
+    lifted = await crew.say(ADMIN_ID, "/unhalt")
+    assert "halt lifted" in lifted and "own switch applies again" in lifted
     assert not await users.is_halted(_db(crew))
     assert await _kinds(crew, TRADER) == ["halt", "halt"]
     assert "not halted" in await crew.say(ADMIN_ID, "/unhalt")

@@ -8,6 +8,7 @@ from decimal import Decimal
 from telegram.ext import CommandHandler
 
 from nija_tg.core.models import OrderStatus, OrderType, Role, Side, UserStatus
+from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.handlers import reports_format as fmt
 from nija_tg.handlers.reports import send_dashboard
 from nija_tg.storage import audit, credentials, orders, snapshots, users
@@ -345,3 +346,24 @@ def test_number_formatting():
         and fmt.balance(Decimal("0.5"), "BTC") == "0.5"
     )
     assert fmt.pct(Decimal(2) / Decimal(3)) == "66.7%" and fmt.pct(None) == "—"
+
+
+async def test_dashboard_shows_exits_only_and_that_stops_keep_protecting(bot):
+    await trader_with_data(bot)  # one open position
+    async with db_of(bot).transaction() as tx:
+        await users.set_switch(tx, TRADER, TradingSwitch.EXITS)
+    record = await bot.ask(TRADER, "/status")
+    text = record.params["text"]
+    assert "Trading: 🟡 exits only (no new positions)" in text
+    assert "Stops keep protecting the open positions." in text
+    assert buttons(record) == [
+        ("▶️ Start trading", "trade:on"),
+        ("⏸ Stop trading", "trade:off"),
+        ("🔄 Refresh", "status:refresh"),
+    ]
+    async with db_of(bot).transaction() as tx:
+        await users.set_switch(tx, TRADER, TradingSwitch.ON)
+        await users.set_halted(tx, True)
+    text = (await bot.ask(TRADER, "/status")).params["text"]
+    assert "halted (global kill switch): exits only" in text
+    assert "Stops keep protecting the open positions." in text

@@ -1,5 +1,8 @@
+from decimal import Decimal
+
 from nija_tg.core.models import Role, TradingMode, UserStatus
-from nija_tg.storage import credentials, users
+from nija_tg.core.trading_gate import TradingSwitch
+from nija_tg.storage import audit, close_requests, credentials, positions, users
 
 ALICE, VIEWER = 6001, 6002
 
@@ -20,7 +23,8 @@ async def test_trade_usage_for_malformed_args(bot):
     await bot.say(ALICE, "/start")
     for text in ("/trade", "/trade maybe", "/trade on off", "/trade " + "🚀" * 300, "/trade -1"):
         reply = await bot.say(ALICE, text)
-        assert "Usage: /trade on or /trade off" in reply
+        assert "Usage: /trade on, /trade exits or /trade off" in reply
+        assert "exits: no new positions" in reply
         assert len(reply) < 300
     assert not (await users.get_user(db_of(bot), ALICE)).trading_on
 
@@ -79,3 +83,160 @@ async def test_engine_pauses_are_self_resumable_admin_pauses_are_not(bot):
         await users.set_trading(tx, ALICE, False)
     assert "An admin must /resume it first" in await bot.say(ALICE, "/trade on")
     assert (await users.get_user(db_of(bot), ALICE)).status is UserStatus.PAUSED
+
+
+async def hold(bot, uid: int, symbol: str = "ETH/USD", side: str = "long", amount="0.05"):
+    """An open position as the engine books it (in the user's mode)."""
+    async with db_of(bot).transaction() as tx:
+        await positions.upsert(
+            tx,
+            uid,
+            symbol,
+            side,
+            amount=Decimal(amount),
+            entry_price=Decimal(2000),
+            entry_fees=Decimal(0),
+            realized_pnl=Decimal(0),
+        )
+
+
+async def pending(bot, uid: int) -> list:
+    return await close_requests.pending_for_user(db_of(bot), uid)
+
+
+async def test_trade_exits_says_what_it_means_and_is_stored(bot):
+    await bot.say(ALICE, "/start")
+    await hold(bot, ALICE)
+    await hold(bot, ALICE, "SOL/USD")
+    before = await users.change_counter(db_of(bot))
+    reply = await bot.say(ALICE, "/trade exits")
+    assert (
+        "Exits only: no new positions; stops and exits keep running for your 2 open positions"
+        in reply
+    )
+    user = await users.get_user(db_of(bot), ALICE)
+    assert user.switch is TradingSwitch.EXITS and user.trading_on and user.exits_only
+    assert await users.change_counter(db_of(bot)) > before  # the engine hears at once
+    assert "Trading is EXITS ONLY" in await bot.say(ALICE, "/trade")
+    off = await bot.say(ALICE, "/trade off")
+    assert "Trading is OFF" in off and "Stops keep protecting your 2 open positions" in off
+    assert (await users.get_user(db_of(bot), ALICE)).switch is TradingSwitch.OFF
+    on = await bot.say(ALICE, "/trade on")
+    assert "Trading is ON (paper)" in on
+    user = await users.get_user(db_of(bot), ALICE)
+    assert user.switch is TradingSwitch.ON and not user.exits_only
+    actions = [r.action for r in await audit.recent(db_of(bot), 20)]
+    assert {"trading.exits", "trading.off", "trading.on"} <= set(actions)
+
+
+async def test_trade_exits_during_a_halt_and_an_admin_pause(bot):
+    await bot.say(ALICE, "/start")
+    async with db_of(bot).transaction() as tx:
+        await users.set_halted(tx, True)
+    refused = await bot.say(ALICE, "/trade on")
+    assert "halted" in refused and "/trade exits is allowed" in refused
+    assert "everyone is on exits only" in await bot.say(ALICE, "/trade exits")
+    async with db_of(bot).transaction() as tx:
+        await users.set_halted(tx, False)
+        await users.set_status(tx, ALICE, UserStatus.PAUSED, "risk review")
+    reply = await bot.say(ALICE, "/trade exits")
+    assert "paused by an admin" in reply and "only stops run" in reply
+    assert (await users.get_user(db_of(bot), ALICE)).status is UserStatus.PAUSED
+
+
+async def test_close_writes_one_request_and_answers_nothing_politely(bot):
+    await bot.say(ALICE, "/start")
+    assert "no open positions: nothing to close" in await bot.say(ALICE, "/close all")
+    assert "no open position in BTC" in await bot.say(ALICE, "/close btc")
+    assert await pending(bot, ALICE) == []
+    await hold(bot, ALICE)
+    before = await users.change_counter(db_of(bot))
+    reply = await bot.say(ALICE, "/close eth")
+    assert "Closing ETH/USD long at market" in reply and "within a second" in reply
+    (req,) = await pending(bot, ALICE)
+    assert (req.symbol, req.side) == ("ETH/USD", None)
+    assert await users.change_counter(db_of(bot)) > before
+    assert "Already closing ETH/USD long" in await bot.say(ALICE, "/close ETH/USD")
+    assert len(await pending(bot, ALICE)) == 1  # asked twice, closed once
+    assert "Closing ETH/USD long" in await bot.say(ALICE, "/close all")
+    assert [(r.symbol, r.side) for r in await pending(bot, ALICE)] == [
+        ("ETH/USD", None),
+        (None, None),
+    ]
+    for text in ("/close", "/close a b", "/close <b>", "/close " + "x" * 80):
+        assert "Usage: /close" in await bot.say(ALICE, text)
+
+
+async def test_close_refused_for_viewers_and_dead_keys(bot):
+    await bot.say(ALICE, "/start")
+    await bot.say(VIEWER, "/start")
+    async with db_of(bot).transaction() as tx:
+        await users.set_role(tx, VIEWER, Role.VIEWER)
+    await hold(bot, VIEWER)
+    assert "read-only" in await bot.say(VIEWER, "/close all")
+    async with db_of(bot).transaction() as tx:
+        blob = bot.keyring.seal(ALICE, "kraken", {"apiKey": "k" * 20, "secret": "s" * 20})
+        await credentials.store(tx, ALICE, "kraken", blob, "kkkk", verified=False)
+        await users.set_mode(tx, ALICE, TradingMode.LIVE)
+        await users.set_status(tx, ALICE, UserStatus.PAUSED, "connection")
+    await hold(bot, ALICE)
+    reply = await bot.say(ALICE, "/close ETH")
+    assert "key stopped working" in reply and "cannot reach your account" in reply
+    assert await pending(bot, ALICE) == [] and await pending(bot, VIEWER) == []
+
+
+def buttons(record) -> list[tuple[str, str]]:
+    markup = record.params.get("reply_markup") or {}
+    return [(b["text"], b["callback_data"]) for row in markup["inline_keyboard"] for b in row]
+
+
+async def test_close_button_on_positions_asks_then_closes(bot):
+    await bot.say(ALICE, "/start")
+    await hold(bot, ALICE)
+    record = await bot.ask(ALICE, "/positions")
+    assert "Stops protect every open position" in record.params["text"]
+    ((label, data),) = buttons(record)
+    assert label.startswith("✖️ Close ETH/USD long") and data == "close:ask:ETH/USD:long"
+    ask = await bot.press(ALICE, data, record.result["message_id"])
+    assert "Close your <b>ETH/USD</b> long at market now?" in ask.params["text"]
+    assert buttons(ask) == [
+        ("Yes, close ETH/USD long", "close:yes:ETH/USD:long"),
+        ("No, keep it", "close:no"),
+    ]
+    assert await pending(bot, ALICE) == []  # asking is not closing
+    kept = await bot.press(ALICE, "close:no", ask.result["message_id"])
+    assert "Nothing closed" in kept.params["text"] and await pending(bot, ALICE) == []
+    ask = await bot.press(ALICE, data, record.result["message_id"])
+    done = await bot.press(ALICE, "close:yes:ETH/USD:long", ask.result["message_id"])
+    assert "Closing ETH/USD long at market" in done.params["text"]
+    (req,) = await pending(bot, ALICE)
+    assert (req.symbol, req.side) == ("ETH/USD", "long")
+    again = await bot.press(ALICE, "close:yes:ETH/USD:long", ask.result["message_id"])
+    assert "Already closing" in again.params["text"] and len(await pending(bot, ALICE)) == 1
+
+
+async def test_close_button_of_a_position_gone_meanwhile_is_answered_politely(bot):
+    await bot.say(ALICE, "/start")
+    await hold(bot, ALICE)
+    record = await bot.ask(ALICE, "/positions")
+    async with db_of(bot).transaction() as tx:
+        await positions.delete(tx, ALICE, "ETH/USD", "long")  # its stop closed it
+    done = await bot.press(ALICE, "close:yes:ETH/USD:long", record.result["message_id"])
+    assert "is not open any more" in done.params["text"]
+    assert await pending(bot, ALICE) == []
+
+
+async def test_no_close_buttons_for_someone_elses_positions(bot):
+    await bot.say(ALICE, "/start")
+    await bot.say(VIEWER, "/start")
+    async with db_of(bot).transaction() as tx:
+        await users.set_role(tx, VIEWER, Role.VIEWER)
+        await users.grant(tx, VIEWER, ALICE, ALICE)
+    await hold(bot, ALICE)
+    record = await bot.ask(VIEWER, f"/positions {ALICE}")
+    assert "ETH/USD" in record.params["text"] and not record.params.get("reply_markup")
+    since = bot.api.mark()
+    bot.api.user_callback(VIEWER, "close:yes:ETH/USD:long", message_id=record.result["message_id"])
+    pressed = await bot.api.wait_for("answerCallbackQuery", since=since, timeout=10)
+    assert "not for you" in pressed.params.get("text", "")
+    assert await pending(bot, ALICE) == []

@@ -1,0 +1,86 @@
+"""Closes the user asked for (/close, the Close button on /positions): the loop closes
+the named open positions at market on its next step, whatever the gate.
+
+The bot writes a close request (``storage.close_requests``) and bumps the change
+counter; the reconciler's next read (0.25 s) wakes the loop (``GateBoard.poke``), which
+answers every pending request of its user at once, between candle closes, and again on
+every close while one waits. Each position goes through ``_close`` like any exit: a
+stop resting on the exchange is cancelled first (a stop that had fired meanwhile is
+recorded, and nothing is sold twice), one market order through the executor, the fill
+booked once and told once (the fill message says "closed at your request"; it is
+delivered whatever the user's /notify settings). A request that finds nothing open is
+answered politely; a refused close is told with the exchange's reason. Only an
+explicit close ends the protection of a position.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from nija_tg.core.models import OrderStatus
+from nija_tg.engine.execution import ExecutionResult
+from nija_tg.engine.held_positions import HeldPositions
+from nija_tg.engine.loop_support import close_nothing_text, close_refused_text
+from nija_tg.storage import close_requests, outbox
+from nija_tg.storage.close_requests import DONE, FAILED, NOTHING, CloseRequest
+from nija_tg.storage.db import Database
+from nija_tg.storage.positions import PositionRow
+
+if TYPE_CHECKING:
+    from nija_tg.engine.execution import Executor
+
+log = logging.getLogger("nija_tg.engine.loop")
+
+
+class UserCloses:
+    """Mixin of UserLoop (state set up by the loop's ``start``)."""
+
+    db: Database
+    user_id: int
+    held: HeldPositions
+    executor: Executor | None
+    closes_done: int = 0  # requests answered (tests)
+
+    async def _close_requested(self) -> None:
+        """Answer every pending close request of the user (one query when none)."""
+        for request in await close_requests.pending_for_user(self.db, self.user_id):
+            await self._answer(request)
+
+    async def _answer(self, request: CloseRequest) -> None:
+        targets = [p for p in await self.held.all() if request.covers(p.symbol, p.side)]
+        if not targets:
+            await self._finish(request, NOTHING, close_nothing_text(request.symbol, request.side))
+            return
+        results: list[tuple[PositionRow, ExecutionResult | None]] = []
+        for p in targets:
+            log.info("user %s: closing %s %s on request", self.user_id, p.symbol, p.side)
+            results.append((p, await self._close(p, "close")))
+        refused = [(p, r) for p, r in results if r is not None and r.status is OrderStatus.REJECTED]
+        gone = [p for p, r in results if r is None]  # a resting stop had closed it
+        if refused:
+            text = "\n".join(close_refused_text(p.symbol, r.error or "") for p, r in refused)
+            await self._finish(request, FAILED, text)
+        elif gone and len(gone) == len(results):
+            why = "Its stop-loss on the exchange had just closed it (see the message above)."
+            symbol = request.symbol if request.symbol is not None else gone[0].symbol
+            side = request.side if request.symbol is not None else None
+            await self._finish(request, NOTHING, close_nothing_text(symbol, side, why))
+        else:  # sent: each fill is told with its own message ("closed at your request")
+            await self._finish(request, DONE, "")
+        self.closes_done += 1
+
+    async def _finish(self, request: CloseRequest, status: str, text: str) -> None:
+        async with self.db.transaction() as tx:
+            if await close_requests.finish(tx, request.request_id, status, text) and text:
+                await outbox.enqueue(
+                    tx,
+                    self.user_id,
+                    "info",
+                    text,
+                    dedupe_key=f"close:{self.user_id}:{request.request_id}",
+                )
+
+    if TYPE_CHECKING:  # provided by TradingActions (a stub here would shadow it)
+
+        async def _close(self, p: PositionRow, purpose: str) -> ExecutionResult | None: ...
