@@ -66,7 +66,7 @@ def positions_count(n: int) -> str:
 
 def drawdown_text(pct: Decimal, limit: Decimal, held: int = 0) -> str:
     kept = (
-        f" Your {positions_count(held)} stay protected: stops keep running (only /close ends that)."
+        f" Stops keep protecting your {positions_count(held)} (only /close ends that)."
         if held
         else ""
     )

@@ -1,5 +1,6 @@
-"""The composed daemon: loops for trading users only, stop on "trading off", crash
-alerts after repeated failures, clean drain on stop."""
+"""The composed daemon: loops for trading users (and for users holding a position),
+stop on "trading off" once nothing is held, crash alerts after repeated failures, clean
+drain on stop."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import dataclasses
 
 from nija_tg.core.models import Role, TradingMode
 from nija_tg.core.risk_settings import RiskSettings
+from nija_tg.core.trading_gate import Gate
 from nija_tg.engine.clock import SimulatedClock
 from nija_tg.engine.daemon import Daemon
 from nija_tg.engine.market_data import MarketHub
 from nija_tg.runtime import Runtime
-from nija_tg.storage import sessions, settings_repo, users
+from nija_tg.storage import positions, sessions, settings_repo, users
 from tests.engine.replay import ReplaySource, real_candles
 
 
@@ -73,11 +75,14 @@ async def test_daemon_runs_trading_users_and_stops_cleanly(settings, db, vault):
             await users.set_trading(tx, 2, False)
 
         async def two_stopped():
+            if await positions.list_for_user(db, 2):  # protected until closed
+                view = daemon.board.view(2)
+                return 2 in daemon.loops and view is not None and view.gate is Gate.PROTECT
             rows = await sessions.list_for_user(db, 2)
             return 2 not in daemon.loops and rows and rows[0].status == "stopped"
 
         assert await until(two_stopped, 5)
-        assert set(daemon.loops) == {1}
+        assert set(daemon.loops) <= {1, 2} and 1 in daemon.loops
     finally:
         stop.set()
         await asyncio.wait_for(runner, 10)
