@@ -202,5 +202,9 @@ async def test_engine_start_sizes_redaction_for_every_stored_credential(db, sett
 
     ring = KeyRing.generate()
     await _seed(db, ring, 3000)
-    await prepare_keys(Runtime(settings, db, ring))
-    assert registry().capacity >= 4 * 3000
+    before = registry().capacity
+    try:
+        await prepare_keys(Runtime(settings, db, ring))
+        assert registry().capacity >= 4 * 3000
+    finally:
+        registry().set_capacity(before)  # the registry is process-wide
