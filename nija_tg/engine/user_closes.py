@@ -41,11 +41,18 @@ class UserCloses:
     held: HeldPositions
     executor: Executor | None
     closes_done: int = 0  # requests answered (tests)
+    # a request may be waiting: set at start, by a wake-up, by the board, and while one
+    # could not be answered yet; otherwise no query is made for requests on a close
+    close_pending: bool = True
 
-    async def _close_requested(self) -> None:
-        """Answer every pending close request of the user (one query when none)."""
+    async def _close_requested(self, *, asked: bool = False) -> None:
+        """Answer every pending close request of the user, if one may be waiting."""
+        if not (asked or self.close_pending):
+            return
+        self.close_pending = True  # until every request found was answered
         for request in await close_requests.pending_for_user(self.db, self.user_id):
             await self._answer(request)
+        self.close_pending = False
 
     async def _answer(self, request: CloseRequest) -> None:
         targets = [p for p in await self.held.all() if request.covers(p.symbol, p.side)]

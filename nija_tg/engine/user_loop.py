@@ -352,7 +352,7 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
                 updated = [k for k in updated if k in self.keys]
             await self.executor.refresh_open()
             self.held.invalidate()  # one read of the positions per close (then as changed)
-            await self._close_requested()
+            await self._close_requested(asked=self.view.asks_close)
             signals: dict[str, Signal] = {}
             for key in updated:
                 signals[key.symbol] = await self._stops_and_signal(key)
@@ -380,7 +380,7 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
         assert self.executor is not None
         try:
             self._refresh_view()
-            await self._close_requested()
+            await self._close_requested(asked=True)
         except RetryableError as exc:
             log.warning("user %s: close request waits: %s", self.user_id, exc)
         return await self._still_needed()
@@ -417,8 +417,14 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
         if board is None or board.version < self.own_pause:
             return
         known = board.view(self.user_id)
-        if known is not None:
-            self.view = known
+        if known is None:
+            return
+        if self.view.paused and not known.paused:
+            # resumed (/trade on after a drawdown, an admin's /resume) while the loop
+            # kept protecting: the drawdown is measured from here, as a new session's is
+            self.peak_equity = self.equity
+            log.info("user %s resumed; peak equity reset to %s", self.user_id, self.equity)
+        self.view = known
 
     async def _still_needed(self) -> bool:
         """Whether the loop goes on: its user trades, holds a position or waits for a

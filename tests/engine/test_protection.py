@@ -159,6 +159,24 @@ async def test_trade_on_after_a_drawdown_pause_trades_again(rig):
     assert len(buys(await rig.fills())) == 2
 
 
+async def test_trade_on_while_the_position_is_still_held_measures_drawdown_afresh(rig):
+    """/trade on after a drawdown pause, the position still open and the price still
+    down: the same loop trades again (the drawdown is measured from the resume, as a new
+    session's is) instead of pausing the user again on the next candle."""
+    await rig.start(always_in(max_drawdown_pct=Decimal(2)))
+    pos = await entered(rig)
+    loop = rig.loop
+    await drawdown_pause(rig, pos)
+    assert "Trading is ON" in (await rig.trading.set_switch(UID, TradingSwitch.ON)).message
+    await rig.applied()
+    rig.shape_next(low=pos.entry_price * Decimal("0.93"), close=pos.entry_price * Decimal("0.94"))
+    await rig.step()
+    assert rig.loop is loop and loop.gate is Gate.ACTIVE
+    assert (await users.get_user(rig.db, UID)).status is UserStatus.ACTIVE
+    assert len(await rig.outbox("drawdown")) == 1
+    assert await rig.position() is not None
+
+
 async def test_exits_only_runs_strategy_exits_and_opens_nothing(rig):
     """Kraken live: enter at slot 0 of a 4-candle cycle; /trade exits; the exit at slot 2
     still runs (the resting stop is cancelled first), the entry at the next slot 0 does
@@ -226,14 +244,14 @@ async def test_close_from_the_chat_closes_within_a_second_and_cancels_the_stop(r
         reply = await bot.say(UID, "/close ETH")
         assert "Closing ETH/USD long at market" in reply
 
-        def closed() -> bool:
+        async def closed() -> bool:
             sells = [o for o in rig.exchange_orders(stops=False) if o.side == "sell"]
-            return stop.status == "canceled" and len(sells) == 1 and sells[0].status == "closed"
+            sold = len(sells) == 1 and sells[0].status == "closed"
+            return stop.status == "canceled" and sold and await rig.position() is None
 
-        assert await until(closed, 1.0), "not closed within a second"
+        assert await eventually(closed, bool, 1.0), "not closed and booked within a second"
         took = time.monotonic() - sent
         assert took < 1.0, took
-        assert await rig.position() is None
         (told,) = await rig.outbox("info")
         assert "closed at your request" in told and "ETH/USD" in told
         assert await rig.outbox("stop") == []
