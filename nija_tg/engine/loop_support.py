@@ -123,6 +123,16 @@ def close_nothing_text(symbol: str | None, side: str | None, why: str = "") -> s
     return f"✅ Nothing to close: there is no open {what} position any more.{reason}"
 
 
+def close_expired_text(symbol: str | None, age_s: float) -> str:
+    what = "of all your positions" if symbol is None else f"of {symbol}"
+    return (
+        f"⚠️ Your close {what} was not carried out: the engine could not act on it for "
+        f"{age_s / 60:.0f} minutes, and a market order now would fill at a price you never "
+        "saw. The position is still open and keeps its stop; send /close again if you "
+        "still want it closed."
+    )
+
+
 def close_refused_text(symbol: str, reason: str) -> str:
     return (
         f"⚠️ Your close of {symbol} was refused by the exchange: {reason} The position is "

@@ -9,19 +9,22 @@ stop resting on the exchange is cancelled first (a stop that had fired meanwhile
 recorded, and nothing is sold twice), one market order through the executor, the fill
 booked once and told once (the fill message says "closed at your request"; it is
 delivered whatever the user's /notify settings). A request that finds nothing open is
-answered politely; a refused close is told with the exchange's reason. Only an
-explicit close ends the protection of a position.
+answered politely; a refused close is told with the exchange's reason. A request the
+engine could not act on for ``REQUEST_TTL_S`` (it was down, or the account unreachable)
+is not carried out at a price the user never saw: they are told and may ask again. Only
+an explicit close ends the protection of a position.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from nija_tg.core.models import OrderStatus
 from nija_tg.engine.execution import ExecutionResult
 from nija_tg.engine.held_positions import HeldPositions
-from nija_tg.engine.loop_support import close_nothing_text, close_refused_text
+from nija_tg.engine.loop_support import close_expired_text, close_nothing_text, close_refused_text
 from nija_tg.storage import close_requests, outbox
 from nija_tg.storage.close_requests import DONE, FAILED, NOTHING, CloseRequest
 from nija_tg.storage.db import Database
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
     from nija_tg.engine.execution import Executor
 
 log = logging.getLogger("nija_tg.engine.loop")
+
+REQUEST_TTL_S = 900.0  # a close asked for longer ago than this is not carried out
 
 
 class UserCloses:
@@ -55,6 +60,10 @@ class UserCloses:
         self.close_pending = False
 
     async def _answer(self, request: CloseRequest) -> None:
+        age = time.time() - request.created_at
+        if age > REQUEST_TTL_S:
+            await self._finish(request, FAILED, close_expired_text(request.symbol, age))
+            return
         targets = [p for p in await self.held.all() if request.covers(p.symbol, p.side)]
         if not targets:
             await self._finish(request, NOTHING, close_nothing_text(request.symbol, request.side))

@@ -16,6 +16,7 @@ import pytest
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.exchange.client_ids import is_ours
 from nija_tg.runtime import Runtime
+from nija_tg.services.reports_service import ReportsService
 from nija_tg.storage import positions, users
 from nija_tg.strategies import unregister
 from tests.engine.live_child import FLIPFLOP, FlipFlopParams, PacedClock, register_flipflop
@@ -210,6 +211,8 @@ async def test_stop_fired_while_trading_is_off_is_booked_and_told_at_once(rig):
     assert stop.status == "closed"  # fired by the exchange
     await rig.step()  # the very next candle, trading still off
     assert await rig.position() is None
+    shown = await ReportsService(rig.db, rig.runtime.settings).positions(UID)
+    assert shown.positions == []  # what /positions shows
     stops = [t for k, t in await rig.outbox() if k == "stop"]
     assert len(stops) == 1 and "stop-loss on the exchange" in stops[0]
     assert not (await users.get_user(rig.db, UID)).trading_on

@@ -319,3 +319,21 @@ async def test_dead_key_tells_which_positions_the_exchange_still_protects(rig):
     await rig.applied()
     await asyncio.sleep(0.3)  # several reconciler passes: the loop stays gone
     assert UID not in rig.daemon.reconciler.desired and rig.loop is None
+
+
+async def test_a_close_request_the_engine_could_not_act_on_for_long_is_not_carried_out(rig):
+    """A request that waited longer than the engine's limit (the engine was down) is
+    answered, not executed at a price the user never saw; the position keeps its stop."""
+    await rig.start(always_in())
+    await entered(rig)
+    async with rig.db.transaction() as tx:
+        request_id, _ = await close_requests.request(tx, UID, ETH)
+        await tx.execute(
+            "UPDATE close_requests SET created_at = created_at - 3600 WHERE request_id = ?",
+            (request_id,),
+        )
+    assert await eventually(lambda: rig.outbox("info"), bool, 2)
+    (told,) = await rig.outbox("info")
+    assert "was not carried out" in told and "60 minutes" in told
+    assert await rig.position() is not None
+    assert (await close_requests.get(rig.db, request_id)).status == "failed"
