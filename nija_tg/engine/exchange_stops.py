@@ -60,6 +60,16 @@ class ExchangeStops:
     held: HeldPositions  # the loop's view of its open positions
     markets: dict[str, MarketInfo]
     stop_refused: set[str]  # symbols whose stop orders the exchange refused
+    account_hedged: bool | None  # the swap account's actual position mode, read at start
+
+    @property
+    def hedge_mode(self) -> bool:
+        """The position mode orders must be sent for: the account's actual mode when the
+        loop could read it (a refused switch leaves the account in its old mode), else
+        the setting."""
+        if self.account_hedged is not None:
+            return self.account_hedged
+        return self.settings.position_mode == "hedge"
 
     def _native(self, symbol: str) -> bool:
         account = self.account
@@ -72,7 +82,7 @@ class ExchangeStops:
 
     def _stop_draft(self, p: PositionRow, trigger: Decimal) -> OrderDraft:
         swap = self.markets[p.symbol].kind == "swap"
-        hedge = swap and self.settings.position_mode == "hedge"
+        hedge = swap and self.hedge_mode
         return OrderDraft(
             symbol=p.symbol,
             side=close_side(p.side),

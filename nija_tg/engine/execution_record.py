@@ -114,7 +114,7 @@ async def new_fills(
                 price=price,
                 fee=max(state.fee - fee, ZERO),
                 fee_currency=state.fee_currency or "",
-                ts=state.ts or int(time.time() * 1000),
+                ts=state.filled_at or state.ts or int(time.time() * 1000),  # when it filled
                 exchange_order_id=state.exchange_order_id,
                 client_order_id=order.client_order_id,
             )

@@ -33,9 +33,10 @@ def equity_of(
     prices: dict[str, Decimal],
     positions: list[PositionRow],
 ) -> Decimal:
-    """Cash (USD-like currencies at 1) plus spot holdings at the last close. Swap
-    positions add nothing: a swap account's balance (free + used margin) is already
-    marked to market, open P&L included. Currencies without a price are left out."""
+    """Cash (USD-like currencies at 1) plus spot holdings at the last close. For a swap
+    account the venue's own equity (wallet + open P&L) where it reports one: its total
+    (available + used margin) leaves open profit out on BingX. Currencies without a
+    price are left out."""
     equity = Decimal(0)
     base_price: dict[str, Decimal] = {}
     for symbol, market in markets.items():
@@ -43,7 +44,7 @@ def equity_of(
             base_price.setdefault(market.base, prices[symbol])
     for line in balances:
         if line.currency in CASH:
-            equity += line.total
+            equity += line.equity if line.equity is not None else line.total
         elif line.currency in base_price:
             equity += line.total * base_price[line.currency]
     return equity

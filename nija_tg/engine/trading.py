@@ -206,7 +206,7 @@ class TradingActions(ExchangeStops):
             self.refusals[decision.reason.value] += 1
             log.info("user %s: %s entry refused: %s", self.user_id, key.symbol, decision.reason)
             return
-        hedge = market.kind == "swap" and self.settings.position_mode == "hedge"
+        hedge = market.kind == "swap" and self.hedge_mode
         draft = OrderDraft(
             symbol=key.symbol,
             side=Side.BUY if side == "long" else Side.SELL,
@@ -238,7 +238,7 @@ class TradingActions(ExchangeStops):
             p = current
         market = self.markets.get(p.symbol)
         swap = market is not None and market.kind == "swap"
-        hedge = swap and self.settings.position_mode == "hedge"
+        hedge = swap and self.hedge_mode
         draft = OrderDraft(
             symbol=p.symbol,
             side=Side.SELL if p.side == "long" else Side.BUY,

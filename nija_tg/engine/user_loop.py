@@ -53,7 +53,11 @@ from nija_tg.engine.snapshot_writer import SnapshotWriter
 from nija_tg.engine.trading import TradingActions
 from nija_tg.engine.user_closes import UserCloses
 from nija_tg.exchange.paper import InMemoryPaperStore, PaperAccount, PaperStore
-from nija_tg.exchange.protocol import MarketDataSource, TradingAccount
+from nija_tg.exchange.protocol import (
+    MarketDataSource,
+    PositionModeRefusedError,
+    TradingAccount,
+)
 from nija_tg.services.desired_state import UserState
 from nija_tg.storage import close_requests, credentials, outbox, sessions, settings_repo, users
 from nija_tg.storage import orders as orders_repo
@@ -128,6 +132,7 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
         self.seed_prices: dict[str, Decimal] = {}
         self.refusals: Counter[str] = Counter()  # risk check reasons, for status and tests
         self.stop_refused: set[str] = set()  # symbols whose exchange refused stop orders
+        self.account_hedged: bool | None = None  # the swap account's actual position mode
         self.alerts: list[tuple[int, str]] = []  # (clock ms, kind) of limit notifications
         self.stopping = False  # set when the loop is cancelled: finish the step, no entries
 
@@ -320,15 +325,35 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
         )
 
     async def _setup_swaps(self) -> None:
+        """The position mode (account-wide on BingX: set once, read back) and the
+        leverage cap of every swap market. A refused mode switch leaves the account in
+        its actual mode, which the orders then follow; the user is told once."""
         assert self.account is not None
         s = self.settings
-        hedged = s.position_mode == "hedge"
-        for symbol, market in self.markets.items():
-            if market.kind != "swap":
-                continue
-            # one call each: a refused mode change (e.g. while a position is open) must
-            # not keep a lowered leverage cap from reaching the exchange
-            await self._swap_call(symbol, self.account.set_position_mode, hedged, symbol)
+        swaps = [symbol for symbol, market in self.markets.items() if market.kind == "swap"]
+        if not swaps:
+            return
+        want = s.position_mode == "hedge"
+        try:
+            self.account_hedged = await self.account.set_position_mode(want, swaps[0])
+        except PositionModeRefusedError as exc:
+            self.account_hedged = exc.hedged
+            log.warning("user %s: position mode switch refused: %s", self.user_id, exc)
+            async with self.db.transaction() as tx:
+                await outbox.enqueue(
+                    tx,
+                    self.user_id,
+                    "error",
+                    "⚠️ " + exc.user_message,
+                    dedupe_key=f"position-mode:{self.user_id}:{self.session_id}:{want}",
+                )
+        except AuthenticationError:
+            raise
+        except NijaError as exc:
+            log.warning("user %s: position mode of %s: %s", self.user_id, swaps[0], exc)
+        for symbol in swaps:
+            # one call each: a refused mode change must not keep a lowered leverage cap
+            # from reaching the exchange
             await self._swap_call(symbol, self.account.set_leverage, symbol, s.leverage_cap)
 
     async def _swap_call(self, symbol: str, call: Callable[..., Awaitable[None]], *args) -> None:

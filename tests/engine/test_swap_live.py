@@ -124,7 +124,9 @@ async def test_loop_start_sets_position_mode_and_leverage_cap_for_each_symbol(ri
             assert cap != DEFAULT_LEVERAGE
             assert ledger.leverage[(u.acct.api_key, symbol)] == {"LONG": cap, "SHORT": cap}
     setup = Counter(rig.requests_before_first_order())
-    assert setup[("POST", "/openApi/swap/v1/positionSide/dual")] == 4  # 2 users x 2 symbols
+    # the mode is account-wide: read first, then switched once per account (each starts in
+    # the other mode), not once per symbol
+    assert setup[("POST", "/openApi/swap/v1/positionSide/dual")] == 2
     # one-way: one call (side BOTH) per symbol; hedge: LONG and SHORT per symbol
     assert setup[("POST", "/openApi/swap/v2/trade/leverage")] == 2 + 4
     assert rig.emu.ledger.orders == []
@@ -295,3 +297,32 @@ async def test_lowered_leverage_cap_reaches_the_exchange_with_a_position_open(ri
     await rig.restart()
     for symbol in (ETH, SOL):
         assert rig.emu.ledger.leverage[(u.acct.api_key, symbol)] == {"LONG": 2, "SHORT": 2}
+
+
+async def test_a_refused_mode_switch_trades_in_the_accounts_actual_mode_and_tells_the_user(rig):
+    """Issue 12 #6: the account holds an order of the user's own, so BingX refuses the
+    switch to hedge mode; the engine must send one-way orders (no LONG/SHORT sides,
+    which a one-way account refuses) and say so once, not only log it."""
+    from tests.fakes.test_bingx_emulator import make_client
+
+    hedge = hedge_user()
+    await rig.start(hedge)
+    await rig._stop_daemon()
+    rig.emu.set_hedge_mode(hedge.acct, False)  # back to one-way, and an order of theirs
+    own = make_client(rig.emu, rig.emu.credentials(hedge.acct))
+    try:
+        await own.create_order(ETH, "limit", "buy", 0.05, 100, {"clientOrderId": "mine"})
+    finally:
+        await own.close()
+    await rig._launch()
+    await rig.step(6)
+    assert hedge.acct.api_key not in rig.emu.ledger.hedged  # the switch was refused
+    ours = [o for o in rig.exchange_orders(hedge.uid) if o.client_id != "mine"]
+    assert ours, "the engine traded"
+    assert all(o.position_side == "BOTH" for o in ours)
+    rows = {r["client_order_id"].lower(): r for r in await rig.orders(hedge.uid)}
+    assert all(r["status"] == "filled" for r in rows.values())  # nothing refused
+    told = await rig.db.fetchall(
+        "SELECT text FROM outbox WHERE user_id = ? AND text LIKE '%position mode%'", (hedge.uid,)
+    )
+    assert len(told) == 1
