@@ -331,8 +331,9 @@ class AdminService:
 
     async def _set_halt(self, actor_id: int, halted: bool) -> int | None:
         text = (
-            "🛑 <b>All trading is halted</b> by an admin (global kill switch). "
-            "No new orders are placed until it is lifted."
+            "🛑 <b>All trading is halted</b> by an admin (global kill switch): no new "
+            "positions are opened until it is lifted. Stops and exits of your open "
+            "positions keep running."
             if halted
             else "✅ <b>The global trading halt was lifted.</b> Trading continues for users "
             "who have it switched on."
