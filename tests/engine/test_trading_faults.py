@@ -242,7 +242,11 @@ async def test_key_revoked_mid_session_pauses_with_one_connection_message(rig):
     assert not cred.verified
     assert await rig.outbox("connection") == [connection_text("kraken")]
     assert len(rig.exchange_orders()) == placed  # nothing placed after the revoke
-    assert UID not in rig.daemon.loops  # and no crash loop against the dead key
+    # and no crash loop against the dead key: the loop ends (it may still be closing its
+    # session on a loaded machine) and is not started again
+    assert await until(lambda: UID not in rig.daemon.loops, 10)
+    await asyncio.sleep(1.0)  # several reconciler polls
+    assert UID not in rig.daemon.loops
     session = await rig.db.fetchone(
         "SELECT status FROM trading_sessions WHERE user_id = ? ORDER BY session_id DESC", (UID,)
     )
@@ -263,10 +267,12 @@ async def test_auth_refused_on_submit_rejects_the_order_and_pauses(rig):
 # --- insufficient funds ---------------------------------------------------------------------
 
 
-async def test_insufficient_funds_rejects_without_retry_storm_or_duplicate(rig):
-    """The position's coins left the account (sold by hand): every exit the strategy
-    asks for is refused by the exchange; each is one rejected order, nothing is resent,
-    the position stays as recorded and the loop keeps running."""
+async def test_coins_gone_from_the_account_are_booked_outside_not_sold_again(rig):
+    """The position's coins left the account (sold by hand; issue 16 items 1 and 2):
+    the next candle compares the position with the account's balance and books it as
+    closed outside the bot, once; no exit is sent (was: one refused sell per exit
+    signal, the position kept as recorded), the stop is not put back, the user is told
+    once and the loop keeps running."""
     await rig.start()
     for _ in range(3):
         await rig.step(1)
@@ -275,22 +281,16 @@ async def test_insufficient_funds_rejects_without_retry_storm_or_duplicate(rig):
             break
     assert rows and rows[-1]["status"] == "filled" and rows[-1]["side"] == "buy"
     rig.acct.balances["ETH"] = Decimal(0)
+    known = len(rows)
     await rig.step(4)
     rows = await rig.orders()
-    exits = [r for r in rows if r["side"] == "sell"]
-    assert exits and all(r["status"] == "rejected" for r in exits)
-    assert all("InsufficientFunds" in r["error"] for r in exits)
-    assert len(exits) <= 4  # one attempt per exit signal (candle), never a resend
-    for r in exits:
-        assert rig.emu.orders_for_client_id(rig.acct, r["client_order_id"]) == []
-    pos = await rig.db.fetchone("SELECT amount FROM positions WHERE user_id = ?", (UID,))
-    assert pos is not None and Decimal(pos["amount"]) > 0
-    # the user is told once (per symbol and day) that the exit was refused, and once
-    # that the stop-loss could not be put back on the exchange (the coins are gone)
-    assert set(await rig.kinds()) == {"fill", "error"}
-    exit_told, stop_told = await rig.outbox("error")
-    assert "refused" in exit_told and "still open" in exit_told and "ETH" in exit_told
-    assert "stop-loss" in stop_told and "every candle" in stop_told
+    later = [r for r in rows[known:] if r["trigger_price"] is None]
+    # the strategy may enter again later; nothing is sold before that
+    assert not later or later[0]["side"] == "buy", [dict(r) for r in later]
+    assert [r for r in rows if r["status"] == "rejected"] == []
+    told = [t for t in await rig.outbox("fill") if "outside the bot" in t]
+    assert len(told) == 1 and "ETH" in told[0]
+    assert await rig.outbox("error") == []
     assert (await users.get_user(rig.db, UID)).status.value == "active"
 
 
