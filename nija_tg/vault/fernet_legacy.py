@@ -4,16 +4,15 @@ Ciphertexts are MultiFernet tokens over a JSON payload that names the owner:
 ``{"v": 1, "user_id": ..., "exchange_id": ..., "credentials": {...}}``. Decryption
 checks both, so a blob copied into another user's (or exchange's) row is refused.
 
-Master keys come from ``NIJA_MASTER_KEY`` (comma-separated, primary first) or from a
-0600 key file (one key a line, primary first); never from the database. When keys come
-from a file, a decrypt that fails re-reads the file once: another process may have
-rotated the keys while this one was running.
+Master keys come from ``NIJA_MASTER_KEY`` (comma-separated) or from the old 0600 key
+file; the engine reads them at start only to re-seal rows of the old format
+(``key_rotation.migrate_legacy_rows``). Nothing new is ever encrypted with them outside
+tests that make such rows.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -64,26 +63,6 @@ def read_key_file(path: Path) -> list[bytes]:
     return parse_keys(path.read_text(encoding="ascii"), str(path))
 
 
-def write_key_file(path: Path, keys: list[bytes]) -> None:
-    """Atomically replace the key file (0600), fsynced, so a crash leaves either the
-    old or the new file, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, b"".join(k + b"\n" for k in keys))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 class Vault:
     def __init__(self, keys: list[bytes], reload: Callable[[], list[bytes]] | None = None):
         self._reload = reload
@@ -101,10 +80,6 @@ class Vault:
         if env_value:
             return cls(parse_keys(env_value, "NIJA_MASTER_KEY"))
         return cls(read_key_file(key_file), reload=lambda: read_key_file(key_file))
-
-    @property
-    def key_count(self) -> int:
-        return len(self._keys)
 
     def encrypt(self, user_id: int, exchange_id: str, credentials: dict[str, str]) -> bytes:
         for value in credentials.values():
@@ -147,18 +122,3 @@ class Vault:
                 except InvalidToken:
                     pass
         raise MasterKeyError("credential cannot be decrypted with the configured master keys")
-
-    def is_current(self, token: bytes) -> bool:
-        """True when ``token`` is encrypted under the primary key."""
-        try:
-            self._primary.decrypt(token)
-        except InvalidToken:
-            return False
-        return True
-
-    def rotate(self, token: bytes) -> bytes:
-        """Re-encrypt under the primary key (payload unchanged)."""
-        try:
-            return self._fernet.rotate(token)
-        except InvalidToken:
-            raise MasterKeyError("credential cannot be decrypted for rotation") from None
