@@ -19,16 +19,20 @@ one send, lookups by client id on doubt, fills recorded once (announced as "stop
 from __future__ import annotations
 
 import logging
+import time
 from decimal import Decimal
 
 from nija_tg.core.errors import RetryableError
-from nija_tg.core.models import MarketInfo, OrderStatus, OrderType, Side
+from nija_tg.core.models import BalanceLine, FillInfo, MarketInfo, OrderStatus, OrderType, Side
 from nija_tg.core.risk_settings import RiskSettings
+from nija_tg.engine.bookkeeping import book_fill
 from nija_tg.engine.execution import NOT_REFUSALS, Executor, OrderDraft
 from nija_tg.engine.held_positions import HeldPositions
-from nija_tg.exchange.precision import round_step
+from nija_tg.exchange.precision import is_dust, round_step, sellable_amount
 from nija_tg.exchange.protocol import TradingAccount
+from nija_tg.storage import fills as fills_repo
 from nija_tg.storage import orders as orders_repo
+from nija_tg.storage import outbox
 from nija_tg.storage.db import Database
 from nija_tg.storage.orders import OrderRow
 from nija_tg.storage.positions import PositionRow
@@ -61,6 +65,9 @@ class ExchangeStops:
     markets: dict[str, MarketInfo]
     stop_refused: set[str]  # symbols whose stop orders the exchange refused
     account_hedged: bool | None  # the swap account's actual position mode, read at start
+    # The account's balances as the loop last read them this close (None once an order
+    # filled since: the read no longer tells what the account holds)
+    account_balances: list[BalanceLine] | None
 
     @property
     def hedge_mode(self) -> bool:
@@ -80,6 +87,113 @@ class ExchangeStops:
             and symbol not in self.stop_refused
         )
 
+    def _exit_amount(self, p: PositionRow) -> Decimal:
+        """What an order closing ``p`` may carry. Spot: never more than our position nor
+        than the account holds of the base (free + held: a resting stop of ours holds
+        some), as read this close (the user may hold coins of their own besides ours, or
+        have sold some by hand), rounded down to the market's step. Swaps: the position."""
+        market = self.markets.get(p.symbol)
+        if market is None or market.kind == "swap":
+            return p.amount
+        held = self._holding(p)
+        amount = p.amount if held is None else min(p.amount, held)
+        return sellable_amount(market, amount)
+
+    def _holding(self, p: PositionRow) -> Decimal | None:
+        """What the account holds of ``p``'s base (free + held), as read this close;
+        None for swaps or when unknown."""
+        market = self.markets.get(p.symbol)
+        balances = getattr(self, "account_balances", None)
+        if market is None or market.kind == "swap" or balances is None:
+            return None
+        line = next((b for b in balances if b.currency == market.base), None)
+        return Decimal(0) if line is None else line.free + line.used
+
+    def _last_price(self, p: PositionRow) -> Decimal:
+        prices = getattr(self, "_prices", None)
+        price = prices().get(p.symbol) if prices is not None else None
+        return price if price is not None and price > 0 else p.entry_price
+
+    async def _reconcile(self, p: PositionRow) -> PositionRow | None:
+        """Compare spot position ``p`` with what the account holds of its base. When
+        the account holds less (the user sold by hand), book the difference as
+        "closed outside the bot" at the last price (the whole position when what is left
+        cannot be sold on its own) and tell the user once. Returns the position as it
+        stands now (None: closed). Skipped while an order of ours on the symbol is
+        unresolved (a resting stop may have just sold it: its fill is booked first)."""
+        held = self._holding(p)
+        if held is None or held >= p.amount:
+            return p
+        unresolved = await orders_repo.unresolved(self.db, self.user_id)
+        if any(o.symbol == p.symbol for o in unresolved):
+            return p
+        market = self.markets[p.symbol]
+        price = self._last_price(p)
+        gone = p.amount - held
+        whole = held <= 0 or is_dust(market, held, price)
+        if whole:
+            gone = p.amount
+        await self._book_outside(p, gone, price, "external")
+        log.warning(
+            "user %s: %s %s held %s < position %s: %s booked as closed outside the bot",
+            self.user_id,
+            p.symbol,
+            p.side,
+            held,
+            p.amount,
+            gone,
+        )
+        return None if whole else await self.held.get(p.symbol, p.side)
+
+    async def _book_outside(self, p: PositionRow, amount: Decimal, price: Decimal, kind: str):
+        """Book ``amount`` of ``p`` as gone without an order of ours: ``external`` (sold
+        outside the bot, told once) or ``dust`` (a remainder too small to be sold). The
+        pseudo-fill's trade id starts with the kind; no fee, priced at ``price``."""
+        assert self.executor is not None
+        now = int(time.time() * 1000)
+        fill = FillInfo(
+            trade_id=f"{kind}:{p.symbol}:{p.side}:{now}",
+            symbol=p.symbol,
+            side=close_side(p.side),
+            amount=amount,
+            price=price,
+            fee=Decimal(0),
+            fee_currency="",
+            ts=now,
+        )
+        market = self.markets[p.symbol]
+        ex = self.executor
+        async with self.db.transaction() as tx:
+            fill_id = await fills_repo.insert(tx, self.user_id, None, ex.exchange_id, fill)
+            if fill_id is None:
+                return
+            await book_fill(
+                tx,
+                user_id=self.user_id,
+                fill_id=fill_id,
+                symbol=p.symbol,
+                side=fill.side,
+                amount=amount,
+                price=price,
+                fee_quote=Decimal(0),
+                spot=True,
+                position_side=None,
+                reduce_only=False,
+                contract_size=market.contract_size,
+                session_id=ex.session_id,
+                mode=ex.mode,
+            )
+            if kind == "external":
+                what = "closed" if amount >= p.amount else "reduced"
+                text = (
+                    f"ℹ️ Your {p.symbol} position was {what} outside the bot: the account "
+                    f"holds less {market.base} than it ({amount} {market.base} no longer "
+                    f"there). Booked at the last price {price}; the bot will not sell it."
+                )
+                key = f"external:{self.user_id}:{fill.trade_id}"
+                await outbox.enqueue(tx, self.user_id, "fill", text, dedupe_key=key)
+        self.held.invalidate()
+
     def _stop_draft(self, p: PositionRow, trigger: Decimal) -> OrderDraft:
         swap = self.markets[p.symbol].kind == "swap"
         hedge = swap and self.hedge_mode
@@ -87,7 +201,7 @@ class ExchangeStops:
             symbol=p.symbol,
             side=close_side(p.side),
             type=OrderType.MARKET,
-            amount=p.amount,
+            amount=self._exit_amount(p),
             reduce_only=swap and not hedge,
             position_side=p.side.upper() if hedge else None,
             purpose="stop",
@@ -102,18 +216,26 @@ class ExchangeStops:
         if trigger <= 0:
             return
         resting = await orders_repo.open_stops(self.db, self.user_id, p.symbol)
-        if len(resting) == 1 and self._still_fits(resting[0], p, trigger):
+        amount = self._exit_amount(p)
+        market = self.markets[p.symbol]
+        if market.kind != "swap" and (amount <= 0 or is_dust(market, amount, trigger)):
+            return  # nothing the venue would accept: the engine's own check closes it
+        if len(resting) == 1 and self._still_fits(resting[0], p, amount, trigger):
             return
         if await self._release(p.symbol):
             return  # a stop executed meanwhile: the position changed; next candle decides
         fresh = await self.held.get(p.symbol, p.side)
         if fresh is None:
             return
-        await self._place_stop(self._stop_draft(fresh, trigger))
+        draft = self._stop_draft(fresh, trigger)
+        if draft.amount <= 0 or draft.amount > fresh.amount:
+            log.info("user %s: no stop order for %s: nothing to sell", self.user_id, p.symbol)
+            return  # never an order for more than our position
+        await self._place_stop(draft)
 
     @staticmethod
-    def _still_fits(order: OrderRow, p: PositionRow, trigger: Decimal) -> bool:
-        if order.side is not close_side(p.side) or order.amount != p.amount:
+    def _still_fits(order: OrderRow, p: PositionRow, amount: Decimal, trigger: Decimal) -> bool:
+        if order.side is not close_side(p.side) or order.amount != amount:
             return False
         old = order.trigger_price
         assert old is not None

@@ -40,6 +40,7 @@ from nija_tg.engine.loop_support import (
     stop_order_failed_text,
 )
 from nija_tg.engine.market_data import MarketHub, MarketKey
+from nija_tg.exchange.precision import is_dust
 from nija_tg.exchange.protocol import TradingAccount
 from nija_tg.storage import orders as orders_repo
 from nija_tg.storage import outbox, positions, users
@@ -102,7 +103,11 @@ class TradingActions(ExchangeStops):
             return signal
         candle = closed.last
         low, high = Decimal(str(candle.low)), Decimal(str(candle.high))
-        for p in held.values():
+        for p in list(held.values()):
+            now = await self._reconcile(p)  # sold outside the bot: booked, told once
+            if now is None:
+                continue
+            p = now
             if p.stop_price is not None and risk.stop_hit(p.side, p.stop_price, low, high):
                 # the "Stop hit" message is written with the close's fill (execution_record)
                 await self._close(p, "stop")
@@ -236,6 +241,10 @@ class TradingActions(ExchangeStops):
             if current is None:
                 return None
             p = current
+        now = await self._reconcile(p)
+        if now is None:
+            return None  # the account no longer holds it: booked as closed outside
+        p = now
         market = self.markets.get(p.symbol)
         swap = market is not None and market.kind == "swap"
         hedge = swap and self.hedge_mode
@@ -243,13 +252,45 @@ class TradingActions(ExchangeStops):
             symbol=p.symbol,
             side=Side.SELL if p.side == "long" else Side.BUY,
             type=OrderType.MARKET,
-            amount=p.amount,
+            amount=self._exit_amount(p),
             reduce_only=swap,
             position_side=p.side.upper() if hedge else None,
             purpose=purpose,
             stop_price=p.stop_price if purpose == "stop" else None,
         )
-        return await self._submit(draft)
+        price = self._last_price(p)
+        held = self._holding(p)
+        if (
+            market is not None
+            and not swap
+            and (held is None or held >= p.amount)
+            and is_dust(market, p.amount, price)
+        ):
+            # our position is too small to be sold on its own (the venue refuses it):
+            # closed in our books as dust, no order
+            await self._book_outside(p, p.amount, price, "dust")
+            return None
+        if draft.amount <= 0 or draft.amount > p.amount:
+            # never sell more than our position; nothing sellable is not sent
+            log.warning(
+                "user %s: %s %s not sent: amount %s, position %s",
+                self.user_id,
+                purpose,
+                p.symbol,
+                draft.amount,
+                p.amount,
+            )
+            return ExecutionResult(
+                0, "", OrderStatus.REJECTED, Decimal(0), None, 0, "nothing to sell"
+            )
+        result = await self._submit(draft)
+        rest = p.amount - result.filled
+        if result.filled > 0 and rest > 0 and market is not None and not swap:
+            if is_dust(market, rest, result.average or price):
+                left = await self.held.get(p.symbol, p.side)
+                if left is not None:  # what the exit left cannot be sold on its own
+                    await self._book_outside(left, left.amount, result.average or price, "dust")
+        return result
 
     async def _submit(self, draft: OrderDraft) -> ExecutionResult:
         """Submit shielded from cancellation: a stop or shutdown waits (up to the drain
@@ -266,6 +307,10 @@ class TradingActions(ExchangeStops):
             raise
         finally:
             self.held.invalidate()  # the order's fills moved the positions
+            if not task.done() or task.cancelled() or task.exception() is not None:
+                self.account_balances = None
+            elif task.result().filled > 0:
+                self.account_balances = None  # the account holds something else now
         if result.status is OrderStatus.REJECTED:
             log.info(
                 "user %s: %s %s rejected: %s",

@@ -37,7 +37,7 @@ from decimal import Decimal
 from typing import Any
 
 from nija_tg.core.errors import AuthenticationError, NijaError, RetryableError, VaultError
-from nija_tg.core.models import MarketInfo, TradingMode, UserStatus
+from nija_tg.core.models import BalanceLine, MarketInfo, TradingMode, UserStatus
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.core.trading_gate import Gate, TradingSwitch, needs_loop
 from nija_tg.engine.clock import Clock
@@ -133,6 +133,7 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
         self.refusals: Counter[str] = Counter()  # risk check reasons, for status and tests
         self.stop_refused: set[str] = set()  # symbols whose exchange refused stop orders
         self.account_hedged: bool | None = None  # the swap account's actual position mode
+        self.account_balances: list[BalanceLine] | None = None  # read this close (exits)
         self.alerts: list[tuple[int, str]] = []  # (clock ms, kind) of limit notifications
         self.stopping = False  # set when the loop is cancelled: finish the step, no entries
 
@@ -377,11 +378,17 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
                 updated = [k for k in updated if k in self.keys]
             await self.executor.refresh_open()
             self.held.invalidate()  # one read of the positions per close (then as changed)
+            # one read of the balances per close, before any exit: exits and stops are
+            # sized to what the account holds; read again only when an order filled
+            self.account_balances = await self.account.fetch_balance()
             await self._close_requested(asked=self.view.asks_close)
             signals: dict[str, Signal] = {}
             for key in updated:
                 signals[key.symbol] = await self._stops_and_signal(key)
-            balances = await self.account.fetch_balance()
+            balances = self.account_balances
+            if balances is None:
+                balances = await self.account.fetch_balance()
+            self.account_balances = balances
             held = await self.held.all()
             self.equity = await self._equity(balances, held)
             priced = all(p.symbol in self._prices() for p in held)

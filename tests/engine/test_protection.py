@@ -258,8 +258,13 @@ async def test_close_from_the_chat_closes_within_a_second_and_cancels_the_stop(r
         sells = [f for f in await rig.fills() if f["side"] == "sell"]
         assert len(sells) == 1 and sells[0]["purpose"] == "close"
         assert Decimal(sells[0]["amount"]) == pos.amount
-        rows = await rig.db.fetchall("SELECT status FROM close_requests WHERE user_id = ?", (UID,))
-        assert [r["status"] for r in rows] == ["done"]
+
+        async def answered() -> list[str]:
+            q = "SELECT status FROM close_requests WHERE user_id = ?"
+            return [r["status"] for r in await rig.db.fetchall(q, (UID,))]
+
+        # the request is marked done right after the sale is booked (its own write)
+        assert await eventually(answered, lambda s: s == ["done"], 1.0), await answered()
         polite = await bot.say(UID, "/close ETH")
         assert "no open position in ETH: nothing to close" in polite
         assert len(await rig.outbox("info")) == 1  # told once
