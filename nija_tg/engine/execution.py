@@ -110,6 +110,11 @@ class ExecutionResult:
     attempts: int = 1  # orders sent for it ("not processed" answers are sent again)
 
 
+# Reads of a filled order whose answer carried no fee before it is booked with the fee
+# it reports (0): a venue that never reports fees cannot hold the order open for good.
+FEE_WAITS = 3
+
+
 class Executor:
     """Places and tracks one user's orders on one account."""
 
@@ -138,6 +143,7 @@ class Executor:
         self.retries = max(0, retries)  # "not processed" exits and stops: sent again
         self.retry_backoff = retry_backoff  # 0.25, 0.5, 1, 2 s: under 4 s in all
         self._facts: dict[str, MarketFacts] = {}
+        self._fee_waits: dict[int, int] = {}  # order id -> reads that came without a fee
         self._inflight: set[str] = set()
         # True: this user has no unresolved order (none found since, none placed since)
         self.clean = False
@@ -326,6 +332,26 @@ class Executor:
         facts = await self._market_facts(order.symbol)
         if state.status in (OrderStatus.FILLED, OrderStatus.CANCELED) and not priced(state):
             state = replace(state, status=OrderStatus.OPEN)  # revisit until priced
+        if state.status is OrderStatus.FILLED and not state.fee_known:
+            # the venue's answer carried no fee (even re-read): not booked as a free fill;
+            # left open for the next look-up (refresh_open), FEE_WAITS reads at most
+            waits = self._fee_waits.get(order.order_id, 0) + 1
+            self._fee_waits[order.order_id] = waits
+            if waits <= FEE_WAITS:
+                log.info(
+                    "user %s: %s filled, fee not known yet", self.user_id, order.client_order_id
+                )
+                async with self.db.transaction() as tx:
+                    waiting = replace(state, status=OrderStatus.OPEN)
+                    await orders_repo.apply_state(tx, self.user_id, order.order_id, waiting)
+                return 0
+            log.warning(
+                "user %s: %s: no fee after %d reads; booked with the fee reported",
+                self.user_id,
+                order.client_order_id,
+                waits - 1,
+            )
+        self._fee_waits.pop(order.order_id, None)
         async with self.db.transaction() as tx:
             await orders_repo.apply_state(tx, self.user_id, order.order_id, state)
             fresh = await orders_repo.get(tx, self.user_id, order.order_id)
