@@ -63,7 +63,7 @@ class ExchangeStops:
     executor: Executor | None
     held: HeldPositions  # the loop's view of its open positions
     markets: dict[str, MarketInfo]
-    stop_refused: set[str]  # symbols whose stop orders the exchange refused
+    stop_refused: set[str]  # symbols whose stop orders the exchange refused this close
     account_hedged: bool | None  # the swap account's actual position mode, read at start
     # The account's balances as the loop last read them this close (None once an order
     # filled since: the read no longer tells what the account holds)
@@ -247,7 +247,8 @@ class ExchangeStops:
         if result.status is OrderStatus.REJECTED and refused:
             self.stop_refused.add(draft.symbol)
             log.info(
-                "user %s: %s stop order refused; the engine enforces it on every candle",
+                "user %s: %s stop order refused; the engine enforces it and tries again "
+                "next candle",
                 self.user_id,
                 draft.symbol,
             )

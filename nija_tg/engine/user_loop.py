@@ -131,7 +131,7 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
         self.blocked_day = ""  # UTC day on which the daily loss limit was announced
         self.seed_prices: dict[str, Decimal] = {}
         self.refusals: Counter[str] = Counter()  # risk check reasons, for status and tests
-        self.stop_refused: set[str] = set()  # symbols whose exchange refused stop orders
+        self.stop_refused: set[str] = set()  # symbols whose stop the exchange refused this close
         self.account_hedged: bool | None = None  # the swap account's actual position mode
         self.account_balances: list[BalanceLine] | None = None  # read this close (exits)
         self.alerts: list[tuple[int, str]] = []  # (clock ms, kind) of limit notifications
@@ -382,6 +382,10 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
             # sized to what the account holds; read again only when an order filled
             self.account_balances = await self.account.fetch_balance()
             await self._close_requested(asked=self.view.asks_close)
+            # a stop the exchange refused last candle is tried again on this one (the
+            # refusal may have been passing: the price through it, funds held); the
+            # engine's own check covers the candle in between
+            self.stop_refused.clear()
             signals: dict[str, Signal] = {}
             for key in updated:
                 signals[key.symbol] = await self._stops_and_signal(key)

@@ -294,3 +294,17 @@ async def test_refused_stop_is_told_once_and_the_engine_enforces_it(rig):
     assert len(sells) == 1 and sells[0].trigger_price is None and sells[0].status == "closed"
     assert pos.stop_price is not None
     await rig.assert_books_match()
+
+
+async def test_a_refused_stop_is_tried_again_on_the_next_candle(rig):
+    """Issue 16 #3: one refusal used to give the market up for the loop's life (every
+    later position there had no stop on the exchange until a restart)."""
+    rig.emu.refused_ordertypes.add("stop-loss")
+    await rig.start(trailing_stop=False)
+    await entered(rig)
+    assert rig.exchange_stops() == []
+    rig.emu.refused_ordertypes.discard("stop-loss")  # the refusal was passing
+    await rig.step()
+    assert await rig.position() is not None  # still held one candle later
+    assert [o for o in rig.exchange_stops() if o.status == "open"], "stop placed again"
+    await rig.assert_books_match()
