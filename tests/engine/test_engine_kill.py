@@ -40,7 +40,12 @@ async def test_kill_minus_9_during_live_trading_5_times(tmp_path):
     assert res["ok"], res["failures"]
     assert res["kills"] == 5
     assert res["checks"] >= 2  # at least one restart checked, plus the final strict one
-    assert res["orders"] > 10 and res["fills"] == res["filled_orders"]
+    assert res["orders"] > 10
+    # every filled exchange order has its fill booked, except a stop the exchange fired
+    # after the engine's last poll (the checker counts it as pending, not as a failure;
+    # the engine books it at its next candle): seen once in 12 runs under load
+    pending = res["pending_stops_at_checks"]
+    assert res["fills"] <= res["filled_orders"] <= res["fills"] + pending
     assert res["stop_orders"] > 0  # Kraken holds the positions' stops: killed around too
     assert res["fill_notifications"] == res["fills"]
     for key in ("duplicate_orders", "unknown_to_db", "mismatched", "unnotified_fills"):
