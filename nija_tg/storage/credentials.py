@@ -142,13 +142,18 @@ async def submit_pending(
     return cur.rowcount > 0
 
 
+_PENDING = (
+    "SELECT user_id, exchange_id, ciphertext, key_tail, submitted_at FROM pending_credentials"
+)
+
+
+def _pending(r) -> PendingRow:
+    return PendingRow(r[0], r[1], bytes(r[2]), r[3], r[4])
+
+
 async def pending(db: Database, limit: int = 50) -> list[PendingRow]:
-    rows = await db.fetchall(
-        "SELECT user_id, exchange_id, ciphertext, key_tail, submitted_at "
-        "FROM pending_credentials ORDER BY submitted_at LIMIT ?",
-        (limit,),
-    )
-    return [PendingRow(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows]
+    rows = await db.fetchall(f"{_PENDING} ORDER BY submitted_at LIMIT ?", (limit,))
+    return [_pending(r) for r in rows]
 
 
 async def has_pending(db: Database, user_id: int) -> bool:
@@ -160,11 +165,9 @@ async def pending_row(db: Database, user_id: int, submitted_at: float) -> Pendin
     """That submission as it is now (a rotation may have re-sealed it), or None when it
     was replaced, verified or withdrawn meanwhile."""
     r = await db.fetchone(
-        "SELECT user_id, exchange_id, ciphertext, key_tail, submitted_at "
-        "FROM pending_credentials WHERE user_id = ? AND submitted_at = ?",
-        (user_id, submitted_at),
+        f"{_PENDING} WHERE user_id = ? AND submitted_at = ?", (user_id, submitted_at)
     )
-    return None if r is None else PendingRow(r[0], r[1], bytes(r[2]), r[3], r[4])
+    return None if r is None else _pending(r)
 
 
 async def promote_pending(
