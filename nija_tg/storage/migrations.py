@@ -288,6 +288,50 @@ CREATE TABLE close_requests (
 CREATE INDEX close_requests_pending ON close_requests(status, user_id);
 """
 
+# Limits blind to cash flows (issue 12, "Limits blind to cash flows"). ``cash_flows``:
+# one row per deposit (+) or withdrawal (-) of an account, valued in its quote currency
+# (USD-like), read from the venue's ledger (``ref`` = the ledger entry id, so a re-read
+# books nothing twice) or detected as a balance change no fill explains; ``detail`` is
+# JSON {currency: amount}. ``limit_marks``: what the limits are measured from, per
+# account (user, mode, exchange) so a paper peak never judges a live account, kept across
+# restarts and stop/start: ``start_of_day_equity`` (the equity at the first read of the
+# UTC ``day``, no cash flow in it), ``cash_flow_today`` (the day's net deposits, counted
+# out of the day's P&L), ``peak_equity_flow_adjusted`` (the highest equity, rescaled at
+# each cash flow by equity after / equity before, so a cash flow never moves the
+# drawdown), ``starting_equity_plus_flows`` (the basis of sizing without compounding),
+# and the last balance read (``last_balances`` JSON {currency: total}, ``last_fill_id``)
+# that the next read is compared with.
+MIGRATION_8 = """
+CREATE TABLE cash_flows (
+    flow_id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id        INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    mode           TEXT NOT NULL CHECK (mode IN ('paper','live')),
+    exchange_id    TEXT NOT NULL,
+    ts             REAL NOT NULL,                     -- engine clock, epoch seconds
+    amount         TEXT NOT NULL,                     -- signed, quote: + deposit
+    source         TEXT NOT NULL CHECK (source IN ('ledger','balance_change')),
+    ref            TEXT,                              -- ledger entry id, NULL if detected
+    detail         TEXT NOT NULL DEFAULT '{}',
+    equity_after   TEXT,
+    UNIQUE (user_id, mode, exchange_id, ref)
+);
+CREATE INDEX cash_flows_user_ts ON cash_flows(user_id, ts);
+CREATE TABLE limit_marks (
+    user_id        INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    mode           TEXT NOT NULL CHECK (mode IN ('paper','live')),
+    exchange_id    TEXT NOT NULL,
+    day            TEXT NOT NULL,
+    start_of_day_equity TEXT NOT NULL,
+    cash_flow_today TEXT NOT NULL DEFAULT '0',
+    peak_equity_flow_adjusted TEXT NOT NULL,
+    starting_equity_plus_flows TEXT NOT NULL,
+    last_balances  TEXT,
+    last_fill_id   INTEGER,
+    updated_at     REAL NOT NULL,
+    PRIMARY KEY (user_id, mode, exchange_id)
+);
+"""
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
     (2, MIGRATION_2),
@@ -296,6 +340,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (5, MIGRATION_5),
     (6, MIGRATION_6),
     (7, MIGRATION_7),
+    (8, MIGRATION_8),
 )
 
 
