@@ -15,7 +15,7 @@ chaos:  ## long fault-injection runs; writes docs/reliability.md figures
 	.venv/bin/python -m chaos.run_all
 
 status: ## supervisorctl status of the running service
-	.venv/bin/supervisorctl -c supervisord.conf status
+	@scripts/ctl.sh status
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -40,7 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="create the data directory, database and engine key if missing; publish "
         "the engine's public key",
     )
-    sub.add_parser("check", help="check the configuration (incl. the bot token) and exit")
+    sub.add_parser(
+        "check",
+        help="prove the configuration: the bot token with the Bot API (getMe), the engine "
+        "key file's mode, the database's schema version and writability",
+    )
     sub.add_parser("keygen", help="print a new engine private key (for NIJA_ENGINE_KEY)")
     rotate = sub.add_parser(
         "rotate-key",
@@ -89,15 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_async(args: argparse.Namespace) -> bool:
-    return args.command in ("init", "rotate-key", "admin", "users", "backup")
+    return args.command in ("init", "check", "rotate-key", "admin", "users", "backup")
 
 
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "keygen":
         print(generate_private_key())
-        return EXIT_OK
-    if args.command == "check":
-        settings.require_token()
         return EXIT_OK
     if args.command == "bot":
         from nija_tg.bot_main import run_bot
@@ -115,6 +116,12 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "check":
+        from nija_tg.config_check import check_configuration
+
+        for line in await check_configuration(settings):
+            print(line)
+        return EXIT_OK
     if args.command == "init":
         created = init_data_dir(settings)
         db = await Database.open(settings.db_path)

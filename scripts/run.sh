@@ -4,10 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-export NIJA_PYTHON="$PWD/.venv/bin/python"
-data_dir="${NIJA_DATA_DIR:-$PWD/data}"
-mkdir -p "$data_dir/logs" "$PWD/data"
-export NIJA_DATA_DIR="$(cd "$data_dir" && pwd)"
+# NIJA_DATA_DIR as the programs see it: the environment over .env, default ./data
+. scripts/data_dir.sh
+mkdir -p "$NIJA_DATA_DIR/logs"
 # One clear line and a non-zero exit when something is missing (e.g. the bot token).
 "$NIJA_PYTHON" -m nija_tg check
 "$NIJA_PYTHON" -m nija_tg init >/dev/null

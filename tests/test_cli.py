@@ -1,5 +1,10 @@
+import socket
+import sqlite3
 import subprocess
 
+import pytest
+
+from tests.bot_api_process import run_fake_bot_api
 from tests.conftest import PYTHON, REPO, TEST_TOKEN, make_env
 
 
@@ -110,7 +115,6 @@ def test_missing_token_is_one_clear_line(data_dir):
     assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr and "BotFather" in result.stderr
     assert "Traceback" not in result.stderr
     assert run(data_dir, "check").returncode == 2
-    assert run(data_dir, "check", TELEGRAM_BOT_TOKEN=TEST_TOKEN).returncode == 0
 
 
 def test_bad_config_names_the_variable(data_dir):
@@ -140,3 +144,83 @@ def test_run_script_without_token_stops_with_one_line(tmp_path):
     assert result.returncode != 0
     assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def bot_api(tmp_path):
+    yield from run_fake_bot_api(tmp_path)
+
+
+def _check(data_dir, api, token=TEST_TOKEN):
+    return run(data_dir, "check", TELEGRAM_BOT_TOKEN=token, TELEGRAM_API_BASE_URL=api)
+
+
+def test_check_names_the_bot_and_proves_key_file_and_database(data_dir, bot_api):
+    fresh = _check(data_dir, bot_api)
+    assert fresh.returncode == 0, fresh.stderr
+    assert "ok: bot @fake_test_bot" in fresh.stdout
+    assert "nija-tg init` creates it" in fresh.stdout  # no key file, no database yet
+    assert run(data_dir, "init").returncode == 0
+    ready = _check(data_dir, bot_api)
+    assert ready.returncode == 0, ready.stderr
+    assert "current" in ready.stdout and "mode 0600" in ready.stdout
+    assert TEST_TOKEN.split(":")[1] not in ready.stdout + ready.stderr
+
+
+def test_check_refuses_a_well_formed_token_the_api_rejects(data_dir, bot_api):
+    other = "123456789:OTHERtokenOTHERtokenOTHERtokenOTHER"
+    result = _check(data_dir, bot_api, token=other)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "refused TELEGRAM_BOT_TOKEN" in result.stderr
+    assert "OTHERtoken" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_check_fails_in_one_line_when_the_api_is_unreachable(data_dir):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = _check(data_dir, f"http://127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "could not be reached" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_refuses_a_key_file_others_can_read(data_dir, bot_api):
+    assert run(data_dir, "init").returncode == 0
+    (data_dir / "engine.key").chmod(0o644)
+    result = _check(data_dir, bot_api)
+    assert result.returncode == 1
+    assert "readable by others (mode 0644)" in result.stderr and "chmod 600" in result.stderr
+
+
+def test_check_refuses_a_database_newer_than_the_release(data_dir, bot_api):
+    assert run(data_dir, "init").returncode == 0
+    with sqlite3.connect(data_dir / "nija.sqlite3") as conn:
+        conn.execute("INSERT INTO schema_migrations(version, applied_at) VALUES (999, 0)")
+    result = _check(data_dir, bot_api)
+    assert result.returncode == 1
+    assert "schema 999, newer than this release" in result.stderr
+
+
+def test_run_script_finds_the_data_dir_in_dot_env(tmp_path):
+    """run.sh and ctl.sh resolve NIJA_DATA_DIR as the programs do: the environment over
+    .env, default ./data (the supervisor's socket and pid file live there)."""
+    root = tmp_path / "checkout"
+    (root / "scripts").mkdir(parents=True)
+    (root / "scripts" / "data_dir.sh").write_text((REPO / "scripts" / "data_dir.sh").read_text())
+    (root / ".venv").symlink_to(REPO / ".venv")
+    (root / ".env").write_text("# operator's file\nNIJA_DATA_DIR=/srv/nija-from-env-file\n")
+    script = ". scripts/data_dir.sh; echo $NIJA_DATA_DIR"
+    env = {k: v for k, v in make_env(tmp_path).items() if k != "NIJA_DATA_DIR"}
+    env["PYTHONPATH"] = str(REPO)
+
+    def resolved(**extra):
+        out = subprocess.run(
+            ["bash", "-c", script], cwd=root, env={**env, **extra}, capture_output=True, text=True
+        )
+        return out.stdout.strip()
+
+    assert resolved() == "/srv/nija-from-env-file"
+    assert resolved(NIJA_DATA_DIR="/srv/from-environment") == "/srv/from-environment"
+    (root / ".env").unlink()
+    assert resolved() == str(root / "data")

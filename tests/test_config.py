@@ -134,3 +134,12 @@ def test_every_variable_is_documented_in_readme():
 
 def test_missing_dotenv_is_fine(tmp_path):
     assert read_dotenv(Path(tmp_path / "absent")) == {}
+
+
+def test_env_example_lists_every_variable_and_loads_as_the_defaults(tmp_path, monkeypatch):
+    example = REPO / ".env.example"
+    values = read_dotenv(example)
+    assert sorted(values) == sorted(VARIABLES)
+    monkeypatch.chdir(tmp_path)
+    from_example = load_settings({}, dotenv=example)
+    assert from_example == load_settings({}, dotenv=None)  # its values are the defaults

@@ -8,25 +8,18 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.bot_api_process import run_fake_bot_api, wait_for
 from tests.conftest import PYTHON, REPO, TEST_TOKEN, make_env
 
 VENV_BIN = Path(PYTHON).parent
 
 
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+_wait = wait_for
 
 
 def _http(url: str, body: dict | None = None, timeout: float = 10) -> dict:
@@ -39,27 +32,7 @@ def _http(url: str, body: dict | None = None, timeout: float = 10) -> dict:
 
 @pytest.fixture
 def fake_bot_api(tmp_path):
-    port_file = tmp_path / "bot-api.port"
-    proc = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "tests.fakes.telegram_api",
-            "--port",
-            "0",
-            "--token",
-            TEST_TOKEN,
-            "--port-file",
-            str(port_file),
-        ],
-        cwd=REPO,
-    )
-    try:
-        port = _wait(lambda: port_file.exists() and port_file.read_text().strip(), 15, "fake API")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    yield from run_fake_bot_api(tmp_path)
 
 
 def _status(conf: Path, env: dict) -> dict[str, str]:
@@ -110,6 +83,7 @@ def test_supervisord_runs_bot_and_engine(tmp_path, fake_bot_api):
             60,
             "both programs RUNNING",
         )
+        assert (data_dir / "supervisor.sock").is_socket()  # under NIJA_DATA_DIR
         _http(
             f"{fake_bot_api}/_control/call/user_message",
             {"user_id": 4242, "text": "/start", "first_name": "Ann"},

@@ -174,3 +174,22 @@ def _backup_file(source: Path, target: Path) -> None:
     finally:
         dst.close()
         src.close()
+
+
+def schema_versions(path: Path) -> tuple[int | None, int]:
+    """(the database's schema version, this release's). The first is None when the file
+    holds no schema yet. Read-only: opening it never creates or migrates anything."""
+    from nija_tg.storage.migrations import MIGRATIONS
+
+    latest = MIGRATIONS[-1][0]
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    try:
+        row = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        ).fetchone()
+        if row is None:
+            return None, latest
+        (version,) = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return version, latest
+    finally:
+        conn.close()
