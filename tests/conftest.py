@@ -11,10 +11,35 @@ import pytest
 from nija_tg.config import Settings, load_settings
 from nija_tg.storage.db import Database
 from nija_tg.vault.keyring import KeyRing
+from tests.fakes import sell_audit
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 TEST_TOKEN = "123456789:TESTtokenTESTtokenTESTtokenTESTtok12"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sells_beyond_position: the test over-sells on purpose (the sell audit is not checked)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _never_sell_more_than_our_position(request: pytest.FixtureRequest):
+    """Issue 16's invariant as a property of every test that trades on an exchange
+    emulator: no fill of a bot order sold more than our position (tests/fakes/
+    sell_audit.py). Checked at teardown over every emulator ledger of the process; only
+    what was recorded during this test counts."""
+    before = {led: len(led.audit.violations) for led in sell_audit.ledgers()}
+    yield
+    if request.node.get_closest_marker("sells_beyond_position"):
+        return
+    found = [
+        str(v) for led in sell_audit.ledgers() for v in led.audit.violations[before.get(led, 0) :]
+    ]
+    if found:
+        pytest.fail("sold more than our position:\n" + "\n".join(found), pytrace=False)
 
 
 def make_env(data_dir: Path, **extra: str) -> dict[str, str]:

@@ -129,6 +129,7 @@ class SwapLedger(Ledger):
             order.status = "canceled"
             return
         pos = self.position(order.account, order.symbol, order.position_side or "BOTH")
+        self.audit.swap_fill(order, pos.size, closing, opening, now_ms)
         direction = Decimal(1) if pos.size > 0 else Decimal(-1)
         realised = (px - pos.entry) * closing * direction if closing else ZERO
         if closing:
@@ -140,6 +141,7 @@ class SwapLedger(Ledger):
             pos.size += add
         if not pos.size:
             pos.entry = ZERO
+        self.audit.swap_after(order, pos.size)
         pos.realised += realised
         pos.updated_ms = now_ms
         fee = qty * px * self.fee_rate

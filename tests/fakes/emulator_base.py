@@ -22,6 +22,8 @@ from tests.fakes.emulator_candles import aggregate_candles as aggregate_candles
 from tests.fakes.emulator_candles import load_candles as load_candles
 from tests.fakes.emulator_candles import scaled_candles as scaled_candles
 from tests.fakes.emulator_triggers import stop_crossed
+from tests.fakes.sell_audit import SellAudit
+from tests.fakes.sell_audit import register as register_audit
 
 
 @dataclass
@@ -136,11 +138,14 @@ class Ledger:
         self.fee_rate = fee_rate
         self.visibility_delay_ms = 0
         self._ids = itertools.count(1)
+        self.audit = SellAudit()  # never sell more than our position (tests/conftest.py)
+        register_audit(self)
 
     def next_id(self, prefix: str = "") -> str:
         return f"{prefix}{next(self._ids)}"
 
     def add_account(self, account: EmuAccount) -> EmuAccount:
+        account.balances = self.audit.watch(account.api_key, account.balances)
         self.accounts[account.api_key] = account
         return account
 
@@ -220,6 +225,7 @@ class Ledger:
         cost = amount * px
         fee = cost * self.fee_rate
         bal = self.accounts[order.account].balances
+        self.audit.spot_fill(order, base, amount, bal.get(base, Decimal(0)), now_ms)
         if order.side == "buy":
             bal[quote] = bal.get(quote, Decimal(0)) - cost - fee
             bal[base] = bal.get(base, Decimal(0)) + amount
