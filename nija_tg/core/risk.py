@@ -11,7 +11,9 @@
                      equity): no new entries until the next UTC day
 7. ``max_drawdown``  (peak - equity) / peak >= max_drawdown_pct: the caller pauses the
                      user and alerts
-8. ``invalid_input`` non-positive price, stop distance or equity
+8. ``invalid_input`` non-positive price, stop distance or equity; then on swaps
+   ``stop_beyond_liquidation``: the stop would not trigger before a liquidation at the
+   leverage cap (``core/liquidation.py``)
 9. sizing: amount = (basis x risk_per_trade_pct%) / stop_distance, where basis is the
    current equity (auto_compound) or min(equity, starting equity); capped by
    max_position_usd / fill price (a long's market order fills ``slippage`` above
@@ -29,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
+from nija_tg.core import liquidation
 from nija_tg.core.models import PositionInfo
 from nija_tg.core.risk_settings import RiskSettings
 
@@ -48,6 +51,7 @@ class RiskReason(enum.StrEnum):
     MAX_DRAWDOWN = "max_drawdown"
     INVALID_INPUT = "invalid_input"
     BELOW_MINIMUM = "below_minimum"
+    STOP_BEYOND_LIQUIDATION = "stop_beyond_liquidation"  # swaps: core/liquidation.py
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +84,9 @@ class RiskContext:
     min_cost: Decimal | None = None
     amount_step: Decimal | None = None
     contract_size: Decimal = Decimal(1)  # swaps: base units per contract
+    # swaps: the market's maintenance margin rate (None: the venue's documented default,
+    # see core/liquidation.py)
+    maintenance_margin_rate: Decimal | None = None
     global_halted: bool = False
     user_paused: bool = False
 
@@ -201,6 +208,11 @@ def check_entry(ctx: RiskContext) -> RiskDecision:
     if blocked is not None:
         return blocked
     s = ctx.settings
+    if ctx.market_kind == "swap":  # the stop must trigger before a liquidation
+        lev, mmr = s.leverage_cap, ctx.maintenance_margin_rate
+        why = liquidation.refusal(ctx.side, ctx.symbol, ctx.price, ctx.stop_distance, lev, mmr)
+        if why is not None:
+            return _reject(RiskReason.STOP_BEYOND_LIQUIDATION, why)
     basis = ctx.equity
     if not s.auto_compound and ctx.starting_equity > 0:
         basis = min(ctx.equity, ctx.starting_equity)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nija_tg.core import risk
+from nija_tg.core import liquidation, risk
 from nija_tg.core.models import PositionInfo
 from nija_tg.core.risk import RiskContext, RiskReason, check_entry
 from nija_tg.core.risk_settings import RiskSettings
@@ -283,8 +283,10 @@ def test_approved_entries_respect_caps(equity: D, price: D, stop_frac: D, kind: 
         assert d.notional <= s.max_position_usd
         assert d.notional <= equity * (s.leverage_cap if kind == "swap" else 1)
         assert d.risk_amount <= equity * s.risk_per_trade_pct / 100
-    else:
-        assert d.reason == R.BELOW_MINIMUM
+    else:  # a swap's stop must also sit inside the liquidation price (core/liquidation.py)
+        stop = price - price * stop_frac
+        beyond = kind == "swap" and not liquidation.stop_inside("long", price, stop, s.leverage_cap)
+        assert d.reason == (R.STOP_BEYOND_LIQUIDATION if beyond else R.BELOW_MINIMUM)
 
 
 # --- helpers --------------------------------------------------------------------------
