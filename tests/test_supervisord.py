@@ -35,6 +35,22 @@ def fake_bot_api(tmp_path):
     yield from run_fake_bot_api(tmp_path)
 
 
+def _pid(conf: Path, env: dict, program: str) -> int:
+    out = subprocess.run(
+        [str(VENV_BIN / "supervisorctl"), "-c", str(conf), "pid", program],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=conf.parent,
+    ).stdout
+    return int(out.strip())
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().partition("=")[::2] for item in raw if item)
+
+
 def _status(conf: Path, env: dict) -> dict[str, str]:
     out = subprocess.run(
         [str(VENV_BIN / "supervisorctl"), "-c", str(conf), "status"],
@@ -65,6 +81,9 @@ def test_supervisord_runs_bot_and_engine(tmp_path, fake_bot_api):
         NIJA_ENGINE_DRAIN_SECONDS="5",
     )
     env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
+    env["NIJA_ENGINE_KEY"] = subprocess.run(
+        [PYTHON, "-m", "nija_tg", "keygen"], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
     subprocess.run(
         [PYTHON, "-m", "nija_tg", "init"], env=env, cwd=root, check=True, capture_output=True
     )
@@ -84,6 +103,10 @@ def test_supervisord_runs_bot_and_engine(tmp_path, fake_bot_api):
             "both programs RUNNING",
         )
         assert (data_dir / "supervisor.sock").is_socket()  # under NIJA_DATA_DIR
+        # the engine's key reaches the engine only, also when it is in the environment
+        pids = {name: _pid(conf, env, name) for name in ("bot", "engine")}
+        assert "NIJA_ENGINE_KEY" not in _environ(pids["bot"])
+        assert _environ(pids["engine"])["NIJA_ENGINE_KEY"] == env["NIJA_ENGINE_KEY"]
         _http(
             f"{fake_bot_api}/_control/call/user_message",
             {"user_id": 4242, "text": "/start", "first_name": "Ann"},
