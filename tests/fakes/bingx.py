@@ -71,8 +71,10 @@ None, ccxt's own choice).
 
 Not covered: spot or coin-M trading, TRIGGER_*/TAKE_PROFIT*/STOP (limit)/trailing orders,
 attached ``stopLoss``/``takeProfit`` JSON, ``closePosition``, partial fills, isolated
-margin, liquidation, funding, order books, websockets, fill ids (the real ``allFillOrders``
-has none).
+margin, liquidation, order books, websockets, fill ids (the real ``allFillOrders``
+has none), income types other than funding. Funding (``ledger.set_funding``, off by
+default) and its income rows (``GET /openApi/swap/v2/user/income``): bingx_ledger.py,
+bingx_account.py.
 """
 
 from __future__ import annotations
@@ -193,6 +195,7 @@ class BingXEmulator(EmulatorServer):
         they were placed, then the current price), as every signed request does."""
 
         async def run(request: web.Request, acct: EmuAccount, params: dict) -> web.Response:
+            self.ledger.settle_funding(self.clock_ms())  # funding due since (bingx_ledger.py)
             self.stops.sync(self.clock_ms())
             return await handler(request, acct, params)
 
@@ -218,6 +221,7 @@ class BingXEmulator(EmulatorServer):
             web.get(f"{s2}/user/balance", p(a.balance_v2)),
             web.get("/openApi/spot/v1/account/balance", p(a.spot_balance)),
             web.get(f"{s2}/user/positions", p(a.positions)),
+            web.get(f"{s2}/user/income", p(a.income)),
             web.post(f"{s2}/trade/order", p(o.place)),
             web.get(f"{s2}/trade/order", p(o.query)),
             web.delete(f"{s2}/trade/order", p(o.cancel)),

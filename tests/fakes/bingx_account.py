@@ -2,6 +2,13 @@
 list, positions, leverage, position mode (one-way ``BOTH`` / hedge ``LONG``+``SHORT``) and
 API-key permissions.
 
+``GET /openApi/swap/v2/user/income`` (BingX "Get Account Profit and Loss Fund Flow"):
+parameters ``symbol``, ``incomeType`` (TRANSFER, REALIZED_PNL, FUNDING_FEE, TRADING_FEE,
+INSURANCE_CLEAR, TRIAL_FUND, ADL, SYSTEM_DEDUCTION, GTD_PRICE), ``startTime`` /
+``endTime`` (ms, end >= start) and ``limit`` (1..1000, default 100); ``data`` is the list
+of rows, oldest first, the first ``limit`` from ``startTime``. Only funding payments are
+emulated (bingx_ledger.py): every other type answers an empty list.
+
 ``GET /openApi/v1/account/apiPermissions`` answers ``data`` = ``{"apiKey", "permissions",
 "ipAddresses", "note"}`` as BingX documents it ("Query user API Key permissions"): the
 permission codes are 1 spot trading, 2 read, 3 perpetual futures trading, 4 universal
@@ -24,6 +31,10 @@ if TYPE_CHECKING:
 
 
 WITHDRAW = 5
+INCOME_TYPES = frozenset(
+    {"TRANSFER", "REALIZED_PNL", "FUNDING_FEE", "TRADING_FEE", "INSURANCE_CLEAR"}
+    | {"TRIAL_FUND", "ADL", "SYSTEM_DEDUCTION", "GTD_PRICE"}
+)
 DEFAULT_PERMISSIONS = (2, 3)  # read + perpetual futures trading
 
 
@@ -123,6 +134,35 @@ class BingXAccount:
                 }
             )
         return ok(rows)
+
+    async def income(self, request: web.Request, acct: EmuAccount, params: dict) -> web.Response:
+        """The account's fund flow (see the module docstring)."""
+        kind, native_id = params.get("incomeType"), params.get("symbol")
+        if kind is not None and kind not in INCOME_TYPES:
+            return err(109400, f"Invalid parameters, err:incomeType {kind} is invalid")
+        if native_id is not None and unified(native_id) is None:
+            return no_symbol(native_id)
+        try:
+            limit = int(params.get("limit", 100))
+            start = int(params["startTime"]) if "startTime" in params else None
+            end = int(params["endTime"]) if "endTime" in params else None
+        except ValueError:
+            return err(109400, "Invalid parameters, err:limit, startTime and endTime are numbers")
+        if not 1 <= limit <= 1000:
+            return err(109400, f"Invalid parameters, err:limit {limit} out of range")
+        if start is not None and end is not None and end < start:
+            return err(109400, "Invalid parameters, err:endTime must not be before startTime")
+        rows = [
+            {k: v for k, v in row.items() if k != "key"}
+            for row in self.ledger.incomes
+            if row["key"] == acct.api_key
+            and kind in (None, row["incomeType"])
+            and native_id in (None, row["symbol"])
+            and (start is None or int(row["time"]) >= start)
+            and (end is None or int(row["time"]) <= end)
+        ]
+        rows.sort(key=lambda r: int(r["time"]))
+        return ok(rows[:limit])
 
     def leverage_data(self, key: str, symbol: str) -> dict[str, object]:
         max_lev = CONTRACTS[self.emu.split_symbol(symbol)[0]][6]

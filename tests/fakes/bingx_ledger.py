@@ -1,5 +1,18 @@
 """BingX emulator, margin model: perpetual positions and USDT margin (cross, deliberately
-simple; see bingx.py). ``SwapLedger`` replaces the spot ledger of the base."""
+simple; see bingx.py). ``SwapLedger`` replaces the spot ledger of the base.
+
+Funding (``set_funding``, off until a test sets a rate): BingX settles funding every
+8 hours, at 00:00, 08:00 and 16:00 UTC+8 (00:00, 08:00, 16:00 UTC; support article
+"Perpetual Futures | Fee Schedule"); "funding fee = position value x funding rate",
+long pays short when the rate is positive, and in cross margin the fee is taken from
+(or paid into) the wallet balance ("Balance = Deposit - Withdrawal + Realized Profit and
+Loss - Funding Rate - Handling Fee", "Account Structure"). ``settle_funding(now)`` books
+every funding time passed since the last call for every open position of the symbol, at
+the mark price then current (the emulator settles when the next signed request arrives,
+before its stops are synced), into the wallet and as one ``FUNDING_FEE`` income row
+(the fields of ccxt's recorded ``/openApi/swap/v2/user/income`` answer: symbol,
+incomeType, income, asset, info, time, tranId, tradeId), amounts at 4 decimals as in
+that answer; a payment that rounds to 0 is not recorded."""
 
 from __future__ import annotations
 
@@ -7,12 +20,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tests.fakes.bingx_markets import native, num
 from tests.fakes.emulator_base import EmuFill, EmuOrder, Ledger
 
 ZERO = Decimal(0)
 TAKER_FEE = Decimal("0.0005")
 DEFAULT_LEVERAGE = 10
 ORDER_ID_BASE = 1_809_000_000_000_000_000
+FUNDING_INTERVAL_MS = 8 * 3_600_000  # 00:00, 08:00, 16:00 UTC
+
+
+@dataclass
+class FundingSchedule:
+    """A symbol's funding rate and settlement times (every ``interval_ms`` from the
+    epoch, shifted by ``offset_ms``)."""
+
+    rate: Decimal
+    interval_ms: int = FUNDING_INTERVAL_MS
+    offset_ms: int = 0
+
+    def times(self, after_ms: int, until_ms: int) -> list[int]:
+        """Settlement times t with after_ms < t <= until_ms."""
+        step, off = self.interval_ms, self.offset_ms
+        first = (after_ms - off) // step * step + off + step
+        return list(range(first, until_ms + 1, step))
 
 
 @dataclass
@@ -42,6 +73,62 @@ class SwapLedger(Ledger):
         self.hedged: set[str] = set()
         self.profit: dict[str, Decimal] = {}  # order id -> realised PnL
         self.realised: dict[str, Decimal] = {}  # api key -> realised PnL
+        self.funding: dict[str, FundingSchedule] = {}  # symbol -> schedule (set_funding)
+        self.funding_settled_ms: int | None = None  # funding booked up to this time
+        self.incomes: list[dict[str, str | int]] = []  # income rows, with the api key
+
+    # --- funding -------------------------------------------------------------------
+
+    def set_funding(
+        self,
+        symbol: str,
+        rate: Decimal | str,
+        *,
+        interval_ms: int = FUNDING_INTERVAL_MS,
+        offset_ms: int = 0,
+    ) -> None:
+        """Charge ``rate`` (per settlement; > 0: longs pay shorts) on ``symbol``'s open
+        positions at every settlement time from now on."""
+        self.funding[symbol] = FundingSchedule(Decimal(rate), interval_ms, offset_ms)
+
+    def settle_funding(self, now_ms: int) -> None:
+        """Book every settlement passed since the last call (see the module docstring).
+        The first call only starts the clock: nothing before it is charged."""
+        after = self.funding_settled_ms
+        if after is None or now_ms <= after:
+            self.funding_settled_ms = now_ms if after is None else after
+            return
+        self.funding_settled_ms = now_ms
+        for symbol, plan in self.funding.items():
+            for t in plan.times(after, now_ms):
+                self._charge(symbol, plan.rate, t)
+
+    def _charge(self, symbol: str, rate: Decimal, at_ms: int) -> None:
+        mark = self.mark(symbol)
+        if mark is None:
+            return
+        for (key, sym, _side), pos in self.positions.items():
+            if sym != symbol or not pos.size:
+                continue
+            income = (-pos.size * mark * rate).quantize(Decimal("0.0001"))
+            if not income:
+                continue
+            bal = self.accounts[key].balances
+            bal["USDT"] = bal.get("USDT", ZERO) + income
+            tran = f"{at_ms}_{pos.position_id}_{self.next_id()}"
+            self.incomes.append(
+                {
+                    "key": key,
+                    "symbol": native(symbol),
+                    "incomeType": "FUNDING_FEE",
+                    "income": num(income, 4),
+                    "asset": "USDT",
+                    "info": "Funding Fee",
+                    "time": at_ms,
+                    "tranId": tran,
+                    "tradeId": tran,
+                }
+            )
 
     def position(self, key: str, symbol: str, side: str) -> SwapPosition:
         pos = self.positions.get((key, symbol, side))
