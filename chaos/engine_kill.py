@@ -22,7 +22,9 @@ restart, once every loop has reconciled, the child is frozen (SIGSTOP) and check
   unique, and each fill row has its outbox row (kind 'fill', or 'stop' for a stop order
   the exchange executed; dedupe key ``fill:<user>:kraken:<trade id>``: the emulator fills
   an order in one trade). Stop orders resting on Kraken are orders like the others;
-- position amounts equal the exchange's base balances (users without orders in flight).
+- position amounts equal the exchange's base balances (users without orders in flight);
+- no fill of ours sold more than our position (issue 16; the emulator's sell audit,
+  tests/fakes/sell_audit.py).
 
 Orders the running child has in flight (created after the restart, still intent or
 submitted) are exempt until the next check. A final run is stopped with SIGTERM and
@@ -331,6 +333,8 @@ async def run_kills(work: Path, plan: KillPlan) -> dict[str, Any]:
         mismatched=t.stats["mismatched"],
         unnotified_fills=t.stats["unnotified"],
         extra_notifications=t.stats["extra_notifications"],
+        sells_beyond_position=t.stats["sells_beyond_position"],
+        bot_sells_audited=t.stats["bot_sells_audited"],
         telegram_duplicates="n/a (sender not run: one outbox row per fill checked)",
     )
 

@@ -134,6 +134,11 @@ def check(
     extra = set(notes) - expected
     fails += [f"fill without its notification: {k}" for k in sorted(unnotified)]
     fails += [f"fill notification without a fill: {k}" for k in sorted(extra)]
+    # issue 16: no fill of ours sold more than our position (the emulator's sell audit,
+    # tests/fakes/sell_audit.py: our quantity per account and asset from our fills,
+    # clamped to the balance after every change we did not make)
+    oversold = list(ledger.audit.violations)
+    fails += [f"sold more than our position: {v}" for v in oversold]
     for key, uid in by_key.items():
         if uid in inflight_users:
             continue
@@ -158,4 +163,6 @@ def check(
         "extra_notifications": len(extra),
         "inflight": len(inflight_users),
         "pending_stops": pending_stops,
+        "sells_beyond_position": len(oversold),
+        "bot_sells_audited": ledger.audit.bot_sells,
     }

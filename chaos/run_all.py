@@ -28,12 +28,14 @@ FULL: dict[str, list[str]] = {
     "supervisord_stop": ["--users", "6", "--cycles", "3", "--candle-stop"],
     "engine_kill": ["--kills", "50"],
     "supervisord_inflight": ["--users", "6", "--positions", "3"],  # not in QUICK: ~4-8 min
+    "manual_interventions": ["--interventions", "40", "--kraken-users", "3"],
 }
 QUICK: dict[str, list[str]] = {
     "rotation_kill": ["--rows", "300", "--kills", "2"],
     "sqlite_two_process": ["--seconds", "5"],
     "supervisord_stop": ["--users", "2", "--cycles", "1", "--no-crash-loop"],
     "engine_kill": ["--kills", "2"],
+    "manual_interventions": ["--interventions", "10", "--no-bingx"],
 }
 TIMEOUT = 900
 
@@ -120,7 +122,9 @@ def _row(res: dict[str, Any]) -> str:
         lost = (
             f"{res['duplicate_orders']} duplicate, {res['unknown_to_db']} unknown to the DB, "
             f"{res['mismatched']} mismatched, {res['unnotified_fills']} unnotified, "
-            f"{res['extra_notifications']} extra notifications"
+            f"{res['extra_notifications']} extra notifications, "
+            f"{res.get('sells_beyond_position', 'n/a')} sells beyond our positions "
+            f"(of {res.get('bot_sells_audited', 'n/a')} sells)"
         )
     elif name == "supervisord_inflight" and "inflight_at_sigterm" in res:
         stop, log = res["stop_s"], res["engine_log_after_sigterm"]
@@ -140,6 +144,31 @@ def _row(res: dict[str, Any]) -> str:
             f"{res['final_mismatched']} mismatched, {res['final_unnotified']} unnotified, "
             f"{res['final_extra_notifications']} extra notifications "
             f"({res['final_orders']} orders, {res['final_fills']} fills)"
+        )
+    elif name == "manual_interventions" and "interventions" in res:
+        venues = [v for v in ("kraken", "bingx") if f"{v}_orders" in res]
+        kinds = ", ".join(f"{k} {n}" for k, n in res["by_kind"].items())
+        figures = (
+            f"{res['users']} LIVE users, {res['candles']} candles, {res['interventions']} "
+            f"manual interventions ({kinds}; {res['concurrent_with_a_close']} while the loops "
+            f"handled a close); "
+            + "; ".join(
+                f"{v}: {res[f'{v}_orders']} orders ({res[f'{v}_stop_orders']} stops), "
+                f"{res[f'{v}_bot_sells_audited']} sells audited, books off the audit at the end "
+                f"{res[f'{v}_books_off']}"
+                for v in venues
+            )
+            + f"; 'closed outside the bot' told {res['closed_outside_messages']}, 'Stop hit' "
+            f"{res['stop_hit_messages']} for {res['engine_stop_closes']} engine stop closes"
+        )
+        lost = "; ".join(
+            f"{v}: {res[f'{v}_sells_beyond_position']} sells beyond our positions, "
+            f"{res[f'{v}_duplicate_orders']} duplicate, {res[f'{v}_unknown_orders']} unknown, "
+            f"{res[f'{v}_mismatched_orders']} mismatched orders"
+            for v in venues
+        ) + (
+            f"; {res['repeated_stop_hit']} repeated 'Stop hit', "
+            f"{res['repeated_exchange_stop_messages']} repeated exchange-stop fill messages"
         )
     else:  # a script this table has no special layout for: its scalar figures
         skip = {"name", "ok", "failures", "failure_count", "seconds"}

@@ -3,7 +3,7 @@ suite keeps them working: together well under a minute."""
 
 from __future__ import annotations
 
-from chaos import rotation_kill, sqlite_two_process, supervisord_stop
+from chaos import manual_interventions, rotation_kill, sqlite_two_process, supervisord_stop
 
 
 def _ok(res: dict) -> None:
@@ -39,3 +39,20 @@ def test_supervisord_stop_restart_and_crash_loop(tmp_path):
     assert res["outbox_lost"] == res["outbox_duplicated"] == 0
     assert all(s["dropped"] == s["missing"] == 0 for s in res["stops"])
     assert res["crash_loop"]["engine_state"] == "FATAL"
+
+
+def test_manual_interventions_never_sell_beyond_our_positions(tmp_path):
+    """Issue 16: the real daemon trades LIVE on the Kraken emulator while the user sells
+    part or all of our positions by hand, cancels our stops, deposits and withdraws
+    coins at random (some while the loops handle a close): no sell beyond our
+    positions, no duplicate or unknown order, no repeated "Stop hit" (Kraken spot only
+    here; the full run adds BingX swaps)."""
+    res = manual_interventions.run(tmp_path, interventions=10, kraken_users=2, bingx=False)
+    _ok(res)
+    assert res["interventions"] == 10
+    assert {k.split(":")[1] for k in res["by_kind"]} >= {"sell_part", "sell_all", "deposit"}
+    assert res["kraken_bot_sells_audited"] > 0 and res["kraken_sells_beyond_position"] == 0
+    assert res["kraken_duplicate_orders"] == res["kraken_unknown_orders"] == 0
+    assert res["kraken_mismatched_orders"] == 0
+    assert res["repeated_stop_hit"] == res["repeated_exchange_stop_messages"] == 0
+    assert res["kraken_books_off"] == 0  # our books end equal to the audit's positions

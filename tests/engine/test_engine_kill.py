@@ -77,6 +77,7 @@ async def _state(tmp_path):
     emu.ledger.fills.append(
         EmuFill("T1", "O1", acct.api_key, "ETH/USD", "buy", Decimal("0.5"), Decimal(10), 0, 0)
     )
+    emu.ledger.audit.credit(acct.api_key, ("spot", "ETH"), Decimal("0.5"))  # the buy is ours
     now = time.time() - 60
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute(

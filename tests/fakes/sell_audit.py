@@ -83,6 +83,11 @@ class SellAudit:
     def quantity(self, account: str, key: tuple) -> Decimal:
         return self.ours.get((account, key), ZERO)
 
+    def credit(self, account: str, key: tuple, qty: Decimal) -> None:
+        """Count ``qty`` as ours: for a test that builds a ledger state by hand (orders and
+        fills appended, not executed)."""
+        self.ours[(account, key)] = self.quantity(account, key) + qty
+
     def clamp(self, account: str, key: tuple, held: Decimal) -> None:
         """Something the bot did not do left the account holding ``held``."""
         mine = self.ours.get((account, key))
