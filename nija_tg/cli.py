@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="keys come from NIJA_ENGINE_KEY (new key first, engine restarted with it); "
         "publish, re-seal and retire",
     )
+    sub.add_parser(
+        "fatal-listener",
+        help="supervisord event listener: tells admins over the Bot API when a program "
+        "ends in FATAL (configured in supervisord.conf)",
+    )
     sub.add_parser("bot", help="run the Telegram bot process")
     sub.add_parser("engine", help="run the trading engine daemon")
     admin = sub.add_parser("admin", help="add or remove an admin by Telegram user id")
@@ -104,6 +109,10 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
         from nija_tg.bot_main import run_bot
 
         return run_bot(settings)
+    if args.command == "fatal-listener":
+        from nija_tg.fatal_listener import serve
+
+        return serve(settings)
     if args.command == "engine":
         from nija_tg.engine_main import run_engine
 

@@ -98,9 +98,12 @@ def test_supervisord_runs_bot_and_engine(tmp_path, fake_bot_api):
     )
     try:
         _wait(
-            lambda: _status(conf, env) == {"bot": "RUNNING", "engine": "RUNNING"},
+            lambda: (
+                _status(conf, env)
+                == {"bot": "RUNNING", "engine": "RUNNING", "fatal_alert": "RUNNING"}
+            ),
             60,
-            "both programs RUNNING",
+            "both programs and the FATAL listener RUNNING",
         )
         assert (data_dir / "supervisor.sock").is_socket()  # under NIJA_DATA_DIR
         # the engine's key reaches the engine only, also when it is in the environment
@@ -137,3 +140,69 @@ def test_supervisord_runs_bot_and_engine(tmp_path, fake_bot_api):
         not (data_dir / "supervisord.pid").exists()
         or os.path.getsize(data_dir / "supervisord.pid") >= 0
     )
+
+
+def _requests(api: str) -> list[dict]:
+    return _http(f"{api}/_control/requests")["result"]
+
+
+def test_a_crashing_engine_is_told_to_every_admin(tmp_path, fake_bot_api):
+    """The engine keeps crashing (a malformed key in its environment; each run outlives
+    startsecs, so supervisord restarts it forever): the event listener tells the admin
+    over the Bot API after the third unexpected exit, once."""
+    root = tmp_path / "deploy"
+    data_dir = root / "data"
+    data_dir.mkdir(parents=True)
+    conf = root / "supervisord.conf"
+    shutil.copy(REPO / "supervisord.conf", conf)
+    env = make_env(
+        data_dir,
+        NIJA_PYTHON=PYTHON,
+        TELEGRAM_BOT_TOKEN=TEST_TOKEN,
+        TELEGRAM_API_BASE_URL=fake_bot_api,
+        NIJA_ADMIN_IDS="4242",
+    )
+    env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
+    subprocess.run(
+        [PYTHON, "-m", "nija_tg", "init"], env=env, cwd=root, check=True, capture_output=True
+    )
+    env["NIJA_ENGINE_KEY"] = "not-an-engine-key"  # the engine exits at once, every time
+    supervisord = subprocess.Popen(
+        [str(VENV_BIN / "supervisord"), "-n", "-c", str(conf)],
+        env=env,
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait(lambda: _status(conf, env).get("bot") == "RUNNING", 60, "the bot RUNNING")
+        _http(
+            f"{fake_bot_api}/_control/call/user_message",
+            {"user_id": 4242, "text": "/start", "first_name": "Ada"},
+        )
+
+        def alert():
+            for r in _requests(fake_bot_api):
+                text = str(r.get("params", {}).get("text", ""))
+                if r.get("method") == "sendMessage" and "engine program keeps crash" in text:
+                    return r
+            return None
+
+        told = _wait(alert, 120, "the crash-loop alert")
+        assert str(told["params"]["chat_id"]) == "4242"
+        assert "3 unexpected exits" in told["params"]["text"]
+        _wait(lambda: _exits(data_dir) >= 5, 120, "two more crashes")
+        alerts = [r for r in _requests(fake_bot_api) if "keeps crash" in str(r.get("params"))]
+        assert len(alerts) == 1  # told once per crash loop, not once per crash
+    finally:
+        supervisord.send_signal(signal.SIGTERM)
+        supervisord.wait(timeout=90)
+    listener_log = (data_dir / "logs" / "fatal_alert.log").read_text()
+    assert "engine alert: 1 admin(s) told" in listener_log
+    assert "not-an-engine-key" not in listener_log
+
+
+def _exits(data_dir: Path) -> int:
+    log = (data_dir / "logs" / "supervisord.log").read_text()
+    return log.count("exited: engine (exit status 1; not expected)")

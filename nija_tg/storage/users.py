@@ -289,7 +289,9 @@ async def admin_count_users(db: Database) -> dict[str, int]:
 
 
 async def admin_user_ids(db: Database) -> list[int]:
-    return [r["user_id"] for r in await db.fetchall("SELECT user_id FROM users ORDER BY user_id")]
+    """Every admin's user id (their private chat has the same id)."""
+    rows = await db.fetchall("SELECT user_id FROM users WHERE role = 'admin' ORDER BY user_id")
+    return [r["user_id"] for r in rows]
 
 
 async def trading_user_ids(db: Database) -> list[int]:
