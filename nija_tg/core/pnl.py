@@ -8,7 +8,7 @@ days, ISO weeks (Monday start) and calendar months.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -146,12 +146,18 @@ def period_start(now: int | datetime, period: str) -> datetime | None:
 
 @dataclass(frozen=True, slots=True)
 class PeriodStats:
+    """Realised P&L of a period: closed trades (count, wins, best, worst) and the
+    funding payments of swap positions, which ``total`` includes (``funding`` is that
+    part; it never counts as a trade)."""
+
     total: Decimal = ZERO
     trades: int = 0
     wins: int = 0
     losses: int = 0
     best: Decimal | None = None
     worst: Decimal | None = None
+    funding: Decimal = ZERO
+    funding_payments: int = 0
 
     @property
     def win_rate(self) -> Decimal | None:
@@ -165,6 +171,17 @@ class PeriodStats:
             losses=self.losses + (pnl < 0),
             best=pnl if self.best is None else max(self.best, pnl),
             worst=pnl if self.worst is None else min(self.worst, pnl),
+            funding=self.funding,
+            funding_payments=self.funding_payments,
+        )
+
+    def add_funding(self, amount: Decimal) -> PeriodStats:
+        """One funding payment (signed: > 0 received, < 0 paid)."""
+        return replace(
+            self,
+            total=self.total + amount,
+            funding=self.funding + amount,
+            funding_payments=self.funding_payments + 1,
         )
 
 
@@ -180,16 +197,27 @@ def aggregate(
 
 
 def current_period(
-    items: Iterable[tuple[int | datetime, Decimal]], period: str, now: int | datetime
+    items: Iterable[tuple[int | datetime, Decimal]],
+    period: str,
+    now: int | datetime,
+    funding: Iterable[tuple[int | datetime, Decimal]] = (),
 ) -> PeriodStats:
-    """Stats of the period holding ``now`` (today, this week, this month or all)."""
+    """Stats of the period holding ``now`` (today, this week, this month or all): the
+    closed trades' P&L ``items`` and the ``funding`` payments settled in it."""
     start = period_start(now, period)
     end = _as_datetime(now)
+
+    def inside(ts: int | datetime) -> bool:
+        dt = _as_datetime(ts)
+        return (start is None or dt >= start) and dt <= end
+
     stats = PeriodStats()
     for ts, pnl in items:
-        dt = _as_datetime(ts)
-        if (start is None or dt >= start) and dt <= end:
+        if inside(ts):
             stats = stats.add(pnl)
+    for ts, amount in funding:
+        if inside(ts):
+            stats = stats.add_funding(amount)
     return stats
 
 

@@ -43,6 +43,7 @@ from nija_tg.core.trading_gate import Gate, TradingSwitch, needs_loop
 from nija_tg.engine.clock import Clock
 from nija_tg.engine.exchange_stops import close_side
 from nija_tg.engine.execution import Executor
+from nija_tg.engine.funding import FundingReader
 from nija_tg.engine.held_positions import HeldPositions
 from nija_tg.engine.loop_book import LoopBook
 from nija_tg.engine.loop_support import connection_text, symbols_for, unprotected_lines
@@ -115,6 +116,7 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
         self.account: TradingAccount | None = None
         self.executor: Executor | None = None
         self.held = HeldPositions(deps.db, user_id)  # open positions, read once per close
+        self.funding = FundingReader(deps.db, user_id, deps.clock.now_ms)  # swaps' funding
         # the user's switch, pause and the halt (their gate), as last known
         self.view = UserState(user_id, TradingSwitch.ON, False, None, False, False, False)
         self.own_pause = -1  # change counter of the loop's own pause (board older: ignored)
@@ -378,6 +380,17 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
                 updated = [k for k in updated if k in self.keys]
             await self.executor.refresh_open()
             self.held.invalidate()  # one read of the positions per close (then as changed)
+            await self.funding.on_close(  # booked once each; at most hourly (engine/funding.py)
+                self.account,
+                exchange_id=self.exchange_id,
+                mode=self.mode.value,
+                session_id=self.session_id,
+                held=await self.held.all(),
+                markets=self.markets,
+                boundary_ms=boundary,
+            )
+            # one read of the balances per close, before any exit: exits and stops are
+            # sized to what the account holds; read again only when an order filled
             # one read of the balances per close, before any exit: exits and stops are
             # sized to what the account holds; read again only when an order filled
             self.account_balances = await self.account.fetch_balance()

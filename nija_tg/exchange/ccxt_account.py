@@ -39,7 +39,7 @@ from nija_tg.exchange.ccxt_convert import (
 from nija_tg.exchange.ccxt_errors import map_error
 from nija_tg.exchange.client_ids import validate_client_order_id
 from nija_tg.exchange.precision import check_minimums, dec
-from nija_tg.exchange.protocol import PositionModeRefusedError
+from nija_tg.exchange.protocol import FundingPayment, PositionModeRefusedError
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,21 @@ BALANCE_PARAMS: dict[str, dict[str, Any]] = {"coinbase": {"v3": True}}
 # What a BingX stop triggers on. BingX's default is the mark price; the engine's own
 # candle check (and docs/engine.md) use the last traded price, so say so explicitly.
 BINGX_STOP_WORKING_TYPE = "CONTRACT_PRICE"
+
+
+# Funding history: rows per request (BingX's maximum ``limit``) and requests per read.
+FUNDING_PAGE = 1000
+FUNDING_PAGES = 10
+
+
+def _funding(row: dict[str, Any]) -> FundingPayment | None:
+    """A ccxt funding-history row as a ``FundingPayment`` (None when it lacks an id,
+    symbol, amount or time)."""
+    amount, ts = dec(row.get("amount")), row.get("timestamp")
+    pid, symbol = row.get("id"), row.get("symbol")
+    if amount is None or ts is None or not pid or not symbol:
+        return None
+    return FundingPayment(str(pid), str(symbol), str(row.get("code") or ""), amount, int(ts))
 
 
 def _same_cid(order: dict[str, Any], cid: str) -> bool:
@@ -385,6 +400,38 @@ class CcxtAccount:
         rows = await self._read("fetch_positions", lambda: self._c.fetch_positions(symbols))
         out = [to_position(p) for p in rows or []]
         return [p for p in out if p is not None]
+
+    async def fetch_funding(
+        self, since_ms: int, symbols: list[str] | None = None
+    ) -> list[FundingPayment]:
+        """Funding payments at or after ``since_ms`` (``FundingSource``), oldest first:
+        ccxt ``fetch_funding_history`` (BingX ``GET /openApi/swap/v2/user/income``,
+        ``incomeType=FUNDING_FEE``), one call for every symbol, pages of
+        ``FUNDING_PAGE`` rows followed from the last row's time (rows de-duplicated by
+        id). Empty where there are no swaps or ccxt cannot read funding."""
+        if not self._swaps() or not self._c.has.get("fetchFundingHistory"):
+            return []
+        await self._core.load_markets()
+        wanted = None if symbols is None else set(symbols)
+        seen: dict[str, FundingPayment] = {}
+        since = since_ms
+        for _ in range(FUNDING_PAGES):
+            rows = await self._read(
+                "fetch_funding_history",
+                lambda s=since: self._c.fetch_funding_history(None, s, FUNDING_PAGE),
+            )
+            fresh = 0
+            for row in rows or []:
+                pay = _funding(row)
+                if pay is None or pay.payment_id in seen:
+                    continue
+                seen[pay.payment_id] = pay
+                fresh += 1
+            if len(rows or []) < FUNDING_PAGE or not fresh:
+                break
+            since = max(p.ts_ms for p in seen.values())
+        out = [p for p in seen.values() if wanted is None or p.symbol in wanted]
+        return sorted(out, key=lambda p: (p.ts_ms, p.payment_id))
 
     async def fetch_position_mode(self, symbol: str | None = None) -> bool:
         """Whether the account is in hedge mode, as the venue says (BingX: ``GET

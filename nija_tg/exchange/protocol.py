@@ -6,6 +6,7 @@ exchange. Every method raises only classes from ``nija_tg.core.errors``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
@@ -96,6 +97,30 @@ class TradingAccount(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPayment:
+    """One funding payment on a swap position, as the venue booked it."""
+
+    payment_id: str  # the venue's id (BingX ``tranId``), unique per account
+    symbol: str  # unified, e.g. "ETH/USDT:USDT"
+    currency: str  # what it was paid in (the settle currency)
+    amount: Decimal  # signed: > 0 received, < 0 paid
+    ts_ms: int  # when the venue settled it
+
+
+class FundingSource(Protocol):
+    """A swap account that reports its funding payments (ccxt ``fetch_funding_history``;
+    BingX: ``GET /openApi/swap/v2/user/income`` with ``incomeType=FUNDING_FEE``). Paper
+    accounts and spot venues do not have it: the engine checks with ``getattr``."""
+
+    async def fetch_funding(
+        self, since_ms: int, symbols: list[str] | None = None
+    ) -> list[FundingPayment]:
+        """Every payment at or after ``since_ms`` (of ``symbols``, None: all), oldest
+        first."""
+        ...
 
 
 class CredentialVerifier(Protocol):

@@ -80,6 +80,9 @@ def text(
     mode = "📝 paper" if user.mode is TradingMode.PAPER else "💵 live"
     today = fmt.money(dash.today_change, signed=True)
     realized = dash.realized_today
+    funding = ""  # swaps: funding payments are part of the realised P&L
+    if realized.funding_payments:
+        funding = f", funding {fmt.money(realized.funding, signed=True)}"
     lines = [
         f"📊 <b>Dashboard</b>{whose(access)}",
         _trading_line(dash),
@@ -89,7 +92,7 @@ def text(
         f"Equity: <b>{fmt.money(dash.equity)}</b>",
         f"Open positions: {dash.open_positions}",
         f"Today's P&amp;L: {today} (realised {fmt.money(realized.total, signed=True)} "
-        f"in {realized.trades} trade{'s' if realized.trades != 1 else ''})",
+        f"in {realized.trades} trade{'s' if realized.trades != 1 else ''}{funding})",
     ]
     signals = fmt.signal_lines(dash.last_signal)
     if signals:

@@ -28,6 +28,10 @@ def pnl_text(report: PnlReport, heading_suffix: str) -> str:
         f"Trades: {stats.trades} · wins {stats.wins} · losses {stats.losses} · "
         f"win rate {fmt.pct(stats.win_rate)}",
     ]
+    if stats.funding_payments:  # swaps: part of the realised P&L, summed (engine/funding.py)
+        n, paid = stats.funding_payments, fmt.money(stats.funding, signed=True)
+        plural = "s" if n != 1 else ""
+        lines.insert(2, f"Funding: {paid} ({n} payment{plural}, included above)")
     if stats.trades:
         lines.append(
             f"Best {fmt.money(stats.best, signed=True)} · "

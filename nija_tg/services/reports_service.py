@@ -192,8 +192,12 @@ class ReportsService:
         start = pnl_math.period_start(now, "day")
         assert start is not None
         realized = await fills.realized_since(self._db, user_id, start.timestamp())
+        paid = await report_queries.funding_since(self._db, user_id, start.timestamp())
         stats = pnl_math.current_period(
-            [(datetime.fromtimestamp(ts, tz=UTC), p) for ts, p in realized], "day", now
+            [(datetime.fromtimestamp(ts, tz=UTC), p) for ts, p in realized],
+            "day",
+            now,
+            funding=[(datetime.fromtimestamp(ts, tz=UTC), a) for ts, a in paid],
         )
         change = None
         if (
@@ -272,15 +276,20 @@ class ReportsService:
         return await sessions.list_for_user(self._db, user_id, max(1, min(n, SESSIONS_MAX)))
 
     async def pnl(self, user_id: int, period: str) -> PnlReport:
-        """Closed-trade stats and the equity series for the UTC period holding now."""
+        """Realised P&L (closed trades and swap funding) and the equity series for the
+        UTC period holding now."""
         if period not in pnl_math.PERIODS:
             raise ValueError(f"period must be one of {pnl_math.PERIODS}")
         now = self.now()
         start = pnl_math.period_start(now, period)
         since = None if start is None else start.timestamp()
         realized = await fills.realized_since(self._db, user_id, since)
+        paid = await report_queries.funding_since(self._db, user_id, since)
         stats = pnl_math.current_period(
-            [(datetime.fromtimestamp(ts, tz=UTC), p) for ts, p in realized], period, now
+            [(datetime.fromtimestamp(ts, tz=UTC), p) for ts, p in realized],
+            period,
+            now,
+            funding=[(datetime.fromtimestamp(ts, tz=UTC), a) for ts, a in paid],
         )
         points = await report_queries.equity_points(self._db, user_id, since=since)
         if since is not None:

@@ -332,6 +332,27 @@ CREATE TABLE limit_marks (
 );
 """
 
+# Funding payments of swap positions (issue 12, "swaps done right"), read from the venue
+# (BingX ``/openApi/swap/v2/user/income``, FUNDING_FEE) and booked once each, keyed by the
+# venue's id; part of the realised P&L in the reports (core/pnl.py, storage/funding.py).
+MIGRATION_9 = """
+CREATE TABLE funding_payments (
+    funding_id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id        INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    exchange_id    TEXT NOT NULL,
+    mode           TEXT NOT NULL CHECK (mode IN ('paper','live')),
+    payment_id     TEXT NOT NULL,                    -- the venue's id (BingX tranId)
+    symbol         TEXT NOT NULL,
+    currency       TEXT NOT NULL,
+    amount         TEXT NOT NULL,                    -- signed: > 0 received, < 0 paid
+    ts             REAL NOT NULL,                    -- the venue's settlement time (s)
+    session_id     INTEGER,
+    recorded_at    REAL NOT NULL,
+    UNIQUE (user_id, exchange_id, payment_id)         -- a payment is booked once
+);
+CREATE INDEX funding_payments_user_ts ON funding_payments(user_id, ts);
+"""
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
     (2, MIGRATION_2),
@@ -341,6 +362,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (6, MIGRATION_6),
     (7, MIGRATION_7),
     (8, MIGRATION_8),
+    (9, MIGRATION_9),
 )
 
 

@@ -69,3 +69,17 @@ async def fill_count(db: Database, user_id: int, since: float | None = None) -> 
 async def has_equity_history(db: Database, user_id: int) -> bool:
     row = await db.fetchone("SELECT 1 FROM equity_history WHERE user_id = ? LIMIT 1", (user_id,))
     return row is not None
+
+
+async def funding_since(
+    db: Database, user_id: int, since: float | None = None
+) -> list[tuple[float, Decimal]]:
+    """(settlement time in epoch seconds, signed amount) of this user's funding payments
+    since ``since`` (None: all), oldest first (storage/funding.py books them)."""
+    sql = "SELECT ts, amount FROM funding_payments WHERE user_id = ?"
+    params: list[object] = [user_id]
+    if since is not None:
+        sql += " AND ts >= ?"
+        params.append(since)
+    rows = await db.fetchall(sql + " ORDER BY ts, funding_id", params)
+    return [(r["ts"], Decimal(r["amount"])) for r in rows]
