@@ -30,8 +30,8 @@ from nija_tg.core.models import (
 )
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.core.trading_gate import Gate
-from nija_tg.engine.exchange_stops import ExchangeStops
-from nija_tg.engine.execution import FUNDS, ExecutionResult, Executor, OrderDraft
+from nija_tg.engine.exchange_stops import ExchangeStops, outside_result
+from nija_tg.engine.execution import FUNDS, NOTHING_THERE, ExecutionResult, Executor, OrderDraft
 from nija_tg.engine.held_positions import HeldPositions
 from nija_tg.engine.loop_support import (
     close_failed_text,
@@ -233,17 +233,20 @@ class TradingActions(ExchangeStops):
                 await self._protect(held_now)
 
     async def _close(self, p: PositionRow, purpose: str) -> ExecutionResult | None:
-        """Close ``p`` at market; None when a resting stop on the exchange had already
-        closed it (the stop is cancelled first otherwise)."""
+        """Close ``p`` at market. None when a resting stop on the exchange had already
+        closed it (the stop is cancelled first otherwise); a result with error
+        ``CLOSED_OUTSIDE`` when the account no longer held it (booked as closed outside
+        the bot, found before sending or because the exchange refused the close)."""
         if self.account is not None and self.account.native_stops:
             await self._release(p.symbol)
             current = await self.held.get(p.symbol, p.side)
             if current is None:
                 return None
             p = current
+        self.outside_booked = None
         now = await self._reconcile(p)
-        if now is None:
-            return None  # the account no longer holds it: booked as closed outside
+        if now is None:  # the account no longer holds it: booked as closed outside
+            return outside_result() if self.outside_booked == (p.symbol, p.side) else None
         p = now
         market = self.markets.get(p.symbol)
         swap = market is not None and market.kind == "swap"
@@ -283,7 +286,17 @@ class TradingActions(ExchangeStops):
             return ExecutionResult(
                 0, "", OrderStatus.REJECTED, Decimal(0), None, 0, "nothing to sell"
             )
-        result = await self._submit(draft)
+        result = await self._submit(draft, tell=False)
+        if result.status is OrderStatus.REJECTED and (
+            result.refusal is not None or result.error == NOTHING_THERE
+        ):
+            # refused: maybe there is nothing (or less) to close. Read the account and
+            # reconcile instead of trying again; told only when that was not the reason
+            gone = await self._refused_close(p)
+            if gone is not None:
+                return gone
+            await self._tell_submit_refusal(draft, result)
+            return result
         rest = p.amount - result.filled
         if result.filled > 0 and rest > 0 and market is not None and not swap:
             if is_dust(market, rest, result.average or price):
@@ -292,9 +305,21 @@ class TradingActions(ExchangeStops):
                     await self._book_outside(left, left.amount, result.average or price, "dust")
         return result
 
-    async def _submit(self, draft: OrderDraft) -> ExecutionResult:
+    async def _refused_close(self, p: PositionRow) -> ExecutionResult | None:
+        """After the exchange refused to close ``p``: read the account; when it holds
+        less than ``p``, book that as closed outside the bot and return the
+        ``CLOSED_OUTSIDE`` result (the rest, if any, is closed on the next candle)."""
+        await self._read_account()
+        self.outside_booked = None
+        await self._reconcile(p)
+        if self.outside_booked == (p.symbol, p.side):
+            return outside_result()
+        return None
+
+    async def _submit(self, draft: OrderDraft, *, tell: bool = True) -> ExecutionResult:
         """Submit shielded from cancellation: a stop or shutdown waits (up to the drain
-        time) for the intent -> submitted -> outcome path to complete."""
+        time) for the intent -> submitted -> outcome path to complete. A refused exit or
+        stop order is told to the user (``tell``; ``_close`` tells after reconciling)."""
         assert self.executor is not None
         task = asyncio.ensure_future(self.executor.submit(draft))
         try:
@@ -309,8 +334,10 @@ class TradingActions(ExchangeStops):
             self.held.invalidate()  # the order's fills moved the positions
             if not task.done() or task.cancelled() or task.exception() is not None:
                 self.account_balances = None
+                self.account_positions = None
             elif task.result().filled > 0:
                 self.account_balances = None  # the account holds something else now
+                self.account_positions = None
         if result.status is OrderStatus.REJECTED:
             log.info(
                 "user %s: %s %s rejected: %s",
@@ -319,16 +346,20 @@ class TradingActions(ExchangeStops):
                 draft.symbol,
                 result.error,
             )
-            if draft.purpose not in ("entry", "close") and result.refusal is not None:
-                # the exchange refused an exit or a stop order: tell the user (entries are
-                # told by _enter, with the amounts; a close the user asked for by its
-                # request); not-processed answers just retry
-                if draft.trigger_price is not None:
-                    text = stop_order_failed_text(draft.symbol, result.error or "")
-                else:
-                    text = close_failed_text(draft.symbol, draft.purpose, result.error or "")
-                await self._tell_refusal(draft, text)
+            if tell:
+                await self._tell_submit_refusal(draft, result)
         return result
+
+    async def _tell_submit_refusal(self, draft: OrderDraft, result: ExecutionResult) -> None:
+        if draft.purpose not in ("entry", "close") and result.refusal is not None:
+            # the exchange refused an exit or a stop order: tell the user (entries are
+            # told by _enter, with the amounts; a close the user asked for by its
+            # request); not-processed answers just retry
+            if draft.trigger_price is not None:
+                text = stop_order_failed_text(draft.symbol, result.error or "")
+            else:
+                text = close_failed_text(draft.symbol, draft.purpose, result.error or "")
+            await self._tell_refusal(draft, text)
 
     async def _tell_refusal(self, draft: OrderDraft, text: str) -> None:
         """Queue ``text`` about the refused ``draft``, once per run of the same refusal of

@@ -9,7 +9,9 @@ stop resting on the exchange is cancelled first (a stop that had fired meanwhile
 recorded, and nothing is sold twice), one market order through the executor, the fill
 booked once and told once (the fill message says "closed at your request"; it is
 delivered whatever the user's /notify settings). A request that finds nothing open is
-answered politely; a refused close is told with the exchange's reason. A request the
+answered politely, saying why when the position turned out closed by its stop or
+outside the bot (the account no longer held it: booked as such, nothing sold); a
+refused close is told with the exchange's reason. A request the
 engine could not act on for ``REQUEST_TTL_S`` (it was down, or the account unreachable)
 is not carried out at a price the user never saw: they are told and may ask again. Only
 an explicit close ends the protection of a position.
@@ -22,6 +24,7 @@ import time
 from typing import TYPE_CHECKING
 
 from nija_tg.core.models import OrderStatus
+from nija_tg.engine.exchange_stops import CLOSED_OUTSIDE
 from nija_tg.engine.execution import ExecutionResult
 from nija_tg.engine.held_positions import HeldPositions
 from nija_tg.engine.loop_support import close_expired_text, close_nothing_text, close_refused_text
@@ -73,12 +76,22 @@ class UserCloses:
             log.info("user %s: closing %s %s on request", self.user_id, p.symbol, p.side)
             results.append((p, await self._close(p, "close")))
         refused = [(p, r) for p, r in results if r is not None and r.status is OrderStatus.REJECTED]
-        gone = [p for p, r in results if r is None]  # a resting stop had closed it
+        stopped = [p for p, r in results if r is None]  # a resting stop had closed it
+        outside = [p for p, r in results if r is not None and r.error == CLOSED_OUTSIDE]
         if refused:
             text = "\n".join(close_refused_text(p.symbol, r.error or "") for p, r in refused)
             await self._finish(request, FAILED, text)
-        elif gone and len(gone) == len(results):
-            why = "Its stop-loss on the exchange had just closed it (see the message above)."
+        elif len(stopped) + len(outside) == len(results):
+            gone = stopped + outside
+            if outside and not stopped:
+                why = (
+                    "It had been closed outside the bot, on the exchange (see the message "
+                    "above); nothing was sold."
+                )
+            elif outside:
+                why = "It had been closed outside the bot or by its stop-loss (see above)."
+            else:
+                why = "Its stop-loss on the exchange had just closed it (see the message above)."
             symbol = request.symbol if request.symbol is not None else gone[0].symbol
             side = request.side if request.symbol is not None else None
             await self._finish(request, NOTHING, close_nothing_text(symbol, side, why))

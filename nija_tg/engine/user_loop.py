@@ -238,6 +238,7 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
         )
         await self.executor.reconcile()
         self.held.invalidate()  # reconciling may have recorded fills
+        await self._reconcile_all()  # positions closed by hand while the engine was away
         restart = bool(previous) and previous[0].status in ("running", "crashed")
         await self._load_day_state(restart)
         log.info("user %s trading %s on %s (%s)", uid, len(self.keys), self.exchange_id, self.mode)
@@ -393,7 +394,7 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
             # sized to what the account holds; read again only when an order filled
             # one read of the balances per close, before any exit: exits and stops are
             # sized to what the account holds; read again only when an order filled
-            self.account_balances = await self.account.fetch_balance()
+            await self._read_account()  # balances, and swap positions while some are held
             await self._close_requested(asked=self.view.asks_close)
             # a stop the exchange refused last candle is tried again on this one (the
             # refusal may have been passing: the price through it, funds held); the

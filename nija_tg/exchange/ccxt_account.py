@@ -51,6 +51,10 @@ SPOT_ONLY = frozenset({"kraken", "coinbase"})
 # stop-limit orders, which a fast move can skip: there (and on exchanges not checked
 # here) the engine enforces stops on every candle instead.
 NATIVE_STOP_EXCHANGES = frozenset({"kraken", "bingx"})
+# Where a resting stop is moved in place (``amend_stop``): Kraken spot ``AmendOrder``
+# (ccxt ``edit_order``; same order and client id, new trigger and quantity), checked
+# against the emulator. Elsewhere a stop is replaced by a new order.
+AMEND_STOP_EXCHANGES = frozenset({"kraken"})
 # Where ccxt's unified ``clientOrderId`` param is dropped and the native name is needed.
 CLIENT_ID_PARAM = {"coinbase": "client_order_id"}
 # Balance reads that need more than ccxt's default call. Coinbase: ccxt reads the v2
@@ -367,6 +371,35 @@ class CcxtAccount:
         elif request.reduce_only:
             params["reduceOnly"] = True
         return params
+
+    @property
+    def amends_stops(self) -> bool:
+        """Whether ``amend_stop`` moves a resting stop in place on this exchange."""
+        return self.exchange_id in AMEND_STOP_EXCHANGES
+
+    async def amend_stop(
+        self, symbol: str, client_order_id: str, amount: Decimal, trigger: Decimal
+    ) -> None:
+        """Move our resting stop ``client_order_id`` to ``trigger`` for ``amount``, in
+        place (Kraken ``AmendOrder`` through ccxt's ``edit_order``: the answer carries
+        only an amend id; the order keeps its ids). Sent once, errors mapped like a
+        submit's: a refusal (``OrderRejectedError``: e.g. the order is no longer open)
+        means nothing changed."""
+        if not self.amends_stops:
+            raise OrderRejectedError(
+                f"{self.exchange_id}: stop orders are not amended here",
+                user_message="This exchange does not amend our stop orders.",
+            )
+        await self._core.load_markets()
+        qty = self._to_precision("amount", symbol, amount)
+        price = self._to_precision("price", symbol, trigger)
+        params = {"clientOrderId": client_order_id, "stopLossPrice": float(price)}
+        log.info("%s amend stop %s cid=%s", self.exchange_id, symbol, client_order_id)
+        async with self._lock:
+            await self._core.submit(
+                "amend_order",
+                lambda: self._c.edit_order("", symbol, "market", "sell", float(qty), None, params),
+            )
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
         raw = await self._find_raw(symbol, client_order_id)

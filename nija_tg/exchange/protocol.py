@@ -99,6 +99,23 @@ class TradingAccount(Protocol):
     async def close(self) -> None: ...
 
 
+class StopAmender(Protocol):
+    """Optional capability of a ``TradingAccount`` (the engine looks for it with
+    ``getattr``): a resting stop moved in place, without a moment unprotected (Kraken
+    ``AmendOrder``). Where ``amends_stops`` is False or absent, a stop is replaced by a
+    new order."""
+
+    @property
+    def amends_stops(self) -> bool: ...
+
+    async def amend_stop(
+        self, symbol: str, client_order_id: str, amount: Decimal, trigger: Decimal
+    ) -> None:
+        """Sent once. ``OrderRejectedError``/``NotFoundError``: nothing changed (e.g. the
+        order is no longer open); other errors: unknown whether it changed."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class FundingPayment:
     """One funding payment on a swap position, as the venue booked it."""

@@ -205,6 +205,17 @@ async def mark_rejected(
         )
 
 
+async def amend_terms(
+    tx: Transaction, user_id: int, order_id: int, amount: Decimal, trigger_price: Decimal
+) -> None:
+    """A resting stop order amended in place on the exchange: its new amount and trigger."""
+    await tx.execute(
+        "UPDATE orders SET amount = ?, trigger_price = ?, updated_at = ? "
+        "WHERE user_id = ? AND order_id = ?",
+        (str(amount), str(trigger_price), time.time(), user_id, order_id),
+    )
+
+
 async def _set_status(
     tx: Transaction, user_id: int, order_id: int, status: OrderStatus, error: str | None
 ) -> None:

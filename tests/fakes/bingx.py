@@ -112,6 +112,9 @@ class BingXEmulator(EmulatorServer):
         self.mark_prices: dict[str, Decimal] = {}
         self.ledger: SwapLedger = SwapLedger(self.price, self.mark_prices.get)
         self.stops = StopTriggers(self)
+        # (order id, how many orders had been placed by then) of every cancel: lets a
+        # test tell which orders were resting when one was cancelled
+        self.cancel_log: list[tuple[str, int]] = []
         for base, (csv_name, factor, btc_quoted, *_rest) in CONTRACTS.items():
             scale = factor * (candle_scale if btc_quoted else 1.0)
             self.candles[f"{base}/USDT:USDT"] = scaled_candles(csv_name, scale)

@@ -195,6 +195,7 @@ class BingXOrders:
         if order.status != "open":
             return err(80016, "order not exist, it is already filled or cancelled")
         order.status = "canceled"
+        self.emu.cancel_log.append((order.order_id, len(self.ledger.orders)))
         return ok({"order": self.order_json(order)})
 
     def visible(self, key: str, params: dict, open_only: bool) -> list[EmuOrder]:
@@ -223,6 +224,7 @@ class BingXOrders:
         orders = self.visible(acct.api_key, params, True)
         for o in orders:
             o.status = "canceled"
+            self.emu.cancel_log.append((o.order_id, len(self.ledger.orders)))
         return ok({"success": [self.order_json(o) for o in orders], "failed": None})
 
     async def fills(self, request: web.Request, acct: EmuAccount, params: dict) -> web.Response:

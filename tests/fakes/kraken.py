@@ -14,6 +14,7 @@ every API-level error as Kraken does):
 - private (POST, form or JSON body): ``Balance``, ``BalanceEx`` (what ccxt's
   fetch_balance uses), ``WithdrawMethods``, ``WithdrawAddresses``, ``AddOrder``
   (market/limit/stop-loss, ``cl_ord_id``, ``userref``, ``viqc``, ``validate``),
+  ``AmendOrder`` (in place: trigger, limit price, quantity; see kraken_orders.py),
   ``QueryOrders`` (by txid, optional integer ``userref`` filter), ``OpenOrders`` /
   ``ClosedOrders`` (``cl_ord_id`` / ``userref`` filters: this is how a client id is looked
   up, QueryOrders takes no ``cl_ord_id``), ``CancelOrder`` (by txid, integer userref or
@@ -51,7 +52,7 @@ AddOrder's answer carries only ``descr`` and ``txid``: status and fills need a l
 
 Not covered: order book, public trades, margin/leverage, stop-loss-limit, take-profit,
 trailing stops, index-price triggers (``trigger=index`` is treated as last), OTO ``close``,
-partial fills, AddOrderBatch/EditOrder/AmendOrder, deposits, withdrawals themselves
+partial fills, AddOrderBatch/EditOrder, deposits, withdrawals themselves
 (``Withdraw``, ``WithdrawInfo``, status, cancel), the Funding (Beta) API, real rate
 limiting (only armed faults), ``costmin`` (published, not enforced). ``cl_ord_id`` accepts
 Kraken's three formats (36-char UUID, 32-hex UUID, free text up to 18 chars). The

@@ -61,6 +61,7 @@ REQUIRED: dict[str, tuple[frozenset[str], ...]] = {
     "BalanceEx": (frozenset({QUERY_FUNDS}),),
     "AddOrder": (frozenset({CREATE_ORDERS}),),
     "CancelOrder": (frozenset({CANCEL_ORDERS}),),
+    "AmendOrder": (frozenset({CREATE_ORDERS}), frozenset({CANCEL_ORDERS})),
     "OpenOrders": (frozenset({QUERY_OPEN}),),
     "ClosedOrders": (frozenset({QUERY_CLOSED}),),
     "QueryOrders": (frozenset({QUERY_OPEN}), frozenset({QUERY_CLOSED})),

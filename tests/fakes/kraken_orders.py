@@ -1,7 +1,20 @@
 """Kraken emulator, private side: the ``/0/private/*`` methods (Balance, BalanceEx,
-AddOrder, QueryOrders, OpenOrders, ClosedOrders, CancelOrder, TradesHistory, QueryTrades)
-on top of the shared ledger, plus the Kraken-only order state (userref, close times,
-taker flags, trade txids)."""
+AddOrder, AmendOrder, QueryOrders, OpenOrders, ClosedOrders, CancelOrder, TradesHistory,
+QueryTrades) on top of the shared ledger, plus the Kraken-only order state (userref,
+close times, taker flags, trade txids).
+
+AmendOrder, as Kraken documents it ("Amend Order" and the "Spot Atomic Amends" guide):
+an open order, named by ``txid`` or ``cl_ord_id`` (one is required), is modified in
+place; its identifiers, previous fills and status stay. Amendable: ``order_qty`` (in
+base), ``limit_price`` (limit orders), ``trigger_price`` (triggered orders: here
+``stop-loss``), ``display_qty`` (icebergs: not emulated). An ``order_qty`` below the
+filled quantity sets it to the filled quantity and cancels the rest. The answer is
+``{"amend_id": ...}``. Errors (the documented model leaves their strings out, these are
+the emulator's): no such open order -> ``EOrder:Unknown order`` (CancelOrder's), a
+field the order type does not have -> ``EGeneral:Invalid arguments:<field>``, a larger
+quantity than the funds free besides the order -> ``EOrder:Insufficient funds``. A
+trigger the price is already through is accepted and triggers on the next price check,
+as an AddOrder stop-loss placed there would."""
 
 from __future__ import annotations
 
@@ -53,6 +66,7 @@ class KrakenTrading:
         self._closed_ms: dict[str, int] = {}
         self._taker: set[str] = set()
         self._trade_ids: dict[str, str] = {}
+        self.amends: list[tuple[str, int]] = []  # (order txid, clock ms) of each amend
 
     @property
     def ledger(self) -> Ledger:
@@ -64,6 +78,7 @@ class KrakenTrading:
             "Balance": self.balance,
             "BalanceEx": self.balance_ex,
             "AddOrder": self.add_order,
+            "AmendOrder": self.amend_order,
             "QueryOrders": self.query_orders,
             "OpenOrders": self.open_orders,
             "ClosedOrders": self.closed_orders,
@@ -191,6 +206,68 @@ class KrakenTrading:
         if userref is not None:
             self._userref[order.order_id] = userref
         return {"descr": descr, "txid": [order.order_id]}
+
+    def amend_order(self, account: EmuAccount, params: dict, now: int) -> dict:
+        cl_ord_id, txid = params.get("cl_ord_id"), params.get("txid")
+        if not cl_ord_id and not txid:
+            raise KrakenError("EGeneral:Invalid arguments")
+        found = [
+            o
+            for o in self.ledger.orders
+            if o.account == account.api_key
+            and o.status == "open"
+            and (o.client_id == cl_ord_id if cl_ord_id else o.order_id == txid)
+        ]
+        if not found:
+            raise KrakenError("EOrder:Unknown order")
+        order = found[0]
+        pair = PAIRS[order.symbol]
+        qty = trigger = limit = None
+        if params.get("order_qty") not in (None, ""):
+            qty = self._dec(params["order_qty"], "EGeneral:Invalid arguments:order_qty")
+            if -qty.as_tuple().exponent > LOT_DECIMALS:
+                raise KrakenError("EGeneral:Invalid arguments:order_qty")
+        for name in ("trigger_price", "limit_price"):
+            raw = params.get(name)
+            if raw in (None, ""):
+                continue
+            value = self._dec(raw, f"EGeneral:Invalid arguments:{name}")
+            if -value.as_tuple().exponent > pair.pair_decimals:
+                raise KrakenError(
+                    f"EOrder:Invalid price:{pair.altname} price can only be specified up to "
+                    f"{pair.pair_decimals} decimals."
+                )
+            if name == "trigger_price":
+                if order.trigger_price is None:
+                    raise KrakenError("EGeneral:Invalid arguments:trigger_price")
+                trigger = value
+            else:
+                if order.type != "limit" or order.trigger_price is not None:
+                    raise KrakenError("EGeneral:Invalid arguments:limit_price")
+                limit = value
+        if qty is not None and qty > order.amount:
+            base, quote = self.emu.split_symbol(order.symbol)
+            holds = self.ledger.holds(account.api_key, self.emu.split_symbol)
+            px = limit or trigger or order.price or order.trigger_price or Decimal(0)
+            if order.side == "buy":
+                need, code = (qty - order.amount) * px * (1 + self.ledger.fee_rate), quote
+            else:
+                need, code = qty - order.amount, base
+            if need > account.balances.get(code, Decimal(0)) - holds.get(code, Decimal(0)):
+                raise KrakenError("EOrder:Insufficient funds")
+        if trigger is not None:
+            order.trigger_price = trigger
+        if limit is not None:
+            order.price = limit
+        if qty is not None:
+            if qty <= order.filled:  # below what filled: the rest is cancelled
+                order.amount = order.filled
+                order.status = "closed" if order.filled > 0 else "canceled"
+                self._closed_ms[order.order_id] = now
+            else:
+                order.amount = qty
+        self.amends.append((order.order_id, now))
+        return {"amend_id": kraken_txid("T")}
 
     def _fills_of(self, order_id: str) -> list:
         return [f for f in self.ledger.fills if f.order_id == order_id]
