@@ -12,11 +12,11 @@ close after a start): one request for every symbol of the account (BingX ``GET
 /openApi/swap/v2/user/income?incomeType=FUNDING_FEE``), whatever the number of
 positions. It asks from the newest payment already booked minus ``OVERLAP_MS`` (a
 payment the venue posts late is still found), but never before the opening of the
-oldest position it watches (the venue's time of its entry fill); only payments on the symbols of the user's swap positions,
-settled after that position's opening, are booked. Each is keyed by the venue's id
-(``funding_payments``, unique per user and exchange): reading it again, after a restart
-too, books nothing twice. Payments are not told one by one (three a day per position
-would bury the fills): they show summed in the P&L.
+oldest position it watches (the venue's time of its entry fill); only payments on the
+symbols of the user's swap positions, settled after that opening, are booked. Each is
+keyed by the venue's id (``funding_payments``, unique per user and exchange): reading it
+again, after a restart too, books nothing twice. Payments are not told one by one
+(three a day per position would bury the fills): they show summed in the P&L.
 """
 
 from __future__ import annotations
