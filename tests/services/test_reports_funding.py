@@ -8,8 +8,9 @@ from decimal import Decimal
 
 from nija_tg.core import pnl
 from nija_tg.core.models import Role
+from nija_tg.handlers.reports_dashboard import text as dashboard_text
 from nija_tg.handlers.reports_pnl import pnl_text
-from nija_tg.services.reports_service import PnlReport, ReportsService
+from nija_tg.services.reports_service import Access, PnlReport, ReportsService
 from nija_tg.storage import funding, users
 from nija_tg.storage.db import Database
 from tests.services.test_reports_service import arrange_trader
@@ -88,6 +89,9 @@ async def test_pnl_and_dashboard_include_funding(db, settings) -> None:
     dash = await service.dashboard(TRADER)
     assert dash.realized_today.total == Decimal("24.25")
     assert dash.realized_today.funding == Decimal("-0.75")
+    me = await users.get_user(db, TRADER)
+    shown = dashboard_text(Access(me, me), dash, None, NOW, [])
+    assert "(realised +24.25 in 3 trades, funding -0.75)" in shown
 
     none = await service.pnl(OTHER, "week")
     assert none.stats.funding == Decimal(100) and none.stats.trades == 0
