@@ -1,11 +1,13 @@
-"""Write-behind of the loops' snapshots and equity points: one transaction for every
-user's snapshot of a candle close, instead of one per user.
+"""Write-behind of the loops' snapshots, equity points and limit marks: one transaction
+for every user's snapshot of a candle close, instead of one per user.
 
 A loop ``put``s its snapshot and equity point; the writer commits everything pending
 when the hub reports that every loop is done with the close (``MarketHub.on_idle``), or
 at the latest ``max_delay`` seconds after the first pending put (a slow loop does not
 hold back the others' snapshots), and on ``close``. A newer snapshot of a user replaces
-its pending one; equity points are all kept.
+its pending one; equity points are all kept. Limit marks (start of day, the day's cash
+flow, the flow-adjusted peak: storage/cash_flows.py) ride in the same transaction, the
+newest per account.
 
 Snapshots and equity points are derived dashboard data (the bot's /status, /balance,
 charts), recomputed on every candle close: a crash loses at most the batch not yet
@@ -20,7 +22,9 @@ import contextlib
 import logging
 from decimal import Decimal
 
-from nija_tg.storage import snapshots
+from nija_tg.core.cash_flows import LimitMarks
+from nija_tg.storage import cash_flows, snapshots
+from nija_tg.storage.cash_flows import MarksKey
 from nija_tg.storage.db import Database
 from nija_tg.storage.snapshots import Snapshot
 
@@ -33,6 +37,7 @@ class SnapshotWriter:
         self.max_delay = max_delay
         self._snaps: dict[int, Snapshot] = {}
         self._points: list[tuple[int, float, Decimal]] = []
+        self._marks: dict[MarksKey, LimitMarks] = {}
         self._lock = asyncio.Lock()
         self._timer: asyncio.Task | None = None
         self._soon: asyncio.Task | None = None
@@ -41,7 +46,7 @@ class SnapshotWriter:
 
     @property
     def pending(self) -> int:
-        return len(self._snaps) + len(self._points)
+        return len(self._snaps) + len(self._points) + len(self._marks)
 
     def put(self, user_id: int, snap: Snapshot, ts_s: float) -> None:
         """Queue ``snap`` (replacing the user's pending one) and, when it has an
@@ -51,6 +56,17 @@ class SnapshotWriter:
             self._points.append((user_id, ts_s, snap.equity))
         if self._timer is None or self._timer.done():
             self._timer = asyncio.ensure_future(self._flush_later())
+
+    def put_marks(self, key: MarksKey, marks: LimitMarks) -> None:
+        """Queue an account's limit marks (replacing its pending ones)."""
+        self._marks[key] = marks
+        if self._timer is None or self._timer.done():
+            self._timer = asyncio.ensure_future(self._flush_later())
+
+    async def latest_marks(self, key: MarksKey) -> LimitMarks | None:
+        """An account's newest limit marks: the pending ones, else the stored ones."""
+        pending = self._marks.get(key)
+        return pending if pending is not None else await cash_flows.get_marks(self.db, *key)
 
     async def latest(self, user_id: int) -> Snapshot | None:
         """The user's newest snapshot: the pending one, else the stored one."""
@@ -80,18 +96,21 @@ class SnapshotWriter:
         Waits for a flush already running, so on return everything put before the
         call is committed. On failure the batch goes back to pending (newer puts win)."""
         async with self._lock:
-            snaps, points = self._snaps, self._points
-            if not snaps and not points:
+            snaps, points, marks = self._snaps, self._points, self._marks
+            if not snaps and not points and not marks:
                 return 0
-            self._snaps, self._points = {}, []
+            self._snaps, self._points, self._marks = {}, [], {}
             try:
                 async with self.db.transaction() as tx:
                     await snapshots.save_many(tx, snaps)
                     await snapshots.append_equity_many(tx, points)
+                    await cash_flows.save_marks_many(tx, marks)
             except BaseException:
                 for uid, snap in snaps.items():
                     self._snaps.setdefault(uid, snap)
                 self._points[:0] = points
+                for key, mark in marks.items():
+                    self._marks.setdefault(key, mark)
                 raise
             self.batches += 1
             self.written += len(snaps)

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from nija_tg.core import risk
+from nija_tg.core.cash_flows import LimitMarks
 from nija_tg.core.errors import AuthenticationError, NijaError
 from nija_tg.core.models import (
     MarketInfo,
@@ -70,9 +71,7 @@ class TradingActions(ExchangeStops):
     held: HeldPositions
     markets: dict[str, MarketInfo]
     equity: Decimal
-    sod_equity: Decimal
-    peak_equity: Decimal
-    start_equity: Decimal
+    marks: LimitMarks  # what the limits are measured from (core/cash_flows.py)
     refusals: Counter[str]
     day: str  # the UTC day of the clock
     stopping: bool  # a stop was requested: no new entries (exits and stops still run)
@@ -185,10 +184,10 @@ class TradingActions(ExchangeStops):
         ctx = risk.RiskContext(
             settings=self.settings,
             equity=self.equity,
-            start_of_day_equity=self.sod_equity,
-            peak_equity=self.peak_equity,
-            starting_equity=self.start_equity,
-            realized_pnl_today=self.equity - self.sod_equity,
+            start_of_day_equity=self.marks.daily_loss_base,
+            peak_equity=self.marks.peak_equity_flow_adjusted,
+            starting_equity=self.marks.starting_equity_plus_flows,
+            realized_pnl_today=self.marks.pnl_today(self.equity),
             symbol=key.symbol,
             base=market.base,
             quote=market.quote,

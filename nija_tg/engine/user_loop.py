@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from nija_tg.core.cash_flows import fresh_marks
 from nija_tg.core.errors import AuthenticationError, NijaError, RetryableError, VaultError
 from nija_tg.core.models import BalanceLine, MarketInfo, TradingMode, UserStatus
 from nija_tg.core.risk_settings import RiskSettings
@@ -125,10 +126,8 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
         self.session_id: int | None = None
         self.markets: dict[str, MarketInfo] = {}
         self.keys: list[MarketKey] = []
-        self.day = ""
-        self.sod_equity = Decimal(0)
-        self.peak_equity = Decimal(0)
-        self.start_equity = Decimal(0)
+        # what the daily loss and the drawdown are measured from (core/cash_flows.py)
+        self.marks = fresh_marks("", Decimal(0))
         self.equity = Decimal(0)
         self.blocked_day = ""  # UTC day on which the daily loss limit was announced
         self.seed_prices: dict[str, Decimal] = {}
@@ -157,7 +156,7 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
             sub = self.deps.hub.subscribe(self.keys)
             while True:
                 if self.resubscribe:  # new pairs or timeframe: follow the new markets
-                    _drop(waits, "close")
+                    await _drop(waits, "close")
                     sub.close()
                     sub = self.deps.hub.subscribe(self.keys)
                     self.resubscribe = False
@@ -186,7 +185,7 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
             raise
         finally:
             for name in list(waits):
-                _drop(waits, name)
+                await _drop(waits, name)
             if board is not None and poke is not None:
                 board.detach(self.user_id, poke)
             if sub is not None:
@@ -240,7 +239,7 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
         self.held.invalidate()  # reconciling may have recorded fills
         await self._reconcile_all()  # positions closed by hand while the engine was away
         restart = bool(previous) and previous[0].status in ("running", "crashed")
-        await self._load_day_state(restart)
+        await self._load_marks(restart, balances)
         log.info("user %s trading %s on %s (%s)", uid, len(self.keys), self.exchange_id, self.mode)
 
     async def finish(self, status: str) -> None:
@@ -392,9 +391,8 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
             )
             # one read of the balances per close, before any exit: exits and stops are
             # sized to what the account holds; read again only when an order filled
-            # one read of the balances per close, before any exit: exits and stops are
-            # sized to what the account holds; read again only when an order filled
             await self._read_account()  # balances, and swap positions while some are held
+            await self._note_cash_flow()  # a deposit or withdrawal since the last close
             await self._close_requested(asked=self.view.asks_close)
             # a stop the exchange refused last candle is tried again on this one (the
             # refusal may have been passing: the price through it, funds held); the
@@ -471,8 +469,9 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
             return
         if self.view.paused and not known.paused:
             # resumed (/trade on after a drawdown, an admin's /resume) while the loop
-            # kept protecting: the drawdown is measured from here, as a new session's is
-            self.peak_equity = self.equity
+            # kept protecting: the drawdown is measured from here
+            self.marks = dataclasses.replace(self.marks, peak_equity_flow_adjusted=self.equity)
+            self._put_marks()
             log.info("user %s resumed; peak equity reset to %s", self.user_id, self.equity)
         self.view = known
 
@@ -527,7 +526,11 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
         return unprotected_lines(held, resting, steps)
 
 
-def _drop(waits: dict[str, asyncio.Future], name: str) -> None:
+async def _drop(waits: dict[str, asyncio.Future], name: str) -> None:
+    """Cancel a wait and let it finish before the subscription is closed: a close wait
+    cancelled while idle tells the hub it is active again as it unwinds, and done after
+    the unsubscribe that would count one loop as busy for ever (the hub never idle)."""
     future = waits.pop(name, None)
     if future is not None and not future.done():
         future.cancel()
+        await asyncio.wait({future})
