@@ -99,6 +99,9 @@ class OrderRequest:
     # A stop-market order: rests on the exchange and executes as a market order once the
     # price reaches ``trigger_price`` (sell: at or below it; buy: at or above it).
     trigger_price: Decimal | None = None
+    # The stop that made the engine close at market (purpose stop): simulated accounts
+    # fill at it (or at the candle's open when it gapped through); venues ignore it.
+    stop_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

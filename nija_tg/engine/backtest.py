@@ -13,6 +13,13 @@ would take a position's whole notional out of equity.
 The candles must be of the strategy's timeframe (their median spacing is checked), and
 the first signal comes after the strategy's warm-up (``params.warmup`` candles), as in
 the live engine's candle window.
+
+Fill model (the paper account's, see ``exchange/paper.py``): the engine decides on a
+candle's close; its market orders fill at the NEXT candle's open (the replay's "price
+now", :meth:`CandleReplay.fetch_ticker`), stops at the stop price or at the open of the
+candle that gapped through it; slippage and fee on every fill. The simulated market has
+a venue's minimum amount and cost and amount and price steps (:class:`MarketRules`,
+defaults from the pair's price: :func:`default_rules`).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import asyncio
 import bisect
 import csv
 import dataclasses
+import math
 import statistics
 import tempfile
 from collections.abc import Callable
@@ -46,7 +54,6 @@ from nija_tg.core.models import (
     OrderType,
     PositionInfo,
     Role,
-    Side,
     Ticker,
 )
 from nija_tg.core.risk_settings import QUOTE_ASSETS, RiskSettings
@@ -56,7 +63,7 @@ from nija_tg.engine.clock import SimulatedClock
 from nija_tg.engine.market_data import MarketHub, timeframe_ms
 from nija_tg.engine.snapshot_writer import SnapshotWriter
 from nija_tg.engine.user_loop import LoopDeps, UserLoop
-from nija_tg.exchange.paper import InMemoryPaperStore
+from nija_tg.exchange.paper import InMemoryPaperStore, market_fill_price, order_base_price
 from nija_tg.exchange.precision import check_minimums, round_step
 from nija_tg.exchange.protocol import MarketDataSource, TradingAccount
 from nija_tg.storage import settings_repo, users
@@ -121,19 +128,64 @@ def check_timeframe(candles: list[Candle], settings: RiskSettings) -> None:
 
 
 def replay_market(symbol: str) -> MarketInfo:
-    """The market a replay trades: fine steps, no exchange minimums."""
+    """A market with fine steps and no exchange minimums (for tests of other parts)."""
     base, quote = symbol.split(":")[0].split("/")
     kind = "swap" if ":" in symbol else "spot"
     return MarketInfo(symbol, base, quote, kind, Decimal("0.00000001"), None, None, None)
 
 
+@dataclass(frozen=True)
+class MarketRules:
+    """A simulated venue's limits for one market: orders are rounded to the steps
+    (amounts down; fill prices against the trader) and refused below the minimums.
+    None: no such limit."""
+
+    amount_step: Decimal | None
+    price_step: Decimal | None
+    min_amount: Decimal | None
+    min_cost: Decimal | None
+
+    def market(self, symbol: str) -> MarketInfo:
+        base, quote = symbol.split(":")[0].split("/")
+        kind = "swap" if ":" in symbol else "spot"
+        return MarketInfo(
+            symbol, base, quote, kind, self.amount_step, self.price_step, self.min_amount,
+            self.min_cost,
+        )  # fmt: skip
+
+
+MIN_COST = Decimal(5)  # quote units: Binance's 5 USDT minimum notional, Kraken's ~$5
+
+
+def default_rules(price: float) -> MarketRules:
+    """A venue's usual limits for a pair trading at ``price`` (the first candle's
+    close): a price step of 6 significant digits (ETH at 2,000: 0.01), an amount step
+    worth at most 1 quote unit (ETH at 2,000: 0.0001; XRP at 1.1: 0.1), a minimum amount
+    of one step and a minimum cost of 5 quote units, as on Binance and Kraken."""
+    if not price > 0:
+        return MarketRules(Decimal("0.00000001"), None, None, MIN_COST)
+    digits = math.floor(math.log10(price))
+    price_step = Decimal(1).scaleb(digits - 5)
+    amount_step = Decimal(1).scaleb(math.floor(math.log10(1 / price)))
+    return MarketRules(amount_step, price_step, amount_step, MIN_COST)
+
+
 class CandleReplay:
     """A MarketDataSource answering from recorded candles as of ``clock``: the candles
-    opened so far (the last one still forming), tickers at the last closed close."""
+    opened so far (the last one still forming); the ticker ("the price now") is the
+    open of the forming candle, what a market order sent just after a close pays (the
+    last closed close when no candle is forming: a gap or the end of the data); the
+    markets are ``rules`` (fine steps and no minimums without)."""
 
-    def __init__(self, clock: SimulatedClock, series: dict[tuple[str, str, str], list[Candle]]):
+    def __init__(
+        self,
+        clock: SimulatedClock,
+        series: dict[tuple[str, str, str], list[Candle]],
+        rules: dict[str, MarketRules] | None = None,
+    ):
         self.clock = clock
         self.series = series
+        self.rules = rules or {}
         self._ts = {k: [c.ts for c in v] for k, v in series.items()}
 
     async def fetch_ohlcv(self, exchange_id, symbol, timeframe, since=None, limit=None):
@@ -147,16 +199,37 @@ class CandleReplay:
         start = bisect.bisect_left(ts, since)
         return self.series[key][start : end if limit is None else min(end, start + limit)]
 
-    async def fetch_ticker(self, exchange_id, symbol):
+    def _series(self, exchange_id: str, symbol: str) -> tuple[str, list[Candle], list[int]]:
         for (ex, sym, tf), candles in self.series.items():
             if ex == exchange_id and sym == symbol:
-                closed_before = self.clock.now_ms() - timeframe_ms(tf)
-                i = bisect.bisect_right(self._ts[(ex, sym, tf)], closed_before) - 1
-                return Ticker(symbol, Decimal(str(candles[max(i, 0)].close)))
+                return tf, candles, self._ts[(ex, sym, tf)]
         raise NotFoundError(f"no prices for {symbol}")
 
+    def last_closed(self, exchange_id: str, symbol: str) -> Candle:
+        """The last candle closed by now (the first one before any closed)."""
+        tf, candles, ts = self._series(exchange_id, symbol)
+        i = bisect.bisect_right(ts, self.clock.now_ms() - timeframe_ms(tf)) - 1
+        return candles[max(i, 0)]
+
+    def price_now(self, exchange_id: str, symbol: str) -> Decimal:
+        """The open of the candle forming now, else the last closed close."""
+        tf, candles, ts = self._series(exchange_id, symbol)
+        now = self.clock.now_ms()
+        i = bisect.bisect_right(ts, now) - 1
+        if i >= 0 and now < candles[i].ts + timeframe_ms(tf):
+            return Decimal(str(candles[i].open))
+        return Decimal(str(self.last_closed(exchange_id, symbol).close))
+
+    async def fetch_ticker(self, exchange_id, symbol):
+        return Ticker(symbol, self.price_now(exchange_id, symbol))
+
+    async def mark_price(self, exchange_id: str, symbol: str) -> Decimal:
+        """Positions are valued at the last closed close, as the engine values them."""
+        return Decimal(str(self.last_closed(exchange_id, symbol).close))
+
     async def market(self, exchange_id, symbol):
-        return replay_market(symbol)
+        rules = self.rules.get(symbol)
+        return replay_market(symbol) if rules is None else rules.market(symbol)
 
 
 class SwapReplayAccount:
@@ -177,8 +250,13 @@ class SwapReplayAccount:
       P&L of the open positions, used = margin, free = total - used. The engine counts
       a swap account's total as equity: equity = wallet + open P&L, the notional is
       never subtracted;
-    - market orders fill at once at the last close moved against the trader by
-      ``slippage``; an entry needs free >= its margin + fee (InsufficientFundsError);
+    - the paper account's fill model: market orders fill at once at the price now (the
+      next candle's open in the backtest), a close at a stop at the stop price or the
+      open of the candle that gapped through it (``closed_candle``), moved against the
+      trader by ``slippage`` and rounded to the price step; open positions are valued
+      at the last close (the market data's ``mark_price`` when it has one); an entry
+      needs free >= its margin + fee (InsufficientFundsError); the market's minimums
+      and amount step hold;
     - one-way mode (a fill reduces the opposite side first; reduce-only never opens)
       or hedge mode (``position_side``), as the engine books them.
 
@@ -199,6 +277,7 @@ class SwapReplayAccount:
         fee_rate: Decimal = Decimal("0.001"),
         slippage: Decimal = Decimal("0.0005"),
         clock: Callable[[], int],
+        closed_candle: Callable[[str], Candle | None] | None = None,
     ) -> None:
         if leverage <= 0:
             raise ValueError("leverage must be positive")
@@ -208,6 +287,7 @@ class SwapReplayAccount:
         self.fee_rate = fee_rate
         self.slippage = slippage
         self.clock = clock
+        self.closed_candle = closed_candle  # the candle the engine acted on (stop gaps)
         self.wallet = balance  # start + realised P&L - fees
         self.default_leverage = leverage
         self.leverage: dict[str, Decimal] = {}
@@ -223,11 +303,17 @@ class SwapReplayAccount:
         return await self.market_data.market(self.exchange_id, symbol)
 
     async def _last(self, symbol: str) -> Decimal:
+        """The price a market order fills at now (before slippage)."""
         return (await self.market_data.fetch_ticker(self.exchange_id, symbol)).last
+
+    async def _mark(self, symbol: str) -> Decimal:
+        """The price open positions are valued at."""
+        mark = getattr(self.market_data, "mark_price", None)
+        return await mark(self.exchange_id, symbol) if mark else await self._last(symbol)
 
     async def _unrealised(self, symbol: str, h: Holding) -> Decimal:
         market = await self.market(symbol)
-        move = await self._last(symbol) - h.entry_price
+        move = await self._mark(symbol) - h.entry_price
         return (move if h.side == "long" else -move) * h.amount * market.contract_size
 
     async def fetch_balance(self) -> list[BalanceLine]:
@@ -296,8 +382,11 @@ class SwapReplayAccount:
         amount = round_step(request.amount, market.amount_step)
         last = await self._last(request.symbol)
         check_minimums(market, amount, last, self.exchange_id)
-        slip = 1 + self.slippage if request.side is Side.BUY else 1 - self.slippage
-        price = last * slip
+        candle = None
+        if request.stop_price is not None and self.closed_candle is not None:
+            candle = self.closed_candle(request.symbol)
+        base = order_base_price(request, last, candle)
+        price = market_fill_price(request.side, base, self.slippage, market.price_step)
         size = market.contract_size
         fee = amount * price * size * self.fee_rate
         current = self.positions.get(request.symbol, {})
@@ -421,6 +510,8 @@ class BacktestResult:
     kind: str = "spot"  # "spot" (paper account) or "swap" (margin accounting)
     leverage: int | None = None  # swaps: the leverage the margin is computed with
     warmup: int = 0  # candles before the first signal
+    rules: MarketRules | None = None  # the simulated venue's steps and minimums
+    refusals: dict[str, int] = field(default_factory=dict)  # entries refused, by reason
 
     @property
     def pnl(self) -> Decimal:
@@ -477,12 +568,15 @@ async def run_backtest(
     balance: Decimal = Decimal(10000),
     window: int = WINDOW,
     db_dir: Path | None = None,
+    rules: MarketRules | None = None,
 ) -> BacktestResult:
     """Replay ``candles`` of ``pair``: a spot pair on the paper account, a swap pair
     (``BASE/QUOTE:SETTLE``) on a :class:`SwapReplayAccount` with the settings'
-    ``leverage_cap``. The hub keeps ``window`` candles, or the strategy's warm-up if
-    longer. ValidationError (with a one-line ``user_message``) for a pair that is not
-    USD-like, no candles, or candles of another timeframe than the strategy's."""
+    ``leverage_cap``, on a simulated market with ``rules`` (default:
+    :func:`default_rules` at the first candle's close). The hub keeps ``window``
+    candles, or the strategy's warm-up if longer. ValidationError (with a one-line
+    ``user_message``) for a pair that is not USD-like, no candles, or candles of
+    another timeframe than the strategy's."""
     pair_part, _, settle = pair.partition(":")
     base, _, quote = pair_part.partition("/")
     if not base or quote not in QUOTE_ASSETS or (settle and settle != quote):
@@ -498,10 +592,11 @@ async def run_backtest(
     settings = backtest_settings(settings, strategy, base)
     check_timeframe(candles, settings)
     window = max(window, settings.strategy_params.warmup)
+    rules = rules or default_rules(candles[0].close)
     with tempfile.TemporaryDirectory(dir=db_dir) as tmp:
         db = await Database.open(Path(tmp) / "backtest.db")
         try:
-            return await _replay(db, candles, pair, quote, settings, balance, window)
+            return await _replay(db, candles, pair, quote, settings, balance, window, rules)
         finally:
             await db.close()
 
@@ -514,6 +609,7 @@ async def _replay(
     settings: RiskSettings,
     balance: Decimal,
     window: int,
+    rules: MarketRules,
 ) -> BacktestResult:
     tf = settings.strategy_params.timeframe
     async with db.transaction() as tx:
@@ -521,7 +617,7 @@ async def _replay(
         await settings_repo.save(tx, USER_ID, settings)
         await users.set_trading(tx, USER_ID, True)
     clock = SimulatedClock(candles[0].ts)
-    source = CandleReplay(clock, {(EXCHANGE, pair, tf): candles})
+    source = CandleReplay(clock, {(EXCHANGE, pair, tf): candles}, {pair: rules})
     hub = MarketHub(source, clock, window=window, lockstep=True, late_retries=0)
     deps = LoopDeps(
         db,
@@ -548,6 +644,8 @@ async def _replay(
             clock=clock.now_ms,
         )
     loop = ReplayLoop(deps, USER_ID, [pair], account)
+    if account is not None:
+        account.closed_candle = loop._closed_candle  # the paper account's, as live
     try:
         await run_lockstep(hub, [loop], until_ms=candles[-1].ts + timeframe_ms(tf))
     finally:
@@ -556,7 +654,7 @@ async def _replay(
         dict(r)
         for r in await db.fetchall(
             "SELECT f.symbol, f.side, f.amount, f.price, f.fee, f.realized_pnl, f.ts, "
-            "o.purpose FROM fills f LEFT JOIN orders o ON o.order_id = f.order_id "
+            "o.purpose, o.stop_price FROM fills f LEFT JOIN orders o ON o.order_id = f.order_id "
             "WHERE f.user_id = ? ORDER BY f.fill_id",
             (USER_ID,),
         )
@@ -576,6 +674,8 @@ async def _replay(
         kind="swap" if swap else "spot",
         leverage=settings.leverage_cap if swap else None,
         warmup=settings.strategy_params.warmup,
+        rules=rules,
+        refusals=dict(loop.refusals),
     )
 
 

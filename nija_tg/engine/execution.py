@@ -203,6 +203,7 @@ class Executor:
                 reduce_only=draft.reduce_only,
                 position_side=draft.position_side,
                 trigger_price=draft.trigger_price,
+                stop_price=draft.stop_price,
             )
             try:
                 state = await self._send(request)

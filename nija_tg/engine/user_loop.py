@@ -38,7 +38,7 @@ from typing import Any
 
 from nija_tg.core.cash_flows import fresh_marks
 from nija_tg.core.errors import AuthenticationError, NijaError, RetryableError, VaultError
-from nija_tg.core.models import BalanceLine, MarketInfo, TradingMode, UserStatus
+from nija_tg.core.models import BalanceLine, Candle, MarketInfo, TradingMode, UserStatus
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.core.trading_gate import Gate, TradingSwitch, needs_loop
 from nija_tg.engine.clock import Clock
@@ -325,7 +325,13 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
             starting_balance=d.paper_balance,
             starting_currency=d.paper_currency,
             clock=d.clock.now_ms,
+            closed_candle=self._closed_candle,  # stops fill at the stop or a gap's open
         )
+
+    def _closed_candle(self, symbol: str) -> Candle | None:
+        """The last closed candle of ``symbol`` the loop acted on (None: none yet)."""
+        closed = next((self.hub.latest(k) for k in self.keys if k.symbol == symbol), None)
+        return None if closed is None else closed.last
 
     async def _setup_swaps(self) -> None:
         """The position mode (account-wide on BingX: set once, read back) and the

@@ -1,8 +1,20 @@
 """Paper exchange: simulated fills on live public prices, same ``TradingAccount``
 interface as a real account.
 
-- Market orders fill at once at the current price (from a ``MarketDataSource``) moved
-  against the trader by ``slippage``; fee ``fee_rate`` of the cost, paid in the quote.
+The fill model (the same for live paper users and the backtest, whose price source
+answers the next candle's open):
+
+- Market orders fill at once at the current price (``fetch_ticker`` of the
+  ``MarketDataSource``: the live price; in a backtest the open of the candle after the
+  one the engine decided on) moved against the trader by ``slippage``; fee ``fee_rate``
+  of the cost, paid in the quote.
+- A market order that closes a position at its stop (``OrderRequest.stop_price``, sent
+  by the engine's stop check) fills at the stop price, or at the open of the candle the
+  engine acted on (``closed_candle``) when that candle opened beyond the stop (a gap):
+  ``stop_fill_price``; then slippage and fee as any market order.
+- Fill prices are rounded to the market's price step against the trader (a buy up, a
+  sell down); amounts down to its amount step; the market's minimum amount and cost
+  refuse smaller orders (OrderRejectedError), as a venue does.
 - Limit orders reserve funds and rest; ``on_price(symbol, price)`` (or ``check_limits()``,
   which fetches prices) fills those the price crosses, at the limit price.
 - Client order ids are honoured like a real exchange: an id already used by an OPEN order
@@ -15,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -22,6 +35,7 @@ from typing import Any, Protocol
 from nija_tg.core.errors import InsufficientFundsError, NotFoundError, OrderRejectedError
 from nija_tg.core.models import (
     BalanceLine,
+    Candle,
     FillInfo,
     MarketInfo,
     OrderRequest,
@@ -106,6 +120,40 @@ def _d(x: str | None) -> Decimal:
     return Decimal(x) if x not in (None, "") else Decimal(0)
 
 
+def stop_fill_price(side: Side, stop: Decimal, candle_open: Decimal | None) -> Decimal:
+    """Where a market order closing at a stop fills, before slippage: at the stop, or at
+    the candle's open when the candle opened beyond it (a gap: a long's stop sell below
+    the stop, a short's stop buy above it). ``candle_open`` None: at the stop."""
+    if candle_open is None:
+        return stop
+    return min(stop, candle_open) if side is Side.SELL else max(stop, candle_open)
+
+
+def market_fill_price(
+    side: Side, price: Decimal, slippage: Decimal, price_step: Decimal | None
+) -> Decimal:
+    """``price`` moved against the trader by ``slippage`` and rounded to ``price_step``
+    against the trader too (a buy up, a sell down)."""
+    if side is Side.BUY:
+        return round_up(price * (1 + slippage), price_step)
+    return round_step(price * (1 - slippage), price_step)
+
+
+def round_up(value: Decimal, step: Decimal | None) -> Decimal:
+    """``value`` rounded up to a multiple of ``step`` (unchanged without a step)."""
+    down = round_step(value, step)
+    return down if down >= value or not step else (down + step).normalize()
+
+
+def order_base_price(request: OrderRequest, now_price: Decimal, candle: Candle | None) -> Decimal:
+    """The price a market order fills at before slippage: the stop (or a gap's open)
+    for a close at a stop, else the price now."""
+    if request.stop_price is None:
+        return now_price
+    candle_open = None if candle is None else Decimal(str(candle.open))
+    return stop_fill_price(request.side, request.stop_price, candle_open)
+
+
 class PaperAccount:
     """A simulated account trading on ``exchange_id``'s public prices."""
 
@@ -121,6 +169,7 @@ class PaperAccount:
         starting_balance: Decimal = DEFAULT_START,
         starting_currency: str | None = None,
         clock=lambda: int(time.time() * 1000),
+        closed_candle: Callable[[str], Candle | None] | None = None,
     ) -> None:
         self.user_id = user_id
         self.exchange_id = exchange_id
@@ -133,6 +182,8 @@ class PaperAccount:
             "USD" if exchange_id in USD_QUOTED else "USDT"
         )
         self.clock = clock
+        # the last closed candle of a symbol the engine acted on (stop fills on a gap)
+        self.closed_candle = closed_candle
         self._state: PaperState | None = None
         self._lock = asyncio.Lock()
         self._hedged = False  # no swaps on paper: the mode is only remembered
@@ -250,8 +301,12 @@ class PaperAccount:
                 ts=self.clock(),
             )
             if request.type is OrderType.MARKET:
-                slip = 1 + self.slippage if request.side is Side.BUY else 1 - self.slippage
-                self._fill(state, market, order, now_price * slip, check_funds=True)
+                candle = None
+                if request.stop_price is not None and self.closed_candle is not None:
+                    candle = self.closed_candle(request.symbol)
+                base = order_base_price(request, now_price, candle)
+                px = market_fill_price(request.side, base, self.slippage, market.price_step)
+                self._fill(state, market, order, px, check_funds=True)
             else:
                 self._reserve(state, market, order)
                 if _crosses(order, now_price):

@@ -8,8 +8,22 @@ from decimal import Decimal
 import pytest
 
 from nija_tg.core import errors as E
-from nija_tg.core.models import MarketInfo, OrderRequest, OrderStatus, OrderType, Side, Ticker
-from nija_tg.exchange.paper import InMemoryPaperStore, PaperAccount, PaperState
+from nija_tg.core.models import (
+    Candle,
+    MarketInfo,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    Ticker,
+)
+from nija_tg.exchange.paper import (
+    InMemoryPaperStore,
+    PaperAccount,
+    PaperState,
+    market_fill_price,
+    stop_fill_price,
+)
 
 SYM = "BTC/USDT"
 
@@ -161,3 +175,55 @@ async def test_stop_orders_are_refused_paper_stops_are_the_engines():
         await acct.create_order(request)
     assert "stop" in err.value.user_message.lower()
     assert await acct.fetch_open_orders() == []
+
+
+# --- the fill model: a close at a stop --------------------------------------------------
+
+
+def stop_close(side, amount, cid, stop):
+    return OrderRequest(SYM, side, OrderType.MARKET, Decimal(amount), cid, stop_price=stop)
+
+
+async def test_a_close_at_a_stop_fills_at_the_stop_not_the_price_now():
+    """The engine sees the stop touched on the candle that just closed and sells at
+    market: the fill is at the stop (then slippage, fee), not at the price now."""
+    candle = Candle(0, 49900.0, 50100.0, 47000.0, 50000.0, 1.0)  # opened above the stop
+    acct, prices, _ = make(closed_candle=lambda symbol: candle)
+    await acct.create_order(order(Side.BUY, OrderType.MARKET, "0.1", "in"))
+    prices.prices[SYM] = Decimal(52000)  # the price now: ignored for a stop
+    s = await acct.create_order(stop_close(Side.SELL, "0.1", "out", Decimal("48000.05")))
+    # 48000.05 x 0.99 = 47520.0495, rounded down to the 0.1 price step
+    assert s.average == Decimal("47520.0")
+    assert s.fee == Decimal("0.1") * Decimal("47520.0") * Decimal("0.001")
+    usdt = bal(await acct.fetch_balance(), "USDT")
+    assert usdt.free == Decimal(10000) - Decimal("5055.05") + Decimal("4752.0") - s.fee
+
+
+async def test_a_candle_that_gaps_through_the_stop_fills_at_its_open():
+    gap_down = Candle(0, 46000.0, 47000.0, 45000.0, 46500.0, 1.0)  # opened below 48000
+    acct, _, _ = make(closed_candle=lambda symbol: gap_down)
+    await acct.create_order(order(Side.BUY, OrderType.MARKET, "0.1", "in"))
+    s = await acct.create_order(stop_close(Side.SELL, "0.1", "out", Decimal(48000)))
+    assert s.average == Decimal(46000) * Decimal("0.99")  # the open, less slippage
+    # a short's stop (a buy): above the stop when the candle opened above it
+    gap_up = Candle(0, 53000.0, 54000.0, 52500.0, 53500.0, 1.0)
+    acct, _, _ = make(closed_candle=lambda symbol: gap_up)
+    s = await acct.create_order(stop_close(Side.BUY, "0.1", "short-out", Decimal(52000)))
+    assert s.average == Decimal(53000) * Decimal("1.01")
+    inside = Candle(0, 51000.0, 52500.0, 50500.0, 52400.0, 1.0)  # opened below it
+    acct, _, _ = make(closed_candle=lambda symbol: inside)
+    s = await acct.create_order(stop_close(Side.BUY, "0.1", "short-out", Decimal(52000)))
+    assert s.average == Decimal(52000) * Decimal("1.01")
+
+
+def test_stop_fill_price_and_rounding_against_the_trader():
+    assert stop_fill_price(Side.SELL, Decimal(100), Decimal(99)) == 99
+    assert stop_fill_price(Side.SELL, Decimal(100), Decimal(101)) == 100
+    assert stop_fill_price(Side.BUY, Decimal(100), Decimal(101)) == 101
+    assert stop_fill_price(Side.BUY, Decimal(100), Decimal(99)) == 100
+    assert stop_fill_price(Side.SELL, Decimal(100), None) == 100
+    step = Decimal("0.01")
+    assert market_fill_price(Side.BUY, Decimal("10.001"), Decimal(0), step) == Decimal("10.01")
+    assert market_fill_price(Side.SELL, Decimal("10.009"), Decimal(0), step) == Decimal("10.00")
+    assert market_fill_price(Side.BUY, Decimal("10"), Decimal("0.01"), step) == Decimal("10.1")
+    assert market_fill_price(Side.BUY, Decimal("10.001"), Decimal(0), None) == Decimal("10.001")
