@@ -28,7 +28,7 @@ FULL: dict[str, list[str]] = {
     "supervisord_stop": ["--users", "6", "--cycles", "3", "--candle-stop"],
     "engine_kill": ["--kills", "50"],
     "supervisord_inflight": ["--users", "6", "--positions", "3"],  # not in QUICK: ~4-8 min
-    "manual_interventions": ["--interventions", "40", "--kraken-users", "3"],
+    "manual_interventions": ["--interventions", "100", "--kraken-users", "3"],
 }
 QUICK: dict[str, list[str]] = {
     "rotation_kill": ["--rows", "300", "--kills", "2"],

@@ -61,12 +61,13 @@ class Violation:
     ours: Decimal  # our quantity just before the fill
     held: Decimal  # what the account held just before the fill
     ts_ms: int
+    how: str = ""  # what kind of order it was, when that explains it
 
     def __str__(self) -> str:
         return (
             f"bot order {self.client_id} ({self.order_id}) sold {self.sold} of {self.key[1:]} "
             f"on account ...{self.account[-4:]}, our position was {self.ours} "
-            f"(account held {self.held}) at {self.ts_ms}"
+            f"(account held {self.held}) at {self.ts_ms}" + (f": {self.how}" if self.how else "")
         )
 
 
@@ -103,6 +104,7 @@ class SellAudit:
         sold: Decimal,
         held: Decimal,
         now_ms: int,
+        how: str = "",
     ) -> None:
         account = order.account
         self.clamp(account, key, held)
@@ -112,7 +114,7 @@ class SellAudit:
             if sold > mine:
                 self.violations.append(
                     Violation(
-                        account, key, order.order_id, order.client_id, sold, mine, held, now_ms
+                        account, key, order.order_id, order.client_id, sold, mine, held, now_ms, how
                     )
                 )
             mine = max(mine - sold, ZERO)
@@ -167,7 +169,8 @@ class SellAudit:
         long_key, short_key = self._swap_keys(order)
         if closing:
             key = long_key if size > 0 else short_key
-            self._bot_fill(order, key, ZERO, closing, abs(size), now_ms)
+            how = "" if meant_to_reduce(order) else NETTED
+            self._bot_fill(order, key, ZERO, closing, abs(size), now_ms, how)
         if opening:
             key = long_key if order.side == "buy" else short_key
             self._bot_fill(order, key, opening, ZERO, abs(size), now_ms)
@@ -176,6 +179,20 @@ class SellAudit:
         """After a swap fill: an order not the bot's may have closed part of the position."""
         if not self.is_bot(order.client_id):
             self.swap_observe(order.account, order.symbol, order.position_side or "BOTH", size)
+
+
+NETTED = (
+    "an opening order (not reduce-only, one-way mode) netted against the account's "
+    "opposite position"
+)
+
+
+def meant_to_reduce(order: EmuOrder) -> bool:
+    """Whether the order was meant to reduce (reduce-only, or a hedge-mode close)."""
+    side = order.position_side or "BOTH"
+    if side == "BOTH":
+        return order.reduce_only
+    return (side == "LONG") == (order.side == "sell")
 
 
 class WatchedBalances(dict):

@@ -13,7 +13,7 @@ import pytest
 from nija_tg.exchange.client_ids import new_client_order_id
 from tests.fakes.bingx import BingXEmulator
 from tests.fakes.kraken import KrakenEmulator
-from tests.fakes.sell_audit import ZERO, is_bot_id
+from tests.fakes.sell_audit import NETTED, ZERO, is_bot_id
 from tests.fakes.test_bingx_emulator import make_client as bingx_client
 from tests.fakes.test_kraken_emulator import make_client as kraken_client
 
@@ -136,3 +136,21 @@ async def test_a_bot_close_beyond_our_swap_position_is_a_violation(bingx):
     [v] = bingx.ledger.audit.violations
     assert v.client_id == params["clientOrderId"] and v.key == key
     assert (v.sold, v.ours, v.held) == (Decimal(2), ZERO, Decimal(2))
+
+
+@pytest.mark.sells_beyond_position
+async def test_a_one_way_entry_netted_against_the_users_own_position_is_a_violation(bingx):
+    """One-way mode: the account holds the user's own long; the bot's short entry (not
+    reduce-only) first closes that long on the exchange, then opens the short."""
+    acct = bingx.add_account()
+    client = bingx_client(bingx, bingx.credentials(acct))
+    try:
+        await client.create_order(SWAP, "market", "buy", 1)  # the user's own long
+        await client.create_order(SWAP, "market", "sell", 1.5, None, bot("bingx"))
+    finally:
+        await client.close()
+    [v] = bingx.ledger.audit.violations
+    assert v.key == ("swap", SWAP, "BOTH", "long") and (v.sold, v.ours) == (Decimal(1), ZERO)
+    assert v.how == NETTED
+    short = ("swap", SWAP, "BOTH", "short")
+    assert bingx.ledger.audit.quantity(acct.api_key, short) == Decimal("0.5")  # ours
