@@ -6,6 +6,7 @@ engine's public key and the engine verifies them."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 from urllib.parse import urlparse
@@ -15,6 +16,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from nija_tg.config import Settings
 from nija_tg.handlers import register_all
+from nija_tg.handlers.admin_health import HealthAlerts
 from nija_tg.handlers.context import CONTEXT_TYPES, SERVICES_KEY
 from nija_tg.handlers.menus import set_default_menu
 from nija_tg.handlers.rate_limit import PerChatRateLimiter
@@ -24,6 +26,7 @@ from nija_tg.services.admin_service import AdminService
 from nija_tg.services.bounds_service import BoundsService
 from nija_tg.services.connect_service import ConnectService
 from nija_tg.services.container import Services
+from nija_tg.services.health_service import HealthService
 from nija_tg.services.reports_service import ReportsService
 from nija_tg.services.settings_service import SettingsService
 from nija_tg.services.trading_service import TradingService
@@ -31,6 +34,7 @@ from nija_tg.services.users_service import UserService
 
 log = logging.getLogger("nija_tg.bot")
 RUNTIME_KEY = "runtime"
+HEALTH_KEY = "health_alerts"
 # Telegram allows ~30 messages/s per bot; the engine's sender takes its share
 # (NIJA_SENDER_RATE), so the bot keeps the rest.
 BOT_OVERALL_RATE = 5
@@ -47,6 +51,7 @@ def build_services(runtime: Runtime) -> Services:
         preferences=SettingsService(db),
         admin=AdminService(db, settings.admin_ids),
         bounds=BoundsService(db),
+        health=HealthService(db),
     )
 
 
@@ -59,9 +64,17 @@ def build_application(settings: Settings) -> Application:
         app.bot_data[SERVICES_KEY] = build_services(runtime)
         await app.bot_data[SERVICES_KEY].users.sync_admins(settings.admin_ids)
         await set_default_menu(app.bot)
+        stop = asyncio.Event()
+        alerts = HealthAlerts(app.bot_data[SERVICES_KEY].health, app.bot)
+        app.bot_data[HEALTH_KEY] = (stop, asyncio.create_task(alerts.run(stop)))
         log.info("bot started")
 
     async def post_shutdown(app: Application) -> None:
+        watch = app.bot_data.pop(HEALTH_KEY, None)
+        if watch is not None:
+            stop, task = watch
+            stop.set()
+            await asyncio.gather(task, return_exceptions=True)
         runtime = app.bot_data.pop(RUNTIME_KEY, None)
         if runtime is not None:
             await runtime.close()

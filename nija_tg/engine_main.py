@@ -111,6 +111,7 @@ async def engine_main(settings: Settings, stop: asyncio.Event) -> None:
                 clock=WallClock(),
                 sender=sender,
                 release_account=gateway.release,
+                venues=gateway.health,
             )
     finally:
         await gateway.close_all()

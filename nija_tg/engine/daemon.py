@@ -1,9 +1,9 @@
 """The engine daemon: the reconciler turning desired state into one UserLoop per user who
 trades or holds a position (the GateBoard telling each loop its gate and waking it for
-a close request), the shared MarketHub feeding them candle closes, and (when given) the
-outbox sender. Runs until ``stop_event`` is set, then drains: loops are cancelled (orders in
-flight complete first), sessions closed, pending notifications flushed as far as the
-drain time allows."""
+a close request), the shared MarketHub feeding them candle closes, the heartbeat the
+bot watches, and (when given) the outbox sender. Runs until ``stop_event`` is set, then
+drains: loops are cancelled (orders in flight complete first), sessions closed, pending
+notifications flushed as far as the drain time allows."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 
 from nija_tg.core.models import TradingMode
 from nija_tg.engine.clock import Clock
+from nija_tg.engine.heartbeat import Heartbeat
 from nija_tg.engine.market_data import MarketHub
 from nija_tg.engine.protection import GateBoard
 from nija_tg.engine.reconciler import Reconciler
@@ -23,6 +24,7 @@ from nija_tg.engine.settings_watch import SettingsWatch
 from nija_tg.engine.snapshot_writer import SnapshotWriter
 from nija_tg.engine.user_loop import AccountFactory, LoopDeps, UserLoop
 from nija_tg.exchange.protocol import MarketDataSource
+from nija_tg.exchange.venue_health import VenueHealth
 from nija_tg.runtime import Runtime
 from nija_tg.services import desired_state
 from nija_tg.storage import outbox
@@ -54,6 +56,8 @@ class Daemon:
         release_account: Callable[[int, str], Awaitable[None]] | None = None,
         poll_interval: float = 0.25,
         backoff_base: float = 1.0,
+        venues: VenueHealth | None = None,
+        heartbeat_interval_s: float = 5.0,
     ) -> None:
         settings = runtime.settings
         self.db = runtime.db
@@ -76,6 +80,9 @@ class Daemon:
             board=self.board,
         )
         self.loops: dict[int, UserLoop] = {}
+        self.heartbeat = Heartbeat(
+            self.db, self.hub, lambda: len(self.loops), venues, interval_s=heartbeat_interval_s
+        )
         self.reconciler = Reconciler(
             desired_users=self._desired,
             change_counter=lambda: desired_state.change_counter(self.db),
@@ -116,6 +123,7 @@ class Daemon:
         tasks = [
             asyncio.create_task(self.hub.run(stop), name="market-hub"),
             asyncio.create_task(self.reconciler.run(stop), name="reconciler"),
+            asyncio.create_task(self.heartbeat.run(stop), name="heartbeat"),
         ]
         if self.sender is not None:
             tasks.append(asyncio.create_task(self.sender.run(stop), name="sender"))

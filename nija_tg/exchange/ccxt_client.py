@@ -17,6 +17,7 @@ from nija_tg.core.errors import RateLimitedError, RetryableError
 from nija_tg.core.models import Candle, MarketInfo, Ticker
 from nija_tg.exchange.ccxt_convert import to_candles, to_market, to_ticker
 from nija_tg.exchange.ccxt_errors import map_error
+from nija_tg.exchange.venue_health import VenueHealth
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -26,22 +27,42 @@ class CcxtClient:
     """One ccxt client plus the policy around its calls."""
 
     def __init__(
-        self, exchange_id: str, client: Any, *, read_retries: int = 2, retry_delay_s: float = 0.5
+        self,
+        exchange_id: str,
+        client: Any,
+        *,
+        read_retries: int = 2,
+        retry_delay_s: float = 0.5,
+        health: VenueHealth | None = None,
+        private: bool = False,
     ) -> None:
         self.exchange_id = exchange_id
         self.client = client
         self.read_retries = read_retries
         self.retry_delay_s = retry_delay_s
+        self.health = health
+        self.private = private  # a user's keyed client (not the shared public one)
         self._markets_lock = asyncio.Lock()
+
+    def _ok(self) -> None:
+        if self.health is not None:
+            self.health.ok(self.exchange_id, private=self.private)
+
+    def _failed(self, err: BaseException) -> None:
+        if self.health is not None:
+            self.health.failed(self.exchange_id, err)
 
     async def read(self, action: str, call: Callable[[], Awaitable[T]]) -> T:
         """Run a read, mapping errors; retry retryable ones ``read_retries`` times."""
         attempt = 0
         while True:
             try:
-                return await call()
+                result = await call()
+                self._ok()
+                return result
             except Exception as exc:  # mapped below; nothing escapes unmapped
                 err = map_error(exc, exchange_id=self.exchange_id, action=action, op="read")
+                self._failed(err)
                 if not isinstance(err, RetryableError) or attempt >= self.read_retries:
                     raise err from None
             attempt += 1
@@ -52,9 +73,13 @@ class CcxtClient:
     async def submit(self, action: str, call: Callable[[], Awaitable[T]]) -> T:
         """Run an order-placing call exactly once; errors mapped with ``op="submit"``."""
         try:
-            return await call()
+            result = await call()
         except Exception as exc:
-            raise map_error(exc, exchange_id=self.exchange_id, action=action, op="submit") from None
+            err = map_error(exc, exchange_id=self.exchange_id, action=action, op="submit")
+            self._failed(err)
+            raise err from None
+        self._ok()
+        return result
 
     async def load_markets(self) -> dict[str, Any]:
         if self.client.markets:

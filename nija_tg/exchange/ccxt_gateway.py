@@ -50,6 +50,7 @@ from nija_tg.exchange.key_permissions import (
     wallet_key_exchange,
 )
 from nija_tg.exchange.ticker_cache import TickerCache
+from nija_tg.exchange.venue_health import VenueHealth
 
 __all__ = [
     "CcxtAccount",
@@ -127,6 +128,7 @@ class CcxtGateway:
         # paper fills of many users at one candle close share one ticker request
         self.tickers = TickerCache(self._fetch_ticker_now, ttl_s=ticker_ttl_s)
         self._closing: set[asyncio.Task[None]] = set()  # verification clients
+        self.health = VenueHealth()  # how each venue answers (the engine's heartbeat)
 
     # --- registry ----------------------------------------------------------------
 
@@ -139,7 +141,12 @@ class CcxtGateway:
     ):
         client = build_client(exchange_id, settings or self.settings, credentials)
         return cls(
-            exchange_id, client, read_retries=self.read_retries, retry_delay_s=self.retry_delay_s
+            exchange_id,
+            client,
+            read_retries=self.read_retries,
+            retry_delay_s=self.retry_delay_s,
+            health=self.health,
+            private=credentials is not None,
         )
 
     def public(self, exchange_id: str) -> CcxtMarketData:

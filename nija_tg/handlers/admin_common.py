@@ -32,6 +32,7 @@ USAGE = {
     "broadcast": "Usage: /broadcast <text> — up to 3500 characters",
     "halt": "Usage: /halt — no arguments",
     "unhalt": "Usage: /unhalt — no arguments",
+    "health": "Usage: /health — no arguments",
     "bound": "Usage: /bound [<setting> <lo..hi|choices|off> [user id|all]] — e.g. "
     "/bound max_position_usd ..500, /bound allowed_pairs BTC,ETH 12345, /bound leverage_cap off",
 }

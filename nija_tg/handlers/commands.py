@@ -43,6 +43,7 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = TRADER_COMMANDS[:-1] + (
     ("halt", "global kill switch: exits only for everyone"),
     ("unhalt", "lift the global kill switch"),
     ("bound", "limit users' settings: /bound max_position_usd ..500 [id|all]"),
+    ("health", "engine, markets and venues: is trading running?"),
     ("help", "what you can do here"),
 )
 

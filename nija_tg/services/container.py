@@ -9,6 +9,7 @@ from nija_tg.config import Settings
 from nija_tg.services.admin_service import AdminService
 from nija_tg.services.bounds_service import BoundsService
 from nija_tg.services.connect_service import ConnectService
+from nija_tg.services.health_service import HealthService
 from nija_tg.services.reports_service import ReportsService
 from nija_tg.services.settings_service import SettingsService
 from nija_tg.services.trading_service import TradingService
@@ -25,3 +26,4 @@ class Services:
     preferences: SettingsService
     admin: AdminService
     bounds: BoundsService
+    health: HealthService

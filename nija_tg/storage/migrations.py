@@ -353,6 +353,23 @@ CREATE TABLE funding_payments (
 CREATE INDEX funding_payments_user_ts ON funding_payments(user_id, ts);
 """
 
+# Health (issue 15 item 4): the engine's heartbeat, one row per component (``engine``,
+# ``market:<exchange>:<tf>``, ``venue:<exchange>``) replaced on every beat, and what the
+# bot last told the admins about each problem (so a restart of the bot neither repeats
+# an alert nor forgets to say it cleared).
+MIGRATION_10 = """
+CREATE TABLE engine_heartbeats (
+    component  TEXT PRIMARY KEY,
+    beat_at    REAL NOT NULL,
+    data       TEXT NOT NULL
+);
+CREATE TABLE health_alerts (
+    problem    TEXT PRIMARY KEY,
+    text       TEXT NOT NULL,
+    since      REAL NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
     (2, MIGRATION_2),
@@ -363,6 +380,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (7, MIGRATION_7),
     (8, MIGRATION_8),
     (9, MIGRATION_9),
+    (10, MIGRATION_10),
 )
 
 

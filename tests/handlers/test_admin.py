@@ -31,6 +31,7 @@ ADMIN_COMMANDS = (
     "/unhalt",
     "/bound",
     "/bound max_position_usd ..500",
+    "/health",
 )
 
 MALFORMED = (

@@ -1,0 +1,77 @@
+"""/health for admins, and the admins' health alerts: the bot watches the engine's
+heartbeat and tells every admin when a problem appears (the engine stopped reporting,
+candles late by more than two, a venue failing for minutes) and when it clears."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from telegram import Bot, Update
+from telegram.error import TelegramError
+
+from nija_tg.handlers.admin_common import UsageError, admin_command
+from nija_tg.handlers.context import BotContext
+from nija_tg.handlers.health_format import alert_text, health_text
+from nija_tg.handlers.replies import reply
+from nija_tg.services.health_service import HealthService
+
+log = logging.getLogger("nija_tg.bot")
+
+WATCH_INTERVAL_S = 15.0
+FIRST_CHECK_S = 60.0  # the engine starts beside the bot: give it time to report
+
+
+async def health_command(update: Update, context: BotContext, actor_id: int) -> None:
+    if context.args:
+        raise UsageError("arity")
+    await reply(update, health_text(await context.services.health.report()))
+
+
+def handlers() -> list:
+    return [admin_command("health", health_command)]
+
+
+class HealthAlerts:
+    """Runs in the bot process (started in ``post_init``)."""
+
+    def __init__(
+        self,
+        service: HealthService,
+        bot: Bot,
+        interval_s: float = WATCH_INTERVAL_S,
+        first_check_s: float = FIRST_CHECK_S,
+    ) -> None:
+        self.service = service
+        self.bot = bot
+        self.interval_s = interval_s
+        self.first_check_s = first_check_s
+
+    async def check(self) -> int:
+        """Tell the admins what changed; the number of messages sent."""
+        changes = await self.service.alert_changes()
+        if not changes:
+            return 0
+        sent = 0
+        admins = await self.service.admin_ids()
+        for change in changes:
+            log.warning("health %s: %s", "cleared" if change.cleared else "problem", change.text)
+            for chat_id in admins:
+                try:
+                    await self.bot.send_message(chat_id, alert_text(change), parse_mode="HTML")
+                    sent += 1
+                except TelegramError as exc:
+                    log.info("health alert to admin %s not sent: %s", chat_id, exc)
+        return sent
+
+    async def run(self, stop: asyncio.Event) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), self.first_check_s)
+        while not stop.is_set():
+            try:
+                await self.check()
+            except Exception:
+                log.exception("health check failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.interval_s)
