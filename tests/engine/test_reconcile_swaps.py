@@ -14,9 +14,9 @@ from decimal import Decimal
 
 import pytest
 
-from nija_tg.storage import close_requests
+from nija_tg.storage import close_requests, positions
 from nija_tg.strategies import unregister
-from tests.engine.live_rig import until
+from tests.engine.live_rig import advance_candle, until
 from tests.engine.swap_support import (
     SWAPFLIP,
     TF,
@@ -194,3 +194,35 @@ async def test_a_trailed_swap_stop_is_replaced_without_a_gap(rig):
         resting = [x for x in placed if x in existing and x not in gone]
         assert resting, f"stop {oid} cancelled while no other stop of ours rested"
     assert len(open_stops(rig)) == 1
+
+
+async def test_a_refused_stop_the_venue_price_is_through_closes_at_market_at_once(rig):
+    """The candle spikes and the trailed stop moves up, still below the candle's close
+    (the engine's own check lets it through) but above the exchange's price now: the
+    venue refuses the new stop. The engine reads the venue's price, sees the stop
+    crossed and closes at market at once ("Stop hit" once), keeping nothing resting."""
+    await entered(rig, "one_way", trailing_stop=True)
+    pos = await positions.get(rig.db, UID, ETH, "long")
+    entry = pos.entry_price
+    closed = (rig.clock.now_ms() + TF) // TF * TF - TF
+    row = next(r for r in rig.emu.candles[ETH] if int(r[0]) == closed)
+    row[1], row[2], row[3], row[4] = (
+        float(entry),
+        float(entry * Decimal("1.06")),
+        float(entry),
+        float(entry * Decimal("1.05")),
+    )
+    # the new stop: 1.06 E minus 3% of the close, about 1.0285 E; the venue is at 1.02 E
+    rig.emu.set_price(ETH, (entry * Decimal("1.02")).quantize(Decimal("0.01")))
+    rig.emu.refused_types.add("STOP_MARKET")
+    await advance_candle(rig.clock, rig.hub)
+    assert await rig.db_positions(UID) == set()
+    assert rig.exchange_positions(UID) == set()
+    assert open_stops(rig) == []
+    exits = [o for o in rig.exchange_orders(UID) if o.side == "sell"]
+    assert len(exits) == 1 and exits[0].status == "closed"
+    rows = await rig.orders(UID)
+    assert [r["purpose"] for r in rows if r["side"] == "sell"] == ["stop"]
+    hits = [t for k, t in await told(rig) if k == "stop"]
+    assert len(hits) == 1 and "Stop hit" in hits[0]
+    assert exits[0].amount == pos.amount

@@ -115,6 +115,9 @@ class BingXEmulator(EmulatorServer):
         # (order id, how many orders had been placed by then) of every cancel: lets a
         # test tell which orders were resting when one was cancelled
         self.cancel_log: list[tuple[str, int]] = []
+        # order types (``STOP_MARKET``, ...) a test makes the venue refuse (109400), like
+        # a stop BingX will not take: the engine must fall back to its own check
+        self.refused_types: set[str] = set()
         for base, (csv_name, factor, btc_quoted, *_rest) in CONTRACTS.items():
             scale = factor * (candle_scale if btc_quoted else 1.0)
             self.candles[f"{base}/USDT:USDT"] = scaled_candles(csv_name, scale)

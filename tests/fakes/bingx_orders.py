@@ -95,6 +95,8 @@ class BingXOrders:
         if otype not in ("MARKET", "LIMIT", "STOP_MARKET") or side not in ("BUY", "SELL"):
             msg = "Invalid parameters, err:only MARKET, LIMIT and STOP_MARKET are emulated"
             return err(109400, msg)
+        if otype in self.emu.refused_types:
+            return err(109400, f"Invalid parameters, err:{otype} orders are not accepted")
         is_stop = otype == "STOP_MARKET"
         hedged = key in self.ledger.hedged
         pos_side = params.get("positionSide", "LONG" if hedged else "BOTH").upper()
