@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from nija_tg.storage import close_requests, positions
+from nija_tg.storage import close_requests, positions, users
 from nija_tg.strategies import unregister
 from tests.engine.live_rig import advance_candle, until
 from tests.engine.swap_support import (
@@ -226,3 +226,29 @@ async def test_a_refused_stop_the_venue_price_is_through_closes_at_market_at_onc
     hits = [t for k, t in await told(rig) if k == "stop"]
     assert len(hits) == 1 and "Stop hit" in hits[0]
     assert exits[0].amount == pos.amount
+
+
+async def test_swap_stop_fired_while_trading_is_off_is_booked_and_told_at_once(rig):
+    """Trading off with a swap position open: the loop keeps protecting it; the
+    exchange fires the resting stop and the very next candle books it once and tells
+    once ("stop-loss on the exchange"), with no close of ours and no "Stop hit"."""
+    _, amount, stop = await entered(rig, "hedge")
+    async with rig.db.transaction() as tx:
+        await users.set_trading(tx, UID, False)
+    counter = await users.change_counter(rig.db)
+    assert await until(lambda: rig.daemon.board.version >= counter), "not read"
+    assert UID in rig.daemon.loops  # kept for the open position
+    rig.emu.set_price(ETH, stop.trigger_price - 10)  # the exchange fires the stop
+    assert stop.status == "closed" and rig.exchange_positions(UID) == set()
+    trades = len(rig.exchange_orders(UID))
+    await rig.step()
+    assert await rig.db_positions(UID) == set()
+    rows = {r["client_order_id"].lower(): r for r in await rig.orders(UID, stops=True)}
+    (fill,) = await rig.fills(rows[stop.client_id]["order_id"])
+    assert Decimal(fill["amount"]) == amount
+    assert len(rig.exchange_orders(UID)) == trades, "nothing sent after the stop fired"
+    messages = await told(rig)
+    stops = [t for k, t in messages if k == "stop"]
+    assert len(stops) == 1 and "stop-loss on the exchange" in stops[0]
+    assert not any("Stop hit" in t or "outside the bot" in t for _, t in messages)
+    assert not (await users.get_user(rig.db, UID)).trading_on
