@@ -98,6 +98,13 @@ class BingXAccount:
         return ok(rows)
 
     async def positions(self, request: web.Request, acct: EmuAccount, params: dict) -> web.Response:
+        """``GET /openApi/swap/v2/user/positions`` (BingX "Query position data"; what ccxt's
+        ``fetch_positions`` calls): every open position of the key, or of ``symbol``
+        (``BASE-QUOTE``, optional). Each row has the fields of ccxt's recorded linear-swap
+        answer; ``positionSide`` is ``LONG``/``SHORT`` by the position's sign also in
+        one-way mode, where ``onlyOnePosition`` is true (as recorded), and ccxt takes the
+        side from it. ``positionAmt`` is unsigned, in the base coin (contract size 1).
+        A flat position is not listed."""
         rows, hedged = [], acct.api_key in self.ledger.hedged
         for (key, symbol, _), pos in self.ledger.positions.items():
             if key != acct.api_key or not pos.size:
