@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="prove the configuration: the bot token with the Bot API (getMe), the engine "
         "key file's mode, the database's schema version and writability",
     )
+    sub.add_parser(
+        "health",
+        help="the engine's health from its heartbeat (as /health shows it); exit 1 when "
+        "something is wrong (the container's healthcheck)",
+    )
     sub.add_parser("keygen", help="print a new engine private key (for NIJA_ENGINE_KEY)")
     rotate = sub.add_parser(
         "rotate-key",
@@ -98,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_async(args: argparse.Namespace) -> bool:
-    return args.command in ("init", "check", "rotate-key", "admin", "users", "backup")
+    return args.command in ("init", "check", "health", "rotate-key", "admin", "users", "backup")
 
 
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
@@ -147,6 +152,15 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     runtime = await open_runtime(settings)
     try:
+        if args.command == "health":
+            from nija_tg.services.health_service import HealthService
+
+            report = await HealthService(runtime.db).report()
+            age = report.data_age_s
+            print("engine: " + ("never reported" if age is None else f"last beat {age:.0f} s ago"))
+            for problem in report.problems:
+                print(f"problem: {problem.text}")
+            return EXIT_OK if report.ok else EXIT_ERROR
         if args.command == "rotate-key":
             if args.env:
                 if not settings.engine_key:

@@ -45,6 +45,8 @@ VARIABLES = (
     "NIJA_PAPER_START_BALANCE",
     "NIJA_ENGINE_DRAIN_SECONDS",
     "NIJA_SENDER_RATE",
+    "NIJA_METRICS_PORT",
+    "NIJA_METRICS_LISTEN",
 )
 
 
@@ -72,6 +74,8 @@ class Settings:
     paper_start_balance: float = 10000.0
     engine_drain_seconds: float = 20.0
     sender_rate: float = 25.0
+    metrics_port: int | None = None  # the engine serves Prometheus metrics when set
+    metrics_listen: str = "127.0.0.1"
 
     @property
     def log_dir(self) -> Path:
@@ -168,6 +172,15 @@ def _ip_list(raw: str) -> str:
         raise ConfigError(
             "NIJA_SERVER_IP must be the server's public IP address(es), comma-separated, "
             "e.g. 203.0.113.7"
+        ) from None
+
+
+def _listen_address(raw: str) -> str:
+    try:
+        return str(ipaddress.ip_address(raw.strip()))
+    except ValueError:
+        raise ConfigError(
+            "NIJA_METRICS_LISTEN must be an IP address to bind, e.g. 127.0.0.1 or 0.0.0.0"
         ) from None
 
 
@@ -268,4 +281,8 @@ def load_settings(
             "NIJA_ENGINE_DRAIN_SECONDS", get("NIJA_ENGINE_DRAIN_SECONDS") or "20", 1, 600
         ),
         sender_rate=_number("NIJA_SENDER_RATE", get("NIJA_SENDER_RATE") or "25", 1, 30),
+        metrics_port=int(_number("NIJA_METRICS_PORT", get("NIJA_METRICS_PORT"), 1, 65535))
+        if get("NIJA_METRICS_PORT")
+        else None,
+        metrics_listen=_listen_address(get("NIJA_METRICS_LISTEN") or "127.0.0.1"),
     )

@@ -112,6 +112,8 @@ async def engine_main(settings: Settings, stop: asyncio.Event) -> None:
                 sender=sender,
                 release_account=gateway.release,
                 venues=gateway.health,
+                metrics_port=settings.metrics_port,
+                metrics_listen=settings.metrics_listen,
             )
     finally:
         await gateway.close_all()

@@ -31,6 +31,7 @@ def test_help_everywhere(data_dir):
         ["bot"],
         ["engine"],
         ["check"],
+        ["health"],
         ["backtest"],
     ):
         result = run(data_dir, *args, "--help")
@@ -224,3 +225,30 @@ def test_run_script_finds_the_data_dir_in_dot_env(tmp_path):
     assert resolved(NIJA_DATA_DIR="/srv/from-environment") == "/srv/from-environment"
     (root / ".env").unlink()
     assert resolved() == str(root / "data")
+
+
+def test_health_exits_non_zero_until_the_engine_beats(data_dir):
+    import asyncio
+    import time
+
+    from nija_tg.storage import heartbeats
+    from nija_tg.storage.db import Database
+
+    assert run(data_dir, "init").returncode == 0
+    never = run(data_dir, "health")
+    assert never.returncode == 1 and "never reported" in never.stdout
+
+    async def beat(at: float) -> None:
+        db = await Database.open(data_dir / "nija.sqlite3")
+        try:
+            async with db.transaction() as tx:
+                await heartbeats.replace_all(tx, at, {"engine": {"loops": 0, "backlog": 0}})
+        finally:
+            await db.close()
+
+    asyncio.run(beat(time.time()))
+    fresh = run(data_dir, "health")
+    assert fresh.returncode == 0, fresh.stdout
+    asyncio.run(beat(time.time() - 600))
+    stale = run(data_dir, "health")
+    assert stale.returncode == 1 and "the engine last reported 10 min ago" in stale.stdout

@@ -58,6 +58,8 @@ class Daemon:
         backoff_base: float = 1.0,
         venues: VenueHealth | None = None,
         heartbeat_interval_s: float = 5.0,
+        metrics_port: int | None = None,
+        metrics_listen: str = "127.0.0.1",
     ) -> None:
         settings = runtime.settings
         self.db = runtime.db
@@ -83,6 +85,18 @@ class Daemon:
         self.heartbeat = Heartbeat(
             self.db, self.hub, lambda: len(self.loops), venues, interval_s=heartbeat_interval_s
         )
+        self.metrics = None
+        if metrics_port is not None:
+            from nija_tg.engine.metrics import EngineMetrics
+
+            self.metrics = EngineMetrics(
+                self.db,
+                self.hub,
+                lambda: len(self.loops),
+                lambda: self.heartbeat.last_beat_at,
+                now_ms=clock.now_ms,
+            )
+            self.metrics.serve(metrics_port, metrics_listen)
         self.reconciler = Reconciler(
             desired_users=self._desired,
             change_counter=lambda: desired_state.change_counter(self.db),
@@ -127,6 +141,8 @@ class Daemon:
         ]
         if self.sender is not None:
             tasks.append(asyncio.create_task(self.sender.run(stop), name="sender"))
+        if self.metrics is not None:
+            tasks.append(asyncio.create_task(self.metrics.run(stop), name="metrics"))
         log.info("engine running")
         try:
             await stop.wait()
@@ -149,6 +165,8 @@ class Daemon:
                     await self.sender.drain(deadline)
                 except Exception:
                     log.exception("sender drain failed")
+            if self.metrics is not None:
+                await asyncio.to_thread(self.metrics.close)
             log.info("engine stopped")
 
 

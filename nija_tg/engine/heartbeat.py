@@ -49,6 +49,7 @@ class Heartbeat:
         self.interval_s = interval_s
         self.started_at = clock()
         self.release = release()
+        self.last_beat_at: float | None = None
 
     async def rows(self) -> dict[str, dict]:
         rows: dict[str, dict] = {
@@ -80,8 +81,10 @@ class Heartbeat:
 
     async def beat(self) -> None:
         rows = await self.rows()
+        at = self.clock()
         async with self.db.transaction() as tx:
-            await heartbeats.replace_all(tx, self.clock(), rows)
+            await heartbeats.replace_all(tx, at, rows)
+        self.last_beat_at = at
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -63,3 +63,48 @@ def test_venue_health_blames_the_venue_only_for_its_own_failures():
     health.failed("bingx", AuthenticationError("a user's key"))  # the venue answered
     assert state.failing_since is None and state.last_ok == 160.0
     assert state.last_private_ok is None
+
+
+async def test_prometheus_metrics_of_a_running_daemon(settings, db, vault):
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    await add_user(db, 1)
+    await add_user(db, 2)
+    daemon = make_daemon(
+        settings, db, vault, account_factory=None, heartbeat_interval_s=0.05, metrics_port=port
+    )
+    stop = asyncio.Event()
+    runner = asyncio.create_task(daemon.run(stop))
+
+    def scrape() -> dict[str, float]:
+        url = f"http://127.0.0.1:{port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        return {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line and not line.startswith("#")
+        }
+
+    try:
+
+        async def decided_and_counted():
+            await daemon.metrics.refresh()
+            values = await asyncio.to_thread(scrape)
+            return (
+                values.get("nija_loops") == 2
+                and values.get("nija_candle_to_decision_seconds_count", 0) >= 2
+                and 0 <= values.get("nija_heartbeat_age_seconds", -1) < 60
+            )
+
+        assert await until(decided_and_counted)
+        values = await asyncio.to_thread(scrape)
+        assert values["nija_notification_backlog"] == 0
+        assert "nija_fills_total" in values
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 30)

@@ -1,0 +1,133 @@
+"""Prometheus metrics of the engine, served when ``NIJA_METRICS_PORT`` is set.
+
+Counts that live in the database (orders by outcome, fills, notifications) are read by
+an async task every ``REFRESH_S`` and served from that snapshot, so a scrape never
+touches the database from the HTTP server's thread. The candle close -> decision latency
+is observed when every loop is done with a close (the hub's idle hook): the time from
+the candle's close to the last user's decision."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from nija_tg.engine.market_data import MarketHub
+from nija_tg.storage import metrics_queries, outbox
+from nija_tg.storage.db import Database
+
+log = logging.getLogger("nija_tg.engine")
+
+REFRESH_S = 5.0
+LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120)
+
+
+@dataclass
+class Snapshot:
+    loops: int = 0
+    orders: dict[str, int] = field(default_factory=dict)
+    fills: int = 0
+    outbox: dict[str, int] = field(default_factory=dict)
+    backlog: int = 0
+    last_beat: float | None = None
+
+
+class _FromSnapshot(Collector):
+    def __init__(self, metrics: EngineMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self):
+        snap = self.metrics.snapshot
+        yield GaugeMetricFamily("nija_loops", "User trading loops running", value=snap.loops)
+        orders = CounterMetricFamily(
+            "nija_orders", "Orders by their current outcome", labels=["status"]
+        )
+        for status, n in sorted(snap.orders.items()):
+            orders.add_metric([status], n)
+        yield orders
+        yield CounterMetricFamily("nija_fills", "Fills recorded", value=snap.fills)
+        sent = CounterMetricFamily(
+            "nija_notifications", "Notifications by outcome", labels=["status"]
+        )
+        for status, n in sorted(snap.outbox.items()):
+            sent.add_metric([status], n)
+        yield sent
+        yield GaugeMetricFamily(
+            "nija_notification_backlog", "Notifications waiting to be sent", value=snap.backlog
+        )
+        age = -1.0 if snap.last_beat is None else max(0.0, time.time() - snap.last_beat)
+        yield GaugeMetricFamily(
+            "nija_heartbeat_age_seconds", "Seconds since the engine's last heartbeat", value=age
+        )
+
+
+class EngineMetrics:
+    def __init__(
+        self,
+        db: Database,
+        hub: MarketHub,
+        loops: Callable[[], int],
+        last_beat: Callable[[], float | None],
+        *,
+        now_ms: Callable[[], int],
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.db = db
+        self.hub = hub
+        self.loops = loops
+        self.last_beat = last_beat
+        self.now_ms = now_ms
+        self.registry = registry or CollectorRegistry()
+        self.snapshot = Snapshot()
+        self.latency = Histogram(
+            "nija_candle_to_decision_seconds",
+            "From a candle's close to the last loop's decision on it",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_FromSnapshot(self))
+        self._observed = -1
+        hub.on_idle(self._all_decided)
+
+    def _all_decided(self) -> None:
+        boundary = self.hub.published
+        if boundary <= 0 or boundary == self._observed:
+            return
+        self._observed = boundary
+        self.latency.observe(max(0.0, (self.now_ms() - boundary) / 1000))
+
+    async def refresh(self) -> None:
+        self.snapshot = Snapshot(
+            loops=self.loops(),
+            orders=await metrics_queries.orders_by_status(self.db),
+            fills=await metrics_queries.fills_count(self.db),
+            outbox=await outbox.counts(self.db),
+            backlog=await outbox.deliverable_count(self.db),
+            last_beat=self.last_beat(),
+        )
+
+    def serve(self, port: int, addr: str) -> None:
+        self._server, _ = start_http_server(port, addr=addr, registry=self.registry)
+        log.info("metrics on http://%s:%d/metrics", addr, port)
+
+    def close(self) -> None:
+        server = getattr(self, "_server", None)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("metrics not refreshed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), REFRESH_S)
