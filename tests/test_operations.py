@@ -95,3 +95,24 @@ def _counts(db_file) -> dict[str, int]:
             table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             for table in ("users", "orders", "fills", "positions", "snapshots")
         }
+
+
+def _procfile(name: str) -> dict[str, str]:
+    lines = (REPO / name).read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip())
+
+
+def test_procfiles_run_both_programs():
+    # one-volume platforms: one process type, both programs under supervisord
+    assert _procfile("Procfile") == {"worker": "./scripts/run.sh"}
+    assert "[program:bot]" in (REPO / "supervisord.conf").read_text()
+    assert "[program:engine]" in (REPO / "supervisord.conf").read_text()
+    # a shared disk: the two programs as two process types, each a real subcommand
+    shared = _procfile("Procfile.shared-disk")
+    assert set(shared) == {"bot", "engine"}
+    for kind, command in shared.items():
+        assert command == f"python -m nija_tg {kind}"
+        helped = subprocess.run(
+            [PYTHON, "-m", "nija_tg", kind, "--help"], cwd=REPO, capture_output=True, text=True
+        )
+        assert helped.returncode == 0
