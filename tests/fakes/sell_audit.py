@@ -172,8 +172,9 @@ class SellAudit:
             how = "" if meant_to_reduce(order) else NETTED
             self._bot_fill(order, key, ZERO, closing, abs(size), now_ms, how)
         if opening:
-            key = long_key if order.side == "buy" else short_key
-            self._bot_fill(order, key, opening, ZERO, abs(size), now_ms)
+            long = order.side == "buy"
+            held = max(size if long else -size, ZERO)  # that direction's size before
+            self._bot_fill(order, long_key if long else short_key, opening, ZERO, held, now_ms)
 
     def swap_after(self, order: EmuOrder, size: Decimal) -> None:
         """After a swap fill: an order not the bot's may have closed part of the position."""
