@@ -211,6 +211,12 @@ class TradingActions(ExchangeStops):
             log.info("user %s: %s entry refused: %s", self.user_id, key.symbol, decision.reason)
             return
         hedge = market.kind == "swap" and self.hedge_mode
+        if market.kind == "swap" and not hedge and await self._opposite_held(key.symbol, side):
+            # one-way mode nets an entry against the account's opposite position: the
+            # entry would close the user's own position, not open ours
+            self.refusals["opposite_position_held"] += 1
+            log.info("user %s: %s entry refused: opposite position held", self.user_id, key.symbol)
+            return
         draft = OrderDraft(
             symbol=key.symbol,
             side=Side.BUY if side == "long" else Side.SELL,
@@ -230,6 +236,23 @@ class TradingActions(ExchangeStops):
             held_now = await self.held.get(key.symbol, side)
             if held_now is not None:
                 await self._protect(held_now)
+
+    async def _opposite_held(self, symbol: str, side: str) -> bool:
+        """Whether the account holds a position on ``symbol`` opposite to ``side`` (one
+        that is not ours: we enter only when flat there). Unknown counts as held: an
+        entry that could close what the user holds is not sent on a doubt."""
+        assert self.account is not None
+        rows = self.account_positions
+        if rows is None:
+            try:
+                rows = self.account_positions = await self.account.fetch_positions()
+            except AuthenticationError:
+                raise
+            except NijaError as exc:
+                log.info("user %s: positions not read before an entry: %s", self.user_id, exc)
+                return True
+        other = "short" if side == "long" else "long"
+        return any(r.symbol == symbol and r.side == other and r.contracts > 0 for r in rows)
 
     async def _close(self, p: PositionRow, purpose: str) -> ExecutionResult | None:
         """Close ``p`` at market. None when a resting stop on the exchange had already

@@ -252,3 +252,20 @@ async def test_swap_stop_fired_while_trading_is_off_is_booked_and_told_at_once(r
     assert len(stops) == 1 and "stop-loss on the exchange" in stops[0]
     assert not any("Stop hit" in t or "outside the bot" in t for _, t in messages)
     assert not (await users.get_user(rig.db, UID)).trading_on
+
+
+async def test_no_entry_nets_against_the_users_own_opposite_position(rig):
+    """One-way mode: the user holds a short of their own; the strategy's long entry
+    would only close it (BingX nets one-way orders), so it is not sent."""
+    u = holder(rig, "one_way")
+    await rig.start(u)
+    client = make_client(rig.emu, rig.emu.credentials(u.acct))
+    try:
+        await client.create_order(ETH, "market", "sell", 0.1, None, {})
+    finally:
+        await client.close()
+    await rig.step(2)
+    assert rig.exchange_positions(UID) == {(ETH, "short", Decimal("0.1"))}
+    assert await rig.db_positions(UID) == set()
+    assert all(o.client_id is None for o in rig.exchange_orders(UID)), "no order of ours"
+    assert rig.daemon.loops[UID].refusals["opposite_position_held"] >= 1
