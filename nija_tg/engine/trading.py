@@ -8,7 +8,10 @@ An order the exchange refuses (insufficient funds, or any other stated reason) i
 to the user once per run of the same refusal: until the reason changes or an order of
 that kind (entry, close, stop order; per symbol) is accepted. The run is read from the
 orders table, so a restart does not repeat the message either. Answers that are not
-refusals (not processed, not found after an unknown outcome) are not told."""
+refusals (not processed, not found after an unknown outcome) are not told. A close the
+exchange refuses (or finds nothing to act on) first reads the account: a position it no
+longer holds is booked as closed outside the bot (``exchange_stops._reconcile``), and
+only a refusal for another reason is told."""
 
 from __future__ import annotations
 
