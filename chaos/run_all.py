@@ -35,7 +35,7 @@ QUICK: dict[str, list[str]] = {
     "sqlite_two_process": ["--seconds", "5"],
     "supervisord_stop": ["--users", "2", "--cycles", "1", "--no-crash-loop"],
     "engine_kill": ["--kills", "2"],
-    "manual_interventions": ["--interventions", "10", "--no-bingx"],
+    "manual_interventions": ["--interventions", "16", "--kraken-users", "2"],
 }
 TIMEOUT = 900
 

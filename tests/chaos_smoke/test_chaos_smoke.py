@@ -42,17 +42,20 @@ def test_supervisord_stop_restart_and_crash_loop(tmp_path):
 
 
 def test_manual_interventions_never_sell_beyond_our_positions(tmp_path):
-    """Issue 16: the real daemon trades LIVE on the Kraken emulator while the user sells
-    part or all of our positions by hand, cancels our stops, deposits and withdraws
-    coins at random (some while the loops handle a close): no sell beyond our
-    positions, no duplicate or unknown order, no repeated "Stop hit" (Kraken spot only
-    here; the full run adds BingX swaps)."""
-    res = manual_interventions.run(tmp_path, interventions=10, kraken_users=2, bingx=False)
+    """Issue 16: the real daemon trades LIVE on the Kraken spot and BingX swap emulators
+    while the user sells or closes part or all of our positions by hand, cancels our
+    stops, deposits, withdraws and opens positions of their own at random (some while
+    the loops handle a close): no sell beyond our positions, no duplicate or unknown
+    order, no repeated "Stop hit", books equal to the truth at the end."""
+    res = manual_interventions.run(tmp_path, interventions=16, kraken_users=2, bingx=True)
     _ok(res)
-    assert res["interventions"] == 10
-    assert {k.split(":")[1] for k in res["by_kind"]} >= {"sell_part", "sell_all", "deposit"}
-    assert res["kraken_bot_sells_audited"] > 0 and res["kraken_sells_beyond_position"] == 0
-    assert res["kraken_duplicate_orders"] == res["kraken_unknown_orders"] == 0
-    assert res["kraken_mismatched_orders"] == 0
+    assert res["interventions"] == 16
+    kinds = set(res["by_kind"])
+    assert {"kraken:sell_part", "kraken:sell_all", "bingx:close_part", "bingx:add_own"} <= kinds
+    for venue in ("kraken", "bingx"):
+        assert res[f"{venue}_bot_sells_audited"] > 0
+        assert res[f"{venue}_sells_beyond_position"] == 0
+        assert res[f"{venue}_duplicate_orders"] == res[f"{venue}_unknown_orders"] == 0
+        assert res[f"{venue}_mismatched_orders"] == 0
+        assert res[f"{venue}_books_off"] == 0  # our books end equal to the audit's positions
     assert res["repeated_stop_hit"] == res["repeated_exchange_stop_messages"] == 0
-    assert res["kraken_books_off"] == 0  # our books end equal to the audit's positions
