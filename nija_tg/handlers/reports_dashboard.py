@@ -83,6 +83,8 @@ def text(
     funding = ""  # swaps: funding payments are part of the realised P&L
     if realized.funding_payments:
         funding = f", funding {fmt.money(realized.funding, signed=True)}"
+    if dash.cash_flow_today:  # deposits and withdrawals are not P&L
+        funding += f"; deposits/withdrawals {fmt.money(dash.cash_flow_today, signed=True)} left out"
     lines = [
         f"📊 <b>Dashboard</b>{whose(access)}",
         _trading_line(dash),

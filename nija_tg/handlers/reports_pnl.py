@@ -43,6 +43,9 @@ def pnl_text(report: PnlReport, heading_suffix: str) -> str:
         lines.append(
             f"Equity: {fmt.money(first)} → {fmt.money(last)} ({fmt.money(change, signed=True)})"
         )
+    if report.cash_flows:  # deposits and withdrawals: in the equity, not in the P&L
+        moved = fmt.money(report.cash_flow, signed=True)
+        lines.append(f"Deposits/withdrawals: {moved} (in the equity, not in P&amp;L)")
     if not report.points:
         if report.any_history:
             lines.append("No equity points in this period yet, so no chart. Try /pnl all.")

@@ -24,6 +24,7 @@ from nija_tg.core.errors import PermissionDeniedError
 from nija_tg.core.models import OrderStatus, Role
 from nija_tg.storage import (
     audit,
+    cash_flows,
     fills,
     orders,
     positions,
@@ -88,6 +89,8 @@ class Dashboard:
     realized_today: pnl_math.PeriodStats
     last_signal: dict[str, Any] | None
     updated_at: float | None
+    # net deposits (+) and withdrawals (-) today: left out of today_change
+    cash_flow_today: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,9 @@ class PnlReport:
     stats: pnl_math.PeriodStats
     points: list[tuple[float, Decimal]] = field(default_factory=list)
     any_history: bool = False
+    # deposits (+) and withdrawals (-) in the period: in the equity series, not in P&L
+    cash_flow: Decimal = Decimal(0)
+    cash_flows: int = 0
 
     @property
     def equity_change(self) -> Decimal | None:
@@ -216,6 +222,13 @@ class ReportsService:
             realized_today=stats,
             last_signal=None if snap is None else snap.last_signal,
             updated_at=None if snap is None else snap.updated_at,
+            cash_flow_today=sum(
+                (
+                    f.amount
+                    for f in await cash_flows.recent(self._db, user_id, since=start.timestamp())
+                ),
+                Decimal(0),
+            ),
         )
 
     async def balances(self, user_id: int) -> BalanceReport:
@@ -297,4 +310,6 @@ class ReportsService:
             if before is not None and (not points or points[0][0] > since):
                 points.insert(0, (since, before))
         any_history = bool(points) or await report_queries.has_equity_history(self._db, user_id)
-        return PnlReport(period, start, stats, points, any_history)
+        moved = await cash_flows.recent(self._db, user_id, since=since, limit=1000)
+        net = sum((f.amount for f in moved), Decimal(0))
+        return PnlReport(period, start, stats, points, any_history, net, len(moved))
