@@ -706,6 +706,18 @@ async def run_lockstep(hub: MarketHub, loops: list[UserLoop], until_ms: int) -> 
         await writer.close()  # the last snapshots and equity points
 
 
+def rules_text(rules: MarketRules) -> str:
+    """``amount step 0.1, price step 0.00001, min amount 0.1, min cost 5``."""
+
+    def fmt(x: Decimal | None) -> str:
+        return "none" if x is None else f"{x.normalize():f}"
+
+    return (
+        f"amount step {fmt(rules.amount_step)}, price step {fmt(rules.price_step)}, "
+        f"min amount {fmt(rules.min_amount)}, min cost {fmt(rules.min_cost)}"
+    )
+
+
 def summary(result: BacktestResult) -> str:
     """The printed report: trades, P&L, win rate, max drawdown."""
     lines = [f"Backtest {result.pair}: {result.candles} candles"]
@@ -716,6 +728,8 @@ def summary(result: BacktestResult) -> str:
             else "spot, paper account"
         )
         lines[0] += f" of {result.timeframe} ({accounting}; warm-up {result.warmup} candles)"
+    if result.rules is not None:
+        lines.append(f"Market: {rules_text(result.rules)}; market orders fill at the next open")
     for t in result.trades:
         lines.append(
             f"  {t.side:5} {t.amount.normalize():f} {t.symbol} "

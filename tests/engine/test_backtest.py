@@ -80,6 +80,10 @@ def test_cli_backtest_prints_report_and_writes_chart(csv_slice, tmp_path, data_d
     )
     assert proc.returncode == 0, proc.stderr
     assert "Backtest ETH/USDT: 700 candles" in proc.stdout
+    # the simulated venue's limits (ETH-BTC's ~0.09 prices read as USDT)
+    assert "Market: amount step 10, price step 0.0000001, min amount 10, min cost 5" in (
+        proc.stdout
+    )
     assert "Win rate:" in proc.stdout and "Max drawdown:" in proc.stdout
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
