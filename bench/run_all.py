@@ -7,8 +7,9 @@ The notification storm takes about 5.5 minutes and mostly waits on its 25 messag
 budget (a few % of one core), so it runs in the background while the CPU-bound
 benchmarks (indicators, backtest, engine fan-out) run; the latency benchmarks (commands,
 secret window, key verification) run after it has finished, on a quiet machine. The key
-verification and fairness benchmarks write their own sections (bench/key_verification.py
-``section``, bench/fairness.py ``write_docs``).
+verification, fairness and backtest-parity benchmarks write their own sections
+(bench/key_verification.py ``section``, bench/fairness.py ``write_docs``,
+bench/backtest_parity.py ``section``).
 
     .venv/bin/python -m bench.run_all [--quick] [--out docs/benchmarks.md]
 """
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import fairness, key_verification
+from bench import backtest_parity, fairness, key_verification
 from bench.common import REPO, machine
 from bench.report import render
 
@@ -78,6 +79,9 @@ def run_all(quick: bool) -> dict[str, Any]:
         sender = _start("notification_sender", "notification_sender", tmp, *q)
         results["indicators"] = _run("indicators", "indicators", tmp, *q)
         results["backtest_speed"] = _run("backtest_speed", "backtest_speed", tmp, *q)
+        results["backtest_parity"] = _run(
+            "backtest_parity", "backtest_parity", tmp, *q, "--no-docs"
+        )  # its own section (bench/backtest_parity.py ``section``)
         sizes = [(10, 3, 60)] if quick else [(100, 20, 120), (1000, 4, 150), (10000, 1, 100)]
         fanout = []
         for users, candles, budget in sizes:
@@ -125,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(kv, dict) and "error" not in kv:
         kv.setdefault("measured_at", results["measured_at"])
         text = key_verification.insert_section(text, key_verification.section(kv))
+    par = results.get("backtest_parity")
+    if isinstance(par, dict) and "error" not in par and not args.quick:
+        text = backtest_parity.insert_section(text, backtest_parity.section(par))
     args.out.write_text(text, encoding="utf-8")
     fair = results.get("fairness")
     if isinstance(fair, dict) and "error" not in fair and not args.quick:
