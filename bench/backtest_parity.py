@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import statistics
 import time
 import warnings
@@ -100,6 +101,7 @@ def run(quick: bool = False, runs: int = 5) -> dict[str, Any]:
     ours_s: list[float] = []
     theirs_s: list[float] = []
     ours = stats = None
+    load_start = os.getloadavg()[0]
     for _ in range(runs):
         started = time.perf_counter()
         ours = _ours(candles)
@@ -119,6 +121,7 @@ def run(quick: bool = False, runs: int = 5) -> dict[str, Any]:
         "backtesting_py_s": [round(s, 3) for s in theirs_s],
         "ours_candles_per_s": round(n / statistics.median(ours_s), 1),
         "backtesting_py_candles_per_s": round(n / statistics.median(theirs_s), 1),
+        "load_1m": [round(load_start, 2), round(os.getloadavg()[0], 2)],  # start, end
         "parity": compare(candles, ours, stats),
     }
 
@@ -141,6 +144,12 @@ def section(r: dict[str, Any]) -> list[str]:
         f"`{r['data']}` ({n} real 5m candles read as ETH/USDT, $1,000, fee 0.1 %, "
         "slippage/spread 0.05 %, $300 positions). The test "
         "`tests/engine/test_backtesting_py_parity.py` asserts the same figures.",
+        *(
+            [f"Load average (1 min) at the start and end: {r['load_1m'][0]} / {r['load_1m'][1]}."]
+            if "load_1m" in r
+            else []
+        ),
+        *([r["note"]] if r.get("note") else []),
         "",
         "| | ours | backtesting.py |",
         "|---|---:|---:|",
