@@ -23,6 +23,7 @@ from nija_tg.handlers.rate_limit import PerChatRateLimiter
 from nija_tg.handlers.update_processor import PerUserUpdateProcessor
 from nija_tg.runtime import Runtime, open_runtime
 from nija_tg.services.admin_service import AdminService
+from nija_tg.services.admission import Admission, RegistrationMode
 from nija_tg.services.bounds_service import BoundsService
 from nija_tg.services.connect_service import ConnectService
 from nija_tg.services.container import Services
@@ -52,6 +53,7 @@ def build_services(runtime: Runtime) -> Services:
         admin=AdminService(db, settings.admin_ids),
         bounds=BoundsService(db),
         health=HealthService(db),
+        admission=Admission(db, settings.admin_ids, RegistrationMode(settings.registration)),
     )
 
 

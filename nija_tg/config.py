@@ -47,6 +47,7 @@ VARIABLES = (
     "NIJA_SENDER_RATE",
     "NIJA_METRICS_PORT",
     "NIJA_METRICS_LISTEN",
+    "NIJA_REGISTRATION",
 )
 
 
@@ -76,6 +77,7 @@ class Settings:
     sender_rate: float = 25.0
     metrics_port: int | None = None  # the engine serves Prometheus metrics when set
     metrics_listen: str = "127.0.0.1"
+    registration: str = "open"  # who may register: open | approval | closed
 
     @property
     def log_dir(self) -> Path:
@@ -173,6 +175,16 @@ def _ip_list(raw: str) -> str:
             "NIJA_SERVER_IP must be the server's public IP address(es), comma-separated, "
             "e.g. 203.0.113.7"
         ) from None
+
+
+REGISTRATION_MODES = ("open", "approval", "closed")
+
+
+def _choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw[:20]!r}")
+    return value
 
 
 def _listen_address(raw: str) -> str:
@@ -285,4 +297,7 @@ def load_settings(
         if get("NIJA_METRICS_PORT")
         else None,
         metrics_listen=_listen_address(get("NIJA_METRICS_LISTEN") or "127.0.0.1"),
+        registration=_choice(
+            "NIJA_REGISTRATION", get("NIJA_REGISTRATION") or "open", REGISTRATION_MODES
+        ),
     )

@@ -1,4 +1,5 @@
-"""/start (register, idempotent) and /help (what the caller's role may do)."""
+"""/start (register, idempotent; in approval mode a newcomer's request goes to the admins,
+see ``admission``) and /help (what the caller's role may do)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,15 @@ from telegram.constants import ChatType
 from telegram.ext import CommandHandler
 
 from nija_tg.core.models import Role
+from nija_tg.handlers import admission
+from nija_tg.handlers.admission import REJECTED_TEXT, ask_admins
 from nija_tg.handlers.commands import commands_for
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.menus import set_chat_menu
 from nija_tg.handlers.replies import esc, reply
 from nija_tg.handlers.reports import send_dashboard
-
-WELCOME = (
-    "Welcome to <b>nija</b>, {name}! You are registered as <b>{role}</b>.\n\n"
-    "Next steps:\n"
-    "1. /connect your exchange account (in this private chat; keys are encrypted at once "
-    "and your message is deleted).\n"
-    "2. Check /settings for your risk limits.\n"
-    "3. /trade on to start. Paper trading (simulated, no real money) is the default.\n\n"
-    "/help lists everything you can do."
-)
+from nija_tg.handlers.welcome import CLOSED, WAITING, asked_text, welcome_text
+from nija_tg.services.admission import Admitted, Outcome
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -31,18 +26,36 @@ async def start(update: Update, context: BotContext) -> None:
     if chat.type != ChatType.PRIVATE:
         await reply(update, "Please talk to me in a private chat: open my profile and press Start.")
         return
-    row, created = await context.services.users.register(
+    admitted = await context.services.admission.start(
         user.id, chat.id, user.username, user.first_name
     )
+    if admitted.outcome is not Outcome.REGISTERED:
+        await _not_in(update, context, admitted)
+        return
+    row = admitted.row
+    assert row is not None
     context.caller = row
     connected = await context.services.connect.info(user.id) is not None
     await set_chat_menu(context.bot, chat.id, row.role, connected)
-    if created:
-        await reply(
-            update, WELCOME.format(name=esc(user.first_name or "trader"), role=esc(row.role.value))
-        )
+    if admitted.created:
+        await reply(update, welcome_text(user.first_name, row.role))
         return
     await send_dashboard(update, context)
+
+
+async def _not_in(update: Update, context: BotContext, admitted: Admitted) -> None:
+    """Approval mode's newcomers and a closed bot's strangers."""
+    user = update.effective_user
+    assert user is not None
+    if admitted.outcome is Outcome.ASKED:
+        await reply(update, asked_text(user.first_name))
+        await ask_admins(context.bot, admitted.admins, user.id, user.username, user.first_name)
+    elif admitted.outcome is Outcome.WAITING:
+        await reply(update, WAITING)
+    elif admitted.outcome is Outcome.REJECTED:
+        await reply(update, REJECTED_TEXT)
+    else:
+        await reply(update, CLOSED)
 
 
 async def help_command(update: Update, context: BotContext) -> None:
@@ -57,4 +70,8 @@ async def help_command(update: Update, context: BotContext) -> None:
 
 
 def handlers() -> list:
-    return [CommandHandler("start", start), CommandHandler("help", help_command)]
+    return [
+        CommandHandler("start", start),
+        CommandHandler("help", help_command),
+        *admission.handlers(),
+    ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from nija_tg.config import Settings
 from nija_tg.services.admin_service import AdminService
+from nija_tg.services.admission import Admission
 from nija_tg.services.bounds_service import BoundsService
 from nija_tg.services.connect_service import ConnectService
 from nija_tg.services.health_service import HealthService
@@ -27,3 +28,4 @@ class Services:
     admin: AdminService
     bounds: BoundsService
     health: HealthService
+    admission: Admission

@@ -11,7 +11,7 @@ from nija_tg.storage.users import UserRow
 MAX_NAME = 64
 
 
-def _clean_name(value: str | None) -> str | None:
+def clean_name(value: str | None) -> str | None:
     if value is None:
         return None
     cleaned = "".join(ch for ch in value if ch.isprintable())[:MAX_NAME]
@@ -34,8 +34,8 @@ async def register(
             tx,
             user_id,
             chat_id,
-            _clean_name(username),
-            _clean_name(first_name),
+            clean_name(username),
+            clean_name(first_name),
             role,
             admin_source=users.CONFIG,  # only configured ids register as admins
         )

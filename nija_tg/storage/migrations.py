@@ -370,6 +370,23 @@ CREATE TABLE health_alerts (
 );
 """
 
+# Registration modes (issue 14 item 5): in approval mode a newcomer's /start becomes a
+# join request that an admin approves (the user is registered then) or rejects.
+MIGRATION_11 = """
+CREATE TABLE join_requests (
+    user_id       INTEGER PRIMARY KEY,
+    chat_id       INTEGER NOT NULL,
+    username      TEXT,
+    first_name    TEXT,
+    status        TEXT NOT NULL DEFAULT 'pending'
+                  CHECK (status IN ('pending','approved','rejected')),
+    requested_at  REAL NOT NULL,
+    decided_by    INTEGER,
+    decided_at    REAL
+);
+CREATE INDEX join_requests_pending ON join_requests(status, requested_at);
+"""
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
     (2, MIGRATION_2),
@@ -381,6 +398,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (8, MIGRATION_8),
     (9, MIGRATION_9),
     (10, MIGRATION_10),
+    (11, MIGRATION_11),
 )
 
 

@@ -1,0 +1,110 @@
+"""Approval mode (``NIJA_REGISTRATION=approval``): each admin gets a newcomer's join
+request with Approve / Reject buttons; the first admin to press decides, the newcomer
+is told, later presses say who decided. Button data: ``join:<a|r>:<user id>``."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import CallbackQueryHandler
+
+from nija_tg.core.models import Role
+from nija_tg.handlers.context import BotContext
+from nija_tg.handlers.menus import set_chat_menu
+from nija_tg.handlers.replies import esc
+from nija_tg.handlers.welcome import welcome_text
+
+log = logging.getLogger("nija_tg.bot")
+
+PATTERN = r"^join:(a|r):([0-9]{1,19})$"
+
+
+def join_data(approve: bool, user_id: int) -> str:
+    return f"join:{'a' if approve else 'r'}:{user_id}"
+
+
+def parse_join_data(data: str) -> tuple[bool, int] | None:
+    match = re.fullmatch(PATTERN, data)
+    return None if match is None else (match.group(1) == "a", int(match.group(2)))
+
+
+def request_text(user_id: int, username: str | None, first_name: str | None) -> str:
+    who = esc(first_name or "Someone")
+    handle = f" @{esc(username)}" if username else ""
+    return f"🆕 Join request: {who}{handle} (id <code>{user_id}</code>). Let them in?"
+
+
+def request_markup(user_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("✅ Approve", callback_data=join_data(True, user_id)),
+                InlineKeyboardButton("❌ Reject", callback_data=join_data(False, user_id)),
+            ]
+        ]
+    )
+
+
+REJECTED_TEXT = "Sorry: your request to join was declined."
+
+
+async def ask_admins(
+    bot: Bot, admins: list[int], user_id: int, username: str | None, first_name: str | None
+) -> int:
+    """Send the request to every admin; how many got it."""
+    sent = 0
+    for admin_id in admins:
+        try:
+            await bot.send_message(
+                admin_id,
+                request_text(user_id, username, first_name),
+                parse_mode=ParseMode.HTML,
+                reply_markup=request_markup(user_id),
+            )
+            sent += 1
+        except TelegramError as exc:
+            log.info("join request to admin %s not sent: %s", admin_id, exc)
+    if not sent:
+        log.warning("join request of %s reached no admin (NIJA_ADMIN_IDS?)", user_id)
+    return sent
+
+
+async def join_button(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    caller = context.caller
+    parsed = parse_join_data(query.data or "")
+    if caller is None or caller.role is not Role.ADMIN or parsed is None:
+        await query.answer("That button is for admins.")
+        return
+    approve, user_id = parsed
+    decision = await context.services.admission.decide(caller.user_id, user_id, approve)
+    request = decision.request
+    if request is None:
+        await query.answer("No such request.")
+        return
+    if not decision.done:
+        await query.answer(f"Already {request.status} by {request.decided_by}.")
+        return
+    verdict = "✅ Approved" if approve else "❌ Rejected"
+    await query.answer(verdict)
+    who = request_text(user_id, request.username, request.first_name).split(". Let")[0]
+    await query.edit_message_text(f"{who}: {verdict.lower()[2:]} by you.", parse_mode="HTML")
+    try:
+        if approve and decision.row is not None:
+            await set_chat_menu(context.bot, request.chat_id, decision.row.role, False)
+            text = welcome_text(request.first_name, decision.row.role)
+        else:
+            text = REJECTED_TEXT
+        await context.bot.send_message(request.chat_id, text, parse_mode=ParseMode.HTML)
+    except TelegramError as exc:
+        log.info("join decision not delivered to %s: %s", user_id, exc)
+
+
+def handlers() -> list:
+    return [CallbackQueryHandler(join_button, pattern=PATTERN)]
