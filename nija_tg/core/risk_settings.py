@@ -1,33 +1,49 @@
 """Per-user risk settings: defaults, hard bounds, presets, strict parsing, JSON round-trip.
 
-Hard bounds (inclusive) and defaults (= the "moderate" preset)::
+Hard bounds (inclusive) and defaults (= the "moderate" preset), with where each default
+comes from: the NIJA seed (github.com/dantelrharrell-debug/Nija, file named) or, where
+the seed has no such value, the earlier designs of MISSION.md::
 
     max_position_usd         10 .. 100000    300     USD notional per position
-    max_open_positions        1 .. 20        2
+                             (MISSION.md; the seed caps by share of balance instead)
+    max_open_positions        1 .. 20        7       seed .env.example
+                             MAX_CONCURRENT_POSITIONS=7 (MISSION.md said 2; issue 12: 7)
     risk_per_trade_pct      0.1 .. 10        2.0     % of equity lost if the stop is hit
+                             (seed RISK_PROFILES_GUIDE.md, RETAIL profile: 2 %)
     daily_loss_pct          0.5 .. 50        5.0     % of start-of-day equity ...
+                             (seed RISK_PROFILES_GUIDE.md, MASTER profile: 5 %)
     daily_loss_usd            5 .. 100000    150     ... or USD, whichever comes first
+                             (MISSION.md; no USD limit in the seed)
     max_drawdown_pct          1 .. 90        15.0    from peak equity: pause and alert
-    leverage_cap              1 .. 50        5       swaps only
+                             (seed bot/adaptive_leverage_system.py max_drawdown_pct 0.15)
+    leverage_cap              1 .. 50        5       swaps only; users up to 5 unless an
+                             admin bound allows more (setting_bounds.DEFAULT_BOUNDS)
+                             (seed bot/adaptive_leverage_system.py absolute_max_leverage 5)
     trailing_atr_multiplier 0.5 .. 10        2.0     trailing distance = ATR x this
-    position_mode            one_way | hedge          one_way
-    trailing_stop / auto_compound  on | off           on / on
+                             (this project's; the seed trails at ATR x 1.2-1.5,
+                             bot/apex_config.py TRAILING_STOP, STOP_LOSS)
+    position_mode            one_way | hedge          one_way   (MISSION.md)
+    trailing_stop / auto_compound  on | off           on / on   (MISSION.md)
     allowed_pairs            base assets, quoted in USD, USDT or USDC
-                             BTC ETH SOL AVAX POL DOT LINK ADA
+                             BTC ETH SOL AVAX POL DOT LINK ADA   (MISSION.md; the seed's
+                             bot/apex_config.py TRADING_PAIRS start with BTC ETH SOL)
     strategy                 a registered strategy    adx_trend (params: its defaults)
 
 Presets touch risk fields only (never strategy, pairs or position mode), so trade-only
-users may apply them::
+users may apply them. Conservative follows the seed's INVESTOR_SAFE profile, aggressive
+its MASTER profile (RISK_PROFILES_GUIDE.md, the version with MASTER / RETAIL /
+INVESTOR_SAFE), leverage the seed's adaptive leverage modes (CONSERVATIVE up to 2x, the
+hard cap 5x); the values marked * have no seed counterpart and are this project's::
 
                       conservative  moderate  aggressive
-    max_position_usd      100         300       1000
-    max_open_positions      1           2          4
+    max_position_usd      100*        300       1000*
+    max_open_positions      3           7         10
     risk_per_trade_pct    1.0         2.0        3.0
-    daily_loss_pct        3.0         5.0        8.0
-    daily_loss_usd         50         150        400
-    max_drawdown_pct     10.0        15.0       25.0
-    leverage_cap            2           5         10
-    trailing_atr_mult     1.5         2.0        2.5
+    daily_loss_pct        1.5         5.0        8.0*  (MASTER: 5)
+    daily_loss_usd         50*        150        400*
+    max_drawdown_pct      5.0        15.0       25.0*  (MASTER: 15)
+    leverage_cap            2           5          5   (above 5 only by an admin bound)
+    trailing_atr_mult     1.5*        2.0        2.5*
     auto_compound         off          on         on
 
 Admins narrow the hard bounds per user with ``admin_bounds`` (name -> :class:`Bound`);
@@ -98,7 +114,7 @@ class RiskSettings:
     """One user's limits. Construction checks hard bounds (ValidationError)."""
 
     max_position_usd: Decimal = Decimal("300")
-    max_open_positions: int = 2
+    max_open_positions: int = 7  # the NIJA seed's MAX_CONCURRENT_POSITIONS
     risk_per_trade_pct: Decimal = Decimal("2.0")
     daily_loss_pct: Decimal = Decimal("5.0")
     daily_loss_usd: Decimal = Decimal("150")
@@ -211,9 +227,9 @@ def _preset(*values: Any) -> dict[str, Any]:
 
 _MODERATE = RiskSettings()
 PRESETS: dict[str, dict[str, Any]] = {
-    "conservative": _preset("100", 1, "1.0", "3.0", "50", "10.0", 2, "1.5", True, False),
+    "conservative": _preset("100", 3, "1.0", "1.5", "50", "5.0", 2, "1.5", True, False),
     "moderate": {n: getattr(_MODERATE, n) for n in _PRESET_FIELDS},
-    "aggressive": _preset("1000", 4, "3.0", "8.0", "400", "25.0", 10, "2.5", True, True),
+    "aggressive": _preset("1000", 10, "3.0", "8.0", "400", "25.0", 5, "2.5", True, True),
 }
 
 

@@ -3,7 +3,8 @@
 ``/bound max_position_usd ..500`` narrows a numeric setting (``lo..hi``, ``lo..`` or
 ``..hi``); ``/bound allowed_pairs BTC,ETH`` and ``/bound position_mode one_way`` narrow
 choices; ``off`` lifts a bound. Strategy parameters are ``strategy.<param>``. A bound
-may only narrow the hard bounds; on/off settings cannot be bounded.
+may only narrow the hard bounds; on/off settings cannot be bounded. ``DEFAULT_BOUNDS``
+hold where no admin bound does (leverage up to 5x).
 """
 
 from __future__ import annotations
@@ -30,6 +31,27 @@ from nija_tg.strategies.base import ParamSpec, param_specs
 
 LIFT = frozenset({"off", "none", "lift", "remove"})
 MAX_CHOICES = 50
+
+# Bounds that hold for everyone until an admin bounds the same setting: leverage up to
+# 5x, the NIJA seed's hard cap (bot/adaptive_leverage_system.py, absolute_max_leverage
+# 5.0). An admin's bound with an upper end replaces it (``/bound leverage_cap ..20``, for
+# everyone or one user, allows up to 20x); one with only a lower end keeps the 5x ceiling
+# unless its lower end is above it.
+DEFAULT_BOUNDS: dict[str, Bound] = {"leverage_cap": Bound(hi=Decimal(5))}
+
+
+def with_default_bounds(bounds: Mapping[str, Bound]) -> dict[str, Bound]:
+    """``bounds`` (what admins set, merged for one user) with ``DEFAULT_BOUNDS`` filled in
+    where no admin bound gives the same end."""
+    out = dict(bounds)
+    for name, default in DEFAULT_BOUNDS.items():
+        given = out.get(name)
+        if given is None:
+            out[name] = default
+        elif given.hi is None and default.hi is not None:
+            if given.lo is None or Decimal(given.lo) <= default.hi:
+                out[name] = Bound(lo=given.lo, hi=default.hi, choices=given.choices)
+    return out
 
 
 def bound_names() -> list[str]:

@@ -104,7 +104,8 @@ class BoundsService:
                 tx, actor_id, "settings.bound", target_id, name=key,
                 bound=None if bound is None else admin_bounds.encode(bound),
             )  # fmt: skip
-            clamped = await self._clamp_all(tx, actor_id, target_id) if bound else {}
+            # lifting a bound may narrow too: a default bound holds again (leverage 5x)
+            clamped = await self._clamp_all(tx, actor_id, target_id)
         return BoundChange(key, bound, target_id, clamped)
 
     async def _clamp_all(

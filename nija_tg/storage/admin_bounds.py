@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from nija_tg.core.risk_settings import Bound
+from nija_tg.core.setting_bounds import with_default_bounds
 from nija_tg.storage.db import Database, Transaction
 from nija_tg.storage.users import bump_change_counter
 
@@ -89,12 +90,13 @@ async def _read(db_or_tx: Database | Transaction) -> dict[str, dict[str, Any]]:
 
 
 async def for_user(db_or_tx: Database | Transaction, user_id: int) -> dict[str, Bound]:
-    """The bounds that apply to ``user_id``: everyone's, narrowed by the user's own."""
+    """The bounds that apply to ``user_id``: everyone's, narrowed by the user's own, and
+    the default bounds where neither sets one (core.setting_bounds.DEFAULT_BOUNDS)."""
     doc = await _read(db_or_tx)
     merged = _section(doc, EVERYONE)
     for name, bound in _section(doc, str(user_id)).items():
         merged[name] = narrow(merged.get(name), bound) or bound
-    return merged
+    return with_default_bounds(merged)
 
 
 async def for_target(db: Database, user_id: int | None) -> dict[str, Bound]:

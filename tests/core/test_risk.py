@@ -205,9 +205,14 @@ def test_hedge_mode_allows_opposite_side_only() -> None:
 
 
 def test_max_open_positions() -> None:
-    d = check_entry(ctx(open_positions=[pos("ETH/USDT"), pos("SOL/USDT")]))
+    two = dataclasses.replace(RiskSettings(), max_open_positions=2)
+    d = check_entry(ctx(settings=two, open_positions=[pos("ETH/USDT"), pos("SOL/USDT")]))
     assert d.reason == R.MAX_OPEN_POSITIONS
-    assert check_entry(ctx(open_positions=[pos("ETH/USDT")])).approved
+    assert check_entry(ctx(settings=two, open_positions=[pos("ETH/USDT")])).approved
+    held = [pos(f"{a}/USDT") for a in ("ETH", "SOL", "AVAX", "POL", "DOT", "LINK")]
+    assert check_entry(ctx(open_positions=held)).approved  # the default is 7
+    d = check_entry(ctx(open_positions=[*held, pos("ADA/USDT")]))
+    assert d.reason == R.MAX_OPEN_POSITIONS
 
 
 def test_daily_loss_by_percent_first() -> None:

@@ -36,7 +36,7 @@ def rejected(name: str, raw: str, **kw) -> ValidationError:
 def test_defaults() -> None:
     s = DEFAULT
     assert s.max_position_usd == D("300")
-    assert s.max_open_positions == 2
+    assert s.max_open_positions == 7  # the NIJA seed's MAX_CONCURRENT_POSITIONS
     assert s.risk_per_trade_pct == D("2.0")
     assert (s.daily_loss_pct, s.daily_loss_usd) == (D("5.0"), D("150"))
     assert s.max_drawdown_pct == D("15.0")
@@ -326,13 +326,14 @@ def test_moderate_preset_is_the_defaults() -> None:
 def test_presets_values_and_scope() -> None:
     base = put("allowed_pairs", "BTC")
     c = apply_preset(base, "Conservative")
-    assert c.max_position_usd == D("100") and c.max_open_positions == 1
+    assert c.max_position_usd == D("100") and c.max_open_positions == 3
     assert c.risk_per_trade_pct == D("1.0") and c.leverage_cap == 2
+    assert (c.daily_loss_pct, c.max_drawdown_pct) == (D("1.5"), D("5.0"))
     assert c.auto_compound is False
     assert c.allowed_pairs == ("BTC",) and c.strategy_params == base.strategy_params
     a = apply_preset(base, "aggressive")
     assert a.max_position_usd == D("1000") and a.max_drawdown_pct == D("25.0")
-    assert a.leverage_cap == 10
+    assert a.max_open_positions == 10 and a.leverage_cap == 5  # the seed's 5x cap
     order = [apply_preset(DEFAULT, p).risk_per_trade_pct for p in PRESETS]
     assert order == sorted(order)
 
@@ -383,7 +384,7 @@ def test_from_dict_tolerates_bad_stored_values() -> None:
         }
     )
     assert s.max_position_usd == D("300") and s.risk_per_trade_pct == D("10")
-    assert s.max_open_positions == 2 and s.leverage_cap == 1
+    assert s.max_open_positions == 7 and s.leverage_cap == 1
     assert s.trailing_stop is True and s.position_mode == "one_way"
     assert s.allowed_pairs == ("SOL",)
     assert s.strategy == "adx_trend" and s.strategy_params == AdxTrendParams()

@@ -60,7 +60,7 @@ def test_clamp_moves_only_what_is_outside():
     s = dataclasses.replace(RiskSettings(), allowed_pairs=("BTC", "SOL", "ADA"))
     bounds = {
         "max_position_usd": Bound(hi=Decimal(100)),
-        "max_open_positions": Bound(lo=Decimal(3)),
+        "max_open_positions": Bound(hi=Decimal(3)),
         "daily_loss_pct": Bound(hi=Decimal(10)),  # 5 is inside: unchanged
         "allowed_pairs": Bound(choices=frozenset({"BTC", "ETH", "ADA"})),
         "position_mode": Bound(choices=frozenset({"hedge"})),

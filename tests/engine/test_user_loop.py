@@ -23,7 +23,7 @@ from tests.engine.replay import ReplaySource, real_candles
 N = 450
 TF = 300_000
 PAIRS = ("ETH", "LTC", "ADA")
-BASE = RiskSettings(allowed_pairs=PAIRS)
+BASE = RiskSettings(allowed_pairs=PAIRS, max_open_positions=2)  # 2 of the 3 pairs at most
 USERS = {
     11: dataclasses.replace(BASE, max_open_positions=1),
     12: dataclasses.replace(BASE, daily_loss_usd=Decimal(5), daily_loss_pct=Decimal("0.5")),
@@ -100,7 +100,7 @@ async def test_paper_users_share_market_data_and_each_hits_its_own_limits(db):
     f11 = await fills_of(db, 11)
     assert f11 and max_open(f11) == 1
     assert loops[11].refusals["max_open_positions"] > 0
-    assert max_open(await fills_of(db, 15)) == 2  # the same market with the default max 2
+    assert max_open(await fills_of(db, 15)) == 2  # the same market with max 2
 
     # 12: daily loss -> one notification per day, no entries after it that day
     alerts12 = [(ts, kind) for ts, kind in loops[12].alerts if kind == "daily_loss"]

@@ -62,7 +62,7 @@ async def test_set_changes_one_value_and_is_audited(bot):
     text = await say(bot, ALICE, "/set max_position_usd 250")
     assert "300 USD → <b>250 USD</b>" in text
     assert (await stored(bot, ALICE))["max_position_usd"] == "250"
-    assert "2 → <b>3</b>" in await say(bot, ALICE, "/set max_open_positions 3")
+    assert "7 → <b>3</b>" in await say(bot, ALICE, "/set max_open_positions 3")
     assert "<b>hedge</b>" in await say(bot, ALICE, "/set position_mode hedge")
     assert "<b>off</b>" in await say(bot, ALICE, "/set trailing_stop off")
     assert "<b>30</b>" in await say(bot, ALICE, "/set strategy.adx_threshold 30")
@@ -104,7 +104,7 @@ MALFORMED = [
     ("/set max_open_positions 21", "whole number between 1 and 20"),
     ("/set max_open_positions 2.5", "whole number between 1 and 20"),
     ("/set risk_per_trade_pct 10.5%", "between 0.1 and 10"),
-    ("/set leverage_cap 0x", "between 1 and 50"),
+    ("/set leverage_cap 0x", "between 1 and 5"),  # 5x unless an admin bound allows more
     ("/set position_mode sideways", "one_way, hedge"),
     ("/set trailing_stop maybe", "on or off"),
     ("/set strategy.adx_threshold 61", "between 10 and 60"),
@@ -153,7 +153,7 @@ async def test_trade_only_may_set_risk_limits_and_presets_but_not_strategy(bot):
     assert "trade-only" in settings and "🔒" in settings
     assert "<b>200 USD</b>" in await say(bot, ALICE, "/set max_position_usd 200")
     assert "Preset <b>aggressive</b>" in await say(bot, ALICE, "/preset aggressive")
-    assert (await stored(bot, ALICE))["leverage_cap"] == 10
+    assert (await stored(bot, ALICE))["leverage_cap"] == 5  # the seed's 5x cap
 
 
 async def test_viewer_reads_settings_but_cannot_edit(bot):

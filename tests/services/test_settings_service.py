@@ -9,6 +9,7 @@ import pytest
 from nija_tg.core.errors import PermissionDeniedError, ValidationError
 from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import Bound, RiskSettings
+from nija_tg.core.setting_bounds import DEFAULT_BOUNDS
 from nija_tg.services.bounds_service import BoundsService
 from nija_tg.services.settings_service import SettingsService
 from nija_tg.storage import admin_bounds, audit, credentials, outbox, settings_repo, users
@@ -80,8 +81,8 @@ async def test_preset_is_clamped_into_admin_bounds(svc, db):
     await BoundsService(db).set_bound(ADMIN, ALICE, "leverage_cap", Bound(hi=Decimal("8")))
     assert (await settings_repo.load(db, ALICE)).leverage_cap == 3  # moved inside at once
     changes = await svc.apply_preset(ALICE, "aggressive")
-    assert "leverage_cap" not in [c.name for c in changes]  # aggressive's 10x clamped to 3x
-    assert ("max_open_positions", "2", "4") in [(c.name, c.old, c.new) for c in changes]
+    assert "leverage_cap" not in [c.name for c in changes]  # aggressive's 5x clamped to 3x
+    assert ("max_open_positions", "7", "10") in [(c.name, c.old, c.new) for c in changes]
     assert (await settings_repo.load(db, ALICE)).leverage_cap == 3
     assert await svc.apply_preset(ALICE, "aggressive") == []
     with pytest.raises(ValidationError):
@@ -111,7 +112,7 @@ async def test_admin_bounds_storage_round_trip(svc, db):
     assert "max_position_usd" not in await admin_bounds.for_target(db, ALICE)
     async with db.transaction() as tx:  # garbage in the document is ignored, not fatal
         await tx.execute("UPDATE app_state SET value = 'not json' WHERE key = 'admin_bounds'")
-    assert await admin_bounds.for_user(db, ALICE) == {}
+    assert await admin_bounds.for_user(db, ALICE) == DEFAULT_BOUNDS  # only the defaults
 
 
 async def test_edit_pairs(svc, db):
