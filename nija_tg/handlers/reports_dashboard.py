@@ -8,6 +8,7 @@ from nija_tg.core.models import Role, TradingMode, UserStatus
 from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.handlers import reports_format as fmt
 from nija_tg.handlers.context import BotContext
+from nija_tg.handlers.health_format import stale_data_warning
 from nija_tg.handlers.replies import esc
 from nija_tg.handlers.reports_args import whose
 from nija_tg.services.connect_service import ConnectionInfo
@@ -74,7 +75,12 @@ def _exchange_line(access: Access, conn: ConnectionInfo | None) -> str:
 
 
 def text(
-    access: Access, dash: Dashboard, conn: ConnectionInfo | None, now: float, grants: list[int]
+    access: Access,
+    dash: Dashboard,
+    conn: ConnectionInfo | None,
+    now: float,
+    grants: list[int],
+    stale: str | None = None,
 ) -> str:
     user = dash.user
     mode = "📝 paper" if user.mode is TradingMode.PAPER else "💵 live"
@@ -106,6 +112,8 @@ def text(
         lines.append(f"Updated: {fmt.when(dash.updated_at)} ({fmt.ago(dash.updated_at, now)})")
     else:
         lines.append("Updated: no data from the trading engine yet")
+    if stale is not None:  # the engine stopped reporting or is late: figures may be old
+        lines.append(stale)
     lines += _hints(access, dash, conn, grants)
     return "\n".join(lines)
 
@@ -136,4 +144,5 @@ async def render(context: BotContext, access: Access) -> tuple[str, InlineKeyboa
     if access.own and access.caller.role is Role.VIEWER:
         grants = await services.reports.granted_traders(access.caller.user_id)
     now = services.reports.now().timestamp()
-    return text(access, dash, conn, now, grants), markup(access, dash)
+    stale = stale_data_warning(await services.health.report())
+    return text(access, dash, conn, now, grants, stale), markup(access, dash)

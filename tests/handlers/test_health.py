@@ -77,3 +77,16 @@ async def test_admins_are_told_once_when_a_problem_appears_and_when_it_clears(bo
     await beat(bot, last_close_age_s=3600)  # alive, but candles an hour behind
     assert await restarted.check() == 1
     assert "kraken:5m is late" in bot.texts(ADMIN_ID, since=since)[-1]
+
+
+async def test_the_dashboard_warns_when_its_figures_may_be_old(bot):
+    await bot.say(TRADER, "/start")
+    assert "may be old" not in await bot.say(TRADER, "/status")  # never reported: no claim
+    await beat(bot)
+    assert "may be old" not in await bot.say(TRADER, "/status")
+    await beat(bot, age_s=600)
+    assert "⚠️ The engine last reported 10 min ago: these figures may be old." in await bot.say(
+        TRADER, "/status"
+    )
+    await beat(bot, last_close_age_s=3600)
+    assert "kraken:5m is late" in await bot.say(TRADER, "/status")
