@@ -177,6 +177,8 @@ def running_sessions(db_path: Path, since: float) -> int:
 
 
 def status(conf: Path, env: dict[str, str]) -> dict[str, str]:
+    """State of the bot and engine programs (the ``fatal_alert`` event listener that
+    supervisord.conf also runs is left out: the checks are about the two programs)."""
     out = subprocess.run(
         [str(VENV_BIN / "supervisorctl"), "-c", str(conf), "status"],
         capture_output=True,
@@ -185,7 +187,8 @@ def status(conf: Path, env: dict[str, str]) -> dict[str, str]:
         cwd=conf.parent,
         timeout=30,
     ).stdout
-    return {p[0]: p[1] for p in (line.split() for line in out.splitlines()) if len(p) >= 2}
+    rows = (line.split() for line in out.splitlines())
+    return {p[0]: p[1] for p in rows if len(p) >= 2 and p[0] in ("bot", "engine")}
 
 
 def start(conf: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
