@@ -99,6 +99,8 @@ class LoopBook:
         and kept out of the limits."""
         amounts = _amounts(balances)
         m = self.marks
+        if m.last_fill_id is not None and amounts == m.last_balances:
+            return  # nothing moved (most closes): no query; fills since are looked at later
         expected: dict[str, Decimal] | None = None
         if m.last_fill_id is None:
             newest = await cash_flows_repo.newest_fill_id(self.db, self.user_id)
@@ -111,6 +113,7 @@ class LoopBook:
         )
         self.marks = dataclasses.replace(m, last_balances=amounts, last_fill_id=newest)
         if found is None:
+            self._put_marks()  # the read to compare the next one with, kept over a restart
             return
         amount, detail = found
         self.marks = flows.apply_cash_flow(self.marks, amount, equity)
@@ -137,6 +140,9 @@ class LoopBook:
         balances = self.account_balances
         if balances is None:
             return
+        m = self.marks
+        if m.last_fill_id is not None and _amounts(balances) == m.last_balances:
+            return  # nothing moved (most closes)
         held = await self.held.all()
         if all(p.symbol in self._prices() for p in held):
             await self._note_balances(balances, await self._equity(balances, held))
