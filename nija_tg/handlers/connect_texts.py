@@ -52,6 +52,38 @@ DISCONNECTED = (
 NOTHING_TO_DISCONNECT = "You have no exchange connected. /connect links one."
 
 
+# Where to make a key and which permissions to tick, per exchange the engine can check
+# (docs/key-permissions.md: a key that can withdraw is refused).
+KEY_GUIDES = {
+    "kraken": (
+        "On kraken.com: <b>Settings → API → Create API key</b>. Tick <b>Query Funds</b>, "
+        "<b>Query Open Orders &amp; Trades</b>, <b>Query Closed Orders &amp; Trades</b>, "
+        "<b>Create &amp; Modify Orders</b> and <b>Cancel/Close Orders</b>. Never tick "
+        "<b>Withdraw Funds</b> (such a key is refused) or Deposit Funds."
+    ),
+    "bingx": (
+        "On bingx.com: <b>Account → API Management → Create API</b>. Tick <b>Read</b>, "
+        "<b>Spot Trading</b> and <b>Perpetual Futures Trading</b>. Never tick "
+        "<b>Withdraw</b> (such a key is refused) or transfer permissions."
+    ),
+    "coinbase": (
+        "On the Coinbase Developer Platform: <b>API keys → Create API key</b> (a secret "
+        "API key, signature algorithm <b>ECDSA</b>). Give it the <b>View</b> and "
+        "<b>Trade</b> scopes. Never <b>Transfer</b> (such a key is refused). The key name "
+        "looks like <code>organizations/…/apiKeys/…</code>; the secret is the whole private "
+        "key, including its BEGIN and END lines."
+    ),
+}
+GENERIC_GUIDE = (
+    "On the exchange's website, create an API key that can <b>trade</b> and read "
+    "balances, with <b>no withdrawals</b> and no transfers."
+)
+
+
+def key_guide(exchange_id: str) -> str:
+    return KEY_GUIDES.get(exchange_id, GENERIC_GUIDE)
+
+
 def ask_for(
     exchange_id: str, fields: list[tuple[str, str]], index: int, server_ip: str | None = None
 ) -> str:
@@ -62,6 +94,8 @@ def ask_for(
         "moment it arrives and keep it only encrypted. Use a key with trading permission and "
         "<b>no withdrawals</b>. /cancel stops."
     )
+    if index == 0:
+        text = key_guide(exchange_id) + "\n\n" + text
     if index == 0 and server_ip:
         text += (
             "\nOn the exchange, restrict the key to this server's IP address: "

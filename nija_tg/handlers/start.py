@@ -10,7 +10,7 @@ from telegram.ext import CommandHandler
 from nija_tg.core.models import Role
 from nija_tg.handlers import admission
 from nija_tg.handlers.admission import REJECTED_TEXT, ask_admins
-from nija_tg.handlers.commands import commands_for
+from nija_tg.handlers.commands import help_groups
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.menus import set_chat_menu
 from nija_tg.handlers.replies import esc, reply
@@ -61,7 +61,9 @@ async def _not_in(update: Update, context: BotContext, admitted: Admitted) -> No
 async def help_command(update: Update, context: BotContext) -> None:
     role = context.caller.role if context.caller else None
     lines = ["<b>What you can do</b>"]
-    lines += [f"/{name} — {esc(text)}" for name, text in commands_for(role)]
+    for title, commands in help_groups(role):
+        lines += ["", f"<b>{esc(title)}</b>"]
+        lines += [f"/{name} — {esc(text)}" for name, text in commands]
     if role is Role.VIEWER:
         lines.append("\nYou have read-only access.")
     if role is None:

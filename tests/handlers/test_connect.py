@@ -63,6 +63,11 @@ async def test_full_connect_flow(bot, exchanges, exchange_id):
     assert f"connect:ex:{exchange_id}" in buttons
     prompt = await bot.press(ALICE, f"connect:ex:{exchange_id}", record.result["message_id"])
     assert "(1/2)" in prompt.params["text"] and "no withdrawals" in prompt.params["text"]
+    # where to make the key and which permissions never to tick, for this exchange
+    never = {"kraken": "Withdraw Funds", "bingx": "Withdraw", "coinbase": "Transfer"}
+    assert f"Never tick <b>{never[exchange_id]}</b>" in prompt.params["text"] or (
+        f"Never <b>{never[exchange_id]}</b>" in prompt.params["text"]
+    )
     final_text = ""
     for name in ("apiKey", "secret"):
         message_id, after = await send_secret(bot, ALICE, creds[name])
@@ -259,5 +264,15 @@ async def test_prompt_shows_the_servers_ip_for_the_keys_allow_list(data_dir):
         await harness.say(ALICE, "/start")
         prompt = await harness.say(ALICE, "/connect kraken")
         assert "(1/2)" in prompt and "<code>203.0.113.7</code>" in prompt
+    finally:
+        await stop_bot(harness)
+
+
+async def test_an_exchange_without_a_guide_gets_the_generic_one(data_dir):
+    harness = await start_bot(data_dir, NIJA_ALLOW_EXCHANGES_WITHOUT_WITHDRAW_CHECK="true")
+    try:
+        await harness.say(ALICE, "/start")
+        prompt = await harness.say(ALICE, "/connect binance")
+        assert "(1/2)" in prompt and "<b>no withdrawals</b> and no transfers" in prompt
     finally:
         await stop_bot(harness)

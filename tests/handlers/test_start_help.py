@@ -65,3 +65,19 @@ async def test_any_message_makes_a_blocked_user_reachable_again(bot):
         await users.set_reachable(tx, ALICE, False)  # the sender saw a 403
     await bot.say(ALICE, "/help")
     assert (await users.get_user(db, ALICE)).reachable
+
+
+async def test_help_is_grouped_by_task_and_names_user_ids_only_where_they_work(bot):
+    await bot.say(3101, "/start")
+    trader = await bot.say(3101, "/help")
+    for title in ("Get started", "Dashboard and reports", "Trading", "Settings"):
+        assert f"<b>{title}</b>" in trader
+    assert "<b>Admin</b>" not in trader and "[user id]" not in trader
+    assert trader.index("<b>Trading</b>") < trader.index("/close")
+    await bot.say(ADMIN_ID, "/start")
+    admin = await bot.say(ADMIN_ID, "/help")
+    assert "<b>Admin</b>" in admin and "/status [user id]" in admin
+    await bot.say(3102, "/start")
+    await bot.say(ADMIN_ID, "/role 3102 viewer")
+    viewer = await bot.say(3102, "/help")
+    assert "/status [user id]" in viewer and "/trade —" not in viewer
