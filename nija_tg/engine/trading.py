@@ -212,6 +212,8 @@ class TradingActions(ExchangeStops):
         if not decision.approved:
             self.refusals[decision.reason.value] += 1
             log.info("user %s: %s entry refused: %s", self.user_id, key.symbol, decision.reason)
+            if decision.reason is risk.RiskReason.STOP_BEYOND_LIQUIDATION:
+                await self._tell_settings_refusal(key.symbol, decision)
             return
         hedge = market.kind == "swap" and self.hedge_mode
         if market.kind == "swap" and not hedge and await self._opposite_held(key.symbol, side):
@@ -385,6 +387,15 @@ class TradingActions(ExchangeStops):
             else:
                 text = close_failed_text(draft.symbol, draft.purpose, result.error or "")
             await self._tell_refusal(draft, text)
+
+    async def _tell_settings_refusal(self, symbol: str, decision: risk.RiskDecision) -> None:
+        """An entry the user's own settings make impossible (a swap stop beyond the
+        liquidation price at their leverage) is told, once per symbol and UTC day: the
+        user can act on it; the usual limits (open positions, daily loss) are not told."""
+        key = f"risk:{self.user_id}:{decision.reason.value}:{symbol}:{self.day}"
+        text = f"⚠️ No entry on {symbol}: {decision.message}"
+        async with self.db.transaction() as tx:
+            await outbox.enqueue(tx, self.user_id, "error", text, dedupe_key=key)
 
     async def _tell_refusal(self, draft: OrderDraft, text: str) -> None:
         """Queue ``text`` about the refused ``draft``, once per run of the same refusal of

@@ -141,3 +141,12 @@ async def test_entry_refused_when_the_stop_lies_beyond_liquidation(rig):
     refusals = rig.daemon.loops[1].refusals
     assert refusals[RiskReason.STOP_BEYOND_LIQUIDATION.value] >= 1
     assert rig.daemon.loops[2].refusals[RiskReason.STOP_BEYOND_LIQUIDATION.value] == 0
+    # the user is told once (per symbol and day), with the reason, whatever the candles
+    await rig.step(3)
+    told = await rig.db.fetchall(
+        "SELECT text FROM outbox WHERE user_id = 1 AND text LIKE '%liquidat%'"
+    )
+    assert len(told) == 1 and "No entry on" in told[0]["text"]
+    assert not await rig.db.fetchall(
+        "SELECT text FROM outbox WHERE user_id = 2 AND text LIKE '%liquidat%'"
+    )
