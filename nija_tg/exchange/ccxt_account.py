@@ -38,7 +38,7 @@ from nija_tg.exchange.ccxt_convert import (
 )
 from nija_tg.exchange.ccxt_errors import map_error
 from nija_tg.exchange.client_ids import validate_client_order_id
-from nija_tg.exchange.precision import check_minimums, dec
+from nija_tg.exchange.precision import check_minimums, dec, decimal_text
 from nija_tg.exchange.protocol import FundingPayment, PositionModeRefusedError
 
 log = logging.getLogger(__name__)
@@ -221,7 +221,7 @@ class CcxtAccount:
         check_minimums(market, amount, ref_price, self.exchange_id)
         params = self._order_params(request)
         if trigger is not None:
-            params["stopLossPrice"] = float(trigger)
+            params["stopLossPrice"] = decimal_text(trigger)
             if self.exchange_id == "bingx":
                 params["workingType"] = BINGX_STOP_WORKING_TYPE
         submit_price = price
@@ -249,8 +249,8 @@ class CcxtAccount:
                     symbol,
                     request.type.value,
                     request.side.value,
-                    float(amount),
-                    float(submit_price) if submit_price is not None else None,
+                    decimal_text(amount),
+                    decimal_text(submit_price) if submit_price is not None else None,
                     params,
                 ),
             )
@@ -323,7 +323,7 @@ class CcxtAccount:
             return raw
         fills = [to_fill(t, symbol) for t in trades]
         currency = next((f.fee_currency for f in fills if f.fee_currency), None)
-        fee = {"cost": float(sum((f.fee for f in fills), Decimal(0))), "currency": currency}
+        fee = {"cost": decimal_text(sum((f.fee for f in fills), Decimal(0))), "currency": currency}
         out = {**raw, "fee": fee, "fees": [fee]}
         last = max((f.ts for f in fills if f.ts), default=None)
         if last and not out.get("lastTradeTimestamp"):
@@ -393,12 +393,14 @@ class CcxtAccount:
         await self._core.load_markets()
         qty = self._to_precision("amount", symbol, amount)
         price = self._to_precision("price", symbol, trigger)
-        params = {"clientOrderId": client_order_id, "stopLossPrice": float(price)}
+        params = {"clientOrderId": client_order_id, "stopLossPrice": decimal_text(price)}
         log.info("%s amend stop %s cid=%s", self.exchange_id, symbol, client_order_id)
         async with self._lock:
             await self._core.submit(
                 "amend_order",
-                lambda: self._c.edit_order("", symbol, "market", "sell", float(qty), None, params),
+                lambda: self._c.edit_order(
+                    "", symbol, "market", "sell", decimal_text(qty), None, params
+                ),
             )
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:

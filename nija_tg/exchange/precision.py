@@ -91,3 +91,9 @@ def is_dust(market: MarketInfo, amount: Decimal, price: Decimal | None) -> bool:
     if market.min_cost is not None and price is not None and price > 0:
         return left * price * market.contract_size < market.min_cost
     return False
+
+
+def decimal_text(value: Decimal) -> str:
+    """A Decimal as ccxt takes a number: plain text, never scientific notation and never
+    through a float (ccxt's precision helpers read text exactly)."""
+    return format(value, "f")

@@ -227,3 +227,13 @@ def test_stop_fill_price_and_rounding_against_the_trader():
     assert market_fill_price(Side.SELL, Decimal("10.009"), Decimal(0), step) == Decimal("10.00")
     assert market_fill_price(Side.BUY, Decimal("10"), Decimal("0.01"), step) == Decimal("10.1")
     assert market_fill_price(Side.BUY, Decimal("10.001"), Decimal(0), None) == Decimal("10.001")
+
+
+def test_decimal_text_is_exact_and_never_scientific():
+    from nija_tg.exchange.precision import decimal_text
+
+    # 17 significant digits: a float keeps ~16 (float("12345678.123456789") loses the 9)
+    assert decimal_text(Decimal("12345678.123456789")) == "12345678.123456789"
+    assert decimal_text(Decimal("1E-8")) == "0.00000001"
+    assert decimal_text(Decimal("2.5E+3")) == "2500"
+    assert str(float(Decimal("12345678.123456789"))) != "12345678.123456789"
