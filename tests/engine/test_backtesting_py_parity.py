@@ -78,6 +78,7 @@ async def test_same_trades_as_backtesting_py_every_difference_explained():
 
     explained = Decimal(0)
     purposes = {"exit": 0, "stop": 0}
+    gaps = 0  # stops filled at the open of a candle that opened below the stop
     for (entry, exit_), row in zip(pairs, theirs.itertuples(), strict=True):
         entry_boundary = round(entry["ts"] * 1000) - GRACE_MS
         assert index[entry_boundary] == row.EntryBar  # filled at that bar's open
@@ -88,6 +89,7 @@ async def test_same_trades_as_backtesting_py_every_difference_explained():
         if exit_["purpose"] == "stop":  # at the close of the bar that touched the stop
             assert index[exit_boundary - TF_MS] == row.ExitBar
             rel = 1e-9  # the stop comes from the ATR: whole history vs 300-candle window
+            gaps += Decimal(str(candles[row.ExitBar].open)) < Decimal(exit_["stop_price"])
         else:  # the rule's exit: at the next bar's open
             assert exit_["purpose"] == "exit" and index[exit_boundary] == row.ExitBar
             rel = 1e-12
@@ -96,6 +98,7 @@ async def test_same_trades_as_backtesting_py_every_difference_explained():
         assert close_to(Decimal(exit_["price"]), row.ExitPrice * (1 - float(SLIP)), rel)
         explained += size * Decimal(float(row.ExitPrice)) * SLIP * (1 - FEE)
     assert purposes["exit"] > 0 and purposes["stop"] > 0, purposes
+    assert gaps == 1  # one of the 57 stops here gapped: filled at that open on both sides
 
     # difference 2: the final equity, by the slipped exits' proceeds
     their_final = Decimal(float(stats["Equity Final [$]"]))
