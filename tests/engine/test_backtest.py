@@ -15,9 +15,10 @@ import pytest
 
 from nija_tg.core import risk
 from nija_tg.core.errors import InsufficientFundsError, OrderRejectedError, ValidationError
-from nija_tg.core.models import OrderRequest, OrderStatus, OrderType, Side, Ticker
+from nija_tg.core.models import Candle, OrderRequest, OrderStatus, OrderType, Side, Ticker
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.engine.backtest import (
+    CandleReplay,
     SwapReplayAccount,
     candle_spacing_ms,
     default_rules,
@@ -26,6 +27,7 @@ from nija_tg.engine.backtest import (
     run_backtest,
     summary,
 )
+from nija_tg.engine.clock import SimulatedClock
 from nija_tg.exchange.paper import market_fill_price, stop_fill_price
 from nija_tg.strategies.adx_trend import AdxTrendParams
 from tests.conftest import PYTHON, REPO, make_env
@@ -369,3 +371,43 @@ async def test_backtest_fills_at_the_next_open_and_stops_at_the_stop(csv_slice):
         purposes[f["purpose"]] += 1
     assert purposes["entry"] and purposes["stop"], purposes  # exits: the parity tests
     assert off_close, "some next opens differ from the decision close"
+
+
+# --- the replay's prices ---------------------------------------------------------------
+
+
+async def test_replay_price_now_is_the_forming_candles_open_else_the_last_close():
+    """What a market order sent at the clock's time pays: just after a close, the open
+    of the candle that has begun; in a gap of the data or after its end, the last close
+    (the last trade). Positions are valued at the last closed close."""
+    c = [
+        Candle(0, 10.0, 11.0, 9.0, 10.5, 1.0),
+        Candle(TF_MS, 10.6, 12.0, 10.0, 11.5, 1.0),
+        Candle(3 * TF_MS, 11.2, 11.4, 11.0, 11.3, 1.0),  # the candle at 2 x TF is missing
+    ]
+    clock = SimulatedClock(0)
+    replay = CandleReplay(clock, {("bt", "ETH/USDT", "5m"): c})
+
+    async def at(ms: int) -> tuple[Decimal, Decimal]:
+        clock.set(ms)
+        return (
+            (await replay.fetch_ticker("bt", "ETH/USDT")).last,
+            await replay.mark_price("bt", "ETH/USDT"),
+        )
+
+    assert await at(TF_MS + GRACE_MS) == (Decimal("10.6"), Decimal("10.5"))
+    assert await at(2 * TF_MS + GRACE_MS) == (Decimal("11.5"), Decimal("11.5"))  # gap
+    assert await at(3 * TF_MS + GRACE_MS) == (Decimal("11.2"), Decimal("11.5"))
+    assert await at(4 * TF_MS + GRACE_MS) == (Decimal("11.3"), Decimal("11.3"))  # the end
+    market = await CandleReplay(clock, replay.series, {"ETH/USDT": default_rules(10.5)}).market(
+        "bt", "ETH/USDT"
+    )
+    assert (market.amount_step, market.price_step, market.min_amount, market.min_cost) == (
+        Decimal("0.01"),  # worth 0.105: at most one quote unit
+        Decimal("0.0001"),  # 6 significant digits
+        Decimal("0.01"),
+        Decimal(5),
+    )
+    assert default_rules(2000).amount_step == Decimal("0.0001")
+    assert default_rules(2000).price_step == Decimal("0.01")
+    assert default_rules(30000).amount_step == Decimal("0.00001")
