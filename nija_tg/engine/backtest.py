@@ -154,14 +154,15 @@ class MarketRules:
         )  # fmt: skip
 
 
-MIN_COST = Decimal(5)  # quote units: Binance's 5 USDT minimum notional, Kraken's ~$5
+MIN_COST = Decimal(5)  # quote units: as Binance's USDT-M futures minimum notional (5 USDT)
 
 
 def default_rules(price: float) -> MarketRules:
     """A venue's usual limits for a pair trading at ``price`` (the first candle's
     close): a price step of 6 significant digits (ETH at 2,000: 0.01), an amount step
     worth at most 1 quote unit (ETH at 2,000: 0.0001; XRP at 1.1: 0.1), a minimum amount
-    of one step and a minimum cost of 5 quote units, as on Binance and Kraken."""
+    of one step and a minimum cost of 5 quote units, as Binance's USDT-M futures
+    minimum notional."""
     if not price > 0:
         return MarketRules(Decimal("0.00000001"), None, None, MIN_COST)
     digits = math.floor(math.log10(price))
