@@ -294,9 +294,10 @@ VERDICT_WAIT_S = 60.0
 async def _menu_after_verdict(context: BotContext, chat_id: int, user_id: int, role: Role) -> None:
     """The engine tells the verdict; once it is in, show /disconnect in the menu. Holds
     ids only, never the message."""
-    services, bot = context.services, context.bot
+    services, bot, app = context.services, context.bot, context.application
     waited = 0.0
-    while waited < VERDICT_WAIT_S and await services.connect.is_pending(user_id):
+    # stops when the bot stops (its shutdown awaits this task: never hold it for a verdict)
+    while waited < VERDICT_WAIT_S and app.running and await services.connect.is_pending(user_id):
         await asyncio.sleep(0.5)
         waited += 0.5
     info = await services.connect.info(user_id)
