@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 from decimal import Decimal, InvalidOperation
@@ -13,13 +14,44 @@ from decimal import Decimal, InvalidOperation
 from nija_tg.config import Settings
 from nija_tg.core.errors import NijaError
 from nija_tg.core.risk_settings import RiskSettings
-from nija_tg.engine.backtest import load_csv, run_backtest, summary, write_chart
+from nija_tg.engine.backtest import (
+    MarketRules,
+    default_rules,
+    load_csv,
+    run_backtest,
+    summary,
+    write_chart,
+)
 from nija_tg.strategies import available
 
 
 def _fail(message: str) -> int:
     print(f"nija-tg backtest: {message}", file=sys.stderr)
     return 2
+
+
+RULE_FLAGS = ("amount_step", "price_step", "min_amount", "min_cost")
+
+
+def market_rules(args: argparse.Namespace, candles: list) -> MarketRules | None:
+    """The simulated market's steps and minimums: the defaults for the pair's price,
+    with what the flags give instead; None without any flag (run_backtest's defaults)."""
+    given = {f: getattr(args, f, None) for f in RULE_FLAGS}
+    if all(v is None for v in given.values()) or not candles:
+        return None
+    values = {}
+    for name, raw in given.items():
+        if raw is None:
+            continue
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if not value.is_finite() or value <= 0:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} must be a positive number, got {raw[:20]!r}")
+        values[name] = value
+    return dataclasses.replace(default_rules(candles[0].close), **values)
 
 
 def run_backtest_cli(args: argparse.Namespace, settings: Settings) -> int:
@@ -43,9 +75,18 @@ def run_backtest_cli(args: argparse.Namespace, settings: Settings) -> int:
     if balance <= 0:
         return _fail("--balance must be positive")
     try:
+        rules = market_rules(args, candles)
+    except ValueError as exc:
+        return _fail(str(exc))
+    try:
         result = asyncio.run(
             run_backtest(
-                candles, strategy=args.strategy, pair=args.pair, settings=risk, balance=balance
+                candles,
+                strategy=args.strategy,
+                pair=args.pair,
+                settings=risk,
+                balance=balance,
+                rules=rules,
             )
         )
     except NijaError as exc:

@@ -82,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--settings", type=Path, help="JSON file of risk settings")
     backtest.add_argument("--chart", type=Path, help="write an equity chart PNG here")
     backtest.add_argument("--balance", type=float, default=10000.0)
+    for flag, what in (
+        ("--amount-step", "order amounts are rounded down to this step"),
+        ("--price-step", "fill prices are rounded to this step, against the trader"),
+        ("--min-amount", "entries below this amount are refused"),
+        ("--min-cost", "entries below this notional (quote units) are refused"),
+    ):
+        backtest.add_argument(
+            flag, metavar="N", help=f"the simulated market: {what} (default: from the price)"
+        )
     return parser
 
 

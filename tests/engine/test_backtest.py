@@ -90,6 +90,29 @@ def test_cli_backtest_prints_report_and_writes_chart(csv_slice, tmp_path, data_d
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_cli_backtest_takes_the_markets_steps_and_minimums(csv_slice, data_dir):
+    def backtest(*flags: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [PYTHON, "-m", "nija_tg", "backtest", "--data", str(csv_slice), "--pair", "ETH/USDT"]
+            + list(flags),
+            env=make_env(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=REPO,
+        )
+
+    proc = backtest("--amount-step", "0.5", "--min-cost", "250")
+    assert proc.returncode == 0, proc.stderr
+    # given values replace the defaults for the price; the others stay
+    assert "Market: amount step 0.5, price step 0.0000001, min amount 10, min cost 250" in (
+        proc.stdout
+    )
+    bad = backtest("--min-cost", "-3")
+    assert bad.returncode == 2 and "--min-cost must be a positive number" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
 def test_cli_backtest_explains_bad_input(csv_slice, tmp_path, data_dir):
     proc = subprocess.run(
         [PYTHON, "-m", "nija_tg", "backtest", "--data", str(tmp_path / "missing.csv")],
