@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
 from nija_tg.core.models import UserStatus
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.core.trading_gate import TradingSwitch
@@ -23,22 +21,15 @@ from tests.engine.kraken_live import (
     unregister_test_strategies,
 )
 from tests.engine.live_rig import until
+from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 
 UID = 81
 
 
-@pytest.fixture(autouse=True)
-def _test_strategies():
-    register_test_strategies()
-    yield
-    unregister_test_strategies()
+_test_strategies = strategies_fixture(register_test_strategies, unregister_test_strategies)
 
 
-@pytest.fixture
-async def rig(settings, db, vault):
-    r = KrakenLive(settings, db, vault, UID)
-    yield r
-    await r.close()
+rig = rig_fixture(lambda s, d, v: KrakenLive(s, d, v, UID))
 
 
 def always_in(stop_pct: float = 50.0, **limits) -> RiskSettings:

@@ -21,16 +21,12 @@ from nija_tg.core.models import Role
 from nija_tg.exchange.client_ids import new_client_order_id
 from nija_tg.storage import users
 from nija_tg.storage.db import Database
-from nija_tg.strategies import unregister
 from tests.engine.live_child import FLIPFLOP
+from tests.engine.rig_fixtures import strategies_fixture
 from tests.fakes.emulator_base import EmuFill, EmuOrder
 from tests.fakes.kraken import KrakenEmulator
 
-
-@pytest.fixture(autouse=True)
-def _drop_test_strategy():
-    yield
-    unregister(FLIPFLOP)
+_drop_test_strategy = strategies_fixture(None, None, FLIPFLOP)
 
 
 @pytest.mark.timeout(150)

@@ -11,14 +11,11 @@ import dataclasses
 from collections import Counter
 from decimal import Decimal
 
-import pytest
-
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.exchange.client_ids import is_ours
 from nija_tg.runtime import Runtime
 from nija_tg.services.reports_service import ReportsService
 from nija_tg.storage import positions, users
-from nija_tg.strategies import unregister
 from tests.engine.live_child import FLIPFLOP, FlipFlopParams, PacedClock, register_flipflop
 from tests.engine.live_rig import (
     advance_candle,
@@ -27,6 +24,7 @@ from tests.engine.live_rig import (
     start_live_daemon,
     until,
 )
+from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 from tests.fakes.kraken import KrakenEmulator
 
 UID = 43
@@ -139,17 +137,10 @@ class StopRig:
             assert sorted(Decimal(f["amount"]) for f in got) == sorted(f.amount for f in theirs)
 
 
-@pytest.fixture(autouse=True)
-def _drop_test_strategy():
-    yield
-    unregister(FLIPFLOP)
+_drop_test_strategy = strategies_fixture(None, None, FLIPFLOP)
 
 
-@pytest.fixture
-async def rig(settings, db, vault):
-    r = StopRig(settings, db, vault)
-    yield r
-    await r.close()
+rig = rig_fixture(StopRig)
 
 
 def rounded(price: Decimal) -> Decimal:

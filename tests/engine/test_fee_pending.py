@@ -15,8 +15,6 @@ import functools
 from dataclasses import replace
 from decimal import Decimal
 
-import pytest
-
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.engine.execution import FEE_WAITS, Executor
 from tests.engine.kraken_live import (
@@ -26,6 +24,7 @@ from tests.engine.kraken_live import (
     register_test_strategies,
     unregister_test_strategies,
 )
+from tests.engine.rig_fixtures import strategies_fixture
 
 UID = 73
 
@@ -49,11 +48,7 @@ class FeelessAnswers(Executor):
         return state, answered
 
 
-@pytest.fixture(autouse=True)
-def _test_strategies():
-    register_test_strategies()
-    yield
-    unregister_test_strategies()
+_test_strategies = strategies_fixture(register_test_strategies, unregister_test_strategies)
 
 
 def risk() -> RiskSettings:

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
 from nija_tg.core.models import Role
 from nija_tg.services.bounds_service import BoundsService
 from nija_tg.storage import users
-from nija_tg.strategies import unregister
+from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 from tests.engine.swap_support import SWAPFLIP, SwapFlipParams, SwapRig, SwapUser, swap_settings
 from tests.engine.test_swap_live import ONE_WAY, Tracker
 
@@ -22,17 +20,10 @@ ADMIN = 90
 ETH = "ETH/USDT:USDT"
 
 
-@pytest.fixture(autouse=True)
-def _drop_test_strategy():
-    yield
-    unregister(SWAPFLIP)
+_drop_test_strategy = strategies_fixture(None, None, SWAPFLIP)
 
 
-@pytest.fixture
-async def rig(settings, db, vault):
-    r = SwapRig(settings, db, vault)
-    yield r
-    await r.close()
+rig = rig_fixture(SwapRig)
 
 
 async def next_entry(rig: SwapRig, track: Tracker, uid: int) -> tuple[Decimal, Decimal]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
 from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.services.bounds_service import BoundsService
@@ -25,23 +23,16 @@ from tests.engine.kraken_live import (
     unregister_test_strategies,
 )
 from tests.engine.live_child import FLIPFLOP, FlipFlopParams
+from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 
 UID = 61
 ADMIN = 62
 
 
-@pytest.fixture(autouse=True)
-def _test_strategies():
-    register_test_strategies()
-    yield
-    unregister_test_strategies()
+_test_strategies = strategies_fixture(register_test_strategies, unregister_test_strategies)
 
 
-@pytest.fixture
-async def rig(settings, db, vault):
-    r = KrakenLive(settings, db, vault, UID)
-    yield r
-    await r.close()
+rig = rig_fixture(lambda s, d, v: KrakenLive(s, d, v, UID))
 
 
 async def add_admin(db) -> None:

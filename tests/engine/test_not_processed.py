@@ -29,6 +29,7 @@ from tests.engine.kraken_live import (
     unregister_test_strategies,
 )
 from tests.engine.live_child import FLIPFLOP, FlipFlopParams
+from tests.engine.rig_fixtures import strategies_fixture
 
 UID = 71
 LOOKUP_BACKOFF = 1.0  # look-ups after an unknown outcome wait 1 + 2 + 4 s
@@ -46,11 +47,7 @@ class CountingExecutor(Executor):
         return await super()._lookup(order, attempts)
 
 
-@pytest.fixture(autouse=True)
-def _test_strategies():
-    register_test_strategies()
-    yield
-    unregister_test_strategies()
+_test_strategies = strategies_fixture(register_test_strategies, unregister_test_strategies)
 
 
 @pytest.fixture

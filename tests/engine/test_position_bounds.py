@@ -8,26 +8,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
 from nija_tg.storage import positions
-from nija_tg.strategies import unregister
 from tests.engine.live_child import FLIPFLOP
+from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 from tests.engine.test_exchange_stops import SYMBOL, UID, StopRig, entered
 from tests.fakes.test_kraken_emulator import make_client
 
-
-@pytest.fixture(autouse=True)
-def _drop_test_strategy():
-    yield
-    unregister(FLIPFLOP)
+_drop_test_strategy = strategies_fixture(None, None, FLIPFLOP)
 
 
-@pytest.fixture
-async def rig(settings, db, vault):
-    r = StopRig(settings, db, vault)
-    yield r
-    await r.close()
+rig = rig_fixture(StopRig)
 
 
 def eth(rig: StopRig) -> Decimal:

@@ -23,23 +23,16 @@ from tests.engine.kraken_live import register_test_strategies, unregister_test_s
 from tests.engine.live_child import FLIPFLOP, FlipFlopParams
 from tests.engine.live_rig import until
 from tests.engine.protect_rig import ADMIN, ETH, TF, ProtectRig, always_in
+from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 from tests.handlers.harness import start_bot, stop_bot
 
 UID = 71
 
 
-@pytest.fixture(autouse=True)
-def _test_strategies():
-    register_test_strategies()
-    yield
-    unregister_test_strategies()
+_test_strategies = strategies_fixture(register_test_strategies, unregister_test_strategies)
 
 
-@pytest.fixture
-async def rig(settings, db, vault):
-    r = ProtectRig(settings, db, vault, UID)
-    yield r
-    await r.close()
+rig = rig_fixture(lambda s, d, v: ProtectRig(s, d, v, UID))
 
 
 async def eventually(read, check, timeout: float = 5.0) -> bool:

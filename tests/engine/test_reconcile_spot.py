@@ -13,7 +13,6 @@ from decimal import Decimal
 import pytest
 
 from nija_tg.storage import close_requests
-from nija_tg.strategies import unregister
 from tests.engine.kraken_live import (
     AlwaysInParams,
     register_test_strategies,
@@ -22,6 +21,7 @@ from tests.engine.kraken_live import (
 from tests.engine.live_child import FLIPFLOP, FlipFlopParams
 from tests.engine.live_rig import until
 from tests.engine.protect_rig import ETH, TF, ProtectRig, always_in
+from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 from tests.engine.test_exchange_stops import StopRig
 from tests.fakes.test_kraken_emulator import make_client
 
@@ -29,19 +29,12 @@ UID = 73
 CANCEL = "/0/private/CancelOrder"
 
 
-@pytest.fixture(autouse=True)
-def _test_strategies():
-    register_test_strategies()
-    yield
-    unregister_test_strategies()
-    unregister(FLIPFLOP)
+_test_strategies = strategies_fixture(
+    register_test_strategies, unregister_test_strategies, FLIPFLOP
+)
 
 
-@pytest.fixture
-async def rig(settings, db, vault):
-    r = ProtectRig(settings, db, vault, UID)
-    yield r
-    await r.close()
+rig = rig_fixture(lambda s, d, v: ProtectRig(s, d, v, UID))
 
 
 @pytest.fixture

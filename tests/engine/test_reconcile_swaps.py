@@ -15,8 +15,8 @@ from decimal import Decimal
 import pytest
 
 from nija_tg.storage import close_requests, positions, users
-from nija_tg.strategies import unregister
 from tests.engine.live_rig import advance_candle, until
+from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 from tests.engine.swap_support import (
     SWAPFLIP,
     TF,
@@ -31,17 +31,10 @@ UID = 7
 ETH = "ETH/USDT:USDT"
 
 
-@pytest.fixture(autouse=True)
-def _drop_test_strategy():
-    yield
-    unregister(SWAPFLIP)
+_drop_test_strategy = strategies_fixture(None, None, SWAPFLIP)
 
 
-@pytest.fixture
-async def rig(settings, db, vault):
-    r = SwapRig(settings, db, vault)
-    yield r
-    await r.close()
+rig = rig_fixture(SwapRig)
 
 
 def holder(rig: SwapRig, mode: str, **changes) -> SwapUser:

@@ -7,29 +7,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
 from nija_tg.core.risk import RiskReason
 from nija_tg.handlers.reports_pnl import pnl_text
 from nija_tg.services.reports_service import ReportsService
-from nija_tg.strategies import unregister
+from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 from tests.engine.swap_support import SWAPFLIP, TF, SwapFlipParams, SwapRig, SwapUser, swap_settings
 
 ETH = "ETH/USDT:USDT"
 HOUR = 3_600_000
 
 
-@pytest.fixture(autouse=True)
-def _drop_test_strategy():
-    yield
-    unregister(SWAPFLIP)
+_drop_test_strategy = strategies_fixture(None, None, SWAPFLIP)
 
 
-@pytest.fixture
-async def rig(settings, db, vault):
-    r = SwapRig(settings, db, vault)
-    yield r
-    await r.close()
+rig = rig_fixture(SwapRig)
 
 
 def holder(uid: int, rig: SwapRig, **changes) -> SwapUser:

@@ -19,7 +19,7 @@ from decimal import Decimal
 import pytest
 
 from nija_tg.storage import settings_repo, users
-from nija_tg.strategies import unregister
+from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 from tests.engine.swap_support import SWAPFLIP, SwapFlipParams, SwapRig, SwapUser, swap_settings
 from tests.fakes.bingx_ledger import DEFAULT_LEVERAGE
 from tests.fakes.emulator_base import EmuOrder
@@ -30,17 +30,10 @@ EXITS = ("exit", "stop")
 CENT = Decimal("0.0001")
 
 
-@pytest.fixture(autouse=True)
-def _drop_test_strategy():
-    yield
-    unregister(SWAPFLIP)
+_drop_test_strategy = strategies_fixture(None, None, SWAPFLIP)
 
 
-@pytest.fixture
-async def rig(settings, db, vault):
-    r = SwapRig(settings, db, vault)
-    yield r
-    await r.close()
+rig = rig_fixture(SwapRig)
 
 
 def one_way_user(**changes) -> SwapUser:

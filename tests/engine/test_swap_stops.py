@@ -12,25 +12,16 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 
-import pytest
-
-from nija_tg.strategies import unregister
+from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 from tests.engine.swap_support import SWAPFLIP, SwapFlipParams, SwapRig, SwapUser, swap_settings
 
 ONE_WAY, HEDGE = 1, 2
 
 
-@pytest.fixture(autouse=True)
-def _drop_test_strategy():
-    yield
-    unregister(SWAPFLIP)
+_drop_test_strategy = strategies_fixture(None, None, SWAPFLIP)
 
 
-@pytest.fixture
-async def rig(settings, db, vault):
-    r = SwapRig(settings, db, vault)
-    yield r
-    await r.close()
+rig = rig_fixture(SwapRig)
 
 
 def user(uid: int, mode: str, **changes) -> SwapUser:

@@ -24,7 +24,6 @@ from nija_tg.engine.loop_support import connection_text
 from nija_tg.exchange.client_ids import is_ours
 from nija_tg.runtime import Runtime
 from nija_tg.storage import credentials, users
-from nija_tg.strategies import unregister
 from tests.engine.live_child import FLIPFLOP, FlipFlopParams, PacedClock, register_flipflop
 from tests.engine.live_rig import (
     advance_candle,
@@ -33,6 +32,7 @@ from tests.engine.live_rig import (
     start_live_daemon,
     until,
 )
+from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 from tests.fakes.kraken import KrakenEmulator
 
 UID = 41
@@ -146,17 +146,10 @@ class Rig:
         assert len(told) == n_fills == sum(1 for o in ours if o.status == "closed")
 
 
-@pytest.fixture(autouse=True)
-def _drop_test_strategy():
-    yield
-    unregister(FLIPFLOP)
+_drop_test_strategy = strategies_fixture(None, None, FLIPFLOP)
 
 
-@pytest.fixture
-async def rig(settings, db, vault):
-    r = Rig(settings, db, vault)
-    yield r
-    await r.close()
+rig = rig_fixture(Rig)
 
 
 async def first_order_then_more(rig: Rig, fault: str, path: str = ADD_ORDER) -> list:

@@ -13,8 +13,6 @@ import functools
 import re
 from decimal import Decimal
 
-import pytest
-
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.engine.execution import FUNDS, Executor
 from nija_tg.engine.execution_record import fmt_price
@@ -29,22 +27,15 @@ from tests.engine.kraken_live import (
 )
 from tests.engine.live_child import FLIPFLOP, FlipFlopParams
 from tests.engine.live_rig import until
+from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 
 UID = 81
 
 
-@pytest.fixture(autouse=True)
-def _test_strategies():
-    register_test_strategies()
-    yield
-    unregister_test_strategies()
+_test_strategies = strategies_fixture(register_test_strategies, unregister_test_strategies)
 
 
-@pytest.fixture
-async def rig(settings, db, vault):
-    r = KrakenLive(settings, db, vault, UID, drain_s=1.0)
-    yield r
-    await r.close()
+rig = rig_fixture(lambda s, d, v: KrakenLive(s, d, v, UID, drain_s=1.0))
 
 
 def flipflop_risk(**kw) -> RiskSettings:
