@@ -12,19 +12,9 @@ import time
 from nija_tg.storage.db import schema_versions
 from nija_tg.storage.migrations import MIGRATIONS
 from tests.conftest import PYTHON, REPO, make_env
+from tests.test_cli import run as cli
 
 RELEASE_7 = REPO / "tests" / "data" / "release-7.sqlite3.gz"
-
-
-def cli(data_dir, *args, **env):
-    return subprocess.run(
-        [PYTHON, "-m", "nija_tg", *args],
-        cwd=REPO,
-        env=make_env(data_dir, **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def run_engine_briefly(data_dir, seconds: float = 4.0) -> tuple[int, str]:

@@ -67,27 +67,27 @@ def _status(conf: Path, env: dict) -> dict[str, str]:
     return states
 
 
-def test_supervisord_runs_bot_and_engine(tmp_path, fake_bot_api):
+def _deploy(tmp_path: Path, api: str, **extra: str) -> tuple[Path, Path, dict]:
+    """A deployment directory with the real supervisord.conf (byte for byte), its data
+    directory initialised, and the environment supervisord gets."""
     root = tmp_path / "deploy"
-    (root / "data").mkdir(parents=True)
-    conf = root / "supervisord.conf"
-    shutil.copy(REPO / "supervisord.conf", conf)  # the real file, byte for byte
     data_dir = root / "data"
+    data_dir.mkdir(parents=True)
+    conf = root / "supervisord.conf"
+    shutil.copy(REPO / "supervisord.conf", conf)
     env = make_env(
-        data_dir,
-        NIJA_PYTHON=PYTHON,
-        TELEGRAM_BOT_TOKEN=TEST_TOKEN,
-        TELEGRAM_API_BASE_URL=fake_bot_api,
-        NIJA_ENGINE_DRAIN_SECONDS="5",
+        data_dir, NIJA_PYTHON=PYTHON, TELEGRAM_BOT_TOKEN=TEST_TOKEN, TELEGRAM_API_BASE_URL=api
     )
+    env.update(extra)
     env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
-    env["NIJA_ENGINE_KEY"] = subprocess.run(
-        [PYTHON, "-m", "nija_tg", "keygen"], env=env, capture_output=True, text=True, check=True
-    ).stdout.strip()
     subprocess.run(
         [PYTHON, "-m", "nija_tg", "init"], env=env, cwd=root, check=True, capture_output=True
     )
-    supervisord = subprocess.Popen(
+    return root, conf, env
+
+
+def _supervisord(root: Path, conf: Path, env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
         [str(VENV_BIN / "supervisord"), "-n", "-c", str(conf)],
         env=env,
         cwd=root,
@@ -96,6 +96,16 @@ def test_supervisord_runs_bot_and_engine(tmp_path, fake_bot_api):
         start_new_session=True,
         preexec_fn=lambda: os.umask(0o077),  # as scripts/run.sh does before exec
     )
+
+
+def test_supervisord_runs_bot_and_engine(tmp_path, fake_bot_api):
+    keygen = [PYTHON, "-m", "nija_tg", "keygen"]
+    engine_key = subprocess.run(keygen, capture_output=True, text=True, check=True).stdout
+    root, conf, env = _deploy(
+        tmp_path, fake_bot_api, NIJA_ENGINE_DRAIN_SECONDS="5", NIJA_ENGINE_KEY=engine_key.strip()
+    )
+    data_dir = root / "data"
+    supervisord = _supervisord(root, conf, env)
     try:
         _wait(
             lambda: (
@@ -150,31 +160,10 @@ def test_a_crashing_engine_is_told_to_every_admin(tmp_path, fake_bot_api):
     """The engine keeps crashing (a malformed key in its environment): supervisord gives
     up (FATAL) when each run dies within startsecs, or restarts it for ever when runs
     outlive it; the event listener tells the admin over the Bot API either way, once."""
-    root = tmp_path / "deploy"
+    root, conf, env = _deploy(tmp_path, fake_bot_api, NIJA_ADMIN_IDS="4242")
     data_dir = root / "data"
-    data_dir.mkdir(parents=True)
-    conf = root / "supervisord.conf"
-    shutil.copy(REPO / "supervisord.conf", conf)
-    env = make_env(
-        data_dir,
-        NIJA_PYTHON=PYTHON,
-        TELEGRAM_BOT_TOKEN=TEST_TOKEN,
-        TELEGRAM_API_BASE_URL=fake_bot_api,
-        NIJA_ADMIN_IDS="4242",
-    )
-    env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
-    subprocess.run(
-        [PYTHON, "-m", "nija_tg", "init"], env=env, cwd=root, check=True, capture_output=True
-    )
     env["NIJA_ENGINE_KEY"] = "not-an-engine-key"  # the engine exits at once, every time
-    supervisord = subprocess.Popen(
-        [str(VENV_BIN / "supervisord"), "-n", "-c", str(conf)],
-        env=env,
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    supervisord = _supervisord(root, conf, env)
     try:
         _wait(lambda: _status(conf, env).get("bot") == "RUNNING", 60, "the bot RUNNING")
         _http(
