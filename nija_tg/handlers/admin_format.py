@@ -8,11 +8,10 @@ from decimal import Decimal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from nija_tg.handlers.callback_data import UsersPageButton
 from nija_tg.handlers.replies import echo, esc
 from nija_tg.services.admin_service import UserDetail, UsersPage
 
-PAGE_CALLBACK = "adm:users:"
-PAGE_PATTERN = r"^adm:users:[0-9]{1,6}$"
 DASH = "—"
 
 
@@ -65,11 +64,11 @@ def users_keyboard(view: UsersPage) -> InlineKeyboardMarkup | None:
     buttons = []
     if view.page > 1:
         buttons.append(
-            InlineKeyboardButton("‹ Prev", callback_data=f"{PAGE_CALLBACK}{view.page - 1}")
+            InlineKeyboardButton("‹ Prev", callback_data=UsersPageButton(view.page - 1).pack())
         )
     if view.page < view.pages:
         buttons.append(
-            InlineKeyboardButton("Next ›", callback_data=f"{PAGE_CALLBACK}{view.page + 1}")
+            InlineKeyboardButton("Next ›", callback_data=UsersPageButton(view.page + 1).pack())
         )
     return InlineKeyboardMarkup([buttons]) if buttons else None
 

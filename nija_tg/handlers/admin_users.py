@@ -5,7 +5,6 @@ from __future__ import annotations
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import CallbackQueryHandler
 
 from nija_tg.core.errors import PermissionDeniedError, ValidationError
 from nija_tg.handlers import admin_format as fmt
@@ -17,6 +16,7 @@ from nija_tg.handlers.admin_common import (
     parse_count,
     parse_user_id,
 )
+from nija_tg.handlers.callback_data import UsersPageButton, on_button
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
 
@@ -33,7 +33,7 @@ async def users_command(update: Update, context: BotContext, actor_id: int) -> N
     await reply(update, fmt.users_page(view), fmt.users_keyboard(view))
 
 
-async def users_page_pressed(update: Update, context: BotContext) -> None:
+async def users_page_pressed(update: Update, context: BotContext, button: UsersPageButton) -> None:
     """A prev/next button under a /users message: edit that message in place.
     Non-admins get a silent answer and nothing else (the attempt is audited)."""
     query = update.callback_query
@@ -45,7 +45,7 @@ async def users_page_pressed(update: Update, context: BotContext) -> None:
         await query.answer()
         return
     assert context.caller is not None
-    page = int((query.data or "").removeprefix(fmt.PAGE_CALLBACK))
+    page = button.page
     try:
         view = await context.services.admin.users_page(context.caller.user_id, page)
     except (ValidationError, PermissionDeniedError) as exc:
@@ -84,7 +84,7 @@ async def audit_command(update: Update, context: BotContext, actor_id: int) -> N
 def handlers() -> list:
     return [
         admin_command("users", users_command),
-        CallbackQueryHandler(users_page_pressed, pattern=fmt.PAGE_PATTERN),
+        on_button(UsersPageButton, users_page_pressed),
         admin_command("user", user_command),
         admin_command("audit", audit_command),
     ]

@@ -1,18 +1,17 @@
 """Approval mode (``NIJA_REGISTRATION=approval``): each admin gets a newcomer's join
 request with Approve / Reject buttons; the first admin to press decides, the newcomer
-is told, later presses say who decided. Button data: ``join:<a|r>:<user id>``."""
+is told, later presses say who decided. Button data: ``JoinButton`` (callback_data.py)."""
 
 from __future__ import annotations
 
 import logging
-import re
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import CallbackQueryHandler
 
 from nija_tg.core.models import Role
+from nija_tg.handlers.callback_data import JoinButton, on_button
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.menus import set_chat_menu
 from nija_tg.handlers.replies import esc
@@ -20,16 +19,9 @@ from nija_tg.handlers.welcome import welcome_text
 
 log = logging.getLogger("nija_tg.bot")
 
-PATTERN = r"^join:(a|r):([0-9]{1,19})$"
-
 
 def join_data(approve: bool, user_id: int) -> str:
-    return f"join:{'a' if approve else 'r'}:{user_id}"
-
-
-def parse_join_data(data: str) -> tuple[bool, int] | None:
-    match = re.fullmatch(PATTERN, data)
-    return None if match is None else (match.group(1) == "a", int(match.group(2)))
+    return JoinButton("approve" if approve else "reject", user_id).pack()
 
 
 def request_text(user_id: int, username: str | None, first_name: str | None) -> str:
@@ -73,16 +65,15 @@ async def ask_admins(
     return sent
 
 
-async def join_button(update: Update, context: BotContext) -> None:
+async def join_button(update: Update, context: BotContext, button: JoinButton) -> None:
     query = update.callback_query
     if query is None:
         return
     caller = context.caller
-    parsed = parse_join_data(query.data or "")
-    if caller is None or caller.role is not Role.ADMIN or parsed is None:
+    if caller is None or caller.role is not Role.ADMIN:
         await query.answer("That button is for admins.")
         return
-    approve, user_id = parsed
+    approve, user_id = button.verdict == "approve", button.user_id
     decision = await context.services.admission.decide(caller.user_id, user_id, approve)
     request = decision.request
     if request is None:
@@ -107,4 +98,4 @@ async def join_button(update: Update, context: BotContext) -> None:
 
 
 def handlers() -> list:
-    return [CallbackQueryHandler(join_button, pattern=PATTERN)]
+    return [on_button(JoinButton, join_button)]

@@ -34,7 +34,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
-    CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
     MessageHandler,
@@ -49,6 +48,7 @@ from nija_tg.core.errors import (
 )
 from nija_tg.core.models import Role
 from nija_tg.handlers import connect_texts as texts
+from nija_tg.handlers.callback_data import ConnectCancelButton, ExchangeButton, on_button
 from nija_tg.handlers.commands import all_command_names
 from nija_tg.handlers.connect_texts import ask_for
 from nija_tg.handlers.context import BotContext
@@ -175,10 +175,10 @@ async def connect_start(update: Update, context: BotContext) -> int:
 async def _show_buttons(update: Update, context: BotContext) -> int:
     keyboard = InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(label, callback_data=f"connect:ex:{eid}")]
+            [InlineKeyboardButton(label, callback_data=ExchangeButton(eid).pack())]
             for label, eid in FIRST_CLASS
         ]
-        + [[InlineKeyboardButton("Cancel", callback_data="connect:cancel")]]
+        + [[InlineKeyboardButton("Cancel", callback_data=ConnectCancelButton().pack())]]
     )
     _begin_step(update, context, STEP_CHOOSE)
     await reply(update, texts.WHICH_EXCHANGE, keyboard)
@@ -198,16 +198,12 @@ async def _ask_first(
 # --- the exchange step ------------------------------------------------------------------
 
 
-async def choose_button(update: Update, context: BotContext) -> int:
-    query = update.callback_query
-    await query.answer()
-    data = query.data or ""
-    if data == "connect:cancel":
-        return await cancel(update, context)
+async def choose_button(update: Update, context: BotContext, button: ExchangeButton) -> int:
+    await update.callback_query.answer()
     if _expired(context.user_data.get(STATE_KEY)):
         return await _end_expired(update, context)
     try:
-        exchange_id, fields = context.services.connect.fields_for(data.removeprefix("connect:ex:"))
+        exchange_id, fields = context.services.connect.fields_for(button.exchange_id)
     except UnknownExchangeError:
         await reply(update, texts.PICK_ANOTHER)
         return CHOOSE
@@ -328,6 +324,11 @@ async def _end_expired(update: Update, context: BotContext, *, deleted: bool = F
     return ConversationHandler.END
 
 
+async def cancel_button(update: Update, context: BotContext, _button: ConnectCancelButton) -> int:
+    await update.callback_query.answer()
+    return await cancel(update, context)
+
+
 async def cancel(update: Update, context: BotContext) -> int:
     _drop(update, context)
     await reply(update, texts.CANCELLED)
@@ -361,7 +362,7 @@ def conversation() -> ConversationHandler:
         entry_points=[CommandHandler("connect", connect_start)],
         states={
             CHOOSE: [
-                CallbackQueryHandler(choose_button, pattern=r"^connect:"),
+                on_button(ExchangeButton, choose_button),
                 MessageHandler(text_only | not_ours, choose_text),
             ],
             CREDENTIAL: [
@@ -372,7 +373,7 @@ def conversation() -> ConversationHandler:
         fallbacks=[
             CommandHandler("cancel", cancel),
             CommandHandler("connect", connect_start),
-            CallbackQueryHandler(cancel, pattern=r"^connect:cancel$"),
+            on_button(ConnectCancelButton, cancel_button),
         ],
         name="connect",
         allow_reentry=True,

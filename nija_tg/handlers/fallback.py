@@ -15,6 +15,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from nija_tg.core.secret_shapes import looks_like_secret
+from nija_tg.handlers.callback_data import EXPIRED_BUTTON
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import esc, reply
 from nija_tg.handlers.secret_guard import (
@@ -28,7 +29,6 @@ COMMAND_WORD = re.compile(r"/([a-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?=\s|$)")
 UNKNOWN_COMMAND = "I don't know the command /{name}. Send /help for the list."
 UNKNOWN_SHAPE = "I don't know that command. Send /help for the list."
 COMMANDS_ONLY = "I understand commands only. Send /help to see them."
-EXPIRED_BUTTON = "This button has expired. Send the command again."
 
 
 async def _secret_net(update: Update, context: BotContext) -> bool:
@@ -60,7 +60,8 @@ async def other_message(update: Update, context: BotContext) -> None:
 
 
 async def expired_button(update: Update, context: BotContext) -> None:
-    """A button no handler takes any more (a finished conversation, an old menu)."""
+    """A button no handler takes any more (a finished conversation, an old menu, the
+    data of an older version of the button: see callback_data.py)."""
     await update.callback_query.answer(EXPIRED_BUTTON)
 
 

@@ -8,23 +8,21 @@ as a user that does not exist.
 
 from __future__ import annotations
 
-import re
-
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import CommandHandler, filters
 
 from nija_tg.handlers import reports_dashboard as dashboard
+from nija_tg.handlers.callback_data import RefreshButton, on_button
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
-from nija_tg.handlers.reports_args import begin, resolve, user_id_arg
+from nija_tg.handlers.reports_args import begin, resolve
 from nija_tg.handlers.reports_commands import balance, positions, sessions, trades
 from nija_tg.handlers.reports_pnl import pnl
 from nija_tg.services.reports_service import NotVisibleError
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-REFRESH_PATTERN = re.compile(r"^status:refresh(?::([0-9]{1,15}))?$")
 
 
 async def send_dashboard(
@@ -50,16 +48,14 @@ async def status(update: Update, context: BotContext) -> None:
     await reply(update, text, markup)
 
 
-async def refresh(update: Update, context: BotContext) -> None:
+async def refresh(update: Update, context: BotContext, button: RefreshButton) -> None:
     """The 🔄 button: re-read and edit the dashboard message in place."""
     query = update.callback_query
     if query is None or context.caller is None:
         return
-    match = REFRESH_PATTERN.match(query.data or "")
-    target_id = user_id_arg(match.group(1)) if match and match.group(1) else None
     try:
         access = await context.services.reports.authorize(
-            context.caller, target_id, action="status"
+            context.caller, button.user_id, action="status"
         )
     except NotVisibleError as exc:
         await query.answer(exc.user_message, show_alert=True)
@@ -94,5 +90,5 @@ def handlers() -> list:
     only_new = filters.UpdateType.MESSAGE
     return [
         *(CommandHandler(name, fn, filters=only_new) for name, fn in commands.items()),
-        CallbackQueryHandler(refresh, pattern=REFRESH_PATTERN),
+        on_button(RefreshButton, refresh),
     ]

@@ -7,6 +7,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from nija_tg.core.models import Role, TradingMode, UserStatus
 from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.handlers import reports_format as fmt
+from nija_tg.handlers.callback_data import RefreshButton, TradeButton
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.health_format import stale_data_warning
 from nija_tg.handlers.replies import esc
@@ -14,15 +15,14 @@ from nija_tg.handlers.reports_args import whose
 from nija_tg.services.connect_service import ConnectionInfo
 from nija_tg.services.reports_service import Access, Dashboard
 
-REFRESH = "status:refresh"
-TRADE_ON = "trade:on"
-TRADE_OFF = "trade:off"
+TRADE_ON = TradeButton(TradingSwitch.ON).pack()
+TRADE_OFF = TradeButton(TradingSwitch.OFF).pack()
 SWITCH_STATE = {TradingSwitch.ON: "on", TradingSwitch.EXITS: "exits only", TradingSwitch.OFF: "off"}
 CONNECT_HINT = "Send /connect to link your exchange."
 
 
 def refresh_data(access: Access) -> str:
-    return REFRESH if access.own else f"{REFRESH}:{access.target.user_id}"
+    return RefreshButton(None if access.own else access.target.user_id).pack()
 
 
 def markup(access: Access, dash: Dashboard) -> InlineKeyboardMarkup:

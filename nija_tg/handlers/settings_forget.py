@@ -12,14 +12,15 @@ import time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
+from nija_tg.handlers.callback_data import ForgetButton, on_button
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.menus import set_chat_menu
 from nija_tg.handlers.replies import reply
 from nija_tg.handlers.settings_common import args, caller_id, polite, service
 
-YES, NO = "forget:yes", "forget:no"
+YES, NO = ForgetButton("yes").pack(), ForgetButton("no").pack()
 PENDING_KEY = "forget_confirmation"
 TTL_SECONDS = 600.0
 CONFIRM = (
@@ -81,14 +82,14 @@ async def _drop_buttons(update: Update) -> None:
         pass  # the buttons are inert anyway once the confirmation is used up
 
 
-async def on_press(update: Update, context: BotContext) -> None:
+async def on_press(update: Update, context: BotContext, button: ForgetButton) -> None:
     query = update.callback_query
     if query is None or context.caller is None:
         return
     if not _claim(update, context):
         await query.answer(NOT_YOURS)
         return
-    if query.data != YES:
+    if button.erase != "yes":
         await query.answer("Cancelled.")
         await _drop_buttons(update)
         await reply(update, "Cancelled: nothing was erased.")
@@ -106,5 +107,5 @@ async def on_press(update: Update, context: BotContext) -> None:
 def handlers() -> list:
     return [
         CommandHandler("forget", forget),
-        CallbackQueryHandler(on_press, pattern=r"^forget:(yes|no)$"),
+        on_button(ForgetButton, on_press),
     ]

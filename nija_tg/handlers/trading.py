@@ -8,10 +8,18 @@ import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from nija_tg.core.models import Role, TradingMode
 from nija_tg.core.trading_gate import TradingSwitch
+from nija_tg.handlers.callback_data import (
+    CallbackDataError,
+    CloseButton,
+    KeepOpenButton,
+    ModeButton,
+    TradeButton,
+    on_button,
+)
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import echo, esc, reply
 
@@ -35,20 +43,18 @@ SWITCH_LABEL = {
     TradingSwitch.EXITS: "EXITS ONLY",
     TradingSwitch.OFF: "OFF",
 }
+LIVE_YES = ModeButton(TradingMode.LIVE).pack()
+STAY_PAPER = ModeButton(TradingMode.PAPER).pack()
 CLOSE_TARGET = re.compile(r"[A-Za-z0-9]{1,15}(/[A-Za-z0-9]{1,10}(:[A-Za-z0-9]{1,10})?)?")
-
-# Typed callback data of the Close buttons: "close:ask|yes:<symbol>:<side>", "close:no".
-SYMBOL = r"[A-Z0-9]{1,15}/[A-Z0-9]{1,10}(?::[A-Z0-9]{1,10})?"
-CLOSE_PATTERN = re.compile(rf"^close:(ask|yes):({SYMBOL}):(long|short)$|^close:no$")
 
 
 def close_data(action: str, symbol: str, side: str) -> str | None:
-    """Callback data of a Close button (``action`` ask or yes), at most 64 bytes; None
-    for a symbol the pattern does not take (that position is closed with /close)."""
-    data = f"close:{action}:{symbol}:{side}"
-    if not CLOSE_PATTERN.match(data) or len(data.encode()) > 64:
+    """Packed data of a Close button (``action`` ask or yes), at most 64 bytes; None
+    for a symbol or side the button does not take (that position is closed with /close)."""
+    try:
+        return CloseButton(action, side, symbol).pack()  # type: ignore[arg-type]
+    except CallbackDataError:
         return None
-    return data
 
 
 async def trade_command(update: Update, context: BotContext) -> None:
@@ -65,10 +71,9 @@ async def trade_command(update: Update, context: BotContext) -> None:
     await reply(update, esc(outcome.message))
 
 
-async def trade_button(update: Update, context: BotContext) -> None:
+async def trade_button(update: Update, context: BotContext, button: TradeButton) -> None:
     query = update.callback_query
-    switch = TradingSwitch(query.data.split(":", 1)[1])
-    outcome = await context.services.trading.set_switch(context.caller.user_id, switch)
+    outcome = await context.services.trading.set_switch(context.caller.user_id, button.switch)
     await query.answer(outcome.message[:190], show_alert=not outcome.ok)
     await reply(update, esc(outcome.message))
 
@@ -85,30 +90,39 @@ async def close_command(update: Update, context: BotContext) -> None:
     await reply(update, esc(outcome.message))
 
 
-async def close_button(update: Update, context: BotContext) -> None:
-    """A Close button of /positions asks for a confirmation; the confirmation closes."""
+async def _may_close(update: Update, context: BotContext) -> bool:
     query = update.callback_query
     if query is None or context.caller is None:
-        return
-    match = CLOSE_PATTERN.match(query.data or "")
-    if match is None or context.caller.role is Role.VIEWER:
+        return False
+    if context.caller.role is Role.VIEWER:
         await query.answer("This button is not for you.")
+        return False
+    return True
+
+
+async def keep_button(update: Update, context: BotContext, _button: KeepOpenButton) -> None:
+    """ "No, keep it" under a close confirmation."""
+    if not await _may_close(update, context):
         return
-    if query.data == "close:no":
-        await query.answer("Kept open.")
-        await _drop_buttons(update)
-        await reply(update, "Nothing closed: the position stays open and keeps its stop.")
+    await update.callback_query.answer("Kept open.")
+    await _drop_buttons(update)
+    await reply(update, "Nothing closed: the position stays open and keeps its stop.")
+
+
+async def close_button(update: Update, context: BotContext, button: CloseButton) -> None:
+    """A Close button of /positions asks for a confirmation; the confirmation closes."""
+    if not await _may_close(update, context):
         return
-    action, symbol, side = match.group(1), match.group(2), match.group(3)
-    if action == "ask":
+    query = update.callback_query
+    symbol, side = button.symbol, button.side
+    if button.action == "ask":
         await query.answer()
-        yes = close_data("yes", symbol, side)
-        assert yes is not None  # the same symbol and side the pattern just took
+        yes = CloseButton("yes", side, symbol).pack()
         keyboard = InlineKeyboardMarkup(
             [
                 [
                     InlineKeyboardButton(f"Yes, close {symbol} {side}", callback_data=yes),
-                    InlineKeyboardButton("No, keep it", callback_data="close:no"),
+                    InlineKeyboardButton("No, keep it", callback_data=KeepOpenButton().pack()),
                 ]
             ]
         )
@@ -153,8 +167,8 @@ async def mode_command(update: Update, context: BotContext) -> None:
         return
     keyboard = InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton("Yes, trade real money", callback_data="mode:live:yes")],
-            [InlineKeyboardButton("No, stay in paper", callback_data="mode:no")],
+            [InlineKeyboardButton("Yes, trade real money", callback_data=LIVE_YES)],
+            [InlineKeyboardButton("No, stay in paper", callback_data=STAY_PAPER)],
         ]
     )
     await reply(
@@ -165,10 +179,10 @@ async def mode_command(update: Update, context: BotContext) -> None:
     )
 
 
-async def mode_button(update: Update, context: BotContext) -> None:
+async def mode_button(update: Update, context: BotContext, button: ModeButton) -> None:
     query = update.callback_query
     await query.answer()
-    if query.data != "mode:live:yes":
+    if button.mode is not TradingMode.LIVE:
         await query.edit_message_text("Staying in paper mode.")
         return
     outcome = await context.services.trading.set_mode(
@@ -182,7 +196,8 @@ def handlers() -> list:
         CommandHandler("trade", trade_command),
         CommandHandler("close", close_command),
         CommandHandler("mode", mode_command),
-        CallbackQueryHandler(trade_button, pattern=r"^trade:(on|exits|off)$"),
-        CallbackQueryHandler(close_button, pattern=CLOSE_PATTERN),
-        CallbackQueryHandler(mode_button, pattern=r"^mode:(live:yes|no)$"),
+        on_button(TradeButton, trade_button),
+        on_button(CloseButton, close_button),
+        on_button(KeepOpenButton, keep_button),
+        on_button(ModeButton, mode_button),
     ]

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from nija_tg.core.models import Role
+from nija_tg.handlers.callback_data import EXPIRED_BUTTON, ForgetButton, UsersPageButton
 from nija_tg.storage import audit, credentials, outbox, snapshots, users
 from nija_tg.storage.admin_queries import utc_day
 from tests.handlers.harness import ADMIN_ID
@@ -161,21 +162,37 @@ async def test_users_paging_buttons_edit_the_message(crew):
     assert "page 1/3" in text and "Total 48" in text and "balance 1,250.00" in text
     assert "+50.00" in text and "&lt;Eve&gt;" not in text  # usernames shown first
     keyboard = first.params["reply_markup"]["inline_keyboard"]
-    assert [b["callback_data"] for b in keyboard[0]] == ["adm:users:2"]
+    assert [b["callback_data"] for b in keyboard[0]] == [UsersPageButton(2).pack()]
     message_id = first.result["message_id"]
-    edit = await crew.press(ADMIN_ID, "adm:users:2", message_id, method="editMessageText")
+    edit = await crew.press(
+        ADMIN_ID, UsersPageButton(2).pack(), message_id, method="editMessageText"
+    )
     assert "page 2/3" in edit.params["text"]
     buttons = [b["callback_data"] for b in edit.params["reply_markup"]["inline_keyboard"][0]]
-    assert buttons == ["adm:users:1", "adm:users:3"]
+    assert buttons == [UsersPageButton(1).pack(), UsersPageButton(3).pack()]
     last = await crew.ask(ADMIN_ID, "/users 3")
     assert "page 3/3" in last.params["text"] and "5044" in last.params["text"]
     assert "There is no page 9" in await crew.say(ADMIN_ID, "/users 9")
 
 
+async def test_a_paging_button_outside_its_bounds_answers_expired_and_edits_nothing(crew):
+    first = await crew.ask(ADMIN_ID, "/users")
+    since = crew.api.mark()
+    # in the button's grammar (digits) but below its bounds: on_button refuses it
+    crew.api.user_callback(ADMIN_ID, "users:1:0", message_id=first.result["message_id"])
+    answer = await crew.api.wait_for("answerCallbackQuery", since=since)
+    assert answer.params.get("text") == EXPIRED_BUTTON
+    assert "page 1/" in await crew.say(ADMIN_ID, "/users")  # runs after the press
+    assert crew.api.sent_to(ADMIN_ID, "editMessageText", since=since) == []
+    assert len(crew.api.sent_to(ADMIN_ID, since=since)) == 1
+
+
 async def test_non_admin_pressing_a_paging_button_gets_nothing(crew):
     first = await crew.ask(TRADER, "/help")
     since = crew.api.mark()
-    query_id = crew.api.user_callback(TRADER, "adm:users:2", message_id=first.result["message_id"])
+    query_id = crew.api.user_callback(
+        TRADER, UsersPageButton(2).pack(), message_id=first.result["message_id"]
+    )
     await crew.api.wait_for("answerCallbackQuery", since=since)
     await asyncio.sleep(0.3)
     assert crew.api.callback_answers[query_id].get("text") in (None, "")
@@ -309,7 +326,7 @@ async def test_the_last_admin_can_neither_step_down_nor_forget(crew):
     for role in ("trader", "viewer"):
         assert "last admin" in await crew.say(ADMIN_ID, f"/role 1000 {role}")
     record = await crew.ask(ADMIN_ID, "/forget")
-    refused = await crew.press(ADMIN_ID, "forget:yes", record.result["message_id"])
+    refused = await crew.press(ADMIN_ID, ForgetButton("yes").pack(), record.result["message_id"])
     text = str(refused.params["text"])
     assert "last admin" in text and "/role" in text
     admin = await users.get_user(_db(crew), ADMIN_ID)

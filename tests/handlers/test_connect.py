@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from nija_tg.handlers.callback_data import ExchangeButton
 from nija_tg.handlers.connect_texts import NOT_AN_EXCHANGE
 from nija_tg.storage import audit, credentials
 from tests.fakes.bingx import BingXEmulator
@@ -60,8 +61,9 @@ async def test_full_connect_flow(bot, exchanges, exchange_id):
     buttons = [
         b["callback_data"] for row in record.params["reply_markup"]["inline_keyboard"] for b in row
     ]
-    assert f"connect:ex:{exchange_id}" in buttons
-    prompt = await bot.press(ALICE, f"connect:ex:{exchange_id}", record.result["message_id"])
+    pick = ExchangeButton(exchange_id).pack()
+    assert pick in buttons
+    prompt = await bot.press(ALICE, pick, record.result["message_id"])
     assert "(1/2)" in prompt.params["text"] and "no withdrawals" in prompt.params["text"]
     # where to make the key and which permissions never to tick, for this exchange
     never = {"kraken": "Withdraw Funds", "bingx": "Withdraw", "coinbase": "Transfer"}

@@ -10,6 +10,7 @@ from telegram.ext import CommandHandler
 from nija_tg.core.models import OrderStatus, OrderType, Role, Side, UserStatus
 from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.handlers import reports_format as fmt
+from nija_tg.handlers.callback_data import RefreshButton, TradeButton
 from nija_tg.handlers.reports import send_dashboard
 from nija_tg.storage import audit, credentials, orders, snapshots, users
 from nija_tg.storage.db import Database
@@ -18,6 +19,10 @@ from tests.services.test_reports_service import arrange_trader
 
 TRADER, STRANGER_TRADER, VIEWER = 2001, 2002, 2003
 NOT_VISIBLE = "No such user, or you may not see them."
+TRADE_ON = TradeButton(TradingSwitch.ON).pack()
+TRADE_OFF = TradeButton(TradingSwitch.OFF).pack()
+REFRESH_OWN = RefreshButton().pack()
+REFRESH_TRADER = RefreshButton(TRADER).pack()
 # Values only TRADER's rows hold: none of them may reach anyone else.
 MARKERS = ("12,345", "BTC/USDT", "ETH/USDT", "kraken", "abcd", "3,000.5", "10,000", "Name")
 
@@ -56,12 +61,12 @@ async def test_status_dashboard_for_trader(bot):
     assert "Today's P&amp;L: +345.68 (realised +25.00 in 3 trades)" in text
     assert "Last signal: BTC/USDT: buy (72%) — ADX 31" in text
     assert "Updated: " in text and "just now" in text
-    assert buttons(record) == [("▶️ Start trading", "trade:on"), ("🔄 Refresh", "status:refresh")]
+    assert buttons(record) == [("▶️ Start trading", TRADE_ON), ("🔄 Refresh", REFRESH_OWN)]
     async with db_of(bot).transaction() as tx:
         await users.set_trading(tx, TRADER, True)
     record = await bot.ask(TRADER, "/status")
     assert "Trading: 🟢 on" in record.params["text"]
-    assert buttons(record) == [("⏸ Stop trading", "trade:off"), ("🔄 Refresh", "status:refresh")]
+    assert buttons(record) == [("⏸ Stop trading", TRADE_OFF), ("🔄 Refresh", REFRESH_OWN)]
 
 
 async def test_refresh_edits_the_dashboard(bot):
@@ -74,14 +79,14 @@ async def test_refresh_edits_the_dashboard(bot):
         await snapshots.save(
             tx, TRADER, snapshots.Snapshot(**{**_fields(snap), "equity": Decimal("13000")})
         )
-    edit = await bot.press(TRADER, "status:refresh", message_id, method="editMessageText")
+    edit = await bot.press(TRADER, REFRESH_OWN, message_id, method="editMessageText")
     assert edit.params["message_id"] == message_id
     assert "Equity: <b>13,000.00</b>" in edit.params["text"]
-    assert ("🔄 Refresh", "status:refresh") in buttons(edit)
+    assert ("🔄 Refresh", REFRESH_OWN) in buttons(edit)
     await bot.settle()
     assert any(a.get("text") == "Updated" for a in bot.api.callback_answers.values())
     since = bot.api.mark()
-    bot.api.user_callback(TRADER, "status:refresh", message_id=message_id)
+    bot.api.user_callback(TRADER, REFRESH_OWN, message_id=message_id)
     answer = await bot.api.wait_for("answerCallbackQuery", since=since)
     assert answer.params.get("text") == "Already up to date"
     assert not bot.api.sent_to(TRADER, "editMessageText", since=since)
@@ -162,7 +167,7 @@ async def test_empty_new_user(bot):
     assert "Exchange: not connected — Send /connect to link your exchange." in text
     assert "Equity: <b>—</b>" in text and "Open positions: 0" in text
     assert "no data from the trading engine yet" in text
-    assert buttons(record)[0] == ("▶️ Start trading", "trade:on")
+    assert buttons(record)[0] == ("▶️ Start trading", TRADE_ON)
     for command in ("/balance", "/positions", "/trades", "/sessions"):
         assert "Send /connect to link your exchange." in await bot.say(TRADER, command)
     assert "No equity history yet" in await bot.say(TRADER, "/pnl week")
@@ -175,7 +180,7 @@ async def test_viewer_without_and_with_grant(bot):
     await register(bot, VIEWER, Role.VIEWER)
     record = await bot.ask(VIEWER, "/status")
     assert "read-only access" in record.params["text"] and "grant" in record.params["text"]
-    assert buttons(record) == [("🔄 Refresh", "status:refresh")]
+    assert buttons(record) == [("🔄 Refresh", REFRESH_OWN)]
     assert "/connect" not in record.params["text"]
     for command in ("/status", "/balance", "/pnl week", "/trades 5"):
         assert await bot.say(VIEWER, f"{command} {TRADER}") == NOT_VISIBLE
@@ -186,9 +191,9 @@ async def test_viewer_without_and_with_grant(bot):
     text = record.params["text"]
     assert f"({TRADER})" in text and "12,345.68" in text and "kraken" in text
     assert "abcd" not in text  # the key tail is for the owner and admins
-    assert buttons(record) == [("🔄 Refresh", f"status:refresh:{TRADER}")]
+    assert buttons(record) == [("🔄 Refresh", REFRESH_TRADER)]
     edit = await bot.press(
-        VIEWER, f"status:refresh:{TRADER}", record.result["message_id"], method="editMessageText"
+        VIEWER, REFRESH_TRADER, record.result["message_id"], method="editMessageText"
     )
     assert "12,345.68" in edit.params["text"]
     assert "10,000.00" in await bot.say(VIEWER, f"/balance {TRADER}")
@@ -198,9 +203,7 @@ async def test_viewer_without_and_with_grant(bot):
     async with db_of(bot).transaction() as tx:
         await users.revoke(tx, VIEWER, TRADER)
     since = bot.api.mark()
-    bot.api.user_callback(
-        VIEWER, f"status:refresh:{TRADER}", message_id=record.result["message_id"]
-    )
+    bot.api.user_callback(VIEWER, REFRESH_TRADER, message_id=record.result["message_id"])
     answer = await bot.api.wait_for("answerCallbackQuery", since=since)
     assert answer.params["text"] == NOT_VISIBLE
     assert await bot.say(VIEWER, f"/positions {TRADER}") == NOT_VISIBLE
@@ -211,7 +214,7 @@ async def test_admin_views_another_user_audited(bot):
     await register(bot, ADMIN_ID)
     record = await bot.ask(ADMIN_ID, f"/status {TRADER}")
     assert "12,345.68" in record.params["text"] and "••••abcd" in record.params["text"]
-    assert buttons(record) == [("🔄 Refresh", f"status:refresh:{TRADER}")]
+    assert buttons(record) == [("🔄 Refresh", REFRESH_TRADER)]
     assert "BTC/USDT" in await bot.say(ADMIN_ID, f"/positions {TRADER}")
     assert await bot.say(ADMIN_ID, "/status 999999") == NOT_VISIBLE
     rows = [r for r in await audit.recent(db_of(bot), 50) if r.action == "admin.view"]
@@ -357,9 +360,9 @@ async def test_dashboard_shows_exits_only_and_that_stops_keep_protecting(bot):
     assert "Trading: 🟡 exits only (no new positions)" in text
     assert "Stops keep protecting the open positions." in text
     assert buttons(record) == [
-        ("▶️ Start trading", "trade:on"),
-        ("⏸ Stop trading", "trade:off"),
-        ("🔄 Refresh", "status:refresh"),
+        ("▶️ Start trading", TRADE_ON),
+        ("⏸ Stop trading", TRADE_OFF),
+        ("🔄 Refresh", REFRESH_OWN),
     ]
     async with db_of(bot).transaction() as tx:
         await users.set_switch(tx, TRADER, TradingSwitch.ON)

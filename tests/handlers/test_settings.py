@@ -8,6 +8,7 @@ import pytest
 
 from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import Bound, RiskSettings
+from nija_tg.handlers.callback_data import ForgetButton
 from nija_tg.storage import audit, credentials, outbox, settings_repo, users
 from tests.handlers.harness import ADMIN_ID
 
@@ -16,6 +17,7 @@ BOB = 2102
 VERA = 2103  # a viewer
 
 DEFAULTS = RiskSettings().to_dict()
+FORGET_YES, FORGET_NO = ForgetButton("yes").pack(), ForgetButton("no").pack()
 
 
 async def say(bot, uid: int, text: str) -> str:
@@ -307,9 +309,9 @@ async def test_forget_yes_erases_everything(bot):
     db = bot.services.users.db
     record = await bot.ask(ALICE, "/forget")
     buttons = record.params["reply_markup"]["inline_keyboard"][0]
-    assert [b["callback_data"] for b in buttons] == ["forget:yes", "forget:no"]
+    assert [b["callback_data"] for b in buttons] == [FORGET_YES, FORGET_NO]
     assert buttons[0]["text"] == "Yes, erase everything"
-    done = await bot.press(ALICE, "forget:yes", record.result["message_id"])
+    done = await bot.press(ALICE, FORGET_YES, record.result["message_id"])
     assert "Everything is erased" in done.params["text"] and "/start" in done.params["text"]
     assert await users.get_user(db, ALICE) is None
     assert await credentials.get(db, ALICE) is None
@@ -320,7 +322,7 @@ async def test_forget_yes_erases_everything(bot):
     assert str(forget.target_id).startswith("forgotten:")  # the id is gone from the audit
     assert not any(ALICE in (r.actor_id, r.target_id) for r in rows)
     # pressing the old button again: the user is gone, nothing breaks
-    again = await press_answer(bot, ALICE, "forget:yes", record.result["message_id"])
+    again = await press_answer(bot, ALICE, FORGET_YES, record.result["message_id"])
     assert again.ok
     assert "registered as" in await say(bot, ALICE, "/start")
     assert (await stored(bot, ALICE)) == DEFAULTS
@@ -329,12 +331,12 @@ async def test_forget_yes_erases_everything(bot):
 async def test_forget_cancel_keeps_everything(bot):
     await arrange_trader(bot, ALICE)
     record = await bot.ask(ALICE, "/forget")
-    done = await bot.press(ALICE, "forget:no", record.result["message_id"])
+    done = await bot.press(ALICE, FORGET_NO, record.result["message_id"])
     assert "nothing was erased" in done.params["text"]
     assert await bot.services.users.get(ALICE) is not None
     assert await credentials.get(bot.services.users.db, ALICE) is not None
     # the used-up button does nothing any more
-    stale = await press_answer(bot, ALICE, "forget:yes", record.result["message_id"])
+    stale = await press_answer(bot, ALICE, FORGET_YES, record.result["message_id"])
     assert "not for you" in stale.params["text"]
     assert await bot.services.users.get(ALICE) is not None
 
@@ -344,7 +346,7 @@ async def test_another_users_press_does_nothing_to_the_first_user(bot):
     await registered(bot, BOB)
     record = await bot.ask(ALICE, "/forget")
     message_id = record.result["message_id"]
-    answer = await press_answer(bot, BOB, "forget:yes", message_id, chat_id=ALICE)
+    answer = await press_answer(bot, BOB, FORGET_YES, message_id, chat_id=ALICE)
     assert "not for you" in answer.params["text"]
     assert await bot.services.users.get(ALICE) is not None
     assert await bot.services.users.get(BOB) is not None
@@ -352,11 +354,11 @@ async def test_another_users_press_does_nothing_to_the_first_user(bot):
     assert (await stored(bot, ALICE))["max_position_usd"] == "123"
     # Bob's own fresh confirmation does not unlock Alice's button either
     await bot.ask(BOB, "/forget")
-    answer = await press_answer(bot, BOB, "forget:yes", message_id, chat_id=ALICE)
+    answer = await press_answer(bot, BOB, FORGET_YES, message_id, chat_id=ALICE)
     assert "not for you" in answer.params["text"]
     assert await bot.services.users.get(ALICE) is not None
     # Alice's own press still works afterwards
-    done = await bot.press(ALICE, "forget:yes", message_id)
+    done = await bot.press(ALICE, FORGET_YES, message_id)
     assert "Everything is erased" in done.params["text"]
     assert await bot.services.users.get(ALICE) is None
     assert await bot.services.users.get(BOB) is not None

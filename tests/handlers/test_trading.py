@@ -2,9 +2,19 @@ from decimal import Decimal
 
 from nija_tg.core.models import Role, TradingMode, UserStatus
 from nija_tg.core.trading_gate import TradingSwitch
+from nija_tg.handlers.callback_data import (
+    EXPIRED_BUTTON,
+    CloseButton,
+    KeepOpenButton,
+    ModeButton,
+    TradeButton,
+)
 from nija_tg.storage import audit, close_requests, credentials, positions, users
 
 ALICE, VIEWER = 6001, 6002
+ASK = CloseButton("ask", "long", "ETH/USD").pack()
+YES = CloseButton("yes", "long", "ETH/USD").pack()
+KEEP = KeepOpenButton().pack()
 
 
 def db_of(bot):
@@ -32,7 +42,8 @@ async def test_trade_usage_for_malformed_args(bot):
 async def test_trade_buttons(bot):
     await bot.say(ALICE, "/start")
     record = await bot.ask(ALICE, "/help")
-    reply = await bot.press(ALICE, "trade:on", record.result["message_id"])
+    trade_on = TradeButton(TradingSwitch.ON).pack()
+    reply = await bot.press(ALICE, trade_on, record.result["message_id"])
     assert "Trading is ON" in reply.params["text"]
     assert (await users.get_user(db_of(bot), ALICE)).trading_on
 
@@ -48,7 +59,10 @@ async def test_live_mode_needs_verified_keys_and_confirmation(bot):
     assert "Confirm?" in record.params["text"]
     assert (await users.get_user(db_of(bot), ALICE)).mode is TradingMode.PAPER
     edited = await bot.press(
-        ALICE, "mode:live:yes", record.result["message_id"], method="editMessageText"
+        ALICE,
+        ModeButton(TradingMode.LIVE).pack(),
+        record.result["message_id"],
+        method="editMessageText",
     )
     assert "LIVE mode is on" in edited.params["text"]
     assert (await users.get_user(db_of(bot), ALICE)).mode is TradingMode.LIVE
@@ -196,22 +210,22 @@ async def test_close_button_on_positions_asks_then_closes(bot):
     record = await bot.ask(ALICE, "/positions")
     assert "Stops protect every open position" in record.params["text"]
     ((label, data),) = buttons(record)
-    assert label.startswith("✖️ Close ETH/USD long") and data == "close:ask:ETH/USD:long"
+    assert label.startswith("✖️ Close ETH/USD long") and data == ASK
     ask = await bot.press(ALICE, data, record.result["message_id"])
     assert "Close your <b>ETH/USD</b> long at market now?" in ask.params["text"]
     assert buttons(ask) == [
-        ("Yes, close ETH/USD long", "close:yes:ETH/USD:long"),
-        ("No, keep it", "close:no"),
+        ("Yes, close ETH/USD long", YES),
+        ("No, keep it", KEEP),
     ]
     assert await pending(bot, ALICE) == []  # asking is not closing
-    kept = await bot.press(ALICE, "close:no", ask.result["message_id"])
+    kept = await bot.press(ALICE, KEEP, ask.result["message_id"])
     assert "Nothing closed" in kept.params["text"] and await pending(bot, ALICE) == []
     ask = await bot.press(ALICE, data, record.result["message_id"])
-    done = await bot.press(ALICE, "close:yes:ETH/USD:long", ask.result["message_id"])
+    done = await bot.press(ALICE, YES, ask.result["message_id"])
     assert "Closing ETH/USD long at market" in done.params["text"]
     (req,) = await pending(bot, ALICE)
     assert (req.symbol, req.side) == ("ETH/USD", "long")
-    again = await bot.press(ALICE, "close:yes:ETH/USD:long", ask.result["message_id"])
+    again = await bot.press(ALICE, YES, ask.result["message_id"])
     assert "Already closing" in again.params["text"] and len(await pending(bot, ALICE)) == 1
 
 
@@ -221,7 +235,7 @@ async def test_close_button_of_a_position_gone_meanwhile_is_answered_politely(bo
     record = await bot.ask(ALICE, "/positions")
     async with db_of(bot).transaction() as tx:
         await positions.delete(tx, ALICE, "ETH/USD", "long")  # its stop closed it
-    done = await bot.press(ALICE, "close:yes:ETH/USD:long", record.result["message_id"])
+    done = await bot.press(ALICE, YES, record.result["message_id"])
     assert "is not open any more" in done.params["text"]
     assert await pending(bot, ALICE) == []
 
@@ -236,7 +250,32 @@ async def test_no_close_buttons_for_someone_elses_positions(bot):
     record = await bot.ask(VIEWER, f"/positions {ALICE}")
     assert "ETH/USD" in record.params["text"] and not record.params.get("reply_markup")
     since = bot.api.mark()
-    bot.api.user_callback(VIEWER, "close:yes:ETH/USD:long", message_id=record.result["message_id"])
+    bot.api.user_callback(VIEWER, YES, message_id=record.result["message_id"])
     pressed = await bot.api.wait_for("answerCallbackQuery", since=since, timeout=10)
     assert "not for you" in pressed.params.get("text", "")
     assert await pending(bot, ALICE) == []
+
+
+async def test_buttons_of_the_unversioned_wire_format_answer_expired_and_change_nothing(bot):
+    """Buttons still showing in messages sent before callback data were versioned carry
+    these literal strings: each is answered "expired" and nothing is done or edited."""
+    await bot.say(ALICE, "/start")
+    await hold(bot, ALICE)
+    record = await bot.ask(ALICE, "/positions")
+    since = bot.api.mark()
+    for old in ("trade:on", "close:yes:ETH/USD:long", "close:no", "mode:live:yes"):
+        bot.api.user_callback(ALICE, old, message_id=record.result["message_id"])
+    # one user's updates run in order: this reply comes after all four presses
+    assert "Trading is OFF" in await bot.say(ALICE, "/trade")
+    calls = [r for r in bot.api.requests[since:] if r.method != "getUpdates"]
+    assert [r.method for r in calls] == ["answerCallbackQuery"] * 4 + ["sendMessage"]
+    assert {r.params.get("text") for r in calls[:4]} == {EXPIRED_BUTTON}
+    user = await users.get_user(db_of(bot), ALICE)
+    assert not user.trading_on and user.mode is TradingMode.PAPER
+    assert await pending(bot, ALICE) == []
+
+
+def test_the_close_button_takes_a_swap_symbol_within_64_bytes():
+    data = CloseButton("yes", "short", "ETH/USDT:USDT").pack()
+    assert CloseButton.unpack(data) == CloseButton("yes", "short", "ETH/USDT:USDT")
+    assert len(data.encode()) <= 64
