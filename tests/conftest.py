@@ -73,3 +73,29 @@ async def db(settings: Settings):
 def vault() -> KeyRing:
     """The engine's key ring (seals and opens credentials in engine tests)."""
     return KeyRing.generate()
+
+
+# The longest tests (a minute or more each on 2 cores) start first, so that on 4 xdist
+# workers they run beside the many short ones instead of after them (the suite's wall
+# time is set by its tail). Order only: every test still runs.
+LONG_FIRST = (
+    "tests/engine/test_backtest_parity.py",
+    "tests/engine/test_backtesting_py_parity.py",
+    "tests/chaos_smoke/",
+    "tests/test_supervisord.py",
+    "tests/security/test_hostile_input.py",
+    "tests/security/test_cross_user.py",
+    "tests/engine/test_engine_kill.py",
+    "tests/engine/test_backtest.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        for i, prefix in enumerate(LONG_FIRST):
+            if path.startswith(prefix):
+                return i
+        return len(LONG_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keep their order
