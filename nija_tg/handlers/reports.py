@@ -9,8 +9,6 @@ as a user that does not exist.
 from __future__ import annotations
 
 from telegram import LinkPreviewOptions, Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest
 from telegram.ext import CommandHandler, filters
 
 from nija_tg.handlers import reports_dashboard as dashboard
@@ -54,27 +52,16 @@ async def refresh(update: Update, context: BotContext, button: RefreshButton) ->
     if query is None or context.caller is None:
         return
     try:
-        access = await context.services.reports.authorize(
-            context.caller, button.user_id, action="status"
-        )
+        outcome = await dashboard.edit_dashboard(update, context, button.user_id)
     except NotVisibleError as exc:
         await query.answer(exc.user_message, show_alert=True)
         return
-    text, markup = await dashboard.render(context, access)
-    note = "Updated"
-    try:
-        await query.edit_message_text(
-            text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            link_preview_options=NO_PREVIEW,
-        )
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            await query.answer("Could not refresh. Send /status instead.")
-            raise
-        note = "Already up to date"
-    await query.answer(note)
+    notes = {
+        "edited": "Updated",
+        "same": "Already up to date",
+        "failed": "Could not refresh. Send /status instead.",
+    }
+    await query.answer(notes[outcome])
 
 
 def handlers() -> list:

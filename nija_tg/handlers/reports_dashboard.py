@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
 
 from nija_tg.core.models import Role, TradingMode, UserStatus
 from nija_tg.core.trading_gate import TradingSwitch
@@ -146,3 +148,25 @@ async def render(context: BotContext, access: Access) -> tuple[str, InlineKeyboa
     now = services.reports.now().timestamp()
     stale = stale_data_warning(await services.health.report())
     return text(access, dash, conn, now, grants, stale), markup(access, dash)
+
+
+async def edit_dashboard(update: Update, context: BotContext, target_user_id: int | None) -> str:
+    """Re-read the dashboard of ``target_user_id`` (None: the caller) and edit the
+    message the pressed button sits under. "edited", "same" (nothing changed) or
+    "failed"; access is checked as for /status (NotVisibleError propagates)."""
+    query = update.callback_query
+    assert query is not None and context.caller is not None
+    access = await context.services.reports.authorize(
+        context.caller, target_user_id, action="status"
+    )
+    text, markup = await render(context, access)
+    try:
+        await query.edit_message_text(
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+    except BadRequest as exc:
+        return "same" if "not modified" in str(exc).lower() else "failed"
+    return "edited"

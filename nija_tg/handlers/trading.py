@@ -22,6 +22,7 @@ from nija_tg.handlers.callback_data import (
 )
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import echo, esc, reply
+from nija_tg.handlers.reports_dashboard import edit_dashboard
 
 TRADE_USAGE = "Usage: /trade on, /trade exits or /trade off"
 TRADE_MEANS = (
@@ -71,11 +72,18 @@ async def trade_command(update: Update, context: BotContext) -> None:
     await reply(update, esc(outcome.message))
 
 
+TOAST = 190  # characters of a callback answer (Telegram: 200)
+
+
 async def trade_button(update: Update, context: BotContext, button: TradeButton) -> None:
     query = update.callback_query
     outcome = await context.services.trading.set_switch(context.caller.user_id, button.switch)
-    await query.answer(outcome.message[:190], show_alert=not outcome.ok)
-    await reply(update, esc(outcome.message))
+    await query.answer(outcome.message[:TOAST], show_alert=not outcome.ok)
+    # the buttons sit under the dashboard: it shows the new state in place (no new
+    # message, no stale button); what the toast cannot hold whole goes to the chat too
+    edited = await edit_dashboard(update, context, None)
+    if edited == "failed" or not outcome.ok or len(outcome.message) > TOAST:
+        await reply(update, esc(outcome.message))
 
 
 async def close_command(update: Update, context: BotContext) -> None:

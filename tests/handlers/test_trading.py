@@ -39,13 +39,27 @@ async def test_trade_usage_for_malformed_args(bot):
     assert not (await users.get_user(db_of(bot), ALICE)).trading_on
 
 
-async def test_trade_buttons(bot):
+async def test_trade_buttons_switch_and_show_the_new_state_in_place(bot):
     await bot.say(ALICE, "/start")
-    record = await bot.ask(ALICE, "/help")
+    dashboard = await bot.ask(ALICE, "/status")
+    message_id = dashboard.result["message_id"]
     trade_on = TradeButton(TradingSwitch.ON).pack()
-    reply = await bot.press(ALICE, trade_on, record.result["message_id"])
-    assert "Trading is ON" in reply.params["text"]
+    since = bot.api.mark()
+    edited = await bot.press(ALICE, trade_on, message_id, method="editMessageText")
     assert (await users.get_user(db_of(bot), ALICE)).trading_on
+    # the same dashboard message now says on and offers Stop: no stale button
+    assert edited.params["message_id"] == message_id
+    assert "Trading: 🟢 on" in edited.params["text"]
+    texts = [b["text"] for row in edited.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert "⏸ Stop trading" in texts and "▶️ Start trading" not in texts
+    answer = await bot.api.wait_for("answerCallbackQuery", since=since)
+    assert "Trading is ON" in answer.params["text"]
+    await bot.settle()
+    assert bot.api.sent_to(ALICE, since=since) == []  # no new message
+    trade_off = TradeButton(TradingSwitch.OFF).pack()
+    edited = await bot.press(ALICE, trade_off, message_id, method="editMessageText")
+    assert "Trading: ⚪ off" in edited.params["text"]
+    assert not (await users.get_user(db_of(bot), ALICE)).trading_on
 
 
 async def test_live_mode_needs_verified_keys_and_confirmation(bot):
