@@ -24,24 +24,29 @@ async def test_a_running_daemon_reports_engine_markets_and_venues(settings, db, 
     stop = asyncio.Event()
     runner = asyncio.create_task(daemon.run(stop))
     try:
+        seen: dict = {}
 
         async def beating():
             rows = {r.component: r for r in await heartbeats.read_all(db)}
             market = rows.get("market:kraken:5m")
+            # the last candle close processed (the hub's boundaries run on without data)
+            last = max(daemon.hub.updated_at(k) for k in daemon.hub.keys) if daemon.hub.keys else -1
+            seen.update(rows=rows, last=last)
             return (
                 rows.get("engine") is not None
                 and rows["engine"].data["loops"] == 2
                 and market is not None
-                and market.data["last_close"] == daemon.hub.published > 0
+                and market.data["last_close"] == last > 0
             )
 
         assert await until(beating)
-        rows = {r.component: r for r in await heartbeats.read_all(db)}
-        assert rows["engine"].data["backlog"] == 1
+        rows = seen["rows"]
+        # the queued row at least (the paper users' own fills may queue more meanwhile)
+        assert rows["engine"].data["backlog"] >= 1
         assert rows["market:kraken:5m"].data == {
             "timeframe_ms": 300_000,
             "markets": 2,
-            "last_close": daemon.hub.published,
+            "last_close": seen["last"],
         }
         assert rows["venue:kraken"].data["last_private_ok"] is not None
         report = await HealthService(db).report()
