@@ -94,6 +94,7 @@ class Daemon:
                 self.hub,
                 lambda: len(self.loops),
                 lambda: self.heartbeat.last_beat_at,
+                lambda: self.heartbeat.last_backlog,
                 now_ms=clock.now_ms,
             )
             self.metrics.serve(metrics_port, metrics_listen)

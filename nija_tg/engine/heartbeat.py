@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from nija_tg.engine.market_data import MarketHub
 from nija_tg.engine.market_window import timeframe_ms
 from nija_tg.exchange.venue_health import VenueHealth
+from nija_tg.periodic import run_every
 from nija_tg.storage import heartbeats, outbox
 from nija_tg.storage.db import Database
 
@@ -50,6 +51,7 @@ class Heartbeat:
         self.started_at = clock()
         self.release = release()
         self.last_beat_at: float | None = None
+        self.last_backlog = 0  # notifications waiting, as the last beat counted them
 
     async def rows(self) -> dict[str, dict]:
         rows: dict[str, dict] = {
@@ -58,7 +60,7 @@ class Heartbeat:
                 "pid": os.getpid(),
                 "started_at": self.started_at,
                 "loops": self.loops(),
-                "backlog": await outbox.deliverable_count(self.db),
+                "backlog": await self._backlog(),
             }
         }
         for key in self.hub.keys:
@@ -79,6 +81,10 @@ class Heartbeat:
             }
         return rows
 
+    async def _backlog(self) -> int:
+        self.last_backlog = await outbox.deliverable_count(self.db)
+        return self.last_backlog
+
     async def beat(self) -> None:
         rows = await self.rows()
         at = self.clock()
@@ -87,12 +93,5 @@ class Heartbeat:
         self.last_beat_at = at
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.beat()
-            except Exception:  # a missed beat shows as age; never stop the engine
-                log.exception("heartbeat not written")
-            try:
-                await asyncio.wait_for(stop.wait(), self.interval_s)
-            except TimeoutError:
-                pass
+        # a missed beat shows as age; it never stops the engine
+        await run_every(stop, self.interval_s, self.beat, log=log, failure="heartbeat not written")

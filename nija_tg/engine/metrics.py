@@ -9,7 +9,6 @@ the candle's close to the last user's decision."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from nija_tg.engine.market_data import MarketHub
+from nija_tg.periodic import run_every
 from nija_tg.storage import metrics_queries, outbox
 from nija_tg.storage.db import Database
 
@@ -75,6 +75,7 @@ class EngineMetrics:
         hub: MarketHub,
         loops: Callable[[], int],
         last_beat: Callable[[], float | None],
+        backlog: Callable[[], int],
         *,
         now_ms: Callable[[], int],
         registry: CollectorRegistry | None = None,
@@ -83,6 +84,7 @@ class EngineMetrics:
         self.hub = hub
         self.loops = loops
         self.last_beat = last_beat
+        self.backlog = backlog
         self.now_ms = now_ms
         self.registry = registry or CollectorRegistry()
         self.snapshot = Snapshot()
@@ -109,7 +111,7 @@ class EngineMetrics:
             orders=await metrics_queries.orders_by_status(self.db),
             fills=await metrics_queries.fills_count(self.db),
             outbox=await outbox.counts(self.db),
-            backlog=await outbox.deliverable_count(self.db),
+            backlog=self.backlog(),  # counted by the heartbeat: not queried twice
             last_beat=self.last_beat(),
         )
 
@@ -124,10 +126,4 @@ class EngineMetrics:
             server.server_close()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.refresh()
-            except Exception:
-                log.exception("metrics not refreshed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), REFRESH_S)
+        await run_every(stop, REFRESH_S, self.refresh, log=log, failure="metrics not refreshed")

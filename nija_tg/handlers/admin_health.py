@@ -5,7 +5,6 @@ candles late by more than two, a venue failing for minutes) and when it clears."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from telegram import Bot, Update
@@ -15,6 +14,7 @@ from nija_tg.handlers.admin_common import UsageError, admin_command
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.health_format import alert_text, health_text
 from nija_tg.handlers.replies import reply
+from nija_tg.periodic import run_every
 from nija_tg.services.health_service import HealthService
 
 log = logging.getLogger("nija_tg.bot")
@@ -66,12 +66,11 @@ class HealthAlerts:
         return sent
 
     async def run(self, stop: asyncio.Event) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), self.first_check_s)
-        while not stop.is_set():
-            try:
-                await self.check()
-            except Exception:
-                log.exception("health check failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval_s)
+        await run_every(
+            stop,
+            self.interval_s,
+            self.check,
+            log=log,
+            failure="health check failed",
+            first_delay_s=self.first_check_s,
+        )

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from nija_tg.core.health import HealthReport, age
+from nija_tg.handlers import reports_format as fmt
 from nija_tg.handlers.replies import esc
 from nija_tg.services.health_service import AlertChange
 
 STALE_DATA_S = 120.0  # dashboards warn when the engine's data is older than this
-
-
-def _when(ts: float | None) -> str:
-    if ts is None:
-        return "never"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def health_text(report: HealthReport) -> str:
@@ -32,7 +25,7 @@ def health_text(report: HealthReport) -> str:
         lines.append(
             f"<b>Engine</b> {esc(str(d.get('version', '?')))}, pid {d.get('pid', '?')}: "
             f"last beat {age(report.now - engine.beat_at)} ago, up since "
-            f"{_when(d.get('started_at'))}"
+            f"{fmt.when(d.get('started_at'))}"
         )
         lines.append(f"Loops: {d.get('loops', 0)} · notification backlog: {d.get('backlog', 0)}")
     if report.markets:
