@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from nija_tg.core import risk
+from nija_tg.core import trading_core as core
 from nija_tg.core.cash_flows import LimitMarks
 from nija_tg.core.errors import AuthenticationError, NijaError
 from nija_tg.core.models import (
@@ -50,7 +51,7 @@ from nija_tg.storage import orders as orders_repo
 from nija_tg.storage import outbox, positions, users
 from nija_tg.storage.db import Database
 from nija_tg.storage.positions import PositionRow
-from nija_tg.strategies import Action, Signal, StrategyPosition, get_strategy
+from nija_tg.strategies import Action, Signal, get_strategy
 
 if TYPE_CHECKING:
     from nija_tg.engine.user_loop import LoopDeps
@@ -86,13 +87,12 @@ class TradingActions(ExchangeStops):
 
     async def _stops_and_signal(self, key: MarketKey) -> Signal:
         """Close positions whose stop the candle touched, trail the others; return the
-        strategy's signal for this market."""
+        strategy's signal for this market (decisions: ``core/trading_core.py``)."""
         closed = self.hub.latest(key)
         if closed is None:
             return Signal(Action.HOLD, reason="no candles")
         held = await self.held.for_symbol(key.symbol)
-        pos = held.get("long") or held.get("short")
-        spos = None if pos is None else StrategyPosition(pos.side, float(pos.entry_price))
+        spos = core.strategy_position({side: _holding(p) for side, p in held.items()})
         allow_short = self.markets[key.symbol].kind == "swap"
         strategy = get_strategy(self.settings.strategy)
         params = self.settings.strategy_params
@@ -110,30 +110,17 @@ class TradingActions(ExchangeStops):
             if now is None:
                 continue
             p = now
-            if p.stop_price is not None and risk.stop_hit(p.side, p.stop_price, low, high):
+            intent = core.stop_or_trail(self.settings, _holding(p), low, high, signal)
+            if isinstance(intent, core.Close):
                 # the "Stop hit" message is written with the close's fill (execution_record)
-                await self._close(p, "stop")
+                await self._close(p, intent.purpose)
                 continue
-            await self._trail(p, signal, low, high)
+            if intent is not None:
+                await self._set_stop(p.symbol, p.side, intent.stop, intent.anchor)
             fresh = await self.held.get(p.symbol, p.side)
             if fresh is not None:
                 await self._protect(fresh)
         return signal
-
-    async def _trail(self, p: PositionRow, signal: Signal, low: Decimal, high: Decimal) -> None:
-        distance = self._trail_distance(signal)
-        if distance is None:
-            return
-        best = high if p.side == "long" else low
-        anchor = p.trail_anchor if p.trail_anchor is not None else p.entry_price
-        anchor = max(anchor, best) if p.side == "long" else min(anchor, best)
-        stop = p.stop_price
-        if self.settings.trailing_stop:
-            stop = risk.update_trailing_stop(p.side, p.entry_price, stop, anchor, distance)
-        elif stop is None:
-            stop = risk.initial_stop(p.side, p.entry_price, distance)
-        if stop != p.stop_price or anchor != p.trail_anchor:
-            await self._set_stop(p.symbol, p.side, stop, anchor)
 
     async def _set_stop(
         self, symbol: str, side: str, stop: Decimal | None, anchor: Decimal | None
@@ -145,37 +132,29 @@ class TradingActions(ExchangeStops):
         else:
             self.held.invalidate()
 
-    def _trail_distance(self, signal: Signal) -> Decimal | None:
-        atr = signal.indicators.get("atr")
-        if atr is not None and atr == atr and atr > 0:
-            return Decimal(str(atr)) * self.settings.trailing_atr_multiplier
-        return Decimal(str(signal.stop_distance)) if signal.stop_distance > 0 else None
-
     async def _act(self, key: MarketKey, signal: Signal, blocked: bool) -> None:
-        """The strategy's part, as the gate allows: exits (ACTIVE, EXITS_ONLY) and
-        entries (ACTIVE). Stops ran before, whatever the gate."""
+        """The strategy's part, as the gate allows (``core.strategy_intents``)."""
         held = await self.held.for_symbol(key.symbol)
-        gate = self.gate
-        if signal.action is Action.EXIT:
-            if not gate.strategy_exits:
-                self.refusals[f"gate_{gate.value}"] += 1
-                return
-            for p in held.values():
-                await self._close(p, "exit")
-        elif signal.is_entry and not held:
-            if not gate.entries:
-                self.refusals[f"gate_{gate.value}"] += 1
-            elif self.stopping:
-                self.refusals["stopping"] += 1
-            elif blocked:
-                self.refusals["daily_loss"] += 1
-            else:
-                await self._enter(key, signal)
+        intents = core.strategy_intents(
+            key.symbol,
+            signal,
+            [_holding(p) for p in held.values()],
+            self.gate,
+            stopping=self.stopping,
+            blocked=blocked,
+        )
+        if isinstance(intents, core.Refusal):
+            self.refusals[intents.reason] += 1
+        elif isinstance(intents, core.EntryWanted):
+            await self._enter(key, intents)
+        elif intents:
+            for close in intents:
+                await self._close(held[close.side], close.purpose)
 
-    async def _enter(self, key: MarketKey, signal: Signal) -> None:
+    async def _enter(self, key: MarketKey, want: core.EntryWanted) -> None:
         assert self.account is not None
         market = self.markets[key.symbol]
-        side = "long" if signal.action is Action.ENTER_LONG else "short"
+        side = want.side
         price = self.hub.price(key.exchange, key.symbol)
         if price is None:
             return
@@ -196,7 +175,7 @@ class TradingActions(ExchangeStops):
             quote=market.quote,
             market_kind=market.kind,
             price=price,
-            stop_distance=Decimal(str(signal.stop_distance)),
+            stop_distance=want.stop_distance,
             side=side,
             open_positions=[PositionInfo(p.symbol, p.side, p.amount, p.entry_price) for p in held],
             free_quote=free_quote,
@@ -208,11 +187,12 @@ class TradingActions(ExchangeStops):
             # simulated fills slip against us: size so the filled notional stays capped
             slippage=self.deps.paper_slippage if self.mode is TradingMode.PAPER else Decimal(0),
         )
-        decision = risk.check_entry(ctx)
-        if not decision.approved:
-            self.refusals[decision.reason.value] += 1
-            log.info("user %s: %s entry refused: %s", self.user_id, key.symbol, decision.reason)
-            if decision.reason is risk.RiskReason.STOP_BEYOND_LIQUIDATION:
+        sized = core.size_entry(want, ctx)
+        if isinstance(sized, core.Refusal):
+            self.refusals[sized.reason] += 1
+            log.info("user %s: %s entry refused: %s", self.user_id, key.symbol, sized.reason)
+            decision = sized.decision
+            if decision is not None and decision.reason is risk.RiskReason.STOP_BEYOND_LIQUIDATION:
                 await self._tell_settings_refusal(key.symbol, decision)
             return
         hedge = market.kind == "swap" and self.hedge_mode
@@ -226,7 +206,7 @@ class TradingActions(ExchangeStops):
             symbol=key.symbol,
             side=Side.BUY if side == "long" else Side.SELL,
             type=OrderType.MARKET,
-            amount=decision.amount,
+            amount=sized.amount,
             position_side=side.upper() if hedge else None,
             purpose="entry",
         )
@@ -235,9 +215,8 @@ class TradingActions(ExchangeStops):
             text = await self._entry_refused_text(market, draft, free_quote, result)
             await self._tell_refusal(draft, text)
         if result.filled > 0:
-            entry = result.average or price
-            stop = risk.initial_stop(side, entry, Decimal(str(signal.stop_distance)))
-            await self._set_stop(key.symbol, side, stop, entry)
+            first = core.stop_after_entry(sized, result.average or price)
+            await self._set_stop(key.symbol, side, first.stop, first.anchor)
             held_now = await self.held.get(key.symbol, side)
             if held_now is not None:
                 await self._protect(held_now)
@@ -452,3 +431,8 @@ class TradingActions(ExchangeStops):
             log.info("user %s: balance for a refusal message: %s", self.user_id, exc)
             return None
         return next((b.free for b in lines if b.currency == currency), Decimal(0))
+
+
+def _holding(p: PositionRow) -> core.Holding:
+    """The trading core's view of a stored position."""
+    return core.Holding(p.symbol, p.side, p.amount, p.entry_price, p.stop_price, p.trail_anchor)

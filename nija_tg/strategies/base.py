@@ -15,7 +15,6 @@ Parameters are frozen dataclasses whose fields carry bounds in their metadata (s
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 import math
 from abc import ABC, abstractmethod
@@ -26,6 +25,7 @@ from typing import Any, ClassVar, Self
 import pandas as pd
 
 from nija_tg.core.models import Candle
+from nija_tg.core.signals import Action, Signal, StrategyPosition
 
 CANDLE_COLUMNS = ("ts", "open", "high", "low", "close", "volume")
 
@@ -33,51 +33,6 @@ CANDLE_COLUMNS = ("ts", "open", "high", "low", "close", "volume")
 # MarketHub's window (engine/market_data.py) and the backtest's. At the default
 # parameters it equals the default strategy's ``history_needed``.
 CANDLE_WINDOW = 300
-
-
-class Action(enum.StrEnum):
-    ENTER_LONG = "enter_long"
-    ENTER_SHORT = "enter_short"
-    EXIT = "exit"
-    HOLD = "hold"
-
-
-@dataclass(frozen=True, slots=True)
-class Signal:
-    """What a strategy wants done at the last evaluated candle.
-
-    ``stop_distance`` is in price units (ATR x multiplier); 0.0 when it is unknown
-    (warm-up). ``indicators`` is a snapshot for logs and the user's /status.
-    """
-
-    action: Action
-    confidence: float = 0.0
-    stop_distance: float = 0.0
-    reason: str = ""
-    indicators: Mapping[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "action", Action(self.action))
-        if not 0.0 <= self.confidence <= 1.0 or math.isnan(self.confidence):
-            raise ValueError(f"confidence must be within 0..1, got {self.confidence!r}")
-        if not self.stop_distance >= 0.0 or math.isinf(self.stop_distance):
-            raise ValueError(f"stop_distance must be >= 0, got {self.stop_distance!r}")
-
-    @property
-    def is_entry(self) -> bool:
-        return self.action in (Action.ENTER_LONG, Action.ENTER_SHORT)
-
-
-@dataclass(frozen=True, slots=True)
-class StrategyPosition:
-    """The caller's open position in the evaluated symbol, as a strategy sees it."""
-
-    side: str  # "long" | "short"
-    entry_price: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.side not in ("long", "short"):
-            raise ValueError(f"side must be 'long' or 'short', got {self.side!r}")
 
 
 # --- parameters ---------------------------------------------------------------------
