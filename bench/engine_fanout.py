@@ -23,10 +23,12 @@ import cProfile
 import gc
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -58,16 +60,25 @@ class StatementCounter:
     def __init__(self) -> None:
         self.statements = 0
         self.commits = 0
+        self.kinds: Counter[str] | None = None  # by statement text (--sql-kinds)
 
     def __call__(self, sql: str) -> None:
         self.statements += 1
         if sql.startswith("COMMIT"):
             self.commits += 1
+        if self.kinds is not None:
+            self.kinds[_shape(sql)] += 1
 
     async def attach(self, db: Database) -> None:
         for conn in (db._writer, db._reader):  # the bench looks inside
             if conn is not None:
                 await conn.set_trace_callback(self)
+
+
+def _shape(sql: str) -> str:
+    """A statement's text without its values (the trace shows them bound)."""
+    text = re.sub(r"'(?:[^']|'')*'", "?", " ".join(sql.split()))
+    return re.sub(r"\b\d+(?:\.\d+)?(?:e-?\d+)?\b", "?", text)[:90]
 
 
 class TimedHub(MarketHub):
@@ -118,6 +129,7 @@ async def _run(
     workdir: Path,
     profile: bool,
     budget_s: float,
+    sql_kinds: bool = False,
     on_result: Callable[[dict[str, Any], Path], None] | None = None,
 ) -> dict[str, Any]:
     length = WINDOW + n_candles + 5
@@ -159,6 +171,8 @@ async def _run(
             phase["startup_s"] = round(time.perf_counter() - started, 2)
             phase["rss_started"] = rss_bytes()
             tickers_before = source.ticker_calls
+            if sql_kinds:
+                hub.sql.kinds = Counter()
             for t in ("orders", "fills", "outbox"):
                 counts_before[t] = await _count(db, t)
             await hub.run(asyncio.Event(), until_ms=clock.now_ms() + n_candles * TF)
@@ -187,6 +201,11 @@ async def _run(
             peak_rss_mib=mib(peak_rss_bytes()),
             kib_per_user=round((rss_after - rss_before) / n_users / 1024, 1),
         )
+        if hub.sql.kinds is not None:
+            per = max(len(hub.closes), 1)
+            result["sql_kinds_per_close"] = {
+                k: round(v / per, 1) for k, v in hub.sql.kinds.most_common(40)
+            }
         if prof is not None:
             result["profile"] = {"wall_s": round(elapsed, 2), **profile_summary(prof, 15)}
         if on_result is not None:
@@ -236,11 +255,12 @@ def run_one(
     n_candles: int,
     profile: bool = False,
     budget_s: float = 600.0,
+    sql_kinds: bool = False,
     on_result: Callable[[dict[str, Any], Path], None] | None = None,
 ) -> dict[str, Any]:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     with tempfile.TemporaryDirectory(prefix="nija-bench-fanout-") as tmp:
-        return asyncio.run(_run(n_users, n_candles, Path(tmp), profile, budget_s, on_result))
+        return asyncio.run(_run(n_users, n_candles, Path(tmp), profile, budget_s, sql_kinds, on_result))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -250,6 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--candles", type=int, default=10)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--budget", type=float, default=600.0, help="stop after this many s")
+    parser.add_argument("--sql-kinds", action="store_true", help="count statements by text")
     parser.add_argument("--quick", action="store_true", help="10 users, 3 candles")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -263,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
         os._exit(0)
 
-    run_one(args.users, args.candles, args.profile, args.budget, on_result=done)
+    run_one(args.users, args.candles, args.profile, args.budget, args.sql_kinds, on_result=done)
 
 
 if __name__ == "__main__":

@@ -154,3 +154,144 @@ async def test_cancelled_transactions_leave_the_connection_usable(db):
             await tx.execute("UPDATE app_state SET value = '0' WHERE key = 'halted'")
     row = await db.fetchone("SELECT value FROM app_state WHERE key = 'halted'")
     assert row["value"] == "0"
+
+
+# --- group commit ----------------------------------------------------------------------
+
+
+class _Trace:
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+
+    def __call__(self, sql: str) -> None:
+        self.sql.append(sql)
+
+    def count(self, prefix: str) -> int:
+        return sum(1 for s in self.sql if s.startswith(prefix))
+
+
+async def _traced(db: Database) -> _Trace:
+    trace = _Trace()
+    await db._writer.set_trace_callback(trace)  # the test looks inside
+    return trace
+
+
+async def _audit(tx, action: str) -> None:
+    await tx.execute(
+        "INSERT INTO audit_log(actor_id, action, target_id, detail, ts) VALUES (?, ?, ?, ?, ?)",
+        (1, action, None, "", 0),
+    )
+
+
+async def _actions(path, prefix: str) -> set[str]:
+    """What another connection sees committed."""
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT action FROM audit_log WHERE action LIKE ?", (prefix + "%",))
+        return {r[0] for r in rows}
+    finally:
+        conn.close()
+
+
+async def test_concurrent_transactions_share_one_commit_and_return_after_it(db):
+    """50 coroutines writing at once: a few COMMITs, not 50; each caller's row is
+    committed (seen by another connection) when its ``async with`` returns."""
+    trace = await _traced(db)
+    seen_after: dict[int, bool] = {}
+
+    async def write(i: int) -> None:
+        async with db.transaction() as tx:
+            await _audit(tx, f"group.{i}")
+            await asyncio.sleep(0)
+        seen_after[i] = f"group.{i}" in await _actions(db.path, "group.")
+
+    await asyncio.gather(*(write(i) for i in range(50)))
+    assert all(seen_after.values()) and len(seen_after) == 50
+    assert trace.count("COMMIT") <= 3
+    assert trace.count("BEGIN") == trace.count("COMMIT")
+
+
+async def test_a_failing_body_rolls_back_only_itself(db):
+    async def write(i: int) -> None:
+        async with db.transaction() as tx:
+            await _audit(tx, f"part.{i}")
+            await asyncio.sleep(0)
+            await _audit(tx, f"part.{i}.second")
+            if i % 3 == 1:
+                raise RuntimeError(f"body {i} fails")
+
+    results = await asyncio.gather(*(write(i) for i in range(12)), return_exceptions=True)
+    failed = {i for i, r in enumerate(results) if isinstance(r, RuntimeError)}
+    assert failed == {1, 4, 7, 10}
+    kept = await _actions(db.path, "part.")
+    assert kept == {f"part.{i}{s}" for i in range(12) if i not in failed for s in ("", ".second")}
+
+
+async def test_a_failing_first_body_alone_rolls_back_and_the_next_write_works(db):
+    with_error = None
+    try:
+        async with db.transaction() as tx:
+            await _audit(tx, "alone.1")
+            raise ValueError("no")
+    except ValueError as err:
+        with_error = err
+    assert with_error is not None
+    async with db.transaction() as tx:
+        await _audit(tx, "alone.2")
+    assert await _actions(db.path, "alone.") == {"alone.2"}
+
+
+async def test_a_failed_commit_raises_in_every_caller_of_the_group(db):
+    """A deferred foreign key fails at COMMIT: no caller of that group goes on as if
+    its rows were durable, and none of them is kept."""
+    async with db.transaction() as tx:
+        await tx.execute("CREATE TABLE gc_parent(id INTEGER PRIMARY KEY)")
+        await tx.execute(
+            "CREATE TABLE gc_child(pid INTEGER REFERENCES gc_parent(id) "
+            "DEFERRABLE INITIALLY DEFERRED)"
+        )
+    started = asyncio.Event()
+
+    async def good(i: int) -> None:
+        await started.wait()
+        async with db.transaction() as tx:
+            await _audit(tx, f"doomed.{i}")
+
+    async def orphan() -> None:
+        async with db.transaction() as tx:
+            started.set()
+            await asyncio.sleep(0.01)  # the others queue up behind this body
+            await tx.execute("INSERT INTO gc_child(pid) VALUES (999)")
+
+    results = await asyncio.gather(orphan(), *(good(i) for i in range(5)), return_exceptions=True)
+    assert all(isinstance(r, sqlite3.IntegrityError) for r in results), results
+    assert await _actions(db.path, "doomed.") == set()
+    async with db.transaction() as tx:  # the writer is usable again
+        await _audit(tx, "after.1")
+    assert await _actions(db.path, "after.") == {"after.1"}
+
+
+async def test_a_lone_writer_takes_no_savepoint_and_reads_take_none(db):
+    trace = await _traced(db)
+    async with db.transaction() as tx:
+        await _audit(tx, "lone.1")
+    assert trace.count("SAVEPOINT") == 0
+
+    async def body(i: int) -> None:
+        async with db.transaction() as tx:
+            await tx.fetchone("SELECT 1")
+            await asyncio.sleep(0)
+            if i == 2:
+                await _audit(tx, "lone.2")
+
+    await asyncio.gather(*(body(i) for i in range(4)))
+    assert trace.count("SAVEPOINT") <= 1  # only the body that wrote, and not if it was first
+
+
+async def test_returning_rows_come_back_from_a_write(db):
+    async with db.transaction() as tx:
+        row = await tx.fetchone(
+            "INSERT INTO audit_log(actor_id, action, target_id, detail, ts) "
+            "VALUES (1, 'ret.1', NULL, '', 0) RETURNING action"
+        )
+    assert row["action"] == "ret.1"
