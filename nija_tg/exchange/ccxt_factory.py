@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import ccxt
 import ccxt.async_support as ccxt_async
+import ccxt.pro as ccxt_pro
 
 from nija_tg.core.errors import ConfigError, UnknownExchangeError
 from nija_tg.core.exchange_catalogue import credential_label
@@ -34,6 +35,16 @@ def exchange_class(exchange_id: str) -> type:
     klass = getattr(ccxt_async, exchange_id, None)
     if klass is None:
         raise UnknownExchangeError(f"no async client for {exchange_id!r}")
+    return klass
+
+
+def stream_class(exchange_id: str) -> type | None:
+    """The ccxt.pro (WebSocket) class of ``exchange_id`` when it watches candles
+    (``has['watchOHLCV']``), else None."""
+    exchange_class(exchange_id)
+    klass = getattr(ccxt_pro, exchange_id, None)
+    if klass is None or not klass().describe().get("has", {}).get("watchOHLCV"):
+        return None
     return klass
 
 
@@ -65,6 +76,8 @@ def _rebase(url: str, base: str) -> str:
     path = parts.path
     if parts.query:
         path += "?" + parts.query
+    if parts.scheme in ("ws", "wss"):  # a WebSocket URL keeps a WebSocket scheme
+        base = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
     return base.rstrip("/") + path
 
 
@@ -82,10 +95,15 @@ def override_urls(api: Any, base_url: str, hostname: str | None) -> Any:
 
 
 def build_client(
-    exchange_id: str, settings: ClientSettings, credentials: dict[str, str] | None = None
+    exchange_id: str,
+    settings: ClientSettings,
+    credentials: dict[str, str] | None = None,
+    *,
+    klass: type | None = None,
 ) -> Any:
-    """A configured ``ccxt.async_support`` client. Never logs or echoes credentials."""
-    klass = exchange_class(exchange_id)
+    """A configured ``ccxt.async_support`` client (or ``klass``: a ccxt.pro one). Never
+    logs or echoes credentials."""
+    klass = klass or exchange_class(exchange_id)
     options: dict[str, Any] = {
         # ccxt's own retries stay off: a submit is attempted exactly once.
         "maxRetriesOnFailure": 0,

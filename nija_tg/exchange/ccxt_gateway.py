@@ -43,6 +43,7 @@ from nija_tg.exchange.ccxt_factory import (
     required_credentials,
     supported_exchanges,
 )
+from nija_tg.exchange.ccxt_stream import CandleStreams
 from nija_tg.exchange.key_permissions import (
     Proof,
     is_provable,
@@ -112,6 +113,7 @@ class CcxtGateway:
         retry_delay_s: float = 0.5,
         exchange_options: dict[str, dict[str, Any]] | None = None,
         ticker_ttl_s: float = 1.0,
+        stream_candles: bool = True,
     ) -> None:
         self.settings = ClientSettings(
             exchange_urls=dict(exchange_urls or {}),
@@ -129,6 +131,8 @@ class CcxtGateway:
         self.tickers = TickerCache(self._fetch_ticker_now, ttl_s=ticker_ttl_s)
         self._closing: set[asyncio.Task[None]] = set()  # verification clients
         self.health = VenueHealth()  # how each venue answers (the engine's heartbeat)
+        # candles by WebSocket where ccxt.pro watches them (ccxt_stream.py)
+        self.streams = CandleStreams(self.settings, self.public, enabled=stream_candles)
 
     # --- registry ----------------------------------------------------------------
 
@@ -197,6 +201,7 @@ class CcxtGateway:
             await acct.close()
         await self._close_retired()
         self.tickers.clear()
+        await self.streams.close()
         public, self._public = list(self._public.values()), {}
         for md in public:
             await md.close()
@@ -212,6 +217,16 @@ class CcxtGateway:
         limit: int | None = None,
     ) -> list[Candle]:
         return await self.public(exchange_id).fetch_ohlcv(symbol, timeframe, since, limit)
+
+    # --- CandleStream (WebSocket) ------------------------------------------------------
+
+    def streams_candles(self, exchange_id: str) -> bool:
+        """Whether candles of ``exchange_id`` can come by WebSocket (ccxt.pro)."""
+        return self.streams.supports(exchange_id)
+
+    async def watch_ohlcv(self, exchange_id: str, symbol: str, timeframe: str) -> list[Candle]:
+        """The candles the venue pushed since the last call for this market."""
+        return await self.streams.watch_ohlcv(exchange_id, symbol, timeframe)
 
     async def fetch_ticker(self, exchange_id: str, symbol: str) -> Ticker:
         """The ticker, shared between concurrent callers and reused for ``ticker_ttl_s``."""

@@ -56,6 +56,18 @@ class MarketDataSource(Protocol):
     async def market(self, exchange_id: str, symbol: str) -> MarketInfo: ...
 
 
+class CandleStream(Protocol):
+    """Optional capability of a ``MarketDataSource`` (the hub looks for it with
+    ``getattr``): candles pushed by WebSocket."""
+
+    def streams_candles(self, exchange_id: str) -> bool: ...
+
+    async def watch_ohlcv(self, exchange_id: str, symbol: str, timeframe: str) -> list[Candle]:
+        """The candles pushed since the previous call for this market (the forming one
+        included); waits for the next push. A lost socket raises ``RetryableError``."""
+        ...
+
+
 class TradingAccount(Protocol):
     """One user's account on one exchange."""
 

@@ -69,9 +69,12 @@ trigger when the last price passed it, at the last price when the mark triggered
 parses it as type ``market`` with ``stopLossPrice`` = the trigger (and ``triggerPrice``
 None, ccxt's own choice).
 
+WebSocket: the swap market socket's K-line channel (``/swap-market``, gzip frames,
+``Ping``/``Pong``): bingx_ws.py and emulator_ws.py.
+
 Not covered: spot or coin-M trading, TRIGGER_*/TAKE_PROFIT*/STOP (limit)/trailing orders,
 attached ``stopLoss``/``takeProfit`` JSON, ``closePosition``, partial fills, isolated
-margin, liquidation, order books, websockets, fill ids (the real ``allFillOrders``
+margin, liquidation, order books, account websockets, fill ids (the real ``allFillOrders``
 has none), income types other than funding. Funding (``ledger.set_funding``, off by
 default) and its income rows (``GET /openApi/swap/v2/user/income``): bingx_ledger.py,
 bingx_account.py.
@@ -91,6 +94,7 @@ from tests.fakes.bingx_auth import PrivateHandler, auth_error, private, stale_ti
 from tests.fakes.bingx_ledger import SwapLedger, SwapPosition
 from tests.fakes.bingx_markets import CONTRACTS, BingXPublic, native, unified
 from tests.fakes.bingx_orders import BingXOrders
+from tests.fakes.bingx_ws import BingXKlineFeed
 from tests.fakes.emulator_base import EmuAccount, EmulatorServer, EmuOrder, scaled_candles
 from tests.fakes.emulator_triggers import StopTriggers
 
@@ -118,6 +122,7 @@ class BingXEmulator(EmulatorServer):
         # order types (``STOP_MARKET``, ...) a test makes the venue refuse (109400), like
         # a stop BingX will not take: the engine must fall back to its own check
         self.refused_types: set[str] = set()
+        self.ws = BingXKlineFeed(self)  # swap market WebSocket, K-lines (bingx_ws.py)
         for base, (csv_name, factor, btc_quoted, *_rest) in CONTRACTS.items():
             scale = factor * (candle_scale if btc_quoted else 1.0)
             self.candles[f"{base}/USDT:USDT"] = scaled_candles(csv_name, scale)
@@ -241,4 +246,5 @@ class BingXEmulator(EmulatorServer):
             web.get(f"{s1}/positionSide/dual", p(a.get_mode)),
             web.post(f"{s1}/positionSide/dual", p(a.set_mode)),
             web.get("/openApi/v1/account/apiPermissions", p(a.permissions)),
+            *self.ws.routes(),
         ]

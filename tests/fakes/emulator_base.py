@@ -22,6 +22,7 @@ from tests.fakes.emulator_candles import aggregate_candles as aggregate_candles
 from tests.fakes.emulator_candles import load_candles as load_candles
 from tests.fakes.emulator_candles import scaled_candles as scaled_candles
 from tests.fakes.emulator_triggers import stop_crossed
+from tests.fakes.emulator_ws import CandleFeed
 from tests.fakes.sell_audit import SellAudit
 from tests.fakes.sell_audit import register as register_audit
 
@@ -308,6 +309,8 @@ class EmulatorServer:
         self._runner: web.AppRunner | None = None
         self._tasks: weakref.WeakSet[asyncio.Task] = weakref.WeakSet()
         self.port = 0
+        # The venue's WebSocket candle feed (emulator_ws.py), where it has one.
+        self.ws: CandleFeed | None = None
 
     @property
     def base_url(self) -> str:
@@ -328,6 +331,8 @@ class EmulatorServer:
 
     async def stop(self) -> None:
         """Cancel requests still in flight (hung by a fault), then stop the server."""
+        if self.ws is not None:
+            await self.ws.stop()
         for task in list(self._tasks):
             if not task.done():
                 task.cancel()

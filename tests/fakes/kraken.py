@@ -50,6 +50,9 @@ sends ``userref=x`` next to ``txid`` (so it works only with an exchange id; Krak
 is an int32 and a text one is rejected with ``EGeneral:Invalid arguments:userref``).
 AddOrder's answer carries only ``descr`` and ``txid``: status and fills need a lookup.
 
+WebSocket v2 (``/v2``): the public ``ohlc`` channel with status, heartbeat and ping
+(kraken_ws.py, emulator_ws.py).
+
 Not covered: order book, public trades, margin/leverage, stop-loss-limit, take-profit,
 trailing stops, index-price triggers (``trigger=index`` is treated as last), OTO ``close``,
 partial fills, AddOrderBatch/EditOrder, deposits, withdrawals themselves
@@ -89,6 +92,7 @@ from tests.fakes.kraken_auth import (
 from tests.fakes.kraken_funding import KrakenFunding
 from tests.fakes.kraken_markets import PAIRS, KrakenError, KrakenPublic, fail, ok
 from tests.fakes.kraken_orders import DUPLICATE_CL_ORD_ID, KrakenTrading
+from tests.fakes.kraken_ws import KrakenOhlcFeed
 
 __all__ = ["DUPLICATE_CL_ORD_ID", "KrakenEmulator", "sign"]
 
@@ -106,6 +110,7 @@ class KrakenEmulator(EmulatorServer):
         self.trading = KrakenTrading(self)
         self.funding = KrakenFunding(self)
         self.stops = StopTriggers(self, self.round_price)
+        self.ws = KrakenOhlcFeed(self)  # WebSocket v2 ``ohlc`` at /v2 (kraken_ws.py)
         # Order types this account's venue refuses (a test switch: e.g. {"stop-loss"}).
         self.refused_ordertypes: set[str] = set()
         for symbol, pair in PAIRS.items():
@@ -173,7 +178,11 @@ class KrakenEmulator(EmulatorServer):
     # --- routing -------------------------------------------------------------------
 
     def routes(self) -> list[web.RouteDef]:
-        return [*self.public.routes(), web.post("/0/private/{method}", self._private)]
+        return [
+            *self.public.routes(),
+            *self.ws.routes(),
+            web.post("/0/private/{method}", self._private),
+        ]
 
     async def _private(self, request: web.Request) -> web.Response:
         body = await request.text()
