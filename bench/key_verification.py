@@ -122,24 +122,18 @@ def _time_submissions(bot: BotHarness) -> dict[int, float]:
     return at
 
 
-async def _start_engine_main_side(bot: BotHarness, verifier: TimedVerifier) -> Bot:
-    """Run the key intake and the sender as nija_tg.engine_main builds them, on the
-    engine side the harness prepared (its database handle, key ring and gateway).
-    Returns the sender's Bot, to shut down after ``stop_bot``."""
+async def _start_engine_main_side(bot: BotHarness, verifier: TimedVerifier) -> Bot | None:
+    """Run the key intake as nija_tg.engine_main builds it, on the engine side the
+    harness prepared (its database handle, key ring and gateway). The verdicts go out
+    through the bot's own outbox sender (nija_tg.bot_main), as in production; nothing to
+    shut down here (None)."""
     engine = bot.engine
     assert engine is not None
     runtime = SimpleNamespace(db=engine.db, keyring=engine.keyring, settings=bot.settings)
-    made = engine_main._sender(runtime)  # type: ignore[arg-type]
-    assert made is not None
-    tg, sender = made
-    await tg.initialize()
-    intake = engine_main.key_intake(runtime, verifier, sender)  # type: ignore[arg-type]
-    engine.intake, engine.sender = intake, sender
-    engine.tasks += [
-        asyncio.create_task(intake.run(engine.stop)),
-        asyncio.create_task(sender.run(engine.stop)),
-    ]
-    return tg
+    intake = engine_main.key_intake(runtime, verifier)  # type: ignore[arg-type]
+    engine.intake = intake
+    engine.tasks.append(asyncio.create_task(intake.run(engine.stop)))
+    return None
 
 
 async def _user(

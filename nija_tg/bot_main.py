@@ -1,6 +1,10 @@
 """Entry point of the bot process: wires settings, storage and services into a
 python-telegram-bot Application and runs it (long polling, or a webhook).
 
+The bot process sends everything that goes to Telegram: replies through
+python-telegram-bot's rate limiter and the outbox's notifications through the outbox
+sender, both spending one budget (telegram_out.budget) with replies first.
+
 The bot holds no private key and loads no exchange client: it seals credentials to the
 engine's public key and the engine verifies them."""
 
@@ -32,13 +36,14 @@ from nija_tg.services.reports_service import ReportsService
 from nija_tg.services.settings_service import SettingsService
 from nija_tg.services.trading_service import TradingService
 from nija_tg.services.users_service import UserService
+from nija_tg.telegram_out.budget import TELEGRAM_RATE, OutgoingBudget
+from nija_tg.telegram_out.outbox_sender import Sender
 
 log = logging.getLogger("nija_tg.bot")
 RUNTIME_KEY = "runtime"
 HEALTH_KEY = "health_alerts"
-# Telegram allows ~30 messages/s per bot; the engine's sender takes its share
-# (NIJA_SENDER_RATE), so the bot keeps the rest.
-BOT_OVERALL_RATE = 5
+SENDER_KEY = "outbox_sender"
+SENDER_SETTLE_SECONDS = 5.0  # in-flight notifications finish (else they stay pending)
 
 
 def build_services(runtime: Runtime) -> Services:
@@ -69,9 +74,27 @@ def build_application(settings: Settings) -> Application:
         stop = asyncio.Event()
         alerts = HealthAlerts(app.bot_data[SERVICES_KEY].health, app.bot)
         app.bot_data[HEALTH_KEY] = (stop, asyncio.create_task(alerts.run(stop)))
+        sender = Sender(runtime.db, app.bot, budget=budget, rate=settings.sender_rate)
+        sender_stop = asyncio.Event()
+        app.bot_data[SENDER_KEY] = (
+            sender,
+            sender_stop,
+            asyncio.create_task(sender.run(sender_stop)),
+        )
         log.info("bot started")
 
     async def post_shutdown(app: Application) -> None:
+        outgoing = app.bot_data.pop(SENDER_KEY, None)
+        if outgoing is not None:
+            sender, sender_stop, task = outgoing
+            sender_stop.set()
+            try:
+                await asyncio.wait_for(task, SENDER_SETTLE_SECONDS)
+            except TimeoutError:
+                pass
+            except Exception:
+                log.exception("outbox sender failed")
+            await sender.cancel_in_flight()  # their rows stay pending: sent at the next start
         watch = app.bot_data.pop(HEALTH_KEY, None)
         if watch is not None:
             stop, task = watch
@@ -83,20 +106,14 @@ def build_application(settings: Settings) -> Application:
         log.info("bot stopped")
 
     base = settings.telegram_api_base_url
-    overall = max(1, int(30 - settings.sender_rate)) if settings.sender_rate < 30 else 1
+    budget = OutgoingBudget(TELEGRAM_RATE, paid_rate=settings.paid_broadcast_rate)
     app = (
         ApplicationBuilder()
         .token(token)
         .base_url(f"{base}/bot")
         .base_file_url(f"{base}/file/bot")
         .context_types(CONTEXT_TYPES)
-        .rate_limiter(
-            PerChatRateLimiter(
-                overall_max_rate=max(overall, BOT_OVERALL_RATE),
-                overall_time_period=1,
-                max_retries=3,
-            )
-        )
+        .rate_limiter(PerChatRateLimiter(budget, max_retries=3))
         .concurrent_updates(PerUserUpdateProcessor())
         .post_init(post_init)
         .post_shutdown(post_shutdown)

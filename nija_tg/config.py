@@ -45,6 +45,7 @@ VARIABLES = (
     "NIJA_PAPER_START_BALANCE",
     "NIJA_ENGINE_DRAIN_SECONDS",
     "NIJA_SENDER_RATE",
+    "NIJA_PAID_BROADCAST_RATE",
     "NIJA_METRICS_PORT",
     "NIJA_METRICS_LISTEN",
     "NIJA_REGISTRATION",
@@ -74,7 +75,8 @@ class Settings:
     webhook_port: int = 8443
     paper_start_balance: float = 10000.0
     engine_drain_seconds: float = 20.0
-    sender_rate: float = 25.0
+    sender_rate: float = 30.0  # the outbox sender's ceiling inside the one budget
+    paid_broadcast_rate: float = 0.0  # messages/s above the free 30 as paid broadcasts
     metrics_port: int | None = None  # the engine serves Prometheus metrics when set
     metrics_listen: str = "127.0.0.1"
     registration: str = "open"  # who may register: open | approval | closed
@@ -292,7 +294,10 @@ def load_settings(
         engine_drain_seconds=_number(
             "NIJA_ENGINE_DRAIN_SECONDS", get("NIJA_ENGINE_DRAIN_SECONDS") or "20", 1, 600
         ),
-        sender_rate=_number("NIJA_SENDER_RATE", get("NIJA_SENDER_RATE") or "25", 1, 30),
+        sender_rate=_number("NIJA_SENDER_RATE", get("NIJA_SENDER_RATE") or "30", 1, 30),
+        paid_broadcast_rate=_number(
+            "NIJA_PAID_BROADCAST_RATE", get("NIJA_PAID_BROADCAST_RATE") or "0", 0, 970
+        ),
         metrics_port=int(_number("NIJA_METRICS_PORT", get("NIJA_METRICS_PORT"), 1, 65535))
         if get("NIJA_METRICS_PORT")
         else None,

@@ -1,6 +1,8 @@
-"""Entry point of the engine process: wires storage, the key ring, exchanges, the key
-intake and the sender into the daemon and runs it until SIGTERM/SIGINT, then drains and
-exits 0. The engine is the only process that holds a private key."""
+"""Entry point of the engine process: wires storage, the key ring, exchanges and the key
+intake into the daemon and runs it until SIGTERM/SIGINT, then drains and exits 0. The
+engine is the only process that holds a private key. It sends nothing to Telegram (and
+never imports python-telegram-bot): it writes outbox rows, which the bot process
+delivers within its one outgoing budget (nija_tg.telegram_out)."""
 
 from __future__ import annotations
 
@@ -42,21 +44,6 @@ def account_factory(runtime: Runtime, gateway: CcxtGateway):
     return make
 
 
-def _sender(runtime: Runtime):
-    """The outbox sender, when a bot token is configured (else notifications wait in
-    the outbox for an engine that has one)."""
-    settings = runtime.settings
-    if not settings.telegram_token:
-        log.warning("TELEGRAM_BOT_TOKEN not set: notifications stay queued")
-        return None
-    from telegram import Bot
-
-    from nija_tg.engine.sender import Sender
-
-    bot = Bot(settings.telegram_token, base_url=f"{settings.telegram_api_base_url}/bot")
-    return bot, Sender(runtime.db, bot, rate=settings.sender_rate)
-
-
 async def prepare_keys(runtime: Runtime) -> None:
     """First start: publish the engine's public key. Every start: migrate credentials
     still under the legacy Fernet master key, and size the redaction registry so every
@@ -74,13 +61,13 @@ async def prepare_keys(runtime: Runtime) -> None:
         log.info("migrated %d legacy credential(s) to sealed keys", migrated)
 
 
-def key_intake(runtime: Runtime, gateway: CcxtGateway, sender) -> KeyIntake:
+def key_intake(runtime: Runtime, gateway: CcxtGateway) -> KeyIntake:
+    """Verdicts go to the outbox; the bot's sender finds them at its next poll."""
     return KeyIntake(
         runtime.db,
         runtime.keyring,
         gateway,
         allow_unproven=runtime.settings.allow_unproven_exchanges,
-        on_verdict=sender.notify if sender is not None else None,
     )
 
 
@@ -90,18 +77,9 @@ async def engine_main(settings: Settings, stop: asyncio.Event) -> None:
     try:
         await prepare_keys(runtime)
         async with contextlib.AsyncExitStack() as stack:
-            made = _sender(runtime)
-            sender = None
-            if made is not None:
-                bot, sender = made
-                try:
-                    await bot.initialize()
-                except Exception as exc:  # the sender retries; the engine runs anyway
-                    log.warning("Telegram not reachable at start (%s)", type(exc).__name__)
-                stack.push_async_callback(bot.shutdown)
             housekeeping = asyncio.create_task(maintenance.run(runtime.db, stop))
             stack.push_async_callback(_finish, housekeeping)
-            intake = asyncio.create_task(key_intake(runtime, gateway, sender).run(stop))
+            intake = asyncio.create_task(key_intake(runtime, gateway).run(stop))
             stack.push_async_callback(_finish, intake)
             await run_daemon(
                 runtime,
@@ -109,7 +87,6 @@ async def engine_main(settings: Settings, stop: asyncio.Event) -> None:
                 account_factory=account_factory(runtime, gateway),
                 market_data=gateway,
                 clock=WallClock(),
-                sender=sender,
                 release_account=gateway.release,
                 venues=gateway.health,
                 metrics_port=settings.metrics_port,

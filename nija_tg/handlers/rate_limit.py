@@ -1,81 +1,114 @@
-"""Outgoing limits of the bot: python-telegram-bot's AIORateLimiter (overall and group
-limits, ``retry_after`` honoured) plus a per-chat limit for private chats, which it does
-not enforce by itself: at most one message per second per private chat.
+"""python-telegram-bot's rate limiter for the bot: every request spends the bot's one
+outgoing budget (telegram_out.budget.OutgoingBudget), which the outbox sender shares.
 
-answerCallbackQuery and chat actions skip the per-chat pacing; deleteMessage skips every
-limiter (deleting a message that carries a secret must not wait behind replies queued
-for the bot's overall budget; if Telegram refuses it, /connect tells the user to delete
-the message by hand and rotate the key).
+* Messages (``send*`` but sendChatAction, ``edit*``, copies, forwards) are answers to
+  the user's own action: they take a token at the highest priority, ahead of every
+  queued notification, and keep the chat's pace (one message in flight per chat, the
+  next one a second after Telegram's answer; three in a group).
+* answerCallbackQuery, sendChatAction and other calls produce no message: they take no
+  token and skip the chat's pace, but wait out a 429 pause.
+* deleteMessage never waits, not even behind a 429 pause (deleting a message that
+  carries a secret must not wait behind anything; if Telegram refuses it, /connect
+  tells the user to delete the message by hand and rotate the key).
+* A 429 ``retry_after`` pauses the whole budget and the chat, then the request is
+  retried (``max_retries`` times).
+* With paid broadcasts on, a message the free budget cannot take at once goes with
+  ``allow_paid_broadcast``.
+* The outbox sender's own requests (``rate_limit_args`` PREPAID) spent the budget
+  already and pass straight through.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import OrderedDict
+import contextlib
+import logging
+import warnings
+from datetime import timedelta
 from typing import Any
 
-from telegram.ext import AIORateLimiter
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+from nija_tg.telegram_out.budget import PREPAID, OutgoingBudget, Priority
+
+log = logging.getLogger("nija_tg.bot.rate_limit")
 
 PER_CHAT_INTERVAL = 1.0  # seconds between two messages to one private chat
-MAX_TRACKED_CHATS = 20_000
 
 
 def _limited(endpoint: str) -> bool:
     return (endpoint.startswith("send") and endpoint != "sendChatAction") or endpoint.startswith(
-        "edit"
+        ("edit", "copyMessage", "forwardMessage")
     )
 
 
-class _ChatPace:
-    """One request to the chat at a time, each starting at least ``PER_CHAT_INTERVAL``
-    after Telegram answered the previous one (so network jitter cannot bunch two
-    arrivals together)."""
-
-    __slots__ = ("lock", "last_answer")
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.last_answer = float("-inf")
+def _retry_seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PTB 22 deprecates the int form
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-class PerChatRateLimiter(AIORateLimiter):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._chats: OrderedDict[int, _ChatPace] = OrderedDict()
+def _chat_id(data: dict[str, Any] | None) -> int | None:
+    value = (data or {}).get("chat_id")
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None  # @channelusername: no pace of its own
 
-    def _pace(self, chat_id: int) -> _ChatPace:
-        pace = self._chats.get(chat_id)
-        if pace is None:
-            pace = self._chats[chat_id] = _ChatPace()
-            if len(self._chats) > MAX_TRACKED_CHATS:
-                oldest, old = next(iter(self._chats.items()))
-                if not old.lock.locked():
-                    del self._chats[oldest]
-        else:
-            self._chats.move_to_end(chat_id)
-        return pace
+
+class PerChatRateLimiter(BaseRateLimiter[str]):
+    def __init__(self, budget: OutgoingBudget | None = None, max_retries: int = 3) -> None:
+        self.budget = budget or OutgoingBudget()
+        self.max_retries = max_retries
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        await self.budget.close()
 
     async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
-        if endpoint == "deleteMessage":
+        if rate_limit_args == PREPAID:
             return await callback(*args, **kwargs)
-        chat_id = data.get("chat_id")
-        try:
-            chat_id = int(chat_id) if chat_id is not None else None
-        except (TypeError, ValueError):
-            chat_id = None
-        if chat_id is None or chat_id <= 0 or not _limited(endpoint):
-            return await super().process_request(
-                callback, args, kwargs, endpoint, data, rate_limit_args
-            )
-        pace = self._pace(chat_id)
-        async with pace.lock:
-            wait = pace.last_answer + PER_CHAT_INTERVAL - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
+        chat_id = _chat_id(data)
+        retry_in = 0.0
+        for attempt in range(self.max_retries + 1):
             try:
-                return await super().process_request(
-                    callback, args, kwargs, endpoint, data, rate_limit_args
-                )
+                if endpoint == "deleteMessage":  # never waits but for its own 429
+                    if retry_in:
+                        await asyncio.sleep(retry_in)
+                    return await callback(*args, **kwargs)
+                if _limited(endpoint):
+                    return await self._message(callback, args, kwargs, endpoint, data, chat_id)
+                pause = self.budget.paused_for()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                retry_in = _retry_seconds(exc)
+                self.budget.pause(retry_in)
+                if chat_id is not None:
+                    self.budget.block_chat(chat_id, retry_in)
+                if attempt >= self.max_retries:
+                    raise
+                log.warning("%s: 429, retry after %.0fs", endpoint, retry_in)
+        raise AssertionError("unreachable")
+
+    async def _message(self, callback, args, kwargs, endpoint, data, chat_id: int | None):
+        pace = self.budget.pace(chat_id) if chat_id is not None else None
+        async with pace.lock if pace is not None else contextlib.nullcontext():
+            if pace is not None:
+                # a 429 may push the chat's turn further while we sleep: look again
+                while (wait := self.budget.chat_ready_in(chat_id)) > 0:  # noqa: ASYNC110
+                    await asyncio.sleep(wait)
+            can_pay = isinstance(data, dict) and not endpoint.startswith("edit")
+            paid = await self.budget.take(Priority.ACTION, paid_ok=can_pay)
+            if paid and isinstance(data, dict):
+                data["allow_paid_broadcast"] = True
+            try:
+                return await callback(*args, **kwargs)
             finally:
-                pace.last_answer = time.monotonic()
+                if chat_id is not None:
+                    self.budget.chat_answered(chat_id)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from telegram import Bot
 
-from nija_tg.engine.sender import Sender
 from nija_tg.storage.db import Database
+from nija_tg.telegram_out.outbox_sender import Sender
 
 
 async def main(path: Path, base_url: str, token: str, rate: float) -> None:

@@ -26,9 +26,9 @@ from typing import Any
 from telegram import Bot
 
 from nija_tg.core.models import Role
-from nija_tg.engine.sender import Sender
 from nija_tg.storage import outbox, users
 from nija_tg.storage.db import Database
+from nija_tg.telegram_out.outbox_sender import Sender
 from tests.fakes.telegram_api import FakeBotAPI
 
 MARK = re.compile(r"#(\d+)#")

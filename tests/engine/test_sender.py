@@ -1,4 +1,6 @@
-"""The notification sender against the fake Bot API server (python-telegram-bot unmodified)."""
+"""The notification sender (the bot process's, nija_tg.telegram_out) against the fake Bot
+API server (python-telegram-bot unmodified), and the outgoing budget it shares with the
+bot's replies."""
 
 from __future__ import annotations
 
@@ -16,10 +18,10 @@ from aiohttp import web
 from telegram import Bot
 
 from nija_tg.core.models import Role
-from nija_tg.engine.rate_budget import RateBudget, TokenBucket
-from nija_tg.engine.sender import Sender, html_to_plain
 from nija_tg.storage import outbox, users
 from nija_tg.storage.db import Database
+from nija_tg.telegram_out.budget import OutgoingBudget, Priority
+from nija_tg.telegram_out.outbox_sender import Sender, html_to_plain
 from tests.conftest import PYTHON, REPO, make_env
 from tests.fakes.telegram_api import FakeBotAPI
 
@@ -350,28 +352,74 @@ class FakeClock:
         return self.now
 
 
-def test_token_bucket_spaces_tokens_and_honours_pause() -> None:
-    clock = FakeClock()
-    bucket = TokenBucket(4, clock=clock)
-    assert [bucket.reserve() for _ in range(3)] == [0.0, 0.25, 0.5]
-    clock.now += 1.0
-    assert bucket.reserve() == 0.0
-    bucket.pause(3)
-    assert bucket.paused_for() == 3 and bucket.reserve() == 3.0
-    burst = TokenBucket(10, burst=3, clock=clock)
-    clock.now += 10
-    assert [round(burst.reserve(), 2) for _ in range(4)] == [0.0, 0.0, 0.0, 0.1]
+async def test_budget_grants_tokens_by_priority_then_arrival() -> None:
+    budget = OutgoingBudget(20)
+    order: list[str] = []
+
+    async def want(name: str, priority: Priority) -> float:
+        await budget.take(priority)
+        order.append(name)
+        return time.monotonic()
+
+    plan = [
+        ("summary", Priority.SUMMARY),
+        ("fill-1", Priority.FILL),
+        ("alert", Priority.ALERT),
+        ("reply-1", Priority.ACTION),
+        ("fill-2", Priority.FILL),
+        ("reply-2", Priority.ACTION),
+    ]
+    times = await asyncio.gather(*(want(n, p) for n, p in plan))
+    assert order == ["reply-1", "reply-2", "alert", "fill-1", "fill-2", "summary"]
+    spacing = sorted(times)
+    assert all(b - a >= 0.05 - 0.005 for a, b in zip(spacing, spacing[1:], strict=False))
+    assert budget.granted[Priority.ACTION] == 2 and budget.paid_granted == 0
+    await budget.close()
 
 
-def test_rate_budget_per_chat_spacing_and_blocks() -> None:
+async def test_budget_pause_holds_every_priority() -> None:
+    budget = OutgoingBudget(100)
+    budget.pause(0.3)
+    started = time.monotonic()
+    await budget.take(Priority.ACTION)
+    assert time.monotonic() - started >= 0.29
+    await budget.close()
+
+
+async def test_paid_broadcasts_only_beyond_the_free_rate_and_never_for_edits() -> None:
+    budget = OutgoingBudget(2, paid_rate=100)
+    started = time.monotonic()
+    paid = await asyncio.gather(*(budget.take(Priority.FILL) for _ in range(10)))
+    assert time.monotonic() - started < 0.5  # 10 at 2/s free would take 4.5 s
+    assert paid[0] is False and sum(paid) >= 8
+    edits = await asyncio.gather(*(budget.take(Priority.ACTION, paid_ok=False) for _ in range(2)))
+    assert edits == [False, False]
+    await budget.close()
+
+
+async def test_a_cancelled_wait_gives_its_place_up() -> None:
+    budget = OutgoingBudget(10)
+    await budget.take(Priority.ACTION)  # the next token is 0.1 s away
+    slow = asyncio.ensure_future(budget.take(Priority.ACTION))
+    await asyncio.sleep(0.01)
+    slow.cancel()
+    started = time.monotonic()
+    assert await budget.take(Priority.SUMMARY) is False
+    assert time.monotonic() - started < 0.2
+    await budget.close()
+
+
+def test_budget_per_chat_spacing_and_blocks() -> None:
     clock = FakeClock()
-    budget = RateBudget(25, per_chat_interval=1.0, clock=clock)
-    assert budget.chat_ready(5) and budget.next_chat_ready_in() is None
+    budget = OutgoingBudget(25, per_chat_interval=1.0, group_interval=3.0, clock=clock)
+    assert budget.chat_free(5) and budget.next_chat_ready_in() is None
     budget.chat_answered(5)
-    assert not budget.chat_ready(5) and budget.busy_chats() == {5}
+    assert not budget.chat_free(5) and budget.busy_chats() == {5}
     budget.block_chat(6, 4)
     assert budget.next_chat_ready_in() == 1.0
     clock.now += 1.0
-    assert budget.chat_ready(5) and budget.busy_chats() == {6}
+    assert budget.chat_free(5) and budget.busy_chats() == {6}
     budget.chat_answered(6)  # never shortens a retry_after block
     assert budget.chat_ready_in(6) == 3.0
+    budget.chat_answered(-100)  # a group: 20 messages a minute
+    assert budget.chat_ready_in(-100) == 3.0

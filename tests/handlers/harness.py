@@ -1,9 +1,10 @@
 """Drive the real bot Application through the fake Bot API server, as users would.
 
 Beside the bot runs the engine's half of key custody, as in production but in this
-process: the engine's key ring (its public key published in the database), the key
-intake that verifies submitted credentials against the exchange emulators, and the
-outbox sender that delivers the verdicts. The bot Application itself holds no key."""
+process: the engine's key ring (its public key published in the database) and the key
+intake that verifies submitted credentials against the exchange emulators. The bot
+Application holds no key; it delivers the verdicts (and every outbox row) through its
+own outbox sender, as in production."""
 
 from __future__ import annotations
 
@@ -11,13 +12,11 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from telegram import Bot
 from telegram.ext import Application
 
 from nija_tg.bot_main import build_application
 from nija_tg.config import Settings, load_settings
 from nija_tg.engine.key_intake import KeyIntake
-from nija_tg.engine.sender import Sender
 from nija_tg.exchange.ccxt_gateway import CcxtGateway
 from nija_tg.handlers.context import SERVICES_KEY
 from nija_tg.services import key_rotation
@@ -38,9 +37,7 @@ class EngineSide:
     private_key: str  # the engine key's text form, as NIJA_ENGINE_KEY would hold it
     db: Database
     gateway: CcxtGateway
-    bot: Bot
     intake: KeyIntake
-    sender: Sender
     stop: asyncio.Event
     tasks: list[asyncio.Task]
 
@@ -48,7 +45,6 @@ class EngineSide:
         self.stop.set()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.gateway.close_all()
-        await self.bot.shutdown()
         await self.db.close()
 
 
@@ -134,37 +130,29 @@ def harness_settings(data_dir: Path, base_url: str, **env: str) -> Settings:
 async def start_engine_side(
     settings: Settings, keyring: KeyRing | None = None, *, run: bool = True
 ) -> EngineSide:
-    """Publish the engine's public key; with ``run``, run the key intake and the outbox
-    sender too (else submitted keys stay pending and notifications queued)."""
+    """Publish the engine's public key; with ``run``, run the key intake too (else
+    submitted keys stay pending). The bot's own sender delivers the outbox."""
     private_key = generate_private_key()
     keyring = keyring or KeyRing(parse_private_keys(private_key, "test engine key"))
     db = await Database.open(settings.db_path)
     await key_rotation.publish_primary(db, keyring)
     gateway = CcxtGateway(exchange_urls=dict(settings.exchange_urls))
-    base = settings.telegram_api_base_url
-    bot = Bot(settings.telegram_token, base_url=f"{base}/bot")
-    await bot.initialize()
-    sender = Sender(db, bot, rate=25, poll_interval=0.1)
     intake = KeyIntake(
-        db,
-        keyring,
-        gateway,
-        allow_unproven=settings.allow_unproven_exchanges,
-        poll_interval=0.05,
-        on_verdict=sender.notify,
+        db, keyring, gateway, allow_unproven=settings.allow_unproven_exchanges, poll_interval=0.05
     )
     stop = asyncio.Event()
     tasks = []
     if run:
-        tasks = [asyncio.create_task(intake.run(stop)), asyncio.create_task(sender.run(stop))]
-    return EngineSide(keyring, private_key, db, gateway, bot, intake, sender, stop, tasks)
+        tasks = [asyncio.create_task(intake.run(stop))]
+    return EngineSide(keyring, private_key, db, gateway, intake, stop, tasks)
 
 
 async def start_bot(
     data_dir: Path, api_options: dict | None = None, *, engine: bool = False, **env: str
 ) -> BotHarness:
-    """The bot, with the engine's key published; ``engine=True`` also runs the engine's
-    key intake and outbox sender (verdicts of /connect reach the chat)."""
+    """The bot (with its outbox sender), with the engine's key published;
+    ``engine=True`` also runs the engine's key intake (verdicts of /connect reach the
+    chat)."""
     api = FakeBotAPI(token=TEST_TOKEN, **(api_options or {}))
     await api.start()
     settings = harness_settings(data_dir, api.url, **env)

@@ -1,18 +1,25 @@
-"""The notification sender: delivers outbox rows to Telegram within its flood limits.
+"""The notification sender of the bot process: delivers outbox rows (written by the
+engine and the services) to Telegram, spending the bot's one outgoing budget
+(telegram_out.budget) at each row's priority, below the replies to users' own actions.
 
-Each cycle it asks the outbox for chats with due rows (skipping chats that are busy or
-in their per-chat pause), merges each chat's pending rows into one digest, spends one
-global token per message and sends at most ``max_in_flight`` messages at once. Rows are
-marked sent right after Telegram's answer, so a crash in between repeats a message but
-never loses one (at-least-once).
+Each cycle it asks the outbox for chats with due rows, the most urgent first (alerts,
+then fills, then summaries: storage.outbox_claims), skipping chats that are busy (a
+reply or a message in flight, or inside their per-chat pause); merges each chat's
+pending rows into one digest, takes one token of the shared budget per message at the
+digest's priority, holds the chat's turn and sends, at most ``max_in_flight`` at once.
+Rows are marked sent right after Telegram's answer, so a crash (kill -9) in between
+repeats a message but never loses one (at-least-once).
 
-Outcomes: 429 ``retry_after`` pauses the chat and the whole sender (Telegram does not
-say whether the limit was the chat's or the bot's) and reschedules the rows; 403 marks
-the user unreachable and keeps the rows pending; "chat not found" and other permanent
-400s drop the rows; "can't parse entities" is retried once as plain text; network
-errors and timeouts reschedule with backoff and are counted as possible duplicates.
+Outcomes: 429 ``retry_after`` pauses the chat and the whole budget (replies included:
+Telegram does not say whether the limit was the chat's or the bot's) and reschedules
+the rows; 403 marks the user unreachable and keeps the rows pending; "chat not found"
+and other permanent 400s drop the rows; "can't parse entities" is retried once as plain
+text; network errors and timeouts reschedule with backoff and are counted as possible
+duplicates. With paid broadcasts on, a message the free budget cannot take at once goes
+with ``allow_paid_broadcast``.
 
-Shutdown: stop ``run`` (set its event), then ``await sender.drain(deadline)``.
+Shutdown: stop ``run`` (set its event); ``drain(deadline)`` flushes as far as the limits
+allow (tests, the kill test's child process).
 """
 
 from __future__ import annotations
@@ -36,12 +43,14 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
 )
+from telegram.ext import ExtBot
 
-from nija_tg.engine.rate_budget import RateBudget
-from nija_tg.storage import outbox
+from nija_tg.storage import outbox, outbox_claims
 from nija_tg.storage.db import Database
+from nija_tg.telegram_out.budget import PREPAID, OutgoingBudget, Priority
 
-log = logging.getLogger("nija_tg.engine.sender")
+log = logging.getLogger("nija_tg.bot.sender")
+
 
 _TAG = re.compile(r"<[^>]*>")
 
@@ -62,6 +71,7 @@ class SenderStats:
     plain_fallbacks: int = 0  # resent as plain text after "can't parse entities"
     possible_duplicates: int = 0  # rows re-queued after a network error or timeout
     errors: int = 0  # other failures (rows rescheduled)
+    paid: int = 0  # messages sent with allow_paid_broadcast
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -74,33 +84,52 @@ def _retry_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+class _Cap:
+    """The sender's own ceiling (``NIJA_SENDER_RATE``) inside the shared budget."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.tat = 0.0
+
+    def reserve(self) -> float:
+        now = time.monotonic()
+        start = max(now, self.tat)
+        self.tat = start + self.interval
+        return start - now
+
+
 class Sender:
     def __init__(
         self,
         db: Database,
         bot: Bot,
         *,
-        rate: float = 25.0,
+        budget: OutgoingBudget | None = None,
+        rate: float | None = None,
         per_chat_interval: float = 1.0,
-        budget: RateBudget | None = None,
         max_in_flight: int = 8,
-        poll_interval: float = 0.5,
+        poll_interval: float = 0.25,
         retry_base: float = 2.0,
         retry_max: float = 300.0,
         rows_per_message: int = 50,
     ) -> None:
+        """``budget``: the bot's shared one (without it, a budget of its own at ``rate``,
+        as in the storm test). ``rate`` below the budget's caps the sender further."""
         self._db = db
         self._bot = bot
-        self.budget = budget or RateBudget(rate, per_chat_interval=per_chat_interval)
+        self.budget = budget or OutgoingBudget(rate or 30.0, per_chat_interval=per_chat_interval)
+        cap = rate if rate is not None and rate < self.budget.total_rate else None
+        self._cap = _Cap(cap) if cap else None
         self._slots = asyncio.Semaphore(max_in_flight)
         self._poll = poll_interval
         self._retry_base = retry_base
         self._retry_max = retry_max
         self._rows_per_message = rows_per_message
-        self._per_cycle = max(1, math.ceil(self.budget.rate))
+        self._per_cycle = max(1, math.ceil(cap or self.budget.total_rate))
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
         self._started = False
+        self._prepaid = isinstance(bot, ExtBot) and bot.rate_limiter is not None
         self.stats = SenderStats()
 
     def notify(self) -> None:
@@ -124,6 +153,14 @@ class Sender:
         if left:
             log.info("sender drain: %d notification(s) left pending", left)
         return left
+
+    async def cancel_in_flight(self) -> None:
+        """Give up sends still waiting for Telegram (shutdown): their rows stay pending
+        and go at the next start (at-least-once)."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _wake_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -191,63 +228,87 @@ class Sender:
 
     # -- one cycle ------------------------------------------------------------------------
     async def _cycle(self, stop: asyncio.Event | None, deadline: float | None) -> int:
-        """Dispatch one message to each ready chat (up to about a second of budget)."""
+        """Dispatch one message to each ready chat (up to about a second of budget), the
+        chats holding the most urgent rows first."""
         self._wake.clear()
         now = time.time()
         busy = self.budget.busy_chats() | set(self._tasks)
-        chats = await outbox.due_chats(self._db, now, exclude=busy, limit=self._per_cycle)
+        chats = await outbox_claims.due_chats_by_priority(
+            self._db, now, exclude=busy, limit=self._per_cycle
+        )
         if not chats:
             return 0
         rows = await outbox.claim_due(
-            self._db, now, chat_ids=chats, per_chat=self._rows_per_message
+            self._db, now, chat_ids=[c for c, _ in chats], per_chat=self._rows_per_message
         )
         by_chat: dict[int, list[outbox.OutboxRow]] = {}
         for row in rows:
             by_chat.setdefault(row.chat_id, []).append(row)
         dispatched = 0
-        for chat_id in chats:
+        for chat_id, rank in chats:
             if self._over(stop, deadline):
                 break
             if chat_id not in by_chat:
                 continue
             await self._slots.acquire()
-            try:
-                await self._wait_global(deadline)
-            except BaseException:
+            paid = await self._token(Priority(rank), stop, deadline)
+            if paid is None:
                 self._slots.release()
-                raise
-            if self._over(stop, deadline) or not self.budget.chat_ready(chat_id):
+                break
+            if self._over(stop, deadline) or not self.budget.chat_free(chat_id):
+                self.budget.refund(paid)  # a reply took the chat meanwhile
                 self._slots.release()
                 continue
+            pace = self.budget.pace(chat_id)
+            await pace.lock.acquire()  # free: taken without yielding
             digest = outbox.merge(by_chat[chat_id])
-            self._tasks[chat_id] = asyncio.create_task(self._deliver(digest))
+            self._tasks[chat_id] = asyncio.create_task(self._deliver(digest, paid))
             dispatched += 1
         return dispatched
 
-    async def _wait_global(self, deadline: float | None) -> None:
-        delay = self.budget.reserve_global()
-        while delay > 0:
-            if deadline is not None:
-                delay = min(delay, max(0.0, deadline - time.monotonic()))
-            await asyncio.sleep(delay)
-            delay = self.budget.paused_for()  # a 429 may have arrived meanwhile
-            if deadline is not None and time.monotonic() >= deadline:
-                return
-
-    async def _deliver(self, digest: outbox.Digest) -> None:
+    async def _token(
+        self, priority: Priority, stop: asyncio.Event | None, deadline: float | None
+    ) -> bool | None:
+        """A token of the shared budget (True: paid); None when stopped first."""
+        if self._cap is not None:
+            delay = self._cap.reserve()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        take = asyncio.ensure_future(self.budget.take(priority))
+        waits: set[asyncio.Future] = {take}
+        stopper = asyncio.ensure_future(stop.wait()) if stop is not None else None
+        if stopper is not None:
+            waits.add(stopper)
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            await self._attempt(digest)
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if stopper is not None:
+                stopper.cancel()
+            if not take.done():
+                take.cancel()
+                await asyncio.gather(take, return_exceptions=True)
+        if take.cancelled() or take.exception() is not None:
+            return None
+        return take.result()
+
+    async def _deliver(self, digest: outbox.Digest, paid: bool) -> None:
+        try:
+            await self._attempt(digest, paid)
         except Exception:
             log.exception("sender: delivery to chat %s failed", digest.chat_id)
             self.stats.errors += 1
         finally:
             self.budget.chat_answered(digest.chat_id)
+            pace = self.budget.pace(digest.chat_id)
+            if pace.lock.locked():
+                pace.lock.release()
             self._tasks.pop(digest.chat_id, None)
             self._slots.release()
             self._wake.set()
 
     # -- one message ----------------------------------------------------------------------
-    async def _attempt(self, digest: outbox.Digest) -> None:
+    async def _attempt(self, digest: outbox.Digest, paid: bool) -> None:
         if not digest.text:
             log.warning("sender: dropping empty notification(s) %s", digest.ids)
             self.stats.dropped += len(digest.rows)
@@ -255,30 +316,36 @@ class Sender:
             return
         try:
             try:
-                await self._post(digest, digest.text, html_mode=True)
+                await self._post(digest, digest.text, html_mode=True, paid=paid)
             except BadRequest as exc:
                 if "can't parse entities" not in exc.message.lower():
                     raise
                 log.warning("sender: chat %s: %s; resending as plain text", digest.chat_id, exc)
                 self.stats.plain_fallbacks += 1
-                await self._wait_global(None)
-                await self._post(digest, html_to_plain(digest.text), html_mode=False)
+                again = await self._token(Priority.ACTION, None, None)
+                await self._post(digest, html_to_plain(digest.text), html_mode=False, paid=again)
         except Exception as exc:
             await self._failed(digest, exc)
             return
         await outbox.mark_sent(self._db, digest.ids)
         self.stats.messages += 1
+        self.stats.paid += paid
         self.stats.rows_sent += len(digest.rows)
         if len(digest.rows) > 1:
             self.stats.digests += 1
 
-    async def _post(self, digest: outbox.Digest, text: str, *, html_mode: bool) -> None:
+    async def _post(
+        self, digest: outbox.Digest, text: str, *, html_mode: bool, paid: bool | None
+    ) -> None:
+        extra = {"rate_limit_args": PREPAID} if self._prepaid else {}
         await self._bot.send_message(
             chat_id=digest.chat_id,
             text=text,
             parse_mode=ParseMode.HTML if html_mode else None,
             disable_notification=digest.silent,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
+            allow_paid_broadcast=True if paid else None,
+            **extra,
         )
 
     async def _failed(self, digest: outbox.Digest, exc: Exception) -> None:
@@ -288,7 +355,7 @@ class Sender:
             self.stats.rate_limited += 1
             log.warning("sender: 429 for chat %s, retry after %.0fs", chat, secs)
             self.budget.block_chat(chat, secs)
-            self.budget.block_all(secs)
+            self.budget.pause(secs)
             await outbox.reschedule(self._db, ids, time.time() + secs)
         elif isinstance(exc, Forbidden) and digest.user_ids:
             self.stats.unreachable += 1
