@@ -148,6 +148,7 @@ class Executor:
         # True: this user has no unresolved order (none found since, none placed since)
         self.clean = False
         self._placed = 0  # orders submitted or adopted so far (guards ``clean``)
+        self._none_recorded = False  # the order being recorded had no fill before
 
     def _placing(self) -> int:
         """An order is about to be created (submit, adoption): polling is needed again."""
@@ -212,21 +213,21 @@ class Executor:
                 raise
             except OrderRejectedError as err:
                 kind = refusal_kind(err)
-                await self._reject(order, str(err), kind)
-                result = await self._result(order, 0, err.user_message, refusal=kind)
+                row = await self._reject(order, str(err), kind)
+                result = _result(row, 0, err.user_message, refusal=kind)
                 return result
             except NotFoundError as err:
                 # the exchange answered that what the order acts on does not exist (BingX
                 # 80017 "position not exist" for a stop with nothing to close): nothing
                 # was placed, so no look-up
-                await self._reject(order, str(err))
-                return await self._result(order, 0, NOTHING_THERE)
+                row = await self._reject(order, str(err))
+                return _result(row, 0, NOTHING_THERE)
             except RetryableError as err:
                 # the exchange answered, and its answer proves the order was not placed
                 # (429, nonce, maintenance), or the request never left us: no look-up
                 log.info("user %s: submit %s not processed (%s)", self.user_id, cid, err)
-                await self._reject(order, f"{NOT_PROCESSED}: {err}")
-                result = await self._result(order, 0, NOT_PROCESSED)
+                row = await self._reject(order, f"{NOT_PROCESSED}: {err}")
+                result = _result(row, 0, NOT_PROCESSED)
                 return result
             except Exception as err:  # any doubt is resolved by lookup
                 log.warning(
@@ -237,8 +238,8 @@ class Executor:
                 )
                 result = await self._resolve(order, self.lookup_attempts, NOT_FOUND)
                 return result
-            n = await self._record(order, state)
-            result = await self._result(order, n)
+            n, row = await self._record_row(order, state)
+            result = _result(row, n)
             return result
         finally:
             self._inflight.discard(cid)
@@ -247,8 +248,9 @@ class Executor:
                 self.clean = True  # it ended final: still nothing to poll
 
     async def _commit_intent(self, draft: OrderDraft, cid: str) -> OrderRow:
+        """The INTENT row, committed (the write returns it: no read after it)."""
         async with self.db.transaction() as tx:
-            order_id = await orders_repo.create(
+            row = await orders_repo.insert(
                 tx,
                 user_id=self.user_id,
                 client_order_id=cid,
@@ -266,23 +268,22 @@ class Executor:
                 trigger_price=draft.trigger_price,
                 stop_price=draft.stop_price,
             )
-            row = await orders_repo.get(tx, self.user_id, order_id)
-        assert row is not None
         return row
 
     async def _commit_submitted(self, order: OrderRow) -> OrderRow:
         async with self.db.transaction() as tx:
-            await orders_repo.mark_submitted(tx, self.user_id, order.order_id)
-            row = await orders_repo.get(tx, self.user_id, order.order_id)
+            row = await orders_repo.mark_submitted(tx, self.user_id, order.order_id)
         assert row is not None
         return row
 
     async def _send(self, request: OrderRequest) -> OrderState:
         return await self.account.create_order(request)
 
-    async def _reject(self, order: OrderRow, error: str, refusal: str | None = None) -> None:
+    async def _reject(self, order: OrderRow, error: str, refusal: str | None = None) -> OrderRow:
+        """The order rejected; returns its row as stored (``order`` if it vanished)."""
         async with self.db.transaction() as tx:
-            await orders_repo.mark_rejected(tx, self.user_id, order.order_id, error, refusal)
+            row = await orders_repo.mark_rejected(tx, self.user_id, order.order_id, error, refusal)
+        return row or order
 
     # --- resolution and recording ------------------------------------------------------------
 
@@ -311,12 +312,11 @@ class Executor:
     async def _resolve(self, order: OrderRow, attempts: int, reason: str) -> ExecutionResult:
         state, answered = await self._lookup(order, attempts)
         if state is not None:
-            n = await self._record(order, state)
-            return await self._result(order, n)
+            n, row = await self._record_row(order, state)
+            return _result(row, n)
         if answered:
-            await self._reject(order, reason)
-            return await self._result(order, 0, reason)
-        return await self._result(order, 0, UNKNOWN)
+            return _result(await self._reject(order, reason), 0, reason)
+        return _result(order, 0, UNKNOWN)
 
     async def _market_facts(self, symbol: str) -> MarketFacts:
         if symbol not in self._facts:
@@ -330,6 +330,11 @@ class Executor:
     async def _record(self, order: OrderRow, state: OrderState) -> int:
         """Order state + new fills + positions + notification, in one transaction.
         Returns the number of fills recorded now."""
+        return (await self._record_row(order, state))[0]
+
+    async def _record_row(self, order: OrderRow, state: OrderState) -> tuple[int, OrderRow]:
+        """``_record``, also returning the order's row as stored afterwards (the writes
+        return it: nothing is read again)."""
         facts = await self._market_facts(order.symbol)
         if state.status in (OrderStatus.FILLED, OrderStatus.CANCELED) and not priced(state):
             state = replace(state, status=OrderStatus.OPEN)  # revisit until priced
@@ -344,8 +349,10 @@ class Executor:
                 )
                 async with self.db.transaction() as tx:
                     waiting = replace(state, status=OrderStatus.OPEN)
-                    await orders_repo.apply_state(tx, self.user_id, order.order_id, waiting)
-                return 0
+                    _, row = await orders_repo.apply_state_rows(
+                        tx, self.user_id, order.order_id, waiting
+                    )
+                return 0, row or order
             log.warning(
                 "user %s: %s: no fee after %d reads; booked with the fee reported",
                 self.user_id,
@@ -354,14 +361,20 @@ class Executor:
             )
         self._fee_waits.pop(order.order_id, None)
         async with self.db.transaction() as tx:
-            await orders_repo.apply_state(tx, self.user_id, order.order_id, state)
-            fresh = await orders_repo.get(tx, self.user_id, order.order_id)
-            assert fresh is not None
-            return await self._record_fills(tx, fresh, state, facts)
+            before, fresh = await orders_repo.apply_state_rows(
+                tx, self.user_id, order.order_id, state
+            )
+            assert before is not None and fresh is not None
+            # no fill can be recorded for an order whose filled amount was 0: they are
+            # written with it (below), so the fills table need not be asked
+            self._none_recorded = before.filled <= 0  # read before _record_fills awaits
+            n = await self._record_fills(tx, fresh, state, facts)
+        return n, fresh
 
     async def _record_fills(
         self, tx: Transaction, order: OrderRow, state: OrderState, facts: MarketFacts
     ) -> int:
+        first, self._none_recorded = self._none_recorded, False
         return await record_fills(
             tx,
             user_id=self.user_id,
@@ -370,22 +383,7 @@ class Executor:
             state=state,
             facts=facts,
             session_id=self.session_id,
-        )
-
-    async def _result(
-        self, order: OrderRow, fills: int, error: str | None = None, refusal: str | None = None
-    ) -> ExecutionResult:
-        row = await orders_repo.get(self.db, self.user_id, order.order_id)
-        assert row is not None
-        return ExecutionResult(
-            order_id=row.order_id,
-            client_order_id=row.client_order_id,
-            status=row.status,
-            filled=row.filled,
-            average=row.average,
-            fills_recorded=fills,
-            error=error,
-            refusal=refusal,
+            none_recorded=first,
         )
 
     # --- reconcile / refresh ----------------------------------------------------------------
@@ -457,21 +455,23 @@ class Executor:
             if state is None:
                 await self._reject(order, NEVER_SENT)
                 return True
-            await self._record(order, state)
+            _, row = await self._record_row(order, state)
+            after = (row.status, row.filled)
         elif order.status is OrderStatus.SUBMITTED:
             age = time.time() - order.updated_at
             if not startup and age < self.visibility_window:
                 return False
             attempts = 1 if age >= self.visibility_window else self.lookup_attempts
-            await self._resolve(order, attempts, NOT_FOUND)
+            result = await self._resolve(order, attempts, NOT_FOUND)
+            after = (result.status, result.filled)
         else:
             state, _ = await self._lookup(order, 1)
             if state is None:
                 log.info("user %s: open order %s not found", self.user_id, order.client_order_id)
                 return False
-            await self._record(order, state)
-        after = await orders_repo.get(self.db, self.user_id, order.order_id)
-        return after is not None and (after.status, after.filled) != before
+            _, row = await self._record_row(order, state)
+            after = (row.status, row.filled)
+        return after != before
 
     # --- cancel ---------------------------------------------------------------------------
 
@@ -483,9 +483,9 @@ class Executor:
             return None
         if order.status in (OrderStatus.OPEN, OrderStatus.SUBMITTED):
             state = await self.account.cancel_order(order.symbol, client_order_id)
-            n = await self._record(order, state)
-            return await self._result(order, n)
-        return await self._result(order, 0)
+            n, row = await self._record_row(order, state)
+            return _result(row, n)
+        return _result(order, 0)
 
     async def withdraw(self, order: OrderRow) -> OrderRow:
         """Cancel a resting order (a stop on the exchange) and record the outcome, fills
@@ -508,3 +508,19 @@ class Executor:
         row = await orders_repo.get(self.db, self.user_id, order.order_id)
         assert row is not None
         return row
+
+
+def _result(
+    row: OrderRow, fills: int, error: str | None = None, refusal: str | None = None
+) -> ExecutionResult:
+    """The outcome, from the order's row as the last write returned it."""
+    return ExecutionResult(
+        order_id=row.order_id,
+        client_order_id=row.client_order_id,
+        status=row.status,
+        filled=row.filled,
+        average=row.average,
+        fills_recorded=fills,
+        error=error,
+        refusal=refusal,
+    )

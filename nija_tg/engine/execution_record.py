@@ -78,12 +78,23 @@ def priced(state: OrderState) -> bool:
 
 
 async def new_fills(
-    tx: Transaction, user_id: int, mode: str, order: OrderRow, state: OrderState
+    tx: Transaction,
+    user_id: int,
+    mode: str,
+    order: OrderRow,
+    state: OrderState,
+    none_recorded: bool = False,
 ) -> list[FillInfo]:
-    """The trades of ``state`` not recorded yet for ``order`` (capped at its filled)."""
-    totals = await fills_repo.order_totals(tx, user_id, order.order_id)
+    """The trades of ``state`` not recorded yet for ``order`` (capped at its filled).
+    ``none_recorded``: the caller knows no fill of this order is recorded (its filled
+    amount was 0 in the transaction that records them), so the fills table is not asked
+    (the insert ignores a trade id seen before all the same)."""
+    if none_recorded:
+        got, cost, fee = ZERO, ZERO, ZERO
+    else:
+        totals = await fills_repo.order_totals(tx, user_id, order.order_id)
+        got, cost, fee = totals.amount, totals.cost, totals.fee
     cap = state.filled if state.filled > 0 else sum((f.amount for f in state.fills), ZERO)
-    got, cost, fee = totals.amount, totals.cost, totals.fee
     out: list[FillInfo] = []
     for f in sorted(state.fills, key=lambda x: (x.ts, x.trade_id)):
         f = replace(
@@ -92,7 +103,11 @@ async def new_fills(
             symbol=order.symbol,
             client_order_id=order.client_order_id,
         )
-        if f.amount <= 0 or await fills_repo.exists(tx, user_id, order.exchange_id, f.trade_id):
+        if f.amount <= 0:
+            continue
+        if not none_recorded and await fills_repo.exists(
+            tx, user_id, order.exchange_id, f.trade_id
+        ):
             continue
         if got + f.amount > cap:
             continue
@@ -131,10 +146,12 @@ async def record_fills(
     state: OrderState,
     facts: MarketFacts,
     session_id: int | None,
+    none_recorded: bool = False,
 ) -> int:
-    """Insert the new fills of ``order``, book them, notify once. Returns how many."""
+    """Insert the new fills of ``order``, book them, notify once. Returns how many.
+    ``none_recorded``: see ``new_fills``."""
     inserted: list[tuple[FillInfo, Decimal, Decimal | None]] = []
-    for f in await new_fills(tx, user_id, mode, order, state):
+    for f in await new_fills(tx, user_id, mode, order, state, none_recorded):
         fill_id = await fills_repo.insert(tx, user_id, order.order_id, order.exchange_id, f)
         if fill_id is None:
             continue

@@ -158,7 +158,7 @@ async def save_marks(tx: Transaction, key: MarksKey, marks: LimitMarks) -> None:
 
 async def save_marks_many(tx: Transaction, rows: Mapping[MarksKey, LimitMarks]) -> None:
     now = time.time()
-    await tx.executemany(_SAVE, [_params(k, m, now) for k, m in rows.items()])
+    await tx.insert_many(_SAVE, [_params(k, m, now) for k, m in rows.items()])
 
 
 async def fills_after(db: Reader, user_id: int, fill_id: int) -> list[sqlite3.Row]:

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
 GROUP_MAX_BODIES = 500  # transaction bodies that share one COMMIT at most
+MULTI_ROW_VARIABLES = 30_000  # bound values per multi-row INSERT (SQLite allows 32,766)
+MULTI_ROW_MAX = 1_000  # rows per multi-row INSERT
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
@@ -85,6 +87,25 @@ class Transaction:
     async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
         await self._guard(sql)
         await self._conn.executemany(sql, rows)
+
+    async def insert_many(
+        self, sql: str, rows: Iterable[Iterable[Any]], max_rows: int = MULTI_ROW_MAX
+    ) -> None:
+        """``sql`` (an INSERT with one ``VALUES (?, ...)`` group, optionally an upsert
+        clause after it) for many rows in few statements: the group repeated, up to
+        ``MULTI_ROW_VARIABLES`` bound values per statement (``executemany`` runs one
+        statement per row)."""
+        rows = [tuple(r) for r in rows]
+        if not rows:
+            return
+        start = sql.index("VALUES (") + len("VALUES ")
+        end = sql.index(")", start) + 1
+        group, width = sql[start:end], len(rows[0])
+        per = max(1, min(max_rows, MULTI_ROW_VARIABLES // width))
+        for i in range(0, len(rows), per):
+            chunk = rows[i : i + per]
+            text = sql[:start] + ", ".join([group] * len(chunk)) + sql[end:]
+            await self.execute(text, [v for r in chunk for v in r])
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         """One row; also of a write with ``RETURNING``."""

@@ -119,12 +119,57 @@ async def create(
     stop_price: Decimal | None = None,
 ) -> int:
     """Insert a new order row; returns its id."""
+    row = await insert(
+        tx,
+        user_id=user_id,
+        client_order_id=client_order_id,
+        exchange_id=exchange_id,
+        mode=mode,
+        symbol=symbol,
+        side=side,
+        type=type,
+        amount=amount,
+        price=price,
+        purpose=purpose,
+        session_id=session_id,
+        reduce_only=reduce_only,
+        position_side=position_side,
+        status=status,
+        exchange_order_id=exchange_order_id,
+        trigger_price=trigger_price,
+        stop_price=stop_price,
+    )
+    return row.order_id
+
+
+async def insert(
+    tx: Transaction,
+    *,
+    user_id: int,
+    client_order_id: str,
+    exchange_id: str,
+    mode: str,
+    symbol: str,
+    side: Side,
+    type: OrderType,
+    amount: Decimal,
+    price: Decimal | None = None,
+    purpose: str = "entry",
+    session_id: int | None = None,
+    reduce_only: bool = False,
+    position_side: str | None = None,
+    status: OrderStatus = OrderStatus.INTENT,
+    exchange_order_id: str | None = None,
+    trigger_price: Decimal | None = None,
+    stop_price: Decimal | None = None,
+) -> OrderRow:
+    """Insert a new order row; returns it as stored (one statement: ``RETURNING``)."""
     now = time.time()
-    cur = await tx.execute(
+    row = await tx.fetchone(
         "INSERT INTO orders(user_id, client_order_id, exchange_id, mode, symbol, side, type, "
         "amount, price, purpose, status, exchange_order_id, session_id, reduce_only, "
         "position_side, trigger_price, stop_price, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
         (
             user_id,
             client_order_id,
@@ -147,8 +192,9 @@ async def create(
             now,
         ),
     )
-    assert cur.lastrowid is not None
-    return cur.lastrowid
+    out = _row(row)
+    assert out is not None
+    return out
 
 
 async def adopt(
@@ -188,21 +234,18 @@ async def adopt(
     return order_id
 
 
-async def mark_submitted(tx: Transaction, user_id: int, order_id: int) -> None:
-    await _set_status(tx, user_id, order_id, OrderStatus.SUBMITTED, None)
+async def mark_submitted(tx: Transaction, user_id: int, order_id: int) -> OrderRow | None:
+    """Returns the row as stored (``RETURNING``: no read after the write)."""
+    return await _set_status(tx, user_id, order_id, OrderStatus.SUBMITTED, None)
 
 
 async def mark_rejected(
     tx: Transaction, user_id: int, order_id: int, error: str, refusal: str | None = None
-) -> None:
+) -> OrderRow | None:
     """``refusal``: set when the exchange refused the order (a kind: insufficient funds,
-    or a digest of the reason); None for "not processed", "not found" and the like."""
-    await _set_status(tx, user_id, order_id, OrderStatus.REJECTED, error)
-    if refusal is not None:
-        await tx.execute(
-            "UPDATE orders SET refusal = ? WHERE user_id = ? AND order_id = ?",
-            (refusal, user_id, order_id),
-        )
+    or a digest of the reason); None for "not processed", "not found" and the like.
+    Returns the row as stored."""
+    return await _set_status(tx, user_id, order_id, OrderStatus.REJECTED, error, refusal)
 
 
 async def amend_terms(
@@ -217,21 +260,38 @@ async def amend_terms(
 
 
 async def _set_status(
-    tx: Transaction, user_id: int, order_id: int, status: OrderStatus, error: str | None
-) -> None:
-    await tx.execute(
-        "UPDATE orders SET status = ?, error = COALESCE(?, error), updated_at = ? "
-        "WHERE user_id = ? AND order_id = ?",
-        (status.value, error, time.time(), user_id, order_id),
+    tx: Transaction,
+    user_id: int,
+    order_id: int,
+    status: OrderStatus,
+    error: str | None,
+    refusal: str | None = None,
+) -> OrderRow | None:
+    return _row(
+        await tx.fetchone(
+            "UPDATE orders SET status = ?, error = COALESCE(?, error), "
+            "refusal = COALESCE(?, refusal), updated_at = ? "
+            "WHERE user_id = ? AND order_id = ? RETURNING *",
+            (status.value, error, refusal, time.time(), user_id, order_id),
+        )
     )
 
 
 async def apply_state(tx: Transaction, user_id: int, order_id: int, state: OrderState) -> bool:
     """Take the exchange's view of the order. A terminal status is never left and the
     filled amount never decreases. Returns True when anything changed."""
+    before, after = await apply_state_rows(tx, user_id, order_id, state)
+    return before is not None and after is not before
+
+
+async def apply_state_rows(
+    tx: Transaction, user_id: int, order_id: int, state: OrderState
+) -> tuple[OrderRow | None, OrderRow | None]:
+    """``apply_state`` returning (the row before, the row after): the same object when
+    nothing changed; the update returns its row (``RETURNING``), no read after it."""
     current = await get(tx, user_id, order_id)
     if current is None:
-        return False
+        return None, None
     status = state.status
     if current.status in TERMINAL_ORDER_STATUSES and status is not current.status:
         status = current.status
@@ -246,10 +306,13 @@ async def apply_state(tx: Transaction, user_id: int, order_id: int, state: Order
         or fee != current.fee
         or exch_id != current.exchange_order_id
     )
-    if changed:
-        await tx.execute(
+    if not changed:
+        return current, current
+    after = _row(
+        await tx.fetchone(
             "UPDATE orders SET status = ?, filled = ?, average = ?, fee = ?, "
-            "exchange_order_id = ?, updated_at = ? WHERE user_id = ? AND order_id = ?",
+            "exchange_order_id = ?, updated_at = ? WHERE user_id = ? AND order_id = ? "
+            "RETURNING *",
             (
                 status.value,
                 str(filled),
@@ -261,7 +324,8 @@ async def apply_state(tx: Transaction, user_id: int, order_id: int, state: Order
                 order_id,
             ),
         )
-    return changed
+    )
+    return current, after
 
 
 async def get(db: Reader, user_id: int, order_id: int) -> OrderRow | None:

@@ -7,7 +7,6 @@ Each user sets each event group to ``on``, ``silent`` (delivered without sound) 
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Collection, Sequence
@@ -47,28 +46,17 @@ async def enqueue(
 
     Returns the outbox id, or None when the user turned this event off, does not exist,
     or a row with the same ``dedupe_key`` exists already (idempotent events)."""
-    row = await tx.fetchone("SELECT chat_id, notify_prefs FROM users WHERE user_id = ?", (user_id,))
-    if row is None:
-        return None
-    prefs = json.loads(row["notify_prefs"] or "{}")
-    pref = "on" if kind in ALWAYS else prefs.get(KIND_GROUP.get(kind, ""), "on")
-    if pref == "off":
-        return None
-    cur = await tx.execute(
+    # one statement: the user's chat and preference read by the insert itself
+    group = None if kind in ALWAYS else KIND_GROUP.get(kind, "")
+    row = await tx.fetchone(
         "INSERT OR IGNORE INTO outbox(user_id, chat_id, kind, text, silent, not_before, "
-        "dedupe_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            user_id,
-            row["chat_id"],
-            kind,
-            text,
-            int(pref == "silent"),
-            not_before,
-            dedupe_key,
-            time.time(),
-        ),
+        "dedupe_key, created_at) SELECT user_id, chat_id, ?, ?, pref = 'silent', ?, ?, ? "
+        "FROM (SELECT user_id, chat_id, CASE WHEN ? IS NULL THEN 'on' ELSE COALESCE("
+        "json_extract(COALESCE(notify_prefs, '{}'), '$.\"' || ? || '\"'), 'on') END AS pref "
+        "FROM users WHERE user_id = ?) WHERE pref != 'off' RETURNING outbox_id",
+        (kind, text, not_before, dedupe_key, time.time(), group, group, user_id),
     )
-    return cur.lastrowid if cur.rowcount else None
+    return None if row is None else row["outbox_id"]
 
 
 # -- delivery side (the engine's sender) -------------------------------------------------

@@ -67,10 +67,10 @@ async def save(tx: Transaction, user_id: int, snap: Snapshot) -> None:
 
 
 async def save_many(tx: Transaction, snaps: dict[int, Snapshot]) -> None:
-    """Replace the snapshots of many users in one statement batch (user id -> snapshot;
+    """Replace the snapshots of many users in a few multi-row statements (user id -> snapshot;
     ``updated_at`` is the snapshot's own, or now when it has none)."""
     now = time.time()
-    await tx.executemany(
+    await tx.insert_many(
         _SAVE, [_save_params(uid, s, s.updated_at or now) for uid, s in snaps.items()]
     )
 
@@ -116,7 +116,7 @@ async def append_equity(
 
 async def append_equity_many(tx: Transaction, points: list[tuple[int, float, Decimal]]) -> None:
     """Add many (user id, ts, equity) points; a point at the same (user, ts) is replaced."""
-    await tx.executemany(
+    await tx.insert_many(
         "INSERT OR REPLACE INTO equity_history(user_id, ts, equity) VALUES (?, ?, ?)",
         [(uid, ts, str(equity)) for uid, ts, equity in points],
     )

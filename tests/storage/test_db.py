@@ -295,3 +295,16 @@ async def test_returning_rows_come_back_from_a_write(db):
             "VALUES (1, 'ret.1', NULL, '', 0) RETURNING action"
         )
     assert row["action"] == "ret.1"
+
+
+async def test_insert_many_writes_every_row_in_few_statements(db):
+    trace = await _traced(db)
+    rows = [(1, f"many.{i}", None, "", float(i)) for i in range(20)]
+    async with db.transaction() as tx:
+        await tx.insert_many(
+            "INSERT INTO audit_log(actor_id, action, target_id, detail, ts) VALUES (?, ?, ?, ?, ?)",
+            rows,
+            max_rows=7,  # chunks: 7 + 7 + 6
+        )
+    assert await _actions(db.path, "many.") == {f"many.{i}" for i in range(20)}
+    assert trace.count("INSERT INTO audit_log") == 3
