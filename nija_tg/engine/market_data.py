@@ -9,6 +9,18 @@ candle, and wakes every subscribed user loop whose markets got a new closed cand
 With ``lockstep=True`` (simulated clocks: tests, replays) the hub does not move to the
 next boundary before every subscriber has finished the previous one, so a clock that
 jumps instantly still gives each loop every candle, in order.
+
+With ``stream=True`` and a source that pushes candles (``CandleStream``: the ccxt
+gateway where ccxt.pro watches OHLCV) each market is also watched by WebSocket (one
+task per market). At a boundary the hub then wakes at the boundary itself (not after
+the grace) and publishes a market as soon as the venue pushed the first update of the
+next candle: the one before it is closed, and its last pushed state is final. REST
+stays the fallback and the catch-up: the first window, a market whose socket is down or
+that pushed nothing by ``boundary + grace`` (a quiet market, a silent socket), any
+candle missing between the window and the close (a gap), and the first close after a
+reconnect are fetched by REST as before (REST calls of different markets run
+concurrently; the gateway's client spaces them within the venue's limit). Each close is
+taken once, from one side or the other: never twice, never skipped.
 """
 
 from __future__ import annotations
@@ -30,7 +42,7 @@ from nija_tg.engine.market_window import (
     candle_frame,
     timeframe_ms,
 )
-from nija_tg.exchange.protocol import MarketDataSource
+from nija_tg.exchange.protocol import CandleStream, MarketDataSource
 from nija_tg.strategies import Prepared, Signal, Strategy, StrategyParams, StrategyPosition
 from nija_tg.strategies.indicators import IndicatorCache
 
@@ -87,10 +99,27 @@ class HubStats:
     fetches: Counter[MarketKey] = field(default_factory=Counter)
     per_boundary: Counter[int] = field(default_factory=Counter)
     errors: int = 0
+    pushed: Counter[MarketKey] = field(default_factory=Counter)  # closes taken from a socket
+    stream_errors: int = 0  # sockets lost or refused
+    stream_connects: int = 0  # sockets that (re)started pushing
 
     @property
     def total(self) -> int:
         return sum(self.fetches.values())
+
+
+@dataclass(eq=False)
+class _Stream:
+    """One market watched by WebSocket."""
+
+    key: MarketKey
+    pushed: dict[int, Candle] = field(default_factory=dict)  # latest state by open time
+    newest: int | None = None  # open time of the newest candle pushed
+    live: bool = False  # pushing since the last error
+    # candles may be missing (start, reconnect): the next close is fetched by REST
+    suspect: bool = True
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task | None = None
 
 
 class MarketHub:
@@ -105,6 +134,8 @@ class MarketHub:
         late_retries: int = 1,
         late_retry_ms: int = 3_000,
         indicators: IndicatorCache | None = None,
+        stream: bool = False,
+        stream_retry_s: tuple[float, float] = (0.5, 30.0),
     ) -> None:
         self.source = source
         self.clock = clock
@@ -125,6 +156,9 @@ class MarketHub:
         self._idle_hooks: list[Callable[[], None]] = []
         self._prices: dict[tuple[str, str], Decimal] | None = None  # built on first read
         self._settle_hooks: list[Callable[[], Awaitable[object]]] = []
+        self.stream = stream
+        self.stream_retry_s = stream_retry_s  # first and longest pause before a reconnect
+        self._streams: dict[MarketKey, _Stream] = {}
 
     # --- change notification (a broadcast event replaced on every change) ----------
 
@@ -173,6 +207,7 @@ class MarketHub:
         for key in sub.keys:
             self._refs[key] += 1
             self._state.setdefault(key, KeyState(deque(maxlen=self.window)))
+            self._start_stream(key)
         self._notify()
         return sub
 
@@ -187,6 +222,7 @@ class MarketHub:
                 del self._refs[key]
                 self._state.pop(key, None)
                 self._prices = None
+                self._stop_stream(key)
         self._notify()
 
     @property
@@ -292,13 +328,15 @@ class MarketHub:
                     break
                 before = self.keys
                 self.waiting_for = boundary
-                sleep = self.clock.sleep_until(boundary + self.grace_ms)
+                # pushed candles are taken at the boundary itself, REST after the grace
+                wake = boundary if self._streamed_due(boundary) else boundary + self.grace_ms
+                sleep = self.clock.sleep_until(wake)
                 woke = await self._race(sleep, stop_wait, self._event.wait())
                 if stop.is_set():
                     break
                 if woke != 0 and self.keys != before and self.next_boundary() != boundary:
                     continue  # subscriptions changed the next boundary
-                await self.clock.sleep_until(boundary + self.grace_ms)
+                await self.clock.sleep_until(wake)
                 self.waiting_for = None
                 await self.poll(boundary)
             if self.lockstep and not stop.is_set():
@@ -345,6 +383,20 @@ class MarketHub:
             return False
         tf = timeframe_ms(key.timeframe)
         expected = boundary - tf  # open time of the candle that just closed
+        stream = self._streams.get(key)
+        if stream is not None:
+            if await self._pushed_close(stream, boundary) and self._take_pushed(
+                st, stream, tf, boundary
+            ):
+                self.stats.pushed[key] += 1
+                self._publish_state(st, key, tf, boundary)
+                return True
+            if self._state.get(key) is not st:
+                return False  # unsubscribed meanwhile
+        if self.stream and self.clock.now_ms() < boundary + self.grace_ms:
+            # woken at the boundary for the sockets: REST has the candle after the grace
+            await self.clock.sleep_until(boundary + self.grace_ms)
+        live = stream is not None and stream.live
         added = False
         for attempt in range(1 + self.late_retries):
             if attempt:
@@ -365,14 +417,135 @@ class MarketHub:
                 return False  # unsubscribed meanwhile
             added |= self._append(st, candles, tf, boundary)
             if st.last_ts is not None and st.last_ts >= expected:
+                if live and stream is not None and stream.live:
+                    stream.suspect = False  # caught up while the socket pushes
                 break
+        if stream is not None and st.last_ts is not None:
+            for ts in [t for t in stream.pushed if t <= st.last_ts]:
+                del stream.pushed[ts]
         if added:
-            frame = candle_frame(st.candles)
-            st.closed = ClosedCandles(key, frame, int(frame["ts"].iloc[-1]) + tf)
-            st.signals = {}
-            self._prices = None
-            st.updated_at = boundary
+            self._publish_state(st, key, tf, boundary)
         return added
+
+    def _publish_state(self, st: KeyState, key: MarketKey, tf: int, boundary: int) -> None:
+        frame = candle_frame(st.candles)
+        st.closed = ClosedCandles(key, frame, int(frame["ts"].iloc[-1]) + tf)
+        st.signals = {}
+        self._prices = None
+        st.updated_at = boundary
+
+    # --- candles pushed by WebSocket ----------------------------------------------------
+
+    def _stream_source(self, exchange: str) -> CandleStream | None:
+        if not self.stream:
+            return None
+        supports = getattr(self.source, "streams_candles", None)
+        if supports is None or not supports(exchange):
+            return None
+        return self.source  # type: ignore[return-value]
+
+    def _start_stream(self, key: MarketKey) -> None:
+        if key in self._streams or self._stream_source(key.exchange) is None:
+            return
+        if any(k[:2] == key[:2] for k in self._streams):
+            # one timeframe per symbol by socket: ccxt's Kraken client resolves every
+            # timeframe of a symbol under one message hash; the others come by REST
+            return
+        stream = _Stream(key)
+        stream.task = asyncio.ensure_future(self._watch(stream))
+        self._streams[key] = stream
+
+    def _stop_stream(self, key: MarketKey) -> None:
+        stream = self._streams.pop(key, None)
+        if stream is not None:
+            stream.live = False
+            self._changed(stream)
+            if stream.task is not None:
+                stream.task.cancel()
+
+    async def close_streams(self) -> None:
+        """Stop every WebSocket watch (the daemon's shutdown; also when unsubscribed)."""
+        streams, self._streams = list(self._streams.values()), {}
+        tasks = [s.task for s in streams if s.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    @staticmethod
+    def _changed(stream: _Stream) -> None:
+        event, stream.changed = stream.changed, asyncio.Event()
+        event.set()
+
+    async def _watch(self, stream: _Stream) -> None:
+        """Take what the venue pushes for one market, reconnecting with a growing
+        pause after a lost socket; gives up (REST only) on a non-retryable error."""
+        source = self._stream_source(stream.key.exchange)
+        assert source is not None
+        key = stream.key
+        pause = self.stream_retry_s[0]
+        while True:
+            try:
+                candles = await source.watch_ohlcv(key.exchange, key.symbol, key.timeframe)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # every failure: REST until the socket is back
+                self.stats.stream_errors += 1
+                stream.live, stream.suspect = False, True
+                self._changed(stream)
+                if not isinstance(exc, RetryableError):
+                    log.warning("candle socket %s: %s; REST only", key, type(exc).__name__)
+                    if self._streams.get(key) is stream:
+                        del self._streams[key]
+                    return
+                log.info("candle socket %s lost (%s); REST meanwhile", key, type(exc).__name__)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self.stream_retry_s[1])
+                continue
+            if not stream.live:
+                stream.live = True
+                self.stats.stream_connects += 1
+            pause = self.stream_retry_s[0]
+            for c in candles:
+                stream.pushed[c.ts] = c
+                if stream.newest is None or c.ts > stream.newest:
+                    stream.newest = c.ts
+            self._changed(stream)
+
+    def _streamed_due(self, boundary: int) -> bool:
+        """Whether a market closing at ``boundary`` has a live socket."""
+        return any(
+            s.live and boundary % timeframe_ms(k.timeframe) == 0 for k, s in self._streams.items()
+        )
+
+    async def _pushed_close(self, stream: _Stream, boundary: int) -> bool:
+        """Wait (until ``boundary + grace`` at most) for the first push of the candle
+        that opens at ``boundary``: the one before it is then closed. False when the
+        socket is down or stays silent."""
+        deadline = boundary + self.grace_ms
+        while stream.live and (stream.newest is None or stream.newest < boundary):
+            if self.clock.now_ms() >= deadline:
+                return False
+            await self._race(stream.changed.wait(), self.clock.sleep_until(deadline))
+        return stream.live
+
+    def _take_pushed(self, st: KeyState, stream: _Stream, tf: int, boundary: int) -> bool:
+        """Append the pushed candles from the window's end to the one that closed at
+        ``boundary``, if none is missing and no reconnect happened since the last REST
+        catch-up; otherwise False (nothing appended: REST fetches the close)."""
+        expected = boundary - tf
+        if st.last_ts is None or stream.suspect or st.last_ts >= expected:
+            return False
+        wanted = range(st.last_ts + tf, expected + 1, tf)
+        if expected - st.last_ts >= self.window * tf or any(
+            ts not in stream.pushed for ts in wanted
+        ):
+            return False
+        for ts in wanted:
+            st.candles.append(stream.pushed.pop(ts))
+        st.last_ts = expected
+        for ts in [t for t in stream.pushed if t < expected]:
+            del stream.pushed[ts]
+        return True
 
     async def _fetch(
         self, key: MarketKey, since: int | None, limit: int, boundary: int

@@ -9,6 +9,7 @@ import pytest
 
 from nija_tg.engine.clock import SimulatedClock, WallClock
 from nija_tg.engine.market_data import MarketHub, MarketKey, timeframe_ms
+from nija_tg.exchange.ccxt_gateway import CcxtGateway
 from nija_tg.strategies import get_strategy
 from tests.engine.replay import ReplaySource, real_candles
 
@@ -135,3 +136,196 @@ async def test_wall_clock_hub_waits_for_the_boundary_and_stops_promptly():
     assert not task.done() and hub.stats.total == 0  # sleeping, not polling
     stop.set()
     await asyncio.wait_for(task, 5)
+
+
+# --- candles pushed by WebSocket (stream=True), against the venue emulators ------------
+
+
+class Rig:
+    """A streaming hub on the real gateway and an emulator, under a paced clock (time
+    moves only when the test says; the emulator reads the same clock)."""
+
+    def __init__(self, emu, symbols: list[str], window: int = 50) -> None:
+        from tests.engine.live_child import PacedClock
+
+        self.emu = emu
+        rows = emu.candles[symbols[0]]
+        self.clock = PacedClock(rows[400][0] + 60_000)  # a minute into a candle
+        emu.clock_ms = self.clock.now_ms
+        self.gateway = CcxtGateway(
+            exchange_urls={emu.exchange_id: emu.base_url},
+            enable_rate_limit=False,
+            timeout_ms=3000,
+            retry_delay_s=0.02,
+        )
+        self.hub = MarketHub(
+            self.gateway,
+            self.clock,
+            window=window,
+            late_retries=0,
+            stream=True,
+            stream_retry_s=(0.05, 0.2),
+        )
+        self.keys = [MarketKey(emu.exchange_id, s, "5m") for s in symbols]
+        self.sub = self.hub.subscribe(self.keys)
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(self.hub.run(self.stop))
+        self.next = (self.clock.now_ms() // TF + 1) * TF
+
+    async def close(self) -> tuple[int, int]:
+        """Move the clock to the next boundary; if the hub publishes nothing within a
+        second, on to the end of the grace (REST). Returns (REST fetches, pushed closes)
+        of that close."""
+        boundary, self.next = self.next, self.next + TF
+        fetched, pushed = self.hub.stats.total, sum(self.hub.stats.pushed.values())
+        assert await until(lambda: self.hub.waiting_for == boundary, 10)
+        self.clock.set(boundary)
+        if not await until(lambda: self.hub.published >= boundary, 1.0):
+            self.clock.set(boundary + self.hub.grace_ms)
+            assert await until(lambda: self.hub.published >= boundary, 10)
+        return (self.hub.stats.total - fetched, sum(self.hub.stats.pushed.values()) - pushed)
+
+    def live(self) -> bool:
+        streams = self.hub._streams
+        return len(streams) == len(self.keys) and all(s.live for s in streams.values())
+
+    async def assert_window_matches_the_venue(self) -> None:
+        """Every market's window: consecutive closed candles, each once, the newest the
+        one that closed at the last boundary, equal to what the venue's REST answers."""
+        for key in self.keys:
+            closed = self.hub.latest(key)
+            assert closed is not None and closed.closed_at == self.hub.published
+            ts = [int(t) for t in closed.frame["ts"]]
+            assert ts == list(range(ts[0], ts[-1] + TF, TF))
+            rest = await self.gateway.fetch_ohlcv(key.exchange, key.symbol, "5m", ts[0], len(ts))
+            by_ts = {c.ts: c for c in rest}
+            frame = closed.frame
+            for i, t in enumerate(ts):
+                c = by_ts[t]
+                got = tuple(frame[n].iloc[i] for n in ("open", "high", "low", "close"))
+                assert got == (c.open, c.high, c.low, c.close), (key, t)
+
+    async def shutdown(self) -> None:
+        self.stop.set()
+        await asyncio.wait_for(self.task, 10)
+        self.sub.close()
+        await self.hub.close_streams()
+        await self.gateway.close_all()
+
+
+async def until(predicate, timeout: float) -> bool:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            return False
+        await asyncio.sleep(0.005)
+    return True
+
+
+def emulator(exchange_id: str):
+    if exchange_id == "kraken":
+        from tests.fakes.kraken import KrakenEmulator
+
+        return KrakenEmulator(), ["ETH/USD", "BTC/USD"]
+    from tests.fakes.bingx import BingXEmulator
+
+    return BingXEmulator(), ["ETH/USDT:USDT", "BTC/USDT:USDT"]
+
+
+@pytest.mark.parametrize("exchange_id", ["kraken", "bingx"])
+async def test_closes_come_by_websocket_after_a_rest_start(exchange_id):
+    emu, symbols = emulator(exchange_id)
+    async with emu:
+        rig = Rig(emu, symbols)
+        try:
+            assert await rig.close() == (2, 0)  # the first window: REST
+            assert await until(rig.live, 10)
+            for _ in range(3):
+                assert await rig.close() == (0, 2)  # pushed: no REST, before the grace
+                assert rig.clock.now_ms() % TF == 0
+                await rig.assert_window_matches_the_venue()
+            feed = emu.ws
+            assert feed.subscribed == {(s, 5) for s in symbols}
+            assert rig.hub.stats.stream_errors == 0
+        finally:
+            await rig.shutdown()
+
+
+@pytest.mark.parametrize("exchange_id", ["kraken", "bingx"])
+async def test_a_lost_socket_falls_back_to_rest_and_back_to_the_socket(exchange_id):
+    emu, symbols = emulator(exchange_id)
+    async with emu:
+        rig = Rig(emu, symbols)
+        try:
+            assert await rig.close() == (2, 0)
+            assert await until(rig.live, 10)
+            assert await rig.close() == (0, 2)
+            # the venue's socket goes away and refuses new connections
+            emu.ws.refuse = True
+            assert emu.ws.drop() >= 1
+            assert await until(lambda: not any(s.live for s in rig.hub._streams.values()), 10)
+            for _ in range(2):
+                assert await rig.close() == (2, 0)  # REST, after the grace
+                await rig.assert_window_matches_the_venue()
+            # back: the socket reconnects; its first close is caught up by REST
+            emu.ws.refuse = False
+            assert await until(rig.live, 10)
+            assert await rig.close() == (2, 0)
+            await rig.assert_window_matches_the_venue()
+            assert await rig.close() == (0, 2)  # and then pushed again
+            await rig.assert_window_matches_the_venue()
+            assert rig.hub.stats.stream_errors >= 2 and rig.hub.stats.stream_connects >= 4
+            assert emu.ws.connections_made >= 2
+        finally:
+            await rig.shutdown()
+
+
+async def test_a_close_missed_by_the_socket_is_fetched_by_rest():
+    emu, symbols = emulator("kraken")
+    async with emu:
+        rig = Rig(emu, symbols[:1])
+        try:
+            await rig.close()
+            assert await until(rig.live, 10)
+            assert await rig.close() == (0, 1)
+            emu.ws.frozen = True  # the socket stays open but pushes nothing
+            assert await rig.close() == (1, 0)  # nothing by the end of the grace: REST
+            emu.ws.frozen = False
+            assert await rig.close() == (0, 1)
+            await rig.assert_window_matches_the_venue()
+        finally:
+            await rig.shutdown()
+
+
+async def test_fifty_markets_by_websocket():
+    from tests.fakes.kraken import KrakenEmulator
+    from tests.fakes.kraken_markets import PAIRS, more_pairs
+
+    with more_pairs(50 - len(PAIRS)):
+        async with KrakenEmulator() as emu:
+            symbols = sorted(PAIRS)
+            assert len(symbols) == 50
+            rig = Rig(emu, symbols)
+            try:
+                assert await rig.close() == (50, 0)
+                assert await until(rig.live, 20)
+                for _ in range(2):
+                    assert await rig.close() == (0, 50)
+                await rig.assert_window_matches_the_venue()
+                assert len(emu.ws.subscribed) == 50
+            finally:
+                await rig.shutdown()
+
+
+async def test_a_venue_without_candle_sockets_stays_on_rest():
+    gateway = CcxtGateway(exchange_urls={"coinbase": "http://127.0.0.1:9"})
+    try:
+        assert not gateway.streams_candles("coinbase")  # no watchOHLCV in ccxt.pro
+        assert gateway.streams_candles("kraken") and gateway.streams_candles("bingx")
+        hub = MarketHub(gateway, SimulatedClock(0), stream=True)
+        sub = hub.subscribe([MarketKey("coinbase", "ETH/USD", "5m")])
+        assert hub._streams == {}
+        sub.close()
+    finally:
+        await gateway.close_all()

@@ -4,6 +4,8 @@ Ticker, OHLC)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -62,6 +64,31 @@ PAIRS: dict[str, Pair] = {
     "ADA/USD": Pair("ADAUSD", "ADAUSD", "ADA", 6, "5", (2, 3), "ADA-BTC-5m.csv", 0.1),
 }
 BY_PAIR_ID = {p.pair_id: s for s, p in PAIRS.items()} | {p.altname: s for s, p in PAIRS.items()}
+_CSVS = ("ETH-BTC-5m.csv", "LTC-BTC-5m.csv", "ADA-BTC-5m.csv")
+
+
+@contextlib.contextmanager
+def more_pairs(count: int) -> Iterator[list[str]]:
+    """``count`` made-up USD pairs (``QAA/USD``, ``QAB/USD``, ...) listed beside the real
+    ones while the block runs (benchmarks and tests of many markets; build the emulator
+    inside it). Their candles are the shared CSVs at different scales."""
+    added = []
+    for i in range(count):
+        code = f"Q{chr(65 + i // 26)}{chr(65 + i % 26)}"
+        symbol = f"{code}/USD"
+        ASSETS[code] = (code, 10, 5)
+        csv = _CSVS[i % len(_CSVS)]
+        pair = Pair(f"{code}USD", f"{code}USD", code, 2, "0.1", (), csv, 0.5 + i / 10)
+        PAIRS[symbol] = pair
+        BY_PAIR_ID[pair.pair_id] = symbol
+        added.append(symbol)
+    try:
+        yield added
+    finally:
+        for symbol in added:
+            pair = PAIRS.pop(symbol)
+            BY_PAIR_ID.pop(pair.pair_id, None)
+            ASSETS.pop(pair.base_id, None)
 
 
 def fmt(value: Decimal | float | int, places: int) -> str:

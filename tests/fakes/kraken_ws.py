@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tests.fakes.emulator_ws import CandleFeed, Conn, Sub
-from tests.fakes.kraken_markets import INTERVALS, LOT_DECIMALS, PAIRS
+from tests.fakes.kraken_markets import INTERVALS, LOT_DECIMALS, PAIRS, fmt
 
 _connection_ids = itertools.count(7_000_000_001)
 
@@ -104,15 +104,15 @@ class KrakenOhlcFeed(CandleFeed):
         ts, o, h, low, c, v = row[:6]
         d = PAIRS[sub.symbol].pair_decimals
         now = self.emu.clock_ms()
-        candle = {
+        candle = {  # numbers, rounded as the REST OHLC prints them
             "symbol": sub.symbol,
-            "open": round(o, d),
-            "high": round(h, d),
-            "low": round(low, d),
-            "close": round(c, d),
+            "open": float(fmt(o, d)),
+            "high": float(fmt(h, d)),
+            "low": float(fmt(low, d)),
+            "close": float(fmt(c, d)),
             "trades": max(1, int(v) % 97),
-            "volume": round(v, LOT_DECIMALS),
-            "vwap": round((h + low + c) / 3, d),
+            "volume": float(fmt(v, LOT_DECIMALS)),
+            "vwap": float(fmt((h + low + c) / 3, d)),
             "interval_begin": rfc3339(int(ts)),
             "interval": sub.minutes,
             "timestamp": rfc3339(min(now, int(ts) + sub.minutes * 60_000), nanos=False),
