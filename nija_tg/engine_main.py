@@ -17,6 +17,7 @@ from nija_tg.engine import maintenance
 from nija_tg.engine.clock import WallClock
 from nija_tg.engine.daemon import run_daemon
 from nija_tg.engine.key_intake import KeyIntake
+from nija_tg.engine.market_data import MarketHub
 from nija_tg.exchange.ccxt_gateway import CcxtGateway
 from nija_tg.exchange.protocol import TradingAccount
 from nija_tg.redaction import registry
@@ -81,12 +82,15 @@ async def engine_main(settings: Settings, stop: asyncio.Event) -> None:
             stack.push_async_callback(_finish, housekeeping)
             intake = asyncio.create_task(key_intake(runtime, gateway).run(stop))
             stack.push_async_callback(_finish, intake)
+            clock = WallClock()
             await run_daemon(
                 runtime,
                 stop,
                 account_factory=account_factory(runtime, gateway),
                 market_data=gateway,
-                clock=WallClock(),
+                clock=clock,
+                # candles by WebSocket where ccxt.pro watches them, REST as the fallback
+                hub=MarketHub(gateway, clock, stream=True),
                 release_account=gateway.release,
                 venues=gateway.health,
                 metrics_port=settings.metrics_port,
