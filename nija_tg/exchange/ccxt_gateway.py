@@ -32,6 +32,7 @@ from nija_tg.core.models import (
     Verification,
     WithdrawProof,
 )
+from nija_tg.exchange.candle_pacing import CandlePacer
 from nija_tg.exchange.ccxt_account import CcxtAccount
 from nija_tg.exchange.ccxt_client import CcxtClient, CcxtMarketData
 from nija_tg.exchange.ccxt_convert import to_balances
@@ -125,6 +126,10 @@ class CcxtGateway:
         self.read_retries = read_retries
         self.retry_delay_s = retry_delay_s
         self._public: dict[str, CcxtMarketData] = {}
+        # candles of different pairs concurrently, paced by the venue's documented
+        # limit (candle_pacing.py) on their own client (ccxt's limiter off on it)
+        self.candle_pacer = CandlePacer()
+        self._candles: dict[str, CcxtMarketData] = {}
         self._accounts: dict[tuple[Any, str], tuple[str, CcxtAccount]] = {}
         self._retired: list[CcxtAccount] = []
         # paper fills of many users at one candle close share one ticker request
@@ -202,6 +207,9 @@ class CcxtGateway:
         await self._close_retired()
         self.tickers.clear()
         await self.streams.close()
+        candles, self._candles = list(self._candles.values()), {}
+        for md in candles:
+            await md.close()
         public, self._public = list(self._public.values()), {}
         for md in public:
             await md.close()
@@ -216,7 +224,26 @@ class CcxtGateway:
         since: int | None = None,
         limit: int | None = None,
     ) -> list[Candle]:
-        return await self.public(exchange_id).fetch_ohlcv(symbol, timeframe, since, limit)
+        if not (self.settings.enable_rate_limit and self.candle_pacer.paces(exchange_id)):
+            return await self.public(exchange_id).fetch_ohlcv(symbol, timeframe, since, limit)
+        client = await self._candle_client(exchange_id)
+        await self.candle_pacer.wait(exchange_id, symbol)
+        return await client.fetch_ohlcv(symbol, timeframe, since, limit)
+
+    async def _candle_client(self, exchange_id: str) -> CcxtMarketData:
+        """The keyless client of ``exchange_id`` for candles alone: ccxt's limiter off
+        (the pacer spaces its calls), the public client's markets."""
+        md = self._candles.get(exchange_id)
+        if md is None:
+            unpaced = dataclasses.replace(self.settings, enable_rate_limit=False)
+            md = self._core(exchange_id, None, CcxtMarketData, settings=unpaced)
+            self._candles[exchange_id] = md
+        if not md.client.markets:
+            shared = self.public(exchange_id)
+            await shared.load_markets()
+            if not md.client.markets:
+                md.client.set_markets_from_exchange(shared.client)
+        return md
 
     # --- CandleStream (WebSocket) ------------------------------------------------------
 
