@@ -73,42 +73,57 @@ class PerChatRateLimiter(BaseRateLimiter[str]):
         if rate_limit_args == PREPAID:
             return await callback(*args, **kwargs)
         chat_id = _chat_id(data)
-        retry_in = 0.0
+        if _limited(endpoint):
+            pace = self.budget.pace(chat_id) if chat_id is not None else None
+            # the chat's turn is held through the retries: a refused message is not
+            # overtaken by the next one to the same chat
+            async with pace.lock if pace is not None else contextlib.nullcontext():
+                return await self._retrying(
+                    endpoint,
+                    chat_id,
+                    lambda: self._message(callback, args, kwargs, endpoint, data, chat_id),
+                )
+        if endpoint == "deleteMessage":  # never waits, but for its own 429
+            return await self._retrying(endpoint, chat_id, lambda: callback(*args, **kwargs))
+
+        async def plain():
+            pause = self.budget.paused_for()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            return await callback(*args, **kwargs)
+
+        return await self._retrying(endpoint, chat_id, plain)
+
+    async def _retrying(self, endpoint: str, chat_id: int | None, call):
         for attempt in range(self.max_retries + 1):
             try:
-                if endpoint == "deleteMessage":  # never waits but for its own 429
-                    if retry_in:
-                        await asyncio.sleep(retry_in)
-                    return await callback(*args, **kwargs)
-                if _limited(endpoint):
-                    return await self._message(callback, args, kwargs, endpoint, data, chat_id)
-                pause = self.budget.paused_for()
-                if pause > 0:
-                    await asyncio.sleep(pause)
-                return await callback(*args, **kwargs)
+                return await call()
             except RetryAfter as exc:
-                retry_in = _retry_seconds(exc)
-                self.budget.pause(retry_in)
+                secs = _retry_seconds(exc)
+                self.budget.pause(secs)
                 if chat_id is not None:
-                    self.budget.block_chat(chat_id, retry_in)
+                    self.budget.block_chat(chat_id, secs)
                 if attempt >= self.max_retries:
                     raise
-                log.warning("%s: 429, retry after %.0fs", endpoint, retry_in)
+                log.warning("%s: 429, retry after %.0fs", endpoint, secs)
+                if endpoint == "deleteMessage":
+                    await asyncio.sleep(secs)
         raise AssertionError("unreachable")
 
     async def _message(self, callback, args, kwargs, endpoint, data, chat_id: int | None):
-        pace = self.budget.pace(chat_id) if chat_id is not None else None
-        async with pace.lock if pace is not None else contextlib.nullcontext():
-            if pace is not None:
-                # a 429 may push the chat's turn further while we sleep: look again
-                while (wait := self.budget.chat_ready_in(chat_id)) > 0:  # noqa: ASYNC110
-                    await asyncio.sleep(wait)
-            can_pay = isinstance(data, dict) and not endpoint.startswith("edit")
-            paid = await self.budget.take(Priority.ACTION, paid_ok=can_pay)
-            if paid and isinstance(data, dict):
+        if chat_id is not None:
+            # a 429 may push the chat's turn further while we sleep: look again
+            while (wait := self.budget.chat_ready_in(chat_id)) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(wait)
+        can_pay = isinstance(data, dict) and not endpoint.startswith("edit")
+        paid = await self.budget.take(Priority.ACTION, paid_ok=can_pay)
+        if isinstance(data, dict):
+            if paid:
                 data["allow_paid_broadcast"] = True
-            try:
-                return await callback(*args, **kwargs)
-            finally:
-                if chat_id is not None:
-                    self.budget.chat_answered(chat_id)
+            else:
+                data.pop("allow_paid_broadcast", None)
+        try:
+            return await callback(*args, **kwargs)
+        finally:
+            if chat_id is not None:
+                self.budget.chat_answered(chat_id)

@@ -12,6 +12,15 @@ earlier order, slot first, let 600 queued updates of one user hold every slot). 
 user may have at most ``max_queued_per_user`` updates waiting or running; the excess is
 dropped and the user is told once per burst.
 
+Shutdown (issue 15, item 8): when the Application stops it waits for every queued
+update, and a flooder's 20 queued updates would take 20 s at one reply per second in
+their chat. So once the Application is stopping, each user's updates that were already
+running finish and at most ``keep_on_shutdown`` (default 2) more of that user's queued
+updates are answered; the rest are dropped (counted in ``dropped`` and
+``dropped_on_shutdown``; the user is told once, as for any drop, when not told already
+in this burst). Telegram has acknowledged them: they are lost, as a flood's excess is.
+A user with one or two updates queued loses nothing.
+
 Secrets never wait: a message that looks like a key or secret, ``/connect <anything>``,
 and anything but our own commands while the sender's /connect waits for a credential
 (or a /connect of theirs is queued) is deleted the moment it arrives, before it queues
@@ -46,6 +55,7 @@ from nija_tg.handlers.secret_guard import (
 log = logging.getLogger("nija_tg.bot.updates")
 
 MAX_QUEUED_PER_USER = 20
+KEEP_ON_SHUTDOWN = 2  # queued updates per user still answered once the bot stops
 SKIPPED = "You are sending faster than I can answer; I skipped some messages."
 SKIPPED_SECRETS = (
     "You are sending faster than I can answer; I skipped some messages. Some of them "
@@ -66,16 +76,22 @@ class _UserQueue:
     connects: int = 0  # /connect commands among them (private chat)
     told: bool = False  # "I skipped some messages" sent in this burst
     told_secrets: bool = False
+    kept_on_shutdown: int = 0  # queued updates started after the Application stopped
 
 
 class PerUserUpdateProcessor(BaseUpdateProcessor):
     def __init__(
-        self, max_concurrent_updates: int = 256, max_queued_per_user: int = MAX_QUEUED_PER_USER
+        self,
+        max_concurrent_updates: int = 256,
+        max_queued_per_user: int = MAX_QUEUED_PER_USER,
+        keep_on_shutdown: int = KEEP_ON_SHUTDOWN,
     ) -> None:
         super().__init__(max_concurrent_updates)
         self.max_queued_per_user = max_queued_per_user
+        self.keep_on_shutdown = keep_on_shutdown
         self.deletions = Deletions()
         self.dropped = 0
+        self.dropped_on_shutdown = 0
         self._users: dict[int, _UserQueue] = {}
         self._app: Application | None = None
         self._notices: set[asyncio.Task[None]] = set()
@@ -113,8 +129,13 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         queue.waiting += 1
         queue.connects += connect
         try:
-            async with queue.lock, self._semaphore:
-                await coroutine
+            async with queue.lock:
+                if self._stopping() and not self._keep_on_shutdown(queue):
+                    self.dropped_on_shutdown += 1
+                    self._drop(update, coroutine, queue, secret)
+                    return
+                async with self._semaphore:
+                    await coroutine
         except asyncio.CancelledError:
             _close(coroutine)  # cancelled while queued: never started, never warned about
             raise
@@ -125,6 +146,20 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
                 self.deletions.forget(message)
             if queue.waiting == 0:
                 del self._users[user.id]
+
+    def queued(self, user_id: int) -> int:
+        """Updates of ``user_id`` waiting or running."""
+        queue = self._users.get(user_id)
+        return 0 if queue is None else queue.waiting
+
+    def _stopping(self) -> bool:
+        """The Application is stopping (PTB clears ``running`` first, then waits for the
+        queued updates)."""
+        return self._app is not None and not self._app.running
+
+    def _keep_on_shutdown(self, queue: _UserQueue) -> bool:
+        queue.kept_on_shutdown += 1
+        return queue.kept_on_shutdown <= self.keep_on_shutdown
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         await coroutine  # not used: process_update above does the work

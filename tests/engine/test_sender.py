@@ -8,6 +8,7 @@ import asyncio
 import random
 import re
 import signal
+import subprocess
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -423,3 +424,11 @@ def test_budget_per_chat_spacing_and_blocks() -> None:
     assert budget.chat_ready_in(6) == 3.0
     budget.chat_answered(-100)  # a group: 20 messages a minute
     assert budget.chat_ready_in(-100) == 3.0
+
+
+def test_the_engine_process_does_not_import_python_telegram_bot(tmp_path) -> None:
+    """The bot process owns the outgoing budget: the engine only writes outbox rows."""
+    code = "import nija_tg.engine_main, sys; assert 'telegram' not in sys.modules"
+    env = make_env(tmp_path)
+    done = subprocess.run([PYTHON, "-c", code], cwd=REPO, env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()

@@ -49,7 +49,12 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.telegram_api_control import ControlApi
-from tests.fakes.telegram_api_limits import FloodControl, LimitEvent, is_counted_method
+from tests.fakes.telegram_api_limits import (
+    FloodControl,
+    LimitEvent,
+    is_counted_method,
+    is_paid_broadcast,
+)
 from tests.fakes.telegram_api_media import TelegramMedia
 from tests.fakes.telegram_api_wire import (
     ApiError,
@@ -212,13 +217,14 @@ class FakeBotAPI(TelegramMedia):
             decoded = await decode_request(request)
             record.params = decoded.recorded()
             record.chat_id = as_int_chat_id(decoded.params.get("chat_id"))
-            self.flood.check(now, canonical, record.chat_id)
+            paid = is_paid_broadcast(canonical, decoded.params)
+            self.flood.check(now, canonical, record.chat_id, paid=paid)
             if record.chat_id in self.blocked and (
                 is_counted_method(canonical) or canonical.lower() == "sendchataction"
             ):
                 raise ApiError(403, FORBIDDEN_BLOCKED)
             result = await entry[1](decoded) if entry else True
-            self.flood.delivered_now(now, canonical, record.chat_id)
+            self.flood.delivered_now(now, canonical, record.chat_id, paid=paid)
             record.status, record.result = 200, result
             response = ok_response(result)
         except ApiError as exc:

@@ -6,6 +6,12 @@ Every delivered message-producing call (``send*`` except ``sendChatAction``, ``e
 always ask for the highest observed rate. A window is ``1 / rate`` seconds long (at
 least one second) minus ``window_slack`` (default 50 ms) so that a bot pacing itself at
 exactly the limit is not punished for scheduling jitter.
+
+Paid broadcasts (Bot API 7.11, ``allow_paid_broadcast``: "allow up to 1000 messages per
+second, ignoring broadcasting limits for a fee of 0.1 Telegram Stars per message"): a
+``send*``/``copy*``/``forward*`` call with it counts against a separate window of
+``per_bot_paid_per_second`` (1,000) instead of the bot's free ~30/s; the per-chat limit
+still applies (the fee lifts the broadcasting limit only). Edits cannot be paid.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 from tests.fakes.telegram_api_wire import ApiError
 
 BOT = "bot"
+PAID = "paid"
 
 
 def is_counted_method(method: str) -> bool:
@@ -28,6 +35,13 @@ def is_counted_method(method: str) -> bool:
     return low.startswith(("send", "edit", "copymessage", "forwardmessage"))
 
 
+def is_paid_broadcast(method: str, params: dict[str, Any]) -> bool:
+    """A message sent with ``allow_paid_broadcast`` (not an edit: they cannot be paid)."""
+    value = params.get("allow_paid_broadcast")
+    flagged = value is True or str(value).lower() in ("true", "1")
+    return flagged and is_counted_method(method) and not method.lower().startswith("edit")
+
+
 @dataclass
 class LimitEvent:
     """A 429 answered (``kind="429"``) or a request inside an active penalty window
@@ -36,7 +50,7 @@ class LimitEvent:
     ts: float
     method: str
     chat_id: int | str | None
-    scope: str  # "chat" | "bot"
+    scope: str  # "chat" | "bot" | "paid"
     retry_after: int
     kind: str
 
@@ -72,12 +86,14 @@ class FloodControl:
         per_chat_per_second: float,
         retry_after: int | None,
         window_slack: float = 0.05,
+        per_bot_paid_per_second: float = 1000,
     ) -> None:
         self.enabled = enabled
         self.retry_after = retry_after
         self.window_slack = window_slack
         self.bot_window, self.bot_limit = _window(per_bot_per_second, window_slack)
         self.chat_window, self.chat_limit = _window(per_chat_per_second, window_slack)
+        self.paid_window, self.paid_limit = _window(per_bot_paid_per_second, window_slack)
         self.delivered: dict[Any, list[float]] = defaultdict(list)  # chat_id / BOT -> times
         self.penalty_until: dict[Any, float] = {}
         self.rate_limited: list[LimitEvent] = []
@@ -100,17 +116,22 @@ class FloodControl:
             429, f"Too Many Requests: retry after {secs}", parameters={"retry_after": secs}
         )
 
-    def check(self, now: float, method: str, chat_id: Any) -> None:
+    def check(self, now: float, method: str, chat_id: Any, *, paid: bool = False) -> None:
         """Raise the 429 ``ApiError`` if this call must be refused (only when enabled)."""
         if not self.enabled or not is_counted_method(method):
             return
-        for key, scope in ((chat_id, "chat"), (BOT, "bot")):
+        bot_key, bot_scope = (PAID, "paid") if paid else (BOT, "bot")
+        for key, scope in ((chat_id, "chat"), (bot_key, bot_scope)):
             until = self.penalty_until.get(key)
             if until is not None and now < until:
                 secs = max(1, math.ceil(until - now))
                 self.violations.append(LimitEvent(now, method, chat_id, scope, secs, "violation"))
                 raise self._deny(now, method, chat_id, scope, secs)
-        limits = ((BOT, "bot", self.bot_window, self.bot_limit),)
+        limits = (
+            (PAID, "paid", self.paid_window, self.paid_limit)
+            if paid
+            else (BOT, "bot", self.bot_window, self.bot_limit),
+        )
         if chat_id is not None:
             limits = ((chat_id, "chat", self.chat_window, self.chat_limit), *limits)
         for key, scope, window, limit in limits:
@@ -120,11 +141,12 @@ class FloodControl:
                 self.penalty_until[key] = now + secs
                 raise self._deny(now, method, chat_id, scope, secs)
 
-    def delivered_now(self, now: float, method: str, chat_id: Any) -> None:
-        """Remember a delivered counted call (always, for the statistics)."""
+    def delivered_now(self, now: float, method: str, chat_id: Any, *, paid: bool = False) -> None:
+        """Remember a delivered counted call (always, for the statistics); a paid
+        broadcast counts in the paid window, not the bot's free one."""
         if not is_counted_method(method):
             return
-        self.delivered[BOT].append(now)
+        self.delivered[PAID if paid else BOT].append(now)
         if chat_id is not None:
             self.delivered[chat_id].append(now)
 
@@ -132,10 +154,23 @@ class FloodControl:
         """Most counted calls to one chat (or to ``chat_id``) within any window
         (default: one second minus the slack)."""
         span = window if window is not None else max(1.0 - self.window_slack, 0.01)
-        keys = [chat_id] if chat_id is not None else [k for k in self.delivered if k != BOT]
+        keys = (
+            [chat_id]
+            if chat_id is not None
+            else [k for k in self.delivered if k not in (BOT, PAID)]
+        )
         return max((_max_in_window(self.delivered.get(k, []), span) for k in keys), default=0)
 
     def max_rate_per_bot(self, window: float | None = None) -> int:
-        """Most counted calls by the bot within any window."""
+        """Most counted calls by the bot within any window (free ones: paid broadcasts
+        are counted by ``max_rate_paid``)."""
         span = window if window is not None else max(1.0 - self.window_slack, 0.01)
         return _max_in_window(self.delivered.get(BOT, []), span)
+
+    def max_rate_paid(self, window: float | None = None) -> int:
+        """Most paid broadcasts within any window."""
+        span = window if window is not None else max(1.0 - self.window_slack, 0.01)
+        return _max_in_window(self.delivered.get(PAID, []), span)
+
+    def paid_count(self) -> int:
+        return len(self.delivered.get(PAID, []))

@@ -9,13 +9,17 @@ bench/fairness.py.)
 
 from __future__ import annotations
 
+import asyncio
+
 from nija_tg.handlers.secret_guard import PASTED_SECRET
 from nija_tg.handlers.update_processor import (
+    KEEP_ON_SHUTDOWN,
     MAX_QUEUED_PER_USER,
     SKIPPED,
     SKIPPED_SECRETS,
     PerUserUpdateProcessor,
 )
+from tests.handlers.harness import start_bot, stop_bot
 
 FLOODER, BOB = 7001, 7002
 FLOOD = 300
@@ -119,3 +123,41 @@ async def test_a_key_sent_right_after_connect_is_deleted_before_connect_is_answe
         "sendMessage", lambda r: "(2/2)" in str(r.params.get("text")), since=since, timeout=15
     )
     assert second.chat_id == BOB
+
+
+async def test_stopping_answers_at_most_two_more_queued_updates_per_user(data_dir):
+    """Issue 15, item 8: once the bot stops, a flooder's queue is not answered at one
+    reply a second (20 s); at most KEEP_ON_SHUTDOWN more of each user's queued updates
+    are, so a user with a command or two queued loses nothing."""
+    bot = await start_bot(data_dir)
+    try:
+        await bot.say(FLOODER, "/start")
+        await bot.say(BOB, "/start")
+        await bot.settle(1.1)  # Bob's chat may take a message again
+        since = bot.api.mark()
+        for n in range(FLOOD):
+            bot.api.user_message(FLOODER, f"hello {n}")
+        await bot.api.wait_for("sendMessage", lambda r: r.chat_id == FLOODER, since=since)
+        bot.api.user_message(BOB, "/help")
+        bot.api.user_message(BOB, "/help")
+        proc = processor(bot)
+
+        def bob_waits() -> bool:  # one of Bob's still queued, the other answered or too
+            seen = len(bot.api.texts(BOB, since=since)) + proc.queued(BOB)
+            return proc.queued(BOB) >= 1 and seen >= 2
+
+        async with asyncio.timeout(10):
+            while not bob_waits() or proc.queued(FLOODER) < MAX_QUEUED_PER_USER - 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        flooder_queued = proc.queued(FLOODER)
+        await bot.app.updater.stop()
+        before = len(replies_to(bot, FLOODER, since))
+        await bot.app.stop()
+
+        answered = len(replies_to(bot, FLOODER, since)) - before
+        # the one running, KEEP_ON_SHUTDOWN more, and possibly the one "skipped" notice
+        assert answered <= 1 + KEEP_ON_SHUTDOWN + 1
+        assert proc.dropped_on_shutdown >= flooder_queued - 1 - KEEP_ON_SHUTDOWN
+        assert len(bot.api.texts(BOB, since=since)) == 2  # both of Bob's answered
+    finally:
+        await stop_bot(bot)
