@@ -25,20 +25,26 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from nija_tg.strategies import indicators as ind
 from nija_tg.strategies import register
+from nija_tg.strategies import series as ser
 from nija_tg.strategies.base import (
+    CANDLE_WINDOW,
     Action,
     Signal,
+    SignalSeries,
     Strategy,
     StrategyParams,
     StrategyPosition,
+    normalise_frame,
     param,
 )
 
 W_ADX, W_DI, W_EMA = 0.4, 0.3, 0.3
+COLUMNS = ("close", "adx", "dmp", "dmn", "ema_fast", "ema_slow", "atr")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +113,16 @@ class AdxTrend(Strategy):
         out["atr"] = ind.atr(frame, params.atr_length)
         return out
 
+    def series(
+        self, candles: pd.DataFrame, params: StrategyParams, window: int = CANDLE_WINDOW
+    ) -> SignalSeries:
+        """Every candle's signal as the live window gives it, its indicators computed
+        once for the whole series (``strategies/series.py``: bitwise the values of
+        ``compute`` over each candle's window)."""
+        self._check_params(params)
+        assert isinstance(params, AdxTrendParams)
+        return AdxTrendSeries(self, normalise_frame(candles), params, window)
+
     def decide(
         self,
         frame: pd.DataFrame,
@@ -116,10 +132,21 @@ class AdxTrend(Strategy):
         allow_short: bool,
     ) -> Signal:
         assert isinstance(params, AdxTrendParams)
-        cols = ("close", "adx", "dmp", "dmn", "ema_fast", "ema_slow", "atr")
-        snap = ind.row_values(frame, cols, i)
+        snap = ind.row_values(frame, COLUMNS, i)
         snap["ts"] = float(frame["ts"].iat[i])
-        if i + 1 < params.warmup or any(math.isnan(snap[c]) for c in cols):
+        return self.decide_row(snap, i, position, params, allow_short)
+
+    def decide_row(
+        self,
+        snap: dict[str, float],
+        i: int,
+        position: StrategyPosition | None,
+        params: AdxTrendParams,
+        allow_short: bool,
+    ) -> Signal:
+        """The signal from one row's values (``snap``: ``COLUMNS`` and ``ts``) at row
+        ``i`` of the engine's window (the warm-up counts its rows)."""
+        if i + 1 < params.warmup or any(math.isnan(snap[c]) for c in COLUMNS):
             return Signal(Action.HOLD, reason="warming up", indicators=snap)
         stop = snap["atr"] * params.atr_multiplier
         if not math.isfinite(stop) or stop < 0:
@@ -169,3 +196,85 @@ class AdxTrend(Strategy):
             return Signal(Action.HOLD, conf, 0.0, "no volatility (ATR 0)", snap)
         reason = f"{side}: ADX {snap['adx']:.1f}, confidence {conf:.2f}"
         return Signal(action, conf, stop, reason, snap)
+
+
+class AdxTrendSeries(SignalSeries):
+    """adx_trend's indicators over every candle's window, vectorised; the signals are
+    ``decide_row`` on each candle's row of values, as ``evaluate`` on the live
+    window."""
+
+    strategy: AdxTrend
+    params: AdxTrendParams
+
+    def __init__(
+        self, strategy: AdxTrend, frame: pd.DataFrame, params: AdxTrendParams, window: int
+    ) -> None:
+        super().__init__(strategy, frame, params, window)
+        ohlc = ser.Ohlc(
+            frame["high"].to_numpy(np.float64),
+            frame["low"].to_numpy(np.float64),
+            frame["close"].to_numpy(np.float64),
+        )
+        p = params
+
+        def compute(win: ser.Windows) -> dict[str, np.ndarray]:
+            adx_, dmp, dmn = ser.adx(win, p.adx_length)
+            return {
+                "adx": adx_,
+                "dmp": dmp,
+                "dmn": dmn,
+                "ema_fast": ser.ema(win, p.ema_fast),
+                "ema_slow": ser.ema(win, p.ema_slow),
+                "atr": ser.atr(win, p.atr_length),
+            }
+
+        values = ser.over_series(ohlc, window, compute) if len(frame) else {}
+        self.values = {"close": ohlc.close, **values}
+        self.ts = frame["ts"].to_numpy(np.int64)
+        self._cols = [self.values[c].tolist() for c in COLUMNS] if len(frame) else []
+        self._ts = self.ts.tolist()
+        self._entry = self._entry_candidates()
+
+    def _entry_candidates(self) -> list[bool]:
+        """A superset of the candles where a flat user's signal is an entry (the
+        confidence is left to ``decide_row``)."""
+        n = len(self.frame)
+        if not n:
+            return []
+        v, p = self.values, self.params
+        rows = np.minimum(np.arange(n), self.window - 1)
+        with np.errstate(invalid="ignore"):
+            ok = rows + 1 >= p.warmup
+            for c in COLUMNS:
+                ok &= ~np.isnan(v[c])
+            ok &= v["adx"] >= p.adx_threshold
+            up = (v["dmp"] > v["dmn"]) & (v["close"] > v["ema_slow"])
+            up &= v["ema_fast"] > v["ema_slow"]
+            down = (v["dmn"] > v["dmp"]) & (v["close"] < v["ema_slow"])
+            down &= v["ema_fast"] < v["ema_slow"]
+            ok &= up | down
+            ok &= v["atr"] * p.atr_multiplier > 0
+        return ok.tolist()
+
+    def row(self, i: int) -> dict[str, float]:
+        snap = {c: col[i] for c, col in zip(COLUMNS, self._cols, strict=True)}
+        snap["ts"] = float(self._ts[i])
+        return snap
+
+    def signal(
+        self,
+        i: int,
+        position: StrategyPosition | None = None,
+        *,
+        params: StrategyParams | None = None,
+        allow_short: bool = False,
+    ) -> Signal:
+        p = self._check(params)
+        assert isinstance(p, AdxTrendParams)
+        if not 0 <= i < len(self.frame):
+            return Signal(Action.HOLD, reason="no candles")
+        row = min(i, self.window - 1)  # the candle's row in the engine's window
+        return self.strategy.decide_row(self.row(i), row, position, p, allow_short)
+
+    def may_enter(self, i: int) -> bool:
+        return self._entry[i]

@@ -253,6 +253,16 @@ class Strategy(ABC):
         params = self.default_params() if params is None else params
         return self.evaluate(self.prepare(candles, params), position, allow_short=allow_short)
 
+    def series(
+        self, candles: pd.DataFrame, params: StrategyParams, window: int = CANDLE_WINDOW
+    ) -> SignalSeries:
+        """The signal at every candle of ``candles`` as the live engine gives it, each
+        from the last ``window`` candles up to it (a backtest's indicators, computed
+        once). This generic one prepares each candle's window when asked (exact, slow);
+        strategies override it with a vectorised computation."""
+        self._check_params(params)
+        return SignalSeries(self, normalise_frame(candles), params, window)
+
     def _check_params(self, params: StrategyParams) -> None:
         if not isinstance(params, self.params_type):
             raise TypeError(f"{self.name} needs {self.params_type.__name__}")
@@ -271,3 +281,54 @@ class Strategy(ABC):
         allow_short: bool,
     ) -> Signal:
         """The signal at row ``i`` (0 <= i < len(frame))."""
+
+
+class SignalSeries:
+    """A strategy's signals over a whole candle series, as the live engine computes
+    them: candle ``i``'s signal is ``evaluate`` at the last row of the frame of
+    candles ``max(0, i - window + 1) .. i`` (the MarketHub keeps ``window`` closed
+    candles per market). Generic version: each candle's window is prepared when its
+    signal is asked for (the last one is kept)."""
+
+    def __init__(
+        self, strategy: Strategy, frame: pd.DataFrame, params: StrategyParams, window: int
+    ) -> None:
+        if window < 1:
+            raise ValueError("window must be >= 1")
+        self.strategy = strategy
+        self.frame = frame
+        self.params = params
+        self.window = window
+        self._prepared: tuple[int, Prepared] | None = None
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def _check(self, params: StrategyParams | None) -> StrategyParams:
+        params = self.params if params is None else params
+        self.strategy._check_params(params)
+        if self.strategy.indicator_key(params) != self.strategy.indicator_key(self.params):
+            raise ValueError("series computed for other indicator parameters")
+        return params
+
+    def signal(
+        self,
+        i: int,
+        position: StrategyPosition | None = None,
+        *,
+        params: StrategyParams | None = None,
+        allow_short: bool = False,
+    ) -> Signal:
+        """The signal at candle ``i`` (0 <= i < len) for one position."""
+        params = self._check(params)
+        if self._prepared is None or self._prepared[0] != i:
+            start = max(0, i - self.window + 1)
+            rows = self.frame.iloc[start : i + 1]
+            self._prepared = (i, self.strategy.prepare(rows, self.params))
+        prepared = self._prepared[1]
+        return self.strategy.evaluate(prepared, position, params=params, allow_short=allow_short)
+
+    def may_enter(self, i: int) -> bool:
+        """False only where no flat user's signal at candle ``i`` can be an entry (lets
+        a backtest skip the evaluation of the candles nothing happens on)."""
+        return True
