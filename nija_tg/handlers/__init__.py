@@ -15,6 +15,7 @@ from nija_tg.handlers import (
     errors,
     fallback,
     gatekeeper,
+    keyboard,
     reports,
     secret_guard,
     settings,
@@ -23,7 +24,7 @@ from nija_tg.handlers import (
 )
 from nija_tg.handlers.update_processor import PerUserUpdateProcessor
 
-FEATURES = (start, connect, trading, reports, settings, admin)
+FEATURES = (start, connect, trading, reports, settings, admin, keyboard)
 SECRET_GUARD_GROUP = -2
 GATEKEEPER_GROUP = -1
 

@@ -4,21 +4,13 @@ part is escaped; names and free text are shortened."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from nija_tg.handlers.callback_data import UsersPageButton
 from nija_tg.handlers.replies import echo, esc
+from nija_tg.handlers.reports_format import DASH, money  # the one money format
 from nija_tg.services.admin_service import UserDetail, UsersPage
-
-DASH = "—"
-
-
-def money(value: Decimal | None, *, signed: bool = False) -> str:
-    if value is None:
-        return DASH
-    return f"{value:+,.2f}" if signed else f"{value:,.2f}"
 
 
 def when(ts: float | None, *, seconds: bool = False) -> str:

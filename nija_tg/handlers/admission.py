@@ -11,6 +11,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from nija_tg.core.models import Role
+from nija_tg.handlers import keyboard
 from nija_tg.handlers.callback_data import JoinButton, on_button
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.menus import set_chat_menu
@@ -87,12 +88,16 @@ async def join_button(update: Update, context: BotContext, button: JoinButton) -
     who = request_text(user_id, request.username, request.first_name).split(". Let")[0]
     await query.edit_message_text(f"{who}: {verdict.lower()[2:]} by you.", parse_mode="HTML")
     try:
+        markup = None
         if approve and decision.row is not None:
             await set_chat_menu(context.bot, request.chat_id, decision.row.role, False)
             text = welcome_text(request.first_name, decision.row.role)
+            markup = keyboard.markup()  # the newcomer's quick buttons come with the welcome
         else:
             text = REJECTED_TEXT
-        await context.bot.send_message(request.chat_id, text, parse_mode=ParseMode.HTML)
+        await context.bot.send_message(
+            request.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+        )
     except TelegramError as exc:
         log.info("join decision not delivered to %s: %s", user_id, exc)
 

@@ -289,3 +289,92 @@ class ExchangeButton(CallbackData, prefix="exchange", version=1):
 @dataclass(frozen=True)
 class ConnectCancelButton(CallbackData, prefix="connect", version=1):
     """Cancel at /connect's first step."""
+
+
+PERIOD = Literal["day", "week", "month", "all"]
+SETTING_NAME = r"[a-z][a-z0-9_]{0,31}(?:\.[a-z][a-z0-9_]{0,31})?"
+SETTING_VALUE = r"[0-9]{1,7}(?:\.[0-9]{1,8})?|[a-z0-9][a-z0-9_]{0,23}"
+TARGET_ID = Annotated[int, Range(1, 10**15 - 1)] | None
+
+
+@dataclass(frozen=True)
+class PnlButton(CallbackData, prefix="pnl", version=1):
+    """A period under /pnl (edits the report in place), or ``chart`` for its image."""
+
+    period: PERIOD
+    chart: Literal["text", "chart"] = "text"
+    user_id: TARGET_ID = None
+
+
+@dataclass(frozen=True)
+class SettingsPageButton(CallbackData, prefix="settings", version=1):
+    """The settings pages: ``risk`` (the overview), ``strategy`` (its parameters), ``presets``."""
+
+    page: Literal["risk", "strategy", "presets"]
+
+
+@dataclass(frozen=True)
+class SettingPickButton(CallbackData, prefix="setpick", version=1):
+    """A setting picked on the overview: opens its editor in place."""
+
+    name: Annotated[str, Pattern(SETTING_NAME)]
+
+
+@dataclass(frozen=True)
+class SettingValueButton(CallbackData, prefix="setval", version=1):
+    """A value tapped in a setting's editor (a +/- step, a preset's value, a choice)."""
+
+    value: Annotated[str, Pattern(SETTING_VALUE)]
+    name: Annotated[str, Pattern(SETTING_NAME)]
+
+
+@dataclass(frozen=True)
+class PresetButton(CallbackData, prefix="preset", version=1):
+    """A risk preset under /preset."""
+
+    name: Literal["conservative", "moderate", "aggressive"]
+
+
+@dataclass(frozen=True)
+class NotifyButton(CallbackData, prefix="notify", version=1):
+    """One notification group (or all) set to on, silent or off under /notify."""
+
+    group: Literal["fills", "stops", "halts", "errors", "summary", "all"]
+    value: Literal["on", "silent", "off"]
+
+
+# Yes/No under a confirmation: ``token`` names the question asked, kept with the asker
+# (handlers/confirm.py); each question has its own class.
+TOKEN = Annotated[int, Range(1, 999_999_999)]
+
+
+@dataclass(frozen=True)
+class DisconnectConfirm(CallbackData, prefix="disconnect", version=1):
+    """/disconnect: erase the exchange keys?"""
+
+    answer: Literal["yes", "no"]
+    token: TOKEN
+
+
+@dataclass(frozen=True)
+class PauseAllConfirm(CallbackData, prefix="pauseall", version=1):
+    """An admin's /pause all."""
+
+    answer: Literal["yes", "no"]
+    token: TOKEN
+
+
+@dataclass(frozen=True)
+class HaltConfirm(CallbackData, prefix="halt", version=1):
+    """An admin's /halt."""
+
+    answer: Literal["yes", "no"]
+    token: TOKEN
+
+
+@dataclass(frozen=True)
+class BroadcastConfirm(CallbackData, prefix="broadcast", version=1):
+    """An admin's /broadcast, after its preview."""
+
+    answer: Literal["yes", "no"]
+    token: TOKEN

@@ -12,6 +12,8 @@ _OWN_REPORTS: tuple[tuple[str, str], ...] = (
     ("positions", "open positions with unrealised P&L"),
     ("trades", "recent trades, e.g. /trades 20"),
     ("pnl", "P&L and win rate: /pnl day|week|month|all"),
+    ("daily", "P&L, trades and equity per day: /daily [days]"),
+    ("performance", "trades, win rate and P&L per pair: /performance [week|all]"),
     ("sessions", "trading sessions and their stats"),
 )
 _WHOSE = {"status", "balance", "positions"}
@@ -26,11 +28,11 @@ TRADER_COMMANDS: tuple[tuple[str, str], ...] = _OWN_REPORTS + (
     ("trade", "switch trading: /trade on, /trade exits (no new positions) or /trade off"),
     ("close", "close a position at market: /close ETH or /close all"),
     ("mode", "paper or live trading: /mode paper|live"),
-    ("settings", "your risk limits and strategy parameters"),
+    ("settings", "your risk limits and strategy: tap one to change it"),
     ("set", "change one setting: /set max_position_usd 250"),
-    ("preset", "risk preset: /preset conservative|moderate|aggressive"),
+    ("preset", "risk presets: conservative, moderate, aggressive (buttons)"),
     ("pairs", "allowed pairs: /pairs, /pairs add SOL, /pairs remove ADA"),
-    ("notify", "notifications: /notify fills on|silent|off"),
+    ("notify", "notifications on, silent or off per kind (buttons)"),
     ("forget", "erase your keys and data"),
     ("cancel", "cancel the current step"),
     ("help", "what you can do here"),
@@ -100,7 +102,9 @@ HELP_GROUPS: tuple[tuple[str, frozenset[str]], ...] = (
     ("Get started", frozenset({"start", "connect", "disconnect"})),
     (
         "Dashboard and reports",
-        frozenset({"status", "balance", "positions", "trades", "pnl", "sessions"}),
+        frozenset(
+            {"status", "balance", "positions", "trades", "pnl", "daily", "performance", "sessions"}
+        ),
     ),
     ("Trading", frozenset({"trade", "close", "mode"})),
     ("Settings", frozenset({"settings", "set", "preset", "pairs", "notify"})),

@@ -48,10 +48,12 @@ from nija_tg.core.errors import (
 )
 from nija_tg.core.models import Role
 from nija_tg.handlers import connect_texts as texts
+from nija_tg.handlers import disconnect
 from nija_tg.handlers.callback_data import ConnectCancelButton, ExchangeButton, on_button
 from nija_tg.handlers.commands import all_command_names
 from nija_tg.handlers.connect_texts import ask_for
 from nija_tg.handlers.context import BotContext
+from nija_tg.handlers.keyboard import KEYBOARD_TEXT
 from nija_tg.handlers.menus import set_chat_menu
 from nija_tg.handlers.replies import esc, reply
 from nija_tg.handlers.secret_guard import (
@@ -335,16 +337,6 @@ async def cancel(update: Update, context: BotContext) -> int:
     return ConversationHandler.END
 
 
-async def disconnect(update: Update, context: BotContext) -> None:
-    caller = context.caller
-    if caller is None or caller.role is Role.VIEWER:
-        await reply(update, texts.NO_CONNECTION)
-        return
-    removed = await context.services.connect.disconnect(caller.user_id)
-    await set_chat_menu(context.bot, update.effective_chat.id, caller.role, connected=False)
-    await reply(update, texts.DISCONNECTED if removed else texts.NOTHING_TO_DISCONNECT)
-
-
 def _ours() -> filters.BaseFilter:
     """A message that is one of our commands (``/cancel``, ``/status@bot args``...)."""
     names = "|".join(sorted(all_command_names()))
@@ -352,7 +344,8 @@ def _ours() -> filters.BaseFilter:
 
 
 def conversation() -> ConversationHandler:
-    text_only = filters.TEXT & ~filters.COMMAND
+    # the reply keyboard's buttons (handlers/keyboard.py) are never a credential
+    text_only = filters.TEXT & ~filters.COMMAND & ~KEYBOARD_TEXT
     # A pasted key may start with "/" (base64 keys do, one in 64): Telegram then marks it
     # as a command. While a credential is awaited, only our own commands are commands;
     # anything else is taken (and deleted) as the credential. At the exchange step such a
@@ -367,7 +360,9 @@ def conversation() -> ConversationHandler:
             ],
             CREDENTIAL: [
                 MessageHandler(text_only | not_ours, credential),
-                MessageHandler(~filters.COMMAND & ~filters.StatusUpdate.ALL, not_text),
+                MessageHandler(
+                    ~filters.COMMAND & ~filters.StatusUpdate.ALL & ~KEYBOARD_TEXT, not_text
+                ),
             ],
         },
         fallbacks=[
@@ -381,4 +376,4 @@ def conversation() -> ConversationHandler:
 
 
 def handlers() -> list:
-    return [conversation(), CommandHandler("disconnect", disconnect)]
+    return [conversation(), *disconnect.handlers()]

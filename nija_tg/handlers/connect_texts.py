@@ -50,6 +50,11 @@ DISCONNECTED = (
     "yourself."
 )
 NOTHING_TO_DISCONNECT = "You have no exchange connected. /connect links one."
+DISCONNECT_CONFIRM = (
+    "⚠️ <b>Disconnect your exchange?</b>\n"
+    "This erases {what} here and stops live trading. Open positions are not closed; "
+    "stop-loss orders already on the exchange stay there."
+)
 
 
 # Where to make a key and which permissions to tick, per exchange the engine can check

@@ -41,6 +41,8 @@ async def gate(update: Update, context: BotContext) -> None:
     context.caller = await context.services.users.get(user.id)
     if context.caller is not None and not context.caller.reachable:
         await context.services.users.mark_reachable(user.id)  # they unblocked the bot
+    if context.caller is not None:
+        await context.services.users.seen(context.caller)  # "last seen", once a minute
     if context.caller is not None or (chat is not None and chat.type != ChatType.PRIVATE):
         return
     if _command(update) in OPEN_COMMANDS:

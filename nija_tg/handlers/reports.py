@@ -1,5 +1,6 @@
 """Reports for traders and viewers: /status (dashboard with refresh), /balance,
-/positions, /trades, /pnl (with an equity chart), /sessions.
+/positions, /trades, /pnl (period buttons, an equity chart), /sessions, /daily (per
+day) and /performance (per pair).
 
 Each command takes an optional trailing user id: one's own data by default, a granted
 trader's for a viewer, anyone's for an admin (audited). Other ids get the same answer
@@ -12,12 +13,19 @@ from telegram import LinkPreviewOptions, Update
 from telegram.ext import CommandHandler, filters
 
 from nija_tg.handlers import reports_dashboard as dashboard
-from nija_tg.handlers.callback_data import RefreshButton, on_button
+from nija_tg.handlers.callback_data import PnlButton, RefreshButton, on_button
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
 from nija_tg.handlers.reports_args import begin, resolve
-from nija_tg.handlers.reports_commands import balance, positions, sessions, trades
-from nija_tg.handlers.reports_pnl import pnl
+from nija_tg.handlers.reports_commands import (
+    balance,
+    daily,
+    performance,
+    positions,
+    sessions,
+    trades,
+)
+from nija_tg.handlers.reports_pnl import pnl, pnl_button
 from nija_tg.services.reports_service import NotVisibleError
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -72,10 +80,13 @@ def handlers() -> list:
         "trades": trades,
         "pnl": pnl,
         "sessions": sessions,
+        "daily": daily,
+        "performance": performance,
     }
     # New messages only: an edited old command is left to the fallback (ignored).
     only_new = filters.UpdateType.MESSAGE
     return [
         *(CommandHandler(name, fn, filters=only_new) for name, fn in commands.items()),
         on_button(RefreshButton, refresh),
+        on_button(PnlButton, pnl_button),
     ]

@@ -12,7 +12,14 @@ from telegram.constants import ChatType
 from nija_tg.core.pnl import PERIODS
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import esc, reply
-from nija_tg.services.reports_service import SESSIONS_MAX, TRADES_MAX, Access, NotVisibleError
+from nija_tg.services.reports_service import (
+    DAILY_DEFAULT,
+    DAILY_MAX,
+    SESSIONS_MAX,
+    TRADES_MAX,
+    Access,
+    NotVisibleError,
+)
 
 USER_ID_RE = re.compile(r"[0-9]{1,15}")
 COUNT_RE = re.compile(r"[0-9]{1,6}")
@@ -25,6 +32,8 @@ USAGE = {
     "positions": "Usage: /positions [user id]",
     "trades": f"Usage: /trades [n] [user id] — n between 1 and {TRADES_MAX}",
     "pnl": "Usage: /pnl [day|week|month|all] [user id]",
+    "daily": f"Usage: /daily [days] [user id] — days between 1 and {DAILY_MAX}",
+    "performance": "Usage: /performance [day|week|month|all] [user id]",
     "sessions": f"Usage: /sessions [n] [user id] — n between 1 and {SESSIONS_MAX}",
 }
 
@@ -57,25 +66,27 @@ def parse(command: str, args: list[str]) -> Parsed | None:
             return Parsed()
         target = user_id_arg(args[0]) if len(args) == 1 else None
         return None if target is None else Parsed(target_id=target)
-    if command in ("trades", "sessions"):
-        high = TRADES_MAX if command == "trades" else SESSIONS_MAX
+    if command in ("trades", "sessions", "daily"):
+        high = {"trades": TRADES_MAX, "sessions": SESSIONS_MAX, "daily": DAILY_MAX}[command]
+        default = DAILY_DEFAULT if command == "daily" else DEFAULT_COUNT
         if len(args) > 2:
             return None
-        count = count_arg(args[0], high) if args else DEFAULT_COUNT
+        count = count_arg(args[0], high) if args else default
         target = user_id_arg(args[1]) if len(args) == 2 else None
         if count is None or (len(args) == 2 and target is None):
             return None
         return Parsed(target_id=target, count=count)
-    if command == "pnl":
+    if command in ("pnl", "performance"):
+        fallback = Parsed(period="all") if command == "performance" else Parsed()
         if len(args) > 2:
             return None
         if not args:
-            return Parsed()
+            return fallback
         period = args[0].lower()
         if period not in PERIODS:
             # "/pnl <user id>" is accepted too (the default period)
             target = user_id_arg(args[0]) if len(args) == 1 else None
-            return None if target is None else Parsed(target_id=target)
+            return None if target is None else Parsed(target_id=target, period=fallback.period)
         target = user_id_arg(args[1]) if len(args) == 2 else None
         if len(args) == 2 and target is None:
             return None

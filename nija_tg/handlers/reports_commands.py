@@ -1,10 +1,11 @@
-"""/balance, /positions (with a Close button per position of one's own), /trades and
-/sessions."""
+"""/balance, /positions (with a Close button per position of one's own), /trades,
+/sessions, /daily (per-day table) and /performance (per pair)."""
 
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from nija_tg.core.models import TradingMode
 from nija_tg.handlers import reports_format as fmt
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import esc, reply
@@ -12,14 +13,20 @@ from nija_tg.handlers.reports_args import begin, whose
 from nija_tg.handlers.trading import close_data
 from nija_tg.services.reports_service import Access
 
-__all__ = ["balance", "positions", "sessions", "trades"]
+__all__ = ["balance", "daily", "performance", "positions", "sessions", "trades"]
 CONNECT_HINT = "Send /connect to link your exchange."
+PAPER_HINT = "Paper trading needs no exchange account: /trade on starts it."
 
 
 async def _no_data_hint(context: BotContext, access: Access) -> str:
-    """A hint for one's own empty report: connect first, or start trading."""
+    """A hint for one's own empty report: start trading (paper needs no exchange), or
+    connect first (live)."""
     if not access.may_trade:
         return ""
+    if access.target.mode is TradingMode.PAPER and not access.target.trading_on:
+        return f"\n{PAPER_HINT}"
+    if access.target.mode is TradingMode.PAPER:
+        return "\nThe trading engine fills this in as paper trading runs."
     if await context.services.connect.info(access.target.user_id) is None:
         return f"\n{CONNECT_HINT}"
     return "\nThe trading engine fills this in once trading runs (/trade on)."
@@ -68,12 +75,13 @@ async def positions(update: Update, context: BotContext) -> None:
         if stop and p.stop_on_exchange:
             stop += " (on the exchange)"
         lines.append(
-            f"<b>{esc(p.symbol)}</b> {esc(p.side.upper())} {fmt.amount(p.amount)} "
-            f"@ {fmt.amount(p.entry_price)}{mark}\n"
-            f"  unrealised P&amp;L {fmt.money(p.unrealized_pnl, signed=True)}{stop} · "
-            f"opened {fmt.when(p.opened_at)}"
+            f"{fmt.dot(p.unrealized_pnl)} <b>{esc(p.symbol)}</b> {fmt.position_tag(p)} "
+            f"{fmt.amount(p.amount)} @ {fmt.amount(p.entry_price)}{mark}\n"
+            f"  unrealised P&amp;L {fmt.money(p.unrealized_pnl, signed=True)} "
+            f"({fmt.position_pct(p)}){stop} · opened {fmt.when(p.opened_at)}"
         )
-    lines.append(f"Total unrealised: <b>{fmt.money(report.total_unrealized, signed=True)}</b>")
+    total = report.total_unrealized
+    lines.append(f"Total unrealised: <b>{fmt.money(total, signed=True)}</b>{fmt.mark(total)}")
     if report.updated_at is not None:
         lines.append(f"Marks as of {fmt.when(report.updated_at)}")
     markup = await _close_buttons(context, access)
@@ -109,7 +117,7 @@ async def trades(update: Update, context: BotContext) -> None:
     for f in rows:
         fee_cur = f" {esc(f.fee_currency)}" if f.fee_currency else ""
         realized = (
-            f" · P&amp;L {fmt.money(f.realized_pnl, signed=True)}"
+            f" · P&amp;L {fmt.money(f.realized_pnl, signed=True)}{fmt.mark(f.realized_pnl)}"
             if f.realized_pnl is not None
             else ""
         )
@@ -139,5 +147,30 @@ async def sessions(update: Update, context: BotContext) -> None:
             f"  {fmt.when(s.started_at)} → {ended} ({fmt.duration(s.started_at, end)})\n"
             f"  trades {s.trades} · wins {s.wins} · losses {s.losses} · "
             f"win rate {fmt.pct(s.win_rate)} · P&amp;L <b>{fmt.money(s.pnl, signed=True)}</b>"
+            f"{fmt.mark(s.pnl)}"
         )
     await reply(update, "\n".join(lines))
+
+
+async def daily(update: Update, context: BotContext) -> None:
+    started = await begin(update, context, "daily")
+    if started is None:
+        return
+    access, parsed = started
+    report = await context.services.reports.daily(access.target.user_id, parsed.count)
+    text = fmt.daily_text(report, whose(access))
+    if not report.trades and not any(d.equity is not None for d in report.days):
+        text += await _no_data_hint(context, access)
+    await reply(update, text)
+
+
+async def performance(update: Update, context: BotContext) -> None:
+    started = await begin(update, context, "performance")
+    if started is None:
+        return
+    access, parsed = started
+    report = await context.services.reports.performance(access.target.user_id, parsed.period)
+    text = fmt.performance_text(report, whose(access))
+    if not report.pairs:
+        text += await _no_data_hint(context, access)
+    await reply(update, text)

@@ -15,7 +15,7 @@ from nija_tg.handlers.health_format import stale_data_warning
 from nija_tg.handlers.replies import esc
 from nija_tg.handlers.reports_args import whose
 from nija_tg.services.connect_service import ConnectionInfo
-from nija_tg.services.reports_service import Access, Dashboard
+from nija_tg.services.reports_service import Access, Dashboard, PositionView
 
 TRADE_ON = TradeButton(TradingSwitch.ON).pack()
 TRADE_OFF = TradeButton(TradingSwitch.OFF).pack()
@@ -61,8 +61,13 @@ def _trading_line(dash: Dashboard) -> str:
     return line
 
 
+PAPER_NO_EXCHANGE = "none needed for paper trading (/connect links one for live)"
+
+
 def _exchange_line(access: Access, conn: ConnectionInfo | None) -> str:
     if conn is None:
+        if access.may_trade and access.target.mode is TradingMode.PAPER:
+            return f"Exchange: {PAPER_NO_EXCHANGE}"
         hint = f" — {CONNECT_HINT}" if access.may_trade else ""
         return f"Exchange: not connected{hint}"
     parts = [esc(conn.exchange_id)]
@@ -83,6 +88,7 @@ def text(
     now: float,
     grants: list[int],
     stale: str | None = None,
+    open_positions: list[PositionView] | None = None,
 ) -> str:
     user = dash.user
     mode = "📝 paper" if user.mode is TradingMode.PAPER else "💵 live"
@@ -101,8 +107,10 @@ def text(
         "",
         f"Equity: <b>{fmt.money(dash.equity)}</b>",
         f"Open positions: {dash.open_positions}",
-        f"Today's P&amp;L: {today} (realised {fmt.money(realized.total, signed=True)} "
-        f"in {realized.trades} trade{'s' if realized.trades != 1 else ''}{funding})",
+        *_position_lines(open_positions or []),
+        f"Today's P&amp;L: {today}{fmt.mark(dash.today_change)} (realised "
+        f"{fmt.money(realized.total, signed=True)} in {realized.trades} "
+        f"trade{'s' if realized.trades != 1 else ''}{funding})",
     ]
     signals = fmt.signal_lines(dash.last_signal)
     if signals:
@@ -120,6 +128,22 @@ def text(
     return "\n".join(lines)
 
 
+SHOWN_POSITIONS = 5
+
+
+def _position_lines(positions: list[PositionView]) -> list[str]:
+    """One short line per open position (the first five): marker, symbol, side and
+    leverage, unrealised P&L and its %."""
+    lines = [
+        f"  {fmt.dot(p.unrealized_pnl)} {esc(p.symbol)} {fmt.position_tag(p)} "
+        f"{fmt.money(p.unrealized_pnl, signed=True)} ({fmt.position_pct(p)})"
+        for p in positions[:SHOWN_POSITIONS]
+    ]
+    if len(positions) > SHOWN_POSITIONS:
+        lines.append(f"  … and {len(positions) - SHOWN_POSITIONS} more: /positions")
+    return lines
+
+
 def _hints(
     access: Access, dash: Dashboard, conn: ConnectionInfo | None, grants: list[int]
 ) -> list[str]:
@@ -131,7 +155,8 @@ def _hints(
         else:
             out.append("An admin can grant you access to a trader's dashboard.")
         return out
-    if access.may_trade and conn is not None and not dash.user.trading_on:
+    paper = dash.user.mode is TradingMode.PAPER
+    if access.may_trade and (conn is not None or paper) and not dash.user.trading_on:
         return ["", "Trading is off. Press ▶️ Start trading (or /trade on) to begin."]
     return []
 
@@ -147,7 +172,8 @@ async def render(context: BotContext, access: Access) -> tuple[str, InlineKeyboa
         grants = await services.reports.granted_traders(access.caller.user_id)
     now = services.reports.now().timestamp()
     stale = stale_data_warning(await services.health.report())
-    return text(access, dash, conn, now, grants, stale), markup(access, dash)
+    held = (await services.reports.positions(target_id)).positions if dash.open_positions else []
+    return text(access, dash, conn, now, grants, stale, held), markup(access, dash)
 
 
 async def edit_dashboard(update: Update, context: BotContext, target_user_id: int | None) -> str:

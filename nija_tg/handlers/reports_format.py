@@ -6,10 +6,12 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from nija_tg.handlers.replies import esc
+from nija_tg.services.reports_service import DailyReport, PerformanceReport, PositionView
 
 DASH = "—"
 SIG_DIGITS = 8
 HUGE = Decimal("1e18")
+GAIN, LOSS, FLAT = "🟢", "🔴", "⚪"
 CASH = frozenset({"USD", "USDT", "USDC", "EUR", "GBP", "DAI", "BUSD", "FDUSD", "TUSD"})
 
 
@@ -53,6 +55,47 @@ def amount(value: Decimal | None) -> str:
 def balance(value: Decimal | None, currency: str) -> str:
     """Cash-like currencies in money format, coins with up to 8 significant digits."""
     return money(value) if currency.upper() in CASH else amount(value)
+
+
+def mark(value: Decimal | None) -> str:
+    """ " 🟢" after a gain, " 🔴" after a loss, nothing for zero or unknown."""
+    if not _ok(value) or value is None or value.is_zero():
+        return ""
+    return f" {GAIN}" if value > 0 else f" {LOSS}"
+
+
+def dot(value: Decimal | None) -> str:
+    """A row's leading marker: 🟢 gain, 🔴 loss, ⚪ flat or unknown (tables)."""
+    if not _ok(value) or value is None or value.is_zero():
+        return FLAT
+    return GAIN if value > 0 else LOSS
+
+
+def signed_pct(share: Decimal | None) -> str:
+    """A signed share as a percentage with two decimals: ``+1.67%``, ``-0.50%``."""
+    if not _ok(share):
+        return DASH
+    assert share is not None
+    with localcontext(prec=60, rounding=ROUND_HALF_EVEN):
+        q = (share * 100).quantize(Decimal("0.01"))
+    if q.is_zero():
+        q = abs(q)
+    return f"{q:+.2f}%"
+
+
+def table(header: tuple[str, ...], rows: list[tuple[str, ...]], right: frozenset[int]) -> str:
+    """A monospace table (escaped, inside <pre>): columns padded to their widest cell,
+    those in ``right`` aligned right."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        padded = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(padded).rstrip()
+
+    return "<pre>" + esc("\n".join(line(r) for r in [header, *rows])) + "</pre>"
 
 
 def pct(share: Decimal | None) -> str:
@@ -123,3 +166,79 @@ def _one_signal(symbol: str, body: object) -> str:
     if reason:
         parts.append(f"— {esc(reason[:60])}")
     return " ".join(parts)
+
+
+# --- positions -------------------------------------------------------------------------
+
+
+def position_tag(p: PositionView) -> str:
+    """``LONG``, or ``SHORT 5x`` for a leveraged swap position."""
+    side = esc(p.side.upper())
+    return f"{side} {p.leverage}x" if p.leverage else side
+
+
+def position_pct(p: PositionView) -> str:
+    """The unrealised P&L as a % of the entry value; a leveraged position adds the
+    return on its margin: ``+1.67%`` or ``+1.67%, +8.35% on margin``."""
+    share = p.pnl_pct
+    text = signed_pct(share)
+    if share is not None and p.leverage and p.leverage > 1:
+        text += f", {signed_pct(share * p.leverage)} on margin"
+    return text
+
+
+# --- /daily and /performance ----------------------------------------------------------
+
+PERIOD_TITLES = {"day": "today", "week": "this week", "month": "this month", "all": "all time"}
+
+
+def daily_text(report: DailyReport, heading_suffix: str) -> str:
+    """/daily: one row per UTC day, newest first (P&L realised: trades and funding)."""
+    n = len(report.days)
+    lines = [f"📅 <b>Daily P&amp;L — last {n} day{'s' if n != 1 else ''}</b>{heading_suffix}"]
+    rows = [
+        (
+            dot(d.pnl) + " " + d.day[5:],
+            money(d.pnl, signed=True),
+            str(d.trades),
+            money(d.equity),
+        )
+        for d in report.days
+    ]
+    lines.append(table(("   Day", "P&L", "Trades", "Equity"), rows, frozenset({1, 2, 3})))
+    lines.append(
+        f"Total: <b>{money(report.total, signed=True)}</b>{mark(report.total)} in "
+        f"{report.trades} closed trade{'s' if report.trades != 1 else ''}"
+    )
+    lines.append("Days in UTC; equity is each day's last reading; P&amp;L is realised.")
+    return "\n".join(lines)
+
+
+def performance_text(report: PerformanceReport, heading_suffix: str) -> str:
+    """/performance: closed trades per pair, best first."""
+    since = f" (since {report.start:%Y-%m-%d} UTC)" if report.start is not None else ""
+    title = PERIOD_TITLES[report.period]
+    lines = [f"🏆 <b>Performance by pair — {title}</b>{heading_suffix}{since}"]
+    if not report.pairs:
+        lines.append("No closed trades in this period.")
+        return "\n".join(lines)
+    rows = [
+        (
+            dot(p.pnl) + " " + p.symbol[:20],
+            str(p.trades),
+            pct(p.win_rate),
+            money(p.pnl, signed=True),
+        )
+        for p in report.pairs[:40]
+    ]
+    lines.append(table(("   Pair", "Trades", "Win", "P&L"), rows, frozenset({1, 2, 3})))
+    if len(report.pairs) > 40:
+        lines.append(f"… and {len(report.pairs) - 40} more pairs")
+    lines.append(
+        f"Total: {report.trades} trade{'s' if report.trades != 1 else ''} · win rate "
+        f"{pct(report.win_rate)} · P&amp;L <b>{money(report.total, signed=True)}</b>"
+        f"{mark(report.total)}"
+    )
+    if any(p.funding for p in report.pairs):
+        lines.append("Swap funding is counted in its pair's P&amp;L.")
+    return "\n".join(lines)

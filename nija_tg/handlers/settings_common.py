@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import functools
+import html
+import re
 from collections.abc import Awaitable, Callable
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
 
 from nija_tg.core.errors import NijaError
 from nija_tg.core.models import Role
@@ -50,3 +54,33 @@ def polite(func: Handler) -> Handler:
 
 def args(context: BotContext) -> list[str]:
     return list(context.args or [])
+
+
+_TAG = re.compile(r"<[^>]{1,40}>")
+TOAST = 190  # characters of a callback answer (Telegram: 200)
+
+
+def plain(text: str) -> str:
+    """An HTML user_message as the plain text of a callback answer (toast or alert)."""
+    out = html.unescape(_TAG.sub("", text))
+    return out if len(out) <= TOAST else out[: TOAST - 1] + "…"
+
+
+async def edit_in_place(
+    update: Update, text: str, markup: InlineKeyboardMarkup | None = None
+) -> bool:
+    """Edit the message the pressed button sits under; False when it could not be
+    edited (too old, deleted). "Not modified" counts as done."""
+    query = update.callback_query
+    if query is None:
+        return False
+    try:
+        await query.edit_message_text(
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+    except BadRequest as exc:
+        return "not modified" in str(exc).lower()
+    return True

@@ -1,13 +1,16 @@
-"""/notify (each event group with its value) and /notify <group|all> on|silent|off."""
+"""/notify (each event group with its value, and buttons) and /notify <group|all>
+on|silent|off. A button sets one group (or all) and redraws the message in place."""
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler
 
+from nija_tg.core.errors import NijaError
+from nija_tg.handlers.callback_data import NotifyButton, on_button
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import esc, reply
-from nija_tg.handlers.settings_common import args, caller_id, polite, service
+from nija_tg.handlers.settings_common import args, caller_id, edit_in_place, plain, polite, service
 
 GROUP_HELP = {
     "fills": "your orders filling",
@@ -21,6 +24,7 @@ USAGE = (
     "Usage: /notify &lt;group&gt; on|silent|off — groups: "
     f"{', '.join(GROUP_HELP)}, all (e.g. <code>/notify fills silent</code>)"
 )
+TAP = "Tap to change: 🔔 on · 🔕 silent (no sound) · ⛔ off."
 
 
 def _render(prefs: dict[str, str], title: str) -> str:
@@ -30,8 +34,23 @@ def _render(prefs: dict[str, str], title: str) -> str:
         what = GROUP_HELP.get(group, "")
         lines.append(f"{icon} <b>{esc(group)}</b>: {esc(value)} — {esc(what)}")
     lines.append("")
-    lines.append(USAGE)
+    lines.append(TAP)
     return "\n".join(lines)
+
+
+def _markup(prefs: dict[str, str]) -> InlineKeyboardMarkup:
+    rows = []
+    for group in [*prefs, "all"]:
+        row = []
+        for value, icon in ICONS.items():
+            current = prefs.get(group) == value or (
+                group == "all" and set(prefs.values()) == {value}
+            )
+            label = f"{'• ' if current else ''}{group} {icon}"
+            data = NotifyButton(group, value).pack()  # type: ignore[arg-type]
+            row.append(InlineKeyboardButton(label, callback_data=data))
+        rows.append(row)
+    return InlineKeyboardMarkup(rows)
 
 
 @polite
@@ -40,14 +59,27 @@ async def notify(update: Update, context: BotContext) -> None:
     settings = service(context)
     if not words:
         prefs = await settings.notify_prefs(caller_id(context))
-        await reply(update, _render(prefs, "<b>Your notifications</b>"))
+        await reply(update, _render(prefs, "<b>Your notifications</b>"), _markup(prefs))
         return
     if len(words) != 2:
         await reply(update, USAGE)
         return
     prefs = await settings.set_notify(caller_id(context), words[0], words[1])
-    await reply(update, _render(prefs, "✅ <b>Notifications updated</b>"))
+    await reply(update, _render(prefs, "✅ <b>Notifications updated</b>"), _markup(prefs))
+
+
+async def notify_button(update: Update, context: BotContext, button: NotifyButton) -> None:
+    query = update.callback_query
+    if query is None or context.caller is None:
+        return
+    try:
+        prefs = await service(context).set_notify(caller_id(context), button.group, button.value)
+    except NijaError as exc:
+        await query.answer(plain(exc.user_message), show_alert=True)
+        return
+    await query.answer(f"{button.group}: {button.value}")
+    await edit_in_place(update, _render(prefs, "✅ <b>Notifications updated</b>"), _markup(prefs))
 
 
 def handlers() -> list:
-    return [CommandHandler("notify", notify)]
+    return [CommandHandler("notify", notify), on_button(NotifyButton, notify_button)]

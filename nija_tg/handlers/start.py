@@ -8,12 +8,12 @@ from telegram.constants import ChatType
 from telegram.ext import CommandHandler
 
 from nija_tg.core.models import Role
-from nija_tg.handlers import admission
+from nija_tg.handlers import admission, keyboard
 from nija_tg.handlers.admission import REJECTED_TEXT, ask_admins
 from nija_tg.handlers.commands import help_groups
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.menus import set_chat_menu
-from nija_tg.handlers.replies import esc, reply
+from nija_tg.handlers.replies import MAX_TEXT, esc, reply
 from nija_tg.handlers.reports import send_dashboard
 from nija_tg.handlers.welcome import CLOSED, WAITING, asked_text, welcome_text
 from nija_tg.services.admission import Admitted, Outcome
@@ -38,9 +38,10 @@ async def start(update: Update, context: BotContext) -> None:
     connected = await context.services.connect.info(user.id) is not None
     await set_chat_menu(context.bot, chat.id, row.role, connected)
     if admitted.created:
-        await reply(update, welcome_text(user.first_name, row.role))
+        await keyboard.send_with_keyboard(update, context, welcome_text(user.first_name, row.role))
         return
     await send_dashboard(update, context)
+    await keyboard.show_once(update, context)
 
 
 async def _not_in(update: Update, context: BotContext, admitted: Admitted) -> None:
@@ -68,7 +69,17 @@ async def help_command(update: Update, context: BotContext) -> None:
         lines.append("\nYou have read-only access.")
     if role is None:
         lines.append("\nThis bot trades crypto on your own exchange account. Send /start.")
-    await reply(update, "\n".join(lines))
+        await reply(update, "\n".join(lines))
+        return
+    text = "\n".join(lines)
+    if (
+        len(text) > MAX_TEXT
+        or update.effective_chat is None
+        or (update.effective_chat.type != ChatType.PRIVATE)
+    ):
+        await reply(update, text)
+        return
+    await keyboard.send_with_keyboard(update, context, text)  # the quick buttons come too
 
 
 def handlers() -> list:

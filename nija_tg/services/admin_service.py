@@ -285,8 +285,10 @@ class AdminService:
         return True
 
     # -- broadcast and the global halt -----------------------------------------------------
-    async def broadcast(self, actor_id: int, text: str) -> int:
-        """Queue ``text`` for every registered user. Returns how many were queued."""
+    @staticmethod
+    def _broadcast_message(text: str) -> tuple[str, str]:
+        """(the cleaned body, the message users get); ValidationError when empty or
+        too long."""
         body = clean_text(text, keep_newlines=True)
         if not body:
             raise ValidationError(user_message="Usage: /broadcast <text>")
@@ -301,6 +303,25 @@ class AdminService:
                 user_message="The message is too long once formatted (many &, < or > "
                 "characters); please shorten it."
             )
+        return body, message
+
+    async def broadcast_preview(self, actor_id: int, text: str) -> tuple[str, int]:
+        """(the message exactly as users will get it, how many users it would go to),
+        checked as ``broadcast`` checks it; nothing is queued."""
+        _, message = self._broadcast_message(text)
+        async with self._db.transaction() as tx:
+            await self._require_admin(tx, actor_id)
+            return message, len(await q.all_user_ids(tx))
+
+    async def pausable_count(self, actor_id: int) -> int:
+        """How many users ``pause(actor_id, None)`` would pause now."""
+        async with self._db.transaction() as tx:
+            await self._require_admin(tx, actor_id)
+            return len(await q.pausable_user_ids(tx))
+
+    async def broadcast(self, actor_id: int, text: str) -> int:
+        """Queue ``text`` for every registered user. Returns how many were queued."""
+        body, message = self._broadcast_message(text)
         async with self._db.transaction() as tx:
             await self._require_admin(tx, actor_id)
             queued = 0

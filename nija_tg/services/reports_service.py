@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -29,7 +29,9 @@ from nija_tg.storage import (
     orders,
     positions,
     report_queries,
+    reports_daily,
     sessions,
+    settings_repo,
     snapshots,
     users,
 )
@@ -42,6 +44,8 @@ NOT_VISIBLE = "No such user, or you may not see them."
 MAX_USER_ID = 10**15
 TRADES_MAX = 100
 SESSIONS_MAX = 50
+DAILY_MAX = 90
+DAILY_DEFAULT = 7
 
 
 class NotVisibleError(PermissionDeniedError):
@@ -119,6 +123,16 @@ class PositionView:
     unrealized_pnl: Decimal | None
     opened_at: float
     stop_on_exchange: bool = False  # a stop-loss order rests on the exchange for it
+    leverage: int | None = None  # swaps: the leverage the engine sets (leverage_cap)
+
+    @property
+    def pnl_pct(self) -> Decimal | None:
+        """Unrealised P&L as a share (0.0167 = +1.67 %) of the entry value; times the
+        leverage it is the return on the margin."""
+        basis = self.entry_price * self.amount
+        if self.unrealized_pnl is None or not basis:
+            return None
+        return self.unrealized_pnl / basis
 
 
 @dataclass(frozen=True)
@@ -148,6 +162,65 @@ class PnlReport:
         if len(self.points) < 2:
             return None
         return self.points[-1][1] - self.points[0][1]
+
+
+@dataclass(frozen=True)
+class DayRow:
+    day: str  # YYYY-MM-DD (UTC)
+    pnl: Decimal  # realised: closed trades and swap funding
+    trades: int  # closed trades (fills that reduced a position)
+    fills: int  # every fill, entries included
+    equity: Decimal | None  # the day's last recorded equity
+
+
+@dataclass(frozen=True)
+class DailyReport:
+    days: list[DayRow]  # newest first, every day of the range (empty days too)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((d.pnl for d in self.days), Decimal(0))
+
+    @property
+    def trades(self) -> int:
+        return sum(d.trades for d in self.days)
+
+
+@dataclass(frozen=True)
+class PairRow:
+    symbol: str
+    trades: int
+    wins: int
+    pnl: Decimal  # realised: closed trades and funding
+    funding: Decimal = Decimal(0)
+
+    @property
+    def win_rate(self) -> Decimal | None:
+        return None if not self.trades else Decimal(self.wins) / Decimal(self.trades)
+
+
+@dataclass(frozen=True)
+class PerformanceReport:
+    period: str
+    start: datetime | None
+    pairs: list[PairRow]  # best P&L first
+
+    @property
+    def total(self) -> Decimal:
+        return sum((p.pnl for p in self.pairs), Decimal(0))
+
+    @property
+    def trades(self) -> int:
+        return sum(p.trades for p in self.pairs)
+
+    @property
+    def win_rate(self) -> Decimal | None:
+        n = self.trades
+        return None if not n else Decimal(sum(p.wins for p in self.pairs)) / Decimal(n)
+
+
+def _day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
 
 
 class ReportsService:
@@ -254,6 +327,7 @@ class ReportsService:
         """Open positions as booked, with marks and unrealised P&L from the snapshot."""
         rows = await positions.list_for_user(self._db, user_id)
         snap = await snapshots.get(self._db, user_id)
+        leverage = (await settings_repo.load(self._db, user_id)).leverage_cap if rows else None
         marks: dict[tuple[str, str], dict[str, Any]] = {}
         for raw in [] if snap is None else snap.positions:
             if isinstance(raw, dict):
@@ -277,6 +351,7 @@ class ReportsService:
                     unrealized_pnl=upnl,
                     opened_at=row.opened_at,
                     stop_on_exchange=any(o.status is OrderStatus.OPEN for o in resting),
+                    leverage=leverage if ":" in row.symbol else None,
                 )
             )
         return PositionsReport(out, None if snap is None else snap.updated_at)
@@ -313,3 +388,54 @@ class ReportsService:
         moved = await cash_flows.recent(self._db, user_id, since=since, limit=1000)
         net = sum((f.amount for f in moved), Decimal(0))
         return PnlReport(period, start, stats, points, any_history, net, len(moved))
+
+    async def daily(self, user_id: int, days: int = DAILY_DEFAULT) -> DailyReport:
+        """One row per UTC day of the last ``days`` (1..90, today included), newest
+        first: realised P&L (closed trades and funding, as /pnl counts it), closed
+        trades, fills and the day's last equity."""
+        days = max(1, min(days, DAILY_MAX))
+        today = pnl_math.period_start(self.now(), "day")
+        assert today is not None
+        first = today - timedelta(days=days - 1)
+        since = first.timestamp()
+        keys = [(today - timedelta(days=i)).strftime("%Y-%m-%d") for i in range(days)]
+        pnl: dict[str, Decimal] = dict.fromkeys(keys, Decimal(0))
+        trades = dict.fromkeys(keys, 0)
+        counted = dict.fromkeys(keys, 0)
+        for ts, _symbol, amount in await reports_daily.closed_trades(self._db, user_id, since):
+            key = _day(ts)
+            if key in pnl:
+                pnl[key] += amount
+                trades[key] += 1
+        for ts, _symbol, amount in await reports_daily.funding_by_symbol(self._db, user_id, since):
+            key = _day(ts)
+            if key in pnl:
+                pnl[key] += amount
+        for ts in await reports_daily.fills_since(self._db, user_id, since):
+            key = _day(ts)
+            if key in counted:
+                counted[key] += 1
+        equity = await reports_daily.day_end_equity(self._db, user_id, since)
+        rows = [DayRow(k, pnl[k], trades[k], counted[k], equity.get(k)) for k in keys]
+        return DailyReport(rows)
+
+    async def performance(self, user_id: int, period: str = "all") -> PerformanceReport:
+        """Closed trades per pair in the UTC period holding now: trades, wins, realised
+        P&L (funding of a swap counted with its pair), best first."""
+        if period not in pnl_math.PERIODS:
+            raise ValueError(f"period must be one of {pnl_math.PERIODS}")
+        start = pnl_math.period_start(self.now(), period)
+        since = None if start is None else start.timestamp()
+        stats: dict[str, list] = {}  # symbol -> [trades, wins, pnl, funding]
+        for _ts, symbol, amount in await reports_daily.closed_trades(self._db, user_id, since):
+            row = stats.setdefault(symbol, [0, 0, Decimal(0), Decimal(0)])
+            row[0] += 1
+            row[1] += 1 if amount > 0 else 0
+            row[2] += amount
+        for _ts, symbol, amount in await reports_daily.funding_by_symbol(self._db, user_id, since):
+            row = stats.setdefault(symbol, [0, 0, Decimal(0), Decimal(0)])
+            row[2] += amount
+            row[3] += amount
+        pairs = [PairRow(sym, t, w, p, f) for sym, (t, w, p, f) in stats.items()]
+        pairs.sort(key=lambda p: (-p.pnl, p.symbol))
+        return PerformanceReport(period, start, pairs)

@@ -168,6 +168,65 @@ class PairsEdit:
     unchanged: tuple[str, ...]  # already there (add) or not there (remove)
 
 
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One value a setting's editor offers: its button label and the text to set."""
+
+    label: str
+    value: str
+    current: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SettingEditor:
+    """What the inline editor of one setting shows: the setting (value, allowed range,
+    locked or not), +/- steps inside the range, and preset values or choices."""
+
+    line: SettingLine
+    steps: tuple[Option, ...]
+    values: tuple[Option, ...]  # each preset's value (risk settings), or the choices
+
+
+# +/- steps of the numeric risk settings (small, large); strategy parameters derive
+# theirs from their range (``_param_steps``)
+STEPS: dict[str, tuple[str, str]] = {
+    "max_position_usd": ("50", "250"),
+    "max_open_positions": ("1", "3"),
+    "risk_per_trade_pct": ("0.1", "0.5"),
+    "daily_loss_pct": ("0.5", "2"),
+    "daily_loss_usd": ("10", "50"),
+    "max_drawdown_pct": ("1", "5"),
+    "leverage_cap": ("1", "2"),
+    "trailing_atr_multiplier": ("0.1", "0.5"),
+}
+NOTIFY_GROUPS = GROUPS
+NOTIFY_VALUES = PREF_VALUES
+
+
+def _param_steps(lo: Decimal, hi: Decimal, whole: bool) -> tuple[Decimal, Decimal]:
+    span = hi - lo
+    if span <= 0:
+        return Decimal(1), Decimal(1)
+    small = Decimal(1).scaleb(span.adjusted() - 1)  # a tenth of the span's magnitude
+    if whole:
+        small = max(Decimal(1), small.to_integral_value())
+    return small, small * 5
+
+
+def _steps(
+    value: Decimal, lo: Decimal, hi: Decimal, small: Decimal, big: Decimal
+) -> tuple[Option, ...]:
+    out: dict[str, Option] = {}
+    for delta in (-big, -small, small, big):
+        target = min(max(value + delta, lo), hi)
+        if target == value:
+            continue
+        text = _num(target)
+        sign = "+" if target > value else "−"
+        out.setdefault(text, Option(f"{sign}{_num(abs(target - value))} → {text}", text))
+    return tuple(sorted(out.values(), key=lambda o: Decimal(o.value)))
+
+
 class SettingsService:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -238,6 +297,57 @@ class SettingsService:
         raise ValidationError(
             "unknown setting", user_message=f"Unknown setting {_echo(name)}. Settings: {known}."
         )
+
+    async def editor(self, user_id: int, name: str) -> SettingEditor:
+        """The inline editor of one setting (``name`` as /set takes it): +/- steps and
+        preset values or choices, all inside the range that applies to this user (hard
+        bounds narrowed by admin bounds). ValidationError for an unknown name."""
+        line = await self.describe(user_id, name)
+        if line.locked:
+            return SettingEditor(line, (), ())
+        settings = await self.load(user_id)
+        bounds = await self.bounds(user_id)
+        key = line.name
+        if key in SPECS:
+            return self._spec_editor(line, SPECS[key], settings, bounds.get(key))
+        pname = key.removeprefix("strategy.")
+        pspec = param_specs(type(settings.strategy_params))[pname]
+        bound = bounds.get(key) or bounds.get(pname)
+        value = getattr(settings.strategy_params, pname)
+        if pspec.kind is str:
+            choices = _choices(pspec.choices, bound)
+            return SettingEditor(line, (), tuple(Option(c, c, c == value) for c in choices))
+        lo, hi = _range(pspec.lo, pspec.hi, bound)
+        small, big = _param_steps(lo, hi, pspec.kind is int)
+        return SettingEditor(line, _steps(Decimal(str(value)), lo, hi, small, big), ())
+
+    @staticmethod
+    def _spec_editor(
+        line: SettingLine, spec: SettingSpec, settings: RiskSettings, bound: Bound | None
+    ) -> SettingEditor:
+        value = getattr(settings, spec.name)
+        if spec.kind == "bool":
+            return SettingEditor(
+                line, (), (Option("on", "on", value is True), Option("off", "off", value is False))
+            )
+        if spec.kind == "choice":
+            choices = _choices(spec.choices, bound)
+            return SettingEditor(line, (), tuple(Option(c, c, c == value) for c in choices))
+        if spec.kind == "strategy":
+            choices = _choices(tuple(available()), bound)
+            return SettingEditor(line, (), tuple(Option(c, c, c == value) for c in choices))
+        if spec.kind not in ("decimal", "int"):  # allowed_pairs: /pairs edits it
+            return SettingEditor(line, (), ())
+        lo, hi = _range(spec.lo, spec.hi, bound)
+        small, big = (Decimal(x) for x in STEPS.get(spec.name, ("1", "5")))
+        steps = _steps(Decimal(value), lo, hi, small, big)
+        presets = []
+        for preset, values in PRESETS.items():
+            if spec.name in values:
+                target = min(max(Decimal(str(values[spec.name])), lo), hi)
+                text = _num(target)
+                presets.append(Option(f"{preset} {text}", text, target == Decimal(value)))
+        return SettingEditor(line, steps, tuple(presets))
 
     # --- editing -----------------------------------------------------------------------
     async def _editor(self, actor_id: int, user_id: int) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -13,6 +14,7 @@ from nija_tg.storage.db import Database
 from nija_tg.storage.users import CONFIG, UserRow
 
 log = logging.getLogger("nija_tg.users")
+SEEN_EVERY_S = 60.0  # "last seen" is written at most once a minute per user
 DEMOTED_NOTICE = (
     "You are no longer an admin: the bot's configuration (NIJA_ADMIN_IDS) does not list "
     "you any more. You keep your account as a trader. Send /help to see your commands."
@@ -87,6 +89,15 @@ class UserService:
 
     async def get(self, user_id: int) -> UserRow | None:
         return await users.get_user(self.db, user_id)
+
+    async def seen(self, user: UserRow, *, every: float = SEEN_EVERY_S) -> bool:
+        """Record that ``user`` wrote or tapped now ("last seen" in /user and /users);
+        at most one write per ``every`` seconds per user. True if written."""
+        if time.time() - user.last_seen_at < every:
+            return False
+        async with self.db.transaction() as tx:
+            await users.touch(tx, user.user_id)
+        return True
 
     async def mark_reachable(self, user_id: int) -> None:
         """The user wrote to the bot again: queued notifications may flow again."""

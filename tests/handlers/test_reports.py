@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from telegram.ext import CommandHandler
 
-from nija_tg.core.models import OrderStatus, OrderType, Role, Side, UserStatus
+from nija_tg.core.models import OrderStatus, OrderType, Role, Side, TradingMode, UserStatus
 from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.handlers import reports_format as fmt
 from nija_tg.handlers.callback_data import RefreshButton, TradeButton
@@ -58,7 +58,8 @@ async def test_status_dashboard_for_trader(bot):
     assert "📊 <b>Dashboard</b>" in text and "Trading: ⚪ off" in text and "paper" in text
     assert "Exchange: kraken ••••abcd ✅ verified" in text
     assert "Equity: <b>12,345.68</b>" in text and "Open positions: 1" in text
-    assert "Today's P&amp;L: +345.68 (realised +25.00 in 3 trades)" in text
+    assert "Today's P&amp;L: +345.68 🟢 (realised +25.00 in 3 trades)" in text
+    assert "  🟢 BTC/USDT LONG +50.00 (+1.67%)" in text
     assert "Last signal: BTC/USDT: buy (72%) — ADX 31" in text
     assert "Updated: " in text and "just now" in text
     assert buttons(record) == [("▶️ Start trading", TRADE_ON), ("🔄 Refresh", REFRESH_OWN)]
@@ -103,9 +104,9 @@ async def test_other_reports_for_trader(bot):
     assert "USDT: 10,000.00 (free 9,000.00, in use 1,000.00)" in text
     assert "BTC: 0.051234568 (free 0.05, in use 0)" in text and "DOGE" not in text
     text = await bot.say(TRADER, "/positions")
-    assert "<b>BTC/USDT</b> LONG 0.05 @ 60,000 → 61,000" in text
-    assert "unrealised P&amp;L +50.00 · stop 58,000" in text
-    assert "Total unrealised: <b>+50.00</b>" in text
+    assert "🟢 <b>BTC/USDT</b> LONG 0.05 @ 60,000 → 61,000" in text
+    assert "unrealised P&amp;L +50.00 (+1.67%) · stop 58,000" in text
+    assert "Total unrealised: <b>+50.00</b> 🟢" in text
     text = await bot.say(TRADER, "/trades")
     assert "Last 4 trades" in text and text.count("ETH/USDT @ 3,000.5") == 4
     assert "SELL 0.5 ETH/USDT @ 3,000.5 · fee 0.15 USDT · P&amp;L -10.00" in text
@@ -164,12 +165,20 @@ async def test_empty_new_user(bot):
     since = bot.api.mark()
     record = await bot.ask(TRADER, "/status")
     text = record.params["text"]
-    assert "Exchange: not connected — Send /connect to link your exchange." in text
+    # a paper user needs no exchange: no report sends them to /connect
+    assert "Exchange: none needed for paper trading (/connect links one for live)" in text
     assert "Equity: <b>—</b>" in text and "Open positions: 0" in text
     assert "no data from the trading engine yet" in text
+    assert "Press ▶️ Start trading" in text
     assert buttons(record)[0] == ("▶️ Start trading", TRADE_ON)
-    for command in ("/balance", "/positions", "/trades", "/sessions"):
-        assert "Send /connect to link your exchange." in await bot.say(TRADER, command)
+    for command in ("/balance", "/positions", "/trades", "/sessions", "/daily", "/performance"):
+        reply = await bot.say(TRADER, command)
+        assert "Paper trading needs no exchange account: /trade on starts it." in reply
+        assert "Send /connect" not in reply
+    async with db_of(bot).transaction() as tx:
+        await users.set_mode(tx, TRADER, TradingMode.LIVE)
+    assert "Send /connect to link your exchange." in await bot.say(TRADER, "/trades")
+    assert "Exchange: not connected — Send /connect" in await bot.say(TRADER, "/status")
     assert "No equity history yet" in await bot.say(TRADER, "/pnl week")
     await bot.settle()
     assert not bot.api.sent_to(TRADER, "sendPhoto", since=since)

@@ -47,15 +47,16 @@ async def registered(bot, *uids: int) -> None:
 # --- /settings and /set ------------------------------------------------------------------
 
 
-async def test_settings_lists_every_setting_with_its_set_name_and_range(bot):
+async def test_settings_overview_is_short_and_tappable(bot):
     await registered(bot, ALICE)
-    text = await say(bot, ALICE, "/settings")
+    record = await bot.ask(ALICE, "/settings")
+    text = record.params["text"]
     assert "Max position size: <b>300 USD</b>" in text
-    assert "/set <code>max_position_usd</code> — 10 to 100000 USD" in text
-    assert "<code>risk_per_trade_pct</code> — 0.1 to 10%" in text
-    assert "<code>position_mode</code> — one_way or hedge" in text
-    assert "<code>strategy.adx_threshold</code> — 10 to 60" in text
-    assert "/preset conservative|moderate|aggressive" in text
+    assert "Strategy: <b>adx_trend</b>" in text and "Tap a setting" in text
+    assert "max_position_usd" not in text  # no snake_case names to type
+    assert text.count("\n") < 20 and len(text) < 800  # was 48 lines, 2,038 characters
+    labels = [b["text"] for row in record.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert "Max position size" in labels and "🧠 Strategy parameters ›" in labels
     assert "Usage: /settings" in await say(bot, ALICE, "/settings please")
 
 
@@ -131,7 +132,9 @@ async def test_admin_bounds_narrow_what_set_accepts(bot):
     await registered(bot, ADMIN_ID, ALICE)
     bounds = bot.services.bounds
     await bounds.set_bound(ADMIN_ID, ALICE, "max_position_usd", Bound(hi=Decimal("500")))
-    assert "10 to 500 USD" in await say(bot, ALICE, "/settings")
+    assert "Usage: /set max_position_usd &lt;value&gt; — 10 to 500 USD." in await say(
+        bot, ALICE, "/set max_position_usd"
+    )
     assert "between 10 and 500" in await say(bot, ALICE, "/set max_position_usd 501")
     assert await stored(bot, ALICE) == DEFAULTS
     assert "<b>500 USD</b>" in await say(bot, ALICE, "/set max_position_usd 500")
@@ -183,7 +186,7 @@ async def test_preset_shows_what_changed(bot):
     saved = await stored(bot, ALICE)
     assert saved["max_position_usd"] == "100" and saved["auto_compound"] is False
     assert "already match" in await say(bot, ALICE, "/preset Conservative")
-    assert "Usage: /preset" in await say(bot, ALICE, "/preset")
+    assert "Tap one to apply it" in await say(bot, ALICE, "/preset")  # the buttons
     assert "Usage: /preset" in await say(bot, ALICE, "/preset a b")
     assert "Preset must be one of" in await say(bot, ALICE, "/preset yolo")
     assert (await stored(bot, ALICE)) == saved
