@@ -86,3 +86,74 @@ def test_only_the_exchange_gateway_imports_ccxt():
         if any(n == "ccxt" or n.startswith("ccxt.") for n in imports_of(path))
     ]
     assert users and all(u.startswith("nija_tg/exchange/") for u in users), users
+
+
+def engine_imports(path: Path) -> set[str]:
+    """The ``nija_tg.engine`` modules ``path`` imports (TYPE_CHECKING blocks and imports
+    inside functions included; ``from nija_tg.engine import x`` names module ``x``)."""
+    tree = ast.parse(path.read_text(), str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            if node.module == "nija_tg.engine":
+                found.update(f"nija_tg.engine.{alias.name}" for alias in node.names)
+    engine = {p.stem for p in (PACKAGE / "engine").glob("*.py")}
+    inside = {n for n in found if n.startswith("nija_tg.engine.")}
+    return {n for n in inside if n.split(".")[2] in engine and n != "nija_tg.engine.__init__"}
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected group of more than one module (or a module importing
+    itself), found with Tarjan's algorithm: each one is an import cycle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1 or node in graph.get(node, ()):
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+def test_import_cycles_are_found():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}}
+    assert sorted(import_cycles(graph)) == [["a", "b", "c"], ["e"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_engine_modules_import_no_cycle():
+    """No two engine modules import each other, even through others or only for type
+    checking: each of the loop's parts receives what it uses (issue 13)."""
+    graph = {
+        f"nija_tg.engine.{path.stem}": engine_imports(path)
+        for path in (PACKAGE / "engine").glob("*.py")
+        if path.stem != "__init__"
+    }
+    assert graph["nija_tg.engine.user_loop"]  # the graph is read at all
+    assert import_cycles(graph) == []

@@ -4,9 +4,9 @@ the named open positions at market on its next step, whatever the gate.
 The bot writes a close request (``storage.close_requests``) and bumps the change
 counter; the reconciler's next read (0.25 s) wakes the loop (``GateBoard.poke``), which
 answers every pending request of its user at once, between candle closes, and again on
-every close while one waits. Each position goes through ``_close`` like any exit: a
-stop resting on the exchange is cancelled first (a stop that had fired meanwhile is
-recorded, and nothing is sold twice), one market order through the executor, the fill
+every close while one waits. Each position goes through ``TradingActions.close`` like
+any exit: a stop resting on the exchange is cancelled first (a stop that had fired
+meanwhile is recorded, and nothing is sold twice), one market order through the executor, the fill
 booked once and told once (the fill message says "closed at your request"; it is
 delivered whatever the user's /notify settings). A request that finds nothing open is
 answered politely, saying why when the position turned out closed by its stop or
@@ -21,44 +21,44 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 from nija_tg.core.models import OrderStatus
 from nija_tg.engine.exchange_stops import CLOSED_OUTSIDE
 from nija_tg.engine.execution import ExecutionResult
-from nija_tg.engine.held_positions import HeldPositions
+from nija_tg.engine.loop_context import LoopContext
 from nija_tg.engine.loop_support import close_expired_text, close_nothing_text, close_refused_text
 from nija_tg.storage import close_requests, outbox
 from nija_tg.storage.close_requests import DONE, FAILED, NOTHING, CloseRequest
-from nija_tg.storage.db import Database
 from nija_tg.storage.positions import PositionRow
 
-if TYPE_CHECKING:
-    from nija_tg.engine.execution import Executor
-
 log = logging.getLogger("nija_tg.engine.loop")
+
+# closes one position at market (``TradingActions.close``): None when a resting stop had
+# closed it; an ExecutionResult (``CLOSED_OUTSIDE`` when the account no longer held it)
+CloseFn = Callable[[PositionRow, str], Awaitable[ExecutionResult | None]]
 
 REQUEST_TTL_S = 900.0  # a close asked for longer ago than this is not carried out
 
 
 class UserCloses:
-    """Mixin of UserLoop (state set up by the loop's ``start``)."""
+    """The user's close requests, answered through ``close`` (each position like any
+    exit of the loop)."""
 
-    db: Database
-    user_id: int
-    held: HeldPositions
-    executor: Executor | None
-    closes_done: int = 0  # requests answered (tests)
-    # a request may be waiting: set at start, by a wake-up, by the board, and while one
-    # could not be answered yet; otherwise no query is made for requests on a close
-    close_pending: bool = True
+    def __init__(self, ctx: LoopContext, close: CloseFn) -> None:
+        self.ctx = ctx
+        self.close = close
+        self.closes_done = 0  # requests answered (tests)
+        # a request may be waiting: set at start, by a wake-up, by the board, and while
+        # one could not be answered yet; otherwise no query is made for requests on a close
+        self.close_pending = True
 
-    async def _close_requested(self, *, asked: bool = False) -> None:
+    async def answer_pending(self, *, asked: bool = False) -> None:
         """Answer every pending close request of the user, if one may be waiting."""
         if not (asked or self.close_pending):
             return
         self.close_pending = True  # until every request found was answered
-        for request in await close_requests.pending_for_user(self.db, self.user_id):
+        for request in await close_requests.pending_for_user(self.ctx.db, self.ctx.user_id):
             await self._answer(request)
         self.close_pending = False
 
@@ -67,14 +67,14 @@ class UserCloses:
         if age > REQUEST_TTL_S:
             await self._finish(request, FAILED, close_expired_text(request.symbol, age))
             return
-        targets = [p for p in await self.held.all() if request.covers(p.symbol, p.side)]
+        targets = [p for p in await self.ctx.held.all() if request.covers(p.symbol, p.side)]
         if not targets:
             await self._finish(request, NOTHING, close_nothing_text(request.symbol, request.side))
             return
         results: list[tuple[PositionRow, ExecutionResult | None]] = []
         for p in targets:
-            log.info("user %s: closing %s %s on request", self.user_id, p.symbol, p.side)
-            results.append((p, await self._close(p, "close")))
+            log.info("user %s: closing %s %s on request", self.ctx.user_id, p.symbol, p.side)
+            results.append((p, await self.close(p, "close")))
         refused = [(p, r) for p, r in results if r is not None and r.status is OrderStatus.REJECTED]
         stopped = [p for p, r in results if r is None]  # a resting stop had closed it
         outside = [p for p, r in results if r is not None and r.error == CLOSED_OUTSIDE]
@@ -100,16 +100,12 @@ class UserCloses:
         self.closes_done += 1
 
     async def _finish(self, request: CloseRequest, status: str, text: str) -> None:
-        async with self.db.transaction() as tx:
+        async with self.ctx.db.transaction() as tx:
             if await close_requests.finish(tx, request.request_id, status, text) and text:
                 await outbox.enqueue(
                     tx,
-                    self.user_id,
+                    self.ctx.user_id,
                     "info",
                     text,
-                    dedupe_key=f"close:{self.user_id}:{request.request_id}",
+                    dedupe_key=f"close:{self.ctx.user_id}:{request.request_id}",
                 )
-
-    if TYPE_CHECKING:  # provided by TradingActions (a stub here would shadow it)
-
-        async def _close(self, p: PositionRow, purpose: str) -> ExecutionResult | None: ...

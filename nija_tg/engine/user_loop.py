@@ -1,4 +1,4 @@
-"""One user's trading loop.
+"""One user's trading loop: the live shell that composes the loop's parts.
 
 Start: load settings, build the account (paper, or live through the injected factory),
 open a trading session, reconcile orders, answer close requests already waiting. Then
@@ -10,6 +10,14 @@ limits (drawdown: snapshot and equity point first, then pause and alert; daily l
 new entries today, one alert), evaluate the strategy on the shared indicator frame and
 submit what the gate and the risk check allow. Between closes, a close request of the
 user (/close, the Close button) wakes the loop at once.
+
+The parts, each given what it uses in its constructor (no mixins): ``LoopContext``
+(``loop_context``: the loop's state: settings, mode, markets, account, executor, held
+positions, equity, marks, refusals), ``LoopBook`` (balances, equity, cash flows, limits,
+snapshots, daily summary), ``LoopOrders`` (submits through the executor, shielded;
+refusals told), ``ExchangeStops`` (stops resting on the venue, reconciliation with the
+account), ``TradingActions`` (the trading core's decisions carried out: stops,
+strategy, entries, closes) and ``UserCloses`` (the user's /close requests).
 
 Protection is independent of trading: stops (the engine's candle check, the exchange's
 resting stops, trailing), the booking of stop fills and the snapshot run in every gate;
@@ -32,111 +40,139 @@ import inspect
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from nija_tg.core.cash_flows import fresh_marks
+from nija_tg.core.cash_flows import LimitMarks
 from nija_tg.core.errors import AuthenticationError, NijaError, RetryableError, VaultError
-from nija_tg.core.models import BalanceLine, Candle, MarketInfo, TradingMode, UserStatus
+from nija_tg.core.models import Candle, MarketInfo, TradingMode, UserStatus
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.core.trading_gate import Gate, TradingSwitch, needs_loop
-from nija_tg.engine.clock import Clock
-from nija_tg.engine.exchange_stops import close_side
+from nija_tg.engine.exchange_stops import ExchangeStops, close_side
 from nija_tg.engine.execution import Executor
 from nija_tg.engine.funding import FundingReader
 from nija_tg.engine.held_positions import HeldPositions
 from nija_tg.engine.loop_book import LoopBook
+from nija_tg.engine.loop_context import AccountFactory, LoopContext, LoopDeps
+from nija_tg.engine.loop_orders import LoopOrders
 from nija_tg.engine.loop_support import connection_text, symbols_for, unprotected_lines
-from nija_tg.engine.market_data import MarketHub, MarketKey
-from nija_tg.engine.protection import GateBoard
-from nija_tg.engine.settings_watch import SettingsWatch
-from nija_tg.engine.snapshot_writer import SnapshotWriter
+from nija_tg.engine.market_data import MarketKey
 from nija_tg.engine.trading import TradingActions
 from nija_tg.engine.user_closes import UserCloses
-from nija_tg.exchange.paper import InMemoryPaperStore, PaperAccount, PaperStore
-from nija_tg.exchange.protocol import (
-    MarketDataSource,
-    PositionModeRefusedError,
-    TradingAccount,
-)
+from nija_tg.exchange.paper import InMemoryPaperStore, PaperAccount
+from nija_tg.exchange.protocol import PositionModeRefusedError, TradingAccount
 from nija_tg.services.desired_state import UserState
 from nija_tg.storage import close_requests, credentials, outbox, sessions, settings_repo, users
 from nija_tg.storage import orders as orders_repo
 from nija_tg.storage import positions as positions_repo
-from nija_tg.storage.db import Database
 from nija_tg.strategies import Signal
+
+__all__ = ["AccountFactory", "LoopDeps", "UserLoop"]
 
 log = logging.getLogger("nija_tg.engine.loop")
 
-AccountFactory = Callable[[int], TradingAccount | Awaitable[TradingAccount]]
 
+class UserLoop:
+    """One user's loop. ``_build_account`` is the seam for a loop that trades on an
+    account of its own (the backtest's ``ReplayLoop`` overrides it)."""
 
-@dataclass
-class LoopDeps:
-    """What every user loop shares (built once by the daemon or the backtest)."""
-
-    db: Database
-    hub: MarketHub
-    clock: Clock
-    market_data: MarketDataSource  # prices and markets for paper accounts
-    account_factory: AccountFactory | None = None  # live accounts (vault + gateway)
-    paper_store: PaperStore | None = None
-    paper_exchange: str = "kraken"  # paper users without a connected exchange
-    paper_balance: Decimal = Decimal(10000)
-    paper_currency: str | None = None  # default: USD on USD-quoted exchanges, else USDT
-    paper_fee_rate: Decimal = Decimal("0.001")
-    paper_slippage: Decimal = Decimal("0.0005")
-    drain_seconds: float = 20.0
-    executor_factory: Callable[..., Executor] = Executor
-    # shared write-behind of snapshots (None: each loop writes its own, at once)
-    snapshots: SnapshotWriter | None = None
-    # settings changed while the loops run (None: settings are read once, at start)
-    settings_watch: SettingsWatch | None = None
-    # the gates the reconciler last read, and close-request wake-ups (None: a loop reads
-    # its gate once, at start, and sees close requests at candle closes only)
-    board: GateBoard | None = None
-
-    def __post_init__(self) -> None:
-        if self.snapshots is not None:
-            self.hub.on_idle(self.snapshots.flush_soon, settle=self.snapshots.flush_logged)
-
-
-class UserLoop(UserCloses, TradingActions, LoopBook):
     def __init__(self, deps: LoopDeps, user_id: int, symbols: list[str] | None = None) -> None:
         self.deps = deps
+        self.user_id = user_id
         self.symbols = symbols  # default: the allowed pairs on the user's exchange
         self.db = deps.db
-        self.hub = deps.hub
-        self.drain_seconds = deps.drain_seconds
-        self.user_id = user_id
-        self.settings = RiskSettings()
-        self.settings_version = 0  # of the settings loaded (users.settings_version)
-        self.resubscribe = False  # the markets changed with the settings
-        self.mode = TradingMode.PAPER
-        self.account: TradingAccount | None = None
-        self.executor: Executor | None = None
-        self.held = HeldPositions(deps.db, user_id)  # open positions, read once per close
+        self.ctx = ctx = LoopContext(
+            user_id,
+            deps.db,
+            deps.clock,
+            deps.hub,
+            HeldPositions(deps.db, user_id),
+            exchange_id=deps.paper_exchange,
+        )
+        self.book = LoopBook(ctx, snapshots=deps.snapshots, market_data=deps.market_data)
+        self.orders = LoopOrders(ctx, deps.market_data, drain_seconds=deps.drain_seconds)
+        self.stops = ExchangeStops(ctx, self.orders)
+        self.trading = TradingActions(
+            ctx, self.stops, self.orders, paper_slippage=deps.paper_slippage
+        )
+        self.closes = UserCloses(ctx, self.trading.close)
         self.funding = FundingReader(deps.db, user_id, deps.clock.now_ms)  # swaps' funding
-        # the user's switch, pause and the halt (their gate), as last known
-        self.view = UserState(user_id, TradingSwitch.ON, False, None, False, False, False)
-        self.own_pause = -1  # change counter of the loop's own pause (board older: ignored)
+        self.resubscribe = False  # the markets changed with the settings
         self.end_status = "stopped"  # how the session ends when the loop ends by itself
-        self.exchange_id = deps.paper_exchange
-        self.session_id: int | None = None
-        self.markets: dict[str, MarketInfo] = {}
-        self.keys: list[MarketKey] = []
-        # what the daily loss and the drawdown are measured from (core/cash_flows.py)
-        self.marks = fresh_marks("", Decimal(0))
-        self.equity = Decimal(0)
-        self.blocked_day = ""  # UTC day on which the daily loss limit was announced
-        self.seed_prices: dict[str, Decimal] = {}
-        self.refusals: Counter[str] = Counter()  # risk check reasons, for status and tests
-        self.stop_refused: set[str] = set()  # symbols whose stop the exchange refused this close
-        self.account_hedged: bool | None = None  # the swap account's actual position mode
-        self.account_balances: list[BalanceLine] | None = None  # read this close (exits)
-        self.alerts: list[tuple[int, str]] = []  # (clock ms, kind) of limit notifications
-        self.stopping = False  # set when the loop is cancelled: finish the step, no entries
+
+    # --- what the daemon, the backtest and the tests read ---------------------------
+
+    @property
+    def settings(self) -> RiskSettings:
+        return self.ctx.settings
+
+    @property
+    def settings_version(self) -> int:
+        return self.ctx.settings_version
+
+    @property
+    def mode(self) -> TradingMode:
+        return self.ctx.mode
+
+    @property
+    def exchange_id(self) -> str:
+        return self.ctx.exchange_id
+
+    @property
+    def account(self) -> TradingAccount | None:
+        return self.ctx.account
+
+    @property
+    def executor(self) -> Executor | None:
+        return self.ctx.executor
+
+    @property
+    def held(self) -> HeldPositions:
+        return self.ctx.held
+
+    @property
+    def markets(self) -> dict[str, MarketInfo]:
+        return self.ctx.markets
+
+    @property
+    def keys(self) -> list[MarketKey]:
+        return self.ctx.keys
+
+    @property
+    def view(self) -> UserState:
+        return self.ctx.view
+
+    @property
+    def gate(self) -> Gate:
+        return self.ctx.gate
+
+    @property
+    def equity(self) -> Decimal:
+        return self.ctx.equity
+
+    @property
+    def marks(self) -> LimitMarks:
+        return self.ctx.marks
+
+    @property
+    def day(self) -> str:
+        return self.ctx.day
+
+    @property
+    def blocked_day(self) -> str:
+        return self.ctx.blocked_day
+
+    @property
+    def refusals(self) -> Counter[str]:
+        return self.ctx.refusals
+
+    @property
+    def alerts(self) -> list[tuple[int, str]]:
+        return self.ctx.alerts
+
+    @property
+    def closes_done(self) -> int:
+        return self.closes.closes_done
 
     # --- life --------------------------------------------------------------------
 
@@ -153,12 +189,12 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
             if not await self._whole(self.on_requests()):
                 status = self.end_status
                 return
-            sub = self.deps.hub.subscribe(self.keys)
+            sub = self.deps.hub.subscribe(self.ctx.keys)
             while True:
                 if self.resubscribe:  # new pairs or timeframe: follow the new markets
                     await _drop(waits, "close")
                     sub.close()
-                    sub = self.deps.hub.subscribe(self.keys)
+                    sub = self.deps.hub.subscribe(self.ctx.keys)
                     self.resubscribe = False
                 if "close" not in waits:
                     waits["close"] = asyncio.ensure_future(sub.next_close())
@@ -181,7 +217,7 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
             status = "paused"
             await self._pause_connection(exc)
         except asyncio.CancelledError:
-            status = "paused" if self.view.paused else "stopped"
+            status = "paused" if self.ctx.view.paused else "stopped"
             raise
         finally:
             for name in list(waits):
@@ -200,74 +236,93 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            self.stopping = True  # the rest of this step places no new entries
+            self.ctx.stopping = True  # the rest of this step places no new entries
             if not task.done():
-                await asyncio.wait({task}, timeout=self.drain_seconds)
+                await asyncio.wait({task}, timeout=self.deps.drain_seconds)
             if task.done() and not task.cancelled() and task.exception() is not None:
                 log.warning("user %s: step ended with %r", self.user_id, task.exception())
             raise
 
     async def start(self) -> None:
         uid = self.user_id
-        self.settings_version, self.settings = await settings_repo.load_versioned(self.db, uid)
+        self.ctx.settings_version, self.ctx.settings = await settings_repo.load_versioned(
+            self.db, uid
+        )
         user = await users.get_user(self.db, uid)
-        self.mode = user.mode if user is not None else TradingMode.PAPER
-        self.held.mode = self.mode.value  # a paper loop never touches a live position
-        self.view = await self._read_view(user)
-        self.account = await self._build_account()
-        self.exchange_id = self.account.exchange_id
-        self.markets, self.keys = await self._resolve_markets(self.settings)
+        self.ctx.mode = user.mode if user is not None else TradingMode.PAPER
+        self.ctx.held.mode = self.ctx.mode.value  # a paper loop never touches a live position
+        self.ctx.view = await self._read_view(user)
+        self.ctx.account = await self._build_account()
+        self.ctx.exchange_id = self.ctx.account.exchange_id
+        self.ctx.markets, self.ctx.keys = await self._resolve_markets(self.ctx.settings)
         await self._setup_swaps()
         previous = await sessions.list_for_user(self.db, uid, 1)
-        await self._seed_prices()
-        balances = await self.account.fetch_balance()
-        self.equity = await self._equity(balances)
+        await self.book.seed_prices()
+        balances = await self.ctx.account.fetch_balance()
+        self.ctx.equity = await self.book.equity_now(balances)
         async with self.db.transaction() as tx:
             await sessions.finish_running(tx, uid, "crashed")
-            self.session_id = await sessions.start(
-                tx, uid, self.exchange_id, self.mode.value, self.equity, self.settings.to_dict()
+            self.ctx.session_id = await sessions.start(
+                tx,
+                uid,
+                self.ctx.exchange_id,
+                self.ctx.mode.value,
+                self.ctx.equity,
+                self.ctx.settings.to_dict(),
             )
-        self.executor = self.deps.executor_factory(
+        self.ctx.executor = self.deps.executor_factory(
             self.db,
             user_id=uid,
-            exchange_id=self.exchange_id,
-            mode=self.mode.value,
-            account=self.account,
-            session_id=self.session_id,
+            exchange_id=self.ctx.exchange_id,
+            mode=self.ctx.mode.value,
+            account=self.ctx.account,
+            session_id=self.ctx.session_id,
         )
-        await self.executor.reconcile()
-        self.held.invalidate()  # reconciling may have recorded fills
-        await self._reconcile_all()  # positions closed by hand while the engine was away
+        await self.ctx.executor.reconcile()
+        self.ctx.held.invalidate()  # reconciling may have recorded fills
+        await self.stops.reconcile_all()  # positions closed by hand while the engine was away
         restart = bool(previous) and previous[0].status in ("running", "crashed")
-        await self._load_marks(restart, balances)
-        log.info("user %s trading %s on %s (%s)", uid, len(self.keys), self.exchange_id, self.mode)
+        await self.book.load_marks(restart, balances)
+        log.info(
+            "user %s trading %s on %s (%s)",
+            uid,
+            len(self.ctx.keys),
+            self.ctx.exchange_id,
+            self.ctx.mode,
+        )
 
     async def finish(self, status: str) -> None:
-        if self.session_id is None:
+        if self.ctx.session_id is None:
             return
         try:
             async with self.db.transaction() as tx:
                 await sessions.finish(
-                    tx, self.user_id, self.session_id, status=status, end_balance=self.equity
+                    tx,
+                    self.user_id,
+                    self.ctx.session_id,
+                    status=status,
+                    end_balance=self.ctx.equity,
                 )
         except Exception:
             log.exception("user %s: could not close the session", self.user_id)
-        self.session_id = None
+        self.ctx.session_id = None
 
     async def _resolve_markets(
         self, settings: RiskSettings, keep: frozenset[str] = frozenset()
     ) -> tuple[dict[str, MarketInfo], list[MarketKey]]:
         """The markets of ``settings`` (allowed pairs, timeframe) on the user's exchange,
         plus the already known markets in ``keep`` (those holding a position)."""
-        assert self.account is not None
-        live = self.mode is TradingMode.LIVE
-        wanted = self.symbols or symbols_for(self.exchange_id, settings.allowed_pairs, live=live)
-        markets = {s: self.markets[s] for s in keep if s in self.markets}
+        assert self.ctx.account is not None
+        live = self.ctx.mode is TradingMode.LIVE
+        wanted = self.symbols or symbols_for(
+            self.ctx.exchange_id, settings.allowed_pairs, live=live
+        )
+        markets = {s: self.ctx.markets[s] for s in keep if s in self.ctx.markets}
         for symbol in wanted:
             if symbol in markets:
                 continue
             try:
-                markets[symbol] = await self.account.market(symbol)
+                markets[symbol] = await self.ctx.account.market(symbol)
             except (AuthenticationError, RetryableError):
                 raise
             except NijaError as exc:
@@ -275,7 +330,7 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
                     "user %s: %s not tradable here (%s)", self.user_id, symbol, type(exc).__name__
                 )
         tf = settings.strategy_params.timeframe
-        return markets, [MarketKey(self.exchange_id, s, tf) for s in sorted(markets)]
+        return markets, [MarketKey(self.ctx.exchange_id, s, tf) for s in sorted(markets)]
 
     async def _reload_settings(self, boundary: int) -> None:
         """Take the user's settings as stored now (clamped into the admin bounds) when
@@ -286,30 +341,30 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
         if watch is None:
             return
         known = await watch.version(self.user_id, boundary)
-        if known is None or known <= self.settings_version:
+        if known is None or known <= self.ctx.settings_version:
             return
         version, new = await settings_repo.load_versioned(self.db, self.user_id)
-        old = self.settings
+        old = self.ctx.settings
         if new != old:
             log.info("user %s: settings changed (version %s)", self.user_id, version)
             moved = False
             if new.allowed_pairs != old.allowed_pairs or (
                 new.strategy_params.timeframe != old.strategy_params.timeframe
             ):
-                held = frozenset(p.symbol for p in await self.held.all())
+                held = frozenset(p.symbol for p in await self.ctx.held.all())
                 markets, keys = await self._resolve_markets(new, keep=held)
-                if keys != self.keys:
-                    self.markets, self.keys, self.resubscribe = markets, keys, True
+                if keys != self.ctx.keys:
+                    self.ctx.markets, self.ctx.keys, self.resubscribe = markets, keys, True
                     moved = True
-            self.settings = new
+            self.ctx.settings = new
             swap = (new.position_mode, new.leverage_cap) != (old.position_mode, old.leverage_cap)
             if swap or moved:  # the swap markets (new ones too) get the mode and the cap
                 await self._setup_swaps()
-        self.settings_version = version
+        self.ctx.settings_version = version
 
     async def _build_account(self) -> TradingAccount:
         d = self.deps
-        if self.mode is TradingMode.LIVE:
+        if self.ctx.mode is TradingMode.LIVE:
             if d.account_factory is None:
                 raise RuntimeError("live trading needs an account factory")
             made = d.account_factory(self.user_id)
@@ -330,23 +385,23 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
 
     def _closed_candle(self, symbol: str) -> Candle | None:
         """The last closed candle of ``symbol`` the loop acted on (None: none yet)."""
-        closed = next((self.hub.latest(k) for k in self.keys if k.symbol == symbol), None)
+        closed = next((self.ctx.hub.latest(k) for k in self.ctx.keys if k.symbol == symbol), None)
         return None if closed is None else closed.last
 
     async def _setup_swaps(self) -> None:
         """The position mode (account-wide on BingX: set once, read back) and the
         leverage cap of every swap market. A refused mode switch leaves the account in
         its actual mode, which the orders then follow; the user is told once."""
-        assert self.account is not None
-        s = self.settings
-        swaps = [symbol for symbol, market in self.markets.items() if market.kind == "swap"]
+        assert self.ctx.account is not None
+        s = self.ctx.settings
+        swaps = [symbol for symbol, market in self.ctx.markets.items() if market.kind == "swap"]
         if not swaps:
             return
         want = s.position_mode == "hedge"
         try:
-            self.account_hedged = await self.account.set_position_mode(want, swaps[0])
+            self.ctx.account_hedged = await self.ctx.account.set_position_mode(want, swaps[0])
         except PositionModeRefusedError as exc:
-            self.account_hedged = exc.hedged
+            self.ctx.account_hedged = exc.hedged
             log.warning("user %s: position mode switch refused: %s", self.user_id, exc)
             async with self.db.transaction() as tx:
                 await outbox.enqueue(
@@ -354,7 +409,7 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
                     self.user_id,
                     "error",
                     "⚠️ " + exc.user_message,
-                    dedupe_key=f"position-mode:{self.user_id}:{self.session_id}:{want}",
+                    dedupe_key=f"position-mode:{self.user_id}:{self.ctx.session_id}:{want}",
                 )
         except AuthenticationError:
             raise
@@ -363,7 +418,7 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
         for symbol in swaps:
             # one call each: a refused mode change must not keep a lowered leverage cap
             # from reaching the exchange
-            await self._swap_call(symbol, self.account.set_leverage, symbol, s.leverage_cap)
+            await self._swap_call(symbol, self.ctx.account.set_leverage, symbol, s.leverage_cap)
 
     async def _swap_call(self, symbol: str, call: Callable[..., Awaitable[None]], *args) -> None:
         try:
@@ -378,72 +433,68 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
     async def on_close(self, boundary: int, updated: list[MarketKey]) -> bool:
         """Handle one close of ``updated`` markets. False: the loop ends (its user
         neither trades nor holds a position any more)."""
-        assert self.account is not None and self.executor is not None
+        assert self.ctx.account is not None and self.ctx.executor is not None
         try:
             await self._reload_settings(boundary)
             self._refresh_view()
             if self.resubscribe:  # markets the loop no longer follows wait for the new ones
-                updated = [k for k in updated if k in self.keys]
-            await self.executor.refresh_open()
-            self.held.invalidate()  # one read of the positions per close (then as changed)
+                updated = [k for k in updated if k in self.ctx.keys]
+            await self.ctx.executor.refresh_open()
+            self.ctx.held.invalidate()  # one read of the positions per close (then as changed)
             await self.funding.on_close(  # booked once each; at most hourly (engine/funding.py)
-                self.account,
-                exchange_id=self.exchange_id,
-                mode=self.mode.value,
-                session_id=self.session_id,
-                held=await self.held.all(),
-                markets=self.markets,
+                self.ctx.account,
+                exchange_id=self.ctx.exchange_id,
+                mode=self.ctx.mode.value,
+                session_id=self.ctx.session_id,
+                held=await self.ctx.held.all(),
+                markets=self.ctx.markets,
                 boundary_ms=boundary,
             )
             # one read of the balances per close, before any exit: exits and stops are
             # sized to what the account holds; read again only when an order filled
-            await self._read_account()  # balances, and swap positions while some are held
-            await self._note_cash_flow()  # a deposit or withdrawal since the last close
-            await self._close_requested(asked=self.view.asks_close)
+            await self.stops.read_account()  # balances, and swap positions while some are held
+            await self.book.note_cash_flow()  # a deposit or withdrawal since the last close
+            await self.closes.answer_pending(asked=self.ctx.view.asks_close)
             # a stop the exchange refused last candle is tried again on this one (the
             # refusal may have been passing: the price through it, funds held); the
             # engine's own check covers the candle in between
-            self.stop_refused.clear()
+            self.ctx.stop_refused.clear()
             signals: dict[str, Signal] = {}
             for key in updated:
-                signals[key.symbol] = await self._stops_and_signal(key)
-            balances = self.account_balances
+                signals[key.symbol] = await self.trading.stops_and_signal(key)
+            balances = self.ctx.account_balances
             if balances is None:
-                balances = await self.account.fetch_balance()
-            self.account_balances = balances
-            held = await self.held.all()
-            self.equity = await self._equity(balances, held)
-            priced = all(p.symbol in self._prices() for p in held)
+                balances = await self.ctx.account.fetch_balance()
+            self.ctx.account_balances = balances
+            held = await self.ctx.held.all()
+            self.ctx.equity = await self.book.equity_now(balances, held)
+            priced = all(p.symbol in self.ctx.prices() for p in held)
             if priced:
-                await self._rollover()
+                await self.book.rollover()
             # the snapshot and equity point first: a drawdown pause below is reported
             # with the equity that caused it and the positions still held
-            await self._save_snapshot(balances, held, signals)
+            await self.book.save_snapshot(balances, held, signals)
             if priced:
-                blocked = await self._check_limits(self.gate)
+                blocked = await self.book.check_limits(self.ctx.gate)
             else:  # a held market has no price yet: equity is understated, judge later
-                blocked = self.blocked_day == self.day
+                blocked = self.ctx.blocked_day == self.ctx.day
             for key in updated:
-                await self._act(key, signals[key.symbol], blocked)
+                await self.trading.act(key, signals[key.symbol], blocked)
         except RetryableError as exc:
             log.warning("user %s: candle %s skipped: %s", self.user_id, boundary, exc)
         return await self._still_needed()
 
     async def on_requests(self) -> bool:
         """Between closes: answer the user's close requests now. False: the loop ends."""
-        assert self.executor is not None
+        assert self.ctx.executor is not None
         try:
             self._refresh_view()
-            await self._close_requested(asked=True)
+            await self.closes.answer_pending(asked=True)
         except RetryableError as exc:
             log.warning("user %s: close request waits: %s", self.user_id, exc)
         return await self._still_needed()
 
     # --- the gate ------------------------------------------------------------------------
-
-    @property
-    def gate(self) -> Gate:
-        return self.view.gate
 
     async def _read_view(self, user: users.UserRow | None) -> UserState:
         """The user's gate at start: from the board when it knows them, else read."""
@@ -468,24 +519,28 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
         """The gate as the reconciler last read it (no query). A read older than the
         loop's own pause does not undo it."""
         board = self.deps.board
-        if board is None or board.version < self.own_pause:
+        if board is None or board.version < self.ctx.own_pause:
             return
         known = board.view(self.user_id)
         if known is None:
             return
-        if self.view.paused and not known.paused:
+        if self.ctx.view.paused and not known.paused:
             # resumed (/trade on after a drawdown, an admin's /resume) while the loop
             # kept protecting: the drawdown is measured from here
-            self.marks = dataclasses.replace(self.marks, peak_equity_flow_adjusted=self.equity)
-            self._put_marks()
-            log.info("user %s resumed; peak equity reset to %s", self.user_id, self.equity)
-        self.view = known
+            self.ctx.marks = dataclasses.replace(
+                self.ctx.marks, peak_equity_flow_adjusted=self.ctx.equity
+            )
+            self.book.put_marks()
+            log.info("user %s resumed; peak equity reset to %s", self.user_id, self.ctx.equity)
+        self.ctx.view = known
 
     async def _still_needed(self) -> bool:
         """Whether the loop goes on: its user trades, holds a position or waits for a
         close (``needs_loop``)."""
-        view = self.view
-        if needs_loop(view.switch, paused=view.paused, holds_positions=bool(await self.held.all())):
+        view = self.ctx.view
+        if needs_loop(
+            view.switch, paused=view.paused, holds_positions=bool(await self.ctx.held.all())
+        ):
             return True
         if await close_requests.pending_for_user(self.db, self.user_id):
             return True  # a close that could not go out yet (retried on the next close)
@@ -493,24 +548,17 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
         log.info("user %s: nothing to trade or protect; the loop ends", self.user_id)
         return False
 
-    async def _paused_by_engine(self, reason: str) -> None:
-        """Record that this loop paused its user: the gate is PROTECT from now on, until
-        a read of the desired state made after the pause says otherwise."""
-        row = await self.db.fetchone("SELECT value FROM app_state WHERE key = 'change_counter'")
-        self.own_pause = int(row["value"]) if row is not None else 0
-        self.view = dataclasses.replace(self.view, paused=True, pause_reason=reason)
-
     async def _pause_connection(self, exc: BaseException) -> None:
         log.warning("user %s: key refused (%s); pausing", self.user_id, type(exc).__name__)
-        self.alerts.append((self.deps.clock.now_ms(), "connection"))
+        self.ctx.alerts.append((self.deps.clock.now_ms(), "connection"))
         try:
             lines = await self._protection_report()
             async with self.db.transaction() as tx:
                 await users.set_status(tx, self.user_id, UserStatus.PAUSED, "connection")
-                if self.mode is TradingMode.LIVE:
+                if self.ctx.mode is TradingMode.LIVE:
                     await credentials.mark_unverified(tx, self.user_id, "refused by the exchange")
                 await outbox.enqueue(
-                    tx, self.user_id, "connection", connection_text(self.exchange_id, lines)
+                    tx, self.user_id, "connection", connection_text(self.ctx.exchange_id, lines)
                 )
         except Exception:
             log.exception("user %s: could not record the pause", self.user_id)
@@ -518,9 +566,9 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
     async def _protection_report(self) -> list[str]:
         """One line per open position of this account: protected by a stop resting on
         the exchange, or by nothing now that the engine cannot reach the account."""
-        if self.mode is not TradingMode.LIVE:
+        if self.ctx.mode is not TradingMode.LIVE:
             return []
-        held = await positions_repo.list_for_user(self.db, self.user_id, self.mode.value)
+        held = await positions_repo.list_for_user(self.db, self.user_id, self.ctx.mode.value)
         resting: dict[tuple[str, str], Decimal | None] = {}
         for p in held:
             stops = await orders_repo.open_stops(self.db, self.user_id, p.symbol)
@@ -528,7 +576,7 @@ class UserLoop(UserCloses, TradingActions, LoopBook):
             resting[(p.symbol, p.side)] = next(
                 (o.trigger_price for o in stops if o.side is side), None
             )
-        steps = {s: m.price_step for s, m in self.markets.items()}
+        steps = {s: m.price_step for s, m in self.ctx.markets.items()}
         return unprotected_lines(held, resting, steps)
 
 

@@ -213,7 +213,7 @@ async def test_cancel_during_submit_lets_the_order_complete(db):
     from nija_tg.core.models import OrderType, Side
 
     draft = OrderDraft("ETH/USD", Side.BUY, OrderType.MARKET, Decimal("0.01"))
-    task = asyncio.create_task(loop._submit(draft))
+    task = asyncio.create_task(loop.orders.submit(draft))
     await asyncio.wait_for(entered.wait(), 5)
     task.cancel()
     await asyncio.sleep(0.05)
@@ -280,7 +280,7 @@ async def test_a_cancelled_step_finishes_without_new_entries(db):
     async def step() -> None:  # a candle whose second half comes after the cancel
         reached.set()
         await gate.wait()
-        await loop._act(MarketKey("kraken", "ETH/USD", "5m"), entry, False)
+        await loop.trading.act(MarketKey("kraken", "ETH/USD", "5m"), entry, False)
 
     task = asyncio.create_task(loop._whole(step()))
     await asyncio.wait_for(reached.wait(), 5)
