@@ -12,6 +12,7 @@ from nija_tg.handlers.callback_data import EXPIRED_BUTTON, ForgetButton, UsersPa
 from nija_tg.storage import audit, credentials, outbox, snapshots, users
 from nija_tg.storage.admin_queries import utc_day
 from tests.handlers.harness import ADMIN_ID
+from tests.handlers.tap import tap
 
 TRADER, VIEWER = 2001, 2002
 REFUSAL = "That command is for admins."
@@ -230,7 +231,9 @@ async def test_pause_and_resume_tell_the_users_through_the_outbox(crew):
     assert row.kind == "pause" and "too &lt;risky&gt;" in row.text
     assert "already paused" in await crew.say(ADMIN_ID, "/pause 2001")
     assert await crew.say(ADMIN_ID, "/pause 777") == "No such user."
-    assert "Paused 2 users" in await crew.say(ADMIN_ID, "/pause all maintenance")
+    question = await crew.ask(ADMIN_ID, "/pause all maintenance")
+    assert "Pause 2 users?" in question.params["text"] and "maintenance" in question.params["text"]
+    assert "Paused 2 users" in (await tap(crew, ADMIN_ID, question, "Yes")).params["text"]
     assert await _kinds(crew, ADMIN_ID) == ["pause"] and await _kinds(crew, VIEWER) == ["pause"]
     assert "Resumed user <code>2002</code>" in await crew.say(ADMIN_ID, "/resume 2002")
     assert "Resumed 2 users" in await crew.say(ADMIN_ID, "/resume ALL")
@@ -242,7 +245,10 @@ async def test_pause_and_resume_tell_the_users_through_the_outbox(crew):
 
 
 async def test_halt_and_unhalt(crew):
-    reply = await crew.say(ADMIN_ID, "/halt")
+    question = await crew.ask(ADMIN_ID, "/halt")
+    assert "Halt trading for everyone?" in question.params["text"]
+    assert not await users.is_halted(_db(crew))  # nothing until the admin confirms
+    reply = (await tap(crew, ADMIN_ID, question, "Yes")).params["text"]
     assert "Global halt is on: everyone is on exits only" in reply and "1 user" in reply
     assert "stops keep running" in reply and "open positions stay protected" in reply
     assert await users.is_halted(_db(crew))
@@ -293,7 +299,15 @@ async def test_grant_and_revoke(crew):
 
 
 async def test_broadcast_and_audit(crew):
-    reply = await crew.say(ADMIN_ID, "/broadcast Hello <b>all</b>\nsecond line")
+    since = crew.api.mark()
+    heading = await crew.say(ADMIN_ID, "/broadcast Hello <b>all</b>\nsecond line")
+    assert heading == "📣 <b>Preview</b> — this goes to 3 users:"
+    preview = await crew.api.wait_for(
+        "sendMessage", lambda r: "from the admins" in str(r.params.get("text")), since=since
+    )
+    assert "Hello &lt;b&gt;all&lt;/b&gt;\nsecond line" in preview.params["text"]
+    assert await outbox.list_rows(_db(crew)) == []  # nothing queued before Send
+    reply = (await tap(crew, ADMIN_ID, preview, "📣 Send")).params["text"]
     assert reply == "Broadcast queued for 3 users."
     rows = await outbox.list_rows(_db(crew))
     assert {r.user_id for r in rows} == {ADMIN_ID, TRADER, VIEWER}

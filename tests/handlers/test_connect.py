@@ -14,6 +14,7 @@ from tests.fakes.bingx import BingXEmulator
 from tests.fakes.coinbase import CoinbaseEmulator
 from tests.fakes.kraken import KrakenEmulator
 from tests.handlers.harness import start_bot, stop_bot
+from tests.handlers.tap import tap
 
 ALICE, BOB = 5001, 5002
 EMULATORS = {"kraken": KrakenEmulator, "bingx": BingXEmulator, "coinbase": CoinbaseEmulator}
@@ -222,7 +223,14 @@ async def test_disconnect_and_viewer(bot, exchanges):
     await bot.api.wait_for(
         "sendMessage", lambda r: "✅" in str(r.params.get("text")), timeout=20, since=0
     )
-    assert "erased" in await bot.say(ALICE, "/disconnect")
+    question = await bot.ask(ALICE, "/disconnect")
+    assert "Disconnect your exchange?" in question.params["text"]
+    assert "kraken" in question.params["text"]
+    no = await tap(bot, ALICE, question, "No")
+    assert "keys stay connected" in no.params["text"]
+    assert await credentials.get(db_of(bot), ALICE) is not None
+    question = await bot.ask(ALICE, "/disconnect")
+    assert "erased" in (await tap(bot, ALICE, question, "Yes")).params["text"]
     assert await credentials.get(db_of(bot), ALICE) is None
 
 
@@ -256,7 +264,8 @@ async def test_menu_follows_connection_state(bot, exchanges):
     )
     await bot.api.wait_for("setMyCommands", lambda r: "disconnect" in str(r.params), since=0)
     assert "disconnect" in last_menu()
-    await bot.say(ALICE, "/disconnect")
+    await tap(bot, ALICE, await bot.ask(ALICE, "/disconnect"), "Yes")
+    await bot.settle()
     assert "disconnect" not in last_menu()
 
 
