@@ -249,7 +249,7 @@ class Executor:
 
     async def _commit_intent(self, draft: OrderDraft, cid: str) -> OrderRow:
         """The INTENT row, committed (the write returns it: no read after it)."""
-        async with self.db.transaction() as tx:
+        async with self.db.transaction(single=True) as tx:
             row = await orders_repo.insert(
                 tx,
                 user_id=self.user_id,
@@ -271,7 +271,7 @@ class Executor:
         return row
 
     async def _commit_submitted(self, order: OrderRow) -> OrderRow:
-        async with self.db.transaction() as tx:
+        async with self.db.transaction(single=True) as tx:
             row = await orders_repo.mark_submitted(tx, self.user_id, order.order_id)
         assert row is not None
         return row
@@ -281,7 +281,7 @@ class Executor:
 
     async def _reject(self, order: OrderRow, error: str, refusal: str | None = None) -> OrderRow:
         """The order rejected; returns its row as stored (``order`` if it vanished)."""
-        async with self.db.transaction() as tx:
+        async with self.db.transaction(single=True) as tx:
             row = await orders_repo.mark_rejected(tx, self.user_id, order.order_id, error, refusal)
         return row or order
 

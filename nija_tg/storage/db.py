@@ -68,15 +68,24 @@ class Transaction:
     connection outside ``BEGIN IMMEDIATE`` ... ``COMMIT``. In a group (not the first
     body) it takes its savepoint just before its first write."""
 
-    __slots__ = ("_conn", "_guarded", "saved")
+    __slots__ = ("_conn", "_guarded", "_single", "saved", "wrote")
 
-    def __init__(self, conn: aiosqlite.Connection, guarded: bool = False) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, guarded: bool = False, single: bool = False
+    ) -> None:
         self._conn = conn
-        self._guarded = guarded  # needs a savepoint before its first write
+        self._guarded = guarded and not single  # needs a savepoint before its first write
+        self._single = single  # one write statement at most (no savepoint needed)
         self.saved = False  # the savepoint was taken
+        self.wrote = False  # a write statement was started
 
     async def _guard(self, sql: str) -> None:
-        if self._guarded and not self.saved and not _reads_only(sql):
+        if _reads_only(sql):
+            return
+        if self._single and self.wrote:
+            raise RuntimeError("a single-write transaction body wrote twice")
+        self.wrote = True
+        if self._guarded and not self.saved:
             self.saved = True  # set first: a cancelled wait still rolls back to it
             await self._conn.execute("SAVEPOINT body")
 
@@ -177,10 +186,16 @@ class Database:
         await self.close()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
+    async def transaction(self, *, single: bool = False) -> AsyncIterator[Transaction]:
         """One body of a group write transaction (module docstring): returns after the
         COMMIT that made its writes durable; an exception in the body rolls back only
-        this body's writes and propagates."""
+        this body's writes and propagates.
+
+        ``single``: the body makes one write statement at most (a second one raises
+        before it runs), so it needs no savepoint: a statement that fails undoes itself.
+        Its write stands if the body fails after it completed (a cancellation while it
+        ran, or an error after it): as if the process had died just after the commit,
+        so only for writes that are safe then (an order's intent, a status)."""
         assert self._writer is not None, "database is closed"
         writer = self._writer
         await self._write_lock.acquire()
@@ -189,7 +204,7 @@ class Database:
             if group is None:
                 await _completed(writer.execute("BEGIN IMMEDIATE"), undo=writer)
                 group = self._group = _Group()
-            tx = Transaction(writer, guarded=group.bodies > 0)
+            tx = Transaction(writer, guarded=group.bodies > 0, single=single)
         except BaseException:
             self._write_lock.release()
             raise
@@ -225,6 +240,7 @@ class Database:
                     return
                 if tx.saved:
                     await writer.execute("ROLLBACK TO body")
+                # a single-write body keeps its one write (see ``transaction``)
             group.bodies += 1
             if not writer.in_transaction:  # SQLite rolled it all back (I/O error, full)
                 self._group = None

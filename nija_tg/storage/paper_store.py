@@ -27,7 +27,7 @@ class SqlitePaperStore:
 
     async def save_paper_state(self, user_id: int | str, state: PaperState) -> None:
         text = json.dumps(state.to_dict(), separators=(",", ":"))
-        async with self.db.transaction() as tx:
+        async with self.db.transaction(single=True) as tx:  # one upsert
             await tx.execute(
                 "INSERT INTO paper_accounts(user_id, state, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(user_id) DO UPDATE SET state = excluded.state, "

@@ -308,3 +308,25 @@ async def test_insert_many_writes_every_row_in_few_statements(db):
         )
     assert await _actions(db.path, "many.") == {f"many.{i}" for i in range(20)}
     assert trace.count("INSERT INTO audit_log") == 3
+
+
+async def test_single_write_bodies_take_no_savepoint_and_refuse_a_second_write(db):
+    trace = await _traced(db)
+
+    async def one(i: int) -> None:
+        async with db.transaction(single=True) as tx:
+            await tx.fetchone("SELECT 1")
+            await _audit(tx, f"single.{i}")
+
+    await asyncio.gather(*(one(i) for i in range(10)))
+    assert trace.count("SAVEPOINT") == 0
+    assert await _actions(db.path, "single.") == {f"single.{i}" for i in range(10)}
+    try:
+        async with db.transaction(single=True) as tx:
+            await _audit(tx, "twice.1")
+            await _audit(tx, "twice.2")
+        raised = False
+    except RuntimeError:
+        raised = True
+    assert raised
+    assert "twice.2" not in await _actions(db.path, "twice.")
