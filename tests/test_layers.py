@@ -157,3 +157,28 @@ def test_engine_modules_import_no_cycle():
     }
     assert graph["nija_tg.engine.user_loop"]  # the graph is read at all
     assert import_cycles(graph) == []
+
+
+LOOP_PARTS = (
+    "user_loop",
+    "loop_context",
+    "loop_book",
+    "loop_orders",
+    "exchange_stops",
+    "trading",
+    "user_closes",
+)
+
+
+def test_the_user_loop_is_composed_not_mixed_in():
+    """The loop's parts are classes of their own, each given its collaborators in its
+    constructor: no base class (exceptions aside), no stub waiting for a sibling."""
+    for name in LOOP_PARTS:
+        path = PACKAGE / "engine" / f"{name}.py"
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and not node.name.endswith("Error"):
+                assert node.bases == [], f"{name}.{node.name} inherits"
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                raised = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                assert not (isinstance(raised, ast.Name) and raised.id == "NotImplementedError")

@@ -244,51 +244,50 @@ class UserLoop:
             raise
 
     async def start(self) -> None:
+        ctx = self.ctx
         uid = self.user_id
-        self.ctx.settings_version, self.ctx.settings = await settings_repo.load_versioned(
-            self.db, uid
-        )
+        ctx.settings_version, ctx.settings = await settings_repo.load_versioned(self.db, uid)
         user = await users.get_user(self.db, uid)
-        self.ctx.mode = user.mode if user is not None else TradingMode.PAPER
-        self.ctx.held.mode = self.ctx.mode.value  # a paper loop never touches a live position
-        self.ctx.view = await self._read_view(user)
-        self.ctx.account = await self._build_account()
-        self.ctx.exchange_id = self.ctx.account.exchange_id
-        self.ctx.markets, self.ctx.keys = await self._resolve_markets(self.ctx.settings)
+        ctx.mode = user.mode if user is not None else TradingMode.PAPER
+        ctx.held.mode = ctx.mode.value  # a paper loop never touches a live position
+        ctx.view = await self._read_view(user)
+        ctx.account = await self._build_account()
+        ctx.exchange_id = ctx.account.exchange_id
+        ctx.markets, ctx.keys = await self._resolve_markets(ctx.settings)
         await self._setup_swaps()
         previous = await sessions.list_for_user(self.db, uid, 1)
         await self.book.seed_prices()
-        balances = await self.ctx.account.fetch_balance()
-        self.ctx.equity = await self.book.equity_now(balances)
+        balances = await ctx.account.fetch_balance()
+        ctx.equity = await self.book.equity_now(balances)
         async with self.db.transaction() as tx:
             await sessions.finish_running(tx, uid, "crashed")
-            self.ctx.session_id = await sessions.start(
+            ctx.session_id = await sessions.start(
                 tx,
                 uid,
-                self.ctx.exchange_id,
-                self.ctx.mode.value,
-                self.ctx.equity,
-                self.ctx.settings.to_dict(),
+                ctx.exchange_id,
+                ctx.mode.value,
+                ctx.equity,
+                ctx.settings.to_dict(),
             )
-        self.ctx.executor = self.deps.executor_factory(
+        ctx.executor = self.deps.executor_factory(
             self.db,
             user_id=uid,
-            exchange_id=self.ctx.exchange_id,
-            mode=self.ctx.mode.value,
-            account=self.ctx.account,
-            session_id=self.ctx.session_id,
+            exchange_id=ctx.exchange_id,
+            mode=ctx.mode.value,
+            account=ctx.account,
+            session_id=ctx.session_id,
         )
-        await self.ctx.executor.reconcile()
-        self.ctx.held.invalidate()  # reconciling may have recorded fills
+        await ctx.executor.reconcile()
+        ctx.held.invalidate()  # reconciling may have recorded fills
         await self.stops.reconcile_all()  # positions closed by hand while the engine was away
         restart = bool(previous) and previous[0].status in ("running", "crashed")
         await self.book.load_marks(restart, balances)
         log.info(
             "user %s trading %s on %s (%s)",
             uid,
-            len(self.ctx.keys),
-            self.ctx.exchange_id,
-            self.ctx.mode,
+            len(ctx.keys),
+            ctx.exchange_id,
+            ctx.mode,
         )
 
     async def finish(self, status: str) -> None:
@@ -337,30 +336,31 @@ class UserLoop:
         they changed since this loop loaded them: risk limits hold from this close on;
         new pairs or a new timeframe move the subscription; a new position mode or
         leverage cap goes to the exchange. Markets holding a position stay managed."""
+        ctx = self.ctx
         watch = self.deps.settings_watch
         if watch is None:
             return
         known = await watch.version(self.user_id, boundary)
-        if known is None or known <= self.ctx.settings_version:
+        if known is None or known <= ctx.settings_version:
             return
         version, new = await settings_repo.load_versioned(self.db, self.user_id)
-        old = self.ctx.settings
+        old = ctx.settings
         if new != old:
             log.info("user %s: settings changed (version %s)", self.user_id, version)
             moved = False
             if new.allowed_pairs != old.allowed_pairs or (
                 new.strategy_params.timeframe != old.strategy_params.timeframe
             ):
-                held = frozenset(p.symbol for p in await self.ctx.held.all())
+                held = frozenset(p.symbol for p in await ctx.held.all())
                 markets, keys = await self._resolve_markets(new, keep=held)
-                if keys != self.ctx.keys:
-                    self.ctx.markets, self.ctx.keys, self.resubscribe = markets, keys, True
+                if keys != ctx.keys:
+                    ctx.markets, ctx.keys, self.resubscribe = markets, keys, True
                     moved = True
-            self.ctx.settings = new
+            ctx.settings = new
             swap = (new.position_mode, new.leverage_cap) != (old.position_mode, old.leverage_cap)
             if swap or moved:  # the swap markets (new ones too) get the mode and the cap
                 await self._setup_swaps()
-        self.ctx.settings_version = version
+        ctx.settings_version = version
 
     async def _build_account(self) -> TradingAccount:
         d = self.deps
@@ -392,16 +392,17 @@ class UserLoop:
         """The position mode (account-wide on BingX: set once, read back) and the
         leverage cap of every swap market. A refused mode switch leaves the account in
         its actual mode, which the orders then follow; the user is told once."""
-        assert self.ctx.account is not None
-        s = self.ctx.settings
-        swaps = [symbol for symbol, market in self.ctx.markets.items() if market.kind == "swap"]
+        ctx = self.ctx
+        assert ctx.account is not None
+        s = ctx.settings
+        swaps = [symbol for symbol, market in ctx.markets.items() if market.kind == "swap"]
         if not swaps:
             return
         want = s.position_mode == "hedge"
         try:
-            self.ctx.account_hedged = await self.ctx.account.set_position_mode(want, swaps[0])
+            ctx.account_hedged = await ctx.account.set_position_mode(want, swaps[0])
         except PositionModeRefusedError as exc:
-            self.ctx.account_hedged = exc.hedged
+            ctx.account_hedged = exc.hedged
             log.warning("user %s: position mode switch refused: %s", self.user_id, exc)
             async with self.db.transaction() as tx:
                 await outbox.enqueue(
@@ -409,7 +410,7 @@ class UserLoop:
                     self.user_id,
                     "error",
                     "⚠️ " + exc.user_message,
-                    dedupe_key=f"position-mode:{self.user_id}:{self.ctx.session_id}:{want}",
+                    dedupe_key=f"position-mode:{self.user_id}:{ctx.session_id}:{want}",
                 )
         except AuthenticationError:
             raise
@@ -418,7 +419,7 @@ class UserLoop:
         for symbol in swaps:
             # one call each: a refused mode change must not keep a lowered leverage cap
             # from reaching the exchange
-            await self._swap_call(symbol, self.ctx.account.set_leverage, symbol, s.leverage_cap)
+            await self._swap_call(symbol, ctx.account.set_leverage, symbol, s.leverage_cap)
 
     async def _swap_call(self, symbol: str, call: Callable[..., Awaitable[None]], *args) -> None:
         try:
@@ -433,51 +434,52 @@ class UserLoop:
     async def on_close(self, boundary: int, updated: list[MarketKey]) -> bool:
         """Handle one close of ``updated`` markets. False: the loop ends (its user
         neither trades nor holds a position any more)."""
-        assert self.ctx.account is not None and self.ctx.executor is not None
+        ctx = self.ctx
+        assert ctx.account is not None and ctx.executor is not None
         try:
             await self._reload_settings(boundary)
             self._refresh_view()
             if self.resubscribe:  # markets the loop no longer follows wait for the new ones
-                updated = [k for k in updated if k in self.ctx.keys]
-            await self.ctx.executor.refresh_open()
-            self.ctx.held.invalidate()  # one read of the positions per close (then as changed)
+                updated = [k for k in updated if k in ctx.keys]
+            await ctx.executor.refresh_open()
+            ctx.held.invalidate()  # one read of the positions per close (then as changed)
             await self.funding.on_close(  # booked once each; at most hourly (engine/funding.py)
-                self.ctx.account,
-                exchange_id=self.ctx.exchange_id,
-                mode=self.ctx.mode.value,
-                session_id=self.ctx.session_id,
-                held=await self.ctx.held.all(),
-                markets=self.ctx.markets,
+                ctx.account,
+                exchange_id=ctx.exchange_id,
+                mode=ctx.mode.value,
+                session_id=ctx.session_id,
+                held=await ctx.held.all(),
+                markets=ctx.markets,
                 boundary_ms=boundary,
             )
             # one read of the balances per close, before any exit: exits and stops are
             # sized to what the account holds; read again only when an order filled
             await self.stops.read_account()  # balances, and swap positions while some are held
             await self.book.note_cash_flow()  # a deposit or withdrawal since the last close
-            await self.closes.answer_pending(asked=self.ctx.view.asks_close)
+            await self.closes.answer_pending(asked=ctx.view.asks_close)
             # a stop the exchange refused last candle is tried again on this one (the
             # refusal may have been passing: the price through it, funds held); the
             # engine's own check covers the candle in between
-            self.ctx.stop_refused.clear()
+            ctx.stop_refused.clear()
             signals: dict[str, Signal] = {}
             for key in updated:
                 signals[key.symbol] = await self.trading.stops_and_signal(key)
-            balances = self.ctx.account_balances
+            balances = ctx.account_balances
             if balances is None:
-                balances = await self.ctx.account.fetch_balance()
-            self.ctx.account_balances = balances
-            held = await self.ctx.held.all()
-            self.ctx.equity = await self.book.equity_now(balances, held)
-            priced = all(p.symbol in self.ctx.prices() for p in held)
+                balances = await ctx.account.fetch_balance()
+            ctx.account_balances = balances
+            held = await ctx.held.all()
+            ctx.equity = await self.book.equity_now(balances, held)
+            priced = all(p.symbol in ctx.prices() for p in held)
             if priced:
                 await self.book.rollover()
             # the snapshot and equity point first: a drawdown pause below is reported
             # with the equity that caused it and the positions still held
             await self.book.save_snapshot(balances, held, signals)
             if priced:
-                blocked = await self.book.check_limits(self.ctx.gate)
+                blocked = await self.book.check_limits(ctx.gate)
             else:  # a held market has no price yet: equity is understated, judge later
-                blocked = self.ctx.blocked_day == self.ctx.day
+                blocked = ctx.blocked_day == ctx.day
             for key in updated:
                 await self.trading.act(key, signals[key.symbol], blocked)
         except RetryableError as exc:
