@@ -95,6 +95,7 @@ async def engine_main(settings: Settings, stop: asyncio.Event) -> None:
                 venues=gateway.health,
                 metrics_port=settings.metrics_port,
                 metrics_listen=settings.metrics_listen,
+                hub_prices=True,  # paper orders priced from the hub's close, not a ticker each
             )
     finally:
         await gateway.close_all()

@@ -3,18 +3,25 @@ trades or holds a position (the GateBoard telling each loop its gate and waking 
 a close request), the shared MarketHub feeding them candle closes, the heartbeat the
 bot watches, and (when given) the outbox sender. Runs until ``stop_event`` is set, then
 drains: loops are cancelled (orders in flight complete first), sessions closed, pending
-notifications flushed as far as the drain time allows."""
+notifications flushed as far as the drain time allows.
+
+Paper accounts price their market orders from the hub (``HubPrices``: the close the
+loops just acted on, when it is fresh) instead of one ticker request per order, and
+loops start in batches (``StartBatches``) so that thousands of them starting at once
+do not all do their start-up work together.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-from nija_tg.core.models import TradingMode
+from nija_tg.core.models import Candle, MarketInfo, Ticker, TradingMode
 from nija_tg.engine.clock import Clock
 from nija_tg.engine.heartbeat import Heartbeat
 from nija_tg.engine.market_data import MarketHub
@@ -41,6 +48,91 @@ def crash_text(failures: int) -> str:
     )
 
 
+class HubPrices:
+    """The market data a paper account prices its orders from: the price now is the
+    close of the market's newest closed candle the hub holds (what the loops just acted
+    on), while that close is at most ``max_age_ms`` old; else (a market the hub does not
+    follow, or a close request between candles) the venue's ticker. Everything else goes
+    to the venue. 1,000 paper users entering at one close: no ticker request, where
+    there was one per order."""
+
+    def __init__(
+        self, source: MarketDataSource, hub: MarketHub, clock: Clock, max_age_ms: int = 60_000
+    ) -> None:
+        self.source = source
+        self.hub = hub
+        self.clock = clock
+        self.max_age_ms = max_age_ms
+        self.hub_answers = 0  # prices the hub gave (tests, benchmarks)
+
+    def fresh_price(self, exchange_id: str, symbol: str) -> Decimal | None:
+        """The hub's newest close of the market, if fresh enough."""
+        price = self.hub.price(exchange_id, symbol)
+        if price is None:
+            return None
+        now = self.clock.now_ms()
+        for key in self.hub.keys:
+            if key.exchange != exchange_id or key.symbol != symbol:
+                continue
+            closed = self.hub.latest(key)
+            if closed is not None and now - closed.closed_at <= self.max_age_ms:
+                return price
+        return None
+
+    async def fetch_ticker(self, exchange_id: str, symbol: str) -> Ticker:
+        price = self.fresh_price(exchange_id, symbol)
+        if price is None:
+            return await self.source.fetch_ticker(exchange_id, symbol)
+        self.hub_answers += 1
+        return Ticker(symbol, price, ts=self.clock.now_ms())
+
+    async def fetch_ohlcv(
+        self,
+        exchange_id: str,
+        symbol: str,
+        timeframe: str,
+        since: int | None = None,
+        limit: int | None = None,
+    ) -> list[Candle]:
+        return await self.source.fetch_ohlcv(exchange_id, symbol, timeframe, since, limit)
+
+    async def market(self, exchange_id: str, symbol: str) -> MarketInfo:
+        return await self.source.market(exchange_id, symbol)
+
+    def __getattr__(self, name: str) -> Any:  # e.g. a replay's mark_price
+        return getattr(self.source, name)
+
+
+class StartBatches:
+    """Loops start ``size`` at a time: the next batch is let in once the hub counts as
+    many more subscribers as the last batch started (their start-up done: settings,
+    account, reconciliation, subscription), or after ``max_wait_s`` (a loop that ends at
+    start never subscribes)."""
+
+    def __init__(self, hub: MarketHub, size: int = 250, max_wait_s: float = 2.0) -> None:
+        self.hub = hub
+        self.size = max(1, size)
+        self.max_wait_s = max_wait_s
+        self._lock = asyncio.Lock()
+        self._in_batch = 0
+        self._target = 0
+        self.batches = 0
+
+    async def admit(self) -> None:
+        async with self._lock:
+            if self._in_batch >= self.size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self.hub.wait_for_subscribers(self._target), self.max_wait_s
+                    )
+                self._in_batch = 0
+            if self._in_batch == 0:
+                self.batches += 1
+                self._target = self.hub.subscribers
+            self._in_batch += 1
+            self._target += 1
+
+
 class Daemon:
     """The composed engine; ``run_daemon`` is the usual way in."""
 
@@ -60,10 +152,15 @@ class Daemon:
         heartbeat_interval_s: float = 5.0,
         metrics_port: int | None = None,
         metrics_listen: str = "127.0.0.1",
+        hub_prices: bool = False,
+        start_batch: int = 250,
     ) -> None:
         settings = runtime.settings
         self.db = runtime.db
         self.hub = hub or MarketHub(market_data, clock)
+        # hub_prices: paper orders priced from the hub (engine_main turns it on)
+        self.paper_prices = HubPrices(market_data, self.hub, clock) if hub_prices else None
+        self.starts = StartBatches(self.hub, start_batch)
         self.sender = sender
         self.release_account = release_account
         self.drain_seconds = settings.engine_drain_seconds
@@ -72,7 +169,7 @@ class Daemon:
             db=self.db,
             hub=self.hub,
             clock=clock,
-            market_data=market_data,
+            market_data=self.paper_prices or market_data,
             account_factory=account_factory,
             paper_store=SqlitePaperStore(self.db),
             paper_balance=Decimal(str(settings.paper_start_balance)),
@@ -114,6 +211,7 @@ class Daemon:
         return state.loops
 
     async def _loop(self, user_id: int) -> None:
+        await self.starts.admit()
         loop = UserLoop(self.deps, user_id)
         self.loops[user_id] = loop
         try:

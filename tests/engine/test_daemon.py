@@ -12,9 +12,15 @@ from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.core.trading_gate import Gate
 from nija_tg.engine.clock import SimulatedClock
 from nija_tg.engine.daemon import Daemon
-from nija_tg.engine.market_data import MarketHub
+from nija_tg.engine.market_data import MarketHub, MarketKey
 from nija_tg.runtime import Runtime
 from nija_tg.storage import positions, sessions, settings_repo, users
+from tests.engine.kraken_live import (
+    ALWAYS_IN,
+    AlwaysInParams,
+    register_test_strategies,
+    unregister_test_strategies,
+)
 from tests.engine.replay import ReplaySource, real_candles
 
 
@@ -118,3 +124,62 @@ async def test_repeated_crashes_alert_the_user_once(settings, db, vault):
     rows = await db.fetchall("SELECT text FROM outbox WHERE user_id = 7 AND kind = 'error'")
     assert len(rows) == 1 and "gateway bug" not in rows[0]["text"]
     assert (await users.get_user(db, 7)).status.value == "active"  # a bug is not the user's fault
+
+
+async def test_hub_prices_answer_from_a_fresh_close_else_ask_the_venue(settings, db, vault):
+    daemon = make_daemon(settings, db, vault, account_factory=None, hub_prices=True)
+    prices, hub = daemon.paper_prices, daemon.hub
+    source, clock = prices.source, hub.clock
+    assert (await prices.fetch_ticker("kraken", "ETH/USD")).last > 0  # no close yet
+    assert source.ticker_calls == 1
+    sub = hub.subscribe([MarketKey("kraken", "ETH/USD", "5m")])
+    try:
+        clock.set(clock.now_ms() + 300 * 300_000)  # the replay's window is there
+        boundary = clock.now_ms() // 300_000 * 300_000
+        await hub.poll(boundary)
+        close = hub.latest(MarketKey("kraken", "ETH/USD", "5m")).last_close
+        ticker = await prices.fetch_ticker("kraken", "ETH/USD")
+        assert ticker.last == close and source.ticker_calls == 1 and prices.hub_answers == 1
+        await prices.fetch_ticker("kraken", "ADA/USD")  # a market the hub does not follow
+        assert source.ticker_calls == 2
+        clock.set(boundary + prices.max_age_ms + 1)  # a close request between candles
+        await prices.fetch_ticker("kraken", "ETH/USD")
+        assert source.ticker_calls == 3
+    finally:
+        sub.close()
+
+
+async def test_paper_fills_take_the_hub_price_and_loops_start_in_batches(settings, db, vault):
+    """12 paper users entering on the first close they see: no ticker request for
+    their orders (the hub's close prices them); their loops were let in 5 at a time."""
+    register_test_strategies()
+    try:
+        risk = RiskSettings(
+            strategy=ALWAYS_IN,
+            strategy_params=AlwaysInParams(stop_pct=50.0),
+            allowed_pairs=("ETH",),
+        )
+        for uid in range(1, 13):
+            await add_user(db, uid)
+            async with db.transaction() as tx:
+                await settings_repo.save(tx, uid, risk)
+        daemon = make_daemon(
+            settings, db, vault, account_factory=None, hub_prices=True, start_batch=5
+        )
+        stop = asyncio.Event()
+        runner = asyncio.create_task(daemon.run(stop))
+        try:
+
+            async def all_filled():
+                row = await db.fetchone("SELECT COUNT(DISTINCT user_id) AS n FROM fills")
+                return row["n"] == 12
+
+            assert await until(all_filled)
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, 20)
+        assert daemon.starts.batches >= 3
+        assert daemon.paper_prices.source.ticker_calls == 0
+        assert daemon.paper_prices.hub_answers >= 12
+    finally:
+        unregister_test_strategies()
