@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -153,8 +154,11 @@ async def arrange_victim(db: Database, vault: KeyRing, user_id: int) -> VictimId
         await settings_repo.save(tx, user_id, RiskSettings.from_dict(base))
         await users.set_notify_prefs(tx, user_id, {"fills": "silent"})
         box = []
-        for kind in ("fill", "info"):
-            oid = await outbox.enqueue(tx, user_id, kind, f"{OUTBOX_TEXT} {kind}")
+        for kind in ("fill", "info"):  # held back an hour: the bot's own sender would
+            # deliver them during the test, changing rows no attacker may change
+            oid = await outbox.enqueue(
+                tx, user_id, kind, f"{OUTBOX_TEXT} {kind}", not_before=time.time() + 3600
+            )
             assert oid is not None
             box.append(oid)
     return VictimIds(user_id, session_id, order_id, fill_id, tuple(box))
