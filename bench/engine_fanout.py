@@ -6,12 +6,17 @@ SimulatedClock from a replay of real candles (tests/data, see bench/candles.py).
 
 Per candle close it measures the time from the hub's fetch to the moment every user
 loop has finished with that candle (wall and CPU), market-data requests (candles per
-pair, and tickers the paper fills ask for), orders, fills, outbox rows; and RSS before
-the loops start and after the candles (memory per user).
+pair, and tickers the paper fills ask for), the SQL statements and COMMITs SQLite ran
+(its trace callback), orders, fills, outbox rows; and RSS before the loops start and
+after the candles (memory per user). The loops are wired as the daemon wires them:
+paper orders priced from the hub (``HubPrices``), loops started in batches
+(``StartBatches``), group commit on (``--no-group-commit``: every transaction commits
+alone, as before issue 13).
 
-One size per process (so RSS is per size):
+One size per process (so RSS is per size); ``--runs N`` runs it N times, each in its
+own process, and reports the median of every figure with every run kept:
 
-    .venv/bin/python -m bench.engine_fanout --users 1000 --candles 10
+    .venv/bin/python -m bench.engine_fanout --users 1000 --candles 4 --runs 3
     .venv/bin/python -m bench.engine_fanout --quick
 """
 
@@ -25,6 +30,8 @@ import logging
 import os
 import re
 import shutil
+import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -39,6 +46,7 @@ from bench.common import emit, mib, peak_rss_bytes, profile_summary, rss_bytes, 
 from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.engine.clock import SimulatedClock
+from nija_tg.engine.daemon import HubPrices, StartBatches
 from nija_tg.engine.market_data import MarketHub
 from nija_tg.engine.snapshot_writer import SnapshotWriter
 from nija_tg.engine.user_loop import LoopDeps, UserLoop
@@ -131,6 +139,7 @@ async def _run(
     budget_s: float,
     sql_kinds: bool = False,
     on_result: Callable[[dict[str, Any], Path], None] | None = None,
+    group_commit: bool = True,
 ) -> dict[str, Any]:
     length = WINDOW + n_candles + 5
     series = {(EXCHANGE, f"{b}/USD", "5m"): bc.series(i, length) for i, b in enumerate(PAIRS)}
@@ -139,6 +148,10 @@ async def _run(
     source = ReplaySource(clock, series)
     hub = TimedHub(source, clock, window=WINDOW, lockstep=True, late_retries=0)
     db = await Database.open(workdir / "fanout.sqlite3")
+    if not group_commit:
+        db.group_max_bodies = 1  # every transaction body commits alone
+    prices = HubPrices(source, hub, clock)  # as the daemon wires paper accounts
+    starts = StartBatches(hub)
     try:
         await _setup_users(db, n_users)
         await hub.sql.attach(db)
@@ -146,7 +159,7 @@ async def _run(
             db,
             hub,
             clock,
-            source,
+            prices,
             paper_store=SqlitePaperStore(db),
             paper_exchange=EXCHANGE,
             paper_balance=Decimal(10000),
@@ -160,7 +173,12 @@ async def _run(
             prof.enable()  # startup and the candle closes
         started = time.perf_counter()
         loops = [UserLoop(deps, uid) for uid in range(1, n_users + 1)]
-        tasks = [asyncio.create_task(loop.run()) for loop in loops]
+
+        async def started_in_batches(loop: UserLoop) -> None:
+            await starts.admit()  # as Daemon._loop
+            await loop.run()
+
+        tasks = [asyncio.create_task(started_in_batches(loop)) for loop in loops]
         phase = {"startup_s": None, "rss_started": 0}
         counts_before: dict[str, int] = {}
         tickers_before = 0
@@ -194,6 +212,8 @@ async def _run(
         tickers = source.ticker_calls - tickers_before
         result = _result(hub, n_users, finished, budget_s, elapsed, subscribed, phase, counts)
         result.update(
+            group_commit=group_commit,
+            start_batches=starts.batches,
             ticker_requests_per_close=round(tickers / max(len(hub.closes), 1), 1),
             rss_before_loops_mib=mib(rss_before),
             rss_after_start_mib=mib(phase["rss_started"]),
@@ -257,10 +277,15 @@ def run_one(
     budget_s: float = 600.0,
     sql_kinds: bool = False,
     on_result: Callable[[dict[str, Any], Path], None] | None = None,
+    group_commit: bool = True,
 ) -> dict[str, Any]:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     with tempfile.TemporaryDirectory(prefix="nija-bench-fanout-") as tmp:
-        return asyncio.run(_run(n_users, n_candles, Path(tmp), profile, budget_s, sql_kinds, on_result))
+        return asyncio.run(
+            _run(
+                n_users, n_candles, Path(tmp), profile, budget_s, sql_kinds, on_result, group_commit
+            )
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -271,11 +296,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--budget", type=float, default=600.0, help="stop after this many s")
     parser.add_argument("--sql-kinds", action="store_true", help="count statements by text")
+    parser.add_argument("--no-group-commit", action="store_true", help="a COMMIT per body")
+    parser.add_argument("--runs", type=int, default=1, help="processes; report the median")
     parser.add_argument("--quick", action="store_true", help="10 users, 3 candles")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.quick:
         args.users, args.candles = 10, 3
+    if args.runs > 1:
+        given = sys.argv[1:] if argv is None else argv
+        emit({"benchmark": "engine_fanout", **_median_of_runs(args, given)}, args.json)
+        return
 
     def done(result: dict[str, Any], workdir: Path) -> None:
         """Print, then leave at once: stopping 10,000 loops takes minutes and is not
@@ -284,7 +315,82 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
         os._exit(0)
 
-    run_one(args.users, args.candles, args.profile, args.budget, args.sql_kinds, on_result=done)
+    run_one(
+        args.users,
+        args.candles,
+        args.profile,
+        args.budget,
+        args.sql_kinds,
+        on_result=done,
+        group_commit=not args.no_group_commit,
+    )
+
+
+MEDIAN_FIELDS = (
+    "elapsed_s",
+    "startup_s",
+    "statements_per_close",
+    "commits_per_close",
+    "ticker_requests_per_close",
+    "orders_per_close",
+    "fills_per_close",
+    "outbox_rows_per_close",
+    "rss_before_loops_mib",
+    "rss_after_start_mib",
+    "rss_after_candles_mib",
+    "peak_rss_mib",
+    "kib_per_user",
+)
+
+
+def _median_of_runs(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
+    """Run the size ``args.runs`` times, each in a process of its own, one after the
+    other; the result is the median of every figure, every run kept under ``runs``."""
+    import json
+    import subprocess
+
+    rest, skip = [], False
+    for a in argv:  # the same arguments without --runs / --json
+        if skip:
+            skip = False
+            continue
+        if a in ("--runs", "--json"):
+            skip = True
+            continue
+        if a.startswith(("--runs=", "--json=")):
+            continue
+        rest.append(a)
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="nija-bench-runs-") as tmp:
+        for i in range(args.runs):
+            out = Path(tmp) / f"run{i}.json"
+            cmd = [sys.executable, "-m", "bench.engine_fanout", *rest, "--json", str(out)]
+            code = subprocess.run(cmd, stdout=subprocess.DEVNULL, check=False).returncode
+            if code == 0 and out.exists():
+                runs.append(json.loads(out.read_text(encoding="utf-8")))
+    if not runs:
+        raise SystemExit("no run finished")
+    return median_result(runs)
+
+
+def median_result(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of every figure of ``runs`` (the others as in the first run)."""
+    med = {k: v for k, v in runs[0].items() if k != "benchmark"}
+    for key in MEDIAN_FIELDS:
+        values = [r[key] for r in runs if isinstance(r.get(key), int | float)]
+        if values:
+            med[key] = round(statistics.median(values), 1)
+    for part in ("per_candle_wall", "per_candle_cpu"):
+        fields = runs[0].get(part) or {}
+        med[part] = {
+            k: round(statistics.median(r[part][k] for r in runs), 2)
+            for k in fields
+            if all(isinstance((r.get(part) or {}).get(k), int | float) for r in runs)
+        }
+    med["finished"] = all(r.get("finished") for r in runs)
+    med["runs"] = [{k: v for k, v in r.items() if k != "benchmark"} for r in runs]
+    med["median_of"] = len(runs)
+    return med
 
 
 if __name__ == "__main__":
