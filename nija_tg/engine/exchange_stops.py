@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 
 from nija_tg.core.errors import (
@@ -72,6 +73,14 @@ class StopStillOpenError(RetryableError):
     symbol wait for the next candle (nothing is sent on a doubt)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """A position compared with what the account holds of it."""
+
+    position: PositionRow | None  # as it stands now (None: closed)
+    outside: bool = False  # (part of) it was booked now as closed outside the bot
+
+
 def close_side(position_side: str) -> Side:
     return Side.SELL if position_side == "long" else Side.BUY
 
@@ -90,8 +99,6 @@ class ExchangeStops:
     def __init__(self, ctx: LoopContext, orders: LoopOrders) -> None:
         self.ctx = ctx
         self.orders = orders
-        # (symbol, side) of the last position booked as closed outside the bot
-        self.outside_booked: tuple[str, str] | None = None
 
     def native(self, symbol: str) -> bool:
         """Whether the exchange holds the stop of a position on ``symbol`` (this close)."""
@@ -171,36 +178,38 @@ class ExchangeStops:
         price = self.ctx.prices().get(p.symbol)
         return price if price is not None and price > 0 else p.entry_price
 
-    async def reconcile(self, p: PositionRow) -> PositionRow | None:
+    async def reconcile(self, p: PositionRow) -> Reconciled:
         """Compare position ``p`` with what the account holds of it. When the account
         holds less (the user sold or closed it by hand), cancel our resting stop first
         (one that fired is booked as the stop it is), then book the difference as
         "closed outside the bot" at the last price (the whole position when what is
         left cannot be sold on its own) and tell the user once. Returns the position as
-        it stands now (None: closed). Skipped while an order of ours other than a
-        resting stop is unresolved on the symbol (its fill is booked first)."""
+        it stands now (None: closed) and whether this booked it as closed outside (a
+        position gone without that was closed by its resting stop). Skipped while an
+        order of ours other than a resting stop is unresolved on the symbol (its fill
+        is booked first)."""
         ctx = self.ctx
         held = self.holding(p)
         if held is None or held >= p.amount:
-            return p
+            return Reconciled(p)
         mine = [o for o in await orders_repo.unresolved(ctx.db, ctx.user_id)]
         mine = [o for o in mine if o.symbol == p.symbol]
         if any(o.trigger_price is None for o in mine):
-            return p
+            return Reconciled(p)
         if mine:
             # our resting stop: cancel it (it must not close what the user holds now);
             # a stop that fired meanwhile is recorded by the cancel and the read is stale
             await self.release(p.symbol)
             now = await ctx.held.get(p.symbol, p.side)
             if now is None or now.amount != p.amount:
-                return now
+                return Reconciled(now)
         market = ctx.markets[p.symbol]
         price = self.last_price(p)
         gone = p.amount - held
         whole = held <= 0 or is_dust(market, held, price)
         if whole:
             gone = p.amount
-        await self.book_outside(p, gone, price, "external")
+        booked = await self.book_outside(p, gone, price, "external")
         log.warning(
             "user %s: %s %s held %s < position %s: %s booked as closed outside the bot",
             ctx.user_id,
@@ -210,13 +219,16 @@ class ExchangeStops:
             p.amount,
             gone,
         )
-        return None if whole else await ctx.held.get(p.symbol, p.side)
+        now = None if whole else await ctx.held.get(p.symbol, p.side)
+        return Reconciled(now, outside=booked)
 
-    async def book_outside(self, p: PositionRow, amount: Decimal, price: Decimal, kind: str):
+    async def book_outside(
+        self, p: PositionRow, amount: Decimal, price: Decimal, kind: str
+    ) -> bool:
         """Book ``amount`` of ``p`` as gone without an order of ours: ``external`` (sold
         or closed outside the bot, told once) or ``dust`` (a remainder too small to be
         sold). The pseudo-fill's trade id starts with the kind; no fee, priced at
-        ``price``."""
+        ``price``. False when that pseudo-fill was booked already."""
         ctx = self.ctx
         ex = ctx.require_executor()
         now = int(time.time() * 1000)
@@ -235,7 +247,7 @@ class ExchangeStops:
         async with ctx.db.transaction() as tx:
             fill_id = await fills_repo.insert(tx, ctx.user_id, None, ex.exchange_id, fill)
             if fill_id is None:
-                return
+                return False
             await book_fill(
                 tx,
                 user_id=ctx.user_id,
@@ -256,9 +268,8 @@ class ExchangeStops:
                 text = outside_text(p, amount, price, market)
                 key = f"external:{ctx.user_id}:{fill.trade_id}"
                 await outbox.enqueue(tx, ctx.user_id, "fill", text, dedupe_key=key)
-        if kind == "external":
-            self.outside_booked = (p.symbol, p.side)
         ctx.held.invalidate()
+        return True
 
     # --- the stop resting on the exchange ----------------------------------------------
 

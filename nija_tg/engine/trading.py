@@ -83,7 +83,7 @@ class TradingActions:
         candle = closed.last
         low, high = Decimal(str(candle.low)), Decimal(str(candle.high))
         for p in list(held.values()):
-            now = await self.stops.reconcile(p)  # sold outside the bot: booked, told once
+            now = (await self.stops.reconcile(p)).position  # sold outside: booked, told
             if now is None:
                 continue
             p = now
@@ -235,11 +235,10 @@ class TradingActions:
             if current is None:
                 return None
             p = current
-        self.stops.outside_booked = None
-        now = await self.stops.reconcile(p)
-        if now is None:  # the account no longer holds it: booked as closed outside
-            return outside_result() if self.stops.outside_booked == (p.symbol, p.side) else None
-        p = now
+        found = await self.stops.reconcile(p)
+        if found.position is None:  # booked as closed outside, or a resting stop closed it
+            return outside_result() if found.outside else None
+        p = found.position
         market = self.ctx.markets.get(p.symbol)
         swap = market is not None and market.kind == "swap"
         hedge = swap and self.ctx.hedge_mode
@@ -304,9 +303,7 @@ class TradingActions:
         less than ``p``, book that as closed outside the bot and return the
         ``CLOSED_OUTSIDE`` result (the rest, if any, is closed on the next candle)."""
         await self.stops.read_account()
-        self.stops.outside_booked = None
-        await self.stops.reconcile(p)
-        if self.stops.outside_booked == (p.symbol, p.side):
+        if (await self.stops.reconcile(p)).outside:
             return outside_result()
         return None
 
