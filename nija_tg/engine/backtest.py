@@ -1,80 +1,108 @@
-"""Backtest: the live trading loop replayed over historical candles.
+"""Backtest: a strategy over historical candles, in memory, with the live engine's
+decisions.
 
-One code path, two clocks: the same UserLoop (strategy, risk check, engine-side stops,
-Executor, fills with fees and slippage) runs against a throw-away SQLite database, fed
-by a MarketHub in lockstep over a replay of the candles, under a SimulatedClock that
-jumps from one candle close to the next.
+The backtest shell feeds the trading core (``core/trading_core.py``: stops and
+trailing, the strategy's exits and entries as the gate allows, sizing through the risk
+check; ``core/limits_book.py``: the daily loss and the drawdown) with each candle of
+the series in turn, in the live loop's order of a close (``UserLoop.on_close``): stops
+on the closed candle, equity, the UTC day's rollover, the equity point, the limits,
+then the strategy's part. Its venue is simulated in memory (``engine/sim_venue.py``:
+the paper account's fill model and arithmetic for spot pairs, margin accounting for
+swap pairs); its positions are booked with the live engine's ``apply_fill``. No
+database, no asyncio, no clock: the strategy's indicators are computed once for the
+whole series (``Strategy.series``), as the live MarketHub computes them on its window
+of the last ``CANDLE_WINDOW`` candles at each close, so every signal is the one the
+live engine acts on.
 
-Spot pairs (``ETH/USDT``) trade on the PaperAccount, as a live paper user does. Swap
-pairs (ccxt symbols with a settle currency, ``XRP/USDT:USDT``) trade on a
-:class:`SwapReplayAccount` with margin accounting: the paper account is spot only and
-would take a position's whole notional out of equity.
+``run_backtest(..., live=True)`` replays the candles through the live UserLoop
+instead (``engine/live_replay.py``: a throw-away SQLite database, a MarketHub in
+lockstep, a simulated clock): the parity test holds both to the same fills.
+
+Fill model (the paper account's, see ``exchange/paper.py``): the engine decides on a
+candle's close; its market orders fill at the NEXT candle's open (the price now, just
+after the close; the last close when no candle follows: a gap or the end of the data),
+stops at the stop price or at the open of the candle that gapped through it; slippage
+and fee on every fill. The simulated market has a venue's minimum amount and cost and
+amount and price steps (:class:`MarketRules`, defaults from the pair's price:
+:func:`default_rules`).
 
 The candles must be of the strategy's timeframe (their median spacing is checked), and
 the first signal comes after the strategy's warm-up (``params.warmup`` candles), as in
 the live engine's candle window.
-
-Fill model (the paper account's, see ``exchange/paper.py``): the engine decides on a
-candle's close; its market orders fill at the NEXT candle's open (the replay's "price
-now", :meth:`CandleReplay.fetch_ticker`), stops at the stop price or at the open of the
-candle that gapped through it; slippage and fee on every fill. The simulated market has
-a venue's minimum amount and cost and amount and price steps (:class:`MarketRules`,
-defaults from the pair's price: :func:`default_rules`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import bisect
 import csv
 import dataclasses
-import math
 import statistics
-import tempfile
-from collections.abc import Callable
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from nija_tg.core import pnl
-from nija_tg.core.errors import (
-    InsufficientFundsError,
-    NotFoundError,
-    OrderRejectedError,
-    ValidationError,
-)
+from nija_tg.core import pnl, risk
+from nija_tg.core import trading_core as core
+from nija_tg.core.errors import NijaError, ValidationError
+from nija_tg.core.limits_book import LimitsBook
 from nija_tg.core.models import (
     BalanceLine,
     Candle,
-    FillInfo,
     MarketInfo,
     OrderRequest,
-    OrderState,
-    OrderStatus,
     OrderType,
     PositionInfo,
-    Role,
-    Ticker,
+    Side,
 )
 from nija_tg.core.risk_settings import QUOTE_ASSETS, RiskSettings
-from nija_tg.engine import loop_store
+from nija_tg.core.trading_gate import Gate
 from nija_tg.engine.bookkeeping import Holding, apply_fill
-from nija_tg.engine.clock import SimulatedClock
-from nija_tg.engine.market_data import MarketHub, timeframe_ms
-from nija_tg.engine.snapshot_writer import SnapshotWriter
-from nija_tg.engine.user_loop import LoopDeps, UserLoop
-from nija_tg.exchange.paper import InMemoryPaperStore, market_fill_price, order_base_price
-from nija_tg.exchange.precision import check_minimums, round_step
-from nija_tg.exchange.protocol import MarketDataSource, TradingAccount
-from nija_tg.storage import settings_repo, users
-from nija_tg.storage.db import Database
+from nija_tg.engine.clock import utc_day
+from nija_tg.engine.live_replay import (
+    CandleReplay,
+    ReplayLoop,
+    SwapReplayAccount,
+    replay,
+    run_lockstep,
+)
+from nija_tg.engine.loop_support import equity_of
+from nija_tg.engine.market_window import timeframe_ms
+from nija_tg.engine.sim_venue import (
+    MIN_COST,
+    MarketRules,
+    SpotVenue,
+    SwapVenue,
+    default_rules,
+    replay_market,
+)
+from nija_tg.exchange.precision import is_dust, sellable_amount
 from nija_tg.strategies import get_strategy
-from nija_tg.strategies.base import CANDLE_WINDOW, param_specs
+from nija_tg.strategies.base import CANDLE_WINDOW, SignalSeries, candles_to_frame, param_specs
+
+__all__ = [
+    "MIN_COST",
+    "BacktestResult",
+    "CandleReplay",
+    "MarketRules",
+    "ReplayLoop",
+    "SwapReplayAccount",
+    "Trade",
+    "default_rules",
+    "load_csv",
+    "replay_market",
+    "run_backtest",
+    "run_lockstep",
+    "summary",
+    "write_chart",
+]
 
 EXCHANGE = "backtest"
 USER_ID = 1
 WINDOW = CANDLE_WINDOW  # candles the hub keeps per market, as the live MarketHub
+GRACE_MS = 2_000  # the live hub handles a close this long after its boundary
 ZERO = Decimal(0)
+FEE_RATE = Decimal("0.001")  # LoopDeps.paper_fee_rate
+SLIPPAGE = Decimal("0.0005")  # LoopDeps.paper_slippage
 
 
 def load_csv(path: Path) -> list[Candle]:
@@ -125,364 +153,6 @@ def check_timeframe(candles: list[Candle], settings: RiskSettings) -> None:
             f'"strategy_params": {{"timeframe": "{found}"}}}}'
         )
     raise ValidationError(f"timeframe: {found} candles, {tf} strategy", user_message=message + ".")
-
-
-def replay_market(symbol: str) -> MarketInfo:
-    """A market with fine steps and no exchange minimums (for tests of other parts)."""
-    base, quote = symbol.split(":")[0].split("/")
-    kind = "swap" if ":" in symbol else "spot"
-    return MarketInfo(symbol, base, quote, kind, Decimal("0.00000001"), None, None, None)
-
-
-@dataclass(frozen=True)
-class MarketRules:
-    """A simulated venue's limits for one market: orders are rounded to the steps
-    (amounts down; fill prices against the trader) and refused below the minimums.
-    None: no such limit."""
-
-    amount_step: Decimal | None
-    price_step: Decimal | None
-    min_amount: Decimal | None
-    min_cost: Decimal | None
-
-    def market(self, symbol: str) -> MarketInfo:
-        base, quote = symbol.split(":")[0].split("/")
-        kind = "swap" if ":" in symbol else "spot"
-        return MarketInfo(
-            symbol, base, quote, kind, self.amount_step, self.price_step, self.min_amount,
-            self.min_cost,
-        )  # fmt: skip
-
-
-MIN_COST = Decimal(5)  # quote units: as Binance's USDT-M futures minimum notional (5 USDT)
-
-
-def default_rules(price: float) -> MarketRules:
-    """A venue's usual limits for a pair trading at ``price`` (the first candle's
-    close): a price step of 6 significant digits (ETH at 2,000: 0.01), an amount step
-    worth at most 1 quote unit (ETH at 2,000: 0.0001; XRP at 1.1: 0.1), a minimum amount
-    of one step and a minimum cost of 5 quote units, as Binance's USDT-M futures
-    minimum notional."""
-    if not price > 0:
-        return MarketRules(Decimal("0.00000001"), None, None, MIN_COST)
-    digits = math.floor(math.log10(price))
-    price_step = Decimal(1).scaleb(digits - 5)
-    amount_step = Decimal(1).scaleb(math.floor(math.log10(1 / price)))
-    return MarketRules(amount_step, price_step, amount_step, MIN_COST)
-
-
-class CandleReplay:
-    """A MarketDataSource answering from recorded candles as of ``clock``: the candles
-    opened so far (the last one still forming); the ticker ("the price now") is the
-    open of the forming candle, what a market order sent just after a close pays (the
-    last closed close when no candle is forming: a gap or the end of the data); the
-    markets are ``rules`` (fine steps and no minimums without)."""
-
-    def __init__(
-        self,
-        clock: SimulatedClock,
-        series: dict[tuple[str, str, str], list[Candle]],
-        rules: dict[str, MarketRules] | None = None,
-    ):
-        self.clock = clock
-        self.series = series
-        self.rules = rules or {}
-        self._ts = {k: [c.ts for c in v] for k, v in series.items()}
-
-    async def fetch_ohlcv(self, exchange_id, symbol, timeframe, since=None, limit=None):
-        key = (exchange_id, symbol, timeframe)
-        if key not in self.series:
-            raise NotFoundError(f"no candles for {symbol} {timeframe}")
-        ts = self._ts[key]
-        end = bisect.bisect_right(ts, self.clock.now_ms())
-        if since is None:
-            return self.series[key][max(0, end - (limit or 500)) : end]
-        start = bisect.bisect_left(ts, since)
-        return self.series[key][start : end if limit is None else min(end, start + limit)]
-
-    def _series(self, exchange_id: str, symbol: str) -> tuple[str, list[Candle], list[int]]:
-        for (ex, sym, tf), candles in self.series.items():
-            if ex == exchange_id and sym == symbol:
-                return tf, candles, self._ts[(ex, sym, tf)]
-        raise NotFoundError(f"no prices for {symbol}")
-
-    def last_closed(self, exchange_id: str, symbol: str) -> Candle:
-        """The last candle closed by now (the first one before any closed)."""
-        tf, candles, ts = self._series(exchange_id, symbol)
-        i = bisect.bisect_right(ts, self.clock.now_ms() - timeframe_ms(tf)) - 1
-        return candles[max(i, 0)]
-
-    def price_now(self, exchange_id: str, symbol: str) -> Decimal:
-        """The open of the candle forming now, else the last closed close."""
-        tf, candles, ts = self._series(exchange_id, symbol)
-        now = self.clock.now_ms()
-        i = bisect.bisect_right(ts, now) - 1
-        if i >= 0 and now < candles[i].ts + timeframe_ms(tf):
-            return Decimal(str(candles[i].open))
-        return Decimal(str(self.last_closed(exchange_id, symbol).close))
-
-    async def fetch_ticker(self, exchange_id, symbol):
-        return Ticker(symbol, self.price_now(exchange_id, symbol))
-
-    async def mark_price(self, exchange_id: str, symbol: str) -> Decimal:
-        """Positions are valued at the last closed close, as the engine values them."""
-        return Decimal(str(self.last_closed(exchange_id, symbol).close))
-
-    async def market(self, exchange_id, symbol):
-        rules = self.rules.get(symbol)
-        return replay_market(symbol) if rules is None else rules.market(symbol)
-
-
-class SwapReplayAccount:
-    """A simulated USD(T)-margined perpetual swap account: margin accounting for the
-    backtest of swap pairs, with the paper account's fill model.
-
-    The paper account is spot only: a contract bought there costs its whole notional in
-    cash while the "coins" it bought are not valued on a swap market, so equity lost
-    the notional of every open position (a $300 entry read as a 30 % drawdown of
-    $1,000). Here, as on a swap venue:
-
-    - the wallet (``currency``) changes only by realised P&L and fees (``fee_rate`` of
-      the notional on every fill: entries and exits);
-    - an open position (long or short) ties up margin = entry notional / leverage, the
-      leverage the loop sets from the user's ``leverage_cap`` (``set_leverage``), freed
-      as the position is reduced;
-    - the balance is marked to market at the last close: total = wallet + unrealised
-      P&L of the open positions, used = margin, free = total - used. The engine counts
-      a swap account's total as equity: equity = wallet + open P&L, the notional is
-      never subtracted;
-    - the paper account's fill model: market orders fill at once at the price now (the
-      next candle's open in the backtest), a close at a stop at the stop price or the
-      open of the candle that gapped through it (``closed_candle``), moved against the
-      trader by ``slippage`` and rounded to the price step; open positions are valued
-      at the last close (the market data's ``mark_price`` when it has one); an entry
-      needs free >= its margin + fee (InsufficientFundsError); the market's minimums
-      and amount step hold;
-    - one-way mode (a fill reduces the opposite side first; reduce-only never opens)
-      or hedge mode (``position_side``), as the engine books them.
-
-    Not simulated: funding payments, maintenance margin and liquidation (a stop far
-    beyond the liquidation price is not refused here).
-    """
-
-    native_stops = False  # the engine enforces stops on every candle, as on paper
-
-    def __init__(
-        self,
-        exchange_id: str,
-        market_data: MarketDataSource,
-        *,
-        balance: Decimal,
-        currency: str,
-        leverage: Decimal,
-        fee_rate: Decimal = Decimal("0.001"),
-        slippage: Decimal = Decimal("0.0005"),
-        clock: Callable[[], int],
-        closed_candle: Callable[[str], Candle | None] | None = None,
-    ) -> None:
-        if leverage <= 0:
-            raise ValueError("leverage must be positive")
-        self.exchange_id = exchange_id
-        self.market_data = market_data
-        self.currency = currency
-        self.fee_rate = fee_rate
-        self.slippage = slippage
-        self.clock = clock
-        self.closed_candle = closed_candle  # the candle the engine acted on (stop gaps)
-        self.wallet = balance  # start + realised P&L - fees
-        self.default_leverage = leverage
-        self.leverage: dict[str, Decimal] = {}
-        self.positions: dict[str, dict[str, Holding]] = {}  # symbol -> side -> holding
-        self.margin: dict[tuple[str, str], Decimal] = {}  # (symbol, side) -> margin
-        self.orders: dict[str, OrderState] = {}  # by client order id
-        self.hedged = False
-        self._seq = 0
-
-    # --- reads -----------------------------------------------------------------------
-
-    async def market(self, symbol: str) -> MarketInfo:
-        return await self.market_data.market(self.exchange_id, symbol)
-
-    async def _last(self, symbol: str) -> Decimal:
-        """The price a market order fills at now (before slippage)."""
-        return (await self.market_data.fetch_ticker(self.exchange_id, symbol)).last
-
-    async def _mark(self, symbol: str) -> Decimal:
-        """The price open positions are valued at."""
-        mark = getattr(self.market_data, "mark_price", None)
-        return await mark(self.exchange_id, symbol) if mark else await self._last(symbol)
-
-    async def _unrealised(self, symbol: str, h: Holding) -> Decimal:
-        market = await self.market(symbol)
-        move = await self._mark(symbol) - h.entry_price
-        return (move if h.side == "long" else -move) * h.amount * market.contract_size
-
-    async def fetch_balance(self) -> list[BalanceLine]:
-        total = self.wallet
-        for symbol, sides in self.positions.items():
-            for h in sides.values():
-                total += await self._unrealised(symbol, h)
-        used = sum(self.margin.values(), start=ZERO)
-        return [BalanceLine(self.currency, total - used, used, total)]
-
-    async def fetch_positions(self, symbols: list[str] | None = None) -> list[PositionInfo]:
-        out = []
-        for symbol, sides in sorted(self.positions.items()):
-            if symbols is not None and symbol not in symbols:
-                continue
-            for h in sides.values():
-                lev = self.leverage.get(symbol, self.default_leverage)
-                upnl = await self._unrealised(symbol, h)
-                out.append(PositionInfo(symbol, h.side, h.amount, h.entry_price, upnl, lev))
-        return out
-
-    async def fetch_order_by_client_id(
-        self, symbol: str, client_order_id: str
-    ) -> OrderState | None:
-        return self.orders.get(client_order_id)
-
-    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderState]:
-        return []  # market orders only: every order is filled or refused at once
-
-    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
-        found = self.orders.get(client_order_id)
-        if found is None:
-            raise NotFoundError("backtest: no order with that client id")
-        return found
-
-    # --- settings --------------------------------------------------------------------
-
-    async def set_leverage(self, symbol: str, leverage: Decimal) -> None:
-        if Decimal(leverage) <= 0:
-            raise OrderRejectedError("backtest: leverage must be positive")
-        self.leverage[symbol] = Decimal(leverage)
-
-    async def fetch_position_mode(self, symbol: str | None = None) -> bool:
-        return self.hedged
-
-    async def set_position_mode(self, hedged: bool, symbol: str | None = None) -> bool:
-        self.hedged = hedged
-        return hedged
-
-    async def close(self) -> None:
-        return None
-
-    # --- orders ----------------------------------------------------------------------
-
-    async def create_order(self, request: OrderRequest) -> OrderState:
-        if not request.client_order_id:
-            raise OrderRejectedError("backtest: missing client order id")
-        if request.client_order_id in self.orders:
-            raise OrderRejectedError("backtest: duplicate client order id")
-        if request.trigger_price is not None or request.type is not OrderType.MARKET:
-            raise OrderRejectedError(
-                "backtest: market orders only",
-                user_message="The backtest's swap account takes market orders only.",
-            )
-        market = await self.market(request.symbol)
-        amount = round_step(request.amount, market.amount_step)
-        last = await self._last(request.symbol)
-        check_minimums(market, amount, last, self.exchange_id)
-        candle = None
-        if request.stop_price is not None and self.closed_candle is not None:
-            candle = self.closed_candle(request.symbol)
-        base = order_base_price(request, last, candle)
-        price = market_fill_price(request.side, base, self.slippage, market.price_step)
-        size = market.contract_size
-        fee = amount * price * size * self.fee_rate
-        current = self.positions.get(request.symbol, {})
-        effect = apply_fill(  # gross P&L: fees are taken from the wallet below
-            current,
-            side=request.side,
-            amount=amount,
-            price=price,
-            fee=ZERO,
-            spot=False,
-            position_side=request.position_side,
-            reduce_only=request.reduce_only,
-            contract_size=size,
-        )
-        if effect.opened <= 0 and effect.reduced <= 0:
-            raise OrderRejectedError(
-                "backtest: reduce-only order without a position",
-                user_message=f"There is no {request.symbol} position to reduce.",
-            )
-        leverage = self.leverage.get(request.symbol, self.default_leverage)
-        new_margin = effect.opened * price * size / leverage
-        if effect.opened > 0:
-            free = (await self.fetch_balance())[0].free
-            if free < new_margin + fee:
-                raise InsufficientFundsError(f"backtest: not enough {self.currency} margin")
-        self.wallet += (effect.realized or ZERO) - fee
-        sides = dict(current)
-        for side, holding in effect.sides.items():
-            key = (request.symbol, side)
-            old = current.get(side)
-            if holding is None:
-                sides.pop(side, None)
-                self.margin.pop(key, None)
-            elif old is not None and holding.amount < old.amount:  # reduced
-                sides[side] = holding
-                self.margin[key] = self.margin.get(key, ZERO) * holding.amount / old.amount
-            else:  # opened or added
-                sides[side] = holding
-                self.margin[key] = self.margin.get(key, ZERO) + new_margin
-        if sides:
-            self.positions[request.symbol] = sides
-        else:
-            self.positions.pop(request.symbol, None)
-        self._seq += 1
-        order_id = f"bt-{self._seq}"
-        now = self.clock()
-        fill = FillInfo(
-            trade_id=f"{order_id}-t1",
-            symbol=request.symbol,
-            side=request.side,
-            amount=amount,
-            price=price,
-            fee=fee,
-            fee_currency=self.currency,
-            ts=now,
-            exchange_order_id=order_id,
-            client_order_id=request.client_order_id,
-        )
-        state = OrderState(
-            exchange_order_id=order_id,
-            client_order_id=request.client_order_id,
-            symbol=request.symbol,
-            side=request.side,
-            type=request.type,
-            status=OrderStatus.FILLED,
-            amount=amount,
-            filled=amount,
-            average=price,
-            fee=fee,
-            fee_currency=self.currency,
-            ts=now,
-            fills=(fill,),
-        )
-        self.orders[request.client_order_id] = state
-        return state
-
-
-class ReplayLoop(UserLoop):
-    """The live UserLoop, given the account it trades on (the swap account); without
-    one it builds its paper account as a live paper user's loop does."""
-
-    def __init__(
-        self,
-        deps: LoopDeps,
-        user_id: int,
-        symbols: list[str],
-        account: TradingAccount | None = None,
-    ) -> None:
-        super().__init__(deps, user_id, symbols=symbols)
-        self.replay_account = account
-
-    async def _build_account(self) -> TradingAccount:
-        if self.replay_account is not None:
-            return self.replay_account
-        return await super()._build_account()
 
 
 @dataclass(frozen=True)
@@ -570,14 +240,46 @@ async def run_backtest(
     window: int = WINDOW,
     db_dir: Path | None = None,
     rules: MarketRules | None = None,
+    live: bool = False,
 ) -> BacktestResult:
-    """Replay ``candles`` of ``pair``: a spot pair on the paper account, a swap pair
-    (``BASE/QUOTE:SETTLE``) on a :class:`SwapReplayAccount` with the settings'
-    ``leverage_cap``, on a simulated market with ``rules`` (default:
-    :func:`default_rules` at the first candle's close). The hub keeps ``window``
-    candles, or the strategy's warm-up if longer. ValidationError (with a one-line
-    ``user_message``) for a pair that is not USD-like, no candles, or candles of
-    another timeframe than the strategy's."""
+    """Run ``strategy`` over ``candles`` of ``pair``: a spot pair on the paper
+    account's model, a swap pair (``BASE/QUOTE:SETTLE``) with margin accounting at the
+    settings' ``leverage_cap``, on a simulated market with ``rules`` (default:
+    :func:`default_rules` at the first candle's close). Each signal is computed over
+    the last ``window`` candles (or the strategy's warm-up if longer), as the live
+    hub's. In memory; ``live``: through the live UserLoop on a throw-away database in
+    ``db_dir`` instead (``engine/live_replay.py``, the parity test's other side).
+    ValidationError (with a one-line ``user_message``) for a pair that is not
+    USD-like, no candles, or candles of another timeframe than the strategy's."""
+    args = _checked(candles, strategy, pair, settings, window, rules)
+    if live:
+        return await _live(candles, balance, db_dir, *args)
+    return _memory(candles, balance, *args)
+
+
+def backtest(
+    candles: list[Candle],
+    *,
+    strategy: str = "adx_trend",
+    pair: str = "BTC/USDT",
+    settings: RiskSettings | None = None,
+    balance: Decimal = Decimal(10000),
+    window: int = WINDOW,
+    rules: MarketRules | None = None,
+) -> BacktestResult:
+    """``run_backtest`` in memory, synchronously (no event loop needed)."""
+    return _memory(candles, balance, *_checked(candles, strategy, pair, settings, window, rules))
+
+
+def _checked(
+    candles: list[Candle],
+    strategy: str,
+    pair: str,
+    settings: RiskSettings | None,
+    window: int,
+    rules: MarketRules | None,
+) -> tuple[str, str, RiskSettings, int, MarketRules]:
+    """(pair, quote, settings, window, rules) to run with, or ValidationError."""
     pair_part, _, settle = pair.partition(":")
     base, _, quote = pair_part.partition("/")
     if not base or quote not in QUOTE_ASSETS or (settle and settle != quote):
@@ -593,75 +295,68 @@ async def run_backtest(
     settings = backtest_settings(settings, strategy, base)
     check_timeframe(candles, settings)
     window = max(window, settings.strategy_params.warmup)
-    rules = rules or default_rules(candles[0].close)
-    with tempfile.TemporaryDirectory(dir=db_dir) as tmp:
-        db = await Database.open(Path(tmp) / "backtest.db")
-        try:
-            return await _replay(db, candles, pair, quote, settings, balance, window, rules)
-        finally:
-            await db.close()
+    return pair, quote, settings, window, rules or default_rules(candles[0].close)
 
 
-async def _replay(
-    db: Database,
+def _memory(
     candles: list[Candle],
+    balance: Decimal,
     pair: str,
     quote: str,
     settings: RiskSettings,
-    balance: Decimal,
     window: int,
     rules: MarketRules,
 ) -> BacktestResult:
-    tf = settings.strategy_params.timeframe
-    async with db.transaction() as tx:
-        await users.upsert_user(tx, USER_ID, USER_ID, "backtest", None, Role.TRADER)
-        await settings_repo.save(tx, USER_ID, settings)
-        await users.set_trading(tx, USER_ID, True)
-    clock = SimulatedClock(candles[0].ts)
-    source = CandleReplay(clock, {(EXCHANGE, pair, tf): candles}, {pair: rules})
-    hub = MarketHub(source, clock, window=window, lockstep=True, late_retries=0)
-    deps = LoopDeps(
-        db,
-        hub,
-        clock,
-        source,
-        paper_store=InMemoryPaperStore(),
-        paper_exchange=EXCHANGE,
-        paper_balance=balance,
-        paper_currency=quote,
-        snapshots=SnapshotWriter(db),  # as the daemon runs it
+    strat = get_strategy(settings.strategy)
+    series = strat.series(candles_to_frame(candles), settings.strategy_params, window)
+    shell = BacktestShell(
+        candles, series, pair=pair, quote=quote, settings=settings, balance=balance, rules=rules
     )
+    shell.run()
+    return _result(
+        candles, pair, settings, balance, rules, shell.fills, shell.equity,
+        shell.limits.paused, dict(shell.refusals),
+    )  # fmt: skip
+
+
+async def _live(
+    candles: list[Candle],
+    balance: Decimal,
+    db_dir: Path | None,
+    pair: str,
+    quote: str,
+    settings: RiskSettings,
+    window: int,
+    rules: MarketRules,
+) -> BacktestResult:
+    done = await replay(
+        candles,
+        pair=pair,
+        quote=quote,
+        settings=settings,
+        balance=balance,
+        window=window,
+        rules=rules,
+        db_dir=db_dir,
+    )
+    return _result(
+        candles, pair, settings, balance, rules, done.fills, done.equity, done.paused,
+        done.refusals,
+    )  # fmt: skip
+
+
+def _result(
+    candles: list[Candle],
+    pair: str,
+    settings: RiskSettings,
+    balance: Decimal,
+    rules: MarketRules,
+    fills: list[dict],
+    equity: list[tuple[float, Decimal]],
+    paused: bool,
+    refusals: dict[str, int],
+) -> BacktestResult:
     swap = replay_market(pair).kind == "swap"
-    account = None
-    if swap:
-        account = SwapReplayAccount(
-            EXCHANGE,
-            source,
-            balance=balance,
-            currency=quote,
-            leverage=Decimal(settings.leverage_cap),
-            fee_rate=deps.paper_fee_rate,
-            slippage=deps.paper_slippage,
-            clock=clock.now_ms,
-        )
-    loop = ReplayLoop(deps, USER_ID, [pair], account)
-    if account is not None:
-        account.closed_candle = loop._closed_candle  # the paper account's, as live
-    try:
-        await run_lockstep(hub, [loop], until_ms=candles[-1].ts + timeframe_ms(tf))
-    finally:
-        await deps.snapshots.close()
-    fills = [
-        dict(r)
-        for r in await db.fetchall(
-            "SELECT f.symbol, f.side, f.amount, f.price, f.fee, f.realized_pnl, f.ts, "
-            "o.purpose, o.stop_price FROM fills f LEFT JOIN orders o ON o.order_id = f.order_id "
-            "WHERE f.user_id = ? ORDER BY f.fill_id",
-            (USER_ID,),
-        )
-    ]
-    equity = await loop_store.equity_series(db, USER_ID)
-    user = await users.get_user(db, USER_ID)
     return BacktestResult(
         pair=pair,
         candles=len(candles),
@@ -670,41 +365,14 @@ async def _replay(
         fills=fills,
         trades=_trades(fills),
         equity=equity,
-        paused=user is not None and user.status.value == "paused",
-        timeframe=tf,
+        paused=paused,
+        timeframe=settings.strategy_params.timeframe,
         kind="swap" if swap else "spot",
         leverage=settings.leverage_cap if swap else None,
         warmup=settings.strategy_params.warmup,
         rules=rules,
-        refusals=dict(loop.refusals),
+        refusals=refusals,
     )
-
-
-async def run_lockstep(hub: MarketHub, loops: list[UserLoop], until_ms: int) -> None:
-    """Run ``loops`` and the hub (lockstep) until ``until_ms``, then stop the loops.
-    Loops that end by themselves (a pause) leave; when none is left the replay ends."""
-    tasks = [asyncio.create_task(loop.run(), name=f"loop-{loop.user_id}") for loop in loops]
-    stop = asyncio.Event()
-    ready = asyncio.ensure_future(hub.wait_for_subscribers(len(loops)))
-    await asyncio.wait([ready, *tasks], return_when=asyncio.FIRST_COMPLETED)
-    ready.cancel()
-    hub_task = asyncio.create_task(hub.run(stop, until_ms=until_ms))
-    pending = {hub_task, *tasks}
-    while hub_task in pending:
-        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        for t in done:
-            if t is not hub_task and not t.cancelled() and t.exception() is not None:
-                stop.set()
-                for other in pending:
-                    other.cancel()
-                raise t.exception()  # type: ignore[misc]
-        if not any(t in pending for t in tasks):
-            stop.set()
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    for writer in {id(w): w for w in (loop.deps.snapshots for loop in loops) if w}.values():
-        await writer.close()  # the last snapshots and equity points
 
 
 def rules_text(rules: MarketRules) -> str:
@@ -772,3 +440,348 @@ def write_chart(result: BacktestResult, path: Path) -> None:
         fig.savefig(path, dpi=100)
     finally:
         plt.close(fig)
+
+
+# --- the in-memory shell ---------------------------------------------------------------
+
+
+@dataclass
+class _Position:
+    """One open position of the run: its bookkeeping (``apply_fill``'s) and its stop."""
+
+    holding: Holding
+    stop: Decimal | None = None
+    anchor: Decimal | None = None  # best price since entry (the trail's)
+
+    def core(self, symbol: str) -> core.Holding:
+        h = self.holding
+        return core.Holding(symbol, h.side, h.amount, h.entry_price, self.stop, self.anchor)
+
+
+class BacktestShell:
+    """One user's account over one pair's candles, in memory: the trading core's
+    decisions carried out on a simulated venue, in the live loop's order of a close."""
+
+    def __init__(
+        self,
+        candles: list[Candle],
+        series: SignalSeries,
+        *,
+        pair: str,
+        quote: str,
+        settings: RiskSettings,
+        balance: Decimal,
+        rules: MarketRules,
+        fee_rate: Decimal = FEE_RATE,
+        slippage: Decimal = SLIPPAGE,
+    ) -> None:
+        self.candles = candles
+        self.series = series
+        self.symbol = pair
+        self.settings = settings
+        self.market: MarketInfo = rules.market(pair)
+        self.swap = self.market.kind == "swap"
+        self.slippage = slippage
+        self.tf = timeframe_ms(settings.strategy_params.timeframe)
+        self.venue: SpotVenue | SwapVenue
+        if self.swap:
+            self.venue = SwapVenue(
+                balance=balance,
+                currency=quote,
+                leverage=Decimal(settings.leverage_cap),
+                fee_rate=fee_rate,
+                slippage=slippage,
+            )
+            # the loop's swap setup: position mode, then the leverage cap
+            self.venue.hedged = settings.position_mode == "hedge"
+            self.venue.set_leverage(pair, settings.leverage_cap)
+        else:
+            self.venue = SpotVenue(balance, quote, fee_rate=fee_rate, slippage=slippage)
+        self.positions: dict[str, _Position] = {}  # side -> position (this one symbol)
+        self.fills: list[dict] = []
+        self.equity: list[tuple[float, Decimal]] = []
+        self.refusals: Counter[str] = Counter()
+        self.limits = LimitsBook.start(settings, "", Decimal(0))
+        self.now_ms = candles[0].ts if candles else 0
+        self.i = -1  # the candle being closed
+        self.price = ZERO  # its close (the hub's price)
+        self.equity_now = ZERO
+
+    # --- the venue ---------------------------------------------------------------------
+
+    @property
+    def hedge(self) -> bool:
+        return self.swap and isinstance(self.venue, SwapVenue) and self.venue.hedged
+
+    def balances(self) -> list[BalanceLine]:
+        if isinstance(self.venue, SwapVenue):
+            marks = {s: self.price for s in self.venue.positions}
+            sizes = {s: self.market.contract_size for s in self.venue.positions}
+            return self.venue.balances(marks, sizes)
+        return self.venue.balances()
+
+    def price_now(self) -> Decimal:
+        """What a market order pays just after the close of candle ``i``: the open of
+        the next candle when it is the one forming now, else the last close."""
+        nxt = self.i + 1
+        if nxt < len(self.candles):
+            c = self.candles[nxt]
+            if c.ts <= self.now_ms < c.ts + self.tf:
+                return Decimal(str(c.open))
+        return self.price
+
+    def held_by_account(self, p: _Position) -> Decimal:
+        if isinstance(self.venue, SwapVenue):
+            return self.venue.held(self.symbol, p.holding.side)
+        return self.venue.held(self.market.base)
+
+    def send(self, request: OrderRequest, purpose: str) -> bool:
+        """Fill a market order on the venue and book it; False when the venue refused
+        it (below the minimums, funds: the live loop tells the user, nothing else)."""
+        candle = self.candles[self.i] if request.stop_price is not None else None
+        now_price = self.price_now()
+        try:
+            if isinstance(self.venue, SwapVenue):
+                marks = {s: self.price for s in self.venue.positions}
+                sizes = {s: self.market.contract_size for s in self.venue.positions}
+                fill = self.venue.market_order(
+                    request, self.market, now_price, candle, marks, sizes
+                )
+            else:
+                fill = self.venue.market_order(request, self.market, now_price, candle)
+        except NijaError:
+            return False
+        self.book(
+            request.side,
+            fill.amount,
+            fill.price,
+            fill.fee,
+            purpose=purpose,
+            stop_price=request.stop_price,
+            position_side=request.position_side,
+            reduce_only=request.reduce_only,
+        )
+        return True
+
+    def book(
+        self,
+        side: Side,
+        amount: Decimal,
+        price: Decimal,
+        fee: Decimal,
+        *,
+        purpose: str | None,
+        stop_price: Decimal | None,
+        position_side: str | None,
+        reduce_only: bool,
+    ) -> None:
+        """Book a fill on the positions (``apply_fill``, as the live engine books it)
+        and keep it as the fills table would hold it."""
+        current = {s: p.holding for s, p in self.positions.items()}
+        effect = apply_fill(
+            current,
+            side=side,
+            amount=amount,
+            price=price,
+            fee=fee,
+            spot=not self.swap,
+            position_side=position_side,
+            reduce_only=reduce_only,
+            contract_size=self.market.contract_size,
+        )
+        for name, holding in effect.sides.items():
+            if holding is None:
+                self.positions.pop(name, None)
+            elif name in self.positions:
+                self.positions[name].holding = holding
+            else:
+                self.positions[name] = _Position(holding)
+        self.fills.append(
+            {
+                "symbol": self.symbol,
+                "side": side.value,
+                "amount": str(amount),
+                "price": str(price),
+                "fee": str(fee),
+                "realized_pnl": None if effect.realized is None else str(effect.realized),
+                "ts": self.now_ms / 1000,
+                "purpose": purpose,
+                "stop_price": None if stop_price is None else str(stop_price),
+            }
+        )
+
+    # --- one close ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Every candle in turn; ends early when the drawdown paused the user and no
+        position is left to protect (the live loop ends then)."""
+        if not self.candles:
+            return
+        self.now_ms = self.candles[0].ts  # the loop's start
+        start = equity_of(self.balances(), {self.symbol: self.market}, {}, [])
+        self.limits = LimitsBook.start(self.settings, utc_day(self.now_ms), start)
+        self.equity_now = start
+        for i in range(len(self.candles)):
+            self.close(i)
+            if self.limits.paused and not self.positions:
+                break
+
+    def close(self, i: int) -> None:
+        candle = self.candles[i]
+        boundary = -(-(candle.ts + self.tf) // self.tf) * self.tf
+        self.i, self.now_ms = i, boundary + GRACE_MS
+        self.price = Decimal(str(candle.close))
+        signal = self.stops_and_signal(i, candle)
+        self.equity_now = equity_of(
+            self.balances(), {self.symbol: self.market}, {self.symbol: self.price}, []
+        )
+        self.limits.rollover(utc_day(self.now_ms), self.equity_now)
+        self.equity.append((self.now_ms / 1000, self.equity_now))
+        verdict = self.limits.check(self.limits.gate(Gate.ACTIVE), self.equity_now)
+        if signal is not None:
+            self.act(signal, verdict.blocked)
+
+    def stops_and_signal(self, i: int, candle: Candle) -> core.Signal | None:
+        """Stops on the closed candle and trailing (``core.stop_or_trail``); the
+        strategy's signal for the position held before them (None: a flat user's
+        HOLD, not evaluated)."""
+        if not self.positions:
+            if not self.series.may_enter(i):
+                return None
+            return self.series.signal(i, None, allow_short=self.swap)
+        spos = core.strategy_position({s: p.core(self.symbol) for s, p in self.positions.items()})
+        signal = self.series.signal(i, spos, allow_short=self.swap)
+        low, high = Decimal(str(candle.low)), Decimal(str(candle.high))
+        for side, p in list(self.positions.items()):
+            if self.positions.get(side) is not p:
+                continue
+            intent = core.stop_or_trail(self.settings, p.core(self.symbol), low, high, signal)
+            if isinstance(intent, core.Close):
+                self.close_position(p, intent.purpose)
+            elif intent is not None:
+                p.stop, p.anchor = intent.stop, intent.anchor
+        return signal
+
+    def act(self, signal: core.Signal, blocked: bool) -> None:
+        """The strategy's part, as the gate allows (``core.strategy_intents``)."""
+        gate = self.limits.gate(Gate.ACTIVE)
+        held = dict(self.positions)
+        intents = core.strategy_intents(
+            self.symbol,
+            signal,
+            [p.core(self.symbol) for p in held.values()],
+            gate,
+            stopping=False,
+            blocked=blocked,
+        )
+        if isinstance(intents, core.Refusal):
+            self.refusals[intents.reason] += 1
+        elif isinstance(intents, core.EntryWanted):
+            self.enter(intents)
+        elif intents:
+            for c in intents:
+                self.close_position(held[c.side], c.purpose)
+
+    def enter(self, want: core.EntryWanted) -> None:
+        m = self.market
+        free_quote = None
+        if not self.swap:
+            lines = self.balances()
+            free_quote = next((b.free for b in lines if b.currency == m.quote), Decimal(0))
+        marks = self.limits.marks
+        held = [p.holding for p in self.positions.values()]
+        figures = risk.RiskContext(
+            settings=self.settings,
+            equity=self.equity_now,
+            start_of_day_equity=marks.daily_loss_base,
+            peak_equity=marks.peak_equity_flow_adjusted,
+            starting_equity=marks.starting_equity_plus_flows,
+            realized_pnl_today=marks.pnl_today(self.equity_now),
+            symbol=self.symbol,
+            base=m.base,
+            quote=m.quote,
+            market_kind=m.kind,
+            price=self.price,
+            stop_distance=want.stop_distance,
+            side=want.side,
+            open_positions=[
+                PositionInfo(self.symbol, h.side, h.amount, h.entry_price) for h in held
+            ],
+            free_quote=free_quote,
+            min_amount=m.min_amount,
+            min_cost=m.min_cost,
+            amount_step=m.amount_step,
+            contract_size=m.contract_size,
+            slippage=self.slippage,  # a paper user's: fills slip against them
+        )
+        sized = core.size_entry(want, figures)
+        if isinstance(sized, core.Refusal):
+            self.refusals[sized.reason] += 1
+            return
+        if self.swap and not self.hedge and self.opposite_held(want.side):
+            self.refusals["opposite_position_held"] += 1
+            return
+        request = OrderRequest(
+            self.symbol,
+            Side.BUY if want.side == "long" else Side.SELL,
+            OrderType.MARKET,
+            sized.amount,
+            "",
+            position_side=want.side.upper() if self.hedge else None,
+        )
+        if self.send(request, "entry"):
+            first = core.stop_after_entry(sized, Decimal(self.fills[-1]["price"]))
+            p = self.positions.get(want.side)
+            if p is not None:
+                p.stop, p.anchor = first.stop, first.anchor
+
+    def opposite_held(self, side: str) -> bool:
+        if not isinstance(self.venue, SwapVenue):
+            return False
+        other = "short" if side == "long" else "long"
+        return self.venue.held(self.symbol, other) > 0
+
+    def close_position(self, p: _Position, purpose: str) -> None:
+        """Close ``p`` at market (the live loop's ``close``): never more than the
+        position nor than the account holds; a spot remainder too small to be sold is
+        booked as dust, without an order."""
+        h = p.holding
+        held = self.held_by_account(p)
+        amount = sellable_amount(self.market, min(h.amount, held))
+        price = self.price if self.price > 0 else h.entry_price
+        if not self.swap and held >= h.amount and is_dust(self.market, h.amount, price):
+            self.book_dust(p, h.amount, price)
+            return
+        if amount <= 0 or amount > h.amount:
+            return  # never more than our position; nothing sellable is not sent
+        request = OrderRequest(
+            self.symbol,
+            Side.SELL if h.side == "long" else Side.BUY,
+            OrderType.MARKET,
+            amount,
+            "",
+            reduce_only=self.swap,
+            position_side=h.side.upper() if self.hedge else None,
+            stop_price=p.stop if purpose == "stop" else None,
+        )
+        if not self.send(request, purpose):
+            return  # refused: the live loop reads the account (nothing changed) and tells
+        rest = self.positions.get(h.side)
+        if rest is not None and not self.swap:
+            fill_price = Decimal(self.fills[-1]["price"])
+            if is_dust(self.market, rest.holding.amount, fill_price):
+                self.book_dust(rest, rest.holding.amount, fill_price)
+
+    def book_dust(self, p: _Position, amount: Decimal, price: Decimal) -> None:
+        """A remainder no order can sell, closed in the books at ``price`` (no fee)."""
+        side = Side.SELL if p.holding.side == "long" else Side.BUY
+        self.book(
+            side,
+            amount,
+            price,
+            ZERO,
+            purpose=None,
+            stop_price=None,
+            position_side=p.holding.side.upper() if self.swap else None,
+            reduce_only=self.swap,
+        )

@@ -1,8 +1,11 @@
-"""Backtest == live paper: the backtest (``run_backtest``) and a paper user of the live
-engine (a UserLoop on the daemon's LoopDeps, its PaperAccount built by the loop) make
-the same fills, compared as the strings the database holds, over 5,760 real 5m candles
-on a market with a venue's steps and minimums (some entries refused as below the
-minimum, on both sides alike).
+"""Backtest == live paper: the backtest (``run_backtest``: the trading core in memory,
+indicators computed once for the series, a simulated venue) and a paper user of the
+live engine (a UserLoop on the daemon's LoopDeps, its PaperAccount built by the loop, a
+MarketHub over a SQLite database) make the same fills, compared as the strings the
+database holds, over 5,760 real 5m candles on a market with a venue's steps and
+minimums (some entries refused as below the minimum, on both sides alike); and the
+same equity point at every close. Swaps: the in-memory backtest and the live loop
+replayed on the swap account (``run_backtest(live=True)``) alike, shorts included.
 
 The live side's market data answers as an exchange's public API would at the clock's
 time: the candles opened so far, and a ticker at the price now, i.e. just after a
@@ -17,12 +20,14 @@ from decimal import Decimal
 from nija_tg.core.models import Role, TradingMode
 from nija_tg.core.models import Ticker as TickerModel
 from nija_tg.core.risk_settings import RiskSettings
-from nija_tg.engine.backtest import MarketRules, run_backtest, run_lockstep
+from nija_tg.engine.backtest import MarketRules, load_csv, run_backtest
 from nija_tg.engine.clock import SimulatedClock
+from nija_tg.engine.live_replay import run_lockstep
 from nija_tg.engine.market_data import MarketHub
 from nija_tg.engine.user_loop import LoopDeps, UserLoop
 from nija_tg.exchange.paper import InMemoryPaperStore
-from nija_tg.storage import settings_repo, users
+from nija_tg.storage import settings_repo, snapshots, users
+from tests.conftest import REPO
 from tests.engine.replay import ReplaySource, real_candles
 
 TF = 300_000
@@ -46,6 +51,7 @@ SETTINGS = dataclasses.replace(
     max_drawdown_pct=Decimal(50),
 )
 FIELDS = ("symbol", "side", "amount", "price", "fee", "realized_pnl", "ts", "purpose")
+XRP = REPO / "tests" / "data" / "XRP-USDT-5m-futures.csv"
 
 
 class ExchangeNow(ReplaySource):
@@ -97,6 +103,8 @@ async def test_backtest_and_live_paper_fill_alike_over_5760_candles_with_minimum
     live, loop = await live_paper_fills(db, candles)
     result = await run_backtest(candles, pair=PAIR, settings=SETTINGS, balance=BALANCE, rules=RULES)
     assert as_strings(live) == as_strings(result.fills)
+    points = await snapshots.equity_history(db, UID, limit=100_000)
+    assert [(t, str(e)) for t, e in points] == [(t, str(e)) for t, e in result.equity]
     purposes = {f["purpose"] for f in live}
     assert purposes == {"entry", "exit", "stop"}
     assert len(result.trades) >= 20
@@ -108,3 +116,16 @@ async def test_backtest_and_live_paper_fill_alike_over_5760_candles_with_minimum
         amount, price = Decimal(f["amount"]), Decimal(f["price"])
         assert amount % RULES.amount_step == 0 and price % RULES.price_step == 0
         assert amount >= RULES.min_amount and amount * price >= RULES.min_cost
+
+
+async def test_swap_backtest_and_the_live_loop_on_the_swap_account_fill_alike():
+    """XRP/USDT:USDT, both ways (shorts), margin accounting: the in-memory backtest and
+    the live UserLoop replayed on the swap account make the same fills and equity."""
+    candles = load_csv(XRP)
+    kw = {"pair": "XRP/USDT:USDT", "balance": Decimal(1000)}
+    ours = await run_backtest(candles, **kw)
+    live = await run_backtest(candles, live=True, **kw)
+    assert as_strings(ours.fills) == as_strings(live.fills)
+    assert [f["stop_price"] for f in ours.fills] == [f["stop_price"] for f in live.fills]
+    assert {t.side for t in ours.trades} == {"long", "short"}
+    assert ours.equity == live.equity and ours.refusals == live.refusals
