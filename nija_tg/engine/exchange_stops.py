@@ -337,15 +337,14 @@ class ExchangeStops:
         """Place the stop order for ``p`` (never for more than our position). A stop
         the venue refuses while its price is through the trigger: ``p`` is returned as
         the position to close now."""
+        ctx = self.ctx
         draft = self._stop_draft(p, trigger)
         if draft.amount <= 0 or draft.amount > p.amount:
-            log.info("user %s: no stop order for %s: nothing to sell", self.ctx.user_id, p.symbol)
+            log.info("user %s: no stop order for %s: nothing to sell", ctx.user_id, p.symbol)
             return None, None  # never an order for more than our position
         result = await self._place_stop(draft)
-        if p.symbol in self.ctx.stop_refused and await self._crossed_now(p, trigger):
-            log.info(
-                "user %s: %s stop refused, price through it: closing", self.ctx.user_id, p.symbol
-            )
+        if p.symbol in ctx.stop_refused and await self._crossed_now(p, trigger):
+            log.info("user %s: %s stop refused, price through it: closing", ctx.user_id, p.symbol)
             return result, p
         return result, None
 

@@ -57,75 +57,78 @@ class LoopBook:
         of a session (``starting_equity_plus_flows``) only over an engine restart. A cash
         flow since the last stored read (the engine was down, trading was off) is booked
         before anything is judged."""
+        ctx = self.ctx
         writer = self.snapshots
-        key = self.ctx.marks_key
+        key = ctx.marks_key
         if writer is not None:
             stored = await writer.latest_marks(key)
         else:
-            stored = await cash_flows_repo.get_marks(self.ctx.db, *key)
-        day = utc_day(self.ctx.clock.now_ms())
+            stored = await cash_flows_repo.get_marks(ctx.db, *key)
+        day = utc_day(ctx.clock.now_ms())
         if stored is None:
-            self.ctx.marks = flows.fresh_marks(day, self.ctx.equity)
+            ctx.marks = flows.fresh_marks(day, ctx.equity)
         elif restart:
-            self.ctx.marks = stored
+            ctx.marks = stored
         else:
-            self.ctx.marks = dataclasses.replace(stored, starting_equity_plus_flows=self.ctx.equity)
-        await self.note_balances(balances, self.ctx.equity)
-        self.ctx.marks = flows.roll(self.ctx.marks, day, self.ctx.equity)
+            ctx.marks = dataclasses.replace(stored, starting_equity_plus_flows=ctx.equity)
+        await self.note_balances(balances, ctx.equity)
+        ctx.marks = flows.roll(ctx.marks, day, ctx.equity)
         self.put_marks()
 
     async def note_balances(self, balances: list[BalanceLine], equity: Decimal) -> None:
         """Compare this read of the balances (the account worth ``equity`` now) with the
         last one: a change that no fill explains is a deposit or a withdrawal, recorded
         and kept out of the limits."""
+        ctx = self.ctx
         amounts = _amounts(balances)
-        m = self.ctx.marks
+        m = ctx.marks
         if m.last_fill_id is not None and amounts == m.last_balances:
             return  # nothing moved (most closes): no query; fills since are looked at later
         expected: dict[str, Decimal] | None = None
         if m.last_fill_id is None:
-            newest = await cash_flows_repo.newest_fill_id(self.ctx.db, self.ctx.user_id)
+            newest = await cash_flows_repo.newest_fill_id(ctx.db, ctx.user_id)
         else:
-            rows = await cash_flows_repo.fills_after(self.ctx.db, self.ctx.user_id, m.last_fill_id)
+            rows = await cash_flows_repo.fills_after(ctx.db, ctx.user_id, m.last_fill_id)
             newest = rows[-1]["fill_id"] if rows else m.last_fill_id
             expected = self._expected_change(rows)
         found = flows.detect_cash_flow(
             m.last_balances, amounts, self._asset_prices(), equity, expected=expected
         )
-        self.ctx.marks = dataclasses.replace(m, last_balances=amounts, last_fill_id=newest)
+        ctx.marks = dataclasses.replace(m, last_balances=amounts, last_fill_id=newest)
         if found is None:
             self.put_marks()  # the read to compare the next one with, kept over a restart
             return
         amount, detail = found
-        self.ctx.marks = flows.apply_cash_flow(self.ctx.marks, amount, equity)
+        ctx.marks = flows.apply_cash_flow(ctx.marks, amount, equity)
         kind = "deposit" if amount > 0 else "withdrawal"
-        log.info("user %s: %s of %s detected from the balances", self.ctx.user_id, kind, amount)
-        async with self.ctx.db.transaction() as tx:
+        log.info("user %s: %s of %s detected from the balances", ctx.user_id, kind, amount)
+        async with ctx.db.transaction() as tx:
             await cash_flows_repo.record(
                 tx,
-                self.ctx.user_id,
-                mode=str(self.ctx.mode.value),
-                exchange_id=self.ctx.exchange_id,
-                ts=self.ctx.clock.now_ms() / 1000,
+                ctx.user_id,
+                mode=str(ctx.mode.value),
+                exchange_id=ctx.exchange_id,
+                ts=ctx.clock.now_ms() / 1000,
                 amount=amount,
                 source="balance_change",
                 detail=detail,
                 equity_after=equity,
             )
-            await cash_flows_repo.save_marks(tx, self.ctx.marks_key, self.ctx.marks)  # booked once
+            await cash_flows_repo.save_marks(tx, ctx.marks_key, ctx.marks)  # booked once
         self.put_marks()
 
     async def note_cash_flow(self) -> None:
         """``note_balances`` on this close's first read, once every held market has a
         price (else the equity is understated: judged on a later close)."""
-        balances = self.ctx.account_balances
+        ctx = self.ctx
+        balances = ctx.account_balances
         if balances is None:
             return
-        m = self.ctx.marks
+        m = ctx.marks
         if m.last_fill_id is not None and _amounts(balances) == m.last_balances:
             return  # nothing moved (most closes)
-        held = await self.ctx.held.all()
-        if all(p.symbol in self.ctx.prices() for p in held):
+        held = await ctx.held.all()
+        if all(p.symbol in ctx.prices() for p in held):
             await self.note_balances(balances, await self.equity_now(balances, held))
 
     def _expected_change(self, rows: list[Any]) -> dict[str, Decimal] | None:
@@ -166,82 +169,85 @@ class LoopBook:
             writer.put_marks(self.ctx.marks_key, self.ctx.marks)
 
     async def rollover(self) -> None:
-        day = utc_day(self.ctx.clock.now_ms())
-        if day != self.ctx.marks.day:
-            if self.ctx.marks.day:
-                await self.daily_summary(self.ctx.marks.day, self.ctx.marks.day_pnl_base)
-        before = self.ctx.marks
-        self.ctx.marks = flows.roll(self.ctx.marks, day, self.ctx.equity)
-        if self.ctx.marks != before:
+        ctx = self.ctx
+        day = utc_day(ctx.clock.now_ms())
+        if day != ctx.marks.day:
+            if ctx.marks.day:
+                await self.daily_summary(ctx.marks.day, ctx.marks.day_pnl_base)
+        before = ctx.marks
+        ctx.marks = flows.roll(ctx.marks, day, ctx.equity)
+        if ctx.marks != before:
             self.put_marks()
 
     async def daily_summary(self, day: str, start_equity: Decimal) -> None:
         """One 'summary' notification for the UTC day that just ended (idempotent)."""
+        ctx = self.ctx
         start = datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()
         closed = [
             pnl
-            for ts, pnl in await fills.realized_since(self.ctx.db, self.ctx.user_id, start)
+            for ts, pnl in await fills.realized_since(ctx.db, ctx.user_id, start)
             if ts < start + 86400
         ]
-        text = summary_text(day, self.ctx.equity - start_equity, self.ctx.equity, closed)
-        async with self.ctx.db.transaction() as tx:
+        text = summary_text(day, ctx.equity - start_equity, ctx.equity, closed)
+        async with ctx.db.transaction() as tx:
             await outbox.enqueue(
                 tx,
-                self.ctx.user_id,
+                ctx.user_id,
                 "summary",
                 text,
-                dedupe_key=f"summary:{self.ctx.user_id}:{day}",
+                dedupe_key=f"summary:{ctx.user_id}:{day}",
             )
 
     async def check_limits(self, gate: Gate) -> bool:
         """True: no new entries. Drawdown (judged while the gate allows entries): the
         user is paused, after the close's snapshot and equity point are written, and the
         loop goes on protecting what is still open. Daily loss: one alert a day."""
-        s = self.ctx.settings
-        m = self.ctx.marks
+        ctx = self.ctx
+        s = ctx.settings
+        m = ctx.marks
         if gate.entries and risk.drawdown_breached(
-            self.ctx.equity, m.peak_equity_flow_adjusted, s.max_drawdown_pct
+            ctx.equity, m.peak_equity_flow_adjusted, s.max_drawdown_pct
         ):
-            pct = risk.drawdown_pct(self.ctx.equity, m.peak_equity_flow_adjusted)
+            pct = risk.drawdown_pct(ctx.equity, m.peak_equity_flow_adjusted)
             # the drawdown is acted on: the peak starts again from the next read (0: no
             # peak yet), so a user resumed later is not paused again for the same fall
-            self.ctx.marks = dataclasses.replace(m, peak_equity_flow_adjusted=Decimal(0))
+            ctx.marks = dataclasses.replace(m, peak_equity_flow_adjusted=Decimal(0))
             self.put_marks()
             writer = self.snapshots
             if writer is not None:
                 await writer.flush()  # the equity point that shows the drawdown, first
-            held = await self.ctx.held.all()
-            async with self.ctx.db.transaction() as tx:
-                await users.set_status(tx, self.ctx.user_id, UserStatus.PAUSED, "drawdown")
-                await cash_flows_repo.save_marks(tx, self.ctx.marks_key, self.ctx.marks)
+            held = await ctx.held.all()
+            async with ctx.db.transaction() as tx:
+                await users.set_status(tx, ctx.user_id, UserStatus.PAUSED, "drawdown")
+                await cash_flows_repo.save_marks(tx, ctx.marks_key, ctx.marks)
                 await outbox.enqueue(
                     tx,
-                    self.ctx.user_id,
+                    ctx.user_id,
                     "drawdown",
                     drawdown_text(pct, s.max_drawdown_pct, len(held)),
                 )
-            await self.ctx.paused_by_engine("drawdown")
-            log.info("user %s paused: drawdown %.2f%%", self.ctx.user_id, pct)
-            self.ctx.alerts.append((self.ctx.clock.now_ms(), "drawdown"))
+            await ctx.paused_by_engine("drawdown")
+            log.info("user %s paused: drawdown %.2f%%", ctx.user_id, pct)
+            ctx.alerts.append((ctx.clock.now_ms(), "drawdown"))
             return True
-        pnl_today = m.pnl_today(self.ctx.equity)  # deposits and withdrawals left out
+        pnl_today = m.pnl_today(ctx.equity)  # deposits and withdrawals left out
         if not risk.daily_loss_breached(
             pnl_today, m.daily_loss_base, s.daily_loss_pct, s.daily_loss_usd
         ):
             # once reached, the limit blocks entries until the next UTC day, even if
             # open positions win the loss back meanwhile
-            return self.ctx.blocked_day == self.ctx.day
-        if self.ctx.blocked_day != self.ctx.day:
-            self.ctx.blocked_day = self.ctx.day
-            self.ctx.alerts.append((self.ctx.clock.now_ms(), "daily_loss"))
+            return ctx.blocked_day == ctx.day
+        if ctx.blocked_day != ctx.day:
+            ctx.blocked_day = ctx.day
+            ctx.alerts.append((ctx.clock.now_ms(), "daily_loss"))
             limit = risk.daily_loss_limit(m.daily_loss_base, s.daily_loss_pct, s.daily_loss_usd)
-            async with self.ctx.db.transaction() as tx:
+            async with ctx.db.transaction() as tx:
                 await outbox.enqueue(
                     tx,
-                    self.ctx.user_id,
+                    ctx.user_id,
                     "daily_loss",
                     daily_loss_text(-pnl_today, limit),
-                    dedupe_key=f"daily_loss:{self.ctx.user_id}:{self.ctx.day}",
+                    dedupe_key=f"daily_loss:{ctx.user_id}:{ctx.day}",
                 )
         return True
 
@@ -249,25 +255,28 @@ class LoopBook:
 
     async def seed_prices(self) -> None:
         """Tickers of the markets held at start, so the first equity counts them."""
-        for p in await self.ctx.held.all():
-            if p.symbol in self.ctx.markets and p.symbol not in self.ctx.seed_prices:
+        ctx = self.ctx
+        for p in await ctx.held.all():
+            if p.symbol in ctx.markets and p.symbol not in ctx.seed_prices:
                 try:
-                    ticker = await self.market_data.fetch_ticker(self.ctx.exchange_id, p.symbol)
+                    ticker = await self.market_data.fetch_ticker(ctx.exchange_id, p.symbol)
                 except NijaError as exc:
-                    log.info("user %s: no price for %s yet (%s)", self.ctx.user_id, p.symbol, exc)
+                    log.info("user %s: no price for %s yet (%s)", ctx.user_id, p.symbol, exc)
                     continue
-                self.ctx.seed_prices[p.symbol] = ticker.last
+                ctx.seed_prices[p.symbol] = ticker.last
 
     async def equity_now(
         self, balances: list[BalanceLine], held: list[PositionRow] | None = None
     ) -> Decimal:
+        ctx = self.ctx
         if held is None:
-            held = await self.ctx.held.all()
-        return equity_of(balances, self.ctx.markets, self.ctx.prices(), held)
+            held = await ctx.held.all()
+        return equity_of(balances, ctx.markets, ctx.prices(), held)
 
     async def save_snapshot(
         self, balances: list[BalanceLine], held: list[PositionRow], signals: dict[str, Signal]
     ) -> None:
+        ctx = self.ctx
         last: dict[str, Any] | None = None
         if signals:
             last = {
@@ -275,23 +284,23 @@ class LoopBook:
                 for s, g in signals.items()
             }
         snap = loop_store.snapshot_of(
-            equity=self.ctx.equity,
+            equity=ctx.equity,
             balances=balances,
             positions=held,
-            prices=self.ctx.prices(),
+            prices=ctx.prices(),
             last_signal=last,
-            start_of_day_equity=self.ctx.marks.day_pnl_base,
-            peak_equity=self.ctx.marks.peak_equity_flow_adjusted,
-            day=self.ctx.day,
+            start_of_day_equity=ctx.marks.day_pnl_base,
+            peak_equity=ctx.marks.peak_equity_flow_adjusted,
+            day=ctx.day,
         )
-        ts_s = self.ctx.clock.now_ms() / 1000
+        ts_s = ctx.clock.now_ms() / 1000
         writer = self.snapshots
         if writer is not None:
-            writer.put(self.ctx.user_id, snap, ts_s)
+            writer.put(ctx.user_id, snap, ts_s)
             return
-        async with self.ctx.db.transaction() as tx:
-            await loop_store.write_snapshot(tx, self.ctx.user_id, snap, ts_s)
-            await cash_flows_repo.save_marks(tx, self.ctx.marks_key, self.ctx.marks)
+        async with ctx.db.transaction() as tx:
+            await loop_store.write_snapshot(tx, ctx.user_id, snap, ts_s)
+            await cash_flows_repo.save_marks(tx, ctx.marks_key, ctx.marks)
 
 
 def _amounts(balances: list[BalanceLine]) -> dict[str, Decimal]:

@@ -65,15 +65,16 @@ class TradingActions:
     async def stops_and_signal(self, key: MarketKey) -> Signal:
         """Close positions whose stop the candle touched, trail the others; return the
         strategy's signal for this market (decisions: ``core/trading_core.py``)."""
-        closed = self.ctx.hub.latest(key)
+        ctx = self.ctx
+        closed = ctx.hub.latest(key)
         if closed is None:
             return Signal(Action.HOLD, reason="no candles")
-        held = await self.ctx.held.for_symbol(key.symbol)
+        held = await ctx.held.for_symbol(key.symbol)
         spos = core.strategy_position({side: _holding(p) for side, p in held.items()})
-        allow_short = self.ctx.markets[key.symbol].kind == "swap"
-        strategy = get_strategy(self.ctx.settings.strategy)
-        params = self.ctx.settings.strategy_params
-        signal = self.ctx.hub.signal(key, strategy, params, spos, allow_short)
+        allow_short = ctx.markets[key.symbol].kind == "swap"
+        strategy = get_strategy(ctx.settings.strategy)
+        params = ctx.settings.strategy_params
+        signal = ctx.hub.signal(key, strategy, params, spos, allow_short)
         if signal is None:
             return Signal(Action.HOLD, reason="no candles")
         if not held:
@@ -87,14 +88,14 @@ class TradingActions:
             if now is None:
                 continue
             p = now
-            intent = core.stop_or_trail(self.ctx.settings, _holding(p), low, high, signal)
+            intent = core.stop_or_trail(ctx.settings, _holding(p), low, high, signal)
             if isinstance(intent, core.Close):
                 # the "Stop hit" message is written with the close's fill (execution_record)
                 await self.close(p, intent.purpose)
                 continue
             if intent is not None:
                 await self.set_stop(p.symbol, p.side, intent.stop, intent.anchor)
-            fresh = await self.ctx.held.get(p.symbol, p.side)
+            fresh = await ctx.held.get(p.symbol, p.side)
             if fresh is not None:
                 await self.protect(fresh)
         return signal
@@ -109,26 +110,28 @@ class TradingActions:
     async def set_stop(
         self, symbol: str, side: str, stop: Decimal | None, anchor: Decimal | None
     ) -> None:
-        async with self.ctx.db.transaction() as tx:
-            moved = await positions.set_stop(tx, self.ctx.user_id, symbol, side, stop, anchor)
+        ctx = self.ctx
+        async with ctx.db.transaction() as tx:
+            moved = await positions.set_stop(tx, ctx.user_id, symbol, side, stop, anchor)
         if moved:
-            self.ctx.held.stop_moved(symbol, side, stop, anchor)
+            ctx.held.stop_moved(symbol, side, stop, anchor)
         else:
-            self.ctx.held.invalidate()
+            ctx.held.invalidate()
 
     async def act(self, key: MarketKey, signal: Signal, blocked: bool) -> None:
         """The strategy's part, as the gate allows (``core.strategy_intents``)."""
-        held = await self.ctx.held.for_symbol(key.symbol)
+        ctx = self.ctx
+        held = await ctx.held.for_symbol(key.symbol)
         intents = core.strategy_intents(
             key.symbol,
             signal,
             [_holding(p) for p in held.values()],
-            self.ctx.gate,
-            stopping=self.ctx.stopping,
+            ctx.gate,
+            stopping=ctx.stopping,
             blocked=blocked,
         )
         if isinstance(intents, core.Refusal):
-            self.ctx.refusals[intents.reason] += 1
+            ctx.refusals[intents.reason] += 1
         elif isinstance(intents, core.EntryWanted):
             await self.enter(key, intents)
         elif intents:
@@ -136,24 +139,25 @@ class TradingActions:
                 await self.close(held[close.side], close.purpose)
 
     async def enter(self, key: MarketKey, want: core.EntryWanted) -> None:
-        assert self.ctx.account is not None
-        market = self.ctx.markets[key.symbol]
+        ctx = self.ctx
+        assert ctx.account is not None
+        market = ctx.markets[key.symbol]
         side = want.side
-        price = self.ctx.hub.price(key.exchange, key.symbol)
+        price = ctx.hub.price(key.exchange, key.symbol)
         if price is None:
             return
-        held = await self.ctx.held.all()
+        held = await ctx.held.all()
         free_quote = None
         if market.kind == "spot":
-            lines = await self.ctx.account.fetch_balance()
+            lines = await ctx.account.fetch_balance()
             free_quote = next((b.free for b in lines if b.currency == market.quote), Decimal(0))
         figures = risk.RiskContext(
-            settings=self.ctx.settings,
-            equity=self.ctx.equity,
-            start_of_day_equity=self.ctx.marks.daily_loss_base,
-            peak_equity=self.ctx.marks.peak_equity_flow_adjusted,
-            starting_equity=self.ctx.marks.starting_equity_plus_flows,
-            realized_pnl_today=self.ctx.marks.pnl_today(self.ctx.equity),
+            settings=ctx.settings,
+            equity=ctx.equity,
+            start_of_day_equity=ctx.marks.daily_loss_base,
+            peak_equity=ctx.marks.peak_equity_flow_adjusted,
+            starting_equity=ctx.marks.starting_equity_plus_flows,
+            realized_pnl_today=ctx.marks.pnl_today(ctx.equity),
             symbol=key.symbol,
             base=market.base,
             quote=market.quote,
@@ -167,26 +171,24 @@ class TradingActions:
             min_cost=market.min_cost,
             amount_step=market.amount_step,
             contract_size=market.contract_size,
-            global_halted=await users.is_halted(self.ctx.db),
+            global_halted=await users.is_halted(ctx.db),
             # simulated fills slip against us: size so the filled notional stays capped
-            slippage=self.paper_slippage if self.ctx.mode is TradingMode.PAPER else Decimal(0),
+            slippage=self.paper_slippage if ctx.mode is TradingMode.PAPER else Decimal(0),
         )
         sized = core.size_entry(want, figures)
         if isinstance(sized, core.Refusal):
-            self.ctx.refusals[sized.reason] += 1
-            log.info("user %s: %s entry refused: %s", self.ctx.user_id, key.symbol, sized.reason)
+            ctx.refusals[sized.reason] += 1
+            log.info("user %s: %s entry refused: %s", ctx.user_id, key.symbol, sized.reason)
             decision = sized.decision
             if decision is not None and decision.reason is risk.RiskReason.STOP_BEYOND_LIQUIDATION:
                 await self._tell_settings_refusal(key.symbol, decision)
             return
-        hedge = market.kind == "swap" and self.ctx.hedge_mode
+        hedge = market.kind == "swap" and ctx.hedge_mode
         if market.kind == "swap" and not hedge and await self._opposite_held(key.symbol, side):
             # one-way mode nets an entry against the account's opposite position: the
             # entry would close the user's own position, not open ours
-            self.ctx.refusals["opposite_position_held"] += 1
-            log.info(
-                "user %s: %s entry refused: opposite position held", self.ctx.user_id, key.symbol
-            )
+            ctx.refusals["opposite_position_held"] += 1
+            log.info("user %s: %s entry refused: opposite position held", ctx.user_id, key.symbol)
             return
         draft = OrderDraft(
             symbol=key.symbol,
@@ -203,7 +205,7 @@ class TradingActions:
         if result.filled > 0:
             first = core.stop_after_entry(sized, result.average or price)
             await self.set_stop(key.symbol, side, first.stop, first.anchor)
-            held_now = await self.ctx.held.get(key.symbol, side)
+            held_now = await ctx.held.get(key.symbol, side)
             if held_now is not None:
                 await self.protect(held_now)
 
@@ -211,15 +213,16 @@ class TradingActions:
         """Whether the account holds a position on ``symbol`` opposite to ``side`` (one
         that is not ours: we enter only when flat there). Unknown counts as held: an
         entry that could close what the user holds is not sent on a doubt."""
-        assert self.ctx.account is not None
-        rows = self.ctx.account_positions
+        ctx = self.ctx
+        assert ctx.account is not None
+        rows = ctx.account_positions
         if rows is None:
             try:
-                rows = self.ctx.account_positions = await self.ctx.account.fetch_positions()
+                rows = ctx.account_positions = await ctx.account.fetch_positions()
             except AuthenticationError:
                 raise
             except NijaError as exc:
-                log.info("user %s: positions not read before an entry: %s", self.ctx.user_id, exc)
+                log.info("user %s: positions not read before an entry: %s", ctx.user_id, exc)
                 return True
         other = "short" if side == "long" else "long"
         return any(r.symbol == symbol and r.side == other and r.contracts > 0 for r in rows)
@@ -229,9 +232,10 @@ class TradingActions:
         closed it (the stop is cancelled first otherwise); a result with error
         ``CLOSED_OUTSIDE`` when the account no longer held it (booked as closed outside
         the bot, found before sending or because the exchange refused the close)."""
-        if self.ctx.account is not None and self.ctx.account.native_stops:
+        ctx = self.ctx
+        if ctx.account is not None and ctx.account.native_stops:
             await self.stops.release(p.symbol)
-            current = await self.ctx.held.get(p.symbol, p.side)
+            current = await ctx.held.get(p.symbol, p.side)
             if current is None:
                 return None
             p = current
@@ -239,9 +243,9 @@ class TradingActions:
         if found.position is None:  # booked as closed outside, or a resting stop closed it
             return outside_result() if found.outside else None
         p = found.position
-        market = self.ctx.markets.get(p.symbol)
+        market = ctx.markets.get(p.symbol)
         swap = market is not None and market.kind == "swap"
-        hedge = swap and self.ctx.hedge_mode
+        hedge = swap and ctx.hedge_mode
         draft = OrderDraft(
             symbol=p.symbol,
             side=Side.SELL if p.side == "long" else Side.BUY,
@@ -268,7 +272,7 @@ class TradingActions:
             # never sell more than our position; nothing sellable is not sent
             log.warning(
                 "user %s: %s %s not sent: amount %s, position %s",
-                self.ctx.user_id,
+                ctx.user_id,
                 purpose,
                 p.symbol,
                 draft.amount,
@@ -291,7 +295,7 @@ class TradingActions:
         rest = p.amount - result.filled
         if result.filled > 0 and rest > 0 and market is not None and not swap:
             if is_dust(market, rest, result.average or price):
-                left = await self.ctx.held.get(p.symbol, p.side)
+                left = await ctx.held.get(p.symbol, p.side)
                 if left is not None:  # what the exit left cannot be sold on its own
                     await self.stops.book_outside(
                         left, left.amount, result.average or price, "dust"
@@ -311,10 +315,11 @@ class TradingActions:
         """An entry the user's own settings make impossible (a swap stop beyond the
         liquidation price at their leverage) is told, once per symbol and UTC day: the
         user can act on it; the usual limits (open positions, daily loss) are not told."""
-        key = f"risk:{self.ctx.user_id}:{decision.reason.value}:{symbol}:{self.ctx.day}"
+        ctx = self.ctx
+        key = f"risk:{ctx.user_id}:{decision.reason.value}:{symbol}:{ctx.day}"
         text = f"⚠️ No entry on {symbol}: {decision.message}"
-        async with self.ctx.db.transaction() as tx:
-            await outbox.enqueue(tx, self.ctx.user_id, "error", text, dedupe_key=key)
+        async with ctx.db.transaction() as tx:
+            await outbox.enqueue(tx, ctx.user_id, "error", text, dedupe_key=key)
 
     async def _entry_refused_text(
         self,
@@ -325,26 +330,28 @@ class TradingActions:
     ) -> str:
         """The venue's reason; for insufficient funds, what the entry needed at the
         exchange's price now (the margin on a swap) against the free balance."""
+        ctx = self.ctx
         if result.refusal != FUNDS:
             return entry_refused_text(market.symbol, result.error or "")
         price = await self.orders.price_now(market.symbol, draft.side)
         if price is None:
-            price = self.ctx.hub.price(self.ctx.exchange_id, market.symbol) or Decimal(0)
+            price = ctx.hub.price(ctx.exchange_id, market.symbol) or Decimal(0)
         units = draft.amount * market.contract_size
         swap = market.kind == "swap"
-        needed = units * price / (self.ctx.settings.leverage_cap if swap else 1)
+        needed = units * price / (ctx.settings.leverage_cap if swap else 1)
         free = free_quote if free_quote is not None else await self._free(market.quote)
-        return entry_funds_text(market, units, price, needed, free, self.ctx.exchange_id, swap=swap)
+        return entry_funds_text(market, units, price, needed, free, ctx.exchange_id, swap=swap)
 
     async def _free(self, currency: str) -> Decimal | None:
         """The account's free balance of ``currency`` now (None when it cannot be read)."""
-        assert self.ctx.account is not None
+        ctx = self.ctx
+        assert ctx.account is not None
         try:
-            lines = await self.ctx.account.fetch_balance()
+            lines = await ctx.account.fetch_balance()
         except AuthenticationError:
             raise
         except NijaError as exc:
-            log.info("user %s: balance for a refusal message: %s", self.ctx.user_id, exc)
+            log.info("user %s: balance for a refusal message: %s", ctx.user_id, exc)
             return None
         return next((b.free for b in lines if b.currency == currency), Decimal(0))
 

@@ -100,12 +100,13 @@ class UserCloses:
         self.closes_done += 1
 
     async def _finish(self, request: CloseRequest, status: str, text: str) -> None:
-        async with self.ctx.db.transaction() as tx:
+        ctx = self.ctx
+        async with ctx.db.transaction() as tx:
             if await close_requests.finish(tx, request.request_id, status, text) and text:
                 await outbox.enqueue(
                     tx,
-                    self.ctx.user_id,
+                    ctx.user_id,
                     "info",
                     text,
-                    dedupe_key=f"close:{self.ctx.user_id}:{request.request_id}",
+                    dedupe_key=f"close:{ctx.user_id}:{request.request_id}",
                 )
