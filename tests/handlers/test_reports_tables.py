@@ -1,0 +1,112 @@
+"""/daily, /performance, per-position % and leverage, gain/loss markers and "last seen"
+end to end through the real Application and the fake Bot API."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from nija_tg.core.models import Role
+from nija_tg.storage import positions, snapshots, users
+from tests.handlers.harness import ADMIN_ID
+from tests.handlers.tap import tap
+from tests.handlers.test_reports import _fields, db_of, register, trader_with_data
+
+TRADER, VIEWER = 2001, 2003
+NOT_VISIBLE = "No such user, or you may not see them."
+
+
+async def test_daily_table(bot):
+    await trader_with_data(bot)
+    text = await bot.say(TRADER, "/daily")
+    assert "📅 <b>Daily P&amp;L — last 7 days</b>" in text
+    table = text.split("<pre>")[1].split("</pre>")[0].splitlines()
+    assert table[0].split() == ["Day", "P&amp;L", "Trades", "Equity"]
+    assert len(table) == 8  # the header and 7 days, newest first
+    today = table[1].split()
+    assert today[0] == "🟢" and today[2:] == ["+25.00", "3", "12,345.68"]
+    assert all(row.split()[0] in ("🟢", "🔴", "⚪") for row in table[1:])
+    assert "Total: <b>+25.00</b> 🟢 in 3 closed trades" in text
+    assert "last 30 days" in await bot.say(TRADER, "/daily 30")
+    for bad in ("/daily 0", "/daily 91", "/daily x", "/daily 7 x", "/daily 1 2 3"):
+        assert "Usage: /daily [days] [user id]" in await bot.say(TRADER, bad)
+
+
+async def test_performance_table(bot):
+    await trader_with_data(bot)
+    text = await bot.say(TRADER, "/performance")
+    assert "🏆 <b>Performance by pair — all time</b>" in text
+    rows = text.split("<pre>")[1].split("</pre>")[0].splitlines()
+    assert rows[1].split() == ["🟢", "ETH/USDT", "3", "66.7%", "+25.00"]
+    assert "Total: 3 trades · win rate 66.7% · P&amp;L <b>+25.00</b> 🟢" in text
+    assert "this week" in await bot.say(TRADER, "/performance week")
+    for bad in ("/performance yesterday", "/performance week x", "/performance 1 2 3"):
+        assert "Usage: /performance" in await bot.say(TRADER, bad)
+
+
+async def test_tables_for_viewers_follow_the_grants(bot):
+    await trader_with_data(bot)
+    await register(bot, VIEWER, Role.VIEWER)
+    for command in (f"/daily 7 {TRADER}", f"/performance all {TRADER}", f"/performance {TRADER}"):
+        assert await bot.say(VIEWER, command) == NOT_VISIBLE
+    async with db_of(bot).transaction() as tx:
+        await users.grant(tx, VIEWER, TRADER, ADMIN_ID)
+    assert f"({TRADER})" in await bot.say(VIEWER, f"/performance {TRADER}")
+    assert "+25.00" in await bot.say(VIEWER, f"/daily 7 {TRADER}")
+    assert "No closed trades" in await bot.say(VIEWER, "/performance")
+
+
+async def _add_swap_short(bot) -> None:
+    db = db_of(bot)
+    async with db.transaction() as tx:
+        await positions.upsert(
+            tx, TRADER, "ETH/USDT:USDT", "short", amount=Decimal("0.09"),
+            entry_price=Decimal("3000"), entry_fees=Decimal(0), realized_pnl=Decimal(0),
+        )  # fmt: skip
+        snap = await snapshots.get(tx, TRADER)
+        assert snap is not None
+        marks = [*snap.positions, {"symbol": "ETH/USDT:USDT", "side": "short",
+                                   "mark_price": "3030", "unrealized_pnl": "-2.7"}]  # fmt: skip
+        await snapshots.save(
+            tx, TRADER, snapshots.Snapshot(**{**_fields(snap), "positions": marks})
+        )
+
+
+async def test_positions_and_dashboard_show_percent_leverage_and_markers(bot):
+    await trader_with_data(bot)
+    await _add_swap_short(bot)
+    text = await bot.say(TRADER, "/positions")
+    assert "🔴 <b>ETH/USDT:USDT</b> SHORT 5x 0.09 @ 3,000 → 3,030" in text
+    assert "unrealised P&amp;L -2.70 (-1.00%, -5.00% on margin)" in text
+    assert "🟢 <b>BTC/USDT</b> LONG 0.05" in text and "(+1.67%)" in text
+    assert "Total unrealised: <b>+47.30</b> 🟢" in text
+    text = await bot.say(TRADER, "/status")
+    assert "  🔴 ETH/USDT:USDT SHORT 5x -2.70 (-1.00%, -5.00% on margin)" in text
+    assert "  🟢 BTC/USDT LONG +50.00 (+1.67%)" in text
+    await bot.say(TRADER, "/set leverage_cap 2")
+    assert "SHORT 2x" in await bot.say(TRADER, "/positions")
+
+
+async def test_trades_mark_gains_and_losses_never_a_check_mark(bot):
+    await trader_with_data(bot)
+    text = await bot.say(TRADER, "/trades")
+    assert "P&amp;L -10.00 🔴" in text and "P&amp;L +30.00 🟢" in text
+    assert "✅" not in text
+    assert "P&amp;L <b>+60.00</b> 🟢" in await bot.say(TRADER, "/sessions")
+
+
+@pytest.mark.parametrize("via", ["/status", "button"])
+async def test_last_seen_moves_when_the_user_writes_or_taps(bot, via):
+    await trader_with_data(bot)
+    record = await bot.ask(TRADER, "/status")
+    async with db_of(bot).transaction() as tx:
+        await tx.execute("UPDATE users SET last_seen_at = 1000 WHERE user_id = ?", (TRADER,))
+    if via == "/status":
+        await bot.say(TRADER, "/status")
+    else:
+        await tap(bot, TRADER, record, "🔄", method="editMessageText")
+    seen = (await users.get_user(db_of(bot), TRADER)).last_seen_at
+    assert seen > 1_700_000_000
+    await bot.say(TRADER, "/balance")  # within a minute: not written again
+    assert (await users.get_user(db_of(bot), TRADER)).last_seen_at == seen
