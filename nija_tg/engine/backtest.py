@@ -33,13 +33,14 @@ the live engine's candle window.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+
+import pandas as pd
 
 from nija_tg.core import pnl, risk
 from nija_tg.core import trading_core as core
@@ -58,13 +59,6 @@ from nija_tg.core.risk_settings import QUOTE_ASSETS, RiskSettings
 from nija_tg.core.trading_gate import Gate
 from nija_tg.engine.bookkeeping import Holding, apply_fill
 from nija_tg.engine.clock import utc_day
-from nija_tg.engine.live_replay import (
-    CandleReplay,
-    ReplayLoop,
-    SwapReplayAccount,
-    replay,
-    run_lockstep,
-)
 from nija_tg.engine.loop_support import equity_of
 from nija_tg.engine.market_window import timeframe_ms
 from nija_tg.engine.sim_venue import (
@@ -82,24 +76,34 @@ from nija_tg.strategies.base import CANDLE_WINDOW, SignalSeries, candles_to_fram
 __all__ = [
     "MIN_COST",
     "BacktestResult",
-    "CandleReplay",
     "MarketRules",
-    "ReplayLoop",
-    "SwapReplayAccount",
     "Trade",
     "default_rules",
     "load_csv",
     "replay_market",
     "run_backtest",
-    "run_lockstep",
     "summary",
     "write_chart",
 ]
+
+# The live UserLoop replay (the parity test's other side), imported when first asked
+# for: the in-memory backtest needs no database, event loop or user loop.
+_LIVE_REPLAY = ("CandleReplay", "ReplayLoop", "SwapReplayAccount", "run_lockstep")
+
+
+def __getattr__(name: str):
+    if name in _LIVE_REPLAY:
+        from nija_tg.engine import live_replay
+
+        return getattr(live_replay, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 EXCHANGE = "backtest"
 USER_ID = 1
 WINDOW = CANDLE_WINDOW  # candles the hub keeps per market, as the live MarketHub
 GRACE_MS = 2_000  # the live hub handles a close this long after its boundary
+DAY_MS = 86_400_000
 ZERO = Decimal(0)
 FEE_RATE = Decimal("0.001")  # LoopDeps.paper_fee_rate
 SLIPPAGE = Decimal("0.0005")  # LoopDeps.paper_slippage
@@ -107,14 +111,24 @@ SLIPPAGE = Decimal("0.0005")  # LoopDeps.paper_slippage
 
 def load_csv(path: Path) -> list[Candle]:
     """Candles from a CSV with a header ``timestamp,open,high,low,close,volume``
-    (timestamp in UTC milliseconds; ``ts`` accepted too), sorted, duplicates dropped."""
-    out: dict[int, Candle] = {}
-    with open(path, newline="") as fh:
-        for rec in csv.DictReader(fh):
-            ts = int(float(rec.get("timestamp") or rec["ts"]))
-            values = (float(rec[k]) for k in ("open", "high", "low", "close", "volume"))
-            out[ts] = Candle(ts, *values)
-    return [out[k] for k in sorted(out)]
+    (timestamp in UTC milliseconds; ``ts`` accepted too), sorted, duplicates dropped
+    (the last wins). Numbers are read as Python reads them (``round_trip``)."""
+    frame = pd.read_csv(path, float_precision="round_trip")
+    if "timestamp" not in frame.columns and "ts" in frame.columns:
+        frame = frame.rename(columns={"ts": "timestamp"})
+    cols = ["timestamp", "open", "high", "low", "close", "volume"]
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise KeyError(f"missing column(s) {', '.join(missing)}")
+    frame = frame[cols]
+    if frame.isna().to_numpy().any():
+        raise ValueError("empty or non-numeric values")
+    ts = frame["timestamp"].astype("float64").astype("int64")
+    frame = frame.assign(timestamp=ts).drop_duplicates("timestamp", keep="last")
+    frame = frame.sort_values("timestamp", kind="stable")
+    columns = [frame["timestamp"].tolist()]
+    columns += [frame[c].astype("float64").tolist() for c in cols[1:]]
+    return [Candle(*row) for row in zip(*columns, strict=True)]
 
 
 def candle_spacing_ms(candles: list[Candle]) -> int | None:
@@ -329,6 +343,8 @@ async def _live(
     window: int,
     rules: MarketRules,
 ) -> BacktestResult:
+    from nija_tg.engine.live_replay import replay
+
     done = await replay(
         candles,
         pair=pair,
@@ -506,6 +522,11 @@ class BacktestShell:
         self.i = -1  # the candle being closed
         self.price = ZERO  # its close (the hub's price)
         self.equity_now = ZERO
+        self._lines: list[BalanceLine] | None = None  # spot balances until the next fill
+        self._priced = False  # the balances hold coins (their worth moves with the price)
+        self._day, self._day_end = "", 0  # the UTC day of the clock, until when
+        self._rolled: tuple[Decimal | None, object] = (None, None)  # (equity, marks) rolled
+        self._checked: tuple[Decimal, tuple, bool] | None = None  # the last limit check
 
     # --- the venue ---------------------------------------------------------------------
 
@@ -514,11 +535,16 @@ class BacktestShell:
         return self.swap and isinstance(self.venue, SwapVenue) and self.venue.hedged
 
     def balances(self) -> list[BalanceLine]:
+        """The account's balances now (spot: kept until the next fill; swaps: marked
+        at the last close)."""
         if isinstance(self.venue, SwapVenue):
             marks = {s: self.price for s in self.venue.positions}
             sizes = {s: self.market.contract_size for s in self.venue.positions}
             return self.venue.balances(marks, sizes)
-        return self.venue.balances()
+        if self._lines is None:
+            self._lines = self.venue.balances()
+            self._priced = any(b.currency != self.market.quote for b in self._lines)
+        return self._lines
 
     def price_now(self) -> Decimal:
         """What a market order pays just after the close of candle ``i``: the open of
@@ -577,6 +603,7 @@ class BacktestShell:
     ) -> None:
         """Book a fill on the positions (``apply_fill``, as the live engine books it)
         and keep it as the fills table would hold it."""
+        self._lines = None  # the balances moved
         current = {s: p.holding for s, p in self.positions.items()}
         effect = apply_fill(
             current,
@@ -627,19 +654,52 @@ class BacktestShell:
                 break
 
     def close(self, i: int) -> None:
+        """One candle close, in the live loop's order: stops and trailing, equity,
+        the UTC day's rollover, the equity point, the limits, the strategy's part."""
         candle = self.candles[i]
         boundary = -(-(candle.ts + self.tf) // self.tf) * self.tf
         self.i, self.now_ms = i, boundary + GRACE_MS
         self.price = Decimal(str(candle.close))
         signal = self.stops_and_signal(i, candle)
-        self.equity_now = equity_of(
-            self.balances(), {self.symbol: self.market}, {self.symbol: self.price}, []
-        )
-        self.limits.rollover(utc_day(self.now_ms), self.equity_now)
-        self.equity.append((self.now_ms / 1000, self.equity_now))
-        verdict = self.limits.check(self.limits.gate(Gate.ACTIVE), self.equity_now)
+        equity = self.equity_at_close()
+        if self.now_ms >= self._day_end:
+            self._day = utc_day(self.now_ms)
+            self._day_end = (self.now_ms // DAY_MS + 1) * DAY_MS
+        limits = self.limits
+        if (
+            self._day != limits.day
+            or equity is not self._rolled[0]
+            or (limits.marks is not self._rolled[1])
+        ):  # nothing to roll or observe when neither the day, the equity nor marks moved
+            limits.rollover(self._day, equity)
+            self._rolled = (equity, limits.marks)
+        self.equity.append((self.now_ms / 1000, equity))
+        blocked = self.check_limits(equity)
         if signal is not None:
-            self.act(signal, verdict.blocked)
+            self.act(signal, blocked)
+
+    def equity_at_close(self) -> Decimal:
+        """Cash plus holdings at the close (swaps: wallet plus open P&L), as the live
+        loop's ``equity_of``; unchanged (not recomputed) while flat and only cash is
+        held."""
+        if self.positions or self._lines is None or self._priced:
+            self.equity_now = equity_of(
+                self.balances(), {self.symbol: self.market}, {self.symbol: self.price}, []
+            )
+        return self.equity_now
+
+    def check_limits(self, equity: Decimal) -> bool:
+        """``LimitsBook.check`` at this close (True: no new entries); not asked again
+        while its inputs stay the very same objects (a flat account between days)."""
+        limits = self.limits
+        state = (limits.marks, limits.blocked_day, limits.paused, limits.day)
+        last = self._checked
+        if last is not None and last[0] is equity and last[1] == state and last[1][0] is state[0]:
+            return last[2]
+        blocked = limits.check(limits.gate(Gate.ACTIVE), equity).blocked
+        after = (limits.marks, limits.blocked_day, limits.paused, limits.day)
+        self._checked = (equity, after, blocked)
+        return blocked
 
     def stops_and_signal(self, i: int, candle: Candle) -> core.Signal | None:
         """Stops on the closed candle and trailing (``core.stop_or_trail``); the

@@ -269,7 +269,7 @@ class AdxTrendSeries(SignalSeries):
         params: StrategyParams | None = None,
         allow_short: bool = False,
     ) -> Signal:
-        p = self._check(params)
+        p = self.params if params is None else self._check(params)
         assert isinstance(p, AdxTrendParams)
         if not 0 <= i < len(self.frame):
             return Signal(Action.HOLD, reason="no candles")

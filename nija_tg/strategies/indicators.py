@@ -23,9 +23,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pandas_ta as ta
 
 from nija_tg.strategies.base import Prepared, Strategy, StrategyParams
+
+
+def _ta():
+    """pandas-ta, imported on first use (it imports numba: a backtest computing its
+    indicators with ``strategies/series.py`` never needs it)."""
+    import pandas_ta
+
+    return pandas_ta
 
 
 def _nan_series(frame: pd.DataFrame) -> pd.Series:
@@ -41,6 +48,7 @@ def adx(frame: pd.DataFrame, length: int) -> pd.DataFrame:
     high, low, close = frame["high"], frame["low"], frame["close"]
     if len(frame) < max(length, 2):
         return nan
+    ta = _ta()
     atr_ = ta.atr(high, low, close, length=length, prenan=True, talib=False)
     if atr_ is None or bool(atr_.isna().all()):
         return nan
@@ -63,13 +71,13 @@ def adx(frame: pd.DataFrame, length: int) -> pd.DataFrame:
 
 
 def ema(frame: pd.DataFrame, length: int, column: str = "close") -> pd.Series:
-    res = ta.ema(frame[column], length=length, talib=False)
+    res = _ta().ema(frame[column], length=length, talib=False)
     return _nan_series(frame) if res is None else res.astype("float64")
 
 
 def atr(frame: pd.DataFrame, length: int) -> pd.Series:
     """Average true range (Wilder smoothing), in price units."""
-    res = ta.atr(frame["high"], frame["low"], frame["close"], length=length, talib=False)
+    res = _ta().atr(frame["high"], frame["low"], frame["close"], length=length, talib=False)
     return _nan_series(frame) if res is None else res.astype("float64")
 
 

@@ -20,6 +20,7 @@ second for a year of 5m candles, instead of one pandas-ta run per candle.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,11 +90,21 @@ class _Ewm:
         self.w = first.astype(np.float64, copy=True)
         self.old = np.ones_like(self.w)
         self.simple = not np.isnan(self.w).any()  # old is 1 everywhere, w valid
+        self._new = np.empty_like(self.w)  # scratch of the simple path
+        self._part = np.empty_like(self.w)
+        self._moved = np.empty(self.w.shape, dtype=bool)
 
     def step(self, cur: np.ndarray) -> np.ndarray:
         if self.simple and not np.isnan(cur).any():
-            new = (self.f * self.w + self.a * cur) / self.den
-            self.w = np.where(self.w != cur, new, self.w)
+            # (f * w + a * cur) / (f + a) where w != cur, in place (same operations)
+            new, part, moved = self._new, self._part, self._moved
+            np.multiply(self.f, self.w, out=new)
+            np.multiply(self.a, cur, out=part)
+            np.add(new, part, out=new)
+            if self.den != 1.0:  # x / 1.0 is x: skipped
+                np.divide(new, self.den, out=new)
+            np.not_equal(self.w, cur, out=moved)
+            np.copyto(self.w, new, where=moved)  # in place: callers use a row at once
             return self.w
         w, old = self.w, self.old
         valid = w == w
@@ -219,22 +230,25 @@ def ema(win: Windows, length: int) -> np.ndarray:
     return win.result(out)
 
 
-def atr(win: Windows, length: int, *, prenan: bool = False) -> list[np.ndarray] | np.ndarray:
+def atr(win: Windows, length: int, *, prenan: bool = False) -> np.ndarray:
     """pandas-ta ``atr(high, low, close, length, talib=False)`` (RMA of the true range,
-    SMA seed; ``prenan``: the window's first true range is NaN, as ``ta.adx`` asks)."""
-    return _atr_rows(win, length, prenan=prenan, keep=False)
-
-
-def _atr_rows(win: Windows, length: int, *, prenan: bool, keep: bool):
-    """The ATR at every row of the windows (``keep``: a list of rows, for the ADX) or
-    at their last (prefix: every) row."""
-    o = win.ohlc
-    if win.length < length + 1 and not win.prefix and not keep:
+    SMA seed; ``prenan``: the window's first true range is NaN, as ``ta.adx`` asks) at
+    the windows' last row (every row of a prefix run)."""
+    if win.length < length + 1 and not win.prefix:
         return _nan(win.m)
+    out: list[np.ndarray] = []
+    for j, value in enumerate(_atr_steps(win, length, prenan=prenan)):
+        # pandas-ta's atr needs length + 1 rows: a shorter window gives None
+        win.collect(out, value if j >= length else _nan(win.m))
+    return win.result(out)
+
+
+def _atr_steps(win: Windows, length: int, *, prenan: bool) -> Iterator[np.ndarray]:
+    """The ATR at each row of the windows, row by row (each row valid until the next
+    is asked for: the windows' values are updated in place)."""
+    o = win.ohlc
     tr0, tr1 = o.true_range(False), o.true_range(True)
     hl0, hl1 = np.abs(o.hl(False)), np.abs(o.hl(True))
-    rows: list[np.ndarray] = []
-    out: list[np.ndarray] = []
     ewm = None
     for j in win.rows():
         if j < length - 1:
@@ -253,11 +267,7 @@ def _atr_rows(win: Windows, length: int, *, prenan: bool, keep: bool):
         else:
             assert ewm is not None
             value = ewm.step(win.pick(tr0, tr1, j))
-        if keep:
-            rows.append(value)
-        else:  # pandas-ta's atr needs length + 1 rows: a shorter window gives None
-            win.collect(out, value if j >= length else _nan(win.m))
-    return rows if keep else win.result(out)
+        yield value
 
 
 def _directional(o: Ohlc) -> tuple[np.ndarray, np.ndarray]:
@@ -281,12 +291,13 @@ def adx(win: Windows, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if win.length < length + 1 and not win.prefix:  # its atr needs length + 1 rows
         nan = _nan(win.m)
         return nan, nan, nan
-    atr_rows = _atr_rows(win, length, prenan=True, keep=True)
+    atr_rows = _atr_steps(win, length, prenan=True)
     pos, neg = _directional(o)
     outs: tuple[list, list, list] = ([], [], [])
     rp = rn = rd = None
     nan = _nan(win.m)
     for j in win.rows():
+        atr_j = next(atr_rows)
         if j == 0:
             values = (nan, nan, nan)
         else:
@@ -297,7 +308,7 @@ def adx(win: Windows, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             else:
                 assert rp is not None and rn is not None
                 vp, vn = rp.step(win.col(pos, j)), rn.step(win.col(neg, j))
-            k = 100.0 / atr_rows[j]
+            k = 100.0 / atr_j
             dmp = k * vp
             dmn = k * vn
             with np.errstate(invalid="ignore", divide="ignore"):
