@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bench import close_to_order
 from bench.report import NA, _g, _ratio
 
 
@@ -258,5 +259,7 @@ def sections(res: dict, fanout_rows: Callable, profile_table: Callable, ms: Call
         "A vectorised pass (prepare once over all candles, evaluate every index at "
         "~0.1 ms) would be one to two orders of magnitude faster, at the cost of no "
         "longer being the same code path as live trading.",
+        "",
+        *close_to_order.section(res.get("close_to_order")),
     ]
     return lines

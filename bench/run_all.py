@@ -110,6 +110,7 @@ def run_all(quick: bool) -> dict[str, Any]:
         results["process_per_user"] = _run("process_per_user", "process_per_user", tmp, *extra)
         results["notification_sender"] = _finish(*sender)
         results["command_latency"] = _run("command_latency", "command_latency", tmp, *q)
+        results["close_to_order"] = _run("close_to_order", "close_to_order", tmp, *q)
         results["secret_window"] = _run("secret_window", "secret_window", tmp, *q)
         results["key_verification"] = _run("key_verification", "key_verification", tmp, *q)
         results["fairness"] = _run("fairness", "fairness", tmp, *q, "--no-docs")

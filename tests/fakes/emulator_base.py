@@ -300,6 +300,7 @@ class EmulatorServer:
         self.faults = FaultPlan()
         self.ledger = Ledger()
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        self.request_times: list[float] = []  # time.perf_counter() of each, on arrival
         # Candles per *unified* symbol ("BTC/USD", "BTC/USDT:USDT"), rows as load_candles.
         self.candles: dict[str, list[list[float]]] = {}
         # The emulator's notion of now (UTC ms); tests replaying history replace it.
@@ -409,6 +410,7 @@ class EmulatorServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler):
         self.requests.append((request.method, request.path))
+        self.request_times.append(time.perf_counter())
         if (task := asyncio.current_task()) is not None:
             self._tasks.add(task)  # so that stop() can cancel it
         if self.faults.latency_s:
