@@ -78,9 +78,7 @@ class StatementCounter:
             self.kinds[_shape(sql)] += 1
 
     async def attach(self, db: Database) -> None:
-        for conn in (db._writer, db._reader):  # the bench looks inside
-            if conn is not None:
-                await conn.set_trace_callback(self)
+        await db.set_trace(self)
 
 
 def _shape(sql: str) -> str:

@@ -1,7 +1,15 @@
 """The SQLite database: connections, pragmas, group commit, online backup.
 
 One writer connection and one reader connection that sees committed data only (WAL
-snapshots). Every write transaction starts with ``BEGIN IMMEDIATE``: a deferred
+snapshots). Statements run on the event loop's thread: they take microseconds (a
+writer holds the write lock, WAL readers never wait for a writer), where a hop to
+aiosqlite's thread and back cost ~100 us of CPU each plus a wait for the GIL of up to
+the 5 ms switch interval while the loop is busy, which serialised every query of every
+loop behind the event loop (1,000 users: ~75,000 hops and >1 s of waiting per close).
+``BEGIN IMMEDIATE`` (which may wait ``busy_timeout`` for the other process), ``COMMIT``
+(the WAL sync), checkpoints and the integrity check run in a worker thread.
+
+Every write transaction starts with ``BEGIN IMMEDIATE``: a deferred
 read-then-write would fail at once with SQLITE_BUSY when the other process holds the
 write lock, whereas IMMEDIATE waits ``busy_timeout`` for it.
 
@@ -55,6 +63,28 @@ PRAGMAS = (
 )
 
 
+def _connect_writer(path: Path) -> sqlite3.Connection:
+    """The writer: used from the event loop's thread, and from a worker thread for
+    BEGIN and COMMIT, never both at once (the write lock)."""
+    conn = sqlite3.connect(
+        path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+    return conn
+
+
+def _connect_reader(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+    return conn
+
+
 async def _connect(path: Path) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     conn.row_factory = sqlite3.Row
@@ -71,7 +101,7 @@ class Transaction:
     __slots__ = ("_conn", "_guarded", "_single", "saved", "wrote")
 
     def __init__(
-        self, conn: aiosqlite.Connection, guarded: bool = False, single: bool = False
+        self, conn: sqlite3.Connection, guarded: bool = False, single: bool = False
     ) -> None:
         self._conn = conn
         self._guarded = guarded and not single  # needs a savepoint before its first write
@@ -79,23 +109,24 @@ class Transaction:
         self.saved = False  # the savepoint was taken
         self.wrote = False  # a write statement was started
 
-    async def _guard(self, sql: str) -> None:
+    def _guard(self, sql: str) -> None:
         if _reads_only(sql):
             return
         if self._single and self.wrote:
             raise RuntimeError("a single-write transaction body wrote twice")
         self.wrote = True
         if self._guarded and not self.saved:
-            self.saved = True  # set first: a cancelled wait still rolls back to it
-            await self._conn.execute("SAVEPOINT body")
+            self._conn.execute("SAVEPOINT body")
+            self.saved = True
 
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Cursor:
-        await self._guard(sql)
-        return await self._conn.execute(sql, tuple(params))
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        """Runs at once (no thread hop); ``lastrowid`` and ``rowcount`` as sqlite3's."""
+        self._guard(sql)
+        return self._conn.execute(sql, tuple(params))
 
     async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
-        await self._guard(sql)
-        await self._conn.executemany(sql, rows)
+        self._guard(sql)
+        self._conn.executemany(sql, rows)
 
     async def insert_many(
         self, sql: str, rows: Iterable[Iterable[Any]], max_rows: int = MULTI_ROW_MAX
@@ -117,13 +148,13 @@ class Transaction:
             await self.execute(text, [v for r in chunk for v in r])
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        """One row; also of a write with ``RETURNING``."""
-        await self._guard(sql)
-        return _first(await self._conn.execute_fetchall(sql, tuple(params)))
+        """One row; also of a write with ``RETURNING`` (read to the end: it completes)."""
+        self._guard(sql)
+        return _first(self._conn.execute(sql, tuple(params)).fetchall())
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        await self._guard(sql)
-        return list(await self._conn.execute_fetchall(sql, tuple(params)))
+        self._guard(sql)
+        return self._conn.execute(sql, tuple(params)).fetchall()
 
 
 def _reads_only(sql: str) -> bool:
@@ -152,8 +183,8 @@ class _Group:
 class Database:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()  # held by one body, or a COMMIT, at a time
         self._group: _Group | None = None  # the open write transaction
         self._tasks: set[asyncio.Task] = set()
@@ -163,20 +194,32 @@ class Database:
     async def open(cls, path: Path, *, migrate: bool = True) -> Database:
         db = cls(path)
         db.path.parent.mkdir(parents=True, exist_ok=True)
-        db._writer = await _connect(db.path)
         if migrate:
-            async with db._write_lock:
-                await apply_migrations(db._writer)
-        db._reader = await _connect(db.path)
+            conn = await _connect(db.path)
+            try:
+                await apply_migrations(conn)
+            finally:
+                await conn.close()
+        db._writer = await asyncio.to_thread(_connect_writer, db.path)
+        db._reader = _connect_reader(db.path)
         return db
+
+    async def set_trace(self, callback: Any) -> None:
+        """SQLite's trace callback on both connections (benchmarks, tests count the
+        statements with it); None removes it."""
+        if self._writer is not None:
+            self._writer.set_trace_callback(callback)
+        if self._reader is not None:
+            self._reader.set_trace_callback(callback)
 
     async def close(self) -> None:
         if self._writer is not None:
             async with self._write_lock:
                 await self._commit_open()
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
+        if self._reader is not None:
+            self._reader.close()
+        if self._writer is not None:
+            self._writer.close()
         self._reader = self._writer = None
 
     async def __aenter__(self) -> Database:
@@ -202,7 +245,7 @@ class Database:
         try:
             group = self._group
             if group is None:
-                await _completed(writer.execute("BEGIN IMMEDIATE"), undo=writer)
+                await _begin(writer)
                 group = self._group = _Group()
             tx = Transaction(writer, guarded=group.bodies > 0, single=single)
         except BaseException:
@@ -235,11 +278,11 @@ class Database:
             if err is not None:
                 if group.bodies == 0:  # alone in the group: undo the whole transaction
                     self._group = None
-                    await _quietly(writer, "ROLLBACK")
+                    _quietly(writer, "ROLLBACK")
                     group.settle()
                     return
                 if tx.saved:
-                    await writer.execute("ROLLBACK TO body")
+                    writer.execute("ROLLBACK TO body")
                 # a single-write body keeps its one write (see ``transaction``)
             group.bodies += 1
             if not writer.in_transaction:  # SQLite rolled it all back (I/O error, full)
@@ -257,7 +300,7 @@ class Database:
             log.warning("write transaction failed: %s", type(fault).__name__)
             if self._group is group:
                 self._group = None
-                await _quietly(writer, "ROLLBACK")
+                _quietly(writer, "ROLLBACK")
             group.settle(fault if isinstance(fault, Exception) else RuntimeError("cancelled"))
         finally:
             self._write_lock.release()
@@ -273,9 +316,9 @@ class Database:
         assert writer is not None
         self._group = None
         try:
-            await _completed(writer.execute("COMMIT"))
+            await _through(writer.execute, "COMMIT")
         except BaseException as err:
-            await _quietly(writer, "ROLLBACK")
+            _quietly(writer, "ROLLBACK")
             group.settle(err if isinstance(err, Exception) else RuntimeError("cancelled"))
             if not isinstance(err, Exception):
                 raise
@@ -287,15 +330,15 @@ class Database:
         if self._group is not None:
             await self._commit(self._group)
 
-    # Reads take one round trip to aiosqlite's thread (execute + fetch + close there);
-    # every fetchone query here selects by key or with LIMIT 1.
+    # Committed reads run on the event loop's thread (module docstring); every fetchone
+    # query here selects by key or with LIMIT 1.
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         assert self._reader is not None, "database is closed"
-        return _first(await self._reader.execute_fetchall(sql, tuple(params)))
+        return _first(self._reader.execute(sql, tuple(params)).fetchall())
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         assert self._reader is not None, "database is closed"
-        return list(await self._reader.execute_fetchall(sql, tuple(params)))
+        return self._reader.execute(sql, tuple(params)).fetchall()
 
     async def backup(self, target: Path) -> None:
         """Online backup through SQLite's backup API: a consistent copy taken while
@@ -314,46 +357,64 @@ class Database:
         back to zero bytes when no reader still needs it (else as much as possible).
         Returns SQLite's (busy, WAL pages, pages checkpointed)."""
         assert self._writer is not None, "database is closed"
+        writer = self._writer
         async with self._write_lock:
             await self._commit_open()
-            async with self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
-                row = await cur.fetchone()
+            cur = await _through(writer.execute, "PRAGMA wal_checkpoint(TRUNCATE)")
+            row = cur.fetchone()
         return (row[0], row[1], row[2]) if row else (1, -1, -1)
 
     async def integrity_check(self) -> str:
-        row = await self.fetchone("PRAGMA integrity_check")
-        return row[0] if row else "no answer"
+        """``PRAGMA integrity_check`` (reads the whole file: on a connection of its own,
+        in a worker thread)."""
+        return await asyncio.to_thread(_integrity_check, self.path)
 
 
 def _first(rows: Iterable[sqlite3.Row]) -> sqlite3.Row | None:
     return next(iter(rows), None)
 
 
-async def _completed(statement, undo: aiosqlite.Connection | None = None):
-    """Run ``statement`` to the end even if our task is cancelled meanwhile: the thread
-    behind aiosqlite would finish it anyway, and a BEGIN whose caller vanished would leave
-    the connection inside a transaction for good. With ``undo``, a BEGIN that completed
-    after a cancellation is rolled back before the cancellation goes on."""
-    task = asyncio.ensure_future(statement)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait([task])
-        if undo is not None and not task.cancelled() and task.exception() is None:
-            await asyncio.wait([asyncio.ensure_future(undo.execute("ROLLBACK"))])
-        raise
-
-
-async def _quietly(conn: aiosqlite.Connection, sql: str) -> None:
+def _quietly(conn: sqlite3.Connection, sql: str) -> None:
     """A ROLLBACK that may find no transaction (SQLite ended it already)."""
     try:
-        await _completed(conn.execute(sql))
+        conn.execute(sql)
     except sqlite3.Error:
         pass
 
 
+async def _through(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` in a worker thread, run to the end even if our task is cancelled
+    meanwhile (the connection must not be left half-way: a COMMIT, a BEGIN)."""
+    task = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        raise
+
+
+async def _begin(writer: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE`` in a worker thread (it may wait for the other process's
+    write lock); one that completed after our cancellation is rolled back."""
+    try:
+        await _through(writer.execute, "BEGIN IMMEDIATE")
+    except asyncio.CancelledError:
+        if writer.in_transaction:
+            _quietly(writer, "ROLLBACK")
+        raise
+
+
 # Read helpers accept either: committed reads (Database) or reads inside a transaction.
 Reader = Database | Transaction
+
+
+def _integrity_check(path: Path) -> str:
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        row = conn.execute("PRAGMA integrity_check").fetchone()
+        return row[0] if row else "no answer"
+    finally:
+        conn.close()
 
 
 def _backup_file(source: Path, target: Path) -> None:

@@ -172,7 +172,7 @@ class _Trace:
 
 async def _traced(db: Database) -> _Trace:
     trace = _Trace()
-    await db._writer.set_trace_callback(trace)  # the test looks inside
+    await db.set_trace(trace)
     return trace
 
 
@@ -209,6 +209,7 @@ async def test_concurrent_transactions_share_one_commit_and_return_after_it(db):
     assert all(seen_after.values()) and len(seen_after) == 50
     assert trace.count("COMMIT") <= 3
     assert trace.count("BEGIN") == trace.count("COMMIT")
+    await db.set_trace(None)
 
 
 async def test_a_failing_body_rolls_back_only_itself(db):
