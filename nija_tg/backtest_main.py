@@ -1,11 +1,11 @@
-"""``nija-tg backtest``: replay a strategy over a CSV of candles with the live engine's
-strategy, risk checks and paper execution; print trades, P&L, win rate and max
-drawdown; optionally write an equity chart."""
+"""``nija-tg backtest``: run a strategy over a CSV of candles with the live engine's
+trading core (strategy, stops, risk checks, limits) on a simulated venue in memory
+(``engine/backtest.py``); print trades, P&L, win rate and max drawdown; optionally
+write an equity chart."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import sys
@@ -16,9 +16,9 @@ from nija_tg.core.errors import NijaError
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.engine.backtest import (
     MarketRules,
+    backtest,
     default_rules,
     load_csv,
-    run_backtest,
     summary,
     write_chart,
 )
@@ -79,15 +79,13 @@ def run_backtest_cli(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     try:
-        result = asyncio.run(
-            run_backtest(
-                candles,
-                strategy=args.strategy,
-                pair=args.pair,
-                settings=risk,
-                balance=balance,
-                rules=rules,
-            )
+        result = backtest(  # in memory: no event loop, no database
+            candles,
+            strategy=args.strategy,
+            pair=args.pair,
+            settings=risk,
+            balance=balance,
+            rules=rules,
         )
     except NijaError as exc:
         return _fail(exc.user_message)

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from nija_tg.core import pnl, risk
@@ -71,7 +72,7 @@ from nija_tg.engine.sim_venue import (
 )
 from nija_tg.exchange.precision import is_dust, sellable_amount
 from nija_tg.strategies import get_strategy
-from nija_tg.strategies.base import CANDLE_WINDOW, SignalSeries, candles_to_frame, param_specs
+from nija_tg.strategies.base import CANDLE_COLUMNS, CANDLE_WINDOW, SignalSeries, param_specs
 
 __all__ = [
     "MIN_COST",
@@ -322,7 +323,7 @@ def _memory(
     rules: MarketRules,
 ) -> BacktestResult:
     strat = get_strategy(settings.strategy)
-    series = strat.series(candles_to_frame(candles), settings.strategy_params, window)
+    series = strat.series(_frame(candles), settings.strategy_params, window)
     shell = BacktestShell(
         candles, series, pair=pair, quote=quote, settings=settings, balance=balance, rules=rules
     )
@@ -331,6 +332,15 @@ def _memory(
         candles, pair, settings, balance, rules, shell.fills, shell.equity,
         shell.limits.paused, dict(shell.refusals),
     )  # fmt: skip
+
+
+def _frame(candles: list[Candle]) -> pd.DataFrame:
+    """The candles as the strategies' frame (columns of floats, built once)."""
+    ts = np.array([c.ts for c in candles], dtype=np.int64)
+    rows = np.array([(c.open, c.high, c.low, c.close, c.volume) for c in candles], np.float64)
+    rows = rows.reshape(len(candles), 5)
+    cols = {"ts": ts, **{name: rows[:, k] for k, name in enumerate(CANDLE_COLUMNS[1:])}}
+    return pd.DataFrame(cols)
 
 
 async def _live(

@@ -87,6 +87,10 @@ def _clamp(x: float) -> float:
     return 0.0 if math.isnan(x) else min(1.0, max(0.0, x))
 
 
+def _clamp_array(x: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(x), 0.0, np.minimum(1.0, np.maximum(0.0, x)))
+
+
 def confidence(snap: dict[str, float], direction: int, params: AdxTrendParams) -> float:
     """The documented confidence formula (``direction`` +1 long, -1 short)."""
     s_adx = _clamp(snap["adx"] / (2.0 * params.adx_threshold))
@@ -243,7 +247,7 @@ class AdxTrendSeries(SignalSeries):
             return []
         v, p = self.values, self.params
         rows = np.minimum(np.arange(n), self.window - 1)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"):
             ok = rows + 1 >= p.warmup
             for c in COLUMNS:
                 ok &= ~np.isnan(v[c])
@@ -254,6 +258,16 @@ class AdxTrendSeries(SignalSeries):
             down &= v["ema_fast"] < v["ema_slow"]
             ok &= up | down
             ok &= v["atr"] * p.atr_multiplier > 0
+            # the confidence as ``confidence`` computes it, with a margin for its rounding
+            d = np.where(up, 1.0, -1.0)
+            s_adx = _clamp_array(v["adx"] / (2.0 * p.adx_threshold))
+            di_sum = v["dmp"] + v["dmn"]
+            s_di = np.where(di_sum > 0, _clamp_array(2.0 * d * (v["dmp"] - v["dmn"]) / di_sum), 0.0)
+            s_ema = np.where(
+                v["atr"] > 0, _clamp_array(d * (v["ema_fast"] - v["ema_slow"]) / v["atr"]), 0.0
+            )
+            conf = W_ADX * s_adx + W_DI * s_di + W_EMA * s_ema
+            ok &= conf >= p.min_confidence - 1e-6
         return ok.tolist()
 
     def row(self, i: int) -> dict[str, float]:

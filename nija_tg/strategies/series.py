@@ -94,8 +94,9 @@ class _Ewm:
         self._part = np.empty_like(self.w)
         self._moved = np.empty(self.w.shape, dtype=bool)
 
-    def step(self, cur: np.ndarray) -> np.ndarray:
-        if self.simple and not np.isnan(cur).any():
+    def step(self, cur: np.ndarray, valid: bool = False) -> np.ndarray:
+        """One row of every window (``valid``: the caller knows ``cur`` holds no NaN)."""
+        if self.simple and (valid or not np.isnan(cur).any()):
             # (f * w + a * cur) / (f + a) where w != cur, in place (same operations)
             new, part, moved = self._new, self._part, self._moved
             np.multiply(self.f, self.w, out=new)
@@ -166,10 +167,22 @@ class Windows:
     from row 0 recording every row (``prefix``: the windows still growing at the
     series' start all begin at row 0, so one run gives each of their last rows)."""
 
-    def __init__(self, ohlc: Ohlc, length: int, *, prefix: bool = False, eps: bool = False):
+    def __init__(
+        self,
+        ohlc: Ohlc,
+        length: int,
+        *,
+        prefix: bool = False,
+        eps: bool = False,
+        record: bool = False,
+    ) -> None:
         self.ohlc = ohlc
         self.length = length
         self.prefix = prefix
+        # full windows: also record every row of the first window (it starts at row 0,
+        # so its rows are the last rows of the growing windows: no prefix run needed
+        # when none of them holds a zero range)
+        self.record = record and not prefix
         if prefix:
             self.starts = np.zeros(1, dtype=np.int64)
             self.flag = np.array([eps])
@@ -196,13 +209,19 @@ class Windows:
 
     def collect(self, out: list[np.ndarray], value: np.ndarray) -> None:
         """Keep ``value`` (a row of every window): every row for a prefix run."""
-        if self.prefix:
+        if self.prefix or (self.record and len(out) < self.length - 1):
             out.append(value[0:1].copy())
+        elif self.record:
+            out.append(value)
         else:
             out[:] = [value]
 
     def result(self, out: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate(out) if self.prefix else out[-1]
+        return np.concatenate(out) if self.prefix or self.record else out[-1]
+
+    def none(self) -> np.ndarray:
+        """The result of an indicator the windows are too short for: all NaN."""
+        return _nan(self.m + (self.length - 1 if self.record else 0))
 
 
 def _nan(m: int) -> np.ndarray:
@@ -215,7 +234,8 @@ def ema(win: Windows, length: int) -> np.ndarray:
     o, out = win.ohlc, []
     ewm = None
     if win.length < length and not win.prefix:
-        return _nan(win.m)
+        return win.none()
+    valid = not np.isnan(o.close).any()
     for j in win.rows():
         if j < length - 1:
             win.collect(out, _nan(win.m))
@@ -226,7 +246,7 @@ def ema(win: Windows, length: int) -> np.ndarray:
             win.collect(out, ewm.w)
             continue
         assert ewm is not None
-        win.collect(out, ewm.step(win.col(o.close, j)))
+        win.collect(out, ewm.step(win.col(o.close, j), valid))
     return win.result(out)
 
 
@@ -235,7 +255,7 @@ def atr(win: Windows, length: int, *, prenan: bool = False) -> np.ndarray:
     SMA seed; ``prenan``: the window's first true range is NaN, as ``ta.adx`` asks) at
     the windows' last row (every row of a prefix run)."""
     if win.length < length + 1 and not win.prefix:
-        return _nan(win.m)
+        return win.none()
     out: list[np.ndarray] = []
     for j, value in enumerate(_atr_steps(win, length, prenan=prenan)):
         # pandas-ta's atr needs length + 1 rows: a shorter window gives None
@@ -249,6 +269,7 @@ def _atr_steps(win: Windows, length: int, *, prenan: bool) -> Iterator[np.ndarra
     o = win.ohlc
     tr0, tr1 = o.true_range(False), o.true_range(True)
     hl0, hl1 = np.abs(o.hl(False)), np.abs(o.hl(True))
+    valid = not (np.isnan(tr0).any() or np.isnan(tr1).any())
     ewm = None
     for j in win.rows():
         if j < length - 1:
@@ -266,7 +287,7 @@ def _atr_steps(win: Windows, length: int, *, prenan: bool) -> Iterator[np.ndarra
             value = ewm.w
         else:
             assert ewm is not None
-            value = ewm.step(win.pick(tr0, tr1, j))
+            value = ewm.step(win.pick(tr0, tr1, j), valid)
         yield value
 
 
@@ -289,10 +310,10 @@ def adx(win: Windows, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``indicators.adx`` (ADX, +DI, -DI) at the windows' last row (prefix: every row)."""
     o = win.ohlc
     if win.length < length + 1 and not win.prefix:  # its atr needs length + 1 rows
-        nan = _nan(win.m)
-        return nan, nan, nan
+        return win.none(), win.none(), win.none()
     atr_rows = _atr_steps(win, length, prenan=True)
     pos, neg = _directional(o)
+    valid = not (np.isnan(pos[1:]).any() or np.isnan(neg[1:]).any())
     outs: tuple[list, list, list] = ([], [], [])
     rp = rn = rd = None
     nan = _nan(win.m)
@@ -307,7 +328,7 @@ def adx(win: Windows, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 vp, vn = rp.w, rn.w
             else:
                 assert rp is not None and rn is not None
-                vp, vn = rp.step(win.col(pos, j)), rn.step(win.col(neg, j))
+                vp, vn = rp.step(win.col(pos, j), valid), rn.step(win.col(neg, j), valid)
             k = 100.0 / atr_j
             dmp = k * vp
             dmn = k * vn
@@ -331,11 +352,15 @@ def adx(win: Windows, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def over_series(ohlc: Ohlc, window: int, compute) -> dict[str, np.ndarray]:
     """``compute(windows) -> {name: values at the windows' last row}`` for every
     candle: candle i's window is rows max(0, i - window + 1) .. i, as the live hub
-    keeps them. The windows still growing (i < window - 1) all start at row 0: one
-    run records each of their last rows (twice when a zero range appears in them:
-    without and with pandas-ta's epsilon, each row taking the one its window had)."""
+    keeps them. The windows still growing (i < window - 1) all start at row 0, as the
+    first full window does: its rows are their last rows, recorded on the way; when a
+    zero range appears among them, a run of their own records them without and with
+    pandas-ta's epsilon (each row taking the one its window had)."""
     n = ohlc.n
     grow = min(window - 1, n)
+    if n >= window and not ohlc.zero_range()[:grow].any():
+        # the first full window's rows are the growing windows' last rows
+        return compute(Windows(ohlc, window, record=True))
     out: dict[str, list[np.ndarray]] = {}
     if grow > 0:
         head = Ohlc(ohlc.high[:grow], ohlc.low[:grow], ohlc.close[:grow])
