@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bench import close_to_order
+from bench import backtest_speed, close_to_order
 from bench.report import NA, _g, _ratio
 
 
@@ -243,23 +243,15 @@ def sections(res: dict, fanout_rows: Callable, profile_table: Callable, ms: Call
         "more. Per user, a signal is only an `evaluate` (~0.1 ms).",
         *profile_table(ind.get("profile")),
         "",
-        "## 7. Backtest speed",
-        "",
-        f"`bench/backtest_speed.py`: `run_backtest` over `{_g(bt, 'data', default=NA)}` "
-        f"({_g(bt, 'candles')} real 5m candles), as `nija-tg backtest --data` runs it: "
-        f"**{_g(bt, 'candles_per_s')} candles/s** ({_g(bt, 'ms_per_candle')} ms per "
-        f"candle, {_g(bt, 'elapsed_s')} s, {_g(bt, 'trades')} trades).",
-        "",
-        "The backtest replays the live loop, so each candle pays one indicator recompute "
-        "(~6 ms of pandas, see 6) plus the loop's database transactions (synchronous=FULL "
-        "on a throw-away file). Profile of the first "
-        f"{_g(bt, 'profile_candles')} candles:",
-        *profile_table(bt.get("profile")),
-        "",
-        "A vectorised pass (prepare once over all candles, evaluate every index at "
-        "~0.1 ms) would be one to two orders of magnitude faster, at the cost of no "
-        "longer being the same code path as live trading.",
+        *_backtest_speed(bt, profile_table),
         "",
         *close_to_order.section(res.get("close_to_order")),
     ]
     return lines
+
+
+def _backtest_speed(bt: dict, profile_table: Callable) -> list[str]:
+    """Section 7, as ``bench/backtest_speed.py`` writes it (issue 13's targets)."""
+    if "cli_s" not in bt:
+        return ["## 7. Backtest speed", "", NA]
+    return backtest_speed.section(bt, profile_table)

@@ -129,3 +129,27 @@ async def test_swap_backtest_and_the_live_loop_on_the_swap_account_fill_alike():
     assert [f["stop_price"] for f in ours.fills] == [f["stop_price"] for f in live.fills]
     assert {t.side for t in ours.trades} == {"long", "short"}
     assert ours.equity == live.equity and ours.refusals == live.refusals
+
+
+async def test_the_limits_and_the_gate_act_alike():
+    """Tight limits: the daily loss blocks entries (refused "daily_loss"), the drawdown
+    pauses the user (an exit signal then refused "gate_protect": PROTECT keeps only the
+    stops), and the run ends once nothing is left to protect: the in-memory backtest and
+    the live loop alike, to the last equity point."""
+    candles = load_csv(REPO / "tests" / "data" / "ETH-BTC-5m.csv")
+    settings = dataclasses.replace(
+        RiskSettings(),
+        max_drawdown_pct=Decimal(3),
+        daily_loss_usd=Decimal(5),
+        daily_loss_pct=Decimal(50),
+        max_position_usd=Decimal(1000),
+        risk_per_trade_pct=Decimal(3),
+    )
+    kw = {"pair": "ETH/USDT", "settings": settings, "balance": Decimal(1000)}
+    ours = await run_backtest(candles, **kw)
+    live = await run_backtest(candles, live=True, **kw)
+    assert ours.paused and live.paused
+    assert ours.refusals == live.refusals
+    assert ours.refusals["daily_loss"] > 0 and ours.refusals["gate_protect"] > 0
+    assert as_strings(ours.fills) == as_strings(live.fills)
+    assert ours.equity == live.equity and len(ours.equity) < len(candles)
