@@ -17,10 +17,23 @@ nija_tg.bot_main against the fake Bot API, in this process):
   one message per second per chat).
 
 Each run's flood backlog is abandoned (its update tasks cancelled) once the victims have
-their answers, so runs do not add up. The report is the median of the runs and every
-run; it replaces its own section of docs/benchmarks.md (``--no-docs``: print only).
+their answers, so runs do not add up.
 
-    .venv/bin/python -m bench.fairness [--quick] [--runs 5] [--flood 600]
+Burst over a backlog (issue 14, item 1): ``--burst-users`` (200) users send /status at
+the same instant while ``--notifications`` (10,000) outbox rows, one per chat, wait to be
+sent, and 20 users at the /connect credential step send their key at that instant too;
+the fake Bot API enforces Telegram's limits (30 messages/s per bot, 1 per second per
+chat, 429 beyond). Measured: each /status reply from queueing (and from the getUpdates
+answer that handed it to the bot), each key's deleteMessage, and over ``--window``
+seconds (20) from the burst the notifications sent against what the replies left of
+the 30/s; the 429s and requests inside a penalty window over the whole run. Two modes:
+``free`` (the default configuration) and ``paid`` (``NIJA_PAID_BROADCAST_RATE=970``:
+what the free 30/s cannot take at once goes as a paid broadcast).
+
+The report is the median of the runs and every run; it replaces its own section of
+docs/benchmarks.md (``--no-docs``: print only).
+
+    .venv/bin/python -m bench.fairness [--quick] [--runs 5] [--flood 600] [--burst-runs 5]
 """
 
 from __future__ import annotations
@@ -41,9 +54,12 @@ from telegram.ext import BaseUpdateProcessor
 from telegram.warnings import PTBUserWarning
 
 from bench.bot_driver import TimedBotAPI, register_users
-from bench.common import REPO, bench_args, emit
+from bench.common import REPO, bench_args, emit, machine, percentile, summary_ms
 from nija_tg.bot_main import build_application
+from nija_tg.core.models import Role
 from nija_tg.handlers.update_processor import SKIPPED, SKIPPED_SECRETS
+from nija_tg.storage import outbox, users
+from nija_tg.storage.db import Database
 from tests.conftest import TEST_TOKEN
 from tests.handlers.harness import BotHarness, harness_settings, start_engine_side, stop_bot
 
@@ -159,6 +175,171 @@ async def one_run(data_dir: Path, flood: int, legacy: bool) -> dict[str, Any]:
     return result
 
 
+# -- burst over a backlog (issue 14, item 1) ------------------------------------------------
+BURST_FIRST = 600_000
+NOTIFY_FIRST = 1_000_000
+FREE_RATE = 30.0
+PAID_ENV = {"NIJA_PAID_BROADCAST_RATE": "970"}
+
+
+async def _queue_backlog(db_path: Path, notifications: int) -> None:
+    """``notifications`` rows, one per chat (no digest merges them), mostly fills, every
+    20th a stop alert and every 4th a summary, queued before the bot starts."""
+    db = await Database.open(db_path)
+    try:
+        async with db.transaction() as tx:
+            for i in range(notifications):
+                uid = NOTIFY_FIRST + i
+                await users.upsert_user(tx, uid, uid, None, "N", Role.TRADER)
+                kind = "stop" if i % 20 == 0 else "summary" if i % 4 == 1 else "fill"
+                await outbox.enqueue(tx, uid, kind, f"{kind} #{i}")
+    finally:
+        await db.close()
+
+
+async def burst_run(
+    data_dir: Path,
+    *,
+    burst_users: int,
+    notifications: int,
+    keyers: int,
+    window: float,
+    env: dict[str, str],
+) -> dict[str, Any]:
+    askers = [BURST_FIRST + i for i in range(burst_users)]
+    keys = [BURST_FIRST + burst_users + i for i in range(keyers)]
+    api = TimedBotAPI(token=TEST_TOKEN, enforce_limits=True)
+    await api.start()
+    settings = harness_settings(data_dir, api.url, **env)
+    await register_users(settings.db_path, askers + keys)
+    await _queue_backlog(settings.db_path, notifications)
+    engine = await start_engine_side(settings, run=False)  # publishes the sealing key
+    app = build_application(settings)
+    await app.initialize()
+    await app.post_init(app)
+    await app.start()
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    bot = BotHarness(api=api, app=app, settings=settings, engine=engine)
+    try:
+        await asyncio.gather(*(_reply(bot, uid, "/connect kraken") for uid in keys))
+        await asyncio.sleep(1.1)  # every chat of the burst may take a message again
+        pending_before = (await outbox.counts(engine.db))["pending"]
+        replies = [api.expect("sendMessage", uid) for uid in askers]
+        deletions = [api.expect("deleteMessage", uid) for uid in keys]
+        started = time.monotonic()
+        status_ids = [api.user_message(uid, "/status") for uid in askers]
+        key_ids = [api.user_message(uid, KEY) for uid in keys]
+        reply_at = await asyncio.wait_for(asyncio.gather(*replies), TIMEOUT)
+        delete_at = await asyncio.wait_for(asyncio.gather(*deletions), TIMEOUT)
+        replies_done = time.monotonic() - started
+        await asyncio.sleep(max(0.0, started + window - time.monotonic()))
+        ended = started + window
+        in_window = [
+            r
+            for r in api.requests
+            if r.method == "sendMessage" and r.ok and started <= r.ts < ended
+        ]
+        chats = set(askers)
+        replies_in = sum(1 for r in in_window if r.chat_id in chats)
+        notes = [r for r in in_window if isinstance(r.chat_id, int) and r.chat_id >= NOTIFY_FIRST]
+        paid_notes = sum(1 for r in notes if r.params.get("allow_paid_broadcast"))
+        paid_replies = sum(
+            1 for r in in_window if r.chat_id in chats and r.params.get("allow_paid_broadcast")
+        )
+        free_notes = len(notes) - paid_notes
+        left = FREE_RATE * window - (replies_in - paid_replies)
+        queued = [at - started for at in reply_at]
+        handed = [
+            at - api.handed.get((uid, mid), started)
+            for uid, mid, at in zip(askers, status_ids, reply_at, strict=True)
+        ]
+        key_handed = [
+            at - api.handed.get((uid, mid), started)
+            for uid, mid, at in zip(keys, key_ids, delete_at, strict=True)
+        ]
+        result = {
+            "burst_users": burst_users,
+            "notifications": notifications,
+            "pending_at_burst": pending_before,
+            "window_s": window,
+            "replies_all_in_s": round(replies_done, 2),
+            "reply_queued": summary_ms(queued),
+            "reply_handed": summary_ms(handed),
+            "key_handed_to_delete": summary_ms(key_handed),
+            "key_handed_to_delete_s": [round(k, 4) for k in key_handed],
+            "replies_in_window": replies_in,
+            "paid_replies": paid_replies,
+            "notifications_in_window": len(notes),
+            "paid_notifications": paid_notes,
+            "free_left_by_replies": round(left, 1),
+            "notification_share_pct": round(100 * free_notes / left, 1) if left > 0 else None,
+            "rate_limited_429": len(api.rate_limited),
+            "violations": len(api.violations),
+            "max_per_bot_per_s": api.max_rate_per_bot(),
+            "max_per_chat_per_s": api.max_rate_per_chat(),
+        }
+    finally:
+        await stop_bot(bot)
+    return result
+
+
+def _burst_mode(
+    tmp: Path, name: str, runs: int, sizes: dict[str, Any], env: dict[str, str]
+) -> dict[str, Any]:
+    out = []
+    for i in range(runs):
+        data_dir = tmp / f"burst-{name}-{i}"
+        data_dir.mkdir()
+        out.append(asyncio.run(burst_run(data_dir, env=env, **sizes)))
+
+    def med(path: tuple[str, ...]) -> float:
+        values = []
+        for r in out:
+            v: Any = r
+            for key in path:
+                v = v[key]
+            if v is not None:
+                values.append(v)
+        return round(statistics.median(values), 2) if values else float("nan")
+
+    keys_all = [k for r in out for k in r["key_handed_to_delete_s"]]
+    return {
+        "mode": name,
+        "runs": runs,
+        **{k: v for k, v in sizes.items()},
+        "median_reply_queued_p50_ms": med(("reply_queued", "p50_ms")),
+        "median_reply_queued_p99_ms": med(("reply_queued", "p99_ms")),
+        "median_reply_handed_p99_ms": med(("reply_handed", "p99_ms")),
+        "median_key_handed_to_delete_p99_ms": med(("key_handed_to_delete", "p99_ms")),
+        "key_handed_to_delete_all_runs_p99_ms": round(percentile(keys_all, 99) * 1000, 2)
+        if keys_all
+        else float("nan"),
+        "median_notification_share_pct": med(("notification_share_pct",)),
+        "median_notifications_in_window": med(("notifications_in_window",)),
+        "total_429": sum(r["rate_limited_429"] for r in out),
+        "total_violations": sum(r["violations"] for r in out),
+        "every_run": out,
+    }
+
+
+def run_burst(
+    quick: bool = False, runs: int = 5, burst_users: int = 200, notifications: int = 10_000,
+    keyers: int = 20, window: float = 20.0, modes: tuple[str, ...] = ("free", "paid"),
+) -> list[dict[str, Any]]:  # fmt: skip
+    warnings.filterwarnings("ignore", category=PTBUserWarning)
+    if quick:
+        runs, burst_users, notifications, keyers, window = 1, 20, 300, 3, 3.0
+    sizes = {
+        "burst_users": burst_users,
+        "notifications": notifications,
+        "keyers": keyers,
+        "window": window,
+    }
+    envs = {"free": {}, "paid": PAID_ENV}
+    with tempfile.TemporaryDirectory(prefix="nija-bench-burst-") as tmp_name:
+        return [_burst_mode(Path(tmp_name), m, runs, sizes, envs[m]) for m in modes]
+
+
 def _since(api: TimedBotAPI, chat_id: int, message_id: int, at: float) -> float:
     """Milliseconds from the getUpdates answer that handed the message to the bot."""
     handed = api.handed.get((chat_id, message_id))
@@ -190,7 +371,7 @@ def _mode(tmp: Path, name: str, runs: int, flood: int, legacy: bool) -> dict[str
 
 def run(
     quick: bool = False, runs: int = 5, flood: int = 600, legacy_runs: int = 3,
-    legacy_flood: int = 300,
+    legacy_flood: int = 300, burst_runs: int = 5,
 ) -> dict[str, Any]:  # fmt: skip
     warnings.filterwarnings("ignore", category=PTBUserWarning)
     if quick:
@@ -200,11 +381,14 @@ def run(
         modes = [_mode(tmp, "per_user_first", runs, flood, legacy=False)]
         if legacy_runs:
             modes.append(_mode(tmp, "slot_first", legacy_runs, legacy_flood, legacy=True))
+    burst = run_burst(quick, runs=burst_runs) if burst_runs else []
     return {
         "benchmark": "fairness",
         "quick": quick,
         "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cpus": machine().get("cores"),
         "modes": modes,
+        "burst": burst,
     }
 
 
@@ -266,7 +450,78 @@ def render(result: dict[str, Any]) -> str:
         "in. With the slot taken first, the flood's updates hold every slot while they "
         "wait their turn, and everyone else, deletions included, waits behind them.",
     ]
+    if result.get("burst"):
+        lines += ["", *render_burst(result)]
     return "\n".join(lines)
+
+
+def render_burst(result: dict[str, Any]) -> list[str]:
+    burst = result["burst"]
+    first = burst[0]
+    lines = [
+        "### 200 users at once over 10,000 queued notifications",
+        "",
+        f"{first['burst_users']} users send /status at the same instant while "
+        f"{first['notifications']} notifications (one per chat: 5 % stop alerts, 25 % "
+        f"summaries, the rest fills) wait in the outbox, and {first['keyers']} users at the "
+        "/connect credential step send their key at that instant; the fake Bot API "
+        "enforces 30 messages/s per bot and 1 per second per chat (429 beyond). The bot "
+        "process sends both through one budget: replies first, then alerts, fills, "
+        "summaries. Reply latency from queueing at the fake (what the user waits) and "
+        "from the getUpdates answer that handed the command to the bot; the key's "
+        "handed → deleteMessage (the secret exposure window); notifications sent in the "
+        f"{first['window']:g} s after the burst against what the replies left of the free "
+        "30/s; 429s and requests inside a penalty window over the whole run. "
+        f"Machine: {result.get('cpus')} CPU(s), shared with other work while measured.",
+        "",
+        "| mode | runs | reply p50 (queued) | reply p99 (queued) | reply p99 (handed) "
+        "| key handed → deleted p99 | notifications / what replies left | 429s "
+        "| in penalty window |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for m in burst:
+        lines.append(
+            f"| {m['mode']} | {m['runs']} | {m['median_reply_queued_p50_ms']} ms "
+            f"| {m['median_reply_queued_p99_ms']} ms | {m['median_reply_handed_p99_ms']} ms "
+            f"| {m['median_key_handed_to_delete_p99_ms']} ms "
+            f"| {m['median_notification_share_pct']} % | {m['total_429']} "
+            f"| {m['total_violations']} |"
+        )
+    lines += [
+        "",
+        "Every run:",
+        "",
+        "| mode | run | replies all in | reply p50 / p99 (queued) | reply p99 (handed) "
+        "| key deleted p50 / p99 | replies (paid) in window | notifications (paid) in window "
+        "| free left by replies | share | 429s | max/s bot, chat |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for m in burst:
+        for i, r in enumerate(m["every_run"], 1):
+            lines.append(
+                f"| {m['mode']} | {i} | {r['replies_all_in_s']} s "
+                f"| {r['reply_queued']['p50_ms']} / {r['reply_queued']['p99_ms']} ms "
+                f"| {r['reply_handed']['p99_ms']} ms "
+                f"| {r['key_handed_to_delete']['p50_ms']} / "
+                f"{r['key_handed_to_delete']['p99_ms']} ms "
+                f"| {r['replies_in_window']} ({r['paid_replies']}) "
+                f"| {r['notifications_in_window']} ({r['paid_notifications']}) "
+                f"| {r['free_left_by_replies']} | {r['notification_share_pct']} % "
+                f"| {r['rate_limited_429']} "
+                f"| {r['max_per_bot_per_s']}, {r['max_per_chat_per_s']} |"
+            )
+    lines += [
+        "",
+        "With the free 30 messages/s, 200 replies cannot all arrive within 2 s: the last "
+        "one is at least 200 / 30 = 6.7 s away whatever the bot does (the fake counts "
+        "replies in the 30/s as Telegram's limit is documented; Telegram does not publish "
+        "whether replies to users are exempt). Replies take every token until they are "
+        "all out, so their p99 is that floor plus the bot's own time; the notifications "
+        "take the rest. With paid broadcasts on (`NIJA_PAID_BROADCAST_RATE`), the replies "
+        "the free 30/s cannot take at once go as paid broadcasts (0.1 Telegram Stars "
+        "each) and the 2 s target is met; the notifications keep `NIJA_SENDER_RATE`.",
+    ]
+    return lines
 
 
 def write_docs(result: dict[str, Any], path: Path = DOCS) -> None:
@@ -293,9 +548,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--flood", type=int, default=600)
     parser.add_argument("--legacy-runs", type=int, default=3)
     parser.add_argument("--legacy-flood", type=int, default=300)
+    parser.add_argument("--burst-runs", type=int, default=5, help="0: skip the burst")
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/")
     args = parser.parse_args(argv)
-    result = run(args.quick, args.runs, args.flood, args.legacy_runs, args.legacy_flood)
+    result = run(
+        args.quick, args.runs, args.flood, args.legacy_runs, args.legacy_flood, args.burst_runs
+    )
     if not args.quick and not args.no_docs:
         write_docs(result)
     emit(result, args.json)

@@ -11,8 +11,9 @@ a token here, in priority order, and keeps Telegram's limits
 * a 429 ``retry_after`` pauses the whole budget (Telegram does not say whether the
   chat's or the bot's limit was hit) and the chat;
 * with paid broadcasts on (``paid_rate`` > 0, ``NIJA_PAID_BROADCAST_RATE``), a message
-  that finds no free token goes at once with ``allow_paid_broadcast`` (0.1 Telegram Stars
-  each, up to 1,000/s), up to ``paid_rate`` per second on top of the free 30.
+  that would wait behind others for a free token (the free 30/s is taken) goes at once
+  with ``allow_paid_broadcast`` (0.1 Telegram Stars each, up to 1,000/s), up to
+  ``paid_rate`` per second on top of the free 30.
 
 Deletions never take a token (handlers.rate_limit): they do not produce a message and
 must not wait behind replies when they remove a secret.
@@ -26,11 +27,13 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 import time
 from collections.abc import Callable
 from enum import IntEnum
 
 Clock = Callable[[], float]
+log = logging.getLogger("nija_tg.bot.budget")
 
 TELEGRAM_RATE = 30.0  # messages/s Telegram allows a bot for free
 PAID_MAX_RATE = 1000.0  # with allow_paid_broadcast
@@ -148,7 +151,9 @@ class OutgoingBudget:
 
     def waiting(self, priority: Priority | None = None) -> int:
         return sum(
-            1 for p, _, f in self._waiters if not f.done() and (priority is None or p == priority)
+            1
+            for p, _, _, f in self._waiters
+            if not f.done() and (priority is None or p == priority)
         )
 
     def _ensure_pump(self) -> None:
@@ -161,6 +166,9 @@ class OutgoingBudget:
             heapq.heappop(self._waiters)
         return self._waiters[0][3] if self._waiters else None
 
+    def _behind(self, wait: float) -> bool:
+        return wait > self._free.interval or self.waiting() > 1
+
     def _best_payer(self) -> asyncio.Future[bool] | None:
         """The most urgent waiter that may go as a paid broadcast."""
         best = None
@@ -170,13 +178,27 @@ class OutgoingBudget:
         return None if best is None else best[3]
 
     async def _run_pump(self) -> None:
+        try:
+            await self._grant_loop()
+        except Exception as exc:  # never leave a waiter hanging
+            log.exception("outgoing budget failed")
+            for *_, fut in self._waiters:
+                if not fut.done():
+                    fut.set_exception(exc)
+            self._waiters.clear()
+            raise
+
+    async def _grant_loop(self) -> None:
         while (fut := self._top()) is not None:
             now = self._clock()
             wait = self._paused_until - now
             paid = False
             if wait <= 0:
                 wait = self._free.ready_in(now)
-                if wait > 0 and self._paid is not None:
+                # pay only when the free 30/s is behind: several waiting, or the next
+                # free token more than one token away (a lone message a few milliseconds
+                # before its free token waits for it: 0.1 Star each)
+                if wait > 0 and self._paid is not None and self._behind(wait):
                     paid_wait = self._paid.ready_in(now)
                     payer = self._best_payer() if paid_wait <= 0 else None
                     if payer is not None:

@@ -229,8 +229,30 @@ class Sender:
     # -- one cycle ------------------------------------------------------------------------
     async def _cycle(self, stop: asyncio.Event | None, deadline: float | None) -> int:
         """Dispatch one message to each ready chat (up to about a second of budget), the
-        chats holding the most urgent rows first."""
+        chats holding the most urgent rows first. The first token is asked for while
+        the outbox is read, so the query costs no token when replies leave some."""
         self._wake.clear()
+        first: list[asyncio.Future | None] = [
+            asyncio.ensure_future(self._token(Priority.SUMMARY, stop, deadline))
+        ]
+        try:
+            return await self._dispatch(first, stop, deadline)
+        finally:
+            if first[0] is not None:
+                await self._give_back(first[0])
+
+    async def _give_back(self, token: asyncio.Future) -> None:
+        """An unused token (or the wait for one) goes back to the budget."""
+        if not token.done():
+            token.cancel()
+            await asyncio.gather(token, return_exceptions=True)
+        elif not token.cancelled() and token.exception() is None and token.result() is not None:
+            self.budget.refund(token.result())
+
+    async def _dispatch(
+        self, first: list[asyncio.Future | None], stop: asyncio.Event | None, deadline: float | None
+    ) -> int:
+        """``first[0]``: the token asked for with the query (None once spent)."""
         now = time.time()
         busy = self.budget.busy_chats() | set(self._tasks)
         chats = await outbox_claims.due_chats_by_priority(
@@ -251,7 +273,11 @@ class Sender:
             if chat_id not in by_chat:
                 continue
             await self._slots.acquire()
-            paid = await self._token(Priority(rank), stop, deadline)
+            early, first[0] = first[0], None
+            if early is not None:
+                paid = await early
+            else:
+                paid = await self._token(Priority(rank), stop, deadline)
             if paid is None:
                 self._slots.release()
                 break
