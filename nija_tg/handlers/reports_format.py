@@ -1,55 +1,22 @@
-"""Number and time formatting for reports (every result is plain text: escape it)."""
+"""Number and time formatting for reports (every result is plain text: escape it), and
+the report tables' wording. Money and amounts come from the one number format
+(nija_tg/core/number_format.py), re-exported here for the handlers."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
+from nija_tg.core.number_format import DASH, amount, money
 from nija_tg.handlers.replies import esc
 from nija_tg.services.reports_service import DailyReport, PerformanceReport, PositionView
 
-DASH = "—"
-SIG_DIGITS = 8
-HUGE = Decimal("1e18")
 GAIN, LOSS, FLAT = "🟢", "🔴", "⚪"
 CASH = frozenset({"USD", "USDT", "USDC", "EUR", "GBP", "DAI", "BUSD", "FDUSD", "TUSD"})
 
 
 def _ok(value: Decimal | None) -> bool:
     return value is not None and value.is_finite()
-
-
-def money(value: Decimal | None, *, signed: bool = False) -> str:
-    """2 decimals with thousands separators: ``12,345.68`` (``+12,345.68`` if signed)."""
-    if not _ok(value):
-        return DASH
-    assert value is not None
-    if abs(value) >= HUGE:
-        return f"{value:+.3E}" if signed else f"{value:.3E}"
-    with localcontext(prec=60, rounding=ROUND_HALF_EVEN):
-        q = value.quantize(Decimal("0.01"))
-    if q.is_zero():
-        q = abs(q)
-    return f"{q:+,.2f}" if signed else f"{q:,.2f}"
-
-
-def amount(value: Decimal | None) -> str:
-    """Up to 8 significant digits (integer digits are never rounded away), thousands
-    separators, no trailing zeros: ``0.00012346``, ``65,000.123``, ``1,234,567,890``."""
-    if not _ok(value):
-        return DASH
-    assert value is not None
-    if value.is_zero():
-        return "0"
-    if abs(value) >= HUGE:
-        return f"{value:.3E}"
-    places = max(0, SIG_DIGITS - 1 - value.adjusted())
-    with localcontext(prec=60, rounding=ROUND_HALF_EVEN):
-        q = value.quantize(Decimal(1).scaleb(-places))
-    text = f"{q:,f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
 
 
 def balance(value: Decimal | None, currency: str) -> str:

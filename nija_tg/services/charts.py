@@ -21,6 +21,8 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+from nija_tg.core.number_format import money  # noqa: E402
+
 LINE = "#1f77b4"
 UP = "#2ca02c"
 DOWN = "#d62728"
@@ -44,7 +46,8 @@ def _clean(points: Sequence[tuple[float, Decimal]]) -> list[tuple[datetime, floa
 
 
 def _money(value: float, _pos: object = None) -> str:
-    return f"{value:,.2f}"
+    """An axis tick in the one money format (matplotlib hands floats)."""
+    return money(Decimal(repr(value)))
 
 
 def render_equity_chart(points: Sequence[tuple[float, Decimal]], title: str = "Equity") -> bytes:
@@ -74,7 +77,8 @@ def render_equity_chart(points: Sequence[tuple[float, Decimal]], title: str = "E
     ax.yaxis.set_major_formatter(FuncFormatter(_money))
     ax.grid(True, alpha=0.3)
     change = values[-1] - values[0]
-    ax.set_title(f"{title}   last {values[-1]:,.2f}   change {change:+,.2f}", fontsize=11)
+    last, moved = _money(values[-1]), money(Decimal(repr(change)), signed=True)
+    ax.set_title(f"{title}   last {last}   change {moved}", fontsize=11)
     ax.set_xlabel("UTC")
     fig.tight_layout()
     buffer = io.BytesIO()

@@ -8,6 +8,7 @@ import html
 from decimal import Decimal
 
 from nija_tg.core.models import TradingMode, Verification
+from nija_tg.core.number_format import amount
 
 MAX_BALANCES_SHOWN = 8
 OPEN_FAILED = (
@@ -21,7 +22,7 @@ def _esc(value: object) -> str:
 
 
 def _amount(value: Decimal) -> str:
-    return f"{value:,.8f}".rstrip("0").rstrip(".")
+    return amount(value)  # the one number format
 
 
 def refused_text(exchange_id: str, reason: str) -> str:

@@ -222,7 +222,7 @@ def _steps(
         if target == value:
             continue
         text = _num(target)
-        sign = "+" if target > value else "−"
+        sign = "+" if target > value else "-"
         out.setdefault(text, Option(f"{sign}{_num(abs(target - value))} → {text}", text))
     return tuple(sorted(out.values(), key=lambda o: Decimal(o.value)))
 

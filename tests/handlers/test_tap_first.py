@@ -135,7 +135,7 @@ async def test_settings_editor_steps_presets_and_saving(bot):
     text = editor.params["text"]
     assert "Now: <b>300 USD</b>" in text and "Allowed: 10 to 100000 USD" in text
     labels = [t for t, _ in buttons(editor)]
-    assert labels[:4] == ["−250 → 50", "−50 → 250", "+50 → 350", "+250 → 550"]
+    assert labels[:4] == ["-250 → 50", "-50 → 250", "+50 → 350", "+250 → 550"]
     assert "• moderate 300" in labels and "conservative 100" in labels and "‹ Back" in labels
     saved = await tap(bot, TRADER, editor, "+50 → 350", method="editMessageText")
     assert "✅ Saved: 300 USD → <b>350 USD</b>" in saved.params["text"]

@@ -1,0 +1,53 @@
+"""The one number format for people (pure): money with 2 decimals, half-even, thousands
+separators and an ASCII sign; coin amounts and prices with up to 8 significant digits.
+
+Every layer may use it (the engine's texts too: it imports nothing above core), so the
+same equity reads the same in /status, /users and an alert. Results are plain text:
+escape them for HTML (they hold no markup characters, so escaping changes nothing).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
+DASH = "—"
+SIG_DIGITS = 8
+HUGE = Decimal("1e18")
+
+
+def _ok(value: Decimal | None) -> bool:
+    return value is not None and value.is_finite()
+
+
+def money(value: Decimal | None, *, signed: bool = False) -> str:
+    """2 decimals with thousands separators: ``12,345.68`` (``+12,345.68`` if signed,
+    ``-3.20`` for a loss either way); half-even; never ``-0.00``; ``—`` if unknown."""
+    if not _ok(value):
+        return DASH
+    assert value is not None
+    if abs(value) >= HUGE:
+        return f"{value:+.3E}" if signed else f"{value:.3E}"
+    with localcontext(prec=60, rounding=ROUND_HALF_EVEN):
+        q = value.quantize(Decimal("0.01"))
+    if q.is_zero():
+        q = abs(q)
+    return f"{q:+,.2f}" if signed else f"{q:,.2f}"
+
+
+def amount(value: Decimal | None) -> str:
+    """Up to 8 significant digits (integer digits are never rounded away), thousands
+    separators, no trailing zeros: ``0.00012346``, ``65,000.123``, ``1,234,567,890``."""
+    if not _ok(value):
+        return DASH
+    assert value is not None
+    if value.is_zero():
+        return "0"
+    if abs(value) >= HUGE:
+        return f"{value:.3E}"
+    places = max(0, SIG_DIGITS - 1 - value.adjusted())
+    with localcontext(prec=60, rounding=ROUND_HALF_EVEN):
+        q = value.quantize(Decimal(1).scaleb(-places))
+    text = f"{q:,f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
