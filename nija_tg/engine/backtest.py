@@ -113,8 +113,8 @@ SLIPPAGE = Decimal("0.0005")  # LoopDeps.paper_slippage
 def load_csv(path: Path) -> list[Candle]:
     """Candles from a CSV with a header ``timestamp,open,high,low,close,volume``
     (timestamp in UTC milliseconds; ``ts`` accepted too), sorted, duplicates dropped
-    (the last wins). Numbers are read as Python reads them (``round_trip``)."""
-    frame = pd.read_csv(path, float_precision="round_trip")
+    (the last wins)."""
+    frame = pd.read_csv(path)
     if "timestamp" not in frame.columns and "ts" in frame.columns:
         frame = frame.rename(columns={"ts": "timestamp"})
     cols = ["timestamp", "open", "high", "low", "close", "volume"]
@@ -669,7 +669,8 @@ class BacktestShell:
         candle = self.candles[i]
         boundary = -(-(candle.ts + self.tf) // self.tf) * self.tf
         self.i, self.now_ms = i, boundary + GRACE_MS
-        self.price = Decimal(str(candle.close))
+        if self.positions or self._priced or self.series.may_enter(i):
+            self.price = Decimal(str(candle.close))  # else nothing reads it at this close
         signal = self.stops_and_signal(i, candle)
         equity = self.equity_at_close()
         if self.now_ms >= self._day_end:
