@@ -47,7 +47,7 @@ def _clean(points: Sequence[tuple[float, Decimal]]) -> list[tuple[datetime, floa
 
 def _money(value: float, _pos: object = None) -> str:
     """An axis tick in the one money format (matplotlib hands floats)."""
-    return money(Decimal(repr(value)))
+    return money(Decimal(str(float(value))))
 
 
 def render_equity_chart(points: Sequence[tuple[float, Decimal]], title: str = "Equity") -> bytes:
@@ -77,7 +77,7 @@ def render_equity_chart(points: Sequence[tuple[float, Decimal]], title: str = "E
     ax.yaxis.set_major_formatter(FuncFormatter(_money))
     ax.grid(True, alpha=0.3)
     change = values[-1] - values[0]
-    last, moved = _money(values[-1]), money(Decimal(repr(change)), signed=True)
+    last, moved = _money(values[-1]), money(Decimal(str(float(change))), signed=True)
     ax.set_title(f"{title}   last {last}   change {moved}", fontsize=11)
     ax.set_xlabel("UTC")
     fig.tight_layout()
