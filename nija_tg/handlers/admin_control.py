@@ -50,7 +50,7 @@ async def pause_command(update: Update, context: BotContext, actor_id: int) -> N
     target = _target(args[0])
     reason = " ".join(args[1:])
     if target is None:
-        count = await context.services.admin.pausable_count(actor_id)
+        count = await context.services.admin.pausable_count(actor_id, reason)
         if not count:
             await reply(update, "Nobody to pause.")
             return

@@ -313,8 +313,12 @@ class AdminService:
             await self._require_admin(tx, actor_id)
             return message, len(await q.all_user_ids(tx))
 
-    async def pausable_count(self, actor_id: int) -> int:
-        """How many users ``pause(actor_id, None)`` would pause now."""
+    async def pausable_count(self, actor_id: int, reason: str = "") -> int:
+        """How many users ``pause(actor_id, None, reason)`` would pause now; the reason
+        is checked as ``pause`` checks it (ValidationError), so a confirmation is never
+        asked for a pause that would then be refused."""
+        if len(clean_text(reason)) > MAX_REASON:
+            raise ValidationError(user_message=f"The reason is too long (max {MAX_REASON}).")
         async with self._db.transaction() as tx:
             await self._require_admin(tx, actor_id)
             return len(await q.pausable_user_ids(tx))

@@ -118,6 +118,7 @@ async def test_admin_confirmations_cancel_and_act_once(bot):
     answer = await answer_of(bot, ADMIN_ID, data_of(question, "Yes"), message_id(question))
     assert answer.params["text"] == confirm.NOT_YOURS
     assert await bot.say(ADMIN_ID, "/pause all") == "Nobody to pause."
+    assert "too long" in await bot.say(ADMIN_ID, "/pause all " + "x" * 1000)  # no question
     # /broadcast: bad input never reaches a preview; Cancel sends nothing
     assert "too long" in await bot.say(ADMIN_ID, "/broadcast " + "x" * 3501)
     since = bot.api.mark()
