@@ -238,7 +238,9 @@ class Executor:
                 )
                 result = await self._resolve(order, self.lookup_attempts, NOT_FOUND)
                 return result
-            n, row = await self._record_row(order, state)
+            # the row as _commit_submitted wrote it: no other path touches an order
+            # in flight (``_inflight``), and the update checks it is still that row
+            n, row = await self._record_row(order, state, known=True)
             result = _result(row, n)
             return result
         finally:
@@ -332,7 +334,9 @@ class Executor:
         Returns the number of fills recorded now."""
         return (await self._record_row(order, state))[0]
 
-    async def _record_row(self, order: OrderRow, state: OrderState) -> tuple[int, OrderRow]:
+    async def _record_row(
+        self, order: OrderRow, state: OrderState, known: bool = False
+    ) -> tuple[int, OrderRow]:
         """``_record``, also returning the order's row as stored afterwards (the writes
         return it: nothing is read again)."""
         facts = await self._market_facts(order.symbol)
@@ -362,7 +366,7 @@ class Executor:
         self._fee_waits.pop(order.order_id, None)
         async with self.db.transaction() as tx:
             before, fresh = await orders_repo.apply_state_rows(
-                tx, self.user_id, order.order_id, state
+                tx, self.user_id, order.order_id, state, order if known else None
             )
             assert before is not None and fresh is not None
             # no fill can be recorded for an order whose filled amount was 0: they are

@@ -285,11 +285,19 @@ async def apply_state(tx: Transaction, user_id: int, order_id: int, state: Order
 
 
 async def apply_state_rows(
-    tx: Transaction, user_id: int, order_id: int, state: OrderState
+    tx: Transaction,
+    user_id: int,
+    order_id: int,
+    state: OrderState,
+    known: OrderRow | None = None,
 ) -> tuple[OrderRow | None, OrderRow | None]:
     """``apply_state`` returning (the row before, the row after): the same object when
-    nothing changed; the update returns its row (``RETURNING``), no read after it."""
-    current = await get(tx, user_id, order_id)
+    nothing changed; the update returns its row (``RETURNING``), no read after it.
+
+    ``known``: the row as the caller last wrote it (an order it just submitted): not
+    read again; the update applies only if the row is still that one (same
+    ``updated_at``), else the row is read and the state applied to it."""
+    current = known if known is not None else await get(tx, user_id, order_id)
     if current is None:
         return None, None
     status = state.status
@@ -307,12 +315,14 @@ async def apply_state_rows(
         or exch_id != current.exchange_order_id
     )
     if not changed:
+        if known is not None:  # unchanged against the caller's copy: make sure of it
+            return await apply_state_rows(tx, user_id, order_id, state)
         return current, current
     after = _row(
         await tx.fetchone(
             "UPDATE orders SET status = ?, filled = ?, average = ?, fee = ?, "
             "exchange_order_id = ?, updated_at = ? WHERE user_id = ? AND order_id = ? "
-            "RETURNING *",
+            "AND (? IS NULL OR updated_at = ?) RETURNING *",
             (
                 status.value,
                 str(filled),
@@ -322,9 +332,13 @@ async def apply_state_rows(
                 time.time(),
                 user_id,
                 order_id,
+                None if known is None else 1,
+                current.updated_at,
             ),
         )
     )
+    if after is None and known is not None:  # the row moved on since: read it
+        return await apply_state_rows(tx, user_id, order_id, state)
     return current, after
 
 

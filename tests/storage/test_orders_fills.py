@@ -182,3 +182,25 @@ async def test_adopted_stop_order_keeps_purpose_and_trigger(two_users):
     row = await orders.get(db, A, oid)
     assert row.purpose == "stop" and row.trigger_price == Decimal(95)
     assert [r.order_id for r in await orders.open_stops(db, A, "BTC/USD")] == [oid]
+
+
+async def test_writes_return_their_rows_and_a_stale_known_row_is_read_again(two_users):
+    db = two_users
+    oid = await new_order(db, A, "k1")
+    async with db.transaction() as tx:
+        submitted = await orders.mark_submitted(tx, A, oid)
+    assert submitted.status is OrderStatus.SUBMITTED and submitted.order_id == oid
+    async with db.transaction() as tx:  # the caller's copy is current: no read needed
+        before, after = await orders.apply_state_rows(
+            tx, A, oid, state(OrderStatus.OPEN, "0.1"), submitted
+        )
+    assert before is submitted and after.status is OrderStatus.OPEN
+    assert after.filled == Decimal("0.1") and after == await orders.get(db, A, oid)
+    async with db.transaction() as tx:  # a stale copy: the row is read and the rules hold
+        before, now = await orders.apply_state_rows(
+            tx, A, oid, state(OrderStatus.OPEN, "0.05"), submitted
+        )
+    assert before == after and now.filled == Decimal("0.1")  # filled never decreases
+    async with db.transaction() as tx:
+        rejected = await orders.mark_rejected(tx, A, oid, "no", "refused:x")
+    assert rejected.status is OrderStatus.REJECTED and rejected.refusal == "refused:x"
