@@ -277,13 +277,9 @@ def section(r: dict[str, Any], profile_table=None) -> list[str]:
         f"Profile of the core loop over the year (cProfile, wall {r['profile']['wall_s']} s "
         "under the profiler):",
     ]
-    if profile_table is not None:
-        lines += profile_table(r.get("profile"))
-    else:
-        lines += [""] + [
-            f"- `{t['function']}`: {t['own_s']} s own, {t['cum_s']} s cumulative"
-            for t in r["profile"].get("top", [])[:10]
-        ]
+    if profile_table is None:
+        from bench.report import _profile_table as profile_table  # (report imports us)
+    lines += profile_table(r.get("profile"))
     if r.get("missed"):
         lines += ["", "Missed: " + ", ".join(r["missed"]) + ". " + r.get("next_step", "")]
     return lines
@@ -310,9 +306,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/")
     args = parser.parse_args(argv)
     result = run(args.quick, args.runs)
+    emit(result, args.json)
     if not args.quick and not args.no_docs:
         write_docs(result)
-    emit(result, args.json)
 
 
 if __name__ == "__main__":
