@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from nija_tg.handlers.callback_data import UsersPageButton
 from nija_tg.handlers.replies import echo, esc
-from nija_tg.handlers.reports_format import DASH, money  # the one money format
+from nija_tg.handlers.reports_format import DASH, mark, money  # the one money format
 from nija_tg.services.admin_service import UserDetail, UsersPage
 
 
@@ -35,7 +35,8 @@ def users_page(view: UsersPage) -> str:
     lines = [
         f"<b>Users</b> — page {view.page}/{view.pages}",
         f"Total {t.users} · active {t.active} · paused {t.paused} · "
-        f"balance {esc(money(t.balance))} · P&amp;L today {esc(money(t.pnl_today, signed=True))}",
+        f"balance {esc(money(t.balance))} · P&amp;L today {esc(money(t.pnl_today, signed=True))}"
+        f"{mark(t.pnl_today)}",
         "",
     ]
     for u in view.rows:
@@ -45,6 +46,7 @@ def users_page(view: UsersPage) -> str:
             f"trading {'on' if u.trading_on else 'off'} · {esc(u.mode.value)} · "
             f"{echo(u.exchange_id, 20) if u.exchange_id else 'no exchange'} · "
             f"eq {esc(money(u.equity))} · today {esc(money(u.pnl_today, signed=True))}"
+            f"{mark(u.pnl_today)}"
         )
     if not view.rows:
         lines.append("No users yet.")
@@ -100,7 +102,8 @@ def user_detail(d: UserDetail) -> str:
             f"verified {verified} · permissions: {perms} · can withdraw: {_yes(c.can_withdraw)}"
         )
     lines += [
-        f"Equity: {esc(money(o.equity))} · today {esc(money(o.pnl_today, signed=True))}",
+        f"Equity: {esc(money(o.equity))} · today {esc(money(o.pnl_today, signed=True))}"
+        f"{mark(o.pnl_today)}",
         f"Registered: {when(u.created_at)} · last seen: {when(u.last_seen_at)}",
         f"Reachable: {_yes(u.reachable)}",
     ]

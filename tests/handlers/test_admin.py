@@ -367,7 +367,13 @@ async def test_bot_start_syncs_admins_with_nija_admin_ids(data_dir):
         assert roles == {ADMIN_ID: Role.ADMIN, configured: Role.TRADER, granted: Role.ADMIN}
         [demoted] = await _audit(bot, "role.config_demote")
         assert demoted.target_id == configured and demoted.actor_id is None
-        assert await bot.say(configured, "/users") == REFUSAL
+        since = bot.api.mark()
+        await bot.send(configured, "/users")  # (the bot may deliver the demotion notice first)
+        await bot.api.wait_for(
+            "sendMessage",
+            lambda r: r.chat_id == configured and r.params.get("text") == REFUSAL,
+            since=since,
+        )
         assert "Users" in await bot.say(granted, "/users")
     finally:
         await stop_bot(bot)
