@@ -5,7 +5,7 @@ snapshots). Statements run on the event loop's thread: they take microseconds (a
 writer holds the write lock, WAL readers never wait for a writer), where a hop to
 aiosqlite's thread and back cost ~100 us of CPU each plus a wait for the GIL of up to
 the 5 ms switch interval while the loop is busy, which serialised every query of every
-loop behind the event loop (1,000 users: ~75,000 hops and >1 s of waiting per close).
+loop behind the event loop (1,000 users: ~15,000 hops per close).
 ``BEGIN IMMEDIATE`` (which may wait ``busy_timeout`` for the other process), ``COMMIT``
 (the WAL sync), checkpoints and the integrity check run in a worker thread.
 
