@@ -44,3 +44,32 @@ async def tap(
     """Tap the button labelled ``label_start...`` under ``record``; the bot's next
     ``method`` call to that chat."""
     return await bot.press(user_id, data_of(record, label_start), message_id(record), method=method)
+
+
+async def tap_for(
+    bot: BotHarness, user_id: int, record: RecordedRequest, label_start: str, text: str
+) -> RecordedRequest:
+    """Tap like ``tap`` and wait for the bot's message to that chat containing ``text``
+    (outbox notices the bot delivers to the same chat may come first)."""
+    since = bot.api.mark()
+    bot.api.user_callback(user_id, data_of(record, label_start), message_id=message_id(record))
+    return await bot.api.wait_for(
+        "sendMessage",
+        lambda r: r.chat_id == user_id and text in str(r.params.get("text")),
+        since=since,
+        timeout=10,
+    )
+
+
+async def say_for(bot: BotHarness, user_id: int, text: str, expect: str) -> str:
+    """Send ``text`` and return the bot's first message to that chat containing
+    ``expect`` (outbox notices to the same chat may come first)."""
+    since = bot.api.mark()
+    await bot.send(user_id, text)
+    record = await bot.api.wait_for(
+        "sendMessage",
+        lambda r: r.chat_id == user_id and expect in str(r.params.get("text")),
+        since=since,
+        timeout=10,
+    )
+    return str(record.params["text"])

@@ -12,7 +12,7 @@ from nija_tg.handlers.callback_data import EXPIRED_BUTTON, ForgetButton, UsersPa
 from nija_tg.storage import audit, credentials, outbox, snapshots, users
 from nija_tg.storage.admin_queries import utc_day
 from tests.handlers.harness import ADMIN_ID
-from tests.handlers.tap import tap
+from tests.handlers.tap import tap, tap_for
 
 TRADER, VIEWER = 2001, 2002
 REFUSAL = "That command is for admins."
@@ -233,7 +233,7 @@ async def test_pause_and_resume_tell_the_users_through_the_outbox(crew):
     assert await crew.say(ADMIN_ID, "/pause 777") == "No such user."
     question = await crew.ask(ADMIN_ID, "/pause all maintenance")
     assert "Pause 2 users?" in question.params["text"] and "maintenance" in question.params["text"]
-    assert "Paused 2 users" in (await tap(crew, ADMIN_ID, question, "Yes")).params["text"]
+    await tap_for(crew, ADMIN_ID, question, "Yes", "Paused 2 users")
     assert await _kinds(crew, ADMIN_ID) == ["pause"] and await _kinds(crew, VIEWER) == ["pause"]
     assert "Resumed user <code>2002</code>" in await crew.say(ADMIN_ID, "/resume 2002")
     assert "Resumed 2 users" in await crew.say(ADMIN_ID, "/resume ALL")

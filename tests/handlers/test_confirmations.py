@@ -16,7 +16,7 @@ from nija_tg.handlers.callback_data import (
 )
 from nija_tg.storage import audit, credentials, outbox, users
 from tests.handlers.harness import ADMIN_ID
-from tests.handlers.tap import answer_of, data_of, message_id, tap
+from tests.handlers.tap import answer_of, data_of, message_id, say_for, tap, tap_for
 from tests.handlers.test_reports import db_of, register
 
 TRADER, OTHER = 2001, 2002
@@ -112,25 +112,29 @@ async def test_admin_confirmations_cancel_and_act_once(bot):
     assert cancelled.params["text"] == "Cancelled: nobody paused."
     assert (await users.get_user(db_of(bot), TRADER)).status.value == "active"
     question = await bot.ask(ADMIN_ID, "/pause all review")
-    assert "Paused 2 users" in (await tap(bot, ADMIN_ID, question, "Yes")).params["text"]
+    await tap_for(bot, ADMIN_ID, question, "Yes", "Paused 2 users")
     trader = await users.get_user(db_of(bot), TRADER)
     assert trader.status.value == "paused" and trader.pause_reason == "review"
     answer = await answer_of(bot, ADMIN_ID, data_of(question, "Yes"), message_id(question))
     assert answer.params["text"] == confirm.NOT_YOURS
-    assert await bot.say(ADMIN_ID, "/pause all") == "Nobody to pause."
-    assert "too long" in await bot.say(ADMIN_ID, "/pause all " + "x" * 1000)  # no question
+    assert await say_for(bot, ADMIN_ID, "/pause all", "Nobody") == "Nobody to pause."
+    assert "too long" in await say_for(bot, ADMIN_ID, "/pause all " + "x" * 1000, "too long")
     # /broadcast: bad input never reaches a preview; Cancel sends nothing
-    assert "too long" in await bot.say(ADMIN_ID, "/broadcast " + "x" * 3501)
+    assert "too long" in await say_for(bot, ADMIN_ID, "/broadcast " + "x" * 3501, "too long")
     since = bot.api.mark()
     await bot.say(ADMIN_ID, "/broadcast Maintenance <soon> & more")
     preview = await bot.api.wait_for(
         "sendMessage", lambda r: "from the admins" in str(r.params.get("text")), since=since
     )
     assert "Maintenance &lt;soon&gt; &amp; more" in preview.params["text"]
-    cancelled = await tap(bot, ADMIN_ID, preview, "Cancel")
-    assert cancelled.params["text"] == "Cancelled: nothing was sent."
+    await tap_for(bot, ADMIN_ID, preview, "Cancel", "Cancelled: nothing was sent.")
     assert [r for r in await outbox.list_rows(db_of(bot)) if r.kind == "broadcast"] == []
     # /halt when already halted needs no question
-    await tap(bot, ADMIN_ID, await bot.ask(ADMIN_ID, "/halt"), "Yes")
+    since = bot.api.mark()
+    await bot.send(ADMIN_ID, "/halt")
+    question = await bot.api.wait_for(
+        "sendMessage", lambda r: "Halt trading" in str(r.params.get("text")), since=since
+    )
+    await tap_for(bot, ADMIN_ID, question, "Yes", "Global halt is on")
     assert await users.is_halted(db_of(bot))
-    assert "already halted" in await bot.say(ADMIN_ID, "/halt")
+    assert "already halted" in await say_for(bot, ADMIN_ID, "/halt", "already halted")
