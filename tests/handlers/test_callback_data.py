@@ -12,19 +12,30 @@ import pytest
 from nija_tg.core.models import TradingMode
 from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.handlers.callback_data import (
+    _PREFIXES,
     MAX_BYTES,
+    BroadcastConfirm,
     CallbackData,
     CallbackDataError,
     CloseButton,
     ConnectCancelButton,
+    DisconnectConfirm,
     ExchangeButton,
     ForgetButton,
+    HaltConfirm,
     JoinButton,
     KeepOpenButton,
     ModeButton,
+    NotifyButton,
     Pattern,
+    PauseAllConfirm,
+    PnlButton,
+    PresetButton,
     Range,
     RefreshButton,
+    SettingPickButton,
+    SettingsPageButton,
+    SettingValueButton,
     TradeButton,
     UsersPageButton,
 )
@@ -60,8 +71,53 @@ EVERY_BUTTON = [
     ExchangeButton("kraken"),
     ExchangeButton("binance_coinm_futures_x"),
     ConnectCancelButton(),
+    PnlButton("day"),
+    PnlButton("all", "chart", 999_999_999_999_999),
+    SettingsPageButton("strategy"),
+    SettingPickButton("strategy.adx_exit_threshold"),
+    SettingValueButton("100000", "max_position_usd"),
+    SettingValueButton("0.95", "strategy.min_confidence"),
+    SettingValueButton("one_way", "position_mode"),
+    PresetButton("conservative"),
+    NotifyButton("summary", "silent"),
+    NotifyButton("all", "off"),
+    DisconnectConfirm("yes", 999_999_999),
+    PauseAllConfirm("no", 1),
+    HaltConfirm("yes", 42),
+    BroadcastConfirm("no", 7),
     DemoButton(7, "red", TradingSwitch.EXITS, "a:b:c"),
 ]
+
+
+def test_every_button_class_has_a_handler_in_the_application():
+    """A button class nobody handles would answer "expired" on its first press."""
+    from telegram.ext import CallbackQueryHandler
+
+    from nija_tg.handlers import FEATURES
+
+    patterns = [
+        h.pattern
+        for feature in FEATURES
+        for h in _flatten(feature.handlers())
+        if isinstance(h, CallbackQueryHandler)
+    ]
+    for prefix, cls in _PREFIXES.items():
+        if cls is DemoButton or cls.__module__ != "nija_tg.handlers.callback_data":
+            continue
+        assert cls.pattern() in patterns, f"no handler for {prefix}"
+
+
+def _flatten(handlers: list) -> list:
+    from telegram.ext import ConversationHandler
+
+    out = []
+    for h in handlers:
+        if isinstance(h, ConversationHandler):
+            for group in (h.entry_points, *h.states.values(), h.fallbacks):
+                out += _flatten(list(group))
+        else:
+            out.append(h)
+    return out
 
 
 @pytest.mark.parametrize("button", EVERY_BUTTON, ids=repr)
