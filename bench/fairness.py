@@ -239,7 +239,7 @@ async def burst_run(
             for r in api.requests
             if r.method == "sendMessage" and r.ok and started <= r.ts < ended
         ]
-        chats = set(askers)
+        chats = set(askers) | set(keys)  # the keyers' next prompts are replies too
         replies_in = sum(1 for r in in_window if r.chat_id in chats)
         notes = [r for r in in_window if isinstance(r.chat_id, int) and r.chat_id >= NOTIFY_FIRST]
         paid_notes = sum(1 for r in notes if r.params.get("allow_paid_broadcast"))
@@ -247,6 +247,8 @@ async def burst_run(
             1 for r in in_window if r.chat_id in chats and r.params.get("allow_paid_broadcast")
         )
         free_notes = len(notes) - paid_notes
+        replies_end = started + replies_done
+        notes_during = sum(1 for r in notes if r.ts < replies_end)
         left = FREE_RATE * window - (replies_in - paid_replies)
         queued = [at - started for at in reply_at]
         handed = [
@@ -270,6 +272,7 @@ async def burst_run(
             "replies_in_window": replies_in,
             "paid_replies": paid_replies,
             "notifications_in_window": len(notes),
+            "notifications_while_replying": notes_during,
             "paid_notifications": paid_notes,
             "free_left_by_replies": round(left, 1),
             "notification_share_pct": round(100 * free_notes / left, 1) if left > 0 else None,

@@ -125,5 +125,6 @@ class PerChatRateLimiter(BaseRateLimiter[str]):
         try:
             return await callback(*args, **kwargs)
         finally:
+            self.budget.answered(paid)
             if chat_id is not None:
                 self.budget.chat_answered(chat_id)

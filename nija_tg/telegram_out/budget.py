@@ -29,6 +29,7 @@ import heapq
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from enum import IntEnum
 
@@ -52,23 +53,51 @@ class Priority(IntEnum):
     SUMMARY = 3  # summaries, digests, broadcasts
 
 
-class _Bucket:
-    """GCRA token bucket: ``rate`` per second, no burst (tokens evenly spaced)."""
+WINDOW = 1.0  # seconds over which Telegram counts a rate
 
-    __slots__ = ("interval", "tat")
+
+class _Bucket:
+    """Tokens at ``rate`` per second, evenly spaced (GCRA), and never more than ``rate``
+    messages that may land within one second at Telegram: a token is handed out only
+    while the messages in flight plus those Telegram answered within the last second
+    stay under ``rate``. Counting answers (not grants) makes the limit hold whatever the
+    network does to the spacing: a message arrives before its answer, so every message
+    Telegram could count together with a new one is still in flight or was answered
+    less than a second ago.
+
+    A token handed out late (the event loop was busy) does not push the schedule back:
+    up to one interval of lateness is made up by the next token, so a loaded loop still
+    spends the whole rate."""
+
+    __slots__ = ("interval", "limit", "tat", "in_flight", "answers")
 
     def __init__(self, rate: float) -> None:
         self.interval = 1.0 / rate
+        self.limit = max(1, int(rate * WINDOW))
         self.tat = 0.0  # when the next token may be spent
+        self.in_flight = 0
+        self.answers: deque[float] = deque()
 
     def ready_in(self, now: float) -> float:
-        return max(0.0, self.tat - now)
+        wait = self.tat - now
+        while self.answers and self.answers[0] <= now - WINDOW:
+            self.answers.popleft()
+        if self.in_flight + len(self.answers) >= self.limit:
+            # the oldest answer leaving the window, or an answer (which kicks the pump)
+            wait = max(wait, self.answers[0] + WINDOW - now if self.answers else WINDOW)
+        return max(0.0, wait)
 
     def take(self, now: float) -> None:
-        self.tat = max(self.tat, now) + self.interval
+        self.tat = max(self.tat, now - self.interval) + self.interval
+        self.in_flight += 1
+
+    def answered(self, now: float) -> None:
+        self.in_flight = max(0, self.in_flight - 1)
+        self.answers.append(now)
 
     def refund(self, now: float) -> None:
         self.tat = max(now, self.tat - self.interval)
+        self.in_flight = max(0, self.in_flight - 1)
 
 
 class ChatPace:
@@ -120,7 +149,8 @@ class OutgoingBudget:
     async def take(self, priority: Priority, *, paid_ok: bool = True) -> bool:
         """Wait for a token; True when the message must go with ``allow_paid_broadcast``
         (never when not ``paid_ok``: edits cannot be paid broadcasts). Cancelling the
-        wait gives the place up."""
+        wait gives the place up. Call ``answered`` once Telegram answered the message
+        (or ``refund`` when it was not sent)."""
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (int(priority), next(self._seq), paid_ok, fut))
         self._ensure_pump()
@@ -134,12 +164,19 @@ class OutgoingBudget:
         self.paid_granted += paid
         return paid
 
-    def refund(self, paid: bool = False) -> None:
-        """A token taken but not spent (its chat turned out to be busy)."""
-        now = self._clock()
-        bucket = self._paid if paid and self._paid is not None else self._free
-        bucket.refund(now)
+    def answered(self, paid: bool | None = False) -> None:
+        """The message of a token got Telegram's answer (or failed): every token taken
+        is given back here or by ``refund``, exactly once."""
+        self._bucket(paid).answered(self._clock())
         self._kick.set()
+
+    def refund(self, paid: bool | None = False) -> None:
+        """A token taken but not spent (its chat turned out to be busy)."""
+        self._bucket(paid).refund(self._clock())
+        self._kick.set()
+
+    def _bucket(self, paid: bool | None) -> _Bucket:
+        return self._paid if paid and self._paid is not None else self._free
 
     def pause(self, seconds: float) -> None:
         """Nothing is sent before ``seconds`` from now (a 429's ``retry_after``)."""

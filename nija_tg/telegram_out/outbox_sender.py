@@ -84,6 +84,9 @@ def _retry_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+PREFETCH_AHEAD = 5  # read the next batch when this many chats of the current one are left
+
+
 class _Cap:
     """The sender's own ceiling (``NIJA_SENDER_RATE``) inside the shared budget."""
 
@@ -107,7 +110,7 @@ class Sender:
         budget: OutgoingBudget | None = None,
         rate: float | None = None,
         per_chat_interval: float = 1.0,
-        max_in_flight: int = 8,
+        max_in_flight: int = 32,
         poll_interval: float = 0.25,
         retry_base: float = 2.0,
         retry_max: float = 300.0,
@@ -127,6 +130,7 @@ class Sender:
         self._rows_per_message = rows_per_message
         self._per_cycle = max(1, math.ceil(cap or self.budget.total_rate))
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._prefetch: asyncio.Future | None = None
         self._wake = asyncio.Event()
         self._started = False
         self._prepaid = isinstance(bot, ExtBot) and bot.rate_limiter is not None
@@ -216,6 +220,10 @@ class Sender:
 
     async def _settle(self, deadline: float | None) -> None:
         """Wait for in-flight sends (cancelled at ``deadline``: their rows stay pending)."""
+        if self._prefetch is not None:
+            self._prefetch.cancel()
+            await asyncio.gather(self._prefetch, return_exceptions=True)
+            self._prefetch = None
         tasks = list(self._tasks.values())
         if not tasks:
             return
@@ -249,27 +257,55 @@ class Sender:
         elif not token.cancelled() and token.exception() is None and token.result() is not None:
             self.budget.refund(token.result())
 
-    async def _dispatch(
-        self, first: list[asyncio.Future | None], stop: asyncio.Event | None, deadline: float | None
-    ) -> int:
-        """``first[0]``: the token asked for with the query (None once spent)."""
+    async def _fetch(
+        self, exclude: set[int]
+    ) -> tuple[list[tuple[int, int]], dict[int, list[outbox.OutboxRow]]]:
+        """The next chats to serve (most urgent first) and their due rows."""
         now = time.time()
-        busy = self.budget.busy_chats() | set(self._tasks)
+        busy = self.budget.busy_chats() | set(self._tasks) | exclude
         chats = await outbox_claims.due_chats_by_priority(
             self._db, now, exclude=busy, limit=self._per_cycle
         )
         if not chats:
-            return 0
+            return [], {}
         rows = await outbox.claim_due(
             self._db, now, chat_ids=[c for c, _ in chats], per_chat=self._rows_per_message
         )
         by_chat: dict[int, list[outbox.OutboxRow]] = {}
         for row in rows:
             by_chat.setdefault(row.chat_id, []).append(row)
+        return chats, by_chat
+
+    async def _next_batch(
+        self,
+    ) -> tuple[list[tuple[int, int]], dict[int, list[outbox.OutboxRow]]]:
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None:
+            try:
+                chats, by_chat = await prefetch
+            except Exception:
+                log.exception("sender: reading the outbox ahead failed")
+            else:
+                if chats:  # read while the last batch went out: a few may be stale
+                    return chats, by_chat
+        return await self._fetch(set())
+
+    async def _dispatch(
+        self, first: list[asyncio.Future | None], stop: asyncio.Event | None, deadline: float | None
+    ) -> int:
+        """``first[0]``: the token asked for with the query (None once spent). The next
+        batch is read while the last messages of this one wait for their tokens."""
+        chats, by_chat = await self._next_batch()
+        if not chats:
+            return 0
+        ahead_at = max(0, len(chats) - PREFETCH_AHEAD)
         dispatched = 0
-        for chat_id, rank in chats:
+        for index, (chat_id, rank) in enumerate(chats):
             if self._over(stop, deadline):
                 break
+            if index == ahead_at and self._prefetch is None:
+                batch = {c for c, _ in chats}
+                self._prefetch = asyncio.ensure_future(self._fetch(batch))
             if chat_id not in by_chat:
                 continue
             await self._slots.acquire()
@@ -336,6 +372,7 @@ class Sender:
     # -- one message ----------------------------------------------------------------------
     async def _attempt(self, digest: outbox.Digest, paid: bool) -> None:
         if not digest.text:
+            self.budget.refund(paid)
             log.warning("sender: dropping empty notification(s) %s", digest.ids)
             self.stats.dropped += len(digest.rows)
             await outbox.drop(self._db, digest.ids)
@@ -349,6 +386,8 @@ class Sender:
                 log.warning("sender: chat %s: %s; resending as plain text", digest.chat_id, exc)
                 self.stats.plain_fallbacks += 1
                 again = await self._token(Priority.ACTION, None, None)
+                if again is None:
+                    raise
                 await self._post(digest, html_to_plain(digest.text), html_mode=False, paid=again)
         except Exception as exc:
             await self._failed(digest, exc)
@@ -363,16 +402,20 @@ class Sender:
     async def _post(
         self, digest: outbox.Digest, text: str, *, html_mode: bool, paid: bool | None
     ) -> None:
+        """Send on a token already taken (given back here, whatever the outcome)."""
         extra = {"rate_limit_args": PREPAID} if self._prepaid else {}
-        await self._bot.send_message(
-            chat_id=digest.chat_id,
-            text=text,
-            parse_mode=ParseMode.HTML if html_mode else None,
-            disable_notification=digest.silent,
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
-            allow_paid_broadcast=True if paid else None,
-            **extra,
-        )
+        try:
+            await self._bot.send_message(
+                chat_id=digest.chat_id,
+                text=text,
+                parse_mode=ParseMode.HTML if html_mode else None,
+                disable_notification=digest.silent,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                allow_paid_broadcast=True if paid else None,
+                **extra,
+            )
+        finally:
+            self.budget.answered(paid)
 
     async def _failed(self, digest: outbox.Digest, exc: Exception) -> None:
         chat, ids = digest.chat_id, digest.ids
