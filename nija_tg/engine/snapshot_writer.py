@@ -41,12 +41,15 @@ class SnapshotWriter:
         self._lock = asyncio.Lock()
         self._timer: asyncio.Task | None = None
         self._soon: asyncio.Task | None = None
+        self._writing = 0  # items of the batch being written (not committed yet)
         self.batches = 0  # transactions committed (tests, benchmarks)
         self.written = 0  # snapshots written
 
     @property
     def pending(self) -> int:
-        return len(self._snaps) + len(self._points) + len(self._marks)
+        """Items not committed yet: queued, or in the batch being written (whose
+        transaction waits for its group's COMMIT)."""
+        return len(self._snaps) + len(self._points) + len(self._marks) + self._writing
 
     def put(self, user_id: int, snap: Snapshot, ts_s: float) -> None:
         """Queue ``snap`` (replacing the user's pending one) and, when it has an
@@ -100,6 +103,7 @@ class SnapshotWriter:
             if not snaps and not points and not marks:
                 return 0
             self._snaps, self._points, self._marks = {}, [], {}
+            self._writing = len(snaps) + len(points) + len(marks)
             try:
                 async with self.db.transaction() as tx:
                     await snapshots.save_many(tx, snaps)
@@ -112,6 +116,8 @@ class SnapshotWriter:
                 for key, mark in marks.items():
                     self._marks.setdefault(key, mark)
                 raise
+            finally:
+                self._writing = 0
             self.batches += 1
             self.written += len(snaps)
             return len(snaps)

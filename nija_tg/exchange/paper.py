@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -73,6 +73,11 @@ class PaperOrder:
     reserved: str = "0"  # funds held while open (quote for buys, base for sells)
     fills: list[dict[str, Any]] = field(default_factory=list)
 
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["fills"] = [dict(f) for f in self.fills]
+        return d
+
 
 @dataclass
 class PaperState:
@@ -83,7 +88,14 @@ class PaperState:
     seq: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As ``dataclasses.asdict`` (a deep copy), written out: it runs on every paper
+        order over the whole state, where ``asdict``'s generic recursion was the
+        largest cost of a paper fill after SQLite."""
+        return {
+            "balances": {k: dict(v) for k, v in self.balances.items()},
+            "orders": [o.to_dict() for o in self.orders],
+            "seq": self.seq,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PaperState:

@@ -254,26 +254,19 @@ class Database:
         try:
             yield tx
         except BaseException as err:
-            await self._finish(self._end_body(group, tx, err))
+            self._end_body(group, tx, err)
             raise
-        await self._finish(self._end_body(group, tx, None))
+        self._end_body(group, tx, None)
         await asyncio.shield(group.done)  # the shared COMMIT (raises if it failed)
 
-    async def _finish(self, step: Any) -> None:
-        """Run the end of a body to completion even if the caller is cancelled
-        meanwhile (it holds the write lock and decides the group's fate)."""
-        task = asyncio.ensure_future(step)
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            await asyncio.wait([task])
-            raise
-
-    async def _end_body(self, group: _Group, tx: Transaction, err: BaseException | None) -> None:
-        """Under the write lock: undo a failed body, then leave the group open for the
-        bodies already waiting (a commit queued behind them) or commit it now."""
+    def _end_body(self, group: _Group, tx: Transaction, err: BaseException | None) -> None:
+        """Under the write lock, synchronously (a cancellation cannot cut it short):
+        undo a failed body, then leave the group open for the bodies already waiting (a
+        commit queued behind them), or hand the lock to a commit when the group is
+        full. Releases the write lock (or leaves that to the commit)."""
         writer = self._writer
         assert writer is not None
+        release = True
         try:
             if err is not None:
                 if group.bodies == 0:  # alone in the group: undo the whole transaction
@@ -290,18 +283,29 @@ class Database:
                 group.settle(err or sqlite3.OperationalError("transaction rolled back"))
                 return
             if group.bodies >= self.group_max_bodies:
-                await self._commit(group)
+                release = False  # the commit holds the lock on and releases it
+                self._spawn(self._commit_then_release(group))
             elif not group.commit_queued:
                 group.commit_queued = True  # behind the bodies waiting for the lock now
-                task = asyncio.ensure_future(self._commit_later(group))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._spawn(self._commit_later(group))
         except BaseException as fault:  # the connection failed: the group is lost
             log.warning("write transaction failed: %s", type(fault).__name__)
             if self._group is group:
                 self._group = None
                 _quietly(writer, "ROLLBACK")
             group.settle(fault if isinstance(fault, Exception) else RuntimeError("cancelled"))
+        finally:
+            if release:
+                self._write_lock.release()
+
+    def _spawn(self, step: Any) -> None:
+        task = asyncio.ensure_future(step)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _commit_then_release(self, group: _Group) -> None:
+        try:
+            await self._commit(group)
         finally:
             self._write_lock.release()
 

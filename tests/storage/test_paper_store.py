@@ -53,3 +53,18 @@ async def test_paper_account_state_survives_reopen(settings):
         assert usdt.used > 0 and usdt.total == Decimal(10000)
     finally:
         await db.close()
+
+
+def test_paper_state_to_dict_is_a_deep_copy_equal_to_asdict():
+    from dataclasses import asdict
+
+    from nija_tg.exchange.paper import PaperOrder, PaperState
+
+    order = PaperOrder("paper-1", "c1", "BTC/USD", "buy", "market", "0.5", None, fills=[{"a": "1"}])
+    state = PaperState(balances={"USD": {"free": "10", "used": "0"}}, orders=[order], seq=1)
+    copy = state.to_dict()
+    assert copy == asdict(state)
+    copy["orders"][0]["fills"][0]["a"] = "2"
+    copy["balances"]["USD"]["free"] = "0"
+    assert order.fills[0]["a"] == "1" and state.balances["USD"]["free"] == "10"
+    assert PaperState.from_dict(state.to_dict()) == state
