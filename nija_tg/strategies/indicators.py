@@ -71,13 +71,15 @@ def adx(frame: pd.DataFrame, length: int) -> pd.DataFrame:
 
 
 def ema(frame: pd.DataFrame, length: int, column: str = "close") -> pd.Series:
-    res = _ta().ema(frame[column], length=length, talib=False)
+    ta = _ta()
+    res = ta.ema(frame[column], length=length, talib=False)
     return _nan_series(frame) if res is None else res.astype("float64")
 
 
 def atr(frame: pd.DataFrame, length: int) -> pd.Series:
     """Average true range (Wilder smoothing), in price units."""
-    res = _ta().atr(frame["high"], frame["low"], frame["close"], length=length, talib=False)
+    ta = _ta()
+    res = ta.atr(frame["high"], frame["low"], frame["close"], length=length, talib=False)
     return _nan_series(frame) if res is None else res.astype("float64")
 
 
