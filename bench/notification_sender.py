@@ -1,7 +1,10 @@
 """Notification sender: 10,000 notifications for 2,000 chats, queued over 300 s, through
-the engine's Sender against the fake Bot API enforcing Telegram's limits (30 messages/s
-per bot, 1 per second per chat). Runs ``tests.engine.storm`` and adds, from the outbox,
-the delay from each event (row created) to its delivery (Telegram's answer).
+the bot process's outbox Sender (nija_tg.telegram_out.outbox_sender, with no reply
+traffic: the whole 30/s budget, ``NIJA_SENDER_RATE=30``) against the fake Bot API
+enforcing Telegram's limits (30 messages/s per bot, 1 per second per chat). Runs
+``tests.engine.storm`` and adds, from the outbox, the delay from each event (row
+created) to its delivery (Telegram's answer). Replies competing with notifications are
+bench/fairness.py's burst.
 
     .venv/bin/python -m bench.notification_sender [--quick]
 """
@@ -17,8 +20,11 @@ from typing import Any
 from bench.common import bench_args, emit, summary_ms
 from tests.engine import storm
 
-FULL = ["--notifications", "10000", "--chats", "2000", "--spread", "300"]
-QUICK = ["--notifications", "60", "--chats", "20", "--spread", "1", "--timeout", "60"]
+FULL = ["--notifications", "10000", "--chats", "2000", "--spread", "300", "--sender-rate", "30"]
+QUICK = [
+    "--notifications", "60", "--chats", "20", "--spread", "1", "--timeout", "60",
+    "--sender-rate", "30",
+]  # fmt: skip
 
 
 def _outbox(db_path: Path) -> tuple[list[float], list[float]]:

@@ -62,6 +62,23 @@ def build_services(runtime: Runtime) -> Services:
     )
 
 
+async def stop_sender(app: Application) -> None:
+    """Stop the outbox sender: sends in flight get ``SENDER_SETTLE_SECONDS`` to finish;
+    rows of sends still unanswered stay pending and go at the next start."""
+    outgoing = app.bot_data.pop(SENDER_KEY, None)
+    if outgoing is None:
+        return
+    sender, sender_stop, task = outgoing
+    sender_stop.set()
+    try:
+        await asyncio.wait_for(task, SENDER_SETTLE_SECONDS)
+    except TimeoutError:
+        pass
+    except Exception:
+        log.exception("outbox sender failed")
+    await sender.cancel_in_flight()
+
+
 def build_application(settings: Settings) -> Application:
     token = settings.require_token()
 
@@ -83,18 +100,12 @@ def build_application(settings: Settings) -> Application:
         )
         log.info("bot started")
 
+    async def post_stop(app: Application) -> None:
+        # run_polling/run_webhook call this before closing the bot's connections
+        await stop_sender(app)
+
     async def post_shutdown(app: Application) -> None:
-        outgoing = app.bot_data.pop(SENDER_KEY, None)
-        if outgoing is not None:
-            sender, sender_stop, task = outgoing
-            sender_stop.set()
-            try:
-                await asyncio.wait_for(task, SENDER_SETTLE_SECONDS)
-            except TimeoutError:
-                pass
-            except Exception:
-                log.exception("outbox sender failed")
-            await sender.cancel_in_flight()  # their rows stay pending: sent at the next start
+        await stop_sender(app)  # when the Application was driven by hand (tests)
         watch = app.bot_data.pop(HEALTH_KEY, None)
         if watch is not None:
             stop, task = watch
@@ -116,6 +127,7 @@ def build_application(settings: Settings) -> Application:
         .rate_limiter(PerChatRateLimiter(budget, max_retries=3))
         .concurrent_updates(PerUserUpdateProcessor())
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )
