@@ -170,7 +170,8 @@ class SwapVenue:
       position is reduced;
     - the balance is marked to market at the given marks (the last close): total =
       wallet + unrealised P&L of the open positions, used = margin, free = total -
-      used; an entry needs free >= its margin + fee (InsufficientFundsError);
+      used, and the wallet apart (as BingX reports it); an entry needs free >= its
+      margin + fee (InsufficientFundsError);
     - one-way mode (a fill reduces the opposite side first; reduce-only never opens) or
       hedge mode (``position_side``).
 
@@ -216,7 +217,10 @@ class SwapVenue:
             for h in sides.values():
                 total += self.unrealised(h, marks[symbol], sizes[symbol])
         used = sum(self.margin.values(), start=ZERO)
-        return [BalanceLine(self.currency, total - used, used, total)]
+        # the wallet reported apart, as BingX reports it: the live loop compares wallets
+        # between two reads for deposits and withdrawals (an open position's P&L moving
+        # the total is not one)
+        return [BalanceLine(self.currency, total - used, used, total, wallet=self.wallet)]
 
     def position_list(
         self,
