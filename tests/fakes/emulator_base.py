@@ -9,6 +9,7 @@ unmodified through the base-URL override.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
 import time
 import weakref
@@ -25,6 +26,10 @@ from tests.fakes.emulator_triggers import stop_crossed
 from tests.fakes.emulator_ws import CandleFeed
 from tests.fakes.sell_audit import SellAudit
 from tests.fakes.sell_audit import register as register_audit
+
+
+def _open_time(row: list[float]) -> float:
+    return row[0]
 
 
 @dataclass
@@ -351,9 +356,10 @@ class EmulatorServer:
     def ohlcv(self, symbol: str, since: int | None, limit: int | None) -> list[list[float]]:
         """Closed-or-current candles of ``symbol`` up to the emulator's clock."""
         now = self.clock_ms()
-        rows = [r for r in self.candles.get(symbol, []) if r[0] <= now]
-        if since is not None:
-            rows = [r for r in rows if r[0] >= since]
+        every = self.candles.get(symbol, [])  # in time order: found by bisection
+        end = bisect.bisect_right(every, now, key=_open_time)
+        start = 0 if since is None else bisect.bisect_left(every, since, 0, end, key=_open_time)
+        rows = every[start:end]
         if limit is not None:
             rows = rows[-limit:] if since is None else rows[:limit]
         return rows

@@ -160,11 +160,14 @@ class CandleFeed:
     # --- pushing --------------------------------------------------------------------
 
     def rows(self, symbol: str, minutes: int) -> list[list]:
-        """Candles of ``symbol`` up to the emulator's clock, ``minutes`` wide."""
-        rows = self.emu.ohlcv(symbol, None, None)
+        """The newest candles of ``symbol`` up to the emulator's clock (enough for a
+        catch-up), ``minutes`` wide."""
+        width = minutes * 60_000
+        since = (self.emu.clock_ms() // width - MAX_CATCH_UP - 1) * width
+        rows = self.emu.ohlcv(symbol, since, None)
         if minutes <= 5:
             return [list(r) for r in rows]
-        return [bar[:6] for bar in aggregate_candles(rows, minutes * 60_000)]
+        return [bar[:6] for bar in aggregate_candles(rows, width)]
 
     def _ensure_ticker(self) -> None:
         if self._ticker is None or self._ticker.done():
