@@ -278,7 +278,7 @@ def section(res: dict[str, Any] | None) -> list[str]:
         f"{ws['all_closes_p99_ms']} ms).",
         "",
         "| mode | run | closes (by) | p50 ms | p99 ms | max ms | published p50 / p99 ms "
-        "| REST fetches | pushed closes | load after |",
+        "| REST fetches | pushed (market closes) | load after |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, block in (("ws", ws), ("rest", rest)):
@@ -313,7 +313,8 @@ def section(res: dict[str, Any] | None) -> list[str]:
         "`OpenOrders`) on one bucket per account, so the loop's balance read before the "
         "first order already costs up to 3 s, and one close of this 50-pair user took "
         "minutes (a balance read per market after a fill). Observed once while writing "
-        "this benchmark (`--limited-closes 1`): first `AddOrder` 12.8 s after a pushed close. "
+        "this benchmark (`ws`, ccxt's limiter on, 4 s of real time between closes): the first "
+        "`AddOrder` 12.8 s after a pushed close. "
         "That limiter is not market data; it is the next step for this figure (Kraken "
         "documents a per-key counter of 15-20 calls decaying 0.33-1 per second, which "
         "allows a burst ccxt's spacing does not).",
