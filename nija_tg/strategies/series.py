@@ -374,3 +374,149 @@ def over_series(ohlc: Ohlc, window: int, compute) -> dict[str, np.ndarray]:
         for name, values in full.items():
             out.setdefault(name, []).append(values)
     return {name: np.concatenate(parts) for name, parts in out.items()}
+
+
+# --- one frame, every row (the live hub's window), in plain floats ---------------------
+#
+# The hub computes the indicators of one window per market and close: numpy's per-call
+# overhead on a 300-row window costs more than the arithmetic, so the same operations
+# run here on Python floats (the same IEEE doubles: bitwise the values of pandas-ta over
+# the frame, tests/strategies/test_series.py).
+
+NAN = float("nan")
+
+
+def _pairwise_floats(xs: list[float]) -> float:
+    """numpy's pairwise sum of ``xs`` (``pairwise_sum`` on plain floats)."""
+    n = len(xs)
+    if n < 8:
+        res = 0.0
+        for x in xs:
+            res += x
+        return res
+    if n <= 128:
+        r = xs[:8]
+        i = 8
+        while i < n - (n % 8):
+            for j in range(8):
+                r[j] += xs[i + j]
+            i += 8
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        while i < n:
+            res += xs[i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise_floats(xs[:n2]) + _pairwise_floats(xs[n2:])
+
+
+def _ewm_floats(vals: list[float], weights: tuple[float, float]) -> list[float]:
+    """pandas' ``ewm(adjust=False, ignore_na=False).mean()`` of ``vals``."""
+    f, a = weights
+    out = [NAN] * len(vals)
+    if not vals:
+        return out
+    w = vals[0]
+    old = 1.0
+    out[0] = w
+    for i in range(1, len(vals)):
+        cur = vals[i]
+        obs = cur == cur
+        if w == w:
+            old *= f
+            if obs:
+                if w != cur:
+                    w = (old * w + a * cur) / (old + a)
+                old = 1.0
+        elif obs:
+            w = cur
+        out[i] = w
+    return out
+
+
+def _seeded(vals: list[float], length: int, count: int) -> list[float]:
+    """pandas-ta's SMA seed (``presma``): the mean of the first ``length`` values (NaN
+    counted as 0 in the sum, out of ``count``) at row length - 1, NaN before."""
+    terms = [0.0 if v != v else v for v in vals[:length]]
+    seed = _pairwise_floats(terms) / count if count else NAN
+    return [NAN] * (length - 1) + [seed] + vals[length:]
+
+
+def frame_true_range(
+    high: list[float], low: list[float], close: list[float], *, prenan: bool
+) -> list[float]:
+    """pandas-ta's ``true_range`` over one frame (``non_zero_range``'s epsilon when
+    the frame holds a zero range)."""
+    zero = any(h - lo == 0 for h, lo in zip(high, low, strict=True))
+    hl = [(h - lo) + EPS if zero else h - lo for h, lo in zip(high, low, strict=True)]
+    out = [NAN if prenan else abs(hl[0])] if hl else []
+    for t in range(1, len(hl)):
+        pc = close[t - 1]
+        out.append(max(abs(hl[t]), abs(high[t] - pc), abs(pc - low[t])))
+    return out
+
+
+def frame_atr(
+    high: list[float], low: list[float], close: list[float], length: int, *, prenan: bool = False
+) -> list[float]:
+    """``indicators.atr`` (``prenan``: as ``ta.adx`` asks it) over one frame."""
+    n = len(close)
+    if n < length + 1:
+        return [NAN] * n
+    tr = frame_true_range(high, low, close, prenan=prenan)
+    seeded = _seeded(tr, length, length - 1 if prenan else length)
+    return _ewm_floats(seeded, rma_weights(length))
+
+
+def frame_ema(close: list[float], length: int) -> list[float]:
+    """``indicators.ema`` over one frame."""
+    if len(close) < length:
+        return [NAN] * len(close)
+    return _ewm_floats(_seeded(close, length, length), ema_weights(length))
+
+
+def frame_adx(
+    high: list[float], low: list[float], close: list[float], length: int
+) -> tuple[list[float], list[float], list[float]]:
+    """``indicators.adx`` (ADX, +DI, -DI) over one frame."""
+    n = len(close)
+    nan = [NAN] * n
+    if n < max(length, 2) or n < length + 1:
+        return nan, nan, list(nan)
+    atr_ = frame_atr(high, low, close, length, prenan=True)
+    pos, neg = [NAN], [NAN]
+    for t in range(1, n):
+        up = high[t] - high[t - 1]
+        dn = low[t - 1] - low[t]
+        p = up if (up > dn and up > 0) else 0.0
+        m = dn if (dn > up and dn > 0) else 0.0
+        pos.append(0.0 if abs(p) < EPS else p)
+        neg.append(0.0 if abs(m) < EPS else m)
+    weights = rma_weights(length)
+    rp, rn = _ewm_floats(pos, weights), _ewm_floats(neg, weights)
+    dmp, dmn, dx = [], [], []
+    for t in range(n):
+        a = atr_[t]
+        k = 100.0 / a if a == a and a != 0 else (NAN if a != a else math_inf(a))
+        p_, m_ = k * rp[t], k * rn[t]
+        dmp.append(p_)
+        dmn.append(m_)
+        s = p_ + m_
+        d = abs(p_ - m_)
+        if s == s and d == d and s != 0:
+            dx.append(100.0 * d / s)
+        else:
+            dx.append(_divide(100.0 * d, s))
+    return _ewm_floats(dx, weights), dmp, dmn
+
+
+def math_inf(a: float) -> float:
+    """100 / 0 as numpy computes it (inf, signed as the zero)."""
+    return float(np.float64(100.0) / np.float64(a))
+
+
+def _divide(x: float, y: float) -> float:
+    """``x / y`` as numpy computes it (NaN or inf instead of ZeroDivisionError)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(x) / np.float64(y))

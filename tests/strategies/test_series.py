@@ -2,7 +2,9 @@
 indicators, computed once) are, on every candle, exactly the signals the live engine
 computes on that close: ``evaluate`` at the last row of ``prepare`` over the last
 ``window`` candles (the MarketHub's window). Compared bitwise: every indicator value,
-the action, confidence, stop distance and reason."""
+the action, confidence, stop distance and reason. And the hub's frame itself
+(adx_trend's ``compute`` on plain floats) is pandas-ta's (``compute_pandas_ta``),
+bitwise, on every one of those windows."""
 
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ import math
 import random
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from nija_tg.strategies import StrategyPosition, get_strategy
 from nija_tg.strategies.adx_trend import COLUMNS, AdxTrendParams
-from nija_tg.strategies.base import CANDLE_WINDOW, SignalSeries
+from nija_tg.strategies.base import CANDLE_WINDOW, SignalSeries, normalise_frame
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 STRAT = get_strategy("adx_trend")
@@ -28,10 +31,22 @@ def key(signal) -> tuple:
     return (signal.action, repr(signal.confidence), repr(signal.stop_distance), signal.reason, ind)
 
 
+def same_columns(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """The indicator columns of two frames bitwise alike (NaN as NaN, signs of zeros)."""
+    for c in COLUMNS[1:]:
+        x, y = a[c].to_numpy(), b[c].to_numpy()
+        if not (np.array_equal(x, y, equal_nan=True) and (np.signbit(x) == np.signbit(y)).all()):
+            return False
+    return True
+
+
 def live_signals(frame: pd.DataFrame, params, window: int, i: int) -> list[tuple]:
     """What the hub computes at candle ``i``'s close, for every position and short
-    permission."""
-    prepared = STRAT.prepare(frame.iloc[max(0, i - window + 1) : i + 1], params)
+    permission; its indicator frame checked bitwise against pandas-ta's."""
+    rows = frame.iloc[max(0, i - window + 1) : i + 1]
+    prepared = STRAT.prepare(rows, params)
+    reference = STRAT.compute_pandas_ta(normalise_frame(rows), params)
+    assert same_columns(prepared.frame, reference), i
     return [
         key(STRAT.evaluate(prepared, pos, params=params, allow_short=short))
         for pos in POSITIONS
