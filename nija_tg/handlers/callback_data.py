@@ -308,9 +308,10 @@ class PnlButton(CallbackData, prefix="pnl", version=1):
 
 @dataclass(frozen=True)
 class SettingsPageButton(CallbackData, prefix="settings", version=1):
-    """The settings pages: ``risk`` (the overview), ``strategy`` (its parameters), ``presets``."""
+    """The settings pages: ``risk`` (the overview), ``strategy`` (its parameters),
+    ``presets``, ``notify`` (notifications)."""
 
-    page: Literal["risk", "strategy", "presets"]
+    page: Literal["risk", "strategy", "presets", "notify"]
 
 
 @dataclass(frozen=True)

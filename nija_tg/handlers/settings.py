@@ -71,9 +71,11 @@ def page_markup(view: SettingsView, page: str) -> InlineKeyboardMarkup | None:
     if view.read_only:
         other = "strategy" if page == "risk" else "risk"
         label = "🧠 Strategy parameters ›" if page == "risk" else "‹ Risk settings"
-        return InlineKeyboardMarkup(
-            [[InlineKeyboardButton(label, callback_data=SettingsPageButton(other).pack())]]
-        )
+        rows = [[InlineKeyboardButton(label, callback_data=SettingsPageButton(other).pack())]]
+        if page == "risk":  # notifications are the viewer's own to set
+            notify = SettingsPageButton("notify").pack()
+            rows.append([InlineKeyboardButton("🔔 Notifications ›", callback_data=notify)])
+        return InlineKeyboardMarkup(rows)
     buttons = [
         pick_button(li.label, li.name, li.locked)
         for li in _page_lines(view, page)
@@ -89,6 +91,13 @@ def page_markup(view: SettingsView, page: str) -> InlineKeyboardMarkup | None:
                 InlineKeyboardButton(
                     "🎚 Presets ›", callback_data=SettingsPageButton("presets").pack()
                 ),
+            ]
+        )
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    "🔔 Notifications ›", callback_data=SettingsPageButton("notify").pack()
+                )
             ]
         )
     else:
@@ -108,13 +117,18 @@ async def show_settings(update: Update, context: BotContext) -> None:
         await reply(update, "Usage: /settings (no arguments), then tap a setting to change it.")
         return
     view = await service(context).view(caller_id(context))
-    text = page_text(view, "risk") + "\nPairs: /pairs · notifications: /notify"
+    text = page_text(view, "risk") + "\nPairs: /pairs"
     await reply(update, text, page_markup(view, "risk"))
 
 
 async def page_button(update: Update, context: BotContext, button: SettingsPageButton) -> None:
     query = update.callback_query
     if query is None or context.caller is None:
+        return
+    if button.page == "notify":  # any role sets their own notifications
+        await query.answer()
+        text, markup = await settings_notify.page(context)
+        await edit_in_place(update, text, markup)
         return
     if button.page == "presets":
         if is_viewer(context):

@@ -53,13 +53,19 @@ def _markup(prefs: dict[str, str]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
+async def page(context: BotContext) -> tuple[str, InlineKeyboardMarkup]:
+    """The caller's notifications with their buttons (also a page of /settings)."""
+    prefs = await service(context).notify_prefs(caller_id(context))
+    return _render(prefs, "<b>Your notifications</b>"), _markup(prefs)
+
+
 @polite
 async def notify(update: Update, context: BotContext) -> None:
     words = args(context)
     settings = service(context)
     if not words:
-        prefs = await settings.notify_prefs(caller_id(context))
-        await reply(update, _render(prefs, "<b>Your notifications</b>"), _markup(prefs))
+        text, markup = await page(context)
+        await reply(update, text, markup)
         return
     if len(words) != 2:
         await reply(update, USAGE)

@@ -251,3 +251,11 @@ async def test_notify_buttons_set_a_group_in_place(bot):
         assert answer.params["text"] == EXPIRED_BUTTON
     assert NotifyButton("fills", "on").pack() == "notify:1:fills:on"
     assert (await bot.services.users.get(TRADER)).notify_prefs["fills"] == "off"
+    # also a page of /settings (viewers too: notifications are their own)
+    await register(bot, VIEWER, Role.VIEWER)
+    overview = await bot.ask(VIEWER, "/settings")
+    viewer_page = await tap(bot, VIEWER, overview, "🔔 Notifications", method="editMessageText")
+    assert "<b>fills</b>: on" in viewer_page.params["text"]
+    overview = await bot.ask(TRADER, "/settings")
+    notify_page = await tap(bot, TRADER, overview, "🔔 Notifications", method="editMessageText")
+    assert "<b>fills</b>: off" in notify_page.params["text"]
