@@ -1,6 +1,7 @@
-"""Indicator cost: the ADX trend strategy (pandas-ta ADX, EMAs, ATR) over 100 symbols x
-500 candles, and per new candle the way the engine does it (recompute the rolling
-window the MarketHub keeps, then evaluate).
+"""Indicator cost: the ADX trend strategy (ADX, EMAs, ATR: pandas-ta's values, computed
+on plain floats by ``strategies/series.py``; pandas-ta itself is the reference) over 100
+symbols x 500 candles, and per new candle the way the engine does it (recompute the
+rolling window the MarketHub keeps, then evaluate).
 
     .venv/bin/python -m bench.indicators [--quick]
 """

@@ -22,6 +22,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
+import numpy as np
 import pandas as pd
 
 from nija_tg.core.models import Candle
@@ -158,9 +159,12 @@ def candles_to_frame(candles: Iterable[Candle]) -> pd.DataFrame:
 
 def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Check and coerce a candle frame (accepts ``timestamp`` for ``ts``): sorted by ts,
-    duplicate ts dropped (last wins), float prices, RangeIndex."""
+    duplicate ts dropped (last wins), float prices, RangeIndex. A frame that already is
+    so is returned as it is (treat it as read-only, as every prepared frame)."""
     if "ts" not in frame.columns and "timestamp" in frame.columns:
         frame = frame.rename(columns={"timestamp": "ts"})
+    if _already_normal(frame):  # the hub's frames: nothing to check or coerce (no copy)
+        return frame
     missing = [c for c in CANDLE_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"candle frame lacks columns {missing}")
@@ -170,6 +174,22 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
         out[col] = out[col].astype("float64")
     out = out.sort_values("ts", kind="stable").drop_duplicates("ts", keep="last")
     return out.reset_index(drop=True)
+
+
+def _already_normal(frame: pd.DataFrame) -> bool:
+    """Exactly the candle columns, ts int64 strictly increasing, float prices, a
+    RangeIndex from 0: what ``normalise_frame`` would return (as the MarketHub builds
+    its frames)."""
+    if tuple(frame.columns) != CANDLE_COLUMNS:
+        return False
+    dtypes = frame.dtypes
+    if dtypes.iloc[0] != np.int64 or any(d != np.float64 for d in dtypes.iloc[1:]):
+        return False
+    index = frame.index
+    if not isinstance(index, pd.RangeIndex) or index.start != 0 or index.step != 1:
+        return False
+    ts = frame["ts"]
+    return bool(ts.is_monotonic_increasing and ts.is_unique)
 
 
 # --- strategy -----------------------------------------------------------------------
