@@ -24,7 +24,7 @@ from nija_tg.handlers.admin_health import HealthAlerts
 from nija_tg.handlers.context import CONTEXT_TYPES, SERVICES_KEY
 from nija_tg.handlers.menus import set_default_menu
 from nija_tg.handlers.rate_limit import PerChatRateLimiter
-from nija_tg.handlers.update_processor import PerUserUpdateProcessor
+from nija_tg.handlers.update_processor import PerUserUpdateProcessor, SecretFirstQueue
 from nija_tg.runtime import Runtime, open_runtime
 from nija_tg.services.admin_service import AdminService
 from nija_tg.services.admission import Admission, RegistrationMode
@@ -118,6 +118,7 @@ def build_application(settings: Settings) -> Application:
 
     base = settings.telegram_api_base_url
     budget = OutgoingBudget(TELEGRAM_RATE, paid_rate=settings.paid_broadcast_rate)
+    processor = PerUserUpdateProcessor()
     app = (
         ApplicationBuilder()
         .token(token)
@@ -125,7 +126,8 @@ def build_application(settings: Settings) -> Application:
         .base_file_url(f"{base}/file/bot")
         .context_types(CONTEXT_TYPES)
         .rate_limiter(PerChatRateLimiter(budget, max_retries=3))
-        .concurrent_updates(PerUserUpdateProcessor())
+        .concurrent_updates(processor)
+        .update_queue(SecretFirstQueue(processor))
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)

@@ -21,10 +21,15 @@ updates are answered; the rest are dropped (counted in ``dropped`` and
 in this burst). Telegram has acknowledged them: they are lost, as a flood's excess is.
 A user with one or two updates queued loses nothing.
 
-Secrets never wait: a message that looks like a key or secret, ``/connect <anything>``,
-and anything but our own commands while the sender's /connect waits for a credential
-(or a /connect of theirs is queued) is deleted the moment it arrives, before it queues
-and before the decision to drop it; the handlers read the outcome of that deletion
+Secrets never wait, not even for the updates ahead of them: the Application's update
+queue (``SecretFirstQueue``) starts deleting a message that may carry a secret the
+moment the Updater (or the webhook) hands it over, before it waits in that queue behind
+a burst of other updates; the processor checks again when the update's turn comes (a
+credential step that began meanwhile). In more detail: a message that looks like a key
+or secret, ``/connect <anything>``, and anything but our own commands while the sender's
+/connect waits for a credential (or a /connect of theirs is queued) is deleted the
+moment it arrives, before it queues and before the decision to drop it; the handlers
+read the outcome of that deletion
 (secret_guard.Deletions).
 """
 
@@ -77,6 +82,19 @@ class _UserQueue:
     told: bool = False  # "I skipped some messages" sent in this burst
     told_secrets: bool = False
     kept_on_shutdown: int = 0  # queued updates started after the Application stopped
+
+
+class SecretFirstQueue(asyncio.Queue):
+    """The Application's update queue: every update is shown to the processor's secret
+    check as it is queued (``PerUserUpdateProcessor.early``)."""
+
+    def __init__(self, processor: PerUserUpdateProcessor) -> None:
+        super().__init__()
+        self._processor = processor
+
+    def put_nowait(self, item: Any) -> None:  # Queue.put ends here too
+        self._processor.early(item)
+        super().put_nowait(item)
 
 
 class PerUserUpdateProcessor(BaseUpdateProcessor):
@@ -146,6 +164,17 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
                 self.deletions.forget(message)
             if queue.waiting == 0:
                 del self._users[user.id]
+
+    def early(self, update: object) -> None:
+        """Start deleting ``update``'s message now if it may carry a secret (called as the
+        update is queued, before the updates ahead of it are processed)."""
+        try:
+            if not isinstance(update, Update) or update.effective_user is None:
+                return
+            queue = self._users.get(update.effective_user.id) or _UserQueue(asyncio.Lock())
+            self._delete_now(update, queue)
+        except Exception:  # the update still gets its full check when its turn comes
+            log.exception("early secret check failed")
 
     def queued(self, user_id: int) -> int:
         """Updates of ``user_id`` waiting or running."""
