@@ -141,6 +141,9 @@ async def test_wall_clock_hub_waits_for_the_boundary_and_stops_promptly():
 # --- candles pushed by WebSocket (stream=True), against the venue emulators ------------
 
 
+REST = 0.5  # how long a close expected by REST waits for a push before the grace ends
+
+
 class Rig:
     """A streaming hub on the real gateway and an emulator, under a paced clock (time
     moves only when the test says; the emulator reads the same clock)."""
@@ -172,15 +175,15 @@ class Rig:
         self.task = asyncio.create_task(self.hub.run(self.stop))
         self.next = (self.clock.now_ms() // TF + 1) * TF
 
-    async def close(self) -> tuple[int, int]:
-        """Move the clock to the next boundary; if the hub publishes nothing within a
-        second, on to the end of the grace (REST). Returns (REST fetches, pushed closes)
-        of that close."""
+    async def close(self, push_wait: float = 10.0) -> tuple[int, int]:
+        """Move the clock to the next boundary; if the hub publishes nothing within
+        ``push_wait`` seconds (real time: patience, not a measure), on to the end of the
+        grace (REST). Returns (REST fetches, pushed closes) of that close."""
         boundary, self.next = self.next, self.next + TF
         fetched, pushed = self.hub.stats.total, sum(self.hub.stats.pushed.values())
         assert await until(lambda: self.hub.waiting_for == boundary, 10)
         self.clock.set(boundary)
-        if not await until(lambda: self.hub.published >= boundary, 1.0):
+        if not await until(lambda: self.hub.published >= boundary, push_wait):
             self.clock.set(boundary + self.hub.grace_ms)
             assert await until(lambda: self.hub.published >= boundary, 10)
         return (self.hub.stats.total - fetched, sum(self.hub.stats.pushed.values()) - pushed)
@@ -239,7 +242,7 @@ async def test_closes_come_by_websocket_after_a_rest_start(exchange_id):
     async with emu:
         rig = Rig(emu, symbols)
         try:
-            assert await rig.close() == (2, 0)  # the first window: REST
+            assert await rig.close(REST) == (2, 0)  # the first window: REST
             assert await until(rig.live, 10)
             for _ in range(3):
                 assert await rig.close() == (0, 2)  # pushed: no REST, before the grace
@@ -258,7 +261,7 @@ async def test_a_lost_socket_falls_back_to_rest_and_back_to_the_socket(exchange_
     async with emu:
         rig = Rig(emu, symbols)
         try:
-            assert await rig.close() == (2, 0)
+            assert await rig.close(REST) == (2, 0)
             assert await until(rig.live, 10)
             assert await rig.close() == (0, 2)
             # the venue's socket goes away and refuses new connections
@@ -266,12 +269,12 @@ async def test_a_lost_socket_falls_back_to_rest_and_back_to_the_socket(exchange_
             assert emu.ws.drop() >= 1
             assert await until(lambda: not any(s.live for s in rig.hub._streams.values()), 10)
             for _ in range(2):
-                assert await rig.close() == (2, 0)  # REST, after the grace
+                assert await rig.close(REST) == (2, 0)  # REST, after the grace
                 await rig.assert_window_matches_the_venue()
             # back: the socket reconnects; its first close is caught up by REST
             emu.ws.refuse = False
             assert await until(rig.live, 10)
-            assert await rig.close() == (2, 0)
+            assert await rig.close(REST) == (2, 0)
             await rig.assert_window_matches_the_venue()
             assert await rig.close() == (0, 2)  # and then pushed again
             await rig.assert_window_matches_the_venue()
@@ -286,11 +289,11 @@ async def test_a_close_missed_by_the_socket_is_fetched_by_rest():
     async with emu:
         rig = Rig(emu, symbols[:1])
         try:
-            await rig.close()
+            await rig.close(REST)
             assert await until(rig.live, 10)
             assert await rig.close() == (0, 1)
             emu.ws.frozen = True  # the socket stays open but pushes nothing
-            assert await rig.close() == (1, 0)  # nothing by the end of the grace: REST
+            assert await rig.close(REST) == (1, 0)  # nothing by the end of the grace: REST
             emu.ws.frozen = False
             assert await rig.close() == (0, 1)
             await rig.assert_window_matches_the_venue()
@@ -308,7 +311,7 @@ async def test_fifty_markets_by_websocket():
             assert len(symbols) == 50
             rig = Rig(emu, symbols)
             try:
-                assert await rig.close() == (50, 0)
+                assert await rig.close(REST) == (50, 0)
                 assert await until(rig.live, 20)
                 for _ in range(2):
                     assert await rig.close() == (0, 50)
