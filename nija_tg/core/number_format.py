@@ -51,3 +51,49 @@ def amount(value: Decimal | None) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+def money_in(value: Decimal | None, currency: str, *, signed: bool = False) -> str:
+    """``money`` with its currency code: ``1,234.57 USDT``, ``-3.20 USD``."""
+    return f"{money(value, signed=signed)} {currency}".rstrip()
+
+
+def step_places(step: Decimal | None) -> int | None:
+    """Decimal places of a price step (0.01 -> 2, 0.5 -> 1, 10 -> 0); None without one."""
+    if step is None or not step.is_finite() or step <= 0:
+        return None
+    exponent = step.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+def price(value: Decimal | None, step: Decimal | None = None) -> str:
+    """A price at the market's precision (the places of its price step, half-even, with
+    thousands separators: ``2,345.67``), else like ``amount`` (8 significant digits):
+    never the 18 decimals of a computed stop."""
+    if not _ok(value):
+        return DASH
+    assert value is not None
+    places = step_places(step)
+    if places is None or abs(value) >= HUGE:
+        return amount(value)
+    with localcontext(prec=60, rounding=ROUND_HALF_EVEN):
+        q = value.quantize(Decimal(1).scaleb(-places))
+    if q.is_zero():
+        q = abs(q)
+    return f"{q:,.{places}f}"
+
+
+def pct(value: Decimal | float | None, *, places: int = 1, signed: bool = False) -> str:
+    """A percentage with ``places`` decimals, half-even: ``12.3%`` (``+12.3%`` if
+    signed, ``-4.0%`` for a fall either way); never ``-0.0%``."""
+    if value is None:
+        return DASH
+    d = Decimal(str(value)) if isinstance(value, float) else value
+    if not _ok(d):
+        return DASH
+    with localcontext(prec=60, rounding=ROUND_HALF_EVEN):
+        q = d.quantize(Decimal(1).scaleb(-places))
+    if q.is_zero():
+        q = abs(q)
+    return f"{q:+,.{places}f}%" if signed else f"{q:,.{places}f}%"

@@ -1,0 +1,239 @@
+"""Every event rendered with sample data, as one Markdown file to review wording in diffs.
+
+Regenerate ``docs/messages.md`` (tests/messages/test_catalogue.py fails while it differs):
+
+    .venv/bin/python -m nija_tg.messages.catalogue > docs/messages.md
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal as D
+
+from nija_tg.core import events as ev
+from nija_tg.messages.render import render
+
+_ETH = {"symbol": "ETH/USD", "base": "ETH", "quote": "USD", "price_step": D("0.01")}
+_SWAP = {
+    "symbol": "ETH/USDT:USDT",
+    "base": "ETH",
+    "quote": "USDT",
+    "swap": True,
+    "leverage": 3,
+    "price_step": D("0.01"),
+}
+_LONG_IN = ev.Fill(
+    **_ETH, buy=True, amount=D("0.5"), price=D("2345.674"), fee=D("0.5864185"),
+    mode="paper", exchange_id="kraken", trade_id="T1", opens=True,
+)  # fmt: skip
+_LONG_OUT = dataclasses.replace(
+    _LONG_IN, buy=False, price=D("2401.2"), opens=False, purpose="exit",
+    realized=D("26.5737"), fee=D("0.6003"),
+)  # fmt: skip
+_SHORT_IN = ev.Fill(
+    **_SWAP, buy=False, amount=D("0.09"), price=D("2345.6712"), fee=D("0.1055552"),
+    mode="live", exchange_id="bingx", trade_id="T2", opens=True, position="short",
+)  # fmt: skip
+_SHORT_STOPPED = dataclasses.replace(
+    _SHORT_IN, buy=True, price=D("2391.15"), opens=False, purpose="exit",
+    realized=D("-4.2111"), fee=D("0.1076"),
+)  # fmt: skip
+_LONG_STOPPED = dataclasses.replace(
+    _LONG_OUT, price=D("2288.1"), realized=D("-29.1241"), mode="live",
+)  # fmt: skip
+
+SAMPLES: list[tuple[str, object]] = [
+    ("Fill: opened a long (spot)", _LONG_IN),
+    ("Fill: closed a long with a profit (strategy exit)", _LONG_OUT),
+    (
+        "Fill: closed at the user's request, at a loss",
+        dataclasses.replace(_LONG_OUT, purpose="close", realized=D("-1234567.891")),
+    ),
+    ("Fill: opened a short on a swap at 3x", _SHORT_IN),
+    (
+        "Fill: adopted order, nothing realised",
+        dataclasses.replace(_LONG_OUT, purpose="adopted", realized=None),
+    ),
+    (
+        "Fill: a cheap coin at its market's precision",
+        ev.Fill(
+            symbol="PEPE/USDT",
+            base="PEPE",
+            quote="USDT",
+            buy=True,
+            amount=D("12345678.9"),
+            price=D("0.000012345678901234567"),
+            fee=D("0.000123"),
+            mode="paper",
+            exchange_id="bingx",
+            trade_id="T3",
+            opens=True,
+            price_step=D("1e-9"),
+        ),
+    ),  # fmt: skip
+    (
+        "Stop hit: the engine closed a long whose stop the candle crossed",
+        ev.StopHit(_LONG_STOPPED, stop=D("2290.123456789012345678")),
+    ),
+    (
+        "Stop hit: the stop resting on the exchange fired (short)",
+        ev.StopHit(_SHORT_STOPPED, stop=D("2390"), on_exchange=True),
+    ),
+    (
+        "Closed outside the bot (spot, reduced)",
+        ev.ClosedOutside(
+            symbol="ETH/USD",
+            side="long",
+            base="ETH",
+            held=D("0.5"),
+            closed=D("0.2"),
+            price=D("2345.678"),
+            trade_id="external:x",
+            price_step=D("0.01"),
+        ),
+    ),  # fmt: skip
+    (
+        "Closed outside the bot (swap, contracts)",
+        ev.ClosedOutside(
+            symbol="ETH/USDT:USDT",
+            side="short",
+            base="ETH",
+            held=D("9"),
+            closed=D("9"),
+            price=D("2345.678"),
+            trade_id="external:y",
+            swap=True,
+            contracts=True,
+            price_step=D("0.01"),
+        ),
+    ),  # fmt: skip
+    ("Stop order refused", ev.StopOrderRefused("ETH/USD", "EOrder:Invalid price <x>.")),
+    ("Exit refused", ev.ExitRefused("ETH/USD", "exit", "EGeneral:Temporary lockout.")),
+    ("Stop close refused", ev.ExitRefused("ETH/USD", "stop", "EGeneral:Temporary lockout.")),
+    ("Entry refused (minimum)", ev.EntryRefused("ETH/USD", "order below the minimum 5 USD.")),
+    (
+        "Entry refused: insufficient funds (spot)",
+        ev.EntryNoFunds(
+            symbol="ETH/USD",
+            base="ETH",
+            quote="USD",
+            units=D("0.5"),
+            price=D("2345.678"),
+            needed=D("1173.4567"),
+            free=D("812.005"),
+            exchange_id="kraken",
+            price_step=D("0.01"),
+        ),
+    ),  # fmt: skip
+    (
+        "Entry refused: insufficient margin (swap, balance unread)",
+        ev.EntryNoFunds(
+            symbol="ETH/USDT:USDT",
+            base="ETH",
+            quote="USDT",
+            units=D("0.09"),
+            price=D("2345.678"),
+            needed=D("70.37"),
+            free=None,
+            exchange_id="bingx",
+            swap=True,
+            price_step=D("0.01"),
+        ),
+    ),  # fmt: skip
+    (
+        "Entry blocked by the user's settings (liquidation)",
+        ev.EntryBlocked(
+            "ETH/USDT:USDT",
+            "stop_beyond_liquidation",
+            "The long stop for ETH/USDT:USDT at 2,100 would lie beyond or too near the "
+            "liquidation price (about 2,150 at 10x leverage from 2,345.67): the position "
+            "could be liquidated before its stop. Lower the leverage cap or use a tighter "
+            "stop.",
+            "2026-12-05",
+        ),
+    ),  # fmt: skip
+    (
+        "Position mode refused",
+        ev.PositionModeRefused(
+            "BingX refused the switch to hedge mode while positions are open; orders "
+            "follow one-way mode.",
+            hedge_wanted=True,
+        ),
+    ),
+    ("Close: nothing open", ev.CloseNothing(1, None)),
+    ("Close: closed outside meanwhile", ev.CloseNothing(2, "ETH/USD", "long", outside=True)),
+    ("Close: stopped meanwhile", ev.CloseNothing(3, "ETH/USD", None, stopped=True)),
+    ("Close: expired", ev.CloseExpired(4, "ETH/USD", 900.0)),
+    ("Close: refused", ev.CloseRefused(5, "ETH/USD", "EService:Unavailable.")),
+    ("Daily loss limit", ev.DailyLossLimit(D("512.345"), D("500"), "2026-12-05", "USD")),
+    ("Drawdown pause", ev.DrawdownPaused(D("21.456"), D("20"), held=2)),
+    ("Paused by an admin", ev.PausedByAdmin("risk review <urgent> & more")),
+    ("Resumed by an admin", ev.ResumedByAdmin()),
+    ("Global halt", ev.Halted(True)),
+    ("Global halt lifted", ev.Halted(False)),
+    (
+        "Key dead, with positions",
+        ev.KeyDead(
+            "kraken",
+            (
+                ev.Unprotected("ETH/USD", "long", D("0.5"), D("2290.1234567"), D("0.01")),
+                ev.Unprotected("BTC/USD", "long", D("0.01")),
+            ),
+        ),
+    ),
+    ("Key dead, nothing held", ev.KeyDead("bingx")),
+    (
+        "Key verified",
+        ev.KeyVerified(
+            "kraken",
+            "Ab3d",
+            (ev.BalanceFound("USD", D("10234.5")), ev.BalanceFound("ETH", D("0.123456789"))),
+            cannot_withdraw=True,
+            live=False,
+        ),
+    ),  # fmt: skip
+    ("Key refused", ev.KeyRefused("kraken", "the exchange says: EAPI:Invalid key")),
+    ("Trading loop crashed", ev.LoopCrashed(3)),
+    (
+        "Daily summary, a profit",
+        ev.DailySummary("2026-12-04", D("123.456"), D("10123.456"), (D("80"), D("-12"), D("55"))),
+    ),
+    (
+        "Daily summary, a loss, no trades",
+        ev.DailySummary("2026-12-04", D("-45.5"), D("9954.5"), (), "USDT"),
+    ),
+    ("Role changed", ev.RoleChanged("viewer")),
+    ("View granted", ev.ViewGranted(222, True)),
+    ("View ended", ev.ViewGranted(222, False)),
+    ("Broadcast", ev.Broadcast("Maintenance at 02:00 UTC <b>not bold</b> & done")),
+    (
+        "Settings clamped by an admin's bounds",
+        ev.SettingsClamped(("max_position_usd: 500 -> 250", "leverage_cap: 10 -> 5")),
+    ),
+    ("Admin demoted by the configuration", ev.AdminDemoted()),
+]
+
+
+def catalogue() -> str:
+    out = [
+        "# Messages",
+        "",
+        "Generated by `.venv/bin/python -m nija_tg.messages.catalogue > docs/messages.md`",
+        "from `nija_tg/messages/catalogue.py` (sample events) and `nija_tg/messages/render.py`",
+        "(every word): do not edit by hand. Each entry: the event, its outbox kind (the",
+        "user's /notify group), then the Telegram HTML text exactly as queued.",
+        "",
+    ]
+    for title, event in SAMPLES:
+        kind = getattr(event, "kind", "")
+        out += [f"## {title}", "", f"`{type(event).__name__}`, kind `{kind}`", ""]
+        out += ["```html", render(event), "```", ""]
+    return "\n".join(out)
+
+
+def main() -> None:
+    print(catalogue(), end="")
+
+
+if __name__ == "__main__":
+    main()
