@@ -164,6 +164,10 @@ class EntryNoFunds:
         return f"refused:{user_id}:entry:{self.symbol}:{self.run}"
 
 
+# what ``LoopOrders.tell_refusal`` tells once per run of the same refusal
+Refusal = StopOrderRefused | ExitRefused | EntryRefused | EntryNoFunds
+
+
 @dataclass(frozen=True, slots=True)
 class EntryBlocked:
     """An entry the user's own settings make impossible (a swap stop beyond the
@@ -230,13 +234,15 @@ class CloseExpired:
 @dataclass(frozen=True, slots=True)
 class CloseRefused:
     request_id: int
-    symbol: str
-    reason: str
+    refused: tuple[tuple[str, str], ...]  # (symbol, the exchange's reason) per position
 
     kind = "info"
 
     def dedupe_key(self, user_id: int) -> str | None:
         return f"close:{user_id}:{self.request_id}"
+
+
+CloseAnswer = CloseNothing | CloseExpired | CloseRefused
 
 
 # --- limits, pauses, halts -----------------------------------------------------------------

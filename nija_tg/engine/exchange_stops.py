@@ -45,16 +45,16 @@ from nija_tg.core.errors import (
     OrderRejectedError,
     RetryableError,
 )
+from nija_tg.core.events import ClosedOutside
 from nija_tg.core.models import FillInfo, MarketInfo, OrderStatus, OrderType, Side
 from nija_tg.engine.bookkeeping import book_fill
 from nija_tg.engine.execution import NOT_REFUSALS, ExecutionResult, OrderDraft
-from nija_tg.engine.execution_record import fmt_amount, fmt_price
 from nija_tg.engine.loop_context import LoopContext
 from nija_tg.engine.loop_orders import LoopOrders
+from nija_tg.engine.notify import tell
 from nija_tg.exchange.precision import is_dust, round_step, sellable_amount
 from nija_tg.storage import fills as fills_repo
 from nija_tg.storage import orders as orders_repo
-from nija_tg.storage import outbox
 from nija_tg.storage.orders import OrderRow
 from nija_tg.storage.positions import PositionRow
 
@@ -265,9 +265,7 @@ class ExchangeStops:
                 mode=ex.mode,
             )
             if kind == "external":
-                text = outside_text(p, amount, price, market)
-                key = f"external:{ctx.user_id}:{fill.trade_id}"
-                await outbox.enqueue(tx, ctx.user_id, "fill", text, dedupe_key=key)
+                await tell(tx, ctx.user_id, outside_event(p, amount, price, market, fill.trade_id))
         ctx.held.invalidate()
         return True
 
@@ -445,20 +443,19 @@ class ExchangeStops:
         return fired
 
 
-def outside_text(p: PositionRow, amount: Decimal, price: Decimal, market: MarketInfo) -> str:
+def outside_event(
+    p: PositionRow, amount: Decimal, price: Decimal, market: MarketInfo, trade_id: str
+) -> ClosedOutside:
     """The one message about a position found (partly) closed outside the bot."""
-    what = "closed" if amount >= p.amount else "reduced"
-    at = fmt_price(price, market.price_step)
-    if market.kind == "swap":
-        unit = "contracts" if market.contract_size != 1 else market.base
-        return (
-            f"ℹ️ Your {p.symbol} {p.side} was {what} outside the bot: the exchange shows "
-            f"{fmt_amount(p.amount - amount)} {unit} where the bot held "
-            f"{fmt_amount(p.amount)} ({fmt_amount(amount)} {unit} closed outside). Booked at "
-            f"the last price {at}; the bot will not close it again."
-        )
-    return (
-        f"ℹ️ Your {p.symbol} position was {what} outside the bot: the account holds less "
-        f"{market.base} than it ({fmt_amount(amount)} {market.base} no longer there). "
-        f"Booked at the last price {at}; the bot will not sell it."
+    return ClosedOutside(
+        symbol=p.symbol,
+        side=p.side,
+        base=market.base,
+        held=p.amount,
+        closed=amount,
+        price=price,
+        trade_id=trade_id,
+        swap=market.kind == "swap",
+        contracts=market.contract_size != 1,
+        price_step=market.price_step,
     )

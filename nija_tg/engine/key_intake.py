@@ -21,11 +21,13 @@ import time
 from collections.abc import Callable
 
 from nija_tg.core.errors import NijaError, VaultError
+from nija_tg.core.events import KeyRefused, KeyVerified
 from nija_tg.core.exchange_catalogue import allowed_fields
 from nija_tg.core.models import TradingMode, Verification
+from nija_tg.engine.notify import tell
 from nija_tg.exchange.protocol import CredentialVerifier
 from nija_tg.services import key_verdict
-from nija_tg.storage import audit, credentials, outbox, seal_keys, users
+from nija_tg.storage import audit, credentials, seal_keys, users
 from nija_tg.storage.credentials import PendingRow
 from nija_tg.storage.db import Database
 from nija_tg.vault.keyring import KeyRing
@@ -125,10 +127,12 @@ class KeyIntake:
                     permissions=verification.permissions,
                     can_withdraw=verification.can_withdraw,
                 )
-                text = key_verdict.accepted_text(row.exchange_id, row.key_tail, verification, mode)
+                verdict: KeyVerified | KeyRefused = key_verdict.accepted(
+                    row.exchange_id, row.key_tail, verification, mode
+                )
             else:
                 kept = await credentials.drop_pending(tx, row)
-                text = key_verdict.refused_text(row.exchange_id, verification.reason)
+                verdict = key_verdict.refused(row.exchange_id, verification.reason)
             if not kept:
                 return  # superseded by a newer submission, or the user disconnected
             await audit.record(
@@ -140,7 +144,7 @@ class KeyIntake:
                 key_tail=row.key_tail,
                 reason=verification.reason,
             )
-            await outbox.enqueue(tx, row.user_id, "account", text)
+            await tell(tx, row.user_id, verdict)
         if verification.ok:
             self.verified += 1
         else:

@@ -19,16 +19,18 @@ from typing import Any
 from nija_tg.core import cash_flows as flows
 from nija_tg.core import risk
 from nija_tg.core.errors import NijaError
+from nija_tg.core.events import DailyLossLimit, DailySummary, DrawdownPaused
 from nija_tg.core.models import BalanceLine, UserStatus
 from nija_tg.core.trading_gate import Gate
 from nija_tg.engine import loop_store
 from nija_tg.engine.clock import utc_day
 from nija_tg.engine.loop_context import LoopContext
-from nija_tg.engine.loop_support import daily_loss_text, drawdown_text, equity_of, summary_text
+from nija_tg.engine.loop_support import equity_of, quote_for
+from nija_tg.engine.notify import tell
 from nija_tg.engine.snapshot_writer import SnapshotWriter
 from nija_tg.exchange.protocol import MarketDataSource
 from nija_tg.storage import cash_flows as cash_flows_repo
-from nija_tg.storage import fills, outbox, users
+from nija_tg.storage import fills, users
 from nija_tg.storage.positions import PositionRow
 from nija_tg.strategies import Signal
 
@@ -188,15 +190,15 @@ class LoopBook:
             for ts, pnl in await fills.realized_since(ctx.db, ctx.user_id, start)
             if ts < start + 86400
         ]
-        text = summary_text(day, ctx.equity - start_equity, ctx.equity, closed)
+        summary = DailySummary(
+            day,
+            ctx.equity - start_equity,
+            ctx.equity,
+            tuple(closed),
+            quote_for(ctx.exchange_id),
+        )
         async with ctx.db.transaction() as tx:
-            await outbox.enqueue(
-                tx,
-                ctx.user_id,
-                "summary",
-                text,
-                dedupe_key=f"summary:{ctx.user_id}:{day}",
-            )
+            await tell(tx, ctx.user_id, summary)
 
     async def check_limits(self, gate: Gate) -> bool:
         """True: no new entries. Drawdown (judged while the gate allows entries): the
@@ -220,12 +222,7 @@ class LoopBook:
             async with ctx.db.transaction() as tx:
                 await users.set_status(tx, ctx.user_id, UserStatus.PAUSED, "drawdown")
                 await cash_flows_repo.save_marks(tx, ctx.marks_key, ctx.marks)
-                await outbox.enqueue(
-                    tx,
-                    ctx.user_id,
-                    "drawdown",
-                    drawdown_text(pct, s.max_drawdown_pct, len(held)),
-                )
+                await tell(tx, ctx.user_id, DrawdownPaused(pct, s.max_drawdown_pct, len(held)))
             await ctx.paused_by_engine("drawdown")
             log.info("user %s paused: drawdown %.2f%%", ctx.user_id, pct)
             ctx.alerts.append((ctx.clock.now_ms(), "drawdown"))
@@ -242,13 +239,8 @@ class LoopBook:
             ctx.alerts.append((ctx.clock.now_ms(), "daily_loss"))
             limit = risk.daily_loss_limit(m.daily_loss_base, s.daily_loss_pct, s.daily_loss_usd)
             async with ctx.db.transaction() as tx:
-                await outbox.enqueue(
-                    tx,
-                    ctx.user_id,
-                    "daily_loss",
-                    daily_loss_text(-pnl_today, limit),
-                    dedupe_key=f"daily_loss:{ctx.user_id}:{ctx.day}",
-                )
+                loss = DailyLossLimit(-pnl_today, limit, ctx.day, quote_for(ctx.exchange_id))
+                await tell(tx, ctx.user_id, loss)
         return True
 
     # --- equity and snapshot -------------------------------------------------------

@@ -11,16 +11,17 @@ refusals (not processed, not found after an unknown outcome) are not told."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from decimal import Decimal
 
+from nija_tg.core.events import ExitRefused, Refusal, StopOrderRefused
 from nija_tg.core.models import OrderStatus, Side
+from nija_tg.engine import notify
 from nija_tg.engine.execution import ExecutionResult, OrderDraft
 from nija_tg.engine.loop_context import LoopContext
-from nija_tg.engine.loop_support import close_failed_text, stop_order_failed_text
 from nija_tg.exchange.protocol import MarketDataSource
 from nija_tg.storage import orders as orders_repo
-from nija_tg.storage import outbox
 
 log = logging.getLogger("nija_tg.engine.loop")
 
@@ -70,14 +71,15 @@ class LoopOrders:
             # the exchange refused an exit or a stop order: tell the user (entries are
             # told by the entry, with the amounts; a close the user asked for by its
             # request); not-processed answers just retry
+            refused: Refusal
             if draft.trigger_price is not None:
-                text = stop_order_failed_text(draft.symbol, result.error or "")
+                refused = StopOrderRefused(draft.symbol, result.error or "")
             else:
-                text = close_failed_text(draft.symbol, draft.purpose, result.error or "")
-            await self.tell_refusal(draft, text)
+                refused = ExitRefused(draft.symbol, draft.purpose, result.error or "")
+            await self.tell_refusal(draft, refused)
 
-    async def tell_refusal(self, draft: OrderDraft, text: str) -> None:
-        """Queue ``text`` about the refused ``draft``, once per run of the same refusal of
+    async def tell_refusal(self, draft: OrderDraft, event: Refusal) -> None:
+        """Tell ``event`` about the refused ``draft``, once per run of the same refusal of
         that kind of order (``orders.refusal_run``): a refusal repeating every candle is
         told once, again when its reason changes or after an order of the kind succeeded."""
         uid = self.ctx.user_id
@@ -85,10 +87,8 @@ class LoopOrders:
         entry = draft.purpose == "entry"
         purposes = ("stop",) if native else ("entry",) if entry else ("exit", "stop")
         run = await orders_repo.refusal_run(self.ctx.db, uid, draft.symbol, purposes, native)
-        what = "stop_order" if native else "entry" if entry else "close"
-        key = f"refused:{uid}:{what}:{draft.symbol}:{run}"
         async with self.ctx.db.transaction() as tx:
-            await outbox.enqueue(tx, uid, "error", text, dedupe_key=key)
+            await notify.tell(tx, uid, dataclasses.replace(event, run=run))
 
     async def price_now(self, symbol: str, side: Side) -> Decimal | None:
         """The exchange's price a market order pays now (a buy the ask, a sell the bid;

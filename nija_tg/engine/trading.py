@@ -21,6 +21,7 @@ from decimal import Decimal
 from nija_tg.core import risk
 from nija_tg.core import trading_core as core
 from nija_tg.core.errors import AuthenticationError, NijaError
+from nija_tg.core.events import EntryBlocked, EntryNoFunds, EntryRefused
 from nija_tg.core.models import (
     MarketInfo,
     OrderStatus,
@@ -33,10 +34,10 @@ from nija_tg.engine.exchange_stops import ExchangeStops, outside_result
 from nija_tg.engine.execution import FUNDS, NOTHING_THERE, ExecutionResult, OrderDraft
 from nija_tg.engine.loop_context import LoopContext
 from nija_tg.engine.loop_orders import LoopOrders
-from nija_tg.engine.loop_support import entry_funds_text, entry_refused_text
 from nija_tg.engine.market_data import MarketKey
+from nija_tg.engine.notify import tell
 from nija_tg.exchange.precision import is_dust
-from nija_tg.storage import outbox, positions, users
+from nija_tg.storage import positions, users
 from nija_tg.storage.positions import PositionRow
 from nija_tg.strategies import Action, Signal, get_strategy
 
@@ -200,8 +201,8 @@ class TradingActions:
         )
         result = await self.orders.submit(draft)
         if result.status is OrderStatus.REJECTED and result.refusal is not None:
-            text = await self._entry_refused_text(market, draft, free_quote, result)
-            await self.orders.tell_refusal(draft, text)
+            refused = await self._entry_refusal(market, draft, free_quote, result)
+            await self.orders.tell_refusal(draft, refused)
         if result.filled > 0:
             first = core.stop_after_entry(sized, result.average or price)
             await self.set_stop(key.symbol, side, first.stop, first.anchor)
@@ -316,23 +317,22 @@ class TradingActions:
         liquidation price at their leverage) is told, once per symbol and UTC day: the
         user can act on it; the usual limits (open positions, daily loss) are not told."""
         ctx = self.ctx
-        key = f"risk:{ctx.user_id}:{decision.reason.value}:{symbol}:{ctx.day}"
-        text = f"⚠️ No entry on {symbol}: {decision.message}"
+        blocked = EntryBlocked(symbol, decision.reason.value, decision.message, ctx.day)
         async with ctx.db.transaction() as tx:
-            await outbox.enqueue(tx, ctx.user_id, "error", text, dedupe_key=key)
+            await tell(tx, ctx.user_id, blocked)
 
-    async def _entry_refused_text(
+    async def _entry_refusal(
         self,
         market: MarketInfo,
         draft: OrderDraft,
         free_quote: Decimal | None,
         result: ExecutionResult,
-    ) -> str:
+    ) -> EntryRefused | EntryNoFunds:
         """The venue's reason; for insufficient funds, what the entry needed at the
         exchange's price now (the margin on a swap) against the free balance."""
         ctx = self.ctx
         if result.refusal != FUNDS:
-            return entry_refused_text(market.symbol, result.error or "")
+            return EntryRefused(market.symbol, result.error or "")
         price = await self.orders.price_now(market.symbol, draft.side)
         if price is None:
             price = ctx.hub.price(ctx.exchange_id, market.symbol) or Decimal(0)
@@ -340,7 +340,18 @@ class TradingActions:
         swap = market.kind == "swap"
         needed = units * price / (ctx.settings.leverage_cap if swap else 1)
         free = free_quote if free_quote is not None else await self._free(market.quote)
-        return entry_funds_text(market, units, price, needed, free, ctx.exchange_id, swap=swap)
+        return EntryNoFunds(
+            symbol=market.symbol,
+            base=market.base,
+            quote=market.quote,
+            units=units,
+            price=price,
+            needed=needed,
+            free=free,
+            exchange_id=ctx.exchange_id,
+            swap=swap,
+            price_step=market.price_step,
+        )
 
     async def _free(self, currency: str) -> Decimal | None:
         """The account's free balance of ``currency`` now (None when it cannot be read)."""

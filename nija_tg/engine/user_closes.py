@@ -23,12 +23,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from nija_tg.core.events import CloseAnswer, CloseExpired, CloseNothing, CloseRefused
 from nija_tg.core.models import OrderStatus
 from nija_tg.engine.exchange_stops import CLOSED_OUTSIDE
 from nija_tg.engine.execution import ExecutionResult
 from nija_tg.engine.loop_context import LoopContext
-from nija_tg.engine.loop_support import close_expired_text, close_nothing_text, close_refused_text
-from nija_tg.storage import close_requests, outbox
+from nija_tg.engine.notify import tell
+from nija_tg.messages.render import render
+from nija_tg.storage import close_requests
 from nija_tg.storage.close_requests import DONE, FAILED, NOTHING, CloseRequest
 from nija_tg.storage.positions import PositionRow
 
@@ -64,12 +66,13 @@ class UserCloses:
 
     async def _answer(self, request: CloseRequest) -> None:
         age = time.time() - request.created_at
+        rid = request.request_id
         if age > REQUEST_TTL_S:
-            await self._finish(request, FAILED, close_expired_text(request.symbol, age))
+            await self._finish(request, FAILED, CloseExpired(rid, request.symbol, age))
             return
         targets = [p for p in await self.ctx.held.all() if request.covers(p.symbol, p.side)]
         if not targets:
-            await self._finish(request, NOTHING, close_nothing_text(request.symbol, request.side))
+            await self._finish(request, NOTHING, CloseNothing(rid, request.symbol, request.side))
             return
         results: list[tuple[PositionRow, ExecutionResult | None]] = []
         for p in targets:
@@ -79,34 +82,22 @@ class UserCloses:
         stopped = [p for p, r in results if r is None]  # a resting stop had closed it
         outside = [p for p, r in results if r is not None and r.error == CLOSED_OUTSIDE]
         if refused:
-            text = "\n".join(close_refused_text(p.symbol, r.error or "") for p, r in refused)
-            await self._finish(request, FAILED, text)
+            reasons = tuple((p.symbol, r.error or "") for p, r in refused)
+            await self._finish(request, FAILED, CloseRefused(rid, reasons))
         elif len(stopped) + len(outside) == len(results):
             gone = stopped + outside
-            if outside and not stopped:
-                why = (
-                    "It had been closed outside the bot, on the exchange (see the message "
-                    "above); nothing was sold."
-                )
-            elif outside:
-                why = "It had been closed outside the bot or by its stop-loss (see above)."
-            else:
-                why = "Its stop-loss on the exchange had just closed it (see the message above)."
             symbol = request.symbol if request.symbol is not None else gone[0].symbol
             side = request.side if request.symbol is not None else None
-            await self._finish(request, NOTHING, close_nothing_text(symbol, side, why))
+            nothing = CloseNothing(rid, symbol, side, outside=bool(outside), stopped=bool(stopped))
+            await self._finish(request, NOTHING, nothing)
         else:  # sent: each fill is told with its own message ("closed at your request")
-            await self._finish(request, DONE, "")
+            await self._finish(request, DONE, None)
         self.closes_done += 1
 
-    async def _finish(self, request: CloseRequest, status: str, text: str) -> None:
+    async def _finish(self, request: CloseRequest, status: str, answer: CloseAnswer | None) -> None:
+        """The request handled; ``answer`` told (a close sent is answered by its fills)."""
         ctx = self.ctx
+        text = "" if answer is None else render(answer)
         async with ctx.db.transaction() as tx:
-            if await close_requests.finish(tx, request.request_id, status, text) and text:
-                await outbox.enqueue(
-                    tx,
-                    ctx.user_id,
-                    "info",
-                    text,
-                    dedupe_key=f"close:{ctx.user_id}:{request.request_id}",
-                )
+            if await close_requests.finish(tx, request.request_id, status, text) and answer:
+                await tell(tx, ctx.user_id, answer)

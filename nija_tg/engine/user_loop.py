@@ -45,6 +45,7 @@ from typing import Any
 
 from nija_tg.core.cash_flows import LimitMarks
 from nija_tg.core.errors import AuthenticationError, NijaError, RetryableError, VaultError
+from nija_tg.core.events import KeyDead, PositionModeRefused, Unprotected
 from nija_tg.core.models import Candle, MarketInfo, TradingMode, UserStatus
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.core.trading_gate import Gate, TradingSwitch, needs_loop
@@ -55,14 +56,15 @@ from nija_tg.engine.held_positions import HeldPositions
 from nija_tg.engine.loop_book import LoopBook
 from nija_tg.engine.loop_context import AccountFactory, LoopContext, LoopDeps
 from nija_tg.engine.loop_orders import LoopOrders
-from nija_tg.engine.loop_support import connection_text, symbols_for, unprotected_lines
+from nija_tg.engine.loop_support import symbols_for, unprotected
 from nija_tg.engine.market_data import MarketKey
+from nija_tg.engine.notify import tell
 from nija_tg.engine.trading import TradingActions
 from nija_tg.engine.user_closes import UserCloses
 from nija_tg.exchange.paper import InMemoryPaperStore, PaperAccount
 from nija_tg.exchange.protocol import PositionModeRefusedError, TradingAccount
 from nija_tg.services.desired_state import UserState
-from nija_tg.storage import close_requests, credentials, outbox, sessions, settings_repo, users
+from nija_tg.storage import close_requests, credentials, sessions, settings_repo, users
 from nija_tg.storage import orders as orders_repo
 from nija_tg.storage import positions as positions_repo
 from nija_tg.strategies import Signal
@@ -405,13 +407,8 @@ class UserLoop:
             ctx.account_hedged = exc.hedged
             log.warning("user %s: position mode switch refused: %s", self.user_id, exc)
             async with self.db.transaction() as tx:
-                await outbox.enqueue(
-                    tx,
-                    self.user_id,
-                    "error",
-                    "⚠️ " + exc.user_message,
-                    dedupe_key=f"position-mode:{self.user_id}:{ctx.session_id}:{want}",
-                )
+                refused = PositionModeRefused(exc.user_message, want, ctx.session_id)
+                await tell(tx, self.user_id, refused)
         except AuthenticationError:
             raise
         except NijaError as exc:
@@ -559,17 +556,15 @@ class UserLoop:
                 await users.set_status(tx, self.user_id, UserStatus.PAUSED, "connection")
                 if self.ctx.mode is TradingMode.LIVE:
                     await credentials.mark_unverified(tx, self.user_id, "refused by the exchange")
-                await outbox.enqueue(
-                    tx, self.user_id, "connection", connection_text(self.ctx.exchange_id, lines)
-                )
+                await tell(tx, self.user_id, KeyDead(self.ctx.exchange_id, lines))
         except Exception:
             log.exception("user %s: could not record the pause", self.user_id)
 
-    async def _protection_report(self) -> list[str]:
+    async def _protection_report(self) -> tuple[Unprotected, ...]:
         """One line per open position of this account: protected by a stop resting on
         the exchange, or by nothing now that the engine cannot reach the account."""
         if self.ctx.mode is not TradingMode.LIVE:
-            return []
+            return ()
         held = await positions_repo.list_for_user(self.db, self.user_id, self.ctx.mode.value)
         resting: dict[tuple[str, str], Decimal | None] = {}
         for p in held:
@@ -579,7 +574,7 @@ class UserLoop:
                 (o.trigger_price for o in stops if o.side is side), None
             )
         steps = {s: m.price_step for s, m in self.ctx.markets.items()}
-        return unprotected_lines(held, resting, steps)
+        return unprotected(held, resting, steps)
 
 
 async def _drop(waits: dict[str, asyncio.Future], name: str) -> None:

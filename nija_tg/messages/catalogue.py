@@ -164,7 +164,7 @@ SAMPLES: list[tuple[str, object]] = [
     ("Close: closed outside meanwhile", ev.CloseNothing(2, "ETH/USD", "long", outside=True)),
     ("Close: stopped meanwhile", ev.CloseNothing(3, "ETH/USD", None, stopped=True)),
     ("Close: expired", ev.CloseExpired(4, "ETH/USD", 900.0)),
-    ("Close: refused", ev.CloseRefused(5, "ETH/USD", "EService:Unavailable.")),
+    ("Close: refused", ev.CloseRefused(5, (("ETH/USD", "EService:Unavailable."),))),
     ("Daily loss limit", ev.DailyLossLimit(D("512.345"), D("500"), "2026-12-05", "USD")),
     ("Drawdown pause", ev.DrawdownPaused(D("21.456"), D("20"), held=2)),
     ("Paused by an admin", ev.PausedByAdmin("risk review <urgent> & more")),

@@ -211,10 +211,10 @@ def _close_expired(e: ev.CloseExpired) -> str:
 
 @render.register
 def _close_refused(e: ev.CloseRefused) -> str:
-    return (
-        f"⚠️ Your close of <b>{esc(e.symbol)}</b> was refused by the exchange: "
-        f"{esc(e.reason)} The position is still open and keeps its stop; send /close again "
-        "to retry."
+    return "\n".join(
+        f"⚠️ Your close of <b>{esc(symbol)}</b> was refused by the exchange: {esc(reason)} "
+        "The position is still open and keeps its stop; send /close again to retry."
+        for symbol, reason in e.refused
     )
 
 

@@ -18,10 +18,11 @@ from decimal import Decimal
 
 import pytest
 
+from nija_tg.core.events import KeyDead
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.engine.execution import NOT_FOUND, NOT_PROCESSED
-from nija_tg.engine.loop_support import connection_text
 from nija_tg.exchange.client_ids import is_ours
+from nija_tg.messages.render import render
 from nija_tg.runtime import Runtime
 from nija_tg.storage import credentials, users
 from tests.engine.live_child import FLIPFLOP, FlipFlopParams, PacedClock, register_flipflop
@@ -233,7 +234,7 @@ async def test_key_revoked_mid_session_pauses_with_one_connection_message(rig):
     assert user.status.value == "paused" and user.pause_reason == "connection"
     cred = await credentials.get(rig.db, UID)
     assert not cred.verified
-    assert await rig.outbox("connection") == [connection_text("kraken")]
+    assert await rig.outbox("connection") == [render(KeyDead("kraken"))]
     assert len(rig.exchange_orders()) == placed  # nothing placed after the revoke
     # and no crash loop against the dead key: the loop ends (it may still be closing its
     # session on a loaded machine) and is not started again
@@ -253,7 +254,7 @@ async def test_auth_refused_on_submit_rejects_the_order_and_pauses(rig):
     assert rig.exchange_orders() == []
     user = await users.get_user(rig.db, UID)
     assert user.status.value == "paused" and user.pause_reason == "connection"
-    assert await rig.outbox("connection") == [connection_text("kraken")]
+    assert await rig.outbox("connection") == [render(KeyDead("kraken"))]
     assert set(await rig.kinds()) == {"connection"}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from collections import Counter
 from decimal import Decimal
 
@@ -140,7 +141,8 @@ async def test_paper_users_share_market_data_and_each_hits_its_own_limits(db):
     assert first_day != last_day  # the replay crosses midnight
     summaries = await outbox_of(db, 15, "summary")
     assert len(summaries) == 1 and f"Daily summary {first_day}" in summaries[0]
-    assert "closed trade(s)" in summaries[0]
+    assert re.search(r"P&amp;L [+-][\d,]+\.\d\d USD, equity [\d,]+\.\d\d USD", summaries[0])
+    assert re.search(r"; \d+ closed trades?, \d+ won", summaries[0])
 
     # snapshots for the bot
     snap = await db.fetchone("SELECT * FROM snapshots WHERE user_id = 15")

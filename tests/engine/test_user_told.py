@@ -61,7 +61,7 @@ async def test_insufficient_funds_on_entry_is_told_once_per_run_with_the_amounts
     (first,) = await entries(rig)
     assert first["status"] == "rejected" and first["refusal"] == FUNDS
     (told,) = await rig.outbox("error")
-    assert told.startswith("⚠️ Not enough funds for the ETH/USD entry: ")
+    assert told.startswith("⚠️ Not enough funds for the <b>ETH/USD</b> entry: ")
     needed = Decimal(re.search(r"needed about ([\d,.]+) USD", told)[1].replace(",", ""))
     assert Decimal(140) < needed < Decimal(155)  # 99 USD of ETH at 1.5 times the price
     assert "and 100.00 USD is free on kraken" in told
@@ -91,7 +91,7 @@ async def test_refused_entry_is_told_with_the_venues_reason_once_until_it_change
     assert len({r["refusal"] for r in refused}) == 1 and refused[0]["refusal"] != FUNDS
     (told,) = await rig.outbox("error")
     assert told == (
-        "⚠️ The exchange refused the ETH/USD entry: The exchange rejected the order. "
+        "⚠️ The exchange refused the <b>ETH/USD</b> entry: The exchange rejected the order. "
         "Nothing was opened; the engine tries again on the next signal."
     )
     rig.emu.refused_ordertypes.discard("market")
