@@ -19,12 +19,21 @@ Rules chosen here:
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass
 
 from nija_tg.core.errors import PermissionDeniedError, ValidationError
+from nija_tg.core.events import (
+    Broadcast,
+    Halted,
+    PausedByAdmin,
+    ResumedByAdmin,
+    RoleChanged,
+    ViewGranted,
+)
 from nija_tg.core.models import SELF_RESUMABLE_PAUSES, Role, UserStatus
+from nija_tg.messages.render import render
+from nija_tg.services.notify import tell
 from nija_tg.storage import admin_queries as q
 from nija_tg.storage import audit, outbox, users
 from nija_tg.storage.admin_queries import CredentialInfo, Totals, UserOverview
@@ -56,10 +65,6 @@ def clean_text(value: str, *, keep_newlines: bool = False) -> str:
         elif (ch.isprintable() or ch == _ZWJ) and ch not in _BIDI:
             out.append(ch)
     return "".join(out).strip()
-
-
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,11 +162,7 @@ class AdminService:
         if len(reason) > MAX_REASON:
             raise ValidationError(user_message=f"The reason is too long (max {MAX_REASON}).")
         reason = reason or DEFAULT_REASON
-        text = (
-            "⏸ <b>Your trading was paused by an admin.</b>\n"
-            f"Reason: {_esc(reason)}\n"
-            "No new trades will be placed until an admin resumes you."
-        )
+        notice = PausedByAdmin(reason)
         async with self._db.transaction() as tx:
             await self._require_admin(tx, actor_id)
             if target_id is None:
@@ -175,7 +176,7 @@ class AdminService:
             stored = f"admin: {reason}" if reason in SELF_RESUMABLE_PAUSES else reason
             for uid in ids:
                 await users.set_status(tx, uid, UserStatus.PAUSED, stored)
-                await outbox.enqueue(tx, uid, "pause", text)
+                await tell(tx, uid, notice)
             await audit.record(
                 tx,
                 actor_id,
@@ -189,10 +190,6 @@ class AdminService:
 
     async def resume(self, actor_id: int, target_id: int | None) -> list[int]:
         """Resume one paused user or every paused user. Returns the ids resumed now."""
-        text = (
-            "▶️ <b>An admin resumed your account.</b>\n"
-            "Trading continues if you have it switched on (/status shows it)."
-        )
         async with self._db.transaction() as tx:
             await self._require_admin(tx, actor_id)
             if target_id is None:
@@ -202,7 +199,7 @@ class AdminService:
                 ids = [target_id] if target.status is UserStatus.PAUSED else []
             for uid in ids:
                 await users.set_status(tx, uid, UserStatus.ACTIVE)
-                await outbox.enqueue(tx, uid, "pause", text)
+                await tell(tx, uid, ResumedByAdmin())
             await audit.record(
                 tx, actor_id, "admin.resume", target_id, scope=_scope(target_id), count=len(ids)
             )
@@ -234,13 +231,7 @@ class AdminService:
             if role is Role.VIEWER and target.trading_on:
                 await users.set_trading(tx, target_id, False)
             await audit.record(tx, actor_id, "admin.role", target_id, old=old.value, new=role.value)
-            await outbox.enqueue(
-                tx,
-                target_id,
-                "info",
-                f"An admin changed your role to <b>{role.value}</b>. Send /help to see your "
-                "commands.",
-            )
+            await tell(tx, target_id, RoleChanged(role.value))
         return change
 
     async def _grant_pair(self, tx: Transaction, viewer_id: int, trader_id: int) -> None:
@@ -265,9 +256,7 @@ class AdminService:
                 return False
             await users.grant(tx, viewer_id, trader_id, actor_id)
             await audit.record(tx, actor_id, "admin.grant", viewer_id, trader_id=trader_id)
-            await outbox.enqueue(
-                tx, viewer_id, "info", f"An admin let you view trader {trader_id}'s dashboard."
-            )
+            await tell(tx, viewer_id, ViewGranted(trader_id, True))
         return True
 
     async def revoke(self, actor_id: int, viewer_id: int, trader_id: int) -> bool:
@@ -279,14 +268,12 @@ class AdminService:
             if not await users.revoke(tx, viewer_id, trader_id):
                 return False
             await audit.record(tx, actor_id, "admin.revoke", viewer_id, trader_id=trader_id)
-            await outbox.enqueue(
-                tx, viewer_id, "info", f"Your access to trader {trader_id}'s dashboard ended."
-            )
+            await tell(tx, viewer_id, ViewGranted(trader_id, False))
         return True
 
     # -- broadcast and the global halt -----------------------------------------------------
     @staticmethod
-    def _broadcast_message(text: str) -> tuple[str, str]:
+    def _broadcast_message(text: str) -> tuple[Broadcast, str]:
         """(the cleaned body, the message users get); ValidationError when empty or
         too long."""
         body = clean_text(text, keep_newlines=True)
@@ -297,13 +284,14 @@ class AdminService:
                 user_message=f"The message is too long: {len(body)} characters "
                 f"(max {MAX_BROADCAST})."
             )
-        message = f"📢 <b>Message from the admins</b>\n\n{_esc(body)}"
+        event = Broadcast(body)
+        message = render(event)
         if outbox.tg_len(message) > outbox.MAX_MESSAGE_UNITS - 96:
             raise ValidationError(
                 user_message="The message is too long once formatted (many &, < or > "
                 "characters); please shorten it."
             )
-        return body, message
+        return event, message
 
     async def broadcast_preview(self, actor_id: int, text: str) -> tuple[str, int]:
         """(the message exactly as users will get it, how many users it would go to),
@@ -325,12 +313,13 @@ class AdminService:
 
     async def broadcast(self, actor_id: int, text: str) -> int:
         """Queue ``text`` for every registered user. Returns how many were queued."""
-        body, message = self._broadcast_message(text)
+        event, _ = self._broadcast_message(text)
+        body = event.body
         async with self._db.transaction() as tx:
             await self._require_admin(tx, actor_id)
             queued = 0
             for uid in await q.all_user_ids(tx):
-                if await outbox.enqueue(tx, uid, "broadcast", message) is not None:
+                if await tell(tx, uid, event) is not None:
                     queued += 1
             await audit.record(
                 tx,
@@ -355,14 +344,6 @@ class AdminService:
         return await users.is_halted(self._db)
 
     async def _set_halt(self, actor_id: int, halted: bool) -> int | None:
-        text = (
-            "🛑 <b>All trading is halted</b> by an admin (global kill switch): no new "
-            "positions are opened until it is lifted. Stops and exits of your open "
-            "positions keep running."
-            if halted
-            else "✅ <b>The global trading halt was lifted.</b> Trading continues for users "
-            "who have it switched on."
-        )
         async with self._db.transaction() as tx:
             await self._require_admin(tx, actor_id)
             row = await tx.fetchone("SELECT value FROM app_state WHERE key = 'halted'")
@@ -371,7 +352,7 @@ class AdminService:
             await users.set_halted(tx, halted)
             told = 0
             for uid in await q.trading_on_user_ids(tx):
-                if await outbox.enqueue(tx, uid, "halt", text) is not None:
+                if await tell(tx, uid, Halted(halted)) is not None:
                     told += 1
             action = "admin.halt" if halted else "admin.unhalt"
             await audit.record(tx, actor_id, action, None, told=told)

@@ -12,11 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nija_tg.core.errors import PermissionDeniedError, ValidationError
+from nija_tg.core.events import SettingsClamped
 from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.core.setting_bounds import bound_names, clamp_to_bounds, describe, parse_bound
 from nija_tg.core.setting_parse import Bound, echo, normalise_name
-from nija_tg.storage import admin_bounds, admin_queries, audit, outbox, settings_repo, users
+from nija_tg.services.notify import tell
+from nija_tg.storage import admin_bounds, admin_queries, audit, settings_repo, users
 from nija_tg.storage.db import Database, Transaction
 
 EVERYONE = admin_bounds.EVERYONE
@@ -43,14 +45,6 @@ def _changes(before: RiskSettings, after: RiskSettings) -> list[str]:
             show = (lambda v: ", ".join(v)) if isinstance(new[key], list) else str
             out.append(f"{key}: {show(old.get(key))} → {show(new[key])}")
     return out
-
-
-def clamp_notice(lines: list[str]) -> str:
-    return (
-        "⚖️ An admin set new limits on your settings, so these changed:\n"
-        + "\n".join(f"• {line}" for line in lines)
-        + "\nSee /settings."
-    )
 
 
 class BoundsService:
@@ -121,7 +115,7 @@ class BoundsService:
             lines = _changes(before, after)
             await settings_repo.save(tx, uid, after)
             await audit.record(tx, actor_id, "settings.clamped", uid, changes=lines)
-            await outbox.enqueue(tx, uid, "info", clamp_notice(lines))
+            await tell(tx, uid, SettingsClamped(tuple(lines)))
             out[uid] = lines
         return out
 

@@ -7,18 +7,16 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from nija_tg.core.events import AdminDemoted
 from nija_tg.core.models import Role
 from nija_tg.services import registration
-from nija_tg.storage import admin_queries, audit, outbox, users
+from nija_tg.services.notify import tell
+from nija_tg.storage import admin_queries, audit, users
 from nija_tg.storage.db import Database
 from nija_tg.storage.users import CONFIG, UserRow
 
 log = logging.getLogger("nija_tg.users")
 SEEN_EVERY_S = 60.0  # "last seen" is written at most once a minute per user
-DEMOTED_NOTICE = (
-    "You are no longer an admin: the bot's configuration (NIJA_ADMIN_IDS) does not list "
-    "you any more. You keep your account as a trader. Send /help to see your commands."
-)
 
 
 @dataclass
@@ -77,7 +75,7 @@ class UserService:
                     continue
                 await users.set_role(tx, uid, Role.TRADER)
                 await audit.record(tx, None, "role.config_demote", uid, old="admin", new="trader")
-                await outbox.enqueue(tx, uid, "info", DEMOTED_NOTICE)
+                await tell(tx, uid, AdminDemoted())
                 report.demoted.append(uid)
         if report.promoted or report.demoted:
             log.info(
