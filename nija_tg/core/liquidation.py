@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from nija_tg.core.number_format import price
+
 DEFAULT_MAINTENANCE_MARGIN_RATE = Decimal("0.005")
 DEFAULT_TAKER_FEE = Decimal("0.0005")
 LIQUIDATION_MARGIN = Decimal("0.2")
@@ -82,7 +84,7 @@ def stop_inside(
 
 
 def _price(value: Decimal) -> str:
-    return f"{value:,.6g}" if abs(value) < 1_000_000 else f"{value:,.0f}"
+    return price(value)  # the one number format (8 significant digits)
 
 
 def refusal(

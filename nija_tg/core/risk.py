@@ -33,6 +33,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from nija_tg.core import liquidation
 from nija_tg.core.models import PositionInfo
+from nija_tg.core.number_format import money
 from nija_tg.core.risk_settings import RiskSettings
 
 ZERO = Decimal(0)
@@ -107,7 +108,7 @@ def _reject(reason: RiskReason, message: str) -> RiskDecision:
 
 
 def _money(d: Decimal) -> str:
-    return f"{d.quantize(Decimal('0.01'), rounding=ROUND_DOWN):,}"
+    return money(d)  # the one number format
 
 
 # --- limits -------------------------------------------------------------------------
