@@ -10,6 +10,11 @@ Conventions: a closed trade starts with 🟢 (profit or flat) or 🔴 (loss), ne
 a loss; an opened position says long or short and, on a swap, its leverage; a stop exit
 is one message starting "🛑 Stop hit"; "P&amp;L" is escaped; every dynamic value goes
 through ``esc``.
+
+Not here yet (issue 14 wants them under this one renderer too): the bot's own report
+formats (``handlers/reports_format.py``: /status, /positions, /pnl, /users, which already
+use ``core.number_format``) and the handlers' replies; the engine daemon's crash alert
+(``engine/daemon.py crash_text``; the event ``LoopCrashed`` is ready for it).
 """
 
 from __future__ import annotations

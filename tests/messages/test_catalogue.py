@@ -39,3 +39,10 @@ def test_the_renderer_imports_only_the_pure_core():
         "sqlite3",
     )
     assert offenders("messages", forbidden) == {}
+
+
+def test_every_event_kind_is_an_outbox_kind_the_preferences_know():
+    from nija_tg.storage.outbox import ALWAYS, KIND_GROUP
+
+    for title, event in SAMPLES:
+        assert event.kind in KIND_GROUP or event.kind in ALWAYS, title
