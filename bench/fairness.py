@@ -70,6 +70,13 @@ DOCS = REPO / "docs" / "benchmarks.md"
 HEADING = "## Fairness under a flood"
 
 
+class _NoEarlyCheck:
+    """The earlier order had no secret check at queueing time either."""
+
+    def early(self, update: object) -> None:
+        pass
+
+
 class SlotFirstProcessor(BaseUpdateProcessor):
     """The order nija_tg used before: PTB takes a shared slot, then the per-user lock."""
 
@@ -111,6 +118,8 @@ async def _start(data_dir: Path, uids: list[int], legacy: bool) -> BotHarness:
     app = build_application(settings)
     if legacy:
         app._update_processor = SlotFirstProcessor()  # noqa: SLF001 - the comparison
+        # nor the update queue's early secret check (SecretFirstQueue)
+        app.update_queue._processor = _NoEarlyCheck()  # type: ignore[attr-defined]  # noqa: SLF001
     await app.initialize()
     await app.post_init(app)
     await app.start()
