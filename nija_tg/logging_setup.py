@@ -74,6 +74,9 @@ def setup_logging(level: str = "INFO", library_level: str = "WARNING", stream=No
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level)
+    # the product's loggers follow the root (a level left on "nija_tg" by an embedding
+    # program, e.g. a benchmark run in-process, would hide lines asked for here)
+    logging.getLogger("nija_tg").setLevel(logging.NOTSET)
     for name in LIBRARY_LOGGERS:
         level_no = logging.getLevelName(library_level)
         logging.getLogger(name).setLevel(max(level_no, FLOOR.get(name, logging.NOTSET)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from nija_tg.core.models import Role
 from nija_tg.storage import outbox, settings_repo, users
 from tests.handlers.harness import ADMIN_ID
+from tests.handlers.tap import say_for
 
 ALICE, BOB = 2201, 2202
 
@@ -25,7 +26,9 @@ async def test_admin_sets_lists_and_lifts_bounds_and_users_see_them(bot):
     rows = [r for r in await outbox.list_rows(_db(bot), user_id=ALICE) if r.kind == "info"]
     assert len(rows) == 1 and "max_position_usd: 900 → 500" in rows[0].text
     # the user's own /set now stops at the bound
-    assert "between 10 and 500" in await bot.say(ALICE, "/set max_position_usd 600")
+    # (the bot delivers Alice's notice to the same chat: it may come before this answer)
+    said = await say_for(bot, ALICE, "/set max_position_usd 600", "between 10 and 500")
+    assert "between 10 and 500" in said
     text = await bot.say(ADMIN_ID, f"/bound allowed_pairs BTC, ETH {BOB}")
     assert f"Bound set for user <code>{BOB}</code>: <b>allowed_pairs</b> BTC, ETH." in text
     assert (await settings_repo.load(_db(bot), BOB)).allowed_pairs == ("BTC", "ETH")
@@ -34,7 +37,7 @@ async def test_admin_sets_lists_and_lifts_bounds_and_users_see_them(bot):
     assert f"user {BOB}: allowed_pairs BTC, ETH" in listing
     lifted = await bot.say(ADMIN_ID, "/bound max_position_usd off all")
     assert lifted == "Bound on <b>max_position_usd</b> lifted for everyone."
-    assert "700 USD" in await bot.say(ALICE, "/set max_position_usd 700")
+    assert "700 USD" in await say_for(bot, ALICE, "/set max_position_usd 700", "700 USD")
 
 
 async def test_bad_bounds_get_a_clear_reply_and_change_nothing(bot):
