@@ -1,11 +1,11 @@
 """Recording what the exchange says about one order, inside one transaction: the new
-fills (each trade once), their positions/P&L effect, and the outbox notifications: one
-"fill" (or "stop" for a stop order the exchange executed), and for a position the
-engine closed because its stop was hit (purpose ``stop``) the "Stop hit" message too.
-Written with the fill, a notification cannot be lost to a crash between the two, and a
-fill only recorded at the next start (reconciliation) brings its messages with it.
-
-Prices are printed at the market's precision (its price step), amounts as Decimal.
+fills (each trade once), their positions/P&L effect, and ONE notification for them: a
+``Fill`` event (kind "fill"; "info" for a close the user asked for), or a ``StopHit``
+(kind "stop") when the position was closed by its stop, by the engine (purpose
+``stop``) or by the stop order resting on the exchange. Written with the fill, a
+notification cannot be lost to a crash between the two, and a fill only recorded at the
+next start (reconciliation) brings its message with it. The words are
+``messages.render``'s (prices at the market's precision).
 
 Trades are taken from ``OrderState.fills``; when a venue reports only cumulative
 ``filled``/``average``/``fee`` (no trades), the part not yet recorded becomes one
@@ -17,22 +17,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
+from nija_tg.core.events import Fill, StopHit
 from nija_tg.core.models import FillInfo, MarketInfo, OrderState, Side
-from nija_tg.engine.bookkeeping import book_fill, fee_in_quote
+from nija_tg.engine.bookkeeping import FillEffect, book_fill, fee_in_quote
+from nija_tg.engine.notify import tell
 from nija_tg.storage import fills as fills_repo
-from nija_tg.storage import outbox
+from nija_tg.storage import settings_repo
 from nija_tg.storage.db import Transaction
 from nija_tg.storage.orders import OrderRow
 
 ZERO = Decimal(0)
-PURPOSE_LABEL = {
-    "stop": "stop-loss",
-    "take_profit": "take-profit",
-    "adopted": "adopted order",
-    "close": "closed at your request",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +146,7 @@ async def record_fills(
 ) -> int:
     """Insert the new fills of ``order``, book them, notify once. Returns how many.
     ``none_recorded``: see ``new_fills``."""
-    inserted: list[tuple[FillInfo, Decimal, Decimal | None]] = []
+    inserted: list[tuple[FillInfo, Decimal, FillEffect]] = []
     for f in await new_fills(tx, user_id, mode, order, state, none_recorded):
         fill_id = await fills_repo.insert(tx, user_id, order.order_id, order.exchange_id, f)
         if fill_id is None:
@@ -172,83 +168,57 @@ async def record_fills(
             session_id=order.session_id if order.session_id is not None else session_id,
             mode=mode,
         )
-        inserted.append((f, fee_q, effect.realized))
-    if inserted and order.purpose == "stop" and not order.native_stop:
-        # the engine closed the position because its stop was hit: say so with the fill
-        side = "long" if order.side is Side.SELL else "short"
-        stop = stop_text(order.symbol, side, order.stop_price, mode, facts.price_step)
-        await outbox.enqueue(tx, user_id, "stop", stop, dedupe_key=f"stophit:{order.order_id}")
+        inserted.append((f, fee_q, effect))
     if inserted:
-        text = fill_text(order, facts, mode, inserted)
-        key = f"fill:{user_id}:{order.exchange_id}:{inserted[0][0].trade_id}"
-        # the user's "stops" preference; a close they asked for is always answered
-        kind = "stop" if order.native_stop else "info" if order.purpose == "close" else "fill"
-        await outbox.enqueue(tx, user_id, kind, text, dedupe_key=key)
+        leverage = None
+        if not facts.spot:  # the loop sets the user's leverage cap on every swap market
+            leverage = int((await settings_repo.load_in(tx, user_id)).leverage_cap)
+        await tell(tx, user_id, fill_event(order, facts, mode, inserted, leverage))
     return len(inserted)
 
 
-# --- text -------------------------------------------------------------------------------
+# --- what the user is told (the words: messages.render) -----------------------------------
 
 
-def fmt_amount(value: Decimal) -> str:
-    if abs(value) >= 1000:
-        return f"{value:,.2f}"
-    text = f"{value.quantize(Decimal('1e-8')):f}".rstrip("0")
-    whole, _, frac = text.partition(".")
-    return f"{whole}.{frac.ljust(4, '0')}"
-
-
-def price_places(step: Decimal | None) -> int | None:
-    """Decimal places of a price step (0.01 -> 2, 0.5 -> 1, 10 -> 0); None without one."""
-    if step is None or not step.is_finite() or step <= 0:
-        return None
-    exponent = step.normalize().as_tuple().exponent
-    assert isinstance(exponent, int)
-    return max(0, -exponent)
-
-
-def fmt_price(value: Decimal, step: Decimal | None = None) -> str:
-    """At the market's precision when its price step is known; else 2 decimals from 1
-    up, 6 significant digits below (never the 18 decimals of a computed stop)."""
-    places = price_places(step)
-    if places is not None:
-        rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-        return f"{rounded:,.{places}f}"
-    return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.6g}"
-
-
-def stop_text(
-    symbol: str, side: str, stop: Decimal | None, mode: str, step: Decimal | None = None
-) -> str:
-    """ "🛑 Stop hit: closed the long in ETH/USD (stop 2,345.67) — live"."""
-    at = "" if stop is None else f" (stop {fmt_price(stop, step)})"
-    return f"🛑 Stop hit: closed the {side} in {symbol}{at} — {mode}"
-
-
-def fmt_money(value: Decimal) -> str:
-    return f"{value:,.2f}" if abs(value) >= Decimal("0.01") or value == 0 else f"{value:.4g}"
-
-
-def fill_text(
+def fill_event(
     order: OrderRow,
     facts: MarketFacts,
     mode: str,
-    inserted: list[tuple[FillInfo, Decimal, Decimal | None]],
-) -> str:
-    """ "✅ Bought 0.0050 BTC/USDT at 61,234.50 (fee 0.31 USDT) — paper"."""
+    inserted: list[tuple[FillInfo, Decimal, FillEffect]],
+    leverage: int | None = None,
+) -> Fill | StopHit:
+    """The one message of an order's new fills: a ``Fill`` (opened or closed, long or
+    short, the P&L realised), or a ``StopHit`` with its fill when the position was closed
+    by its stop (the engine's close of a stop the candle crossed, or the stop order
+    resting on the exchange that fired)."""
     amount = sum((f.amount for f, _, _ in inserted), ZERO)
     cost = sum((f.amount * f.price for f, _, _ in inserted), ZERO)
     fee = sum((q for _, q, _ in inserted), ZERO)
-    price = cost / amount if amount else ZERO
-    verb = "Bought" if inserted[0][0].side is Side.BUY else "Sold"
-    label = "stop-loss on the exchange" if order.native_stop else PURPOSE_LABEL.get(order.purpose)
-    head = f"✅ {verb} {fmt_amount(amount)} {order.symbol} at {fmt_price(price, facts.price_step)}"
-    text = f"{head} (fee {fmt_money(fee)} {facts.quote})"
-    pnls = [p for _, _, p in inserted if p is not None]
-    if pnls:
-        total = sum(pnls, ZERO)
-        sign = "+" if total >= 0 else "−"
-        text += f", P&L {sign}{fmt_money(abs(total))} {facts.quote}"
-    if label:
-        text += f" [{label}]"
-    return f"{text} — {mode}"
+    pnls = [e.realized for _, _, e in inserted if e.realized is not None]
+    opened = sum((e.opened for _, _, e in inserted), ZERO)
+    reduced = sum((e.reduced for _, _, e in inserted), ZERO)
+    first, _, effect = inserted[0]
+    fill = Fill(
+        symbol=order.symbol,
+        base=facts.base,
+        quote=facts.quote,
+        buy=first.side is Side.BUY,
+        amount=amount * facts.contract_size,  # base units (contracts on a swap)
+        price=cost / amount if amount else ZERO,
+        fee=fee,
+        mode=mode,
+        exchange_id=order.exchange_id,
+        trade_id=first.trade_id,
+        opens=opened > 0 and reduced == 0,
+        position=next(iter(effect.sides), "long"),
+        swap=not facts.spot,
+        leverage=leverage,
+        realized=sum(pnls, ZERO) if pnls else None,
+        purpose=order.purpose,
+        price_step=facts.price_step,
+    )
+    if order.native_stop:
+        return StopHit(fill, order.trigger_price, on_exchange=True)
+    if order.purpose == "stop":
+        return StopHit(fill, order.stop_price)
+    return fill

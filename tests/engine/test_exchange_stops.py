@@ -184,7 +184,8 @@ async def test_stop_fired_by_the_exchange_is_recorded_once_and_never_sold_twice(
     kinds = [k for k, _ in await rig.outbox()]
     assert kinds.count("stop") == 1 and kinds.count("fill") == 1  # the entry's fill
     text = next(t for k, t in await rig.outbox() if k == "stop")
-    assert "stop-loss on the exchange" in text and f"{pos.amount:.4f}"[:4] in text
+    assert text.startswith("🛑 <b>Stop hit on the exchange</b>: long <b>ETH/USD</b>")
+    assert f"{pos.amount:.4f}"[:4] in text
     assert rig.acct.balances.get("ETH", Decimal(0)) == 0
 
 
@@ -205,7 +206,7 @@ async def test_stop_fired_while_trading_is_off_is_booked_and_told_at_once(rig):
     shown = await ReportsService(rig.db, rig.runtime.settings).positions(UID)
     assert shown.positions == []  # what /positions shows
     stops = [t for k, t in await rig.outbox() if k == "stop"]
-    assert len(stops) == 1 and "stop-loss on the exchange" in stops[0]
+    assert len(stops) == 1 and stops[0].startswith("🛑 <b>Stop hit on the exchange</b>: long")
     assert not (await users.get_user(rig.db, UID)).trading_on
     sells = [o for o in rig.exchange_orders() if o.side == "sell"]
     assert sells == [stop]  # nothing sold twice

@@ -105,7 +105,9 @@ async def test_market_buy_records_order_fill_position_and_notification(db, setup
     )
     (msg,) = await outbox_rows(db)
     assert msg["kind"] == "fill"
-    assert msg["text"] == "✅ Bought 0.0100 BTC/USDT at 50,000.00 (fee 0.50 USDT) — paper"
+    assert msg["text"] == (
+        "📈 Opened long <b>BTC/USDT</b>: bought 0.01 BTC at 50,000.00\nfee 0.50 USDT · paper"
+    )
     s = await sessions.get(db, UID, session_id)
     assert s.trades == 0  # nothing closed yet
 
@@ -128,7 +130,9 @@ async def test_round_trip_closes_position_and_counts_session_trade(db, setup):
     total = (Decimal("8.99")) + (Decimal(-10) - Decimal("0.49") - Decimal("0.5"))
     assert (s.trades, s.wins, s.losses, s.pnl) == (1, 0, 1, total)
     texts = [m["text"] for m in await outbox_rows(db)]
-    assert len(texts) == 3 and "P&L −" in texts[2] and "P&L +8.99" in texts[1]
+    assert len(texts) == 3 and texts[0].startswith("📈 Opened long <b>BTC/USDT</b>: bought 0.02")
+    assert texts[1].startswith("🟢 Closed long") and "\nP&amp;L +8.99 USDT · fee" in texts[1]
+    assert texts[2].startswith("🔴 Closed long") and "\nP&amp;L -10.99 USDT · fee" in texts[2]
 
 
 async def test_limit_order_rests_then_fills_on_refresh(db, setup):

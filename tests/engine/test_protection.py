@@ -120,11 +120,12 @@ async def test_paper_stop_fires_on_the_next_candle_whatever_the_trading_state(ri
     assert loop.gate is GATES[state]
     assert await rig.position() is None
     stops = await rig.outbox("stop")
-    assert len(stops) == 1 and "Stop hit: closed the long in ETH/USD" in stops[0]
+    assert len(stops) == 1 and stops[0].startswith("🛑 <b>Stop hit</b>: long <b>ETH/USD</b>")
+    assert ", sold " in stops[0] and "P&amp;L -" in stops[0]  # one message, with the fill
     fills = await rig.fills()
     sells = [f for f in fills if f["side"] == "sell"]
     assert len(sells) == 1 and sells[0]["purpose"] == "stop"
-    assert len(await rig.outbox("fill")) == 2  # the entry's and the stop's, once each
+    assert len(await rig.outbox("fill")) == 1  # the entry's; the stop's fill is in its message
     # snapshots stay fresh while trading is off or paused
     assert await eventually(lambda: equity_points(rig), lambda got: len(got) > points)
     await rig.step(2)  # flat: the strategy signals an entry on every candle
@@ -280,7 +281,7 @@ async def test_close_of_a_position_its_stop_just_closed_is_answered_politely(rig
     (nothing,) = await rig.outbox("info")
     assert "Nothing to close" in nothing and "stop-loss on the exchange" in nothing
     (stop_told,) = await rig.outbox("stop")
-    assert "stop-loss on the exchange" in stop_told
+    assert stop_told.startswith("🛑 <b>Stop hit on the exchange</b>: long <b>ETH/USD</b>")
     assert [o.side for o in rig.exchange_orders(stops=False)] == ["buy"]  # no second sell
     assert await close_requests.pending_for_user(rig.db, UID) == []
 

@@ -224,7 +224,7 @@ async def test_a_refused_stop_the_venue_price_is_through_closes_at_market_at_onc
 async def test_swap_stop_fired_while_trading_is_off_is_booked_and_told_at_once(rig):
     """Trading off with a swap position open: the loop keeps protecting it; the
     exchange fires the resting stop and the very next candle books it once and tells
-    once ("stop-loss on the exchange"), with no close of ours and no "Stop hit"."""
+    once ("Stop hit on the exchange"), with no close of ours told."""
     _, amount, stop = await entered(rig, "hedge")
     async with rig.db.transaction() as tx:
         await users.set_trading(tx, UID, False)
@@ -242,8 +242,9 @@ async def test_swap_stop_fired_while_trading_is_off_is_booked_and_told_at_once(r
     assert len(rig.exchange_orders(UID)) == trades, "nothing sent after the stop fired"
     messages = await told(rig)
     stops = [t for k, t in messages if k == "stop"]
-    assert len(stops) == 1 and "stop-loss on the exchange" in stops[0]
-    assert not any("Stop hit" in t or "outside the bot" in t for _, t in messages)
+    assert len(stops) == 1 and stops[0].startswith("🛑 <b>Stop hit on the exchange</b>: long")
+    assert [t for _, t in messages if "Stop hit" in t] == stops  # no close of ours told
+    assert not any("outside the bot" in t for _, t in messages)
     assert not (await users.get_user(rig.db, UID)).trading_on
 
 

@@ -97,4 +97,4 @@ async def test_swap_stop_fired_by_the_exchange_is_booked_once(rig):
     purposes = [r["purpose"] for r in rows_now if r["client_order_id"].lower() in new]
     assert "exit" not in purposes  # the engine did not close what the stop had closed
     stops_told = await rig.outbox(u.uid, "stop")
-    assert len(stops_told) == 1 and "stop-loss on the exchange" in stops_told[0]
+    assert len(stops_told) == 1 and "🛑 <b>Stop hit on the exchange</b>: " in stops_told[0]

@@ -13,9 +13,9 @@ import functools
 import re
 from decimal import Decimal
 
+from nija_tg.core.number_format import price as fmt_price
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.engine.execution import FUNDS, Executor
-from nija_tg.engine.execution_record import fmt_price
 from nija_tg.storage import orders as orders_repo
 from tests.engine.kraken_live import (
     ALWAYS_IN,
@@ -173,11 +173,12 @@ async def test_stop_hit_of_an_engine_killed_after_the_fill_is_told_after_the_res
     assert close["status"] == "filled"
     (told,) = await rig.outbox("stop")
     stop = fmt_price(pos.stop_price, Decimal("0.01"))
-    assert told == f"🛑 Stop hit: closed the long in ETH/USD (stop {stop}) — live"
+    assert told.startswith(f"🛑 <b>Stop hit</b>: long <b>ETH/USD</b> (stop {stop}), sold ")
     assert re.search(r"\(stop [\d,]+\.\d\d\)", told)
+    assert re.search(r", sold [\d.]+ ETH at [\d,]+\.\d\d\n", told)  # the fill at 0.01 too
+    assert re.search(r"\n[🟢🔴] P&amp;L [+-][\d,.]+ USD · fee [\d.]+ USD · live$", told)
     fills = await rig.outbox("fill")
-    assert len(fills) == 2 and fills[1].startswith("✅ Sold") and "[stop-loss]" in fills[1]
-    assert re.search(r" at [\d,]+\.\d\d \(fee", fills[1])  # the fill price at 0.01 too
+    assert len(fills) == 1 and fills[0].startswith("📈 Opened long")  # the stop: one message
 
 
 def test_prices_print_at_the_markets_precision():
@@ -186,5 +187,5 @@ def test_prices_print_at_the_markets_precision():
     assert fmt_price(stop, Decimal("0.5")) == "2,345.7"
     assert fmt_price(stop, Decimal("1")) == "2,346"
     assert fmt_price(Decimal("0.4567891234567"), Decimal("0.000001")) == "0.456789"
-    assert fmt_price(stop) == "2,345.68"  # no step known: never 18 decimals
-    assert fmt_price(Decimal("0.000123456789123")) == "0.000123457"
+    assert fmt_price(stop) == "2,345.6789"  # no step known: 8 digits, never 18 decimals
+    assert fmt_price(Decimal("0.000123456789123")) == "0.00012345679"
