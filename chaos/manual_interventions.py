@@ -490,9 +490,11 @@ class Run:
         for r in outbox:
             text = r["text"]
             symbol = next((s for s in self._symbols() if s in text), "")
-            if "Stop hit" in text:
+            # messages.render: "🛑 <b>Stop hit</b>: …" (the engine's stop close) and
+            # "🛑 <b>Stop hit on the exchange</b>: …" (the stop order that fired)
+            if "Stop hit</b>:" in text:
                 hits[(r["user_id"], symbol)] += 1
-            if "stop-loss on the exchange" in text:
+            if "Stop hit on the exchange" in text:
                 native_told[(r["user_id"], symbol)] += 1
             outside += "outside the bot" in text
             if r["kind"] == "error":
