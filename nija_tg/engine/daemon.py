@@ -21,7 +21,9 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+from nija_tg.core.events import LoopCrashed
 from nija_tg.core.models import Candle, MarketInfo, Ticker, TradingMode
+from nija_tg.engine import notify
 from nija_tg.engine.clock import Clock
 from nija_tg.engine.heartbeat import Heartbeat
 from nija_tg.engine.market_data import MarketHub
@@ -34,18 +36,9 @@ from nija_tg.exchange.protocol import MarketDataSource
 from nija_tg.exchange.venue_health import VenueHealth
 from nija_tg.runtime import Runtime
 from nija_tg.services import desired_state
-from nija_tg.storage import outbox
 from nija_tg.storage.paper_store import SqlitePaperStore
 
 log = logging.getLogger("nija_tg.engine")
-
-
-def crash_text(failures: int) -> str:
-    return (
-        f"⚠️ Your trading loop stopped unexpectedly {failures} times in a row. "
-        "The engine keeps restarting it with longer pauses; no new orders are placed "
-        "while it is down. Use /status to check, or turn trading off."
-    )
 
 
 class HubPrices:
@@ -228,7 +221,7 @@ class Daemon:
     async def _crash_alert(self, user_id: int, failures: int, error: BaseException) -> None:
         log.error("loop of user %s failed %d times: %s", user_id, failures, type(error).__name__)
         async with self.db.transaction() as tx:
-            await outbox.enqueue(tx, user_id, "error", crash_text(failures))
+            await notify.tell(tx, user_id, LoopCrashed(failures))
         if self.sender is not None:
             self.sender.notify()
 
