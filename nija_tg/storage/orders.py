@@ -10,6 +10,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from nija_tg.core.models import (
     TERMINAL_ORDER_STATUSES,
@@ -97,49 +98,9 @@ def _s(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-async def create(
-    tx: Transaction,
-    *,
-    user_id: int,
-    client_order_id: str,
-    exchange_id: str,
-    mode: str,
-    symbol: str,
-    side: Side,
-    type: OrderType,
-    amount: Decimal,
-    price: Decimal | None = None,
-    purpose: str = "entry",
-    session_id: int | None = None,
-    reduce_only: bool = False,
-    position_side: str | None = None,
-    status: OrderStatus = OrderStatus.INTENT,
-    exchange_order_id: str | None = None,
-    trigger_price: Decimal | None = None,
-    stop_price: Decimal | None = None,
-) -> int:
-    """Insert a new order row; returns its id."""
-    row = await insert(
-        tx,
-        user_id=user_id,
-        client_order_id=client_order_id,
-        exchange_id=exchange_id,
-        mode=mode,
-        symbol=symbol,
-        side=side,
-        type=type,
-        amount=amount,
-        price=price,
-        purpose=purpose,
-        session_id=session_id,
-        reduce_only=reduce_only,
-        position_side=position_side,
-        status=status,
-        exchange_order_id=exchange_order_id,
-        trigger_price=trigger_price,
-        stop_price=stop_price,
-    )
-    return row.order_id
+async def create(tx: Transaction, **fields: Any) -> int:
+    """Insert a new order row (``insert``'s fields); returns its id."""
+    return (await insert(tx, **fields)).order_id
 
 
 async def insert(
