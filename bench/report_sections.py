@@ -184,7 +184,9 @@ def sections(res: dict, fanout_rows: Callable, profile_table: Callable, ms: Call
         "steady row raises the bot's share to 25/s (`NIJA_SENDER_RATE=5`) to measure the "
         "bot itself. Its tail comes from the event loop being shared by 200 concurrent "
         "handlers, the per-user update ordering, aiosqlite round trips and the fake server "
-        "(which runs in the same process here and costs about as much as the bot).",
+        "(which runs in the same process here and costs about as much as the bot). "
+        "These rows were measured while the engine still had its own sender; since the "
+        'bot owns the whole budget (replies first), see "Fairness under a flood".',
         "",
         "## 5. Secret exposure window",
         "",
