@@ -1,9 +1,9 @@
 """The engine daemon: the reconciler turning desired state into one UserLoop per user who
 trades or holds a position (the GateBoard telling each loop its gate and waking it for
 a close request), the shared MarketHub feeding them candle closes, the heartbeat the
-bot watches, and (when given) the outbox sender. Runs until ``stop_event`` is set, then
-drains: loops are cancelled (orders in flight complete first), sessions closed, pending
-notifications flushed as far as the drain time allows.
+bot watches. Runs until ``stop_event`` is set, then drains: loops are cancelled (orders
+in flight complete first), sessions closed, the last snapshots written. Notifications
+are outbox rows: the bot process delivers them.
 
 Paper accounts price their market orders from the hub (``HubPrices``: the close the
 loops just acted on, when it is fresh) instead of one ticker request per order, and
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -137,7 +136,6 @@ class Daemon:
         market_data: MarketDataSource,
         clock: Clock,
         hub: MarketHub | None = None,
-        sender: Any | None = None,
         release_account: Callable[[int, str], Awaitable[None]] | None = None,
         poll_interval: float = 0.25,
         backoff_base: float = 1.0,
@@ -154,7 +152,6 @@ class Daemon:
         # hub_prices: paper orders priced from the hub (engine_main turns it on)
         self.paper_prices = HubPrices(market_data, self.hub, clock) if hub_prices else None
         self.starts = StartBatches(self.hub, start_batch)
-        self.sender = sender
         self.release_account = release_account
         self.drain_seconds = settings.engine_drain_seconds
         self.board = GateBoard()
@@ -222,8 +219,6 @@ class Daemon:
         log.error("loop of user %s failed %d times: %s", user_id, failures, type(error).__name__)
         async with self.db.transaction() as tx:
             await notify.tell(tx, user_id, LoopCrashed(failures))
-        if self.sender is not None:
-            self.sender.notify()
 
     async def run(self, stop: asyncio.Event) -> None:
         tasks = [
@@ -231,15 +226,12 @@ class Daemon:
             asyncio.create_task(self.reconciler.run(stop), name="reconciler"),
             asyncio.create_task(self.heartbeat.run(stop), name="heartbeat"),
         ]
-        if self.sender is not None:
-            tasks.append(asyncio.create_task(self.sender.run(stop), name="sender"))
         if self.metrics is not None:
             tasks.append(asyncio.create_task(self.metrics.run(stop), name="metrics"))
         log.info("engine running")
         try:
             await stop.wait()
         finally:
-            deadline = time.monotonic() + self.drain_seconds
             log.info("engine stopping: draining loops")
             # loops bound their own wait by the drain time; the runtime is closed only
             # after them (engine_main), so give them all of it
@@ -252,11 +244,6 @@ class Daemon:
                     await self.deps.snapshots.close()  # the loops' last snapshots
                 except Exception:
                     log.exception("writing the last snapshots failed")
-            if self.sender is not None:
-                try:
-                    await self.sender.drain(deadline)
-                except Exception:
-                    log.exception("sender drain failed")
             if self.metrics is not None:
                 await asyncio.to_thread(self.metrics.close)
             log.info("engine stopped")
