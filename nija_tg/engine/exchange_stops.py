@@ -34,7 +34,6 @@ one send, lookups by client id on doubt, fills recorded once (announced as "stop
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -228,10 +227,12 @@ class ExchangeStops:
         """Book ``amount`` of ``p`` as gone without an order of ours: ``external`` (sold
         or closed outside the bot, told once) or ``dust`` (a remainder too small to be
         sold). The pseudo-fill's trade id starts with the kind; no fee, priced at
-        ``price``. False when that pseudo-fill was booked already."""
+        ``price``, stamped with the loop's clock (simulated time in a replay or a
+        backtest, so the books it leaves are the same on every run). False when that
+        pseudo-fill was booked already."""
         ctx = self.ctx
         ex = ctx.require_executor()
-        now = int(time.time() * 1000)
+        now = ctx.clock.now_ms()
         fill = FillInfo(
             trade_id=f"{kind}:{p.symbol}:{p.side}:{now}",
             symbol=p.symbol,
