@@ -387,6 +387,14 @@ CREATE TABLE join_requests (
 CREATE INDEX join_requests_pending ON join_requests(status, requested_at);
 """
 
+# Typed outbox rows (issue 14 item 2, phase 2): the engine and the services queue an
+# event (``core.events_codec``: its type and a JSON payload of its data), rendered by
+# the bot's sender when it sends; ``text`` stays for rows queued as text ('' for events).
+MIGRATION_12 = """
+ALTER TABLE outbox ADD COLUMN event_type TEXT;
+ALTER TABLE outbox ADD COLUMN payload TEXT;
+"""
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
     (2, MIGRATION_2),
@@ -399,6 +407,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (9, MIGRATION_9),
     (10, MIGRATION_10),
     (11, MIGRATION_11),
+    (12, MIGRATION_12),
 )
 
 
