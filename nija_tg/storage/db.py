@@ -26,6 +26,17 @@ rows are durable (a failed COMMIT raises in every caller of the group). A lone w
 1,000 users closing a candle at once share a few commits instead of thousands
 (docs/benchmarks.md).
 
+**Writes left for the commit.** A body may leave a write for its group's COMMIT
+(``Transaction.later``) instead of running it: the writes of every body of a group that
+have the same shape (``Batched``: an INSERT with one ``VALUES`` group, or an UPDATE
+``FROM (VALUES ...)``) run as one multi-row statement just before the COMMIT, so 500
+users' order outcomes cost a few statements, not thousands. A later write with the same
+key in the same group replaces the earlier one (it carries the row's whole new state).
+Such a write is durable when its caller returns, like any other (the caller waits for
+the COMMIT); a body that raises drops its own; a flush that fails fails the whole group
+(every caller raises, nothing of the group is kept). A body cannot read back what it
+left for the commit: only the loop's own state, kept in step, knows it until then.
+
 Pragmas: WAL with ``synchronous=FULL``: each COMMIT syncs the WAL, so a committed intent
 survives a power cut too, not only a crash of the process; with group commit a close
 costs a few syncs, so NORMAL (which may lose the last commits on power loss) would buy
@@ -37,8 +48,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Hashable, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,12 +105,77 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     return conn
 
 
+@dataclass(frozen=True, slots=True)
+class Batched:
+    """The shape of a write that many bodies may leave for their group's COMMIT
+    (``Transaction.later``): the statement for n rows is ``head`` + n ``group``s joined
+    by commas + ``tail``. An INSERT: ``head`` ends with ``VALUES ``; an UPDATE:
+    ``UPDATE t SET c = v.column2 FROM (VALUES `` ... ``) AS v WHERE t.id = v.column1``.
+    ``returning``: the tail ends with ``RETURNING *`` and the rows come back to the
+    bodies by this column (unique among the group's rows, e.g. a client order id)."""
+
+    head: str
+    group: str
+    tail: str = ""
+    returning: str | None = None
+
+    @property
+    def width(self) -> int:
+        return self.group.count("?")
+
+    def text(self, rows: int) -> str:
+        return self.head + ", ".join([self.group] * rows) + self.tail
+
+
+class Returned:
+    """The row a write left for the commit returned (``Transaction.later`` with a
+    ``returning`` shape): set when the COMMIT's flush ran, read after the body's
+    ``async with`` returned."""
+
+    __slots__ = ("row",)
+
+    def __init__(self) -> None:
+        self.row: sqlite3.Row | None = None
+
+
+# a write left for the commit: its shape, its bound values, where its returned row goes
+_Later = tuple[Batched, tuple[Any, ...], Returned | None]
+
+
+def _flush(conn: sqlite3.Connection, pending: dict[Hashable, _Later]) -> None:
+    """Run the writes left for the commit: one multi-row statement per shape (and per
+    ``MULTI_ROW_VARIABLES`` bound values), shapes in the order they were first left."""
+    by_shape: dict[Batched, list[tuple[tuple[Any, ...], Returned | None]]] = {}
+    for shape, params, slot in pending.values():
+        by_shape.setdefault(shape, []).append((params, slot))
+    pending.clear()
+    for shape, rows in by_shape.items():
+        per = max(1, min(MULTI_ROW_MAX, MULTI_ROW_VARIABLES // max(1, shape.width)))
+        for i in range(0, len(rows), per):
+            chunk = rows[i : i + per]
+            cur = conn.execute(shape.text(len(chunk)), [v for r, _ in chunk for v in r])
+            if shape.returning is None:
+                continue
+            col, at = shape.returning, _column_index(shape, shape.returning)
+            slots = {r[at]: s for r, s in chunk}
+            for row in cur.fetchall():
+                slot = slots.get(row[col])
+                if slot is not None:
+                    slot.row = row
+
+
+def _column_index(shape: Batched, column: str) -> int:
+    """Where ``column`` is among the bound values of an INSERT shape's group."""
+    cols = shape.head[shape.head.index("(") + 1 : shape.head.index(")")]
+    return [c.strip() for c in cols.split(",")].index(column)
+
+
 class Transaction:
     """A write transaction body: thin wrapper so repositories never see the raw
     connection outside ``BEGIN IMMEDIATE`` ... ``COMMIT``. In a group (not the first
     body) it takes its savepoint just before its first write."""
 
-    __slots__ = ("_conn", "_guarded", "_single", "saved", "wrote")
+    __slots__ = ("_conn", "_guarded", "_single", "saved", "wrote", "later_writes")
 
     def __init__(
         self, conn: sqlite3.Connection, guarded: bool = False, single: bool = False
@@ -108,6 +185,20 @@ class Transaction:
         self._single = single  # one write statement at most (no savepoint needed)
         self.saved = False  # the savepoint was taken
         self.wrote = False  # a write statement was started
+        self.later_writes: dict[Hashable, _Later] = {}  # left for the group's COMMIT
+
+    def later(
+        self, shape: Batched, key: Hashable, params: Iterable[Any], returned: bool = False
+    ) -> Returned | None:
+        """Leave this write for the group's COMMIT (module docstring): it runs there
+        with the same-shaped writes of the group's other bodies as one statement. A
+        write left earlier with the same ``key`` (in this group) is replaced: ``key``
+        names the row, the write carries its whole new state. With ``returned`` (the
+        shape says ``returning``), the row the write returns, after the COMMIT."""
+        slot = Returned() if returned else None
+        self.later_writes.pop(key, None)
+        self.later_writes[key] = (shape, tuple(params), slot)
+        return slot
 
     def _guard(self, sql: str) -> None:
         if _reads_only(sql):
@@ -164,12 +255,21 @@ def _reads_only(sql: str) -> bool:
 class _Group:
     """Bodies sharing one BEGIN ... COMMIT."""
 
-    __slots__ = ("done", "bodies", "commit_queued")
+    __slots__ = ("done", "bodies", "commit_queued", "later_writes")
 
     def __init__(self) -> None:
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.bodies = 0  # bodies that ran in it (committed or rolled back to their savepoint)
         self.commit_queued = False
+        self.later_writes: dict[Hashable, _Later] = {}  # the bodies' writes for the COMMIT
+
+    def take(self, tx: Transaction) -> None:
+        """A body ended well: its writes left for the commit join the group's."""
+        pending = self.later_writes
+        for key, write in tx.later_writes.items():
+            pending.pop(key, None)
+            pending[key] = write
+        tx.later_writes = {}
 
     def settle(self, error: BaseException | None = None) -> None:
         if not self.done.done():
@@ -272,11 +372,14 @@ class Database:
                 if group.bodies == 0:  # alone in the group: undo the whole transaction
                     self._group = None
                     _quietly(writer, "ROLLBACK")
+                    group.later_writes.clear()
                     group.settle()
                     return
                 if tx.saved:
                     writer.execute("ROLLBACK TO body")
                 # a single-write body keeps its one write (see ``transaction``)
+            else:
+                group.take(tx)
             group.bodies += 1
             if not writer.in_transaction:  # SQLite rolled it all back (I/O error, full)
                 self._group = None
@@ -320,6 +423,8 @@ class Database:
         assert writer is not None
         self._group = None
         try:
+            if group.later_writes:
+                _flush(writer, group.later_writes)
             await _through(writer.execute, "COMMIT")
         except BaseException as err:
             _quietly(writer, "ROLLBACK")

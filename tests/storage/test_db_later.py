@@ -1,0 +1,130 @@
+"""Writes left for the group's COMMIT (``Transaction.later``): the same-shaped writes of
+every body of a group run as one multi-row statement, durable when their callers
+return; a failed body drops its own; a later write with the same key replaces one."""
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from nija_tg.storage.db import Batched
+
+INSERT = Batched(
+    "INSERT INTO t(k, v) VALUES ", "(?, ?)", " ON CONFLICT(k) DO UPDATE SET v = excluded.v"
+)
+RETURNING = Batched("INSERT INTO t(k, v) VALUES ", "(?, ?)", " RETURNING *", returning="k")
+UPDATE = Batched(
+    "UPDATE t SET v = x.column2 FROM (VALUES ", "(?, ?)", ") AS x WHERE t.k = x.column1"
+)
+
+
+async def _table(db):
+    async with db.transaction() as tx:
+        await tx.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, k TEXT UNIQUE, v TEXT)")
+
+
+def _count(db):
+    seen: list[str] = []
+    db._writer.set_trace_callback(seen.append)
+    return seen
+
+
+async def test_bodies_of_a_group_share_one_statement_per_shape(db):
+    await _table(db)
+    seen = _count(db)
+
+    async def body(i: int) -> None:
+        async with db.transaction() as tx:
+            tx.later(INSERT, ("t", i), (f"k{i}", f"v{i}"))
+
+    await asyncio.gather(*(body(i) for i in range(50)))
+    rows = await db.fetchall("SELECT k, v FROM t ORDER BY id")
+    assert len(rows) == 50 and {r["k"] for r in rows} == {f"k{i}" for i in range(50)}
+    inserts = [s for s in seen if s.startswith("INSERT INTO t")]
+    assert len(inserts) < 5  # a statement per group, not per body
+    assert not [s for s in seen if s.startswith("SAVEPOINT")]  # nothing to undo in a body
+
+
+async def test_a_failed_body_drops_its_writes_and_the_others_stand(db):
+    await _table(db)
+
+    async def good(i: int) -> None:
+        async with db.transaction() as tx:
+            tx.later(INSERT, ("t", i), (f"k{i}", "ok"))
+
+    async def bad() -> None:
+        async with db.transaction() as tx:
+            tx.later(INSERT, ("t", "bad"), ("bad", "no"))
+            raise RuntimeError("boom")
+
+    results = await asyncio.gather(good(1), bad(), good(2), return_exceptions=True)
+    assert isinstance(results[1], RuntimeError)
+    keys = {r["k"] for r in await db.fetchall("SELECT k FROM t")}
+    assert keys == {"k1", "k2"}
+
+
+async def test_the_last_write_of_a_key_wins(db):
+    await _table(db)
+    async with db.transaction() as tx:
+        tx.later(INSERT, "row", ("a", "first"))
+        tx.later(INSERT, "row", ("a", "second"))
+    row = await db.fetchone("SELECT v FROM t WHERE k = 'a'")
+    assert row["v"] == "second"
+
+
+async def test_rows_come_back_to_their_bodies(db):
+    await _table(db)
+
+    async def body(i: int) -> sqlite3.Row:
+        async with db.transaction() as tx:
+            slot = tx.later(RETURNING, ("t", i), (f"k{i}", f"v{i}"), returned=True)
+        assert slot is not None and slot.row is not None
+        return slot.row
+
+    rows = await asyncio.gather(*(body(i) for i in range(20)))
+    for i, row in enumerate(rows):
+        assert row["k"] == f"k{i}" and row["v"] == f"v{i}"
+        stored = await db.fetchone("SELECT id FROM t WHERE k = ?", (f"k{i}",))
+        assert stored["id"] == row["id"]
+
+
+async def test_updates_from_values(db):
+    await _table(db)
+    async with db.transaction() as tx:
+        for i in range(5):
+            await tx.execute("INSERT INTO t(k, v) VALUES (?, 'old')", (f"k{i}",))
+
+    async def move(i: int) -> None:
+        async with db.transaction() as tx:
+            tx.later(UPDATE, ("v", i), (f"k{i}", f"new{i}"))
+
+    await asyncio.gather(*(move(i) for i in range(0, 5, 2)))
+    rows = {r["k"]: r["v"] for r in await db.fetchall("SELECT k, v FROM t")}
+    assert rows == {"k0": "new0", "k1": "old", "k2": "new2", "k3": "old", "k4": "new4"}
+
+
+async def test_a_flush_that_fails_fails_every_caller_of_the_group(db):
+    await _table(db)
+    plain = Batched("INSERT INTO t(k, v) VALUES ", "(?, ?)")
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO t(k, v) VALUES ('taken', 'x')")
+
+    async def body(k: str) -> None:
+        async with db.transaction() as tx:
+            tx.later(plain, k, (k, "y"))
+
+    results = await asyncio.gather(body("fresh"), body("taken"), return_exceptions=True)
+    assert all(isinstance(r, sqlite3.IntegrityError) for r in results)
+    assert await db.fetchone("SELECT 1 FROM t WHERE k = 'fresh'") is None
+    async with db.transaction() as tx:  # the database goes on
+        tx.later(plain, "after", ("after", "z"))
+    assert (await db.fetchone("SELECT v FROM t WHERE k = 'after'"))["v"] == "z"
+
+
+@pytest.mark.parametrize("n", [1, 3])
+async def test_a_returned_row_is_none_before_the_commit(db, n):
+    await _table(db)
+    async with db.transaction() as tx:
+        slots = [tx.later(RETURNING, i, (f"r{i}", "v"), returned=True) for i in range(n)]
+        assert all(s is not None and s.row is None for s in slots)
+    assert all(s is not None and s.row is not None for s in slots)
