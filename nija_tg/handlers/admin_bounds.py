@@ -7,13 +7,14 @@ from __future__ import annotations
 from telegram import Update
 
 from nija_tg.core.errors import ValidationError
-from nija_tg.core.setting_bounds import describe
+from nija_tg.core.setting_bounds import DEFAULT_BOUNDS, describe
 from nija_tg.handlers.admin_common import UsageError, admin_command, args_of, parse_user_id
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import esc, reply
 from nija_tg.services.bounds_service import BoundChange, bound_lines
 
 MAX_LINES = 60
+DEFAULT_NOTES = ("(default)", "(upper end: default)")
 
 
 def _split(args: list[str]) -> tuple[str, str, int | None]:
@@ -32,7 +33,11 @@ def _split(args: list[str]) -> tuple[str, str, int | None]:
 def _done_text(change: BoundChange) -> str:
     who = "everyone" if change.target_id is None else f"user <code>{change.target_id}</code>"
     if change.bound is None:
-        return f"Bound on <b>{esc(change.name)}</b> lifted for {who}."
+        text = f"Bound on <b>{esc(change.name)}</b> lifted for {who}."
+        default = DEFAULT_BOUNDS.get(change.name)
+        if default is not None and change.target_id is None:
+            text += f"\nThe default bound holds again: {esc(describe(default))}."
+        return text
     text = f"Bound set for {who}: <b>{esc(change.name)}</b> {esc(describe(change.bound))}."
     n = len(change.clamped)
     if n:
@@ -51,7 +56,13 @@ async def bound_command(update: Update, context: BotContext, actor_id: int) -> N
         shown = [esc(line) for line in lines[:MAX_LINES]]
         if len(lines) > MAX_LINES:
             shown.append(f"… and {len(lines) - MAX_LINES} more")
-        await reply(update, "⚖️ <b>Bounds on settings</b>\n" + "\n".join(shown))
+        text = "⚖️ <b>Bounds on settings</b> (in effect)\n" + "\n".join(shown)
+        if any(line.endswith(DEFAULT_NOTES) for line in lines):
+            text += (
+                "\n<i>(default)</i>: holds until an admin bounds the same setting, e.g. "
+                "<code>/bound leverage_cap ..20</code>."
+            )
+        await reply(update, text)
         return
     name, value, target = _split(args)
     try:

@@ -15,7 +15,13 @@ from nija_tg.core.errors import PermissionDeniedError, ValidationError
 from nija_tg.core.events import SettingsClamped
 from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import RiskSettings
-from nija_tg.core.setting_bounds import bound_names, clamp_to_bounds, describe, parse_bound
+from nija_tg.core.setting_bounds import (
+    bound_names,
+    clamp_to_bounds,
+    describe,
+    parse_bound,
+    with_default_bounds,
+)
 from nija_tg.core.setting_parse import Bound, echo, normalise_name
 from nija_tg.services.notify import tell
 from nija_tg.storage import admin_bounds, admin_queries, audit, settings_repo, users
@@ -121,11 +127,33 @@ class BoundsService:
 
 
 def bound_lines(doc: dict[str, dict[str, Bound]]) -> list[str]:
-    """``everyone: max_position_usd ..500`` per stored bound, everyone first."""
-    order = sorted(doc, key=lambda who: (who != EVERYONE, who))
+    """The bounds in effect, one line each, everyone first: ``everyone:
+    max_position_usd ..500``. Everyone's lines include the default bounds
+    (``DEFAULT_BOUNDS``: leverage up to 5x) where no admin bound replaces them, marked
+    ``(default)``; a user's line shows what holds for them (their own bound narrowed by
+    everyone's and the defaults), for each setting bounded for them."""
+    stored_everyone = doc.get(EVERYONE, {})
+    everyone = with_default_bounds(stored_everyone)
     lines = []
-    for who in order:
-        label = "everyone" if who == EVERYONE else f"user {who}"
-        for name, bound in sorted(doc[who].items()):
-            lines.append(f"{label}: {name} {describe(bound)}")
+    for name, bound in sorted(everyone.items()):
+        stored = stored_everyone.get(name)
+        lines.append(f"everyone: {name} {describe(bound)}{_default_note(stored, bound)}")
+    for who in sorted((w for w in doc if w != EVERYONE), key=_user_order):
+        for name, own in sorted(doc[who].items()):
+            merged = admin_bounds.narrow(stored_everyone.get(name), own) or own
+            bound = with_default_bounds({name: merged})[name]
+            lines.append(f"user {who}: {name} {describe(bound)}{_default_note(merged, bound)}")
     return lines
+
+
+def _default_note(stored: Bound | None, shown: Bound) -> str:
+    """How much of ``shown`` is a default bound rather than what admins stored."""
+    if stored is None:
+        return " (default)"
+    if stored != shown:
+        return " (upper end: default)"
+    return ""
+
+
+def _user_order(who: str) -> tuple[int, str]:
+    return (int(who), who) if who.isdigit() else (0, who)

@@ -59,11 +59,11 @@ async def test_per_user_bound_narrows_only_that_user_and_lifting_keeps_values(sv
     assert (await settings_repo.load(db, BOB)).leverage_cap == 2
     assert (await settings_repo.load(db, ALICE)).leverage_cap == 5
     lines = bound_lines(await svc.everything(ADMIN))
-    assert lines == ["user 3: leverage_cap 1..2"]
+    assert lines == ["everyone: leverage_cap ..5 (default)", "user 3: leverage_cap 1..2"]
     lifted = await svc.set_from_text(ADMIN, BOB, "leverage_cap", "off")
     assert lifted.bound is None and lifted.clamped == {}
     assert (await settings_repo.load(db, BOB)).leverage_cap == 2  # nothing springs back
-    assert bound_lines(await svc.everything(ADMIN)) == []
+    assert bound_lines(await svc.everything(ADMIN)) == ["everyone: leverage_cap ..5 (default)"]
 
 
 async def test_pairs_bound_and_listing_order(svc, db):
@@ -71,6 +71,7 @@ async def test_pairs_bound_and_listing_order(svc, db):
     await svc.set_from_text(ADMIN, None, "max_open_positions", "..1")
     assert (await settings_repo.load(db, ALICE)).allowed_pairs == ("BTC", "ETH")
     assert bound_lines(await svc.everything(ADMIN)) == [
+        "everyone: leverage_cap ..5 (default)",
         "everyone: max_open_positions ..1",
         "user 2: allowed_pairs BTC, ETH",
     ]
@@ -89,4 +90,23 @@ async def test_non_admins_unknown_targets_and_bad_input_change_nothing(svc, db):
     assert (await settings_repo.load(db, ALICE)).max_position_usd == 900
     denied = [r for r in await audit.recent(db, 20) if r.action == "admin.denied"]
     assert {r.actor_id for r in denied} == {ALICE, BOB}
-    assert bound_lines(await svc.everything(ADMIN)) == []
+    assert bound_lines(await svc.everything(ADMIN)) == ["everyone: leverage_cap ..5 (default)"]
+
+
+async def test_listing_shows_the_default_leverage_bound_until_an_admin_replaces_it(svc, db):
+    """With nothing stored, leverage is still bounded at 5x (``DEFAULT_BOUNDS``): the
+    listing says so; an admin's bound with an upper end replaces it; one with only a
+    lower end keeps the default ceiling, shown as such for everyone and per user."""
+    assert bound_lines(await svc.everything(ADMIN)) == ["everyone: leverage_cap ..5 (default)"]
+    await svc.set_from_text(ADMIN, None, "leverage_cap", "..20")
+    assert bound_lines(await svc.everything(ADMIN)) == ["everyone: leverage_cap ..20"]
+    await svc.set_from_text(ADMIN, None, "leverage_cap", "2..")
+    await svc.set_from_text(ADMIN, BOB, "leverage_cap", "3..")
+    assert bound_lines(await svc.everything(ADMIN)) == [
+        "everyone: leverage_cap 2..5 (upper end: default)",
+        "user 3: leverage_cap 3..5 (upper end: default)",
+    ]
+    await svc.set_from_text(ADMIN, None, "max_position_usd", "..500")
+    await svc.set_from_text(ADMIN, ALICE, "max_position_usd", "..900")
+    lines = bound_lines(await svc.everything(ADMIN))
+    assert "user 2: max_position_usd ..500" in lines  # everyone's narrower bound holds
