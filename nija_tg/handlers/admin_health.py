@@ -12,8 +12,8 @@ from telegram.error import TelegramError
 
 from nija_tg.handlers.admin_common import UsageError, admin_command
 from nija_tg.handlers.context import BotContext
-from nija_tg.handlers.health_format import alert_text, health_text
 from nija_tg.handlers.replies import reply
+from nija_tg.messages import health as say
 from nija_tg.periodic import run_every
 from nija_tg.services.health_service import HealthService
 
@@ -26,7 +26,7 @@ FIRST_CHECK_S = 60.0  # the engine starts beside the bot: give it time to report
 async def health_command(update: Update, context: BotContext, actor_id: int) -> None:
     if context.args:
         raise UsageError("arity")
-    await reply(update, health_text(await context.services.health.report()))
+    await reply(update, say.health(await context.services.health.report()))
 
 
 def handlers() -> list:
@@ -59,7 +59,7 @@ class HealthAlerts:
             log.warning("health %s: %s", "cleared" if change.cleared else "problem", change.text)
             for chat_id in admins:
                 try:
-                    await self.bot.send_message(chat_id, alert_text(change), parse_mode="HTML")
+                    await self.bot.send_message(chat_id, say.alert(change), parse_mode="HTML")
                     sent += 1
                 except TelegramError as exc:
                     log.info("health alert to admin %s not sent: %s", chat_id, exc)

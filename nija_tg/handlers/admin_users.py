@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from nija_tg.core.errors import PermissionDeniedError, ValidationError
-from nija_tg.handlers import admin_format as fmt
 from nija_tg.handlers.admin_common import (
     UsageError,
     admin_command,
@@ -19,9 +18,22 @@ from nija_tg.handlers.admin_common import (
 from nija_tg.handlers.callback_data import UsersPageButton, on_button
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
+from nija_tg.messages import admin_reports as say
+from nija_tg.services.admin_service import UsersPage
 
 MAX_PAGE = 999_999
 DEFAULT_AUDIT = 20
+
+
+def users_keyboard(view: UsersPage) -> InlineKeyboardMarkup | None:
+    buttons = []
+    if view.page > 1:
+        previous = UsersPageButton(view.page - 1).pack()
+        buttons.append(InlineKeyboardButton(say.PREV_BUTTON, callback_data=previous))
+    if view.page < view.pages:
+        following = UsersPageButton(view.page + 1).pack()
+        buttons.append(InlineKeyboardButton(say.NEXT_BUTTON, callback_data=following))
+    return InlineKeyboardMarkup([buttons]) if buttons else None
 
 
 async def users_command(update: Update, context: BotContext, actor_id: int) -> None:
@@ -30,7 +42,7 @@ async def users_command(update: Update, context: BotContext, actor_id: int) -> N
         raise UsageError("extra")
     page = parse_count(args[0], 1, MAX_PAGE) if args else 1
     view = await context.services.admin.users_page(actor_id, page)
-    await reply(update, fmt.users_page(view), fmt.users_keyboard(view))
+    await reply(update, say.users_page(view), users_keyboard(view))
 
 
 async def users_page_pressed(update: Update, context: BotContext, button: UsersPageButton) -> None:
@@ -54,9 +66,9 @@ async def users_page_pressed(update: Update, context: BotContext, button: UsersP
     await query.answer()
     try:
         await query.edit_message_text(
-            fmt.users_page(view),
+            say.users_page(view),
             parse_mode=ParseMode.HTML,
-            reply_markup=fmt.users_keyboard(view),
+            reply_markup=users_keyboard(view),
             disable_web_page_preview=True,
         )
     except BadRequest as exc:
@@ -69,7 +81,7 @@ async def user_command(update: Update, context: BotContext, actor_id: int) -> No
     if len(args) != 1:
         raise UsageError("arity")
     detail = await context.services.admin.user_detail(actor_id, parse_user_id(args[0]))
-    await reply(update, fmt.user_detail(detail))
+    await reply(update, say.user_detail(detail))
 
 
 async def audit_command(update: Update, context: BotContext, actor_id: int) -> None:
@@ -78,7 +90,7 @@ async def audit_command(update: Update, context: BotContext, actor_id: int) -> N
         raise UsageError("extra")
     n = parse_count(args[0], 1, 100) if args else DEFAULT_AUDIT
     rows = await context.services.admin.audit_log(actor_id, n)
-    await reply(update, fmt.audit_lines(rows))
+    await reply(update, say.audit(rows))
 
 
 def handlers() -> list:

@@ -1,27 +1,16 @@
-"""Sending text safely: HTML parse mode with every dynamic part escaped, long texts
-split under Telegram's 4096-character limit."""
+"""Sending text safely: HTML parse mode, long texts split under Telegram's 4096-character
+limit. The words and their escaping are the renderer's (``nija_tg/messages``): ``esc``
+and ``echo`` are re-exported from there for the handlers' remaining replies."""
 
 from __future__ import annotations
-
-import html
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 
+from nija_tg.messages.text import MAX_ECHO, echo, esc
+
+__all__ = ["MAX_ECHO", "MAX_TEXT", "echo", "esc", "reply", "split_text"]
 MAX_TEXT = 4000
-MAX_ECHO = 40
-
-
-def esc(value: object) -> str:
-    return html.escape(str(value), quote=False)
-
-
-def echo(value: str, limit: int = MAX_ECHO) -> str:
-    """A user's own input shown back: printable only, shortened, escaped."""
-    cleaned = "".join(ch if ch.isprintable() else "?" for ch in value)
-    if len(cleaned) > limit:
-        cleaned = cleaned[: limit - 1] + "…"
-    return esc(cleaned)
 
 
 async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:

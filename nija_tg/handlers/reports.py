@@ -26,6 +26,7 @@ from nija_tg.handlers.reports_commands import (
     trades,
 )
 from nija_tg.handlers.reports_pnl import pnl, pnl_button
+from nija_tg.messages import reports as say
 from nija_tg.services.reports_service import NotVisibleError
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -64,12 +65,7 @@ async def refresh(update: Update, context: BotContext, button: RefreshButton) ->
     except NotVisibleError as exc:
         await query.answer(exc.user_message, show_alert=True)
         return
-    notes = {
-        "edited": "Updated",
-        "same": "Already up to date",
-        "failed": "Could not refresh. Send /status instead.",
-    }
-    await query.answer(notes[outcome])
+    await query.answer(say.REFRESHED[outcome])
 
 
 def handlers() -> list:

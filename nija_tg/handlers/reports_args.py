@@ -12,6 +12,7 @@ from telegram.constants import ChatType
 from nija_tg.core.pnl import PERIODS
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import esc, reply
+from nija_tg.messages import reports as say
 from nija_tg.services.reports_service import (
     DAILY_DEFAULT,
     DAILY_MAX,
@@ -25,17 +26,6 @@ USER_ID_RE = re.compile(r"[0-9]{1,15}")
 COUNT_RE = re.compile(r"[0-9]{1,6}")
 DEFAULT_COUNT = 10
 DEFAULT_PERIOD = "day"
-
-USAGE = {
-    "status": "Usage: /status [user id]",
-    "balance": "Usage: /balance [user id]",
-    "positions": "Usage: /positions [user id]",
-    "trades": f"Usage: /trades [n] [user id] — n between 1 and {TRADES_MAX}",
-    "pnl": "Usage: /pnl [day|week|month|all] [user id]",
-    "daily": f"Usage: /daily [days] [user id] — days between 1 and {DAILY_MAX}",
-    "performance": "Usage: /performance [day|week|month|all] [user id]",
-    "sessions": f"Usage: /sessions [n] [user id] — n between 1 and {SESSIONS_MAX}",
-}
 
 
 @dataclass(frozen=True)
@@ -102,11 +92,12 @@ async def begin(update: Update, context: BotContext, command: str) -> tuple[Acce
     if caller is None or chat is None:
         return None
     if chat.type != ChatType.PRIVATE:
-        await reply(update, "Reports are private: please ask me in a private chat.")
+        await reply(update, say.PRIVATE_ONLY)
         return None
     parsed = parse(command, list(context.args or []))
     if parsed is None:
-        await reply(update, esc(USAGE[command]))
+        limits = {"trades_max": TRADES_MAX, "daily_max": DAILY_MAX, "sessions_max": SESSIONS_MAX}
+        await reply(update, say.usage(command, **limits))
         return None
     access = await resolve(update, context, parsed.target_id, command)
     return None if access is None else (access, parsed)
@@ -121,11 +112,3 @@ async def resolve(
     except NotVisibleError as exc:
         await reply(update, esc(exc.user_message))
         return None
-
-
-def whose(access: Access) -> str:
-    """A heading suffix naming the target when it is not the caller."""
-    if access.own:
-        return ""
-    name = access.target.first_name or access.target.username or "user"
-    return f" — {esc(name[:32])} ({access.target.user_id})"

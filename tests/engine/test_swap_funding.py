@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from nija_tg.core.risk import RiskReason
-from nija_tg.handlers.reports_pnl import pnl_text
+from nija_tg.messages.reports import pnl as pnl_text
 from nija_tg.services.reports_service import ReportsService
 from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 from tests.engine.swap_support import SWAPFLIP, TF, SwapFlipParams, SwapRig, SwapUser, swap_settings

@@ -9,7 +9,7 @@ from telegram.ext import CommandHandler
 
 from nija_tg.core.models import OrderStatus, OrderType, Role, Side, TradingMode, UserStatus
 from nija_tg.core.trading_gate import TradingSwitch
-from nija_tg.handlers import reports_format as fmt
+from nija_tg.messages import text as fmt
 from nija_tg.handlers.callback_data import RefreshButton, TradeButton
 from nija_tg.handlers.reports import send_dashboard
 from nija_tg.storage import audit, credentials, orders, snapshots, users
@@ -357,7 +357,7 @@ def test_number_formatting():
         fmt.balance(Decimal("0.5"), "usdt") == "0.50"
         and fmt.balance(Decimal("0.5"), "BTC") == "0.5"
     )
-    assert fmt.pct(Decimal(2) / Decimal(3)) == "66.7%" and fmt.pct(None) == "—"
+    assert fmt.share(Decimal(2) / Decimal(3)) == "66.7%" and fmt.share(None) == "—"
 
 
 async def test_dashboard_shows_exits_only_and_that_stops_keep_protecting(bot):

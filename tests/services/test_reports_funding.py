@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from nija_tg.core import pnl
 from nija_tg.core.models import Role
-from nija_tg.handlers.reports_dashboard import text as dashboard_text
-from nija_tg.handlers.reports_pnl import pnl_text
+from nija_tg.messages.reports import dashboard as dashboard_text
+from nija_tg.messages.reports import pnl as pnl_text
 from nija_tg.services.reports_service import Access, PnlReport, ReportsService
 from nija_tg.storage import funding, users
 from nija_tg.storage.db import Database

@@ -1,16 +1,17 @@
-"""Every word of /health, the admins' health alerts and the dashboards' age warning."""
+"""Every word of /health, the admins' health alerts and the dashboards' stale-data
+warning. Reads ``core.health.HealthReport`` (pure) and the alert changes the health
+service finds."""
 
 from __future__ import annotations
 
 from nija_tg.core.health import HealthReport, age
-from nija_tg.handlers import reports_format as fmt
-from nija_tg.handlers.replies import esc
-from nija_tg.services.health_service import AlertChange
+from nija_tg.messages.report_data import HealthChange
+from nija_tg.messages.text import esc, when
 
 STALE_DATA_S = 120.0  # dashboards warn when the engine's data is older than this
 
 
-def health_text(report: HealthReport) -> str:
+def health(report: HealthReport) -> str:
     lines = ["<b>Health</b>", ""]
     if report.ok:
         lines.append("✅ All good.")
@@ -23,19 +24,22 @@ def health_text(report: HealthReport) -> str:
     else:
         d = engine.data
         lines.append(
-            f"<b>Engine</b> {esc(str(d.get('version', '?')))}, pid {d.get('pid', '?')}: "
+            f"<b>Engine</b> {esc(str(d.get('version', '?')))}, pid {esc(d.get('pid', '?'))}: "
             f"last beat {age(report.now - engine.beat_at)} ago, up since "
-            f"{fmt.when(d.get('started_at'))}"
+            f"{when(d.get('started_at'))}"
         )
-        lines.append(f"Loops: {d.get('loops', 0)} · notification backlog: {d.get('backlog', 0)}")
+        lines.append(
+            f"Loops: {esc(d.get('loops', 0))} · notification backlog: {esc(d.get('backlog', 0))}"
+        )
     if report.markets:
         lines += ["", "<b>Markets</b> (last candle close processed)"]
         for name, beat in sorted(report.markets.items()):
             last = beat.data.get("last_close", -1)
-            when = (
+            seen = (
                 "none yet" if last is None or last < 0 else f"{age(report.now - last / 1000)} ago"
             )
-            lines.append(f"• {esc(name)}: {beat.data.get('markets', 0)} market(s), {when}")
+            count = esc(beat.data.get("markets", 0))
+            lines.append(f"• {esc(name)}: {count} market(s), {seen}")
     if report.venues:
         lines += ["", "<b>Venues</b>"]
         for name, beat in sorted(report.venues.items()):
@@ -44,7 +48,7 @@ def health_text(report: HealthReport) -> str:
             lines.append(
                 f"• {esc(name)} {state}: last answer {_ago(report.now, d.get('last_ok'))}, "
                 f"last private call {_ago(report.now, d.get('last_private_ok'))}, "
-                f"{d.get('failures', 0)}/{d.get('calls', 0)} calls failed"
+                f"{esc(d.get('failures', 0))}/{esc(d.get('calls', 0))} calls failed"
             )
     return "\n".join(lines)
 
@@ -53,7 +57,8 @@ def _ago(now: float, ts: float | None) -> str:
     return "never" if ts is None else f"{age(now - ts)} ago"
 
 
-def alert_text(change: AlertChange) -> str:
+def alert(change: HealthChange) -> str:
+    """One admin alert: a problem appeared, or it is over."""
     if change.cleared:
         return f"✅ Recovered: {esc(change.text)}"
     return f"⚠️ Engine health: {esc(change.text)}. /health for details."

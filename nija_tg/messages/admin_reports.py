@@ -1,23 +1,17 @@
-"""HTML for the admin views: users page, one user's detail, audit lines. Every dynamic
-part is escaped; names and free text are shortened."""
+"""Every word of the admins' reports: /users (a page with totals), /user <id> and
+/audit. Every dynamic part is escaped; names and free text are shortened (``echo``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from nija_tg.core.number_format import money
+from nija_tg.messages import report_data as rd
+from nija_tg.messages.text import echo, esc, mark, when
 
-from nija_tg.handlers.callback_data import UsersPageButton
-from nija_tg.handlers.replies import echo, esc
-from nija_tg.handlers.reports_format import DASH, mark, money  # the one money format
-from nija_tg.services.admin_service import UserDetail, UsersPage
-
-
-def when(ts: float | None, *, seconds: bool = False) -> str:
-    if not ts:
-        return DASH
-    shape = "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC"
-    return datetime.fromtimestamp(ts, UTC).strftime(shape)
+PREV_BUTTON = "‹ Prev"
+NEXT_BUTTON = "Next ›"
+SHOWN_IDS = 30
 
 
 def display_name(username: str | None, first_name: str | None) -> str:
@@ -30,7 +24,7 @@ def _yes(flag: bool | None) -> str:
     return "unknown" if flag is None else ("yes" if flag else "no")
 
 
-def users_page(view: UsersPage) -> str:
+def users_page(view: rd.UsersPage) -> str:
     t = view.totals
     lines = [
         f"<b>Users</b> — page {view.page}/{view.pages}",
@@ -54,25 +48,12 @@ def users_page(view: UsersPage) -> str:
     return "\n".join(lines)
 
 
-def users_keyboard(view: UsersPage) -> InlineKeyboardMarkup | None:
-    buttons = []
-    if view.page > 1:
-        buttons.append(
-            InlineKeyboardButton("‹ Prev", callback_data=UsersPageButton(view.page - 1).pack())
-        )
-    if view.page < view.pages:
-        buttons.append(
-            InlineKeyboardButton("Next ›", callback_data=UsersPageButton(view.page + 1).pack())
-        )
-    return InlineKeyboardMarkup([buttons]) if buttons else None
-
-
-def _ids(ids: list[int], limit: int = 30) -> str:
+def _ids(ids: Sequence[int], limit: int = SHOWN_IDS) -> str:
     shown = ", ".join(str(i) for i in ids[:limit])
     return f"{shown} (+{len(ids) - limit} more)" if len(ids) > limit else shown or "none"
 
 
-def user_detail(d: UserDetail) -> str:
+def user_detail(d: rd.UserDetail) -> str:
     u, o, c = d.user, d.overview, d.credential
     names = " ".join(
         part
@@ -114,13 +95,13 @@ def user_detail(d: UserDetail) -> str:
     return "\n".join(lines)
 
 
-def audit_lines(rows: list) -> str:
+def audit(rows: Sequence[rd.AuditEntry]) -> str:
     if not rows:
         return "The audit log is empty."
     lines = [f"<b>Audit log</b> — last {len(rows)}, newest first"]
     for r in rows:
         actor = "system" if r.actor_id is None else str(r.actor_id)
-        target = "" if r.target_id is None else f" → {r.target_id}"
+        target = "" if r.target_id is None else f" → {esc(r.target_id)}"
         detail = ", ".join(f"{echo(str(k), 20)}={echo(str(v), 60)}" for k, v in r.detail.items())
         line = f"{when(r.ts, seconds=True)} · {esc(actor)}{target} · <b>{echo(r.action, 40)}</b>"
         lines.append(f"{line} · {detail}" if detail else line)
