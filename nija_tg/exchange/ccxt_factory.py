@@ -1,5 +1,10 @@
 """Which exchanges exist, what credentials they need, and how one ccxt client is built
-(timeouts, rate limiting, no ccxt retries, sandbox switch, base-URL override)."""
+(timeouts, rate limiting, no ccxt retries, sandbox switch, base-URL override).
+
+Rate limiting is ccxt's own throttler, configured through its ``rateLimiterAlgorithm`` and
+``tokenBucket`` options: a keyed client of an exchange with a documented per-key call
+counter (Kraken) gets ccxt's rolling window sized to allow that counter's burst
+(``token_bucket``); every other client keeps ccxt's default spacing."""
 
 from __future__ import annotations
 
@@ -22,6 +27,64 @@ FIRST_CLASS = ("kraken", "bingx", "coinbase")
 EXCHANGE_OPTIONS: dict[str, dict[str, Any]] = {
     "bingx": {"defaultType": "swap"},  # first-class use: USDT-M perpetual swaps
 }
+
+
+@dataclass(frozen=True, slots=True)
+class CallCounter:
+    """A venue's documented per-key call counter: each private call adds its weight (1,
+    at most ``largest_call``), the counter decays ``decay_per_s`` a second, and a call that
+    would take it past ``maximum`` is refused. ``unit_cost`` is what ccxt's own table
+    charges a weight-1 call of this exchange (its throttler's tokens)."""
+
+    maximum: float
+    decay_per_s: float
+    largest_call: float = 1
+    unit_cost: float = 1
+
+
+# Kraken's "Spot REST Rate Limits" per verification tier: ledger/trade-history calls weigh
+# 2, every other private call 1, AddOrder/CancelOrder are on the per-pair trading limiter
+# (ccxt 4.5.90 charges them 0). ccxt charges a weight-1 Kraken call 3 tokens (``Balance``,
+# ``OpenOrders``, ``QueryOrders``: 3, ``TradesHistory``, ``Ledgers``: 6).
+KRAKEN_TIERS: dict[str, CallCounter] = {
+    "starter": CallCounter(maximum=15, decay_per_s=0.33, largest_call=2, unit_cost=3),
+    "intermediate": CallCounter(maximum=20, decay_per_s=0.5, largest_call=2, unit_cost=3),
+    "pro": CallCounter(maximum=20, decay_per_s=1.0, largest_call=2, unit_cost=3),
+}
+# The counter a keyed client is paced by. Kraken's tier of a key cannot be read through
+# the API, so the most restrictive one is assumed.
+CALL_COUNTERS: dict[str, CallCounter] = {"kraken": KRAKEN_TIERS["starter"]}
+# Kept unused below the counter's maximum: the venue may decay in steps ("every couple of
+# seconds") rather than continuously, and a call is counted on arrival, not on release.
+STEP_SLACK = 2.0
+# ccxt's window lets calls through a little slower than the venue decays.
+DECAY_MARGIN = 0.95
+
+
+def token_bucket(counter: CallCounter) -> dict[str, Any]:
+    """ccxt's ``tokenBucket`` option for a client paced by ``counter``: its rolling-window
+    throttler, which allows the counter's burst and never exceeds it.
+
+    Why not ccxt's default leaky bucket with a bigger capacity: in ccxt 4.5.90's async
+    throttler the tokens refill only while a call waits, never while the client is idle,
+    so a bucket never holds more than one call's worth and Kraken's calls stay 3 s apart
+    whatever the capacity.
+
+    The rolling window lets a call through when the costs released in the last
+    ``windowSize`` ms plus its own stay within ``rateLimit``-derived ``maxWeight``
+    (``windowSize / rateLimit`` tokens). With at most ``n`` weight units in any window of
+    ``w`` seconds and ``n / w`` no faster than the decay, the venue's counter never exceeds
+    ``n`` (plus its decay steps: ``STEP_SLACK``): over any stretch of time of k windows
+    and a bit, at most (k + 1) n units arrive while k n have decayed. Kraken Starter: 13
+    calls at once, then 13 per 41.5 s."""
+    units = counter.maximum - STEP_SLACK
+    window_ms = units / (counter.decay_per_s * DECAY_MARGIN) * 1000.0
+    max_weight = units * counter.unit_cost
+    return {
+        "algorithm": "rollingWindow",
+        "windowSize": window_ms,
+        "rateLimit": window_ms / max_weight,  # ccxt: maxWeight = windowSize / rateLimit
+    }
 
 
 def supported_exchanges() -> list[str]:
@@ -69,6 +132,9 @@ class ClientSettings:
     timeout_ms: int = 10_000
     enable_rate_limit: bool = True
     exchange_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # keyed clients of these exchanges are paced by the venue's per-key call counter
+    # (``token_bucket``) instead of ccxt's default spacing
+    call_counters: dict[str, CallCounter] = field(default_factory=lambda: dict(CALL_COUNTERS))
 
 
 def _rebase(url: str, base: str) -> str:
@@ -116,6 +182,11 @@ def build_client(
         "timeout": settings.timeout_ms,
         "options": options,
     }
+    counter = settings.call_counters.get(exchange_id)
+    if counter is not None and credentials:
+        # ccxt's throttler is per client: one client per key (the gateway's registry)
+        config["rateLimiterAlgorithm"] = "rollingWindow"
+        config["tokenBucket"] = token_bucket(counter)
     for name, value in (credentials or {}).items():
         config[name] = value
     client = klass(config)

@@ -30,6 +30,9 @@ every API-level error as Kraken does):
   Orders, Cancel/Close Orders; ``can_withdraw=True`` adds Withdraw Funds). A private method
   the key lacks permission for answers ``{"error":["EGeneral:Permission denied"]}``, which
   ccxt raises as PermissionDenied.
+- rate limits (kraken_limits.py, opt-in: ``KrakenEmulator(rate_tier="starter")`` or
+  ``$KRAKEN_EMU_RATE_TIER``): Kraken's per-key REST call counter and per-pair trading
+  counter of a verification tier; ``emu.limits`` keeps every counted and refused call.
 - faults: rate limit -> ``EAPI:Rate limit exceeded`` with HTTP 200; ccxt matches that string
   exactly and raises DDoSProtection (a sibling of RateLimitExceeded under NetworkError, not
   a subclass). 500 -> ExchangeNotAvailable; timeout/drop leave the order on the ledger;
@@ -56,8 +59,8 @@ WebSocket v2 (``/v2``): the public ``ohlc`` channel with status, heartbeat and p
 Not covered: order book, public trades, margin/leverage, stop-loss-limit, take-profit,
 trailing stops, index-price triggers (``trigger=index`` is treated as last), OTO ``close``,
 partial fills, AddOrderBatch/EditOrder, deposits, withdrawals themselves
-(``Withdraw``, ``WithdrawInfo``, status, cancel), the Funding (Beta) API, real rate
-limiting (only armed faults), ``costmin`` (published, not enforced). ``cl_ord_id`` accepts
+(``Withdraw``, ``WithdrawInfo``, status, cancel), the Funding (Beta) API, ``costmin``
+(published, not enforced). ``cl_ord_id`` accepts
 Kraken's three formats (36-char UUID, 32-hex UUID, free text up to 18 chars). The
 duplicate-open-``cl_ord_id`` error string (``EOrder:Duplicate order``) and the malformed
 ``cl_ord_id`` string are not confirmed by Kraken's public docs; ccxt maps both to plain
@@ -90,7 +93,8 @@ from tests.fakes.kraken_auth import (
     sign,
 )
 from tests.fakes.kraken_funding import KrakenFunding
-from tests.fakes.kraken_markets import PAIRS, KrakenError, KrakenPublic, fail, ok
+from tests.fakes.kraken_limits import KrakenRateLimits, KrakenTier, tier_from_env
+from tests.fakes.kraken_markets import PAIRS, KrakenError, KrakenPublic, fail, ok, symbol_of
 from tests.fakes.kraken_orders import DUPLICATE_CL_ORD_ID, KrakenTrading
 from tests.fakes.kraken_ws import KrakenOhlcFeed
 
@@ -102,8 +106,14 @@ class KrakenEmulator(EmulatorServer):
 
     exchange_id = "kraken"
 
-    def __init__(self, *, candle_scale: float = 100000.0) -> None:
+    def __init__(
+        self, *, candle_scale: float = 100000.0, rate_tier: str | KrakenTier | None = None
+    ) -> None:
         super().__init__()
+        # Kraken's documented per-key REST counter and per-pair trading counter
+        # (kraken_limits.py): off unless ``rate_tier`` or $KRAKEN_EMU_RATE_TIER names a tier.
+        tier = tier_from_env(rate_tier)
+        self.limits = None if tier is None else KrakenRateLimits(tier)
         self.symbols = list(PAIRS)
         self.ledger.fee_rate = Decimal("0.0025")
         self.public = KrakenPublic(self)
@@ -195,15 +205,62 @@ class KrakenEmulator(EmulatorServer):
         handler = {**self.trading.handlers(), **self.funding.handlers()}.get(method)
         if handler is None:
             return fail("EGeneral:Unknown method")
+        if self.limits is not None:
+            refused = self.limits.admit(account.api_key, method, self._pair_of(account, params))
+            if refused is not None:
+                return fail(refused)
         if not permitted(account, method):
             return self.permission_denied_response()
         now = self.clock_ms()
         self.stops.sync(now)
         self._sync_prices(now)
+        was_open = self._open_ids(account) if method == "CancelOrder" else set()
         try:
-            return ok(handler(account, params, now))
+            result = handler(account, params, now)
         except KrakenError as exc:
             return fail(str(exc))
+        if self.limits is not None:
+            self._count_trading(account, method, params, result, was_open)
+        return ok(result)
+
+    # --- rate limits (kraken_limits.py) ---------------------------------------------
+
+    def _pair_of(self, account: EmuAccount, params: dict) -> str | None:
+        """The unified symbol an order call is about (its trading counter), if known."""
+        if params.get("pair"):
+            try:
+                return symbol_of(params["pair"])
+            except KrakenError:
+                return None
+        ref = params.get("cl_ord_id") or params.get("txid")
+        for o in self.ledger.orders:
+            if o.account == account.api_key and ref in (o.client_id, o.order_id):
+                return o.symbol
+        return None
+
+    def _open_ids(self, account: EmuAccount) -> set[str]:
+        key = account.api_key
+        return {o.order_id for o in self.ledger.orders if o.account == key and o.status == "open"}
+
+    def _count_trading(
+        self, account: EmuAccount, method: str, params: dict, result: dict, was_open: set[str]
+    ) -> None:
+        """The trading counter's part that depends on the outcome: resting times and the
+        decaying counts of amends and cancels."""
+        assert self.limits is not None
+        if method == "AddOrder":
+            for txid in result.get("txid", []):
+                self.limits.placed(txid)
+        elif method == "AmendOrder":
+            ref = params.get("cl_ord_id") or params.get("txid")
+            for o in self.ledger.orders:
+                if o.account == account.api_key and ref in (o.client_id, o.order_id):
+                    self.limits.amended(account.api_key, o.order_id, o.symbol)
+                    break
+        elif method == "CancelOrder":
+            for o in self.ledger.orders:
+                if o.order_id in was_open and o.status == "canceled":
+                    self.limits.canceled(account.api_key, o.order_id, o.symbol)
 
     def _sync_prices(self, now: int) -> None:
         """Replay: move ledger prices to the candle at the clock, filling crossed limits
