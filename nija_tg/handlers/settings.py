@@ -16,7 +16,7 @@ from nija_tg.core.errors import NijaError
 from nija_tg.handlers import settings_editor, settings_forget, settings_notify, settings_pairs
 from nija_tg.handlers.callback_data import PresetButton, SettingsPageButton, on_button
 from nija_tg.handlers.context import BotContext
-from nija_tg.handlers.replies import esc, reply
+from nija_tg.handlers.replies import reply
 from nija_tg.handlers.settings_common import (
     VIEWER_REFUSAL,
     args,
@@ -28,57 +28,22 @@ from nija_tg.handlers.settings_common import (
     service,
 )
 from nija_tg.handlers.settings_editor import pick_button
-from nija_tg.services.settings_service import PRESET_NAMES, Change, SettingLine, SettingsView
-
-SET_USAGE = (
-    "Usage: /set &lt;name&gt; &lt;value&gt;, e.g. <code>/set max_position_usd 250</code>. "
-    "Or tap a setting in /settings."
-)
-PRESET_USAGE = f"Usage: /preset {'|'.join(PRESET_NAMES)} (or /preset alone for buttons)"
-PRESET_MEANS = {
-    "conservative": "small positions, tight daily loss and drawdown limits, up to 2x",
-    "moderate": "the defaults",
-    "aggressive": "larger positions and limits, up to 5x",
-}
-PAGE_TITLES = {"risk": "⚙️ <b>Your settings</b>", "strategy": "🧠 <b>Strategy</b>"}
-
-
-def _line(line: SettingLine) -> str:
-    lock = " 🔒" if line.locked else ""
-    return f"• {esc(line.label)}: <b>{esc(line.value)}</b>{lock}"
-
-
-def _page_lines(view: SettingsView, page: str) -> list[SettingLine]:
-    if page == "risk":
-        return [li for li in view.lines if li.section == "risk"] + [
-            li for li in view.lines if li.name == "strategy"
-        ]
-    return [li for li in view.lines if li.section == "strategy" and li.name != "strategy"]
-
-
-def page_text(view: SettingsView, page: str) -> str:
-    parts = [PAGE_TITLES[page], *(_line(li) for li in _page_lines(view, page))]
-    if view.read_only:
-        parts.append("\nRead-only: viewers cannot change settings.")
-    elif view.trade_only:
-        parts.append("\n🔒 Your account is trade-only: an admin manages the strategy.")
-    if not view.read_only:
-        parts.append("\nTap a setting to change it.")
-    return "\n".join(parts)
+from nija_tg.messages import settings as say
+from nija_tg.services.settings_service import PRESET_NAMES, SettingsView
 
 
 def page_markup(view: SettingsView, page: str) -> InlineKeyboardMarkup | None:
     if view.read_only:
         other = "strategy" if page == "risk" else "risk"
-        label = "🧠 Strategy parameters ›" if page == "risk" else "‹ Risk settings"
+        label = say.STRATEGY_BUTTON if page == "risk" else say.RISK_BUTTON
         rows = [[InlineKeyboardButton(label, callback_data=SettingsPageButton(other).pack())]]
         if page == "risk":  # notifications are the viewer's own to set
             notify = SettingsPageButton("notify").pack()
-            rows.append([InlineKeyboardButton("🔔 Notifications ›", callback_data=notify)])
+            rows.append([InlineKeyboardButton(say.NOTIFY_BUTTON, callback_data=notify)])
         return InlineKeyboardMarkup(rows)
     buttons = [
         pick_button(li.label, li.name, li.locked)
-        for li in _page_lines(view, page)
+        for li in say.page_lines(view, page)
         if li.name != "allowed_pairs"
     ]
     rows = [[b for b in buttons[i : i + 2] if b is not None] for i in range(0, len(buttons), 2)]
@@ -86,27 +51,23 @@ def page_markup(view: SettingsView, page: str) -> InlineKeyboardMarkup | None:
         rows.append(
             [
                 InlineKeyboardButton(
-                    "🧠 Strategy parameters ›", callback_data=SettingsPageButton("strategy").pack()
+                    say.STRATEGY_BUTTON, callback_data=SettingsPageButton("strategy").pack()
                 ),
                 InlineKeyboardButton(
-                    "🎚 Presets ›", callback_data=SettingsPageButton("presets").pack()
+                    say.PRESETS_BUTTON, callback_data=SettingsPageButton("presets").pack()
                 ),
             ]
         )
         rows.append(
             [
                 InlineKeyboardButton(
-                    "🔔 Notifications ›", callback_data=SettingsPageButton("notify").pack()
+                    say.NOTIFY_BUTTON, callback_data=SettingsPageButton("notify").pack()
                 )
             ]
         )
     else:
         rows.append(
-            [
-                InlineKeyboardButton(
-                    "‹ Risk settings", callback_data=SettingsPageButton("risk").pack()
-                )
-            ]
+            [InlineKeyboardButton(say.RISK_BUTTON, callback_data=SettingsPageButton("risk").pack())]
         )
     return InlineKeyboardMarkup([r for r in rows if r])
 
@@ -114,11 +75,10 @@ def page_markup(view: SettingsView, page: str) -> InlineKeyboardMarkup | None:
 @polite
 async def show_settings(update: Update, context: BotContext) -> None:
     if args(context):
-        await reply(update, "Usage: /settings (no arguments), then tap a setting to change it.")
+        await reply(update, say.SETTINGS_USAGE)
         return
     view = await service(context).view(caller_id(context))
-    text = page_text(view, "risk") + "\nPairs: /pairs"
-    await reply(update, text, page_markup(view, "risk"))
+    await reply(update, say.settings_page(view, "risk", command=True), page_markup(view, "risk"))
 
 
 async def page_button(update: Update, context: BotContext, button: SettingsPageButton) -> None:
@@ -135,11 +95,12 @@ async def page_button(update: Update, context: BotContext, button: SettingsPageB
             await query.answer(plain(VIEWER_REFUSAL), show_alert=True)
             return
         await query.answer()
-        await edit_in_place(update, presets_text(), presets_markup(back=True))
+        await edit_in_place(update, say.presets(PRESET_NAMES), presets_markup(back=True))
         return
     view = await service(context).view(caller_id(context))
     await query.answer()
-    await edit_in_place(update, page_text(view, button.page), page_markup(view, button.page))
+    text = say.settings_page(view, button.page)
+    await edit_in_place(update, text, page_markup(view, button.page))
 
 
 @polite
@@ -149,57 +110,36 @@ async def set_setting(update: Update, context: BotContext) -> None:
         return
     words = args(context)
     if not words:
-        await reply(update, SET_USAGE)
+        await reply(update, say.SET_USAGE)
         return
     settings = service(context)
     if len(words) == 1:
         line = await settings.describe(caller_id(context), words[0])
-        if line.locked:
-            await reply(update, f"{esc(line.name)} is managed by an admin on your account.")
-            return
-        usage = f"Usage: /set {esc(line.name)} &lt;value&gt; — {esc(line.allowed)}."
-        await reply(update, usage)
+        await reply(update, say.set_locked(line) if line.locked else say.set_usage(line))
         return
     change = await settings.set_value(caller_id(context), words[0], " ".join(words[1:]))
-    if change.old == change.new:
-        await reply(update, f"{esc(change.name)} is already {esc(change.new)}.")
-        return
-    await reply(
-        update,
-        f"✅ <code>{esc(change.name)}</code>: {esc(change.old)} → <b>{esc(change.new)}</b>",
-    )
+    await reply(update, say.set_done(change))
 
 
 # --- presets ---------------------------------------------------------------------------
 
 
-def presets_text() -> str:
-    lines = ["🎚 <b>Risk presets</b> (your pairs and strategy stay as they are)"]
-    lines += [f"• <b>{esc(name)}</b>: {esc(PRESET_MEANS.get(name, ''))}" for name in PRESET_NAMES]
-    lines.append("\nTap one to apply it; admin bounds still hold.")
-    return "\n".join(lines)
-
-
 def presets_markup(*, back: bool = False) -> InlineKeyboardMarkup:
     rows = [
         [
-            InlineKeyboardButton(name.capitalize(), callback_data=PresetButton(name).pack())  # type: ignore[arg-type]
+            InlineKeyboardButton(say.preset_button(name), callback_data=PresetButton(name).pack())  # type: ignore[arg-type]
             for name in PRESET_NAMES
         ]
     ]
     if back:
         rows.append(
-            [InlineKeyboardButton("‹ Settings", callback_data=SettingsPageButton("risk").pack())]
+            [
+                InlineKeyboardButton(
+                    say.SETTINGS_BUTTON, callback_data=SettingsPageButton("risk").pack()
+                )
+            ]
         )
     return InlineKeyboardMarkup(rows)
-
-
-def preset_result(name: str, changes: list[Change]) -> str:
-    if not changes:
-        return f"Your risk limits already match the {esc(name)} preset."
-    lines = [f"✅ Preset <b>{esc(name)}</b> applied. What changed:"]
-    lines += [f"• <code>{esc(c.name)}</code>: {esc(c.old)} → <b>{esc(c.new)}</b>" for c in changes]
-    return "\n".join(lines)
 
 
 @polite
@@ -209,14 +149,14 @@ async def preset(update: Update, context: BotContext) -> None:
         return
     words = args(context)
     if not words:
-        await reply(update, presets_text(), presets_markup())
+        await reply(update, say.presets(PRESET_NAMES), presets_markup())
         return
     if len(words) != 1:
-        await reply(update, PRESET_USAGE)
+        await reply(update, say.preset_usage(PRESET_NAMES))
         return
     name = words[0].lower()
     changes = await service(context).apply_preset(caller_id(context), name)
-    await reply(update, preset_result(name, changes))
+    await reply(update, say.preset_applied(name, changes))
 
 
 async def preset_button(update: Update, context: BotContext, button: PresetButton) -> None:
@@ -230,8 +170,8 @@ async def preset_button(update: Update, context: BotContext, button: PresetButto
     except NijaError as exc:
         await query.answer(plain(exc.user_message), show_alert=True)
         return
-    await query.answer(f"{button.name.capitalize()} applied" if changes else "No change")
-    text = preset_result(button.name, changes) + "\n\n" + presets_text()
+    await query.answer(say.preset_toast(button.name, bool(changes)))
+    text = say.preset_applied(button.name, changes) + "\n\n" + say.presets(PRESET_NAMES)
     await edit_in_place(update, text, presets_markup(back=True))
 
 

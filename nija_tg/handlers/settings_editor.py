@@ -18,11 +18,9 @@ from nija_tg.handlers.callback_data import (
     on_button,
 )
 from nija_tg.handlers.context import BotContext
-from nija_tg.handlers.replies import esc
 from nija_tg.handlers.settings_common import caller_id, edit_in_place, plain, service
-from nija_tg.services.settings_service import Change, Option, SettingEditor
-
-LABEL_LIMIT = 32
+from nija_tg.messages import settings as say
+from nija_tg.services.settings_service import Option, SettingEditor
 
 
 def pick_button(label: str, name: str, locked: bool) -> InlineKeyboardButton | None:
@@ -31,25 +29,7 @@ def pick_button(label: str, name: str, locked: bool) -> InlineKeyboardButton | N
         data = SettingPickButton(name).pack()
     except CallbackDataError:
         return None
-    text = ("🔒 " if locked else "") + label[:LABEL_LIMIT]
-    return InlineKeyboardButton(text, callback_data=data)
-
-
-def editor_text(editor: SettingEditor, change: Change | None = None) -> str:
-    line = editor.line
-    lines = [f"⚙️ <b>{esc(line.label)}</b>", f"Now: <b>{esc(line.value)}</b>"]
-    if change is not None and change.old != change.new:
-        lines.append(f"✅ Saved: {esc(change.old)} → <b>{esc(change.new)}</b>")
-    if line.locked:
-        lines.append("🔒 Managed by an admin on your account (or read-only).")
-    else:
-        lines.append(f"Allowed: {esc(line.allowed)}")
-        if line.name == "allowed_pairs":
-            lines.append("Change with /pairs add SOL or /pairs remove ADA.")
-        elif editor.steps or editor.values:
-            lines.append("Tap a new value.")
-        lines.append(f"Or type <code>/set {esc(line.name)} &lt;value&gt;</code>.")
-    return "\n".join(lines)
+    return InlineKeyboardButton(say.pick_button(label, locked), callback_data=data)
 
 
 def _button(option: Option, name: str) -> InlineKeyboardButton | None:
@@ -57,8 +37,7 @@ def _button(option: Option, name: str) -> InlineKeyboardButton | None:
         data = SettingValueButton(option.value, name).pack()
     except CallbackDataError:
         return None
-    label = ("• " if option.current else "") + option.label
-    return InlineKeyboardButton(label[:LABEL_LIMIT], callback_data=data)
+    return InlineKeyboardButton(say.option_button(option), callback_data=data)
 
 
 def editor_markup(editor: SettingEditor) -> InlineKeyboardMarkup:
@@ -69,7 +48,7 @@ def editor_markup(editor: SettingEditor) -> InlineKeyboardMarkup:
         rows += [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
     back = "strategy" if name.startswith("strategy.") else "risk"
     rows.append(
-        [InlineKeyboardButton("‹ Back", callback_data=SettingsPageButton(back).pack())]  # type: ignore[arg-type]
+        [InlineKeyboardButton(say.BACK_BUTTON, callback_data=SettingsPageButton(back).pack())]  # type: ignore[arg-type]
     )
     return InlineKeyboardMarkup(rows)
 
@@ -84,7 +63,7 @@ async def pick(update: Update, context: BotContext, button: SettingPickButton) -
         await query.answer(plain(exc.user_message), show_alert=True)
         return
     await query.answer()
-    await edit_in_place(update, editor_text(editor), editor_markup(editor))
+    await edit_in_place(update, say.editor(editor), editor_markup(editor))
 
 
 async def put(update: Update, context: BotContext, button: SettingValueButton) -> None:
@@ -99,11 +78,8 @@ async def put(update: Update, context: BotContext, button: SettingValueButton) -
         await query.answer(plain(exc.user_message), show_alert=True)
         return
     editor = await settings.editor(caller_id(context), change.name)
-    if change.old == change.new:
-        await query.answer(f"Already {change.new}")
-    else:
-        await query.answer(plain(f"✅ {editor.line.label}: {change.old} → {change.new}"))
-    await edit_in_place(update, editor_text(editor, change), editor_markup(editor))
+    await query.answer(plain(say.saved_toast(editor.line.label, change)))
+    await edit_in_place(update, say.editor(editor, change), editor_markup(editor))
 
 
 def handlers() -> list:

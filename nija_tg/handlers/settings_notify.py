@@ -9,44 +9,20 @@ from telegram.ext import CommandHandler
 from nija_tg.core.errors import NijaError
 from nija_tg.handlers.callback_data import NotifyButton, on_button
 from nija_tg.handlers.context import BotContext
-from nija_tg.handlers.replies import esc, reply
+from nija_tg.handlers.replies import reply
 from nija_tg.handlers.settings_common import args, caller_id, edit_in_place, plain, polite, service
-
-GROUP_HELP = {
-    "fills": "your orders filling",
-    "stops": "stop-losses and take-profits",
-    "halts": "daily loss / drawdown halts and pauses",
-    "errors": "exchange and connection problems",
-    "summary": "the daily summary",
-}
-ICONS = {"on": "🔔", "silent": "🔕", "off": "⛔"}
-USAGE = (
-    "Usage: /notify &lt;group&gt; on|silent|off — groups: "
-    f"{', '.join(GROUP_HELP)}, all (e.g. <code>/notify fills silent</code>)"
-)
-TAP = "Tap to change: 🔔 on · 🔕 silent (no sound) · ⛔ off."
-
-
-def _render(prefs: dict[str, str], title: str) -> str:
-    lines = [title]
-    for group, value in prefs.items():
-        icon = ICONS.get(value, "")
-        what = GROUP_HELP.get(group, "")
-        lines.append(f"{icon} <b>{esc(group)}</b>: {esc(value)} — {esc(what)}")
-    lines.append("")
-    lines.append(TAP)
-    return "\n".join(lines)
+from nija_tg.messages import settings as say
 
 
 def _markup(prefs: dict[str, str]) -> InlineKeyboardMarkup:
     rows = []
     for group in [*prefs, "all"]:
         row = []
-        for value, icon in ICONS.items():
+        for value in say.NOTIFY_ICONS:
             current = prefs.get(group) == value or (
                 group == "all" and set(prefs.values()) == {value}
             )
-            label = f"{'• ' if current else ''}{group} {icon}"
+            label = say.notify_button(group, value, current)
             data = NotifyButton(group, value).pack()  # type: ignore[arg-type]
             row.append(InlineKeyboardButton(label, callback_data=data))
         rows.append(row)
@@ -56,7 +32,7 @@ def _markup(prefs: dict[str, str]) -> InlineKeyboardMarkup:
 async def page(context: BotContext) -> tuple[str, InlineKeyboardMarkup]:
     """The caller's notifications with their buttons (also a page of /settings)."""
     prefs = await service(context).notify_prefs(caller_id(context))
-    return _render(prefs, "<b>Your notifications</b>"), _markup(prefs)
+    return say.notify(prefs), _markup(prefs)
 
 
 @polite
@@ -68,10 +44,10 @@ async def notify(update: Update, context: BotContext) -> None:
         await reply(update, text, markup)
         return
     if len(words) != 2:
-        await reply(update, USAGE)
+        await reply(update, say.NOTIFY_USAGE)
         return
     prefs = await settings.set_notify(caller_id(context), words[0], words[1])
-    await reply(update, _render(prefs, "✅ <b>Notifications updated</b>"), _markup(prefs))
+    await reply(update, say.notify(prefs, updated=True), _markup(prefs))
 
 
 async def notify_button(update: Update, context: BotContext, button: NotifyButton) -> None:
@@ -83,8 +59,8 @@ async def notify_button(update: Update, context: BotContext, button: NotifyButto
     except NijaError as exc:
         await query.answer(plain(exc.user_message), show_alert=True)
         return
-    await query.answer(f"{button.group}: {button.value}")
-    await edit_in_place(update, _render(prefs, "✅ <b>Notifications updated</b>"), _markup(prefs))
+    await query.answer(say.notify_toast(button.group, button.value))
+    await edit_in_place(update, say.notify(prefs, updated=True), _markup(prefs))
 
 
 def handlers() -> list:

@@ -7,15 +7,14 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import CommandHandler
 
-from nija_tg.core.models import Role
 from nija_tg.handlers import admission, keyboard
 from nija_tg.handlers.admission import REJECTED_TEXT, ask_admins
-from nija_tg.handlers.commands import help_groups
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.menus import set_chat_menu
-from nija_tg.handlers.replies import MAX_TEXT, esc, reply
+from nija_tg.handlers.replies import MAX_TEXT, reply
 from nija_tg.handlers.reports import send_dashboard
 from nija_tg.handlers.welcome import CLOSED, WAITING, asked_text, welcome_text
+from nija_tg.messages.commands import help_text
 from nija_tg.services.admission import Admitted, Outcome
 
 
@@ -61,17 +60,10 @@ async def _not_in(update: Update, context: BotContext, admitted: Admitted) -> No
 
 async def help_command(update: Update, context: BotContext) -> None:
     role = context.caller.role if context.caller else None
-    lines = ["<b>What you can do</b>"]
-    for title, commands in help_groups(role):
-        lines += ["", f"<b>{esc(title)}</b>"]
-        lines += [f"/{name} — {esc(text)}" for name, text in commands]
-    if role is Role.VIEWER:
-        lines.append("\nYou have read-only access.")
+    text = help_text(role)
     if role is None:
-        lines.append("\nThis bot trades crypto on your own exchange account. Send /start.")
-        await reply(update, "\n".join(lines))
+        await reply(update, text)
         return
-    text = "\n".join(lines)
     if (
         len(text) > MAX_TEXT
         or update.effective_chat is None

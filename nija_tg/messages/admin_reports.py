@@ -14,7 +14,7 @@ NEXT_BUTTON = "Next ›"
 SHOWN_IDS = 30
 
 
-def display_name(username: str | None, first_name: str | None) -> str:
+def _display_name(username: str | None, first_name: str | None) -> str:
     if username:
         return echo(f"@{username}", 24)
     return echo(first_name, 24) if first_name else ""
@@ -34,7 +34,7 @@ def users_page(view: rd.UsersPage) -> str:
         "",
     ]
     for u in view.rows:
-        name = display_name(u.username, u.first_name)
+        name = _display_name(u.username, u.first_name)
         lines.append(
             f"<code>{u.user_id}</code> {name} · {esc(u.role.value)} · {esc(u.status.value)} · "
             f"trading {'on' if u.trading_on else 'off'} · {esc(u.mode.value)} · "

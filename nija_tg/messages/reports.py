@@ -22,6 +22,7 @@ from nija_tg.messages.text import (
     balance,
     dot,
     duration,
+    echo,
     esc,
     mark,
     plural,
@@ -65,7 +66,7 @@ def whose(access: rd.Viewing) -> str:
         return ""
     target = access.target
     name = target.first_name or target.username or "user"
-    return f" — {esc(name[:32])} ({target.user_id})"
+    return f" — {echo(name, 32)} ({target.user_id})"
 
 
 class EmptyHint(Enum):
@@ -144,13 +145,13 @@ def _exchange_line(access: rd.Viewing, conn: rd.Connection | None) -> str:
     return "Exchange: " + " ".join(parts)
 
 
-def position_tag(p: rd.Position) -> str:
+def _position_tag(p: rd.Position) -> str:
     """``LONG``, or ``SHORT 5x`` for a leveraged swap position."""
     side = esc(p.side.upper())
     return f"{side} {p.leverage}x" if p.leverage else side
 
 
-def position_pct(p: rd.Position) -> str:
+def _position_pct(p: rd.Position) -> str:
     """The unrealised P&L as a % of the entry value; a leveraged position adds the
     return on its margin: ``+1.67%`` or ``+1.67%, +8.35% on margin``."""
     part = p.pnl_pct
@@ -164,8 +165,8 @@ def _dashboard_positions(positions: Sequence[rd.Position]) -> list[str]:
     """One short line per open position (the first five): marker, symbol, side and
     leverage, unrealised P&L and its %."""
     lines = [
-        f"  {dot(p.unrealized_pnl)} {esc(p.symbol)} {position_tag(p)} "
-        f"{money(p.unrealized_pnl, signed=True)} ({position_pct(p)})"
+        f"  {dot(p.unrealized_pnl)} {esc(p.symbol)} {_position_tag(p)} "
+        f"{money(p.unrealized_pnl, signed=True)} ({_position_pct(p)})"
         for p in positions[:SHOWN_POSITIONS]
     ]
     if len(positions) > SHOWN_POSITIONS:
@@ -307,10 +308,10 @@ def positions(
         if stop and p.stop_on_exchange:
             stop += " (on the exchange)"
         lines.append(
-            f"{dot(p.unrealized_pnl)} <b>{esc(p.symbol)}</b> {position_tag(p)} "
+            f"{dot(p.unrealized_pnl)} <b>{esc(p.symbol)}</b> {_position_tag(p)} "
             f"{amount(p.amount)} @ {price(p.entry_price)}{mark_at}\n"
             f"  unrealised P&amp;L {money(p.unrealized_pnl, signed=True)} "
-            f"({position_pct(p)}){stop} · opened {when(p.opened_at)}"
+            f"({_position_pct(p)}){stop} · opened {when(p.opened_at)}"
         )
     total = report.total_unrealized
     lines.append(f"Total unrealised: <b>{money(total, signed=True)}</b>{mark(total)}")

@@ -1,0 +1,265 @@
+"""The reports' part of ``docs/messages.md``: every report renderer called with sample
+data (``report_samples``), edge cases included, and every fixed text of the renderer
+modules. ``tests/messages/test_catalogue.py`` checks that each public function of these
+modules that returns text appears here at least once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from nija_tg.core.models import Role
+from nija_tg.messages import admin_reports, commands, connect, health, reports, settings
+from nija_tg.messages import report_samples as s
+from nija_tg.messages.reports import EmptyHint
+
+MODULES: tuple[ModuleType, ...] = (reports, admin_reports, health, settings, commands, connect)
+LIMITS = {"trades_max": 100, "daily_max": 90, "sessions_max": 50}
+PRESETS = ("conservative", "moderate", "aggressive")
+
+
+@dataclass(frozen=True)
+class Sample:
+    section: str
+    title: str
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        if self.fn.__name__ == "<lambda>":
+            return "button labels (constants)"
+        return f"{self.fn.__module__.rsplit('.', 1)[-1]}.{self.fn.__name__}"
+
+    def text(self) -> str:
+        out = self.fn(*self.args, **self.kwargs)
+        if out is None:
+            return "(nothing: no line is shown)"
+        if isinstance(out, tuple):  # a command menu: (command, description) pairs
+            return "\n".join(f"/{name} — {words}" for name, words in out)
+        return str(out)
+
+
+def _section(title: str, *rows: tuple[Any, ...]) -> list[Sample]:
+    return [Sample(title, *row) for row in rows]
+
+
+STATUS = _section(
+    "/status (the dashboard)",
+    ("A live trader, two positions (a leveraged short), a last signal", reports.dashboard,
+     (s.OWN, s.Dashboard(s.ALICE, open_positions=2, last_signal=s.SIGNAL,
+                         realized_today=s.PNL_WEEK.stats, cash_flow_today=s.D("-500")),
+      s.Connection(), s.NOW, (), None, [s.LONG_ETH, s.SHORT_SWAP])),
+    ("A new paper trader, trading off, no engine data yet", reports.dashboard,
+     (s.OWN_PAPER, s.Dashboard(s.PAPER_NEWCOMER, equity=None, today_change=None,
+                               updated_at=None), None, s.NOW)),
+    ("Seven positions (five shown), engine late, halted", reports.dashboard,
+     (s.OWN, s.Dashboard(s.ALICE, halted=True, open_positions=7, today_change=s.D("-812.3")),
+      s.Connection(verified=False, reason="EAPI:Invalid nonce <retry>"), s.NOW, (),
+      health.stale_data_warning(s.HEALTH_BAD), s.SEVEN)),
+    ("An admin looking at a paused user with an odd name", reports.dashboard,
+     (s.ADMIN_ON_ODD, s.Dashboard(s.ODD, open_positions=1, equity=s.D("812.005"),
+                                  today_change=s.D("-45.5")),
+      s.Connection("bingx", "••••xY9z"), s.NOW, (), None, [s.SHORT_SWAP])),
+    ("A viewer's own dashboard, with granted traders", reports.dashboard,
+     (s.VIEWER_OWN, s.Dashboard(s.VIEWER, equity=None, today_change=None, updated_at=None),
+      None, s.NOW, list(range(1001, 1013)))),
+    ("A viewer with no grants", reports.dashboard,
+     (s.VIEWER_OWN, s.Dashboard(s.VIEWER, equity=None, today_change=None, updated_at=None),
+      None, s.NOW)),
+    ("Buttons under it", lambda: " | ".join(
+        (reports.START_BUTTON, reports.STOP_BUTTON, reports.REFRESH_BUTTON))),
+)  # fmt: skip
+
+BALANCES = _section(
+    "/balance",
+    ("Cash and coins", reports.balances,
+     (s.OWN, s.Balances(s.D("10234.5678"), [
+         s.BalanceLine("USD", s.D("8123.456"), s.D("1173.4567"), s.D("9296.9127")),
+         s.BalanceLine("ETH", s.D("0.123456789"), s.D("0.5"), s.D("0.623456789")),
+         s.BalanceLine("PEPE", s.D("12345678.9"), s.D("0"), s.D("12345678.9")),
+         s.BalanceLine("USDT", None, None, s.D("-0.004")),
+     ], s.NOW - 40))),
+    ("Fifty-three currencies (fifty shown)", reports.balances,
+     (s.OWN, s.Balances(s.D("1000"), [
+         s.BalanceLine(f"C{i:02d}", s.D(i), s.D(0), s.D(i)) for i in range(53)
+     ], s.NOW - 40))),
+    ("An account with no funds", reports.balances, (s.OWN, s.Balances(s.D(0), [], s.NOW))),
+    ("Nothing reported yet, paper trading off", reports.balances, (s.OWN_PAPER,
+     s.Balances(None, [], None)), {"hint": EmptyHint.PAPER_OFF}),
+    ("Nothing reported yet, live without a key", reports.balances, (s.OWN,
+     s.Balances(None, [], None)), {"hint": EmptyHint.CONNECT}),
+)  # fmt: skip
+
+POSITIONS = _section(
+    "/positions",
+    ("A long, a 5x short and a cheap coin, with Close buttons", reports.positions,
+     (s.OWN, s.Positions([s.LONG_ETH, s.SHORT_SWAP, s.PEPE])), {"closable": True}),
+    ("An admin reading an odd-named user's positions", reports.positions,
+     (s.ADMIN_ON_ODD, s.Positions([s.SHORT_SWAP], updated_at=None))),
+    ("None open, paper trading running", reports.positions, (s.OWN_PAPER,
+     s.Positions([])), {"hint": EmptyHint.PAPER_RUNNING}),
+    ("A Close button's label", reports.close_button,
+     (s.CloseTarget("ETH/USDT:USDT", "short", s.D("0.09")),)),
+    ("A Close button's label for a long symbol and amount", reports.close_button,
+     (s.CloseTarget("VERYLONGNAMEDTOKEN/USDT:USDT", "long", s.D("123456789012.3456789")),)),
+)  # fmt: skip
+
+TRADES = _section(
+    "/trades and /sessions",
+    ("Three fills: a profit, a short closed at a loss, an entry", reports.trades,
+     (s.OWN, s.TRADES)),
+    ("One fill", reports.trades, (s.OWN, s.TRADES[:1])),
+    ("No trades yet, live and connected", reports.trades, (s.OWN, []),
+     {"hint": EmptyHint.LIVE_NOT_RUNNING}),
+    ("Two sessions: one running, one lost", reports.sessions, (s.OWN, s.SESSIONS, s.NOW)),
+    ("No sessions (an admin reading someone else's)", reports.sessions,
+     (s.ADMIN_ON_ODD, [], s.NOW)),
+)  # fmt: skip
+
+PNL = _section(
+    "/pnl",
+    ("A week with funding, a deposit and an equity curve", reports.pnl, (s.PNL_WEEK,)),
+    ("A day with a huge loss, read by an admin", reports.pnl,
+     (s.PNL_LOSS, reports.whose(s.ADMIN_ON_ODD))),
+    ("A month without equity points yet", reports.pnl, (s.PNL_EMPTY_PERIOD,)),
+    ("All time, no history at all", reports.pnl, (s.PNL_NOTHING,)),
+    ("The period button on screen", reports.period_button, ("week", "week")),
+    ("Another period button", reports.period_button, ("month", "week")),
+    ("The chart button", lambda: reports.CHART_BUTTON),
+    ("The chart's title (drawn on the image)", reports.chart_title, ("month",)),
+    ("The chart's caption, someone else's", reports.chart_caption, (s.ADMIN_ON_ODD, "all")),
+    ("The toast after a period button", reports.period_answer, ("week",)),
+    ("The heading suffix for someone else's report", reports.whose, (s.ADMIN_ON_ODD,)),
+)  # fmt: skip
+
+TABLES = _section(
+    "/daily and /performance",
+    ("Five days: gains, a loss, a flat day, a day without equity", reports.daily, (s.DAILY,)),
+    ("Three empty days, paper trading off", reports.daily,
+     (s.DAILY_EMPTY, "", EmptyHint.PAPER_OFF)),
+    ("Three pairs (a swap with funding), this week", reports.performance,
+     (s.Performance("week", s.WEEK_START, s.PAIRS),)),
+    ("Forty-three pairs (forty shown), all time, someone else's", reports.performance,
+     (s.Performance("all", None, s.MANY_PAIRS), reports.whose(s.ADMIN_ON_ODD))),
+    ("No closed trades today", reports.performance,
+     (s.Performance("day", s.PNL_LOSS.start, []), "", EmptyHint.CONNECT)),
+)  # fmt: skip
+
+USAGE = _section(
+    "Report usage lines",
+    *((f"/{c}", reports.usage, (c,), LIMITS) for c in
+      ("status", "balance", "positions", "trades", "pnl", "daily", "performance", "sessions")),
+)  # fmt: skip
+
+ADMIN = _section(
+    "Admin reports",
+    ("/users: a page with totals, a paused odd-named user", admin_reports.users_page,
+     (s.USERS_PAGE,)),
+    ("/users: nobody yet", admin_reports.users_page, (s.USERS_EMPTY,)),
+    ("/user: an odd-named user, key not verified, many viewers", admin_reports.user_detail,
+     (s.ODD_DETAIL,)),
+    ("/user: a viewer", admin_reports.user_detail, (s.VIEWER_DETAIL,)),
+    ("/audit", admin_reports.audit, (s.AUDIT,)),
+    ("/audit: empty", admin_reports.audit, ([],)),
+    ("/users page buttons", lambda: f"{admin_reports.PREV_BUTTON} | {admin_reports.NEXT_BUTTON}"),
+)  # fmt: skip
+
+HEALTH = _section(
+    "Health",
+    ("/health: all good", health.health, (s.HEALTH_OK,)),
+    ("/health: engine late, a venue failing", health.health, (s.HEALTH_BAD,)),
+    ("/health: the engine never reported", health.health, (s.HEALTH_NEVER,)),
+    ("Alert: a problem appeared", health.alert,
+     (s.HealthChange("bingx has failed for 15 min <503>", False),)),
+    ("Alert: it cleared", health.alert, (s.HealthChange("bingx answers again", True),)),
+    ("Dashboard warning: the engine stopped reporting", health.stale_data_warning,
+     (s.HEALTH_BAD,)),
+    ("Dashboard warning: a market is late", health.stale_data_warning, (s.HEALTH_LATE,)),
+    ("Dashboard warning: fresh data (none)", health.stale_data_warning, (s.HEALTH_OK,)),
+)  # fmt: skip
+
+SETTINGS = _section(
+    "/settings, /set, /preset, /pairs, /notify",
+    ("/settings", settings.settings_page, (s.SETTINGS, "risk"), {"command": True}),
+    ("The strategy page", settings.settings_page, (s.SETTINGS, "strategy")),
+    ("/settings of a trade-only account", settings.settings_page,
+     (s.SETTINGS_TRADE_ONLY, "risk")),
+    ("/settings of a viewer", settings.settings_page, (s.SETTINGS_READ_ONLY, "risk")),
+    ("A setting's button (locked)", settings.pick_button, ("Max drawdown", True)),
+    ("The editor", settings.editor, (s.EDITOR,)),
+    ("The editor after a change", settings.editor, (s.EDITOR_SAVED, s.CHANGE)),
+    ("The editor of a locked setting", settings.editor, (s.EDITOR_LOCKED,)),
+    ("The editor of the pairs", settings.editor, (s.EDITOR_PAIRS,)),
+    ("An editor's value button (current)", settings.option_button,
+     (s.SettingOption("250", current=True),)),
+    ("The toast after a tapped value", settings.saved_toast, ("Max position", s.CHANGE)),
+    ("The toast when nothing changed", settings.saved_toast, ("Max position", s.NO_CHANGE)),
+    ("/set of a locked setting", settings.set_locked, (s.RISK_LINES[2],)),
+    ("/set with a name only", settings.set_usage, (s.RISK_LINES[0],)),
+    ("/set done", settings.set_done, (s.CHANGE,)),
+    ("/set to the same value", settings.set_done, (s.NO_CHANGE,)),
+    ("/preset", settings.presets, (PRESETS,)),
+    ("/preset usage", settings.preset_usage, (PRESETS,)),
+    ("A preset's button", settings.preset_button, ("conservative",)),
+    ("A preset applied", settings.preset_applied, ("conservative", s.PRESET_CHANGES)),
+    ("A preset that changes nothing", settings.preset_applied, ("moderate", [])),
+    ("The toast after a preset", settings.preset_toast, ("conservative", True)),
+    ("The toast after a preset that changed nothing", settings.preset_toast,
+     ("moderate", False)),
+    ("/pairs", settings.pairs, (s.PAIRS_VIEW,)),
+    ("/pairs with an admin's list", settings.pairs, (s.PAIRS_PERMITTED,)),
+    ("/pairs of a viewer", settings.pairs, (s.PAIRS_READ_ONLY,)),
+    ("/pairs add", settings.pairs_edited, ("add", s.PAIRS_EDIT)),
+    ("/pairs remove", settings.pairs_edited,
+     ("remove", s.PairsEdit(("ETH",), ("BTC", "SOL"), ("<DOGE>",)))),
+    ("/notify", settings.notify, (s.NOTIFY,)),
+    ("/notify after a change", settings.notify, (s.NOTIFY,), {"updated": True}),
+    ("A /notify button (current)", settings.notify_button, ("fills", "on", True)),
+    ("The toast after a /notify button", settings.notify_toast, ("summary", "off")),
+)  # fmt: skip
+
+HELP = _section(
+    "/help and the command menus",
+    ("/help for a stranger", commands.help_text, (None,)),
+    ("/help for a viewer", commands.help_text, (Role.VIEWER,)),
+    ("/help for a trader", commands.help_text, (Role.TRADER,)),
+    ("/help for an admin", commands.help_text, (Role.ADMIN,)),
+    ("The menu of a trader without an exchange", commands.commands_for, (Role.TRADER, False)),
+)  # fmt: skip
+
+CONNECT = _section(
+    "/connect",
+    ("Asking for the first credential (kraken), with the server's IP", connect.ask_for,
+     ("kraken", [("apiKey", "API key"), ("secret", "private key")], 0, "203.0.113.7")),
+    ("Asking for the second credential", connect.ask_for,
+     ("kraken", [("apiKey", "API key"), ("secret", "private key")], 1)),
+    ("An exchange without its own guide", connect.key_guide, ("okx",)),
+)  # fmt: skip
+
+REPORT_SAMPLES: list[Sample] = [
+    *STATUS, *BALANCES, *POSITIONS, *TRADES, *PNL, *TABLES, *USAGE, *ADMIN, *HEALTH,
+    *SETTINGS, *HELP, *CONNECT,
+]  # fmt: skip
+
+
+def fixed_texts() -> Iterator[tuple[str, str, str]]:
+    """(module, name, text) of every upper-case text constant of the renderer modules;
+    a dictionary of texts gives one entry per key."""
+    for module in MODULES:
+        short = module.__name__.rsplit(".", 1)[-1]
+        for name, value in vars(module).items():
+            if not name.isupper() or name.startswith("_"):
+                continue
+            if isinstance(value, str) and value:
+                yield short, name, value
+            elif (
+                isinstance(value, dict)
+                and value
+                and all(isinstance(v, str) for v in value.values())
+            ):
+                for key, text in value.items():
+                    yield short, f"{name}[{str(key)!r}]", text
