@@ -11,10 +11,10 @@ a loss; an opened position says long or short and, on a swap, its leverage; a st
 is one message starting "🛑 Stop hit"; "P&amp;L" is escaped; every dynamic value goes
 through ``esc``.
 
-Not here yet (issue 14 wants them under this one renderer too): the bot's own report
-formats (``handlers/reports_format.py``: /status, /positions, /pnl, /users, which already
-use ``core.number_format``) and the handlers' replies; the engine daemon's crash alert
-(``engine/daemon.py crash_text``; the event ``LoopCrashed`` is ready for it).
+The bot's reports are rendered beside this module, with the same number format and
+escaping: ``reports.py`` (/status, /balance, /positions, /trades, /pnl, /daily,
+/performance), ``admin_reports.py``, ``health.py``, ``settings.py``, ``commands.py``
+(/help) and ``connect.py``; ``docs/messages.md`` shows them too.
 """
 
 from __future__ import annotations
