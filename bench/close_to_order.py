@@ -22,7 +22,15 @@ Each run starts a fresh database, emulator and daemon, takes 2 warm-up closes (t
 first window by REST, the first pushed close) and then ``--closes`` timed ones. Every
 run is kept; the headline is the median over runs of each run's p50 / p99.
 
+These runs leave ccxt's rate limiting off. ``--limited-runs N`` adds N runs with it on
+for each of ``--limiters`` (``ccxt``: its default spacing, before issue 13's change;
+``counter``: Kraken's Starter call counter, ``ccxt_factory.token_bucket``), the emulator
+enforcing Kraken's Starter counter (refusals and the counter's peak are reported), with
+``--limited-pause`` (``--ccxt-pause`` for ``ccxt``) seconds of real time before each
+close.
+
     .venv/bin/python -m bench.close_to_order [--runs 5] [--closes 20] [--docs docs/benchmarks.md]
+    .venv/bin/python -m bench.close_to_order --modes "" --limited-runs 3 --limited-closes 4
 """
 
 from __future__ import annotations
@@ -45,9 +53,18 @@ ADD_ORDER = "/0/private/AddOrder"
 HEADING = "## Candle close to first order (market data pushed, not polled)"
 
 
+LIMITERS = ("off", "ccxt", "counter")
+
+
 async def one_run(
-    mode: str, closes: int, pairs: int, rate_limit: bool, pause_s: float = 0.0
+    mode: str, closes: int, pairs: int, limiter: str = "off", pause_s: float = 0.0
 ) -> dict[str, Any]:
+    """One run. ``limiter``: ``off`` (ccxt's rate limiting off, the emulator enforces
+    nothing: the market-data path alone); ``ccxt`` (ccxt's default spacing for Kraken,
+    3 s per private call: before issue 13's change) or ``counter`` (keyed clients paced by
+    Kraken's Starter call counter, ``ccxt_factory.token_bucket``: after); in both the
+    emulator enforces the Starter counter and every refusal is counted."""
+    assert limiter in LIMITERS, limiter
     from nija_tg.config import load_settings
     from nija_tg.core.risk_settings import RiskSettings
     from nija_tg.engine.daemon import Daemon
@@ -69,7 +86,7 @@ async def one_run(
         runtime = Runtime(
             dataclasses.replace(settings, engine_drain_seconds=5), db, KeyRing.generate()
         )
-        emu = KrakenEmulator()
+        emu = KrakenEmulator(rate_tier=None if limiter == "off" else "starter")
         await emu.start()
         symbols = sorted(PAIRS)
         clock = PacedClock(int(emu.candles[symbols[0]][320][0] + TF // 2))
@@ -95,8 +112,10 @@ async def one_run(
         gateway = CcxtGateway(
             exchange_urls={"kraken": emu.base_url},
             timeout_ms=10_000,
-            enable_rate_limit=rate_limit,
+            enable_rate_limit=limiter != "off",
         )
+        if limiter == "ccxt":  # no counter: ccxt's own spacing for every client
+            gateway.settings = dataclasses.replace(gateway.settings, call_counters={})
         hub = TimedHub(gateway, clock, late_retries=0, grace_ms=grace_ms, stream=True)
         daemon = Daemon(
             runtime,
@@ -113,6 +132,9 @@ async def one_run(
         latencies: list[float] = []
         published: list[float] = []  # close -> the hub published it (the market-data part)
         paths: list[str] = []
+        before_order: list[int] = []  # private calls of a close before its first order
+        per_close: list[int] = []  # private calls of the whole close
+        sequences: list[str] = []  # and which, in order
         no_order = 0
         try:
             assert await until(lambda: hub.subscribers == 1, 60), "the loop did not start"
@@ -121,6 +143,7 @@ async def one_run(
             while len(latencies) < closes:
                 if pause_s:
                     await asyncio.sleep(pause_s)  # real time between closes (ccxt's bucket)
+                seen = len(emu.requests)
                 took, how = await _close(emu, hub, clock, boundary, mode, grace_ms, until)
                 boundary += TF
                 if warm > 0:
@@ -132,15 +155,31 @@ async def one_run(
                     latencies.append(took)
                     published.append(hub.published_at[boundary - TF] - hub.close_at)
                     paths.append(how)
+                    calls = _private_calls(emu, seen)
+                    per_close.append(len(calls))
+                    sequences.append(" ".join(calls))
+                    before_order.append(calls.index("AddOrder") if "AddOrder" in calls else -1)
         finally:
             stop.set()
             await asyncio.wait_for(task, 60)
             await gateway.close_all()
             await emu.stop()
             await db.close()
+    limits = emu.limits
     return {
         "mode": mode,
-        "rate_limit": rate_limit,
+        "limiter": limiter,
+        "pause_s": pause_s,
+        "private_calls_before_order": before_order,
+        "private_calls_per_close": per_close,
+        "private_calls": sequences,
+        "counter": None
+        if limits is None
+        else {
+            "tier": limits.tier.name,
+            "refused": len(limits.refused),
+            "peak": round(max((c.peak for c in limits.rest.values()), default=0.0), 2),
+        },
         "pairs": len(symbols),
         "closes": len(latencies),
         "closes_by": {k: paths.count(k) for k in sorted(set(paths))},
@@ -195,6 +234,12 @@ async def _close(emu, hub, clock, boundary: int, mode: str, grace_ms: int, until
     return (None if first is None else first - t0), how
 
 
+def _private_calls(emu, seen: int) -> list[str]:
+    """The private methods requested since ``seen`` (order calls included)."""
+    prefix = "/0/private/"
+    return [p[len(prefix) :] for _m, p in emu.requests[seen:] if p.startswith(prefix)]
+
+
 def _first_order(emu, seen: int) -> float | None:
     for (_method, path), at in zip(emu.requests[seen:], emu.request_times[seen:], strict=False):
         if path == ADD_ORDER:
@@ -213,10 +258,28 @@ def _block(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run(runs: int, closes: int, pairs: int, modes: list[str], limited_closes: int) -> dict:
+@dataclasses.dataclass(frozen=True)
+class Limited:
+    """The runs with ccxt's rate limiting on: ``runs`` of each limiter, interleaved
+    (ccxt, counter, ccxt, ...) so that both see the same machine, ``closes`` timed closes
+    each, ``pause_s`` of real time before each close (production's closes are 5 minutes
+    apart: the counter's window, 41.5 s for Kraken Starter, has emptied by then)."""
+
+    runs: int = 0
+    closes: int = 5
+    pause_s: float = 45.0
+    modes: tuple[str, ...] = ("ws",)
+    limiters: tuple[str, ...] = ("ccxt", "counter")
+    # ccxt's default leaky bucket does not refill while idle (async throttler, 4.5.90):
+    # a longer pause would not change its figure, only the run's length
+    ccxt_pause_s: float = 4.0
+
+
+def run(runs: int, closes: int, pairs: int, modes: list[str], limited: Limited) -> dict:
     """``runs`` runs of each mode with ccxt's rate limiting off (the market-data path
-    alone: the emulator enforces no limit), then one ``ws`` run with it on (production's
-    ccxt limiters, real pauses between closes so its buckets refill as in 5 minutes)."""
+    alone: the emulator enforces no limit), then ``limited.runs`` runs with it on, before
+    (``ccxt``: its default spacing) and after (``counter``: Kraken's Starter counter),
+    the emulator enforcing the Starter counter."""
     out: dict[str, Any] = {
         "benchmark": "close_to_order",
         "pairs": pairs,
@@ -226,21 +289,29 @@ def run(runs: int, closes: int, pairs: int, modes: list[str], limited_closes: in
         "load_before": _loadavg(),
     }
 
-    def one(label: str, mode: str, n: int, rate_limit: bool, pause_s: float) -> dict:
-        res = asyncio.run(one_run(mode, n, pairs, rate_limit, pause_s))
+    def one(label: str, mode: str, n: int, limiter: str, pause_s: float) -> dict:
+        res = asyncio.run(one_run(mode, n, pairs, limiter, pause_s))
         res["load_after"] = _loadavg()
         p50, p99 = res["p50_ms"], res["p99_ms"]
         print(f"[close_to_order] {label}: p50 {p50} ms, p99 {p99} ms", flush=True)
         return res
 
-    for mode in modes:
+    for mode in filter(None, modes):
         out[mode] = _block(
-            [one(f"{mode} run {i + 1}", mode, closes, False, 0.0) for i in range(runs)]
+            [one(f"{mode} run {i + 1}", mode, closes, "off", 0.0) for i in range(runs)]
         )
-    if limited_closes:
-        out["ws_rate_limited"] = _block(
-            [one("ws, ccxt limiter on", "ws", limited_closes, True, 4.0)]
-        )
+    if limited.runs:
+        out["limited"] = dataclasses.asdict(limited)
+        for mode in limited.modes:
+            done: dict[str, list[dict]] = {name: [] for name in limited.limiters}
+            for i in range(limited.runs):
+                for limiter in limited.limiters:
+                    label = f"{mode}, limiter {limiter}, run {i + 1}"
+                    pause = limited.ccxt_pause_s if limiter == "ccxt" else limited.pause_s
+                    res = one(label, mode, limited.closes, limiter, pause)
+                    done[limiter].append(res)
+            for limiter, results in done.items():
+                out[f"{mode}_limiter_{limiter}"] = _block(results)
     return out
 
 
@@ -308,26 +379,64 @@ def section(res: dict[str, Any] | None) -> list[str]:
         "sync), then the `AddOrder`.",
         "",
         "These runs leave ccxt's rate limiting off (the emulator enforces no limit) to time "
-        "the market-data path. With it on, as in production, Kraken's *private* calls "
-        "dominate: ccxt spaces them by their cost (3 s for `BalanceEx`, `QueryOrders`, "
-        "`OpenOrders`) on one bucket per account, so the loop's balance read before the "
-        "first order already costs up to 3 s, and one close of this 50-pair user took "
-        "minutes (a balance read per market after a fill). Observed once while writing "
-        "this benchmark (`ws`, ccxt's limiter on, 4 s of real time between closes): the first "
-        "`AddOrder` 12.8 s after a pushed close. "
-        "That limiter is not market data; it is the next step for this figure (Kraken "
-        "documents a per-key counter of 15-20 calls decaying 0.33-1 per second, which "
-        "allows a burst ccxt's spacing does not).",
+        "the market-data path; the runs with it on (`--limited-runs`) follow.",
         "",
     ]
-    limited = res.get("ws_rate_limited")
-    if limited:
-        r = limited["runs"][0]
-        lines += [
-            f"This run's `--limited-closes`: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms over "
-            f"{r['closes']} closes (ws, ccxt limiter on, 4 s of real time between closes).",
-            "",
-        ]
+    return lines + limited_section(res)
+
+
+LIMITED_HEADING = "### With ccxt's rate limiter on (Kraken's per-key call counter)"
+
+
+def limited_section(res: dict[str, Any]) -> list[str]:
+    """The runs with ccxt's rate limiting on, before (``ccxt``) and after (``counter``),
+    when the run made them (``--limited-runs``)."""
+    blocks = [
+        (key.split("_limiter_")[0], key.split("_limiter_")[1], res[key])
+        for key in sorted(res)
+        if "_limiter_" in key and isinstance(res[key], dict)
+    ]
+    if not blocks:
+        return []
+    lines = [
+        LIMITED_HEADING,
+        "",
+        "The same LIVE user with ccxt's rate limiting on for every client, as in "
+        "production, the emulator enforcing Kraken's Starter counter (per key: at most 15, "
+        "+1 a call, +2 ledger/trade history, -0.33 a second; orders on their own per-pair "
+        "counter; `tests/fakes/kraken_limits.py`). `ccxt`: ccxt's default for Kraken, a "
+        "private call costs 3 tokens refilled at 1 a second, and its async leaky bucket "
+        "refills only while a call waits, so every private call waits ~3 s, the first of "
+        "a close too (before). `counter`: keyed Kraken clients on ccxt's rolling window "
+        "sized to the Starter counter, 13 calls at once, then 13 per 41.5 s "
+        "(`ccxt_factory.token_bucket`; after). Pause: real time before each close "
+        "(production's closes are 5 minutes apart; 45 s empties the 41.5 s window; "
+        "ccxt's bucket does not refill while idle, so its pause changes nothing). "
+        "*Private calls before the order*: per timed close, the private requests "
+        "before its first `AddOrder` (an exit: `OpenOrders`, `BalanceEx`, `OpenOrders`, "
+        "`CancelOrder` of the stop, `OpenOrders`, `ClosedOrders`; an entry: two "
+        "`BalanceEx`). *Refused*: `EAPI:Rate limit exceeded` answers over the run; "
+        "*peak*: the highest the key's counter reached.",
+        "",
+        "| mode | limiter | run | closes | p50 ms | p99 ms | max ms | private calls before "
+        "the order | calls per close | refused | peak | pause s | load after |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---|",
+    ]
+    for mode, limiter, block in blocks:
+        for i, r in enumerate(block["runs"], 1):
+            counter = r.get("counter") or {}
+            before = ", ".join(str(n) for n in r.get("private_calls_before_order", []))
+            per_close = ", ".join(str(n) for n in r.get("private_calls_per_close", []))
+            lines.append(
+                f"| {mode} | {limiter} | {i} | {r['closes']} | {r['p50_ms']} | {r['p99_ms']} "
+                f"| {r['max_ms']} | {before} | {per_close} | {counter.get('refused', '?')} "
+                f"| {counter.get('peak', '?')} | {r.get('pause_s')} | {r.get('load_after')} |"
+            )
+        lines.append(
+            f"| **{mode} median** | **{limiter}** | | | **{block['median_p50_ms']}** | "
+            f"**{block['median_p99_ms']}** | | | | | | | |"
+        )
+    lines.append("")
     return lines
 
 
@@ -365,12 +474,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pairs", type=int, default=50)
     parser.add_argument("--modes", default="ws,rest")
     parser.add_argument(
-        "--limited-closes", type=int, default=0, help="also one ws run with ccxt's limiter on"
+        "--limited-runs",
+        type=int,
+        default=0,
+        help="also this many runs with ccxt's limiter on, before (ccxt) and after (counter)",
     )
+    parser.add_argument("--limited-closes", type=int, default=5)
+    parser.add_argument("--limited-pause", type=float, default=45.0, help="seconds")
+    parser.add_argument("--limited-modes", default="ws")
+    parser.add_argument("--limiters", default="ccxt,counter")
+    parser.add_argument("--ccxt-pause", type=float, default=4.0, help="seconds")
     parser.add_argument("--docs", type=Path, default=None, help="write the section here")
     args = parser.parse_args(argv)
     runs, closes = (1, 3) if args.quick else (args.runs, args.closes)
-    limited = args.limited_closes
+    limited = Limited(
+        args.limited_runs,
+        args.limited_closes,
+        args.limited_pause,
+        tuple(args.limited_modes.split(",")),
+        tuple(args.limiters.split(",")),
+        args.ccxt_pause,
+    )
     res = run(runs, closes, args.pairs, args.modes.split(","), limited)
     emit(res, args.json)
     if args.docs is not None:
