@@ -275,7 +275,7 @@ class Limited:
     ccxt_pause_s: float = 4.0
 
 
-def run(runs: int, closes: int, pairs: int, modes: list[str], limited: Limited) -> dict:
+def run(runs: int, closes: int, pairs: int, modes: list[str], limited: Limited | int = 0) -> dict:
     """``runs`` runs of each mode with ccxt's rate limiting off (the market-data path
     alone: the emulator enforces no limit), then ``limited.runs`` runs with it on, before
     (``ccxt``: its default spacing) and after (``counter``: Kraken's Starter counter),
@@ -288,6 +288,8 @@ def run(runs: int, closes: int, pairs: int, modes: list[str], limited: Limited) 
         "machine": machine(),
         "load_before": _loadavg(),
     }
+    if not isinstance(limited, Limited):  # no runs with the limiter on
+        limited = Limited()
 
     def one(label: str, mode: str, n: int, limiter: str, pause_s: float) -> dict:
         res = asyncio.run(one_run(mode, n, pairs, limiter, pause_s))
