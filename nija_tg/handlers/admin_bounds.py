@@ -7,14 +7,12 @@ from __future__ import annotations
 from telegram import Update
 
 from nija_tg.core.errors import ValidationError
-from nija_tg.core.setting_bounds import DEFAULT_BOUNDS, describe
+from nija_tg.core.setting_bounds import DEFAULT_BOUNDS
 from nija_tg.handlers.admin_common import UsageError, admin_command, args_of, parse_user_id
 from nija_tg.handlers.context import BotContext
-from nija_tg.handlers.replies import esc, reply
+from nija_tg.handlers.replies import reply
+from nija_tg.messages import admin_replies as say
 from nija_tg.services.bounds_service import BoundChange, bound_lines
-
-MAX_LINES = 60
-DEFAULT_NOTES = ("(default)", "(upper end: default)")
 
 
 def _split(args: list[str]) -> tuple[str, str, int | None]:
@@ -31,38 +29,15 @@ def _split(args: list[str]) -> tuple[str, str, int | None]:
 
 
 def _done_text(change: BoundChange) -> str:
-    who = "everyone" if change.target_id is None else f"user <code>{change.target_id}</code>"
-    if change.bound is None:
-        text = f"Bound on <b>{esc(change.name)}</b> lifted for {who}."
-        default = DEFAULT_BOUNDS.get(change.name)
-        if default is not None and change.target_id is None:
-            text += f"\nThe default bound holds again: {esc(describe(default))}."
-        return text
-    text = f"Bound set for {who}: <b>{esc(change.name)}</b> {esc(describe(change.bound))}."
-    n = len(change.clamped)
-    if n:
-        text += f"\nSettings moved inside it for {n} user{'' if n == 1 else 's'}; each was told."
-    return text
+    default = DEFAULT_BOUNDS.get(change.name)
+    return say.bound_set(change.name, change.bound, change.target_id, len(change.clamped), default)
 
 
 async def bound_command(update: Update, context: BotContext, actor_id: int) -> None:
     args = args_of(context)
     service = context.services.bounds
     if not args:
-        lines = bound_lines(await service.everything(actor_id))
-        if not lines:
-            await reply(update, "No bounds are set: users may use the full ranges.")
-            return
-        shown = [esc(line) for line in lines[:MAX_LINES]]
-        if len(lines) > MAX_LINES:
-            shown.append(f"… and {len(lines) - MAX_LINES} more")
-        text = "⚖️ <b>Bounds on settings</b> (in effect)\n" + "\n".join(shown)
-        if any(line.endswith(DEFAULT_NOTES) for line in lines):
-            text += (
-                "\n<i>(default)</i>: holds until an admin bounds the same setting, e.g. "
-                "<code>/bound leverage_cap ..20</code>."
-            )
-        await reply(update, text)
+        await reply(update, say.bounds(bound_lines(await service.everything(actor_id))))
         return
     name, value, target = _split(args)
     try:

@@ -14,28 +14,12 @@ from nija_tg.core.errors import PermissionDeniedError, ValidationError
 from nija_tg.core.models import Role
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import esc, reply
+from nija_tg.messages import admin_replies as say
+from nija_tg.messages.admin_replies import PRIVATE_ONLY as PRIVATE_ONLY
+from nija_tg.messages.admin_replies import REFUSAL as REFUSAL
 
-REFUSAL = "That command is for admins."
-PRIVATE_ONLY = "Admin commands work only in a private chat with me."
 MAX_USER_ID = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII digits only: no signs, no unicode digits
-
-USAGE = {
-    "users": "Usage: /users [page] — page is a number from 1",
-    "user": "Usage: /user <id> — a Telegram user id (digits only)",
-    "pause": "Usage: /pause <id|all> [reason]",
-    "resume": "Usage: /resume <id|all>",
-    "role": "Usage: /role <id> admin|trader|viewer",
-    "grant": "Usage: /grant <viewer id> <trader id>",
-    "revoke": "Usage: /revoke <viewer id> <trader id>",
-    "audit": "Usage: /audit [n] — n between 1 and 100",
-    "broadcast": "Usage: /broadcast <text> — up to 3500 characters",
-    "halt": "Usage: /halt — no arguments",
-    "unhalt": "Usage: /unhalt — no arguments",
-    "health": "Usage: /health — no arguments",
-    "bound": "Usage: /bound [<setting> <lo..hi|choices|off> [user id|all]] — e.g. "
-    "/bound max_position_usd ..500, /bound allowed_pairs BTC,ETH 12345, /bound leverage_cap off",
-}
 
 AdminCallback = Callable[[Update, BotContext, int], Awaitable[None]]
 
@@ -94,7 +78,7 @@ def admin_command(name: str, callback: AdminCallback) -> CommandHandler:
         try:
             await callback(update, context, caller.user_id)
         except UsageError:
-            await reply(update, esc(USAGE[name]))
+            await reply(update, say.usage(name))
         except (ValidationError, PermissionDeniedError) as exc:
             await reply(update, esc(exc.user_message))
 

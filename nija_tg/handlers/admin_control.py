@@ -32,15 +32,12 @@ from nija_tg.handlers.callback_data import (
 )
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import esc, reply
+from nija_tg.messages import admin_replies as say
 
 
 def _target(arg: str) -> int | None:
     """``all`` (None) or one user id."""
     return None if arg.lower() == "all" else parse_user_id(arg)
-
-
-def _people(n: int) -> str:
-    return f"{n} user{'' if n == 1 else 's'}"
 
 
 async def pause_command(update: Update, context: BotContext, actor_id: int) -> None:
@@ -52,25 +49,19 @@ async def pause_command(update: Update, context: BotContext, actor_id: int) -> N
     if target is None:
         count = await context.services.admin.pausable_count(actor_id, reason)
         if not count:
-            await reply(update, "Nobody to pause.")
+            await reply(update, say.NOBODY_TO_PAUSE)
             return
-        why = f"\nReason: {esc(reason[:200])}" if reason.strip() else ""
         await confirm.ask(
             update,
             context,
             PauseAllConfirm,
-            f"⚠️ <b>Pause {_people(count)}?</b> No new trades for any of them until an "
-            f"admin resumes them; stops keep protecting open positions. Each is told.{why}",
-            f"Yes, pause {_people(count)}",
+            say.pause_all_question(count, reason),
+            say.pause_all_button(count),
             payload=reason,
         )
         return
     paused = await context.services.admin.pause(actor_id, target, reason)
-    if paused:
-        text = f"Paused user <code>{target}</code>; they were told."
-    else:
-        text = f"User <code>{target}</code> is already paused."
-    await reply(update, text)
+    await reply(update, say.paused_one(target, bool(paused)))
 
 
 async def resume_command(update: Update, context: BotContext, actor_id: int) -> None:
@@ -80,54 +71,33 @@ async def resume_command(update: Update, context: BotContext, actor_id: int) -> 
     target = _target(args[0])
     resumed = await context.services.admin.resume(actor_id, target)
     if target is None:
-        text = (
-            f"Resumed {_people(len(resumed))}; each was told." if resumed else "Nobody is paused."
-        )
-    elif resumed:
-        text = f"Resumed user <code>{target}</code>; they were told."
-    else:
-        text = f"User <code>{target}</code> is not paused."
-    await reply(update, text)
+        await reply(update, say.resumed_all(resumed))
+        return
+    await reply(update, say.resumed_one(target, bool(resumed)))
 
 
 async def halt_command(update: Update, context: BotContext, actor_id: int) -> None:
     if args_of(context):
         raise UsageError("extra")
     if await context.services.admin.is_halted():
-        await reply(update, HALTED_ALREADY)
+        await reply(update, say.HALTED_ALREADY)
         return
-    await confirm.ask(
-        update,
-        context,
-        HaltConfirm,
-        "⚠️ <b>Halt trading for everyone?</b> Every user goes on exits only: no new "
-        "positions; strategy exits and stops keep running. /unhalt lifts it.",
-        "Yes, halt all trading",
-    )
-
-
-HALTED_ALREADY = "Trading is already halted. /unhalt lifts the halt."
+    await confirm.ask(update, context, HaltConfirm, say.HALT_QUESTION, say.HALT_BUTTON)
 
 
 async def _halt(update: Update, context: BotContext, actor_id: int, _payload: Any) -> str:
     told = await context.services.admin.halt(actor_id)
-    if told is None:
-        return HALTED_ALREADY
-    return (
-        "🛑 <b>Global halt is on: everyone is on exits only.</b> No new positions for "
-        "anyone; strategy exits and stops keep running, so open positions stay protected. "
-        f"Told {_people(told)} with trading on. /unhalt lifts it."
-    )
+    return say.HALTED_ALREADY if told is None else say.halted(told)
 
 
 async def _pause_all(update: Update, context: BotContext, actor_id: int, reason: Any) -> str:
     paused = await context.services.admin.pause(actor_id, None, str(reason or ""))
-    return f"Paused {_people(len(paused))}; each was told." if paused else "Nobody to pause."
+    return say.paused_all(paused)
 
 
 async def _broadcast(update: Update, context: BotContext, actor_id: int, text: Any) -> str:
     queued = await context.services.admin.broadcast(actor_id, str(text))
-    return f"Broadcast queued for {_people(queued)}."
+    return say.broadcast_queued(queued)
 
 
 Act = Callable[[Update, BotContext, int, Any], Awaitable[str]]
@@ -151,7 +121,7 @@ def _confirmed(command: str, act: Act, cancelled: str) -> Callable:
             await query.answer(confirm.NOT_YOURS)
             return
         if button.answer != "yes":
-            await query.answer("Cancelled.")
+            await query.answer(say.CANCELLED)
             await confirm.close_question(update, cancelled)
             return
         await query.answer()
@@ -170,13 +140,9 @@ async def unhalt_command(update: Update, context: BotContext, actor_id: int) -> 
         raise UsageError("extra")
     told = await context.services.admin.unhalt(actor_id)
     if told is None:
-        await reply(update, "Trading is not halted.")
+        await reply(update, say.NOT_HALTED)
         return
-    await reply(
-        update,
-        f"✅ Global halt lifted: each user's own switch applies again. Told "
-        f"{_people(told)} with trading on.",
-    )
+    await reply(update, say.unhalted(told))
 
 
 async def broadcast_command(update: Update, context: BotContext, actor_id: int) -> None:
@@ -184,13 +150,13 @@ async def broadcast_command(update: Update, context: BotContext, actor_id: int) 
     if not text.strip():
         raise UsageError("missing")
     message, recipients = await context.services.admin.broadcast_preview(actor_id, text)
-    await reply(update, f"📣 <b>Preview</b> — this goes to {_people(recipients)}:")
+    await reply(update, say.broadcast_preview_heading(recipients))
     await confirm.ask(
         update,
         context,
         BroadcastConfirm,
         message,
-        f"📣 Send to {_people(recipients)}",
+        say.broadcast_button(recipients),
         payload=text,
     )
 
@@ -202,9 +168,7 @@ def handlers() -> list:
         admin_command("halt", halt_command),
         admin_command("unhalt", unhalt_command),
         admin_command("broadcast", broadcast_command),
-        on_button(PauseAllConfirm, _confirmed("pause", _pause_all, "Cancelled: nobody paused.")),
-        on_button(HaltConfirm, _confirmed("halt", _halt, "Cancelled: trading is not halted.")),
-        on_button(
-            BroadcastConfirm, _confirmed("broadcast", _broadcast, "Cancelled: nothing was sent.")
-        ),
+        on_button(PauseAllConfirm, _confirmed("pause", _pause_all, say.PAUSE_CANCELLED)),
+        on_button(HaltConfirm, _confirmed("halt", _halt, say.HALT_CANCELLED)),
+        on_button(BroadcastConfirm, _confirmed("broadcast", _broadcast, say.BROADCAST_CANCELLED)),
     ]

@@ -9,6 +9,7 @@ from nija_tg.handlers.admin_common import UsageError, admin_command, args_of, pa
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.menus import set_chat_menu
 from nija_tg.handlers.replies import reply
+from nija_tg.messages import admin_replies as say
 
 ROLES = {r.value: r for r in Role}
 
@@ -20,17 +21,12 @@ async def role_command(update: Update, context: BotContext, actor_id: int) -> No
     target_id, role = parse_user_id(args[0]), ROLES[args[1].lower()]
     change = await context.services.admin.set_role(actor_id, target_id, role)
     if not change.changed:
-        await reply(update, f"User <code>{target_id}</code> is already {role.value}.")
+        await reply(update, say.role_unchanged(target_id, role))
         return
     await set_chat_menu(context.bot, change.chat_id, change.new)
-    text = (
-        f"User <code>{target_id}</code> is now <b>{change.new.value}</b> "
-        f"(was {change.old.value}); their command menu was updated."
+    text = say.role_changed(
+        target_id, change.old, change.new, configured_admin=change.configured_admin
     )
-    if change.configured_admin:
-        text += "\nNote: they are listed in NIJA_ADMIN_IDS, so /start makes them admin again."
-    if change.new is Role.VIEWER:
-        text += "\nViewers do not trade: their trading was switched off."
     await reply(update, text)
 
 
@@ -43,20 +39,14 @@ def _pair(context: BotContext) -> tuple[int, int]:
 
 async def grant_command(update: Update, context: BotContext, actor_id: int) -> None:
     viewer_id, trader_id = _pair(context)
-    if await context.services.admin.grant(actor_id, viewer_id, trader_id):
-        text = f"Viewer <code>{viewer_id}</code> can now see trader <code>{trader_id}</code>."
-    else:
-        text = f"Viewer <code>{viewer_id}</code> could already see trader <code>{trader_id}</code>."
-    await reply(update, text)
+    new = await context.services.admin.grant(actor_id, viewer_id, trader_id)
+    await reply(update, say.granted(viewer_id, trader_id, bool(new)))
 
 
 async def revoke_command(update: Update, context: BotContext, actor_id: int) -> None:
     viewer_id, trader_id = _pair(context)
-    if await context.services.admin.revoke(actor_id, viewer_id, trader_id):
-        text = f"Viewer <code>{viewer_id}</code> can no longer see trader <code>{trader_id}</code>."
-    else:
-        text = f"There was no grant of trader <code>{trader_id}</code> to <code>{viewer_id}</code>."
-    await reply(update, text)
+    existed = await context.services.admin.revoke(actor_id, viewer_id, trader_id)
+    await reply(update, say.revoked(viewer_id, trader_id, bool(existed)))
 
 
 def handlers() -> list:

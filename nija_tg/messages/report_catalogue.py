@@ -11,11 +11,22 @@ from types import ModuleType
 from typing import Any
 
 from nija_tg.core.models import Role
-from nija_tg.messages import admin_reports, commands, connect, health, reports, settings
+from nija_tg.core.setting_bounds import Bound
+from nija_tg.messages import (
+    admin_replies,
+    admin_reports,
+    commands,
+    connect,
+    health,
+    reports,
+    settings,
+)
 from nija_tg.messages import report_samples as s
 from nija_tg.messages.reports import EmptyHint
 
-MODULES: tuple[ModuleType, ...] = (reports, admin_reports, health, settings, commands, connect)
+MODULES: tuple[ModuleType, ...] = (
+    reports, admin_reports, admin_replies, health, settings, commands, connect,
+)  # fmt: skip
 LIMITS = {"trades_max": 100, "daily_max": 90, "sessions_max": 50}
 PRESETS = ("conservative", "moderate", "aggressive")
 
@@ -168,6 +179,47 @@ ADMIN = _section(
     ("/users page buttons", lambda: f"{admin_reports.PREV_BUTTON} | {admin_reports.NEXT_BUTTON}"),
 )  # fmt: skip
 
+ADMIN_ACTIONS = _section(
+    "Admin actions",
+    ("/pause all: the question", admin_replies.pause_all_question,
+     (12, "risk review <urgent> & more")),
+    ("/pause all: the question without a reason", admin_replies.pause_all_question, (1, " ")),
+    ("/pause all: its button", admin_replies.pause_all_button, (12,)),
+    ("/pause all: done", admin_replies.paused_all, ([1001, 1002],)),
+    ("/pause all: nobody was trading", admin_replies.paused_all, ([],)),
+    ("/pause one", admin_replies.paused_one, (1003, True)),
+    ("/pause one already paused", admin_replies.paused_one, (1003, False)),
+    ("/resume all", admin_replies.resumed_all, ([1003],)),
+    ("/resume all: nobody paused", admin_replies.resumed_all, ([],)),
+    ("/resume one", admin_replies.resumed_one, (1003, True)),
+    ("/resume one not paused", admin_replies.resumed_one, (1001, False)),
+    ("/halt done", admin_replies.halted, (31,)),
+    ("/unhalt done", admin_replies.unhalted, (1,)),
+    ("/broadcast: the preview's heading", admin_replies.broadcast_preview_heading, (54,)),
+    ("/broadcast: its button", admin_replies.broadcast_button, (54,)),
+    ("/broadcast: queued", admin_replies.broadcast_queued, (54,)),
+    ("/role unchanged", admin_replies.role_unchanged, (1001, Role.TRADER)),
+    ("/role: an admin listed in NIJA_ADMIN_IDS made a viewer", admin_replies.role_changed,
+     (9001, Role.ADMIN, Role.VIEWER), {"configured_admin": True}),
+    ("/role: a viewer made a trader", admin_replies.role_changed,
+     (2001, Role.VIEWER, Role.TRADER), {"configured_admin": False}),
+    ("/grant", admin_replies.granted, (2001, 1001, True)),
+    ("/grant again", admin_replies.granted, (2001, 1001, False)),
+    ("/revoke", admin_replies.revoked, (2001, 1001, True)),
+    ("/revoke without a grant", admin_replies.revoked, (2001, 1003, False)),
+    ("/bound set for everyone, two users moved inside it", admin_replies.bound_set,
+     ("max_position_usd", Bound(hi=s.D(500)), None, 2)),
+    ("/bound set for one user, with choices", admin_replies.bound_set,
+     ("allowed_pairs", Bound(choices=frozenset({"BTC"})), 1003, 0)),
+    ("/bound lifted for everyone: the default holds again", admin_replies.bound_set,
+     ("leverage_cap", None, None, 0, Bound(hi=s.D(5)))),
+    ("/bound lifted for one user", admin_replies.bound_set, ("max_position_usd", None, 1003, 0)),
+    ("/bound alone: the bounds in effect", admin_replies.bounds,
+     (["leverage_cap: up to 5 (default)", "max_position_usd: up to 500 <for> user 1003"],)),
+    ("/bound alone: none", admin_replies.bounds, ([],)),
+    *((f"Usage: /{c}", admin_replies.usage, (c,)) for c in admin_replies.ADMIN_COMMANDS_WITH_USAGE),
+)  # fmt: skip
+
 HEALTH = _section(
     "Health",
     ("/health: all good", health.health, (s.HEALTH_OK,)),
@@ -241,7 +293,7 @@ CONNECT = _section(
 )  # fmt: skip
 
 REPORT_SAMPLES: list[Sample] = [
-    *STATUS, *BALANCES, *POSITIONS, *TRADES, *PNL, *TABLES, *USAGE, *ADMIN, *HEALTH,
+    *STATUS, *BALANCES, *POSITIONS, *TRADES, *PNL, *TABLES, *USAGE, *ADMIN, *ADMIN_ACTIONS, *HEALTH,
     *SETTINGS, *HELP, *CONNECT,
 ]  # fmt: skip
 
