@@ -1,6 +1,9 @@
 """Shared market data: candles fetched once per (exchange, symbol, timeframe) per candle
-close, however many users trade that market, and indicators prepared once per
-(market, indicator key) through the strategies' IndicatorCache.
+close, however many users trade that market, and indicators computed once per
+(market, indicator key) and close: advanced by the new candle(s) where the strategy
+has rolling indicators (``Strategy.rolling``: the window's last row bitwise, without
+recomputing the window), otherwise prepared over the window through the strategies'
+IndicatorCache.
 
 The hub sleeps until the next timeframe boundary plus a small grace (no polling), fetches
 only the candles it lacks into a rolling window per market, drops the still-forming
@@ -35,16 +38,11 @@ from decimal import Decimal
 from nija_tg.core.errors import NijaError, RetryableError
 from nija_tg.core.models import Candle
 from nija_tg.engine.clock import Clock
-from nija_tg.engine.market_window import (
-    ClosedCandles,
-    KeyState,
-    MarketKey,
-    candle_frame,
-    timeframe_ms,
-)
+from nija_tg.engine.market_window import ClosedCandles, KeyState, MarketKey, timeframe_ms
 from nija_tg.exchange.protocol import CandleStream, MarketDataSource
 from nija_tg.strategies import Prepared, Signal, Strategy, StrategyParams, StrategyPosition
 from nija_tg.strategies.indicators import IndicatorCache
+from nija_tg.strategies.rolling import RollingIndicators
 
 __all__ = ["ClosedCandles", "HubStats", "MarketHub", "MarketKey", "Subscription", "timeframe_ms"]
 
@@ -268,19 +266,54 @@ class MarketHub:
         """``strategy.evaluate`` on the latest closed candles, computed once per candle
         and (strategy, params, position, allow_short): evaluation is pure, so users in
         the same situation (most often: flat, same settings) share one Signal. Treat it
-        as read-only. None before the first candle."""
+        as read-only. None before the first candle.
+
+        The indicators come from the strategy's rolling indicators of this market,
+        advanced by the candles appended since the last close (``Strategy.rolling``;
+        the same values as ``prepared``'s last row, bitwise), or, for a strategy
+        without them, from ``prepared``."""
         st = self._state.get(key)
         if st is None or st.closed is None:
             return None
         wanted = (strategy.name, params, position, allow_short)
         found = st.signals.get(wanted)
         if found is None:
-            prepared = self.prepared(key, strategy, params)
-            if prepared is None:
-                return None
-            found = strategy.evaluate(prepared, position, params=params, allow_short=allow_short)
+            rolling = self._caught_up(st, strategy, params)
+            if rolling is not None:
+                found = rolling.signal(position, params=params, allow_short=allow_short)
+            else:
+                prepared = self.prepared(key, strategy, params)
+                if prepared is None:
+                    return None
+                found = strategy.evaluate(
+                    prepared, position, params=params, allow_short=allow_short
+                )
             st.signals[wanted] = found
         return found
+
+    def rolling(
+        self, key: MarketKey, strategy: Strategy, params: StrategyParams
+    ) -> RollingIndicators | None:
+        """The strategy's rolling indicators of this market, caught up with the latest
+        closed candles (None: no candles yet, or the strategy has none)."""
+        st = self._state.get(key)
+        if st is None or st.closed is None:
+            return None
+        return self._caught_up(st, strategy, params)
+
+    def _caught_up(
+        self, st: KeyState, strategy: Strategy, params: StrategyParams
+    ) -> RollingIndicators | None:
+        """The strategy's rolling indicators of this market (one per indicator key),
+        caught up with the window; None when the strategy has none."""
+        ikey = strategy.indicator_key(params)
+        if ikey in st.rolling:
+            rolling = st.rolling[ikey]
+        else:
+            rolling = st.rolling[ikey] = strategy.rolling(params, self.window)
+        if rolling is not None:
+            rolling.catch_up(st.candles, st.appended)
+        return rolling
 
     def price(self, exchange: str, symbol: str) -> Decimal | None:
         """Close of the most recently closed candle of this market, any timeframe."""
@@ -428,8 +461,8 @@ class MarketHub:
         return added
 
     def _publish_state(self, st: KeyState, key: MarketKey, tf: int, boundary: int) -> None:
-        frame = candle_frame(st.candles)
-        st.closed = ClosedCandles(key, frame, int(frame["ts"].iloc[-1]) + tf)
+        candles = tuple(st.candles)
+        st.closed = ClosedCandles(key, candles, candles[-1].ts + tf)
         st.signals = {}
         self._prices = None
         st.updated_at = boundary
@@ -542,6 +575,7 @@ class MarketHub:
             return False
         for ts in wanted:
             st.candles.append(stream.pushed.pop(ts))
+            st.appended += 1
         st.last_ts = expected
         for ts in [t for t in stream.pushed if t < expected]:
             del stream.pushed[ts]
@@ -572,5 +606,6 @@ class MarketHub:
         for c in fresh:
             if st.last_ts is None or c.ts > st.last_ts:
                 st.candles.append(c)
+                st.appended += 1
                 st.last_ts = c.ts
         return bool(fresh)

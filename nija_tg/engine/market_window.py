@@ -1,11 +1,13 @@
 """The pieces of market data the hub keeps per market: its key, the rolling window of
-closed candles as the strategies' frame, and the signals of its latest candle."""
+closed candles (as the strategies' frame when one is asked for), the strategies'
+indicators advanced with it, and the signals of its latest candle."""
 
 from __future__ import annotations
 
 import functools
 import re
 from collections import deque
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
@@ -15,6 +17,7 @@ import pandas as pd
 
 from nija_tg.core.models import Candle
 from nija_tg.strategies import Signal
+from nija_tg.strategies.rolling import RollingIndicators
 
 _UNITS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
@@ -27,7 +30,7 @@ def timeframe_ms(timeframe: str) -> int:
     return int(m.group(1)) * _UNITS[m.group(2)]
 
 
-def candle_frame(candles: deque[Candle]) -> pd.DataFrame:
+def candle_frame(candles: Sequence[Candle]) -> pd.DataFrame:
     """Candles (sorted, unique) as the strategies' frame: ts int64, prices float64."""
     n = len(candles)
     cols: dict[str, np.ndarray] = {"ts": np.fromiter((c.ts for c in candles), np.int64, n)}
@@ -47,14 +50,20 @@ class ClosedCandles:
     """The rolling window of closed candles of one market, oldest first."""
 
     key: MarketKey
-    frame: pd.DataFrame  # ts, open, high, low, close, volume
+    candles: tuple[Candle, ...]
     closed_at: int  # boundary (ms) at which the newest candle closed
 
     @functools.cached_property
+    def frame(self) -> pd.DataFrame:
+        """ts, open, high, low, close, volume: built when first asked for (the signals
+        come from the indicators advanced with the window, ``KeyState.rolling``)."""
+        return candle_frame(self.candles)
+
+    @functools.cached_property
     def last(self) -> Candle:
-        row = self.frame.iloc[-1]
+        c = self.candles[-1]
         return Candle(
-            int(row["ts"]), *(float(row[c]) for c in ("open", "high", "low", "close", "volume"))
+            int(c.ts), *(float(getattr(c, n)) for n in ("open", "high", "low", "close", "volume"))
         )
 
     @functools.cached_property
@@ -68,5 +77,9 @@ class KeyState:
     last_ts: int | None = None
     closed: ClosedCandles | None = None
     updated_at: int = -1  # boundary of the last update
+    appended: int = 0  # candles appended to ``candles`` since it began
+    # indicators of the window by (strategy, indicator key), advanced once per close
+    # (None: the strategy has none, its frame is prepared on every close)
+    rolling: dict[Hashable, RollingIndicators | None] = field(default_factory=dict)
     # signals of the latest closed candle, by (strategy, params, position, allow_short)
     signals: dict[tuple, Signal] = field(default_factory=dict)

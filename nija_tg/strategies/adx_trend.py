@@ -23,11 +23,13 @@ Evaluate closed candles only: the last row of the frame should be the last close
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from nija_tg.core.models import Candle
 from nija_tg.strategies import indicators as ind
 from nija_tg.strategies import register
 from nija_tg.strategies import series as ser
@@ -42,6 +44,7 @@ from nija_tg.strategies.base import (
     normalise_frame,
     param,
 )
+from nija_tg.strategies.rolling import NAN, EwmRing, RollingIndicators
 
 W_ADX, W_DI, W_EMA = 0.4, 0.3, 0.3
 COLUMNS = ("close", "adx", "dmp", "dmn", "ema_fast", "ema_slow", "atr")
@@ -150,6 +153,13 @@ class AdxTrend(Strategy):
         self._check_params(params)
         assert isinstance(params, AdxTrendParams)
         return AdxTrendSeries(self, normalise_frame(candles), params, window)
+
+    def rolling(self, params: StrategyParams, window: int = CANDLE_WINDOW) -> AdxTrendRolling:
+        """The indicators of the hub's window advanced one candle per close
+        (``AdxTrendRolling``: bitwise ``compute``'s last row, in O(1) numpy calls)."""
+        self._check_params(params)
+        assert isinstance(params, AdxTrendParams)
+        return AdxTrendRolling(self, params, window)
 
     def decide(
         self,
@@ -316,3 +326,165 @@ class AdxTrendSeries(SignalSeries):
 
     def may_enter(self, i: int) -> bool:
         return self._entry[i]
+
+
+class AdxTrendRolling(RollingIndicators):
+    """adx_trend's indicators over the hub's window, advanced one candle per close
+    (``strategies/rolling.py``): bitwise ``compute``'s last row (``series.frame_*``).
+
+    Per window in flight: the two EMAs; the ATR and the ADX's own ATR (``prenan``), each
+    twice (without and with pandas-ta's epsilon, which a window gets when it holds a
+    zero range: known only when the window is complete); the RMAs of +DM and -DM; the
+    ADX's RMA of DX (twice, from the two ATRs)."""
+
+    def __init__(self, strategy: AdxTrend, params: AdxTrendParams, window: int) -> None:
+        super().__init__(window)
+        if min(params.adx_length, params.atr_length) < 2:
+            raise ValueError("adx_length and atr_length must be >= 2")
+        self.strategy = strategy
+        self.params = params
+        self._reset()
+
+    def _reset(self) -> None:
+        p, w = self.params, self.window
+        keep = max(p.adx_length, p.ema_fast, p.ema_slow, p.atr_length) + 1
+        self._close: deque[float] = deque(maxlen=keep)
+        # |high - low| and the true range, without (0) and with (1) the epsilon
+        self._hl = (deque(maxlen=keep), deque(maxlen=keep))
+        self._tr = (deque(maxlen=keep), deque(maxlen=keep))
+        self._prev: Candle | None = None
+        self._last_zero = -1  # index of the newest candle with high == low
+        self._ema = (
+            EwmRing(ser.ema_weights(p.ema_fast), w),
+            EwmRing(ser.ema_weights(p.ema_slow), w),
+        )
+        atr_w, adx_w = ser.rma_weights(p.atr_length), ser.rma_weights(p.adx_length)
+        self._atr = (EwmRing(atr_w, w), EwmRing(atr_w, w))
+        self._atrp = (EwmRing(adx_w, w), EwmRing(adx_w, w))
+        self._rp, self._rn = EwmRing(adx_w, w), EwmRing(adx_w, w)
+        self._adx = (EwmRing(adx_w, w), EwmRing(adx_w, w))
+        self._di: list[tuple[float, float]] = [(NAN, NAN), (NAN, NAN)]
+        self._row: dict[str, float] | None = None
+
+    def push(self, candle: Candle) -> None:
+        p = self.params
+        t = self.pushed
+        self.pushed += 1
+        self._row = None
+        self._ts = float(candle.ts)
+        high, low, close = float(candle.high), float(candle.low), float(candle.close)
+        self._close_now = close
+        start = max(0, t - self.window + 1)  # the hub's window is start .. t
+        d = high - low
+        if d == 0:
+            self._last_zero = t
+        self._close.append(close)
+        hl = (d, d + ser.EPS)
+        prev = self._prev
+        self._prev = candle
+        for v in (0, 1):
+            self._hl[v].append(abs(hl[v]))
+            if prev is not None:
+                pc = float(prev.close)
+                self._tr[v].append(max(abs(hl[v]), abs(high - pc), abs(pc - low)))
+            else:
+                self._tr[v].append(NAN)  # a first row has no previous close
+        for ring, length in zip(self._ema, (p.ema_fast, p.ema_slow), strict=True):
+            ring.drop_before(start)
+            ring.step(close)
+            s = t - length + 1
+            if s >= start:
+                ring.seed(s, self._seed(self._close, length, length))
+        if prev is None:
+            return
+        for v in (0, 1):
+            tr, hls = self._tr[v], self._hl[v]
+            ring = self._atr[v]
+            ring.drop_before(start)
+            ring.step(tr[-1])
+            s = t - p.atr_length + 1
+            if s >= start:
+                # the window's first row: its range (no previous close in the window)
+                first = hls[len(hls) - p.atr_length]
+                ring.seed(s, self._seed(tr, p.atr_length, p.atr_length, first))
+            ring = self._atrp[v]
+            ring.drop_before(start)
+            ring.step(tr[-1])
+            s = t - p.adx_length + 1
+            if s >= start:  # the first row NaN (``prenan``): 0 in the seed's sum
+                ring.seed(s, self._seed(tr, p.adx_length, p.adx_length - 1, NAN))
+        # +DM / -DM (pandas-ta's, ``series.frame_adx``), their RMAs from a window's row 1
+        up = high - float(prev.high)
+        dn = float(prev.low) - low
+        pos = up if (up > dn and up > 0) else 0.0
+        neg = dn if (dn > up and dn > 0) else 0.0
+        pos = 0.0 if abs(pos) < ser.EPS else pos
+        neg = 0.0 if abs(neg) < ser.EPS else neg
+        for ring, value in ((self._rp, pos), (self._rn, neg)):
+            ring.drop_before(start)
+            ring.step(value)
+            if t - 1 >= start:
+                ring.seed(t - 1, value)
+        last = t - p.adx_length + 1  # the newest window with its ATR started
+        if last < start:
+            return
+        rp, rn = self._rp.view(start, last + 1), self._rn.view(start, last + 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for v in (0, 1):
+                k = 100.0 / self._atrp[v].view(start, last + 1)
+                dmp = k * rp
+                dmn = k * rn
+                dx = 100.0 * np.abs(dmp - dmn) / (dmp + dmn)
+                ring = self._adx[v]
+                ring.drop_before(start)
+                ring.step(dx[:-1])
+                ring.seed(last, float(dx[-1]))
+                self._di[v] = (float(dmp[0]), float(dmn[0]))
+
+    def _seed(self, values: deque[float], length: int, count: int, first: float | None = None):
+        """pandas-ta's SMA seed (``series._seeded``) of the last ``length`` values,
+        the first of them replaced by ``first`` when given; NaN counted as 0."""
+        n = len(values)
+        terms = [values[i] for i in range(n - length, n)]
+        if first is not None:
+            terms[0] = first
+        terms = [0.0 if x != x else x for x in terms]
+        return ser.pairwise_floats(terms) / count if count else NAN
+
+    def row(self) -> dict[str, float]:
+        if self._row is None:
+            self._row = self._values()
+        return self._row
+
+    def _values(self) -> dict[str, float]:
+        p = self.params
+        t = self.pushed - 1
+        start = max(0, t - self.window + 1)
+        n = t - start + 1
+        v = 1 if self._last_zero >= start else 0
+        row = dict.fromkeys(COLUMNS, NAN)
+        row["close"] = self._close_now
+        if n >= p.adx_length + 1:
+            row["adx"] = self._adx[v].at(start)
+            row["dmp"], row["dmn"] = self._di[v]
+        if n >= p.ema_fast:
+            row["ema_fast"] = self._ema[0].at(start)
+        if n >= p.ema_slow:
+            row["ema_slow"] = self._ema[1].at(start)
+        if n >= p.atr_length + 1:
+            row["atr"] = self._atr[v].at(start)
+        row["ts"] = self._ts
+        return row
+
+    def signal(
+        self,
+        position: StrategyPosition | None,
+        *,
+        params: StrategyParams,
+        allow_short: bool,
+    ) -> Signal:
+        if not self.pushed:
+            return Signal(Action.HOLD, reason="no candles")
+        assert isinstance(params, AdxTrendParams)
+        snap = dict(self.row())
+        return self.strategy.decide_row(snap, self.rows - 1, position, params, allow_short)

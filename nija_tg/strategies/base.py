@@ -20,13 +20,16 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 
 from nija_tg.core.models import Candle
 from nija_tg.core.signals import Action, Signal, StrategyPosition
+
+if TYPE_CHECKING:
+    from nija_tg.strategies.rolling import RollingIndicators
 
 CANDLE_COLUMNS = ("ts", "open", "high", "low", "close", "volume")
 
@@ -282,6 +285,15 @@ class Strategy(ABC):
         strategies override it with a vectorised computation."""
         self._check_params(params)
         return SignalSeries(self, normalise_frame(candles), params, window)
+
+    def rolling(
+        self, params: StrategyParams, window: int = CANDLE_WINDOW
+    ) -> RollingIndicators | None:
+        """The indicators of a rolling window of ``window`` candles, advanced one
+        closed candle at a time (``strategies/rolling.py``), whose ``signal`` equals
+        ``evaluate`` over ``prepare`` of the window; None (this default): the strategy
+        has none, the engine prepares the window's frame on every close."""
+        return None
 
     def _check_params(self, params: StrategyParams) -> None:
         if not isinstance(params, self.params_type):

@@ -411,6 +411,9 @@ def _pairwise_floats(xs: list[float]) -> float:
     return _pairwise_floats(xs[:n2]) + _pairwise_floats(xs[n2:])
 
 
+pairwise_floats = _pairwise_floats
+
+
 def _ewm_floats(vals: list[float], weights: tuple[float, float]) -> list[float]:
     """pandas' ``ewm(adjust=False, ignore_na=False).mean()`` of ``vals``."""
     f, a = weights

@@ -10,7 +10,8 @@ import pytest
 from nija_tg.engine.clock import SimulatedClock, WallClock
 from nija_tg.engine.market_data import MarketHub, MarketKey, timeframe_ms
 from nija_tg.exchange.ccxt_gateway import CcxtGateway
-from nija_tg.strategies import get_strategy
+from nija_tg.strategies import StrategyPosition, get_strategy
+from nija_tg.strategies.adx_trend import AdxTrendParams
 from tests.engine.replay import ReplaySource, real_candles
 
 TF = 300_000
@@ -87,6 +88,49 @@ async def test_indicators_are_computed_once_for_every_user():
     frames = [hub.prepared(ETH, strategy, params) for _ in range(20)]
     assert all(f is frames[0] for f in frames)
     assert hub.indicators.misses == 1 and hub.indicators.hits == 19
+
+
+def signal_bits(signal) -> tuple:
+    """A signal as text, floats by repr (bitwise)."""
+    ind = tuple(sorted((k, repr(float(v))) for k, v in signal.indicators.items()))
+    return (signal.action, repr(signal.confidence), repr(signal.stop_distance), signal.reason, ind)
+
+
+async def test_signals_from_indicators_advanced_per_close_equal_the_full_window():
+    """The hub's signals come from the strategy's rolling indicators, advanced by one
+    candle per close (not recomputed over the window), and equal bitwise the full
+    computation over the window (``prepared``): while the window grows, once full,
+    after a gap of a few candles (caught up together) and after a gap longer than the
+    window (replaced); also for a parameter set first asked for late."""
+    hub, source, clock, eth = make(window=120)
+    hub.subscribe([ETH])
+    strategy = get_strategy("adx_trend")
+    params = strategy.default_params()
+    short = AdxTrendParams(adx_length=7, ema_fast=9, ema_slow=30, atr_length=10)
+    positions = (None, StrategyPosition("long", 1.0), StrategyPosition("short", 1.0))
+    boundary = eth[100].ts + TF
+    steps = [0] + [1] * 25 + [7, 1, 200, 1, 1, 1]
+    pushed = []
+    for k, step in enumerate(steps):
+        boundary += step * TF
+        clock.set(boundary + hub.grace_ms)
+        assert await hub.poll(boundary) == [ETH]
+        for p in (params, short) if k >= 20 else (params,):
+            prepared = hub.prepared(ETH, strategy, p)
+            for pos in positions:
+                for allow_short in (False, True):
+                    got = hub.signal(ETH, strategy, p, pos, allow_short)
+                    want = strategy.evaluate(prepared, pos, params=p, allow_short=allow_short)
+                    assert signal_bits(got) == signal_bits(want), (k, p, pos, allow_short)
+        rolling = hub.rolling(ETH, strategy, params)
+        assert rolling is not None and rolling.rows == len(hub.latest(ETH).candles)
+        pushed.append(rolling.pushed)
+    assert len(hub.latest(ETH).candles) == 120
+    # one candle pushed per close; after the gap its 7 candles at once; after the gap
+    # longer than the window the 120 candles of the new window
+    grew = [b - a for a, b in zip(pushed, pushed[1:], strict=False)]
+    assert grew == [1] * 25 + [7, 1, 120, 1, 1, 1]
+    assert pushed[0] == 101  # the first window: 101 candles, still growing
 
 
 async def test_retryable_error_skips_the_market_for_this_close_only():
