@@ -3,6 +3,8 @@
 ``apply_fill`` is pure: given the open sides of one symbol and one fill, it returns the
 new sides and the P&L realised. ``book_fill`` runs it inside the caller's transaction
 (the one that inserted the fill) and writes positions, the fill's P&L and the session.
+``book_fill_later`` does the same on the loop's own view of the rows (``HeldPositions``:
+nothing is read) and leaves the position writes for the group's COMMIT.
 
 Rules:
 - spot: long only; a buy opens/adds, a sell reduces (a sell beyond the position, e.g.
@@ -19,6 +21,7 @@ Rules:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -28,6 +31,7 @@ from nija_tg.storage import fills as fills_repo
 from nija_tg.storage import positions as positions_repo
 from nija_tg.storage import sessions as sessions_repo
 from nija_tg.storage.db import Transaction
+from nija_tg.storage.positions import PositionRow
 
 ZERO = Decimal(0)
 LONG, SHORT = "long", "short"
@@ -189,4 +193,75 @@ async def book_fill(
     if session_id is not None:
         for pnl in effect.closed_trades:
             await sessions_repo.add_trade_result(tx, user_id, session_id, pnl)
+    return effect
+
+
+def book_fill_later(
+    tx: Transaction,
+    sides: dict[str, PositionRow],
+    *,
+    user_id: int,
+    symbol: str,
+    side: Side,
+    amount: Decimal,
+    price: Decimal,
+    fee_quote: Decimal,
+    spot: bool,
+    position_side: str | None,
+    reduce_only: bool,
+    contract_size: Decimal,
+    mode: str | None,
+) -> FillEffect:
+    """``book_fill``'s position writes for a fill, computed on ``sides`` (the symbol's
+    rows as the loop knows them: changed in place to what the writes leave) and left
+    for the group's COMMIT. The fill's P&L is the effect's ``realized`` (the caller
+    writes it with the fill); the session counters are the caller's too."""
+    current = {
+        s: Holding(s, r.amount, r.entry_price, r.entry_fees, r.realized_pnl)
+        for s, r in sides.items()
+    }
+    effect = apply_fill(
+        current,
+        side=side,
+        amount=amount,
+        price=price,
+        fee=fee_quote,
+        spot=spot,
+        position_side=position_side,
+        reduce_only=reduce_only,
+        contract_size=contract_size,
+    )
+    now = time.time()
+    for name, holding in effect.sides.items():
+        if holding is None:
+            positions_repo.delete_later(tx, user_id, symbol, name)
+            sides.pop(name, None)
+            continue
+        old = sides.get(name)
+        if old is None:
+            row = PositionRow(
+                user_id=user_id,
+                symbol=symbol,
+                side=name,
+                amount=holding.amount,
+                entry_price=holding.entry_price,
+                stop_price=None,
+                trail_anchor=None,
+                realized_pnl=holding.realized_pnl,
+                entry_fees=holding.entry_fees,
+                opened_at=now,
+                updated_at=now,
+                mode=mode,
+            )
+        else:
+            row = replace(
+                old,
+                amount=holding.amount,
+                entry_price=holding.entry_price,
+                entry_fees=holding.entry_fees,
+                realized_pnl=holding.realized_pnl,
+                updated_at=now,
+            )
+        positions_repo.upsert_later(tx, row)
+        sides[name] = row
     return effect

@@ -51,7 +51,13 @@ from nija_tg.core.models import (
     OrderType,
     Side,
 )
-from nija_tg.engine.execution_record import MarketFacts, priced, record_fills
+from nija_tg.engine.execution_record import (
+    MarketFacts,
+    priced,
+    record_fills,
+    record_fills_later,
+)
+from nija_tg.engine.held_positions import HeldPositions
 from nija_tg.exchange.client_ids import is_ours, new_client_order_id
 from nija_tg.exchange.protocol import TradingAccount
 from nija_tg.storage import orders as orders_repo
@@ -149,6 +155,10 @@ class Executor:
         self.clean = False
         self._placed = 0  # orders submitted or adopted so far (guards ``clean``)
         self._none_recorded = False  # the order being recorded had no fill before
+        # the loop's view of the user's positions (None: none): the fills of an order
+        # just submitted are booked on it (no read) and applied to it once committed;
+        # any other recording of fills marks it stale
+        self.held: HeldPositions | None = None
 
     def _placing(self) -> int:
         """An order is about to be created (submit, adoption): polling is needed again."""
@@ -250,9 +260,10 @@ class Executor:
                 self.clean = True  # it ended final: still nothing to poll
 
     async def _commit_intent(self, draft: OrderDraft, cid: str) -> OrderRow:
-        """The INTENT row, committed (the write returns it: no read after it)."""
+        """The INTENT row, committed: the insert is left for the group's COMMIT (one
+        multi-row insert for every user's intent of the group) and returns the row."""
         async with self.db.transaction(single=True) as tx:
-            row = await orders_repo.insert(
+            slot = orders_repo.insert_later(
                 tx,
                 user_id=self.user_id,
                 client_order_id=cid,
@@ -270,12 +281,13 @@ class Executor:
                 trigger_price=draft.trigger_price,
                 stop_price=draft.stop_price,
             )
-        return row
+        return orders_repo.returned_row(slot)
 
     async def _commit_submitted(self, order: OrderRow) -> OrderRow:
+        """SUBMITTED, committed before the send (the update left for the group's
+        COMMIT: the row is the one the intent returned, no other path touches it)."""
         async with self.db.transaction(single=True) as tx:
-            row = await orders_repo.mark_submitted(tx, self.user_id, order.order_id)
-        assert row is not None
+            row = orders_repo.mark_submitted_later(tx, order)
         return row
 
     async def _send(self, request: OrderRequest) -> OrderState:
@@ -364,6 +376,11 @@ class Executor:
                 waits - 1,
             )
         self._fee_waits.pop(order.order_id, None)
+        held = self.held
+        if known and held is not None and order.filled <= 0:
+            recorded = await self._record_later(order, state, facts, held)
+            if recorded is not None:
+                return recorded
         async with self.db.transaction() as tx:
             before, fresh = await orders_repo.apply_state_rows(
                 tx, self.user_id, order.order_id, state, order if known else None
@@ -373,6 +390,36 @@ class Executor:
             # written with it (below), so the fills table need not be asked
             self._none_recorded = before.filled <= 0  # read before _record_fills awaits
             n = await self._record_fills(tx, fresh, state, facts)
+        return n, fresh
+
+    async def _record_later(
+        self, order: OrderRow, state: OrderState, facts: MarketFacts, held: HeldPositions
+    ) -> tuple[int, OrderRow] | None:
+        """``_record_row`` for an order this executor just submitted (``order`` is its
+        row as written, nothing recorded for it yet): the fills booked on the loop's
+        view of the positions, every write but the notification left for the group's
+        COMMIT; the view takes the new rows once committed. None when the state changes
+        nothing (the caller records it as usual)."""
+        sides = await held.booked(order.symbol)
+        try:
+            async with self.db.transaction(single=True) as tx:
+                fresh = orders_repo.apply_state_later(tx, order, state)
+                if fresh is None:
+                    return None
+                n = await record_fills_later(
+                    tx,
+                    sides,
+                    user_id=self.user_id,
+                    mode=self.mode,
+                    order=fresh,
+                    state=state,
+                    facts=facts,
+                    session_id=self.session_id,
+                )
+        except BaseException:
+            held.drop()  # whatever was written, the view is read again
+            raise
+        held.apply(order.symbol, sides)
         return n, fresh
 
     async def _record_fills(

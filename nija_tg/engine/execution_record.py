@@ -21,12 +21,14 @@ from decimal import Decimal
 
 from nija_tg.core.events import Fill, StopHit
 from nija_tg.core.models import FillInfo, MarketInfo, OrderState, Side
-from nija_tg.engine.bookkeeping import FillEffect, book_fill, fee_in_quote
+from nija_tg.engine.bookkeeping import FillEffect, book_fill, book_fill_later, fee_in_quote
 from nija_tg.engine.notify import tell
 from nija_tg.storage import fills as fills_repo
+from nija_tg.storage import sessions as sessions_repo
 from nija_tg.storage import settings_repo
 from nija_tg.storage.db import Transaction
 from nija_tg.storage.orders import OrderRow
+from nija_tg.storage.positions import PositionRow
 
 ZERO = Decimal(0)
 
@@ -169,6 +171,58 @@ async def record_fills(
             mode=mode,
         )
         inserted.append((f, fee_q, effect))
+    if inserted:
+        leverage = None
+        if not facts.spot:  # the loop sets the user's leverage cap on every swap market
+            leverage = int((await settings_repo.load_in(tx, user_id)).leverage_cap)
+        await tell(tx, user_id, fill_event(order, facts, mode, inserted, leverage))
+    return len(inserted)
+
+
+async def record_fills_later(
+    tx: Transaction,
+    sides: dict[str, PositionRow],
+    *,
+    user_id: int,
+    mode: str,
+    order: OrderRow,
+    state: OrderState,
+    facts: MarketFacts,
+    session_id: int | None,
+) -> int:
+    """``record_fills`` for an order none of whose fills is recorded yet, booked on
+    ``sides`` (the loop's view of the symbol's rows, changed in place) with every write
+    but the notification left for the group's COMMIT: nothing is read but the session's
+    P&L (a closed trade) and the leverage (a swap). Returns how many fills."""
+    inserted: list[tuple[FillInfo, Decimal, FillEffect]] = []
+    closed: list[Decimal] = []
+    seen: set[str] = set()
+    for f in await new_fills(tx, user_id, mode, order, state, none_recorded=True):
+        if f.trade_id in seen:  # a trade listed twice is recorded once
+            continue
+        seen.add(f.trade_id)
+        fee_q = fee_in_quote(f.fee, f.fee_currency, facts.base, f.price)
+        effect = book_fill_later(
+            tx,
+            sides,
+            user_id=user_id,
+            symbol=order.symbol,
+            side=f.side,
+            amount=f.amount,
+            price=f.price,
+            fee_quote=fee_q,
+            spot=facts.spot,
+            position_side=order.position_side,
+            reduce_only=order.reduce_only,
+            contract_size=facts.contract_size,
+            mode=mode,
+        )
+        fills_repo.insert_later(tx, user_id, order.order_id, order.exchange_id, f, effect.realized)
+        closed.extend(effect.closed_trades)
+        inserted.append((f, fee_q, effect))
+    session = order.session_id if order.session_id is not None else session_id
+    if session is not None and closed:
+        await sessions_repo.add_trade_results_later(tx, user_id, session, closed)
     if inserted:
         leverage = None
         if not facts.spot:  # the loop sets the user's leverage cap on every swap market

@@ -1,10 +1,18 @@
-"""The user's open positions as the trading loop knows them: read once per candle close
-(one query for all markets) instead of once per market and step.
+"""The user's open positions as the trading loop knows them: read once (one query for
+all markets), then kept in step with what the loop itself writes.
 
-Positions change only through this user's executor (fills it records) and the loop's
-own stop updates, so the view stays exact as long as the loop marks it stale after
-every order it submits, withdraws or refreshes (``invalidate``) and applies its own stop
-updates (``stop_moved``). A stale view is read again on first use.
+Positions change only through this user's loop: the fills its executor records (the
+executor applies each committed fill's new sides here, ``apply``) and its own stop
+moves (``stop_moved``). So the view is trusted from one close to the next and no order
+needs a read of the positions again. A path that books fills without applying them
+here (a stop on the exchange found filled, a position closed outside the bot, an
+order's outcome found by a look-up) writes through ``storage.positions``' immediate
+writes, which count per user (``positions.written``): a view whose count moved reads
+the rows again on first use. ``drop`` forces that (a write of the view's own failed).
+
+The view holds every mode's rows of the user (bookkeeping books a fill onto whatever
+row the symbol has, as the table is keyed by user, symbol and side); ``all``,
+``for_symbol`` and ``get`` show only the rows of ``mode``.
 """
 
 from __future__ import annotations
@@ -18,54 +26,103 @@ from nija_tg.storage.db import Reader
 from nija_tg.storage.positions import PositionRow
 
 
+def _order(p: PositionRow) -> tuple[float, str, str]:
+    return (p.opened_at, p.symbol, p.side)  # as positions.list_for_user sorts
+
+
 class HeldPositions:
     def __init__(self, db: Reader, user_id: int) -> None:
         self.db = db
         self.user_id = user_id
         self.mode: str | None = None  # only positions opened in this mode (None: all)
-        self._rows: list[PositionRow] | None = None
+        self._every: dict[tuple[str, str], PositionRow] | None = None  # every mode's
+        self._rows: list[PositionRow] | None = None  # this mode's, oldest first
         self._by_symbol: dict[str, dict[str, PositionRow]] = {}
+        self._epoch = 0  # ``positions.written`` when the rows were read
         self.reads = 0  # queries made (tests, benchmarks)
 
     def invalidate(self) -> None:
-        """Read again on next use (an order may have changed the positions)."""
+        """The positions may have changed: the view is read again on next use if
+        anything wrote them around it (``positions.written``), else kept."""
+        if self._every is not None and positions.written(self.user_id) != self._epoch:
+            self.drop()
+
+    def drop(self) -> None:
+        """Read again on next use, whatever happened."""
+        self._every = None
         self._rows = None
 
-    def _set(self, rows: list[PositionRow]) -> None:
+    def _mine(self, p: PositionRow) -> bool:
+        return self.mode is None or p.mode is None or p.mode == self.mode
+
+    def _index(self) -> None:
+        assert self._every is not None
+        rows = sorted((p for p in self._every.values() if self._mine(p)), key=_order)
         self._rows = rows
         self._by_symbol = {}
         for p in rows:
             self._by_symbol.setdefault(p.symbol, {})[p.side] = p
 
-    async def all(self) -> list[PositionRow]:
-        """Every open position, oldest first (as ``positions.list_for_user``). Do not
-        mutate the list: it is the view itself (replaced, never changed, on updates)."""
-        if self._rows is None:
-            self._set(await positions.list_for_user(self.db, self.user_id, self.mode))
+    async def _load(self) -> dict[tuple[str, str], PositionRow]:
+        epoch = positions.written(self.user_id)
+        if self._every is None or epoch != self._epoch:
+            self._epoch = epoch
+            rows = await positions.list_for_user(self.db, self.user_id)
             self.reads += 1
+            self._every = {(p.symbol, p.side): p for p in rows}
+            self._rows = None
+        if self._rows is None:
+            self._index()
+        return self._every
+
+    async def all(self) -> list[PositionRow]:
+        """Every open position of ``mode``, oldest first (as ``positions.list_for_user``).
+        Do not mutate the list: it is the view itself (replaced, never changed)."""
+        await self._load()
         assert self._rows is not None
         return self._rows
 
     async def for_symbol(self, symbol: str) -> dict[str, PositionRow]:
         """{"long": row, "short": row} of ``symbol`` (either may lack); a copy."""
-        if self._rows is None:
-            await self.all()
+        await self._load()
         return dict(self._by_symbol.get(symbol, ()))
 
     async def get(self, symbol: str, side: str) -> PositionRow | None:
         return (await self.for_symbol(symbol)).get(side)
 
+    async def booked(self, symbol: str) -> dict[str, PositionRow]:
+        """Every row of ``symbol`` whatever its mode (what a fill is booked onto); a copy
+        the caller may change and hand back to ``apply`` once its writes committed."""
+        every = await self._load()
+        return {side: p for (sym, side), p in every.items() if sym == symbol}
+
+    def apply(self, symbol: str, sides: dict[str, PositionRow]) -> None:
+        """The rows of ``symbol`` as a committed transaction left them (``booked``'s
+        copy, changed); a side missing from ``sides`` is closed."""
+        if self._every is None:
+            return
+        for key in [k for k in self._every if k[0] == symbol]:
+            del self._every[key]
+        for side, p in sides.items():
+            self._every[(symbol, side)] = p
+        self._index()
+
+    def has(self, symbol: str, side: str) -> bool | None:
+        """Whether the view holds that row (None: the view is not loaded)."""
+        if self._every is None:
+            return None
+        return (symbol, side) in self._every
+
     def stop_moved(
         self, symbol: str, side: str, stop: Decimal | None, anchor: Decimal | None
     ) -> None:
         """Apply a committed ``positions.set_stop`` to the view."""
-        if self._rows is None:
+        if self._every is None:
             return
-        self._set(
-            [
-                dataclasses.replace(p, stop_price=stop, trail_anchor=anchor, updated_at=time.time())
-                if p.symbol == symbol and p.side == side
-                else p
-                for p in self._rows
-            ]
+        p = self._every.get((symbol, side))
+        if p is None:
+            return
+        self._every[(symbol, side)] = dataclasses.replace(
+            p, stop_price=stop, trail_anchor=anchor, updated_at=time.time()
         )
+        self._index()

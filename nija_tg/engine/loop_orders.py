@@ -39,7 +39,9 @@ class LoopOrders:
         time) for the intent -> submitted -> outcome path to complete. A refused exit or
         stop order is told to the user (``tell``; a close tells after reconciling)."""
         ctx = self.ctx
-        task = asyncio.ensure_future(ctx.require_executor().submit(draft))
+        executor = ctx.require_executor()
+        executor.held = ctx.held  # the order's fills are booked on the loop's view
+        task = asyncio.ensure_future(executor.submit(draft))
         try:
             result = await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -49,8 +51,8 @@ class LoopOrders:
                 log.warning("user %s: submit ended with %s", ctx.user_id, task.exception())
             raise
         finally:
-            ctx.held.invalidate()  # the order's fills moved the positions
             if not task.done() or task.cancelled() or task.exception() is not None:
+                ctx.held.drop()  # the outcome is not known here: read the positions again
                 ctx.account_moved()
             elif task.result().filled > 0:
                 ctx.account_moved()  # the account holds something else now

@@ -16,6 +16,7 @@ reads the account: a position it no longer holds is booked as closed outside the
 from __future__ import annotations
 
 import logging
+import time
 from decimal import Decimal
 
 from nija_tg.core import risk
@@ -111,13 +112,16 @@ class TradingActions:
     async def set_stop(
         self, symbol: str, side: str, stop: Decimal | None, anchor: Decimal | None
     ) -> None:
+        """The position's stop moved: committed before the loop goes on, the update
+        left for the group's COMMIT (one statement for every user's moved stops of the
+        group, no savepoint) when the loop's view holds the position."""
         ctx = self.ctx
+        await ctx.held.all()  # the view, read if it must be
+        if not ctx.held.has(symbol, side):
+            return  # no such position open (the view is exact): nothing to move
         async with ctx.db.transaction() as tx:
-            moved = await positions.set_stop(tx, ctx.user_id, symbol, side, stop, anchor)
-        if moved:
-            ctx.held.stop_moved(symbol, side, stop, anchor)
-        else:
-            ctx.held.invalidate()
+            positions.set_stop_later(tx, ctx.user_id, symbol, side, stop, anchor, time.time())
+        ctx.held.stop_moved(symbol, side, stop, anchor)
 
     async def act(self, key: MarketKey, signal: Signal, blocked: bool) -> None:
         """The strategy's part, as the gate allows (``core.strategy_intents``)."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from nija_tg.core.models import FillInfo, Side
-from nija_tg.storage.db import Reader, Transaction
+from nija_tg.storage.db import Batched, Reader, Transaction
 
 ZERO = Decimal(0)
 
@@ -80,6 +80,43 @@ async def insert(
         ),
     )
     return cur.lastrowid if cur.rowcount else None
+
+
+_INSERT_LATER = Batched(
+    "INSERT OR IGNORE INTO fills(user_id, order_id, exchange_id, trade_id, symbol, side, "
+    "amount, price, fee, fee_currency, ts, realized_pnl) VALUES ",
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+)
+
+
+def insert_later(
+    tx: Transaction,
+    user_id: int,
+    order_id: int | None,
+    exchange_id: str,
+    fill: FillInfo,
+    realized_pnl: Decimal | None,
+) -> None:
+    """``insert`` (with the P&L it realised) left for the group's COMMIT: for a trade
+    the caller knows is not recorded yet (no fill id comes back)."""
+    tx.later(
+        _INSERT_LATER,
+        ("fill", user_id, exchange_id, fill.trade_id),
+        (
+            user_id,
+            order_id,
+            exchange_id,
+            fill.trade_id,
+            fill.symbol,
+            fill.side.value,
+            str(fill.amount),
+            str(fill.price),
+            str(fill.fee),
+            fill.fee_currency or None,
+            fill.ts / 1000,
+            None if realized_pnl is None else str(realized_pnl),
+        ),
+    )
 
 
 async def set_realized_pnl(tx: Transaction, user_id: int, fill_id: int, pnl: Decimal) -> None:

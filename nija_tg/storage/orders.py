@@ -6,6 +6,7 @@ prices are Decimal stored as TEXT.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from nija_tg.core.models import (
     OrderType,
     Side,
 )
-from nija_tg.storage.db import Reader, Transaction
+from nija_tg.storage.db import Batched, Reader, Returned, Transaction
 
 UNRESOLVED = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.OPEN)
 
@@ -156,6 +157,153 @@ async def insert(
     out = _row(row)
     assert out is not None
     return out
+
+
+_INSERT_LATER = Batched(
+    "INSERT INTO orders(user_id, client_order_id, exchange_id, mode, symbol, side, type, "
+    "amount, price, purpose, status, exchange_order_id, session_id, reduce_only, "
+    "position_side, trigger_price, stop_price, created_at, updated_at) VALUES ",
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    " RETURNING *",
+    returning="client_order_id",
+)
+_SUBMITTED_LATER = Batched(
+    "UPDATE orders SET status = v.column3, updated_at = v.column4 FROM (VALUES ",
+    "(?, ?, ?, ?)",
+    ") AS v WHERE orders.user_id = v.column1 AND orders.order_id = v.column2",
+)
+_STATE_LATER = Batched(
+    "UPDATE orders SET status = v.column3, filled = v.column4, average = v.column5, "
+    "fee = v.column6, exchange_order_id = v.column7, updated_at = v.column8 FROM (VALUES ",
+    "(?, ?, ?, ?, ?, ?, ?, ?)",
+    ") AS v WHERE orders.user_id = v.column1 AND orders.order_id = v.column2",
+)
+
+
+def insert_later(
+    tx: Transaction,
+    *,
+    user_id: int,
+    client_order_id: str,
+    exchange_id: str,
+    mode: str,
+    symbol: str,
+    side: Side,
+    type: OrderType,
+    amount: Decimal,
+    price: Decimal | None = None,
+    purpose: str = "entry",
+    session_id: int | None = None,
+    reduce_only: bool = False,
+    position_side: str | None = None,
+    trigger_price: Decimal | None = None,
+    stop_price: Decimal | None = None,
+) -> Returned:
+    """``insert`` of an INTENT left for the group's COMMIT: the row comes back after it
+    (``returned_row``), as the group's one multi-row insert returned it."""
+    now = time.time()
+    slot = tx.later(
+        _INSERT_LATER,
+        ("order.new", client_order_id),
+        (
+            user_id,
+            client_order_id,
+            exchange_id,
+            mode,
+            symbol,
+            side.value,
+            type.value,
+            str(amount),
+            _s(price),
+            purpose,
+            OrderStatus.INTENT.value,
+            None,
+            session_id,
+            int(reduce_only),
+            position_side,
+            _s(trigger_price),
+            _s(stop_price),
+            now,
+            now,
+        ),
+        returned=True,
+    )
+    assert slot is not None
+    return slot
+
+
+def returned_row(slot: Returned) -> OrderRow:
+    """The row ``insert_later`` wrote (its group committed)."""
+    row = _row(slot.row)
+    if row is None:
+        raise RuntimeError("the order's insert returned no row")
+    return row
+
+
+def mark_submitted_later(tx: Transaction, order: OrderRow) -> OrderRow:
+    """``mark_submitted`` of ``order`` (the row as its caller wrote it) left for the
+    group's COMMIT; returns the row as it will be stored."""
+    row = dataclasses.replace(order, status=OrderStatus.SUBMITTED, updated_at=time.time())
+    tx.later(
+        _SUBMITTED_LATER,
+        ("order.submitted", order.order_id),
+        (order.user_id, order.order_id, row.status.value, row.updated_at),
+    )
+    return row
+
+
+def apply_state_later(tx: Transaction, known: OrderRow, state: OrderState) -> OrderRow | None:
+    """``apply_state_rows`` against ``known`` (the row as the caller last wrote it: an
+    order in flight that no other path touches), the update left for the group's
+    COMMIT. Returns the row as it will be stored, or None when ``state`` changes
+    nothing (the caller then reads the row: ``apply_state_rows``)."""
+    after = _applied(known, state)
+    if after is None:
+        return None
+    tx.later(
+        _STATE_LATER,
+        ("order.state", known.order_id),
+        (
+            known.user_id,
+            known.order_id,
+            after.status.value,
+            str(after.filled),
+            _s(after.average),
+            str(after.fee),
+            after.exchange_order_id,
+            after.updated_at,
+        ),
+    )
+    return after
+
+
+def _applied(current: OrderRow, state: OrderState) -> OrderRow | None:
+    """``current`` with the exchange's view ``state`` taken (a terminal status is
+    never left, the filled amount never decreases); None when nothing changes."""
+    status = state.status
+    if current.status in TERMINAL_ORDER_STATUSES and status is not current.status:
+        status = current.status
+    filled = max(current.filled, state.filled)
+    average = state.average if state.average is not None else current.average
+    fee = max(current.fee, state.fee)
+    exch_id = state.exchange_order_id or current.exchange_order_id
+    if (
+        status is current.status
+        and filled == current.filled
+        and average == current.average
+        and fee == current.fee
+        and exch_id == current.exchange_order_id
+    ):
+        return None
+    return dataclasses.replace(
+        current,
+        status=status,
+        filled=filled,
+        average=average,
+        fee=fee,
+        exchange_order_id=exch_id,
+        updated_at=time.time(),
+    )
 
 
 async def adopt(

@@ -1,7 +1,9 @@
 """SQLite ``PaperStore``: each user's paper exchange state as JSON in ``paper_accounts``.
 
 Saves run in their own short transaction: the paper exchange is "the exchange", kept
-apart from the engine's own bookkeeping exactly as a real exchange would be.
+apart from the engine's own bookkeeping exactly as a real exchange would be. A save is
+durable when it returns (its caller waits for the COMMIT), the upsert left for the
+group's COMMIT: every paper account saved in one group is one statement.
 """
 
 from __future__ import annotations
@@ -10,7 +12,13 @@ import json
 import time
 
 from nija_tg.exchange.paper import PaperState
-from nija_tg.storage.db import Database, Transaction
+from nija_tg.storage.db import Batched, Database, Transaction
+
+_SAVE = Batched(
+    "INSERT INTO paper_accounts(user_id, state, updated_at) VALUES ",
+    "(?, ?, ?)",
+    " ON CONFLICT(user_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+)
 
 
 class SqlitePaperStore:
@@ -27,13 +35,8 @@ class SqlitePaperStore:
 
     async def save_paper_state(self, user_id: int | str, state: PaperState) -> None:
         text = json.dumps(state.to_dict(), separators=(",", ":"))
-        async with self.db.transaction(single=True) as tx:  # one upsert
-            await tx.execute(
-                "INSERT INTO paper_accounts(user_id, state, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(user_id) DO UPDATE SET state = excluded.state, "
-                "updated_at = excluded.updated_at",
-                (int(user_id), text, time.time()),
-            )
+        async with self.db.transaction() as tx:  # one upsert, at the COMMIT
+            tx.later(_SAVE, ("paper", int(user_id)), (int(user_id), text, time.time()))
 
 
 async def reset(tx: Transaction, user_id: int) -> bool:

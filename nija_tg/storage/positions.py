@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
-from nija_tg.storage.db import Reader, Transaction
+from nija_tg.storage.db import Batched, Reader, Transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,22 @@ class PositionRow:
     opened_at: float
     updated_at: float
     mode: str | None = None  # "paper" | "live" (None: rows from before it was recorded)
+
+
+# Writes this process made to each user's positions by the statements below that run at
+# once (``upsert``, ``delete``, ``set_stop``). The ``*_later`` writes are a trading
+# loop's own, made from and applied to its view (``engine/held_positions.py``): they do
+# not count. A view whose count moved was written around: it reads the rows again.
+_written: dict[int, int] = {}
+
+
+def written(user_id: int) -> int:
+    """How many immediate writes this process made to ``user_id``'s positions."""
+    return _written.get(user_id, 0)
+
+
+def _wrote(user_id: int) -> None:
+    _written[user_id] = _written.get(user_id, 0) + 1
 
 
 def _opt(text: str | None) -> Decimal | None:
@@ -97,6 +113,7 @@ async def upsert(
 ) -> None:
     """Open or resize a position; an existing row keeps its stop, trailing anchor and
     mode. A new row records ``mode`` (default: the user's mode now)."""
+    _wrote(user_id)
     now = time.time()
     await tx.execute(
         "INSERT INTO positions(user_id, symbol, side, amount, entry_price, entry_fees, "
@@ -122,6 +139,7 @@ async def upsert(
 
 
 async def delete(tx: Transaction, user_id: int, symbol: str, side: str) -> None:
+    _wrote(user_id)
     await tx.execute(
         "DELETE FROM positions WHERE user_id = ? AND symbol = ? AND side = ?",
         (user_id, symbol, side),
@@ -137,6 +155,7 @@ async def set_stop(
     trail_anchor: Decimal | None = None,
 ) -> bool:
     """Set the stop (and trailing anchor) of an open position; False when none is open."""
+    _wrote(user_id)
     cur = await tx.execute(
         "UPDATE positions SET stop_price = ?, trail_anchor = ?, updated_at = ? "
         "WHERE user_id = ? AND symbol = ? AND side = ?",
@@ -150,3 +169,81 @@ async def set_stop(
         ),
     )
     return bool(cur.rowcount)
+
+
+# --- writes left for the group's COMMIT (``Transaction.later``): one statement per group
+
+
+def _key(user_id: int, symbol: str, side: str) -> tuple[str, int, str, str]:
+    return ("position", user_id, symbol, side)
+
+
+_UPSERT_LATER = Batched(
+    "INSERT INTO positions(user_id, symbol, side, amount, entry_price, entry_fees, "
+    "realized_pnl, opened_at, updated_at, mode) VALUES ",
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    " ON CONFLICT(user_id, symbol, side) DO UPDATE SET amount = excluded.amount, "
+    "entry_price = excluded.entry_price, entry_fees = excluded.entry_fees, "
+    "realized_pnl = excluded.realized_pnl, updated_at = excluded.updated_at",
+)
+_DELETE_LATER = Batched(
+    "DELETE FROM positions WHERE (user_id, symbol, side) IN (VALUES ", "(?, ?, ?)", ")"
+)
+_STOP_LATER = Batched(
+    "UPDATE positions SET stop_price = v.column4, trail_anchor = v.column5, "
+    "updated_at = v.column6 FROM (VALUES ",
+    "(?, ?, ?, ?, ?, ?)",
+    ") AS v WHERE positions.user_id = v.column1 AND positions.symbol = v.column2 "
+    "AND positions.side = v.column3",
+)
+
+
+def upsert_later(tx: Transaction, row: PositionRow) -> None:
+    """``upsert`` of ``row`` (its amounts, its ``opened_at``/``updated_at``, its mode)
+    left for the group's COMMIT; an existing row keeps its stop, anchor and mode."""
+    tx.later(
+        _UPSERT_LATER,
+        _key(row.user_id, row.symbol, row.side),
+        (
+            row.user_id,
+            row.symbol,
+            row.side,
+            str(row.amount),
+            str(row.entry_price),
+            str(row.entry_fees),
+            str(row.realized_pnl),
+            row.opened_at,
+            row.updated_at,
+            row.mode,
+        ),
+    )
+
+
+def delete_later(tx: Transaction, user_id: int, symbol: str, side: str) -> None:
+    """``delete`` left for the group's COMMIT."""
+    tx.later(_DELETE_LATER, _key(user_id, symbol, side), (user_id, symbol, side))
+
+
+def set_stop_later(
+    tx: Transaction,
+    user_id: int,
+    symbol: str,
+    side: str,
+    stop_price: Decimal | None,
+    trail_anchor: Decimal | None,
+    updated_at: float,
+) -> None:
+    """``set_stop`` left for the group's COMMIT (a position no longer open is left as
+    it is, as ``set_stop`` does)."""
+    tx.later(
+        _STOP_LATER,
+        ("position.stop", user_id, symbol, side),
+        (
+            user_id,
+            symbol,
+            side,
+            None if stop_price is None else str(stop_price),
+            None if trail_anchor is None else str(trail_anchor),
+            updated_at,
+        ),
+    )

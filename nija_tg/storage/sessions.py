@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from nija_tg.storage.db import Reader, Transaction
+from nija_tg.storage.db import Batched, Reader, Transaction
 
 STATUSES = ("running", "stopped", "paused", "crashed")
 
@@ -137,6 +137,42 @@ async def add_trade_result(tx: Transaction, user_id: int, session_id: int, pnl: 
             str(Decimal(r["pnl"]) + pnl),
             user_id,
             session_id,
+        ),
+    )
+    return True
+
+
+_RESULTS_LATER = Batched(
+    "UPDATE trading_sessions SET trades = trades + v.column3, wins = wins + v.column4, "
+    "losses = losses + v.column5, pnl = v.column6 FROM (VALUES ",
+    "(?, ?, ?, ?, ?, ?)",
+    ") AS v WHERE trading_sessions.user_id = v.column1 AND trading_sessions.session_id = v.column2",
+)
+
+
+async def add_trade_results_later(
+    tx: Transaction, user_id: int, session_id: int, pnls: list[Decimal]
+) -> bool:
+    """``add_trade_result`` for each of ``pnls`` (one body's closed trades), the update
+    left for the group's COMMIT (the session's P&L is read now)."""
+    if not pnls:
+        return True
+    r = await tx.fetchone(
+        "SELECT pnl FROM trading_sessions WHERE user_id = ? AND session_id = ?",
+        (user_id, session_id),
+    )
+    if r is None:
+        return False
+    tx.later(
+        _RESULTS_LATER,
+        ("session", user_id, session_id),
+        (
+            user_id,
+            session_id,
+            len(pnls),
+            sum(1 for p in pnls if p > 0),
+            sum(1 for p in pnls if p < 0),
+            str(Decimal(r["pnl"]) + sum(pnls, Decimal(0))),
         ),
     )
     return True

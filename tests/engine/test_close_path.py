@@ -62,18 +62,50 @@ async def test_held_positions_reads_once_and_follows_the_loops_changes(db):
     assert await held.all() == [] and await held.for_symbol(SYM) == {}
     assert await held.get(SYM, "long") is None
     assert held.reads == 1  # three questions, one query
+    ex.held = held  # the loop's executor books its orders' fills on the view
     await ex.submit(buy())
-    assert await held.all() == []  # still the view read before the order...
-    held.invalidate()  # ...until the loop marks it stale, as it does after every order
-    (pos,) = await held.all()
-    assert (await held.for_symbol(SYM))["long"] == pos and held.reads == 2
+    await ex.submit(buy("0.02"))
+    (pos,) = await held.all()  # applied by the executor: not read again
+    assert held.reads == 1
+    assert pos == await positions.get(db, UID, SYM, "long")  # the view is the table
+    assert pos.amount == Decimal("0.03")
+    held.invalidate()  # nothing wrote around the view: it is kept
+    assert await held.all() == [pos] and held.reads == 1
     async with db.transaction() as tx:
         await positions.set_stop(tx, UID, SYM, "long", Decimal(49000), Decimal(50500))
     held.stop_moved(SYM, "long", Decimal(49000), Decimal(50500))
     moved = await held.get(SYM, "long")
     stored = await positions.get(db, UID, SYM, "long")
     assert (moved.stop_price, moved.trail_anchor) == (stored.stop_price, stored.trail_anchor)
-    assert held.reads == 2
+    assert held.reads == 2  # set_stop wrote around the view: read again
+
+
+async def test_held_positions_follow_fills_booked_around_them(db):
+    """An executor that does not book on the view (a look-up, a reconciliation) writes
+    the positions at once: the view sees that and reads them again."""
+    session_id = await make_user(db)
+    ex = executor(db, FixedPrices(), session_id)
+    held = HeldPositions(db, UID)
+    assert await held.all() == []
+    await ex.submit(buy())
+    (pos,) = await held.all()
+    assert pos == await positions.get(db, UID, SYM, "long") and held.reads == 2
+
+
+async def test_a_close_booked_on_the_view_deletes_the_row_and_counts_the_trade(db):
+    session_id = await make_user(db)
+    ex = executor(db, FixedPrices(), session_id)
+    held = HeldPositions(db, UID)
+    ex.held = held
+    await ex.submit(buy())
+    await ex.submit(OrderDraft(SYM, Side.SELL, OrderType.MARKET, Decimal("0.01"), purpose="exit"))
+    assert await held.all() == [] and await positions.list_for_user(db, UID) == []
+    row = await db.fetchone("SELECT trades, pnl FROM trading_sessions WHERE session_id = ?",
+                            (session_id,))  # fmt: skip
+    assert row["trades"] == 1 and Decimal(row["pnl"]) < 0  # fees, same price
+    fills = await db.fetchall("SELECT realized_pnl FROM fills ORDER BY fill_id")
+    assert [f["realized_pnl"] for f in fills][0] is None and Decimal(fills[1]["realized_pnl"]) < 0
+    assert held.reads == 1
 
 
 # --- executor: no poll while nothing can be unresolved --------------------------------------
