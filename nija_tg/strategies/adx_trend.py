@@ -154,11 +154,16 @@ class AdxTrend(Strategy):
         assert isinstance(params, AdxTrendParams)
         return AdxTrendSeries(self, normalise_frame(candles), params, window)
 
-    def rolling(self, params: StrategyParams, window: int = CANDLE_WINDOW) -> AdxTrendRolling:
+    def rolling(
+        self, params: StrategyParams, window: int = CANDLE_WINDOW
+    ) -> AdxTrendRolling | None:
         """The indicators of the hub's window advanced one candle per close
-        (``AdxTrendRolling``: bitwise ``compute``'s last row, in O(1) numpy calls)."""
+        (``AdxTrendRolling``: bitwise ``compute``'s last row, in O(1) numpy calls);
+        None for lengths below 2 (outside the parameters' bounds: the frame then)."""
         self._check_params(params)
         assert isinstance(params, AdxTrendParams)
+        if min(params.adx_length, params.atr_length) < 2:
+            return None
         return AdxTrendRolling(self, params, window)
 
     def decide(

@@ -101,28 +101,32 @@ async def test_signals_from_indicators_advanced_per_close_equal_the_full_window(
     candle per close (not recomputed over the window), and equal bitwise the full
     computation over the window (``prepared``): while the window grows, once full,
     after a gap of a few candles (caught up together) and after a gap longer than the
-    window (replaced); also for a parameter set first asked for late."""
+    window (replaced); also for a parameter set first asked for late (the default's,
+    which stays in its warm-up in this window: its indicator values are compared)."""
     hub, source, clock, eth = make(window=120)
     hub.subscribe([ETH])
     strategy = get_strategy("adx_trend")
     params = strategy.default_params()
-    short = AdxTrendParams(adx_length=7, ema_fast=9, ema_slow=30, atr_length=10)
+    # warm-up 120 (= the window): these signals act; the default's (300) only warm up
+    fast = AdxTrendParams(adx_length=5, ema_fast=9, ema_slow=20, atr_length=10)
+    assert fast.warmup == 120
     positions = (None, StrategyPosition("long", 1.0), StrategyPosition("short", 1.0))
     boundary = eth[100].ts + TF
     steps = [0] + [1] * 25 + [7, 1, 200, 1, 1, 1]
-    pushed = []
+    pushed, reasons = [], set()
     for k, step in enumerate(steps):
         boundary += step * TF
         clock.set(boundary + hub.grace_ms)
         assert await hub.poll(boundary) == [ETH]
-        for p in (params, short) if k >= 20 else (params,):
+        for p in (fast, params) if k >= 20 else (fast,):
             prepared = hub.prepared(ETH, strategy, p)
             for pos in positions:
                 for allow_short in (False, True):
                     got = hub.signal(ETH, strategy, p, pos, allow_short)
                     want = strategy.evaluate(prepared, pos, params=p, allow_short=allow_short)
                     assert signal_bits(got) == signal_bits(want), (k, p, pos, allow_short)
-        rolling = hub.rolling(ETH, strategy, params)
+                    reasons.add(got.reason.split(":")[0].split(" ")[0])
+        rolling = hub.rolling(ETH, strategy, fast)
         assert rolling is not None and rolling.rows == len(hub.latest(ETH).candles)
         pushed.append(rolling.pushed)
     assert len(hub.latest(ETH).candles) == 120
@@ -131,6 +135,7 @@ async def test_signals_from_indicators_advanced_per_close_equal_the_full_window(
     grew = [b - a for a, b in zip(pushed, pushed[1:], strict=False)]
     assert grew == [1] * 25 + [7, 1, 120, 1, 1, 1]
     assert pushed[0] == 101  # the first window: 101 candles, still growing
+    assert len(reasons - {"warming"}) >= 3  # signals past the warm-up were compared
 
 
 async def test_retryable_error_skips_the_market_for_this_close_only():
