@@ -19,22 +19,12 @@ from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.menus import set_chat_menu
 from nija_tg.handlers.replies import reply
 from nija_tg.handlers.settings_common import args, caller_id, polite, service
+from nija_tg.messages import settings as say
 
 YES, NO = ForgetButton("yes").pack(), ForgetButton("no").pack()
 PENDING_KEY = "forget_confirmation"
 TTL_SECONDS = 600.0
-CONFIRM = (
-    "⚠️ <b>Erase everything?</b>\n"
-    "This deletes your exchange keys, settings, positions and trade history kept here, "
-    "your notification preferences, and stops trading. Positions already open on your "
-    "exchange account are not closed by this, and their stop-loss orders stay there. "
-    "This cannot be undone."
-)
-ERASED = (
-    "🗑 Everything is erased: your keys, settings and history are gone and trading is "
-    "stopped. Send /start if you want to register again."
-)
-NOT_YOURS = "This button is not for you, or it has expired. Send /forget to start again."
+CONFIRM, ERASED, NOT_YOURS = say.FORGET_CONFIRM, say.FORGET_ERASED, say.FORGET_NOT_YOURS
 
 
 @polite
@@ -43,13 +33,13 @@ async def forget(update: Update, context: BotContext) -> None:
     if chat is None:
         return
     if args(context):
-        await reply(update, "Usage: /forget (no arguments); you will be asked to confirm.")
+        await reply(update, say.FORGET_USAGE)
         return
     markup = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton("Yes, erase everything", callback_data=YES),
-                InlineKeyboardButton("Cancel", callback_data=NO),
+                InlineKeyboardButton(say.FORGET_YES_BUTTON, callback_data=YES),
+                InlineKeyboardButton(say.FORGET_NO_BUTTON, callback_data=NO),
             ]
         ]
     )
@@ -90,11 +80,11 @@ async def on_press(update: Update, context: BotContext, button: ForgetButton) ->
         await query.answer(NOT_YOURS)
         return
     if button.erase != "yes":
-        await query.answer("Cancelled.")
+        await query.answer(say.FORGET_CANCELLED_TOAST)
         await _drop_buttons(update)
-        await reply(update, "Cancelled: nothing was erased.")
+        await reply(update, say.FORGET_CANCELLED)
         return
-    await query.answer("Erasing…")
+    await query.answer(say.FORGET_ERASING_TOAST)
     await service(context).forget(caller_id(context))
     if context.user_data is not None:
         context.user_data.clear()

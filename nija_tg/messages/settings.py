@@ -217,3 +217,25 @@ def notify_button(group: str, value: str, current: bool) -> str:
 
 def notify_toast(group: str, value: str) -> str:
     return f"{group}: {value}"
+
+
+# --- /forget ----------------------------------------------------------------------------
+
+FORGET_USAGE = "Usage: /forget (no arguments); you will be asked to confirm."
+FORGET_CONFIRM = (
+    "⚠️ <b>Erase everything?</b>\n"
+    "This deletes your exchange keys, settings, positions and trade history kept here, "
+    "your notification preferences, and stops trading. Positions already open on your "
+    "exchange account are not closed by this, and their stop-loss orders stay there. "
+    "This cannot be undone."
+)
+FORGET_YES_BUTTON = "Yes, erase everything"
+FORGET_NO_BUTTON = "Cancel"
+FORGET_NOT_YOURS = "This button is not for you, or it has expired. Send /forget to start again."
+FORGET_CANCELLED_TOAST = "Cancelled."
+FORGET_CANCELLED = "Cancelled: nothing was erased."
+FORGET_ERASING_TOAST = "Erasing…"
+FORGET_ERASED = (
+    "🗑 Everything is erased: your keys, settings and history are gone and trading is "
+    "stopped. Send /start if you want to register again."
+)
