@@ -368,7 +368,9 @@ class ExchangeStops:
                 after = await executor.withdraw(order)
             finally:
                 self.ctx.held.invalidate()
-            fired = fired or after.filled > 0
+            if after.filled > 0:
+                fired = True
+                self.ctx.account_moved()  # the old stop filled: the reads are stale
             if after.status in (OrderStatus.OPEN, OrderStatus.SUBMITTED):
                 raise StopStillOpenError(f"{p.symbol}: old stop order still open after cancel")
         if fired:  # the old stop closed the position meanwhile: the new one goes too
@@ -438,7 +440,7 @@ class ExchangeStops:
                 ctx.held.invalidate()  # a fill may have been recorded
             if after.filled > 0:
                 fired = True
-                ctx.account_positions = None  # the account holds something else now
+                ctx.account_moved()  # the account holds something else now
             if after.status in (OrderStatus.OPEN, OrderStatus.SUBMITTED):
                 raise StopStillOpenError(f"{symbol}: stop order still open after cancel")
         return fired

@@ -266,8 +266,17 @@ class LoopBook:
         return equity_of(balances, ctx.markets, ctx.prices(), held)
 
     async def save_snapshot(
-        self, balances: list[BalanceLine], held: list[PositionRow], signals: dict[str, Signal]
+        self,
+        balances: list[BalanceLine],
+        held: list[PositionRow],
+        signals: dict[str, Signal],
+        *,
+        point: bool = True,
+        equity: Decimal | None = None,
     ) -> None:
+        """The snapshot the bot reads, worth ``equity`` (default: the close's), with one
+        equity point (``point``: False for a snapshot refreshed after fills, one point
+        per close)."""
         ctx = self.ctx
         last: dict[str, Any] | None = None
         if signals:
@@ -276,7 +285,7 @@ class LoopBook:
                 for s, g in signals.items()
             }
         snap = loop_store.snapshot_of(
-            equity=ctx.equity,
+            equity=ctx.equity if equity is None else equity,
             balances=balances,
             positions=held,
             prices=ctx.prices(),
@@ -288,10 +297,10 @@ class LoopBook:
         ts_s = ctx.clock.now_ms() / 1000
         writer = self.snapshots
         if writer is not None:
-            writer.put(ctx.user_id, snap, ts_s)
+            writer.put(ctx.user_id, snap, ts_s, point=point)
             return
         async with ctx.db.transaction() as tx:
-            await loop_store.write_snapshot(tx, ctx.user_id, snap, ts_s)
+            await loop_store.write_snapshot(tx, ctx.user_id, snap, ts_s, point=point)
             await cash_flows_repo.save_marks(tx, ctx.marks_key, ctx.marks)
 
 

@@ -1,6 +1,8 @@
 """What the trading loop keeps besides orders and fills, through storage/snapshots.py:
 the per-user snapshot the bot reads (equity, balances, positions with open P&L, last
-signal, start-of-day and peak equity) and one equity point per candle close.
+signal, start-of-day and peak equity) and one equity point per candle close. The
+snapshot is written again after an order filled (balances after the fill, for /balance)
+without another equity point.
 
 ``equity_history.ts`` is UTC epoch seconds of the engine clock (simulated time in a
 backtest)."""
@@ -71,11 +73,12 @@ def snapshot_of(
 
 
 async def write_snapshot(
-    tx: Transaction, user_id: int, snap: snapshots.Snapshot, ts_s: float
+    tx: Transaction, user_id: int, snap: snapshots.Snapshot, ts_s: float, *, point: bool = True
 ) -> None:
-    """Replace the user's snapshot and append one equity point at ``ts_s``."""
+    """Replace the user's snapshot and, with ``point``, append one equity point at
+    ``ts_s`` (a snapshot refreshed after the close's fills has none: one per close)."""
     await snapshots.save(tx, user_id, snap)
-    if snap.equity is not None:
+    if point and snap.equity is not None:
         await snapshots.append_equity(tx, user_id, snap.equity, ts_s)
 
 

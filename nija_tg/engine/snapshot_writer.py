@@ -1,13 +1,14 @@
 """Write-behind of the loops' snapshots, equity points and limit marks: one transaction
 for every user's snapshot of a candle close, instead of one per user.
 
-A loop ``put``s its snapshot and equity point; the writer commits everything pending
-when the hub reports that every loop is done with the close (``MarketHub.on_idle``), or
-at the latest ``max_delay`` seconds after the first pending put (a slow loop does not
-hold back the others' snapshots), and on ``close``. A newer snapshot of a user replaces
-its pending one; equity points are all kept. Limit marks (start of day, the day's cash
-flow, the flow-adjusted peak: storage/cash_flows.py) ride in the same transaction, the
-newest per account.
+A loop ``put``s its snapshot and equity point (and, when an order filled at the close,
+the snapshot again with the balances after the fills, without a second point); the
+writer commits everything pending when the hub reports that every loop is done with the
+close (``MarketHub.on_idle``), or at the latest ``max_delay`` seconds after the first
+pending put (a slow loop does not hold back the others' snapshots), and on ``close``. A
+newer snapshot of a user replaces its pending one; equity points are all kept. Limit
+marks (start of day, the day's cash flow, the flow-adjusted peak:
+storage/cash_flows.py) ride in the same transaction, the newest per account.
 
 Snapshots and equity points are derived dashboard data (the bot's /status, /balance,
 charts), recomputed on every candle close: a crash loses at most the batch not yet
@@ -51,11 +52,12 @@ class SnapshotWriter:
         transaction waits for its group's COMMIT)."""
         return len(self._snaps) + len(self._points) + len(self._marks) + self._writing
 
-    def put(self, user_id: int, snap: Snapshot, ts_s: float) -> None:
+    def put(self, user_id: int, snap: Snapshot, ts_s: float, *, point: bool = True) -> None:
         """Queue ``snap`` (replacing the user's pending one) and, when it has an
-        equity, one equity point at ``ts_s``."""
+        equity and ``point``, one equity point at ``ts_s``. A snapshot refreshed after
+        the close's fills goes without a point: one equity point per candle close."""
         self._snaps[user_id] = snap
-        if snap.equity is not None:
+        if point and snap.equity is not None:
             self._points.append((user_id, ts_s, snap.equity))
         if self._timer is None or self._timer.done():
             self._timer = asyncio.ensure_future(self._flush_later())

@@ -99,6 +99,7 @@ class UserLoop:
         )
         self.closes = UserCloses(ctx, self.trading.close)
         self.funding = FundingReader(deps.db, user_id, deps.clock.now_ms)  # swaps' funding
+        self.last_signals: dict[str, Signal] = {}  # of the last close (the snapshot's)
         self.resubscribe = False  # the markets changed with the settings
         self.end_status = "stopped"  # how the session ends when the loop ends by itself
 
@@ -477,8 +478,10 @@ class UserLoop:
                 blocked = await self.book.check_limits(ctx.gate)
             else:  # a held market has no price yet: equity is understated, judge later
                 blocked = ctx.blocked_day == ctx.day
+            self.last_signals = signals
             for key in updated:
                 await self.trading.act(key, signals[key.symbol], blocked)
+            await self._snapshot_after_fills()
         except RetryableError as exc:
             log.warning("user %s: candle %s skipped: %s", self.user_id, boundary, exc)
         return await self._still_needed()
@@ -489,9 +492,26 @@ class UserLoop:
         try:
             self._refresh_view()
             await self.closes.answer_pending(asked=True)
+            await self._snapshot_after_fills()
         except RetryableError as exc:
             log.warning("user %s: close request waits: %s", self.user_id, exc)
         return await self._still_needed()
+
+    async def _snapshot_after_fills(self) -> None:
+        """/balance after each fill, not a candle later: when an order filled since the
+        account was last read (``ctx.account_balances`` None: ``LoopContext.account_moved``),
+        read the balances again and write the snapshot again (equity, balances,
+        positions) without an equity point (one per close: live and backtest curves
+        stay alike). The new read also sizes what this loop sends before the next close;
+        ``ctx.equity`` stays the close's (what the limits and the sizing judged)."""
+        ctx = self.ctx
+        if ctx.account_balances is not None or ctx.account is None:
+            return
+        balances = await ctx.account.fetch_balance()
+        ctx.account_balances = balances
+        held = await ctx.held.all()
+        equity = await self.book.equity_now(balances, held)
+        await self.book.save_snapshot(balances, held, self.last_signals, point=False, equity=equity)
 
     # --- the gate ------------------------------------------------------------------------
 
