@@ -9,9 +9,9 @@ from telegram.ext import CommandHandler
 
 from nija_tg.core.models import OrderStatus, OrderType, Role, Side, TradingMode, UserStatus
 from nija_tg.core.trading_gate import TradingSwitch
-from nija_tg.messages import text as fmt
 from nija_tg.handlers.callback_data import RefreshButton, TradeButton
 from nija_tg.handlers.reports import send_dashboard
+from nija_tg.messages import text as fmt
 from nija_tg.storage import audit, credentials, orders, snapshots, users
 from nija_tg.storage.db import Database
 from tests.handlers.harness import ADMIN_ID, BotHarness
