@@ -10,6 +10,8 @@ priced from the emulator; what /balance shows is read through ``ReportsService``
 
 from __future__ import annotations
 
+import asyncio
+import time
 from decimal import Decimal
 
 from nija_tg.core.models import TradingMode
@@ -43,12 +45,25 @@ async def shown(rig: StopRig) -> dict[str, Decimal]:
     return {line.currency: line.total for line in report.lines}
 
 
+async def shown_when(rig: StopRig, done, timeout: float = 5.0) -> dict[str, Decimal]:
+    """What /balance shows once ``done`` holds of it, or at ``timeout`` (the clock is
+    paced: no candle closes meanwhile)."""
+    end = time.monotonic() + timeout
+    while True:
+        balances = await shown(rig)
+        if done(balances) or time.monotonic() > end:
+            return balances
+        await asyncio.sleep(0.02)
+
+
 def same(shown: Decimal, held: Decimal) -> bool:
     """Kraken reports balances to 4 decimals; the emulator keeps more."""
     return abs(shown - held) < Decimal("0.0001")
 
 
 async def points(rig: StopRig) -> int:
+    """Equity points written (pending ones written first)."""
+    await rig.daemon.deps.snapshots.flush()
     return len(await snapshots.equity_history(rig.db, UID, limit=1000))
 
 
@@ -76,7 +91,7 @@ async def test_live_balance_shows_a_close_asked_between_closes_at_once(live):
     assert await until(lambda: loop.closes_done == 1, 10), "request not answered"
     assert await rig.position() is None
     assert rig.acct.balances.get("ETH", Decimal(0)) == 0
-    after = await shown(rig)
+    after = await shown_when(rig, lambda b: "ETH" not in b)  # the loop's step ends
     assert "ETH" not in after, "the balance still shows the coins sold on /close"
     assert same(after["USD"], rig.acct.balances["USD"])
     assert await points(rig) == 1  # no close happened since the entry's
