@@ -74,10 +74,11 @@ WebSocket: the swap market socket's K-line channel (``/swap-market``, gzip frame
 
 Not covered: spot or coin-M trading, TRIGGER_*/TAKE_PROFIT*/STOP (limit)/trailing orders,
 attached ``stopLoss``/``takeProfit`` JSON, ``closePosition``, partial fills, isolated
-margin, liquidation, order books, account websockets, fill ids (the real ``allFillOrders``
-has none), income types other than funding. Funding (``ledger.set_funding``, off by
-default) and its income rows (``GET /openApi/swap/v2/user/income``): bingx_ledger.py,
-bingx_account.py.
+margin, liquidation itself (positions report the cross-margin ``liquidationPrice``,
+bingx_ledger.py, but nothing is liquidated), order books, account websockets, fill ids
+(the real ``allFillOrders`` has none), income types other than funding. Funding
+(``ledger.set_funding``, off by default) and its income rows (``GET
+/openApi/swap/v2/user/income``): bingx_ledger.py, bingx_account.py.
 """
 
 from __future__ import annotations

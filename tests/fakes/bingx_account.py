@@ -104,9 +104,11 @@ class BingXAccount:
         answer; ``positionSide`` is ``LONG``/``SHORT`` by the position's sign also in
         one-way mode, where ``onlyOnePosition`` is true (as recorded), and ccxt takes the
         side from it. ``positionAmt`` is unsigned, in the base coin (contract size 1).
-        A flat position is not listed."""
+        ``liquidationPrice`` is the cross-margin one (``SwapLedger.liquidation_price``;
+        0 when no price liquidates it, as BingX answers). A flat position is not
+        listed."""
         rows, hedged = [], acct.api_key in self.ledger.hedged
-        for (key, symbol, _), pos in self.ledger.positions.items():
+        for (key, symbol, side), pos in self.ledger.positions.items():
             if key != acct.api_key or not pos.size:
                 continue
             if params.get("symbol") not in (None, native(symbol)):
@@ -115,6 +117,8 @@ class BingXAccount:
             mark = self.emu.mark_price(symbol) or pos.entry
             margin = abs(pos.size) * pos.entry / lev
             upnl = (mark - pos.entry) * pos.size
+            liq = self.ledger.liquidation_price(key, symbol, side)
+            price_places = CONTRACTS[self.emu.split_symbol(symbol)[0]][4]
             rows.append(
                 {
                     "positionId": pos.position_id,
@@ -130,7 +134,7 @@ class BingXAccount:
                     "leverage": lev,
                     "unrealizedProfit": num(upnl, 4),
                     "realisedProfit": num(pos.realised, 4),
-                    "liquidationPrice": 0,
+                    "liquidationPrice": num(liq, price_places) if liq else "0",
                     "pnlRatio": num(upnl / margin if margin else ZERO, 4),
                     "maxMarginReduction": "0.0000",
                     "riskRate": "0.0000",

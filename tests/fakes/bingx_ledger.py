@@ -25,6 +25,9 @@ from tests.fakes.emulator_base import EmuFill, EmuOrder, Ledger
 
 ZERO = Decimal(0)
 TAKER_FEE = Decimal("0.0005")
+# BingX's fee schedule: "The maintenance margin rate is 0.5%" (tier-1 rates answered today
+# are at or below it: ETH-USDT 0.33 % in ccxt's recorded leverage-tier answer)
+MAINT_MARGIN_RATE = Decimal("0.005")
 DEFAULT_LEVERAGE = 10
 ORDER_ID_BASE = 1_809_000_000_000_000_000
 FUNDING_INTERVAL_MS = 8 * 3_600_000  # 00:00, 08:00, 16:00 UTC
@@ -195,6 +198,35 @@ class SwapLedger(Ledger):
             "equity": balance + upnl,
             "available": balance + min(upnl, ZERO) - used - frozen,
         }
+
+    def liquidation_price(self, key: str, symbol: str, side: str) -> Decimal:
+        """The mark price of ``symbol`` at which the position on ``side`` would be
+        liquidated, cross margin: the whole wallet backs it. BingX liquidates when the
+        margin rate falls to the maintenance margin rate plus the taker fee (support
+        articles "Perpetual Futures | Fee Schedule", "Account Structure"), i.e. when
+        wallet + open P&L = (m + f) x notional at the mark. Solved for this position's
+        price with every other position held at its mark now (approximate in hedge
+        mode, where the other side of the same symbol moves too). 0 when no price above
+        zero liquidates it (a long backed by more than its notional), which is what
+        BingX answers for "not applicable"."""
+        pos = self.positions.get((key, symbol, side))
+        if pos is None or not pos.size:
+            return ZERO
+        keep = MAINT_MARGIN_RATE + TAKER_FEE
+        wallet = self.accounts[key].balances.get("USDT", ZERO)
+        others_upnl = others_notional = ZERO
+        for (acct, sym, sd), other in self.positions.items():
+            if acct != key or not other.size or (sym, sd) == (symbol, side):
+                continue
+            mark = self.mark(sym) or other.entry
+            others_upnl += (mark - other.entry) * other.size
+            others_notional += abs(other.size) * mark
+        q = pos.size
+        # wallet + U_o + (P - E) q = keep (|q| P + N_o)
+        price = (pos.entry * q - wallet - others_upnl + keep * others_notional) / (
+            q - keep * abs(q)
+        )
+        return max(price, ZERO)
 
     def market_price(self, symbol: str) -> Decimal | None:
         return self.price_of(symbol)

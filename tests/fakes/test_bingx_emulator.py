@@ -387,3 +387,27 @@ async def test_position_mode_switch_refused_while_an_order_or_position_is_open(
     await ex.create_order(ETH, "market", "sell", 1, None, {"reduceOnly": True})
     await ex.set_position_mode(True)
     assert (await ex.fetch_position_mode())["hedged"] is True
+
+
+async def test_positions_report_the_cross_margin_liquidation_price(
+    emu: BingXEmulator, ex, account
+) -> None:
+    """Cross margin: liquidated where wallet + open P&L = (maintenance 0.5 % + taker
+    0.05 %) x notional at the mark. A 10x short of 1 BTC at 50000 on a 10000 USDT wallet
+    (less the 25 USDT fee): (9975 + 50000) / 1.0055 = 59646.9; a long backed by more
+    than its notional cannot be liquidated above zero: 0, as BingX answers."""
+    emu.set_price(BTC, Decimal("50000"))
+    await ex.set_leverage(10, BTC, {"side": "BOTH"})
+    await ex.create_order(BTC, "market", "sell", 1, None)
+    [pos] = await ex.fetch_positions([BTC])
+    assert pos["side"] == "short"
+    assert pos["liquidationPrice"] == pytest.approx(59646.9, abs=0.1)
+    assert pos["info"]["liquidationPrice"] == "59646.9"
+    emu.set_price(ETH, Decimal("3000"))
+    await ex.create_order(ETH, "market", "buy", 1, None)
+    by_symbol = {p["symbol"]: p for p in await ex.fetch_positions()}
+    assert by_symbol[ETH]["info"]["liquidationPrice"] == "0"
+    assert by_symbol[ETH]["liquidationPrice"] is None  # how ccxt parses BingX's 0
+    # the ETH long's fee and its margin share the wallet: the short's liquidation moves
+    short_now = by_symbol[BTC]["liquidationPrice"]
+    assert short_now == pytest.approx((9975 - 1.5 - 0.0055 * 3000 + 50000) / 1.0055, abs=0.1)
