@@ -202,6 +202,8 @@ async def _run(
             finished = False
         if prof is not None:
             prof.disable()
+            if os.environ.get("BENCH_PROFILE_OUT"):  # the whole profile, for pstats
+                prof.dump_stats(os.environ["BENCH_PROFILE_OUT"])
         elapsed = time.perf_counter() - started
         gc.collect()
         rss_after = rss_bytes()

@@ -262,33 +262,29 @@ class Executor:
     async def _commit_intent(self, draft: OrderDraft, cid: str) -> OrderRow:
         """The INTENT row, committed: the insert is left for the group's COMMIT (one
         multi-row insert for every user's intent of the group) and returns the row."""
-        async with self.db.transaction(single=True) as tx:
-            slot = orders_repo.insert_later(
-                tx,
-                user_id=self.user_id,
-                client_order_id=cid,
-                exchange_id=self.exchange_id,
-                mode=self.mode,
-                symbol=draft.symbol,
-                side=draft.side,
-                type=draft.type,
-                amount=draft.amount,
-                price=draft.price,
-                purpose=draft.purpose,
-                session_id=self.session_id,
-                reduce_only=draft.reduce_only,
-                position_side=draft.position_side,
-                trigger_price=draft.trigger_price,
-                stop_price=draft.stop_price,
-            )
-        return orders_repo.returned_row(slot)
+        return await orders_repo.insert_soon(
+            self.db,
+            user_id=self.user_id,
+            client_order_id=cid,
+            exchange_id=self.exchange_id,
+            mode=self.mode,
+            symbol=draft.symbol,
+            side=draft.side,
+            type=draft.type,
+            amount=draft.amount,
+            price=draft.price,
+            purpose=draft.purpose,
+            session_id=self.session_id,
+            reduce_only=draft.reduce_only,
+            position_side=draft.position_side,
+            trigger_price=draft.trigger_price,
+            stop_price=draft.stop_price,
+        )
 
     async def _commit_submitted(self, order: OrderRow) -> OrderRow:
         """SUBMITTED, committed before the send (the update left for the group's
         COMMIT: the row is the one the intent returned, no other path touches it)."""
-        async with self.db.transaction(single=True) as tx:
-            row = orders_repo.mark_submitted_later(tx, order)
-        return row
+        return await orders_repo.mark_submitted_soon(self.db, order)
 
     async def _send(self, request: OrderRequest) -> OrderState:
         return await self.account.create_order(request)

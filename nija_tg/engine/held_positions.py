@@ -17,7 +17,6 @@ row the symbol has, as the table is keyed by user, symbol and side); ``all``,
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from decimal import Decimal
 
@@ -122,7 +121,25 @@ class HeldPositions:
         p = self._every.get((symbol, side))
         if p is None:
             return
-        self._every[(symbol, side)] = dataclasses.replace(
-            p, stop_price=stop, trail_anchor=anchor, updated_at=time.time()
+        moved = PositionRow(  # dataclasses.replace written out (once per moved stop)
+            p.user_id,
+            p.symbol,
+            p.side,
+            p.amount,
+            p.entry_price,
+            stop,
+            anchor,
+            p.realized_pnl,
+            p.entry_fees,
+            p.opened_at,
+            time.time(),
+            p.mode,
         )
-        self._index()
+        self._every[(symbol, side)] = moved
+        mine = self._by_symbol.get(symbol)
+        if self._rows is not None and mine is not None and mine.get(side) is p:
+            # same place in the order (opened_at, symbol, side): swap it in
+            self._rows = [moved if r is p else r for r in self._rows]
+            mine[side] = moved
+        else:
+            self._index()

@@ -119,8 +119,7 @@ class TradingActions:
         await ctx.held.all()  # the view, read if it must be
         if not ctx.held.has(symbol, side):
             return  # no such position open (the view is exact): nothing to move
-        async with ctx.db.transaction() as tx:
-            positions.set_stop_later(tx, ctx.user_id, symbol, side, stop, anchor, time.time())
+        await positions.set_stop_soon(ctx.db, ctx.user_id, symbol, side, stop, anchor, time.time())
         ctx.held.stop_moved(symbol, side, stop, anchor)
 
     async def act(self, key: MarketKey, signal: Signal, blocked: bool) -> None:

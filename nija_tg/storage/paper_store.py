@@ -35,8 +35,8 @@ class SqlitePaperStore:
 
     async def save_paper_state(self, user_id: int | str, state: PaperState) -> None:
         text = json.dumps(state.to_dict(), separators=(",", ":"))
-        async with self.db.transaction() as tx:  # one upsert, at the COMMIT
-            tx.later(_SAVE, ("paper", int(user_id)), (int(user_id), text, time.time()))
+        # one upsert at a group's COMMIT, no transaction body of its own
+        await self.db.write_later(_SAVE, ("paper", int(user_id)), (int(user_id), text, time.time()))
 
 
 async def reset(tx: Transaction, user_id: int) -> bool:

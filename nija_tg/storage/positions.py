@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
-from nija_tg.storage.db import Batched, Reader, Transaction
+from nija_tg.storage.db import Batched, Database, Reader, Transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +236,31 @@ def set_stop_later(
     """``set_stop`` left for the group's COMMIT (a position no longer open is left as
     it is, as ``set_stop`` does)."""
     tx.later(
+        _STOP_LATER,
+        ("position.stop", user_id, symbol, side),
+        (
+            user_id,
+            symbol,
+            side,
+            None if stop_price is None else str(stop_price),
+            None if trail_anchor is None else str(trail_anchor),
+            updated_at,
+        ),
+    )
+
+
+async def set_stop_soon(
+    db: Database,
+    user_id: int,
+    symbol: str,
+    side: str,
+    stop_price: Decimal | None,
+    trail_anchor: Decimal | None,
+    updated_at: float,
+) -> None:
+    """``set_stop_later`` without a transaction body of its own (``write_later``):
+    returns once committed."""
+    await db.write_later(
         _STOP_LATER,
         ("position.stop", user_id, symbol, side),
         (

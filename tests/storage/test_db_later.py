@@ -128,3 +128,47 @@ async def test_a_returned_row_is_none_before_the_commit(db, n):
         slots = [tx.later(RETURNING, i, (f"r{i}", "v"), returned=True) for i in range(n)]
         assert all(s is not None and s.row is None for s in slots)
     assert all(s is not None and s.row is not None for s in slots)
+
+
+async def test_write_later_joins_the_open_group_and_returns_once_committed(db):
+    await _table(db)
+    seen = _count(db)
+
+    async def body(i: int) -> None:
+        async with db.transaction() as tx:
+            tx.later(INSERT, ("t", i), (f"b{i}", "body"))
+
+    async def alone(i: int) -> sqlite3.Row:
+        slot = await db.write_later(RETURNING, ("r", i), (f"w{i}", "write"), returned=True)
+        assert slot is not None and slot.row is not None
+        stored = await db.fetchone("SELECT v FROM t WHERE k = ?", (f"w{i}",))
+        assert stored is not None  # committed when it returns
+        return slot.row
+
+    results = await asyncio.gather(*(body(i) for i in range(10)), *(alone(i) for i in range(10)))
+    assert [r["k"] for r in results[10:]] == [f"w{i}" for i in range(10)]
+    assert len([s for s in seen if s.startswith("BEGIN")]) <= 3
+    assert len([s for s in seen if s.startswith("INSERT INTO t")]) <= 6
+
+
+async def test_write_later_stands_when_its_caller_is_cancelled(db):
+    await _table(db)
+    first_in, second_in = asyncio.Event(), asyncio.Event()
+
+    async def body(key: str, inside: asyncio.Event) -> None:
+        async with db.transaction() as tx:
+            tx.later(INSERT, key, (key, "x"))
+            inside.set()
+            await asyncio.sleep(0.05)
+
+    h = asyncio.ensure_future(body("h", first_in))
+    await first_in.wait()
+    s = asyncio.ensure_future(body("s", second_in))
+    await second_in.wait()  # the first body ended: its group is open, behind the second
+    w = asyncio.ensure_future(db.write_later(INSERT, "w", ("w", "x")))
+    await asyncio.sleep(0)  # it joined the group and waits for the COMMIT
+    w.cancel()
+    await asyncio.gather(h, s)
+    assert w.cancelled()
+    keys = {r["k"] for r in await db.fetchall("SELECT k FROM t")}
+    assert keys == {"h", "s", "w"}  # cancelled after it joined a group: the write stands
