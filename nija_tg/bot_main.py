@@ -37,12 +37,14 @@ from nija_tg.services.settings_service import SettingsService
 from nija_tg.services.trading_service import TradingService
 from nija_tg.services.users_service import UserService
 from nija_tg.telegram_out.budget import TELEGRAM_RATE, OutgoingBudget
+from nija_tg.telegram_out.deletion_lane import DeletionLane
 from nija_tg.telegram_out.outbox_sender import Sender
 
 log = logging.getLogger("nija_tg.bot")
 RUNTIME_KEY = "runtime"
 HEALTH_KEY = "health_alerts"
 SENDER_KEY = "outbox_sender"
+LANE_KEY = "deletion_lane"
 SENDER_SETTLE_SECONDS = 5.0  # in-flight notifications finish (else they stay pending)
 
 
@@ -88,6 +90,8 @@ def build_application(settings: Settings) -> Application:
         app.bot_data[SERVICES_KEY] = build_services(runtime)
         await app.bot_data[SERVICES_KEY].users.sync_admins(settings.admin_ids)
         await set_default_menu(app.bot)
+        await lane.start()  # before the first update: deletions get their own connections
+        app.bot_data[LANE_KEY] = lane
         stop = asyncio.Event()
         alerts = HealthAlerts(app.bot_data[SERVICES_KEY].health, app.bot)
         app.bot_data[HEALTH_KEY] = (stop, asyncio.create_task(alerts.run(stop)))
@@ -111,6 +115,9 @@ def build_application(settings: Settings) -> Application:
             stop, task = watch
             stop.set()
             await asyncio.gather(task, return_exceptions=True)
+        running_lane = app.bot_data.pop(LANE_KEY, None)
+        if running_lane is not None:
+            await running_lane.close()
         runtime = app.bot_data.pop(RUNTIME_KEY, None)
         if runtime is not None:
             await runtime.close()
@@ -119,6 +126,13 @@ def build_application(settings: Settings) -> Application:
     base = settings.telegram_api_base_url
     budget = OutgoingBudget(TELEGRAM_RATE, paid_rate=settings.paid_broadcast_rate)
     processor = PerUserUpdateProcessor()
+
+    def deletion_refused(chat_id: int, seconds: float) -> None:  # a 429 on the lane
+        budget.pause(seconds)
+        budget.block_chat(chat_id, seconds)
+
+    lane = DeletionLane(token, f"{base}/bot", on_retry_after=deletion_refused)
+    processor.deletions.use_lane(lane)
     app = (
         ApplicationBuilder()
         .token(token)

@@ -15,6 +15,9 @@ Every deletion goes through :class:`Deletions`, so a message is deleted at most 
 every handler that needs to know learns whether it worked: the update processor
 (update_processor.py) starts the deletion of such messages the moment they arrive, before
 they wait in their sender's queue, and the handlers here and in /connect await it.
+Once the bot runs, the deletion itself goes through the deletion lane
+(telegram_out.deletion_lane: started at once, on HTTP connections of its own), so it does
+not queue behind the replies and notifications of a burst for a connection.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from nija_tg.core.secret_shapes import looks_like_secret
 from nija_tg.handlers.commands import all_command_names
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
+from nija_tg.telegram_out.deletion_lane import DeletionLane
 
 log = logging.getLogger("nija_tg.bot.secret_guard")
 
@@ -114,22 +118,31 @@ class Deletions:
     most once and everyone who asks gets the same answer. The update processor forgets a
     message when its update has been processed."""
 
-    def __init__(self) -> None:
-        self._tasks: dict[tuple[int, int], asyncio.Task[bool]] = {}
-        self._running: set[asyncio.Task[bool]] = set()
+    def __init__(self, lane: DeletionLane | None = None) -> None:
+        self._tasks: dict[tuple[int, int], asyncio.Future[bool]] = {}
+        self._running: set[asyncio.Future[bool]] = set()
+        self.lane = lane
+
+    def use_lane(self, lane: DeletionLane) -> None:
+        """Delete through ``lane`` while it runs (else through the bot, on this loop)."""
+        self.lane = lane
 
     @staticmethod
     def key(message: Message) -> tuple[int, int]:
         return message.chat_id, message.message_id
 
-    def start(self, message: Message) -> asyncio.Task[bool]:
+    def start(self, message: Message) -> asyncio.Future[bool]:
         key = self.key(message)
         task = self._tasks.get(key)
         if task is None:
             if len(self._tasks) >= MAX_TRACKED:  # only if updates bypassed the processor
                 for old in [k for k, t in self._tasks.items() if t.done()]:
                     del self._tasks[old]
-            task = asyncio.get_running_loop().create_task(_delete(message))
+            lane = self.lane
+            if lane is not None and lane.running:
+                task = lane.delete(message.chat_id, message.message_id)
+            else:
+                task = asyncio.get_running_loop().create_task(_delete(message))
             self._tasks[key] = task
             self._running.add(task)
             task.add_done_callback(self._running.discard)
