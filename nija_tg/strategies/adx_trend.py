@@ -44,7 +44,7 @@ from nija_tg.strategies.base import (
     normalise_frame,
     param,
 )
-from nija_tg.strategies.rolling import NAN, EwmRing, RollingIndicators
+from nija_tg.strategies.rolling import NAN, EwmStack, RollingIndicators
 
 W_ADX, W_DI, W_EMA = 0.4, 0.3, 0.3
 COLUMNS = ("close", "adx", "dmp", "dmn", "ema_fast", "ema_slow", "atr")
@@ -337,10 +337,14 @@ class AdxTrendRolling(RollingIndicators):
     """adx_trend's indicators over the hub's window, advanced one candle per close
     (``strategies/rolling.py``): bitwise ``compute``'s last row (``series.frame_*``).
 
-    Per window in flight: the two EMAs; the ATR and the ADX's own ATR (``prenan``), each
-    twice (without and with pandas-ta's epsilon, which a window gets when it holds a
-    zero range: known only when the window is complete); the RMAs of +DM and -DM; the
-    ADX's RMA of DX (twice, from the two ATRs)."""
+    Per window in flight, one stack of recursions advanced together: the two EMAs; the
+    ATR and the ADX's own ATR (``prenan``), each twice (without and with pandas-ta's
+    epsilon, which a window gets when it holds a zero range: known only once the window
+    is complete); the RMAs of +DM and -DM; and a second stack, the ADX's RMA of DX
+    (twice, from the two ATRs of the ADX)."""
+
+    # rows of the first stack
+    EMA_FAST, EMA_SLOW, ATR, ATR_EPS, ATRP, ATRP_EPS, RP, RN = range(8)
 
     def __init__(self, strategy: AdxTrend, params: AdxTrendParams, window: int) -> None:
         super().__init__(window)
@@ -359,17 +363,16 @@ class AdxTrendRolling(RollingIndicators):
         self._tr = (deque(maxlen=keep), deque(maxlen=keep))
         self._prev: Candle | None = None
         self._last_zero = -1  # index of the newest candle with high == low
-        self._ema = (
-            EwmRing(ser.ema_weights(p.ema_fast), w),
-            EwmRing(ser.ema_weights(p.ema_slow), w),
-        )
         atr_w, adx_w = ser.rma_weights(p.atr_length), ser.rma_weights(p.adx_length)
-        self._atr = (EwmRing(atr_w, w), EwmRing(atr_w, w))
-        self._atrp = (EwmRing(adx_w, w), EwmRing(adx_w, w))
-        self._rp, self._rn = EwmRing(adx_w, w), EwmRing(adx_w, w)
-        self._adx = (EwmRing(adx_w, w), EwmRing(adx_w, w))
-        self._di: list[tuple[float, float]] = [(NAN, NAN), (NAN, NAN)]
+        weights = [ser.ema_weights(p.ema_fast), ser.ema_weights(p.ema_slow)]
+        weights += [atr_w, atr_w, adx_w, adx_w, adx_w, adx_w]
+        self._rec = EwmStack(weights, w)
+        self._adx = EwmStack([adx_w, adx_w], w)
+        self._cur = np.zeros((8, 1))
+        self._di = ((NAN, NAN), (NAN, NAN))
         self._row: dict[str, float] | None = None
+        self._ts = NAN
+        self._close_now = NAN
 
     def push(self, candle: Candle) -> None:
         p = self.params
@@ -387,6 +390,7 @@ class AdxTrendRolling(RollingIndicators):
         hl = (d, d + ser.EPS)
         prev = self._prev
         self._prev = candle
+        rec = self._rec
         for v in (0, 1):
             self._hl[v].append(abs(hl[v]))
             if prev is not None:
@@ -394,57 +398,55 @@ class AdxTrendRolling(RollingIndicators):
                 self._tr[v].append(max(abs(hl[v]), abs(high - pc), abs(pc - low)))
             else:
                 self._tr[v].append(NAN)  # a first row has no previous close
-        for ring, length in zip(self._ema, (p.ema_fast, p.ema_slow), strict=True):
-            ring.drop_before(start)
-            ring.step(close)
+        if prev is not None:
+            # +DM / -DM (pandas-ta's, ``series.frame_adx``)
+            up = high - float(prev.high)
+            dn = float(prev.low) - low
+            pos = up if (up > dn and up > 0) else 0.0
+            neg = dn if (dn > up and dn > 0) else 0.0
+            cur = self._cur
+            cur[0, 0] = cur[1, 0] = close
+            cur[2, 0] = cur[4, 0] = self._tr[0][-1]
+            cur[3, 0] = cur[5, 0] = self._tr[1][-1]
+            cur[6, 0] = 0.0 if abs(pos) < ser.EPS else pos
+            cur[7, 0] = 0.0 if abs(neg) < ser.EPS else neg
+            rec.step(cur, start, t)  # every window started before this candle
+        rec.open(t, start)
+        self._adx.open(t, start)
+        for row, length in ((self.EMA_FAST, p.ema_fast), (self.EMA_SLOW, p.ema_slow)):
             s = t - length + 1
             if s >= start:
-                ring.seed(s, self._seed(self._close, length, length))
+                rec.seed(row, s, self._seed(self._close, length, length))
         if prev is None:
             return
-        for v in (0, 1):
-            tr, hls = self._tr[v], self._hl[v]
-            ring = self._atr[v]
-            ring.drop_before(start)
-            ring.step(tr[-1])
-            s = t - p.atr_length + 1
-            if s >= start:
-                # the window's first row: its range (no previous close in the window)
+        s = t - p.atr_length + 1
+        if s >= start:
+            # the window's first row: its range (no previous close in the window)
+            for v, row in ((0, self.ATR), (1, self.ATR_EPS)):
+                hls = self._hl[v]
                 first = hls[len(hls) - p.atr_length]
-                ring.seed(s, self._seed(tr, p.atr_length, p.atr_length, first))
-            ring = self._atrp[v]
-            ring.drop_before(start)
-            ring.step(tr[-1])
-            s = t - p.adx_length + 1
-            if s >= start:  # the first row NaN (``prenan``): 0 in the seed's sum
-                ring.seed(s, self._seed(tr, p.adx_length, p.adx_length - 1, NAN))
-        # +DM / -DM (pandas-ta's, ``series.frame_adx``), their RMAs from a window's row 1
-        up = high - float(prev.high)
-        dn = float(prev.low) - low
-        pos = up if (up > dn and up > 0) else 0.0
-        neg = dn if (dn > up and dn > 0) else 0.0
-        pos = 0.0 if abs(pos) < ser.EPS else pos
-        neg = 0.0 if abs(neg) < ser.EPS else neg
-        for ring, value in ((self._rp, pos), (self._rn, neg)):
-            ring.drop_before(start)
-            ring.step(value)
-            if t - 1 >= start:
-                ring.seed(t - 1, value)
-        last = t - p.adx_length + 1  # the newest window with its ATR started
+                rec.seed(row, s, self._seed(self._tr[v], p.atr_length, p.atr_length, first))
+        last = t - p.adx_length + 1  # the newest window with the ADX's ATR started
+        if last >= start:  # the first row NaN (``prenan``): 0 in the seed's sum
+            for v, row in ((0, self.ATRP), (1, self.ATRP_EPS)):
+                seed = self._seed(self._tr[v], p.adx_length, p.adx_length - 1, NAN)
+                rec.seed(row, last, seed)
+        # the RMAs of +DM / -DM start at a window's row 1 with its value
+        if t - 1 >= start:
+            rec.seed(self.RP, t - 1, float(self._cur[6, 0]))
+            rec.seed(self.RN, t - 1, float(self._cur[7, 0]))
         if last < start:
             return
-        rp, rn = self._rp.view(start, last + 1), self._rn.view(start, last + 1)
+        values = rec.view(start, last + 1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            for v in (0, 1):
-                k = 100.0 / self._atrp[v].view(start, last + 1)
-                dmp = k * rp
-                dmn = k * rn
-                dx = 100.0 * np.abs(dmp - dmn) / (dmp + dmn)
-                ring = self._adx[v]
-                ring.drop_before(start)
-                ring.step(dx[:-1])
-                ring.seed(last, float(dx[-1]))
-                self._di[v] = (float(dmp[0]), float(dmn[0]))
+            k = 100.0 / values[self.ATRP : self.ATRP_EPS + 1]
+            dmp = k * values[self.RP]
+            dmn = k * values[self.RN]
+            dx = 100.0 * np.abs(dmp - dmn) / (dmp + dmn)
+        self._adx.step(dx[:, :-1], start, last)
+        self._adx.seed(0, last, float(dx[0, -1]))
+        self._adx.seed(1, last, float(dx[1, -1]))
+        self._di = ((float(dmp[0, 0]), float(dmn[0, 0])), (float(dmp[1, 0]), float(dmn[1, 0])))
 
     def _seed(self, values: deque[float], length: int, count: int, first: float | None = None):
         """pandas-ta's SMA seed (``series._seeded``) of the last ``length`` values,
@@ -470,14 +472,14 @@ class AdxTrendRolling(RollingIndicators):
         row = dict.fromkeys(COLUMNS, NAN)
         row["close"] = self._close_now
         if n >= p.adx_length + 1:
-            row["adx"] = self._adx[v].at(start)
+            row["adx"] = self._adx.at(v, start)
             row["dmp"], row["dmn"] = self._di[v]
         if n >= p.ema_fast:
-            row["ema_fast"] = self._ema[0].at(start)
+            row["ema_fast"] = self._rec.at(self.EMA_FAST, start)
         if n >= p.ema_slow:
-            row["ema_slow"] = self._ema[1].at(start)
+            row["ema_slow"] = self._rec.at(self.EMA_SLOW, start)
         if n >= p.atr_length + 1:
-            row["atr"] = self._atr[v].at(start)
+            row["atr"] = self._rec.at(self.ATR_EPS if v else self.ATR, start)
         row["ts"] = self._ts
         return row
 

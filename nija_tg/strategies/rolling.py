@@ -17,7 +17,7 @@ same floating-point operations, in the same order, as the full computation over 
 candles (``series.frame_*``), so the values are bitwise equal
 (tests/strategies/test_rolling.py, every candle of the shared ETH file).
 
-:class:`EwmRing` holds one recursion (pandas' ``ewm(adjust=False)``) of every window in
+:class:`EwmStack` holds recursions (pandas' ``ewm(adjust=False)``) of every window in
 flight; :class:`RollingIndicators` is what a strategy returns from ``Strategy.rolling``
 and the hub feeds (``catch_up``: the candles appended since the last close; more than
 a window's worth, or a window it never saw: rebuilt from the window itself).
@@ -38,66 +38,69 @@ from nija_tg.core.signals import Signal, StrategyPosition
 NAN = float("nan")
 
 
-class EwmRing:
-    """pandas' ``ewm(adjust=False, ignore_na=False).mean()`` of every window in flight:
-    the window starting at candle ``s`` is slot ``s - base``. Live windows are the
-    consecutive starts ``lo .. hi - 1``; each is seeded once (``seed``, at the row its
-    recursion starts) and then advanced one row per candle (``step``). The update is
-    ``series._Ewm.step``'s, operation for operation."""
+class EwmStack:
+    """pandas' ``ewm(adjust=False, ignore_na=False).mean()`` of ``k`` recursions (rows)
+    for every window in flight (columns: the window starting at candle ``s`` is column
+    ``s - base``), advanced together: one numpy call per operation for all of them.
 
-    def __init__(self, weights: tuple[float, float], window: int) -> None:
-        self.f, self.a = weights
+    A window's column is opened (``open``) at its first candle and each row is seeded
+    (``seed``) at the row its recursion starts; until then the column holds a
+    placeholder (0, old weight 1) that ``step`` may advance harmlessly: the seed
+    overwrites it. The update is ``series._Ewm.step``'s, operation for operation (x /
+    1.0 is x, so every row is divided by its f + a)."""
+
+    def __init__(self, weights: Sequence[tuple[float, float]], window: int) -> None:
+        self.k = len(weights)
+        self.f = np.array([w[0] for w in weights]).reshape(self.k, 1)
+        self.a = np.array([w[1] for w in weights]).reshape(self.k, 1)
         self.den = self.f + self.a
         self.cap = 2 * window + 2
-        self.w = np.full(self.cap, np.nan)
-        self.old = np.ones(self.cap)
-        self.base = self.lo = self.hi = 0
-        self.simple = True  # every live window: old weight 1, value not NaN
-        self._new = np.empty(self.cap)
-        self._part = np.empty(self.cap)
-        self._moved = np.empty(self.cap, dtype=bool)
+        self.w = np.zeros((self.k, self.cap))
+        self.old = np.ones((self.k, self.cap))
+        self.base = 0  # the start of column 0
+        self.simple = True  # the last stepped columns: old weight 1, no NaN
 
-    def __len__(self) -> int:
-        return self.hi - self.lo
-
-    def drop_before(self, start: int) -> None:
-        """Forget the windows starting before ``start`` (no longer the hub's)."""
-        if start > self.lo:
-            self.lo = min(start, self.hi)
+    def open(self, t: int, lo: int) -> None:
+        """A column for the window starting at candle ``t`` (the ones from ``lo`` on
+        are kept: moved to the front when the array is full)."""
+        if t - self.base >= self.cap:
+            i, j = lo - self.base, t - self.base
+            self.w[:, : j - i] = self.w[:, i:j]
+            self.old[:, : j - i] = self.old[:, i:j]
+            self.base = lo
+        c = t - self.base
+        self.w[:, c] = 0.0
+        self.old[:, c] = 1.0
 
     def view(self, lo: int, hi: int) -> np.ndarray:
-        """The values of the windows starting at ``lo .. hi - 1`` (live ones)."""
-        assert self.lo <= lo <= hi <= self.hi
-        return self.w[lo - self.base : hi - self.base]
+        """Every row of the windows starting at ``lo .. hi - 1`` (a view)."""
+        return self.w[:, lo - self.base : hi - self.base]
 
-    def at(self, s: int) -> float:
-        return float(self.w[s - self.base]) if self.lo <= s < self.hi else NAN
+    def at(self, row: int, s: int) -> float:
+        return float(self.w[row, s - self.base])
 
-    def step(self, cur: float | np.ndarray) -> None:
-        """Advance every live window by one row; ``cur`` is the row's value (one for all
-        windows, or one per live window)."""
-        n = self.hi - self.lo
-        if not n:
+    def seed(self, row: int, s: int, value: float) -> None:
+        """Start recursion ``row`` of the window starting at ``s`` with ``value``."""
+        self.w[row, s - self.base] = value
+        self.old[row, s - self.base] = 1.0
+        if value != value:
+            self.simple = False
+
+    def step(self, cur: np.ndarray, lo: int, hi: int) -> None:
+        """Advance the windows starting at ``lo .. hi - 1`` by one row; ``cur``: the
+        row's value per recursion (shape (k, 1)) or per recursion and window."""
+        if hi <= lo:
             return
-        i, j = self.lo - self.base, self.hi - self.base
-        w = self.w[i:j]
-        if isinstance(cur, np.ndarray):
-            assert len(cur) == n
-            nan_cur = bool(np.isnan(cur).any())
-        else:
-            nan_cur = cur != cur
-        if self.simple and not nan_cur:
+        i, j = lo - self.base, hi - self.base
+        w = self.w[:, i:j]
+        if self.simple and not np.isnan(cur).any():
             # (f * w + a * cur) / (f + a) where w != cur (series._Ewm's simple path)
-            new, part, moved = self._new[:n], self._part[:n], self._moved[:n]
-            np.multiply(self.f, w, out=new)
-            np.multiply(self.a, cur, out=part)
-            np.add(new, part, out=new)
-            if self.den != 1.0:
-                np.divide(new, self.den, out=new)
-            np.not_equal(w, cur, out=moved)
-            np.copyto(w, new, where=moved)
+            new = self.f * w
+            new += self.a * cur
+            new /= self.den
+            np.copyto(w, new, where=w != cur)
             return
-        old = self.old[i:j]
+        old = self.old[:, i:j]
         valid = w == w
         obs = cur == cur
         old_next = np.where(valid, old * self.f, old)
@@ -108,22 +111,6 @@ class EwmRing:
         w[:] = w_next
         old[:] = old_next
         self.simple = bool((old_next == 1.0).all()) and not bool(np.isnan(w_next).any())
-
-    def seed(self, s: int, value: float) -> None:
-        """Start the recursion of the window starting at candle ``s`` (the next start)."""
-        if self.lo == self.hi:
-            self.base = self.lo = self.hi = s
-        assert s == self.hi
-        if s - self.base >= self.cap:  # compact: the live windows to the front
-            i, j = self.lo - self.base, self.hi - self.base
-            self.w[: j - i] = self.w[i:j]
-            self.old[: j - i] = self.old[i:j]
-            self.base = self.lo
-        self.w[s - self.base] = value
-        self.old[s - self.base] = 1.0
-        self.hi = s + 1
-        if value != value:
-            self.simple = False
 
 
 class RollingIndicators(ABC):

@@ -13,6 +13,7 @@ import random
 from collections import deque
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -20,6 +21,8 @@ from nija_tg.core.models import Candle
 from nija_tg.strategies import StrategyPosition, get_strategy
 from nija_tg.strategies.adx_trend import COLUMNS, AdxTrendParams, AdxTrendRolling
 from nija_tg.strategies.base import CANDLE_WINDOW, normalise_frame
+from nija_tg.strategies.rolling import EwmStack
+from nija_tg.strategies.series import _ewm_floats, ema_weights, rma_weights
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 STRAT = get_strategy("adx_trend")
@@ -174,3 +177,27 @@ def test_a_window_built_from_other_candles_than_the_ones_pushed():
     fresh = deque(candles[1000:1080], maxlen=100)
     rolling.catch_up(fresh, 80)
     assert_same_as_full_window(rolling, frame.iloc[1000:1080], params)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_stack_of_windows_is_pandas_ewm_of_each_window(seed):
+    """``EwmStack`` against ``series._ewm_floats`` (pandas' ``ewm(adjust=False)``, the
+    full computation) on every window of series with NaNs: missing values, NaN first
+    values (a window seeded with NaN while its neighbours are plain)."""
+    rng = random.Random(seed)
+    window = 6
+    vals = [
+        rng.choice([float("nan"), 1.0]) if rng.random() < 0.15 else rng.gauss(5, 2)
+        for _ in range(300)
+    ]
+    stack = EwmStack([rma_weights(3), ema_weights(4)], window)
+    for t, x in enumerate(vals):
+        start = max(0, t - window + 1)
+        stack.step(np.full((2, 1), x), start, t)
+        stack.open(t, start)
+        stack.seed(0, t, x)
+        stack.seed(1, t, x)
+        if t >= window - 1:
+            for row, weights in ((0, rma_weights(3)), (1, ema_weights(4))):
+                want = _ewm_floats(vals[start : t + 1], weights)[-1]
+                assert bits(stack.at(row, start)) == bits(want), (t, row)
