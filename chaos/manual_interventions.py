@@ -413,7 +413,9 @@ class Run:
         fills_of: Counter[int] = Counter()
         for r in await self.db.fetchall("SELECT order_id FROM fills"):
             fills_of[r["order_id"]] += 1
-        outbox = await self.db.fetchall("SELECT user_id, kind, text FROM outbox")
+        outbox = await self.db.fetchall(
+            "SELECT user_id, kind, text, event_type, payload FROM outbox"
+        )
         positions = await self.db.fetchall("SELECT * FROM positions")
         for venue, emu in (("kraken", self.kraken), ("bingx", self.bingx)):
             users = {u.acct.api_key: u for u in self.users if u.venue == venue}
@@ -476,6 +478,8 @@ class Run:
     def _stop_messages(self, orders: dict, fills_of: Counter, outbox: list, figures) -> None:
         """ "Stop hit" messages against the stop closes the engine filled, exchange-stop
         fill messages against the exchange stops filled, per user and symbol."""
+        from nija_tg.messages.stored import stored_text
+
         engine_stops: Counter[tuple] = Counter()
         native_stops: Counter[tuple] = Counter()
         for r in orders.values():
@@ -488,7 +492,7 @@ class Run:
         outside = 0
         errors: list[str] = []
         for r in outbox:
-            text = r["text"]
+            text = stored_text(r["text"], r["event_type"], r["payload"])  # as the bot sends it
             symbol = next((s for s in self._symbols() if s in text), "")
             # messages.render: "🛑 <b>Stop hit</b>: …" (the engine's stop close) and
             # "🛑 <b>Stop hit on the exchange</b>: …" (the stop order that fired)

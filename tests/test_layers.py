@@ -79,6 +79,15 @@ def test_the_engine_never_imports_handlers():
     assert offenders("engine", ("nija_tg.handlers",)) == {}
 
 
+def test_the_engine_queues_events_never_words():
+    """The engine queues events as data (core.events_codec); the bot renders them
+    (messages) and sends them (telegram_out). tests/engine/test_sender_events.py checks
+    the same of the running process (``nija_tg.engine_main``'s imports)."""
+    forbidden = ("nija_tg.messages", "nija_tg.telegram_out", "telegram")
+    assert offenders("engine", forbidden) == {}
+    assert offenders("storage", forbidden) == {}
+
+
 def test_only_the_exchange_gateway_imports_ccxt():
     users = [
         str(path.relative_to(REPO))

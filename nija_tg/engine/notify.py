@@ -1,12 +1,13 @@
-"""The engine tells a user something: a typed event (``core.events``) rendered by the one
-renderer (``messages.render``) into an outbox row, in the caller's transaction, under
-the event's kind (the user's /notify preference) and dedupe key. No engine module
-builds message text."""
+"""The engine tells a user something: a typed event (``core.events``) queued as an outbox
+row of its type and data (``core.events_codec``), in the caller's transaction, under the
+event's kind (the user's /notify preference) and dedupe key. The bot's sender renders it
+(``messages.render``) when it sends: no engine module builds message text, and the
+engine process does not import the renderer."""
 
 from __future__ import annotations
 
+from nija_tg.core import events_codec
 from nija_tg.core.events import Event
-from nija_tg.messages.render import render
 from nija_tg.storage import outbox
 from nija_tg.storage.db import Transaction
 
@@ -14,6 +15,7 @@ from nija_tg.storage.db import Transaction
 async def tell(tx: Transaction, user_id: int, event: Event) -> int | None:
     """Queue ``event`` for ``user_id``; the outbox id, or None (turned off, no such
     user, or told already: same dedupe key)."""
-    return await outbox.enqueue(
-        tx, user_id, event.kind, render(event), dedupe_key=event.dedupe_key(user_id)
+    event_type, payload = events_codec.dumps(event)
+    return await outbox.enqueue_event(
+        tx, user_id, event.kind, event_type, payload, dedupe_key=event.dedupe_key(user_id)
     )

@@ -23,13 +23,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from nija_tg.core import events_codec
 from nija_tg.core.events import CloseAnswer, CloseExpired, CloseNothing, CloseRefused
 from nija_tg.core.models import OrderStatus
 from nija_tg.engine.exchange_stops import CLOSED_OUTSIDE
 from nija_tg.engine.execution import ExecutionResult
 from nija_tg.engine.loop_context import LoopContext
 from nija_tg.engine.notify import tell
-from nija_tg.messages.render import render
 from nija_tg.storage import close_requests
 from nija_tg.storage.close_requests import DONE, FAILED, NOTHING, CloseRequest
 from nija_tg.storage.positions import PositionRow
@@ -97,7 +97,8 @@ class UserCloses:
     async def _finish(self, request: CloseRequest, status: str, answer: CloseAnswer | None) -> None:
         """The request handled; ``answer`` told (a close sent is answered by its fills)."""
         ctx = self.ctx
-        text = "" if answer is None else render(answer)
+        # the request keeps the answer's type; its words are the bot's (the outbox row)
+        text = "" if answer is None else events_codec.type_name(answer)
         async with ctx.db.transaction() as tx:
             if await close_requests.finish(tx, request.request_id, status, text) and answer:
                 await tell(tx, ctx.user_id, answer)

@@ -1,5 +1,7 @@
 """The notification outbox: rows written in the same transaction as the event they
-announce, delivered later by the engine's sender.
+announce, delivered later by the bot's sender. A row holds either an event (its type
+name and JSON payload: ``core.events_codec``), rendered by the sender when it sends, or
+a text (rows queued before the events, or by ``enqueue`` itself).
 
 Each user sets each event group to ``on``, ``silent`` (delivered without sound) or
 ``off`` (not written at all).
@@ -10,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nija_tg.storage.db import Database, Transaction
 
@@ -46,20 +48,61 @@ async def enqueue(
 
     Returns the outbox id, or None when the user turned this event off, does not exist,
     or a row with the same ``dedupe_key`` exists already (idempotent events)."""
+    return await _insert(tx, user_id, kind, text, None, None, dedupe_key, not_before)
+
+
+async def enqueue_event(
+    tx: Transaction,
+    user_id: int,
+    kind: str,
+    event_type: str,
+    payload: str,
+    *,
+    dedupe_key: str | None = None,
+    not_before: float = 0.0,
+) -> int | None:
+    """Queue an event (its type name and JSON ``payload``, ``core.events_codec``) for
+    ``user_id``'s chat, as ``enqueue`` does text: the bot's sender renders it when it
+    sends. Returns the outbox id or None (turned off, no such user, told already)."""
+    return await _insert(tx, user_id, kind, "", event_type, payload, dedupe_key, not_before)
+
+
+async def _insert(
+    tx: Transaction,
+    user_id: int,
+    kind: str,
+    text: str,
+    event_type: str | None,
+    payload: str | None,
+    dedupe_key: str | None,
+    not_before: float,
+) -> int | None:
     # one statement: the user's chat and preference read by the insert itself
     group = None if kind in ALWAYS else KIND_GROUP.get(kind, "")
     row = await tx.fetchone(
-        "INSERT OR IGNORE INTO outbox(user_id, chat_id, kind, text, silent, not_before, "
-        "dedupe_key, created_at) SELECT user_id, chat_id, ?, ?, pref = 'silent', ?, ?, ? "
+        "INSERT OR IGNORE INTO outbox(user_id, chat_id, kind, text, event_type, payload, "
+        "silent, not_before, dedupe_key, created_at) "
+        "SELECT user_id, chat_id, ?, ?, ?, ?, pref = 'silent', ?, ?, ? "
         "FROM (SELECT user_id, chat_id, CASE WHEN ? IS NULL THEN 'on' ELSE COALESCE("
         "json_extract(COALESCE(notify_prefs, '{}'), '$.\"' || ? || '\"'), 'on') END AS pref "
         "FROM users WHERE user_id = ?) WHERE pref != 'off' RETURNING outbox_id",
-        (kind, text, not_before, dedupe_key, time.time(), group, group, user_id),
+        (
+            kind,
+            text,
+            event_type,
+            payload,
+            not_before,
+            dedupe_key,
+            time.time(),
+            group,
+            group,
+            user_id,
+        ),
     )
     return None if row is None else row["outbox_id"]
 
 
-# -- delivery side (the engine's sender) -------------------------------------------------
+# -- delivery side (the bot's sender) -------------------------------------------------
 # One sender process delivers; rows stay ``pending`` until Telegram answered, so a crash
 # between the send and ``mark_sent`` repeats a message but never loses one.
 
@@ -86,6 +129,14 @@ class OutboxRow:
     not_before: float
     created_at: float
     sent_at: float | None
+    # a queued event (``core.events_codec``): its type name and JSON payload, rendered
+    # by the sender; None for rows queued as text (and every row older than migration 12)
+    event_type: str | None = None
+    payload: str | None = None
+
+    def with_text(self, text: str) -> OutboxRow:
+        """This row carrying ``text`` (its event rendered) for ``merge``."""
+        return replace(self, text=text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +170,8 @@ def _row(row: sqlite3.Row) -> OutboxRow:
         not_before=row["not_before"],
         created_at=row["created_at"],
         sent_at=row["sent_at"],
+        event_type=row["event_type"],
+        payload=row["payload"],
     )
 
 
@@ -319,10 +372,13 @@ def _cut(text: str, units: int) -> str:
 def merge(rows: Sequence[OutboxRow], limit: int = MAX_MESSAGE_UNITS) -> Digest:
     """Merge one chat's pending rows (oldest first) into one message under ``limit``.
 
-    Rows that do not fit are left out (they stay pending for the next message); a single
-    row longer than the limit is cut with "…". Silent only if every merged row is."""
+    Event rows must carry their rendered text (``OutboxRow.with_text``). Rows that do
+    not fit are left out (they stay pending for the next message); a single row longer
+    than the limit is cut with "…". Silent only if every merged row is."""
     if not rows:
         raise ValueError("nothing to merge")
+    if any(r.event_type is not None and not r.text for r in rows):
+        raise ValueError("an event row is merged before it was rendered")
     budget = limit - _HEADER_RESERVE if len(rows) > 1 else limit
     taken: list[OutboxRow] = []
     parts: list[str] = []

@@ -4,19 +4,22 @@ engine and the services) to Telegram, spending the bot's one outgoing budget
 
 Each cycle it asks the outbox for chats with due rows, the most urgent first (alerts,
 then fills, then summaries: storage.outbox_claims), skipping chats that are busy (a
-reply or a message in flight, or inside their per-chat pause); merges each chat's
-pending rows into one digest, takes one token of the shared budget per message at the
-digest's priority, holds the chat's turn and sends, at most ``max_in_flight`` at once.
+reply or a message in flight, or inside their per-chat pause); renders the rows that
+hold an event (the engine and the services queue events, not text: messages.stored,
+so the words are the renderer's at send time); merges each chat's pending rows into
+one digest, takes one token of the shared budget per message at the digest's
+priority, holds the chat's turn and sends, at most ``max_in_flight`` at once.
 Rows are marked sent right after Telegram's answer, so a crash (kill -9) in between
 repeats a message but never loses one (at-least-once).
 
 Outcomes: 429 ``retry_after`` pauses the chat and the whole budget (replies included:
 Telegram does not say whether the limit was the chat's or the bot's) and reschedules
 the rows; 403 marks the user unreachable and keeps the rows pending; "chat not found"
-and other permanent 400s drop the rows; "can't parse entities" is retried once as plain
-text; network errors and timeouts reschedule with backoff and are counted as possible
-duplicates. With paid broadcasts on, a message the free budget cannot take at once goes
-with ``allow_paid_broadcast``.
+and other permanent 400s drop the rows, as does an event that cannot be rendered (an
+unknown type or a bad payload: a bug, logged without the payload); "can't parse
+entities" is retried once as plain text; network errors and timeouts reschedule with
+backoff and are counted as possible duplicates. With paid broadcasts on, a message the
+free budget cannot take at once goes with ``allow_paid_broadcast``.
 
 Shutdown: stop ``run`` (set its event); ``drain(deadline)`` flushes as far as the limits
 allow (tests, the kill test's child process).
@@ -45,6 +48,7 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
+from nija_tg.messages.stored import Unrenderable, stored_text
 from nija_tg.storage import outbox, outbox_claims
 from nija_tg.storage.db import Database
 from nija_tg.telegram_out.budget import PREPAID, OutgoingBudget, Priority
@@ -72,6 +76,7 @@ class SenderStats:
     possible_duplicates: int = 0  # rows re-queued after a network error or timeout
     errors: int = 0  # other failures (rows rescheduled)
     paid: int = 0  # messages sent with allow_paid_broadcast
+    unrenderable: int = 0  # event rows that could not be rendered (dropped: a bug)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -276,6 +281,27 @@ class Sender:
             by_chat.setdefault(row.chat_id, []).append(row)
         return chats, by_chat
 
+    async def _rendered(self, rows: list[outbox.OutboxRow]) -> list[outbox.OutboxRow]:
+        """The rows with their text: events rendered now (``messages.stored``). A row
+        that cannot be rendered is dropped (a permanent error: retrying cannot help),
+        logged by id and type, never by its payload."""
+        ready: list[outbox.OutboxRow] = []
+        bad: list[int] = []
+        for row in rows:
+            if row.event_type is None:
+                ready.append(row)
+                continue
+            try:
+                ready.append(row.with_text(stored_text(row.text, row.event_type, row.payload)))
+            except Unrenderable as exc:
+                log.error("sender: dropping notification %s: %s", row.outbox_id, exc)
+                bad.append(row.outbox_id)
+        if bad:
+            self.stats.dropped += len(bad)
+            self.stats.unrenderable += len(bad)
+            await outbox.drop(self._db, bad)
+        return ready
+
     async def _next_batch(
         self,
     ) -> tuple[list[tuple[int, int]], dict[int, list[outbox.OutboxRow]]]:
@@ -308,6 +334,11 @@ class Sender:
                 self._prefetch = asyncio.ensure_future(self._fetch(batch))
             if chat_id not in by_chat:
                 continue
+            # rendered chat by chat, as they go (not a whole batch at once: the bot's
+            # replies share this event loop)
+            rows = await self._rendered(by_chat[chat_id])
+            if not rows:
+                continue
             await self._slots.acquire()
             early, first[0] = first[0], None
             if early is not None:
@@ -323,7 +354,7 @@ class Sender:
                 continue
             pace = self.budget.pace(chat_id)
             await pace.lock.acquire()  # free: taken without yielding
-            digest = outbox.merge(by_chat[chat_id])
+            digest = outbox.merge(rows)
             self._tasks[chat_id] = asyncio.create_task(self._deliver(digest, paid))
             dispatched += 1
         return dispatched

@@ -48,6 +48,7 @@ from tests.engine.live_rig import (
     until,
 )
 from tests.fakes.kraken import KrakenEmulator
+from tests.outbox_text import TEXT_COLUMNS, text_of
 
 TF = 300_000
 ADD_ORDER = "/0/private/AddOrder"
@@ -191,9 +192,10 @@ class KrakenLive:
 
     async def outbox(self, kind: str | None = None) -> list[str]:
         rows = await self.db.fetchall(
-            "SELECT kind, text FROM outbox WHERE user_id = ? ORDER BY outbox_id", (self.uid,)
+            f"SELECT kind, {TEXT_COLUMNS} FROM outbox WHERE user_id = ? ORDER BY outbox_id",
+            (self.uid,),
         )
-        return [r["text"] for r in rows if kind is None or r["kind"] == kind]
+        return [text_of(r) for r in rows if kind is None or r["kind"] == kind]
 
     async def positions(self) -> dict[str, positions.PositionRow]:
         return {p.symbol: p for p in await positions.list_for_user(self.db, self.uid)}

@@ -31,6 +31,7 @@ from tests.engine.live_rig import (
     until,
 )
 from tests.fakes.kraken import KrakenEmulator
+from tests.outbox_text import TEXT_COLUMNS, text_of
 
 TF = 300_000
 ETH = "ETH/USD"
@@ -138,9 +139,10 @@ class ProtectRig:
 
     async def outbox(self, kind: str | None = None) -> list[str]:
         rows = await self.db.fetchall(
-            "SELECT kind, text FROM outbox WHERE user_id = ? ORDER BY outbox_id", (self.uid,)
+            f"SELECT kind, {TEXT_COLUMNS} FROM outbox WHERE user_id = ? ORDER BY outbox_id",
+            (self.uid,),
         )
-        return [r["text"] for r in rows if kind is None or r["kind"] == kind]
+        return [text_of(r) for r in rows if kind is None or r["kind"] == kind]
 
     async def fills(self) -> list[dict]:
         rows = await self.db.fetchall(

@@ -42,6 +42,7 @@ from tests.engine.live_rig import (
 )
 from tests.fakes.bingx import BingXEmulator
 from tests.fakes.emulator_base import EmuAccount, EmuOrder
+from tests.outbox_text import TEXT_COLUMNS, text_of
 
 SWAPFLIP = "test_swapflip"
 TF = 300_000
@@ -264,10 +265,10 @@ class SwapRig:
 
     async def outbox(self, uid: int, kind: str) -> list[str]:
         rows = await self.db.fetchall(
-            "SELECT text FROM outbox WHERE user_id = ? AND kind = ? ORDER BY outbox_id",
+            f"SELECT {TEXT_COLUMNS} FROM outbox WHERE user_id = ? AND kind = ? ORDER BY outbox_id",
             (uid, kind),
         )
-        return [r["text"] for r in rows]
+        return [text_of(r) for r in rows]
 
     def requests_before_first_order(self) -> list[tuple[str, str]]:
         out = []

@@ -22,6 +22,7 @@ from tests.engine.kraken_live import (
     unregister_test_strategies,
 )
 from tests.engine.replay import ReplaySource, real_candles
+from tests.outbox_text import TEXT_COLUMNS, text_of
 
 
 async def until(predicate, timeout=20.0) -> bool:
@@ -121,8 +122,10 @@ async def test_repeated_crashes_alert_the_user_once(settings, db, vault):
     finally:
         stop.set()
         await asyncio.wait_for(runner, 10)
-    rows = await db.fetchall("SELECT text FROM outbox WHERE user_id = 7 AND kind = 'error'")
-    assert len(rows) == 1 and "gateway bug" not in rows[0]["text"]
+    rows = await db.fetchall(
+        f"SELECT {TEXT_COLUMNS} FROM outbox WHERE user_id = 7 AND kind = 'error'"
+    )
+    assert len(rows) == 1 and "gateway bug" not in text_of(rows[0])
     assert (await users.get_user(db, 7)).status.value == "active"  # a bug is not the user's fault
 
 

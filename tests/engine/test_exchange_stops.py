@@ -26,6 +26,7 @@ from tests.engine.live_rig import (
 )
 from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 from tests.fakes.kraken import KrakenEmulator
+from tests.outbox_text import TEXT_COLUMNS, text_of
 
 UID = 43
 TF = 300_000
@@ -116,9 +117,9 @@ class StopRig:
 
     async def outbox(self) -> list[tuple[str, str]]:
         rows = await self.db.fetchall(
-            "SELECT kind, text FROM outbox WHERE user_id = ? ORDER BY outbox_id", (UID,)
+            f"SELECT kind, {TEXT_COLUMNS} FROM outbox WHERE user_id = ? ORDER BY outbox_id", (UID,)
         )
-        return [(r["kind"], r["text"]) for r in rows]
+        return [(r["kind"], text_of(r)) for r in rows]
 
     async def assert_books_match(self) -> None:
         """Every order of ours on the exchange once, in the same state in the database,

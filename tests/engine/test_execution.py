@@ -34,6 +34,7 @@ from nija_tg.exchange.paper import PaperAccount
 from nija_tg.storage import fills, orders, positions, sessions, users
 from nija_tg.storage.paper_store import SqlitePaperStore
 from tests.engine.kill_points import FaultyAccount, FixedPrices
+from tests.outbox_text import text_of
 
 UID = 101
 SYM = "BTC/USDT"
@@ -105,7 +106,7 @@ async def test_market_buy_records_order_fill_position_and_notification(db, setup
     )
     (msg,) = await outbox_rows(db)
     assert msg["kind"] == "fill"
-    assert msg["text"] == (
+    assert text_of(msg) == (
         "📈 Opened long <b>BTC/USDT</b>: bought 0.01 BTC at 50,000.00\nfee 0.50 USDT · paper"
     )
     s = await sessions.get(db, UID, session_id)
@@ -129,7 +130,7 @@ async def test_round_trip_closes_position_and_counts_session_trade(db, setup):
     s = await sessions.get(db, UID, session_id)
     total = (Decimal("8.99")) + (Decimal(-10) - Decimal("0.49") - Decimal("0.5"))
     assert (s.trades, s.wins, s.losses, s.pnl) == (1, 0, 1, total)
-    texts = [m["text"] for m in await outbox_rows(db)]
+    texts = [text_of(m) for m in await outbox_rows(db)]
     assert len(texts) == 3 and texts[0].startswith("📈 Opened long <b>BTC/USDT</b>: bought 0.02")
     assert texts[1].startswith("🟢 Closed long") and "\nP&amp;L +8.99 USDT · fee" in texts[1]
     assert texts[2].startswith("🔴 Closed long") and "\nP&amp;L -10.99 USDT · fee" in texts[2]

@@ -15,6 +15,7 @@ from nija_tg.services.connect_service import ConnectService
 from nija_tg.storage import audit, credentials, users
 from nija_tg.vault.keyring import KeyRing
 from tests.fakes.kraken import KrakenEmulator
+from tests.outbox_text import TEXT_COLUMNS, text_of
 
 
 @pytest.fixture
@@ -37,8 +38,10 @@ async def _submit(db, uid: int, exchange_id: str, creds: dict[str, str]) -> None
 
 
 async def _queued(db, uid: int) -> list[str]:
-    rows = await db.fetchall("SELECT text FROM outbox WHERE user_id = ? ORDER BY 1", (uid,))
-    return [r[0] for r in rows]
+    rows = await db.fetchall(
+        f"SELECT {TEXT_COLUMNS} FROM outbox WHERE user_id = ? ORDER BY outbox_id", (uid,)
+    )
+    return [text_of(r) for r in rows]
 
 
 async def _run_until_empty(intake: KeyIntake, db) -> None:

@@ -78,7 +78,8 @@ async def test_close_of_a_position_sold_by_hand_says_it_was_closed_outside(rig):
     async with rig.db.transaction() as tx:
         request_id, _ = await close_requests.request(tx, UID, ETH)
     assert await until(lambda: loop.closes_done == 1, 5), "request not answered"
-    answer = (await close_requests.get(rig.db, request_id)).result
+    assert (await close_requests.get(rig.db, request_id)).result == "close_nothing"
+    [answer] = await rig.outbox("info")
     assert "Nothing to close" in answer and "closed outside the bot" in answer
     assert "stop-loss" not in answer and "refused" not in answer
     assert await rig.position() is None

@@ -26,6 +26,7 @@ from tests.engine.swap_support import (
     swap_settings,
 )
 from tests.fakes.test_bingx_emulator import make_client
+from tests.outbox_text import TEXT_COLUMNS, text_of
 
 UID = 7
 ETH = "ETH/USDT:USDT"
@@ -80,9 +81,9 @@ async def close_by_hand(rig: SwapRig, u: SwapUser, amount: Decimal, mode: str) -
 
 async def told(rig: SwapRig) -> list[tuple[str, str]]:
     rows = await rig.db.fetchall(
-        "SELECT kind, text FROM outbox WHERE user_id = ? ORDER BY outbox_id", (UID,)
+        f"SELECT kind, {TEXT_COLUMNS} FROM outbox WHERE user_id = ? ORDER BY outbox_id", (UID,)
     )
-    return [(r["kind"], r["text"]) for r in rows]
+    return [(r["kind"], text_of(r)) for r in rows]
 
 
 @pytest.mark.parametrize("mode", ["one_way", "hedge"])
@@ -156,7 +157,8 @@ async def test_close_request_of_a_swap_closed_by_hand_says_so(rig, mode):
     async with rig.db.transaction() as tx:
         request_id, _ = await close_requests.request(tx, UID, ETH)
     assert await until(lambda: loop.closes_done == 1, 5), "request not answered"
-    answer = (await close_requests.get(rig.db, request_id)).result
+    assert (await close_requests.get(rig.db, request_id)).result == "close_nothing"
+    [answer] = [t for k, t in await told(rig) if k == "info"]
     assert "closed outside the bot" in answer and "Nothing to close" in answer
     assert "stop-loss" not in answer and "refused" not in answer
     assert await rig.db_positions(UID) == set()

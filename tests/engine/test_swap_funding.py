@@ -12,6 +12,7 @@ from nija_tg.messages.reports import pnl as pnl_text
 from nija_tg.services.reports_service import ReportsService
 from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 from tests.engine.swap_support import SWAPFLIP, TF, SwapFlipParams, SwapRig, SwapUser, swap_settings
+from tests.outbox_text import told as outbox_told
 
 ETH = "ETH/USDT:USDT"
 HOUR = 3_600_000
@@ -134,10 +135,6 @@ async def test_entry_refused_when_the_stop_lies_beyond_liquidation(rig):
     assert rig.daemon.loops[2].refusals[RiskReason.STOP_BEYOND_LIQUIDATION.value] == 0
     # the user is told once (per symbol and day), with the reason, whatever the candles
     await rig.step(3)
-    told = await rig.db.fetchall(
-        "SELECT text FROM outbox WHERE user_id = 1 AND text LIKE '%liquidat%'"
-    )
-    assert len(told) == 1 and "No entry on" in told[0]["text"]
-    assert not await rig.db.fetchall(
-        "SELECT text FROM outbox WHERE user_id = 2 AND text LIKE '%liquidat%'"
-    )
+    told = [t for _, t in await outbox_told(rig.db, 1) if "liquidat" in t]
+    assert len(told) == 1 and "No entry on" in told[0]
+    assert not [t for _, t in await outbox_told(rig.db, 2) if "liquidat" in t]

@@ -23,6 +23,7 @@ from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 from tests.engine.swap_support import SWAPFLIP, SwapFlipParams, SwapRig, SwapUser, swap_settings
 from tests.fakes.bingx_ledger import DEFAULT_LEVERAGE
 from tests.fakes.emulator_base import EmuOrder
+from tests.outbox_text import TEXT_COLUMNS, text_of
 
 ETH, SOL = "ETH/USDT:USDT", "SOL/USDT:USDT"
 ONE_WAY, HEDGE = 1, 2
@@ -316,6 +317,6 @@ async def test_a_refused_mode_switch_trades_in_the_accounts_actual_mode_and_tell
     rows = {r["client_order_id"].lower(): r for r in await rig.orders(hedge.uid)}
     assert all(r["status"] == "filled" for r in rows.values())  # nothing refused
     told = await rig.db.fetchall(
-        "SELECT text FROM outbox WHERE user_id = ? AND text LIKE '%position mode%'", (hedge.uid,)
+        f"SELECT {TEXT_COLUMNS} FROM outbox WHERE user_id = ?", (hedge.uid,)
     )
-    assert len(told) == 1
+    assert len([r for r in told if "position mode" in text_of(r)]) == 1

@@ -35,6 +35,7 @@ from tests.engine.live_rig import (
 )
 from tests.engine.rig_fixtures import rig_fixture, strategies_fixture
 from tests.fakes.kraken import KrakenEmulator
+from tests.outbox_text import TEXT_COLUMNS, text_of
 
 UID = 41
 TF = 300_000
@@ -111,9 +112,9 @@ class Rig:
 
     async def outbox(self, kind: str | None = None) -> list[str]:
         rows = await self.db.fetchall(
-            "SELECT kind, text FROM outbox WHERE user_id = ? ORDER BY outbox_id", (UID,)
+            f"SELECT kind, {TEXT_COLUMNS} FROM outbox WHERE user_id = ? ORDER BY outbox_id", (UID,)
         )
-        return [r["text"] for r in rows if kind is None or r["kind"] == kind]
+        return [text_of(r) for r in rows if kind is None or r["kind"] == kind]
 
     async def kinds(self) -> Counter[str]:
         rows = await self.db.fetchall("SELECT kind FROM outbox WHERE user_id = ?", (UID,))

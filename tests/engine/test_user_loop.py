@@ -20,6 +20,7 @@ from nija_tg.engine.user_loop import LoopDeps, UserLoop
 from nija_tg.exchange.paper import InMemoryPaperStore
 from nija_tg.storage import sessions, settings_repo, users
 from tests.engine.replay import ReplaySource, real_candles
+from tests.outbox_text import TEXT_COLUMNS, text_of
 
 N = 450
 TF = 300_000
@@ -62,9 +63,10 @@ async def fills_of(db, uid: int) -> list[dict]:
 
 async def outbox_of(db, uid: int, kind: str) -> list[str]:
     rows = await db.fetchall(
-        "SELECT text FROM outbox WHERE user_id = ? AND kind = ? ORDER BY outbox_id", (uid, kind)
+        f"SELECT {TEXT_COLUMNS} FROM outbox WHERE user_id = ? AND kind = ? ORDER BY outbox_id",
+        (uid, kind),
     )
-    return [r["text"] for r in rows]
+    return [text_of(r) for r in rows]
 
 
 def max_open(fills: list[dict]) -> int:

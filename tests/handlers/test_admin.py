@@ -13,6 +13,7 @@ from nija_tg.storage import audit, credentials, outbox, snapshots, users
 from nija_tg.storage.admin_queries import utc_day
 from tests.handlers.harness import ADMIN_ID
 from tests.handlers.tap import tap, tap_for
+from tests.outbox_text import text_of
 
 TRADER, VIEWER = 2001, 2002
 REFUSAL = "That command is for admins."
@@ -228,7 +229,7 @@ async def test_pause_and_resume_tell_the_users_through_the_outbox(crew):
     trader = await users.get_user(_db(crew), TRADER)
     assert trader.status.value == "paused" and trader.pause_reason == "too <risky>"
     [row] = await outbox.list_rows(_db(crew), user_id=TRADER)
-    assert row.kind == "pause" and "too &lt;risky&gt;" in row.text
+    assert row.kind == "pause" and "too &lt;risky&gt;" in text_of(row)
     assert "already paused" in await crew.say(ADMIN_ID, "/pause 2001")
     assert await crew.say(ADMIN_ID, "/pause 777") == "No such user."
     question = await crew.ask(ADMIN_ID, "/pause all maintenance")
@@ -311,7 +312,7 @@ async def test_broadcast_and_audit(crew):
     assert reply == "Broadcast queued for 3 users."
     rows = await outbox.list_rows(_db(crew))
     assert {r.user_id for r in rows} == {ADMIN_ID, TRADER, VIEWER}
-    assert all("Hello &lt;b&gt;all&lt;/b&gt;\nsecond line" in r.text for r in rows)
+    assert all("Hello &lt;b&gt;all&lt;/b&gt;\nsecond line" in text_of(r) for r in rows)
     assert "too long" in await crew.say(ADMIN_ID, "/broadcast " + "x" * 3501)
     await crew.say(ADMIN_ID, "/pause 2001 <script>")
     log = await crew.say(ADMIN_ID, "/audit 3")

@@ -6,6 +6,7 @@ from nija_tg.core.models import Role
 from nija_tg.storage import outbox, settings_repo, users
 from tests.handlers.harness import ADMIN_ID
 from tests.handlers.tap import say_for
+from tests.outbox_text import text_of
 
 ALICE, BOB = 2201, 2202
 
@@ -26,7 +27,7 @@ async def test_admin_sets_lists_and_lifts_bounds_and_users_see_them(bot):
     assert "Settings moved inside it for 1 user; each was told." in text  # Alice only
     assert (await settings_repo.load(_db(bot), ALICE)).max_position_usd == 500
     rows = [r for r in await outbox.list_rows(_db(bot), user_id=ALICE) if r.kind == "info"]
-    assert len(rows) == 1 and "max_position_usd: 900 → 500" in rows[0].text
+    assert len(rows) == 1 and "max_position_usd: 900 → 500" in text_of(rows[0])
     # the user's own /set now stops at the bound
     # (the bot delivers Alice's notice to the same chat: it may come before this answer)
     said = await say_for(bot, ALICE, "/set max_position_usd 600", "between 10 and 500")

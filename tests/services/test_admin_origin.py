@@ -17,6 +17,7 @@ from nija_tg.services.users_service import UserService
 from nija_tg.storage import audit, outbox, users
 from nija_tg.storage.db import Database
 from nija_tg.storage.migrations import MIGRATIONS, _statements, apply_migrations
+from tests.outbox_text import text_of
 
 CONFIGURED, OTHER_CONFIGURED, TRADER, VIEWER, STRANGER = 10, 11, 20, 30, 40
 
@@ -72,7 +73,7 @@ async def test_sync_promotes_listed_demotes_unlisted_config_admins_keeps_granted
     assert demote.detail == {"old": "admin", "new": "trader"}
     assert any(r.target_id == VIEWER for r in await _actions(db, "role.bootstrap_admin"))
     [notice] = await outbox.list_rows(db, user_id=OTHER_CONFIGURED)
-    assert "no longer an admin" in notice.text
+    assert "no longer an admin" in text_of(notice)
     # once in line with the configuration, a second start changes nothing
     again = await UserService(db, now).sync_admins()
     assert again.promoted == again.demoted == again.kept_last == []

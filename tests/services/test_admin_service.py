@@ -12,6 +12,7 @@ from nija_tg.core.models import Role, UserStatus
 from nija_tg.services.admin_service import AdminService, clean_text
 from nija_tg.storage import audit, credentials, outbox, snapshots, users
 from nija_tg.storage.admin_queries import utc_day
+from tests.outbox_text import text_of
 
 ADMIN, TRADER, VIEWER, OTHER = 10, 20, 30, 40
 
@@ -67,7 +68,7 @@ async def test_pause_one_then_all_and_resume(svc, db):
     row = await users.get_user(db, TRADER)
     assert row.status is UserStatus.PAUSED and row.pause_reason == "<b>risk</b> check"
     [notice] = await outbox.list_rows(db, user_id=TRADER)
-    assert notice.kind == "pause" and "&lt;b&gt;risk&lt;/b&gt; check" in notice.text
+    assert notice.kind == "pause" and "&lt;b&gt;risk&lt;/b&gt; check" in text_of(notice)
     assert await svc.pause(ADMIN, TRADER) == []  # already paused: nothing new queued
     assert len(await outbox.list_rows(db, user_id=TRADER)) == 1
     paused = await svc.pause(ADMIN, None, "maintenance")
@@ -100,7 +101,7 @@ async def test_role_rules(svc, db):
     with pytest.raises(PermissionDeniedError):
         await svc.set_role(ADMIN, ADMIN, Role.ADMIN)
     info_rows = [r for r in await outbox.list_rows(db, user_id=TRADER) if r.kind == "info"]
-    assert info_rows and "viewer" in info_rows[0].text
+    assert info_rows and "viewer" in text_of(info_rows[0])
 
 
 async def test_grants(svc, db):
@@ -169,7 +170,7 @@ async def test_broadcast_and_halt(svc, db):
     assert await svc.broadcast(ADMIN, "Hello <all>\x00\n  bye") == 4
     rows = await outbox.list_rows(db)
     assert {r.user_id for r in rows} == {ADMIN, TRADER, VIEWER, OTHER}
-    assert all("Hello &lt;all&gt;\n  bye" in r.text and r.kind == "broadcast" for r in rows)
+    assert all("Hello &lt;all&gt;\n  bye" in text_of(r) and r.kind == "broadcast" for r in rows)
     with pytest.raises(ValidationError):
         await svc.broadcast(ADMIN, "x" * 3501)
     with pytest.raises(ValidationError):

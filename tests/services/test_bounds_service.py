@@ -13,6 +13,7 @@ from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.services.bounds_service import BoundsService, bound_lines
 from nija_tg.storage import audit, outbox, settings_repo, users
+from tests.outbox_text import text_of
 
 ADMIN, ALICE, BOB, CAROL, VERA = 1, 2, 3, 4, 5
 
@@ -34,7 +35,7 @@ async def svc(db) -> BoundsService:
 
 
 async def notices(db, uid: int) -> list[str]:
-    return [r.text for r in await outbox.list_rows(db, user_id=uid) if r.kind == "info"]
+    return [text_of(r) for r in await outbox.list_rows(db, user_id=uid) if r.kind == "info"]
 
 
 async def test_bound_for_everyone_moves_stored_and_default_values_inside(svc, db):

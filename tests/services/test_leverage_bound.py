@@ -12,6 +12,7 @@ from nija_tg.core.models import Role
 from nija_tg.services.bounds_service import BoundsService
 from nija_tg.services.settings_service import SettingsService
 from nija_tg.storage import outbox, settings_repo, users
+from tests.outbox_text import text_of
 
 ADMIN, ALICE, BOB = 1, 2, 3
 
@@ -52,7 +53,7 @@ async def test_an_admin_bound_above_5_allows_more_and_lifting_it_clamps_back(svc
     change = await bounds.set_from_text(ADMIN, None, "leverage_cap", "off")
     assert change.clamped == {ALICE: ["leverage_cap: 20 → 5"]}
     assert (await leverage(db, ALICE), await leverage(db, BOB)) == (5, 10)
-    told = [r.text for r in await outbox.list_rows(db, user_id=ALICE) if r.kind == "info"]
+    told = [text_of(r) for r in await outbox.list_rows(db, user_id=ALICE) if r.kind == "info"]
     assert len(told) == 1 and "leverage_cap: 20 → 5" in told[0]
     with pytest.raises(ValidationError):
         await svc.set_value(ALICE, "leverage_cap", "6")
