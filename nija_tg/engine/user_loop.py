@@ -285,12 +285,32 @@ class UserLoop:
         await self.stops.reconcile_all()  # positions closed by hand while the engine was away
         restart = bool(previous) and previous[0].status in ("running", "crashed")
         await self.book.load_marks(restart, balances)
+        if previous and self._resumed_since(previous[0]):
+            # resumed while no loop ran (a running loop resets the peak when it sees the
+            # resume, ``_refresh_view``): the drawdown is measured from here too, not
+            # from a peak the user was paused at, or one raised while paused
+            ctx.marks = dataclasses.replace(ctx.marks, peak_equity_flow_adjusted=ctx.equity)
+            self.book.put_marks()
+            log.info("user %s resumed since the last session; peak equity %s", uid, ctx.equity)
         log.info(
             "user %s trading %s on %s (%s)",
             uid,
             len(ctx.keys),
             ctx.exchange_id,
             ctx.mode,
+        )
+
+    def _resumed_since(self, previous: sessions.SessionRow) -> bool:
+        """Whether the user's last session on this account ended paused (the loop ended
+        protecting nothing, or a dead key) and they are no longer paused now. A session
+        that crashed while its user was paused is not told apart (its status is
+        "crashed")."""
+        ctx = self.ctx
+        return (
+            previous.status == "paused"
+            and previous.mode == ctx.mode.value
+            and previous.exchange_id == ctx.exchange_id
+            and not ctx.view.paused
         )
 
     async def finish(self, status: str) -> None:
