@@ -17,6 +17,7 @@ import dataclasses
 import json
 import types
 import typing
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -133,9 +134,21 @@ def loads(name: str, payload: str) -> object:
     return decode(name, data)
 
 
+Decoder = Callable[[object, str], Any]  # (stored value, where) -> value
+
+
 @cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+def _fields(cls: type) -> tuple[tuple[str, bool, Decoder], ...]:
+    """(name, required, decoder) of each field of ``cls``, worked out once per class."""
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (
+            f.name,
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+            _decoder(hints[f.name]),
+        )
+        for f in dataclasses.fields(cls)
+    )
 
 
 def from_payload(cls: type, data: object, where: str = "") -> Any:
@@ -143,76 +156,115 @@ def from_payload(cls: type, data: object, where: str = "") -> Any:
     where = where or cls.__name__
     if not isinstance(data, dict):
         raise EventDecodeError(f"{where}: expected an object")
-    hints = _hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(fields)
-    if unknown:
+    fields = _fields(cls)
+    if len(data) > len(fields) or not data.keys() <= {name for name, _, _ in fields}:
+        unknown = set(data) - {name for name, _, _ in fields}
         raise EventDecodeError(f"{where}: unknown field(s) {sorted(map(str, unknown))}"[:200])
     kwargs = {}
-    for name, field in fields.items():
-        if name not in data:
-            if (
-                field.default is dataclasses.MISSING
-                and field.default_factory is dataclasses.MISSING
-            ):
-                raise EventDecodeError(f"{where}: missing field {name}")
-            continue
-        kwargs[name] = _decode_value(hints[name], data[name], f"{where}.{name}")
+    for name, required, decoder in fields:
+        if name in data:
+            kwargs[name] = decoder(data[name], f"{where}.{name}")
+        elif required:
+            raise EventDecodeError(f"{where}: missing field {name}")
     return cls(**kwargs)
 
 
-def _decode_value(hint: Any, value: object, where: str) -> Any:
+@cache
+def _decoder(hint: Any) -> Decoder:
+    """The function that reads a stored value of type ``hint`` back (strict)."""
     origin = typing.get_origin(hint)
     if origin in (types.UnionType, typing.Union):
         options = typing.get_args(hint)
-        if value is None:
-            if type(None) in options:
-                return None
-            raise EventDecodeError(f"{where}: null not allowed")
         real = [o for o in options if o is not type(None)]
-        if len(real) == 1:
-            return _decode_value(real[0], value, where)
-        raise EventDecodeError(f"{where}: ambiguous type")  # no event field has one
+        if len(real) != 1:
+            raise TypeError(f"unsupported union {hint}")  # no event field has one
+        inner, nullable = _decoder(real[0]), type(None) in options
+
+        def optional(value: object, where: str) -> Any:
+            if value is None:
+                if nullable:
+                    return None
+                raise EventDecodeError(f"{where}: null not allowed")
+            return inner(value, where)
+
+        return optional
     if origin is tuple:
-        if not isinstance(value, list):
-            raise EventDecodeError(f"{where}: expected a list")
         args = typing.get_args(hint)
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_decode_value(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
-        if len(args) != len(value):
-            raise EventDecodeError(f"{where}: expected {len(args)} items")
-        pairs = enumerate(zip(args, value, strict=True))
-        return tuple(_decode_value(a, v, f"{where}[{i}]") for i, (a, v) in pairs)
-    if hint is Decimal:
-        if not isinstance(value, str):
-            raise EventDecodeError(f"{where}: expected a decimal string")
-        try:
-            return Decimal(value)
-        except InvalidOperation as exc:
-            raise EventDecodeError(f"{where}: not a decimal") from exc
-    if hint is datetime:
-        if not isinstance(value, str):
-            raise EventDecodeError(f"{where}: expected an ISO datetime")
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise EventDecodeError(f"{where}: not an ISO datetime") from exc
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise EventDecodeError(f"{where}: expected true or false")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise EventDecodeError(f"{where}: expected an integer")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise EventDecodeError(f"{where}: expected a number")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise EventDecodeError(f"{where}: expected a string")
-        return value
+            item = _decoder(args[0])
+
+            def many(value: object, where: str) -> tuple:
+                if not isinstance(value, list):
+                    raise EventDecodeError(f"{where}: expected a list")
+                return tuple(item(v, f"{where}[{i}]") for i, v in enumerate(value))
+
+            return many
+        items = tuple(_decoder(a) for a in args)
+
+        def fixed(value: object, where: str) -> tuple:
+            if not isinstance(value, list):
+                raise EventDecodeError(f"{where}: expected a list")
+            if len(value) != len(items):
+                raise EventDecodeError(f"{where}: expected {len(items)} items")
+            pairs = enumerate(zip(items, value, strict=True))
+            return tuple(d(v, f"{where}[{i}]") for i, (d, v) in pairs)
+
+        return fixed
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return from_payload(hint, value, where)
-    raise EventDecodeError(f"{where}: unsupported field type")
+        return lambda value, where: from_payload(hint, value, where)
+    found = _SCALARS.get(hint)
+    if found is None:
+        raise TypeError(f"unsupported field type {hint}")
+    return found
+
+
+def _decimal(value: object, where: str) -> Decimal:
+    if not isinstance(value, str):
+        raise EventDecodeError(f"{where}: expected a decimal string")
+    try:
+        return Decimal(value)
+    except InvalidOperation as exc:
+        raise EventDecodeError(f"{where}: not a decimal") from exc
+
+
+def _datetime(value: object, where: str) -> datetime:
+    if not isinstance(value, str):
+        raise EventDecodeError(f"{where}: expected an ISO datetime")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise EventDecodeError(f"{where}: not an ISO datetime") from exc
+
+
+def _bool(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise EventDecodeError(f"{where}: expected true or false")
+    return value
+
+
+def _int(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise EventDecodeError(f"{where}: expected an integer")
+    return value
+
+
+def _float(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise EventDecodeError(f"{where}: expected a number")
+    return float(value)
+
+
+def _str(value: object, where: str) -> str:
+    if not isinstance(value, str):
+        raise EventDecodeError(f"{where}: expected a string")
+    return value
+
+
+_SCALARS: dict[Any, Decoder] = {
+    Decimal: _decimal,
+    datetime: _datetime,
+    bool: _bool,
+    int: _int,
+    float: _float,
+    str: _str,
+}
