@@ -5,6 +5,9 @@ queued under (the user's /notify preference group: ``storage.outbox.KIND_GROUP``
 ``dedupe_key(user_id)`` the key that makes it idempotent where the event happens once
 (None: every occurrence is told). The words, numbers and HTML escaping of every event
 live in one place, ``nija_tg.messages.render``; ``docs/messages.md`` shows them all.
+The outbox stores an event as its type name and data (``core.events_codec``, which
+names every type here), rendered by the bot's sender when it sends; a new field needs a
+default so that rows queued before it still read back.
 
 Amounts are Decimals in the market's units; prices carry the market's price step (its
 precision) so the renderer prints them as the venue does.
