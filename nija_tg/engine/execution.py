@@ -61,6 +61,7 @@ from nija_tg.engine.held_positions import HeldPositions
 from nija_tg.exchange.client_ids import is_ours, new_client_order_id
 from nija_tg.exchange.protocol import TradingAccount
 from nija_tg.storage import orders as orders_repo
+from nija_tg.storage import positions as positions_repo
 from nija_tg.storage.db import Database, Transaction
 from nija_tg.storage.orders import OrderRow
 
@@ -402,6 +403,9 @@ class Executor:
                 fresh = orders_repo.apply_state_later(tx, order, state)
                 if fresh is None:
                     return None
+                # the body does not wait on anything from here: the writes counted are
+                # this order's own
+                counted = positions_repo.written(self.user_id)
                 n = await record_fills_later(
                     tx,
                     sides,
@@ -412,10 +416,11 @@ class Executor:
                     facts=facts,
                     session_id=self.session_id,
                 )
+                writes = positions_repo.written(self.user_id) - counted
         except BaseException:
             held.drop()  # whatever was written, the view is read again
             raise
-        held.apply(order.symbol, sides)
+        held.apply(order.symbol, sides, writes)
         return n, fresh
 
     async def _record_fills(

@@ -4,11 +4,14 @@ all markets), then kept in step with what the loop itself writes.
 Positions change only through this user's loop: the fills its executor records (the
 executor applies each committed fill's new sides here, ``apply``) and its own stop
 moves (``stop_moved``). So the view is trusted from one close to the next and no order
-needs a read of the positions again. A path that books fills without applying them
-here (a stop on the exchange found filled, a position closed outside the bot, an
-order's outcome found by a look-up) writes through ``storage.positions``' immediate
-writes, which count per user (``positions.written``): a view whose count moved reads
-the rows again on first use. ``drop`` forces that (a write of the view's own failed).
+needs a read of the positions again. Every write to a user's positions counts
+(``positions.written``), the view knows how many were its own (``apply`` and
+``stop_moved`` say): a count that moved by more was written around the view (a stop on
+the exchange found filled, a position closed outside the bot, an order's outcome found
+by a look-up, another view of the same user), and the rows are read again on first use.
+``drop`` forces that (a write of the view's own failed). As the executor's, this relies
+on one loop per user: two loops booking the same user's fills at the same moment would
+each book on their own view.
 
 The view holds every mode's rows of the user (bookkeeping books a fill onto whatever
 row the symbol has, as the table is keyed by user, symbol and side); ``all``,
@@ -95,10 +98,22 @@ class HeldPositions:
         every = await self._load()
         return {side: p for (sym, side), p in every.items() if sym == symbol}
 
-    def apply(self, symbol: str, sides: dict[str, PositionRow]) -> None:
-        """The rows of ``symbol`` as a committed transaction left them (``booked``'s
-        copy, changed); a side missing from ``sides`` is closed."""
+    def _own(self, writes: int) -> bool:
+        """The view made ``writes`` writes of its own since it was exact: still exact
+        (True), or written around meanwhile (dropped, False)."""
         if self._every is None:
+            return False
+        self._epoch += writes
+        if positions.written(self.user_id) != self._epoch:
+            self.drop()
+            return False
+        return True
+
+    def apply(self, symbol: str, sides: dict[str, PositionRow], writes: int) -> None:
+        """The rows of ``symbol`` as a committed transaction left them (``booked``'s
+        copy, changed by ``writes`` position writes); a side missing from ``sides`` is
+        closed."""
+        if not self._own(writes):
             return
         for key in [k for k in self._every if k[0] == symbol]:
             del self._every[key]
@@ -113,10 +128,16 @@ class HeldPositions:
         return (symbol, side) in self._every
 
     def stop_moved(
-        self, symbol: str, side: str, stop: Decimal | None, anchor: Decimal | None
+        self,
+        symbol: str,
+        side: str,
+        stop: Decimal | None,
+        anchor: Decimal | None,
+        writes: int = 1,
     ) -> None:
-        """Apply a committed ``positions.set_stop`` to the view."""
-        if self._every is None:
+        """Apply a committed ``positions.set_stop`` (``writes``: made by the view's own
+        loop, 1, or 0 for one already counted) to the view."""
+        if not self._own(writes):
             return
         p = self._every.get((symbol, side))
         if p is None:

@@ -29,15 +29,16 @@ class PositionRow:
     mode: str | None = None  # "paper" | "live" (None: rows from before it was recorded)
 
 
-# Writes this process made to each user's positions by the statements below that run at
-# once (``upsert``, ``delete``, ``set_stop``). The ``*_later`` writes are a trading
-# loop's own, made from and applied to its view (``engine/held_positions.py``): they do
-# not count. A view whose count moved was written around: it reads the rows again.
+# Writes this process made to each user's positions, by any path: the statements that
+# run at once (``upsert``, ``delete``, ``set_stop``) and the writes left for a COMMIT
+# (``*_later``, ``set_stop_soon``). A trading loop's view of the positions
+# (``engine/held_positions.py``) knows how many of them were its own: a count that moved
+# by more was written around it, and the view reads the rows again.
 _written: dict[int, int] = {}
 
 
 def written(user_id: int) -> int:
-    """How many immediate writes this process made to ``user_id``'s positions."""
+    """How many writes this process made to ``user_id``'s positions (a counter)."""
     return _written.get(user_id, 0)
 
 
@@ -201,6 +202,7 @@ _STOP_LATER = Batched(
 def upsert_later(tx: Transaction, row: PositionRow) -> None:
     """``upsert`` of ``row`` (its amounts, its ``opened_at``/``updated_at``, its mode)
     left for the group's COMMIT; an existing row keeps its stop, anchor and mode."""
+    _wrote(row.user_id)
     tx.later(
         _UPSERT_LATER,
         _key(row.user_id, row.symbol, row.side),
@@ -221,32 +223,8 @@ def upsert_later(tx: Transaction, row: PositionRow) -> None:
 
 def delete_later(tx: Transaction, user_id: int, symbol: str, side: str) -> None:
     """``delete`` left for the group's COMMIT."""
+    _wrote(user_id)
     tx.later(_DELETE_LATER, _key(user_id, symbol, side), (user_id, symbol, side))
-
-
-def set_stop_later(
-    tx: Transaction,
-    user_id: int,
-    symbol: str,
-    side: str,
-    stop_price: Decimal | None,
-    trail_anchor: Decimal | None,
-    updated_at: float,
-) -> None:
-    """``set_stop`` left for the group's COMMIT (a position no longer open is left as
-    it is, as ``set_stop`` does)."""
-    tx.later(
-        _STOP_LATER,
-        ("position.stop", user_id, symbol, side),
-        (
-            user_id,
-            symbol,
-            side,
-            None if stop_price is None else str(stop_price),
-            None if trail_anchor is None else str(trail_anchor),
-            updated_at,
-        ),
-    )
 
 
 async def set_stop_soon(
@@ -258,8 +236,10 @@ async def set_stop_soon(
     trail_anchor: Decimal | None,
     updated_at: float,
 ) -> None:
-    """``set_stop_later`` without a transaction body of its own (``write_later``):
-    returns once committed."""
+    """``set_stop`` left for a group's COMMIT without a transaction body of its own
+    (``Database.write_later``: one statement for every stop moved in the group);
+    returns once committed. A position no longer open is left as it is."""
+    _wrote(user_id)
     await db.write_later(
         _STOP_LATER,
         ("position.stop", user_id, symbol, side),

@@ -71,13 +71,31 @@ async def test_held_positions_reads_once_and_follows_the_loops_changes(db):
     assert pos.amount == Decimal("0.03")
     held.invalidate()  # nothing wrote around the view: it is kept
     assert await held.all() == [pos] and held.reads == 1
-    async with db.transaction() as tx:
+    async with db.transaction() as tx:  # the loop's own stop move
         await positions.set_stop(tx, UID, SYM, "long", Decimal(49000), Decimal(50500))
     held.stop_moved(SYM, "long", Decimal(49000), Decimal(50500))
     moved = await held.get(SYM, "long")
     stored = await positions.get(db, UID, SYM, "long")
     assert (moved.stop_price, moved.trail_anchor) == (stored.stop_price, stored.trail_anchor)
-    assert held.reads == 2  # set_stop wrote around the view: read again
+    assert held.reads == 1
+    async with db.transaction() as tx:  # a write around the view (not the loop's)
+        await positions.set_stop(tx, UID, SYM, "long", Decimal(48000), None)
+    assert (await held.get(SYM, "long")).stop_price == Decimal(48000)
+    assert held.reads == 2  # read again
+
+
+async def test_a_second_view_of_the_user_sees_the_first_ones_writes(db):
+    """Writes a loop books on its own view (left for the commit) still tell any other
+    view of the same user that the rows moved."""
+    session_id = await make_user(db)
+    ex = executor(db, FixedPrices(), session_id)
+    ours, other = HeldPositions(db, UID), HeldPositions(db, UID)
+    assert await ours.all() == [] and await other.all() == []
+    ex.held = ours
+    await ex.submit(buy())
+    (pos,) = await ours.all()
+    assert ours.reads == 1
+    assert await other.all() == [pos] and other.reads == 2
 
 
 async def test_held_positions_follow_fills_booked_around_them(db):
