@@ -10,9 +10,10 @@ window's value alone, bit for bit.
 What can be kept is every window that is still in flight. The window that will be the
 hub's at candle ``s + window - 1`` starts at candle ``s``; from candle ``s`` on, each
 close advances its recursions by one row. So the hub's window at each close is finished,
-not recomputed: the ``window`` windows in flight are advanced together, one vectorised
-step per recursion and close (numpy over <= ``window`` values: a fixed number of numpy
-calls per close, instead of ``window`` Python steps per recursion). Each window sees the
+not recomputed: the ``window`` windows in flight are advanced together, their
+recursions stacked in arrays (a fixed number of numpy calls per close, each over
+<= ``window`` values, plus the seeds of the windows reaching their seed row; instead of
+``window`` Python steps per recursion). Each window sees the
 same floating-point operations, in the same order, as the full computation over its
 candles (``series.frame_*``), so the values are bitwise equal
 (tests/strategies/test_rolling.py, every candle of the shared ETH file).
