@@ -1,14 +1,18 @@
 """/health for admins, and the admins' health alerts: the bot watches the engine's
 heartbeat and tells every admin when a problem appears (the engine stopped reporting,
-candles late by more than two, a venue failing for minutes) and when it clears."""
+candles late by more than two, a venue failing for minutes) and when it clears.
+
+The alerts spend the bot's one outgoing budget at alert priority (telegram_out.budget:
+after the replies to users' own actions, before fills and summaries)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from telegram import Bot, Update
+from telegram import Update
 from telegram.error import TelegramError
+from telegram.ext import ExtBot
 
 from nija_tg.handlers.admin_common import UsageError, admin_command
 from nija_tg.handlers.context import BotContext
@@ -16,6 +20,7 @@ from nija_tg.handlers.replies import reply
 from nija_tg.messages import health as say
 from nija_tg.periodic import run_every
 from nija_tg.services.health_service import HealthService
+from nija_tg.telegram_out.budget import Priority
 
 log = logging.getLogger("nija_tg.bot")
 
@@ -39,7 +44,7 @@ class HealthAlerts:
     def __init__(
         self,
         service: HealthService,
-        bot: Bot,
+        bot: ExtBot,
         interval_s: float = WATCH_INTERVAL_S,
         first_check_s: float = FIRST_CHECK_S,
     ) -> None:
@@ -59,7 +64,12 @@ class HealthAlerts:
             log.warning("health %s: %s", "cleared" if change.cleared else "problem", change.text)
             for chat_id in admins:
                 try:
-                    await self.bot.send_message(chat_id, say.alert(change), parse_mode="HTML")
+                    await self.bot.send_message(
+                        chat_id,
+                        say.alert(change),
+                        parse_mode="HTML",
+                        rate_limit_args=Priority.ALERT,  # after replies, before fills
+                    )
                     sent += 1
                 except TelegramError as exc:
                     log.info("health alert to admin %s not sent: %s", chat_id, exc)

@@ -16,6 +16,8 @@ outgoing budget (telegram_out.budget.OutgoingBudget), which the outbox sender sh
   ``allow_paid_broadcast``.
 * The outbox sender's own requests (``rate_limit_args`` PREPAID) spent the budget
   already and pass straight through.
+* A message sent with a ``Priority`` as ``rate_limit_args`` takes its token at that
+  priority instead (the admins' health alerts: ``Priority.ALERT``, after the replies).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def _chat_id(data: dict[str, Any] | None) -> int | None:
         return None  # @channelusername: no pace of its own
 
 
-class PerChatRateLimiter(BaseRateLimiter[str]):
+class PerChatRateLimiter(BaseRateLimiter[str | Priority]):
     def __init__(self, budget: OutgoingBudget | None = None, max_retries: int = 3) -> None:
         self.budget = budget or OutgoingBudget()
         self.max_retries = max_retries
@@ -73,6 +75,7 @@ class PerChatRateLimiter(BaseRateLimiter[str]):
         if rate_limit_args == PREPAID:
             return await callback(*args, **kwargs)
         chat_id = _chat_id(data)
+        priority = rate_limit_args if isinstance(rate_limit_args, Priority) else Priority.ACTION
         if _limited(endpoint):
             pace = self.budget.pace(chat_id) if chat_id is not None else None
             # the chat's turn is held through the retries: a refused message is not
@@ -81,7 +84,9 @@ class PerChatRateLimiter(BaseRateLimiter[str]):
                 return await self._retrying(
                     endpoint,
                     chat_id,
-                    lambda: self._message(callback, args, kwargs, endpoint, data, chat_id),
+                    lambda: self._message(
+                        callback, args, kwargs, endpoint, data, chat_id, priority
+                    ),
                 )
         if endpoint == "deleteMessage":  # never waits, but for its own 429
             return await self._retrying(endpoint, chat_id, lambda: callback(*args, **kwargs))
@@ -110,13 +115,15 @@ class PerChatRateLimiter(BaseRateLimiter[str]):
                     await asyncio.sleep(secs)
         raise AssertionError("unreachable")
 
-    async def _message(self, callback, args, kwargs, endpoint, data, chat_id: int | None):
+    async def _message(
+        self, callback, args, kwargs, endpoint, data, chat_id: int | None, priority: Priority
+    ):
         if chat_id is not None:
             # a 429 may push the chat's turn further while we sleep: look again
             while (wait := self.budget.chat_ready_in(chat_id)) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(wait)
         can_pay = isinstance(data, dict) and not endpoint.startswith("edit")
-        paid = await self.budget.take(Priority.ACTION, paid_ok=can_pay)
+        paid = await self.budget.take(priority, paid_ok=can_pay)
         if isinstance(data, dict):
             if paid:
                 data["allow_paid_broadcast"] = True
