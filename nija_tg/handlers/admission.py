@@ -15,8 +15,7 @@ from nija_tg.handlers import keyboard
 from nija_tg.handlers.callback_data import JoinButton, on_button
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.menus import set_chat_menu
-from nija_tg.handlers.replies import esc
-from nija_tg.handlers.welcome import welcome_text
+from nija_tg.messages import onboarding as say
 
 log = logging.getLogger("nija_tg.bot")
 
@@ -25,24 +24,15 @@ def join_data(approve: bool, user_id: int) -> str:
     return JoinButton("approve" if approve else "reject", user_id).pack()
 
 
-def request_text(user_id: int, username: str | None, first_name: str | None) -> str:
-    who = esc(first_name or "Someone")
-    handle = f" @{esc(username)}" if username else ""
-    return f"🆕 Join request: {who}{handle} (id <code>{user_id}</code>). Let them in?"
-
-
 def request_markup(user_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton("✅ Approve", callback_data=join_data(True, user_id)),
-                InlineKeyboardButton("❌ Reject", callback_data=join_data(False, user_id)),
+                InlineKeyboardButton(say.APPROVE_BUTTON, callback_data=join_data(True, user_id)),
+                InlineKeyboardButton(say.REJECT_BUTTON, callback_data=join_data(False, user_id)),
             ]
         ]
     )
-
-
-REJECTED_TEXT = "Sorry: your request to join was declined."
 
 
 async def ask_admins(
@@ -54,7 +44,7 @@ async def ask_admins(
         try:
             await bot.send_message(
                 admin_id,
-                request_text(user_id, username, first_name),
+                say.join_request(user_id, username, first_name),
                 parse_mode=ParseMode.HTML,
                 reply_markup=request_markup(user_id),
             )
@@ -72,29 +62,28 @@ async def join_button(update: Update, context: BotContext, button: JoinButton) -
         return
     caller = context.caller
     if caller is None or caller.role is not Role.ADMIN:
-        await query.answer("That button is for admins.")
+        await query.answer(say.ADMINS_ONLY_TOAST)
         return
     approve, user_id = button.verdict == "approve", button.user_id
     decision = await context.services.admission.decide(caller.user_id, user_id, approve)
     request = decision.request
     if request is None:
-        await query.answer("No such request.")
+        await query.answer(say.NO_SUCH_REQUEST)
         return
     if not decision.done:
-        await query.answer(f"Already {request.status} by {request.decided_by}.")
+        await query.answer(say.already_decided(request.status, request.decided_by))
         return
-    verdict = "✅ Approved" if approve else "❌ Rejected"
-    await query.answer(verdict)
-    who = request_text(user_id, request.username, request.first_name).split(". Let")[0]
-    await query.edit_message_text(f"{who}: {verdict.lower()[2:]} by you.", parse_mode="HTML")
+    await query.answer(say.VERDICT[approve])
+    decided = say.join_decided(user_id, request.username, request.first_name, approve)
+    await query.edit_message_text(decided, parse_mode="HTML")
     try:
         markup = None
         if approve and decision.row is not None:
             await set_chat_menu(context.bot, request.chat_id, decision.row.role, False)
-            text = welcome_text(request.first_name, decision.row.role)
+            text = say.welcome_text(request.first_name, decision.row.role)
             markup = keyboard.markup()  # the newcomer's quick buttons come with the welcome
         else:
-            text = REJECTED_TEXT
+            text = say.REJECTED
         await context.bot.send_message(
             request.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
         )

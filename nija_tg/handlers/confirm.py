@@ -23,12 +23,12 @@ from telegram.error import TelegramError
 
 from nija_tg.handlers.callback_data import CallbackData
 from nija_tg.handlers.context import BotContext
+from nija_tg.messages import common as say
 
 PENDING_KEY = "confirmations"
 TTL_SECONDS = 600.0
 MAX_PENDING = 20
-NOT_YOURS = "This button has expired or is not for you. Send the command again."
-CANCELLED = "Cancelled: nothing was done."
+NOT_YOURS = say.NOT_YOURS  # admin_control and the tests read it here
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ async def ask(
     button: type[CallbackData],
     text: str,
     yes_label: str,
-    no_label: str = "Cancel",
+    no_label: str = say.NO_BUTTON,
     payload: Any = None,
 ) -> Message | None:
     """Send ``text`` (HTML, escaped by the caller) with Yes/No buttons of ``button``."""

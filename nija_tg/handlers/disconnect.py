@@ -11,7 +11,8 @@ from nija_tg.handlers import connect_texts as texts
 from nija_tg.handlers.callback_data import DisconnectConfirm, on_button
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.menus import set_chat_menu
-from nija_tg.handlers.replies import esc, reply
+from nija_tg.handlers.replies import reply
+from nija_tg.messages import disconnect as say
 
 
 async def disconnect(update: Update, context: BotContext) -> None:
@@ -20,21 +21,16 @@ async def disconnect(update: Update, context: BotContext) -> None:
         await reply(update, texts.NO_CONNECTION)
         return
     if context.args:
-        await reply(update, "Usage: /disconnect (no arguments); you will be asked to confirm.")
+        await reply(update, say.USAGE)
         return
     connect = context.services.connect
     info = await connect.info(caller.user_id)
     if info is None and not await connect.is_pending(caller.user_id):
         await reply(update, texts.NOTHING_TO_DISCONNECT)
         return
-    what = f"your <b>{esc(info.exchange_id)}</b> key {esc(info.key_tail)}" if info else "your key"
+    question = say.question(info.exchange_id, info.key_tail) if info else say.question(None, None)
     await confirm.ask(
-        update,
-        context,
-        DisconnectConfirm,
-        texts.DISCONNECT_CONFIRM.format(what=what),
-        "Yes, erase my keys",
-        "No, keep them",
+        update, context, DisconnectConfirm, question, say.ERASE_BUTTON, say.KEEP_BUTTON
     )
 
 
@@ -47,10 +43,10 @@ async def on_press(update: Update, context: BotContext, button: DisconnectConfir
         await query.answer(confirm.NOT_YOURS)
         return
     if button.answer != "yes" or caller.role is Role.VIEWER:
-        await query.answer("Cancelled.")
-        await confirm.close_question(update, "Nothing changed: your keys stay connected.")
+        await query.answer(say.CANCELLED_TOAST)
+        await confirm.close_question(update, say.KEPT)
         return
-    await query.answer("Erasing your keys…")
+    await query.answer(say.ERASING_TOAST)
     removed = await context.services.connect.disconnect(caller.user_id)
     if update.effective_chat is not None:
         await set_chat_menu(context.bot, update.effective_chat.id, caller.role, connected=False)

@@ -10,7 +10,7 @@ from telegram.error import TelegramError
 
 from nija_tg.core.errors import NijaError
 from nija_tg.handlers.context import BotContext
-from nija_tg.handlers.replies import esc
+from nija_tg.messages import common as say
 
 log = logging.getLogger("nija_tg.bot")
 
@@ -18,10 +18,10 @@ log = logging.getLogger("nija_tg.bot")
 async def on_error(update: object, context: BotContext) -> None:
     error = context.error
     if isinstance(error, NijaError):
-        text = esc(error.user_message)
+        text = say.failed(error.user_message)
         log.info("handled %s: %s", type(error).__name__, error)
     else:
-        text = "Sorry, something went wrong on our side. Please try again in a moment."
+        text = say.SOMETHING_WENT_WRONG
         log.error("unhandled error in a handler", exc_info=error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:

@@ -17,18 +17,16 @@ from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 from nija_tg.core.secret_shapes import looks_like_secret
 from nija_tg.handlers.callback_data import EXPIRED_BUTTON
 from nija_tg.handlers.context import BotContext
-from nija_tg.handlers.replies import esc, reply
+from nija_tg.handlers.replies import reply
 from nija_tg.handlers.secret_guard import (
     PASTED_SECRET,
     PASTED_SECRET_NOT_DELETED,
     delete_once,
     message_text,
 )
+from nija_tg.messages import common as say
 
 COMMAND_WORD = re.compile(r"/([a-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?=\s|$)")
-UNKNOWN_COMMAND = "I don't know the command /{name}. Send /help for the list."
-UNKNOWN_SHAPE = "I don't know that command. Send /help for the list."
-COMMANDS_ONLY = "I understand commands only. Send /help to see them."
 
 
 async def _secret_net(update: Update, context: BotContext) -> bool:
@@ -46,9 +44,9 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     text = message_text(update.effective_message)
     found = COMMAND_WORD.match(text)
     if found is None:
-        await reply(update, UNKNOWN_SHAPE)
+        await reply(update, say.UNKNOWN_SHAPE)
         return
-    await reply(update, UNKNOWN_COMMAND.format(name=esc(found.group(1))))
+    await reply(update, say.unknown_command(found.group(1)))
 
 
 async def other_message(update: Update, context: BotContext) -> None:
@@ -56,7 +54,7 @@ async def other_message(update: Update, context: BotContext) -> None:
         return
     if update.edited_message is not None:
         return  # edits of old messages are ignored on purpose
-    await reply(update, COMMANDS_ONLY)
+    await reply(update, say.COMMANDS_ONLY)
 
 
 async def expired_button(update: Update, context: BotContext) -> None:

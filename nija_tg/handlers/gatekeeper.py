@@ -19,10 +19,10 @@ from telegram.ext import ApplicationHandlerStop, TypeHandler
 
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
+from nija_tg.messages import onboarding as say
 
 OPEN_COMMANDS = ("/start", "/help")
 GROUP_COMMANDS = ("/start", "/help", "/connect")
-PRIVATE_ONLY = "I work in private chats only: open my profile and press Start there."
 
 
 def _command(update: Update) -> str | None:
@@ -48,9 +48,9 @@ async def gate(update: Update, context: BotContext) -> None:
     if _command(update) in OPEN_COMMANDS:
         return
     if update.callback_query is not None:
-        await update.callback_query.answer("Please send /start first.", show_alert=False)
+        await update.callback_query.answer(say.START_FIRST_TOAST, show_alert=False)
     elif update.message is not None:
-        await reply(update, "Hello! Please send /start to register first.")
+        await reply(update, say.START_FIRST)
     raise ApplicationHandlerStop
 
 
@@ -60,9 +60,9 @@ async def _group_gate(update: Update, context: BotContext) -> None:
         context.caller = await context.services.users.get(update.effective_user.id)
         return
     if update.callback_query is not None:
-        await update.callback_query.answer(PRIVATE_ONLY)
+        await update.callback_query.answer(say.PRIVATE_ONLY)
     elif command is not None and update.message is not None:
-        await reply(update, PRIVATE_ONLY)
+        await reply(update, say.PRIVATE_ONLY)
     raise ApplicationHandlerStop
 
 

@@ -16,12 +16,12 @@ from telegram.ext import MessageHandler, filters
 
 from nija_tg.handlers import reports, settings
 from nija_tg.handlers.context import BotContext
+from nija_tg.messages import common as say
 
-STATUS, POSITIONS, PNL, SETTINGS = "📊 Status", "📂 Positions", "📈 P&L", "⚙️ Settings"
+STATUS, POSITIONS, PNL, SETTINGS = say.STATUS_KEY, say.POSITIONS_KEY, say.PNL_KEY, say.SETTINGS_KEY
 LABELS = (STATUS, POSITIONS, PNL, SETTINGS)
 KEYBOARD_TEXT = filters.Text(LABELS)
 SHOWN_KEY = "reply_keyboard_shown"
-KEYBOARD_NOTE = "⌨️ Quick buttons are below the message field: Status, Positions, P&amp;L, Settings."
 
 
 def markup() -> ReplyKeyboardMarkup:
@@ -32,7 +32,7 @@ def markup() -> ReplyKeyboardMarkup:
         ],
         resize_keyboard=True,
         is_persistent=True,
-        input_field_placeholder="Tap a button or send a /command",
+        input_field_placeholder=say.KEYBOARD_PLACEHOLDER,
     )
 
 
@@ -52,7 +52,7 @@ async def show_once(update: Update, context: BotContext) -> None:
     """Give a returning user the keyboard once per bot run (it stays in their client)."""
     if context.user_data is not None and context.user_data.get(SHOWN_KEY):
         return
-    await send_with_keyboard(update, context, KEYBOARD_NOTE)
+    await send_with_keyboard(update, context, say.KEYBOARD_NOTE)
 
 
 async def on_text(update: Update, context: BotContext) -> None:

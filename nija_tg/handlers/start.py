@@ -8,12 +8,12 @@ from telegram.constants import ChatType
 from telegram.ext import CommandHandler
 
 from nija_tg.handlers import admission, keyboard
-from nija_tg.handlers.admission import REJECTED_TEXT, ask_admins
+from nija_tg.handlers.admission import ask_admins
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.menus import set_chat_menu
 from nija_tg.handlers.replies import MAX_TEXT, reply
 from nija_tg.handlers.reports import send_dashboard
-from nija_tg.handlers.welcome import CLOSED, WAITING, asked_text, welcome_text
+from nija_tg.messages import onboarding as say
 from nija_tg.messages.commands import help_text
 from nija_tg.services.admission import Admitted, Outcome
 
@@ -23,7 +23,7 @@ async def start(update: Update, context: BotContext) -> None:
     if user is None or chat is None:
         return
     if chat.type != ChatType.PRIVATE:
-        await reply(update, "Please talk to me in a private chat: open my profile and press Start.")
+        await reply(update, say.START_IN_PRIVATE)
         return
     admitted = await context.services.admission.start(
         user.id, chat.id, user.username, user.first_name
@@ -37,7 +37,8 @@ async def start(update: Update, context: BotContext) -> None:
     connected = await context.services.connect.info(user.id) is not None
     await set_chat_menu(context.bot, chat.id, row.role, connected)
     if admitted.created:
-        await keyboard.send_with_keyboard(update, context, welcome_text(user.first_name, row.role))
+        welcome = say.welcome_text(user.first_name, row.role)
+        await keyboard.send_with_keyboard(update, context, welcome)
         return
     await send_dashboard(update, context)
     await keyboard.show_once(update, context)
@@ -48,14 +49,14 @@ async def _not_in(update: Update, context: BotContext, admitted: Admitted) -> No
     user = update.effective_user
     assert user is not None
     if admitted.outcome is Outcome.ASKED:
-        await reply(update, asked_text(user.first_name))
+        await reply(update, say.asked_text(user.first_name))
         await ask_admins(context.bot, admitted.admins, user.id, user.username, user.first_name)
     elif admitted.outcome is Outcome.WAITING:
-        await reply(update, WAITING)
+        await reply(update, say.WAITING)
     elif admitted.outcome is Outcome.REJECTED:
-        await reply(update, REJECTED_TEXT)
+        await reply(update, say.REJECTED)
     else:
-        await reply(update, CLOSED)
+        await reply(update, say.CLOSED)
 
 
 async def help_command(update: Update, context: BotContext) -> None:

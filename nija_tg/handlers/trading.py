@@ -21,16 +21,10 @@ from nija_tg.handlers.callback_data import (
     on_button,
 )
 from nija_tg.handlers.context import BotContext
-from nija_tg.handlers.replies import echo, esc, reply
+from nija_tg.handlers.replies import esc, reply
 from nija_tg.handlers.reports_dashboard import edit_dashboard
+from nija_tg.messages import trading as say
 
-TRADE_USAGE = "Usage: /trade on, /trade exits or /trade off"
-TRADE_MEANS = (
-    "on: new positions as your strategy signals · exits: no new positions, exits and "
-    "stops run · off: only stops run"
-)
-MODE_USAGE = "Usage: /mode paper or /mode live"
-CLOSE_USAGE = "Usage: /close <symbol or asset> or /close all, e.g. /close ETH"
 SWITCH_WORDS = {
     "on": TradingSwitch.ON,
     "start": TradingSwitch.ON,
@@ -38,11 +32,6 @@ SWITCH_WORDS = {
     "exit": TradingSwitch.EXITS,
     "off": TradingSwitch.OFF,
     "stop": TradingSwitch.OFF,
-}
-SWITCH_LABEL = {
-    TradingSwitch.ON: "ON",
-    TradingSwitch.EXITS: "EXITS ONLY",
-    TradingSwitch.OFF: "OFF",
 }
 LIVE_YES = ModeButton(TradingMode.LIVE).pack()
 STAY_PAPER = ModeButton(TradingMode.PAPER).pack()
@@ -62,9 +51,7 @@ async def trade_command(update: Update, context: BotContext) -> None:
     args = context.args or []
     if len(args) != 1 or args[0].lower() not in SWITCH_WORDS:
         caller = context.caller
-        state = SWITCH_LABEL[caller.switch] if caller is not None else "OFF"
-        got = f" (you sent {echo(' '.join(args), 30)})" if args else ""
-        await reply(update, f"Trading is {state}. {TRADE_USAGE}{got}\n{TRADE_MEANS}")
+        await reply(update, say.trade_usage(caller.switch if caller else None, args))
         return
     outcome = await context.services.trading.set_switch(
         context.caller.user_id, SWITCH_WORDS[args[0].lower()]
@@ -91,8 +78,7 @@ async def close_command(update: Update, context: BotContext) -> None:
     if context.caller is None:
         return
     if len(args) != 1 or not CLOSE_TARGET.fullmatch(args[0]):
-        got = f" (you sent {echo(' '.join(args), 30)})" if args else ""
-        await reply(update, f"{esc(CLOSE_USAGE)}{got}\n/positions lists what is open.")
+        await reply(update, say.close_usage(args))
         return
     outcome = await context.services.trading.request_close(context.caller.user_id, args[0])
     await reply(update, esc(outcome.message))
@@ -103,7 +89,7 @@ async def _may_close(update: Update, context: BotContext) -> bool:
     if query is None or context.caller is None:
         return False
     if context.caller.role is Role.VIEWER:
-        await query.answer("This button is not for you.")
+        await query.answer(say.NOT_FOR_YOU)
         return False
     return True
 
@@ -112,9 +98,9 @@ async def keep_button(update: Update, context: BotContext, _button: KeepOpenButt
     """ "No, keep it" under a close confirmation."""
     if not await _may_close(update, context):
         return
-    await update.callback_query.answer("Kept open.")
+    await update.callback_query.answer(say.KEPT_TOAST)
     await _drop_buttons(update)
-    await reply(update, "Nothing closed: the position stays open and keeps its stop.")
+    await reply(update, say.KEPT)
 
 
 async def close_button(update: Update, context: BotContext, button: CloseButton) -> None:
@@ -129,19 +115,14 @@ async def close_button(update: Update, context: BotContext, button: CloseButton)
         keyboard = InlineKeyboardMarkup(
             [
                 [
-                    InlineKeyboardButton(f"Yes, close {symbol} {side}", callback_data=yes),
-                    InlineKeyboardButton("No, keep it", callback_data=KeepOpenButton().pack()),
+                    InlineKeyboardButton(say.close_yes_button(symbol, side), callback_data=yes),
+                    InlineKeyboardButton(say.KEEP_BUTTON, callback_data=KeepOpenButton().pack()),
                 ]
             ]
         )
-        await reply(
-            update,
-            f"Close your <b>{esc(symbol)}</b> {esc(side)} at market now? Its stop-loss ends "
-            "with it.",
-            keyboard,
-        )
+        await reply(update, say.close_question(symbol, side), keyboard)
         return
-    await query.answer("Closing…")
+    await query.answer(say.CLOSING_TOAST)
     await _drop_buttons(update)
     outcome = await context.services.trading.request_close_position(
         context.caller.user_id, symbol, side
@@ -159,9 +140,8 @@ async def _drop_buttons(update: Update) -> None:
 async def mode_command(update: Update, context: BotContext) -> None:
     args = context.args or []
     if len(args) != 1 or args[0].lower() not in ("paper", "live"):
-        current = context.caller.mode.value if context.caller else "paper"
-        got = f" (you sent {echo(' '.join(args), 30)})" if args else ""
-        await reply(update, f"You are in {current} mode. {MODE_USAGE}{got}")
+        current = context.caller.mode if context.caller else TradingMode.PAPER
+        await reply(update, say.mode_usage(current.value, args))
         return
     if args[0].lower() == "paper":
         outcome = await context.services.trading.set_mode(
@@ -175,23 +155,18 @@ async def mode_command(update: Update, context: BotContext) -> None:
         return
     keyboard = InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton("Yes, trade real money", callback_data=LIVE_YES)],
-            [InlineKeyboardButton("No, stay in paper", callback_data=STAY_PAPER)],
+            [InlineKeyboardButton(say.LIVE_YES_BUTTON, callback_data=LIVE_YES)],
+            [InlineKeyboardButton(say.STAY_PAPER_BUTTON, callback_data=STAY_PAPER)],
         ]
     )
-    await reply(
-        update,
-        f"⚠️ {esc(allowed.message)}\nIn live mode the engine places real orders with your "
-        "money, within your risk limits (/settings). Confirm?",
-        keyboard,
-    )
+    await reply(update, say.live_question(allowed.message), keyboard)
 
 
 async def mode_button(update: Update, context: BotContext, button: ModeButton) -> None:
     query = update.callback_query
     await query.answer()
     if button.mode is not TradingMode.LIVE:
-        await query.edit_message_text("Staying in paper mode.")
+        await query.edit_message_text(say.STAYING_PAPER)
         return
     outcome = await context.services.trading.set_mode(
         context.caller.user_id, TradingMode.LIVE, confirmed=True

@@ -12,20 +12,26 @@ from typing import Any
 
 from nija_tg.core.models import Role
 from nija_tg.core.setting_bounds import Bound
+from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.messages import (
     admin_replies,
     admin_reports,
     commands,
+    common,
     connect,
+    disconnect,
     health,
+    onboarding,
     reports,
     settings,
+    trading,
 )
 from nija_tg.messages import report_samples as s
 from nija_tg.messages.reports import EmptyHint
 
 MODULES: tuple[ModuleType, ...] = (
-    reports, admin_reports, admin_replies, health, settings, commands, connect,
+    reports, admin_reports, admin_replies, health, settings, commands, connect, disconnect,
+    trading, onboarding, common,
 )  # fmt: skip
 LIMITS = {"trades_max": 100, "daily_max": 90, "sessions_max": 50}
 PRESETS = ("conservative", "moderate", "aggressive")
@@ -292,9 +298,62 @@ CONNECT = _section(
     ("An exchange without its own guide", connect.key_guide, ("okx",)),
 )  # fmt: skip
 
+DISCONNECT = _section(
+    "/disconnect",
+    ("The question, naming the stored key", disconnect.question, ("kraken", "••••Ab3d")),
+    ("The question while the key is still being checked", disconnect.question, (None, None)),
+    ("Its buttons", lambda: f"{disconnect.ERASE_BUTTON} | {disconnect.KEEP_BUTTON}"),
+)  # fmt: skip
+
+TRADING = _section(
+    "/trade, /close, /mode",
+    ("/trade alone, trading exits only", trading.trade_usage, (TradingSwitch.EXITS,)),
+    ("/trade with a wrong word (shown back, escaped and shortened)", trading.trade_usage,
+     (TradingSwitch.ON, ["maybe", "<b>now</b>", "x" * 40])),
+    ("/trade from an unknown caller", trading.trade_usage, (None,)),
+    ("/close alone", trading.close_usage, ()),
+    ("/close with a wrong target", trading.close_usage, (["ETH", "&", "BTC"],)),
+    ("/mode alone", trading.mode_usage, ("paper",)),
+    ("/mode with a wrong word", trading.mode_usage, ("live", ["demo"])),
+    ("A Close button's confirmation", trading.close_question, ("ETH/USDT:USDT", "short")),
+    ("Its confirming button", trading.close_yes_button, ("ETH/USDT:USDT", "short")),
+    ("Its other button", lambda: trading.KEEP_BUTTON),
+    ("/mode live's confirmation", trading.live_question,
+     ("Your kraken key ••••Ab3d is verified <and> can trade.",)),
+    ("Its buttons", lambda: f"{trading.LIVE_YES_BUTTON} | {trading.STAY_PAPER_BUTTON}"),
+)  # fmt: skip
+
+ONBOARDING = _section(
+    "/start, joining, the gatekeeper",
+    ("The welcome", onboarding.welcome_text, ("Alice", Role.TRADER)),
+    ("The welcome of a viewer without a first name", onboarding.welcome_text,
+     (None, Role.VIEWER)),
+    ("The welcome, a hostile name", onboarding.welcome_text, (s.ODD_NAME, Role.TRADER)),
+    ("Approval mode: the newcomer's request went to the admins", onboarding.asked_text,
+     ("Nia",)),
+    ("Approval mode: asked, without a first name", onboarding.asked_text, (None,)),
+    ("The request each admin gets", onboarding.join_request, (2002, "nia_t", "Nia")),
+    ("The request from an odd name without a username", onboarding.join_request,
+     (2003, None, s.ODD_NAME)),
+    ("Its buttons", lambda: f"{onboarding.APPROVE_BUTTON} | {onboarding.REJECT_BUTTON}"),
+    ("The request once approved (the deciding admin's chat)", onboarding.join_decided,
+     (2002, "nia_t", "Nia", True)),
+    ("The request once rejected", onboarding.join_decided, (2003, None, None, False)),
+    ("The toast of a later press", onboarding.already_decided, ("approved", 9001)),
+)  # fmt: skip
+
+COMMON = _section(
+    "Unknown commands, errors, the reply keyboard",
+    ("An unknown command", common.unknown_command, ("foo_bar",)),
+    ("A handled error's own explanation", common.failed,
+     ("Amount must be between 1 and 1,000 <USD> & whole.",)),
+    ("The reply keyboard's buttons", lambda: " | ".join(
+        (common.STATUS_KEY, common.POSITIONS_KEY, common.PNL_KEY, common.SETTINGS_KEY))),
+)  # fmt: skip
+
 REPORT_SAMPLES: list[Sample] = [
     *STATUS, *BALANCES, *POSITIONS, *TRADES, *PNL, *TABLES, *USAGE, *ADMIN, *ADMIN_ACTIONS, *HEALTH,
-    *SETTINGS, *HELP, *CONNECT,
+    *SETTINGS, *HELP, *CONNECT, *DISCONNECT, *TRADING, *ONBOARDING, *COMMON,
 ]  # fmt: skip
 
 

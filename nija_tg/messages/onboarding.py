@@ -1,0 +1,64 @@
+"""Every word of joining: the welcome (after /start, or when an admin approves), approval
+mode's request to the admins and its answers, a closed bot's refusal, and the gatekeeper's
+lines to strangers and to group chats."""
+
+from __future__ import annotations
+
+from nija_tg.core.models import Role
+from nija_tg.messages.text import esc
+
+WELCOME = (
+    "Welcome to <b>nija</b>, {name}! You are registered as <b>{role}</b>.\n\n"
+    "Next steps:\n"
+    "1. /connect your exchange account (in this private chat; keys are encrypted at once "
+    "and your message is deleted).\n"
+    "2. Check /settings for your risk limits.\n"
+    "3. /trade on to start. Paper trading (simulated, no real money) is the default.\n\n"
+    "/help lists everything you can do."
+)
+ASKED = (
+    "Thanks, {name}! New users join here with an admin's approval: your request went to "
+    "the admins. You will get a message in this chat when they decide."
+)
+WAITING = "Your request to join is still waiting for an admin. You will get a message here."
+CLOSED = "Sorry: this bot is not taking new users."
+REJECTED = "Sorry: your request to join was declined."
+START_IN_PRIVATE = "Please talk to me in a private chat: open my profile and press Start."
+PRIVATE_ONLY = "I work in private chats only: open my profile and press Start there."
+START_FIRST_TOAST = "Please send /start first."
+START_FIRST = "Hello! Please send /start to register first."
+APPROVE_BUTTON = "✅ Approve"
+REJECT_BUTTON = "❌ Reject"
+ADMINS_ONLY_TOAST = "That button is for admins."
+NO_SUCH_REQUEST = "No such request."
+VERDICT = {True: "✅ Approved", False: "❌ Rejected"}
+
+
+def welcome_text(first_name: str | None, role: Role) -> str:
+    return WELCOME.format(name=esc(first_name or "trader"), role=esc(role.value))
+
+
+def asked_text(first_name: str | None) -> str:
+    return ASKED.format(name=esc(first_name or "there"))
+
+
+def _newcomer(user_id: int, username: str | None, first_name: str | None) -> str:
+    who = esc(first_name or "Someone")
+    handle = f" @{esc(username)}" if username else ""
+    return f"🆕 Join request: {who}{handle} (id <code>{user_id}</code>)"
+
+
+def join_request(user_id: int, username: str | None, first_name: str | None) -> str:
+    """What each admin gets, above the Approve / Reject buttons."""
+    return f"{_newcomer(user_id, username, first_name)}. Let them in?"
+
+
+def join_decided(user_id: int, username: str | None, first_name: str | None, approve: bool) -> str:
+    """The request, edited in the deciding admin's chat."""
+    verdict = "approved" if approve else "rejected"
+    return f"{_newcomer(user_id, username, first_name)}: {verdict} by you."
+
+
+def already_decided(status: str, decided_by: int | None) -> str:
+    """The toast (plain text) of a later press: another admin decided first."""
+    return f"Already {status} by {decided_by}."
