@@ -100,6 +100,7 @@ class HubStats:
     pushed: Counter[MarketKey] = field(default_factory=Counter)  # closes taken from a socket
     stream_errors: int = 0  # sockets lost or refused
     stream_connects: int = 0  # sockets that (re)started pushing
+    rolling_starts: int = 0  # rolling indicators started from a whole window
 
     @property
     def total(self) -> int:
@@ -157,6 +158,8 @@ class MarketHub:
         self.stream = stream
         self.stream_retry_s = stream_retry_s  # first and longest pause before a reconnect
         self._streams: dict[MarketKey, _Stream] = {}
+        # rolling indicators to start from their window once every subscriber is idle
+        self._to_start: dict[tuple, tuple[KeyState, RollingIndicators]] = {}
 
     # --- change notification (a broadcast event replaced on every change) ----------
 
@@ -184,6 +187,7 @@ class MarketHub:
         sub.counted_idle = True
         self._active -= 1
         if self._active == 0:
+            self._start_rolling()
             for hook in self._idle_hooks:
                 hook()
             self._notify()
@@ -270,15 +274,18 @@ class MarketHub:
 
         The indicators come from the strategy's rolling indicators of this market,
         advanced by the candles appended since the last close (``Strategy.rolling``;
-        the same values as ``prepared``'s last row, bitwise), or, for a strategy
-        without them, from ``prepared``."""
+        the same values as ``prepared``'s last row, bitwise), or from ``prepared``: for
+        a strategy without them, and on a close where they would have to start from the
+        whole window (the first window, a gap longer than it: a push per candle, ~8x
+        one ``prepare``); they start then once every loop is done with the close
+        (``_start_rolling``), off the close's path."""
         st = self._state.get(key)
         if st is None or st.closed is None:
             return None
         wanted = (strategy.name, params, position, allow_short)
         found = st.signals.get(wanted)
         if found is None:
-            rolling = self._caught_up(st, strategy, params)
+            rolling = self._caught_up(key, st, strategy, params, start=False)
             if rolling is not None:
                 found = rolling.signal(position, params=params, allow_short=allow_short)
             else:
@@ -299,21 +306,44 @@ class MarketHub:
         st = self._state.get(key)
         if st is None or st.closed is None:
             return None
-        return self._caught_up(st, strategy, params)
+        return self._caught_up(key, st, strategy, params, start=True)
 
     def _caught_up(
-        self, st: KeyState, strategy: Strategy, params: StrategyParams
+        self,
+        key: MarketKey,
+        st: KeyState,
+        strategy: Strategy,
+        params: StrategyParams,
+        *,
+        start: bool,
     ) -> RollingIndicators | None:
         """The strategy's rolling indicators of this market (one per indicator key),
-        caught up with the window; None when the strategy has none."""
+        caught up with the window; None when the strategy has none, or (``start``
+        False) when they would start from the whole window: then they are started when
+        every subscriber is idle."""
         ikey = strategy.indicator_key(params)
         if ikey in st.rolling:
             rolling = st.rolling[ikey]
         else:
             rolling = st.rolling[ikey] = strategy.rolling(params, self.window)
-        if rolling is not None:
-            rolling.catch_up(st.candles, st.appended)
+        if rolling is None:
+            return None
+        if rolling.starts_over(st.candles, st.appended):
+            if not start:
+                self._to_start[(key, ikey)] = (st, rolling)
+                return None
+            self.stats.rolling_starts += 1
+        rolling.catch_up(st.candles, st.appended)
         return rolling
+
+    def _start_rolling(self) -> None:
+        """Start the rolling indicators a close could not advance (every subscriber is
+        idle: nobody waits for them now; the next close advances them by a candle)."""
+        pending, self._to_start = self._to_start, {}
+        for (key, _), (st, rolling) in pending.items():
+            if self._state.get(key) is st and rolling.starts_over(st.candles, st.appended):
+                self.stats.rolling_starts += 1
+                rolling.catch_up(st.candles, st.appended)
 
     def price(self, exchange: str, symbol: str) -> Decimal | None:
         """Close of the most recently closed candle of this market, any timeframe."""

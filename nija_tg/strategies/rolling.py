@@ -141,7 +141,7 @@ class RollingIndicators(ABC):
         missing = appended - self.synced
         if missing == 0:
             return
-        if missing < 0 or missing > len(candles) or self.pushed == 0:
+        if self.starts_over(candles, appended):
             self.reset()
             fresh: Sequence[Candle] | itertools.islice = candles
         else:
@@ -149,6 +149,12 @@ class RollingIndicators(ABC):
         for candle in fresh:
             self.push(candle)
         self.synced = appended
+
+    def starts_over(self, candles: Sequence[Candle] | deque[Candle], appended: int) -> bool:
+        """Whether ``catch_up`` would start again from the whole window (a push per
+        candle of it) rather than push the few appended since the last call."""
+        missing = appended - self.synced
+        return missing != 0 and (missing < 0 or missing > len(candles) or self.pushed == 0)
 
     def reset(self) -> None:
         """Forget every candle (``push`` starts a new window)."""

@@ -102,9 +102,12 @@ async def test_signals_from_indicators_advanced_per_close_equal_the_full_window(
     computation over the window (``prepared``): while the window grows, once full,
     after a gap of a few candles (caught up together) and after a gap longer than the
     window (replaced); also for a parameter set first asked for late (the default's,
-    which stays in its warm-up in this window: its indicator values are compared)."""
+    which stays in its warm-up in this window: its indicator values are compared).
+    Indicators that would have to start from the whole window do not on the close's
+    path: that close's signals come from the window's frame, and they start once the
+    subscriber is idle."""
     hub, source, clock, eth = make(window=120)
-    hub.subscribe([ETH])
+    sub = hub.subscribe([ETH])
     strategy = get_strategy("adx_trend")
     params = strategy.default_params()
     # warm-up 120 (= the window): these signals act; the default's (300) only warm up
@@ -113,11 +116,13 @@ async def test_signals_from_indicators_advanced_per_close_equal_the_full_window(
     positions = (None, StrategyPosition("long", 1.0), StrategyPosition("short", 1.0))
     boundary = eth[100].ts + TF
     steps = [0] + [1] * 25 + [7, 1, 200, 1, 1, 1]
-    pushed, reasons = [], set()
+    pushed, reasons, starts = [], set(), []
+    waiter = None
     for k, step in enumerate(steps):
         boundary += step * TF
         clock.set(boundary + hub.grace_ms)
         assert await hub.poll(boundary) == [ETH]
+        await (sub.next_close() if waiter is None else waiter)  # the loop's close
         for p in (fast, params) if k >= 20 else (fast,):
             prepared = hub.prepared(ETH, strategy, p)
             for pos in positions:
@@ -126,16 +131,26 @@ async def test_signals_from_indicators_advanced_per_close_equal_the_full_window(
                     want = strategy.evaluate(prepared, pos, params=p, allow_short=allow_short)
                     assert signal_bits(got) == signal_bits(want), (k, p, pos, allow_short)
                     reasons.add(got.reason.split(":")[0].split(" ")[0])
+        in_close = hub.stats.rolling_starts
+        waiter = asyncio.ensure_future(sub.next_close())  # done with the close: idle
+        await asyncio.sleep(0)
+        starts.append((in_close, hub.stats.rolling_starts))
         rolling = hub.rolling(ETH, strategy, fast)
         assert rolling is not None and rolling.rows == len(hub.latest(ETH).candles)
         pushed.append(rolling.pushed)
     assert len(hub.latest(ETH).candles) == 120
+    waiter.cancel()
+    sub.close()
     # one candle pushed per close; after the gap its 7 candles at once; after the gap
     # longer than the window the 120 candles of the new window
     grew = [b - a for a, b in zip(pushed, pushed[1:], strict=False)]
     assert grew == [1] * 25 + [7, 1, 120, 1, 1, 1]
     assert pushed[0] == 101  # the first window: 101 candles, still growing
     assert len(reasons - {"warming"}) >= 3  # signals past the warm-up were compared
+    # started while idle, never during a close: fast's at the first close, the
+    # default's at the 21st (first asked for then)
+    assert starts[0] == (0, 1) and starts[20] == (1, 2) and starts[-1] == (2, 2)
+    assert all(a == b for k, (a, b) in enumerate(starts) if k not in (0, 20))
 
 
 async def test_retryable_error_skips_the_market_for_this_close_only():
