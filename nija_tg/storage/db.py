@@ -33,7 +33,9 @@ have the same shape (``Batched``: an INSERT with one ``VALUES`` group, or an UPD
 users' order outcomes cost a few statements, not thousands. A later write with the same
 key in the same group replaces the earlier one (it carries the row's whole new state).
 Such a write is durable when its caller returns, like any other (the caller waits for
-the COMMIT); a body that raises drops its own; a flush that fails fails the whole group
+the COMMIT); a body that raises drops its own. A multi-row statement that a constraint
+refuses is run again row by row: the callers whose rows are refused raise (their other
+writes stand), the rest of the group commits; any other failure fails the whole group
 (every caller raises, nothing of the group is kept). A body cannot read back what it
 left for the commit: only the loop's own state, kept in step, knows it until then.
 
@@ -138,30 +140,66 @@ class Returned:
         self.row: sqlite3.Row | None = None
 
 
-# a write left for the commit: its shape, its bound values, where its returned row goes
-_Later = tuple[Batched, tuple[Any, ...], Returned | None]
+class _Caller:
+    """Who waits for a group's COMMIT: a body, or a lone ``write_later``. ``error``: a
+    write it left for the commit was refused (the others of the group stand)."""
+
+    __slots__ = ("waiter", "error")
+
+    def __init__(self) -> None:
+        self.waiter: asyncio.Future[None] | None = None
+        self.error: BaseException | None = None
+
+
+# a write left for the commit: its shape, its bound values, where its returned row
+# goes, and whose it is
+_Later = tuple[Batched, tuple[Any, ...], Returned | None, _Caller]
+_Row = tuple[tuple[Any, ...], Returned | None, _Caller]
 
 
 def _flush(conn: sqlite3.Connection, pending: dict[Hashable, _Later]) -> None:
     """Run the writes left for the commit: one multi-row statement per shape (and per
-    ``MULTI_ROW_VARIABLES`` bound values), shapes in the order they were first left."""
-    by_shape: dict[Batched, list[tuple[tuple[Any, ...], Returned | None]]] = {}
-    for shape, params, slot in pending.values():
-        by_shape.setdefault(shape, []).append((params, slot))
+    ``MULTI_ROW_VARIABLES`` bound values), shapes in the order they were first left.
+    A statement a constraint refuses is run again row by row: only the callers whose
+    rows are refused fail (``_Caller.error``); their other writes, and everybody else's,
+    stand (a user deleted meanwhile does not fail 500 other users' outcomes)."""
+    by_shape: dict[Batched, list[_Row]] = {}
+    for shape, params, slot, caller in pending.values():
+        by_shape.setdefault(shape, []).append((params, slot, caller))
     pending.clear()
     for shape, rows in by_shape.items():
         per = max(1, min(MULTI_ROW_MAX, MULTI_ROW_VARIABLES // max(1, shape.width)))
         for i in range(0, len(rows), per):
             chunk = rows[i : i + per]
-            cur = conn.execute(shape.text(len(chunk)), [v for r, _ in chunk for v in r])
-            if shape.returning is None:
+            try:
+                cur = conn.execute(shape.text(len(chunk)), [v for r, _, _ in chunk for v in r])
+            except sqlite3.IntegrityError:
+                _one_by_one(conn, shape, chunk)
                 continue
-            col, at = shape.returning, _column_index(shape, shape.returning)
-            slots = {r[at]: s for r, s in chunk}
-            for row in cur.fetchall():
-                slot = slots.get(row[col])
-                if slot is not None:
-                    slot.row = row
+            _returned(shape, chunk, cur)
+
+
+def _one_by_one(conn: sqlite3.Connection, shape: Batched, chunk: list[_Row]) -> None:
+    for params, slot, caller in chunk:
+        try:
+            cur = conn.execute(shape.text(1), params)
+        except sqlite3.IntegrityError as err:
+            log.warning("a write left for the commit was refused: %s", shape.head[:40])
+            if caller.error is None:
+                caller.error = err
+            continue
+        _returned(shape, [(params, slot, caller)], cur)
+
+
+def _returned(shape: Batched, chunk: list[_Row], cur: sqlite3.Cursor) -> None:
+    if shape.returning is None:
+        return
+    col, at = shape.returning, _column_index(shape, shape.returning)
+    slots = {r[at]: s for r, s, _ in chunk}
+    for row in cur.fetchall():
+        slot = slots.get(row[col])
+        if slot is not None:
+            slot.row = row
 
 
 def _column_index(shape: Batched, column: str) -> int:
@@ -175,7 +213,7 @@ class Transaction:
     connection outside ``BEGIN IMMEDIATE`` ... ``COMMIT``. In a group (not the first
     body) it takes its savepoint just before its first write."""
 
-    __slots__ = ("_conn", "_guarded", "_single", "saved", "wrote", "later_writes")
+    __slots__ = ("_conn", "_guarded", "_single", "saved", "wrote", "later_writes", "caller")
 
     def __init__(
         self, conn: sqlite3.Connection, guarded: bool = False, single: bool = False
@@ -186,6 +224,7 @@ class Transaction:
         self.saved = False  # the savepoint was taken
         self.wrote = False  # a write statement was started
         self.later_writes: dict[Hashable, _Later] = {}  # left for the group's COMMIT
+        self.caller = _Caller()  # waits for the COMMIT once the body ended
 
     def later(
         self, shape: Batched, key: Hashable, params: Iterable[Any], returned: bool = False
@@ -197,7 +236,7 @@ class Transaction:
         shape says ``returning``), the row the write returns, after the COMMIT."""
         slot = Returned() if returned else None
         self.later_writes.pop(key, None)
-        self.later_writes[key] = (shape, tuple(params), slot)
+        self.later_writes[key] = (shape, tuple(params), slot, self.caller)
         return slot
 
     def _guard(self, sql: str) -> None:
@@ -262,7 +301,7 @@ class _Group:
     def __init__(self) -> None:
         self.settled = False  # the COMMIT (or the ROLLBACK) is over
         self.error: BaseException | None = None  # why the group failed (settled)
-        self.waiters: list[asyncio.Future[None]] = []
+        self.waiters: list[_Caller] = []
         self.bodies = 0  # bodies that ran in it (committed or rolled back to their savepoint)
         self.commit_queued = False
         self.later_writes: dict[Hashable, _Later] = {}  # the bodies' writes for the COMMIT
@@ -279,13 +318,15 @@ class _Group:
         if self.settled:
             return
         self.settled, self.error = True, error
-        waiters, self.waiters = self.waiters, []
-        for waiter in waiters:
-            if not waiter.done():  # a cancelled caller's is done
-                if error is None:
+        callers, self.waiters = self.waiters, []
+        for caller in callers:
+            waiter = caller.waiter
+            if waiter is not None and not waiter.done():  # a cancelled caller's is done
+                failed = error if error is not None else caller.error
+                if failed is None:
                     waiter.set_result(None)
                 else:
-                    waiter.set_exception(error)
+                    waiter.set_exception(failed)
 
 
 class Database:
@@ -366,8 +407,8 @@ class Database:
             raise
         self._end_body(group, tx, None)
         if not group.settled:  # the shared COMMIT (raises if it failed)
-            waiter = asyncio.get_running_loop().create_future()
-            group.waiters.append(waiter)
+            waiter = tx.caller.waiter = asyncio.get_running_loop().create_future()
+            group.waiters.append(tx.caller)
             await waiter
         elif group.error is not None:
             raise group.error
@@ -386,11 +427,12 @@ class Database:
                 slot = tx.later(shape, key, params, returned)
             return slot
         slot = Returned() if returned else None
+        caller = _Caller()
         pending = group.later_writes
         pending.pop(key, None)
-        pending[key] = (shape, tuple(params), slot)
-        waiter = asyncio.get_running_loop().create_future()
-        group.waiters.append(waiter)
+        pending[key] = (shape, tuple(params), slot, caller)
+        waiter = caller.waiter = asyncio.get_running_loop().create_future()
+        group.waiters.append(caller)
         await waiter
         return slot
 

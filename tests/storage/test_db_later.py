@@ -103,19 +103,28 @@ async def test_updates_from_values(db):
     assert rows == {"k0": "new0", "k1": "old", "k2": "new2", "k3": "old", "k4": "new4"}
 
 
-async def test_a_flush_that_fails_fails_every_caller_of_the_group(db):
+async def test_a_refused_row_fails_its_caller_only(db):
+    """A constraint refusing one row of a multi-row statement: its caller raises, the
+    other callers' rows (and that caller's other writes) are committed."""
     await _table(db)
     plain = Batched("INSERT INTO t(k, v) VALUES ", "(?, ?)")
+    other = Batched("INSERT INTO t(k, v) VALUES ", "(?, ?)", " ON CONFLICT(k) DO NOTHING")
     async with db.transaction() as tx:
         await tx.execute("INSERT INTO t(k, v) VALUES ('taken', 'x')")
 
     async def body(k: str) -> None:
         async with db.transaction() as tx:
             tx.later(plain, k, (k, "y"))
+            tx.later(other, ("o", k), (f"{k}-other", "z"))
 
-    results = await asyncio.gather(body("fresh"), body("taken"), return_exceptions=True)
-    assert all(isinstance(r, sqlite3.IntegrityError) for r in results)
-    assert await db.fetchone("SELECT 1 FROM t WHERE k = 'fresh'") is None
+    results = await asyncio.gather(
+        body("fresh"), body("taken"), body("new"), return_exceptions=True
+    )
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    keys = {r["k"] for r in await db.fetchall("SELECT k FROM t")}
+    assert keys == {"taken", "fresh", "new", "fresh-other", "taken-other", "new-other"}
+    assert (await db.fetchone("SELECT v FROM t WHERE k = 'taken'"))["v"] == "x"
     async with db.transaction() as tx:  # the database goes on
         tx.later(plain, "after", ("after", "z"))
     assert (await db.fetchone("SELECT v FROM t WHERE k = 'after'"))["v"] == "z"
