@@ -158,7 +158,8 @@ class Executor:
         self._none_recorded = False  # the order being recorded had no fill before
         # the loop's view of the user's positions (None: none): the fills of an order
         # just submitted are booked on it (no read) and applied to it once committed;
-        # any other recording of fills marks it stale
+        # fills recorded any other way write the positions around it, and the view
+        # reads them again (``positions.written``)
         self.held: HeldPositions | None = None
 
     def _placing(self) -> int:
