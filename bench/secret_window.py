@@ -7,7 +7,9 @@ message, which the /connect conversation deletes before anything else. Several u
 at once; each waits for the bot's prompts (paced 1 message/s per chat) before going on.
 
 Replies spend the bot's one outgoing budget (30 messages/s, replies before
-notifications); deleteMessage takes no token and never waits. The first pass runs the
+notifications); deleteMessage takes no token and never waits, and goes through the bot's
+deletion lane (nija_tg/telegram_out/deletion_lane.py: an HTTP connection of its own per
+deletion, started eagerly as the update is queued). The first pass runs the
 default configuration with no notification traffic (the replies' pacing bounds the runs
 per second). The second pass (``under_burst_load``) is bench/fairness.py's burst: 200
 users send /status at the same instant while 10,000 notifications wait in the outbox,

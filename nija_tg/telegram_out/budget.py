@@ -16,7 +16,9 @@ a token here, in priority order, and keeps Telegram's limits
   ``paid_rate`` per second on top of the free 30.
 
 Deletions never take a token (handlers.rate_limit): they do not produce a message and
-must not wait behind replies when they remove a secret.
+must not wait behind replies when they remove a secret; the bot deletes messages that may
+carry a secret through its deletion lane (telegram_out.deletion_lane: connections of
+their own, started at once), whose 429s pause this budget too.
 
 python-telegram-bot's rate limiter (handlers.rate_limit.PerChatRateLimiter) spends
 tokens for replies; the outbox sender (telegram_out.outbox_sender) for notifications.
