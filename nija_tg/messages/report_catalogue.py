@@ -23,6 +23,7 @@ from nija_tg.messages import (
     health,
     onboarding,
     reports,
+    setting_values,
     settings,
     trading,
 )
@@ -31,7 +32,7 @@ from nija_tg.messages.reports import EmptyHint
 
 MODULES: tuple[ModuleType, ...] = (
     reports, admin_reports, admin_replies, health, settings, commands, connect, disconnect,
-    trading, onboarding, common,
+    trading, onboarding, common, setting_values,
 )  # fmt: skip
 LIMITS = {"trades_max": 100, "daily_max": 90, "sessions_max": 50}
 PRESETS = ("conservative", "moderate", "aggressive")
@@ -351,9 +352,36 @@ COMMON = _section(
         (common.STATUS_KEY, common.POSITIONS_KEY, common.PNL_KEY, common.SETTINGS_KEY))),
 )  # fmt: skip
 
+SETTING_VALUES = _section(
+    "Setting values, ranges and errors (worded for the settings service)",
+    ("A setting's label", setting_values.label, ("max_drawdown_pct",)),
+    ("A strategy parameter's label (its name)", setting_values.label, ("strategy.fast",)),
+    ("A number", setting_values.number, (s.D("250.00"),)),
+    ("A value in USD", setting_values.value_text, (s.D("250.00"), "usd")),
+    ("A percentage", setting_values.value_text, (s.D("0.5"), "%")),
+    ("A switch", setting_values.value_text, (True,)),
+    ("A list", setting_values.value_text, (("BTC", "ETH"),)),
+    ("A whole-number range", setting_values.numeric_range, (s.D(1), s.D(10), True)),
+    ("A range with its unit", setting_values.numeric_range, (s.D("0.1"), s.D(5), False, "%")),
+    ("Choices", setting_values.either, (("one-way", "hedge"),)),
+    ("One of", setting_values.one_of, (("ema_cross", "rsi_revert"),)),
+    ("Pairs, any", setting_values.pairs_range, (None,)),
+    ("Pairs an admin permitted", setting_values.pairs_range, (frozenset({"ETH", "BTC"}),)),
+    ("An editor's + button", setting_values.step_label, (True, s.D(50), "300")),
+    ("An editor's - button", setting_values.step_label, (False, s.D("0.5"), "1.5")),
+    ("An editor's preset button", setting_values.preset_label, ("moderate", "250")),
+    ("A user's input shown back", setting_values.quoted, ("<b>max</b>_position_usd_and_more",)),
+    ("Unknown setting", setting_values.unknown_setting,
+     ("max_pos<i>", ["max_position_usd", "leverage_cap", "strategy.fast"])),
+    ("/pairs usage", setting_values.pairs_usage, (20,)),
+    ("/notify usage", setting_values.notify_usage,
+     (("fills", "alerts", "summary"), "fils loud")),
+)  # fmt: skip
+
 REPORT_SAMPLES: list[Sample] = [
     *STATUS, *BALANCES, *POSITIONS, *TRADES, *PNL, *TABLES, *USAGE, *ADMIN, *ADMIN_ACTIONS, *HEALTH,
     *SETTINGS, *HELP, *CONNECT, *DISCONNECT, *TRADING, *ONBOARDING, *COMMON,
+    *SETTING_VALUES,
 ]  # fmt: skip
 
 

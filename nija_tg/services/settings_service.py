@@ -4,11 +4,12 @@ and /forget (erase a user).
 Every method takes the id of the user it concerns; edits check the caller's role
 (viewers read only; trade-only users may not touch the strategy). ``user_message`` of
 every error raised here is HTML-safe (dynamic parts escaped), ready to send as is.
+The words (labels, values with their units, allowed ranges, the editor's button labels,
+the errors' user messages) are the renderer's: ``nija_tg/messages/setting_values.py``.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import sqlite3
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from nija_tg.core.risk_settings import (
     apply_preset,
     apply_setting,
 )
+from nija_tg.messages import setting_values as words
 from nija_tg.storage import admin_bounds, audit, credentials, settings_repo, users
 from nija_tg.storage.db import Database
 from nija_tg.storage.outbox import GROUPS, PREF_VALUES
@@ -36,54 +38,9 @@ from nija_tg.strategies import available
 from nija_tg.strategies.base import ParamSpec, param_specs
 
 log = logging.getLogger("nija_tg.settings")
-FORGET_LAST_ADMIN = (
-    "You are the last admin: /forget would leave the bot without one. Make another user "
-    "admin first (/role <id> admin), then send /forget again."
-)
-
-LABELS = {
-    "max_position_usd": "Max position size",
-    "max_open_positions": "Max open positions",
-    "risk_per_trade_pct": "Risk per trade (of equity)",
-    "daily_loss_pct": "Daily loss limit (%)",
-    "daily_loss_usd": "Daily loss limit (USD)",
-    "max_drawdown_pct": "Max drawdown from peak",
-    "leverage_cap": "Leverage cap (swaps)",
-    "trailing_atr_multiplier": "Trailing stop distance (x ATR)",
-    "position_mode": "Position mode (swaps)",
-    "trailing_stop": "Trailing stops",
-    "auto_compound": "Auto-compound",
-    "allowed_pairs": "Allowed pairs",
-    "strategy": "Strategy",
-}
-UNITS = {"usd": " USD", "%": "%", "x": "x"}
 GROUP_ALIASES = {g.removesuffix("s"): g for g in GROUPS} | {g: g for g in GROUPS}
 MAX_PAIR_ARGS = 20
-ECHO = 20
 PRESET_NAMES = tuple(PRESETS)
-
-
-def _echo(raw: object) -> str:
-    text = "".join(ch if ch.isprintable() else "?" for ch in str(raw))
-    cut = text[:ECHO] + ("…" if len(text) > ECHO else "")
-    return f"'{html.escape(cut, quote=False)}'"
-
-
-def _num(value: Decimal | float | int) -> str:
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    return f"{value:g}"
-
-
-def _show(value: Any, unit: str = "") -> str:
-    """A setting's value as text: on/off, lists joined, numbers with their unit."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, tuple | list):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, Decimal | int | float):
-        return f"{_num(value)}{UNITS.get(unit, '')}"
-    return str(value)
 
 
 def _normalise(name: str) -> str:
@@ -108,25 +65,21 @@ def _choices(choices: tuple[str, ...], bound: Bound | None) -> tuple[str, ...]:
 def _allowed_spec(spec: SettingSpec, bound: Bound | None) -> str:
     if spec.kind in ("decimal", "int"):
         lo, hi = _range(spec.lo, spec.hi, bound)
-        whole = "whole number " if spec.kind == "int" else ""
-        return f"{whole}{_num(lo)} to {_num(hi)}{UNITS.get(spec.unit, '')}"
+        return words.numeric_range(lo, hi, spec.kind == "int", spec.unit)
     if spec.kind == "bool":
-        return "on or off"
+        return words.ON_OR_OFF
     if spec.kind == "choice":
-        return " or ".join(_choices(spec.choices, bound))
+        return words.either(_choices(spec.choices, bound))
     if spec.kind == "pairs":
-        if bound is not None and bound.choices is not None:
-            return "from " + ", ".join(sorted(bound.choices)) + " (see /pairs)"
-        return "asset symbols, e.g. BTC ETH (see /pairs)"
-    return "one of: " + ", ".join(_choices(tuple(available()), bound))
+        return words.pairs_range(bound.choices if bound is not None else None)
+    return words.one_of(_choices(tuple(available()), bound))
 
 
 def _allowed_param(pspec: ParamSpec, bound: Bound | None) -> str:
     if pspec.kind is str:
-        return "one of: " + ", ".join(_choices(pspec.choices, bound))
+        return words.one_of(_choices(pspec.choices, bound))
     lo, hi = _range(pspec.lo, pspec.hi, bound)
-    whole = "whole number " if pspec.kind is int else ""
-    return f"{whole}{_num(lo)} to {_num(hi)}"
+    return words.numeric_range(lo, hi, pspec.kind is int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,9 +174,10 @@ def _steps(
         target = min(max(value + delta, lo), hi)
         if target == value:
             continue
-        text = _num(target)
-        sign = "+" if target > value else "-"
-        out.setdefault(text, Option(f"{sign}{_num(abs(target - value))} → {text}", text))
+        text = words.number(target)
+        out.setdefault(
+            text, Option(words.step_label(target > value, abs(target - value), text), text)
+        )
     return tuple(sorted(out.values(), key=lambda o: Decimal(o.value)))
 
 
@@ -235,7 +189,7 @@ class SettingsService:
     async def _user(self, user_id: int) -> UserRow:
         user = await users.get_user(self._db, user_id)
         if user is None:
-            raise PermissionDeniedError("unknown user", user_message="Please send /start first.")
+            raise PermissionDeniedError("unknown user", user_message=words.SEND_START_FIRST)
         return user
 
     async def bounds(self, user_id: int) -> dict[str, Bound]:
@@ -253,8 +207,8 @@ class SettingsService:
             lines.append(
                 SettingLine(
                     name=name,
-                    label=LABELS.get(name, name),
-                    value=_show(getattr(s, name), spec.unit),
+                    label=words.label(name),
+                    value=words.value_text(getattr(s, name), spec.unit),
                     allowed=_allowed_spec(spec, bounds.get(name)),
                     section="strategy" if strategy else "risk",
                     locked=read_only or (strategy and trade_only),
@@ -266,7 +220,7 @@ class SettingsService:
                 SettingLine(
                     name=f"strategy.{pname}",
                     label=pname.replace("_", " "),
-                    value=_show(getattr(s.strategy_params, pname)),
+                    value=words.value_text(getattr(s.strategy_params, pname)),
                     allowed=_allowed_param(pspec, bound),
                     section="strategy",
                     locked=read_only or trade_only,
@@ -293,10 +247,8 @@ class SettingsService:
         for line in view.lines:
             if line.name == key or line.name == f"strategy.{key}":
                 return line
-        known = ", ".join(line.name for line in view.lines)
-        raise ValidationError(
-            "unknown setting", user_message=f"Unknown setting {_echo(name)}. Settings: {known}."
-        )
+        known = [line.name for line in view.lines]
+        raise ValidationError("unknown setting", user_message=words.unknown_setting(name, known))
 
     async def editor(self, user_id: int, name: str) -> SettingEditor:
         """The inline editor of one setting (``name`` as /set takes it): +/- steps and
@@ -345,8 +297,10 @@ class SettingsService:
         for preset, values in PRESETS.items():
             if spec.name in values:
                 target = min(max(Decimal(str(values[spec.name])), lo), hi)
-                text = _num(target)
-                presets.append(Option(f"{preset} {text}", text, target == Decimal(value)))
+                text = words.number(target)
+                presets.append(
+                    Option(words.preset_label(preset, text), text, target == Decimal(value))
+                )
         return SettingEditor(line, steps, tuple(presets))
 
     # --- editing -----------------------------------------------------------------------
@@ -355,13 +309,11 @@ class SettingsService:
         actor = await self._user(actor_id)
         if actor_id != user_id:
             if actor.role is not Role.ADMIN:
-                raise PermissionDeniedError(user_message="You can change only your own settings.")
+                raise PermissionDeniedError(user_message=words.OWN_SETTINGS_ONLY)
             await self._user(user_id)
             return True
         if actor.role is Role.VIEWER:
-            raise PermissionDeniedError(
-                "viewer edit", user_message="Viewers have read-only access: settings stay as set."
-            )
+            raise PermissionDeniedError("viewer edit", user_message=words.VIEWERS_READ_ONLY)
         return not actor.trade_only
 
     async def _edit(
@@ -408,7 +360,11 @@ class SettingsService:
             before = await settings_repo.load_in(tx, user_id)
             after = apply_preset(before, key, admin_bounds=bounds)
             changes = [
-                Change(n, _show(getattr(before, n), s.unit), _show(getattr(after, n), s.unit))
+                Change(
+                    n,
+                    words.value_text(getattr(before, n), s.unit),
+                    words.value_text(getattr(after, n), s.unit),
+                )
                 for n, s in SPECS.items()
                 if getattr(before, n) != getattr(after, n)
             ]
@@ -444,8 +400,7 @@ class SettingsService:
         if action not in ("add", "remove") or not assets or len(assets) > MAX_PAIR_ARGS:
             raise ValidationError(
                 "bad pairs edit",
-                user_message=f"Usage: /pairs add SOL or /pairs remove ADA "
-                f"(1 to {MAX_PAIR_ARGS} assets).",
+                user_message=words.pairs_usage(MAX_PAIR_ARGS),
             )
         sign = "+" if action == "add" else "-"
         raw = " ".join(sign + a.lstrip("+-") for a in assets)
@@ -474,13 +429,12 @@ class SettingsService:
         if None in targets or choice not in PREF_VALUES:
             raise ValidationError(
                 "bad notify args",
-                user_message=f"Usage: /notify &lt;group&gt; on|silent|off — groups: "
-                f"{', '.join(GROUPS)}, all (you sent {_echo(f'{group} {value}'.strip())}).",
+                user_message=words.notify_usage(GROUPS, f"{group} {value}".strip()),
             )
         async with self._db.transaction() as tx:
             user = await users.get_user(tx, user_id)  # type: ignore[arg-type]
             if user is None:
-                raise PermissionDeniedError(user_message="Please send /start first.")
+                raise PermissionDeniedError(user_message=words.SEND_START_FIRST)
             prefs = {g: user.notify_prefs.get(g, "on") for g in GROUPS}
             prefs.update({g: choice for g in targets if g is not None})
             await users.set_notify_prefs(tx, user_id, prefs)
@@ -501,7 +455,7 @@ class SettingsService:
             try:
                 await users.refuse_last_admin(tx, user_id)
             except users.LastAdminError as exc:
-                raise users.LastAdminError(str(exc), user_message=FORGET_LAST_ADMIN) from None
+                raise users.LastAdminError(str(exc), user_message=words.FORGET_LAST_ADMIN) from None
             keys = await tx.fetchall(
                 "SELECT exchange_id, key_tail FROM credentials WHERE user_id = ? UNION ALL "
                 "SELECT exchange_id, key_tail FROM pending_credentials WHERE user_id = ?",
@@ -542,11 +496,13 @@ def _diff(before: RiskSettings, after: RiskSettings, key: str) -> Change:
     if key in SPECS and key != "strategy":
         spec = SPECS[key]
         return Change(
-            key, _show(getattr(before, key), spec.unit), _show(getattr(after, key), spec.unit)
+            key,
+            words.value_text(getattr(before, key), spec.unit),
+            words.value_text(getattr(after, key), spec.unit),
         )
     if key == "strategy":
         return Change(key, before.strategy, after.strategy)
     pname = key.removeprefix("strategy.")
     old = getattr(before.strategy_params, pname, None)
     new = getattr(after.strategy_params, pname, None)
-    return Change(f"strategy.{pname}", _show(old), _show(new))
+    return Change(f"strategy.{pname}", words.value_text(old), words.value_text(new))

@@ -1,0 +1,115 @@
+"""The words of the settings service's answers: each setting's label, a value with its
+unit, the allowed range, the inline editor's button labels and the errors' user messages
+(HTML-safe: what a user typed is shown back escaped). The service decides the numbers
+(bounds, steps, presets); this module words them."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+LABELS = {
+    "max_position_usd": "Max position size",
+    "max_open_positions": "Max open positions",
+    "risk_per_trade_pct": "Risk per trade (of equity)",
+    "daily_loss_pct": "Daily loss limit (%)",
+    "daily_loss_usd": "Daily loss limit (USD)",
+    "max_drawdown_pct": "Max drawdown from peak",
+    "leverage_cap": "Leverage cap (swaps)",
+    "trailing_atr_multiplier": "Trailing stop distance (x ATR)",
+    "position_mode": "Position mode (swaps)",
+    "trailing_stop": "Trailing stops",
+    "auto_compound": "Auto-compound",
+    "allowed_pairs": "Allowed pairs",
+    "strategy": "Strategy",
+}
+UNITS = {"usd": " USD", "%": "%", "x": "x"}
+ECHO = 20  # characters of a user's input shown back
+ON_OR_OFF = "on or off"
+ANY_PAIRS = "asset symbols, e.g. BTC ETH (see /pairs)"
+SEND_START_FIRST = "Please send /start first."
+OWN_SETTINGS_ONLY = "You can change only your own settings."
+VIEWERS_READ_ONLY = "Viewers have read-only access: settings stay as set."
+FORGET_LAST_ADMIN = (
+    "You are the last admin: /forget would leave the bot without one. Make another user "
+    "admin first (/role <id> admin), then send /forget again."
+)
+
+
+def quoted(raw: object) -> str:
+    """A user's input shown back: printable only, at most ``ECHO`` characters, escaped,
+    in quotes."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(raw))
+    cut = text[:ECHO] + ("…" if len(text) > ECHO else "")
+    return f"'{html.escape(cut, quote=False)}'"
+
+
+def number(value: Decimal | float | int) -> str:
+    """A setting's number as typed back (no exponent, no trailing zeros): ``0.5``, ``250``."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return f"{value:g}"
+
+
+def label(name: str) -> str:
+    """A risk setting's name for people (its /set name when it has none)."""
+    return LABELS.get(name, name)
+
+
+def value_text(value: Any, unit: str = "") -> str:
+    """A setting's value as text: on/off, lists joined, numbers with their unit."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple | list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, Decimal | int | float):
+        return f"{number(value)}{UNITS.get(unit, '')}"
+    return str(value)
+
+
+def numeric_range(lo: Decimal, hi: Decimal, whole: bool, unit: str = "") -> str:
+    """``whole number 1 to 10``, ``0.1 to 5%``."""
+    return f"{'whole number ' if whole else ''}{number(lo)} to {number(hi)}{UNITS.get(unit, '')}"
+
+
+def either(choices: Iterable[str]) -> str:
+    """``one-way or hedge``."""
+    return " or ".join(choices)
+
+
+def one_of(choices: Iterable[str]) -> str:
+    return "one of: " + ", ".join(choices)
+
+
+def pairs_range(permitted: Iterable[str] | None) -> str:
+    """The assets a user may pick: those an admin permitted, or any."""
+    if permitted is None:
+        return ANY_PAIRS
+    return "from " + ", ".join(sorted(permitted)) + " (see /pairs)"
+
+
+def step_label(up: bool, delta: Decimal, target: str) -> str:
+    """An editor's +/- button: ``+50 → 300``."""
+    return f"{'+' if up else '-'}{number(delta)} → {target}"
+
+
+def preset_label(preset: str, target: str) -> str:
+    """An editor's preset value button: ``moderate 250``."""
+    return f"{preset} {target}"
+
+
+def unknown_setting(typed: str, known: Sequence[str]) -> str:
+    return f"Unknown setting {quoted(typed)}. Settings: {', '.join(known)}."
+
+
+def pairs_usage(max_assets: int) -> str:
+    return f"Usage: /pairs add SOL or /pairs remove ADA (1 to {max_assets} assets)."
+
+
+def notify_usage(groups: Sequence[str], sent: str) -> str:
+    return (
+        f"Usage: /notify &lt;group&gt; on|silent|off — groups: "
+        f"{', '.join(groups)}, all (you sent {quoted(sent)})."
+    )
