@@ -395,7 +395,7 @@ class Executor:
     ) -> tuple[int, OrderRow] | None:
         """``_record_row`` for an order this executor just submitted (``order`` is its
         row as written, nothing recorded for it yet): the fills booked on the loop's
-        view of the positions, every write but the notification left for the group's
+        view of the positions, every write (the notification too) left for the group's
         COMMIT; the view takes the new rows once committed. None when the state changes
         nothing (the caller records it as usual)."""
         sides = await held.booked(order.symbol)

@@ -22,7 +22,7 @@ from decimal import Decimal
 from nija_tg.core.events import Fill, StopHit
 from nija_tg.core.models import FillInfo, MarketInfo, OrderState, Side
 from nija_tg.engine.bookkeeping import FillEffect, book_fill, book_fill_later, fee_in_quote
-from nija_tg.engine.notify import tell
+from nija_tg.engine.notify import tell, tell_later
 from nija_tg.storage import fills as fills_repo
 from nija_tg.storage import sessions as sessions_repo
 from nija_tg.storage import settings_repo
@@ -191,9 +191,10 @@ async def record_fills_later(
     session_id: int | None,
 ) -> int:
     """``record_fills`` for an order none of whose fills is recorded yet, booked on
-    ``sides`` (the loop's view of the symbol's rows, changed in place) with every write
-    but the notification left for the group's COMMIT: nothing is read but the session's
-    P&L (a closed trade) and the leverage (a swap). Returns how many fills."""
+    ``sides`` (the loop's view of the symbol's rows, changed in place) with every write,
+    the notification too, left for the group's COMMIT (so the fill's message commits
+    with the fill or not at all): nothing is read but the session's P&L (a closed trade)
+    and the leverage (a swap). Returns how many fills."""
     inserted: list[tuple[FillInfo, Decimal, FillEffect]] = []
     closed: list[Decimal] = []
     seen: set[str] = set()
@@ -227,7 +228,7 @@ async def record_fills_later(
         leverage = None
         if not facts.spot:  # the loop sets the user's leverage cap on every swap market
             leverage = int((await settings_repo.load_in(tx, user_id)).leverage_cap)
-        await tell(tx, user_id, fill_event(order, facts, mode, inserted, leverage))
+        tell_later(tx, user_id, fill_event(order, facts, mode, inserted, leverage))
     return len(inserted)
 
 

@@ -19,3 +19,12 @@ async def tell(tx: Transaction, user_id: int, event: Event) -> int | None:
     return await outbox.enqueue_event(
         tx, user_id, event.kind, event_type, payload, dedupe_key=event.dedupe_key(user_id)
     )
+
+
+def tell_later(tx: Transaction, user_id: int, event: Event) -> None:
+    """``tell`` left for the group's COMMIT (``outbox.enqueue_event_later``): the row
+    commits with the caller's other writes or not at all."""
+    event_type, payload = events_codec.dumps(event)
+    outbox.enqueue_event_later(
+        tx, user_id, event.kind, event_type, payload, dedupe_key=event.dedupe_key(user_id)
+    )

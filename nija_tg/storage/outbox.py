@@ -9,12 +9,13 @@ Each user sets each event group to ``on``, ``silent`` (delivered without sound) 
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
-from nija_tg.storage.db import Database, Transaction
+from nija_tg.storage.db import Batched, Database, Transaction
 
 # event kind -> preference group the user controls with /notify
 KIND_GROUP = {
@@ -100,6 +101,46 @@ async def _insert(
         ),
     )
     return None if row is None else row["outbox_id"]
+
+
+# ``enqueue_event`` left for the group's COMMIT: every body's rows in one statement that
+# reads each user's chat and preference itself (a user deleted meanwhile, or who turned
+# the event off, gets no row, as with ``_insert``); rows inserted in the order left
+_EVENT_LATER = Batched(
+    "INSERT OR IGNORE INTO outbox(user_id, chat_id, kind, text, event_type, payload, "
+    "silent, not_before, dedupe_key, created_at) "
+    "SELECT user_id, chat_id, kind, '', event_type, payload, pref = 'silent', not_before, "
+    "dedupe_key, created_at FROM (SELECT v.column1 AS seq, u.user_id AS user_id, "
+    "u.chat_id AS chat_id, v.column3 AS kind, v.column4 AS event_type, v.column5 AS payload, "
+    "v.column6 AS not_before, v.column7 AS dedupe_key, v.column8 AS created_at, "
+    "CASE WHEN v.column9 IS NULL THEN 'on' ELSE COALESCE(json_extract(COALESCE("
+    "u.notify_prefs, '{}'), '$.\"' || v.column9 || '\"'), 'on') END AS pref FROM (VALUES ",
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ") AS v JOIN users u ON u.user_id = v.column2) WHERE pref != 'off' ORDER BY seq",
+)
+_later_seq = itertools.count()
+
+
+def enqueue_event_later(
+    tx: Transaction,
+    user_id: int,
+    kind: str,
+    event_type: str,
+    payload: str,
+    *,
+    dedupe_key: str | None = None,
+    not_before: float = 0.0,
+) -> None:
+    """``enqueue_event`` left for the group's COMMIT (``Transaction.later``): the row
+    commits with the body's other writes, in one multi-row statement with the other
+    bodies' rows. No outbox id comes back."""
+    seq = next(_later_seq)
+    group = None if kind in ALWAYS else KIND_GROUP.get(kind, "")
+    tx.later(
+        _EVENT_LATER,
+        ("outbox", seq),
+        (seq, user_id, kind, event_type, payload, not_before, dedupe_key, time.time(), group),
+    )
 
 
 # -- delivery side (the bot's sender) -------------------------------------------------

@@ -130,3 +130,48 @@ def test_merge_cuts_a_single_oversized_row_counting_utf16() -> None:
     assert digest.ids == [1]
     assert outbox.tg_len(digest.text) <= outbox.MAX_MESSAGE_UNITS
     assert digest.text.endswith("…")
+
+
+async def test_events_left_for_the_commit_share_one_statement_and_honour_preferences(
+    db: Database,
+) -> None:
+    """``enqueue_event_later``: every body's rows in one INSERT that reads the chat and
+    preference itself: off -> no row, silent -> silent, no such user -> no row, the
+    dedupe key holds, rows in the order left; a body that raises drops its row."""
+    import asyncio
+
+    await add_user(db, 1, chat_id=101, fills="silent", stops="off")
+    await add_user(db, 2, chat_id=102)
+    seen: list[str] = []
+    db._writer.set_trace_callback(seen.append)
+
+    async def body(user_id: int, kind: str, tag: str, dedupe: str | None = None) -> None:
+        async with db.transaction() as tx:
+            outbox.enqueue_event_later(
+                tx, user_id, kind, "Fill", f'{{"t":"{tag}"}}', dedupe_key=dedupe
+            )
+            if tag == "boom":
+                raise RuntimeError("boom")
+
+    results = await asyncio.gather(
+        body(1, "fill", "a"),
+        body(1, "stop", "off"),
+        body(2, "fill", "b", "k"),
+        body(999, "fill", "nobody"),
+        body(2, "fill", "b again", "k"),
+        body(2, "fill", "boom"),
+        body(2, "info", "c"),
+        body(1, "info", "d"),
+        return_exceptions=True,
+    )
+    assert isinstance(results[5], RuntimeError)
+    db._writer.set_trace_callback(None)
+    got = [(r.user_id, r.chat_id, r.payload, r.silent) for r in await outbox.list_rows(db)]
+    assert got == [
+        (1, 101, '{"t":"a"}', True),
+        (2, 102, '{"t":"b"}', False),
+        (2, 102, '{"t":"c"}', False),
+        (1, 101, '{"t":"d"}', False),
+    ]
+    assert all(r.event_type == "Fill" and r.text == "" for r in await outbox.list_rows(db))
+    assert len([s for s in seen if s.startswith("INSERT OR IGNORE INTO outbox")]) < 3
