@@ -356,6 +356,7 @@ SETTING_VALUES = _section(
     "Setting values, ranges and errors (worded for the settings service)",
     ("A setting's label", setting_values.label, ("max_drawdown_pct",)),
     ("A strategy parameter's label (its name)", setting_values.label, ("strategy.fast",)),
+    ("A strategy parameter's label", setting_values.param_label, ("fast_period",)),
     ("A number", setting_values.number, (s.D("250.00"),)),
     ("A value in USD", setting_values.value_text, (s.D("250.00"), "usd")),
     ("A percentage", setting_values.value_text, (s.D("0.5"), "%")),

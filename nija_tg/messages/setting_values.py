@@ -58,6 +58,11 @@ def label(name: str) -> str:
     return LABELS.get(name, name)
 
 
+def param_label(name: str) -> str:
+    """A strategy parameter's name for people: ``fast_period`` → ``fast period``."""
+    return name.replace("_", " ")
+
+
 def value_text(value: Any, unit: str = "") -> str:
     """A setting's value as text: on/off, lists joined, numbers with their unit."""
     if isinstance(value, bool):

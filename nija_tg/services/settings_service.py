@@ -219,7 +219,7 @@ class SettingsService:
             lines.append(
                 SettingLine(
                     name=f"strategy.{pname}",
-                    label=pname.replace("_", " "),
+                    label=words.param_label(pname),
                     value=words.value_text(getattr(s.strategy_params, pname)),
                     allowed=_allowed_param(pspec, bound),
                     section="strategy",
