@@ -62,6 +62,7 @@ from nija_tg.exchange.client_ids import is_ours, new_client_order_id
 from nija_tg.exchange.protocol import TradingAccount
 from nija_tg.storage import orders as orders_repo
 from nija_tg.storage import positions as positions_repo
+from nija_tg.storage import sessions as sessions_repo
 from nija_tg.storage.db import Database, Transaction
 from nija_tg.storage.orders import OrderRow
 
@@ -161,6 +162,16 @@ class Executor:
         # fills recorded any other way write the positions around it, and the view
         # reads them again (``positions.written``)
         self.held: HeldPositions | None = None
+        # the session's P&L as committed by this executor's last closed trade (session
+        # id, P&L, ``sessions.pnl_written`` then): used instead of a read while no other
+        # P&L write of the session happened in this process (one loop per user)
+        self._session_pnl: tuple[int, Decimal, int] | None = None
+
+    def _known_session_pnl(self) -> tuple[int, Decimal] | None:
+        known = self._session_pnl
+        if known is None or sessions_repo.pnl_written(self.user_id, known[0]) != known[2]:
+            return None
+        return known[0], known[1]
 
     def _placing(self) -> int:
         """An order is about to be created (submit, adoption): polling is needed again."""
@@ -407,7 +418,7 @@ class Executor:
                 # the body does not wait on anything from here: the writes counted are
                 # this order's own
                 counted = positions_repo.written(self.user_id)
-                n = await record_fills_later(
+                n, pnl_after = await record_fills_later(
                     tx,
                     sides,
                     user_id=self.user_id,
@@ -416,12 +427,19 @@ class Executor:
                     state=state,
                     facts=facts,
                     session_id=self.session_id,
+                    session_pnl=self._known_session_pnl(),
                 )
                 writes = positions_repo.written(self.user_id) - counted
+                if pnl_after is not None:  # counted now: another write after ours shows
+                    session, pnl = pnl_after
+                    mark = sessions_repo.pnl_written(self.user_id, session)
         except BaseException:
             held.drop()  # whatever was written, the view is read again
+            self._session_pnl = None
             raise
         held.apply(order.symbol, sides, writes)
+        if pnl_after is not None:
+            self._session_pnl = (session, pnl, mark)
         return n, fresh
 
     async def _record_fills(

@@ -189,12 +189,15 @@ async def record_fills_later(
     state: OrderState,
     facts: MarketFacts,
     session_id: int | None,
-) -> int:
+    session_pnl: tuple[int, Decimal] | None = None,
+) -> tuple[int, tuple[int, Decimal] | None]:
     """``record_fills`` for an order none of whose fills is recorded yet, booked on
     ``sides`` (the loop's view of the symbol's rows, changed in place) with every write,
     the notification too, left for the group's COMMIT (so the fill's message commits
     with the fill or not at all): nothing is read but the session's P&L (a closed trade)
-    and the leverage (a swap). Returns how many fills."""
+    and the leverage (a swap). ``session_pnl``: (session id, its P&L as committed) when
+    the caller knows it (then it is not read). Returns how many fills, and the session's
+    P&L once this commits when a closed trade changed it (else None)."""
     inserted: list[tuple[FillInfo, Decimal, FillEffect]] = []
     closed: list[Decimal] = []
     seen: set[str] = set()
@@ -222,14 +225,18 @@ async def record_fills_later(
         closed.extend(effect.closed_trades)
         inserted.append((f, fee_q, effect))
     session = order.session_id if order.session_id is not None else session_id
+    pnl_after: tuple[int, Decimal] | None = None
     if session is not None and closed:
-        await sessions_repo.add_trade_results_later(tx, user_id, session, closed)
+        known = session_pnl[1] if session_pnl and session_pnl[0] == session else None
+        got = await sessions_repo.add_trade_results_later(tx, user_id, session, closed, known)
+        if got is not None:
+            pnl_after = (session, got)
     if inserted:
         leverage = None
         if not facts.spot:  # the loop sets the user's leverage cap on every swap market
             leverage = int((await settings_repo.load_in(tx, user_id)).leverage_cap)
         tell_later(tx, user_id, fill_event(order, facts, mode, inserted, leverage))
-    return len(inserted)
+    return len(inserted), pnl_after
 
 
 # --- what the user is told (the words: messages.render) -----------------------------------

@@ -120,8 +120,25 @@ async def finish_running(tx: Transaction, user_id: int, status: str = "crashed")
     return cur.rowcount
 
 
+# (user id, session id) -> how many P&L writes this process made to that session: a
+# caller keeping a session's P&L in memory knows it is still right while this count
+# moved only by its own writes (the engine runs one loop, so one writer, per user)
+_pnl_writes: dict[tuple[int, int], int] = {}
+
+
+def pnl_written(user_id: int, session_id: int) -> int:
+    """How many P&L writes this process made to the session (a counter)."""
+    return _pnl_writes.get((user_id, session_id), 0)
+
+
+def _wrote_pnl(user_id: int, session_id: int) -> None:
+    key = (user_id, session_id)
+    _pnl_writes[key] = _pnl_writes.get(key, 0) + 1
+
+
 async def add_trade_result(tx: Transaction, user_id: int, session_id: int, pnl: Decimal) -> bool:
     """Count one closed trade: trades+1, a win (> 0) or a loss (< 0), pnl added."""
+    _wrote_pnl(user_id, session_id)
     r = await tx.fetchone(
         "SELECT pnl FROM trading_sessions WHERE user_id = ? AND session_id = ?",
         (user_id, session_id),
@@ -151,18 +168,28 @@ _RESULTS_LATER = Batched(
 
 
 async def add_trade_results_later(
-    tx: Transaction, user_id: int, session_id: int, pnls: list[Decimal]
-) -> bool:
+    tx: Transaction,
+    user_id: int,
+    session_id: int,
+    pnls: list[Decimal],
+    pnl_now: Decimal | None = None,
+) -> Decimal | None:
     """``add_trade_result`` for each of ``pnls`` (one body's closed trades), the update
-    left for the group's COMMIT (the session's P&L is read now)."""
+    left for the group's COMMIT. ``pnl_now``: the session's P&L as the caller knows it
+    committed (None: read now). Returns the P&L once the update commits, or None (no
+    such session: nothing written)."""
+    if pnl_now is None:
+        r = await tx.fetchone(
+            "SELECT pnl FROM trading_sessions WHERE user_id = ? AND session_id = ?",
+            (user_id, session_id),
+        )
+        if r is None:
+            return None
+        pnl_now = Decimal(r["pnl"])
     if not pnls:
-        return True
-    r = await tx.fetchone(
-        "SELECT pnl FROM trading_sessions WHERE user_id = ? AND session_id = ?",
-        (user_id, session_id),
-    )
-    if r is None:
-        return False
+        return pnl_now
+    _wrote_pnl(user_id, session_id)
+    pnl_after = pnl_now + sum(pnls, Decimal(0))
     tx.later(
         _RESULTS_LATER,
         ("session", user_id, session_id),
@@ -172,10 +199,10 @@ async def add_trade_results_later(
             len(pnls),
             sum(1 for p in pnls if p > 0),
             sum(1 for p in pnls if p < 0),
-            str(Decimal(r["pnl"]) + sum(pnls, Decimal(0))),
+            str(pnl_after),
         ),
     )
-    return True
+    return pnl_after
 
 
 async def get(db: Reader, user_id: int, session_id: int) -> SessionRow | None:

@@ -126,6 +126,41 @@ async def test_a_close_booked_on_the_view_deletes_the_row_and_counts_the_trade(d
     assert held.reads == 1
 
 
+async def test_the_sessions_pnl_is_kept_in_memory_until_written_around(db):
+    """The executor's closed trades add to the session's P&L it knows (no read after
+    the first); a P&L write around it (an immediate booking) makes it read again, and
+    the stored P&L is the sum of every closed trade either way."""
+    session_id = await make_user(db)
+    ex = executor(db, FixedPrices(), session_id)
+    ex.held = HeldPositions(db, UID)
+    seen: list[str] = []
+    db._writer.set_trace_callback(seen.append)
+
+    def pnl_reads() -> int:
+        return len([s for s in seen if s.startswith("SELECT pnl FROM trading_sessions")])
+
+    async def round_trip() -> None:
+        await ex.submit(buy())
+        await ex.submit(OrderDraft(SYM, Side.SELL, OrderType.MARKET, Decimal("0.01"),
+                                   purpose="exit"))  # fmt: skip
+
+    await round_trip()
+    await round_trip()
+    assert pnl_reads() == 1  # the first closed trade only
+    async with db.transaction() as tx:  # a closed trade booked around the executor
+        await sessions.add_trade_result(tx, UID, session_id, Decimal("5"))
+    await round_trip()
+    assert pnl_reads() == 3  # the write around it, then the executor's own read
+    db._writer.set_trace_callback(None)
+    fills = await db.fetchall(
+        "SELECT realized_pnl FROM fills WHERE realized_pnl IS NOT NULL ORDER BY fill_id"
+    )
+    assert len(fills) == 3
+    row = await sessions.get(db, UID, session_id)
+    assert row.trades == 4
+    assert row.pnl == sum((Decimal(f["realized_pnl"]) for f in fills), Decimal(5))
+
+
 # --- executor: no poll while nothing can be unresolved --------------------------------------
 
 
