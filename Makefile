@@ -6,7 +6,7 @@ run:    ## set up if needed, then run bot + engine under supervisord (foreground
 test:   ## lint, format check and the whole test suite
 	@scripts/test.sh
 
-bench:  ## benchmarks (minutes); writes docs/benchmarks.md
+bench:  ## benchmarks (minutes); writes docs/benchmarks-run.md
 	scripts/bootstrap.sh test
 	.venv/bin/python -m bench.run_all
 

@@ -213,8 +213,9 @@ def _summary(res: dict) -> list[str]:
             "6 indicator cost",
             "(measure)",
             f"{_g(res, 'indicators', 'full_prepare_per_symbol_ms')} ms per symbol (500 candles); "
-            f"{_g(res, 'indicators', 'incremental', 'per_symbol_per_candle', 'p50_ms')} ms "
-            "per symbol per new candle",
+            f"per market and close: whole window "
+            f"{_g(res, 'indicators_per_close', 'median', 'full_window_p50_us')} µs, rolling "
+            f"(live) {_g(res, 'indicators_per_close', 'median', 'rolling_p50_us')} µs",
             "reported",
         ),
         (

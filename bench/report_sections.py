@@ -99,6 +99,7 @@ def sections(res: dict, fanout_rows: Callable, profile_table: Callable, ms: Call
     ind = res.get("indicators", {})
     bt = res.get("backtest_speed", {})
     inc = _g(ind, "incremental", default={})
+    ipc = res.get("indicators_per_close", {})
     lines = _engine(res, fanout_rows, profile_table)
     lines += [
         "",
@@ -234,15 +235,33 @@ def sections(res: dict, fanout_rows: Callable, profile_table: Callable, ms: Call
         "symbol) |",
         f"| evaluate at the last candle | {_g(ind, 'full_evaluate_per_symbol_ms')} ms per symbol |",
         f"| evaluate at any index (per call) | {_g(ind, 'evaluate_per_index_ms')} ms |",
-        f"| per new candle (recompute the {_g(inc, 'window')}-candle window + evaluate) "
+        f"| per new candle, whole {_g(inc, 'window')}-candle window + evaluate "
         f"| p50 {_g(inc, 'per_symbol_per_candle', 'p50_ms')} / p99 "
         f"{_g(inc, 'per_symbol_per_candle', 'p99_ms')} ms per symbol; "
         f"{_g(inc, 'all_symbols_per_candle_ms')} ms for all {_g(ind, 'symbols')} |",
         "",
-        "There is no incremental indicator update: a new candle recomputes the whole window "
-        "(what the MarketHub does, once per pair and parameter set). The cost is mostly "
-        "pandas overhead per call (fixed, ~6 ms), not the 300 rows: 500 rows cost barely "
-        "more. Per user, a signal is only an `evaluate` (~0.1 ms).",
+        "That table is the whole-window computation (backtests compute indicators once "
+        "over the whole series instead). The live MarketHub advances each market's "
+        "indicators by the new candle (`Strategy.rolling`, `nija_tg/strategies/rolling.py`): "
+        "every 300-candle window still in flight is stepped by one row per close, so the "
+        "value of the window completing at the close is bitwise the whole-window value "
+        "(tests/strategies/test_rolling.py). Per close, `bench/indicators_per_close.py` "
+        f"({_g(ipc, 'pairs')} pairs × {_g(ipc, 'closes')} closes, median of "
+        f"{_g(ipc, 'runs')} runs):",
+        "",
+        "| per market and close | µs (median of the runs' p50) |",
+        "|---|---:|",
+        f"| whole window as a frame + prepare + evaluate (before) "
+        f"| {_g(ipc, 'median', 'full_window_p50_us')} |",
+        f"| rolling indicators, one candle pushed + signal (live now) "
+        f"| {_g(ipc, 'median', 'rolling_p50_us')} |",
+        f"| pandas-ta over the window (reference) | {_g(ipc, 'median', 'pandas_ta_p50_us')} |",
+        "",
+        f"All pairs per close: {_g(ipc, 'median', 'full_window_all_pairs_ms')} ms → "
+        f"{_g(ipc, 'median', 'rolling_all_pairs_ms')} ms; starting a market's rolling "
+        f"indicators from a whole window (start, or a gap longer than the window) "
+        f"{_g(ipc, 'median', 'rolling_first_window_ms')} ms, done while the loops are idle. "
+        "Per user, a signal is only an `evaluate` (~0.1 ms).",
         *profile_table(ind.get("profile")),
         "",
         *_backtest_speed(bt, profile_table),

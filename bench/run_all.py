@@ -1,4 +1,7 @@
-"""Run every benchmark and write docs/benchmarks.md (``make bench``).
+"""Run every benchmark and write docs/benchmarks-run.md (``make bench``).
+
+docs/benchmarks.md is the curated record (each round's runs, hand-run and merged); a
+whole run goes to its own file so that it never overwrites that record.
 
 Each benchmark runs in its own Python process (so memory figures are per benchmark) and
 writes JSON; the raw results go at the end of the report.
@@ -11,7 +14,7 @@ verification, fairness and backtest-parity benchmarks write their own sections
 (bench/key_verification.py ``section``, bench/fairness.py ``write_docs``,
 bench/backtest_parity.py ``section``).
 
-    .venv/bin/python -m bench.run_all [--quick] [--out docs/benchmarks.md]
+    .venv/bin/python -m bench.run_all [--quick] [--out docs/benchmarks-run.md]
 """
 
 from __future__ import annotations
@@ -78,6 +81,9 @@ def run_all(quick: bool) -> dict[str, Any]:
         tmp = Path(tmp_name)
         sender = _start("notification_sender", "notification_sender", tmp, *q)
         results["indicators"] = _run("indicators", "indicators", tmp, *q)
+        results["indicators_per_close"] = _run(
+            "indicators_per_close", "indicators_per_close", tmp, *q
+        )
         results["backtest_speed"] = _run("backtest_speed", "backtest_speed", tmp, *q)
         results["backtest_parity"] = _run(
             "backtest_parity", "backtest_parity", tmp, *q, "--no-docs"
@@ -123,7 +129,7 @@ def run_all(quick: bool) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (checks it runs)")
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks-run.md")
     args = parser.parse_args(argv)
     results = run_all(args.quick)
     args.out.parent.mkdir(parents=True, exist_ok=True)
