@@ -381,7 +381,8 @@ def section(res: dict[str, Any] | None) -> list[str]:
         "sync), then the `AddOrder`.",
         "",
         "These runs leave ccxt's rate limiting off (the emulator enforces no limit) to time "
-        "the market-data path; the runs with it on (`--limited-runs`) follow.",
+        "the market-data path; `--limited-runs` adds runs with it on (Kraken's call "
+        "counter enforced by the emulator), shown below when this run made them.",
         "",
     ]
     return lines + limited_section(res)
