@@ -547,7 +547,8 @@ def render_burst(result: dict[str, Any]) -> list[str]:
         "budget; the burst then costs CPU instead of waiting: 200 handlers, their sends "
         "and the fake Bot API (in the same process, on the same 2 shared cores) compete "
         "for one event loop, and that is what the reply tail and the key deletions wait "
-        "for in that mode (a deletion takes no token, but it runs on the same loop).",
+        "for in that mode (a deletion takes no token and has HTTP connections of its "
+        "own, the bot's deletion lane, but it runs on the same loop).",
     ]
     return lines
 
