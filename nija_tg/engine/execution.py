@@ -490,7 +490,19 @@ class Executor:
                 log.info("user %s: adopted open order %s", self.user_id, cid)
                 await self._record(row, state)
                 changed += 1
+        await self._learn_session_pnl()
         return changed
+
+    async def _learn_session_pnl(self) -> None:
+        """The session's P&L read once at start, off the close path: the executor's
+        closed trades add to it from then on (``_session_pnl``)."""
+        sid = self.session_id
+        if sid is None:
+            return
+        mark = sessions_repo.pnl_written(self.user_id, sid)
+        row = await sessions_repo.get(self.db, self.user_id, sid)
+        if row is not None and sessions_repo.pnl_written(self.user_id, sid) == mark:
+            self._session_pnl = (sid, row.pnl, mark)
 
     async def refresh_open(self) -> int:
         """Poll this user's open (and stale submitted) orders and record their fills.
