@@ -68,3 +68,42 @@ def test_paper_state_to_dict_is_a_deep_copy_equal_to_asdict():
     copy["balances"]["USD"]["free"] = "0"
     assert order.fills[0]["a"] == "1" and state.balances["USD"]["free"] == "10"
     assert PaperState.from_dict(state.to_dict()) == state
+
+
+async def test_saved_text_is_the_whole_state_while_finished_orders_are_encoded_once(db):
+    """The text saved equals ``json.dumps(state.to_dict())`` (compact) after every order
+    (market fills, a limit left open, then cancelled), though a finished order's JSON is
+    made once and reused by the next saves (the same text object)."""
+    import json
+
+    await add_users(db, 7)
+    store = SqlitePaperStore(db)
+    acct = PaperAccount(7, "bingx", FixedPrices(), store, slippage=Decimal(0))
+
+    async def saved() -> str:
+        row = await db.fetchone("SELECT state FROM paper_accounts WHERE user_id = 7")
+        return row["state"]
+
+    def whole() -> str:
+        return json.dumps(acct._state.to_dict(), separators=(",", ":"))
+
+    texts: dict[str, str] = {}
+    for i in range(4):
+        side = Side.BUY if i % 2 == 0 else Side.SELL
+        await acct.create_order(
+            OrderRequest("BTC/USDT", side, OrderType.MARKET, Decimal("0.01"), f"m{i}")
+        )
+        assert await saved() == whole()
+        for o, _, _, text in store._finished[7].values():
+            assert texts.setdefault(o.client_order_id, text) is text  # encoded once
+    limit = OrderRequest(
+        "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), "lim", price=Decimal(40000)
+    )
+    await acct.create_order(limit)
+    assert await saved() == whole()
+    assert "lim" not in {o.client_order_id for o, *_ in store._finished[7].values()}
+    await acct.cancel_order("BTC/USDT", "lim")
+    assert await saved() == whole()
+    assert len(store._finished[7]) == 5
+    again = await SqlitePaperStore(db).load_paper_state(7)
+    assert again.to_dict() == acct._state.to_dict()
