@@ -1,11 +1,13 @@
 """The global error handler: log (redacted by the logging filter), tell the user
-something went wrong, never show internals."""
+something went wrong, never show internals. The text is HTML (``messages.common.failed``
+escapes a handled error's own explanation), so a ``<`` in it shows as typed."""
 
 from __future__ import annotations
 
 import logging
 
 from telegram import Update
+from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from nija_tg.core.errors import NijaError
@@ -25,6 +27,6 @@ async def on_error(update: object, context: BotContext) -> None:
         log.error("unhandled error in a handler", exc_info=error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
-            await update.effective_chat.send_message(text)
+            await update.effective_chat.send_message(text, parse_mode=ParseMode.HTML)
         except TelegramError:
             log.warning("could not tell the user about an error")
