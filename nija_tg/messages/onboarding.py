@@ -1,11 +1,12 @@
 """Every word of joining: the welcome (after /start, or when an admin approves), approval
 mode's request to the admins and its answers, a closed bot's refusal, and the gatekeeper's
-lines to strangers and to group chats."""
+lines to strangers and to group chats. Names are shown with ``echo``: escaped, printable
+characters only (a right-to-left override cannot turn a join request around), shortened."""
 
 from __future__ import annotations
 
 from nija_tg.core.models import Role
-from nija_tg.messages.text import esc
+from nija_tg.messages.text import echo, esc
 
 WELCOME = (
     "Welcome to <b>nija</b>, {name}! You are registered as <b>{role}</b>.\n\n"
@@ -35,16 +36,16 @@ VERDICT = {True: "✅ Approved", False: "❌ Rejected"}
 
 
 def welcome_text(first_name: str | None, role: Role) -> str:
-    return WELCOME.format(name=esc(first_name or "trader"), role=esc(role.value))
+    return WELCOME.format(name=echo(first_name or "trader"), role=esc(role.value))
 
 
 def asked_text(first_name: str | None) -> str:
-    return ASKED.format(name=esc(first_name or "there"))
+    return ASKED.format(name=echo(first_name or "there"))
 
 
 def _newcomer(user_id: int, username: str | None, first_name: str | None) -> str:
-    who = esc(first_name or "Someone")
-    handle = f" @{esc(username)}" if username else ""
+    who = echo(first_name or "Someone")
+    handle = f" @{echo(username)}" if username else ""
     return f"🆕 Join request: {who}{handle} (id <code>{user_id}</code>)"
 
 
