@@ -45,6 +45,7 @@ from nija_tg.core.errors import (
 )
 from nija_tg.core.models import (
     TERMINAL_ORDER_STATUSES,
+    FillInfo,
     OrderRequest,
     OrderState,
     OrderStatus,
@@ -57,13 +58,14 @@ from nija_tg.engine.execution_record import (
     record_fills,
     record_fills_later,
 )
+from nija_tg.engine.fills_ledger import FillsLedger
 from nija_tg.engine.held_positions import HeldPositions
 from nija_tg.exchange.client_ids import is_ours, new_client_order_id
 from nija_tg.exchange.protocol import TradingAccount
 from nija_tg.storage import orders as orders_repo
 from nija_tg.storage import positions as positions_repo
 from nija_tg.storage import sessions as sessions_repo
-from nija_tg.storage.db import Database, Transaction
+from nija_tg.storage.db import Database, Returned, Transaction
 from nija_tg.storage.orders import OrderRow
 
 log = logging.getLogger(__name__)
@@ -166,6 +168,9 @@ class Executor:
         # id, P&L, ``sessions.pnl_written`` then): used instead of a read while no other
         # P&L write of the session happened in this process (one loop per user)
         self._session_pnl: tuple[int, Decimal, int] | None = None
+        # the fills this executor committed since the loop's last look at the table
+        # (``LoopBook.note_balances`` reads them from here while it can)
+        self.fills_ledger = FillsLedger(user_id)
 
     def _known_session_pnl(self) -> tuple[int, Decimal] | None:
         known = self._session_pnl
@@ -418,7 +423,7 @@ class Executor:
                 # the body does not wait on anything from here: the writes counted are
                 # this order's own
                 counted = positions_repo.written(self.user_id)
-                n, pnl_after = await record_fills_later(
+                n, pnl_after, booked = await record_fills_later(
                     tx,
                     sides,
                     user_id=self.user_id,
@@ -436,11 +441,34 @@ class Executor:
         except BaseException:
             held.drop()  # whatever was written, the view is read again
             self._session_pnl = None
+            self.fills_ledger.drop()
             raise
         held.apply(order.symbol, sides, writes)
         if pnl_after is not None:
             self._session_pnl = (session, pnl, mark)
+        self._ledger_add(booked)
         return n, fresh
+
+    def _ledger_add(self, booked: list[tuple[Returned | None, FillInfo]]) -> None:
+        """The committed fills (with the ids they came back with) to the ledger; one
+        without an id (not inserted) makes the ledger unsure."""
+        rows = []
+        for slot, f in booked:
+            if slot is None or slot.row is None:
+                self.fills_ledger.drop()
+                return
+            rows.append(
+                {
+                    "fill_id": slot.row["fill_id"],
+                    "symbol": f.symbol,
+                    "side": f.side.value,
+                    "amount": str(f.amount),
+                    "price": str(f.price),
+                    "fee": str(f.fee),
+                    "fee_currency": f.fee_currency or None,
+                }
+            )
+        self.fills_ledger.add(rows, len(booked))
 
     async def _record_fills(
         self, tx: Transaction, order: OrderRow, state: OrderState, facts: MarketFacts

@@ -26,7 +26,7 @@ from nija_tg.engine.notify import tell, tell_later
 from nija_tg.storage import fills as fills_repo
 from nija_tg.storage import sessions as sessions_repo
 from nija_tg.storage import settings_repo
-from nija_tg.storage.db import Transaction
+from nija_tg.storage.db import Returned, Transaction
 from nija_tg.storage.orders import OrderRow
 from nija_tg.storage.positions import PositionRow
 
@@ -190,17 +190,19 @@ async def record_fills_later(
     facts: MarketFacts,
     session_id: int | None,
     session_pnl: tuple[int, Decimal] | None = None,
-) -> tuple[int, tuple[int, Decimal] | None]:
+) -> tuple[int, tuple[int, Decimal] | None, list[tuple[Returned | None, FillInfo]]]:
     """``record_fills`` for an order none of whose fills is recorded yet, booked on
     ``sides`` (the loop's view of the symbol's rows, changed in place) with every write,
     the notification too, left for the group's COMMIT (so the fill's message commits
     with the fill or not at all): nothing is read but the session's P&L (a closed trade)
     and the leverage (a swap). ``session_pnl``: (session id, its P&L as committed) when
     the caller knows it (then it is not read). Returns how many fills, and the session's
-    P&L once this commits when a closed trade changed it (else None)."""
+    P&L once this commits when a closed trade changed it (else None), and each fill with
+    where its row (its id) comes back once committed."""
     inserted: list[tuple[FillInfo, Decimal, FillEffect]] = []
     closed: list[Decimal] = []
     seen: set[str] = set()
+    booked: list[tuple[Returned | None, FillInfo]] = []
     for f in await new_fills(tx, user_id, mode, order, state, none_recorded=True):
         if f.trade_id in seen:  # a trade listed twice is recorded once
             continue
@@ -221,7 +223,10 @@ async def record_fills_later(
             contract_size=facts.contract_size,
             mode=mode,
         )
-        fills_repo.insert_later(tx, user_id, order.order_id, order.exchange_id, f, effect.realized)
+        slot = fills_repo.insert_later(
+            tx, user_id, order.order_id, order.exchange_id, f, effect.realized
+        )
+        booked.append((slot, f))
         closed.extend(effect.closed_trades)
         inserted.append((f, fee_q, effect))
     session = order.session_id if order.session_id is not None else session_id
@@ -236,7 +241,7 @@ async def record_fills_later(
         if not facts.spot:  # the loop sets the user's leverage cap on every swap market
             leverage = int((await settings_repo.load_in(tx, user_id)).leverage_cap)
         tell_later(tx, user_id, fill_event(order, facts, mode, inserted, leverage))
-    return len(inserted), pnl_after
+    return len(inserted), pnl_after, booked
 
 
 # --- what the user is told (the words: messages.render) -----------------------------------

@@ -87,12 +87,25 @@ class LoopBook:
         if m.last_fill_id is not None and amounts == m.last_balances:
             return  # nothing moved (most closes): no query; fills since are looked at later
         expected: dict[str, Decimal] | None = None
-        if m.last_fill_id is None:
+        ex = ctx.executor
+        ledger = ex.fills_ledger if ex is not None else None
+        # the fills since the last read, from the executor's ledger while it knows them
+        # all (its own fills, with their ids); else from the table
+        known = None
+        if ledger is not None and m.last_fill_id is not None:
+            known = ledger.after(m.last_fill_id)
+        mark = fills.written(ctx.user_id)  # before the read: a fill during it shows
+        if known is not None:
+            newest = known[-1]["fill_id"] if known else m.last_fill_id
+            expected = self._expected_change(known)
+        elif m.last_fill_id is None:
             newest = await cash_flows_repo.newest_fill_id(ctx.db, ctx.user_id)
         else:
             rows = await cash_flows_repo.fills_after(ctx.db, ctx.user_id, m.last_fill_id)
             newest = rows[-1]["fill_id"] if rows else m.last_fill_id
             expected = self._expected_change(rows)
+        if known is None and ledger is not None:
+            ledger.start(newest, mark)
         found = flows.detect_cash_flow(
             m.last_balances, amounts, self._asset_prices(), equity, expected=expected
         )

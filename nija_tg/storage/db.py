@@ -114,12 +114,13 @@ class Batched:
     by commas + ``tail``. An INSERT: ``head`` ends with ``VALUES ``; an UPDATE:
     ``UPDATE t SET c = v.column2 FROM (VALUES `` ... ``) AS v WHERE t.id = v.column1``.
     ``returning``: the tail ends with ``RETURNING *`` and the rows come back to the
-    bodies by this column (unique among the group's rows, e.g. a client order id)."""
+    bodies by this column (unique among the group's rows, e.g. a client order id), or by
+    these columns together."""
 
     head: str
     group: str
     tail: str = ""
-    returning: str | None = None
+    returning: str | tuple[str, ...] | None = None
 
     @property
     def width(self) -> int:
@@ -193,6 +194,15 @@ def _one_by_one(conn: sqlite3.Connection, shape: Batched, chunk: list[_Row]) -> 
 
 def _returned(shape: Batched, chunk: list[_Row], cur: sqlite3.Cursor) -> None:
     if shape.returning is None:
+        return
+    if isinstance(shape.returning, tuple):  # rows matched by several columns together
+        cols = shape.returning
+        ats = [_column_index(shape, c) for c in cols]
+        by_key = {tuple(r[a] for a in ats): s for r, s, _ in chunk}
+        for row in cur.fetchall():
+            hit = by_key.get(tuple(row[c] for c in cols))
+            if hit is not None:
+                hit.row = row
         return
     col, at = shape.returning, _column_index(shape, shape.returning)
     slots = {r[at]: s for r, s, _ in chunk}

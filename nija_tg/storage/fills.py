@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from nija_tg.core.models import FillInfo, Side
-from nija_tg.storage.db import Batched, Reader, Transaction
+from nija_tg.storage.db import Batched, Reader, Returned, Transaction
 
 ZERO = Decimal(0)
 
@@ -62,6 +62,7 @@ async def insert(
 ) -> int | None:
     """Record ``fill``; returns the new fill id, or None when that trade is recorded
     already (then nothing else must change)."""
+    _wrote(user_id)
     cur = await tx.execute(
         "INSERT OR IGNORE INTO fills(user_id, order_id, exchange_id, trade_id, symbol, side, "
         "amount, price, fee, fee_currency, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -86,7 +87,22 @@ _INSERT_LATER = Batched(
     "INSERT OR IGNORE INTO fills(user_id, order_id, exchange_id, trade_id, symbol, side, "
     "amount, price, fee, fee_currency, ts, realized_pnl) VALUES ",
     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    " RETURNING fill_id, user_id, exchange_id, trade_id",
+    returning=("user_id", "exchange_id", "trade_id"),
 )
+# user id -> how many fills this process wrote for that user (a counter: a caller that
+# keeps the user's recent fills in memory knows it has them all while only its own
+# writes moved it)
+_written: dict[int, int] = {}
+
+
+def written(user_id: int) -> int:
+    """How many fill inserts this process made for ``user_id`` (a counter)."""
+    return _written.get(user_id, 0)
+
+
+def _wrote(user_id: int) -> None:
+    _written[user_id] = _written.get(user_id, 0) + 1
 
 
 def insert_later(
@@ -96,10 +112,11 @@ def insert_later(
     exchange_id: str,
     fill: FillInfo,
     realized_pnl: Decimal | None,
-) -> None:
+) -> Returned | None:
     """``insert`` (with the P&L it realised) left for the group's COMMIT: for a trade
-    the caller knows is not recorded yet (no fill id comes back)."""
-    tx.later(
+    the caller knows is not recorded yet; its row (``fill_id``) once committed."""
+    _wrote(user_id)
+    return tx.later(
         _INSERT_LATER,
         ("fill", user_id, exchange_id, fill.trade_id),
         (
@@ -116,6 +133,7 @@ def insert_later(
             fill.ts / 1000,
             None if realized_pnl is None else str(realized_pnl),
         ),
+        returned=True,
     )
 
 

@@ -165,6 +165,27 @@ async def test_the_sessions_pnl_is_kept_in_memory_until_written_around(db):
     assert row.pnl == sum((Decimal(f["realized_pnl"]) for f in fills), Decimal(5))
 
 
+async def test_the_fills_ledger_holds_the_executors_fills_as_the_table_does(db):
+    """The executor's committed fills reach its ledger with their ids, as
+    ``cash_flows.fills_after`` would read them; a fill booked around the ledger (the
+    executor without the loop's view records at once) makes it unsure (None)."""
+    from nija_tg.storage import cash_flows, fills
+
+    session_id = await make_user(db)
+    ex = executor(db, FixedPrices(), session_id)
+    ex.held = HeldPositions(db, UID)
+    ex.fills_ledger.start(0, fills.written(UID))
+    await ex.submit(buy())
+    await ex.submit(buy("0.02"))
+    known = ex.fills_ledger.after(0)
+    table = [dict(r) for r in await cash_flows.fills_after(db, UID, 0)]
+    assert known == table and len(known) == 2
+    assert ex.fills_ledger.after(known[0]["fill_id"]) == table[1:]
+    ex.held = None  # recorded at once, around the ledger
+    await ex.submit(buy())
+    assert ex.fills_ledger.after(known[0]["fill_id"]) is None
+
+
 # --- executor: no poll while nothing can be unresolved --------------------------------------
 
 
