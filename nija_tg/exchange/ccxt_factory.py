@@ -31,14 +31,13 @@ EXCHANGE_OPTIONS: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True, slots=True)
 class CallCounter:
-    """A venue's documented per-key call counter: each private call adds its weight (1,
-    at most ``largest_call``), the counter decays ``decay_per_s`` a second, and a call that
-    would take it past ``maximum`` is refused. ``unit_cost`` is what ccxt's own table
+    """A venue's documented per-key call counter: each private call adds its weight (1 or
+    more), the counter decays ``decay_per_s`` a second, and a call that would take it
+    past ``maximum`` is refused. ``unit_cost`` is what ccxt's own table
     charges a weight-1 call of this exchange (its throttler's tokens)."""
 
     maximum: float
     decay_per_s: float
-    largest_call: float = 1
     unit_cost: float = 1
 
 
@@ -47,9 +46,9 @@ class CallCounter:
 # (ccxt 4.5.90 charges them 0). ccxt charges a weight-1 Kraken call 3 tokens (``Balance``,
 # ``OpenOrders``, ``QueryOrders``: 3, ``TradesHistory``, ``Ledgers``: 6).
 KRAKEN_TIERS: dict[str, CallCounter] = {
-    "starter": CallCounter(maximum=15, decay_per_s=0.33, largest_call=2, unit_cost=3),
-    "intermediate": CallCounter(maximum=20, decay_per_s=0.5, largest_call=2, unit_cost=3),
-    "pro": CallCounter(maximum=20, decay_per_s=1.0, largest_call=2, unit_cost=3),
+    "starter": CallCounter(maximum=15, decay_per_s=0.33, unit_cost=3),
+    "intermediate": CallCounter(maximum=20, decay_per_s=0.5, unit_cost=3),
+    "pro": CallCounter(maximum=20, decay_per_s=1.0, unit_cost=3),
 }
 # The counter a keyed client is paced by. Kraken's tier of a key cannot be read through
 # the API, so the most restrictive one is assumed.
