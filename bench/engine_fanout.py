@@ -263,6 +263,8 @@ def _result(
         "startup_s": phase["startup_s"],
         "per_candle_wall": summary_ms([c["wall"] for c in closes]),
         "per_candle_cpu": summary_ms([c["cpu"] for c in closes]),
+        # each measured close in order: [wall ms, CPU ms] (with 4 closes, p99 is the worst)
+        "per_close_ms": [[round(c["wall"] * 1000), round(c["cpu"] * 1000)] for c in closes],
         "statements_per_close": round(sum(c["statements"] for c in closes) / n_measured, 1),
         "commits_per_close": round(sum(c["commits"] for c in closes) / n_measured, 1),
         "candle_requests_per_close": sorted({int(c["fetches"]) for c in hub.closes}),
