@@ -14,6 +14,9 @@ from typing import Any
 
 from nija_tg.storage import fills as fills_repo
 
+# fills kept at most before the ledger gives up (the next check reads the table)
+MAX_ROWS = 200
+
 
 class FillsLedger:
     """One user's committed fills after ``base`` (rows shaped as
@@ -39,6 +42,8 @@ class FillsLedger:
         if self.base is not None:
             self.rows.extend(rows)
             self.mark += writes
+            if len(self.rows) > MAX_ROWS:  # balances that never moved: bounded memory
+                self.drop()
 
     def drop(self) -> None:
         self.base, self.rows = None, []
