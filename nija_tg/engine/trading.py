@@ -24,6 +24,7 @@ from nija_tg.core import trading_core as core
 from nija_tg.core.errors import AuthenticationError, NijaError
 from nija_tg.core.events import EntryBlocked, EntryNoFunds, EntryRefused
 from nija_tg.core.models import (
+    TERMINAL_ORDER_STATUSES,
     MarketInfo,
     OrderStatus,
     OrderType,
@@ -33,6 +34,7 @@ from nija_tg.core.models import (
 )
 from nija_tg.engine.exchange_stops import ExchangeStops, outside_result
 from nija_tg.engine.execution import FUNDS, NOTHING_THERE, ExecutionResult, OrderDraft
+from nija_tg.engine.free_quote import FreeQuote
 from nija_tg.engine.loop_context import LoopContext
 from nija_tg.engine.loop_orders import LoopOrders
 from nija_tg.engine.market_data import MarketKey
@@ -63,6 +65,7 @@ class TradingActions:
         self.stops = stops
         self.orders = orders
         self.paper_slippage = paper_slippage  # what paper fills slip (entries sized for it)
+        self.free_quote = FreeQuote()  # spot entries of one close sized on one read
 
     async def stops_and_signal(self, key: MarketKey) -> Signal:
         """Close positions whose stop the candle touched, trail the others; return the
@@ -125,6 +128,8 @@ class TradingActions:
     async def act(self, key: MarketKey, signal: Signal, blocked: bool) -> None:
         """The strategy's part, as the gate allows (``core.strategy_intents``)."""
         ctx = self.ctx
+        if ctx.account_balances is not None:  # the close's read (or one since its fills)
+            self.free_quote.read(ctx.account_balances)
         held = await ctx.held.for_symbol(key.symbol)
         intents = core.strategy_intents(
             key.symbol,
@@ -153,8 +158,7 @@ class TradingActions:
         held = await ctx.held.all()
         free_quote = None
         if market.kind == "spot":
-            lines = await ctx.account.fetch_balance()
-            free_quote = next((b.free for b in lines if b.currency == market.quote), Decimal(0))
+            free_quote = await self._free_quote(market.quote)
         figures = risk.RiskContext(
             settings=ctx.settings,
             equity=ctx.equity,
@@ -203,8 +207,15 @@ class TradingActions:
             purpose="entry",
         )
         result = await self.orders.submit(draft)
+        if market.kind == "spot":
+            if result.status not in TERMINAL_ORDER_STATUSES:
+                self.free_quote.forget()  # it may have filled: the next entry reads again
+            elif result.filled > 0:
+                cost = result.filled * (result.average or price) * market.contract_size
+                self.free_quote.bought(market.quote, cost)
         if result.status is OrderStatus.REJECTED and result.refusal is not None:
-            refused = await self._entry_refusal(market, draft, free_quote, result)
+            read = free_quote if ctx.account_balances is not None else None  # else an estimate
+            refused = await self._entry_refusal(market, draft, read, result)
             await self.orders.tell_refusal(draft, refused)
         if result.filled > 0:
             first = core.stop_after_entry(sized, result.average or price)
@@ -355,6 +366,22 @@ class TradingActions:
             swap=swap,
             price_step=market.price_step,
         )
+
+    async def _free_quote(self, currency: str) -> Decimal:
+        """What a spot entry may spend of ``currency``: this close's read of the account
+        less what the close's filled buys spent (``FreeQuote``); read again only when
+        no read of this close stands (an order's outcome unknown)."""
+        ctx = self.ctx
+        if ctx.account_balances is not None:  # read since the last fill
+            self.free_quote.read(ctx.account_balances)
+        free = self.free_quote.free(currency)
+        if free is None:
+            lines = await ctx.require_account().fetch_balance()
+            ctx.account_balances = lines
+            self.free_quote.read(lines)
+            free = self.free_quote.free(currency)
+        assert free is not None
+        return free
 
     async def _free(self, currency: str) -> Decimal | None:
         """The account's free balance of ``currency`` now (None when it cannot be read)."""
