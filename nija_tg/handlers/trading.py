@@ -56,7 +56,7 @@ async def trade_command(update: Update, context: BotContext) -> None:
     outcome = await context.services.trading.set_switch(
         context.caller.user_id, SWITCH_WORDS[args[0].lower()]
     )
-    await reply(update, esc(outcome.message))
+    await reply(update, esc(say.outcome_text(outcome)))
 
 
 TOAST = 190  # characters of a callback answer (Telegram: 200)
@@ -65,12 +65,13 @@ TOAST = 190  # characters of a callback answer (Telegram: 200)
 async def trade_button(update: Update, context: BotContext, button: TradeButton) -> None:
     query = update.callback_query
     outcome = await context.services.trading.set_switch(context.caller.user_id, button.switch)
-    await query.answer(outcome.message[:TOAST], show_alert=not outcome.ok)
+    text = say.outcome_text(outcome)
+    await query.answer(text[:TOAST], show_alert=not outcome.ok)
     # the buttons sit under the dashboard: it shows the new state in place (no new
     # message, no stale button); what the toast cannot hold whole goes to the chat too
     edited = await edit_dashboard(update, context, None)
-    if edited == "failed" or not outcome.ok or len(outcome.message) > TOAST:
-        await reply(update, esc(outcome.message))
+    if edited == "failed" or not outcome.ok or len(text) > TOAST:
+        await reply(update, esc(text))
 
 
 async def close_command(update: Update, context: BotContext) -> None:
@@ -81,7 +82,7 @@ async def close_command(update: Update, context: BotContext) -> None:
         await reply(update, say.close_usage(args))
         return
     outcome = await context.services.trading.request_close(context.caller.user_id, args[0])
-    await reply(update, esc(outcome.message))
+    await reply(update, esc(say.outcome_text(outcome)))
 
 
 async def _may_close(update: Update, context: BotContext) -> bool:
@@ -127,7 +128,7 @@ async def close_button(update: Update, context: BotContext, button: CloseButton)
     outcome = await context.services.trading.request_close_position(
         context.caller.user_id, symbol, side
     )
-    await reply(update, esc(outcome.message))
+    await reply(update, esc(say.outcome_text(outcome)))
 
 
 async def _drop_buttons(update: Update) -> None:
@@ -147,11 +148,11 @@ async def mode_command(update: Update, context: BotContext) -> None:
         outcome = await context.services.trading.set_mode(
             context.caller.user_id, TradingMode.PAPER, confirmed=True
         )
-        await reply(update, esc(outcome.message))
+        await reply(update, esc(say.outcome_text(outcome)))
         return
     allowed = await context.services.trading.live_allowed(context.caller.user_id)
     if not allowed.ok:
-        await reply(update, esc(allowed.message))
+        await reply(update, esc(say.outcome_text(allowed)))
         return
     keyboard = InlineKeyboardMarkup(
         [
@@ -159,7 +160,7 @@ async def mode_command(update: Update, context: BotContext) -> None:
             [InlineKeyboardButton(say.STAY_PAPER_BUTTON, callback_data=STAY_PAPER)],
         ]
     )
-    await reply(update, say.live_question(allowed.message), keyboard)
+    await reply(update, say.live_question(say.outcome_text(allowed)), keyboard)
 
 
 async def mode_button(update: Update, context: BotContext, button: ModeButton) -> None:
@@ -171,7 +172,7 @@ async def mode_button(update: Update, context: BotContext, button: ModeButton) -
     outcome = await context.services.trading.set_mode(
         context.caller.user_id, TradingMode.LIVE, confirmed=True
     )
-    await query.edit_message_text(outcome.message)
+    await query.edit_message_text(say.outcome_text(outcome))
 
 
 def handlers() -> list:

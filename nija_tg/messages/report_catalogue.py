@@ -13,6 +13,8 @@ from typing import Any
 from nija_tg.core.models import Role
 from nija_tg.core.setting_bounds import Bound
 from nija_tg.core.trading_gate import TradingSwitch
+from nija_tg.core.trading_outcome import Answer as A
+from nija_tg.core.trading_outcome import Outcome as TO
 from nija_tg.messages import (
     admin_replies,
     admin_reports,
@@ -322,6 +324,33 @@ TRADING = _section(
     ("/mode live's confirmation", trading.live_question,
      ("Your kraken key ••••Ab3d is verified <and> can trade.",)),
     ("Its buttons", lambda: f"{trading.LIVE_YES_BUTTON} | {trading.STAY_PAPER_BUTTON}"),
+    ("/trade on done (live)", trading.switched,
+     (TO(True, A.SWITCHED, switch=TradingSwitch.ON, mode="live"),)),
+    ("/trade exits, one position open, a global halt on", trading.switched,
+     (TO(True, A.SWITCHED, switch=TradingSwitch.EXITS, mode="paper", held=1, halted=True),)),
+    ("/trade off, nothing open, paused by an admin", trading.switched,
+     (TO(True, A.SWITCHED, switch=TradingSwitch.OFF, mode="paper", admin_pause=True),)),
+    ("/trade off, three positions open (the service's answer)", trading.outcome_text,
+     (TO(True, A.SWITCHED, switch=TradingSwitch.OFF, mode="live", held=3),)),
+    ("/trade on while paused by an admin", trading.outcome_text,
+     (TO(False, A.ADMIN_PAUSED, reason="under review"),)),
+    ("/trade on, paused by an admin without a reason", trading.outcome_text,
+     (TO(False, A.ADMIN_PAUSED),)),
+    ("/close ETH with nothing in ETH", trading.outcome_text, (TO(True, A.NONE_IN, target="ETH"),)),
+    ("/close ETH, the position is in the other mode", trading.outcome_text,
+     (TO(True, A.OTHER_MODE, symbol="ETH/USD", other_mode="live", mode="paper"),)),
+    ("A Close button of a position already closed", trading.outcome_text,
+     (TO(True, A.GONE, symbol="ETH/USDT:USDT", side="short"),)),
+    ("/close all, two positions", trading.outcome_text,
+     (TO(True, A.CLOSING, closing=(("ETH/USD", "long"), ("BTC/USDT:USDT", "short"))),)),
+    ("/close ETH again before the fill", trading.outcome_text,
+     (TO(True, A.ALREADY_CLOSING, closing=(("ETH/USD", "long"),)),)),
+    ("/mode live allowed (shown in the confirmation)", trading.outcome_text,
+     (TO(True, A.LIVE_ALLOWED, exchange_id="kraken", key_tail="Ab3d"),)),
+    ("/mode paper done", trading.mode_set,
+     (TO(True, A.MODE_SET, mode="paper", other_mode="paper"),)),
+    ("/mode live done, two paper positions left behind", trading.mode_set,
+     (TO(True, A.MODE_SET, mode="live", other_mode="paper", held=2),)),
 )  # fmt: skip
 
 ONBOARDING = _section(

@@ -1,14 +1,16 @@
 """Every word of the trading controls: /trade on|exits|off (and the dashboard's
 Start/Stop toasts' companions), /close and the Close buttons' confirmation, /mode paper|live
-and its live-money confirmation. The services' own answers (``Outcome.message``) arrive
-as text and are escaped by the caller (``esc``)."""
+and its live-money confirmation, and the trading service's answers: it returns an
+``Outcome`` (``core.trading_outcome``, data), ``outcome_text`` words it as plain text (a
+toast shows it as is; the handlers escape it (``esc``) for a reply)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from nija_tg.core.trading_gate import TradingSwitch
-from nija_tg.messages.text import echo, esc
+from nija_tg.core.trading_outcome import Answer, Outcome
+from nija_tg.messages.text import echo, esc, plural
 
 TRADE_USAGE = "Usage: /trade on, /trade exits or /trade off"
 TRADE_MEANS = (
@@ -70,3 +72,112 @@ def live_question(allowed: str) -> str:
         f"⚠️ {esc(allowed)}\nIn live mode the engine places real orders with your "
         "money, within your risk limits (/settings). Confirm?"
     )
+
+
+# what each switch position means, as told in the /trade reply
+ON_MEANS = "new positions are opened as your strategy signals; exits and stops run"
+REFUSALS = {
+    Answer.START_FIRST: "Please /start first.",
+    Answer.VIEWER_CANNOT_TRADE: "Viewers have read-only access and cannot trade.",
+    Answer.LIVE_NEEDS_VERIFIED_KEYS: "Live trading needs verified exchange keys: /connect first.",
+    Answer.HALTED: (
+        "Trading is halted for everyone by an admin right now: no new positions. "
+        "Stops and exits keep running; /trade exits is allowed."
+    ),
+    Answer.KEY_STOPPED: "Your exchange key stopped working: /connect first.",
+    Answer.VIEWER_CANNOT_CLOSE: "Viewers have read-only access and cannot close positions.",
+    Answer.KEY_CANNOT_CLOSE: (
+        "Your exchange key stopped working, so the engine cannot reach your "
+        "account to close anything. Close the position on the exchange, or "
+        "/connect a working key first."
+    ),
+    Answer.NOTHING_OPEN: "You have no open positions: nothing to close.",
+    Answer.LIVE_NEEDS_KEYS: "Live trading needs your exchange keys: /connect first.",
+    Answer.KEYS_UNVERIFIED: "Your keys are not verified: /connect them again.",
+    Answer.VIEWER_READ_ONLY: "Viewers have read-only access.",
+    Answer.LIVE_UNCONFIRMED: "Live mode needs your confirmation.",
+}  # the answers without a fact of their own (not all of them refusals)
+ADMIN_PAUSE_NOTE = " Your account is paused by an admin: only stops run until they /resume it."
+HALT_NOTE = " (A global halt is on: everyone is on exits only for now.)"
+LIVE_ON = "LIVE mode is on: the engine trades real money on your account."
+PAPER_ON = "Paper mode is on: simulated orders on live prices, no real money."
+
+
+def _open_count(n: int) -> str:
+    return plural(n, "open position")
+
+
+def switched(o: Outcome) -> str:
+    """/trade on|exits|off (or a dashboard button) done."""
+    kept = f"your {_open_count(o.held)}" if o.held else "any position you open later"
+    if o.switch is TradingSwitch.ON:
+        return (
+            f"Trading is ON ({o.mode}): {ON_MEANS}. The engine starts within "
+            "a second; fills and alerts will come to this chat."
+        )
+    if o.switch is TradingSwitch.EXITS:
+        text = (
+            "Exits only: no new positions; stops and exits keep running for "
+            f"{kept}. /trade on opens new positions again, /trade off stops exits too."
+        )
+    else:
+        text = (
+            "Trading is OFF: no new positions and no strategy exits. Stops keep "
+            f"protecting {kept} (the engine's check on every candle, and the "
+            "exchange's stop order where it holds one); /close ends that."
+        )
+    if o.admin_pause:
+        text += ADMIN_PAUSE_NOTE
+    elif o.halted and o.switch is TradingSwitch.EXITS:
+        text += HALT_NOTE
+    return text
+
+
+def mode_set(o: Outcome) -> str:
+    """/mode paper|live done; ``o.held`` positions stay behind in ``o.other_mode``."""
+    text = LIVE_ON if o.mode == "live" else PAPER_ON
+    if o.held:
+        old = o.other_mode
+        text += (
+            f" ⚠️ Your {_open_count(o.held)} opened in {old} mode are not managed while "
+            f"you are in {o.mode} mode (no stop checks, no trailing; a stop order "
+            f"resting on the exchange stays there): /mode {old} and /close them, or "
+            "switch back to keep them protected."
+        )
+    return text
+
+
+def _names(closing: Sequence[tuple[str, str]]) -> str:
+    return ", ".join(f"{symbol} {side}" for symbol, side in closing)
+
+
+def outcome_text(o: Outcome) -> str:
+    """The trading service's answer, worded (plain text: the caller escapes it)."""
+    if o.answer in REFUSALS:
+        return REFUSALS[o.answer]
+    if o.answer is Answer.ADMIN_PAUSED:
+        reason = f" ({o.reason})" if o.reason else ""
+        return f"Your trading is paused{reason}. An admin must /resume it first."
+    if o.answer is Answer.SWITCHED:
+        return switched(o)
+    if o.answer is Answer.NONE_IN:
+        return f"You have no open position in {o.target}: nothing to close."
+    if o.answer is Answer.OTHER_MODE:
+        return (
+            f"Your {o.symbol} position was opened in {o.other_mode} mode and you are in "
+            f"{o.mode} mode now: /mode {o.other_mode} first, then /close it."
+        )
+    if o.answer is Answer.GONE:
+        return f"Your {o.symbol} {o.side} is not open any more (its stop may have closed it)."
+    if o.answer is Answer.ALREADY_CLOSING:
+        return f"Already closing {_names(o.closing)}: the fill comes here in a moment."
+    if o.answer is Answer.CLOSING:
+        return (
+            f"Closing {_names(o.closing)} at market: the engine cancels any stop resting on "
+            "the exchange and sends the order within a second; the fill comes here."
+        )
+    if o.answer is Answer.LIVE_ALLOWED:
+        return f"Live trading on {o.exchange_id} with key ••••{o.key_tail}."
+    if o.answer is Answer.MODE_SET:
+        return mode_set(o)
+    raise ValueError(f"no words for {o.answer!r}")

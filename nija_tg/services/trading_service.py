@@ -6,6 +6,9 @@ Protection of open positions never depends on the switch: the engine keeps every
 position's stop (its own check on every candle, and the exchange's resting stop where
 there is one) in every state, paused and halted included. Only a close (/close, the
 Close button on /positions) ends it.
+
+The service decides and returns an ``Outcome`` (``core.trading_outcome``): what happened
+or why not, as data; ``messages/trading.py`` words it.
 """
 
 from __future__ import annotations
@@ -15,21 +18,13 @@ from decimal import Decimal
 
 from nija_tg.core.models import SELF_RESUMABLE_PAUSES, Role, TradingMode, UserStatus
 from nija_tg.core.trading_gate import TradingSwitch
+from nija_tg.core.trading_outcome import Answer, Outcome
 from nija_tg.storage import audit, close_requests, credentials, positions, users
 from nija_tg.storage.db import Database
 from nija_tg.storage.positions import PositionRow
 from nija_tg.storage.users import UserRow
 
-# what each switch position means, as told in the /trade reply
-ON_MEANS = "new positions are opened as your strategy signals; exits and stops run"
-EXITS_MEANS = "no new positions; strategy exits and stops keep running"
-OFF_MEANS = "no new positions and no strategy exits; stops keep protecting what is open"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    ok: bool
-    message: str
+__all__ = ["Answer", "CloseTarget", "Outcome", "TradingService"]
 
 
 @dataclass(frozen=True)
@@ -41,11 +36,8 @@ class CloseTarget:
     amount: Decimal
 
 
-def open_count(n: int) -> str:
-    return f"{n} open position{'' if n == 1 else 's'}"
-
-
 def _what(p: PositionRow) -> str:
+    """A position as the audit log names it."""
     return f"{p.symbol} {p.side}"
 
 
@@ -65,9 +57,9 @@ class TradingService:
     async def set_switch(self, user_id: int, switch: TradingSwitch) -> Outcome:
         user = await users.get_user(self._db, user_id)
         if user is None:
-            return Outcome(False, "Please /start first.")
+            return Outcome(False, Answer.START_FIRST)
         if user.role is Role.VIEWER:
-            return Outcome(False, "Viewers have read-only access and cannot trade.")
+            return Outcome(False, Answer.VIEWER_CANNOT_TRADE)
         engine_pause = user.status is UserStatus.PAUSED and user.pause_reason in (
             SELF_RESUMABLE_PAUSES
         )
@@ -76,28 +68,19 @@ class TradingService:
         resumed_from = None
         if switch is TradingSwitch.ON:
             if admin_pause:
-                reason = f" ({user.pause_reason})" if user.pause_reason else ""
-                return Outcome(
-                    False, f"Your trading is paused{reason}. An admin must /resume it first."
-                )
+                return Outcome(False, Answer.ADMIN_PAUSED, reason=user.pause_reason)
             if user.mode is TradingMode.LIVE:
                 cred = await credentials.get(self._db, user_id)
                 if cred is None or not cred.verified:
-                    return Outcome(
-                        False, "Live trading needs verified exchange keys: /connect first."
-                    )
+                    return Outcome(False, Answer.LIVE_NEEDS_VERIFIED_KEYS)
             if halted:
-                return Outcome(
-                    False,
-                    "Trading is halted for everyone by an admin right now: no new positions. "
-                    "Stops and exits keep running; /trade exits is allowed.",
-                )
+                return Outcome(False, Answer.HALTED)
             resumed_from = user.pause_reason if engine_pause else None
         elif switch is TradingSwitch.EXITS and engine_pause:
             if user.pause_reason == "connection" and user.mode is TradingMode.LIVE:
                 cred = await credentials.get(self._db, user_id)
                 if cred is None or not cred.verified:
-                    return Outcome(False, "Your exchange key stopped working: /connect first.")
+                    return Outcome(False, Answer.KEY_STOPPED)
             resumed_from = user.pause_reason
         async with self._db.transaction() as tx:
             if resumed_from is not None:
@@ -105,35 +88,15 @@ class TradingService:
                 await audit.record(tx, user_id, "trading.self_resume", user_id, was=resumed_from)
             await users.set_switch(tx, user_id, switch)
             await audit.record(tx, user_id, f"trading.{switch.value}", user_id)
-        held = len(await self._held(user))
-        return Outcome(True, self._switch_text(user, switch, held, admin_pause, halted))
-
-    @staticmethod
-    def _switch_text(
-        user: UserRow, switch: TradingSwitch, held: int, admin_pause: bool, halted: bool
-    ) -> str:
-        kept = f"your {open_count(held)}" if held else "any position you open later"
-        if switch is TradingSwitch.ON:
-            return (
-                f"Trading is ON ({user.mode.value}): {ON_MEANS}. The engine starts within "
-                "a second; fills and alerts will come to this chat."
-            )
-        if switch is TradingSwitch.EXITS:
-            text = (
-                "Exits only: no new positions; stops and exits keep running for "
-                f"{kept}. /trade on opens new positions again, /trade off stops exits too."
-            )
-        else:
-            text = (
-                "Trading is OFF: no new positions and no strategy exits. Stops keep "
-                f"protecting {kept} (the engine's check on every candle, and the "
-                "exchange's stop order where it holds one); /close ends that."
-            )
-        if admin_pause:
-            text += " Your account is paused by an admin: only stops run until they /resume it."
-        elif halted and switch is TradingSwitch.EXITS:
-            text += " (A global halt is on: everyone is on exits only for now.)"
-        return text
+        return Outcome(
+            True,
+            Answer.SWITCHED,
+            switch=switch,
+            mode=user.mode.value,
+            held=len(await self._held(user)),
+            admin_pause=admin_pause,
+            halted=halted,
+        )
 
     # --- closes ---------------------------------------------------------------------
 
@@ -149,19 +112,17 @@ class TradingService:
         user = await users.get_user(self._db, user_id)
         refusal = await self._close_refusal(user)
         if refusal is not None or user is None:
-            return refusal or Outcome(False, "Please /start first.")
+            return refusal or Outcome(False, Answer.START_FIRST)
         held = await self._held(user)
         wanted = target.strip().upper()
         if wanted == "ALL":
             if not held:
-                return Outcome(True, "You have no open positions: nothing to close.")
+                return Outcome(True, Answer.NOTHING_OPEN)
             return await self._ask(user, held, [(None, None)])
         matches = [p for p in held if _matches(p.symbol, wanted)]
         if not matches:
             other = await self._other_mode(user, wanted)
-            return Outcome(
-                True, other or f"You have no open position in {wanted}: nothing to close."
-            )
+            return other or Outcome(True, Answer.NONE_IN, target=wanted)
         symbols = sorted({p.symbol for p in matches})
         return await self._ask(user, matches, [(s, None) for s in symbols])
 
@@ -170,31 +131,24 @@ class TradingService:
         user = await users.get_user(self._db, user_id)
         refusal = await self._close_refusal(user)
         if refusal is not None or user is None:
-            return refusal or Outcome(False, "Please /start first.")
+            return refusal or Outcome(False, Answer.START_FIRST)
         matches = [p for p in await self._held(user) if (p.symbol, p.side) == (symbol, side)]
         if not matches:
-            return Outcome(
-                True, f"Your {symbol} {side} is not open any more (its stop may have closed it)."
-            )
+            return Outcome(True, Answer.GONE, symbol=symbol, side=side)
         return await self._ask(user, matches, [(symbol, side)])
 
     async def _close_refusal(self, user: UserRow | None) -> Outcome | None:
         if user is None:
-            return Outcome(False, "Please /start first.")
+            return Outcome(False, Answer.START_FIRST)
         if user.role is Role.VIEWER:
-            return Outcome(False, "Viewers have read-only access and cannot close positions.")
+            return Outcome(False, Answer.VIEWER_CANNOT_CLOSE)
         if user.mode is TradingMode.LIVE and user.pause_reason == "connection":
             cred = await credentials.get(self._db, user.user_id)
             if cred is None or not cred.verified:
-                return Outcome(
-                    False,
-                    "Your exchange key stopped working, so the engine cannot reach your "
-                    "account to close anything. Close the position on the exchange, or "
-                    "/connect a working key first.",
-                )
+                return Outcome(False, Answer.KEY_CANNOT_CLOSE)
         return None
 
-    async def _other_mode(self, user: UserRow, wanted: str) -> str | None:
+    async def _other_mode(self, user: UserRow, wanted: str) -> Outcome | None:
         others = [
             p
             for p in await positions.list_for_user(self._db, user.user_id)
@@ -202,10 +156,12 @@ class TradingService:
         ]
         if not others:
             return None
-        mode = others[0].mode
-        return (
-            f"Your {others[0].symbol} position was opened in {mode} mode and you are in "
-            f"{user.mode.value} mode now: /mode {mode} first, then /close it."
+        return Outcome(
+            True,
+            Answer.OTHER_MODE,
+            symbol=others[0].symbol,
+            other_mode=others[0].mode or "",
+            mode=user.mode.value,
         )
 
     async def _ask(
@@ -226,52 +182,42 @@ class TradingService:
                 user.user_id,
                 positions=[_what(p) for p in closing],
             )
-        names = ", ".join(_what(p) for p in closing)
-        if not fresh:
-            return Outcome(True, f"Already closing {names}: the fill comes here in a moment.")
-        return Outcome(
-            True,
-            f"Closing {names} at market: the engine cancels any stop resting on the exchange "
-            "and sends the order within a second; the fill comes here.",
-        )
+        which = tuple((p.symbol, p.side) for p in closing)
+        return Outcome(True, Answer.CLOSING if fresh else Answer.ALREADY_CLOSING, closing=which)
 
     # --- paper or live --------------------------------------------------------------
 
     async def live_allowed(self, user_id: int) -> Outcome:
         cred = await credentials.get(self._db, user_id)
         if cred is None:
-            return Outcome(False, "Live trading needs your exchange keys: /connect first.")
+            return Outcome(False, Answer.LIVE_NEEDS_KEYS)
         if not cred.verified:
-            return Outcome(False, "Your keys are not verified: /connect them again.")
-        return Outcome(True, f"Live trading on {cred.exchange_id} with key ••••{cred.key_tail}.")
+            return Outcome(False, Answer.KEYS_UNVERIFIED)
+        return Outcome(
+            True, Answer.LIVE_ALLOWED, exchange_id=cred.exchange_id, key_tail=cred.key_tail
+        )
 
     async def set_mode(self, user_id: int, mode: TradingMode, *, confirmed: bool) -> Outcome:
         user = await users.get_user(self._db, user_id)
         if user is None or user.role is Role.VIEWER:
-            return Outcome(False, "Viewers have read-only access.")
+            return Outcome(False, Answer.VIEWER_READ_ONLY)
         if mode is TradingMode.LIVE:
             allowed = await self.live_allowed(user_id)
             if not allowed.ok:
                 return allowed
             if not confirmed:
-                return Outcome(False, "Live mode needs your confirmation.")
+                return Outcome(False, Answer.LIVE_UNCONFIRMED)
         left = [] if mode is user.mode else await self._held(user)
         async with self._db.transaction() as tx:
             await users.set_mode(tx, user_id, mode)
             await audit.record(tx, user_id, f"mode.{mode.value}", user_id)
-        if mode is TradingMode.LIVE:
-            text = "LIVE mode is on: the engine trades real money on your account."
-        else:
-            text = "Paper mode is on: simulated orders on live prices, no real money."
-        if left:
-            old = user.mode.value
-            text += (
-                f" ⚠️ Your {open_count(len(left))} opened in {old} mode are not managed while "
-                f"you are in {mode.value} mode (no stop checks, no trailing; a stop order "
-                f"resting on the exchange stays there): /mode {old} and /close them, or "
-                "switch back to keep them protected."
-            )
-        return Outcome(True, text)
+        return Outcome(
+            True,
+            Answer.MODE_SET,
+            mode=mode.value,
+            held=len(left),
+            other_mode=user.mode.value,
+        )
 
 
 def _matches(symbol: str, wanted: str) -> bool:

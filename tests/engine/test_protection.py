@@ -18,6 +18,7 @@ import pytest
 from nija_tg.core.models import UserStatus
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.core.trading_gate import Gate, TradingSwitch
+from nija_tg.messages.trading import outcome_text
 from nija_tg.storage import close_requests, credentials, snapshots, users
 from tests.engine.kraken_live import register_test_strategies, unregister_test_strategies
 from tests.engine.live_child import FLIPFLOP, FlipFlopParams
@@ -147,7 +148,7 @@ async def test_trade_on_after_a_drawdown_pause_trades_again(rig):
     await rig.step()
     assert await rig.position() is None and len(await rig.outbox("stop")) == 1
     assert await until(lambda: rig.loop is None, 5)
-    assert "Trading is ON" in (await rig.trading.set_switch(UID, TradingSwitch.ON)).message
+    assert "Trading is ON" in outcome_text(await rig.trading.set_switch(UID, TradingSwitch.ON))
     assert await until(lambda: rig.hub.subscribers == 1, 5)
     await rig.step()
     assert len(buys(await rig.fills())) == 2
@@ -161,7 +162,7 @@ async def test_trade_on_while_the_position_is_still_held_measures_drawdown_afres
     pos = await entered(rig)
     loop = rig.loop
     await drawdown_pause(rig, pos)
-    assert "Trading is ON" in (await rig.trading.set_switch(UID, TradingSwitch.ON)).message
+    assert "Trading is ON" in outcome_text(await rig.trading.set_switch(UID, TradingSwitch.ON))
     await rig.applied()
     rig.shape_next(low=pos.entry_price * Decimal("0.93"), close=pos.entry_price * Decimal("0.94"))
     await rig.step()
@@ -190,7 +191,7 @@ async def test_exits_only_runs_strategy_exits_and_opens_nothing(rig):
     (stop,) = rig.exchange_orders(stops=True)
     reply = await rig.trading.set_switch(UID, TradingSwitch.EXITS)
     assert "Exits only: no new positions; stops and exits keep running for your 1 open" in (
-        reply.message
+        outcome_text(reply)
     )
     await rig.applied()
     await rig.step(2)  # slot 2: the strategy's exit
@@ -292,7 +293,7 @@ async def test_close_all_in_paper_while_trading_is_off(rig):
     await entered(rig)
     assert (await rig.trading.set_switch(UID, TradingSwitch.OFF)).ok
     await rig.applied()
-    assert "Closing ETH/USD long" in (await rig.trading.request_close(UID, "all")).message
+    assert "Closing ETH/USD long" in outcome_text(await rig.trading.request_close(UID, "all"))
     assert await until(lambda: rig.loop is None, 2), "closed, nothing left: the loop ends"
     assert await rig.position() is None
     (told,) = await rig.outbox("info")

@@ -1,7 +1,8 @@
 """The settings service decides numbers and asks the renderer
-(``nija_tg/messages/setting_values.py``) for every word: no error's ``user_message`` is
-written in the service, and no sentence either (string literals with a space outside
-docstrings, log calls, an error's own log text and SQL)."""
+(``nija_tg/messages/setting_values.py``) for every word; the trading service returns an
+``Outcome`` (``core.trading_outcome``, data) that ``messages/trading.py`` words: no error's
+``user_message`` is written in these services, and no sentence either (string literals
+with a space outside docstrings, log calls, an error's own log text and SQL)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import ast
 from tests.conftest import REPO
 
 SERVICES = REPO / "nija_tg" / "services"
-WORDLESS = ("settings_service.py",)
+WORDLESS = ("settings_service.py", "trading_service.py")
 SQL = ("SELECT ", "INSERT ", "UPDATE ", "DELETE ")
 
 
@@ -50,11 +51,11 @@ def sentences_in(path) -> list[str]:
     ]
 
 
-def test_the_settings_service_writes_no_user_message():
+def test_the_listed_services_write_no_user_message():
     assert [w for name in WORDLESS for w in user_messages_written_in(SERVICES / name)] == []
 
 
-def test_the_settings_service_writes_no_sentence():
+def test_the_listed_services_write_no_sentence():
     assert [w for name in WORDLESS for w in sentences_in(SERVICES / name)] == []
 
 
