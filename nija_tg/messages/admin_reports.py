@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nija_tg.core.account_currency import exchange_quote
 from nija_tg.core.number_format import money
 from nija_tg.messages import report_data as rd
+from nija_tg.messages.money_text import cash
 from nija_tg.messages.text import echo, esc, mark, when
 
 PREV_BUTTON = "‹ Prev"
@@ -35,11 +37,12 @@ def users_page(view: rd.UsersPage) -> str:
     ]
     for u in view.rows:
         name = _display_name(u.username, u.first_name)
+        cur = exchange_quote(u.exchange_id)  # the engine counts equity in it
         lines.append(
             f"<code>{u.user_id}</code> {name} · {esc(u.role.value)} · {esc(u.status.value)} · "
             f"trading {'on' if u.trading_on else 'off'} · {esc(u.mode.value)} · "
             f"{echo(u.exchange_id, 20) if u.exchange_id else 'no exchange'} · "
-            f"eq {esc(money(u.equity))} · today {esc(money(u.pnl_today, signed=True))}"
+            f"eq {cash(u.equity, cur)} · today {cash(u.pnl_today, cur, signed=True)}"
             f"{mark(u.pnl_today)}"
         )
     if not view.rows:
@@ -83,7 +86,8 @@ def user_detail(d: rd.UserDetail) -> str:
             f"verified {verified} · permissions: {perms} · can withdraw: {_yes(c.can_withdraw)}"
         )
     lines += [
-        f"Equity: {esc(money(o.equity))} · today {esc(money(o.pnl_today, signed=True))}"
+        f"Equity: {cash(o.equity, exchange_quote(o.exchange_id))} · "
+        f"today {cash(o.pnl_today, exchange_quote(o.exchange_id), signed=True)}"
         f"{mark(o.pnl_today)}",
         f"Registered: {when(u.created_at)} · last seen: {when(u.last_seen_at)}",
         f"Reachable: {_yes(u.reachable)}",

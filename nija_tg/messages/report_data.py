@@ -82,6 +82,8 @@ class Dashboard(Protocol):
     def updated_at(self) -> float | None: ...
     @property
     def cash_flow_today(self) -> Decimal: ...
+    @property
+    def currency(self) -> str | None: ...  # what the money is counted in (USD, USDT)
 
 
 class Connection(Protocol):
@@ -118,6 +120,8 @@ class Balances(Protocol):
     def lines(self) -> Sequence[BalanceLine]: ...
     @property
     def updated_at(self) -> float | None: ...
+    @property
+    def currency(self) -> str | None: ...  # what the money is counted in (USD, USDT)
 
 
 class Position(Protocol):
@@ -143,6 +147,10 @@ class Position(Protocol):
     def leverage(self) -> int | None: ...
     @property
     def pnl_pct(self) -> Decimal | None: ...
+    @property
+    def price_step(self) -> Decimal | None: ...  # the market's, as stored prices show it
+    @property
+    def currency(self) -> str | None: ...  # what the money is counted in (USD, USDT)
 
 
 class Positions(Protocol):
@@ -152,6 +160,8 @@ class Positions(Protocol):
     def updated_at(self) -> float | None: ...
     @property
     def total_unrealized(self) -> Decimal | None: ...
+    @property
+    def currency(self) -> str | None: ...  # what the money is counted in (USD, USDT)
 
 
 class CloseTarget(Protocol):
@@ -166,7 +176,7 @@ class CloseTarget(Protocol):
 
 
 class Trade(Protocol):
-    """A fill (``storage.fills.FillRow``)."""
+    """A fill (``reports_service.TradeView``: the stored row with its market's step)."""
 
     @property
     def ts(self) -> float: ...
@@ -184,6 +194,10 @@ class Trade(Protocol):
     def fee_currency(self) -> str | None: ...
     @property
     def realized_pnl(self) -> Decimal | None: ...
+    @property
+    def price_step(self) -> Decimal | None: ...
+    @property
+    def currency(self) -> str | None: ...  # what the money is counted in (USD, USDT)
 
 
 class Session(Protocol):
@@ -233,6 +247,8 @@ class Pnl(Protocol):
     def cash_flows(self) -> int: ...
     @property
     def equity_change(self) -> Decimal | None: ...
+    @property
+    def currency(self) -> str | None: ...  # what the money is counted in (USD, USDT)
 
 
 class Day(Protocol):
@@ -253,6 +269,8 @@ class Daily(Protocol):
     def total(self) -> Decimal: ...
     @property
     def trades(self) -> int: ...
+    @property
+    def currency(self) -> str | None: ...  # what the money is counted in (USD, USDT)
 
 
 class Pair(Protocol):
@@ -281,6 +299,8 @@ class Performance(Protocol):
     def trades(self) -> int: ...
     @property
     def win_rate(self) -> Decimal | None: ...
+    @property
+    def currency(self) -> str | None: ...  # what the money is counted in (USD, USDT)
 
 
 # --- admin reports ---------------------------------------------------------------------------

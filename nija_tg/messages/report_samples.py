@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal as D
 from typing import Any
 
+from nija_tg.core.account_currency import exchange_quote
 from nija_tg.core.health import Beat, HealthReport, Problem
 from nija_tg.core.models import Role, Side, TradingMode, UserStatus
 from nija_tg.core.pnl import PeriodStats
@@ -19,6 +20,7 @@ from nija_tg.core.trading_gate import TradingSwitch
 NOW = datetime(2026, 12, 5, 7, 30, tzinfo=UTC).timestamp()
 HOUR = 3600.0
 DAY = 86400.0
+EXCHANGE_OF = {1003: "bingx"}  # the sample users' exchanges; the others: kraken (or none)
 ODD_NAME = "Zoë <b>\u202e🚀</b> & co"  # markup, an RTL override, an emoji, an ampersand
 
 
@@ -69,6 +71,11 @@ class Dashboard:
     updated_at: float | None = NOW - 40
     cash_flow_today: D = D(0)
 
+    @property
+    def currency(self) -> str:
+        """As the service derives it: the quote of the user's exchange."""
+        return exchange_quote(EXCHANGE_OF.get(self.user.user_id))
+
 
 @dataclass(frozen=True)
 class Connection:
@@ -91,6 +98,7 @@ class Balances:
     equity: D | None
     lines: list[BalanceLine]
     updated_at: float | None
+    currency: str | None = "USD"
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,8 @@ class Position:
     opened_at: float = NOW - 5 * HOUR
     stop_on_exchange: bool = False
     leverage: int | None = None
+    price_step: D | None = None
+    currency: str | None = "USD"
 
     @property
     def pnl_pct(self) -> D | None:
@@ -118,6 +128,12 @@ class Position:
 class Positions:
     positions: list[Position]
     updated_at: float | None = NOW - 40
+
+    @property
+    def currency(self) -> str | None:
+        """The account's: the positions' one quote (USD when they differ or none)."""
+        found = {p.currency for p in self.positions}
+        return found.pop() if len(found) == 1 else "USD"
 
     @property
     def total_unrealized(self) -> D | None:
@@ -135,6 +151,8 @@ class Trade:
     fee: D
     fee_currency: str | None
     realized_pnl: D | None
+    price_step: D | None = None
+    currency: str | None = "USD"
 
 
 @dataclass(frozen=True)
@@ -164,6 +182,7 @@ class Pnl:
     any_history: bool = False
     cash_flow: D = D(0)
     cash_flows: int = 0
+    currency: str | None = "USD"
 
     @property
     def equity_change(self) -> D | None:
@@ -183,6 +202,7 @@ class Day:
 @dataclass(frozen=True)
 class Daily:
     days: list[Day]
+    currency: str | None = "USD"
 
     @property
     def total(self) -> D:
@@ -211,6 +231,7 @@ class Performance:
     period: str
     start: datetime | None
     pairs: list[Pair]
+    currency: str | None = "USD"
 
     @property
     def total(self) -> D:
@@ -387,20 +408,36 @@ VIEWER_OWN = Viewing(VIEWER, VIEWER)
 
 LONG_ETH = Position(
     "ETH/USD", "long", D("0.5"), D("2345.67"), D("2401.2"), D("2290.123456789012345678"),
-    D("27.765"), stop_on_exchange=True,
+    D("27.765"), stop_on_exchange=True, price_step=D("0.01"),
 )  # fmt: skip
 SHORT_SWAP = Position(
     "ETH/USDT:USDT", "short", D("0.09"), D("2345.6712"), D("2391.15"), D("2390"),
-    D("-4.093108"), leverage=5,
+    D("-4.093108"), leverage=5, price_step=D("0.01"), currency="USDT",
 )  # fmt: skip
 PEPE = Position(
-    "PEPE/USDT", "long", D("12345678.9"), D("0.0000123456789"), D("0.0000119"), None, None
-)
+    "PEPE/USDT",
+    "long",
+    D("12345678.9"),
+    D("0.0000123456789"),
+    D("0.0000119"),
+    None,
+    None,
+    currency="USDT",
+)  # fmt: skip  (no price step known: 8 significant digits)
 SEVEN = [
     LONG_ETH,
     SHORT_SWAP,
     PEPE,
-    Position("BTC/USD", "long", D("0.01"), D("65000"), D("64000"), D("63000"), D("-10")),
+    Position(
+        "BTC/USD",
+        "long",
+        D("0.01"),
+        D("65000"),
+        D("64000"),
+        D("63000"),
+        D("-10"),
+        price_step=D("0.1"),
+    ),  # fmt: skip
     Position("SOL/USD", "long", D("3"), D("150"), D("151"), None, D("3")),
     Position("ADA/USD", "long", D("1000"), D("0.5"), D("0.5"), None, D("0")),
     Position("DOT/USD", "long", D("20"), D("7"), D("7.7"), None, D("14")),
@@ -414,7 +451,17 @@ SIGNAL = {
 }
 
 TRADES = [
-    Trade(NOW - HOUR, "ETH/USD", Side.SELL, D("0.5"), D("2401.2"), D("0.6003"), "USD", D("26.57")),
+    Trade(
+        NOW - HOUR,
+        "ETH/USD",
+        Side.SELL,
+        D("0.5"),
+        D("2401.2"),
+        D("0.6003"),
+        "USD",
+        D("26.57"),
+        price_step=D("0.01"),
+    ),  # fmt: skip
     Trade(
         NOW - 2 * HOUR,
         "ETH/USDT:USDT",
@@ -424,8 +471,20 @@ TRADES = [
         D("0.1076"),
         "USDT",
         D("-4.2111"),
+        price_step=D("0.01"),
+        currency="USDT",
     ),  # fmt: skip
-    Trade(NOW - 5 * HOUR, "ETH/USD", Side.BUY, D("0.5"), D("2345.674"), D("0.5864"), None, None),
+    Trade(
+        NOW - 5 * HOUR,
+        "ETH/USD",
+        Side.BUY,
+        D("0.5"),
+        D("2345.67"),
+        D("0.5864"),
+        None,
+        None,
+        price_step=D("0.01"),
+    ),  # fmt: skip
 ]
 
 SESSIONS = [

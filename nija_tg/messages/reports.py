@@ -17,6 +17,7 @@ from nija_tg.core.models import Role, TradingMode, UserStatus
 from nija_tg.core.number_format import DASH, amount, money, price
 from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.messages import report_data as rd
+from nija_tg.messages.money_text import cash
 from nija_tg.messages.text import (
     ago,
     balance,
@@ -232,20 +233,22 @@ def dashboard(
     may be old), ``grants`` the traders a viewer may look at."""
     user = dash.user
     mode = "📝 paper" if user.mode is TradingMode.PAPER else "💵 live"
-    today = money(dash.today_change, signed=True)
+    cur = dash.currency
+    today = cash(dash.today_change, cur, signed=True)
     realized = dash.realized_today
     funding = ""  # swaps: funding payments are part of the realised P&L
     if realized.funding_payments:
         funding = f", funding {money(realized.funding, signed=True)}"
     if dash.cash_flow_today:  # deposits and withdrawals are not P&L
-        funding += f"; deposits/withdrawals {money(dash.cash_flow_today, signed=True)} left out"
+        moved = cash(dash.cash_flow_today, cur, signed=True)
+        funding += f"; deposits/withdrawals {moved} left out"
     lines = [
         f"📊 <b>Dashboard</b>{whose(access)}",
         _trading_line(dash),
         f"Mode: {mode}",
         _exchange_line(access, conn),
         "",
-        f"Equity: <b>{money(dash.equity)}</b>",
+        f"Equity: <b>{cash(dash.equity, cur)}</b>",
         f"Open positions: {dash.open_positions}",
         *_dashboard_positions(open_positions),
         f"Today's P&amp;L: {today}{mark(dash.today_change)} (realised "
@@ -275,7 +278,7 @@ def balances(access: rd.Viewing, report: rd.Balances, hint: EmptyHint = EmptyHin
     if report.updated_at is None:
         lines.append("No balance reported yet." + hint.value)
         return "\n".join(lines)
-    lines.append(f"Equity: <b>{money(report.equity)}</b>")
+    lines.append(f"Equity: <b>{cash(report.equity, report.currency)}</b>")
     for line in report.lines[:SHOWN_BALANCES]:
         cur = line.currency
         lines.append(
@@ -303,18 +306,20 @@ def positions(
         lines.append("No open positions." + hint.value)
         return "\n".join(lines)
     for p in report.positions:
-        mark_at = f" → {price(p.mark_price)}" if p.mark_price is not None else ""
-        stop = f" · stop {price(p.stop_price)}" if p.stop_price is not None else ""
+        step = p.price_step
+        mark_at = f" → {price(p.mark_price, step)}" if p.mark_price is not None else ""
+        stop = f" · stop {price(p.stop_price, step)}" if p.stop_price is not None else ""
         if stop and p.stop_on_exchange:
             stop += " (on the exchange)"
         lines.append(
             f"{dot(p.unrealized_pnl)} <b>{esc(p.symbol)}</b> {_position_tag(p)} "
-            f"{amount(p.amount)} @ {price(p.entry_price)}{mark_at}\n"
-            f"  unrealised P&amp;L {money(p.unrealized_pnl, signed=True)} "
+            f"{amount(p.amount)} @ {price(p.entry_price, step)}{mark_at}\n"
+            f"  unrealised P&amp;L {cash(p.unrealized_pnl, p.currency, signed=True)} "
             f"({_position_pct(p)}){stop} · opened {when(p.opened_at)}"
         )
     total = report.total_unrealized
-    lines.append(f"Total unrealised: <b>{money(total, signed=True)}</b>{mark(total)}")
+    shown = cash(total, report.currency, signed=True)
+    lines.append(f"Total unrealised: <b>{shown}</b>{mark(total)}")
     if report.updated_at is not None:
         lines.append(f"Marks as of {when(report.updated_at)}")
     if closable:
@@ -335,13 +340,14 @@ def trades(access: rd.Viewing, rows: Sequence[rd.Trade], hint: EmptyHint = Empty
     for f in rows:
         fee_cur = f" {esc(f.fee_currency)}" if f.fee_currency else ""
         realized = (
-            f" · P&amp;L {money(f.realized_pnl, signed=True)}{mark(f.realized_pnl)}"
+            f" · P&amp;L {cash(f.realized_pnl, f.currency, signed=True)}{mark(f.realized_pnl)}"
             if f.realized_pnl is not None
             else ""
         )
         lines.append(
             f"{when(f.ts)} {esc(f.side.value.upper())} {amount(f.amount)} "
-            f"{esc(f.symbol)} @ {price(f.price)} · fee {amount(f.fee)}{fee_cur}{realized}"
+            f"{esc(f.symbol)} @ {price(f.price, f.price_step)} · "
+            f"fee {amount(f.fee)}{fee_cur}{realized}"
         )
     return "\n".join(lines)
 
@@ -379,26 +385,30 @@ def pnl(report: rd.Pnl, whose_suffix: str = "") -> str:
     """/pnl: closed-trade stats of a UTC period (the period buttons sit under it);
     ``whose_suffix`` is ``whose(access)``."""
     stats = report.stats
+    cur = report.currency
     lines = [
         f"📈 <b>P&amp;L — {PERIOD_TITLES[report.period]}</b>{whose_suffix}{_since(report)}",
-        f"Realised P&amp;L: <b>{money(stats.total, signed=True)}</b>{mark(stats.total)}",
+        f"Realised P&amp;L: <b>{cash(stats.total, cur, signed=True)}</b>{mark(stats.total)}",
         f"Trades: {stats.trades} · wins {stats.wins} · losses {stats.losses} · "
         f"win rate {share(stats.win_rate)}",
     ]
     if stats.funding_payments:  # swaps: part of the realised P&L, summed (engine/funding.py)
-        paid = money(stats.funding, signed=True)
+        paid = cash(stats.funding, cur, signed=True)
         payments = plural(stats.funding_payments, "payment")
         lines.insert(2, f"Funding: {paid} ({payments}, included above)")
     if stats.trades:
         lines.append(
-            f"Best {money(stats.best, signed=True)} · worst {money(stats.worst, signed=True)}"
+            f"Best {cash(stats.best, cur, signed=True)} · "
+            f"worst {cash(stats.worst, cur, signed=True)}"
         )
     change = report.equity_change
     if change is not None:
         first, last = report.points[0][1], report.points[-1][1]
-        lines.append(f"Equity: {money(first)} → {money(last)} ({money(change, signed=True)})")
+        lines.append(
+            f"Equity: {money(first)} → {cash(last, cur)} ({cash(change, cur, signed=True)})"
+        )
     if report.cash_flows:  # deposits and withdrawals: in the equity, not in the P&L
-        moved = money(report.cash_flow, signed=True)
+        moved = cash(report.cash_flow, cur, signed=True)
         lines.append(f"Deposits/withdrawals: {moved} (in the equity, not in P&amp;L)")
     if not report.points:
         if report.any_history:
@@ -440,10 +450,11 @@ def daily(report: rd.Daily, whose_suffix: str = "", hint: EmptyHint = EmptyHint.
     ]
     lines.append(table(("   Day", "P&L", "Trades", "Equity"), rows, frozenset({1, 2, 3})))
     lines.append(
-        f"Total: <b>{money(report.total, signed=True)}</b>{mark(report.total)} in "
-        f"{plural(report.trades, 'closed trade')}"
+        f"Total: <b>{cash(report.total, report.currency, signed=True)}</b>{mark(report.total)}"
+        f" in {plural(report.trades, 'closed trade')}"
     )
-    lines.append("Days in UTC; equity is each day's last reading; P&amp;L is realised.")
+    unit = f"amounts in {esc(report.currency)}; " if report.currency else ""
+    lines.append(f"Days in UTC; {unit}equity is each day's last reading; P&amp;L is realised.")
     text = "\n".join(lines)
     if not report.trades and not any(d.equity is not None for d in report.days):
         text += hint.value
@@ -473,7 +484,7 @@ def performance(
         lines.append(f"… and {len(report.pairs) - SHOWN_PAIRS} more pairs")
     lines.append(
         f"Total: {plural(report.trades, 'trade')} · win rate {share(report.win_rate)} · "
-        f"P&amp;L <b>{money(report.total, signed=True)}</b>{mark(report.total)}"
+        f"P&amp;L <b>{cash(report.total, report.currency, signed=True)}</b>{mark(report.total)}"
     )
     if any(p.funding for p in report.pairs):
         lines.append("Swap funding is counted in its pair's P&amp;L.")

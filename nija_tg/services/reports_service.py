@@ -20,8 +20,9 @@ from typing import Any
 
 from nija_tg.config import Settings
 from nija_tg.core import pnl as pnl_math
+from nija_tg.core.account_currency import cash_currency, exchange_quote, price_step, symbol_quote
 from nija_tg.core.errors import PermissionDeniedError
-from nija_tg.core.models import OrderStatus, Role
+from nija_tg.core.models import OrderStatus, Role, Side
 from nija_tg.storage import (
     audit,
     cash_flows,
@@ -95,6 +96,7 @@ class Dashboard:
     updated_at: float | None
     # net deposits (+) and withdrawals (-) today: left out of today_change
     cash_flow_today: Decimal = Decimal(0)
+    currency: str | None = None  # what equity and P&L are counted in (USD, USDT)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class BalanceReport:
     equity: Decimal | None
     lines: list[BalanceLineView]
     updated_at: float | None
+    currency: str | None = None  # of the equity
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,8 @@ class PositionView:
     opened_at: float
     stop_on_exchange: bool = False  # a stop-loss order rests on the exchange for it
     leverage: int | None = None  # swaps: the leverage the engine sets (leverage_cap)
+    price_step: Decimal | None = None  # the market's, as its stored prices show it
+    currency: str | None = None  # of the unrealised P&L (the symbol's quote)
 
     @property
     def pnl_pct(self) -> Decimal | None:
@@ -139,11 +144,31 @@ class PositionView:
 class PositionsReport:
     positions: list[PositionView]
     updated_at: float | None  # of the snapshot the marks come from
+    currency: str | None = None  # of the total
 
     @property
     def total_unrealized(self) -> Decimal | None:
         values = [p.unrealized_pnl for p in self.positions if p.unrealized_pnl is not None]
         return sum(values, Decimal(0)) if values else None
+
+
+@dataclass(frozen=True)
+class TradeView:
+    """A fill as /trades shows it: the stored row, the market's price step as the
+    stored prices show it, and the currency its P&L is in (the symbol's quote)."""
+
+    fill_id: int
+    trade_id: str
+    ts: float
+    symbol: str
+    side: Side
+    amount: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_currency: str | None
+    realized_pnl: Decimal | None
+    price_step: Decimal | None = None
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +181,7 @@ class PnlReport:
     # deposits (+) and withdrawals (-) in the period: in the equity series, not in P&L
     cash_flow: Decimal = Decimal(0)
     cash_flows: int = 0
+    currency: str | None = None
 
     @property
     def equity_change(self) -> Decimal | None:
@@ -176,6 +202,7 @@ class DayRow:
 @dataclass(frozen=True)
 class DailyReport:
     days: list[DayRow]  # newest first, every day of the range (empty days too)
+    currency: str | None = None
 
     @property
     def total(self) -> Decimal:
@@ -204,6 +231,7 @@ class PerformanceReport:
     period: str
     start: datetime | None
     pairs: list[PairRow]  # best P&L first
+    currency: str | None = None
 
     @property
     def total(self) -> Decimal:
@@ -260,6 +288,32 @@ class ReportsService:
     async def granted_traders(self, viewer_id: int) -> list[int]:
         return await users.granted_traders(self._db, viewer_id)
 
+    async def currency(self, user_id: int, snap: snapshots.Snapshot | None = None) -> str:
+        """What the user's equity and P&L are counted in: the quote of the exchange of
+        their key (the engine trades live and paper on it); without a key, the cash
+        currency of the snapshot's balances (a paper account's starting cash), else the
+        default paper exchange's quote."""
+        exchange = await report_queries.exchange_of(self._db, user_id)
+        if exchange is not None:
+            return exchange_quote(exchange)
+        if snap is not None:
+            lines = [
+                (str(raw.get("currency")), _dec(raw.get("total")))
+                for raw in snap.balances
+                if isinstance(raw, dict)
+            ]
+            found = cash_currency(lines)
+            if found is not None:
+                return found
+        return exchange_quote(None)
+
+    async def _steps(
+        self, user_id: int, symbols: list[str], also: dict[str, list[Decimal | None]]
+    ) -> dict[str, Decimal | None]:
+        """Per symbol, the price step its stored prices show (fills, plus ``also``)."""
+        prices = await report_queries.fill_prices(self._db, user_id, symbols)
+        return {s: price_step([*prices.get(s, []), *also.get(s, [])]) for s in symbols}
+
     # --- reports ------------------------------------------------------------------
 
     async def dashboard(self, user_id: int) -> Dashboard:
@@ -295,6 +349,7 @@ class ReportsService:
             realized_today=stats,
             last_signal=None if snap is None else snap.last_signal,
             updated_at=None if snap is None else snap.updated_at,
+            currency=await self.currency(user_id, snap),
             cash_flow_today=sum(
                 (
                     f.amount
@@ -307,7 +362,7 @@ class ReportsService:
     async def balances(self, user_id: int) -> BalanceReport:
         snap = await snapshots.get(self._db, user_id)
         if snap is None:
-            return BalanceReport(None, [], None)
+            return BalanceReport(None, [], None, await self.currency(user_id))
         lines = []
         for raw in snap.balances:
             if not isinstance(raw, dict) or not raw.get("currency"):
@@ -321,7 +376,9 @@ class ReportsService:
             if line.total is None or line.total != 0:
                 lines.append(line)
         lines.sort(key=lambda b: b.currency)
-        return BalanceReport(snap.equity, lines, snap.updated_at)
+        return BalanceReport(
+            snap.equity, lines, snap.updated_at, await self.currency(user_id, snap)
+        )
 
     async def positions(self, user_id: int) -> PositionsReport:
         """Open positions as booked, with marks and unrealised P&L from the snapshot."""
@@ -332,6 +389,11 @@ class ReportsService:
         for raw in [] if snap is None else snap.positions:
             if isinstance(raw, dict):
                 marks[(str(raw.get("symbol")), str(raw.get("side")))] = raw
+        currency = await self.currency(user_id, snap)
+        also: dict[str, list[Decimal | None]] = {}
+        for (symbol, _side), raw in marks.items():
+            also.setdefault(symbol, []).append(_dec(raw.get("mark_price")))
+        steps = await self._steps(user_id, [r.symbol for r in rows], also)
         out = []
         for row in rows:
             mark = marks.get((row.symbol, row.side), {})
@@ -352,13 +414,40 @@ class ReportsService:
                     opened_at=row.opened_at,
                     stop_on_exchange=any(o.status is OrderStatus.OPEN for o in resting),
                     leverage=leverage if ":" in row.symbol else None,
+                    price_step=steps.get(row.symbol),
+                    currency=symbol_quote(row.symbol) or currency,
                 )
             )
-        return PositionsReport(out, None if snap is None else snap.updated_at)
+        quotes = {p.currency for p in out}  # the total's: the positions' one quote, if one
+        total_in = quotes.pop() if len(quotes) == 1 else currency
+        return PositionsReport(out, None if snap is None else snap.updated_at, total_in)
 
-    async def trades(self, user_id: int, n: int = 10) -> list[FillRow]:
-        """The newest ``n`` fills (1..100), newest first."""
-        return await fills.list_for_user(self._db, user_id, limit=max(1, min(n, TRADES_MAX)))
+    async def trades(self, user_id: int, n: int = 10) -> list[TradeView]:
+        """The newest ``n`` fills (1..100), newest first, each with its market's price
+        step (as the stored prices of the symbol show it) and its P&L's currency."""
+        rows: list[FillRow] = await fills.list_for_user(
+            self._db, user_id, limit=max(1, min(n, TRADES_MAX))
+        )
+        symbols = sorted({f.symbol for f in rows})
+        steps = await self._steps(user_id, symbols, {}) if rows else {}
+        fallback = await self.currency(user_id) if rows else None
+        return [
+            TradeView(
+                fill_id=f.fill_id,
+                trade_id=f.trade_id,
+                ts=f.ts,
+                symbol=f.symbol,
+                side=f.side,
+                amount=f.amount,
+                price=f.price,
+                fee=f.fee,
+                fee_currency=f.fee_currency,
+                realized_pnl=f.realized_pnl,
+                price_step=steps.get(f.symbol),
+                currency=symbol_quote(f.symbol) or fallback,
+            )
+            for f in rows
+        ]
 
     async def sessions(self, user_id: int, n: int = 10) -> list[SessionRow]:
         return await sessions.list_for_user(self._db, user_id, max(1, min(n, SESSIONS_MAX)))
@@ -387,7 +476,8 @@ class ReportsService:
         any_history = bool(points) or await report_queries.has_equity_history(self._db, user_id)
         moved = await cash_flows.recent(self._db, user_id, since=since, limit=1000)
         net = sum((f.amount for f in moved), Decimal(0))
-        return PnlReport(period, start, stats, points, any_history, net, len(moved))
+        currency = await self.currency(user_id, await snapshots.get(self._db, user_id))
+        return PnlReport(period, start, stats, points, any_history, net, len(moved), currency)
 
     async def daily(self, user_id: int, days: int = DAILY_DEFAULT) -> DailyReport:
         """One row per UTC day of the last ``days`` (1..90, today included), newest
@@ -417,7 +507,9 @@ class ReportsService:
                 counted[key] += 1
         equity = await reports_daily.day_end_equity(self._db, user_id, since)
         rows = [DayRow(k, pnl[k], trades[k], counted[k], equity.get(k)) for k in keys]
-        return DailyReport(rows)
+        return DailyReport(
+            rows, await self.currency(user_id, await snapshots.get(self._db, user_id))
+        )
 
     async def performance(self, user_id: int, period: str = "all") -> PerformanceReport:
         """Closed trades per pair in the UTC period holding now: trades, wins, realised
@@ -438,4 +530,5 @@ class ReportsService:
             row[3] += amount
         pairs = [PairRow(sym, t, w, p, f) for sym, (t, w, p, f) in stats.items()]
         pairs.sort(key=lambda p: (-p.pnl, p.symbol))
-        return PerformanceReport(period, start, pairs)
+        currency = await self.currency(user_id, await snapshots.get(self._db, user_id))
+        return PerformanceReport(period, start, pairs, currency)

@@ -83,3 +83,29 @@ async def funding_since(
         params.append(since)
     rows = await db.fetchall(sql + " ORDER BY ts, funding_id", params)
     return [(r["ts"], Decimal(r["amount"])) for r in rows]
+
+
+async def exchange_of(db: Database, user_id: int) -> str | None:
+    """The exchange of this user's stored key (only its id is read), or None."""
+    row = await db.fetchone("SELECT exchange_id FROM credentials WHERE user_id = ?", (user_id,))
+    return None if row is None else str(row["exchange_id"])
+
+
+async def fill_prices(
+    db: Database, user_id: int, symbols: list[str], limit: int = 500
+) -> dict[str, list[Decimal]]:
+    """The prices of this user's newest ``limit`` fills of ``symbols``, per symbol, as
+    stored (the exact decimals the exchange returned, or a paper fill's at the step)."""
+    out: dict[str, list[Decimal]] = {}
+    wanted = sorted(set(symbols))[:200]
+    if not wanted:
+        return out
+    marks = ", ".join("?" for _ in wanted)
+    rows = await db.fetchall(
+        f"SELECT symbol, price FROM fills WHERE user_id = ? AND symbol IN ({marks}) "
+        "ORDER BY ts DESC LIMIT ?",
+        (user_id, *wanted, max(1, limit)),
+    )
+    for r in rows:
+        out.setdefault(r["symbol"], []).append(Decimal(r["price"]))
+    return out

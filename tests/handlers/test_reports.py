@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from decimal import Decimal
 
 from telegram.ext import CommandHandler
 
-from nija_tg.core.models import OrderStatus, OrderType, Role, Side, TradingMode, UserStatus
+from nija_tg.core.models import (
+    FillInfo,
+    OrderStatus,
+    OrderType,
+    Role,
+    Side,
+    TradingMode,
+    UserStatus,
+)
 from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.handlers.callback_data import RefreshButton, TradeButton
 from nija_tg.handlers.reports import send_dashboard
 from nija_tg.messages import text as fmt
-from nija_tg.storage import audit, credentials, orders, snapshots, users
+from nija_tg.storage import audit, credentials, fills, orders, positions, snapshots, users
 from nija_tg.storage.db import Database
 from tests.handlers.harness import ADMIN_ID, BotHarness
 from tests.services.test_reports_service import arrange_trader
@@ -57,8 +66,8 @@ async def test_status_dashboard_for_trader(bot):
     text = record.params["text"]
     assert "📊 <b>Dashboard</b>" in text and "Trading: ⚪ off" in text and "paper" in text
     assert "Exchange: kraken ••••abcd ✅ verified" in text
-    assert "Equity: <b>12,345.68</b>" in text and "Open positions: 1" in text
-    assert "Today's P&amp;L: +345.68 🟢 (realised +25.00 in 3 trades)" in text
+    assert "Equity: <b>12,345.68 USD</b>" in text and "Open positions: 1" in text
+    assert "Today's P&amp;L: +345.68 USD 🟢 (realised +25.00 in 3 trades)" in text
     assert "  🟢 BTC/USDT LONG +50.00 (+1.67%)" in text
     assert "Last signal: BTC/USDT: buy (72%) — ADX 31" in text
     assert "Updated: " in text and "just now" in text
@@ -82,7 +91,7 @@ async def test_refresh_edits_the_dashboard(bot):
         )
     edit = await bot.press(TRADER, REFRESH_OWN, message_id, method="editMessageText")
     assert edit.params["message_id"] == message_id
-    assert "Equity: <b>13,000.00</b>" in edit.params["text"]
+    assert "Equity: <b>13,000.00 USD</b>" in edit.params["text"]
     assert ("🔄 Refresh", REFRESH_OWN) in buttons(edit)
     await bot.settle()
     assert any(a.get("text") == "Updated" for a in bot.api.callback_answers.values())
@@ -100,16 +109,16 @@ def _fields(snap: snapshots.Snapshot) -> dict:
 async def test_other_reports_for_trader(bot):
     await trader_with_data(bot)
     text = await bot.say(TRADER, "/balance")
-    assert "Equity: <b>12,345.68</b>" in text
+    assert "Equity: <b>12,345.68 USD</b>" in text
     assert "USDT: 10,000.00 (free 9,000.00, in use 1,000.00)" in text
     assert "BTC: 0.051234568 (free 0.05, in use 0)" in text and "DOGE" not in text
     text = await bot.say(TRADER, "/positions")
     assert "🟢 <b>BTC/USDT</b> LONG 0.05 @ 60,000 → 61,000" in text
-    assert "unrealised P&amp;L +50.00 (+1.67%) · stop 58,000" in text
-    assert "Total unrealised: <b>+50.00</b> 🟢" in text
+    assert "unrealised P&amp;L +50.00 USDT (+1.67%) · stop 58,000" in text
+    assert "Total unrealised: <b>+50.00 USDT</b> 🟢" in text
     text = await bot.say(TRADER, "/trades")
     assert "Last 4 trades" in text and text.count("ETH/USDT @ 3,000.5") == 4
-    assert "SELL 0.5 ETH/USDT @ 3,000.5 · fee 0.15 USDT · P&amp;L -10.00" in text
+    assert "SELL 0.5 ETH/USDT @ 3,000.5 · fee 0.15 USDT · P&amp;L -10.00 USDT" in text
     text = await bot.say(TRADER, "/trades 2")
     assert "Last 2 trades" in text and text.count("ETH/USDT") == 2
     text = await bot.say(TRADER, "/sessions")
@@ -123,9 +132,9 @@ async def test_pnl_text_then_chart_photo(bot):
     await trader_with_data(bot)
     since = bot.api.mark()
     text = await bot.say(TRADER, "/pnl")
-    assert "P&amp;L — today" in text and "Realised P&amp;L: <b>+25.00</b>" in text
+    assert "P&amp;L — today" in text and "Realised P&amp;L: <b>+25.00 USD</b>" in text
     assert "Trades: 3 · wins 2 · losses 1 · win rate 66.7%" in text
-    assert "Best +30.00 · worst -10.00" in text
+    assert "Best +30.00 USD · worst -10.00 USD" in text
     photo = await bot.next(TRADER, since=since, method="sendPhoto")
     assert photo.params["photo"]["size"] > 1000
     assert photo.params["photo"]["filename"] == "equity.png"
@@ -320,7 +329,7 @@ async def test_send_dashboard_for_the_start_handler(bot):
         await send_dashboard(update, context, int(context.args[0]) if context.args else None)
 
     bot.app.handlers[0].insert(0, CommandHandler("dash", dash))
-    assert "Equity: <b>12,345.68</b>" in await bot.say(TRADER, "/dash")
+    assert "Equity: <b>12,345.68 USD</b>" in await bot.say(TRADER, "/dash")
     assert await bot.say(VIEWER, f"/dash {TRADER}") == NOT_VISIBLE
     assert "read-only access" in await bot.say(VIEWER, "/dash")
 
@@ -379,3 +388,71 @@ async def test_dashboard_shows_exits_only_and_that_stops_keep_protecting(bot):
     text = (await bot.ask(TRADER, "/status")).params["text"]
     assert "halted (global kill switch): exits only" in text
     assert "Stops keep protecting the open positions." in text
+
+
+async def test_money_shows_the_accounts_currency(bot):
+    """Equity and P&L carry the currency the engine counts them in: the quote of the
+    key's exchange (USDT on BingX), else the snapshot's cash; unknown stays a dash."""
+    await register(bot, TRADER)
+    db = db_of(bot)
+    await arrange_trader(db, TRADER)
+    async with db.transaction() as tx:
+        await credentials.store(tx, TRADER, "bingx", b"sealed", "abcd", verified=True)
+    status = await bot.say(TRADER, "/status")
+    assert "Equity: <b>12,345.68 USDT</b>" in status
+    assert "Today's P&amp;L: +345.68 USDT 🟢" in status
+    assert "Equity: <b>12,345.68 USDT</b>" in await bot.say(TRADER, "/balance")
+    pnl = await bot.say(TRADER, "/pnl")
+    assert "Realised P&amp;L: <b>+25.00 USDT</b>" in pnl
+    assert "Best +30.00 USDT · worst -10.00 USDT" in pnl
+    daily = await bot.say(TRADER, "/daily")
+    assert "Total: <b>+25.00 USDT</b> 🟢" in daily and "amounts in USDT;" in daily
+    assert "P&amp;L <b>+25.00 USDT</b> 🟢" in await bot.say(TRADER, "/performance")
+    await register(bot, ADMIN_ID)
+    users_page = await bot.say(ADMIN_ID, "/users")
+    assert "bingx · eq 12,345.68 USDT · today +345.68 USDT" in users_page
+    assert "Equity: 12,345.68 USDT" in await bot.say(ADMIN_ID, f"/user {TRADER}")
+    async with db.transaction() as tx:  # a key on Kraken: USD
+        await credentials.store(tx, TRADER, "kraken", b"sealed", "abcd", verified=True)
+    assert "Equity: <b>12,345.68 USD</b>" in await bot.say(TRADER, "/status")
+    async with db.transaction() as tx:  # no key: the snapshot's cash (USDT here)
+        await credentials.delete(tx, TRADER)
+    assert "Equity: <b>12,345.68 USDT</b>" in await bot.say(TRADER, "/balance")
+    await register(bot, STRANGER_TRADER)  # nothing known: a dash, no code
+    assert "Equity: <b>—</b>" in await bot.say(STRANGER_TRADER, "/status")
+
+
+async def test_prices_at_the_markets_precision(bot):
+    """Prices show the places the market's stored prices show (fills and marks as the
+    exchange returned them: 2401.2 and 2345.67 -> 0.01), not 8 significant digits: an
+    averaged entry and a computed stop are rounded to them."""
+    await trader_with_data(bot)
+    db = db_of(bot)
+    ts = int(time.time() * 1000)
+    async with db.transaction() as tx:
+        for i, (side, price) in enumerate(((Side.BUY, "2345.67"), (Side.BUY, "2401.2"))):
+            fill = FillInfo(
+                f"e{i}", "ETH/USD", side, Decimal("0.5"), Decimal(price), Decimal("0.5"), "USD",
+                ts - 60_000 + i,
+            )  # fmt: skip
+            await fills.insert(tx, TRADER, None, "kraken", fill)
+        await positions.upsert(
+            tx, TRADER, "ETH/USD", "long", amount=Decimal(1),
+            entry_price=Decimal("2373.438"), entry_fees=Decimal(1), realized_pnl=Decimal(0),
+        )  # fmt: skip
+        await positions.set_stop(tx, TRADER, "ETH/USD", "long", Decimal("2290.123456789012345678"))
+        snap = await snapshots.get(tx, TRADER)
+        assert snap is not None
+        marks = [*snap.positions, {"symbol": "ETH/USD", "side": "long", "mark_price": "2410"}]
+        await snapshots.save(
+            tx, TRADER, snapshots.Snapshot(**{**_fields(snap), "positions": marks})
+        )
+    text = await bot.say(TRADER, "/positions")
+    assert "<b>ETH/USD</b> LONG 1 @ 2,373.44 → 2,410.00" in text
+    assert "unrealised P&amp;L +36.56 USD (+1.54%) · stop 2,290.12 ·" in text
+    assert "2,373.438" not in text and "2,290.1235" not in text
+    assert "🟢 <b>BTC/USDT</b> LONG 0.05 @ 60,000 → 61,000" in text  # whole-number marks
+    trades = await bot.say(TRADER, "/trades")
+    assert "BUY 0.5 ETH/USD @ 2,401.20 · fee 0.5 USD" in trades
+    assert "BUY 0.5 ETH/USD @ 2,345.67 ·" in trades
+    assert "ETH/USDT @ 3,000.5 ·" in trades  # that market's prices show one place

@@ -27,7 +27,7 @@ async def test_daily_table(bot):
     today = table[1].split()
     assert today[0] == "🟢" and today[2:] == ["+25.00", "3", "12,345.68"]
     assert all(row.split()[0] in ("🟢", "🔴", "⚪") for row in table[1:])
-    assert "Total: <b>+25.00</b> 🟢 in 3 closed trades" in text
+    assert "Total: <b>+25.00 USD</b> 🟢 in 3 closed trades" in text
     assert "last 30 days" in await bot.say(TRADER, "/daily 30")
     for bad in ("/daily 0", "/daily 91", "/daily x", "/daily 7 x", "/daily 1 2 3"):
         assert "Usage: /daily [days] [user id]" in await bot.say(TRADER, bad)
@@ -39,7 +39,7 @@ async def test_performance_table(bot):
     assert "🏆 <b>Performance by pair — all time</b>" in text
     rows = text.split("<pre>")[1].split("</pre>")[0].splitlines()
     assert rows[1].split() == ["🟢", "ETH/USDT", "3", "66.7%", "+25.00"]
-    assert "Total: 3 trades · win rate 66.7% · P&amp;L <b>+25.00</b> 🟢" in text
+    assert "Total: 3 trades · win rate 66.7% · P&amp;L <b>+25.00 USD</b> 🟢" in text
     assert "this week" in await bot.say(TRADER, "/performance week")
     for bad in ("/performance yesterday", "/performance week x", "/performance 1 2 3"):
         assert "Usage: /performance" in await bot.say(TRADER, bad)
@@ -78,9 +78,9 @@ async def test_positions_and_dashboard_show_percent_leverage_and_markers(bot):
     await _add_swap_short(bot)
     text = await bot.say(TRADER, "/positions")
     assert "🔴 <b>ETH/USDT:USDT</b> SHORT 5x 0.09 @ 3,000 → 3,030" in text
-    assert "unrealised P&amp;L -2.70 (-1.00%, -5.00% on margin)" in text
+    assert "unrealised P&amp;L -2.70 USDT (-1.00%, -5.00% on margin)" in text
     assert "🟢 <b>BTC/USDT</b> LONG 0.05" in text and "(+1.67%)" in text
-    assert "Total unrealised: <b>+47.30</b> 🟢" in text
+    assert "Total unrealised: <b>+47.30 USDT</b> 🟢" in text
     text = await bot.say(TRADER, "/status")
     assert "  🔴 ETH/USDT:USDT SHORT 5x -2.70 (-1.00%, -5.00% on margin)" in text
     assert "  🟢 BTC/USDT LONG +50.00 (+1.67%)" in text
@@ -91,7 +91,7 @@ async def test_positions_and_dashboard_show_percent_leverage_and_markers(bot):
 async def test_trades_mark_gains_and_losses_never_a_check_mark(bot):
     await trader_with_data(bot)
     text = await bot.say(TRADER, "/trades")
-    assert "P&amp;L -10.00 🔴" in text and "P&amp;L +30.00 🟢" in text
+    assert "P&amp;L -10.00 USDT 🔴" in text and "P&amp;L +30.00 USDT 🟢" in text
     assert "✅" not in text
     assert "P&amp;L <b>+60.00</b> 🟢" in await bot.say(TRADER, "/sessions")
 

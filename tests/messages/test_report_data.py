@@ -19,7 +19,7 @@ from nija_tg.services import (
     settings_service,
     trading_service,
 )
-from nija_tg.storage import admin_queries, audit, fills, sessions, users
+from nija_tg.storage import admin_queries, audit, sessions, users
 
 PAIRS = [
     (rd.Person, users.UserRow),
@@ -32,7 +32,7 @@ PAIRS = [
     (rd.Position, reports_service.PositionView),
     (rd.Positions, reports_service.PositionsReport),
     (rd.CloseTarget, trading_service.CloseTarget),
-    (rd.Trade, fills.FillRow),
+    (rd.Trade, reports_service.TradeView),
     (rd.Session, sessions.SessionRow),
     (rd.Pnl, reports_service.PnlReport),
     (rd.Day, reports_service.DayRow),

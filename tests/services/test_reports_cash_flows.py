@@ -47,7 +47,7 @@ async def test_pnl_and_dashboard_show_cash_flows_apart(db, settings) -> None:
 
     day = await service.pnl(TRADER, "day")
     assert (day.cash_flow, day.cash_flows) == (Decimal(750), 2)
-    assert "Deposits/withdrawals: +750.00 (in the equity, not in P&amp;L)" in pnl_text(day, "")
+    assert "Deposits/withdrawals: +750.00 USDT (in the equity, not in P&amp;L)" in pnl_text(day, "")
     week = await service.pnl(TRADER, "week")
     assert (week.cash_flow, week.cash_flows) == (Decimal(710), 3)
 
@@ -55,7 +55,7 @@ async def test_pnl_and_dashboard_show_cash_flows_apart(db, settings) -> None:
     assert dash.cash_flow_today == Decimal(750)
     me = await users.get_user(db, TRADER)
     shown = dashboard_text(Access(me, me), dash, None, NOW, [])
-    assert "deposits/withdrawals +750.00 left out" in shown
+    assert "deposits/withdrawals +750.00 USDT left out" in shown
 
     other = await service.pnl(OTHER, "day")
     assert (other.cash_flow, other.cash_flows) == (Decimal(777), 1)

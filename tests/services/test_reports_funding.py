@@ -81,8 +81,8 @@ async def test_pnl_and_dashboard_include_funding(db, settings) -> None:
     assert day.stats.funding == Decimal("-0.75")
     assert day.stats.total == Decimal(25) - Decimal("0.75")
     text = pnl_text(day, "")
-    assert "Realised P&amp;L: <b>+24.25</b>" in text
-    assert "Funding: -0.75 (2 payments, included above)" in text
+    assert "Realised P&amp;L: <b>+24.25 USDT</b>" in text
+    assert "Funding: -0.75 USDT (2 payments, included above)" in text
     all_time = await service.pnl(TRADER, "all")
     assert all_time.stats.funding == Decimal("-5.75") and all_time.stats.funding_payments == 3
 

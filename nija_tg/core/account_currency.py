@@ -1,0 +1,73 @@
+"""Which currency an account's money is counted in, and a market's price precision as
+far as the stored prices show it (pure: the reports' services derive both from data
+already stored, no schema of their own).
+
+Currency: the engine counts a user's equity in the quote currency of the exchange it
+trades on (``engine/loop_support.quote_for``: USD on Kraken and Coinbase, USDT on the
+others; USD-like cash at par); a paper account without a connected exchange runs on
+``engine/loop_context.LoopDeps.paper_exchange`` (Kraken). A trade's P&L is in its
+symbol's quote (a swap's settle currency). ``tests/core/test_account_currency.py``
+checks these tables agree with the engine's.
+
+Precision: no market info is stored, so the step is read off the prices themselves, as
+the exchange returned them (a fill's price is stored as its exact decimal; a paper fill
+is rounded to the market's step): the most decimal places among a market's prices. A
+float from the exchange drops trailing zeros (65,000.10 arrives as 65000.1), so one price
+may show fewer places than the market has; the most among several is the best estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+USD_QUOTED = frozenset({"kraken", "coinbase"})
+PAPER_EXCHANGE = "kraken"
+CASH = ("USD", "USDT", "USDC")
+MAX_PLACES = 12  # more places than any market's step: a computed price, not a quote
+
+
+def exchange_quote(exchange_id: str | None) -> str:
+    """The currency the engine counts equity in on ``exchange_id`` (None: no exchange
+    connected, a paper account on the default exchange)."""
+    return "USD" if (exchange_id or PAPER_EXCHANGE) in USD_QUOTED else "USDT"
+
+
+def symbol_quote(symbol: str) -> str | None:
+    """``BTC/USD`` -> ``USD``; a swap ``ETH/USDT:USDT`` -> its settle ``USDT``."""
+    _base, slash, rest = symbol.partition("/")
+    if not slash:
+        return None
+    quote, _colon, settle = rest.partition(":")
+    code = (settle or quote).split("-")[0].strip().upper()
+    return code if code.isalnum() and len(code) <= 10 else None
+
+
+def cash_currency(lines: Iterable[tuple[str, Decimal | None]]) -> str | None:
+    """The cash currency (USD, USDT, USDC) holding the most among ``(currency, total)``
+    balance lines; None without one."""
+    best: tuple[Decimal, str] | None = None
+    for currency, total in lines:
+        if currency not in CASH or total is None or not total.is_finite():
+            continue
+        if best is None or total > best[0]:
+            best = (total, currency)
+    return None if best is None else best[1]
+
+
+def price_step(prices: Iterable[Decimal | None]) -> Decimal | None:
+    """``10**-places`` for the most decimal places among ``prices`` (``65000.1`` and
+    ``64999.25`` -> ``0.01``; whole numbers only -> ``1``); None when there is no price or
+    none has at most ``MAX_PLACES`` (more is a computed price, an average or a stop, not
+    one the exchange quoted: such prices are skipped)."""
+    places: int | None = None
+    for value in prices:
+        if value is None or not value.is_finite():
+            continue
+        exponent = value.as_tuple().exponent
+        assert isinstance(exponent, int)
+        here = max(0, -exponent)
+        if here > MAX_PLACES:
+            continue
+        places = here if places is None else max(places, here)
+    return None if places is None else Decimal(1).scaleb(-places)
