@@ -8,10 +8,29 @@ markets the gateway's public REST client loaded.
 market (the forming one included, possibly several states of it), as ccxt's
 ``newUpdates`` gives them; errors are mapped like every other read (a lost socket is a
 ``RetryableError``); the next call reconnects and subscribes again.
+
+How fast subscriptions go out. ccxt.pro sends every subscribe message through a throttler
+per socket built from the client's REST ``tokenBucket`` (one message per ``rateLimit`` ms
+times ``options['ws']['cost']``, default cost 1; ccxt 4.5.90
+``async_support/base/exchange.py`` ``client()``/``watch()``) whenever ``enableRateLimit``
+is on. Kraken's ``rateLimit`` is 1000 ms: with the limiter on, 50 pairs took 50 s to
+subscribe, one ``watch_ohlcv`` per pair (neither ccxt.pro class has
+``watchOHLCVForSymbols`` in 4.5.90: Kraken's lacks it, BingX's says "no longer
+supported"). ``SUBSCRIBE_RATES`` sets the pace of the stream clients' subscribe messages
+through ccxt's own ``options['ws']['cost']`` (what ccxt.pro itself does for Binance).
+
+What the venues document for the pace of subscribe messages: Kraken Spot WebSocket:
+no fixed message rate (it depends on load; a client going too fast is answered
+"Exceeded msg rate"); BingX's WebSocket documentation lists a frequency-limit code
+(100410 ``FREQUENCY_LIMIT``) without a figure. Neither documents a number we could
+find, so both get 10 subscribe messages a second per socket: BingX's pace under ccxt's
+own default (``rateLimit`` 100 ms), and the common ceiling of venues that do publish
+one (Binance: 10 incoming messages a second per connection). 50 pairs subscribe in 5 s.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +43,24 @@ from nija_tg.exchange.ccxt_errors import map_error
 from nija_tg.exchange.ccxt_factory import ClientSettings, build_client, stream_class
 
 log = logging.getLogger(__name__)
+
+# Subscribe messages per second on one socket (see the module's docstring).
+SUBSCRIBE_RATES: dict[str, float] = {"kraken": 10.0, "bingx": 10.0}
+
+
+def stream_settings(exchange_id: str, settings: ClientSettings, klass: type) -> ClientSettings:
+    """``settings`` with the ``options['ws']['cost']`` that paces the stream client's
+    subscribe messages at ``SUBSCRIBE_RATES`` (ccxt spaces them ``cost * rateLimit`` ms
+    apart). Options already given for the exchange's ``ws`` win."""
+    rate = SUBSCRIBE_RATES.get(exchange_id)
+    if rate is None:
+        return settings
+    rate_limit_ms = float(klass().rateLimit)
+    ws = {"cost": 1000.0 / rate / rate_limit_ms}
+    given = dict(settings.exchange_options.get(exchange_id, {}))
+    given["ws"] = ws | dict(given.get("ws") or {})
+    options = dict(settings.exchange_options) | {exchange_id: given}
+    return dataclasses.replace(settings, exchange_options=options)
 
 
 class CandleStreams:
@@ -61,7 +98,8 @@ class CandleStreams:
             klass = stream_class(exchange_id)
             if klass is None:
                 raise UnknownExchangeError(f"{exchange_id} pushes no candles")
-            client = build_client(exchange_id, self.settings, klass=klass)
+            settings = stream_settings(exchange_id, self.settings, klass)
+            client = build_client(exchange_id, settings, klass=klass)
             self._clients[exchange_id] = client
         if not client.markets:
             shared = self.public(exchange_id)

@@ -11,6 +11,7 @@ import pytest
 from nija_tg.core.errors import RetryableError
 from nija_tg.exchange.ccxt_factory import ClientSettings, build_client, stream_class
 from nija_tg.exchange.ccxt_gateway import CcxtGateway
+from nija_tg.exchange.ccxt_stream import SUBSCRIBE_RATES, stream_settings
 from tests.fakes.kraken import KrakenEmulator
 
 
@@ -54,3 +55,26 @@ async def test_a_refused_socket_is_a_retryable_error_and_a_later_call_reconnects
 def test_streaming_can_be_switched_off():
     gateway = CcxtGateway(stream_candles=False)
     assert not gateway.streams_candles("kraken")
+
+
+@pytest.mark.parametrize("exchange_id", ["kraken", "bingx"])
+def test_stream_clients_space_subscribes_at_the_ws_rate_not_the_rest_one(exchange_id):
+    """ccxt.pro spaces a socket's subscribe messages ``options['ws']['cost'] *
+    rateLimit`` ms apart when its limiter is on; ours get 1 / SUBSCRIBE_RATES (100 ms),
+    whatever the REST ``rateLimit`` (Kraken 1000 ms, BingX 100 ms)."""
+    klass = stream_class(exchange_id)
+    settings = stream_settings(exchange_id, ClientSettings(), klass)
+    client = build_client(exchange_id, settings, klass=klass)
+    spacing_ms = client.options["ws"]["cost"] * client.rateLimit
+    assert spacing_ms == pytest.approx(1000.0 / SUBSCRIBE_RATES[exchange_id])
+    assert spacing_ms == pytest.approx(100.0)
+    assert client.enableRateLimit  # the limiter stays on: only the pace changes
+    if exchange_id == "bingx":
+        assert client.options["ws"]["gunzip"] is True  # ccxt's own ws options kept
+    given = ClientSettings(exchange_options={exchange_id: {"ws": {"cost": 3}}})
+    assert (
+        build_client(exchange_id, stream_settings(exchange_id, given, klass), klass=klass).options[
+            "ws"
+        ]["cost"]
+        == 3
+    )  # an explicit option wins

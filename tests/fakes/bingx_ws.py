@@ -13,7 +13,9 @@ Wire format from BingX's swap WebSocket documentation ("Websocket Market Data",
   this one), no pushes;
 - pushes ``{"code": 0, "dataType": "BTC-USDT@kline_5m", "s": "BTC-USDT", "data": [{"c",
   "o", "h", "l", "v", "T"}]}``, prices and volume as strings, ``T`` the candle's open
-  time in ms (ccxt reads it so for linear swaps).
+  time in ms (ccxt reads it so for linear swaps);
+- a subscribe over the feed's ``max_subscribes_per_s`` (emulator_ws.py): code 100410,
+  ``FREQUENCY_LIMIT`` (BingX's documented frequency-limit code), no pushes.
 
 Not covered: ``unsub``, the other channels, listen keys (account streams), the spot
 and coin-M sockets.
@@ -51,6 +53,9 @@ class BingXKlineFeed(CandleFeed):
         reply = {"id": msg.get("id"), "code": 0, "msg": "", "dataType": "", "data": None}
         if msg.get("reqType") != "sub":
             await self.send(conn, reply)
+            return
+        if self.flooded(conn):
+            await self.send(conn, reply | {"code": 100410, "msg": "FREQUENCY_LIMIT"})
             return
         market_id, _, channel = data_type.partition("@")
         symbol = unified(market_id)

@@ -20,13 +20,22 @@ Test switches: ``drop()`` cuts every open socket without a close frame (the clie
 the connection lost); ``refuse = True`` answers new connections HTTP 503 until set back
 to False; ``frozen = True`` keeps sockets open but pushes nothing (a silent feed);
 ``pushed`` counts candle messages sent.
+
+Subscribe floods: ``max_subscribes_per_s = n`` (default None: no limit) refuses a
+subscribe message that is more than the ``n``-th on its socket within the last second
+of real time, with the venue's own refusal (Kraken: ``"error": "Exceeded msg rate"``;
+BingX: code 100410 ``FREQUENCY_LIMIT``), and counts it in ``refused_subscribes``.
+Neither venue publishes its figure (Kraken: "depends on load"), so ``n`` is the test's
+pick; the switch shows a client that sends all its subscriptions at once being refused.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 import weakref
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +66,7 @@ class Conn:
     request: web.Request
     subs: dict[tuple[str, int], Sub] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    subscribe_times: deque[float] = field(default_factory=deque)  # real time, last second
 
 
 class CandleFeed:
@@ -72,6 +82,9 @@ class CandleFeed:
         self.frozen = False
         self.pushed = 0
         self.connections_made = 0
+        self.max_subscribes_per_s: int | None = None
+        self.refused_subscribes = 0
+        self.subscribes_received = 0
         self.conns: set[Conn] = set()
         self._ticker: asyncio.Task | None = None
         self._pingers: weakref.WeakSet[asyncio.Task] = weakref.WeakSet()
@@ -149,6 +162,21 @@ class CandleFeed:
             message = self.ping_message()
             if message is not None:
                 await self.send(conn, message)
+
+    def flooded(self, conn: Conn) -> bool:
+        """Count one subscribe message on ``conn``; True when it is over
+        ``max_subscribes_per_s`` (then counted in ``refused_subscribes``)."""
+        self.subscribes_received += 1
+        now = time.monotonic()
+        times = conn.subscribe_times
+        while times and times[0] <= now - 1.0:
+            times.popleft()
+        limit = self.max_subscribes_per_s
+        if limit is not None and len(times) >= limit:
+            self.refused_subscribes += 1
+            return True
+        times.append(now)
+        return False
 
     def subscribe(self, conn: Conn, symbol: str, minutes: int) -> Sub:
         rows = self.rows(symbol, minutes)

@@ -19,8 +19,12 @@ Wire format from Kraken's documentation (docs.kraken.com, Spot WebSocket v2, "Ca
 - ``{"channel": "heartbeat"}`` about once a second; ``{"method": "ping", "req_id": n}``
   answered ``{"method": "pong", "req_id": n, "time_in": t, "time_out": t}``.
 
-Not covered: ``unsubscribe``, ``snapshot: false``, the other channels, rate limits on
-subscriptions, and more than the last candle in the snapshot.
+A subscribe over the feed's ``max_subscribes_per_s`` (emulator_ws.py) is refused per
+symbol: ``"success": false``, ``"error": "Exceeded msg rate"`` (Kraken's wording; its
+message rate has no published figure).
+
+Not covered: ``unsubscribe``, ``snapshot: false``, the other channels, and more than the
+last candle in the snapshot.
 """
 
 from __future__ import annotations
@@ -74,11 +78,14 @@ class KrakenOhlcFeed(CandleFeed):
             return
         params = msg.get("params") or {}
         interval = params.get("interval", 1)
+        flooded = self.flooded(conn)
         for symbol in params.get("symbol") or []:
             reply: dict[str, Any] = {"method": "subscribe", "time_in": now, "time_out": now}
             if req_id is not None:
                 reply["req_id"] = req_id
-            if params.get("channel") != "ohlc":
+            if flooded:
+                reply |= {"success": False, "error": "Exceeded msg rate"}
+            elif params.get("channel") != "ohlc":
                 reply |= {"success": False, "error": "Channel not supported"}
             elif symbol not in PAIRS:
                 reply |= {"success": False, "error": f"Currency pair not supported {symbol}"}
