@@ -11,7 +11,9 @@ pair, and tickers the paper fills ask for), the SQL statements and COMMITs SQLit
 after the candles (memory per user). The loops are wired as the daemon wires them:
 paper orders priced from the hub (``HubPrices``), loops started in batches
 (``StartBatches``), group commit on (``--no-group-commit``: every transaction commits
-alone, as before issue 13).
+alone, as before issue 13), and the garbage collector set as the engine sets it
+(``nija_tg.engine.gc_tuning``: thresholds at start, long-lived objects frozen once the
+loops have started; ``--gc default``: Python's defaults, nothing frozen).
 
 One size per process (so RSS is per size); ``--runs N`` runs it N times, each in its
 own process, and reports the median of every figure with every run kept:
@@ -45,6 +47,7 @@ from bench import candles as bc
 from bench.common import emit, mib, peak_rss_bytes, profile_summary, rss_bytes, summary_ms
 from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import RiskSettings
+from nija_tg.engine import gc_tuning
 from nija_tg.engine.clock import SimulatedClock
 from nija_tg.engine.daemon import HubPrices, StartBatches
 from nija_tg.engine.market_data import MarketHub
@@ -140,7 +143,12 @@ async def _run(
     sql_kinds: bool = False,
     on_result: Callable[[dict[str, Any], Path], None] | None = None,
     group_commit: bool = True,
+    gc_thresholds: tuple[int, int, int] | None = gc_tuning.ENGINE_THRESHOLDS,
 ) -> dict[str, Any]:
+    """``gc_thresholds`` None: Python's default collector, nothing frozen; else the
+    engine's (``gc_tuning``) with these thresholds."""
+    if gc_thresholds is not None:
+        gc_tuning.configure(gc_thresholds)  # as engine_main, at start
     length = WINDOW + n_candles + 5
     series = {(EXCHANGE, f"{b}/USD", "5m"): bc.series(i, length) for i, b in enumerate(PAIRS)}
     first = series[(EXCHANGE, "BTC/USD", "5m")]
@@ -186,6 +194,10 @@ async def _run(
         async def measured() -> None:
             nonlocal tickers_before
             await hub.wait_for_subscribers(n_users)
+            if gc_thresholds is not None:
+                froze = time.perf_counter()
+                phase["gc_frozen"] = gc_tuning.freeze_long_lived()  # as the Daemon
+                phase["gc_freeze_ms"] = round((time.perf_counter() - froze) * 1000)
             phase["startup_s"] = round(time.perf_counter() - started, 2)
             phase["rss_started"] = rss_bytes()
             tickers_before = source.ticker_calls
@@ -215,6 +227,9 @@ async def _run(
         result = _result(hub, n_users, finished, budget_s, elapsed, subscribed, phase, counts)
         result.update(
             group_commit=group_commit,
+            gc_thresholds=list(gc_thresholds) if gc_thresholds else "default",
+            gc_frozen=phase.get("gc_frozen", 0),
+            gc_freeze_ms=phase.get("gc_freeze_ms", 0),  # the one collection before the freeze
             start_batches=starts.batches,
             ticker_requests_per_close=round(tickers / max(len(hub.closes), 1), 1),
             rss_before_loops_mib=mib(rss_before),
@@ -282,14 +297,30 @@ def run_one(
     sql_kinds: bool = False,
     on_result: Callable[[dict[str, Any], Path], None] | None = None,
     group_commit: bool = True,
+    gc_thresholds: tuple[int, int, int] | None = gc_tuning.ENGINE_THRESHOLDS,
 ) -> dict[str, Any]:
+    """One size in this process (the CLI's exits at ``on_result``); a caller that goes on
+    (a test) gets the collector back as it was: thresholds, nothing frozen."""
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    with tempfile.TemporaryDirectory(prefix="nija-bench-fanout-") as tmp:
-        return asyncio.run(
-            _run(
-                n_users, n_candles, Path(tmp), profile, budget_s, sql_kinds, on_result, group_commit
+    thresholds = gc.get_threshold()
+    try:
+        with tempfile.TemporaryDirectory(prefix="nija-bench-fanout-") as tmp:
+            return asyncio.run(
+                _run(
+                    n_users,
+                    n_candles,
+                    Path(tmp),
+                    profile,
+                    budget_s,
+                    sql_kinds,
+                    on_result,
+                    group_commit,
+                    gc_thresholds,
+                )
             )
-        )
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -301,6 +332,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", type=float, default=600.0, help="stop after this many s")
     parser.add_argument("--sql-kinds", action="store_true", help="count statements by text")
     parser.add_argument("--no-group-commit", action="store_true", help="a COMMIT per body")
+    parser.add_argument(
+        "--gc",
+        default="engine",
+        help="'engine' (nija_tg.engine.gc_tuning, as the engine runs), 'default' (Python's), "
+        "or three thresholds 'G0,G1,G2' with the engine's freeze",
+    )
     parser.add_argument("--runs", type=int, default=1, help="processes; report the median")
     parser.add_argument("--quick", action="store_true", help="10 users, 3 candles")
     parser.add_argument("--json", type=Path, default=None)
@@ -327,7 +364,17 @@ def main(argv: list[str] | None = None) -> None:
         args.sql_kinds,
         on_result=done,
         group_commit=not args.no_group_commit,
+        gc_thresholds=_gc_thresholds(args.gc),
     )
+
+
+def _gc_thresholds(text: str) -> tuple[int, int, int] | None:
+    if text == "default":
+        return None
+    if text == "engine":
+        return gc_tuning.ENGINE_THRESHOLDS
+    g0, g1, g2 = (int(v) for v in text.split(","))
+    return (g0, g1, g2)
 
 
 MEDIAN_FIELDS = (
@@ -339,6 +386,8 @@ MEDIAN_FIELDS = (
     "orders_per_close",
     "fills_per_close",
     "outbox_rows_per_close",
+    "gc_frozen",
+    "gc_freeze_ms",
     "rss_before_loops_mib",
     "rss_after_start_mib",
     "rss_after_candles_mib",

@@ -13,7 +13,7 @@ import signal
 
 from nija_tg.config import Settings
 from nija_tg.core.errors import AuthenticationError
-from nija_tg.engine import maintenance
+from nija_tg.engine import gc_tuning, maintenance
 from nija_tg.engine.clock import WallClock
 from nija_tg.engine.daemon import run_daemon
 from nija_tg.engine.key_intake import KeyIntake
@@ -73,6 +73,7 @@ def key_intake(runtime: Runtime, gateway: CcxtGateway) -> KeyIntake:
 
 
 async def engine_main(settings: Settings, stop: asyncio.Event) -> None:
+    gc_tuning.configure()  # the loops' long-lived objects are frozen by the daemon
     runtime = await open_runtime(settings, with_keyring=True)
     gateway = CcxtGateway(exchange_urls=dict(settings.exchange_urls), sandbox=settings.sandbox)
     try:
@@ -96,6 +97,7 @@ async def engine_main(settings: Settings, stop: asyncio.Event) -> None:
                 metrics_port=settings.metrics_port,
                 metrics_listen=settings.metrics_listen,
                 hub_prices=True,  # paper orders priced from the hub's close, not a ticker each
+                freeze_after_start=True,  # gc_tuning: no full walk of the loops per close
             )
     finally:
         await gateway.close_all()

@@ -22,7 +22,7 @@ from typing import Any
 
 from nija_tg.core.events import LoopCrashed
 from nija_tg.core.models import Candle, MarketInfo, Ticker, TradingMode
-from nija_tg.engine import notify
+from nija_tg.engine import gc_tuning, notify
 from nija_tg.engine.clock import Clock
 from nija_tg.engine.heartbeat import Heartbeat
 from nija_tg.engine.market_data import MarketHub
@@ -145,6 +145,8 @@ class Daemon:
         metrics_listen: str = "127.0.0.1",
         hub_prices: bool = False,
         start_batch: int = 250,
+        freeze_after_start: bool = False,
+        freeze_wait_s: float = 120.0,
     ) -> None:
         settings = runtime.settings
         self.db = runtime.db
@@ -169,6 +171,12 @@ class Daemon:
             board=self.board,
         )
         self.loops: dict[int, UserLoop] = {}
+        # freeze_after_start (engine_main): the collector's long-lived objects frozen
+        # once the first desired loops are subscribed (gc_tuning)
+        self.freeze_after_start = freeze_after_start
+        self.freeze_wait_s = freeze_wait_s
+        self.first_desired: asyncio.Future[int] | None = None
+        self.gc_frozen: tuple[int, int] | None = None  # (objects frozen, loops subscribed)
         self.heartbeat = Heartbeat(
             self.db, self.hub, lambda: len(self.loops), venues, interval_s=heartbeat_interval_s
         )
@@ -198,6 +206,8 @@ class Daemon:
         """Who needs a loop; their gates go to the board (and close requests wake)."""
         state = await desired_state.read(self.db)
         self.board.update(state)
+        if self.first_desired is not None and not self.first_desired.done():
+            self.first_desired.set_result(len(state.loops))
         return state.loops
 
     async def _loop(self, user_id: int) -> None:
@@ -220,7 +230,20 @@ class Daemon:
         async with self.db.transaction() as tx:
             await notify.tell(tx, user_id, LoopCrashed(failures))
 
+    async def _freeze_once_started(self) -> None:
+        """Once the loops desired at start are subscribed to the hub (or after
+        ``freeze_wait_s``: a loop that ends at start never subscribes), the collector's
+        long-lived objects are frozen (gc_tuning.freeze_long_lived)."""
+        assert self.first_desired is not None
+        count = await self.first_desired
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.hub.wait_for_subscribers(count), self.freeze_wait_s)
+        subscribed = self.hub.subscribers
+        self.gc_frozen = (gc_tuning.freeze_long_lived(), subscribed)
+
     async def run(self, stop: asyncio.Event) -> None:
+        if self.freeze_after_start:
+            self.first_desired = asyncio.get_running_loop().create_future()
         tasks = [
             asyncio.create_task(self.hub.run(stop), name="market-hub"),
             asyncio.create_task(self.reconciler.run(stop), name="reconciler"),
@@ -228,6 +251,8 @@ class Daemon:
         ]
         if self.metrics is not None:
             tasks.append(asyncio.create_task(self.metrics.run(stop), name="metrics"))
+        if self.freeze_after_start:
+            tasks.append(asyncio.create_task(self._freeze_once_started(), name="gc-freeze"))
         log.info("engine running")
         try:
             await stop.wait()
