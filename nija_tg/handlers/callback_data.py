@@ -36,10 +36,10 @@ from telegram.ext import CallbackQueryHandler
 from nija_tg.core.exchange_catalogue import EXCHANGE_ID_RE
 from nija_tg.core.models import TradingMode
 from nija_tg.core.trading_gate import TradingSwitch
+from nija_tg.messages.common import EXPIRED_BUTTON
 
 MAX_BYTES = 64  # Telegram's limit on callback_data
 SEP = ":"
-EXPIRED_BUTTON = "This button has expired. Send the command again."
 _PREFIX = re.compile(r"[a-z][a-z0-9_]{0,15}")
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _PREFIXES: dict[str, type[CallbackData]] = {}

@@ -37,6 +37,7 @@ from nija_tg.core.secret_shapes import looks_like_secret
 from nija_tg.handlers.commands import all_command_names
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
+from nija_tg.messages.connect import PASTED_SECRET, PASTED_SECRET_NOT_DELETED
 from nija_tg.telegram_out.deletion_lane import DeletionLane
 
 log = logging.getLogger("nija_tg.bot.secret_guard")
@@ -46,16 +47,6 @@ STATE_KEY = "connect"
 STEP_CHOOSE = "choose"
 STEP_CREDENTIAL = "credential"
 
-PASTED_SECRET = (
-    "That looked like an API key or secret, so I deleted it and kept nothing of it. "
-    "Revoke that key on the exchange now and create a new one: a key that was posted in a "
-    "chat is no longer safe. To link your exchange, send /connect in a private chat with "
-    "me and paste each credential when I ask."
-)
-PASTED_SECRET_NOT_DELETED = (
-    "⚠️ That looked like an API key or secret, and I could not delete it. Delete the "
-    "message yourself now, and revoke that key on the exchange and create a new one."
-)
 
 _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?=\s|$)")
 MAX_TRACKED = 10_000

@@ -56,17 +56,12 @@ from nija_tg.handlers.secret_guard import (
     is_our_command,
     message_text,
 )
+from nija_tg.messages.common import SKIPPED, SKIPPED_SECRETS
 
 log = logging.getLogger("nija_tg.bot.updates")
 
 MAX_QUEUED_PER_USER = 20
 KEEP_ON_SHUTDOWN = 2  # queued updates per user still answered once the bot stops
-SKIPPED = "You are sending faster than I can answer; I skipped some messages."
-SKIPPED_SECRETS = (
-    "You are sending faster than I can answer; I skipped some messages. Some of them "
-    "looked like API keys or secrets: I deleted those. Revoke those keys on the exchange "
-    "and create new ones."
-)
 
 
 def _close(coroutine: Awaitable[Any]) -> None:

@@ -1,6 +1,7 @@
 """Words every part of the bot shares: the reply keyboard's quick buttons, the Yes/No
-confirmations' common answers, what the bot says to what no feature took (unknown
-commands, stickers, photos) and when a handler failed."""
+confirmations' common answers, an expired button, a sender faster than the bot can
+answer, what the bot says to what no feature took (unknown commands, stickers, photos)
+and when a handler failed."""
 
 from __future__ import annotations
 
@@ -18,6 +19,14 @@ NO_BUTTON = "Cancel"
 UNKNOWN_SHAPE = "I don't know that command. Send /help for the list."
 COMMANDS_ONLY = "I understand commands only. Send /help to see them."
 SOMETHING_WENT_WRONG = "Sorry, something went wrong on our side. Please try again in a moment."
+EXPIRED_BUTTON = "This button has expired. Send the command again."
+# a sender whose queue overflowed (handlers/update_processor.py)
+SKIPPED = "You are sending faster than I can answer; I skipped some messages."
+SKIPPED_SECRETS = (
+    "You are sending faster than I can answer; I skipped some messages. Some of them "
+    "looked like API keys or secrets: I deleted those. Revoke those keys on the exchange "
+    "and create new ones."
+)
 
 
 def unknown_command(name: str) -> str:

@@ -11,6 +11,18 @@ GROUP_REFUSAL = (
     "exchange now and create a new one."
 )
 VIEWER_REFUSAL = "Viewers have read-only access and cannot connect an exchange."
+# a message that looked like a key, outside the /connect conversation
+# (handlers/secret_guard.py)
+PASTED_SECRET = (
+    "That looked like an API key or secret, so I deleted it and kept nothing of it. "
+    "Revoke that key on the exchange now and create a new one: a key that was posted in a "
+    "chat is no longer safe. To link your exchange, send /connect in a private chat with "
+    "me and paste each credential when I ask."
+)
+PASTED_SECRET_NOT_DELETED = (
+    "⚠️ That looked like an API key or secret, and I could not delete it. Delete the "
+    "message yourself now, and revoke that key on the exchange and create a new one."
+)
 TOO_MANY_ATTEMPTS = "Too many /connect attempts; please wait a few minutes and try again."
 WHICH_EXCHANGE = (
     "Which exchange? Pick one, or type any exchange id that ccxt supports "

@@ -29,7 +29,6 @@ UNITS = {"usd": " USD", "%": "%", "x": "x"}
 ECHO = 20  # characters of a user's input shown back
 ON_OR_OFF = "on or off"
 ANY_PAIRS = "asset symbols, e.g. BTC ETH (see /pairs)"
-SEND_START_FIRST = "Please send /start first."
 OWN_SETTINGS_ONLY = "You can change only your own settings."
 VIEWERS_READ_ONLY = "Viewers have read-only access: settings stay as set."
 FORGET_LAST_ADMIN = (

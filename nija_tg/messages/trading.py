@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.core.trading_outcome import Answer, Outcome
+from nija_tg.messages.onboarding import START_FIRST_TOAST
 from nija_tg.messages.text import echo, esc, plural
 
 TRADE_USAGE = "Usage: /trade on, /trade exits or /trade off"
@@ -77,7 +78,7 @@ def live_question(allowed: str) -> str:
 # what each switch position means, as told in the /trade reply
 ON_MEANS = "new positions are opened as your strategy signals; exits and stops run"
 REFUSALS = {
-    Answer.START_FIRST: "Please /start first.",
+    Answer.START_FIRST: START_FIRST_TOAST,
     Answer.VIEWER_CANNOT_TRADE: "Viewers have read-only access and cannot trade.",
     Answer.LIVE_NEEDS_VERIFIED_KEYS: "Live trading needs verified exchange keys: /connect first.",
     Answer.HALTED: (

@@ -29,6 +29,7 @@ from nija_tg.core.risk_settings import (
     apply_preset,
     apply_setting,
 )
+from nija_tg.messages import onboarding
 from nija_tg.messages import setting_values as words
 from nija_tg.storage import admin_bounds, audit, credentials, settings_repo, users
 from nija_tg.storage.db import Database
@@ -189,7 +190,7 @@ class SettingsService:
     async def _user(self, user_id: int) -> UserRow:
         user = await users.get_user(self._db, user_id)
         if user is None:
-            raise PermissionDeniedError("unknown user", user_message=words.SEND_START_FIRST)
+            raise PermissionDeniedError("unknown user", user_message=onboarding.START_FIRST_TOAST)
         return user
 
     async def bounds(self, user_id: int) -> dict[str, Bound]:
@@ -434,7 +435,7 @@ class SettingsService:
         async with self._db.transaction() as tx:
             user = await users.get_user(tx, user_id)  # type: ignore[arg-type]
             if user is None:
-                raise PermissionDeniedError(user_message=words.SEND_START_FIRST)
+                raise PermissionDeniedError(user_message=onboarding.START_FIRST_TOAST)
             prefs = {g: user.notify_prefs.get(g, "on") for g in GROUPS}
             prefs.update({g: choice for g in targets if g is not None})
             await users.set_notify_prefs(tx, user_id, prefs)
