@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
+from nija_tg.core.account_currency import exchange_quote
 from nija_tg.core.models import Role, TradingMode, UserStatus
 from nija_tg.core.number_format import DASH, amount, money, price
 from nija_tg.core.trading_gate import TradingSwitch
@@ -368,7 +369,8 @@ def sessions(
             f"\n<b>#{s.session_id}</b> {esc(s.status)} · {esc(s.mode)} · {esc(s.exchange_id)}\n"
             f"  {when(s.started_at)} → {ended} ({duration(s.started_at, end)})\n"
             f"  trades {s.trades} · wins {s.wins} · losses {s.losses} · "
-            f"win rate {share(s.win_rate)} · P&amp;L <b>{money(s.pnl, signed=True)}</b>"
+            f"win rate {share(s.win_rate)} · "
+            f"P&amp;L <b>{cash(s.pnl, exchange_quote(s.exchange_id), signed=True)}</b>"
             f"{mark(s.pnl)}"
         )
     return "\n".join(lines)

@@ -123,7 +123,7 @@ async def test_other_reports_for_trader(bot):
     assert "Last 2 trades" in text and text.count("ETH/USDT") == 2
     text = await bot.say(TRADER, "/sessions")
     assert "running" in text and "still running" in text and "stopped" in text
-    assert "trades 2 · wins 1 · losses 1 · win rate 50.0% · P&amp;L <b>+60.00</b>" in text
+    assert "trades 2 · wins 1 · losses 1 · win rate 50.0% · P&amp;L <b>+60.00 USD</b>" in text
     assert text.index("running") < text.index("stopped")  # newest first
     assert text.count("<b>#") == 1 + (await bot.say(TRADER, "/sessions 1")).count("<b>#")
 

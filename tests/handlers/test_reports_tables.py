@@ -93,7 +93,7 @@ async def test_trades_mark_gains_and_losses_never_a_check_mark(bot):
     text = await bot.say(TRADER, "/trades")
     assert "P&amp;L -10.00 USDT 🔴" in text and "P&amp;L +30.00 USDT 🟢" in text
     assert "✅" not in text
-    assert "P&amp;L <b>+60.00</b> 🟢" in await bot.say(TRADER, "/sessions")
+    assert "P&amp;L <b>+60.00 USD</b> 🟢" in await bot.say(TRADER, "/sessions")
 
 
 @pytest.mark.parametrize("via", ["/status", "button"])
