@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from nija_tg.core.models import Role
-from nija_tg.handlers.callback_data import EXPIRED_BUTTON, ForgetButton, UsersPageButton
+from nija_tg.handlers.callback_data import ForgetButton, UsersPageButton
+from nija_tg.messages.common import EXPIRED_BUTTON
 from nija_tg.storage import audit, credentials, outbox, snapshots, users
 from nija_tg.storage.admin_queries import utc_day
 from tests.handlers.harness import ADMIN_ID

@@ -8,12 +8,12 @@ from nija_tg.core.models import Role
 from nija_tg.handlers import confirm
 from nija_tg.handlers.admin_common import REFUSAL
 from nija_tg.handlers.callback_data import (
-    EXPIRED_BUTTON,
     BroadcastConfirm,
     DisconnectConfirm,
     HaltConfirm,
     PauseAllConfirm,
 )
+from nija_tg.messages.common import EXPIRED_BUTTON
 from nija_tg.storage import audit, credentials, outbox, users
 from tests.handlers.harness import ADMIN_ID
 from tests.handlers.tap import answer_of, data_of, message_id, say_for, tap, tap_for

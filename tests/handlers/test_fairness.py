@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 
-from nija_tg.handlers.secret_guard import PASTED_SECRET
 from nija_tg.handlers.update_processor import (
     KEEP_ON_SHUTDOWN,
     MAX_QUEUED_PER_USER,
-    SKIPPED,
-    SKIPPED_SECRETS,
     PerUserUpdateProcessor,
 )
+from nija_tg.messages.common import SKIPPED, SKIPPED_SECRETS
+from nija_tg.messages.connect import PASTED_SECRET
 from tests.handlers.harness import start_bot, stop_bot
 
 FLOODER, BOB = 7001, 7002

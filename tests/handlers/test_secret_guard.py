@@ -9,7 +9,8 @@ import json
 
 from nija_tg.handlers import connect
 from nija_tg.handlers import connect_texts as texts
-from nija_tg.handlers.secret_guard import PASTED_SECRET, PASTED_SECRET_NOT_DELETED, STATE_KEY
+from nija_tg.handlers.secret_guard import STATE_KEY
+from nija_tg.messages.connect import PASTED_SECRET, PASTED_SECRET_NOT_DELETED
 from nija_tg.storage import credentials, users
 from tests.handlers.harness import ADMIN_ID
 

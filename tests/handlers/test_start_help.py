@@ -1,4 +1,4 @@
-from nija_tg.handlers.secret_guard import PASTED_SECRET
+from nija_tg.messages.connect import PASTED_SECRET
 from tests.handlers.harness import ADMIN_ID
 
 ALICE = 2001

@@ -10,13 +10,13 @@ from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import Bound
 from nija_tg.handlers import keyboard
 from nija_tg.handlers.callback_data import (
-    EXPIRED_BUTTON,
     NotifyButton,
     PnlButton,
     PresetButton,
     SettingPickButton,
     SettingValueButton,
 )
+from nija_tg.messages.common import EXPIRED_BUTTON
 from nija_tg.storage import audit, credentials, settings_repo, users
 from tests.handlers.harness import ADMIN_ID
 from tests.handlers.tap import answer_of, buttons, data_of, message_id, tap

@@ -3,12 +3,12 @@ from decimal import Decimal
 from nija_tg.core.models import Role, TradingMode, UserStatus
 from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.handlers.callback_data import (
-    EXPIRED_BUTTON,
     CloseButton,
     KeepOpenButton,
     ModeButton,
     TradeButton,
 )
+from nija_tg.messages.common import EXPIRED_BUTTON
 from nija_tg.storage import audit, close_requests, credentials, positions, users
 
 ALICE, VIEWER = 6001, 6002
