@@ -19,13 +19,15 @@ subscribe, one ``watch_ohlcv`` per pair (neither ccxt.pro class has
 supported"). ``SUBSCRIBE_RATES`` sets the pace of the stream clients' subscribe messages
 through ccxt's own ``options['ws']['cost']`` (what ccxt.pro itself does for Binance).
 
-What the venues document for the pace of subscribe messages: Kraken Spot WebSocket:
-no fixed message rate (it depends on load; a client going too fast is answered
-"Exceeded msg rate"); BingX's WebSocket documentation lists a frequency-limit code
-(100410 ``FREQUENCY_LIMIT``) without a figure. Neither documents a number we could
-find, so both get 10 subscribe messages a second per socket: BingX's pace under ccxt's
-own default (``rateLimit`` 100 ms), and the common ceiling of venues that do publish
-one (Binance: 10 incoming messages a second per connection). 50 pairs subscribe in 5 s.
+What the venues document for the pace of subscribe messages, as far as we found:
+Kraken Spot WebSocket: no fixed message rate (it varies with load; a client going too
+fast is answered "Exceeded msg rate"; Kraken's spot rate-limits guide as summarised by
+third parties; we did not read a figure in Kraken's own pages); BingX's WebSocket
+documentation lists a frequency-limit code (100410 ``FREQUENCY_LIMIT``) without a
+figure. With no number to keep under, both get 10 subscribe messages a second per
+socket: BingX's pace under ccxt's own default (``rateLimit`` 100 ms), and the ceiling
+that venues publishing one state (Binance futures: 10 incoming messages a second per
+connection). 50 pairs subscribe in about 5 s.
 """
 
 from __future__ import annotations
