@@ -57,6 +57,34 @@ def _row(r: sqlite3.Row) -> FillRow:
     )
 
 
+_INSERT_HEAD = (
+    "INSERT OR IGNORE INTO fills(user_id, order_id, exchange_id, trade_id, symbol, side, "
+    "amount, price, fee, fee_currency, ts"
+)
+_INSERT_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+
+
+def _new_row(user_id: int, order_id: int | None, exchange_id: str, fill: FillInfo) -> tuple:
+    """A fill row's values in ``_INSERT_HEAD``'s column order."""
+    return (
+        user_id,
+        order_id,
+        exchange_id,
+        fill.trade_id,
+        fill.symbol,
+        fill.side.value,
+        str(fill.amount),
+        str(fill.price),
+        str(fill.fee),
+        fill.fee_currency or None,
+        fill.ts / 1000,
+    )
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
 async def insert(
     tx: Transaction, user_id: int, order_id: int | None, exchange_id: str, fill: FillInfo
 ) -> int | None:
@@ -64,29 +92,15 @@ async def insert(
     already (then nothing else must change)."""
     _wrote(user_id)
     cur = await tx.execute(
-        "INSERT OR IGNORE INTO fills(user_id, order_id, exchange_id, trade_id, symbol, side, "
-        "amount, price, fee, fee_currency, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            user_id,
-            order_id,
-            exchange_id,
-            fill.trade_id,
-            fill.symbol,
-            fill.side.value,
-            str(fill.amount),
-            str(fill.price),
-            str(fill.fee),
-            fill.fee_currency or None,
-            fill.ts / 1000,
-        ),
+        f"{_INSERT_HEAD}) VALUES {_INSERT_VALUES})",
+        _new_row(user_id, order_id, exchange_id, fill),
     )
     return cur.lastrowid if cur.rowcount else None
 
 
 _INSERT_LATER = Batched(
-    "INSERT OR IGNORE INTO fills(user_id, order_id, exchange_id, trade_id, symbol, side, "
-    "amount, price, fee, fee_currency, ts, realized_pnl) VALUES ",
-    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    f"{_INSERT_HEAD}, realized_pnl) VALUES ",
+    f"{_INSERT_VALUES}, ?)",
     " RETURNING fill_id, user_id, exchange_id, trade_id",
     returning=("user_id", "exchange_id", "trade_id"),
 )
@@ -119,20 +133,7 @@ def insert_later(
     return tx.later(
         _INSERT_LATER,
         ("fill", user_id, exchange_id, fill.trade_id),
-        (
-            user_id,
-            order_id,
-            exchange_id,
-            fill.trade_id,
-            fill.symbol,
-            fill.side.value,
-            str(fill.amount),
-            str(fill.price),
-            str(fill.fee),
-            fill.fee_currency or None,
-            fill.ts / 1000,
-            None if realized_pnl is None else str(realized_pnl),
-        ),
+        (*_new_row(user_id, order_id, exchange_id, fill), _s(realized_pnl)),
         returned=True,
     )
 

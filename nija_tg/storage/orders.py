@@ -103,6 +103,58 @@ async def create(tx: Transaction, **fields: Any) -> int:
     return (await insert(tx, **fields)).order_id
 
 
+_INSERT_HEAD = (
+    "INSERT INTO orders(user_id, client_order_id, exchange_id, mode, symbol, side, type, "
+    "amount, price, purpose, status, exchange_order_id, session_id, reduce_only, "
+    "position_side, trigger_price, stop_price, created_at, updated_at) VALUES "
+)
+_INSERT_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _new_row(
+    user_id: int,
+    client_order_id: str,
+    exchange_id: str,
+    mode: str,
+    symbol: str,
+    side: Side,
+    type: OrderType,
+    amount: Decimal,
+    price: Decimal | None,
+    purpose: str,
+    status: OrderStatus,
+    exchange_order_id: str | None,
+    session_id: int | None,
+    reduce_only: bool,
+    position_side: str | None,
+    trigger_price: Decimal | None,
+    stop_price: Decimal | None,
+) -> tuple:
+    """A new order row's values in ``_INSERT_HEAD``'s column order (created now)."""
+    now = time.time()
+    return (
+        user_id,
+        client_order_id,
+        exchange_id,
+        mode,
+        symbol,
+        side.value,
+        type.value,
+        str(amount),
+        _s(price),
+        purpose,
+        status.value,
+        exchange_order_id,
+        session_id,
+        int(reduce_only),
+        position_side,
+        _s(trigger_price),
+        _s(stop_price),
+        now,
+        now,
+    )
+
+
 async def insert(
     tx: Transaction,
     *,
@@ -125,47 +177,18 @@ async def insert(
     stop_price: Decimal | None = None,
 ) -> OrderRow:
     """Insert a new order row; returns it as stored (one statement: ``RETURNING``)."""
-    now = time.time()
-    row = await tx.fetchone(
-        "INSERT INTO orders(user_id, client_order_id, exchange_id, mode, symbol, side, type, "
-        "amount, price, purpose, status, exchange_order_id, session_id, reduce_only, "
-        "position_side, trigger_price, stop_price, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-        (
-            user_id,
-            client_order_id,
-            exchange_id,
-            mode,
-            symbol,
-            side.value,
-            type.value,
-            str(amount),
-            _s(price),
-            purpose,
-            status.value,
-            exchange_order_id,
-            session_id,
-            int(reduce_only),
-            position_side,
-            _s(trigger_price),
-            _s(stop_price),
-            now,
-            now,
-        ),
-    )
+    params = _new_row(
+        user_id, client_order_id, exchange_id, mode, symbol, side, type, amount, price,
+        purpose, status, exchange_order_id, session_id, reduce_only, position_side,
+        trigger_price, stop_price,
+    )  # fmt: skip
+    row = await tx.fetchone(f"{_INSERT_HEAD}{_INSERT_VALUES} RETURNING *", params)
     out = _row(row)
     assert out is not None
     return out
 
 
-_INSERT_LATER = Batched(
-    "INSERT INTO orders(user_id, client_order_id, exchange_id, mode, symbol, side, type, "
-    "amount, price, purpose, status, exchange_order_id, session_id, reduce_only, "
-    "position_side, trigger_price, stop_price, created_at, updated_at) VALUES ",
-    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    " RETURNING *",
-    returning="client_order_id",
-)
+_INSERT_LATER = Batched(_INSERT_HEAD, _INSERT_VALUES, " RETURNING *", returning="client_order_id")
 _SUBMITTED_LATER = Batched(
     "UPDATE orders SET status = v.column3, updated_at = v.column4 FROM (VALUES ",
     "(?, ?, ?, ?)",
@@ -201,31 +224,15 @@ async def insert_soon(
     """``insert`` of an INTENT left for a group's COMMIT, without a transaction body of
     its own (``Database.write_later``); returns the row once committed, as the group's
     one multi-row insert returned it."""
-    now = time.time()
+    params = _new_row(
+        user_id, client_order_id, exchange_id, mode, symbol, side, type, amount, price,
+        purpose, OrderStatus.INTENT, None, session_id, reduce_only, position_side,
+        trigger_price, stop_price,
+    )  # fmt: skip
     slot = await db.write_later(
         _INSERT_LATER,
         ("order.new", client_order_id),
-        (
-            user_id,
-            client_order_id,
-            exchange_id,
-            mode,
-            symbol,
-            side.value,
-            type.value,
-            str(amount),
-            _s(price),
-            purpose,
-            OrderStatus.INTENT.value,
-            None,
-            session_id,
-            int(reduce_only),
-            position_side,
-            _s(trigger_price),
-            _s(stop_price),
-            now,
-            now,
-        ),
+        params,
         returned=True,
     )
     assert slot is not None
