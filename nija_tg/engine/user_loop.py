@@ -102,6 +102,8 @@ class UserLoop:
         self.last_signals: dict[str, Signal] = {}  # of the last close (the snapshot's)
         self.resubscribe = False  # the markets changed with the settings
         self.end_status = "stopped"  # how the session ends when the loop ends by itself
+        self.step: asyncio.Future | None = None  # the step running (or last run): the daemon
+        # waits for it before it starts this user's next loop
 
     # --- what the daemon, the backtest and the tests read ---------------------------
 
@@ -235,7 +237,7 @@ class UserLoop:
         """Run one step (start, one candle) to its end even if the loop is cancelled
         meanwhile: a cancel waits for it (up to the drain time), then propagates. Orders
         and database transactions are never cut in half."""
-        task = asyncio.ensure_future(step)
+        task = self.step = asyncio.ensure_future(step)
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
