@@ -1,73 +1,36 @@
 """The real bot (python-telegram-bot Application from nija_tg.bot_main) against the fake
 Bot API, with arrival times the latency benchmarks need.
 
-``TimedBotAPI`` is the tests' FakeBotAPI plus three timestamps (time.monotonic): when a
-user's message was handed to the bot in a getUpdates answer, and when the bot's
-sendMessage / deleteMessage requests for a chat arrived. Waiters get a future per chat,
-so hundreds of concurrent users cost nothing to watch.
+``TimedBotAPI`` (bench/fake_side.py) is the tests' FakeBotAPI plus three timestamps
+(time.monotonic): when a user's message was handed to the bot in a getUpdates answer, and
+when the bot's sendMessage / deleteMessage requests for a chat arrived. ``start_bot_over``
+runs the bot over that fake in this loop or in a process of its own.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
+from bench.fake_side import FakeProcess, InLoopFake, TimedBotAPI
 from nija_tg.bot_main import build_application
 from nija_tg.core.models import BalanceLine, Role
 from nija_tg.engine import loop_store
 from nija_tg.storage import users
 from nija_tg.storage.db import Database
 from tests.conftest import TEST_TOKEN
-from tests.fakes.telegram_api import FakeBotAPI
-from tests.fakes.telegram_api_wire import DecodedRequest, as_int_chat_id
 from tests.handlers.harness import BotHarness, harness_settings, start_engine_side, stop_bot
 
-__all__ = ["TimedBotAPI", "register_users", "start_timed_bot", "stop_bot"]
-
-
-class TimedBotAPI(FakeBotAPI):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.handed: dict[tuple[int, int], float] = {}  # (chat, message id) -> handed at
-        self._waiters: dict[tuple[str, int], list[asyncio.Future[float]]] = defaultdict(list)
-
-    def expect(self, method: str, chat_id: int) -> asyncio.Future[float]:
-        """A future resolved with the arrival time of the next ``method`` to ``chat_id``."""
-        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self._waiters[(method, chat_id)].append(fut)
-        return fut
-
-    def _arrived(self, method: str, req: DecodedRequest, at: float) -> None:
-        chat = as_int_chat_id(req.params.get("chat_id"))
-        if not isinstance(chat, int):
-            return
-        waiters = self._waiters.get((method, chat))
-        while waiters:
-            fut = waiters.pop(0)
-            if not fut.done():
-                fut.set_result(at)
-                break
-
-    async def api_getUpdates(self, req: DecodedRequest) -> Any:
-        batch = await super().api_getUpdates(req)
-        now = time.monotonic()
-        for update in batch:
-            msg = update.get("message")
-            if msg is not None:
-                self.handed.setdefault((msg["chat"]["id"], msg["message_id"]), now)
-        return batch
-
-    async def api_sendMessage(self, req: DecodedRequest) -> Any:
-        self._arrived("sendMessage", req, time.monotonic())
-        return await super().api_sendMessage(req)
-
-    async def api_deleteMessage(self, req: DecodedRequest) -> Any:
-        self._arrived("deleteMessage", req, time.monotonic())
-        return await super().api_deleteMessage(req)
+__all__ = [
+    "FakeProcess",
+    "InLoopFake",
+    "TimedBotAPI",
+    "register_users",
+    "start_bot_over",
+    "start_timed_bot",
+    "stop_bot",
+]
 
 
 async def register_users(db_path: Path, user_ids: list[int], *, snapshot: bool = True) -> None:
@@ -111,3 +74,20 @@ async def start_timed_bot(data_dir: Path, user_ids: list[int], **env: str) -> Bo
     await app.start()
     await app.updater.start_polling(poll_interval=0.0, timeout=1)
     return BotHarness(api=api, app=app, settings=settings, engine=engine)
+
+
+async def start_bot_over(
+    fake: InLoopFake | FakeProcess, data_dir: Path, user_ids: list[int], **env: str
+) -> BotHarness:
+    """The same bot over ``fake`` (started here; in this loop or in a process of its
+    own, bench/fake_side.py). ``stop_bot`` stops both."""
+    await fake.start()
+    settings = harness_settings(data_dir, fake.url, **env)
+    await register_users(settings.db_path, user_ids)
+    engine = await start_engine_side(settings, run=False)  # publishes the sealing key
+    app = build_application(settings)
+    await app.initialize()
+    await app.post_init(app)
+    await app.start()
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    return BotHarness(api=fake, app=app, settings=settings, engine=engine)  # type: ignore[arg-type]

@@ -55,6 +55,7 @@ from telegram.warnings import PTBUserWarning
 
 from bench.bot_driver import TimedBotAPI, register_users
 from bench.common import REPO, bench_args, emit, machine, percentile, summary_ms
+from bench.fake_side import make_fake
 from nija_tg.bot_main import build_application
 from nija_tg.core.models import Role
 from nija_tg.handlers.update_processor import SKIPPED, SKIPPED_SECRETS
@@ -187,7 +188,6 @@ async def one_run(data_dir: Path, flood: int, legacy: bool) -> dict[str, Any]:
 # -- burst over a backlog (issue 14, item 1) ------------------------------------------------
 BURST_FIRST = 600_000
 NOTIFY_FIRST = 1_000_000
-FREE_RATE = 30.0
 PAID_ENV = {"NIJA_PAID_BROADCAST_RATE": "970"}
 
 
@@ -214,12 +214,15 @@ async def burst_run(
     keyers: int,
     window: float,
     env: dict[str, str],
+    in_loop: bool = False,
 ) -> dict[str, Any]:
+    """One burst on a fresh bot. The fake Bot API runs in a process of its own (as the
+    real one is remote) unless ``in_loop`` (the earlier setup: in the bot's loop)."""
     askers = [BURST_FIRST + i for i in range(burst_users)]
     keys = [BURST_FIRST + burst_users + i for i in range(keyers)]
-    api = TimedBotAPI(token=TEST_TOKEN, enforce_limits=True)
-    await api.start()
-    settings = harness_settings(data_dir, api.url, **env)
+    fake = make_fake(TEST_TOKEN, in_loop=in_loop, enforce_limits=True)
+    await fake.start()
+    settings = harness_settings(data_dir, fake.url, **env)
     await register_users(settings.db_path, askers + keys)
     await _queue_backlog(settings.db_path, notifications)
     engine = await start_engine_side(settings, run=False)  # publishes the sealing key
@@ -228,67 +231,38 @@ async def burst_run(
     await app.post_init(app)
     await app.start()
     await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    bot = BotHarness(api=api, app=app, settings=settings, engine=engine)
+    bot = BotHarness(api=fake, app=app, settings=settings, engine=engine)  # type: ignore[arg-type]
     try:
-        await asyncio.gather(*(_reply(bot, uid, "/connect kraken") for uid in keys))
+        await fake.call("replies", uids=keys, text="/connect kraken")
         await asyncio.sleep(1.1)  # every chat of the burst may take a message again
         pending_before = (await outbox.counts(engine.db))["pending"]
-        replies = [api.expect("sendMessage", uid) for uid in askers]
-        deletions = [api.expect("deleteMessage", uid) for uid in keys]
-        started = time.monotonic()
-        status_ids = [api.user_message(uid, "/status") for uid in askers]
-        key_ids = [api.user_message(uid, KEY) for uid in keys]
-        reply_at = await asyncio.wait_for(asyncio.gather(*replies), TIMEOUT)
-        delete_at = await asyncio.wait_for(asyncio.gather(*deletions), TIMEOUT)
-        replies_done = time.monotonic() - started
-        await asyncio.sleep(max(0.0, started + window - time.monotonic()))
-        ended = started + window
-        in_window = [
-            r
-            for r in api.requests
-            if r.method == "sendMessage" and r.ok and started <= r.ts < ended
-        ]
-        chats = set(askers) | set(keys)  # the keyers' next prompts are replies too
-        replies_in = sum(1 for r in in_window if r.chat_id in chats)
-        notes = [r for r in in_window if isinstance(r.chat_id, int) and r.chat_id >= NOTIFY_FIRST]
-        paid_notes = sum(1 for r in notes if r.params.get("allow_paid_broadcast"))
-        paid_replies = sum(
-            1 for r in in_window if r.chat_id in chats and r.params.get("allow_paid_broadcast")
+        raw = await fake.call(
+            "burst", askers=askers, keys=keys, key=KEY, window=window, notify_first=NOTIFY_FIRST
         )
-        free_notes = len(notes) - paid_notes
-        replies_end = started + replies_done
-        notes_during = sum(1 for r in notes if r.ts < replies_end)
-        left = FREE_RATE * window - (replies_in - paid_replies)
-        queued = [at - started for at in reply_at]
-        handed = [
-            at - api.handed.get((uid, mid), started)
-            for uid, mid, at in zip(askers, status_ids, reply_at, strict=True)
-        ]
-        key_handed = [
-            at - api.handed.get((uid, mid), started)
-            for uid, mid, at in zip(keys, key_ids, delete_at, strict=True)
-        ]
+        left = raw["free_left_by_replies"]
+        free_notes = raw["notifications_in_window"] - raw["paid_notifications"]
         result = {
+            "fake": "in_loop" if in_loop else "process",
             "burst_users": burst_users,
             "notifications": notifications,
             "pending_at_burst": pending_before,
             "window_s": window,
-            "replies_all_in_s": round(replies_done, 2),
-            "reply_queued": summary_ms(queued),
-            "reply_handed": summary_ms(handed),
-            "key_handed_to_delete": summary_ms(key_handed),
-            "key_handed_to_delete_s": [round(k, 4) for k in key_handed],
-            "replies_in_window": replies_in,
-            "paid_replies": paid_replies,
-            "notifications_in_window": len(notes),
-            "notifications_while_replying": notes_during,
-            "paid_notifications": paid_notes,
+            "replies_all_in_s": round(raw["replies_done_s"], 2),
+            "reply_queued": summary_ms(raw["reply_queued_s"]),
+            "reply_handed": summary_ms(raw["reply_handed_s"]),
+            "key_handed_to_delete": summary_ms(raw["key_handed_s"]),
+            "key_handed_to_delete_s": [round(k, 4) for k in raw["key_handed_s"]],
+            "replies_in_window": raw["replies_in_window"],
+            "paid_replies": raw["paid_replies"],
+            "notifications_in_window": raw["notifications_in_window"],
+            "notifications_while_replying": raw["notifications_while_replying"],
+            "paid_notifications": raw["paid_notifications"],
             "free_left_by_replies": round(left, 1),
             "notification_share_pct": round(100 * free_notes / left, 1) if left > 0 else None,
-            "rate_limited_429": len(api.rate_limited),
-            "violations": len(api.violations),
-            "max_per_bot_per_s": api.max_rate_per_bot(),
-            "max_per_chat_per_s": api.max_rate_per_chat(),
+            "rate_limited_429": raw["rate_limited_429"],
+            "violations": raw["violations"],
+            "max_per_bot_per_s": raw["max_per_bot_per_s"],
+            "max_per_chat_per_s": raw["max_per_chat_per_s"],
         }
     finally:
         await stop_bot(bot)
@@ -296,13 +270,18 @@ async def burst_run(
 
 
 def _burst_mode(
-    tmp: Path, name: str, runs: int, sizes: dict[str, Any], env: dict[str, str]
+    tmp: Path,
+    name: str,
+    runs: int,
+    sizes: dict[str, Any],
+    env: dict[str, str],
+    in_loop: bool = False,
 ) -> dict[str, Any]:
     out = []
     for i in range(runs):
         data_dir = tmp / f"burst-{name}-{i}"
         data_dir.mkdir()
-        out.append(asyncio.run(burst_run(data_dir, env=env, **sizes)))
+        out.append(asyncio.run(burst_run(data_dir, env=env, in_loop=in_loop, **sizes)))
 
     def med(path: tuple[str, ...]) -> float:
         values = []
@@ -317,6 +296,7 @@ def _burst_mode(
     keys_all = [k for r in out for k in r["key_handed_to_delete_s"]]
     return {
         "mode": name,
+        "fake": "in_loop" if in_loop else "process",
         "runs": runs,
         **{k: v for k, v in sizes.items()},
         "median_reply_queued_p50_ms": med(("reply_queued", "p50_ms")),
@@ -337,6 +317,7 @@ def _burst_mode(
 def run_burst(
     quick: bool = False, runs: int = 5, burst_users: int = 200, notifications: int = 10_000,
     keyers: int = 20, window: float = 20.0, modes: tuple[str, ...] = ("free", "paid"),
+    in_loop: bool = False,
 ) -> list[dict[str, Any]]:  # fmt: skip
     warnings.filterwarnings("ignore", category=PTBUserWarning)
     if quick:
@@ -349,7 +330,7 @@ def run_burst(
     }
     envs = {"free": {}, "paid": PAID_ENV}
     with tempfile.TemporaryDirectory(prefix="nija-bench-burst-") as tmp_name:
-        return [_burst_mode(Path(tmp_name), m, runs, sizes, envs[m]) for m in modes]
+        return [_burst_mode(Path(tmp_name), m, runs, sizes, envs[m], in_loop) for m in modes]
 
 
 def _since(api: TimedBotAPI, chat_id: int, message_id: int, at: float) -> float:
@@ -383,7 +364,8 @@ def _mode(tmp: Path, name: str, runs: int, flood: int, legacy: bool) -> dict[str
 
 def run(
     quick: bool = False, runs: int = 5, flood: int = 600, legacy_runs: int = 3,
-    legacy_flood: int = 300, burst_runs: int = 5,
+    legacy_flood: int = 300, burst_runs: int = 5, fake_in_loop: bool = False,
+    burst_keyers: int = 20,
 ) -> dict[str, Any]:  # fmt: skip
     warnings.filterwarnings("ignore", category=PTBUserWarning)
     if quick:
@@ -393,7 +375,11 @@ def run(
         modes = [_mode(tmp, "per_user_first", runs, flood, legacy=False)]
         if legacy_runs:
             modes.append(_mode(tmp, "slot_first", legacy_runs, legacy_flood, legacy=True))
-    burst = run_burst(quick, runs=burst_runs) if burst_runs else []
+    burst = (
+        run_burst(quick, runs=burst_runs, keyers=burst_keyers, in_loop=fake_in_loop)
+        if burst_runs
+        else []
+    )
     return {
         "benchmark": "fairness",
         "quick": quick,
@@ -578,11 +564,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--legacy-runs", type=int, default=3)
     parser.add_argument("--legacy-flood", type=int, default=300)
     parser.add_argument("--burst-runs", type=int, default=5, help="0: skip the burst")
+    parser.add_argument("--burst-keyers", type=int, default=20)
+    parser.add_argument(
+        "--fake-in-loop",
+        action="store_true",
+        help="the burst's fake Bot API in the bot's event loop (the earlier setup) instead "
+        "of a process of its own",
+    )
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/")
     args = parser.parse_args(argv)
     result = run(
-        args.quick, args.runs, args.flood, args.legacy_runs, args.legacy_flood, args.burst_runs
-    )
+        args.quick, args.runs, args.flood, args.legacy_runs, args.legacy_flood,
+        args.burst_runs, args.fake_in_loop, args.burst_keyers,
+    )  # fmt: skip
     if not args.quick and not args.no_docs:
         write_docs(result)
     emit(result, args.json)

@@ -32,54 +32,37 @@ from typing import Any
 from telegram.warnings import PTBUserWarning
 
 from bench import fairness
-from bench.bot_driver import start_timed_bot, stop_bot
+from bench.bot_driver import start_bot_over, stop_bot
 from bench.common import bench_args, emit, percentile, summary_ms
-from tests.handlers.harness import BotHarness
+from bench.fake_side import make_fake
+from tests.conftest import TEST_TOKEN
 
 FIRST_USER = 800_000
-TIMEOUT = 120.0
 FAKE_KEY = "BENCHkey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH"
 
 
-async def _reply(bot: BotHarness, uid: int, text: str) -> None:
-    fut = bot.api.expect("sendMessage", uid)  # type: ignore[attr-defined]
-    bot.api.user_message(uid, text)
-    await asyncio.wait_for(fut, TIMEOUT)
-
-
-async def one_run(bot: BotHarness, uid: int) -> tuple[float, float]:
-    """(handed -> delete, injected -> delete) in seconds for one credential message."""
-    api = bot.api
-    await _reply(bot, uid, "/connect kraken")
-    deleted = api.expect("deleteMessage", uid)  # type: ignore[attr-defined]
-    prompt = api.expect("sendMessage", uid)  # type: ignore[attr-defined]
-    injected = time.monotonic()
-    message_id = api.user_message(uid, FAKE_KEY)
-    at = await asyncio.wait_for(deleted, TIMEOUT)
-    await asyncio.wait_for(prompt, TIMEOUT)
-    handed = api.handed.get((uid, message_id), injected)  # type: ignore[attr-defined]
-    return at - handed, at - injected
-
-
-async def _pass(data_dir: Path, users: int, runs: int, env: dict[str, str]) -> dict[str, Any]:
+async def _pass(
+    data_dir: Path, users: int, runs: int, env: dict[str, str], in_loop: bool
+) -> dict[str, Any]:
     uids = [FIRST_USER + i for i in range(users)]
-    bot = await start_timed_bot(data_dir, uids, **env)
-    samples: list[tuple[float, float]] = []
+    fake = make_fake(TEST_TOKEN, in_loop=in_loop)
+    bot = await start_bot_over(fake, data_dir, uids, **env)
+    samples: list[list[float]] = []
     try:
-        await _reply(bot, uids[0], "/help")  # warm up
+        await fake.call("reply", uid=uids[0], text="/help")  # warm up
         per_user = [runs // users + (1 if i < runs % users else 0) for i in range(users)]
 
         async def user(uid: int, count: int) -> None:
-            for _ in range(count):
-                samples.append(await one_run(bot, uid))
+            samples.extend(await fake.call("connect_runs", uid=uid, count=count, key=FAKE_KEY))
 
         started = time.monotonic()
         await asyncio.gather(*(user(u, n) for u, n in zip(uids, per_user, strict=True)))
         elapsed = time.monotonic() - started
-        undeleted = sum(1 for r in bot.api.requests if r.method == "deleteMessage" and not r.ok)
+        undeleted = await fake.call("failed_deletes")
     finally:
         await stop_bot(bot)
     return {
+        "fake": "in_loop" if in_loop else "process",
         "runs": len(samples),
         "users": users,
         "elapsed_s": round(elapsed, 1),
@@ -90,7 +73,9 @@ async def _pass(data_dir: Path, users: int, runs: int, env: dict[str, str]) -> d
     }
 
 
-def under_load(quick: bool, runs: int, keyers: int) -> dict[str, Any]:
+def under_load(
+    quick: bool, runs: int, keyers: int, in_loop: bool = False, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The secret window while 200 replies and 10,000 notifications compete (one
     bench.fairness burst per run; free mode, the default configuration)."""
     sizes = {"burst_users": 200, "notifications": 10_000, "keyers": keyers, "window": 2.0}
@@ -101,9 +86,13 @@ def under_load(quick: bool, runs: int, keyers: int) -> dict[str, Any]:
         for i in range(runs):
             data_dir = Path(tmp) / f"run-{i}"
             data_dir.mkdir()
-            every.append(asyncio.run(fairness.burst_run(data_dir, env={}, **sizes)))
+            every.append(
+                asyncio.run(fairness.burst_run(data_dir, env=env or {}, in_loop=in_loop, **sizes))
+            )
     samples = [k for r in every for k in r["key_handed_to_delete_s"]]
     return {
+        "fake": "in_loop" if in_loop else "process",
+        "paid": bool(env),
         "runs": runs,
         **sizes,
         "handed_to_delete": summary_ms(samples),
@@ -114,6 +103,8 @@ def under_load(quick: bool, runs: int, keyers: int) -> dict[str, Any]:
             {
                 "handed_to_delete": r["key_handed_to_delete"],
                 "reply_queued_p99_ms": r["reply_queued"]["p99_ms"],
+                "reply_queued_p50_ms": r["reply_queued"]["p50_ms"],
+                "notification_share_pct": r["notification_share_pct"],
                 "pending_at_burst": r["pending_at_burst"],
                 "rate_limited_429": r["rate_limited_429"],
             }
@@ -123,29 +114,48 @@ def under_load(quick: bool, runs: int, keyers: int) -> dict[str, Any]:
 
 
 def run(
-    quick: bool = False, runs: int = 1000, load_runs: int = 3, load_keyers: int = 50
+    quick: bool = False,
+    runs: int = 1000,
+    load_runs: int = 3,
+    load_keyers: int = 50,
+    in_loop: bool = False,
+    paid: bool = False,
 ) -> dict[str, Any]:
     warnings.filterwarnings("ignore", category=PTBUserWarning)
     if quick:
         runs = 6
-    with tempfile.TemporaryDirectory(prefix="nija-bench-secret-") as tmp:
-        main_dir = Path(tmp) / "main"
-        main_dir.mkdir()
-        main = asyncio.run(_pass(main_dir, 3 if quick else 20, runs, {}))
-    out: dict[str, Any] = {"benchmark": "secret_window", "quiet": main}
+    out: dict[str, Any] = {"benchmark": "secret_window"}
+    if runs:
+        with tempfile.TemporaryDirectory(prefix="nija-bench-secret-") as tmp:
+            main_dir = Path(tmp) / "main"
+            main_dir.mkdir()
+            out["quiet"] = asyncio.run(_pass(main_dir, 3 if quick else 20, runs, {}, in_loop))
     if load_runs:
-        out["under_burst_load"] = under_load(quick, load_runs, load_keyers)
+        env = fairness.PAID_ENV if paid else {}
+        out["under_burst_load"] = under_load(quick, load_runs, load_keyers, in_loop, env)
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
     logging.getLogger("nija_tg").setLevel(logging.WARNING)
     parser = bench_args(__doc__ or "")
-    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=1000, help="0: skip the quiet pass")
     parser.add_argument("--load-runs", type=int, default=3, help="0: skip the burst pass")
     parser.add_argument("--load-keyers", type=int, default=50)
+    parser.add_argument(
+        "--fake-in-loop",
+        action="store_true",
+        help="the fake Bot API in the bot's event loop (the earlier setup) instead of a "
+        "process of its own",
+    )
+    parser.add_argument(
+        "--paid", action="store_true", help="the burst with paid broadcasts on (replies' tail)"
+    )
     args = parser.parse_args(argv)
-    emit(run(args.quick, args.runs, args.load_runs, args.load_keyers), args.json)
+    result = run(
+        args.quick, args.runs, args.load_runs, args.load_keyers, args.fake_in_loop, args.paid
+    )
+    emit(result, args.json)
 
 
 if __name__ == "__main__":
