@@ -3,7 +3,9 @@ trades or holds a position (the GateBoard telling each loop its gate and waking 
 a close request), the shared MarketHub feeding them candle closes, the heartbeat the
 bot watches. Runs until ``stop_event`` is set, then drains: loops are cancelled (orders
 in flight complete first), sessions closed, the last snapshots written. Notifications
-are outbox rows: the bot process delivers them.
+are outbox rows: the bot process delivers them. A user's next loop starts only once
+their previous loop and the step it was running have ended (``_run_to_end``): two loops
+of one user never write at once.
 
 Paper accounts price their market orders from the hub (``HubPrices``: the close the
 loops just acted on, when it is fresh) instead of one ticker request per order, and
@@ -171,6 +173,9 @@ class Daemon:
             board=self.board,
         )
         self.loops: dict[int, UserLoop] = {}
+        # the task of each user's current loop life (``_loop``): a user's next life waits
+        # for the previous one to end, its in-flight step included
+        self.lives: dict[int, asyncio.Task] = {}
         # freeze_after_start (engine_main): the collector's long-lived objects frozen
         # once the first desired loops are subscribed (gc_tuning)
         self.freeze_after_start = freeze_after_start
@@ -211,19 +216,32 @@ class Daemon:
         return state.loops
 
     async def _loop(self, user_id: int) -> None:
-        await self.starts.admit()
-        loop = UserLoop(self.deps, user_id)
-        self.loops[user_id] = loop
+        """One life of the user's loop. It starts only once the user's previous life has
+        ended, the step its loop was running included; it ends only once its own step
+        has (``_run_to_end``)."""
+        me = asyncio.current_task()
+        assert me is not None
+        while (previous := self.lives.get(user_id)) is not None and not previous.done():
+            log.info("user %s: the next loop waits for the previous one's step", user_id)
+            await asyncio.wait({previous})
+        self.lives[user_id] = me  # taken with no await since the check above
         try:
-            await loop.run()
+            await self.starts.admit()
+            loop = UserLoop(self.deps, user_id)
+            self.loops[user_id] = loop
+            try:
+                await _run_to_end(loop)
+            finally:
+                if self.loops.get(user_id) is loop:
+                    del self.loops[user_id]
+                if self.release_account is not None and loop.mode is TradingMode.LIVE:
+                    try:
+                        await self.release_account(user_id, loop.exchange_id)
+                    except Exception:
+                        log.exception("releasing the account of user %s failed", user_id)
         finally:
-            if self.loops.get(user_id) is loop:
-                del self.loops[user_id]
-            if self.release_account is not None and loop.mode is TradingMode.LIVE:
-                try:
-                    await self.release_account(user_id, loop.exchange_id)
-                except Exception:
-                    log.exception("releasing the account of user %s failed", user_id)
+            if self.lives.get(user_id) is me:
+                del self.lives[user_id]
 
     async def _crash_alert(self, user_id: int, failures: int, error: BaseException) -> None:
         log.error("loop of user %s failed %d times: %s", user_id, failures, type(error).__name__)
@@ -272,6 +290,40 @@ class Daemon:
             if self.metrics is not None:
                 await asyncio.to_thread(self.metrics.close)
             log.info("engine stopped")
+
+
+async def _run_to_end(loop: UserLoop) -> None:
+    """Run ``loop`` and return (or raise) only once it and its last step have ended.
+
+    A cancel (the reconciler stopping the loop; it cancels again on every pass until the
+    task ends) reaches the loop once: the loop finishes its step (orders in flight
+    included; ``UserLoop._whole`` waits up to the drain time) and ends. Later cancels
+    are held back until then, and so is the end of a step that outlasted the drain time
+    (``UserLoop.step``): while it runs, its order's answer and fills still go to this
+    loop's executor, session and account client, so no other loop of the user may start,
+    nor may the account be released. The cancel is raised at the end."""
+    run = asyncio.ensure_future(loop.run())
+    cancelled = False
+    while not run.done():
+        try:
+            await asyncio.wait({run})
+        except asyncio.CancelledError:
+            if not cancelled:
+                run.cancel()
+            cancelled = True
+    step = loop.step
+    if step is not None and not step.done():
+        log.info("user %s: the loop ended; its step still runs, waiting", loop.user_id)
+        while not step.done():
+            try:
+                await asyncio.wait({step})
+            except asyncio.CancelledError:
+                cancelled = True
+    if cancelled:
+        if not run.cancelled() and run.exception() is not None:
+            log.warning("user %s: loop ended with %r", loop.user_id, run.exception())
+        raise asyncio.CancelledError
+    await run  # the loop's own end: returned, cancelled or raised
 
 
 async def run_daemon(
