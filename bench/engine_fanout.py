@@ -15,6 +15,14 @@ alone, as before issue 13), and the garbage collector set as the engine sets it
 (``nija_tg.engine.gc_tuning``: thresholds at start, long-lived objects frozen once the
 loops have started; ``--gc default``: Python's defaults, nothing frozen).
 
+Per measured close it also lists the orders it created (``orders_each_close``: with the
+default data the third measured close is the heavy one, one order per user) and the
+garbage collector's time and collections in it (``gc_each_close``). Profiles of one
+close alone: ``--profile-heavy`` (cProfile over each measured close, the one with the
+most orders reported; ``BENCH_PYSPY_DIR``/``BENCH_PYSPY`` = a py-spy executable
+installed outside the project: py-spy samples each measured close alone, the GIL
+holder only, into ``close-<n>.txt``).
+
 One size per process (so RSS is per size); ``--runs N`` runs it N times, each in its
 own process, and reports the median of every figure with every run kept:
 
@@ -32,7 +40,9 @@ import logging
 import os
 import re
 import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -90,6 +100,30 @@ def _shape(sql: str) -> str:
     return re.sub(r"\b\d+(?:\.\d+)?(?:e-?\d+)?\b", "?", text)[:90]
 
 
+class GcTimer:
+    """Time the garbage collector spends (``gc.callbacks``), and its collections."""
+
+    def __init__(self) -> None:
+        self.total_s = 0.0
+        self.collections = 0
+        self._started = 0.0
+        self.log: list[tuple[int, float]] = []  # (generation, ms) of each collection
+        gc.callbacks.append(self)
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            took = time.perf_counter() - self._started
+            self.total_s += took
+            self.collections += 1
+            self.log.append((info.get("generation", -1), round(took * 1000, 1)))
+
+    def remove(self) -> None:
+        if self in gc.callbacks:
+            gc.callbacks.remove(self)
+
+
 class TimedHub(MarketHub):
     """MarketHub that times each candle close until every subscriber is done with it."""
 
@@ -97,27 +131,75 @@ class TimedHub(MarketHub):
         super().__init__(*args, **kwargs)
         self.closes: list[dict[str, float]] = []
         self.sql = StatementCounter()
+        self.db: Database | None = None  # counts each close's orders (outside the timing)
+        # --profile-heavy: each measured close profiled on its own; the one with the
+        # most orders is kept (``heavy_profile``)
+        self.profile_closes = False
+        self.heavy_profile: tuple[int, cProfile.Profile] | None = None
+        self.gc_time = GcTimer()
 
     async def poll(self, boundary: int) -> list:
+        orders_before = await _count(self.db, "orders") if self.db is not None else 0
+        prof = cProfile.Profile() if self.profile_closes and self.closes else None
+        sampler = _start_sampler(len(self.closes)) if self.closes else None
+        if prof is not None:
+            prof.enable()
         wall, cpu = time.perf_counter(), time.process_time()
+        gc_before = self.gc_time.total_s, self.gc_time.collections
+        self.gc_time.log.clear()
         fetches_before = self.stats.total
         sql_before, commits_before = self.sql.statements, self.sql.commits
         updated = await super().poll(boundary)
         await self._wait_for(self._all_idle)
         await self.settle()  # the close's snapshots written too
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        if prof is not None:
+            prof.disable()
+        if sampler is not None:
+            _stop_sampler(sampler)
+        statements = self.sql.statements - sql_before
+        commits = self.sql.commits - commits_before
+        orders = await _count(self.db, "orders") - orders_before if self.db is not None else 0
+        if prof is not None and (self.heavy_profile is None or orders > self.heavy_profile[0]):
+            self.heavy_profile = (orders, prof)
         self.closes.append(
             {
-                "wall": time.perf_counter() - wall,
-                "cpu": time.process_time() - cpu,
+                "wall": wall,
+                "cpu": cpu,
                 "fetches": self.stats.total - fetches_before,
                 "updated": len(updated),
-                "statements": self.sql.statements - sql_before,
-                "commits": self.sql.commits - commits_before,
+                "statements": statements,
+                "commits": commits,
+                "orders": orders,
+                "gc_s": self.gc_time.total_s - gc_before[0],
+                "gc_collections": self.gc_time.collections - gc_before[1],
+                "gc_log": list(self.gc_time.log),
             }
         )
         if len(self.closes) == 1 and self.sql.kinds is not None:
             self.sql.kinds.clear()  # by kind over the measured closes, as the totals
         return updated
+
+
+def _start_sampler(close: int) -> subprocess.Popen | None:
+    """With ``BENCH_PYSPY`` (a py-spy executable, installed outside the project) and
+    ``BENCH_PYSPY_DIR``: py-spy samples this process during close ``close`` alone
+    (collapsed stacks in ``close-<n>.txt``); the second's wait for it to attach is
+    before the close's timing starts (an idle thread is not sampled)."""
+    spy, out = os.environ.get("BENCH_PYSPY"), os.environ.get("BENCH_PYSPY_DIR")
+    if not spy or not out:
+        return None
+    cmd = [spy, "record", "--pid", str(os.getpid()), "--rate", "1000", "--format", "raw", "--gil"]
+    cmd += ["--nonblocking"] if os.environ.get("BENCH_PYSPY_NONBLOCKING") else []
+    cmd += ["--output", str(Path(out) / f"close-{close}.txt")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # py-spy attached (blocks the loop: nothing runs meanwhile)
+    return proc
+
+
+def _stop_sampler(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
+    proc.wait(timeout=60)
 
 
 async def _setup_users(db: Database, n: int) -> None:
@@ -144,9 +226,11 @@ async def _run(
     on_result: Callable[[dict[str, Any], Path], None] | None = None,
     group_commit: bool = True,
     gc_thresholds: tuple[int, int, int] | None = gc_tuning.ENGINE_THRESHOLDS,
+    profile_heavy: bool = False,
 ) -> dict[str, Any]:
-    """``gc_thresholds`` None: Python's default collector, nothing frozen; else the
-    engine's (``gc_tuning``) with these thresholds."""
+    """``profile_heavy``: cProfile over each measured close alone, the one with the
+    most orders reported (``heavy_profile``). ``gc_thresholds`` None: Python's default
+    collector, nothing frozen; else the engine's (``gc_tuning``) with these thresholds."""
     if gc_thresholds is not None:
         gc_tuning.configure(gc_thresholds)  # as engine_main, at start
     length = WINDOW + n_candles + 5
@@ -156,6 +240,8 @@ async def _run(
     source = ReplaySource(clock, series)
     hub = TimedHub(source, clock, window=WINDOW, lockstep=True, late_retries=0)
     db = await Database.open(workdir / "fanout.sqlite3")
+    hub.db = db
+    hub.profile_closes = profile_heavy
     if not group_commit:
         db.group_max_bodies = 1  # every transaction body commits alone
     prices = HubPrices(source, hub, clock)  # as the daemon wires paper accounts
@@ -245,12 +331,18 @@ async def _run(
             }
         if prof is not None:
             result["profile"] = {"wall_s": round(elapsed, 2), **profile_summary(prof, 15)}
+        if hub.heavy_profile is not None:
+            heavy_orders, heavy = hub.heavy_profile
+            if os.environ.get("BENCH_PROFILE_OUT"):  # the heavy close's profile, for pstats
+                heavy.dump_stats(os.environ["BENCH_PROFILE_OUT"])
+            result["heavy_profile"] = {"orders": heavy_orders, **profile_summary(heavy, 25)}
         if on_result is not None:
             on_result(result, workdir)  # the CLI prints and exits here: teardown is not measured
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     finally:
+        hub.gc_time.remove()
         await db.close()
     return result
 
@@ -280,6 +372,10 @@ def _result(
         "per_candle_cpu": summary_ms([c["cpu"] for c in closes]),
         # each measured close in order: [wall ms, CPU ms] (with 4 closes, p99 is the worst)
         "per_close_ms": [[round(c["wall"] * 1000), round(c["cpu"] * 1000)] for c in closes],
+        "orders_each_close": [int(c["orders"]) for c in closes],
+        # the collector's time in each measured close (ms) and its collections
+        "gc_each_close": [[round(c["gc_s"] * 1000), int(c["gc_collections"])] for c in closes],
+        "gc_collections_each_close": [c["gc_log"] for c in closes],  # (generation, ms)
         "statements_per_close": round(sum(c["statements"] for c in closes) / n_measured, 1),
         "commits_per_close": round(sum(c["commits"] for c in closes) / n_measured, 1),
         "candle_requests_per_close": sorted({int(c["fetches"]) for c in hub.closes}),
@@ -298,6 +394,7 @@ def run_one(
     on_result: Callable[[dict[str, Any], Path], None] | None = None,
     group_commit: bool = True,
     gc_thresholds: tuple[int, int, int] | None = gc_tuning.ENGINE_THRESHOLDS,
+    profile_heavy: bool = False,
 ) -> dict[str, Any]:
     """One size in this process (the CLI's exits at ``on_result``); a caller that goes on
     (a test) gets the collector back as it was: thresholds, nothing frozen."""
@@ -316,6 +413,7 @@ def run_one(
                     on_result,
                     group_commit,
                     gc_thresholds,
+                    profile_heavy,
                 )
             )
     finally:
@@ -328,7 +426,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--candles", type=int, default=10)
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="cProfile over the whole run")
+    parser.add_argument(
+        "--profile-heavy",
+        action="store_true",
+        help="cProfile over each measured close alone; the one with the most orders is "
+        "reported (heavy_profile; BENCH_PROFILE_OUT=file dumps it for pstats)",
+    )
     parser.add_argument("--budget", type=float, default=600.0, help="stop after this many s")
     parser.add_argument("--sql-kinds", action="store_true", help="count statements by text")
     parser.add_argument("--no-group-commit", action="store_true", help="a COMMIT per body")
@@ -365,6 +469,7 @@ def main(argv: list[str] | None = None) -> None:
         on_result=done,
         group_commit=not args.no_group_commit,
         gc_thresholds=_gc_thresholds(args.gc),
+        profile_heavy=args.profile_heavy,
     )
 
 
@@ -400,7 +505,6 @@ def _median_of_runs(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]
     """Run the size ``args.runs`` times, each in a process of its own, one after the
     other; the result is the median of every figure, every run kept under ``runs``."""
     import json
-    import subprocess
 
     rest, skip = [], False
     for a in argv:  # the same arguments without --runs / --json
