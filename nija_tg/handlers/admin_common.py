@@ -13,10 +13,10 @@ from telegram.ext import CommandHandler, filters
 from nija_tg.core.errors import PermissionDeniedError, ValidationError
 from nija_tg.core.models import Role
 from nija_tg.handlers.context import BotContext
-from nija_tg.handlers.replies import esc, reply
+from nija_tg.handlers.replies import reply
 from nija_tg.messages import admin_replies as say
-from nija_tg.messages.admin_replies import PRIVATE_ONLY as PRIVATE_ONLY
-from nija_tg.messages.admin_replies import REFUSAL as REFUSAL
+from nija_tg.messages.admin_replies import PRIVATE_ONLY, REFUSAL
+from nija_tg.messages.text import esc
 
 MAX_USER_ID = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII digits only: no signs, no unicode digits

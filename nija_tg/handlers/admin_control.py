@@ -16,7 +16,6 @@ from telegram import Update
 from nija_tg.core.errors import PermissionDeniedError, ValidationError
 from nija_tg.handlers import confirm
 from nija_tg.handlers.admin_common import (
-    REFUSAL,
     UsageError,
     admin_command,
     args_of,
@@ -31,8 +30,10 @@ from nija_tg.handlers.callback_data import (
     on_button,
 )
 from nija_tg.handlers.context import BotContext
-from nija_tg.handlers.replies import esc, reply
+from nija_tg.handlers.replies import reply
 from nija_tg.messages import admin_replies as say
+from nija_tg.messages import common
+from nija_tg.messages.text import esc
 
 
 def _target(arg: str) -> int | None:
@@ -114,11 +115,11 @@ def _confirmed(command: str, act: Act, cancelled: str) -> Callable:
             return
         if not is_admin(context):
             await context.services.admin.record_denied(caller.user_id, command)
-            await query.answer(REFUSAL, show_alert=True)
+            await query.answer(say.REFUSAL, show_alert=True)
             return
         pending = confirm.claim(update, context, button)
         if pending is None:
-            await query.answer(confirm.NOT_YOURS)
+            await query.answer(common.NOT_YOURS)
             return
         if button.answer != "yes":
             await query.answer(say.CANCELLED)

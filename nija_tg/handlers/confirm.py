@@ -28,7 +28,6 @@ from nija_tg.messages import common as say
 PENDING_KEY = "confirmations"
 TTL_SECONDS = 600.0
 MAX_PENDING = 20
-NOT_YOURS = say.NOT_YOURS  # admin_control and the tests read it here
 
 
 @dataclass(frozen=True)

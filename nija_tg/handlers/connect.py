@@ -47,21 +47,22 @@ from nija_tg.core.errors import (
     ValidationError,
 )
 from nija_tg.core.models import Role
-from nija_tg.handlers import connect_texts as texts
 from nija_tg.handlers import disconnect
 from nija_tg.handlers.callback_data import ConnectCancelButton, ExchangeButton, on_button
-from nija_tg.handlers.commands import all_command_names
-from nija_tg.handlers.connect_texts import ask_for
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.keyboard import KEYBOARD_TEXT
 from nija_tg.handlers.menus import set_chat_menu
-from nija_tg.handlers.replies import esc, reply
+from nija_tg.handlers.replies import reply
 from nija_tg.handlers.secret_guard import (
     STATE_KEY,
     STEP_CHOOSE,
     STEP_CREDENTIAL,
     delete_once,
 )
+from nija_tg.messages import connect as texts
+from nija_tg.messages.commands import all_command_names
+from nija_tg.messages.connect import ask_for
+from nija_tg.messages.text import esc
 
 log = logging.getLogger("nija_tg.bot.connect")
 

@@ -7,11 +7,12 @@ from telegram.ext import CommandHandler
 
 from nija_tg.core.models import Role
 from nija_tg.handlers import confirm
-from nija_tg.handlers import connect_texts as texts
 from nija_tg.handlers.callback_data import DisconnectConfirm, on_button
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.menus import set_chat_menu
 from nija_tg.handlers.replies import reply
+from nija_tg.messages import common
+from nija_tg.messages import connect as texts
 from nija_tg.messages import disconnect as say
 
 
@@ -40,7 +41,7 @@ async def on_press(update: Update, context: BotContext, button: DisconnectConfir
     if query is None or caller is None:
         return
     if confirm.claim(update, context, button) is None:
-        await query.answer(confirm.NOT_YOURS)
+        await query.answer(common.NOT_YOURS)
         return
     if button.answer != "yes" or caller.role is Role.VIEWER:
         await query.answer(say.CANCELLED_TOAST)

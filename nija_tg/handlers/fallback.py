@@ -15,16 +15,11 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from nija_tg.core.secret_shapes import looks_like_secret
-from nija_tg.handlers.callback_data import EXPIRED_BUTTON
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
-from nija_tg.handlers.secret_guard import (
-    PASTED_SECRET,
-    PASTED_SECRET_NOT_DELETED,
-    delete_once,
-    message_text,
-)
+from nija_tg.handlers.secret_guard import delete_once, message_text
 from nija_tg.messages import common as say
+from nija_tg.messages.connect import PASTED_SECRET, PASTED_SECRET_NOT_DELETED
 
 COMMAND_WORD = re.compile(r"/([a-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?=\s|$)")
 
@@ -60,7 +55,7 @@ async def other_message(update: Update, context: BotContext) -> None:
 async def expired_button(update: Update, context: BotContext) -> None:
     """A button no handler takes any more (a finished conversation, an old menu, the
     data of an older version of the button: see callback_data.py)."""
-    await update.callback_query.answer(EXPIRED_BUTTON)
+    await update.callback_query.answer(say.EXPIRED_BUTTON)
 
 
 def handlers() -> list:

@@ -8,7 +8,7 @@ from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
 
 from nija_tg.core.models import Role
-from nija_tg.handlers.commands import commands_for
+from nija_tg.messages.commands import commands_for
 
 log = logging.getLogger(__name__)
 

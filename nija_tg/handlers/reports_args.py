@@ -11,8 +11,9 @@ from telegram.constants import ChatType
 
 from nija_tg.core.pnl import PERIODS
 from nija_tg.handlers.context import BotContext
-from nija_tg.handlers.replies import esc, reply
+from nija_tg.handlers.replies import reply
 from nija_tg.messages import reports as say
+from nija_tg.messages.text import esc
 from nija_tg.services.reports_service import (
     DAILY_DEFAULT,
     DAILY_MAX,

@@ -34,9 +34,9 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
 from nija_tg.core.secret_shapes import looks_like_secret
-from nija_tg.handlers.commands import all_command_names
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
+from nija_tg.messages.commands import all_command_names
 from nija_tg.messages.connect import PASTED_SECRET, PASTED_SECRET_NOT_DELETED
 from nija_tg.telegram_out.deletion_lane import DeletionLane
 

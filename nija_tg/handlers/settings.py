@@ -18,7 +18,6 @@ from nija_tg.handlers.callback_data import PresetButton, SettingsPageButton, on_
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
 from nija_tg.handlers.settings_common import (
-    VIEWER_REFUSAL,
     args,
     caller_id,
     edit_in_place,
@@ -92,7 +91,7 @@ async def page_button(update: Update, context: BotContext, button: SettingsPageB
         return
     if button.page == "presets":
         if is_viewer(context):
-            await query.answer(plain(VIEWER_REFUSAL), show_alert=True)
+            await query.answer(plain(say.VIEWER_REFUSAL), show_alert=True)
             return
         await query.answer()
         await edit_in_place(update, say.presets(PRESET_NAMES), presets_markup(back=True))
@@ -106,7 +105,7 @@ async def page_button(update: Update, context: BotContext, button: SettingsPageB
 @polite
 async def set_setting(update: Update, context: BotContext) -> None:
     if is_viewer(context):
-        await reply(update, VIEWER_REFUSAL)
+        await reply(update, say.VIEWER_REFUSAL)
         return
     words = args(context)
     if not words:
@@ -145,7 +144,7 @@ def presets_markup(*, back: bool = False) -> InlineKeyboardMarkup:
 @polite
 async def preset(update: Update, context: BotContext) -> None:
     if is_viewer(context):
-        await reply(update, VIEWER_REFUSAL)
+        await reply(update, say.VIEWER_REFUSAL)
         return
     words = args(context)
     if not words:

@@ -15,7 +15,6 @@ from nija_tg.core.errors import NijaError
 from nija_tg.core.models import Role
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
-from nija_tg.messages.settings import VIEWER_REFUSAL as VIEWER_REFUSAL  # the handlers' import
 from nija_tg.services.settings_service import SettingsService
 
 Handler = Callable[[Update, BotContext], Awaitable[None]]

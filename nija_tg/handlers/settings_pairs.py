@@ -8,7 +8,6 @@ from telegram.ext import CommandHandler
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
 from nija_tg.handlers.settings_common import (
-    VIEWER_REFUSAL,
     args,
     caller_id,
     is_viewer,
@@ -29,7 +28,7 @@ async def pairs(update: Update, context: BotContext) -> None:
         await reply(update, say.PAIRS_USAGE)
         return
     if is_viewer(context):
-        await reply(update, VIEWER_REFUSAL)
+        await reply(update, say.VIEWER_REFUSAL)
         return
     edit = await service(context).edit_pairs(caller_id(context), action, words[1:])
     await reply(update, say.pairs_edited(action, edit))

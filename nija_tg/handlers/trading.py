@@ -21,9 +21,10 @@ from nija_tg.handlers.callback_data import (
     on_button,
 )
 from nija_tg.handlers.context import BotContext
-from nija_tg.handlers.replies import esc, reply
+from nija_tg.handlers.replies import reply
 from nija_tg.handlers.reports_dashboard import edit_dashboard
 from nija_tg.messages import trading as say
+from nija_tg.messages.text import esc
 
 SWITCH_WORDS = {
     "on": TradingSwitch.ON,

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from nija_tg.core.models import Role
 from nija_tg.handlers import confirm
-from nija_tg.handlers.admin_common import REFUSAL
 from nija_tg.handlers.callback_data import (
     BroadcastConfirm,
     DisconnectConfirm,
     HaltConfirm,
     PauseAllConfirm,
 )
-from nija_tg.messages.common import EXPIRED_BUTTON
+from nija_tg.messages.admin_replies import REFUSAL
+from nija_tg.messages.common import EXPIRED_BUTTON, NOT_YOURS
 from nija_tg.storage import audit, credentials, outbox, users
 from tests.handlers.harness import ADMIN_ID
 from tests.handlers.tap import answer_of, data_of, message_id, say_for, tap, tap_for
@@ -43,12 +43,12 @@ async def test_disconnect_asks_and_a_used_or_foreign_button_does_nothing(bot):
     await connected(bot, OTHER)
     own = await bot.ask(OTHER, "/status")
     answer = await answer_of(bot, OTHER, yes, message_id(own))
-    assert answer.params["text"] == confirm.NOT_YOURS
+    assert answer.params["text"] == NOT_YOURS
     assert await credentials.get(db_of(bot), OTHER) is not None
     # the asker's press on another message of theirs acts on nothing either
     status = await bot.ask(TRADER, "/status")
     answer = await answer_of(bot, TRADER, yes, message_id(status))
-    assert answer.params["text"] == confirm.NOT_YOURS
+    assert answer.params["text"] == NOT_YOURS
     assert await credentials.get(db_of(bot), TRADER) is not None
     done = await tap(bot, TRADER, question, "Yes")
     assert "erased" in done.params["text"]
@@ -56,7 +56,7 @@ async def test_disconnect_asks_and_a_used_or_foreign_button_does_nothing(bot):
     edit = await bot.api.wait_for("editMessageReplyMarkup", since=0)
     assert edit.params["message_id"] == message_id(question)  # the buttons are gone
     again = await answer_of(bot, TRADER, yes, message_id(question))
-    assert again.params["text"] == confirm.NOT_YOURS  # used once
+    assert again.params["text"] == NOT_YOURS  # used once
     assert "no exchange connected" in await bot.say(TRADER, "/disconnect")
     assert "Usage: /disconnect" in await bot.say(OTHER, "/disconnect now")
 
@@ -67,7 +67,7 @@ async def test_confirmations_expire(bot, monkeypatch):
     monkeypatch.setattr(confirm, "TTL_SECONDS", 0.0)
     await bot.settle(0.05)
     answer = await answer_of(bot, TRADER, data_of(question, "Yes"), message_id(question))
-    assert answer.params["text"] == confirm.NOT_YOURS
+    assert answer.params["text"] == NOT_YOURS
     assert await credentials.get(db_of(bot), TRADER) is not None
     for old in ("disconnect:0:yes:5", "disconnect:1:maybe:5", "disconnect:1:yes:0", "halt:1:yes"):
         answer = await answer_of(bot, TRADER, old, message_id(question))
@@ -116,7 +116,7 @@ async def test_admin_confirmations_cancel_and_act_once(bot):
     trader = await users.get_user(db_of(bot), TRADER)
     assert trader.status.value == "paused" and trader.pause_reason == "review"
     answer = await answer_of(bot, ADMIN_ID, data_of(question, "Yes"), message_id(question))
-    assert answer.params["text"] == confirm.NOT_YOURS
+    assert answer.params["text"] == NOT_YOURS
     assert await say_for(bot, ADMIN_ID, "/pause all", "Nobody") == "Nobody to pause."
     assert "too long" in await say_for(bot, ADMIN_ID, "/pause all " + "x" * 1000, "too long")
     # /broadcast: bad input never reaches a preview; Cancel sends nothing

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from nija_tg.handlers.callback_data import ExchangeButton
-from nija_tg.handlers.connect_texts import NOT_AN_EXCHANGE
+from nija_tg.messages.connect import NOT_AN_EXCHANGE
 from nija_tg.storage import audit, credentials
 from tests.fakes.bingx import BingXEmulator
 from tests.fakes.coinbase import CoinbaseEmulator

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 from nija_tg.handlers import connect
-from nija_tg.handlers import connect_texts as texts
 from nija_tg.handlers.secret_guard import STATE_KEY
+from nija_tg.messages import connect as texts
 from nija_tg.messages.connect import PASTED_SECRET, PASTED_SECRET_NOT_DELETED
 from nija_tg.storage import credentials, users
 from tests.handlers.harness import ADMIN_ID

@@ -26,7 +26,7 @@ from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import RiskSettings, setting_names
 from nija_tg.exchange.ccxt_factory import supported_exchanges
 from nija_tg.handlers.commands import ADMIN_ONLY
-from nija_tg.handlers.connect_texts import CHECKING
+from nija_tg.messages.connect import CHECKING
 from nija_tg.storage import users
 from tests.fakes.bingx import BingXEmulator
 from tests.fakes.coinbase import CoinbaseEmulator
