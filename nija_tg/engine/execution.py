@@ -1,9 +1,18 @@
 """Order execution: the one safe path from "the loop wants an order" to recorded fills.
 
-1. INTENT: the row with our client order id is committed before anything is sent.
-2. SUBMITTED: committed just before the single network call.
+1. The order's row with our client order id, status SUBMITTED, is committed before
+   anything is sent (the intent and the "about to send" mark in one commit).
+2. The single network call.
 3. The answer (or, on any doubt, a lookup by client id) is recorded in one transaction
    with its fills, positions, P&L, session counters and the fill notification.
+
+A crash between 1 and 2 leaves a SUBMITTED order that never left: the restart's
+``reconcile`` cannot tell it from one that left and whose answer was lost, so it looks
+it up by client id like any SUBMITTED order (with backoff while it is younger than the
+exchange's visibility window) and, not found, marks it rejected (``NOT_FOUND``); never
+sent again. Rows in status INTENT (written by versions that committed the intent and
+the SUBMITTED mark apart) are still resolved: one look-up, then rejected
+(``NEVER_SENT``).
 
 A submit is never sent twice: an unknown outcome (``UnknownOutcomeError``: a timeout, a
 connection reset after sending, a 5xx without an answer that proves anything, or any
@@ -221,7 +230,6 @@ class Executor:
         result: ExecutionResult | None = None
         try:
             order = await self._commit_intent(draft, cid)
-            order = await self._commit_submitted(order)
             request = OrderRequest(
                 symbol=draft.symbol,
                 side=draft.side,
@@ -266,7 +274,7 @@ class Executor:
                 )
                 result = await self._resolve(order, self.lookup_attempts, NOT_FOUND)
                 return result
-            # the row as _commit_submitted wrote it: no other path touches an order
+            # the row as _commit_intent wrote it: no other path touches an order
             # in flight (``_inflight``), and the update checks it is still that row
             n, row = await self._record_row(order, state, known=True)
             result = _result(row, n)
@@ -278,8 +286,10 @@ class Executor:
                 self.clean = True  # it ended final: still nothing to poll
 
     async def _commit_intent(self, draft: OrderDraft, cid: str) -> OrderRow:
-        """The INTENT row, committed: the insert is left for the group's COMMIT (one
-        multi-row insert for every user's intent of the group) and returns the row."""
+        """The order's row, committed as SUBMITTED before the send (module docstring:
+        the intent and the mark in one commit, one commit wait per order instead of
+        two): the insert is left for the group's COMMIT (one multi-row insert for every
+        user's order of the group) and returns the row."""
         return await orders_repo.insert_soon(
             self.db,
             user_id=self.user_id,
@@ -297,12 +307,8 @@ class Executor:
             position_side=draft.position_side,
             trigger_price=draft.trigger_price,
             stop_price=draft.stop_price,
+            status=OrderStatus.SUBMITTED,
         )
-
-    async def _commit_submitted(self, order: OrderRow) -> OrderRow:
-        """SUBMITTED, committed before the send (the update left for the group's
-        COMMIT: the row is the one the intent returned, no other path touches it)."""
-        return await orders_repo.mark_submitted_soon(self.db, order)
 
     async def _send(self, request: OrderRequest) -> OrderState:
         return await self.account.create_order(request)
@@ -561,7 +567,8 @@ class Executor:
         """Bring one unfinished order up to date. True when it changed."""
         before = (order.status, order.filled)
         if order.status is OrderStatus.INTENT:
-            # SUBMITTED is committed before sending, so an INTENT was never sent.
+            # an INTENT row (older versions) was never sent: SUBMITTED was committed
+            # apart, before sending
             state, _ = await self._lookup(order, 1)
             if state is None:
                 await self._reject(order, NEVER_SENT)

@@ -189,11 +189,6 @@ async def insert(
 
 
 _INSERT_LATER = Batched(_INSERT_HEAD, _INSERT_VALUES, " RETURNING *", returning="client_order_id")
-_SUBMITTED_LATER = Batched(
-    "UPDATE orders SET status = v.column3, updated_at = v.column4 FROM (VALUES ",
-    "(?, ?, ?, ?)",
-    ") AS v WHERE orders.user_id = v.column1 AND orders.order_id = v.column2",
-)
 _STATE_LATER = Batched(
     "UPDATE orders SET status = v.column3, filled = v.column4, average = v.column5, "
     "fee = v.column6, exchange_order_id = v.column7, updated_at = v.column8 FROM (VALUES ",
@@ -220,13 +215,15 @@ async def insert_soon(
     position_side: str | None = None,
     trigger_price: Decimal | None = None,
     stop_price: Decimal | None = None,
-) -> Returned:
-    """``insert`` of an INTENT left for a group's COMMIT, without a transaction body of
-    its own (``Database.write_later``); returns the row once committed, as the group's
-    one multi-row insert returned it."""
+    status: OrderStatus = OrderStatus.SUBMITTED,
+) -> OrderRow:
+    """``insert`` of a new order in ``status`` (the executor's: SUBMITTED, committed
+    before its send) left for a group's COMMIT, without a transaction body of its own
+    (``Database.write_later``); returns the row once committed, as the group's one
+    multi-row insert returned it."""
     params = _new_row(
         user_id, client_order_id, exchange_id, mode, symbol, side, type, amount, price,
-        purpose, OrderStatus.INTENT, None, session_id, reduce_only, position_side,
+        purpose, status, None, session_id, reduce_only, position_side,
         trigger_price, stop_price,
     )  # fmt: skip
     slot = await db.write_later(
@@ -284,21 +281,6 @@ def _moved(
         o.stop_price,
         o.refusal,
     )
-
-
-async def mark_submitted_soon(db: Database, order: OrderRow) -> OrderRow:
-    """``mark_submitted`` of ``order`` (the row as its caller wrote it) left for a
-    group's COMMIT without a body of its own; returns the row as stored, committed."""
-    o = order
-    row = _moved(
-        o, OrderStatus.SUBMITTED, o.filled, o.average, o.fee, o.exchange_order_id, time.time()
-    )
-    await db.write_later(
-        _SUBMITTED_LATER,
-        ("order.submitted", order.order_id),
-        (order.user_id, order.order_id, row.status.value, row.updated_at),
-    )
-    return row
 
 
 def apply_state_later(tx: Transaction, known: OrderRow, state: OrderState) -> OrderRow | None:

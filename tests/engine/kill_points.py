@@ -12,7 +12,7 @@ As a script::
 runs a paper account stored in the same SQLite file (so "the exchange" survives the
 kill) and SIGKILLs itself at POINT:
 
-- ``a``: after the INTENT commit, before SUBMITTED is committed or anything is sent;
+- ``a``: after the order's commit (status SUBMITTED), before anything is sent;
 - ``b``: after the exchange accepted the order, before its answer is recorded;
 - ``c``: inside the recording transaction, after the order row was updated and
   before the fill was inserted (the transaction is never committed).
@@ -116,12 +116,9 @@ async def _child(db_path: str, user_id: int, point: str, symbol: str, amount: st
     from nija_tg.storage.paper_store import SqlitePaperStore
 
     class Dying(Executor):
-        async def _commit_submitted(self, order):
+        async def _send(self, request):
             if point == "a":
                 _die()
-            return await super()._commit_submitted(order)
-
-        async def _send(self, request):
             state = await super()._send(request)
             if point == "b":
                 _die()

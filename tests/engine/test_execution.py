@@ -168,6 +168,28 @@ async def test_intent_and_submitted_are_committed_before_the_send(db, setup):
     assert r.status is OrderStatus.REJECTED
 
 
+async def test_one_commit_before_the_send(db, setup):
+    """The order's row (SUBMITTED) is the one commit a submit waits for before sending:
+    the intent and the SUBMITTED mark are not committed apart."""
+    ex, account, _, _, _ = setup
+    statements: list[str] = []
+    commits_before_send = []
+
+    async def look(request: OrderRequest) -> None:
+        commits_before_send.append(sum(1 for s in statements if s.startswith("COMMIT")))
+
+    await db.set_trace(statements.append)
+    try:
+        account.on_create = look
+        r = await ex.submit(buy())
+    finally:
+        await db.set_trace(None)
+    assert r.status is OrderStatus.FILLED
+    assert commits_before_send == [1]
+    inserts = [s for s in statements if s.startswith("INSERT INTO orders")]
+    assert len(inserts) == 1 and "'submitted'" in inserts[0]
+
+
 # --- rejections -----------------------------------------------------------------------
 
 

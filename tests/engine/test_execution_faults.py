@@ -75,7 +75,9 @@ def request_of(row: orders.OrderRow) -> OrderRequest:
     return OrderRequest(row.symbol, row.side, row.type, row.amount, row.client_order_id, row.price)
 
 
-async def check_after_restart(db, account, paper, row, *, sent: bool) -> None:
+async def check_after_restart(
+    db, account, paper, row, *, sent: bool, unsent_error: str = NEVER_SENT
+) -> None:
     after = await orders.get(db, UID, row.order_id)
     assert account.creates == []  # reconcile never sends
     assert await on_exchange(paper, row.client_order_id) == int(sent)
@@ -86,7 +88,7 @@ async def check_after_restart(db, account, paper, row, *, sent: bool) -> None:
         (pos,) = await positions.list_for_user(db, UID)
         assert pos.amount == Decimal("0.01")
     else:
-        assert after.status is OrderStatus.REJECTED and after.error == NEVER_SENT
+        assert after.status is OrderStatus.REJECTED and after.error == unsent_error
         assert await positions.list_for_user(db, UID) == []
     # a second restart changes nothing
     assert await executor(db, account).reconcile() == 0
@@ -138,6 +140,21 @@ async def test_submitted_not_found_after_window_is_rejected_with_one_lookup(db):
     after = await orders.get(db, UID, row.order_id)
     assert after.status is OrderStatus.REJECTED and after.error == NOT_FOUND
     assert account.lookups == 1
+
+
+async def test_fresh_submitted_never_sent_is_rejected_after_the_lookups(db):
+    """A crash after the order's commit and before its send (kill point a) leaves a
+    young SUBMITTED order the exchange never saw: looked up through the visibility
+    window, then rejected, never sent."""
+    await add_user(db)
+    account, paper = venue(db)
+    row = await intent(db, OrderStatus.SUBMITTED)
+    assert await executor(db, account).reconcile() == 1
+    after = await orders.get(db, UID, row.order_id)
+    assert after.status is OrderStatus.REJECTED and after.error == NOT_FOUND
+    assert account.lookups == 3 and account.creates == []
+    assert await on_exchange(paper, row.client_order_id) == 0
+    assert await executor(db, account).reconcile() == 0
 
 
 async def test_fresh_submitted_waits_the_visibility_window(db):
@@ -215,11 +232,17 @@ async def test_sigkill_at_each_point_then_restart(tmp_path, point):
     db = await Database.open(path)
     try:
         (row,) = await orders.list_for_user(db, UID)
-        expected = OrderStatus.INTENT if point == "a" else OrderStatus.SUBMITTED
-        assert row.status is expected  # point c's transaction was rolled back
+        # committed as SUBMITTED before the send (a: never sent); c's transaction was
+        # rolled back
+        assert row.status is OrderStatus.SUBMITTED
         assert await fills.for_order(db, UID, row.order_id) == []
         account, paper = venue(db)
         assert await executor(db, account).reconcile() == 1
-        await check_after_restart(db, account, paper, row, sent=point != "a")
+        # a: looked up by client id on the paper venue, not there: rejected, not sent
+        await check_after_restart(
+            db, account, paper, row, sent=point != "a", unsent_error=NOT_FOUND
+        )
+        if point == "a":
+            assert account.lookups >= 1
     finally:
         await db.close()
