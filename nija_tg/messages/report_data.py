@@ -341,9 +341,9 @@ class UserTotals(Protocol):
     @property
     def paused(self) -> int: ...
     @property
-    def balance(self) -> Decimal: ...
+    def balance(self) -> Mapping[str, Decimal]: ...  # per currency code
     @property
-    def pnl_today(self) -> Decimal: ...
+    def pnl_today(self) -> Mapping[str, Decimal]: ...  # per currency code
 
 
 class UsersPage(Protocol):

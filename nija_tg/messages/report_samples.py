@@ -277,8 +277,8 @@ class UserTotals:
     users: int
     active: int
     paused: int
-    balance: D
-    pnl_today: D
+    balance: dict[str, D]
+    pnl_today: dict[str, D]
 
 
 @dataclass(frozen=True)
@@ -547,9 +547,12 @@ USERS_PAGE = UsersPage(
         UserLine(2001, "vera", "Vera", Role.VIEWER, UserStatus.ACTIVE, False, TradingMode.PAPER,
                  None, None, None),
     ],
-    UserTotals(54, 31, 2, D("1234567.891"), D("-2345.678")),
+    UserTotals(
+        54, 31, 2, {"USD": D("1234567.891"), "USDT": D("812.005")},
+        {"USD": D("-2345.678"), "USDT": D("-45.5")},
+    ),
 )  # fmt: skip
-USERS_EMPTY = UsersPage(1, 1, [], UserTotals(0, 0, 0, D(0), D(0)))
+USERS_EMPTY = UsersPage(1, 1, [], UserTotals(0, 0, 0, {}, {}))
 
 ODD_DETAIL = UserDetail(
     ODD,

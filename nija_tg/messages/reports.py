@@ -165,10 +165,10 @@ def _position_pct(p: rd.Position) -> str:
 
 def _dashboard_positions(positions: Sequence[rd.Position]) -> list[str]:
     """One short line per open position (the first five): marker, symbol, side and
-    leverage, unrealised P&L and its %."""
+    leverage, unrealised P&L with its currency (the symbol's quote) and its %."""
     lines = [
         f"  {dot(p.unrealized_pnl)} {esc(p.symbol)} {_position_tag(p)} "
-        f"{money(p.unrealized_pnl, signed=True)} ({_position_pct(p)})"
+        f"{cash(p.unrealized_pnl, p.currency, signed=True)} ({_position_pct(p)})"
         for p in positions[:SHOWN_POSITIONS]
     ]
     if len(positions) > SHOWN_POSITIONS:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
+from nija_tg.core.account_currency import exchange_quote
 from nija_tg.core.models import Role, TradingMode, UserStatus
 from nija_tg.storage.db import Reader
 
@@ -44,8 +45,10 @@ class Totals:
     users: int
     active: int  # trading on and not paused
     paused: int
-    balance: Decimal  # sum of the latest equity of every user with a snapshot
-    pnl_today: Decimal  # sum over users whose snapshot belongs to today (UTC)
+    # per currency (the quote the engine counts each user's equity in: never one sum
+    # of USD and USDT): the latest equity of every user with a snapshot
+    balance: dict[str, Decimal]
+    pnl_today: dict[str, Decimal]  # per currency, users whose snapshot is today's (UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,31 +118,34 @@ async def user_overview(
 
 
 async def totals(db: Reader, *, now: float | None = None) -> Totals:
-    """Counts by state plus total equity and today's P&L (summed exactly as Decimals)."""
+    """Counts by state plus total equity and today's P&L per currency (summed exactly
+    as Decimals; a user's currency is ``exchange_quote`` of their key's exchange)."""
     counts = await db.fetchone(
         "SELECT COUNT(*) AS total, "
         "SUM(CASE WHEN trading_on = 1 AND status = 'active' THEN 1 ELSE 0 END) AS active, "
         "SUM(CASE WHEN status = 'paused' THEN 1 ELSE 0 END) AS paused FROM users"
     )
     today = utc_day(now)
-    balance, pnl = Decimal(0), Decimal(0)
+    balance: dict[str, Decimal] = {}
+    pnl: dict[str, Decimal] = {}
     for row in await db.fetchall(
-        "SELECT s.equity, s.start_of_day_equity, s.day FROM snapshots s "
-        "JOIN users u ON u.user_id = s.user_id"
+        "SELECT c.exchange_id, s.equity, s.start_of_day_equity, s.day FROM snapshots s "
+        "JOIN users u ON u.user_id = s.user_id LEFT JOIN credentials c ON c.user_id = s.user_id"
     ):
+        currency = exchange_quote(row["exchange_id"])
         equity = _dec(row["equity"])
         if equity is not None:
-            balance += equity
+            balance[currency] = balance.get(currency, Decimal(0)) + equity
         day_pnl = _pnl_today(row, today)
         if day_pnl is not None:
-            pnl += day_pnl
+            pnl[currency] = pnl.get(currency, Decimal(0)) + day_pnl
     assert counts is not None
     return Totals(
         users=counts["total"] or 0,
         active=counts["active"] or 0,
         paused=counts["paused"] or 0,
-        balance=balance,
-        pnl_today=pnl,
+        balance=dict(sorted(balance.items())),
+        pnl_today=dict(sorted(pnl.items())),
     )
 
 

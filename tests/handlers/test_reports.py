@@ -68,7 +68,7 @@ async def test_status_dashboard_for_trader(bot):
     assert "Exchange: kraken ••••abcd ✅ verified" in text
     assert "Equity: <b>12,345.68 USD</b>" in text and "Open positions: 1" in text
     assert "Today's P&amp;L: +345.68 USD 🟢 (realised +25.00 in 3 trades)" in text
-    assert "  🟢 BTC/USDT LONG +50.00 (+1.67%)" in text
+    assert "  🟢 BTC/USDT LONG +50.00 USDT (+1.67%)" in text
     assert "Last signal: BTC/USDT: buy (72%) — ADX 31" in text
     assert "Updated: " in text and "just now" in text
     assert buttons(record) == [("▶️ Start trading", TRADE_ON), ("🔄 Refresh", REFRESH_OWN)]
@@ -420,6 +420,32 @@ async def test_money_shows_the_accounts_currency(bot):
     assert "Equity: <b>12,345.68 USDT</b>" in await bot.say(TRADER, "/balance")
     await register(bot, STRANGER_TRADER)  # nothing known: a dash, no code
     assert "Equity: <b>—</b>" in await bot.say(STRANGER_TRADER, "/status")
+
+
+async def test_users_totals_per_currency_never_added_together(bot):
+    """/users totals equity and today's P&L per currency, each with its code: a USDT
+    account (BingX) and a USD one (Kraken) are never summed into one number."""
+    await register(bot, TRADER)
+    await register(bot, STRANGER_TRADER)
+    db = db_of(bot)
+    await arrange_trader(db, TRADER)  # 12,345.68, +345.68 today
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    async with db.transaction() as tx:
+        await credentials.store(tx, TRADER, "bingx", b"sealed", "abcd", verified=True)
+        await credentials.store(tx, STRANGER_TRADER, "kraken", b"sealed", "wxyz", verified=True)
+        await snapshots.save(
+            tx,
+            STRANGER_TRADER,
+            snapshots.Snapshot(
+                equity=Decimal("1000"), start_of_day_equity=Decimal("1010.5"), day=today
+            ),
+        )
+    await register(bot, ADMIN_ID)
+    page = await bot.say(ADMIN_ID, "/users")
+    assert (
+        "balance 1,000.00 USD, 12,345.68 USDT · P&amp;L today -10.50 USD 🔴, +345.68 USDT 🟢"
+    ) in page
+    assert "13,345.68" not in page and "335.18" not in page  # no sum across currencies
 
 
 async def test_prices_at_the_markets_precision(bot):

@@ -82,8 +82,9 @@ async def test_positions_and_dashboard_show_percent_leverage_and_markers(bot):
     assert "🟢 <b>BTC/USDT</b> LONG 0.05" in text and "(+1.67%)" in text
     assert "Total unrealised: <b>+47.30 USDT</b> 🟢" in text
     text = await bot.say(TRADER, "/status")
-    assert "  🔴 ETH/USDT:USDT SHORT 5x -2.70 (-1.00%, -5.00% on margin)" in text
-    assert "  🟢 BTC/USDT LONG +50.00 (+1.67%)" in text
+    # each line with its P&L's currency (the symbol's quote), as /positions shows it
+    assert "  🔴 ETH/USDT:USDT SHORT 5x -2.70 USDT (-1.00%, -5.00% on margin)" in text
+    assert "  🟢 BTC/USDT LONG +50.00 USDT (+1.67%)" in text
     await bot.say(TRADER, "/set leverage_cap 2")
     assert "SHORT 2x" in await bot.say(TRADER, "/positions")
 

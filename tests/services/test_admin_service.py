@@ -154,7 +154,10 @@ async def test_overview_totals_and_detail_never_hold_secrets(svc, db):
     assert (view.page, view.pages) == (1, 1)
     t = view.totals
     assert (t.users, t.active, t.paused) == (4, 2, 1)
-    assert t.balance == Decimal("1150.5") and t.pnl_today == Decimal("100.5")
+    # per currency, never one sum: TRADER's binance key counts in USDT, OTHER (no key,
+    # paper on the default exchange) in USD; OTHER's stale day has no P&L today
+    assert t.balance == {"USD": Decimal("50"), "USDT": Decimal("1100.5")}
+    assert t.pnl_today == {"USDT": Decimal("100.5")}
     by_id = {r.user_id: r for r in view.rows}
     assert by_id[TRADER].exchange_id == "binance" and by_id[TRADER].pnl_today == Decimal("100.5")
     assert by_id[OTHER].pnl_today is None  # stale day: unknown, not a loss
