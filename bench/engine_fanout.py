@@ -137,8 +137,16 @@ class TimedHub(MarketHub):
         self.profile_closes = False
         self.heavy_profile: tuple[int, cProfile.Profile] | None = None
         self.gc_time = GcTimer()
+        self._gc_mark = 0.0
+
+    def note_gc_after(self) -> None:
+        """The collector's time since the last close ended (the collection it put off,
+        run between closes) goes to that close."""
+        if self.closes and "gc_after_s" not in self.closes[-1]:
+            self.closes[-1]["gc_after_s"] = self.gc_time.total_s - self._gc_mark
 
     async def poll(self, boundary: int) -> list:
+        self.note_gc_after()
         orders_before = await _count(self.db, "orders") if self.db is not None else 0
         prof = cProfile.Profile() if self.profile_closes and self.closes else None
         sampler = _start_sampler(len(self.closes)) if self.closes else None
@@ -153,6 +161,7 @@ class TimedHub(MarketHub):
         await self._wait_for(self._all_idle)
         await self.settle()  # the close's snapshots written too
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        self._gc_mark = self.gc_time.total_s
         if prof is not None:
             prof.disable()
         if sampler is not None:
@@ -227,12 +236,13 @@ async def _run(
     group_commit: bool = True,
     gc_thresholds: tuple[int, int, int] | None = gc_tuning.ENGINE_THRESHOLDS,
     profile_heavy: bool = False,
+    gc_between_closes: bool = True,
 ) -> dict[str, Any]:
     """``profile_heavy``: cProfile over each measured close alone, the one with the
     most orders reported (``heavy_profile``). ``gc_thresholds`` None: Python's default
     collector, nothing frozen; else the engine's (``gc_tuning``) with these thresholds."""
-    if gc_thresholds is not None:
-        gc_tuning.configure(gc_thresholds)  # as engine_main, at start
+    if gc_thresholds is not None:  # as engine_main, at start
+        gc_tuning.configure(gc_thresholds, between_closes=gc_between_closes)
     length = WINDOW + n_candles + 5
     series = {(EXCHANGE, f"{b}/USD", "5m"): bc.series(i, length) for i, b in enumerate(PAIRS)}
     first = series[(EXCHANGE, "BTC/USD", "5m")]
@@ -292,6 +302,7 @@ async def _run(
             for t in ("orders", "fills", "outbox"):
                 counts_before[t] = await _count(db, t)
             await hub.run(asyncio.Event(), until_ms=clock.now_ms() + n_candles * TF)
+            hub.note_gc_after()
 
         try:
             await asyncio.wait_for(measured(), budget_s)
@@ -314,6 +325,7 @@ async def _run(
         result.update(
             group_commit=group_commit,
             gc_thresholds=list(gc_thresholds) if gc_thresholds else "default",
+            gc_between_closes=gc_between_closes and gc_thresholds is not None,
             gc_frozen=phase.get("gc_frozen", 0),
             gc_freeze_ms=phase.get("gc_freeze_ms", 0),  # the one collection before the freeze
             start_batches=starts.batches,
@@ -376,6 +388,8 @@ def _result(
         # the collector's time in each measured close (ms) and its collections
         "gc_each_close": [[round(c["gc_s"] * 1000), int(c["gc_collections"])] for c in closes],
         "gc_collections_each_close": [c["gc_log"] for c in closes],  # (generation, ms)
+        # the collector's ms after each close, before the next (what the close put off)
+        "gc_after_each_close": [round(c.get("gc_after_s", 0.0) * 1000) for c in closes],
         "statements_per_close": round(sum(c["statements"] for c in closes) / n_measured, 1),
         "commits_per_close": round(sum(c["commits"] for c in closes) / n_measured, 1),
         "candle_requests_per_close": sorted({int(c["fetches"]) for c in hub.closes}),
@@ -395,6 +409,7 @@ def run_one(
     group_commit: bool = True,
     gc_thresholds: tuple[int, int, int] | None = gc_tuning.ENGINE_THRESHOLDS,
     profile_heavy: bool = False,
+    gc_between_closes: bool = True,
 ) -> dict[str, Any]:
     """One size in this process (the CLI's exits at ``on_result``); a caller that goes on
     (a test) gets the collector back as it was: thresholds, nothing frozen."""
@@ -414,9 +429,11 @@ def run_one(
                     group_commit,
                     gc_thresholds,
                     profile_heavy,
+                    gc_between_closes,
                 )
             )
     finally:
+        gc_tuning.configure(thresholds, between_closes=False)
         gc.unfreeze()
         gc.set_threshold(*thresholds)
 
@@ -439,8 +456,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--gc",
         default="engine",
-        help="'engine' (nija_tg.engine.gc_tuning, as the engine runs), 'default' (Python's), "
-        "or three thresholds 'G0,G1,G2' with the engine's freeze",
+        help="'engine' (nija_tg.engine.gc_tuning, as the engine runs: collections between "
+        "closes), 'inclose' (the engine's thresholds and freeze, collections inside the "
+        "closes as before), 'default' (Python's), or three thresholds 'G0,G1,G2' as 'engine'",
     )
     parser.add_argument("--runs", type=int, default=1, help="processes; report the median")
     parser.add_argument("--quick", action="store_true", help="10 users, 3 candles")
@@ -470,13 +488,14 @@ def main(argv: list[str] | None = None) -> None:
         group_commit=not args.no_group_commit,
         gc_thresholds=_gc_thresholds(args.gc),
         profile_heavy=args.profile_heavy,
+        gc_between_closes=args.gc != "inclose",
     )
 
 
 def _gc_thresholds(text: str) -> tuple[int, int, int] | None:
     if text == "default":
         return None
-    if text == "engine":
+    if text in ("engine", "inclose"):
         return gc_tuning.ENGINE_THRESHOLDS
     g0, g1, g2 = (int(v) for v in text.split(","))
     return (g0, g1, g2)

@@ -37,6 +37,7 @@ from decimal import Decimal
 
 from nija_tg.core.errors import NijaError, RetryableError
 from nija_tg.core.models import Candle
+from nija_tg.engine import gc_tuning
 from nija_tg.engine.clock import Clock
 from nija_tg.engine.market_window import ClosedCandles, KeyState, MarketKey, timeframe_ms
 from nija_tg.exchange.protocol import CandleStream, MarketDataSource
@@ -190,6 +191,8 @@ class MarketHub:
             self._start_rolling()
             for hook in self._idle_hooks:
                 hook()
+            if not self.lockstep:  # lockstep: after the settle hooks (run)
+                gc_tuning.close_done()  # the collection the close put off, now
             self._notify()
 
     def _became_active(self, sub: Subscription) -> None:
@@ -383,6 +386,7 @@ class MarketHub:
                     if stop.is_set():
                         break
                     await self.settle()
+                    gc_tuning.close_done()  # the collection the close put off, now
                 boundary = self.next_boundary()
                 if boundary is None:
                     await self._race(self._event.wait(), stop_wait)
@@ -405,6 +409,7 @@ class MarketHub:
             if self.lockstep and not stop.is_set():
                 await self._race(self._wait_for(self._all_idle), stop_wait)
                 await self.settle()
+                gc_tuning.close_done()
         finally:
             stop_wait.cancel()
 
@@ -433,10 +438,14 @@ class MarketHub:
         self.published = max(self.published, boundary)
         if updated:
             changed = set(updated)
-            for sub in self._subs:
-                if sub.counted_idle and not sub.keys.isdisjoint(changed):
-                    self._became_active(sub)
-                    sub._wake.set()
+            woken = [
+                sub for sub in self._subs if sub.counted_idle and not sub.keys.isdisjoint(changed)
+            ]
+            if woken:
+                gc_tuning.close_started()  # no collection inside the close (gc_tuning)
+            for sub in woken:
+                self._became_active(sub)
+                sub._wake.set()
         self._notify()
         return updated
 

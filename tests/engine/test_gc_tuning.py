@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import gc
 
+import pytest
+
 from nija_tg.engine import gc_tuning
 from tests.engine.test_daemon import add_user, make_daemon, until
 from tests.test_cli import run as cli
@@ -63,3 +65,86 @@ async def test_without_the_option_the_daemon_freezes_nothing(settings, db, vault
     finally:
         stop.set()
         await runner
+
+
+# --- collections between candle closes, not inside them -------------------------------
+
+
+@pytest.fixture
+def collector():
+    """The collector as gc_tuning sets it for the engine, restored afterwards."""
+    thresholds, enabled = gc.get_threshold(), gc.isenabled()
+    yield
+    gc_tuning.configure(thresholds, between_closes=False)
+    gc.set_threshold(*thresholds)
+    if enabled:
+        gc.enable()
+
+
+@pytest.mark.parametrize("lockstep", [True, False])
+async def test_no_collection_inside_a_close_the_due_one_after_it(collector, lockstep):
+    """While the loops work on a close automatic collection is off; once every loop is
+    done the collection the thresholds call for runs, and automatic collection is on
+    again (lockstep hub: after its settle hooks; the daemon's: when the last loop is
+    idle)."""
+    from tests.engine.test_market_data import ETH, LTC, TF, make
+
+    gc_tuning.configure((1_000, 20, 20))
+    hub, _, clock, eth = make(lockstep=lockstep)
+    during: list[bool] = []
+    junk: list[list[int]] = []
+
+    async def consumer(keys) -> None:
+        sub = hub.subscribe(keys)
+        try:
+            while True:
+                await sub.next_close()
+                during.append(gc.isenabled())
+                junk.extend([i] for i in range(3_000))  # over the threshold: collection due
+                await asyncio.sleep(0)
+                during.append(gc.isenabled())
+        finally:
+            sub.close()
+
+    tasks = [asyncio.create_task(consumer([ETH, LTC])), asyncio.create_task(consumer([ETH]))]
+    await hub.wait_for_subscribers(2)
+    collections = gc_tuning._Hold.collections
+    if lockstep:
+        await asyncio.wait_for(hub.run(asyncio.Event(), until_ms=eth[100].ts + 3 * TF), 30)
+    else:  # the closes one by one, as the daemon's hub polls them
+        for _ in range(3):
+            boundary = hub.next_boundary()
+            clock.set(boundary)
+            await hub.poll(boundary)
+            await asyncio.wait_for(hub._wait_for(hub._all_idle), 30)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert during and not any(during)  # never on while a loop worked on a close
+    assert gc.isenabled() and not gc_tuning.held()
+    assert gc_tuning._Hold.collections > collections  # the due ones ran between closes
+    assert gc.get_count()[0] < 1_000 + 500
+
+
+async def test_a_close_that_never_ends_turns_collection_back_on(collector, monkeypatch):
+    monkeypatch.setattr(gc_tuning, "MAX_HOLD_S", 0.05)
+    gc_tuning.configure()
+    gc_tuning.close_started()
+    assert gc_tuning.held() and not gc.isenabled()
+    await asyncio.sleep(0.2)  # no close_done: a loop stuck
+    assert not gc_tuning.held() and gc.isenabled()
+
+
+async def test_not_configured_nothing_is_held(collector):
+    gc_tuning.configure(between_closes=False)
+    gc_tuning.close_started()
+    assert not gc_tuning.held() and gc.isenabled()
+    assert gc_tuning.close_done() is None
+
+
+async def test_automatic_collection_off_already_is_left_off(collector):
+    gc_tuning.configure()
+    gc.disable()
+    gc_tuning.close_started()
+    assert not gc_tuning.held()
+    assert gc_tuning.close_done() is None and not gc.isenabled()
