@@ -21,6 +21,14 @@ the connection lost); ``refuse = True`` answers new connections HTTP 503 until s
 to False; ``frozen = True`` keeps sockets open but pushes nothing (a silent feed);
 ``pushed`` counts candle messages sent.
 
+Refused and unanswered subscribes (opt-in): ``refuse_subscribes = "text"`` answers every
+subscribe message with the venue's refusal carrying that error text (Kraken: ``"method":
+"subscribe", "success": false, "error": text``, its documented answer to a subscribe it
+does not take) and subscribes nothing; ``mute_subscribes = True`` takes a subscribe
+message without any answer or data (a subscribe lost on the way). Both count in
+``refused_subscribes`` / ``subscribes_received``; set back to None / False, the next
+subscribe is taken as usual.
+
 Subscribe floods: ``max_subscribes_per_s = n`` (default None: no limit) refuses a
 subscribe message that is more than the ``n``-th on its socket within the last second
 of real time, with the venue's own refusal (Kraken: ``"error": "Exceeded msg rate"``;
@@ -83,6 +91,8 @@ class CandleFeed:
         self.pushed = 0
         self.connections_made = 0
         self.max_subscribes_per_s: int | None = None
+        self.refuse_subscribes: str | None = None  # the error text of every refusal
+        self.mute_subscribes = False  # subscribes taken without an answer
         self.refused_subscribes = 0
         self.subscribes_received = 0
         self.conns: set[Conn] = set()

@@ -21,7 +21,10 @@ Wire format from Kraken's documentation (docs.kraken.com, Spot WebSocket v2, "Ca
 
 A subscribe over the feed's ``max_subscribes_per_s`` (emulator_ws.py) is refused per
 symbol: ``"success": false``, ``"error": "Exceeded msg rate"`` (Kraken's wording; its
-message rate has no published figure).
+message rate has no published figure). ``refuse_subscribes = text`` refuses every
+subscribe the same way with that error (Kraken's documented subscribe answer: ``method``,
+``success`` false, ``error``, ``symbol``, ``time_in``/``time_out``, the ``req_id`` echoed);
+``mute_subscribes`` answers nothing.
 
 Not covered: ``unsubscribe``, ``snapshot: false``, the other channels, and more than the
 last candle in the snapshot.
@@ -79,12 +82,18 @@ class KrakenOhlcFeed(CandleFeed):
         params = msg.get("params") or {}
         interval = params.get("interval", 1)
         flooded = self.flooded(conn)
+        if self.mute_subscribes:
+            return
+        refused = self.refuse_subscribes
         for symbol in params.get("symbol") or []:
             reply: dict[str, Any] = {"method": "subscribe", "time_in": now, "time_out": now}
             if req_id is not None:
                 reply["req_id"] = req_id
             if flooded:
                 reply |= {"success": False, "error": "Exceeded msg rate"}
+            elif refused is not None:
+                self.refused_subscribes += 1
+                reply |= {"success": False, "error": refused}
             elif params.get("channel") != "ohlc":
                 reply |= {"success": False, "error": "Channel not supported"}
             elif symbol not in PAIRS:

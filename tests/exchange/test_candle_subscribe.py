@@ -1,0 +1,96 @@
+"""A candle subscribe that Kraken refuses, or leaves unanswered, against the Kraken
+emulator's WebSocket v2 feed (nija_tg/exchange/ccxt_stream.py). Without the check,
+ccxt's Kraken client files the refusal under its ``req_id`` and ``watch_ohlcv`` waits
+for ever (the subscribe is never sent again on that socket); with it, the call raises a
+retryable error at once (refused) or after the bound (unanswered), and the next call
+subscribes again."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from nija_tg.core.errors import RetryableError
+from nija_tg.exchange.ccxt_gateway import CcxtGateway
+from nija_tg.exchange.ccxt_stream import SubscribeRefusedError, SubscribeUnansweredError
+from tests.fakes.kraken import KrakenEmulator
+
+REFUSAL = "Exceeded msg rate"  # Kraken's wording for a refused request rate
+
+
+async def pushed_until(gateway: CcxtGateway, symbol: str, ts: int) -> list[int]:
+    """Open times of the candles pushed until the one opening at ``ts`` came."""
+    seen: list[int] = []
+    while ts not in seen:
+        candles = await asyncio.wait_for(gateway.watch_ohlcv("kraken", symbol, "5m"), 10)
+        seen += [c.ts for c in candles]
+    return seen
+
+
+@pytest.fixture
+async def kraken():
+    async with KrakenEmulator() as emu:
+        rows = emu.candles["ETH/USD"]
+        emu.clock_ms = lambda: int(rows[400][0]) + 60_000
+        gateway = CcxtGateway(exchange_urls={"kraken": emu.base_url}, enable_rate_limit=False)
+        gateway.streams.subscribe_answer_s = 1.0
+        try:
+            yield emu, gateway
+        finally:
+            await gateway.close_all()
+
+
+async def test_a_refused_subscribe_raises_at_once_and_the_next_call_subscribes_again(
+    kraken, caplog
+):
+    emu, gateway = kraken
+    emu.ws.refuse_subscribes = REFUSAL
+    began = time.monotonic()
+    with pytest.raises(SubscribeRefusedError) as raised:
+        await asyncio.wait_for(gateway.watch_ohlcv("kraken", "ETH/USD", "5m"), 10)
+    assert time.monotonic() - began < 1.0  # the answer, not the bound
+    assert isinstance(raised.value, RetryableError) and REFUSAL in str(raised.value)
+    assert emu.ws.refused_subscribes == 1 and emu.ws.subscribed == set()
+    assert gateway.streams.refused[("kraken", "ETH/USD", "5m")] == 1
+    assert "subscribe refused (Exceeded msg rate)" in caplog.text
+    # refused again: sent again (same socket), refused again
+    with pytest.raises(SubscribeRefusedError):
+        await asyncio.wait_for(gateway.watch_ohlcv("kraken", "ETH/USD", "5m"), 10)
+    assert emu.ws.subscribes_received == 2 and emu.ws.connections_made == 1
+    emu.ws.refuse_subscribes = None  # the venue takes it now
+    candles = await asyncio.wait_for(gateway.watch_ohlcv("kraken", "ETH/USD", "5m"), 10)
+    assert [c.ts for c in candles] == [int(emu.candles["ETH/USD"][400][0])]
+    assert emu.ws.subscribed == {("ETH/USD", 5)} and emu.ws.connections_made == 1
+    # subscribed: the next call waits for the next push, no subscribe sent
+    emu.clock_ms = lambda: int(emu.candles["ETH/USD"][401][0]) + 1_000
+    await pushed_until(gateway, "ETH/USD", int(emu.candles["ETH/USD"][401][0]))
+    assert emu.ws.subscribes_received == 3
+
+
+async def test_an_unanswered_subscribe_raises_after_the_bound_and_is_sent_again(kraken):
+    emu, gateway = kraken
+    emu.ws.mute_subscribes = True
+    began = time.monotonic()
+    with pytest.raises(SubscribeUnansweredError):
+        await asyncio.wait_for(gateway.watch_ohlcv("kraken", "ETH/USD", "5m"), 10)
+    assert 0.9 <= time.monotonic() - began < 5.0
+    assert gateway.streams.unanswered[("kraken", "ETH/USD", "5m")] == 1
+    emu.ws.mute_subscribes = False
+    candles = await asyncio.wait_for(gateway.watch_ohlcv("kraken", "ETH/USD", "5m"), 10)
+    assert [c.ts for c in candles] == [int(emu.candles["ETH/USD"][400][0])]
+    assert emu.ws.subscribes_received == 2 and emu.ws.connections_made == 1
+
+
+async def test_one_refused_market_leaves_the_others_on_the_socket(kraken):
+    """Refusals are per request: BTC/USD refused, ETH/USD (already pushing) goes on."""
+    emu, gateway = kraken
+    first = await asyncio.wait_for(gateway.watch_ohlcv("kraken", "ETH/USD", "5m"), 10)
+    assert first
+    emu.ws.refuse_subscribes = REFUSAL
+    with pytest.raises(SubscribeRefusedError):
+        await asyncio.wait_for(gateway.watch_ohlcv("kraken", "BTC/USD", "5m"), 10)
+    emu.clock_ms = lambda: int(emu.candles["ETH/USD"][401][0]) + 1_000
+    await pushed_until(gateway, "ETH/USD", int(emu.candles["ETH/USD"][401][0]))
+    assert emu.ws.subscribed == {("ETH/USD", 5)} and emu.ws.connections_made == 1
