@@ -9,17 +9,18 @@ others; USD-like cash at par); a paper account without a connected exchange runs
 symbol's quote (a swap's settle currency). ``tests/core/test_account_currency.py``
 checks these tables agree with the engine's.
 
-Precision: no market info is stored, so the step is read off the prices themselves, as
-the exchange returned them (a fill's price is stored as its exact decimal; a paper fill
-is rounded to the market's step): the most decimal places among a market's prices. A
-float from the exchange drops trailing zeros (65,000.10 arrives as 65000.1), so one price
-may show fewer places than the market has; the most among several is the best estimate.
+Precision: no market info is stored, so the step is read off the prices themselves: the
+most decimal places among a market's stored prices. A float from the exchange drops
+trailing zeros (2,500.10 arrives as 2500.1; a paper fill rounded to the step is
+normalised the same way), so the engine writes a fill's price with the places of the
+market's step when it knows it (``at_step``: 2500.1 at a 0.01 step is stored as
+``2500.10``, the same value): one fill is then enough to show the market's precision.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 USD_QUOTED = frozenset({"kraken", "coinbase"})
 PAPER_EXCHANGE = "kraken"
@@ -53,6 +54,22 @@ def cash_currency(lines: Iterable[tuple[str, Decimal | None]]) -> str | None:
         if best is None or total > best[0]:
             best = (total, currency)
     return None if best is None else best[1]
+
+
+def at_step(price: Decimal, step: Decimal | None) -> Decimal:
+    """``price`` written with as many decimal places as ``step`` has when it has fewer
+    (``2500.1`` at a ``0.01`` step -> ``2500.10``, ``65000`` at ``0.1`` -> ``65000.0``): the
+    same value, so its text keeps the market's precision. Unchanged when the step is
+    unknown or the price already has as many places or more (it is not on the step)."""
+    if step is None or not step.is_finite() or step <= 0 or not price.is_finite():
+        return price
+    want = step.normalize().as_tuple().exponent
+    have = price.as_tuple().exponent
+    assert isinstance(want, int) and isinstance(have, int)
+    if want >= 0 or have <= want or -want > MAX_PLACES:
+        return price
+    with localcontext(prec=60):
+        return price.quantize(Decimal(1).scaleb(want))
 
 
 def price_step(prices: Iterable[Decimal | None]) -> Decimal | None:

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from nija_tg.core.account_currency import at_step
 from nija_tg.core.events import Fill, StopHit
 from nija_tg.core.models import FillInfo, MarketInfo, OrderState, Side
 from nija_tg.engine.bookkeeping import FillEffect, book_fill, book_fill_later, fee_in_quote
@@ -150,6 +151,7 @@ async def record_fills(
     ``none_recorded``: see ``new_fills``."""
     inserted: list[tuple[FillInfo, Decimal, FillEffect]] = []
     for f in await new_fills(tx, user_id, mode, order, state, none_recorded):
+        f = replace(f, price=at_step(f.price, facts.price_step))  # keeps the market's places
         fill_id = await fills_repo.insert(tx, user_id, order.order_id, order.exchange_id, f)
         if fill_id is None:
             continue
@@ -207,6 +209,7 @@ async def record_fills_later(
         if f.trade_id in seen:  # a trade listed twice is recorded once
             continue
         seen.add(f.trade_id)
+        f = replace(f, price=at_step(f.price, facts.price_step))  # keeps the market's places
         fee_q = fee_in_quote(f.fee, f.fee_currency, facts.base, f.price)
         effect = book_fill_later(
             tx,

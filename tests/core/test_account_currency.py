@@ -39,3 +39,17 @@ def test_price_step_is_the_most_places_the_prices_show():
     assert ac.price_step([Decimal("1") / Decimal("3")]) is None
     assert ac.price_step([None]) is None and ac.price_step([]) is None
     assert ac.price_step([Decimal("1e-05")]) == Decimal("0.00001")
+
+
+def test_at_step_writes_the_markets_places_without_changing_the_value():
+    two = Decimal("0.01")
+    assert str(ac.at_step(Decimal(str(2500.10)), two)) == "2500.10"  # a float's lost zero
+    assert str(ac.at_step(Decimal("65000"), Decimal("0.1"))) == "65000.0"
+    assert ac.price_step([ac.at_step(Decimal("2500.1"), two)]) == two  # one fill is enough
+    # more places than the step (not on it), no step, a whole-number step: unchanged
+    assert str(ac.at_step(Decimal("2500.123"), two)) == "2500.123"
+    assert str(ac.at_step(Decimal("2500.1"), None)) == "2500.1"
+    assert str(ac.at_step(Decimal("2510"), Decimal("10"))) == "2510"
+    assert str(ac.at_step(Decimal("1.2"), Decimal("0.05"))) == "1.20"
+    for price in ("2500.1", "65000", "2500.123", "1e3"):
+        assert ac.at_step(Decimal(price), two) == Decimal(price)

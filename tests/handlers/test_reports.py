@@ -10,6 +10,7 @@ from telegram.ext import CommandHandler
 
 from nija_tg.core.models import (
     FillInfo,
+    OrderState,
     OrderStatus,
     OrderType,
     Role,
@@ -18,6 +19,7 @@ from nija_tg.core.models import (
     UserStatus,
 )
 from nija_tg.core.trading_gate import TradingSwitch
+from nija_tg.engine.execution_record import MarketFacts, record_fills
 from nija_tg.handlers.callback_data import RefreshButton, TradeButton
 from nija_tg.handlers.reports import send_dashboard
 from nija_tg.messages import text as fmt
@@ -446,6 +448,37 @@ async def test_users_totals_per_currency_never_added_together(bot):
         "balance 1,000.00 USD, 12,345.68 USDT · P&amp;L today -10.50 USD 🔴, +345.68 USDT 🟢"
     ) in page
     assert "13,345.68" not in page and "335.18" not in page  # no sum across currencies
+
+
+async def test_one_fill_shows_the_markets_precision(bot):
+    """A market with a single fill: the exchange's float drops the price's trailing zero
+    (2,500.10 arrives as 2500.1), the engine records it with the places of the market's
+    step (0.01), so /trades and /positions show 2,500.10, not 2,500.1."""
+    await register(bot, TRADER)
+    db = db_of(bot)
+    ts = int(time.time() * 1000)
+    quoted = Decimal(str(2500.10))  # what ccxt's float gives: Decimal('2500.1')
+    assert str(quoted) == "2500.1"
+    async with db.transaction() as tx:
+        order = await orders.insert(
+            tx, user_id=TRADER, client_order_id="njprecision00000001", exchange_id="kraken",
+            mode="paper", symbol="SOL/USD", side=Side.BUY, type=OrderType.MARKET,
+            amount=Decimal(2), status=OrderStatus.SUBMITTED,
+        )  # fmt: skip
+        trade = FillInfo("t1", "SOL/USD", Side.BUY, Decimal(2), quoted, Decimal("0.5"), "USD", ts)
+        state = OrderState(
+            "x1", order.client_order_id, "SOL/USD", Side.BUY, OrderType.MARKET,
+            OrderStatus.FILLED, Decimal(2), Decimal(2), fills=(trade,),
+        )  # fmt: skip
+        facts = MarketFacts(spot=True, base="SOL", quote="USD", price_step=Decimal("0.01"))
+        recorded = await record_fills(
+            tx, user_id=TRADER, mode="paper", order=order, state=state, facts=facts,
+            session_id=None,
+        )  # fmt: skip
+    assert recorded == 1
+    trades = await bot.say(TRADER, "/trades")
+    assert "BUY 2 SOL/USD @ 2,500.10 ·" in trades
+    assert "<b>SOL/USD</b> LONG 2 @ 2,500.10" in await bot.say(TRADER, "/positions")
 
 
 async def test_prices_at_the_markets_precision(bot):
