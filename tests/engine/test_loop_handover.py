@@ -79,8 +79,13 @@ class HeldKrakenLive(KrakenLive):
 
 
 @pytest.fixture
-async def rig(settings, db, vault):
-    r = HeldKrakenLive(settings, db, vault, UID, drain_s=DRAIN_S)
+def drain_s() -> float:
+    return DRAIN_S
+
+
+@pytest.fixture
+async def rig(settings, db, vault, drain_s):
+    r = HeldKrakenLive(settings, db, vault, UID, drain_s=drain_s)
     r.emu = HeldKraken()
     r.emu.clock_ms = r.clock.now_ms
     yield r
@@ -116,24 +121,29 @@ async def stop_and_start_while_held(rig: KrakenLive) -> None:
     rig.clock.set(rig.clock.now_ms() + TF)
     assert await until(emu.holding.is_set, 10), "no order went out"
     reconciler = rig.daemon.reconciler
-    old = reconciler.slots[UID].task
-    assert old is not None
+    old, old_loop = reconciler.slots[UID].task, rig.loop
+    assert old is not None and old_loop is not None
     await set_trading(rig, False)
     assert await until(lambda: old.done() or old.cancelling() > 0, 5), "the loop was not stopped"
-    await asyncio.sleep(DRAIN_S + 0.2)  # past the loop's own drain time
+    await asyncio.sleep(0.5)  # time for the loop to end, were it let go at once
     await set_trading(rig, True)
     assert await until(lambda: UID in reconciler.desired, 5)
     await asyncio.sleep(HOLD_S)  # time for a second loop to start and reach the exchange
     emu.release.set()
     # the held step ends, then the next loop starts and subscribes
-    assert await until(lambda: rig.loop is not None and rig.hub.subscribers == 1, 10)
+    assert await until(lambda: rig.loop not in (None, old_loop) and rig.hub.subscribers == 1, 10)
     assert await until(lambda: rig.loop.executor is not None, 10)
 
 
-async def test_exit_in_flight_is_recorded_once_and_the_next_loop_waits_for_it(rig):
+@pytest.mark.parametrize("drain_s", [DRAIN_S, 4.0])
+async def test_exit_in_flight_is_recorded_once_and_the_next_loop_waits_for_it(rig, drain_s):
     """Enter on one candle, exit on the next: the exit's answer is held while the user
     stops and starts trading. The next loop starts only after the exit was recorded:
-    one exit order, its fill, no position, one trade counted in the session it closed."""
+    one exit order, its fill, no position, one trade counted in the session it closed.
+    With a drain time longer than the hold (4 s) the loop itself waits for its step
+    before it closes its session (the reconciler's repeated cancels do not cut that
+    wait short); with a shorter one (0.3 s) the session is closed first, and the daemon
+    still waits for the step before the next loop starts."""
     await rig.start(risk(FLIPFLOP, FlipFlopParams(period=2, phase=0, stop_pct=3.0)))
     for _ in range(4):
         await rig.step()
@@ -169,6 +179,10 @@ async def test_exit_in_flight_is_recorded_once_and_the_next_loop_waits_for_it(ri
     by_id = {s["session_id"]: s for s in sessions}
     closed = by_id[first_session]
     assert closed["status"] == "stopped"
+    if drain_s > HOLD_S + 1.0:
+        assert closed["ended_at"] >= exit_order["updated_at"]  # closed after the exit
+    else:
+        assert closed["ended_at"] < exit_order["updated_at"]  # the drain time ran out
     assert (closed["trades"], closed["wins"] + closed["losses"]) == (1, 1)
     assert Decimal(closed["pnl"]) == Decimal(fills[0]["realized_pnl"])
     assert sum(s["trades"] for s in sessions) == 1
