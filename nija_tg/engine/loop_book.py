@@ -291,12 +291,7 @@ class LoopBook:
         equity point (``point``: False for a snapshot refreshed after fills, one point
         per close)."""
         ctx = self.ctx
-        last: dict[str, Any] | None = None
-        if signals:
-            last = {
-                s: {"action": str(g.action), "confidence": g.confidence, "reason": g.reason}
-                for s, g in signals.items()
-            }
+        last = loop_store.signals_view(signals)  # shared by users with the same signals
         snap = loop_store.snapshot_of(
             equity=ctx.equity if equity is None else equity,
             balances=balances,

@@ -14,11 +14,39 @@ from decimal import Decimal
 from typing import Any
 
 from nija_tg.core.models import BalanceLine
+from nija_tg.core.signals import Signal
 from nija_tg.storage import snapshots
 from nija_tg.storage.db import Database, Transaction
 from nija_tg.storage.positions import PositionRow
 
 load_snapshot = snapshots.get
+
+
+# (symbol, id(signal)) of a close's signals -> (those signals, their view): every user
+# whose loop got the same signal objects from the hub (one per distinct strategy input)
+# shares one view, so the snapshots' JSON of it is made once (``snapshots.save_many``)
+_SIGNAL_VIEWS: dict[tuple[tuple[str, int], ...], tuple[tuple[Signal, ...], dict]] = {}
+SIGNAL_VIEWS_KEPT = 4096
+
+
+def signals_view(signals: dict[str, Signal]) -> dict[str, dict[str, Any]] | None:
+    """The snapshot's ``last_signal`` of a close's signals (symbol -> action, confidence,
+    reason; None without any). The same signal objects give the same dict object: it is
+    shared between users and must not be changed."""
+    if not signals:
+        return None
+    key = tuple((symbol, id(g)) for symbol, g in signals.items())
+    hit = _SIGNAL_VIEWS.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], signals.values(), strict=True)):
+        return hit[1]  # the same objects (kept alive by the entry: their ids are theirs)
+    view = {
+        s: {"action": str(g.action), "confidence": g.confidence, "reason": g.reason}
+        for s, g in signals.items()
+    }
+    if len(_SIGNAL_VIEWS) >= SIGNAL_VIEWS_KEPT:
+        _SIGNAL_VIEWS.clear()
+    _SIGNAL_VIEWS[key] = (tuple(signals.values()), view)
+    return view
 
 
 def balances_view(balances: list[BalanceLine]) -> list[dict[str, str]]:

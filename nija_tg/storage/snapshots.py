@@ -47,13 +47,27 @@ _SAVE = (
 )
 
 
-def _save_params(user_id: int, snap: Snapshot, updated_at: float) -> tuple:
+def _save_params(
+    user_id: int, snap: Snapshot, updated_at: float, texts: dict[int, str] | None = None
+) -> tuple:
+    """``texts``: id(last_signal) -> its JSON, for snapshots that share one signal dict
+    (every user of a close with the same signals: ``loop_store.signals_view``), kept by
+    the caller while every snapshot is alive (so the ids are theirs)."""
+    last = snap.last_signal
+    if last is None:
+        last_text = None
+    elif texts is None:
+        last_text = _json(last)
+    else:
+        last_text = texts.get(id(last))
+        if last_text is None:
+            last_text = texts[id(last)] = _json(last)
     return (
         user_id,
         _s(snap.equity),
         _json(snap.balances),
         _json(snap.positions),
-        None if snap.last_signal is None else _json(snap.last_signal),
+        last_text,
         _s(snap.start_of_day_equity),
         _s(snap.peak_equity),
         snap.day,
@@ -70,8 +84,9 @@ async def save_many(tx: Transaction, snaps: dict[int, Snapshot]) -> None:
     """Replace the snapshots of many users in a few multi-row statements (user id -> snapshot;
     ``updated_at`` is the snapshot's own, or now when it has none)."""
     now = time.time()
+    texts: dict[int, str] = {}  # a signal dict shared by many snapshots: encoded once
     await tx.insert_many(
-        _SAVE, [_save_params(uid, s, s.updated_at or now) for uid, s in snaps.items()]
+        _SAVE, [_save_params(uid, s, s.updated_at or now, texts) for uid, s in snaps.items()]
     )
 
 

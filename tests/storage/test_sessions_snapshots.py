@@ -112,3 +112,27 @@ async def test_equity_history_append_read_prune(two_users):
         assert await snapshots.prune_equity(tx, A, before=250) == 2
     assert await snapshots.equity_history(db, A) == [(300, Decimal(12))]
     assert await snapshots.equity_history(db, B) == [(150, Decimal(999))]
+
+
+async def test_save_many_encodes_a_shared_signal_dict_once_and_stores_it_for_each(
+    two_users,
+):
+    """Snapshots sharing one last_signal dict (users with the same signals) store the
+    same text as each would alone; a different dict its own."""
+    db, a, b = two_users, A, B
+    shared = {"ETH/USD": {"action": "hold", "confidence": 0.0, "reason": "flat"}}
+    other = {"ETH/USD": {"action": "exit", "confidence": 1.0, "reason": "down"}}
+    snaps = {
+        a: Snapshot(equity=Decimal("1.5"), last_signal=shared),
+        b: Snapshot(equity=Decimal(2), last_signal=shared),
+    }
+    async with db.transaction() as tx:
+        await snapshots.save_many(tx, snaps)
+    for uid in (a, b):
+        assert (await snapshots.get(db, uid)).last_signal == shared
+    rows = await db.fetchall("SELECT user_id, last_signal FROM snapshots ORDER BY user_id")
+    assert [r["last_signal"] for r in rows] == [snapshots._json(shared)] * 2
+    async with db.transaction() as tx:
+        await snapshots.save_many(tx, {a: Snapshot(last_signal=other), b: snaps[b]})
+    assert (await snapshots.get(db, a)).last_signal == other
+    assert (await snapshots.get(db, b)).last_signal == shared
