@@ -214,7 +214,7 @@ class Executor:
             log.info("user %s: %s %s not processed; sending it again", self.user_id,
                      draft.purpose, draft.symbol)  # fmt: skip
             result = await self._submit_once(draft)
-        return replace(result, attempts=attempt + 1)
+        return result if attempt == 0 else replace(result, attempts=attempt + 1)
 
     async def _submit_once(self, draft: OrderDraft) -> ExecutionResult:
         if draft.amount <= 0:

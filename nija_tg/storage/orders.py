@@ -19,7 +19,7 @@ from nija_tg.core.models import (
     OrderType,
     Side,
 )
-from nija_tg.storage.db import Batched, Database, Reader, Returned, Transaction
+from nija_tg.storage.db import Batched, Database, Reader, Transaction
 
 UNRESOLVED = (OrderStatus.INTENT, OrderStatus.SUBMITTED, OrderStatus.OPEN)
 
@@ -233,14 +233,41 @@ async def insert_soon(
         returned=True,
     )
     assert slot is not None
-    return _returned_row(slot)
-
-
-def _returned_row(slot: Returned) -> OrderRow:
-    row = _row(slot.row)
-    if row is None:
+    r = slot.row
+    if r is None:
         raise RuntimeError("the order's insert returned no row")
-    return row
+    # the row as inserted: the returned id, the rest as written (the values are ours;
+    # nothing is parsed back: ~15 us an order)
+    return OrderRow(
+        r["order_id"],
+        user_id,
+        client_order_id,
+        exchange_id,
+        mode,
+        symbol,
+        side,
+        type,
+        Decimal(params[7]),
+        _opt(params[8]),
+        purpose,
+        status,
+        None,
+        _ZERO,
+        None,
+        _ZERO,
+        None,
+        session_id,
+        bool(reduce_only),
+        position_side,
+        params[-2],
+        params[-1],
+        _opt(params[15]),
+        _opt(params[16]),
+        None,
+    )
+
+
+_ZERO = Decimal(0)
 
 
 def _moved(

@@ -47,6 +47,41 @@ def state(status: OrderStatus, filled: str, **kw) -> OrderState:
     )  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {
+            "type": OrderType.LIMIT,
+            "price": Decimal("100.50"),
+            "reduce_only": True,
+            "position_side": "LONG",
+            "trigger_price": Decimal("99.0"),
+            "stop_price": Decimal("98.10"),
+            "purpose": "stop",
+        },
+    ],
+)
+async def test_insert_soon_returns_the_row_as_stored(two_users, extra):
+    """The row insert_soon returns (built from the values it wrote and the returned id)
+    is the row a read gives, field for field."""
+    db = two_users
+    fields = {
+        "user_id": A,
+        "client_order_id": f"soon{len(extra)}",
+        "exchange_id": "kraken",
+        "mode": "paper",
+        "symbol": "ETH/USD",
+        "side": Side.SELL,
+        "type": OrderType.MARKET,
+        "amount": Decimal("0.12340"),
+        **extra,
+    }
+    row = await orders.insert_soon(db, **fields)
+    assert row == await orders.get(db, A, row.order_id)
+    assert row.status is OrderStatus.SUBMITTED
+
+
 async def test_order_row_round_trip_and_migration_columns(two_users):
     db = two_users
     oid = await new_order(db, A, "c1", reduce_only=True, position_side="LONG", purpose="exit")
