@@ -40,12 +40,21 @@ def same_columns(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     return True
 
 
+def hub_window(frame: pd.DataFrame, window: int, i: int) -> pd.DataFrame:
+    """The hub's window at candle ``i``'s close as the hub hands it over: the last
+    ``window`` candles, already normal (``normalise_frame`` returns it as it is, so
+    neither side below spends its time re-checking and copying the candles)."""
+    rows = frame.iloc[max(0, i - window + 1) : i + 1].reset_index(drop=True)
+    assert normalise_frame(rows) is rows
+    return rows
+
+
 def live_signals(frame: pd.DataFrame, params, window: int, i: int) -> list[tuple]:
     """What the hub computes at candle ``i``'s close, for every position and short
     permission; its indicator frame checked bitwise against pandas-ta's."""
-    rows = frame.iloc[max(0, i - window + 1) : i + 1]
+    rows = hub_window(frame, window, i)
     prepared = STRAT.prepare(rows, params)
-    reference = STRAT.compute_pandas_ta(normalise_frame(rows), params)
+    reference = STRAT.compute_pandas_ta(rows, params)
     assert same_columns(prepared.frame, reference), i
     return [
         key(STRAT.evaluate(prepared, pos, params=params, allow_short=short))
@@ -63,6 +72,7 @@ def series_signals(series, i: int) -> list[tuple]:
 
 
 def check(frame: pd.DataFrame, params, window: int, rows) -> int:
+    frame = normalise_frame(frame)
     series = STRAT.series(frame, params, window)
     entries = 0
     for i in rows:
