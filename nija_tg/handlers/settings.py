@@ -40,11 +40,7 @@ def page_markup(view: SettingsView, page: str) -> InlineKeyboardMarkup | None:
             notify = SettingsPageButton("notify").pack()
             rows.append([InlineKeyboardButton(say.NOTIFY_BUTTON, callback_data=notify)])
         return InlineKeyboardMarkup(rows)
-    buttons = [
-        pick_button(li.label, li.name, li.locked)
-        for li in say.page_lines(view, page)
-        if li.name != "allowed_pairs"
-    ]
+    buttons = [pick_button(li) for li in say.page_lines(view, page) if li.name != "allowed_pairs"]
     rows = [[b for b in buttons[i : i + 2] if b is not None] for i in range(0, len(buttons), 2)]
     if page == "risk":
         rows.append(

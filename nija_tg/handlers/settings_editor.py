@@ -20,16 +20,16 @@ from nija_tg.handlers.callback_data import (
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.settings_common import caller_id, edit_in_place, plain, service
 from nija_tg.messages import settings as say
-from nija_tg.services.settings_service import Option, SettingEditor
+from nija_tg.services.settings_service import Option, SettingEditor, SettingLine
 
 
-def pick_button(label: str, name: str, locked: bool) -> InlineKeyboardButton | None:
+def pick_button(line: SettingLine) -> InlineKeyboardButton | None:
     """The overview's button of one setting (None if its name cannot be packed)."""
     try:
-        data = SettingPickButton(name).pack()
+        data = SettingPickButton(line.name).pack()
     except CallbackDataError:
         return None
-    return InlineKeyboardButton(say.pick_button(label, locked), callback_data=data)
+    return InlineKeyboardButton(say.pick_button(line), callback_data=data)
 
 
 def _button(option: Option, name: str) -> InlineKeyboardButton | None:
@@ -78,7 +78,7 @@ async def put(update: Update, context: BotContext, button: SettingValueButton) -
         await query.answer(plain(exc.user_message), show_alert=True)
         return
     editor = await settings.editor(caller_id(context), change.name)
-    await query.answer(plain(say.saved_toast(editor.line.label, change)))
+    await query.answer(plain(say.saved_toast(editor.line, change)))
     await edit_in_place(update, say.editor(editor, change), editor_markup(editor))
 
 

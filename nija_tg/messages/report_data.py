@@ -431,17 +431,32 @@ class HealthChange(Protocol):
 # --- settings --------------------------------------------------------------------------------
 
 
+class SettingAllowed(Protocol):
+    """What a setting accepts (``settings_service.Allowed``)."""
+
+    @property
+    def kind(self) -> str: ...  # "range" | "on_off" | "either" | "one_of" | "pairs"
+    @property
+    def lo(self) -> Decimal | None: ...
+    @property
+    def hi(self) -> Decimal | None: ...
+    @property
+    def whole(self) -> bool: ...
+    @property
+    def choices(self) -> Sequence[str] | None: ...
+
+
 class SettingLine(Protocol):
-    """One setting (``settings_service.SettingLine``)."""
+    """One setting (``settings_service.SettingLine``): data, worded by the renderer."""
 
     @property
     def name(self) -> str: ...
     @property
-    def label(self) -> str: ...
+    def value(self) -> Any: ...  # as stored: Decimal, int, bool, str, tuple of assets
     @property
-    def value(self) -> str: ...
+    def unit(self) -> str: ...  # "usd" | "%" | "x" | ""
     @property
-    def allowed(self) -> str: ...
+    def allowed(self) -> SettingAllowed: ...
     @property
     def section(self) -> str: ...
     @property
@@ -458,19 +473,29 @@ class SettingsView(Protocol):
 
 
 class SettingChange(Protocol):
-    """``settings_service.Change``: values as the user reads them."""
+    """``settings_service.Change``: the values as stored, with their unit."""
 
     @property
     def name(self) -> str: ...
     @property
-    def old(self) -> str: ...
+    def old(self) -> Any: ...
     @property
-    def new(self) -> str: ...
+    def new(self) -> Any: ...
+    @property
+    def unit(self) -> str: ...
 
 
 class SettingOption(Protocol):
+    """``settings_service.Option``: a value the editor offers."""
+
     @property
-    def label(self) -> str: ...
+    def value(self) -> str: ...
+    @property
+    def kind(self) -> str: ...  # "step" | "preset" | "choice"
+    @property
+    def delta(self) -> Decimal | None: ...
+    @property
+    def preset(self) -> str | None: ...
     @property
     def current(self) -> bool: ...
 

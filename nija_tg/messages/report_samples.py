@@ -327,11 +327,20 @@ class HealthChange:
 
 
 @dataclass(frozen=True)
+class SettingAllowed:
+    kind: str
+    lo: D | None = None
+    hi: D | None = None
+    whole: bool = False
+    choices: tuple[str, ...] | None = ()
+
+
+@dataclass(frozen=True)
 class SettingLine:
     name: str
-    label: str
-    value: str
-    allowed: str
+    value: Any
+    unit: str
+    allowed: SettingAllowed
     section: str = "risk"
     locked: bool = False
 
@@ -346,14 +355,17 @@ class SettingsView:
 @dataclass(frozen=True)
 class SettingChange:
     name: str
-    old: str
-    new: str
+    old: Any
+    new: Any
+    unit: str = ""
 
 
 @dataclass(frozen=True)
 class SettingOption:
-    label: str
-    value: str = ""
+    value: str
+    kind: str = "choice"
+    delta: D | None = None
+    preset: str | None = None
     current: bool = False
 
 
@@ -601,35 +613,50 @@ HEALTH_LATE = HealthReport(
 HEALTH_NEVER = HealthReport(now=NOW, engine=None, problems=(Problem("engine", "never reported"),))
 
 RISK_LINES = (
-    SettingLine("max_position_usd", "Max position", "250 USD", "10 to 5,000 USD"),
-    SettingLine("daily_loss_limit_usd", "Daily loss limit", "100 USD", "10 to 1,000 USD"),
-    SettingLine("max_drawdown_pct", "Max drawdown", "20%", "5% to 30% (admin bound)", locked=True),
-    SettingLine("leverage_cap", "Leverage cap", "3x", "1x to 5x"),
-    SettingLine("allowed_pairs", "Pairs", "ETH, BTC, SOL", "assets the exchange lists"),
-    SettingLine("strategy", "Strategy", "adx_trend", "adx_trend", section="strategy"),
-    SettingLine("strategy.adx_min", "ADX minimum", "25", "10 to 50", section="strategy"),
-    SettingLine("strategy.<odd>", "Odd <label> & co", "x<y", "anything", section="strategy"),
-)
+    SettingLine("max_position_usd", D(250), "usd", SettingAllowed("range", D(10), D(5000))),
+    SettingLine("daily_loss_usd", D(100), "usd", SettingAllowed("range", D(10), D(1000))),
+    SettingLine("max_drawdown_pct", D(20), "%", SettingAllowed("range", D(5), D(30)), locked=True),
+    SettingLine("leverage_cap", 3, "x", SettingAllowed("range", D(1), D(5), whole=True)),
+    SettingLine("allowed_pairs", ("ETH", "BTC", "SOL"), "", SettingAllowed("pairs", choices=None)),
+    SettingLine("strategy", "adx_trend", "", SettingAllowed("one_of", choices=("adx_trend",)),
+                section="strategy"),
+    SettingLine("strategy.adx_min", 25, "", SettingAllowed("range", D(10), D(50), whole=True),
+                section="strategy"),
+    SettingLine("strategy.<odd>", "x<y", "", SettingAllowed("one_of", choices=("x<y", "a&b")),
+                section="strategy"),
+)  # fmt: skip
 SETTINGS = SettingsView(RISK_LINES)
 SETTINGS_TRADE_ONLY = SettingsView(RISK_LINES, trade_only=True)
 SETTINGS_READ_ONLY = SettingsView(RISK_LINES, read_only=True)
 EDITOR = SettingEditor(
     RISK_LINES[0],
-    steps=(SettingOption("-50"), SettingOption("+50"), SettingOption("+250")),
-    values=(SettingOption("100"), SettingOption("250", current=True), SettingOption("500")),
+    steps=(
+        SettingOption("200", "step", delta=D(-50)),
+        SettingOption("300", "step", delta=D(50)),
+        SettingOption("500", "step", delta=D(250)),
+    ),
+    values=(
+        SettingOption("100", "preset", preset="conservative"),
+        SettingOption("250", "preset", preset="moderate", current=True),
+        SettingOption("500", "preset", preset="aggressive"),
+    ),
 )
 EDITOR_LOCKED = SettingEditor(RISK_LINES[2])
 EDITOR_PAIRS = SettingEditor(RISK_LINES[4])
-CHANGE = SettingChange("max_position_usd", "250 USD", "300 USD")
+CHANGE = SettingChange("max_position_usd", D(250), D(300), "usd")
 EDITOR_SAVED = SettingEditor(
-    SettingLine("max_position_usd", "Max position", "300 USD", "10 to 5,000 USD"),
+    SettingLine("max_position_usd", D(300), "usd", SettingAllowed("range", D(10), D(5000))),
     steps=EDITOR.steps,
-    values=(SettingOption("100"), SettingOption("250"), SettingOption("500")),
+    values=(
+        SettingOption("100", "preset", preset="conservative"),
+        SettingOption("250", "preset", preset="moderate"),
+        SettingOption("500", "preset", preset="aggressive"),
+    ),
 )
-NO_CHANGE = SettingChange("max_position_usd", "250 USD", "250 USD")
+NO_CHANGE = SettingChange("max_position_usd", D(250), D(250), "usd")
 PRESET_CHANGES = [
-    SettingChange("max_position_usd", "250 USD", "100 USD"),
-    SettingChange("leverage_cap", "3x", "2x"),
+    SettingChange("max_position_usd", D(250), D(100), "usd"),
+    SettingChange("leverage_cap", 3, 2, "x"),
 ]
 PAIRS_VIEW = PairsView(("ETH", "BTC", "SOL"), None, ("USD", "USDT"))
 PAIRS_PERMITTED = PairsView(("ETH",), ("ETH", "BTC", "<SOL>"), ("USD",))

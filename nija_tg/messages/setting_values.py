@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from nija_tg.messages import report_data as rd
+
 LABELS = {
     "max_position_usd": "Max position size",
     "max_open_positions": "Max open positions",
@@ -92,6 +94,20 @@ def pairs_range(permitted: Iterable[str] | None) -> str:
     if permitted is None:
         return ANY_PAIRS
     return "from " + ", ".join(sorted(permitted)) + " (see /pairs)"
+
+
+def allowed(spec: rd.SettingAllowed, unit: str = "") -> str:
+    """What a setting accepts (``settings_service.Allowed``): ``whole number 1 to 10``,
+    ``on or off``, ``one-way or hedge``, ``one of: a, b``, the pairs' range."""
+    if spec.kind == "range" and spec.lo is not None and spec.hi is not None:
+        return numeric_range(spec.lo, spec.hi, spec.whole, unit)
+    if spec.kind == "on_off":
+        return ON_OR_OFF
+    if spec.kind == "either":
+        return either(spec.choices or ())
+    if spec.kind == "pairs":
+        return pairs_range(spec.choices)
+    return one_of(spec.choices or ())
 
 
 def step_label(up: bool, delta: Decimal, target: str) -> str:

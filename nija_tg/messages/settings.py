@@ -1,12 +1,15 @@
 """Every word of /settings (the overview, the strategy page, the one-setting editor),
-/set, /preset, /pairs and /notify. Values arrive as the settings service words them
-(``SettingLine.value``, ``Change.old``/``new``); this module escapes them."""
+/set, /preset, /pairs and /notify. The settings service returns data (a setting's name,
+its value as stored with its unit, what it accepts; a change's old and new values; an
+editor option's value and kind); this module words it with ``setting_values`` and
+escapes it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 from nija_tg.messages import report_data as rd
+from nija_tg.messages import setting_values as values
 from nija_tg.messages.text import esc
 
 VIEWER_REFUSAL = (
@@ -41,9 +44,29 @@ def page_lines(view: rd.SettingsView, page: str) -> list[rd.SettingLine]:
     return [li for li in view.lines if li.section == "strategy" and li.name != "strategy"]
 
 
+def _label(name: str) -> str:
+    """A setting's label: a risk setting's (``Max position size``), a strategy
+    parameter's name in words (``strategy.fast_period`` -> ``fast period``)."""
+    if name.startswith("strategy."):
+        return values.param_label(name.removeprefix("strategy."))
+    return values.label(name)
+
+
+def _value(line: rd.SettingLine) -> str:
+    return values.value_text(line.value, line.unit)
+
+
+def _allowed(line: rd.SettingLine) -> str:
+    return values.allowed(line.allowed, line.unit)
+
+
+def _old_new(change: rd.SettingChange) -> tuple[str, str]:
+    return values.value_text(change.old, change.unit), values.value_text(change.new, change.unit)
+
+
 def _line(line: rd.SettingLine) -> str:
     lock = " 🔒" if line.locked else ""
-    return f"• {esc(line.label)}: <b>{esc(line.value)}</b>{lock}"
+    return f"• {esc(_label(line.name))}: <b>{esc(_value(line))}</b>{lock}"
 
 
 def settings_page(view: rd.SettingsView, page: str, *, command: bool = False) -> str:
@@ -60,9 +83,9 @@ def settings_page(view: rd.SettingsView, page: str, *, command: bool = False) ->
     return "\n".join(parts)
 
 
-def pick_button(label: str, locked: bool) -> str:
+def pick_button(line: rd.SettingLine) -> str:
     """The overview's button of one setting."""
-    return ("🔒 " if locked else "") + label[:LABEL_LIMIT]
+    return ("🔒 " if line.locked else "") + _label(line.name)[:LABEL_LIMIT]
 
 
 # --- /set and the editor ------------------------------------------------------------------
@@ -73,25 +96,27 @@ def set_locked(line: rd.SettingLine) -> str:
 
 
 def set_usage(line: rd.SettingLine) -> str:
-    return f"Usage: /set {esc(line.name)} &lt;value&gt; — {esc(line.allowed)}."
+    return f"Usage: /set {esc(line.name)} &lt;value&gt; — {esc(_allowed(line))}."
 
 
 def set_done(change: rd.SettingChange) -> str:
+    old, new = _old_new(change)
     if change.old == change.new:
-        return f"{esc(change.name)} is already {esc(change.new)}."
-    return f"✅ <code>{esc(change.name)}</code>: {esc(change.old)} → <b>{esc(change.new)}</b>"
+        return f"{esc(change.name)} is already {esc(new)}."
+    return f"✅ <code>{esc(change.name)}</code>: {esc(old)} → <b>{esc(new)}</b>"
 
 
 def editor(editor: rd.SettingEditor, change: rd.SettingChange | None = None) -> str:
     """One setting's inline editor: its value, what is allowed, how to change it."""
     line = editor.line
-    lines = [f"⚙️ <b>{esc(line.label)}</b>", f"Now: <b>{esc(line.value)}</b>"]
+    lines = [f"⚙️ <b>{esc(_label(line.name))}</b>", f"Now: <b>{esc(_value(line))}</b>"]
     if change is not None and change.old != change.new:
-        lines.append(f"✅ Saved: {esc(change.old)} → <b>{esc(change.new)}</b>")
+        old, new = _old_new(change)
+        lines.append(f"✅ Saved: {esc(old)} → <b>{esc(new)}</b>")
     if line.locked:
         lines.append("🔒 Managed by an admin on your account (or read-only).")
     else:
-        lines.append(f"Allowed: {esc(line.allowed)}")
+        lines.append(f"Allowed: {esc(_allowed(line))}")
         if line.name == "allowed_pairs":
             lines.append("Change with /pairs add SOL or /pairs remove ADA.")
         elif editor.steps or editor.values:
@@ -101,15 +126,23 @@ def editor(editor: rd.SettingEditor, change: rd.SettingChange | None = None) -> 
 
 
 def option_button(option: rd.SettingOption) -> str:
-    """An editor's value button; the current value is marked."""
-    return (("• " if option.current else "") + option.label)[:LABEL_LIMIT]
+    """An editor's value button (a step ``+50 → 300``, a preset's ``moderate 250``, a
+    choice as it is); the current value is marked."""
+    if option.kind == "step" and option.delta is not None:
+        label = values.step_label(option.delta > 0, abs(option.delta), option.value)
+    elif option.kind == "preset" and option.preset:
+        label = values.preset_label(option.preset, option.value)
+    else:
+        label = option.value
+    return (("• " if option.current else "") + label)[:LABEL_LIMIT]
 
 
-def saved_toast(label: str, change: rd.SettingChange) -> str:
+def saved_toast(line: rd.SettingLine, change: rd.SettingChange) -> str:
     """The answer to a tapped value (plain text: a callback answer)."""
+    old, new = _old_new(change)
     if change.old == change.new:
-        return f"Already {change.new}"
-    return f"✅ {label}: {change.old} → {change.new}"
+        return f"Already {new}"
+    return f"✅ {_label(line.name)}: {old} → {new}"
 
 
 # --- presets -----------------------------------------------------------------------------
@@ -140,7 +173,9 @@ def preset_applied(name: str, changes: Sequence[rd.SettingChange]) -> str:
     if not changes:
         return f"Your risk limits already match the {esc(name)} preset."
     lines = [f"✅ Preset <b>{esc(name)}</b> applied. What changed:"]
-    lines += [f"• <code>{esc(c.name)}</code>: {esc(c.old)} → <b>{esc(c.new)}</b>" for c in changes]
+    for c in changes:
+        old, new = _old_new(c)
+        lines.append(f"• <code>{esc(c.name)}</code>: {esc(old)} → <b>{esc(new)}</b>")
     return "\n".join(lines)
 
 

@@ -4,8 +4,12 @@ and /forget (erase a user).
 Every method takes the id of the user it concerns; edits check the caller's role
 (viewers read only; trade-only users may not touch the strategy). ``user_message`` of
 every error raised here is HTML-safe (dynamic parts escaped), ready to send as is.
-The words (labels, values with their units, allowed ranges, the editor's button labels,
-the errors' user messages) are the renderer's: ``nija_tg/messages/setting_values.py``.
+The service returns data: a setting's value as stored with its unit and what it accepts
+(``SettingLine``, ``Allowed``), a change's old and new values (``Change``), the editor's
+options (``Option``: the value to set and whether it is a step, a preset's value or a
+choice). ``nija_tg/messages/settings.py`` words them (labels, units, ranges, button
+labels); the errors' user messages come from ``messages/setting_values.py``. The one
+read of credentials (/forget) is ``storage.credentials.exchanges_and_tails``.
 """
 
 from __future__ import annotations
@@ -63,32 +67,63 @@ def _choices(choices: tuple[str, ...], bound: Bound | None) -> tuple[str, ...]:
     return tuple(c for c in choices if c in bound.choices)
 
 
-def _allowed_spec(spec: SettingSpec, bound: Bound | None) -> str:
+def _plain(value: Decimal) -> str:
+    """A number as /set takes it back (no exponent, no trailing zeros): ``0.5``, ``250``."""
+    return format(value.normalize(), "f")
+
+
+def _recorded(value: Any) -> Any:
+    """A setting's value as the audit row keeps it (JSON): a number as /set takes it
+    (``250``, not ``250.0``), a list of assets, a switch, a name."""
+    if isinstance(value, Decimal):
+        return _plain(value)
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True, slots=True)
+class Allowed:
+    """What a setting accepts (the renderer words it): a ``range`` ``lo``..``hi`` (whole
+    numbers or not, in the setting's unit); ``on_off``; ``either`` or ``one_of`` the
+    ``choices``; ``pairs``: assets from ``choices`` (an admin's permitted list; None: any)."""
+
+    kind: str  # "range" | "on_off" | "either" | "one_of" | "pairs"
+    lo: Decimal | None = None
+    hi: Decimal | None = None
+    whole: bool = False
+    choices: tuple[str, ...] | None = ()
+
+
+def _allowed_spec(spec: SettingSpec, bound: Bound | None) -> Allowed:
     if spec.kind in ("decimal", "int"):
         lo, hi = _range(spec.lo, spec.hi, bound)
-        return words.numeric_range(lo, hi, spec.kind == "int", spec.unit)
+        return Allowed("range", lo, hi, whole=spec.kind == "int")
     if spec.kind == "bool":
-        return words.ON_OR_OFF
+        return Allowed("on_off")
     if spec.kind == "choice":
-        return words.either(_choices(spec.choices, bound))
+        return Allowed("either", choices=_choices(spec.choices, bound))
     if spec.kind == "pairs":
-        return words.pairs_range(bound.choices if bound is not None else None)
-    return words.one_of(_choices(tuple(available()), bound))
+        permitted = None if bound is None or bound.choices is None else tuple(bound.choices)
+        return Allowed("pairs", choices=permitted)
+    return Allowed("one_of", choices=_choices(tuple(available()), bound))
 
 
-def _allowed_param(pspec: ParamSpec, bound: Bound | None) -> str:
+def _allowed_param(pspec: ParamSpec, bound: Bound | None) -> Allowed:
     if pspec.kind is str:
-        return words.one_of(_choices(pspec.choices, bound))
+        return Allowed("one_of", choices=_choices(pspec.choices, bound))
     lo, hi = _range(pspec.lo, pspec.hi, bound)
-    return words.numeric_range(lo, hi, pspec.kind is int)
+    return Allowed("range", lo, hi, whole=pspec.kind is int)
 
 
 @dataclass(frozen=True, slots=True)
 class SettingLine:
+    """One setting as data: its /set name, its value as stored (a Decimal, int, bool,
+    str or tuple of assets) with its unit (``usd``, ``%``, ``x`` or none), what it
+    accepts; ``messages/settings.py`` words all of it (label, value, range)."""
+
     name: str  # what to type after /set
-    label: str
-    value: str
-    allowed: str
+    value: Any
+    unit: str
+    allowed: Allowed
     section: str  # "risk" | "strategy"
     locked: bool  # the caller may not change it
 
@@ -102,9 +137,12 @@ class SettingsView:
 
 @dataclass(frozen=True, slots=True)
 class Change:
+    """One setting's value before and after (as stored), with its unit."""
+
     name: str
-    old: str
-    new: str
+    old: Any
+    new: Any
+    unit: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +162,14 @@ class PairsEdit:
 
 @dataclass(frozen=True, slots=True)
 class Option:
-    """One value a setting's editor offers: its button label and the text to set."""
+    """One value a setting's editor offers: the text to set (``value``), what the button
+    says it is (``kind``: ``step`` by ``delta`` from the current value, a ``preset``'s
+    value, or a ``choice``), and whether it is the current value."""
 
-    label: str
     value: str
+    kind: str = "choice"  # "step" | "preset" | "choice"
+    delta: Decimal | None = None  # a step: signed, from the current value
+    preset: str | None = None  # a preset's name
     current: bool = False
 
 
@@ -175,10 +217,8 @@ def _steps(
         target = min(max(value + delta, lo), hi)
         if target == value:
             continue
-        text = words.number(target)
-        out.setdefault(
-            text, Option(words.step_label(target > value, abs(target - value), text), text)
-        )
+        text = _plain(target)
+        out.setdefault(text, Option(text, "step", delta=target - value))
     return tuple(sorted(out.values(), key=lambda o: Decimal(o.value)))
 
 
@@ -208,8 +248,8 @@ class SettingsService:
             lines.append(
                 SettingLine(
                     name=name,
-                    label=words.label(name),
-                    value=words.value_text(getattr(s, name), spec.unit),
+                    value=getattr(s, name),
+                    unit=spec.unit,
                     allowed=_allowed_spec(spec, bounds.get(name)),
                     section="strategy" if strategy else "risk",
                     locked=read_only or (strategy and trade_only),
@@ -220,8 +260,8 @@ class SettingsService:
             lines.append(
                 SettingLine(
                     name=f"strategy.{pname}",
-                    label=words.param_label(pname),
-                    value=words.value_text(getattr(s.strategy_params, pname)),
+                    value=getattr(s.strategy_params, pname),
+                    unit="",
                     allowed=_allowed_param(pspec, bound),
                     section="strategy",
                     locked=read_only or trade_only,
@@ -269,7 +309,7 @@ class SettingsService:
         value = getattr(settings.strategy_params, pname)
         if pspec.kind is str:
             choices = _choices(pspec.choices, bound)
-            return SettingEditor(line, (), tuple(Option(c, c, c == value) for c in choices))
+            return SettingEditor(line, (), tuple(Option(c, current=c == value) for c in choices))
         lo, hi = _range(pspec.lo, pspec.hi, bound)
         small, big = _param_steps(lo, hi, pspec.kind is int)
         return SettingEditor(line, _steps(Decimal(str(value)), lo, hi, small, big), ())
@@ -281,14 +321,16 @@ class SettingsService:
         value = getattr(settings, spec.name)
         if spec.kind == "bool":
             return SettingEditor(
-                line, (), (Option("on", "on", value is True), Option("off", "off", value is False))
+                line,
+                (),
+                (Option("on", current=value is True), Option("off", current=value is False)),
             )
         if spec.kind == "choice":
             choices = _choices(spec.choices, bound)
-            return SettingEditor(line, (), tuple(Option(c, c, c == value) for c in choices))
+            return SettingEditor(line, (), tuple(Option(c, current=c == value) for c in choices))
         if spec.kind == "strategy":
             choices = _choices(tuple(available()), bound)
-            return SettingEditor(line, (), tuple(Option(c, c, c == value) for c in choices))
+            return SettingEditor(line, (), tuple(Option(c, current=c == value) for c in choices))
         if spec.kind not in ("decimal", "int"):  # allowed_pairs: /pairs edits it
             return SettingEditor(line, (), ())
         lo, hi = _range(spec.lo, spec.hi, bound)
@@ -298,9 +340,10 @@ class SettingsService:
         for preset, values in PRESETS.items():
             if spec.name in values:
                 target = min(max(Decimal(str(values[spec.name])), lo), hi)
-                text = words.number(target)
                 presets.append(
-                    Option(words.preset_label(preset, text), text, target == Decimal(value))
+                    Option(
+                        _plain(target), "preset", preset=preset, current=target == Decimal(value)
+                    )
                 )
         return SettingEditor(line, steps, tuple(presets))
 
@@ -336,8 +379,8 @@ class SettingsService:
                     "settings.set",
                     user_id,
                     name=change.name,
-                    old=change.old,
-                    new=change.new,
+                    old=_recorded(change.old),
+                    new=_recorded(change.new),
                 )
         return before, after, change
 
@@ -361,11 +404,7 @@ class SettingsService:
             before = await settings_repo.load_in(tx, user_id)
             after = apply_preset(before, key, admin_bounds=bounds)
             changes = [
-                Change(
-                    n,
-                    words.value_text(getattr(before, n), s.unit),
-                    words.value_text(getattr(after, n), s.unit),
-                )
+                Change(n, getattr(before, n), getattr(after, n), s.unit)
                 for n, s in SPECS.items()
                 if getattr(before, n) != getattr(after, n)
             ]
@@ -457,13 +496,9 @@ class SettingsService:
                 await users.refuse_last_admin(tx, user_id)
             except users.LastAdminError as exc:
                 raise users.LastAdminError(str(exc), user_message=words.FORGET_LAST_ADMIN) from None
-            keys = await tx.fetchall(
-                "SELECT exchange_id, key_tail FROM credentials WHERE user_id = ? UNION ALL "
-                "SELECT exchange_id, key_tail FROM pending_credentials WHERE user_id = ?",
-                (user_id, user_id),
-            )
             erase = [user.username or "", user.first_name or ""]
-            erase += [str(v) for r in keys for v in (r["exchange_id"], r["key_tail"])]
+            for exchange_id, key_tail in await credentials.exchanges_and_tails(tx, user_id):
+                erase += [exchange_id, key_tail]
             await users.set_trading(tx, user_id, False)
             await credentials.delete(tx, user_id)
             await admin_bounds.forget_user(tx, user_id)
@@ -496,14 +531,10 @@ def _diff(before: RiskSettings, after: RiskSettings, key: str) -> Change:
     """What one apply_setting call changed, for the reply and the audit log."""
     if key in SPECS and key != "strategy":
         spec = SPECS[key]
-        return Change(
-            key,
-            words.value_text(getattr(before, key), spec.unit),
-            words.value_text(getattr(after, key), spec.unit),
-        )
+        return Change(key, getattr(before, key), getattr(after, key), spec.unit)
     if key == "strategy":
         return Change(key, before.strategy, after.strategy)
     pname = key.removeprefix("strategy.")
     old = getattr(before.strategy_params, pname, None)
     new = getattr(after.strategy_params, pname, None)
-    return Change(f"strategy.{pname}", words.value_text(old), words.value_text(new))
+    return Change(f"strategy.{pname}", old, new)

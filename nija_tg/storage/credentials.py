@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from nija_tg.storage.db import Database, Transaction
+from nija_tg.storage.db import Database, Reader, Transaction
 from nija_tg.storage.users import bump_change_counter
 
 
@@ -86,6 +86,17 @@ async def count(db: Database) -> int:
 
 async def get(db: Database, user_id: int) -> CredentialRow | None:
     return _row(await db.fetchone("SELECT * FROM credentials WHERE user_id = ?", (user_id,)))
+
+
+async def exchanges_and_tails(db: Reader, user_id: int) -> list[tuple[str, str]]:
+    """``(exchange_id, key_tail)`` of the user's key and of a key waiting for approval
+    (what /forget erases from the audit rows about them); no ciphertext."""
+    rows = await db.fetchall(
+        "SELECT exchange_id, key_tail FROM credentials WHERE user_id = ? UNION ALL "
+        "SELECT exchange_id, key_tail FROM pending_credentials WHERE user_id = ?",
+        (user_id, user_id),
+    )
+    return [(str(r["exchange_id"]), str(r["key_tail"])) for r in rows]
 
 
 async def delete(tx: Transaction, user_id: int) -> bool:

@@ -78,7 +78,7 @@ async def test_set_changes_one_value_and_is_audited(bot):
     sets = [r for r in rows if r.action == "settings.set"]
     assert len(sets) == 5
     assert any(
-        r.detail == {"name": "max_position_usd", "old": "300 USD", "new": "250 USD"} for r in sets
+        r.detail == {"name": "max_position_usd", "old": "300", "new": "250"} for r in sets
     )
     assert "10 to 100000 USD" in await say(bot, ALICE, "/set max_position_usd")
 

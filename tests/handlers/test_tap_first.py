@@ -142,7 +142,7 @@ async def test_settings_editor_steps_presets_and_saving(bot):
     assert "Now: <b>350 USD</b>" in saved.params["text"]
     assert (await stored(bot, TRADER)).max_position_usd == Decimal("350")
     [row] = [r for r in await audit.recent(db_of(bot), 20) if r.action == "settings.set"]
-    assert row.detail == {"name": "max_position_usd", "old": "300 USD", "new": "350 USD"}
+    assert row.detail == {"name": "max_position_usd", "old": "300", "new": "350"}
     saved = await tap(bot, TRADER, saved, "aggressive 1000", method="editMessageText")
     assert (await stored(bot, TRADER)).max_position_usd == Decimal("1000")
     back = await tap(bot, TRADER, saved, "‹ Back", method="editMessageText")

@@ -46,6 +46,7 @@ PAIRS = [
     (rd.UserDetail, admin_service.UserDetail),
     (rd.AuditEntry, audit.AuditRow),
     (rd.HealthChange, health_service.AlertChange),
+    (rd.SettingAllowed, settings_service.Allowed),
     (rd.SettingLine, settings_service.SettingLine),
     (rd.SettingsView, settings_service.SettingsView),
     (rd.SettingChange, settings_service.Change),

@@ -2,7 +2,8 @@
 (``nija_tg/messages/setting_values.py``) for every word; the trading service returns an
 ``Outcome`` (``core.trading_outcome``, data) that ``messages/trading.py`` words: no error's
 ``user_message`` is written in these services, and no sentence either (string literals
-with a space outside docstrings, log calls, an error's own log text and SQL)."""
+with a space outside docstrings, log calls, an error's own log text and SQL); and no SQL
+(the storage adapters run every statement)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,24 @@ def test_the_listed_services_write_no_sentence():
     assert [w for name in WORDLESS for w in sentences_in(SERVICES / name)] == []
 
 
+def sql_in(path) -> list[str]:
+    """SQL written in the service (a string starting with SELECT, INSERT...): the storage
+    adapters hold every statement."""
+    return [
+        f"{path.name}:{node.lineno}"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value.lstrip().upper().startswith(SQL)
+    ]
+
+
+def test_the_listed_services_run_no_sql():
+    """The settings service's last raw read (a user's exchanges and key tails, for
+    /forget) is ``storage.credentials.exchanges_and_tails``."""
+    assert [w for name in WORDLESS for w in sql_in(SERVICES / name)] == []
+
+
 def test_the_checks_see_a_service_sentence(tmp_path):
     sample = tmp_path / "x_service.py"
     sample.write_text(
@@ -67,3 +86,4 @@ def test_the_checks_see_a_service_sentence(tmp_path):
     )
     assert len(user_messages_written_in(sample)) == 1
     assert sentences_in(sample) == ["x_service.py:3: 'Max position size'"]
+    assert sql_in(sample) == ["x_service.py:4"]

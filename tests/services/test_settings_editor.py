@@ -10,6 +10,7 @@ import pytest
 from nija_tg.core.errors import ValidationError
 from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import Bound
+from nija_tg.messages import settings as say
 from nija_tg.services.settings_service import SettingsService
 from nija_tg.storage import admin_bounds, users
 from nija_tg.storage.db import Database
@@ -26,12 +27,15 @@ async def service(db: Database) -> SettingsService:
 
 
 def labels(options) -> list[str]:
-    return [("• " if o.current else "") + o.label for o in options]
+    """The buttons as the renderer words the service's options."""
+    return [say.option_button(o) for o in options]
 
 
 async def test_numeric_steps_and_presets(service: SettingsService):
     editor = await service.editor(ALICE, "max_position_usd")
     assert [o.value for o in editor.steps] == ["50", "250", "350", "550"]
+    assert [(o.kind, o.delta) for o in editor.steps[1:3]] == [("step", -50), ("step", 50)]
+    assert labels(editor.steps) == ["-250 → 50", "-50 → 250", "+50 → 350", "+250 → 550"]
     assert labels(editor.values) == ["conservative 100", "• moderate 300", "aggressive 1000"]
     editor = await service.editor(ALICE, "risk_per_trade_pct")
     assert [o.value for o in editor.steps] == ["1.5", "1.9", "2.1", "2.5"]
@@ -48,7 +52,8 @@ async def test_steps_clamp_at_the_bounds(service: SettingsService, db: Database)
     editor = await service.editor(ALICE, "max_position_usd")
     assert [o.value for o in editor.steps] == ["50", "250", "350", "500"]
     assert "aggressive 500" in labels(editor.values)
-    assert "10 to 500" in editor.line.allowed
+    assert (editor.line.allowed.lo, editor.line.allowed.hi) == (Decimal(10), Decimal(500))
+    assert say.set_usage(editor.line).endswith("— 10 to 500 USD.")
 
 
 async def test_choices_bools_params_and_locked(service: SettingsService):

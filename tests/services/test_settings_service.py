@@ -10,8 +10,9 @@ from nija_tg.core.errors import PermissionDeniedError, ValidationError
 from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import Bound, RiskSettings
 from nija_tg.core.setting_bounds import DEFAULT_BOUNDS
+from nija_tg.messages import settings as say
 from nija_tg.services.bounds_service import BoundsService
-from nija_tg.services.settings_service import SettingsService
+from nija_tg.services.settings_service import Allowed, SettingsService
 from nija_tg.storage import admin_bounds, audit, credentials, outbox, settings_repo, users
 
 ADMIN, ALICE, BOB = 1, 2, 3
@@ -32,8 +33,13 @@ async def test_view_and_describe(svc):
     assert names[0] == "max_position_usd" and "strategy.min_confidence" in names
     assert not view.read_only and not any(line.locked for line in view.lines)
     line = await svc.describe(ALICE, "Max-Position-USD")
-    assert line.allowed == "10 to 100000 USD" and line.value == "300 USD"
-    assert (await svc.describe(ALICE, "adx_length")).allowed == "whole number 5 to 50"
+    # data, not words: the value as stored with its unit, the range as numbers
+    assert (line.value, line.unit) == (Decimal(300), "usd")
+    assert line.allowed == Allowed("range", Decimal(10), Decimal(100000))
+    adx = await svc.describe(ALICE, "adx_length")
+    assert adx.allowed == Allowed("range", Decimal(5), Decimal(50), whole=True)
+    assert (await svc.describe(ALICE, "trailing_stop")).allowed == Allowed("on_off")
+    assert (await svc.describe(ALICE, "trailing_stop")).value is True
     with pytest.raises(ValidationError) as err:
         await svc.describe(ALICE, "<nope>")
     assert "&lt;nope&gt;" in err.value.user_message
@@ -41,11 +47,13 @@ async def test_view_and_describe(svc):
 
 async def test_set_value_saves_audits_and_keeps_users_apart(svc, db):
     change = await svc.set_value(ALICE, "daily_loss_pct", "4%")
-    assert (change.old, change.new) == ("5%", "4%")
+    assert (change.old, change.new, change.unit) == (Decimal("5.0"), Decimal("4"), "%")
+    assert say.set_done(change) == "✅ <code>daily_loss_pct</code>: 5% → <b>4%</b>"
     assert (await settings_repo.load(db, ALICE)).daily_loss_pct == Decimal("4")
     assert (await settings_repo.load(db, BOB)).daily_loss_pct == Decimal("5.0")
     rows = await audit.for_user(db, ALICE)
     assert rows[0].action == "settings.set" and rows[0].actor_id == ALICE
+    assert rows[0].detail == {"name": "daily_loss_pct", "old": "5", "new": "4"}
 
 
 async def test_rejections_leave_settings_untouched(svc, db):
@@ -82,7 +90,7 @@ async def test_preset_is_clamped_into_admin_bounds(svc, db):
     assert (await settings_repo.load(db, ALICE)).leverage_cap == 3  # moved inside at once
     changes = await svc.apply_preset(ALICE, "aggressive")
     assert "leverage_cap" not in [c.name for c in changes]  # aggressive's 5x clamped to 3x
-    assert ("max_open_positions", "7", "10") in [(c.name, c.old, c.new) for c in changes]
+    assert ("max_open_positions", 7, 10) in [(c.name, c.old, c.new) for c in changes]
     assert (await settings_repo.load(db, ALICE)).leverage_cap == 3
     assert await svc.apply_preset(ALICE, "aggressive") == []
     with pytest.raises(ValidationError):
