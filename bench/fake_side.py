@@ -179,6 +179,10 @@ async def burst(
             at - api.handed.get((uid, mid), started)
             for uid, mid, at in zip(keys, key_ids, delete_at, strict=True)
         ],
+        # CLOCK_MONOTONIC instants (system-wide on Linux), for profiles across processes
+        "started_at": started,
+        "key_handed_at": [api.handed.get((uid, mid)) for uid, mid in zip(keys, key_ids)],
+        "key_deleted_at": list(delete_at),
         "replies_in_window": replies_in,
         "paid_replies": paid_replies,
         "notifications_in_window": len(notes),

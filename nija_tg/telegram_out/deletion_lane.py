@@ -13,7 +13,15 @@ allowed 256; /work/notes/bench_h6.md). So deletions go through a lane of their o
   at once, more wait for the first one free);
 * started eagerly (``asyncio.eager_task_factory``): the deletion runs as far as it can
   the moment it is asked for, before the caller (the update queue) goes on, rather than
-  one turn of the loop later.
+  one turn of the loop later;
+* written at once (``direct_http.DirectConnections``): connections opened when the lane
+  starts and kept open; a deletion takes an idle one and its request is written to the
+  socket before ``delete`` returns (httpx yields to the loop several times before it
+  writes, and under a burst each yield waits for a turn of 100 ms or more). When none
+  is idle, or the connection fails before the answer, the deletion goes through the
+  one-connection clients above. (After such a failure the request may have reached
+  Telegram: the second try then answers "message to delete not found", and the user is
+  told to delete the message by hand although it is gone; the safe side.)
 
 A 429 ``retry_after`` is reported (``on_retry_after``: the bot pauses its outgoing
 budget and the chat) and the deletion is retried after it, ``max_retries`` times, as
@@ -37,9 +45,12 @@ from telegram import Bot
 from telegram.error import RetryAfter, TelegramError
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
+from nija_tg.telegram_out.direct_http import DirectConnections
+
 log = logging.getLogger("nija_tg.bot.deletion_lane")
 
 CONNECTIONS = 64  # deletions in flight at once; more wait for a free connection
+DIRECT_CONNECTIONS = 64  # kept open, each writes a deletion at once
 MAX_RETRIES = 3
 RetryAfterHook = Callable[[int, float], None]  # (chat_id, seconds)
 
@@ -52,15 +63,17 @@ def _seconds(exc: RetryAfter) -> float:
 
 
 class LaneRequest(BaseRequest):
-    """PTB's HTTPXRequest, one connection per request: each request takes a client of
-    its own from a free list (created on first need, kept with its keep-alive
-    connection), so requests never queue behind one another for a connection."""
+    """At most ``connections`` requests at once, none waiting for another's connection:
+    a request is written at once on an idle kept-open connection (``direct``) when there
+    is one, else it takes a PTB HTTPXRequest of its own (one connection each) from a
+    free list (created on first need, kept with its keep-alive connection)."""
 
-    def __init__(self, connections: int = CONNECTIONS) -> None:
+    def __init__(
+        self, connections: int = CONNECTIONS, direct: DirectConnections | None = None
+    ) -> None:
+        self._direct = direct
         self._free: list[HTTPXRequest] = []
-        self._made = 0
-        self._limit = connections
-        self._returned = asyncio.Condition()
+        self._slots = asyncio.Semaphore(connections)  # taken without yielding when free
         self._closed = False
 
     @property
@@ -75,25 +88,6 @@ class LaneRequest(BaseRequest):
         free, self._free = self._free, []
         await asyncio.gather(*(client.shutdown() for client in free), return_exceptions=True)
 
-    async def _take(self) -> HTTPXRequest:
-        if self._free:
-            return self._free.pop()
-        if self._made < self._limit:
-            self._made += 1
-            return HTTPXRequest(connection_pool_size=1)
-        async with self._returned:
-            await self._returned.wait_for(lambda: bool(self._free))
-            return self._free.pop()
-
-    async def _give_back(self, client: HTTPXRequest) -> None:
-        if self._closed:
-            await client.shutdown()
-            return
-        self._free.append(client)
-        if self._made >= self._limit:
-            async with self._returned:
-                self._returned.notify()
-
     async def do_request(
         self,
         url: str,
@@ -104,19 +98,39 @@ class LaneRequest(BaseRequest):
         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        client = await self._take()
-        try:
-            return await client.do_request(
-                url,
-                method,
-                request_data,
-                read_timeout=read_timeout,
-                write_timeout=write_timeout,
-                connect_timeout=connect_timeout,
-                pool_timeout=pool_timeout,
-            )
-        finally:
-            await self._give_back(client)
+        async with self._slots:
+            answer = self._write_now(url, method, request_data)
+            if answer is not None:
+                timeout = read_timeout if isinstance(read_timeout, (int, float)) else 5.0
+                try:
+                    return await asyncio.wait_for(answer, timeout)
+                except (ConnectionError, TimeoutError):
+                    pass  # the request again, through a client of its own
+            client = self._free.pop() if self._free else HTTPXRequest(connection_pool_size=1)
+            try:
+                return await client.do_request(
+                    url,
+                    method,
+                    request_data,
+                    read_timeout=read_timeout,
+                    write_timeout=write_timeout,
+                    connect_timeout=connect_timeout,
+                    pool_timeout=pool_timeout,
+                )
+            finally:
+                if self._closed:
+                    await client.shutdown()
+                else:
+                    self._free.append(client)
+
+    def _write_now(
+        self, url: str, method: str, request_data: RequestData | None
+    ) -> asyncio.Future[tuple[int, bytes]] | None:
+        if self._direct is None or method != "POST" or request_data is None:
+            return None
+        if request_data.contains_files:
+            return None
+        return self._direct.send(url, request_data.json_parameters)
 
 
 class DeletionLane:
@@ -128,8 +142,12 @@ class DeletionLane:
         on_retry_after: RetryAfterHook | None = None,
         max_retries: int = MAX_RETRIES,
         connections: int = CONNECTIONS,
+        direct_connections: int = DIRECT_CONNECTIONS,
     ) -> None:
-        self._request = LaneRequest(connections)
+        self._direct = (
+            DirectConnections(base_url, direct_connections) if direct_connections else None
+        )
+        self._request = LaneRequest(connections, self._direct)
         self._bot = Bot(
             token, base_url=base_url, request=self._request, get_updates_request=self._request
         )
@@ -144,10 +162,14 @@ class DeletionLane:
 
     async def start(self) -> None:
         await self._request.initialize()
+        if self._direct is not None:
+            await self._direct.start()
         self._running = True
 
     async def close(self) -> None:
         self._running = False
+        if self._direct is not None:
+            await self._direct.close()
         await self._request.shutdown()
 
     def delete(self, chat_id: int, message_id: int) -> asyncio.Task[bool]:

@@ -1,0 +1,176 @@
+"""Deletions written at once (telegram_out.direct_http through the deletion lane).
+
+The fake Bot API runs in a process of its own here (as Telegram is remote), so it sees
+a request the moment the bot's process writes it, whatever the bot's event loop does.
+The bot's loop is then blocked (``time.sleep``: a loop busy with a burst): a deletion on
+a kept-open connection reaches the fake during the block; without those connections
+(``direct_connections=0``, the lane's own httpx clients) it reaches the fake only after
+the loop turned again. Both ends are CLOCK_MONOTONIC (system-wide on Linux).
+
+Also: a connection the server closes is opened again; more deletions than idle
+connections go through the lane's own clients and are all deleted; a 429 answered on a
+kept-open connection is reported and the deletion retried."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+
+from nija_tg.telegram_out.deletion_lane import DeletionLane
+from nija_tg.telegram_out.direct_http import DirectConnections
+from tests.bot_api_process import run_fake_bot_api
+from tests.conftest import TEST_TOKEN
+from tests.fakes.telegram_api import FakeBotAPI
+from tests.fakes.telegram_api_wire import ApiError, DecodedRequest
+
+CHAT = 4343
+BLOCK = 0.5  # seconds the bot's loop is kept busy
+
+
+@pytest.fixture
+def remote_api(tmp_path):
+    yield from run_fake_bot_api(tmp_path)
+
+
+async def _control(session: aiohttp.ClientSession, url: str, name: str, **kw: Any) -> Any:
+    async with session.post(f"{url}/_control/call/{name}", json=kw) as resp:
+        return (await resp.json())["result"]
+
+
+async def _idle(direct: DirectConnections | None, count: int) -> None:
+    if direct is None:
+        return
+    async with asyncio.timeout(10):
+        while direct.idle_count() < count:  # noqa: ASYNC110 - connections opening
+            await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("direct", [2, 0], ids=["kept-open", "httpx-only"])
+async def test_a_deletion_reaches_telegram_while_the_loop_is_busy_only_when_written_at_once(
+    remote_api, direct
+):
+    lane = DeletionLane(TEST_TOKEN, f"{remote_api}/bot", direct_connections=direct)
+    await lane.start()
+    try:
+        await _idle(lane._direct, direct)  # noqa: SLF001 - the lane's kept-open connections
+        async with aiohttp.ClientSession() as session:
+            message_id = await _control(session, remote_api, "user_message", user_id=CHAT, text="k")
+            asked = time.monotonic()
+            task = lane.delete(CHAT, message_id)
+            time.sleep(BLOCK)  # noqa: ASYNC251 - the loop is busy: no turn until this returns
+            unblocked = time.monotonic()
+            assert await asyncio.wait_for(task, 10) is True
+            url = f"{remote_api}/_control/requests?method=deleteMessage"
+            async with session.get(url) as resp:
+                [record] = (await resp.json())["result"]
+        assert record["status"] == 200
+        if direct:
+            assert asked <= record["ts"] < unblocked  # arrived while the loop was blocked
+        else:
+            assert record["ts"] >= unblocked  # written only once the loop turned
+    finally:
+        await lane.close()
+
+
+async def test_a_connection_the_server_closes_is_opened_again():
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        )
+        await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    direct = DirectConnections(f"http://127.0.0.1:{port}/bot", 1, reopen_after=0.05)
+    await direct.start()
+    try:
+        for _ in range(2):
+            await _idle(direct, 1)
+            answer = direct.send(f"http://127.0.0.1:{port}/botT/deleteMessage", {"a": "1"})
+            assert answer is not None
+            assert await asyncio.wait_for(answer, 5) == (200, b"ok")
+            assert direct.send(f"http://127.0.0.1:{port}/x", {}) is None  # closing: not idle
+        await _idle(direct, 1)
+        assert connections == 3  # closed after each answer, opened again each time
+        assert direct.send("http://elsewhere:1/x", {}) is None  # another server
+    finally:
+        await direct.close()
+        server.close()
+        await server.wait_closed()
+
+
+class HoldingBotAPI(FakeBotAPI):
+    """Holds every deletion until ``release`` is set (deletions started together overlap)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.release = asyncio.Event()
+        self.in_flight = 0
+
+    async def api_deleteMessage(self, req: DecodedRequest) -> Any:
+        self.in_flight += 1
+        await self.release.wait()
+        return await super().api_deleteMessage(req)
+
+
+async def test_more_deletions_than_idle_connections_all_go():
+    async with HoldingBotAPI(token=TEST_TOKEN) as api:
+        lane = DeletionLane(TEST_TOKEN, api.base_url, direct_connections=1, connections=8)
+        await lane.start()
+        try:
+            await _idle(lane._direct, 1)  # noqa: SLF001
+            ids = [api.user_message(CHAT, f"m{i}") for i in range(4)]
+            tasks = [lane.delete(CHAT, i) for i in ids]
+            assert lane._direct.idle_count() == 0  # noqa: SLF001 - the first took it
+            async with asyncio.timeout(10):
+                while api.in_flight < 4:  # noqa: ASYNC110 - all four reached the fake
+                    await asyncio.sleep(0.01)
+            api.release.set()
+            assert await asyncio.gather(*tasks) == [True] * 4
+        finally:
+            await lane.close()
+
+
+class RefusingOnceBotAPI(FakeBotAPI):
+    refused = 0
+
+    async def api_deleteMessage(self, req: DecodedRequest) -> Any:
+        if not self.refused:
+            self.refused += 1
+            raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+        return await super().api_deleteMessage(req)
+
+
+async def test_a_429_on_a_kept_open_connection_is_reported_and_retried():
+    async with RefusingOnceBotAPI(token=TEST_TOKEN) as api:
+        reported: list[tuple[int, float]] = []
+        lane = DeletionLane(
+            TEST_TOKEN,
+            api.base_url,
+            direct_connections=1,
+            on_retry_after=lambda chat, secs: reported.append((chat, secs)),
+        )
+        await lane.start()
+        try:
+            await _idle(lane._direct, 1)  # noqa: SLF001
+            message_id = api.user_message(CHAT, "to delete")
+            assert await asyncio.wait_for(lane.delete(CHAT, message_id), 10) is True
+            assert reported == [(CHAT, 1.0)]
+            deletes = [r for r in api.requests if r.method == "deleteMessage"]
+            assert [r.status for r in deletes] == [429, 200]
+        finally:
+            await lane.close()
