@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from collections.abc import Sequence
 
-from nija_tg.core import number_format
 from nija_tg.core.account_currency import exchange_quote
 from nija_tg.messages import report_data as rd
-from nija_tg.messages.money_text import cash
+from nija_tg.messages.money_text import cash, cash_each
 from nija_tg.messages.text import echo, esc, mark, when
 
 PREV_BUTTON = "‹ Prev"
@@ -27,24 +25,12 @@ def _yes(flag: bool | None) -> str:
     return "unknown" if flag is None else ("yes" if flag else "no")
 
 
-def _per_currency(sums: Mapping[str, Decimal], *, signed: bool = False) -> str:
-    """``1,234.57 USD, 812.01 USDT`` (each currency on its own, never added together;
-    a marker after each signed one); ``—`` when there is none."""
-    if not sums:
-        return number_format.DASH
-    return ", ".join(
-        f"{cash(value, currency, signed=signed)}{mark(value) if signed else ''}"
-        for currency, value in sorted(sums.items())
-    )
-
-
 def users_page(view: rd.UsersPage) -> str:
     t = view.totals
     lines = [
         f"<b>Users</b> — page {view.page}/{view.pages}",
         f"Total {t.users} · active {t.active} · paused {t.paused} · "
-        f"balance {_per_currency(t.balance)} · "
-        f"P&amp;L today {_per_currency(t.pnl_today, signed=True)}",
+        f"balance {cash_each(t.balance)} · P&amp;L today {cash_each(t.pnl_today, signed=True)}",
         "",
     ]
     for u in view.rows:

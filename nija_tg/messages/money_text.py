@@ -1,12 +1,14 @@
 """Money as the reports show it: ``core.number_format.money_in`` with the account's
-currency code (``1,234.57 USD``), escaped; ``—`` alone when the amount is unknown."""
+currency code (``1,234.57 USD``), escaped; ``—`` alone when the amount is unknown; sums
+in several currencies side by side, never added together (``cash_each``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
-from nija_tg.core.number_format import money, money_in
-from nija_tg.messages.text import esc
+from nija_tg.core.number_format import DASH, money, money_in
+from nija_tg.messages.text import esc, mark
 
 
 def cash(value: Decimal | None, currency: str | None, *, signed: bool = False) -> str:
@@ -15,3 +17,16 @@ def cash(value: Decimal | None, currency: str | None, *, signed: bool = False) -
     if value is None or not value.is_finite() or not currency:
         return money(value, signed=signed)
     return esc(money_in(value, currency, signed=signed))
+
+
+def cash_each(sums: Mapping[str, Decimal], *, signed: bool = False, bold: bool = False) -> str:
+    """Sums in several currencies, each with its code and never added together:
+    ``+27.76 USD 🟢, -4.09 USDT 🔴`` (a marker after each signed one; ``bold``: each
+    amount in bold); ``—`` when there is none."""
+    if not sums:
+        return f"<b>{DASH}</b>" if bold else DASH
+    parts = []
+    for currency, value in sorted(sums.items()):
+        shown = cash(value, currency, signed=signed)
+        parts.append((f"<b>{shown}</b>" if bold else shown) + (mark(value) if signed else ""))
+    return ", ".join(parts)

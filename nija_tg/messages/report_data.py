@@ -159,7 +159,7 @@ class Positions(Protocol):
     @property
     def updated_at(self) -> float | None: ...
     @property
-    def total_unrealized(self) -> Decimal | None: ...
+    def unrealized_by_currency(self) -> Mapping[str, Decimal]: ...  # never one sum
     @property
     def currency(self) -> str | None: ...  # what the money is counted in (USD, USDT)
 

@@ -129,16 +129,16 @@ class Positions:
     positions: list[Position]
     updated_at: float | None = NOW - 40
 
-    @property
-    def currency(self) -> str | None:
-        """The account's: the positions' one quote (USD when they differ or none)."""
-        found = {p.currency for p in self.positions}
-        return found.pop() if len(found) == 1 else "USD"
+    currency: str | None = "USD"
 
     @property
-    def total_unrealized(self) -> D | None:
-        values = [p.unrealized_pnl for p in self.positions if p.unrealized_pnl is not None]
-        return sum(values, D(0)) if values else None
+    def unrealized_by_currency(self) -> dict[str, D]:
+        out: dict[str, D] = {}
+        for p in self.positions:
+            if p.unrealized_pnl is not None:
+                key = p.currency or self.currency or ""
+                out[key] = out.get(key, D(0)) + p.unrealized_pnl
+        return out
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from nija_tg.core.models import Role, TradingMode, UserStatus
 from nija_tg.core.number_format import DASH, amount, money, price
 from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.messages import report_data as rd
-from nija_tg.messages.money_text import cash
+from nija_tg.messages.money_text import cash, cash_each
 from nija_tg.messages.text import (
     ago,
     balance,
@@ -239,7 +239,7 @@ def dashboard(
     realized = dash.realized_today
     funding = ""  # swaps: funding payments are part of the realised P&L
     if realized.funding_payments:
-        funding = f", funding {money(realized.funding, signed=True)}"
+        funding = f", funding {cash(realized.funding, cur, signed=True)}"
     if dash.cash_flow_today:  # deposits and withdrawals are not P&L
         moved = cash(dash.cash_flow_today, cur, signed=True)
         funding += f"; deposits/withdrawals {moved} left out"
@@ -253,7 +253,7 @@ def dashboard(
         f"Open positions: {dash.open_positions}",
         *_dashboard_positions(open_positions),
         f"Today's P&amp;L: {today}{mark(dash.today_change)} (realised "
-        f"{money(realized.total, signed=True)} in {plural(realized.trades, 'trade')}{funding})",
+        f"{cash(realized.total, cur, signed=True)} in {plural(realized.trades, 'trade')}{funding})",
     ]
     signals = signal_lines(dash.last_signal)
     if signals:
@@ -318,9 +318,8 @@ def positions(
             f"  unrealised P&amp;L {cash(p.unrealized_pnl, p.currency, signed=True)} "
             f"({_position_pct(p)}){stop} · opened {when(p.opened_at)}"
         )
-    total = report.total_unrealized
-    shown = cash(total, report.currency, signed=True)
-    lines.append(f"Total unrealised: <b>{shown}</b>{mark(total)}")
+    totals = cash_each(report.unrealized_by_currency, signed=True, bold=True)
+    lines.append(f"Total unrealised: {totals}")  # per currency: never USD + USDT
     if report.updated_at is not None:
         lines.append(f"Marks as of {when(report.updated_at)}")
     if closable:

@@ -144,12 +144,18 @@ class PositionView:
 class PositionsReport:
     positions: list[PositionView]
     updated_at: float | None  # of the snapshot the marks come from
-    currency: str | None = None  # of the total
+    currency: str | None = None  # the account's (a position's P&L without a quote of its own)
 
     @property
-    def total_unrealized(self) -> Decimal | None:
-        values = [p.unrealized_pnl for p in self.positions if p.unrealized_pnl is not None]
-        return sum(values, Decimal(0)) if values else None
+    def unrealized_by_currency(self) -> dict[str, Decimal]:
+        """The unrealised P&L summed per currency (a position's quote: USD and USDT are
+        never added together); positions without a P&L are left out."""
+        out: dict[str, Decimal] = {}
+        for p in self.positions:
+            if p.unrealized_pnl is not None:
+                key = p.currency or self.currency or ""
+                out[key] = out.get(key, Decimal(0)) + p.unrealized_pnl
+        return out
 
 
 @dataclass(frozen=True)
@@ -418,9 +424,7 @@ class ReportsService:
                     currency=symbol_quote(row.symbol) or currency,
                 )
             )
-        quotes = {p.currency for p in out}  # the total's: the positions' one quote, if one
-        total_in = quotes.pop() if len(quotes) == 1 else currency
-        return PositionsReport(out, None if snap is None else snap.updated_at, total_in)
+        return PositionsReport(out, None if snap is None else snap.updated_at, currency)
 
     async def trades(self, user_id: int, n: int = 10) -> list[TradeView]:
         """The newest ``n`` fills (1..100), newest first, each with its market's price

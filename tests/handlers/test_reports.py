@@ -69,7 +69,7 @@ async def test_status_dashboard_for_trader(bot):
     assert "📊 <b>Dashboard</b>" in text and "Trading: ⚪ off" in text and "paper" in text
     assert "Exchange: kraken ••••abcd ✅ verified" in text
     assert "Equity: <b>12,345.68 USD</b>" in text and "Open positions: 1" in text
-    assert "Today's P&amp;L: +345.68 USD 🟢 (realised +25.00 in 3 trades)" in text
+    assert "Today's P&amp;L: +345.68 USD 🟢 (realised +25.00 USD in 3 trades)" in text
     assert "  🟢 BTC/USDT LONG +50.00 USDT (+1.67%)" in text
     assert "Last signal: BTC/USDT: buy (72%) — ADX 31" in text
     assert "Updated: " in text and "just now" in text
@@ -511,6 +511,9 @@ async def test_prices_at_the_markets_precision(bot):
     assert "unrealised P&amp;L +36.56 USD (+1.54%) · stop 2,290.12 ·" in text
     assert "2,373.438" not in text and "2,290.1235" not in text
     assert "🟢 <b>BTC/USDT</b> LONG 0.05 @ 60,000 → 61,000" in text  # whole-number marks
+    # a USD and a USDT position: one total per currency, never one sum of both
+    assert "Total unrealised: <b>+36.56 USD</b> 🟢, <b>+50.00 USDT</b> 🟢" in text
+    assert "86.56" not in text
     trades = await bot.say(TRADER, "/trades")
     assert "BUY 0.5 ETH/USD @ 2,401.20 · fee 0.5 USD" in trades
     assert "BUY 0.5 ETH/USD @ 2,345.67 ·" in trades

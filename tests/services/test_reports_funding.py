@@ -91,7 +91,7 @@ async def test_pnl_and_dashboard_include_funding(db, settings) -> None:
     assert dash.realized_today.funding == Decimal("-0.75")
     me = await users.get_user(db, TRADER)
     shown = dashboard_text(Access(me, me), dash, None, NOW, [])
-    assert "(realised +24.25 in 3 trades, funding -0.75)" in shown
+    assert "(realised +24.25 USDT in 3 trades, funding -0.75 USDT)" in shown
 
     none = await service.pnl(OTHER, "week")
     assert none.stats.funding == Decimal(100) and none.stats.trades == 0
