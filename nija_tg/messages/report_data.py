@@ -283,6 +283,8 @@ class Pair(Protocol):
     @property
     def funding(self) -> Decimal: ...
     @property
+    def currency(self) -> str | None: ...  # of the P&L: the symbol's quote
+    @property
     def win_rate(self) -> Decimal | None: ...
 
 
@@ -294,7 +296,7 @@ class Performance(Protocol):
     @property
     def pairs(self) -> Sequence[Pair]: ...
     @property
-    def total(self) -> Decimal: ...
+    def total_by_currency(self) -> Mapping[str, Decimal]: ...  # never one sum
     @property
     def trades(self) -> int: ...
     @property

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal as D
 from typing import Any
 
-from nija_tg.core.account_currency import exchange_quote
+from nija_tg.core.account_currency import exchange_quote, symbol_quote
 from nija_tg.core.health import Beat, HealthReport, Problem
 from nija_tg.core.models import Role, Side, TradingMode, UserStatus
 from nija_tg.core.pnl import PeriodStats
@@ -222,6 +222,10 @@ class Pair:
     funding: D = D(0)
 
     @property
+    def currency(self) -> str | None:
+        return symbol_quote(self.symbol)
+
+    @property
     def win_rate(self) -> D | None:
         return None if not self.trades else D(self.wins) / D(self.trades)
 
@@ -234,8 +238,12 @@ class Performance:
     currency: str | None = "USD"
 
     @property
-    def total(self) -> D:
-        return sum((p.pnl for p in self.pairs), D(0))
+    def total_by_currency(self) -> dict[str, D]:
+        out: dict[str, D] = {}
+        for p in self.pairs:
+            key = p.currency or self.currency or ""
+            out[key] = out.get(key, D(0)) + p.pnl
+        return out
 
     @property
     def trades(self) -> int:

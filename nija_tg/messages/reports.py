@@ -471,12 +471,14 @@ def performance(
     if not report.pairs:
         lines.append("No closed trades in this period.")
         return "\n".join(lines) + hint.value
+    totals = report.total_by_currency
+    mixed = len(totals) > 1  # then each row's P&L carries its code (its pair's quote)
     rows = [
         (
             dot(p.pnl) + " " + p.symbol[:20],
             str(p.trades),
             share(p.win_rate),
-            money(p.pnl, signed=True),
+            cash(p.pnl, p.currency, signed=True) if mixed else money(p.pnl, signed=True),
         )
         for p in report.pairs[:SHOWN_PAIRS]
     ]
@@ -485,7 +487,7 @@ def performance(
         lines.append(f"… and {len(report.pairs) - SHOWN_PAIRS} more pairs")
     lines.append(
         f"Total: {plural(report.trades, 'trade')} · win rate {share(report.win_rate)} · "
-        f"P&amp;L <b>{cash(report.total, report.currency, signed=True)}</b>{mark(report.total)}"
+        f"P&amp;L {cash_each(totals, signed=True, bold=True)}"
     )
     if any(p.funding for p in report.pairs):
         lines.append("Swap funding is counted in its pair's P&amp;L.")

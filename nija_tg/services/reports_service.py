@@ -226,6 +226,7 @@ class PairRow:
     wins: int
     pnl: Decimal  # realised: closed trades and funding
     funding: Decimal = Decimal(0)
+    currency: str | None = None  # of the P&L: the symbol's quote
 
     @property
     def win_rate(self) -> Decimal | None:
@@ -237,11 +238,16 @@ class PerformanceReport:
     period: str
     start: datetime | None
     pairs: list[PairRow]  # best P&L first
-    currency: str | None = None
+    currency: str | None = None  # the account's (a pair's P&L without a quote of its own)
 
     @property
-    def total(self) -> Decimal:
-        return sum((p.pnl for p in self.pairs), Decimal(0))
+    def total_by_currency(self) -> dict[str, Decimal]:
+        """The pairs' P&L summed per currency (each pair's quote): never USD + USDT."""
+        out: dict[str, Decimal] = {}
+        for p in self.pairs:
+            key = p.currency or self.currency or ""
+            out[key] = out.get(key, Decimal(0)) + p.pnl
+        return out
 
     @property
     def trades(self) -> int:
@@ -532,7 +538,10 @@ class ReportsService:
             row = stats.setdefault(symbol, [0, 0, Decimal(0), Decimal(0)])
             row[2] += amount
             row[3] += amount
-        pairs = [PairRow(sym, t, w, p, f) for sym, (t, w, p, f) in stats.items()]
-        pairs.sort(key=lambda p: (-p.pnl, p.symbol))
         currency = await self.currency(user_id, await snapshots.get(self._db, user_id))
+        pairs = [
+            PairRow(sym, t, w, p, f, symbol_quote(sym) or currency)
+            for sym, (t, w, p, f) in stats.items()
+        ]
+        pairs.sort(key=lambda p: (-p.pnl, p.symbol))
         return PerformanceReport(period, start, pairs, currency)

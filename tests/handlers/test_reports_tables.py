@@ -3,12 +3,13 @@ end to end through the real Application and the fake Bot API."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
 
-from nija_tg.core.models import Role
-from nija_tg.storage import positions, snapshots, users
+from nija_tg.core.models import FillInfo, Role, Side
+from nija_tg.storage import fills, positions, snapshots, users
 from tests.handlers.harness import ADMIN_ID
 from tests.handlers.tap import tap
 from tests.handlers.test_reports import _fields, db_of, register, trader_with_data
@@ -39,10 +40,32 @@ async def test_performance_table(bot):
     assert "🏆 <b>Performance by pair — all time</b>" in text
     rows = text.split("<pre>")[1].split("</pre>")[0].splitlines()
     assert rows[1].split() == ["🟢", "ETH/USDT", "3", "66.7%", "+25.00"]
-    assert "Total: 3 trades · win rate 66.7% · P&amp;L <b>+25.00 USD</b> 🟢" in text
+    # ETH/USDT's P&L is in USDT (its quote), on a Kraken (USD) account too
+    assert "Total: 3 trades · win rate 66.7% · P&amp;L <b>+25.00 USDT</b> 🟢" in text
     assert "this week" in await bot.say(TRADER, "/performance week")
     for bad in ("/performance yesterday", "/performance week x", "/performance 1 2 3"):
         assert "Usage: /performance" in await bot.say(TRADER, bad)
+
+
+async def test_performance_totals_each_quote_on_its_own(bot):
+    """Pairs quoted in USD and in USDT: each row's P&L with its code and one total per
+    currency, never one sum of both."""
+    await trader_with_data(bot)  # ETH/USDT: +25.00 USDT in 3 closed trades
+    db = db_of(bot)
+    async with db.transaction() as tx:
+        fill = FillInfo(
+            "usd1", "BTC/USD", Side.SELL, Decimal("0.01"), Decimal("61000"), Decimal("0.1"),
+            "USD", int(time.time() * 1000),
+        )  # fmt: skip
+        fill_id = await fills.insert(tx, TRADER, None, "kraken", fill)
+        assert fill_id is not None
+        await fills.set_realized_pnl(tx, TRADER, fill_id, Decimal("-7.5"))
+    text = await bot.say(TRADER, "/performance")
+    rows = text.split("<pre>")[1].split("</pre>")[0].splitlines()
+    assert rows[1].split() == ["🟢", "ETH/USDT", "3", "66.7%", "+25.00", "USDT"]
+    assert rows[2].split() == ["🔴", "BTC/USD", "1", "0.0%", "-7.50", "USD"]
+    assert "P&amp;L <b>-7.50 USD</b> 🔴, <b>+25.00 USDT</b> 🟢" in text
+    assert "17.50" not in text
 
 
 async def test_tables_for_viewers_follow_the_grants(bot):

@@ -70,7 +70,8 @@ async def test_performance_per_pair(service: ReportsService, db: Database):
     ]
     assert report.pairs[0].win_rate == Decimal(2) / 3 and report.pairs[1].win_rate is None
     assert report.pairs[1].funding == Decimal("-2.5")
-    assert report.total == Decimal("22.5") and report.trades == 3
+    assert [p.currency for p in report.pairs] == ["USDT", "USDT"]  # each pair's quote
+    assert report.total_by_currency == {"USDT": Decimal("22.5")} and report.trades == 3
     today = await service.performance(TRADER, "day")
     assert [p.symbol for p in today.pairs] == ["ETH/USDT"] and today.start is not None
     assert (await service.performance(OTHER, "all")).pairs == []
