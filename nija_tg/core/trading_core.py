@@ -139,6 +139,12 @@ def strategy_position(held: dict[str, Holding]) -> StrategyPosition | None:
     return None if pos is None else StrategyPosition(pos.side, float(pos.entry_price))
 
 
+def wants_action(signal: Signal) -> bool:
+    """Whether ``strategy_intents`` can want anything for ``signal``: a hold wants
+    nothing, whatever is held and whatever the gate (the shell skips the market)."""
+    return signal.action is not Action.HOLD
+
+
 def strategy_intents(
     symbol: str,
     signal: Signal,

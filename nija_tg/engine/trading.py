@@ -127,6 +127,8 @@ class TradingActions:
 
     async def act(self, key: MarketKey, signal: Signal, blocked: bool) -> None:
         """The strategy's part, as the gate allows (``core.strategy_intents``)."""
+        if not core.wants_action(signal):
+            return  # a hold (most markets, most closes): nothing to read or decide
         ctx = self.ctx
         if ctx.account_balances is not None:  # the close's read (or one since its fills)
             self.free_quote.read(ctx.account_balances)

@@ -117,3 +117,26 @@ def test_strategy_position_prefers_the_long():
     pos = core.strategy_position({"short": held("short"), "long": held()})
     assert pos is not None and pos.side == "long" and pos.entry_price == 100.0
     assert core.strategy_position({}) is None
+
+
+@pytest.mark.parametrize("gate", list(Gate))
+@pytest.mark.parametrize("holding", ["none", "long", "short", "both"])
+@pytest.mark.parametrize("stopping", [False, True])
+@pytest.mark.parametrize("blocked", [False, True])
+def test_a_hold_wants_nothing_whatever_is_held_or_allowed(gate, holding, stopping, blocked):
+    """``wants_action`` False (the shell skips the market) exactly when the intents are
+    None for every position held and every gate."""
+    rows = {
+        "long": [held()],
+        "short": [held("short", "110")],
+        "both": [held(), held("short", "110")],
+    }.get(holding, [])
+    for action in Action:
+        signal = sig(action, stop_distance=2.0)
+        out = core.strategy_intents(
+            "ETH/USDT", signal, rows, gate, stopping=stopping, blocked=blocked
+        )
+        if not core.wants_action(signal):
+            assert out is None
+    assert not core.wants_action(sig(Action.HOLD))
+    assert all(core.wants_action(sig(a)) for a in Action if a is not Action.HOLD)
