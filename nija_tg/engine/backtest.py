@@ -45,6 +45,7 @@ import pandas as pd
 
 from nija_tg.core import pnl, risk
 from nija_tg.core import trading_core as core
+from nija_tg.core.account_currency import at_step
 from nija_tg.core.errors import NijaError, ValidationError
 from nija_tg.core.limits_book import LimitsBook
 from nija_tg.core.models import (
@@ -612,8 +613,10 @@ class BacktestShell:
         reduce_only: bool,
     ) -> None:
         """Book a fill on the positions (``apply_fill``, as the live engine books it)
-        and keep it as the fills table would hold it."""
+        and keep it as the fills table would hold it: the price with the market's places
+        (``at_step``, as ``execution_record`` records a fill)."""
         self._lines = None  # the balances moved
+        price = at_step(price, self.market.price_step)
         current = {s: p.holding for s, p in self.positions.items()}
         effect = apply_fill(
             current,
