@@ -320,8 +320,8 @@ async def _run_to_end(loop: UserLoop) -> None:
             except asyncio.CancelledError:
                 cancelled = True
     if cancelled:
-        if not run.cancelled() and run.exception() is not None:
-            log.warning("user %s: loop ended with %r", loop.user_id, run.exception())
+        if not run.cancelled() and (error := run.exception()) is not None:
+            log.warning("user %s: loop ended with %s", loop.user_id, type(error).__name__)
         raise asyncio.CancelledError
     await run  # the loop's own end: returned, cancelled or raised
 
