@@ -19,14 +19,21 @@ def cash(value: Decimal | None, currency: str | None, *, signed: bool = False) -
     return esc(money_in(value, currency, signed=signed))
 
 
-def cash_each(sums: Mapping[str, Decimal], *, signed: bool = False, bold: bool = False) -> str:
+def cash_each(
+    sums: Mapping[str, Decimal],
+    *,
+    signed: bool = False,
+    bold: bool = False,
+    marks: bool | None = None,
+) -> str:
     """Sums in several currencies, each with its code and never added together:
-    ``+27.76 USD 🟢, -4.09 USDT 🔴`` (a marker after each signed one; ``bold``: each
-    amount in bold); ``—`` when there is none."""
+    ``+27.76 USD 🟢, -4.09 USDT 🔴`` (``marks``: a marker after each, by default when
+    ``signed``; ``bold``: each amount in bold); ``—`` when there is none."""
     if not sums:
         return f"<b>{DASH}</b>" if bold else DASH
+    marked = signed if marks is None else marks
     parts = []
     for currency, value in sorted(sums.items()):
         shown = cash(value, currency, signed=signed)
-        parts.append((f"<b>{shown}</b>" if bold else shown) + (mark(value) if signed else ""))
+        parts.append((f"<b>{shown}</b>" if bold else shown) + (mark(value) if marked else ""))
     return ", ".join(parts)

@@ -145,6 +145,8 @@ PNL = _section(
     ("A week with funding, a deposit and an equity curve", reports.pnl, (s.PNL_WEEK,)),
     ("A day with a huge loss, read by an admin", reports.pnl,
      (s.PNL_LOSS, reports.whose(s.ADMIN_ON_ODD))),
+    ("A week of USD and USDT pairs: each currency on its own", reports.pnl,
+     (s.PNL_TWO_QUOTES,)),
     ("A month without equity points yet", reports.pnl, (s.PNL_EMPTY_PERIOD,)),
     ("All time, no history at all", reports.pnl, (s.PNL_NOTHING,)),
     ("The period button on screen", reports.period_button, ("week", "week")),
@@ -159,6 +161,9 @@ PNL = _section(
 TABLES = _section(
     "/daily and /performance",
     ("Five days: gains, a loss, a flat day, a day without equity", reports.daily, (s.DAILY,)),
+    ("USD and USDT pairs: each day's P&L with its codes", reports.daily,
+     (s.DAILY_TWO_QUOTES,)),
+    ("USDT pairs on a USD account", reports.daily, (s.DAILY_USDT_ON_USD,)),
     ("Three empty days, paper trading off", reports.daily,
      (s.DAILY_EMPTY, "", EmptyHint.PAPER_OFF)),
     ("Three pairs (a swap with funding), this week", reports.performance,

@@ -75,7 +75,9 @@ class Dashboard(Protocol):
     @property
     def today_change(self) -> Decimal | None: ...
     @property
-    def realized_today(self) -> PeriodStats: ...
+    def realized_today(self) -> PeriodStats: ...  # the counts (its money: per currency)
+    @property
+    def realized_by_currency(self) -> Mapping[str, PeriodStats]: ...
     @property
     def last_signal(self) -> Mapping[str, Any] | None: ...
     @property
@@ -248,29 +250,33 @@ class Pnl(Protocol):
     @property
     def equity_change(self) -> Decimal | None: ...
     @property
-    def currency(self) -> str | None: ...  # what the money is counted in (USD, USDT)
+    def currency(self) -> str | None: ...  # of the equity and the deposits (USD, USDT)
+    @property
+    def by_currency(self) -> Mapping[str, PeriodStats]: ...  # the realised P&L, per quote
 
 
 class Day(Protocol):
     @property
     def day(self) -> str: ...
     @property
-    def pnl(self) -> Decimal: ...
+    def pnl(self) -> Decimal: ...  # across currencies: shown alone when there is one
     @property
     def trades(self) -> int: ...
     @property
     def equity(self) -> Decimal | None: ...
+    @property
+    def pnl_by_currency(self) -> Mapping[str, Decimal]: ...
 
 
 class Daily(Protocol):
     @property
     def days(self) -> Sequence[Day]: ...
     @property
-    def total(self) -> Decimal: ...
+    def total_by_currency(self) -> Mapping[str, Decimal]: ...  # the realised P&L, per quote
     @property
     def trades(self) -> int: ...
     @property
-    def currency(self) -> str | None: ...  # what the money is counted in (USD, USDT)
+    def currency(self) -> str | None: ...  # the account's: of the equity (USD, USDT)
 
 
 class Pair(Protocol):

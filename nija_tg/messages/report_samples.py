@@ -70,6 +70,7 @@ class Dashboard:
     last_signal: dict[str, Any] | None = None
     updated_at: float | None = NOW - 40
     cash_flow_today: D = D(0)
+    realized_by_currency: dict[str, PeriodStats] = field(default_factory=dict)
 
     @property
     def currency(self) -> str:
@@ -183,6 +184,7 @@ class Pnl:
     cash_flow: D = D(0)
     cash_flows: int = 0
     currency: str | None = "USD"
+    by_currency: dict[str, PeriodStats] = field(default_factory=dict)
 
     @property
     def equity_change(self) -> D | None:
@@ -197,6 +199,7 @@ class Day:
     pnl: D
     trades: int
     equity: D | None
+    pnl_by_currency: dict[str, D] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -205,8 +208,12 @@ class Daily:
     currency: str | None = "USD"
 
     @property
-    def total(self) -> D:
-        return sum((d.pnl for d in self.days), D(0))
+    def total_by_currency(self) -> dict[str, D]:
+        out: dict[str, D] = {}
+        for d in self.days:
+            for cur, amount in (d.pnl_by_currency or {self.currency or "": d.pnl}).items():
+                out[cur] = out.get(cur, D(0)) + amount
+        return out
 
     @property
     def trades(self) -> int:
@@ -532,6 +539,14 @@ PNL_LOSS = Pnl(
     "day", datetime(2026, 12, 5, tzinfo=UTC), _stats("-1234567.891"),
     points=[(NOW - HOUR, D("1300000")), (NOW, D("65432.109"))], any_history=True,
 )  # fmt: skip
+PNL_TWO_QUOTES = Pnl(
+    "week", WEEK_START, _stats("80", "-12.5", "55", "-3.25", funding=("-1.2", "0.35")),
+    any_history=True,
+    by_currency={
+        "USD": _stats("80", "-12.5"),
+        "USDT": _stats("55", "-3.25", funding=("-1.2", "0.35")),
+    },
+)  # fmt: skip
 PNL_EMPTY_PERIOD = Pnl("month", datetime(2026, 12, 1, tzinfo=UTC), PeriodStats(), any_history=True)
 PNL_NOTHING = Pnl("all", None, PeriodStats())
 
@@ -545,6 +560,14 @@ DAILY = Daily(
     ]
 )
 DAILY_EMPTY = Daily([Day(f"2026-12-0{d}", D(0), 0, None) for d in (5, 4, 3)])
+DAILY_TWO_QUOTES = Daily(
+    [
+        Day("2026-12-05", D("17.5"), 4, D("10268.4"), {"USD": D("-7.5"), "USDT": D("25")}),
+        Day("2026-12-04", D("-15.75"), 2, D("10213.4"), {"USDT": D("-15.75")}),
+        Day("2026-12-03", D(0), 0, D("10229.15"), {"USD": D(0)}),
+    ]
+)
+DAILY_USDT_ON_USD = Daily([Day("2026-12-05", D("25"), 3, D("12345.68"), {"USDT": D("25")})])
 
 PAIRS = [
     Pair("ETH/USD", 6, 4, D("140.25")),

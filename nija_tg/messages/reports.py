@@ -10,12 +10,14 @@ dynamic part escaped. ``docs/messages.md`` shows each one with sample data.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
 from nija_tg.core.account_currency import exchange_quote
 from nija_tg.core.models import Role, TradingMode, UserStatus
 from nija_tg.core.number_format import DASH, amount, money, price
+from nija_tg.core.pnl import PeriodStats
 from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.messages import report_data as rd
 from nija_tg.messages.money_text import cash, cash_each
@@ -237,9 +239,12 @@ def dashboard(
     cur = dash.currency
     today = cash(dash.today_change, cur, signed=True)
     realized = dash.realized_today
+    groups = _realized_groups(dash.realized_by_currency, realized, cur)
+    made = cash_each({c: s.total for c, s in groups.items()}, signed=True, marks=False)
     funding = ""  # swaps: funding payments are part of the realised P&L
     if realized.funding_payments:
-        funding = f", funding {cash(realized.funding, cur, signed=True)}"
+        paid = {c: s.funding for c, s in groups.items() if s.funding_payments}
+        funding = f", funding {cash_each(paid, signed=True, marks=False)}"
     if dash.cash_flow_today:  # deposits and withdrawals are not P&L
         moved = cash(dash.cash_flow_today, cur, signed=True)
         funding += f"; deposits/withdrawals {moved} left out"
@@ -253,7 +258,7 @@ def dashboard(
         f"Open positions: {dash.open_positions}",
         *_dashboard_positions(open_positions),
         f"Today's P&amp;L: {today}{mark(dash.today_change)} (realised "
-        f"{cash(realized.total, cur, signed=True)} in {plural(realized.trades, 'trade')}{funding})",
+        f"{made} in {plural(realized.trades, 'trade')}{funding})",
     ]
     signals = signal_lines(dash.last_signal)
     if signals:
@@ -378,6 +383,14 @@ def sessions(
 # --- /pnl, /daily, /performance -------------------------------------------------------------
 
 
+def _realized_groups(
+    by_currency: Mapping[str, PeriodStats], stats: PeriodStats, account: str | None
+) -> Mapping[str, PeriodStats]:
+    """The realised P&L per currency (a symbol's quote); nothing realised: the account's
+    currency with ``stats`` (zero)."""
+    return by_currency or {account or "": stats}
+
+
 def _since(report: rd.Pnl | rd.Performance) -> str:
     return f" (since {report.start:%Y-%m-%d} UTC)" if report.start is not None else ""
 
@@ -385,23 +398,26 @@ def _since(report: rd.Pnl | rd.Performance) -> str:
 def pnl(report: rd.Pnl, whose_suffix: str = "") -> str:
     """/pnl: closed-trade stats of a UTC period (the period buttons sit under it);
     ``whose_suffix`` is ``whose(access)``."""
-    stats = report.stats
-    cur = report.currency
+    stats = report.stats  # the counts, across currencies
+    cur = report.currency  # the equity's
+    groups = _realized_groups(report.by_currency, stats, cur)  # the money, per currency
+    made = cash_each({c: s.total for c, s in groups.items()}, signed=True, bold=True)
     lines = [
         f"📈 <b>P&amp;L — {PERIOD_TITLES[report.period]}</b>{whose_suffix}{_since(report)}",
-        f"Realised P&amp;L: <b>{cash(stats.total, cur, signed=True)}</b>{mark(stats.total)}",
+        f"Realised P&amp;L: {made}",
         f"Trades: {stats.trades} · wins {stats.wins} · losses {stats.losses} · "
         f"win rate {share(stats.win_rate)}",
     ]
     if stats.funding_payments:  # swaps: part of the realised P&L, summed (engine/funding.py)
-        paid = cash(stats.funding, cur, signed=True)
+        each = {c: s.funding for c, s in groups.items() if s.funding_payments}
+        paid = cash_each(each, signed=True, marks=False)
         payments = plural(stats.funding_payments, "payment")
         lines.insert(2, f"Funding: {paid} ({payments}, included above)")
-    if stats.trades:
-        lines.append(
-            f"Best {cash(stats.best, cur, signed=True)} · "
-            f"worst {cash(stats.worst, cur, signed=True)}"
-        )
+    lines += [
+        f"Best {cash(s.best, c, signed=True)} · worst {cash(s.worst, c, signed=True)}"
+        for c, s in groups.items()
+        if s.trades
+    ]
     change = report.equity_change
     if change is not None:
         first, last = report.points[0][1], report.points[-1][1]
@@ -445,16 +461,31 @@ def daily(report: rd.Daily, whose_suffix: str = "", hint: EmptyHint = EmptyHint.
     """/daily: one row per UTC day, newest first (P&L realised: trades and funding)."""
     days = plural(len(report.days), "day")
     lines = [f"📅 <b>Daily P&amp;L — last {days}</b>{whose_suffix}"]
+    totals = report.total_by_currency  # per currency (each symbol's quote)
+    mixed = len(totals) > 1  # then each day's P&L shows its codes, side by side
+
+    def pnl_cell(d: rd.Day) -> str:
+        if mixed and d.pnl_by_currency:
+            return cash_each(d.pnl_by_currency, signed=True, marks=False)
+        return money(d.pnl, signed=True)
+
+    def marker(d: rd.Day) -> str:
+        return dot(d.pnl) if len(d.pnl_by_currency) <= 1 else "⚪"
+
     rows = [
-        (dot(d.pnl) + " " + d.day[5:], money(d.pnl, signed=True), str(d.trades), money(d.equity))
+        (marker(d) + " " + d.day[5:], pnl_cell(d), str(d.trades), money(d.equity))
         for d in report.days
     ]
     lines.append(table(("   Day", "P&L", "Trades", "Equity"), rows, frozenset({1, 2, 3})))
-    lines.append(
-        f"Total: <b>{cash(report.total, report.currency, signed=True)}</b>{mark(report.total)}"
-        f" in {plural(report.trades, 'closed trade')}"
-    )
-    unit = f"amounts in {esc(report.currency)}; " if report.currency else ""
+    shown = cash_each(totals or {report.currency or "": Decimal(0)}, signed=True, bold=True)
+    lines.append(f"Total: {shown} in {plural(report.trades, 'closed trade')}")
+    pnl_in = next(iter(totals)) if len(totals) == 1 else report.currency
+    if mixed:
+        unit = f"P&amp;L in each pair's quote, equity in {esc(report.currency or '—')}; "
+    elif pnl_in and report.currency and pnl_in != report.currency:
+        unit = f"P&amp;L in {esc(pnl_in)}, equity in {esc(report.currency)}; "
+    else:
+        unit = f"amounts in {esc(pnl_in)}; " if pnl_in else ""
     lines.append(f"Days in UTC; {unit}equity is each day's last reading; P&amp;L is realised.")
     text = "\n".join(lines)
     if not report.trades and not any(d.equity is not None for d in report.days):

@@ -97,6 +97,8 @@ class Dashboard:
     # net deposits (+) and withdrawals (-) today: left out of today_change
     cash_flow_today: Decimal = Decimal(0)
     currency: str | None = None  # what equity and P&L are counted in (USD, USDT)
+    # today's realised P&L per currency (each trade's and payment's symbol's quote)
+    realized_by_currency: dict[str, pnl_math.PeriodStats] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,10 @@ class PnlReport:
     # deposits (+) and withdrawals (-) in the period: in the equity series, not in P&L
     cash_flow: Decimal = Decimal(0)
     cash_flows: int = 0
-    currency: str | None = None
+    currency: str | None = None  # of the equity and the deposits
+    # the realised P&L per currency (each trade's and payment's symbol's quote): ``stats``
+    # counts trades across them, its money figures add them up and are not shown
+    by_currency: dict[str, pnl_math.PeriodStats] = field(default_factory=dict)
 
     @property
     def equity_change(self) -> Decimal | None:
@@ -203,16 +208,23 @@ class DayRow:
     trades: int  # closed trades (fills that reduced a position)
     fills: int  # every fill, entries included
     equity: Decimal | None  # the day's last recorded equity
+    # the realised P&L per currency (each symbol's quote); ``pnl`` adds them up (counts)
+    pnl_by_currency: dict[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class DailyReport:
     days: list[DayRow]  # newest first, every day of the range (empty days too)
-    currency: str | None = None
+    currency: str | None = None  # the account's: of the equity
 
     @property
-    def total(self) -> Decimal:
-        return sum((d.pnl for d in self.days), Decimal(0))
+    def total_by_currency(self) -> dict[str, Decimal]:
+        """The realised P&L of the range per currency: never USD + USDT."""
+        out: dict[str, Decimal] = {}
+        for d in self.days:
+            for cur, amount in d.pnl_by_currency.items():
+                out[cur] = out.get(cur, Decimal(0)) + amount
+        return out
 
     @property
     def trades(self) -> int:
@@ -319,6 +331,39 @@ class ReportsService:
                 return found
         return exchange_quote(None)
 
+    async def _realized(
+        self, user_id: int, period: str, account: str
+    ) -> tuple[pnl_math.PeriodStats, dict[str, pnl_math.PeriodStats]]:
+        """The realised P&L (closed trades and swap funding) of the UTC period holding
+        now: across currencies (for the counts) and per currency (a symbol's quote, the
+        account's when it has none): USD and USDT are never added for people."""
+        now = self.now()
+        start = pnl_math.period_start(now, period)
+        since = None if start is None else start.timestamp()
+        trades = await reports_daily.closed_trades(self._db, user_id, since)
+        paid = await reports_daily.funding_by_symbol(self._db, user_id, since)
+        at = datetime.fromtimestamp
+        groups: dict[str, tuple[list, list]] = {}
+        for ts, symbol, amount in trades:
+            groups.setdefault(symbol_quote(symbol) or account, ([], []))[0].append(
+                (at(ts, tz=UTC), amount)
+            )
+        for ts, symbol, amount in paid:
+            groups.setdefault(symbol_quote(symbol) or account, ([], []))[1].append(
+                (at(ts, tz=UTC), amount)
+            )
+        each = {
+            cur: pnl_math.current_period(items, period, now, funding=funding)
+            for cur, (items, funding) in sorted(groups.items())
+        }
+        every = pnl_math.current_period(
+            [(at(ts, tz=UTC), a) for ts, _s, a in trades],
+            period,
+            now,
+            funding=[(at(ts, tz=UTC), a) for ts, _s, a in paid],
+        )
+        return every, {cur: s for cur, s in each.items() if s.trades or s.funding_payments}
+
     async def _steps(
         self, user_id: int, symbols: list[str], also: dict[str, list[Decimal | None]]
     ) -> dict[str, Decimal | None]:
@@ -336,14 +381,8 @@ class ReportsService:
         now = self.now()
         start = pnl_math.period_start(now, "day")
         assert start is not None
-        realized = await fills.realized_since(self._db, user_id, start.timestamp())
-        paid = await report_queries.funding_since(self._db, user_id, start.timestamp())
-        stats = pnl_math.current_period(
-            [(datetime.fromtimestamp(ts, tz=UTC), p) for ts, p in realized],
-            "day",
-            now,
-            funding=[(datetime.fromtimestamp(ts, tz=UTC), a) for ts, a in paid],
-        )
+        currency = await self.currency(user_id, snap)
+        stats, each = await self._realized(user_id, "day", currency)
         change = None
         if (
             snap is not None
@@ -361,7 +400,8 @@ class ReportsService:
             realized_today=stats,
             last_signal=None if snap is None else snap.last_signal,
             updated_at=None if snap is None else snap.updated_at,
-            currency=await self.currency(user_id, snap),
+            currency=currency,
+            realized_by_currency=each,
             cash_flow_today=sum(
                 (
                     f.amount
@@ -467,17 +507,10 @@ class ReportsService:
         UTC period holding now."""
         if period not in pnl_math.PERIODS:
             raise ValueError(f"period must be one of {pnl_math.PERIODS}")
-        now = self.now()
-        start = pnl_math.period_start(now, period)
+        start = pnl_math.period_start(self.now(), period)
         since = None if start is None else start.timestamp()
-        realized = await fills.realized_since(self._db, user_id, since)
-        paid = await report_queries.funding_since(self._db, user_id, since)
-        stats = pnl_math.current_period(
-            [(datetime.fromtimestamp(ts, tz=UTC), p) for ts, p in realized],
-            period,
-            now,
-            funding=[(datetime.fromtimestamp(ts, tz=UTC), a) for ts, a in paid],
-        )
+        currency = await self.currency(user_id, await snapshots.get(self._db, user_id))
+        stats, each = await self._realized(user_id, period, currency)
         points = await report_queries.equity_points(self._db, user_id, since=since)
         if since is not None:
             before = await report_queries.equity_at_or_before(self._db, user_id, since)
@@ -486,8 +519,7 @@ class ReportsService:
         any_history = bool(points) or await report_queries.has_equity_history(self._db, user_id)
         moved = await cash_flows.recent(self._db, user_id, since=since, limit=1000)
         net = sum((f.amount for f in moved), Decimal(0))
-        currency = await self.currency(user_id, await snapshots.get(self._db, user_id))
-        return PnlReport(period, start, stats, points, any_history, net, len(moved), currency)
+        return PnlReport(period, start, stats, points, any_history, net, len(moved), currency, each)
 
     async def daily(self, user_id: int, days: int = DAILY_DEFAULT) -> DailyReport:
         """One row per UTC day of the last ``days`` (1..90, today included), newest
@@ -499,27 +531,30 @@ class ReportsService:
         first = today - timedelta(days=days - 1)
         since = first.timestamp()
         keys = [(today - timedelta(days=i)).strftime("%Y-%m-%d") for i in range(days)]
+        account = await self.currency(user_id, await snapshots.get(self._db, user_id))
         pnl: dict[str, Decimal] = dict.fromkeys(keys, Decimal(0))
+        each: dict[str, dict[str, Decimal]] = {k: {} for k in keys}
         trades = dict.fromkeys(keys, 0)
         counted = dict.fromkeys(keys, 0)
-        for ts, _symbol, amount in await reports_daily.closed_trades(self._db, user_id, since):
+        closed = await reports_daily.closed_trades(self._db, user_id, since)
+        paid = await reports_daily.funding_by_symbol(self._db, user_id, since)
+        for n, (ts, symbol, amount) in enumerate([*closed, *paid]):
             key = _day(ts)
             if key in pnl:
                 pnl[key] += amount
-                trades[key] += 1
-        for ts, _symbol, amount in await reports_daily.funding_by_symbol(self._db, user_id, since):
-            key = _day(ts)
-            if key in pnl:
-                pnl[key] += amount
+                cur = symbol_quote(symbol) or account
+                each[key][cur] = each[key].get(cur, Decimal(0)) + amount
+                trades[key] += 1 if n < len(closed) else 0
         for ts in await reports_daily.fills_since(self._db, user_id, since):
             key = _day(ts)
             if key in counted:
                 counted[key] += 1
         equity = await reports_daily.day_end_equity(self._db, user_id, since)
-        rows = [DayRow(k, pnl[k], trades[k], counted[k], equity.get(k)) for k in keys]
-        return DailyReport(
-            rows, await self.currency(user_id, await snapshots.get(self._db, user_id))
-        )
+        rows = [
+            DayRow(k, pnl[k], trades[k], counted[k], equity.get(k), dict(sorted(each[k].items())))
+            for k in keys
+        ]
+        return DailyReport(rows, account)
 
     async def performance(self, user_id: int, period: str = "all") -> PerformanceReport:
         """Closed trades per pair in the UTC period holding now: trades, wins, realised

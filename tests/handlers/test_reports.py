@@ -69,7 +69,8 @@ async def test_status_dashboard_for_trader(bot):
     assert "📊 <b>Dashboard</b>" in text and "Trading: ⚪ off" in text and "paper" in text
     assert "Exchange: kraken ••••abcd ✅ verified" in text
     assert "Equity: <b>12,345.68 USD</b>" in text and "Open positions: 1" in text
-    assert "Today's P&amp;L: +345.68 USD 🟢 (realised +25.00 USD in 3 trades)" in text
+    # equity in the account's USD (Kraken), the ETH/USDT trades' P&L in their USDT
+    assert "Today's P&amp;L: +345.68 USD 🟢 (realised +25.00 USDT in 3 trades)" in text
     assert "  🟢 BTC/USDT LONG +50.00 USDT (+1.67%)" in text
     assert "Last signal: BTC/USDT: buy (72%) — ADX 31" in text
     assert "Updated: " in text and "just now" in text
@@ -134,9 +135,9 @@ async def test_pnl_text_then_chart_photo(bot):
     await trader_with_data(bot)
     since = bot.api.mark()
     text = await bot.say(TRADER, "/pnl")
-    assert "P&amp;L — today" in text and "Realised P&amp;L: <b>+25.00 USD</b>" in text
+    assert "P&amp;L — today" in text and "Realised P&amp;L: <b>+25.00 USDT</b>" in text
     assert "Trades: 3 · wins 2 · losses 1 · win rate 66.7%" in text
-    assert "Best +30.00 USD · worst -10.00 USD" in text
+    assert "Best +30.00 USDT · worst -10.00 USDT" in text
     photo = await bot.next(TRADER, since=since, method="sendPhoto")
     assert photo.params["photo"]["size"] > 1000
     assert photo.params["photo"]["filename"] == "equity.png"
@@ -448,6 +449,33 @@ async def test_users_totals_per_currency_never_added_together(bot):
         "balance 1,000.00 USD, 12,345.68 USDT · P&amp;L today -10.50 USD 🔴, +345.68 USDT 🟢"
     ) in page
     assert "13,345.68" not in page and "335.18" not in page  # no sum across currencies
+
+
+async def test_realised_pnl_per_currency_on_pnl_and_status(bot):
+    """Closed trades in USDT (ETH/USDT) and in USD (BTC/USD) on one account: /pnl and
+    the dashboard show each currency's realised P&L with its code, never their sum."""
+    await trader_with_data(bot)  # ETH/USDT today: +30, -10, +5 USDT
+    async with db_of(bot).transaction() as tx:
+        fill = FillInfo(
+            "usd1", "BTC/USD", Side.SELL, Decimal("0.01"), Decimal("61000"), Decimal("0.1"),
+            "USD", int(time.time() * 1000),
+        )  # fmt: skip
+        fill_id = await fills.insert(tx, TRADER, None, "kraken", fill)
+        assert fill_id is not None
+        await fills.set_realized_pnl(tx, TRADER, fill_id, Decimal("-7.5"))
+    pnl = await bot.say(TRADER, "/pnl")
+    assert "Realised P&amp;L: <b>-7.50 USD</b> 🔴, <b>+25.00 USDT</b> 🟢" in pnl
+    assert "Trades: 4 · wins 2 · losses 2" in pnl
+    assert "Best -7.50 USD · worst -7.50 USD" in pnl
+    assert "Best +30.00 USDT · worst -10.00 USDT" in pnl
+    assert "17.50" not in pnl
+    status = await bot.say(TRADER, "/status")
+    assert "(realised -7.50 USD, +25.00 USDT in 4 trades)" in status
+    daily = await bot.say(TRADER, "/daily")
+    today = daily.split("<pre>")[1].split("</pre>")[0].splitlines()[1].split()
+    assert today[:6] == ["⚪", today[1], "-7.50", "USD,", "+25.00", "USDT"]
+    assert "Total: <b>-7.50 USD</b> 🔴, <b>+25.00 USDT</b> 🟢 in 4 closed trades" in daily
+    assert "P&amp;L in each pair's quote, equity in USD;" in daily
 
 
 async def test_one_fill_shows_the_markets_precision(bot):

@@ -28,7 +28,9 @@ async def test_daily_table(bot):
     today = table[1].split()
     assert today[0] == "🟢" and today[2:] == ["+25.00", "3", "12,345.68"]
     assert all(row.split()[0] in ("🟢", "🔴", "⚪") for row in table[1:])
-    assert "Total: <b>+25.00 USD</b> 🟢 in 3 closed trades" in text
+    # ETH/USDT's P&L is in USDT, the Kraken account's equity in USD
+    assert "Total: <b>+25.00 USDT</b> 🟢 in 3 closed trades" in text
+    assert "P&amp;L in USDT, equity in USD;" in text
     assert "last 30 days" in await bot.say(TRADER, "/daily 30")
     for bad in ("/daily 0", "/daily 91", "/daily x", "/daily 7 x", "/daily 1 2 3"):
         assert "Usage: /daily [days] [user id]" in await bot.say(TRADER, bad)

@@ -52,11 +52,13 @@ async def test_daily_rows_every_day_newest_first(service: ReportsService, db: Da
     # the day's last equity point (arrange_trader: every 6 h, 12000 + hours % 50)
     last = min(h for h in range(7 * 24 - 1, 0, -6) if _day(NOW - h * 3600) == yesterday.day)
     assert yesterday.equity == Decimal(12000) + Decimal(last % 50)
-    assert report.total == Decimal("22.5") and report.trades == 3
+    # ETH/USDT's trades (+25) and ETH/USDT:USDT's funding (-2.5): both in USDT
+    assert today.pnl_by_currency == {"USDT": Decimal(25)}
+    assert report.total_by_currency == {"USDT": Decimal("22.5")} and report.trades == 3
     assert [d.day for d in (await service.daily(TRADER, 0)).days] == [_day(NOW)]
     assert len((await service.daily(TRADER, 10_000)).days) == DAILY_MAX
     other = await service.daily(OTHER, 7)  # another user's rows never count
-    assert other.total == 0 and other.trades == 0
+    assert other.total_by_currency == {} and other.trades == 0
     assert all(d.equity is None for d in other.days)
 
 
