@@ -24,9 +24,10 @@ from decimal import Decimal
 from functools import singledispatch
 
 from nija_tg.core import events as ev
-from nija_tg.core.number_format import amount, money, money_in, pct, price
+from nija_tg.core.number_format import DASH, amount, money, money_in, pct, price
 
 ZERO = Decimal(0)
+CASH_CODES = ("USD", "USDT", "USDC")  # fees in these read as money
 PURPOSE_LABEL = {
     "take_profit": "take-profit",
     "adopted": "adopted order",
@@ -80,12 +81,26 @@ def _details(f: ev.Fill) -> str:
     parts = []
     if f.realized is not None:
         parts.append(_pnl(f.realized, f.quote))
-    parts.append(f"fee {esc(money_in(f.fee, f.quote))}")
+    parts.append(f"fee {fee_text(f.fee, f.quote)}")
     label = PURPOSE_LABEL.get(f.purpose)
     if label:
         parts.append(label)
     parts.append(esc(f.mode))
     return " · ".join(parts)
+
+
+def fee_text(value: Decimal | None, currency: str | None) -> str:
+    """A fee as the fill alerts and /trades both show it: in a cash currency money's 2
+    decimals (``0.60 USD``), or up to 8 significant digits when that would read 0.00
+    (``0.0012 USDT``); a coin's up to 8 significant digits (``0.00012 BNB``); with its
+    code when known."""
+    if value is None or not value.is_finite():
+        return DASH
+    cashlike = currency is not None and currency.upper() in CASH_CODES
+    shown = money(value) if cashlike else amount(value)
+    if cashlike and not value.is_zero() and shown in ("0.00", "-0.00"):
+        shown = amount(value)  # under a cent: its own digits, not 0.00
+    return esc(f"{shown} {currency}" if currency else shown)
 
 
 @render.register

@@ -21,6 +21,7 @@ from nija_tg.core.pnl import PeriodStats
 from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.messages import report_data as rd
 from nija_tg.messages.money_text import cash, cash_each
+from nija_tg.messages.render import fee_text
 from nija_tg.messages.text import (
     ago,
     balance,
@@ -343,7 +344,6 @@ def trades(access: rd.Viewing, rows: Sequence[rd.Trade], hint: EmptyHint = Empty
     if not rows:
         lines.append("No trades yet." + hint.value)
     for f in rows:
-        fee_cur = f" {esc(f.fee_currency)}" if f.fee_currency else ""
         realized = (
             f" · P&amp;L {cash(f.realized_pnl, f.currency, signed=True)}{mark(f.realized_pnl)}"
             if f.realized_pnl is not None
@@ -352,7 +352,7 @@ def trades(access: rd.Viewing, rows: Sequence[rd.Trade], hint: EmptyHint = Empty
         lines.append(
             f"{when(f.ts)} {esc(f.side.value.upper())} {amount(f.amount)} "
             f"{esc(f.symbol)} @ {price(f.price, f.price_step)} · "
-            f"fee {amount(f.fee)}{fee_cur}{realized}"
+            f"fee {fee_text(f.fee, f.fee_currency)}{realized}"
         )
     return "\n".join(lines)
 

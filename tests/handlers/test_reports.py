@@ -543,6 +543,6 @@ async def test_prices_at_the_markets_precision(bot):
     assert "Total unrealised: <b>+36.56 USD</b> 🟢, <b>+50.00 USDT</b> 🟢" in text
     assert "86.56" not in text
     trades = await bot.say(TRADER, "/trades")
-    assert "BUY 0.5 ETH/USD @ 2,401.20 · fee 0.5 USD" in trades
+    assert "BUY 0.5 ETH/USD @ 2,401.20 · fee 0.50 USD" in trades  # as the fill alert reads it
     assert "BUY 0.5 ETH/USD @ 2,345.67 ·" in trades
     assert "ETH/USDT @ 3,000.5 ·" in trades  # that market's prices show one place

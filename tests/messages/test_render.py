@@ -11,7 +11,7 @@ import pytest
 from nija_tg.core import events as ev
 from nija_tg.core.number_format import money_in, pct, price
 from nija_tg.messages.catalogue import SAMPLES
-from nija_tg.messages.render import render
+from nija_tg.messages.render import fee_text, render
 
 FILL = ev.Fill(
     symbol="ETH/USDT:USDT", base="ETH", quote="USDT", buy=False, amount=D("0.09"),
@@ -73,3 +73,15 @@ def test_number_format_extensions():
     assert pct(D("-0.04"), signed=True) == "+0.0%"
     assert pct(2.5, signed=True) == "+2.5%"
     assert pct(None) == "—"
+
+
+def test_a_fee_reads_the_same_in_the_alert_and_in_trades():
+    """Money's 2 decimals in a cash currency, its own digits when under a cent (never a
+    fee of 0.00), a coin's up to 8 significant digits; /trades and the fill alert share it."""
+    assert fee_text(D("0.6003"), "USD") == "0.60 USD"
+    assert fee_text(D("0.000123"), "USDT") == "0.000123 USDT"
+    assert fee_text(D("0"), "USDT") == "0.00 USDT"
+    assert fee_text(D("0.00012345"), "BNB") == "0.00012345 BNB"
+    assert fee_text(D("0.5864"), None) == "0.5864"
+    fill = dataclasses.replace(FILL, fee=D("0.000123"), quote="USDT")
+    assert "fee 0.000123 USDT" in render(fill)
