@@ -11,7 +11,10 @@ empty, TLS included) before the call returns; only the answer waits for the loop
 
 ``send`` answers None when no connection is idle (all busy, or not yet open): the
 caller then uses its ordinary client. A connection the server closed is opened again
-(at most once per ``reopen_after`` seconds each). Bodies are form-encoded fields, as
+(after ``reopen_after`` seconds, doubling up to a minute while opening fails; one
+warning per streak of failures). With an HTTP(S) proxy configured in the environment
+(as httpx would use it) no connection is kept open and every request goes the ordinary
+way. TLS verifies against certifi's bundle, as httpx does. Bodies are form-encoded fields, as
 python-telegram-bot's HTTPXRequest sends them; only what the caller passes (for the
 deletion lane: a chat id and a message id) is written, and nothing is logged.
 """
@@ -22,7 +25,9 @@ import asyncio
 import logging
 import ssl
 from urllib.parse import urlencode, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
+import certifi
 import h11
 
 log = logging.getLogger("nija_tg.bot.direct_http")
@@ -138,7 +143,10 @@ class DirectConnections:
         self._host_header = parts.netloc
         self._count = count
         self._reopen_after = reopen_after
-        self._ssl: ssl.SSLContext | None = ssl.create_default_context() if self._https else None
+        self._ssl = ssl.create_default_context(cafile=certifi.where()) if self._https else None
+        proxy = getproxies().get(parts.scheme) or getproxies().get("all")
+        if proxy and not proxy_bypass(self._host):
+            self._count = 0  # through the proxy, the ordinary way
         self._connections: list[_Connection] = []
         self._keepers: list[asyncio.Task[None]] = []
         self._running = False
@@ -179,6 +187,7 @@ class DirectConnections:
 
     async def _keep_one(self) -> None:
         loop = asyncio.get_running_loop()
+        failures = 0
         while self._running:
             conn = _Connection(self._host_header)
             try:
@@ -190,9 +199,12 @@ class DirectConnections:
                     server_hostname=self._host if self._https else None,
                 )
             except OSError as exc:
-                log.warning("direct connection failed: %s", type(exc).__name__)
-                await asyncio.sleep(self._reopen_after)
+                if not failures:
+                    log.warning("direct connection failed: %s", type(exc).__name__)
+                failures += 1
+                await asyncio.sleep(min(self._reopen_after * 2**failures, 60.0))
                 continue
+            failures = 0
             self._connections.append(conn)
             try:
                 await conn.closed

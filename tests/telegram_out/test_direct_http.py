@@ -174,3 +174,17 @@ async def test_a_429_on_a_kept_open_connection_is_reported_and_retried():
             assert [r.status for r in deletes] == [429, 200]
         finally:
             await lane.close()
+
+
+async def test_with_a_proxy_in_the_environment_no_connection_is_kept_open(monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    direct = DirectConnections("http://api.example:80/bot", 4)
+    await direct.start()
+    try:
+        await asyncio.sleep(0.05)
+        assert direct.open_count == 0
+        assert direct.send("http://api.example:80/botT/deleteMessage", {}) is None
+    finally:
+        await direct.close()
