@@ -75,26 +75,43 @@ def vault() -> KeyRing:
     return KeyRing.generate()
 
 
-# The longest tests (a minute or more each on 2 cores) start first, so that on 4 xdist
-# workers they run beside the many short ones instead of after them (the suite's wall
-# time is set by its tail). Order only: every test still runs.
+# The longest tests (from --durations on 2 cores, longest first) start first, so that
+# they run beside the many short ones instead of after them: the suite's wall time is
+# set by its tail. scripts/test.sh hands tests out two at a time (--maxschedchunk 2):
+# xdist's default first chunk (a quarter of a worker's share: ~70 tests at 8 workers,
+# ~140 at 4) would put all of these on one worker. Node id prefixes; order only: every
+# test still runs.
 LONG_FIRST = (
+    "tests/strategies/test_series.py::test_every_candle_of_the_eth_file",
+    "tests/security/test_cross_user.py::test_other_users_replaying",
+    "tests/chaos_smoke/test_chaos_smoke.py::test_supervisord_stop_restart_and_crash_loop",
+    "tests/security/test_hostile_input.py",
+    "tests/test_supervisord.py::test_a_crashing_engine",
+    "tests/strategies/test_rolling.py::test_every_candle_of_the_eth_file",
+    "tests/engine/test_engine_kill.py",
+    "tests/services/test_key_rotation.py::test_rotation_killed_half_way",
+    "tests/engine/test_market_data_limited.py",
     "tests/engine/test_backtest_parity.py",
-    "tests/engine/test_backtesting_py_parity.py",
+    "tests/handlers/test_secret_guard.py::test_too_many_connect_attempts",
+    "tests/handlers/test_confirmations.py::test_admin_confirmations",
+    "tests/handlers/test_admin.py::test_non_admins_are_refused",
+    "tests/security/test_cross_user.py",
+    "tests/bench_smoke/",
+    "tests/engine/test_sender.py",
+    "tests/security/test_secret_grep.py",
     "tests/chaos_smoke/",
     "tests/test_supervisord.py",
-    "tests/security/test_hostile_input.py",
-    "tests/security/test_cross_user.py",
-    "tests/engine/test_engine_kill.py",
+    "tests/strategies/test_series.py",
+    "tests/strategies/test_rolling.py",
+    "tests/engine/test_backtesting_py_parity.py",
     "tests/engine/test_backtest.py",
 )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     def rank(item: pytest.Item) -> int:
-        path = item.nodeid.split("::", 1)[0]
         for i, prefix in enumerate(LONG_FIRST):
-            if path.startswith(prefix):
+            if item.nodeid.startswith(prefix):
                 return i
         return len(LONG_FIRST)
 
