@@ -87,7 +87,6 @@ LONG_FIRST = (
     "tests/chaos_smoke/test_chaos_smoke.py::test_supervisord_stop_restart_and_crash_loop",
     "tests/security/test_hostile_input.py",
     "tests/test_supervisord.py::test_a_crashing_engine",
-    "tests/strategies/test_rolling.py::test_every_candle_of_the_eth_file",
     "tests/engine/test_engine_kill.py",
     "tests/services/test_key_rotation.py::test_rotation_killed_half_way",
     "tests/engine/test_market_data_limited.py",
