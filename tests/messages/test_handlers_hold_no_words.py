@@ -14,7 +14,7 @@ from tests.conftest import REPO
 HANDLERS = REPO / "nija_tg" / "handlers"
 NOT_WORDS = {"not modified", "health check failed"}  # Telegram's error text; a log line
 OTHERS = (
-    "commands.py", "menus.py", "trading.py", "start.py", "admission.py",
+    "menus.py", "trading.py", "start.py", "admission.py",
     "fallback.py", "errors.py", "gatekeeper.py", "keyboard.py", "confirm.py", "disconnect.py",
     "callback_data.py", "update_processor.py", "secret_guard.py", "connect.py", "replies.py",
 )  # fmt: skip

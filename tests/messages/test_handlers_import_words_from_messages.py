@@ -68,8 +68,10 @@ def test_handlers_take_words_from_messages_only():
 
 
 def test_no_handler_module_only_re_exports_words():
-    """The connect_texts shim is gone: its words are imported from messages/connect.py."""
+    """The connect_texts and commands shims are gone: their words and tables are
+    imported from messages/connect.py and messages/commands.py."""
     assert not (HANDLERS / "connect_texts.py").exists()
+    assert not (HANDLERS / "commands.py").exists()
 
 
 def test_the_check_sees_a_word_taken_through_a_handler():

@@ -15,7 +15,7 @@ from typing import Any
 
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ConversationHandler
 
-from nija_tg.handlers.commands import ADMIN_COMMANDS
+from nija_tg.messages.commands import ADMIN_COMMANDS
 from nija_tg.storage.db import Database
 from nija_tg.vault.keyring import KeyRing
 from tests.handlers.harness import BotHarness

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import RiskSettings, setting_names
 from nija_tg.exchange.ccxt_factory import supported_exchanges
-from nija_tg.handlers.commands import ADMIN_ONLY
+from nija_tg.messages.commands import ADMIN_ONLY
 from nija_tg.messages.connect import CHECKING
 from nija_tg.storage import users
 from tests.fakes.bingx import BingXEmulator
