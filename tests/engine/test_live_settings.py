@@ -106,7 +106,7 @@ async def test_max_open_positions_raised_opens_the_refused_entry_on_the_next_sig
     refused = loop.refusals["max_open_positions"]
     assert refused >= 2  # SOL, on every candle
     change = await SettingsService(db).set_value(UID, "max_open_positions", "2")
-    assert (change.old, change.new) == ("1", "2")  # the user is answered "1 -> 2"
+    assert (change.old, change.new) == (1, 2)  # the user is answered "1 -> 2" (as stored)
     await rig.step()
     assert set(await rig.positions()) == {"ETH/USD", "SOL/USD"}
     assert rig.loop is loop and loop.settings.max_open_positions == 2
