@@ -77,9 +77,7 @@ async def test_set_changes_one_value_and_is_audited(bot):
     rows = await audit.for_user(bot.services.users.db, ALICE, limit=50)
     sets = [r for r in rows if r.action == "settings.set"]
     assert len(sets) == 5
-    assert any(
-        r.detail == {"name": "max_position_usd", "old": "300", "new": "250"} for r in sets
-    )
+    assert any(r.detail == {"name": "max_position_usd", "old": "300", "new": "250"} for r in sets)
     assert "10 to 100000 USD" in await say(bot, ALICE, "/set max_position_usd")
 
 
