@@ -252,7 +252,16 @@ async def burst_run(
             "reply_handed": summary_ms(raw["reply_handed_s"]),
             "key_handed_to_delete": summary_ms(raw["key_handed_s"]),
             "key_handed_to_delete_s": [round(k, 4) for k in raw["key_handed_s"]],
-            "at": {k: raw[k] for k in ("started_at", "key_handed_at", "key_deleted_at")},
+            "at": {
+                k: raw[k]
+                for k in (
+                    "started_at",
+                    "key_handed_at",
+                    "key_deleted_at",
+                    "reply_at",
+                    "reply_handed_at",
+                )
+            },
             "replies_in_window": raw["replies_in_window"],
             "paid_replies": raw["paid_replies"],
             "notifications_in_window": raw["notifications_in_window"],

@@ -181,8 +181,14 @@ async def burst(
         ],
         # CLOCK_MONOTONIC instants (system-wide on Linux), for profiles across processes
         "started_at": started,
-        "key_handed_at": [api.handed.get((uid, mid)) for uid, mid in zip(keys, key_ids)],
+        "key_handed_at": [
+            api.handed.get((uid, mid)) for uid, mid in zip(keys, key_ids, strict=True)
+        ],
         "key_deleted_at": list(delete_at),
+        "reply_at": list(reply_at),
+        "reply_handed_at": [
+            api.handed.get((uid, mid)) for uid, mid in zip(askers, status_ids, strict=True)
+        ],
         "replies_in_window": replies_in,
         "paid_replies": paid_replies,
         "notifications_in_window": len(notes),

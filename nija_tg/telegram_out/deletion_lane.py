@@ -8,9 +8,9 @@ of a busy loop each (measured: 56 requests queued on 3 connections while the poo
 allowed 256; /work/notes/bench_h6.md). So deletions go through a lane of their own:
 
 * a ``telegram.Bot`` used only for ``deleteMessage``, whose request hands each deletion
-  a connection of its own (``LaneRequest``: a free list of one-connection clients, so
-  no two deletions ever share, nor wait for, a connection; at most ``connections``
-  at once, more wait for the first one free);
+  a connection of its own (``bot_request.ConnectionPerRequest``: a free list of
+  one-connection clients, so no two deletions ever share, nor wait for, a connection;
+  at most ``connections`` at once, more wait for the first one free);
 * started eagerly (``asyncio.eager_task_factory``): the deletion runs as far as it can
   the moment it is asked for, before the caller (the update queue) goes on, rather than
   one turn of the loop later;
@@ -43,8 +43,8 @@ from typing import Any
 
 from telegram import Bot
 from telegram.error import RetryAfter, TelegramError
-from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
+from nija_tg.telegram_out.bot_request import ConnectionPerRequest
 from nija_tg.telegram_out.direct_http import DirectConnections
 
 log = logging.getLogger("nija_tg.bot.deletion_lane")
@@ -62,77 +62,6 @@ def _seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-class LaneRequest(BaseRequest):
-    """At most ``connections`` requests at once, none waiting for another's connection:
-    a request is written at once on an idle kept-open connection (``direct``) when there
-    is one, else it takes a PTB HTTPXRequest of its own (one connection each) from a
-    free list (created on first need, kept with its keep-alive connection)."""
-
-    def __init__(
-        self, connections: int = CONNECTIONS, direct: DirectConnections | None = None
-    ) -> None:
-        self._direct = direct
-        self._free: list[HTTPXRequest] = []
-        self._slots = asyncio.Semaphore(connections)  # taken without yielding when free
-        self._closed = False
-
-    @property
-    def read_timeout(self) -> float | None:
-        return 5.0
-
-    async def initialize(self) -> None:
-        self._closed = False
-
-    async def shutdown(self) -> None:
-        self._closed = True
-        free, self._free = self._free, []
-        await asyncio.gather(*(client.shutdown() for client in free), return_exceptions=True)
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        async with self._slots:
-            answer = self._write_now(url, method, request_data)
-            if answer is not None:
-                timeout = read_timeout if isinstance(read_timeout, (int, float)) else 5.0
-                try:
-                    return await asyncio.wait_for(answer, timeout)
-                except (ConnectionError, TimeoutError):
-                    pass  # the request again, through a client of its own
-            client = self._free.pop() if self._free else HTTPXRequest(connection_pool_size=1)
-            try:
-                return await client.do_request(
-                    url,
-                    method,
-                    request_data,
-                    read_timeout=read_timeout,
-                    write_timeout=write_timeout,
-                    connect_timeout=connect_timeout,
-                    pool_timeout=pool_timeout,
-                )
-            finally:
-                if self._closed:
-                    await client.shutdown()
-                else:
-                    self._free.append(client)
-
-    def _write_now(
-        self, url: str, method: str, request_data: RequestData | None
-    ) -> asyncio.Future[tuple[int, bytes]] | None:
-        if self._direct is None or method != "POST" or request_data is None:
-            return None
-        if request_data.contains_files:
-            return None
-        return self._direct.send(url, request_data.json_parameters)
-
-
 class DeletionLane:
     def __init__(
         self,
@@ -147,7 +76,7 @@ class DeletionLane:
         self._direct = (
             DirectConnections(base_url, direct_connections) if direct_connections else None
         )
-        self._request = LaneRequest(connections, self._direct)
+        self._request = ConnectionPerRequest(connections, self._direct, resend=True)
         self._bot = Bot(
             token, base_url=base_url, request=self._request, get_updates_request=self._request
         )
@@ -161,15 +90,11 @@ class DeletionLane:
         return self._running
 
     async def start(self) -> None:
-        await self._request.initialize()
-        if self._direct is not None:
-            await self._direct.start()
+        await self._request.initialize()  # opens the kept-open connections
         self._running = True
 
     async def close(self) -> None:
         self._running = False
-        if self._direct is not None:
-            await self._direct.close()
         await self._request.shutdown()
 
     def delete(self, chat_id: int, message_id: int) -> asyncio.Task[bool]:
