@@ -132,6 +132,7 @@ class TimedHub(MarketHub):
         self.closes: list[dict[str, float]] = []
         self.sql = StatementCounter()
         self.db: Database | None = None  # counts each close's orders (outside the timing)
+        self.users: tuple[int, int] | None = None  # (first, last) user id of this process
         # --profile-heavy: each measured close profiled on its own; the one with the
         # most orders is kept (``heavy_profile``)
         self.profile_closes = False
@@ -147,7 +148,7 @@ class TimedHub(MarketHub):
 
     async def poll(self, boundary: int) -> list:
         self.note_gc_after()
-        orders_before = await _count(self.db, "orders") if self.db is not None else 0
+        orders_before = await _count(self.db, "orders", self.users) if self.db is not None else 0
         prof = cProfile.Profile() if self.profile_closes and self.closes else None
         sampler = _start_sampler(len(self.closes)) if self.closes else None
         if prof is not None:
@@ -168,7 +169,11 @@ class TimedHub(MarketHub):
             _stop_sampler(sampler)
         statements = self.sql.statements - sql_before
         commits = self.sql.commits - commits_before
-        orders = await _count(self.db, "orders") - orders_before if self.db is not None else 0
+        orders = (
+            await _count(self.db, "orders", self.users) - orders_before
+            if self.db is not None
+            else 0
+        )
         if prof is not None and (self.heavy_profile is None or orders > self.heavy_profile[0]):
             self.heavy_profile = (orders, prof)
         self.closes.append(
@@ -211,17 +216,25 @@ def _stop_sampler(proc: subprocess.Popen) -> None:
     proc.wait(timeout=60)
 
 
-async def _setup_users(db: Database, n: int) -> None:
+async def _setup_users(db: Database, n: int, first: int = 1) -> None:
     settings = RiskSettings(allowed_pairs=PAIRS)
     async with db.transaction() as tx:
-        for uid in range(1, n + 1):
+        for uid in range(first, first + n):
             await users.upsert_user(tx, uid, uid, None, "Bench", Role.TRADER)
             await settings_repo.save(tx, uid, settings)
             await users.set_trading(tx, uid, True)
 
 
-async def _count(db: Database, table: str) -> int:
-    row = await db.fetchone(f"SELECT COUNT(*) AS n FROM {table}")  # noqa: S608 - fixed names
+async def _count(db: Database, table: str, users: tuple[int, int] | None = None) -> int:
+    """Rows of ``table`` (of the user ids ``users`` = (first, last) when given: a file
+    shared by several bench processes)."""
+    if users is None:
+        row = await db.fetchone(f"SELECT COUNT(*) AS n FROM {table}")  # noqa: S608 - fixed names
+    else:
+        row = await db.fetchone(
+            f"SELECT COUNT(*) AS n FROM {table} WHERE user_id BETWEEN ? AND ?",  # noqa: S608
+            users,
+        )
     return int(row["n"]) if row else 0
 
 
@@ -237,10 +250,15 @@ async def _run(
     gc_thresholds: tuple[int, int, int] | None = gc_tuning.ENGINE_THRESHOLDS,
     profile_heavy: bool = False,
     gc_between_closes: bool = True,
+    first_user: int = 1,
+    db_path: Path | None = None,
 ) -> dict[str, Any]:
-    """``profile_heavy``: cProfile over each measured close alone, the one with the
-    most orders reported (``heavy_profile``). ``gc_thresholds`` None: Python's default
-    collector, nothing frozen; else the engine's (``gc_tuning``) with these thresholds."""
+    """``first_user``/``db_path``: this process's users are ``first_user`` onwards, in
+    the SQLite file ``db_path`` (migrated already; shared with other bench processes:
+    ``--processes``) instead of one of its own. ``profile_heavy``: cProfile over each
+    measured close alone, the one with the most orders reported (``heavy_profile``).
+    ``gc_thresholds`` None: Python's default collector, nothing frozen; else the
+    engine's (``gc_tuning``) with these thresholds."""
     if gc_thresholds is not None:  # as engine_main, at start
         gc_tuning.configure(gc_thresholds, between_closes=gc_between_closes)
     length = WINDOW + n_candles + 5
@@ -249,15 +267,17 @@ async def _run(
     clock = SimulatedClock(first[WINDOW].ts)
     source = ReplaySource(clock, series)
     hub = TimedHub(source, clock, window=WINDOW, lockstep=True, late_retries=0)
-    db = await Database.open(workdir / "fanout.sqlite3")
+    db = await Database.open(db_path or workdir / "fanout.sqlite3", migrate=db_path is None)
     hub.db = db
+    last_user = first_user + n_users - 1
+    hub.users = (first_user, last_user)
     hub.profile_closes = profile_heavy
     if not group_commit:
         db.group_max_bodies = 1  # every transaction body commits alone
     prices = HubPrices(source, hub, clock)  # as the daemon wires paper accounts
     starts = StartBatches(hub)
     try:
-        await _setup_users(db, n_users)
+        await _setup_users(db, n_users, first_user)
         await hub.sql.attach(db)
         deps = LoopDeps(
             db,
@@ -276,7 +296,7 @@ async def _run(
         if prof is not None:
             prof.enable()  # startup and the candle closes
         started = time.perf_counter()
-        loops = [UserLoop(deps, uid) for uid in range(1, n_users + 1)]
+        loops = [UserLoop(deps, uid) for uid in range(first_user, last_user + 1)]
 
         async def started_in_batches(loop: UserLoop) -> None:
             await starts.admit()  # as Daemon._loop
@@ -300,7 +320,7 @@ async def _run(
             if sql_kinds:
                 hub.sql.kinds = Counter()
             for t in ("orders", "fills", "outbox"):
-                counts_before[t] = await _count(db, t)
+                counts_before[t] = await _count(db, t, hub.users)
             await hub.run(asyncio.Event(), until_ms=clock.now_ms() + n_candles * TF)
             hub.note_gc_after()
 
@@ -318,7 +338,8 @@ async def _run(
         rss_after = rss_bytes()
         subscribed = hub.subscribers
         counts = {
-            t: await _count(db, t) - counts_before.get(t, 0) for t in ("orders", "fills", "outbox")
+            t: await _count(db, t, hub.users) - counts_before.get(t, 0)
+            for t in ("orders", "fills", "outbox")
         }
         tickers = source.ticker_calls - tickers_before
         result = _result(hub, n_users, finished, budget_s, elapsed, subscribed, phase, counts)
@@ -410,6 +431,8 @@ def run_one(
     gc_thresholds: tuple[int, int, int] | None = gc_tuning.ENGINE_THRESHOLDS,
     profile_heavy: bool = False,
     gc_between_closes: bool = True,
+    first_user: int = 1,
+    db_path: Path | None = None,
 ) -> dict[str, Any]:
     """One size in this process (the CLI's exits at ``on_result``); a caller that goes on
     (a test) gets the collector back as it was: thresholds, nothing frozen."""
@@ -430,6 +453,8 @@ def run_one(
                     gc_thresholds,
                     profile_heavy,
                     gc_between_closes,
+                    first_user,
+                    db_path,
                 )
             )
     finally:
@@ -461,11 +486,25 @@ def main(argv: list[str] | None = None) -> None:
         "closes as before), 'default' (Python's), or three thresholds 'G0,G1,G2' as 'engine'",
     )
     parser.add_argument("--runs", type=int, default=1, help="processes; report the median")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="split the users over this many engine processes started together, one "
+        "SQLite file shared (each its own hub and clock; closes not synchronised "
+        "between them)",
+    )
+    parser.add_argument("--first-user", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="10 users, 3 candles")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.quick:
         args.users, args.candles = 10, 3
+    if args.processes > 1:
+        given = sys.argv[1:] if argv is None else argv
+        emit({"benchmark": "engine_fanout", **_split_run(args, given)}, args.json)
+        return
     if args.runs > 1:
         given = sys.argv[1:] if argv is None else argv
         emit({"benchmark": "engine_fanout", **_median_of_runs(args, given)}, args.json)
@@ -489,6 +528,8 @@ def main(argv: list[str] | None = None) -> None:
         gc_thresholds=_gc_thresholds(args.gc),
         profile_heavy=args.profile_heavy,
         gc_between_closes=args.gc != "inclose",
+        first_user=args.first_user,
+        db_path=args.db,
     )
 
 
@@ -547,6 +588,63 @@ def _median_of_runs(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]
     if not runs:
         raise SystemExit("no run finished")
     return median_result(runs)
+
+
+def _split_run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
+    """``--processes K``: K bench processes started together, users 1..N split between
+    them, one SQLite file (migrated here first); each measures its own closes. Per close
+    index: the slowest process's wall, and the CPU of every process added."""
+    import json
+
+    rest, skip = [], False
+    for a in argv:  # the same arguments without --processes / --json / --users
+        if skip:
+            skip = False
+            continue
+        if a in ("--processes", "--json", "--users", "--runs"):
+            skip = True
+            continue
+        if a.startswith(("--processes=", "--json=", "--users=", "--runs=")):
+            continue
+        rest.append(a)
+    k = args.processes
+    sizes = [args.users // k + (1 if i < args.users % k else 0) for i in range(k)]
+    with tempfile.TemporaryDirectory(prefix="nija-bench-split-") as tmp:
+        path = Path(tmp) / "fanout.sqlite3"
+
+        async def migrate() -> None:
+            await (await Database.open(path)).close()
+
+        asyncio.run(migrate())
+        procs, outs, first = [], [], 1
+        for i, size in enumerate(sizes):
+            out = Path(tmp) / f"proc{i}.json"
+            cmd = [sys.executable, "-m", "bench.engine_fanout", *rest, "--users", str(size)]
+            cmd += ["--first-user", str(first), "--db", str(path), "--json", str(out)]
+            procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))
+            outs.append(out)
+            first += size
+        for proc in procs:
+            proc.wait()
+        runs = [json.loads(o.read_text(encoding="utf-8")) for o in outs if o.exists()]
+    if len(runs) != k:
+        raise SystemExit(f"{k - len(runs)} of {k} processes did not finish")
+    closes = min(len(r["per_close_ms"]) for r in runs)
+    return {
+        "users": args.users,
+        "processes": k,
+        "users_per_process": sizes,
+        # per close index: [the slowest process's wall, every process's CPU added]
+        "per_close_ms": [
+            [
+                max(r["per_close_ms"][i][0] for r in runs),
+                sum(r["per_close_ms"][i][1] for r in runs),
+            ]
+            for i in range(closes)
+        ],
+        "orders_each_close": [sum(r["orders_each_close"][i] for r in runs) for i in range(closes)],
+        "runs": [{k2: v for k2, v in r.items() if k2 != "benchmark"} for r in runs],
+    }
 
 
 def median_result(runs: list[dict[str, Any]]) -> dict[str, Any]:
