@@ -36,8 +36,10 @@ from nija_tg.services.reports_service import ReportsService
 from nija_tg.services.settings_service import SettingsService
 from nija_tg.services.trading_service import TradingService
 from nija_tg.services.users_service import UserService
+from nija_tg.telegram_out.bot_request import ConnectionPerRequest
 from nija_tg.telegram_out.budget import TELEGRAM_RATE, OutgoingBudget
 from nija_tg.telegram_out.deletion_lane import DeletionLane
+from nija_tg.telegram_out.direct_http import DirectConnections
 from nija_tg.telegram_out.outbox_sender import Sender
 
 log = logging.getLogger("nija_tg.bot")
@@ -46,6 +48,8 @@ HEALTH_KEY = "health_alerts"
 SENDER_KEY = "outbox_sender"
 LANE_KEY = "deletion_lane"
 SENDER_SETTLE_SECONDS = 5.0  # in-flight notifications finish (else they stay pending)
+BOT_CONNECTIONS = 256  # the bot's requests in flight at once (PTB's default pool size)
+BOT_DIRECT_CONNECTIONS = 64  # kept open: a reply or notification on one is written at once
 
 
 def build_services(runtime: Runtime) -> Services:
@@ -133,9 +137,16 @@ def build_application(settings: Settings) -> Application:
 
     lane = DeletionLane(token, f"{base}/bot", on_retry_after=deletion_refused)
     processor.deletions.use_lane(lane)
+    # replies, callback answers and notifications: no request waits for another's
+    # connection, and one on an idle kept-open connection is written at once
+    # (telegram_out.bot_request); getUpdates keeps PTB's own request
+    request = ConnectionPerRequest(
+        BOT_CONNECTIONS, DirectConnections(f"{base}/bot", BOT_DIRECT_CONNECTIONS)
+    )
     app = (
         ApplicationBuilder()
         .token(token)
+        .request(request)
         .base_url(f"{base}/bot")
         .base_file_url(f"{base}/file/bot")
         .context_types(CONTEXT_TYPES)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import select
 import ssl
 from urllib.parse import urlencode, urlsplit
 from urllib.request import getproxies, proxy_bypass
@@ -56,6 +57,21 @@ class _Connection(asyncio.Protocol):
             and self.h11.our_state is h11.IDLE
             and self.h11.their_state is h11.IDLE
         )
+
+    def peer_closed(self) -> bool:
+        """The server closed (or wrote on) this idle connection and the loop has not
+        noticed yet: its socket reads ready (httpcore checks the same before reusing
+        a connection). Such a connection is closed, never written on."""
+        sock = self.transport.get_extra_info("socket") if self.transport else None
+        if sock is None:
+            return True
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        if readable:
+            self.transport.close()  # type: ignore[union-attr]
+        return bool(readable)
 
     # -- asyncio.Protocol ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -181,7 +197,7 @@ class DirectConnections:
         if not self._running or parts.netloc != self._host_header or parts.query:
             return None
         for conn in self._connections:
-            if conn.idle:
+            if conn.idle and not conn.peer_closed():
                 return conn.write(parts.path, urlencode(fields).encode("ascii"))
         return None
 

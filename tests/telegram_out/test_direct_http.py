@@ -188,3 +188,31 @@ async def test_with_a_proxy_in_the_environment_no_connection_is_kept_open(monkey
         assert direct.send("http://api.example:80/botT/deleteMessage", {}) is None
     finally:
         await direct.close()
+
+
+async def test_a_connection_the_server_closed_unnoticed_is_not_written_on():
+    writers: list[asyncio.StreamWriter] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await reader.read()  # until the client goes
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    direct = DirectConnections(url, 1, reopen_after=10.0)
+    await direct.start()
+    try:
+        await _idle(direct, 1)
+        async with asyncio.timeout(5):
+            while not writers:  # noqa: ASYNC110 - the server's side accepted
+                await asyncio.sleep(0.01)
+        writers[0].close()
+        await asyncio.sleep(0)  # the server's socket closes (FIN sent)
+        time.sleep(0.05)  # noqa: ASYNC251 - it reaches us; our loop has not read it yet
+        assert direct.idle_count() == 1  # the loop has not noticed
+        assert direct.send(f"{url}/botT/deleteMessage", {"a": "1"}) is None
+        assert direct.idle_count() == 0  # closed, not written on
+    finally:
+        await direct.close()
+        server.close()
+        await server.wait_closed()
