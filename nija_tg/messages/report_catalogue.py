@@ -136,6 +136,8 @@ TRADES = _section(
     ("No trades yet, live and connected", reports.trades, (s.OWN, []),
      {"hint": EmptyHint.LIVE_NOT_RUNNING}),
     ("Two sessions: one running, one lost", reports.sessions, (s.OWN, s.SESSIONS, s.NOW)),
+    ("A session with trades in USD and in USDT", reports.sessions,
+     (s.OWN, s.SESSIONS_MIXED, s.NOW)),
     ("No sessions (an admin reading someone else's)", reports.sessions,
      (s.ADMIN_ON_ODD, [], s.NOW)),
 )  # fmt: skip

@@ -203,7 +203,7 @@ class Trade(Protocol):
 
 
 class Session(Protocol):
-    """A trading session (``storage.sessions.SessionRow``)."""
+    """A trading session (``reports_service.SessionView``)."""
 
     @property
     def session_id(self) -> int: ...
@@ -224,7 +224,7 @@ class Session(Protocol):
     @property
     def losses(self) -> int: ...
     @property
-    def pnl(self) -> Decimal: ...
+    def pnl_by_currency(self) -> Mapping[str, Decimal]: ...  # never one sum
     @property
     def win_rate(self) -> Decimal | None: ...
 

@@ -168,6 +168,7 @@ class Session:
     wins: int
     losses: int
     pnl: D
+    pnl_by_currency: dict[str, D] = field(default_factory=dict)
 
     @property
     def win_rate(self) -> D | None:
@@ -515,9 +516,16 @@ TRADES = [
 ]
 
 SESSIONS = [
-    Session(12, "running", "live", "kraken", NOW - 3 * DAY - 5 * HOUR, None, 9, 5, 4, D("88.5")),
-    Session(11, "stopped", "paper", "bingx", NOW - 9 * DAY, NOW - 8 * DAY, 3, 0, 3, D("-41.2")),
-]
+    Session(12, "running", "live", "kraken", NOW - 3 * DAY - 5 * HOUR, None, 9, 5, 4, D("88.5"),
+            {"USD": D("88.5")}),
+    Session(11, "stopped", "paper", "bingx", NOW - 9 * DAY, NOW - 8 * DAY, 3, 0, 3, D("-41.2"),
+            {"USDT": D("-41.2")}),
+]  # fmt: skip
+# a Kraken session that traded BTC/USD and ETH/USDT: each quote on its own, never summed
+SESSIONS_MIXED = [
+    Session(13, "stopped", "live", "kraken", NOW - 2 * DAY, NOW - DAY, 4, 3, 1, D("17.5"),
+            {"USD": D("-7.5"), "USDT": D("25")}),
+]  # fmt: skip
 
 
 def _stats(*pnls: str, funding: tuple[str, ...] = ()) -> PeriodStats:

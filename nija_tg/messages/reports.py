@@ -14,7 +14,6 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from nija_tg.core.account_currency import exchange_quote
 from nija_tg.core.models import Role, TradingMode, UserStatus
 from nija_tg.core.number_format import DASH, amount, money, price
 from nija_tg.core.pnl import PeriodStats
@@ -374,8 +373,7 @@ def sessions(
             f"  {when(s.started_at)} → {ended} ({duration(s.started_at, end)})\n"
             f"  trades {s.trades} · wins {s.wins} · losses {s.losses} · "
             f"win rate {share(s.win_rate)} · "
-            f"P&amp;L <b>{cash(s.pnl, exchange_quote(s.exchange_id), signed=True)}</b>"
-            f"{mark(s.pnl)}"
+            f"P&amp;L {cash_each(s.pnl_by_currency, signed=True, bold=True)}"
         )
     return "\n".join(lines)
 

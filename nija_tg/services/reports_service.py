@@ -180,6 +180,45 @@ class TradeView:
 
 
 @dataclass(frozen=True)
+class SessionView:
+    """A trading session as /sessions shows it: the stored row's counters, and its
+    realised P&L per currency (each closed trade's symbol's quote: USD and USDT never
+    added together)."""
+
+    session_id: int
+    status: str
+    mode: str
+    exchange_id: str
+    started_at: float
+    ended_at: float | None
+    trades: int
+    wins: int
+    losses: int
+    pnl: Decimal  # as the engine sums it, across currencies (not shown)
+    pnl_by_currency: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def win_rate(self) -> Decimal | None:
+        return None if self.trades == 0 else Decimal(self.wins) / Decimal(self.trades)
+
+    @classmethod
+    def of(cls, row: SessionRow, pnl_by_currency: dict[str, Decimal]) -> SessionView:
+        return cls(
+            session_id=row.session_id,
+            status=row.status,
+            mode=row.mode,
+            exchange_id=row.exchange_id,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            trades=row.trades,
+            wins=row.wins,
+            losses=row.losses,
+            pnl=row.pnl,
+            pnl_by_currency=pnl_by_currency,
+        )
+
+
+@dataclass(frozen=True)
 class PnlReport:
     period: str
     start: datetime | None
@@ -499,8 +538,24 @@ class ReportsService:
             for f in rows
         ]
 
-    async def sessions(self, user_id: int, n: int = 10) -> list[SessionRow]:
-        return await sessions.list_for_user(self._db, user_id, max(1, min(n, SESSIONS_MAX)))
+    async def sessions(self, user_id: int, n: int = 10) -> list[SessionView]:
+        """The newest ``n`` sessions (1..50), newest first, each with its realised P&L per
+        currency: its orders' fills that reduced a position, by the symbol's quote (as
+        /pnl counts them). A session none of whose fills is linked to it (older rows)
+        keeps its stored sum, in the quote of its exchange."""
+        rows = await sessions.list_for_user(self._db, user_id, max(1, min(n, SESSIONS_MAX)))
+        venue = {r.session_id: r.exchange_id for r in rows}
+        each: dict[int, dict[str, Decimal]] = {}
+        for sid, symbol, amount in await reports_daily.session_closed_trades(
+            self._db, user_id, list(venue)
+        ):
+            got = each.setdefault(sid, {})
+            cur = symbol_quote(symbol) or exchange_quote(venue[sid])
+            got[cur] = got.get(cur, Decimal(0)) + amount
+        return [
+            SessionView.of(r, each.get(r.session_id) or {exchange_quote(r.exchange_id): r.pnl})
+            for r in rows
+        ]
 
     async def pnl(self, user_id: int, period: str) -> PnlReport:
         """Realised P&L (closed trades and swap funding) and the equity series for the

@@ -72,3 +72,22 @@ async def day_end_equity(
         (user_id, lower, user_id),
     )
     return {str(r["day"]): Decimal(r["equity"]) for r in rows}
+
+
+async def session_closed_trades(
+    db: Database, user_id: int, session_ids: list[int]
+) -> list[tuple[int, str, Decimal]]:
+    """(session id, symbol, realised P&L) of every fill that reduced a position and
+    belongs to an order of one of ``session_ids`` (the order's session: the one the
+    engine counts the trade in)."""
+    if not session_ids:
+        return []
+    marks = ", ".join("?" * len(session_ids))
+    rows = await db.fetchall(
+        "SELECT o.session_id, f.symbol, f.realized_pnl FROM fills f "
+        "JOIN orders o ON o.order_id = f.order_id AND o.user_id = f.user_id "
+        f"WHERE f.user_id = ? AND f.realized_pnl IS NOT NULL AND o.session_id IN ({marks}) "
+        "ORDER BY f.ts, f.fill_id LIMIT ?",
+        [user_id, *session_ids, MAX_ROWS],
+    )
+    return [(int(r["session_id"]), str(r["symbol"]), Decimal(r["realized_pnl"])) for r in rows]

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from nija_tg.core.models import FillInfo, Role, Side
-from nija_tg.storage import fills, positions, snapshots, users
+from nija_tg.core.models import FillInfo, OrderType, Role, Side
+from nija_tg.storage import fills, orders, positions, sessions, snapshots, users
 from tests.handlers.harness import ADMIN_ID
 from tests.handlers.tap import tap
 from tests.handlers.test_reports import _fields, db_of, register, trader_with_data
@@ -136,3 +136,30 @@ async def test_last_seen_moves_when_the_user_writes_or_taps(bot, via):
     assert seen > 1_700_000_000
     await bot.say(TRADER, "/balance")  # within a minute: not written again
     assert (await users.get_user(db_of(bot), TRADER)).last_seen_at == seen
+
+
+async def test_sessions_show_each_quote_on_its_own(bot):
+    """A session that closed a BTC/USD and an ETH/USDT trade: its P&L per currency (the
+    symbol's quote, as /pnl counts it), never one sum labelled with the exchange's."""
+    await trader_with_data(bot)
+    db = db_of(bot)
+    async with db.transaction() as tx:
+        sid = await sessions.start(tx, TRADER, "kraken", "paper", Decimal("12000"))
+        for n, (symbol, pnl) in enumerate((("BTC/USD", "-7.5"), ("ETH/USDT", "25"))):
+            order = await orders.insert(
+                tx, user_id=TRADER, client_order_id=f"s{n}", exchange_id="kraken",
+                mode="paper", symbol=symbol, side=Side.SELL, type=OrderType.MARKET,
+                amount=Decimal("0.01"), purpose="exit", session_id=sid,
+            )  # fmt: skip
+            fill = FillInfo(
+                f"s{n}", symbol, Side.SELL, Decimal("0.01"), Decimal("100"), Decimal(0),
+                None, int(time.time() * 1000),
+            )  # fmt: skip
+            fill_id = await fills.insert(tx, TRADER, order.order_id, "kraken", fill)
+            assert fill_id is not None
+            await fills.set_realized_pnl(tx, TRADER, fill_id, Decimal(pnl))
+            await sessions.add_trade_result(tx, TRADER, sid, Decimal(pnl))
+    text = await bot.say(TRADER, "/sessions 1")
+    assert f"<b>#{sid}</b> running" in text
+    assert "P&amp;L <b>-7.50 USD</b> 🔴, <b>+25.00 USDT</b> 🟢" in text
+    assert "17.50" not in text

@@ -19,7 +19,7 @@ from nija_tg.services import (
     settings_service,
     trading_service,
 )
-from nija_tg.storage import admin_queries, audit, sessions, users
+from nija_tg.storage import admin_queries, audit, users
 
 PAIRS = [
     (rd.Person, users.UserRow),
@@ -33,7 +33,7 @@ PAIRS = [
     (rd.Positions, reports_service.PositionsReport),
     (rd.CloseTarget, trading_service.CloseTarget),
     (rd.Trade, reports_service.TradeView),
-    (rd.Session, sessions.SessionRow),
+    (rd.Session, reports_service.SessionView),
     (rd.Pnl, reports_service.PnlReport),
     (rd.Day, reports_service.DayRow),
     (rd.Daily, reports_service.DailyReport),
