@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nija_tg.core.account_currency import exchange_quote
 from nija_tg.messages import report_data as rd
 from nija_tg.messages.money_text import cash, cash_each
 from nija_tg.messages.text import echo, esc, mark, when
@@ -35,7 +34,7 @@ def users_page(view: rd.UsersPage) -> str:
     ]
     for u in view.rows:
         name = _display_name(u.username, u.first_name)
-        cur = exchange_quote(u.exchange_id)  # the engine counts equity in it
+        cur = u.currency  # what the engine counts their equity in
         lines.append(
             f"<code>{u.user_id}</code> {name} · {esc(u.role.value)} · {esc(u.status.value)} · "
             f"trading {'on' if u.trading_on else 'off'} · {esc(u.mode.value)} · "
@@ -84,8 +83,8 @@ def user_detail(d: rd.UserDetail) -> str:
             f"verified {verified} · permissions: {perms} · can withdraw: {_yes(c.can_withdraw)}"
         )
     lines += [
-        f"Equity: {cash(o.equity, exchange_quote(o.exchange_id))} · "
-        f"today {cash(o.pnl_today, exchange_quote(o.exchange_id), signed=True)}"
+        f"Equity: {cash(o.equity, o.currency)} · "
+        f"today {cash(o.pnl_today, o.currency, signed=True)}"
         f"{mark(o.pnl_today)}",
         f"Registered: {when(u.created_at)} · last seen: {when(u.last_seen_at)}",
         f"Reachable: {_yes(u.reachable)}",

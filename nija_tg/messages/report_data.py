@@ -337,6 +337,8 @@ class UserLine(Protocol):
     def equity(self) -> Decimal | None: ...
     @property
     def pnl_today(self) -> Decimal | None: ...
+    @property
+    def currency(self) -> str: ...  # of the equity and P&L (USD, USDT)
 
 
 class UserTotals(Protocol):

@@ -286,6 +286,7 @@ class UserLine:
     equity: D | None
     pnl_today: D | None
     pause_reason: str | None = None
+    currency: str = "USD"
 
 
 @dataclass(frozen=True)
@@ -592,7 +593,7 @@ USERS_PAGE = UsersPage(
         UserLine(1001, "alice", "Alice", Role.TRADER, UserStatus.ACTIVE, True, TradingMode.LIVE,
                  "kraken", D("10234.5678"), D("123.456")),
         UserLine(1003, None, ODD_NAME, Role.TRADER, UserStatus.PAUSED, True, TradingMode.LIVE,
-                 "bingx", D("812.005"), D("-45.5")),
+                 "bingx", D("812.005"), D("-45.5"), currency="USDT"),
         UserLine(1002, None, "Bob", Role.TRADER, UserStatus.ACTIVE, False, TradingMode.PAPER,
                  None, None, None),
         UserLine(2001, "vera", "Vera", Role.VIEWER, UserStatus.ACTIVE, False, TradingMode.PAPER,

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from nija_tg.core.account_currency import exchange_quote
+from nija_tg.core.account_currency import cash_currency, exchange_quote
 from nija_tg.core.models import Role, TradingMode, UserStatus
 from nija_tg.storage.db import Reader
 
 _OVERVIEW = (
     "SELECT u.user_id, u.username, u.first_name, u.role, u.status, u.pause_reason, "
-    "u.trading_on, u.mode, c.exchange_id, s.equity, s.start_of_day_equity, s.day "
+    "u.trading_on, u.mode, c.exchange_id, s.equity, s.start_of_day_equity, s.day, s.balances "
     "FROM users u LEFT JOIN credentials c ON c.user_id = u.user_id "
     "LEFT JOIN snapshots s ON s.user_id = u.user_id"
 )
@@ -38,6 +38,7 @@ class UserOverview:
     exchange_id: str | None
     equity: Decimal | None
     pnl_today: Decimal | None  # None: no snapshot for today (UTC) yet
+    currency: str = "USD"  # what equity and P&L are counted in (``account_currency``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,24 @@ def _dec(text: str | None) -> Decimal | None:
     return value if value.is_finite() else None
 
 
+def account_currency(exchange_id: str | None, balances_json: str | None) -> str:
+    """What a user's equity is counted in, as ``ReportsService.currency`` decides it
+    for /status: the quote of their key's exchange; without a key, the cash currency
+    holding the most in the snapshot's balances (a paper account's starting cash), else
+    the default paper exchange's quote."""
+    if exchange_id is not None:
+        return exchange_quote(exchange_id)
+    try:
+        raw = json.loads(balances_json or "[]")
+    except (ValueError, TypeError):
+        raw = []
+    lines = [
+        (str(b.get("currency")), _dec(None if b.get("total") is None else str(b.get("total"))))
+        for b in raw if isinstance(b, dict)
+    ] if isinstance(raw, list) else []  # fmt: skip
+    return cash_currency(lines) or exchange_quote(None)
+
+
 def _pnl_today(row: sqlite3.Row, today: str) -> Decimal | None:
     equity, start = _dec(row["equity"]), _dec(row["start_of_day_equity"])
     if equity is None or start is None or row["day"] != today:
@@ -98,6 +117,7 @@ def _overview(row: sqlite3.Row, today: str) -> UserOverview:
         exchange_id=row["exchange_id"],
         equity=_dec(row["equity"]),
         pnl_today=_pnl_today(row, today),
+        currency=account_currency(row["exchange_id"], row["balances"]),
     )
 
 
@@ -119,7 +139,8 @@ async def user_overview(
 
 async def totals(db: Reader, *, now: float | None = None) -> Totals:
     """Counts by state plus total equity and today's P&L per currency (summed exactly
-    as Decimals; a user's currency is ``exchange_quote`` of their key's exchange)."""
+    as Decimals; a user's currency is ``account_currency``: their key's exchange's
+    quote, else their snapshot's cash currency)."""
     counts = await db.fetchone(
         "SELECT COUNT(*) AS total, "
         "SUM(CASE WHEN trading_on = 1 AND status = 'active' THEN 1 ELSE 0 END) AS active, "
@@ -129,10 +150,11 @@ async def totals(db: Reader, *, now: float | None = None) -> Totals:
     balance: dict[str, Decimal] = {}
     pnl: dict[str, Decimal] = {}
     for row in await db.fetchall(
-        "SELECT c.exchange_id, s.equity, s.start_of_day_equity, s.day FROM snapshots s "
-        "JOIN users u ON u.user_id = s.user_id LEFT JOIN credentials c ON c.user_id = s.user_id"
+        "SELECT c.exchange_id, s.equity, s.start_of_day_equity, s.day, s.balances "
+        "FROM snapshots s JOIN users u ON u.user_id = s.user_id "
+        "LEFT JOIN credentials c ON c.user_id = s.user_id"
     ):
-        currency = exchange_quote(row["exchange_id"])
+        currency = account_currency(row["exchange_id"], row["balances"])
         equity = _dec(row["equity"])
         if equity is not None:
             balance[currency] = balance.get(currency, Decimal(0)) + equity

@@ -451,6 +451,22 @@ async def test_users_totals_per_currency_never_added_together(bot):
     assert "13,345.68" not in page and "335.18" not in page  # no sum across currencies
 
 
+async def test_users_and_user_agree_with_status_for_a_user_without_a_key(bot):
+    """No key: /status counts the equity in the snapshot's cash currency (USDT here);
+    /users (the line and the totals) and /user say the same, not the default
+    exchange's USD."""
+    await register(bot, TRADER)
+    await arrange_trader(db_of(bot), TRADER)  # USDT cash, no key; 12,345.68, +345.68
+    assert "Equity: <b>12,345.68 USDT</b>" in await bot.say(TRADER, "/status")
+    await register(bot, ADMIN_ID)
+    page = await bot.say(ADMIN_ID, "/users")
+    assert "no exchange · eq 12,345.68 USDT · today +345.68 USDT 🟢" in page
+    assert "balance 12,345.68 USDT · P&amp;L today +345.68 USDT 🟢" in page
+    assert "12,345.68 USD " not in page and "12,345.68 USD," not in page
+    detail = await bot.say(ADMIN_ID, f"/user {TRADER}")
+    assert "Equity: 12,345.68 USDT · today +345.68 USDT 🟢" in detail
+
+
 async def test_realised_pnl_per_currency_on_pnl_and_status(bot):
     """Closed trades in USDT (ETH/USDT) and in USD (BTC/USD) on one account: /pnl and
     the dashboard show each currency's realised P&L with its code, never their sum."""
