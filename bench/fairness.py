@@ -6,7 +6,7 @@ reply arrives. Also counted: the flooder's updates dropped by the per-user cap a
 "I skipped some messages" notices.
 
 Two update processors, each run on a fresh bot (the real Application from
-nija_tg.bot_main against the fake Bot API, in this process):
+nija_tg.bot_main against the fake Bot API, in this process's loop for the flood):
 
 * ``per_user_first``: nija_tg's PerUserUpdateProcessor (the per-user lock before a shared
   slot, at most 20 queued updates per user, secrets deleted on arrival);
@@ -28,7 +28,10 @@ answer that handed it to the bot), each key's deleteMessage, and over ``--window
 seconds (20) from the burst the notifications sent against what the replies left of
 the 30/s; the 429s and requests inside a penalty window over the whole run. Two modes:
 ``free`` (the default configuration) and ``paid`` (``NIJA_PAID_BROADCAST_RATE=970``:
-what the free 30/s cannot take at once goes as a paid broadcast).
+what the free 30/s cannot take at once goes as a paid broadcast). The burst's fake Bot
+API runs in a process of its own, as Telegram is remote (bench/fake_side.py; the users'
+side runs there too, and both ends of every interval are taken there);
+``--fake-in-loop`` runs it in the bot's event loop instead (the earlier setup).
 
 The report is the median of the runs and every run; it replaces its own section of
 docs/benchmarks.md (``--no-docs``: print only).
@@ -540,11 +543,16 @@ def render_burst(result: dict[str, Any]) -> list[str]:
         "take the rest (the share column). With paid broadcasts on "
         "(`NIJA_PAID_BROADCAST_RATE`), the replies the free 30/s cannot take at once go "
         "as paid broadcasts (0.1 Telegram Stars each) and the notifications keep the free "
-        "budget; the burst then costs CPU instead of waiting: 200 handlers, their sends "
-        "and the fake Bot API (in the same process, on the same 2 shared cores) compete "
-        "for one event loop, and that is what the reply tail and the key deletions wait "
-        "for in that mode (a deletion takes no token and has HTTP connections of its "
-        "own, the bot's deletion lane, but it runs on the same loop).",
+        "budget; the burst then costs CPU instead of waiting: 200 handlers and their "
+        "sends compete for the bot's event loop (the fake Bot API "
+        + (
+            "runs in that loop too, `--fake-in-loop`"
+            if first.get("fake") == "in_loop"
+            else "runs in a process of its own, on the same 2 shared cores"
+        )
+        + "); the bot writes a deletion, a reply or a notification at once on a kept-open "
+        "connection when one is idle (nija_tg/telegram_out/direct_http.py), so what "
+        "they wait for is the handlers' CPU, not the HTTP client.",
     ]
     return lines
 

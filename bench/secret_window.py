@@ -8,8 +8,13 @@ at once; each waits for the bot's prompts (paced 1 message/s per chat) before go
 
 Replies spend the bot's one outgoing budget (30 messages/s, replies before
 notifications); deleteMessage takes no token and never waits, and goes through the bot's
-deletion lane (nija_tg/telegram_out/deletion_lane.py: an HTTP connection of its own per
-deletion, started eagerly as the update is queued). The first pass runs the
+deletion lane (nija_tg/telegram_out/deletion_lane.py: started eagerly as the update is
+queued, written at once on a kept-open connection, else an HTTP connection of its own).
+
+The fake Bot API runs in a process of its own, as Telegram is remote, and the users'
+side runs there too (bench/fake_side.py): both ends of every interval are taken in the
+fake's process. ``--fake-in-loop`` runs it in the bot's event loop (the earlier setup, for
+comparison). The first pass runs the
 default configuration with no notification traffic (the replies' pacing bounds the runs
 per second). The second pass (``under_burst_load``) is bench/fairness.py's burst: 200
 users send /status at the same instant while 10,000 notifications wait in the outbox,
@@ -17,6 +22,7 @@ and ``--load-keyers`` (50) users at the /connect credential step send their key 
 instant; ``--load-runs`` (3) runs, every sample kept.
 
     .venv/bin/python -m bench.secret_window [--quick] [--runs 1000] [--load-runs 3]
+        [--fake-in-loop] [--paid]
 """
 
 from __future__ import annotations
