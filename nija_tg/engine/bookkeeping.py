@@ -1,10 +1,13 @@
 """Positions and realised P&L from fills.
 
 ``apply_fill`` is pure: given the open sides of one symbol and one fill, it returns the
-new sides and the P&L realised. ``book_fill`` runs it inside the caller's transaction
-(the one that inserted the fill) and writes positions, the fill's P&L and the session.
-``book_fill_later`` does the same on the loop's own view of the rows (``HeldPositions``:
-nothing is read) and leaves the position writes for the group's COMMIT.
+new sides and the P&L realised. ``booking`` is pure too: it turns the symbol's position
+rows and one fill into the rows to write (or delete) and the fill's effect. Two thin
+writers put a booking in the database and differ only in how they write:
+``write_now`` (statements run at once in the caller's transaction: positions, the
+fill's P&L, one session update per closed trade) and ``write_positions_later`` (the
+position writes left for the group's COMMIT; the caller writes the fill's P&L with the
+fill and the session once). ``book_fill`` = read the rows, ``booking``, ``write_now``.
 
 Rules:
 - spot: long only; a buy opens/adds, a sell reduces (a sell beyond the position, e.g.
@@ -22,6 +25,7 @@ Rules:
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -139,66 +143,29 @@ def apply_fill(
     return FillEffect(changed, realized, tuple(closed), opened, reduced)
 
 
-async def book_fill(
-    tx: Transaction,
-    *,
-    user_id: int,
-    fill_id: int,
-    symbol: str,
-    side: Side,
-    amount: Decimal,
-    price: Decimal,
-    fee_quote: Decimal,
-    spot: bool,
-    position_side: str | None,
-    reduce_only: bool,
-    contract_size: Decimal,
-    session_id: int | None,
-    mode: str | None = None,
-) -> FillEffect:
-    """Apply a just-inserted fill to positions, its own P&L and the session counters."""
-    rows = await positions_repo.for_symbol(tx, user_id, symbol)
-    current = {
+# --- the rows one fill leaves (pure) --------------------------------------------------
+
+PositionWrite = tuple[str, PositionRow | None]  # (side, the row as written; None: deleted)
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """What one fill does to the books: its effect and the position writes, in order."""
+
+    effect: FillEffect
+    writes: tuple[PositionWrite, ...]
+
+
+def holdings(rows: Mapping[str, PositionRow]) -> dict[str, Holding]:
+    """The open sides ``apply_fill`` works on, from the symbol's position rows."""
+    return {
         s: Holding(s, r.amount, r.entry_price, r.entry_fees, r.realized_pnl)
         for s, r in rows.items()
     }
-    effect = apply_fill(
-        current,
-        side=side,
-        amount=amount,
-        price=price,
-        fee=fee_quote,
-        spot=spot,
-        position_side=position_side,
-        reduce_only=reduce_only,
-        contract_size=contract_size,
-    )
-    for name, holding in effect.sides.items():
-        if holding is None:
-            await positions_repo.delete(tx, user_id, symbol, name)
-        else:
-            await positions_repo.upsert(
-                tx,
-                user_id,
-                symbol,
-                name,
-                amount=holding.amount,
-                entry_price=holding.entry_price,
-                entry_fees=holding.entry_fees,
-                realized_pnl=holding.realized_pnl,
-                mode=mode,
-            )
-    if effect.realized is not None:
-        await fills_repo.set_realized_pnl(tx, user_id, fill_id, effect.realized)
-    if session_id is not None:
-        for pnl in effect.closed_trades:
-            await sessions_repo.add_trade_result(tx, user_id, session_id, pnl)
-    return effect
 
 
-def book_fill_later(
-    tx: Transaction,
-    sides: dict[str, PositionRow],
+def booking(
+    rows: Mapping[str, PositionRow],
     *,
     user_id: int,
     symbol: str,
@@ -211,17 +178,13 @@ def book_fill_later(
     reduce_only: bool,
     contract_size: Decimal,
     mode: str | None,
-) -> FillEffect:
-    """``book_fill``'s position writes for a fill, computed on ``sides`` (the symbol's
-    rows as the loop knows them: changed in place to what the writes leave) and left
-    for the group's COMMIT. The fill's P&L is the effect's ``realized`` (the caller
-    writes it with the fill); the session counters are the caller's too."""
-    current = {
-        s: Holding(s, r.amount, r.entry_price, r.entry_fees, r.realized_pnl)
-        for s, r in sides.items()
-    }
+    now: float,
+) -> Booking:
+    """The effect of one fill on ``rows`` (the symbol's open sides: not changed) and the
+    position rows it leaves: a side reduced or added to keeps its row's stop, anchor,
+    ``opened_at`` and mode; a new side opens now in ``mode``; a closed side is deleted."""
     effect = apply_fill(
-        current,
+        holdings(rows),
         side=side,
         amount=amount,
         price=price,
@@ -231,13 +194,12 @@ def book_fill_later(
         reduce_only=reduce_only,
         contract_size=contract_size,
     )
-    now = time.time()
+    writes: list[PositionWrite] = []
     for name, holding in effect.sides.items():
         if holding is None:
-            positions_repo.delete_later(tx, user_id, symbol, name)
-            sides.pop(name, None)
+            writes.append((name, None))
             continue
-        old = sides.get(name)
+        old = rows.get(name)
         if old is None:
             row = PositionRow(
                 user_id=user_id,
@@ -262,6 +224,88 @@ def book_fill_later(
                 realized_pnl=holding.realized_pnl,
                 updated_at=now,
             )
-        positions_repo.upsert_later(tx, row)
-        sides[name] = row
-    return effect
+        writes.append((name, row))
+    return Booking(effect, tuple(writes))
+
+
+def take(rows: dict[str, PositionRow], writes: tuple[PositionWrite, ...]) -> None:
+    """``rows`` (a view of one symbol's sides) changed in place to what ``writes`` leave."""
+    for name, row in writes:
+        if row is None:
+            rows.pop(name, None)
+        else:
+            rows[name] = row
+
+
+# --- the two writers ------------------------------------------------------------------
+
+
+async def write_now(
+    tx: Transaction,
+    user_id: int,
+    symbol: str,
+    fill_id: int,
+    booked: Booking,
+    session_id: int | None,
+) -> None:
+    """``booked`` written at once: the position rows, the P&L on the (inserted) fill,
+    one session update per closed trade."""
+    for name, row in booked.writes:
+        if row is None:
+            await positions_repo.delete(tx, user_id, symbol, name)
+        else:
+            await positions_repo.upsert_row(tx, row)
+    if booked.effect.realized is not None:
+        await fills_repo.set_realized_pnl(tx, user_id, fill_id, booked.effect.realized)
+    if session_id is not None:
+        for pnl in booked.effect.closed_trades:
+            await sessions_repo.add_trade_result(tx, user_id, session_id, pnl)
+
+
+def write_positions_later(tx: Transaction, user_id: int, symbol: str, booked: Booking) -> None:
+    """``booked``'s position rows left for the group's COMMIT (the fill's P&L goes with
+    the fill's insert, the session's results once for the order: the caller's)."""
+    for name, row in booked.writes:
+        if row is None:
+            positions_repo.delete_later(tx, user_id, symbol, name)
+        else:
+            positions_repo.upsert_later(tx, row)
+
+
+async def book_fill(
+    tx: Transaction,
+    *,
+    user_id: int,
+    fill_id: int,
+    symbol: str,
+    side: Side,
+    amount: Decimal,
+    price: Decimal,
+    fee_quote: Decimal,
+    spot: bool,
+    position_side: str | None,
+    reduce_only: bool,
+    contract_size: Decimal,
+    session_id: int | None,
+    mode: str | None = None,
+) -> FillEffect:
+    """Apply a just-inserted fill to positions, its own P&L and the session counters
+    (the rows read in ``tx``, written at once)."""
+    rows = await positions_repo.for_symbol(tx, user_id, symbol)
+    booked = booking(
+        rows,
+        user_id=user_id,
+        symbol=symbol,
+        side=side,
+        amount=amount,
+        price=price,
+        fee_quote=fee_quote,
+        spot=spot,
+        position_side=position_side,
+        reduce_only=reduce_only,
+        contract_size=contract_size,
+        mode=mode,
+        now=time.time(),
+    )
+    await write_now(tx, user_id, symbol, fill_id, booked, session_id)
+    return booked.effect

@@ -16,15 +16,25 @@ An order never gets more fills recorded than its ``filled`` amount.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from nija_tg.core.account_currency import at_step
 from nija_tg.core.events import Fill, StopHit
 from nija_tg.core.models import FillInfo, MarketInfo, OrderState, Side
-from nija_tg.engine.bookkeeping import FillEffect, book_fill, book_fill_later, fee_in_quote
+from nija_tg.engine.bookkeeping import (
+    Booking,
+    FillEffect,
+    booking,
+    fee_in_quote,
+    take,
+    write_now,
+    write_positions_later,
+)
 from nija_tg.engine.notify import tell, tell_later
 from nija_tg.storage import fills as fills_repo
+from nija_tg.storage import positions as positions_repo
 from nija_tg.storage import sessions as sessions_repo
 from nija_tg.storage import settings_repo
 from nija_tg.storage.db import Returned, Transaction
@@ -95,6 +105,7 @@ async def new_fills(
         got, cost, fee = totals.amount, totals.cost, totals.fee
     cap = state.filled if state.filled > 0 else sum((f.amount for f in state.fills), ZERO)
     out: list[FillInfo] = []
+    taken: set[str] = set()
     for f in sorted(state.fills, key=lambda x: (x.ts, x.trade_id)):
         f = replace(
             f,
@@ -102,7 +113,7 @@ async def new_fills(
             symbol=order.symbol,
             client_order_id=order.client_order_id,
         )
-        if f.amount <= 0:
+        if f.amount <= 0 or f.trade_id in taken:  # a trade listed twice is taken once
             continue
         if not none_recorded and await fills_repo.exists(
             tx, user_id, order.exchange_id, f.trade_id
@@ -111,6 +122,7 @@ async def new_fills(
         if got + f.amount > cap:
             continue
         out.append(f)
+        taken.add(f.trade_id)
         got, cost, fee = got + f.amount, cost + f.amount * f.price, fee + f.fee
     ref = state.average if state.average is not None else state.price
     if cap > got and ref is not None:
@@ -136,6 +148,70 @@ async def new_fills(
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class BookedFill:
+    """One new fill as it is recorded: the trade (price at the market's step), its fee
+    in quote and what it does to the books."""
+
+    fill: FillInfo
+    fee_quote: Decimal
+    booked: Booking
+
+
+def to_record(fills: list[FillInfo], facts: MarketFacts) -> list[FillInfo]:
+    """``new_fills`` as they are recorded: each price with the market's places
+    (``at_step``)."""
+    return [replace(f, price=at_step(f.price, facts.price_step)) for f in fills]
+
+
+def book_fills(
+    rows: Mapping[str, PositionRow],
+    fills: list[FillInfo],
+    *,
+    user_id: int,
+    mode: str,
+    order: OrderRow,
+    facts: MarketFacts,
+    now: float,
+) -> list[BookedFill]:
+    """The bookings of an order's new ``fills`` (``to_record``'s), one after the other
+    on ``rows`` (the symbol's open sides before them: not changed). Pure: both writers
+    (``record_fills``, ``record_fills_later``) write exactly these rows."""
+    view = dict(rows)
+    out: list[BookedFill] = []
+    for f in fills:
+        fee_q = fee_in_quote(f.fee, f.fee_currency, facts.base, f.price)
+        booked = booking(
+            view,
+            user_id=user_id,
+            symbol=order.symbol,
+            side=f.side,
+            amount=f.amount,
+            price=f.price,
+            fee_quote=fee_q,
+            spot=facts.spot,
+            position_side=order.position_side,
+            reduce_only=order.reduce_only,
+            contract_size=facts.contract_size,
+            mode=mode,
+            now=now,
+        )
+        take(view, booked.writes)
+        out.append(BookedFill(f, fee_q, booked))
+    return out
+
+
+def _told(booked: list[BookedFill]) -> list[tuple[FillInfo, Decimal, FillEffect]]:
+    return [(b.fill, b.fee_quote, b.booked.effect) for b in booked]
+
+
+async def _leverage(tx: Transaction, user_id: int, facts: MarketFacts) -> int | None:
+    """The user's leverage cap on a swap (the loop sets it on every swap market)."""
+    if facts.spot:
+        return None
+    return int((await settings_repo.load_in(tx, user_id)).leverage_cap)
+
+
 async def record_fills(
     tx: Transaction,
     *,
@@ -147,38 +223,32 @@ async def record_fills(
     session_id: int | None,
     none_recorded: bool = False,
 ) -> int:
-    """Insert the new fills of ``order``, book them, notify once. Returns how many.
-    ``none_recorded``: see ``new_fills``."""
-    inserted: list[tuple[FillInfo, Decimal, FillEffect]] = []
-    for f in await new_fills(tx, user_id, mode, order, state, none_recorded):
-        f = replace(f, price=at_step(f.price, facts.price_step))  # keeps the market's places
+    """Insert the new fills of ``order``, book them, notify once, every write at once.
+    Returns how many. ``none_recorded``: see ``new_fills``."""
+    fresh = to_record(await new_fills(tx, user_id, mode, order, state, none_recorded), facts)
+    inserted: list[tuple[int, FillInfo]] = []
+    for f in fresh:
         fill_id = await fills_repo.insert(tx, user_id, order.order_id, order.exchange_id, f)
-        if fill_id is None:
-            continue
-        fee_q = fee_in_quote(f.fee, f.fee_currency, facts.base, f.price)
-        effect = await book_fill(
-            tx,
-            user_id=user_id,
-            fill_id=fill_id,
-            symbol=order.symbol,
-            side=f.side,
-            amount=f.amount,
-            price=f.price,
-            fee_quote=fee_q,
-            spot=facts.spot,
-            position_side=order.position_side,
-            reduce_only=order.reduce_only,
-            contract_size=facts.contract_size,
-            session_id=order.session_id if order.session_id is not None else session_id,
-            mode=mode,
-        )
-        inserted.append((f, fee_q, effect))
-    if inserted:
-        leverage = None
-        if not facts.spot:  # the loop sets the user's leverage cap on every swap market
-            leverage = int((await settings_repo.load_in(tx, user_id)).leverage_cap)
-        await tell(tx, user_id, fill_event(order, facts, mode, inserted, leverage))
-    return len(inserted)
+        if fill_id is not None:  # else recorded already: nothing else changes
+            inserted.append((fill_id, f))
+    if not inserted:
+        return 0
+    rows = await positions_repo.for_symbol(tx, user_id, order.symbol)
+    booked = book_fills(
+        rows,
+        [f for _, f in inserted],
+        user_id=user_id,
+        mode=mode,
+        order=order,
+        facts=facts,
+        now=time.time(),
+    )
+    session = order.session_id if order.session_id is not None else session_id
+    for (fill_id, _), b in zip(inserted, booked, strict=True):
+        await write_now(tx, user_id, order.symbol, fill_id, b.booked, session)
+    leverage = await _leverage(tx, user_id, facts)
+    await tell(tx, user_id, fill_event(order, facts, mode, _told(booked), leverage))
+    return len(booked)
 
 
 async def record_fills_later(
@@ -201,37 +271,20 @@ async def record_fills_later(
     the caller knows it (then it is not read). Returns how many fills, and the session's
     P&L once this commits when a closed trade changed it (else None), and each fill with
     where its row (its id) comes back once committed."""
-    inserted: list[tuple[FillInfo, Decimal, FillEffect]] = []
+    fresh = to_record(await new_fills(tx, user_id, mode, order, state, none_recorded=True), facts)
+    booked = book_fills(
+        sides, fresh, user_id=user_id, mode=mode, order=order, facts=facts, now=time.time()
+    )
+    slots: list[tuple[Returned | None, FillInfo]] = []
     closed: list[Decimal] = []
-    seen: set[str] = set()
-    booked: list[tuple[Returned | None, FillInfo]] = []
-    for f in await new_fills(tx, user_id, mode, order, state, none_recorded=True):
-        if f.trade_id in seen:  # a trade listed twice is recorded once
-            continue
-        seen.add(f.trade_id)
-        f = replace(f, price=at_step(f.price, facts.price_step))  # keeps the market's places
-        fee_q = fee_in_quote(f.fee, f.fee_currency, facts.base, f.price)
-        effect = book_fill_later(
-            tx,
-            sides,
-            user_id=user_id,
-            symbol=order.symbol,
-            side=f.side,
-            amount=f.amount,
-            price=f.price,
-            fee_quote=fee_q,
-            spot=facts.spot,
-            position_side=order.position_side,
-            reduce_only=order.reduce_only,
-            contract_size=facts.contract_size,
-            mode=mode,
-        )
+    for b in booked:
+        write_positions_later(tx, user_id, order.symbol, b.booked)
+        take(sides, b.booked.writes)
         slot = fills_repo.insert_later(
-            tx, user_id, order.order_id, order.exchange_id, f, effect.realized
+            tx, user_id, order.order_id, order.exchange_id, b.fill, b.booked.effect.realized
         )
-        booked.append((slot, f))
-        closed.extend(effect.closed_trades)
-        inserted.append((f, fee_q, effect))
+        slots.append((slot, b.fill))
+        closed.extend(b.booked.effect.closed_trades)
     session = order.session_id if order.session_id is not None else session_id
     pnl_after: tuple[int, Decimal] | None = None
     if session is not None and closed:
@@ -239,12 +292,10 @@ async def record_fills_later(
         got = await sessions_repo.add_trade_results_later(tx, user_id, session, closed, known)
         if got is not None:
             pnl_after = (session, got)
-    if inserted:
-        leverage = None
-        if not facts.spot:  # the loop sets the user's leverage cap on every swap market
-            leverage = int((await settings_repo.load_in(tx, user_id)).leverage_cap)
-        tell_later(tx, user_id, fill_event(order, facts, mode, inserted, leverage))
-    return len(inserted), pnl_after, booked
+    if booked:
+        leverage = await _leverage(tx, user_id, facts)
+        tell_later(tx, user_id, fill_event(order, facts, mode, _told(booked), leverage))
+    return len(booked), pnl_after, slots
 
 
 # --- what the user is told (the words: messages.render) -----------------------------------

@@ -10,7 +10,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Required, TypedDict, Unpack
 
 from nija_tg.core.models import (
     TERMINAL_ORDER_STATUSES,
@@ -98,7 +98,33 @@ def _s(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-async def create(tx: Transaction, **fields: Any) -> int:
+class NewOrder(TypedDict, total=False):
+    """A new order row's fields: the keywords of ``insert``, ``create`` and
+    ``insert_soon`` (one signature, one row builder: ``_new_row``)."""
+
+    user_id: Required[int]
+    client_order_id: Required[str]
+    exchange_id: Required[str]
+    mode: Required[str]
+    symbol: Required[str]
+    side: Required[Side]
+    type: Required[OrderType]
+    amount: Required[Decimal]
+    price: Decimal | None  # default None
+    purpose: str  # default "entry"
+    session_id: int | None  # default None
+    reduce_only: bool  # default False
+    position_side: str | None  # default None
+    status: OrderStatus  # default: the writer's (INTENT for insert, SUBMITTED for soon)
+    exchange_order_id: str | None  # default None
+    trigger_price: Decimal | None  # default None
+    stop_price: Decimal | None  # default None
+
+
+_NEW_ORDER_KEYS = frozenset(NewOrder.__annotations__)
+
+
+async def create(tx: Transaction, **fields: Unpack[NewOrder]) -> int:
     """Insert a new order row (``insert``'s fields); returns its id."""
     return (await insert(tx, **fields)).order_id
 
@@ -111,77 +137,73 @@ _INSERT_HEAD = (
 _INSERT_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-def _new_row(
-    user_id: int,
-    client_order_id: str,
-    exchange_id: str,
-    mode: str,
-    symbol: str,
-    side: Side,
-    type: OrderType,
-    amount: Decimal,
-    price: Decimal | None,
-    purpose: str,
-    status: OrderStatus,
-    exchange_order_id: str | None,
-    session_id: int | None,
-    reduce_only: bool,
-    position_side: str | None,
-    trigger_price: Decimal | None,
-    stop_price: Decimal | None,
-) -> tuple:
-    """A new order row's values in ``_INSERT_HEAD``'s column order (created now)."""
+def _new_row(fields: NewOrder, status: OrderStatus) -> tuple:
+    """A new order row's values in ``_INSERT_HEAD``'s column order (created now);
+    ``status`` when ``fields`` do not say. A keyword ``NewOrder`` lacks is refused (as
+    a signature would)."""
+    if not fields.keys() <= _NEW_ORDER_KEYS:
+        unknown = sorted(fields.keys() - _NEW_ORDER_KEYS)
+        raise TypeError(f"unexpected order field(s): {', '.join(unknown)}")
     now = time.time()
     return (
-        user_id,
-        client_order_id,
-        exchange_id,
-        mode,
-        symbol,
-        side.value,
-        type.value,
-        str(amount),
-        _s(price),
-        purpose,
-        status.value,
-        exchange_order_id,
-        session_id,
-        int(reduce_only),
-        position_side,
-        _s(trigger_price),
-        _s(stop_price),
+        fields["user_id"],
+        fields["client_order_id"],
+        fields["exchange_id"],
+        fields["mode"],
+        fields["symbol"],
+        fields["side"].value,
+        fields["type"].value,
+        str(fields["amount"]),
+        _s(fields.get("price")),
+        fields.get("purpose", "entry"),
+        fields.get("status", status).value,
+        fields.get("exchange_order_id"),
+        fields.get("session_id"),
+        int(fields.get("reduce_only", False)),
+        fields.get("position_side"),
+        _s(fields.get("trigger_price")),
+        _s(fields.get("stop_price")),
         now,
         now,
     )
 
 
-async def insert(
-    tx: Transaction,
-    *,
-    user_id: int,
-    client_order_id: str,
-    exchange_id: str,
-    mode: str,
-    symbol: str,
-    side: Side,
-    type: OrderType,
-    amount: Decimal,
-    price: Decimal | None = None,
-    purpose: str = "entry",
-    session_id: int | None = None,
-    reduce_only: bool = False,
-    position_side: str | None = None,
-    status: OrderStatus = OrderStatus.INTENT,
-    exchange_order_id: str | None = None,
-    trigger_price: Decimal | None = None,
-    stop_price: Decimal | None = None,
-) -> OrderRow:
-    """Insert a new order row; returns it as stored (one statement: ``RETURNING``)."""
-    params = _new_row(
-        user_id, client_order_id, exchange_id, mode, symbol, side, type, amount, price,
-        purpose, status, exchange_order_id, session_id, reduce_only, position_side,
-        trigger_price, stop_price,
-    )  # fmt: skip
+def _as_written(order_id: int, p: tuple) -> OrderRow:
+    """The row ``_new_row``'s values ``p`` make once inserted as ``order_id`` (the values
+    are ours: nothing is parsed back but the text of Decimals, ~15 us an order)."""
+    return OrderRow(
+        order_id,
+        p[0],
+        p[1],
+        p[2],
+        p[3],
+        p[4],
+        Side(p[5]),
+        OrderType(p[6]),
+        Decimal(p[7]),
+        _opt(p[8]),
+        p[9],
+        OrderStatus(p[10]),
+        p[11],
+        _ZERO,
+        None,
+        _ZERO,
+        None,
+        p[12],
+        bool(p[13]),
+        p[14],
+        p[17],
+        p[18],
+        _opt(p[15]),
+        _opt(p[16]),
+        None,
+    )
+
+
+async def insert(tx: Transaction, **fields: Unpack[NewOrder]) -> OrderRow:
+    """Insert a new order row (status INTENT unless ``fields`` say); returns it as
+    stored (one statement: ``RETURNING``)."""
+    params = _new_row(fields, OrderStatus.INTENT)
     row = await tx.fetchone(f"{_INSERT_HEAD}{_INSERT_VALUES} RETURNING *", params)
     out = _row(row)
     assert out is not None
@@ -197,38 +219,15 @@ _STATE_LATER = Batched(
 )
 
 
-async def insert_soon(
-    db: Database,
-    *,
-    user_id: int,
-    client_order_id: str,
-    exchange_id: str,
-    mode: str,
-    symbol: str,
-    side: Side,
-    type: OrderType,
-    amount: Decimal,
-    price: Decimal | None = None,
-    purpose: str = "entry",
-    session_id: int | None = None,
-    reduce_only: bool = False,
-    position_side: str | None = None,
-    trigger_price: Decimal | None = None,
-    stop_price: Decimal | None = None,
-    status: OrderStatus = OrderStatus.SUBMITTED,
-) -> OrderRow:
-    """``insert`` of a new order in ``status`` (the executor's: SUBMITTED, committed
-    before its send) left for a group's COMMIT, without a transaction body of its own
-    (``Database.write_later``); returns the row once committed, as the group's one
-    multi-row insert returned it."""
-    params = _new_row(
-        user_id, client_order_id, exchange_id, mode, symbol, side, type, amount, price,
-        purpose, status, None, session_id, reduce_only, position_side,
-        trigger_price, stop_price,
-    )  # fmt: skip
+async def insert_soon(db: Database, **fields: Unpack[NewOrder]) -> OrderRow:
+    """``insert`` of a new order (status SUBMITTED unless ``fields`` say: the
+    executor's, committed before its send) left for a group's COMMIT, without a
+    transaction body of its own (``Database.write_later``); returns the row once
+    committed, as the group's one multi-row insert returned it."""
+    params = _new_row(fields, OrderStatus.SUBMITTED)
     slot = await db.write_later(
         _INSERT_LATER,
-        ("order.new", client_order_id),
+        ("order.new", fields["client_order_id"]),
         params,
         returned=True,
     )
@@ -236,35 +235,7 @@ async def insert_soon(
     r = slot.row
     if r is None:
         raise RuntimeError("the order's insert returned no row")
-    # the row as inserted: the returned id, the rest as written (the values are ours;
-    # nothing is parsed back: ~15 us an order)
-    return OrderRow(
-        r["order_id"],
-        user_id,
-        client_order_id,
-        exchange_id,
-        mode,
-        symbol,
-        side,
-        type,
-        Decimal(params[7]),
-        _opt(params[8]),
-        purpose,
-        status,
-        None,
-        _ZERO,
-        None,
-        _ZERO,
-        None,
-        session_id,
-        bool(reduce_only),
-        position_side,
-        params[-2],
-        params[-1],
-        _opt(params[15]),
-        _opt(params[16]),
-        None,
-    )
+    return _as_written(r["order_id"], params)
 
 
 _ZERO = Decimal(0)

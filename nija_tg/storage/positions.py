@@ -114,28 +114,52 @@ async def upsert(
 ) -> None:
     """Open or resize a position; an existing row keeps its stop, trailing anchor and
     mode. A new row records ``mode`` (default: the user's mode now)."""
-    _wrote(user_id)
     now = time.time()
-    await tx.execute(
-        "INSERT INTO positions(user_id, symbol, side, amount, entry_price, entry_fees, "
-        "realized_pnl, opened_at, updated_at, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "COALESCE(?, (SELECT mode FROM users WHERE user_id = ?))) "
-        "ON CONFLICT(user_id, symbol, side) DO UPDATE SET amount = excluded.amount, "
-        "entry_price = excluded.entry_price, entry_fees = excluded.entry_fees, "
-        "realized_pnl = excluded.realized_pnl, updated_at = excluded.updated_at",
-        (
-            user_id,
-            symbol,
-            side,
-            str(amount),
-            str(entry_price),
-            str(entry_fees),
-            str(realized_pnl),
-            now,
-            now,
-            mode,
-            user_id,
+    await upsert_row(
+        tx,
+        PositionRow(
+            user_id, symbol, side, amount, entry_price, None, None, realized_pnl,
+            entry_fees, now, now, mode,
         ),
+    )  # fmt: skip
+
+
+def _upsert_params(row: PositionRow) -> tuple:
+    """An upsert's values (``upsert_row``'s and ``upsert_later``'s), in column order."""
+    return (
+        row.user_id,
+        row.symbol,
+        row.side,
+        str(row.amount),
+        str(row.entry_price),
+        str(row.entry_fees),
+        str(row.realized_pnl),
+        row.opened_at,
+        row.updated_at,
+        row.mode,
+    )
+
+
+_UPSERT_COLUMNS = (
+    "INSERT INTO positions(user_id, symbol, side, amount, entry_price, entry_fees, "
+    "realized_pnl, opened_at, updated_at, mode) VALUES "
+)
+_ON_CONFLICT = (
+    " ON CONFLICT(user_id, symbol, side) DO UPDATE SET amount = excluded.amount, "
+    "entry_price = excluded.entry_price, entry_fees = excluded.entry_fees, "
+    "realized_pnl = excluded.realized_pnl, updated_at = excluded.updated_at"
+)
+
+
+async def upsert_row(tx: Transaction, row: PositionRow) -> None:
+    """``row`` written at once: its amounts, its ``opened_at``/``updated_at`` and its
+    mode for a new row (None: the user's mode now); an existing row keeps its stop,
+    anchor, ``opened_at`` and mode (``row``'s stop and anchor are never written)."""
+    _wrote(row.user_id)
+    await tx.execute(
+        f"{_UPSERT_COLUMNS}(?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        f"COALESCE(?, (SELECT mode FROM users WHERE user_id = ?))){_ON_CONFLICT}",
+        (*_upsert_params(row), row.user_id),
     )
 
 
@@ -179,14 +203,7 @@ def _key(user_id: int, symbol: str, side: str) -> tuple[str, int, str, str]:
     return ("position", user_id, symbol, side)
 
 
-_UPSERT_LATER = Batched(
-    "INSERT INTO positions(user_id, symbol, side, amount, entry_price, entry_fees, "
-    "realized_pnl, opened_at, updated_at, mode) VALUES ",
-    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    " ON CONFLICT(user_id, symbol, side) DO UPDATE SET amount = excluded.amount, "
-    "entry_price = excluded.entry_price, entry_fees = excluded.entry_fees, "
-    "realized_pnl = excluded.realized_pnl, updated_at = excluded.updated_at",
-)
+_UPSERT_LATER = Batched(_UPSERT_COLUMNS, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _ON_CONFLICT)
 _DELETE_LATER = Batched(
     "DELETE FROM positions WHERE (user_id, symbol, side) IN (VALUES ", "(?, ?, ?)", ")"
 )
@@ -200,25 +217,10 @@ _STOP_LATER = Batched(
 
 
 def upsert_later(tx: Transaction, row: PositionRow) -> None:
-    """``upsert`` of ``row`` (its amounts, its ``opened_at``/``updated_at``, its mode)
-    left for the group's COMMIT; an existing row keeps its stop, anchor and mode."""
+    """``upsert_row`` left for the group's COMMIT (the same values; a new row's mode is
+    ``row.mode`` as it is: the executor always knows it)."""
     _wrote(row.user_id)
-    tx.later(
-        _UPSERT_LATER,
-        _key(row.user_id, row.symbol, row.side),
-        (
-            row.user_id,
-            row.symbol,
-            row.side,
-            str(row.amount),
-            str(row.entry_price),
-            str(row.entry_fees),
-            str(row.realized_pnl),
-            row.opened_at,
-            row.updated_at,
-            row.mode,
-        ),
-    )
+    tx.later(_UPSERT_LATER, _key(row.user_id, row.symbol, row.side), _upsert_params(row))
 
 
 def delete_later(tx: Transaction, user_id: int, symbol: str, side: str) -> None:
