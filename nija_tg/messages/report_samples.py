@@ -452,7 +452,7 @@ PEPE = Position(
     None,
     None,
     currency="USDT",
-)  # fmt: skip  (no price step known: 8 significant digits)
+)  # fmt: skip  (no price step known: one precision for the line, 8 significant digits)
 SEVEN = [
     LONG_ETH,
     SHORT_SWAP,

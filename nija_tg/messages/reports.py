@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any
 
 from nija_tg.core.models import Role, TradingMode, UserStatus
-from nija_tg.core.number_format import DASH, amount, money, price
+from nija_tg.core.number_format import DASH, HUGE, amount, money, price
 from nija_tg.core.pnl import PeriodStats
 from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.messages import report_data as rd
@@ -299,6 +299,20 @@ def balances(access: rd.Viewing, report: rd.Balances, hint: EmptyHint = EmptyHin
     return "\n".join(lines)
 
 
+def line_step(*prices: Decimal | None) -> Decimal | None:
+    """Without the market's step, one precision for a line's prices: the most decimal
+    places ``amount`` (8 significant digits) shows any of ``prices`` with (``142.123``
+    and ``145.5`` -> ``0.001``: ``142.123 → 145.500``, never ``142.123 → 145.5``); None
+    when there is no price to read it from."""
+    places: int | None = None
+    for value in prices:
+        if value is None or not value.is_finite() or value.is_zero() or abs(value) >= HUGE:
+            continue
+        here = len(amount(value).partition(".")[2])
+        places = here if places is None else max(places, here)
+    return None if places is None else Decimal(1).scaleb(-places)
+
+
 def positions(
     access: rd.Viewing,
     report: rd.Positions,
@@ -312,7 +326,8 @@ def positions(
         lines.append("No open positions." + hint.value)
         return "\n".join(lines)
     for p in report.positions:
-        step = p.price_step
+        # the market's step, else one derived for the line: entry, mark and stop alike
+        step = p.price_step or line_step(p.entry_price, p.mark_price)
         mark_at = f" → {price(p.mark_price, step)}" if p.mark_price is not None else ""
         stop = f" · stop {price(p.stop_price, step)}" if p.stop_price is not None else ""
         if stop and p.stop_on_exchange:

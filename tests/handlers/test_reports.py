@@ -467,6 +467,31 @@ async def test_users_and_user_agree_with_status_for_a_user_without_a_key(bot):
     assert "Equity: 12,345.68 USDT · today +345.68 USDT 🟢" in detail
 
 
+async def test_a_position_line_shows_one_precision_when_the_market_s_is_unknown(bot):
+    """No fill of the market and a mark with more places than any step (a computed
+    price): its precision is unknown, so the line's entry, mark and stop share one, the
+    most places 8 significant digits show either price with."""
+    await trader_with_data(bot)
+    async with db_of(bot).transaction() as tx:
+        await positions.upsert(
+            tx, TRADER, "SOL/USD", "long", amount=Decimal(2),
+            entry_price=Decimal("142.123"), entry_fees=Decimal(0), realized_pnl=Decimal(0),
+        )  # fmt: skip
+        await positions.set_stop(tx, TRADER, "SOL/USD", "long", Decimal("138.04"))
+        snap = await snapshots.get(tx, TRADER)
+        assert snap is not None
+        mark = {"symbol": "SOL/USD", "side": "long", "mark_price": "145.5000000000001"}
+        await snapshots.save(
+            tx,
+            TRADER,
+            snapshots.Snapshot(**{**_fields(snap), "positions": [*snap.positions, mark]}),
+        )
+    text = await bot.say(TRADER, "/positions")
+    assert "<b>SOL/USD</b> LONG 2 @ 142.123 → 145.500\n" in text
+    assert "· stop 138.040 ·" in text
+    assert "🟢 <b>BTC/USDT</b> LONG 0.05 @ 60,000 → 61,000" in text  # its market's step
+
+
 async def test_realised_pnl_per_currency_on_pnl_and_status(bot):
     """Closed trades in USDT (ETH/USDT) and in USD (BTC/USD) on one account: /pnl and
     the dashboard show each currency's realised P&L with its code, never their sum."""
