@@ -4,15 +4,21 @@ Counts that live in the database (orders by outcome, fills, notifications) are r
 an async task every ``REFRESH_S`` and served from that snapshot, so a scrape never
 touches the database from the HTTP server's thread. The candle close -> decision latency
 is observed when every loop is done with a close (the hub's idle hook): the time from
-the candle's close to the last user's decision."""
+the candle's close to the last user's decision.
+
+Candle subscribes the venue refused or left unanswered (``CandleStreams.refused`` /
+``unanswered`` of the market data source: such a market stays on REST until a subscribe
+is taken) are served per market, copied at each refresh on the event loop (the scrape
+never iterates the live counters)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -29,6 +35,18 @@ REFRESH_S = 5.0
 LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120)
 
 
+Market = tuple[str, str, str]  # (exchange, symbol, timeframe)
+
+
+class SubscribeCounts(Protocol):
+    """Candle subscribes per market (``exchange.ccxt_stream.CandleStreams``)."""
+
+    @property
+    def refused(self) -> Mapping[Market, int]: ...
+    @property
+    def unanswered(self) -> Mapping[Market, int]: ...
+
+
 @dataclass
 class Snapshot:
     loops: int = 0
@@ -37,6 +55,19 @@ class Snapshot:
     outbox: dict[str, int] = field(default_factory=dict)
     backlog: int = 0
     last_beat: float | None = None
+    subscribes_refused: dict[Market, int] = field(default_factory=dict)
+    subscribes_unanswered: dict[Market, int] = field(default_factory=dict)
+
+
+def _copied(counts: Mapping[Market, int]) -> dict[Market, int]:
+    return {market: n for market, n in dict(counts).items() if n}
+
+
+def _per_market(name: str, doc: str, counts: Mapping[Market, int]) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, doc, labels=["exchange", "symbol", "timeframe"])
+    for market, n in sorted(counts.items()):
+        family.add_metric(list(market), n)
+    return family
 
 
 class _FromSnapshot(Collector):
@@ -66,6 +97,16 @@ class _FromSnapshot(Collector):
         yield GaugeMetricFamily(
             "nija_heartbeat_age_seconds", "Seconds since the engine's last heartbeat", value=age
         )
+        yield _per_market(
+            "nija_candle_subscribes_refused",
+            "Candle WebSocket subscribes the venue refused (the market stays on REST)",
+            snap.subscribes_refused,
+        )
+        yield _per_market(
+            "nija_candle_subscribes_unanswered",
+            "Candle WebSocket subscribes the venue left unanswered (the market stays on REST)",
+            snap.subscribes_unanswered,
+        )
 
 
 class EngineMetrics:
@@ -79,9 +120,13 @@ class EngineMetrics:
         *,
         now_ms: Callable[[], int],
         registry: CollectorRegistry | None = None,
+        subscribes: SubscribeCounts | None = None,
     ) -> None:
+        """``subscribes``: the candle streams' counts; by default the hub's market data
+        source's ``streams`` (the gateway's ``CandleStreams``) when it has them."""
         self.db = db
         self.hub = hub
+        self.subscribes = subscribes or getattr(hub.source, "streams", None)
         self.loops = loops
         self.last_beat = last_beat
         self.backlog = backlog
@@ -106,6 +151,7 @@ class EngineMetrics:
         self.latency.observe(max(0.0, (self.now_ms() - boundary) / 1000))
 
     async def refresh(self) -> None:
+        streams = self.subscribes
         self.snapshot = Snapshot(
             loops=self.loops(),
             orders=await metrics_queries.orders_by_status(self.db),
@@ -113,6 +159,8 @@ class EngineMetrics:
             outbox=await outbox.counts(self.db),
             backlog=self.backlog(),  # counted by the heartbeat: not queried twice
             last_beat=self.last_beat(),
+            subscribes_refused={} if streams is None else _copied(streams.refused),
+            subscribes_unanswered={} if streams is None else _copied(streams.unanswered),
         )
 
     def serve(self, port: int, addr: str) -> None:
