@@ -168,7 +168,7 @@ def _new_row(fields: NewOrder, status: OrderStatus) -> tuple:
     )
 
 
-def _as_written(order_id: int, p: tuple) -> OrderRow:
+def _as_written(order_id: int, fields: NewOrder, p: tuple) -> OrderRow:
     """The row ``_new_row``'s values ``p`` make once inserted as ``order_id`` (the values
     are ours: nothing is parsed back but the text of Decimals, ~15 us an order)."""
     return OrderRow(
@@ -178,12 +178,12 @@ def _as_written(order_id: int, p: tuple) -> OrderRow:
         p[2],
         p[3],
         p[4],
-        Side(p[5]),
-        OrderType(p[6]),
+        fields["side"],
+        fields["type"],
         Decimal(p[7]),
         _opt(p[8]),
         p[9],
-        OrderStatus(p[10]),
+        OrderStatus(p[10]),  # the default's when ``fields`` do not say
         p[11],
         _ZERO,
         None,
@@ -235,7 +235,7 @@ async def insert_soon(db: Database, **fields: Unpack[NewOrder]) -> OrderRow:
     r = slot.row
     if r is None:
         raise RuntimeError("the order's insert returned no row")
-    return _as_written(r["order_id"], params)
+    return _as_written(r["order_id"], fields, params)
 
 
 _ZERO = Decimal(0)
