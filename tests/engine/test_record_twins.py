@@ -109,6 +109,22 @@ CASES = [
         None,
     ),
     (
+        "swap hedge long opens and adds, fee in base",
+        SWAP,
+        [("long", "2", "90", "0.2", "85")],
+        {"side": Side.BUY, "position_side": "LONG"},
+        [trade("t1", Side.BUY, "3", "92", "0.000003", "BTC")],
+        None,
+    ),
+    (
+        "swap hedge long closed, fee in base (a closed trade)",
+        SWAP,
+        [("long", "2", "90", "0.2", "85")],
+        {"side": Side.SELL, "position_side": "LONG", "purpose": "exit"},
+        [trade("t1", Side.SELL, "2", "88", "0.000002", "BTC")],
+        None,
+    ),
+    (
         "swap one-way reduce-only sell closes part of the long",
         SWAP,
         [("long", "4", "100", "0.4", "95")],
