@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any
 
 from nija_tg.core.models import Role, TradingMode, UserStatus
-from nija_tg.core.number_format import DASH, HUGE, amount, money, price
+from nija_tg.core.number_format import DASH, HUGE, amount, money, money_in, price
 from nija_tg.core.pnl import PeriodStats
 from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.messages import report_data as rd
@@ -470,6 +470,18 @@ def period_answer(period: str) -> str:
     return PERIOD_TITLES[period].capitalize()
 
 
+def _coded_cell(sums: Mapping[str, Decimal], width: int, fallback: Decimal) -> str:
+    """A table cell of money with codes (``-7.50 USD, +25.00 USDT``), padded after its
+    last code to ``width`` characters of code so the column's numbers line up in
+    monospace (``+140.25 USD `` over `` -12.85 USDT``); ``fallback`` without a code
+    when there is no sum."""
+    if not sums:
+        return f"{money(fallback, signed=True)} {' ' * width}"
+    items = sorted(sums.items())
+    text = ", ".join(money_in(value, code, signed=True) for code, value in items)
+    return text + " " * (width - len(items[-1][0]))
+
+
 def daily(report: rd.Daily, whose_suffix: str = "", hint: EmptyHint = EmptyHint.NONE) -> str:
     """/daily: one row per UTC day, newest first (P&L realised: trades and funding)."""
     days = plural(len(report.days), "day")
@@ -477,9 +489,11 @@ def daily(report: rd.Daily, whose_suffix: str = "", hint: EmptyHint = EmptyHint.
     totals = report.total_by_currency  # per currency (each symbol's quote)
     mixed = len(totals) > 1  # then each day's P&L shows its codes, side by side
 
+    width = max((len(c) for d in report.days for c in d.pnl_by_currency), default=0)
+
     def pnl_cell(d: rd.Day) -> str:
-        if mixed and d.pnl_by_currency:
-            return cash_each(d.pnl_by_currency, signed=True, marks=False)
+        if mixed:  # codes padded: the numbers stay in one column
+            return _coded_cell(d.pnl_by_currency, width, d.pnl)
         return money(d.pnl, signed=True)
 
     def marker(d: rd.Day) -> str:
@@ -517,14 +531,17 @@ def performance(
         return "\n".join(lines) + hint.value
     totals = report.total_by_currency
     mixed = len(totals) > 1  # then each row's P&L carries its code (its pair's quote)
+    shown = report.pairs[:SHOWN_PAIRS]
+    width = max((len(p.currency or "") for p in shown), default=0)
+
+    def pnl_cell(p: rd.Pair) -> str:
+        if not mixed:
+            return money(p.pnl, signed=True)
+        return _coded_cell({p.currency: p.pnl} if p.currency else {}, width, p.pnl)
+
     rows = [
-        (
-            dot(p.pnl) + " " + p.symbol[:20],
-            str(p.trades),
-            share(p.win_rate),
-            cash(p.pnl, p.currency, signed=True) if mixed else money(p.pnl, signed=True),
-        )
-        for p in report.pairs[:SHOWN_PAIRS]
+        (dot(p.pnl) + " " + p.symbol[:20], str(p.trades), share(p.win_rate), pnl_cell(p))
+        for p in shown
     ]
     lines.append(table(("   Pair", "Trades", "Win", "P&L"), rows, frozenset({1, 2, 3})))
     if len(report.pairs) > SHOWN_PAIRS:

@@ -3,6 +3,7 @@ end to end through the real Application and the fake Bot API."""
 
 from __future__ import annotations
 
+import re
 import time
 from decimal import Decimal
 
@@ -163,3 +164,28 @@ async def test_sessions_show_each_quote_on_its_own(bot):
     assert f"<b>#{sid}</b> running" in text
     assert "P&amp;L <b>-7.50 USD</b> 🔴, <b>+25.00 USDT</b> 🟢" in text
     assert "17.50" not in text
+
+
+def _number_ends(table_rows: list[str]) -> set[int]:
+    """Where the last signed amount of each row ends (its column in monospace)."""
+    return {[m.end() for m in re.finditer(r"[+-][\d,]+\.\d\d", row)][-1] for row in table_rows}
+
+
+async def test_tables_with_usd_and_usdt_keep_the_numbers_in_one_column(bot):
+    """With codes of different lengths (USD, USDT) in the P&L column, each amount ends
+    where the others do: the shorter code is padded, not the number shifted."""
+    await trader_with_data(bot)  # ETH/USDT: +25.00 USDT today
+    async with db_of(bot).transaction() as tx:
+        fill = FillInfo(
+            "usd1", "BTC/USD", Side.SELL, Decimal("0.01"), Decimal("61000"), Decimal("0.1"),
+            "USD", int((time.time() - 2 * 86400) * 1000),
+        )  # fmt: skip
+        fill_id = await fills.insert(tx, TRADER, None, "kraken", fill)
+        assert fill_id is not None
+        await fills.set_realized_pnl(tx, TRADER, fill_id, Decimal("-7.5"))
+    for command in ("/performance", "/daily 3"):
+        text = await bot.say(TRADER, command)
+        rows = text.split("<pre>")[1].split("</pre>")[0].splitlines()[1:]
+        assert any(re.search(r"\d USD\b", r) for r in rows), (command, rows)
+        assert any(re.search(r"\d USDT\b", r) for r in rows), (command, rows)
+        assert len(_number_ends(rows)) == 1, (command, rows)
