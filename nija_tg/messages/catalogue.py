@@ -198,7 +198,9 @@ SAMPLES: list[tuple[str, object]] = [
     ("Trading loop crashed", ev.LoopCrashed(3)),
     (
         "Daily summary, a profit",
-        ev.DailySummary("2026-12-04", D("123.456"), D("10123.456"), (D("80"), D("-12"), D("55"))),
+        ev.DailySummary(
+            "2026-12-04", D("123.456"), D("10123.456"), (D("80"), D("-12"), D("55")), "USD"
+        ),
     ),
     (
         "Daily summary, a loss, no trades",

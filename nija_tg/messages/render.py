@@ -103,6 +103,12 @@ def fee_text(value: Decimal | None, currency: str | None) -> str:
     return esc(f"{shown} {currency}" if currency else shown)
 
 
+def _held(b: ev.BalanceFound) -> str:
+    """A balance as /balance shows it: cash in money's 2 decimals (``10,234.50``), a
+    coin with up to 8 significant digits."""
+    return esc(money(b.total) if b.currency.upper() in CASH_CODES else amount(b.total))
+
+
 @render.register
 def _fill(f: ev.Fill) -> str:
     """📈/📉 Opened long/short …; 🟢/🔴 Closed long/short … with its P&L."""
@@ -341,7 +347,7 @@ def _key_verified(e: ev.KeyVerified) -> str:
     held = [b for b in e.balances if b.total]
     if held:
         lines.append("Balances found:")
-        lines += [f"• {esc(b.currency)}: {esc(amount(b.total))}" for b in held[:MAX_BALANCES_SHOWN]]
+        lines += [f"• {esc(b.currency)}: {_held(b)}" for b in held[:MAX_BALANCES_SHOWN]]
         if len(held) > MAX_BALANCES_SHOWN:
             lines.append(f"… and {len(held) - MAX_BALANCES_SHOWN} more")
     else:

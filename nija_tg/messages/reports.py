@@ -353,11 +353,12 @@ def close_button(target: rd.CloseTarget) -> str:
 
 
 def trades(access: rd.Viewing, rows: Sequence[rd.Trade], hint: EmptyHint = EmptyHint.NONE) -> str:
-    title = f"Last {plural(len(rows), 'trade')}" if rows else "Trades"
+    title = f"Last {plural(len(rows), 'trade')}" if len(rows) > 1 else "Last trade"
+    title = title if rows else "Trades"
     lines = [f"🧾 <b>{title}</b>{whose(access)}"]
     if not rows:
         lines.append("No trades yet." + hint.value)
-    for f in rows:
+    for f in rows:  # a fee without a currency is in the quote (as the engine books it)
         realized = (
             f" · P&amp;L {cash(f.realized_pnl, f.currency, signed=True)}{mark(f.realized_pnl)}"
             if f.realized_pnl is not None
@@ -366,7 +367,7 @@ def trades(access: rd.Viewing, rows: Sequence[rd.Trade], hint: EmptyHint = Empty
         lines.append(
             f"{when(f.ts)} {esc(f.side.value.upper())} {amount(f.amount)} "
             f"{esc(f.symbol)} @ {price(f.price, f.price_step)} · "
-            f"fee {fee_text(f.fee, f.fee_currency)}{realized}"
+            f"fee {fee_text(f.fee, f.fee_currency or f.currency)}{realized}"
         )
     return "\n".join(lines)
 
@@ -484,8 +485,8 @@ def _coded_cell(sums: Mapping[str, Decimal], width: int, fallback: Decimal) -> s
 
 def daily(report: rd.Daily, whose_suffix: str = "", hint: EmptyHint = EmptyHint.NONE) -> str:
     """/daily: one row per UTC day, newest first (P&L realised: trades and funding)."""
-    days = plural(len(report.days), "day")
-    lines = [f"📅 <b>Daily P&amp;L — last {days}</b>{whose_suffix}"]
+    days = f"last {plural(len(report.days), 'day')}" if len(report.days) > 1 else "today"
+    lines = [f"📅 <b>Daily P&amp;L — {days}</b>{whose_suffix}"]
     totals = report.total_by_currency  # per currency (each symbol's quote)
     mixed = len(totals) > 1  # then each day's P&L shows its codes, side by side
 

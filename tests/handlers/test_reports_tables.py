@@ -189,3 +189,20 @@ async def test_tables_with_usd_and_usdt_keep_the_numbers_in_one_column(bot):
         assert any(re.search(r"\d USD\b", r) for r in rows), (command, rows)
         assert any(re.search(r"\d USDT\b", r) for r in rows), (command, rows)
         assert len(_number_ends(rows)) == 1, (command, rows)
+
+
+async def test_trades_show_a_fee_without_currency_in_the_quote_as_the_alert_does(bot):
+    """A fill whose fee came without a currency: the engine books it in the quote, the
+    fill alert says 'fee 0.59 USD', and /trades says the same (not 'fee 0.5864'); one
+    trade is 'Last trade', one day is 'today'."""
+    await trader_with_data(bot)
+    async with db_of(bot).transaction() as tx:
+        fill = FillInfo(
+            "nofee", "ETH/USD", Side.BUY, Decimal("0.5"), Decimal("2345.67"), Decimal("0.5864"),
+            None, int(time.time() * 1000) + 60_000,
+        )  # fmt: skip
+        assert await fills.insert(tx, TRADER, None, "kraken", fill) is not None
+    text = await bot.say(TRADER, "/trades 1")
+    assert "🧾 <b>Last trade</b>" in text
+    assert "BUY 0.5 ETH/USD @ 2,345.67 · fee 0.59 USD" in text and "0.5864" not in text
+    assert "📅 <b>Daily P&amp;L — today</b>" in await bot.say(TRADER, "/daily 1")

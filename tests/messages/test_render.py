@@ -85,3 +85,15 @@ def test_a_fee_reads_the_same_in_the_alert_and_in_trades():
     assert fee_text(D("0.5864"), None) == "0.5864"
     fill = dataclasses.replace(FILL, fee=D("0.000123"), quote="USDT")
     assert "fee 0.000123 USDT" in render(fill)
+
+
+def test_key_verified_shows_cash_as_money_and_coins_with_their_digits():
+    """The balances found read as /balance shows them: '10,234.50', not '10,234.5'."""
+    text = render(
+        ev.KeyVerified(
+            "kraken", "Ab3d",
+            (ev.BalanceFound("USD", D("10234.5")), ev.BalanceFound("ETH", D("0.123456789"))),
+            cannot_withdraw=True, live=False,
+        )
+    )  # fmt: skip
+    assert "• USD: 10,234.50\n" in text and "• ETH: 0.12345679\n" in text
