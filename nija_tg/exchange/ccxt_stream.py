@@ -27,6 +27,13 @@ the socket's ``subscriptions`` first, so that call sends the subscribe again. Co
 ``CandleStreams.refused`` / ``unanswered`` and logged (the market and the venue's public
 error text; the stream clients hold no key).
 
+A subscribe the venue took but answered after the bound is on the venue's side while
+the market was dropped from ours: the next subscribe is a duplicate, which Kraken
+refuses with "Already subscribed" (ccxt: ``BadRequest``). That answer is no refusal:
+the market stays in the socket's ``subscriptions`` and the call waits for its candles
+as an ordinary watch does (counted in ``CandleStreams.already``); counted as a refusal,
+the market stayed on REST for good, a subscribe sent and refused every pause.
+
 How fast subscriptions go out. ccxt.pro sends every subscribe message through a throttler
 per socket built from the client's REST ``tokenBucket`` (one message per ``rateLimit`` ms
 times ``options['ws']['cost']``, default cost 1; ccxt 4.5.90
@@ -91,6 +98,9 @@ def stream_settings(exchange_id: str, settings: ClientSettings, klass: type) -> 
 # again, after the hub's pause). Kraken sends the ohlc snapshot right after its
 # acknowledgement; 10 s is generous for that round trip.
 SUBSCRIBE_ANSWER_S = 10.0
+# The venue's refusal of a subscribe for a market the socket has already (Kraken's text,
+# as ccxt 4.5.90 files it: ``exceptions['ws']['broad']['Already subscribed']``), lowered.
+ALREADY_SUBSCRIBED = "already subscribed"
 # Our subscribe request ids: int32 (Kraken's), apart from ccxt's own counter.
 _FIRST_REQ_ID = 1 << 30
 
@@ -144,6 +154,8 @@ class CandleStreams:
         # per (exchange, symbol, timeframe): subscribes refused, and left unanswered
         self.refused: Counter[tuple[str, str, str]] = Counter()
         self.unanswered: Counter[tuple[str, str, str]] = Counter()
+        # subscribes answered "already subscribed" (kept: see ``_subscribe``)
+        self.already: Counter[tuple[str, str, str]] = Counter()
 
     def supports(self, exchange_id: str) -> bool:
         """Whether candles of ``exchange_id`` can come by WebSocket."""
@@ -214,16 +226,28 @@ class CandleStreams:
         req_id = self._req_id
         refusal = socket.future(str(req_id))  # ccxt rejects it with the venue's error
         within = self._answer_within_s(exchange_id)
+        market = (exchange_id, symbol, timeframe)
         self._subscribing[exchange_id] += 1
         watch = asyncio.ensure_future(
             client.watch_ohlcv(symbol, timeframe, params={"req_id": req_id})
         )
         try:
-            await asyncio.wait(
-                {watch, refusal}, timeout=within, return_when=asyncio.FIRST_COMPLETED
-            )
+            try:
+                await asyncio.wait(
+                    {watch, refusal}, timeout=within, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                self._subscribing[exchange_id] -= 1
+            if not watch.done() and _already_subscribed(refusal):
+                # the venue has this market on the socket already (an earlier subscribe
+                # it answered after our bound): kept, and its candles awaited as usual
+                self.already[market] += 1
+                log.info(
+                    "candle socket %s %s %s: already subscribed; waiting for its candles",
+                    *market,
+                )
+                await asyncio.wait({watch})
         finally:
-            self._subscribing[exchange_id] -= 1
             if not watch.done() or not refusal.done():
                 pending = [f for f in (watch, refusal) if not f.done()]
                 for future in pending:
@@ -231,10 +255,10 @@ class CandleStreams:
                 await asyncio.wait(pending)
             socket.futures.pop(str(req_id), None)
             socket.rejections.pop(str(req_id), None)
-        market = (exchange_id, symbol, timeframe)
         if watch.done() and not watch.cancelled():
             if not refusal.cancelled() and refusal.exception() is not None:
-                log.info("candle socket %s %s %s: refused after data", *market)
+                if not _already_subscribed(refusal):
+                    log.info("candle socket %s %s %s: refused after data", *market)
             return watch.result()  # the candles, or the socket's own error (mapped)
         socket.subscriptions.pop(key, None)  # the next call sends the subscribe again
         if not refusal.cancelled() and (error := refusal.exception()) is not None:
@@ -265,6 +289,16 @@ class CandleStreams:
                 await client.close()
             except Exception as exc:  # closing must never raise into shutdown paths
                 log.debug("stream close: %s", type(exc).__name__)
+
+
+def _already_subscribed(refusal: asyncio.Future) -> bool:
+    """Whether the venue answered the subscribe "already subscribed" (Kraken's refusal of
+    a duplicate subscribe; ccxt 4.5.90 maps it to ``BadRequest``): the market is on the
+    socket, so the subscribe succeeded in effect."""
+    if not refusal.done() or refusal.cancelled():
+        return False
+    error = refusal.exception()
+    return error is not None and ALREADY_SUBSCRIBED in str(error).lower()
 
 
 def _public_text(error: BaseException) -> str:

@@ -94,3 +94,69 @@ async def test_one_refused_market_leaves_the_others_on_the_socket(kraken):
     emu.clock_ms = lambda: int(emu.candles["ETH/USD"][401][0]) + 1_000
     await pushed_until(gateway, "ETH/USD", int(emu.candles["ETH/USD"][401][0]))
     assert emu.ws.subscribed == {("ETH/USD", 5)} and emu.ws.connections_made == 1
+
+
+async def until(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_late_subscribe_answered_already_subscribed_keeps_the_market(kraken, caplog):
+    """Kraken takes a subscribe but answers after the bound: the call raises (unanswered)
+    and the market is dropped from ccxt's subscriptions, while the venue has it. The next
+    call's subscribe is a duplicate, refused "Already subscribed": no refusal, the market
+    is kept and its candles come; no subscribe is sent again after that."""
+    emu, gateway = kraken
+    market = ("kraken", "ETH/USD", "5m")
+    emu.ws.subscribe_delay_s = 1.5  # over the 1 s bound
+    with pytest.raises(SubscribeUnansweredError):
+        await asyncio.wait_for(gateway.watch_ohlcv("kraken", "ETH/USD", "5m"), 10)
+    emu.ws.subscribe_delay_s = 0.0
+    await until(lambda: emu.ws.subscribed == {("ETH/USD", 5)})  # the late answer: taken
+    rows = emu.candles["ETH/USD"]
+    emu.ws.frozen = True  # the venue's answer first, then its candles
+    emu.clock_ms = lambda: int(rows[401][0]) + 1_000
+    call = asyncio.create_task(gateway.watch_ohlcv("kraken", "ETH/USD", "5m"))
+    await until(lambda: emu.ws.duplicate_subscribes == 1)  # refused as a duplicate
+    await asyncio.sleep(0.3)  # the answer reaches the client (a refusal ended the call)
+    assert not call.done()  # taken as subscribed: waiting for candles
+    emu.ws.frozen = False
+    got = await asyncio.wait_for(call, 10)
+    assert got and max(c.ts for c in got) <= int(rows[401][0])
+    for i in (1, 2):  # the next closes come on the socket, no subscribe sent
+        emu.clock_ms = lambda i=i: int(rows[401 + i][0]) + 1_000
+        got = await asyncio.wait_for(gateway.watch_ohlcv("kraken", "ETH/USD", "5m"), 10)
+        assert got and max(c.ts for c in got) <= int(rows[401 + i][0])
+    assert emu.ws.duplicate_subscribes == 1 and emu.ws.subscribes_received == 2
+    assert gateway.streams.already[market] == 1 and gateway.streams.refused[market] == 0
+    assert gateway.streams.unanswered[market] == 1 and emu.ws.connections_made == 1
+    assert "subscribe refused" not in caplog.text
+
+
+async def test_the_emulator_refuses_a_duplicate_subscribe_as_kraken_does():
+    """Kraken's answer to a subscribe for a market the connection has: ``success`` false,
+    ``error`` "Already subscribed", the symbol and ``req_id`` echoed; nothing sent again."""
+    import aiohttp
+
+    async with KrakenEmulator() as emu:
+        rows = emu.candles["ETH/USD"]
+        emu.clock_ms = lambda: int(rows[400][0]) + 60_000
+        url = emu.base_url.replace("http://", "ws://") + "/v2"
+        async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+            request = {"method": "subscribe", "params": {"channel": "ohlc", "symbol": ["ETH/USD"],
+                                                         "interval": 5}}  # fmt: skip
+            answers = []
+            for req_id in (1, 2):
+                await ws.send_json(request | {"req_id": req_id})
+                while True:
+                    msg = await asyncio.wait_for(ws.receive_json(), 5)
+                    if msg.get("method") == "subscribe":
+                        answers.append(msg)
+                        break
+            assert answers[0]["success"] is True and answers[0]["req_id"] == 1
+            dup = answers[1]
+            assert dup["success"] is False and dup["error"] == "Already subscribed"
+            assert dup["symbol"] == "ETH/USD" and dup["req_id"] == 2
+            assert emu.ws.duplicate_subscribes == 1 and emu.ws.subscribed == {("ETH/USD", 5)}

@@ -27,7 +27,10 @@ subscribe message with the venue's refusal carrying that error text (Kraken: ``"
 does not take) and subscribes nothing; ``mute_subscribes = True`` takes a subscribe
 message without any answer or data (a subscribe lost on the way). Both count in
 ``refused_subscribes`` / ``subscribes_received``; set back to None / False, the next
-subscribe is taken as usual.
+subscribe is taken as usual. Kraken's feed also: ``subscribe_delay_s = s`` answers a
+subscribe ``s`` seconds late (the connection's later messages wait behind it), and a
+subscribe for a market the connection already has is refused as a duplicate ("Already
+subscribed"), counted in ``duplicate_subscribes``.
 
 Subscribe floods: ``max_subscribes_per_s = n`` (default None: no limit) refuses a
 subscribe message that is more than the ``n``-th on its socket within the last second
@@ -93,6 +96,8 @@ class CandleFeed:
         self.max_subscribes_per_s: int | None = None
         self.refuse_subscribes: str | None = None  # the error text of every refusal
         self.mute_subscribes = False  # subscribes taken without an answer
+        self.subscribe_delay_s = 0.0  # subscribes answered this late (Kraken)
+        self.duplicate_subscribes = 0  # subscribes refused as already subscribed
         self.refused_subscribes = 0
         self.subscribes_received = 0
         self.conns: set[Conn] = set()

@@ -26,12 +26,21 @@ subscribe the same way with that error (Kraken's documented subscribe answer: ``
 ``success`` false, ``error``, ``symbol``, ``time_in``/``time_out``, the ``req_id`` echoed);
 ``mute_subscribes`` answers nothing.
 
+A subscribe for a (symbol, interval) the connection already has is refused per symbol
+with ``"error": "Already subscribed"`` (nothing re-subscribed, no second snapshot). Kraken's
+v2 pages we read document the refusal's shape, not this text; the text is the one ccxt
+4.5.90's Kraken client maps (``exceptions['ws']['broad']['Already subscribed']``:
+``BadRequest``). ``subscribe_delay_s`` (opt-in, default 0) answers a subscribe that
+many seconds late: the connection's later messages wait behind it (its requests are
+answered in order), as a venue under load takes a subscribe late.
+
 Not covered: ``unsubscribe``, ``snapshot: false``, the other channels, and more than the
 last candle in the snapshot.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from datetime import UTC, datetime
@@ -41,6 +50,7 @@ from tests.fakes.emulator_ws import CandleFeed, Conn, Sub
 from tests.fakes.kraken_markets import INTERVALS, LOT_DECIMALS, PAIRS, fmt
 
 _connection_ids = itertools.count(7_000_000_001)
+ALREADY_SUBSCRIBED = "Already subscribed"  # a duplicate subscribe's refusal (docstring)
 
 
 def rfc3339(ms: int, nanos: bool = True) -> str:
@@ -84,6 +94,9 @@ class KrakenOhlcFeed(CandleFeed):
         flooded = self.flooded(conn)
         if self.mute_subscribes:
             return
+        if self.subscribe_delay_s > 0:
+            await asyncio.sleep(self.subscribe_delay_s)
+            now = rfc3339(self.emu.clock_ms(), nanos=False)
         refused = self.refuse_subscribes
         for symbol in params.get("symbol") or []:
             reply: dict[str, Any] = {"method": "subscribe", "time_in": now, "time_out": now}
@@ -100,6 +113,9 @@ class KrakenOhlcFeed(CandleFeed):
                 reply |= {"success": False, "error": f"Currency pair not supported {symbol}"}
             elif interval not in INTERVALS or interval < 5:
                 reply |= {"success": False, "error": "Subscription ohlc interval not supported"}
+            elif (symbol, interval) in conn.subs:
+                self.duplicate_subscribes += 1
+                reply |= {"success": False, "error": ALREADY_SUBSCRIBED}
             else:
                 result = {
                     "channel": "ohlc",
