@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from nija_tg.core.errors import ConfigError, UnknownExchangeError
@@ -93,3 +95,17 @@ async def test_unreachable_exchange_read_is_exchange_unreachable():
             await gw.fetch_ticker("kraken", "BTC/USD")
     finally:
         await gw.close_all()
+
+
+async def test_close_all_closes_the_clients_together():
+    """ccxt sleeps 250 ms in each client's close: one by one, an engine with 1,000 users'
+    clients would spend minutes shutting down. Every client starts closing at once."""
+    gateway = CcxtGateway()
+    markets = [gateway.public(exchange_id) for exchange_id in ("kraken", "bingx", "coinbase")]
+    closing = asyncio.create_task(gateway.close_all())
+    for _ in range(1000):  # loop turns until the first client starts closing
+        if any(md.client.closed_by_user for md in markets):
+            break
+        await asyncio.sleep(0)
+    assert [md.client.closed_by_user for md in markets] == [True, True, True]
+    await closing
