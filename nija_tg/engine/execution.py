@@ -8,11 +8,13 @@
 
 A crash between 1 and 2 leaves a SUBMITTED order that never left: the restart's
 ``reconcile`` cannot tell it from one that left and whose answer was lost, so it looks
-it up by client id like any SUBMITTED order (with backoff while it is younger than the
-exchange's visibility window) and, not found, marks it rejected (``NOT_FOUND``); never
-sent again. Rows in status INTENT (written by versions that committed the intent and
-the SUBMITTED mark apart) are still resolved: one look-up, then rejected
-(``NEVER_SENT``).
+it up by client id like any SUBMITTED order and, not found, marks it rejected
+(``NOT_FOUND``); never sent again. One that is younger than the exchange's visibility
+window is looked up at once, then (not found) at the end of its window, counted from
+its commit: a restart waits only what is left of the window, for all of the user's
+orders together (``_find``), not the whole backoff per order. Rows in status INTENT
+(written by versions that committed the intent and the SUBMITTED mark apart) are still
+resolved: one look-up, then rejected (``NEVER_SENT``).
 
 A submit is never sent twice: an unknown outcome (``UnknownOutcomeError``: a timeout, a
 connection reset after sending, a 5xx without an answer that proves anything, or any
@@ -38,6 +40,7 @@ skips the query (``clean``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import re
@@ -129,6 +132,9 @@ class ExecutionResult:
     attempts: int = 1  # orders sent for it ("not processed" answers are sent again)
 
 
+# Look-ups in flight at once for one user's unfinished orders at start-up (``reconcile``)
+STARTUP_LOOKUPS = 4
+
 # Reads of a filled order whose answer carried no fee before it is booked with the fee
 # it reports (0): a venue that never reports fees cannot hold the order open for good.
 FEE_WAITS = 3
@@ -164,6 +170,7 @@ class Executor:
         self._facts: dict[str, MarketFacts] = {}
         self._fee_waits: dict[int, int] = {}  # order id -> reads that came without a fee
         self._inflight: set[str] = set()
+        self._lookup_slots: asyncio.Semaphore | None = None  # set during ``reconcile``
         # True: this user has no unresolved order (none found since, none placed since)
         self.clean = False
         self._placed = 0  # orders submitted or adopted so far (guards ``clean``)
@@ -323,15 +330,18 @@ class Executor:
 
     async def _lookup(self, order: OrderRow, attempts: int) -> tuple[OrderState | None, bool]:
         """(state, answered): ``answered`` is True when the exchange's last answer was
-        "no such order" (rather than an error)."""
+        "no such order" (rather than an error). More than one attempt: each waits
+        ``lookup_backoff`` doubling first. At start-up (``reconcile``) at most
+        ``STARTUP_LOOKUPS`` requests of the user's look-ups are in flight at once."""
         answered = False
         for i in range(attempts):
             if attempts > 1:
                 await asyncio.sleep(self.lookup_backoff * 2**i)
             try:
-                state = await self.account.fetch_order_by_client_id(
-                    order.symbol, order.client_order_id
-                )
+                async with self._lookup_slots or contextlib.nullcontext():
+                    state = await self.account.fetch_order_by_client_id(
+                        order.symbol, order.client_order_id
+                    )
             except AuthenticationError:
                 raise
             except Exception as err:  # retried, then left unresolved
@@ -345,6 +355,13 @@ class Executor:
 
     async def _resolve(self, order: OrderRow, attempts: int, reason: str) -> ExecutionResult:
         state, answered = await self._lookup(order, attempts)
+        return await self._resolved(order, state, answered, reason)
+
+    async def _resolved(
+        self, order: OrderRow, state: OrderState | None, answered: bool, reason: str
+    ) -> ExecutionResult:
+        """Record a look-up's outcome: the state found; or, when the exchange answered
+        that it has no such order, rejected with ``reason``; else left as it is."""
         if state is not None:
             n, row = await self._record_row(order, state)
             return _result(row, n)
@@ -495,13 +512,26 @@ class Executor:
 
     async def reconcile(self) -> int:
         """Resolve every intent/submitted/open order of this user, then adopt open orders
-        carrying our prefix that the database lacks. Returns how many orders changed."""
+        carrying our prefix that the database lacks. Returns how many orders changed.
+
+        The orders' look-ups (and a young SUBMITTED order's wait for the end of its
+        visibility window) run concurrently, ``STARTUP_LOOKUPS`` requests at a time
+        (the account's client spaces them within the venue's rate limit); what they
+        found is recorded one order after the other, in the database's order."""
         self._placing()
         changed = 0
-        for order in await orders_repo.unresolved(self.db, self.user_id):
-            if order.client_order_id in self._inflight:
-                continue
-            if await self._settle(order, startup=True):
+        rows = [
+            order
+            for order in await orders_repo.unresolved(self.db, self.user_id)
+            if order.client_order_id not in self._inflight
+        ]
+        self._lookup_slots = asyncio.Semaphore(STARTUP_LOOKUPS)
+        try:
+            found = await _all_or_none([self._find(order, startup=True) for order in rows])
+        finally:
+            self._lookup_slots = None
+        for order, seen in zip(rows, found, strict=True):
+            if seen is not None and await self._apply_found(order, seen):
                 changed += 1
         for state in await self.account.fetch_open_orders():
             cid = state.client_order_id
@@ -565,25 +595,55 @@ class Executor:
 
     async def _settle(self, order: OrderRow, *, startup: bool) -> bool:
         """Bring one unfinished order up to date. True when it changed."""
+        seen = await self._find(order, startup=startup)
+        return seen is not None and await self._apply_found(order, seen)
+
+    async def _find(
+        self, order: OrderRow, *, startup: bool
+    ) -> tuple[OrderState | None, bool] | None:
+        """Look one unfinished order up: (state, answered) as ``_lookup`` gives them, or
+        None for a SUBMITTED order left as it is now (younger than its visibility window,
+        outside start-up).
+
+        A SUBMITTED order at start-up: looked up at once (found: done); else the look-up
+        that decides waits for the end of its visibility window (``updated_at`` +
+        ``visibility_window``: what is left of it, none for an older order), then is
+        made once, and once more ``lookup_backoff`` later when the first found nothing
+        or failed. An order the exchange shows within the window is found and booked;
+        one it does not show then is rejected (``NOT_FOUND``); nothing is ever sent."""
+        if order.status is not OrderStatus.SUBMITTED:
+            return await self._lookup(order, 1)
+        left = order.updated_at + self.visibility_window - time.time()
+        if left <= 0:
+            return await self._lookup(order, 1)
+        if not startup:
+            return None
+        found = await self._lookup(order, 1)
+        if found[0] is not None:
+            return found
+        await asyncio.sleep(max(0.0, order.updated_at + self.visibility_window - time.time()))
+        found = await self._lookup(order, 1)
+        if found[0] is not None:
+            return found
+        await asyncio.sleep(self.lookup_backoff)
+        return await self._lookup(order, 1)
+
+    async def _apply_found(self, order: OrderRow, seen: tuple[OrderState | None, bool]) -> bool:
+        """Record what ``_find`` found for ``order``. True when the order changed."""
         before = (order.status, order.filled)
+        state, answered = seen
         if order.status is OrderStatus.INTENT:
             # an INTENT row (older versions) was never sent: SUBMITTED was committed
             # apart, before sending
-            state, _ = await self._lookup(order, 1)
             if state is None:
                 await self._reject(order, NEVER_SENT)
                 return True
             _, row = await self._record_row(order, state)
             after = (row.status, row.filled)
         elif order.status is OrderStatus.SUBMITTED:
-            age = time.time() - order.updated_at
-            if not startup and age < self.visibility_window:
-                return False
-            attempts = 1 if age >= self.visibility_window else self.lookup_attempts
-            result = await self._resolve(order, attempts, NOT_FOUND)
+            result = await self._resolved(order, state, answered, NOT_FOUND)
             after = (result.status, result.filled)
         else:
-            state, _ = await self._lookup(order, 1)
             if state is None:
                 log.info("user %s: open order %s not found", self.user_id, order.client_order_id)
                 return False
@@ -626,6 +686,19 @@ class Executor:
         row = await orders_repo.get(self.db, self.user_id, order.order_id)
         assert row is not None
         return row
+
+
+async def _all_or_none(aws: list) -> list:
+    """Await every one of ``aws`` concurrently; on the first error cancel the others
+    (awaited) and raise that error."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _result(
