@@ -97,10 +97,12 @@ def close_done() -> int | None:
         _Hold.timer.cancel()
         _Hold.timer = None
     generation = due_generation()
-    if generation is not None:
-        gc.collect(generation)
-        _Hold.collections += 1
-    gc.enable()
+    try:
+        if generation is not None:
+            gc.collect(generation)
+            _Hold.collections += 1
+    finally:
+        gc.enable()  # whatever the collection did
     return generation
 
 

@@ -188,12 +188,23 @@ class MarketHub:
         sub.counted_idle = True
         self._active -= 1
         if self._active == 0:
+            self._all_done()
+
+    def _all_done(self) -> None:
+        """Every subscriber is done with the last close (the last active one became
+        idle, or left): rolling indicators started, the idle hooks called, and, however
+        they end, the collection the close put off run (not lockstep: ``run`` does it
+        after the settle hooks) and the hub's waiters woken."""
+        try:
             self._start_rolling()
             for hook in self._idle_hooks:
                 hook()
-            if not self.lockstep:  # lockstep: after the settle hooks (run)
-                gc_tuning.close_done()  # the collection the close put off, now
-            self._notify()
+        finally:
+            try:
+                if not self.lockstep:
+                    gc_tuning.close_done()  # the collection the close put off, now
+            finally:
+                self._notify()
 
     def _became_active(self, sub: Subscription) -> None:
         sub.counted_idle = False
@@ -217,10 +228,12 @@ class MarketHub:
         return sub
 
     def _unsubscribe(self, sub: Subscription) -> None:
+        last_active = False
         if sub in self._subs:
             self._subs.remove(sub)
             if not sub.counted_idle:
                 self._active -= 1
+                last_active = self._active == 0  # the others are done: the close is
         for key in sub.keys:
             self._refs[key] -= 1
             if self._refs[key] <= 0:
@@ -228,7 +241,13 @@ class MarketHub:
                 self._state.pop(key, None)
                 self._prices = None
                 self._stop_stream(key)
-        self._notify()
+        if not last_active:
+            self._notify()
+            return
+        try:
+            self._all_done()  # as when the last active one becomes idle (notifies)
+        except Exception:  # a hook's error is not the leaving loop's
+            log.exception("an idle hook failed")
 
     @property
     def subscribers(self) -> int:
@@ -385,8 +404,10 @@ class MarketHub:
                     await self._race(self._wait_for(self._all_idle), stop_wait)
                     if stop.is_set():
                         break
-                    await self.settle()
-                    gc_tuning.close_done()  # the collection the close put off, now
+                    try:
+                        await self.settle()
+                    finally:
+                        gc_tuning.close_done()  # the collection the close put off, now
                 boundary = self.next_boundary()
                 if boundary is None:
                     await self._race(self._event.wait(), stop_wait)
@@ -408,8 +429,10 @@ class MarketHub:
                 await self.poll(boundary)
             if self.lockstep and not stop.is_set():
                 await self._race(self._wait_for(self._all_idle), stop_wait)
-                await self.settle()
-                gc_tuning.close_done()
+                try:
+                    await self.settle()
+                finally:
+                    gc_tuning.close_done()
         finally:
             stop_wait.cancel()
 

@@ -148,3 +148,85 @@ async def test_automatic_collection_off_already_is_left_off(collector):
     gc_tuning.close_started()
     assert not gc_tuning.held()
     assert gc_tuning.close_done() is None and not gc.isenabled()
+
+
+async def _one_close_two_loops(lockstep: bool = False):
+    """A hub with two subscribers both woken by one close (collection held); returns
+    (hub, idle_sub, busy_sub, the idle one's next wait)."""
+    from tests.engine.test_market_data import ETH, make
+
+    gc_tuning.configure((1_000, 20, 20))
+    hub, _, clock, _ = make(lockstep=lockstep)
+    idle_sub, busy_sub = hub.subscribe([ETH]), hub.subscribe([ETH])
+    first = [asyncio.create_task(s.next_close()) for s in (idle_sub, busy_sub)]
+    await asyncio.sleep(0)
+    boundary = hub.next_boundary()
+    clock.set(boundary)
+    await hub.poll(boundary)  # both woken: collection held for the close
+    await asyncio.gather(*first)
+    assert gc_tuning.held() and not gc.isenabled()
+    waiting = asyncio.create_task(idle_sub.next_close())  # the first loop is done
+    await asyncio.sleep(0)
+    assert gc_tuning.held()  # the second one still works on the close
+    return hub, idle_sub, busy_sub, waiting
+
+
+async def test_the_last_busy_loop_leaving_ends_the_close(collector):
+    """The loop still working on the close stops (its user stopped trading) instead of
+    becoming idle: the close is over all the same; the idle hooks run and collection is
+    on again at once, not after MAX_HOLD_S."""
+    hub, idle_sub, busy_sub, waiting = await _one_close_two_loops()
+    hooked: list[int] = []
+    hub.on_idle(lambda: hooked.append(1))
+    busy_sub.close()
+    assert hub._all_idle() and hooked == [1]
+    assert not gc_tuning.held() and gc.isenabled() and gc_tuning._Hold.timer is None
+    waiting.cancel()
+    idle_sub.close()
+
+
+async def test_an_idle_hook_that_raises_does_not_leave_collection_off(collector):
+    hub, idle_sub, busy_sub, waiting = await _one_close_two_loops()
+
+    def broken() -> None:
+        raise RuntimeError("hook failed (test)")
+
+    hub.on_idle(broken)
+    with pytest.raises(RuntimeError):
+        await busy_sub.next_close()  # the last one becomes idle: the hook raises in it
+    assert not gc_tuning.held() and gc.isenabled()
+    waiting.cancel()
+    idle_sub.close()
+    busy_sub.close()
+
+
+async def test_a_settle_hook_that_raises_does_not_leave_collection_off(collector):
+    """Lockstep: the collection put off runs after the settle hooks, even when one
+    raises (the hub's run ends with that error)."""
+    from tests.engine.test_market_data import ETH, make
+
+    gc_tuning.configure((1_000, 20, 20))
+    hub, _, _, eth = make(lockstep=True)
+
+    settles: list[bool] = []
+
+    async def broken() -> None:
+        settles.append(gc_tuning.held())
+        if len(settles) > 1:  # after the first close (collection held for it)
+            raise RuntimeError("settle failed (test)")
+
+    hub.on_idle(lambda: None, settle=broken)
+    sub = hub.subscribe([ETH])
+
+    async def consumer() -> None:
+        while True:
+            await sub.next_close()
+
+    task = asyncio.create_task(consumer())
+    with pytest.raises(RuntimeError):
+        await asyncio.wait_for(hub.run(asyncio.Event()), 30)
+    assert settles == [False, True]  # the failing one ran while collection was held
+    assert not gc_tuning.held() and gc.isenabled()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    sub.close()
