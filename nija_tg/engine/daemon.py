@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -176,6 +178,7 @@ class Daemon:
         # the task of each user's current loop life (``_loop``): a user's next life waits
         # for the previous one to end, its in-flight step included
         self.lives: dict[int, asyncio.Task] = {}
+        self.step_waits = StepWaits()  # steps outlasting their loop, waited for
         # freeze_after_start (engine_main): the collector's long-lived objects frozen
         # once the first desired loops are subscribed (gc_tuning)
         self.freeze_after_start = freeze_after_start
@@ -230,7 +233,7 @@ class Daemon:
             loop = UserLoop(self.deps, user_id)
             self.loops[user_id] = loop
             try:
-                await _run_to_end(loop)
+                await _run_to_end(loop, self.step_waits)
             finally:
                 if self.loops.get(user_id) is loop:
                     del self.loops[user_id]
@@ -292,7 +295,24 @@ class Daemon:
             log.info("engine stopped")
 
 
-async def _run_to_end(loop: UserLoop) -> None:
+# While ``_run_to_end`` waits for a step that outlasted its loop: a warning every this
+# many drain times (at most one every STEP_WARN_MIN_S), and one when it begins
+STEP_WARN_DRAINS = 3
+STEP_WARN_MIN_S = 0.1
+
+
+@dataclass
+class StepWaits:
+    """Steps that outlasted their loop's drain time, which ``_run_to_end`` waits for (a
+    hung order call holds the user's next loop and the account's release): how many
+    are waited for now, and the warnings logged about them. ``Daemon.step_waits``, for
+    an operator's metrics (engine/metrics.py does not export it yet)."""
+
+    waiting: int = 0
+    warnings: int = 0
+
+
+async def _run_to_end(loop: UserLoop, waits: StepWaits | None = None) -> None:
     """Run ``loop`` and return (or raise) only once it and its last step have ended.
 
     A cancel (the reconciler stopping the loop; it cancels again on every pass until the
@@ -301,7 +321,9 @@ async def _run_to_end(loop: UserLoop) -> None:
     are held back until then, and so is the end of a step that outlasted the drain time
     (``UserLoop.step``): while it runs, its order's answer and fills still go to this
     loop's executor, session and account client, so no other loop of the user may start,
-    nor may the account be released. The cancel is raised at the end."""
+    nor may the account be released. The cancel is raised at the end. While it waits
+    for such a step it logs a warning every ``STEP_WARN_DRAINS`` drain times, counted in
+    ``waits``."""
     run = asyncio.ensure_future(loop.run())
     cancelled = False
     while not run.done():
@@ -313,12 +335,38 @@ async def _run_to_end(loop: UserLoop) -> None:
             cancelled = True
     step = loop.step
     if step is not None and not step.done():
-        log.info("user %s: the loop ended; its step still runs, waiting", loop.user_id)
-        while not step.done():
-            try:
-                await asyncio.wait({step})
-            except asyncio.CancelledError:
-                cancelled = True
+        drain = loop.deps.drain_seconds
+        log.warning(
+            "user %s: the loop ended while its step still runs (drain time %.1f s); waiting for it",
+            loop.user_id,
+            drain,
+        )
+        every = max(STEP_WARN_DRAINS * drain, STEP_WARN_MIN_S)
+        began = time.monotonic()
+        if waits is not None:
+            waits.waiting += 1
+            waits.warnings += 1
+        try:
+            while not step.done():
+                try:
+                    await asyncio.wait({step}, timeout=every)
+                except asyncio.CancelledError:
+                    cancelled = True
+                    continue
+                if not step.done():
+                    if waits is not None:
+                        waits.warnings += 1
+                    log.warning(
+                        "user %s: the loop's step still runs %.0f s after the loop ended "
+                        "(drain time %.1f s); the user's next loop and the account's "
+                        "release wait for it",
+                        loop.user_id,
+                        time.monotonic() - began,
+                        drain,
+                    )
+        finally:
+            if waits is not None:
+                waits.waiting -= 1
     if cancelled:
         if not run.cancelled() and (error := run.exception()) is not None:
             log.warning("user %s: loop ended with %s", loop.user_id, type(error).__name__)

@@ -186,3 +186,47 @@ async def test_paper_fills_take_the_hub_price_and_loops_start_in_batches(setting
         assert daemon.paper_prices.hub_answers >= 12
     finally:
         unregister_test_strategies()
+
+
+# --- a step that outlasts its loop (daemon._run_to_end) -------------------------------
+
+
+class StepOutlivesLoop:
+    """What ``_run_to_end`` reads of a UserLoop: a loop whose ``run`` ends while the step
+    it started (an order call that hangs) runs on until ``release`` is set."""
+
+    def __init__(self, drain_seconds: float) -> None:
+        self.user_id = 4242
+        self.deps = dataclasses.make_dataclass("Deps", ["drain_seconds"])(drain_seconds)
+        self.step: asyncio.Future | None = None
+        self.release = asyncio.Event()
+
+    async def run(self) -> None:
+        self.step = asyncio.ensure_future(self.release.wait())
+
+
+async def test_a_hung_step_is_warned_about_again_while_it_is_waited_for(caplog):
+    """The loop ended, its step hangs: ``_run_to_end`` waits (the user's next loop and
+    the account's release wait with it) and says so again every few drain times, not
+    once; ``StepWaits`` counts the step waited for and the warnings."""
+    from nija_tg.engine.daemon import STEP_WARN_DRAINS, StepWaits, _run_to_end
+
+    loop = StepOutlivesLoop(drain_seconds=0.05)
+    waits = StepWaits()
+    caplog.set_level("WARNING", logger="nija_tg.engine")
+    end = asyncio.create_task(_run_to_end(loop, waits))  # type: ignore[arg-type]
+    period = STEP_WARN_DRAINS * 0.05
+    await asyncio.sleep(3.5 * period)
+    assert not end.done() and waits.waiting == 1
+    warned = [r for r in caplog.records if r.levelname == "WARNING" and "4242" in r.message]
+    assert len(warned) >= 3 and waits.warnings == len(warned)  # at the end, then again
+    assert "still runs" in warned[-1].message
+    end.cancel()  # held back until the step ends
+    await asyncio.sleep(period)
+    assert not end.done()
+    loop.release.set()
+    try:
+        await asyncio.wait_for(end, 5)
+    except asyncio.CancelledError:
+        pass
+    assert end.cancelled() and waits.waiting == 0

@@ -179,10 +179,14 @@ async def test_exit_in_flight_is_recorded_once_and_the_next_loop_waits_for_it(ri
     by_id = {s["session_id"]: s for s in sessions}
     closed = by_id[first_session]
     assert closed["status"] == "stopped"
+    waits = rig.daemon.step_waits
     if drain_s > HOLD_S + 1.0:
         assert closed["ended_at"] >= exit_order["updated_at"]  # closed after the exit
+        assert waits.warnings == 0  # the loop itself waited for its step
     else:
         assert closed["ended_at"] < exit_order["updated_at"]  # the drain time ran out
+        assert waits.warnings >= 1  # the daemon waited for the step, and said so
+    assert waits.waiting == 0
     assert (closed["trades"], closed["wins"] + closed["losses"]) == (1, 1)
     assert Decimal(closed["pnl"]) == Decimal(fills[0]["realized_pnl"])
     assert sum(s["trades"] for s in sessions) == 1
