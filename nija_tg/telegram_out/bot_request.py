@@ -21,6 +21,9 @@ When a kept-open connection fails before the answer: with ``resend`` the request
 again through a client of its own (deleteMessage: a second try is harmless); without it
 the call fails as httpx's would (NetworkError / TimedOut), so a message is never sent
 twice by this layer (the outbox sender retries its rows itself: at least once).
+When the answer does not come within the read timeout (or the call is cancelled) the
+kept-open connection is closed and opened again (``direct_http``: the answer's future is
+cancelled), never kept waiting for an answer that may never come.
 """
 
 from __future__ import annotations

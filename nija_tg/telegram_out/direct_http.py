@@ -14,9 +14,18 @@ caller then uses its ordinary client. A connection the server closed is opened a
 (after ``reopen_after`` seconds, doubling up to a minute while opening fails; one
 warning per streak of failures). With an HTTP(S) proxy configured in the environment
 (as httpx would use it) no connection is kept open and every request goes the ordinary
-way. TLS verifies against certifi's bundle, as httpx does. Bodies are form-encoded fields, as
-python-telegram-bot's HTTPXRequest sends them; only what the caller passes (for the
-deletion lane: a chat id and a message id) is written, and nothing is logged.
+way; so too with a user and password in the URL (httpx would send them as Basic auth;
+here they never reach the wire, the Host header is the host and port only). TLS
+verifies against certifi's bundle, as httpx does (``ssl_context`` replaces it, for a
+test's own CA). Bodies are form-encoded fields, as python-telegram-bot's HTTPXRequest
+sends them; only what the caller passes (for the deletion lane: a chat id and a message
+id) is written, and nothing is logged.
+
+A request target h11 refuses (a malformed token or base URL) is not written: ``send``
+answers None and the ordinary client handles (or refuses) the URL. When the caller stops
+waiting for an answer (its timeout, or it is cancelled: the future is cancelled) the
+connection is closed and opened again: an answer that never comes does not keep it out
+of service.
 """
 
 from __future__ import annotations
@@ -34,6 +43,15 @@ import h11
 log = logging.getLogger("nija_tg.bot.direct_http")
 
 USER_AGENT = "nija_tg direct_http"
+
+
+def _reads_ready(fd: int) -> bool:
+    """The socket has something to read (data or the peer's FIN/RST) now. ``poll``, not
+    ``select``: ``select`` refuses a descriptor >= FD_SETSIZE (1024), which a busy bot
+    process passes. On a TLS connection this is the raw socket (as httpcore checks)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
 
 
 class _Connection(asyncio.Protocol):
@@ -66,12 +84,13 @@ class _Connection(asyncio.Protocol):
         if sock is None:
             return True
         try:
-            readable, _, _ = select.select([sock], [], [], 0)
-        except (OSError, ValueError):
-            return True
+            readable = _reads_ready(sock.fileno())
+        except (OSError, ValueError) as exc:
+            log.warning("direct connection check failed: %s", type(exc).__name__)
+            readable = True
         if readable:
             self.transport.close()  # type: ignore[union-attr]
-        return bool(readable)
+        return readable
 
     # -- asyncio.Protocol ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -112,8 +131,9 @@ class _Connection(asyncio.Protocol):
         return None
 
     # -- requests -----------------------------------------------------------------------
-    def write(self, target: str, body: bytes) -> asyncio.Future[tuple[int, bytes]]:
-        """Write the request now; the future gets (status, body) of the answer."""
+    def write(self, target: str, body: bytes) -> asyncio.Future[tuple[int, bytes]] | None:
+        """Write the request now; the future gets (status, body) of the answer. None
+        (nothing written, the connection still idle) when h11 refuses the target."""
         assert self.transport is not None
         headers = [
             ("Host", self.host),
@@ -121,12 +141,30 @@ class _Connection(asyncio.Protocol):
             ("Content-Type", "application/x-www-form-urlencoded"),
             ("Content-Length", str(len(body))),
         ]
-        self.answer = asyncio.get_running_loop().create_future()
+        try:  # validates the target (and headers) before the connection is touched
+            request = h11.Request(method="POST", target=target, headers=headers)
+        except (h11.LocalProtocolError, UnicodeError):
+            return None
+        try:
+            data = self.h11.send(request)
+            data += self.h11.send(h11.Data(data=body)) + self.h11.send(h11.EndOfMessage())
+        except h11.LocalProtocolError:
+            self.transport.close()  # h11 is in ERROR: this connection is done
+            return None
+        answer = self.answer = asyncio.get_running_loop().create_future()
+        answer.add_done_callback(self._caller_gone)
         self._status, self._body = 0, []
-        data = self.h11.send(h11.Request(method="POST", target=target, headers=headers))
-        data += self.h11.send(h11.Data(data=body)) + self.h11.send(h11.EndOfMessage())
         self.transport.write(data)
-        return self.answer
+        return answer
+
+    def _caller_gone(self, answer: asyncio.Future[tuple[int, bytes]]) -> None:
+        """The caller cancelled the answer (its timeout, or it was cancelled) before it
+        came: the answer may still come, or never; the connection is closed (and opened
+        again by its keeper) rather than kept waiting for it."""
+        if answer.cancelled() and self.answer is answer:
+            self.answer = None
+            if self.transport is not None:
+                self.transport.close()
 
     def _done(self) -> None:
         answer, self.answer = self.answer, None
@@ -147,22 +185,42 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
+def _host_header(host: str, port: int, default_port: int) -> str:
+    """Host as httpx writes it: no user or password, the port only when not the
+    scheme's default, an IPv6 address in brackets."""
+    name = f"[{host}]" if ":" in host else host
+    return name if port == default_port else f"{name}:{port}"
+
+
 class DirectConnections:
     """``count`` keep-alive connections to the server of ``url``, opened at ``start``
     and kept open; ``send`` writes a request on an idle one at once."""
 
-    def __init__(self, url: str, count: int, *, reopen_after: float = 1.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        count: int,
+        *,
+        reopen_after: float = 1.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         parts = urlsplit(url)
         self._https = parts.scheme == "https"
         self._host = parts.hostname or "localhost"
-        self._port = parts.port or (443 if self._https else 80)
-        self._host_header = parts.netloc
+        default_port = 443 if self._https else 80
+        self._port = parts.port or default_port
+        self._netloc = parts.netloc  # what a request's URL must carry to go this way
+        self._host_header = _host_header(self._host, self._port, default_port)
         self._count = count
         self._reopen_after = reopen_after
-        self._ssl = ssl.create_default_context(cafile=certifi.where()) if self._https else None
+        self._ssl: ssl.SSLContext | None = None
+        if self._https:
+            self._ssl = ssl_context or ssl.create_default_context(cafile=certifi.where())
         proxy = getproxies().get(parts.scheme) or getproxies().get("all")
         if proxy and not proxy_bypass(self._host):
             self._count = 0  # through the proxy, the ordinary way
+        if parts.username is not None or parts.password is not None:
+            self._count = 0  # credentials in the URL: httpx sends them (Basic auth)
         self._connections: list[_Connection] = []
         self._keepers: list[asyncio.Task[None]] = []
         self._running = False
@@ -194,7 +252,7 @@ class DirectConnections:
         """Write ``POST url`` with ``fields`` form-encoded on an idle connection, before
         returning; None when no connection is idle or ``url`` is on another server."""
         parts = urlsplit(url)
-        if not self._running or parts.netloc != self._host_header or parts.query:
+        if not self._running or parts.netloc != self._netloc or parts.query:
             return None
         for conn in self._connections:
             if conn.idle and not conn.peer_closed():

@@ -9,23 +9,30 @@ the loop turned again. Both ends are CLOCK_MONOTONIC (system-wide on Linux).
 
 Also: a connection the server closes is opened again; more deletions than idle
 connections go through the lane's own clients and are all deleted; a 429 answered on a
-kept-open connection is reported and the deletion retried."""
+kept-open connection is reported and the deletion retried; connections on descriptors
+>= 1024 are used; a target h11 refuses is not written; the Host header; no kept-open
+connection with credentials in the URL."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import resource
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import pytest
 
 from nija_tg.telegram_out.deletion_lane import DeletionLane
-from nija_tg.telegram_out.direct_http import DirectConnections
+from nija_tg.telegram_out.direct_http import DirectConnections, _host_header
 from tests.bot_api_process import run_fake_bot_api
 from tests.conftest import TEST_TOKEN
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.fakes.telegram_api_wire import ApiError, DecodedRequest
+from tests.telegram_out.answering_server import AnsweringServer, header
 
 CHAT = 4343
 BLOCK = 0.5  # seconds the bot's loop is kept busy
@@ -216,3 +223,96 @@ async def test_a_connection_the_server_closed_unnoticed_is_not_written_on():
         await direct.close()
         server.close()
         await server.wait_closed()
+
+
+@contextlib.contextmanager
+def _descriptors_above_1024() -> Iterator[None]:
+    """Take every free descriptor up to 1024 (as a busy bot process would: sockets,
+    SQLite, ...): descriptors opened now are numbered 1024 and above."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        if hard != resource.RLIM_INFINITY and hard < 1200:
+            pytest.skip(f"open-file limit {hard} < 1200")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1200, hard))
+    fillers: list[int] = []
+    try:
+        while not fillers or fillers[-1] < 1024:
+            fillers.append(os.open(os.devnull, os.O_RDONLY))
+        yield
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        if soft < 1200:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_connections_on_descriptors_above_1024_still_write_at_once():
+    # select.select refuses a descriptor >= FD_SETSIZE (1024): the check before writing
+    # took that for a closed connection and closed it, send() answered None for good
+    with _descriptors_above_1024():
+        async with AnsweringServer() as server:
+            url = f"http://127.0.0.1:{server.port}"
+            direct = DirectConnections(url, 2)
+            await direct.start()
+            try:
+                await _idle(direct, 2)
+                fds = [c.transport.get_extra_info("socket").fileno() for c in direct._connections]  # noqa: SLF001
+                assert min(fds) >= 1024
+                for _ in range(3):
+                    answer = direct.send(f"{url}/botT/deleteMessage", {"a": "1"})
+                    assert answer is not None  # written on a kept-open connection
+                    assert await asyncio.wait_for(answer, 5) == (200, b"ok")
+                assert direct.idle_count() == 2 and server.accepted == 2  # none closed
+            finally:
+                await direct.close()
+
+
+@pytest.mark.parametrize("target", ["/bot12 3/deleteMessage", "/bot\u00e9/deleteMessage"])
+async def test_a_target_h11_refuses_is_not_written_and_leaves_the_connection_idle(target):
+    # the answer's future used to be set before h11 checked the target: the connection
+    # was never idle again (nor closed, nor reopened)
+    async with AnsweringServer() as server:
+        url = f"http://127.0.0.1:{server.port}"
+        direct = DirectConnections(url, 1)
+        await direct.start()
+        try:
+            await _idle(direct, 1)
+            assert direct.send(f"{url}{target}", {"a": "1"}) is None  # the ordinary way
+            assert direct.idle_count() == 1
+            answer = direct.send(f"{url}/botT/deleteMessage", {"a": "1"})
+            assert answer is not None
+            assert await asyncio.wait_for(answer, 5) == (200, b"ok")
+            assert server.accepted == 1 and len(server.heads) == 1
+        finally:
+            await direct.close()
+
+
+async def test_the_host_header_is_the_host_and_port():
+    async with AnsweringServer() as server:
+        url = f"http://127.0.0.1:{server.port}"
+        direct = DirectConnections(url, 1)
+        await direct.start()
+        try:
+            await _idle(direct, 1)
+            answer = direct.send(f"{url}/botT/deleteMessage", {"a": "1"})
+            assert answer is not None
+            await asyncio.wait_for(answer, 5)
+        finally:
+            await direct.close()
+        assert header(server.heads[0], b"host") == f"127.0.0.1:{server.port}".encode()
+    assert _host_header("api.telegram.org", 443, 443) == "api.telegram.org"
+    assert _host_header("::1", 8081, 80) == "[::1]:8081"
+
+
+async def test_with_a_user_and_password_in_the_url_no_connection_is_kept_open():
+    # they used to be written in the Host header (and no Authorization header)
+    async with AnsweringServer() as server:
+        base = f"http://user:pa55word@127.0.0.1:{server.port}"
+        direct = DirectConnections(f"{base}/bot", 1, reopen_after=0.01)
+        await direct.start()
+        try:
+            await asyncio.sleep(0.2)
+            assert direct.open_count == 0 and server.accepted == 0
+            assert direct.send(f"{base}/botT/deleteMessage", {"a": "1"}) is None
+        finally:
+            await direct.close()
