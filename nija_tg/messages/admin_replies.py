@@ -46,6 +46,11 @@ def _people(n: int) -> str:
     return plural(n, "user")
 
 
+def _told(n: int) -> str:
+    """Who was told: ``each was told`` for several, ``they were told`` for one."""
+    return "they were told" if n == 1 else "each was told"
+
+
 # --- /pause, /resume ------------------------------------------------------------------------
 
 NOBODY_TO_PAUSE = "Nobody to pause."
@@ -56,8 +61,9 @@ PAUSE_CANCELLED = "Cancelled: nobody paused."
 def pause_all_question(count: int, reason: str) -> str:
     why = f"\nReason: {esc(reason[:200])}" if reason.strip() else ""
     return (
-        f"⚠️ <b>Pause {_people(count)}?</b> No new trades for any of them until an "
-        f"admin resumes them; stops keep protecting open positions. Each is told.{why}"
+        f"⚠️ <b>Pause {_people(count)}?</b> No new trades for "
+        f"{'them' if count == 1 else 'any of them'} until an admin resumes them; stops keep "
+        f"protecting open positions. {'They are' if count == 1 else 'Each is'} told.{why}"
     )
 
 
@@ -72,7 +78,8 @@ def paused_one(target: int, paused: bool) -> str:
 
 
 def paused_all(paused: Sequence[Any]) -> str:
-    return f"Paused {_people(len(paused))}; each was told." if paused else NOBODY_TO_PAUSE
+    n = len(paused)
+    return f"Paused {_people(n)}; {_told(n)}." if paused else NOBODY_TO_PAUSE
 
 
 def resumed_one(target: int, resumed: bool) -> str:
@@ -82,7 +89,8 @@ def resumed_one(target: int, resumed: bool) -> str:
 
 
 def resumed_all(resumed: Sequence[Any]) -> str:
-    return f"Resumed {_people(len(resumed))}; each was told." if resumed else NOBODY_PAUSED
+    n = len(resumed)
+    return f"Resumed {_people(n)}; {_told(n)}." if resumed else NOBODY_PAUSED
 
 
 # --- /halt, /unhalt --------------------------------------------------------------------------
@@ -182,7 +190,7 @@ def bound_set(
         return text
     text = f"Bound set for {who}: <b>{esc(name)}</b> {esc(describe(bound))}."
     if clamped:
-        text += f"\nSettings moved inside it for {_people(clamped)}; each was told."
+        text += f"\nSettings moved inside it for {_people(clamped)}; {_told(clamped)}."
     return text
 
 

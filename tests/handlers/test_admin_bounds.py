@@ -24,7 +24,7 @@ async def test_admin_sets_lists_and_lifts_bounds_and_users_see_them(bot):
     assert "everyone: leverage_cap ..5 (default)" in listing
     text = await bot.say(ADMIN_ID, "/bound max_position_usd ..500")
     assert "Bound set for everyone: <b>max_position_usd</b> ..500." in text
-    assert "Settings moved inside it for 1 user; each was told." in text  # Alice only
+    assert "Settings moved inside it for 1 user; they were told." in text  # Alice only
     assert (await settings_repo.load(_db(bot), ALICE)).max_position_usd == 500
     rows = [r for r in await outbox.list_rows(_db(bot), user_id=ALICE) if r.kind == "info"]
     assert len(rows) == 1 and "max_position_usd: 900 → 500" in text_of(rows[0])
