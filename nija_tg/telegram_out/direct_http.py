@@ -45,20 +45,26 @@ log = logging.getLogger("nija_tg.bot.direct_http")
 USER_AGENT = "nija_tg direct_http"
 
 
-def _reads_ready(fd: int) -> bool:
-    """The socket has something to read (data or the peer's FIN/RST) now. ``poll``, not
-    ``select``: ``select`` refuses a descriptor >= FD_SETSIZE (1024), which a busy bot
-    process passes. On a TLS connection this is the raw socket (as httpcore checks)."""
+_RDHUP = getattr(select, "POLLRDHUP", 0)  # the peer's FIN (Linux)
+_GONE = select.POLLHUP | select.POLLERR | select.POLLNVAL | _RDHUP
+
+
+def _socket_events(fd: int) -> int:
+    """What the socket reports now: readable (``POLLIN``), the peer's FIN/RST, an error.
+    ``poll``, not ``select``: ``select`` refuses a descriptor >= FD_SETSIZE (1024), which
+    a busy bot process passes. On a TLS connection this is the raw socket."""
     poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLPRI)
-    return bool(poller.poll(0))
+    poller.register(fd, select.POLLIN | select.POLLPRI | _RDHUP)
+    events = poller.poll(0)
+    return events[0][1] if events else 0
 
 
 class _Connection(asyncio.Protocol):
     """One keep-alive connection: at most one request at a time."""
 
-    def __init__(self, host: str) -> None:
+    def __init__(self, host: str, *, tls: bool = False) -> None:
         self.host = host
+        self.tls = tls
         self.transport: asyncio.Transport | None = None
         self.h11 = h11.Connection(our_role=h11.CLIENT)
         self.answer: asyncio.Future[tuple[int, bytes]] | None = None
@@ -76,21 +82,33 @@ class _Connection(asyncio.Protocol):
             and self.h11.their_state is h11.IDLE
         )
 
-    def peer_closed(self) -> bool:
-        """The server closed (or wrote on) this idle connection and the loop has not
-        noticed yet: its socket reads ready (httpcore checks the same before reusing
-        a connection). Such a connection is closed, never written on."""
+    def writable(self) -> bool:
+        """This idle connection may be written on now: the server has neither closed it
+        nor written on it unnoticed by the loop (httpcore checks the same before reusing
+        a connection).
+
+        The peer's FIN or RST, or a socket error: closed (and opened again), never
+        written on. Bytes waiting on a plain connection with no request out (the server
+        wrote unasked): closed too. Bytes waiting on a TLS connection are records the
+        loop has not read yet: TLS 1.3's session tickets after the handshake (harmless),
+        or the server's close_notify ahead of its FIN (an asyncio server waits for ours
+        before it sends the FIN); they cannot be told apart, so the connection is not
+        written on now but left to the loop, which reads them: still idle after tickets,
+        closed after a close_notify. (Without Linux's POLLRDHUP a FIN cannot be told from
+        bytes: any readable socket is closed.)"""
         sock = self.transport.get_extra_info("socket") if self.transport else None
         if sock is None:
-            return True
+            return False
         try:
-            readable = _reads_ready(sock.fileno())
+            events = _socket_events(sock.fileno())
         except (OSError, ValueError) as exc:
             log.warning("direct connection check failed: %s", type(exc).__name__)
-            readable = True
-        if readable:
+            events = _GONE
+        if not events:
+            return True
+        if events & _GONE or not (self.tls and _RDHUP):
             self.transport.close()  # type: ignore[union-attr]
-        return readable
+        return False
 
     # -- asyncio.Protocol ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -255,7 +273,7 @@ class DirectConnections:
         if not self._running or parts.netloc != self._netloc or parts.query:
             return None
         for conn in self._connections:
-            if conn.idle and not conn.peer_closed():
+            if conn.idle and conn.writable():
                 return conn.write(parts.path, urlencode(fields).encode("ascii"))
         return None
 
@@ -263,7 +281,7 @@ class DirectConnections:
         loop = asyncio.get_running_loop()
         failures = 0
         while self._running:
-            conn = _Connection(self._host_header)
+            conn = _Connection(self._host_header, tls=self._https)
             try:
                 await loop.create_connection(
                     lambda c=conn: c,

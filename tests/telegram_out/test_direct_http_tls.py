@@ -3,7 +3,8 @@ and server certificate made here (``cryptography``): with that CA given
 (``ssl_context``) a request goes on a kept-open connection; with the default (certifi's
 bundle, as httpx) the self-signed server is refused, by the kept-open connections and by
 the ordinary client behind them, and the token in the request's path is in no error
-text and no log record."""
+text and no log record. TLS records waiting unread on an idle connection (session
+tickets; a close_notify) are not written after, and tickets do not close it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import asyncio
 import datetime as dt
 import ipaddress
 import logging
+import select
 import ssl
+import time
 from pathlib import Path
 
 import pytest
@@ -160,3 +163,70 @@ async def test_with_certifis_bundle_a_self_signed_server_is_refused_and_the_toke
     texts = _texts(refused.value) + [r.getMessage() for r in caplog.records]
     texts += [str(r.exc_info[1]) for r in caplog.records if r.exc_info]
     assert not [t for t in texts if TEST_TOKEN in t or TEST_TOKEN.split(":")[1] in t]
+
+
+def _raw_socket_readable(direct: DirectConnections) -> bool:
+    [conn] = direct._connections  # noqa: SLF001 - its raw socket
+    poller = select.poll()
+    poller.register(conn.transport.get_extra_info("socket").fileno(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
+async def test_tls_records_the_loop_has_not_read_leave_the_connection_open_and_unwritten(tls):
+    # TLS 1.3 session tickets arrive after the handshake; while they wait unread on the
+    # raw socket the connection is not written on, and not closed either (it used to
+    # be: every fresh TLS connection used at once was thrown away)
+    server_ctx, client_ctx = tls
+    async with AnsweringServer(ssl=server_ctx) as server:
+        url = f"https://127.0.0.1:{server.port}"
+        direct = DirectConnections(f"{url}/bot", 1, ssl_context=client_ctx)
+        await direct.start()
+        try:
+            async with asyncio.timeout(10):
+                while not direct.idle_count():  # noqa: ASYNC110 - the handshake
+                    await asyncio.sleep(0)
+            deadline = time.monotonic() + 5
+            while not _raw_socket_readable(direct):  # the tickets, unread by the loop
+                assert time.monotonic() < deadline, "no session ticket came"
+                time.sleep(0.001)  # noqa: ASYNC251 - the loop must not read them
+            assert direct.send(f"{url}/botT/deleteMessage", {"a": "1"}) is None
+            assert direct.idle_count() == 1  # left open
+            await asyncio.sleep(0.05)  # the loop reads them
+            answer = direct.send(f"{url}/botT/deleteMessage", {"a": "1"})
+            assert answer is not None
+            assert await asyncio.wait_for(answer, 5) == (200, b"ok")
+            assert server.accepted == 1
+        finally:
+            await direct.close()
+
+
+async def test_a_tls_connection_the_server_closed_unnoticed_is_not_written_on(tls):
+    # an asyncio server sends close_notify and waits for ours before its FIN: bytes
+    # waiting, no FIN yet; writing then would lose the request
+    server_ctx, client_ctx = tls
+    writers: list[asyncio.StreamWriter] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await reader.read()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_ctx)
+    url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    direct = DirectConnections(f"{url}/bot", 1, reopen_after=0.05, ssl_context=client_ctx)
+    await direct.start()
+    try:
+        async with asyncio.timeout(10):
+            while not writers or not direct.idle_count():  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the session tickets read
+        writers[0].close()
+        await asyncio.sleep(0)  # the server's close_notify goes
+        time.sleep(0.05)  # noqa: ASYNC251 - it reaches us; our loop has not read it yet
+        assert direct.send(f"{url}/botT/deleteMessage", {"a": "1"}) is None
+        async with asyncio.timeout(10):
+            while len(writers) < 2 or not direct.idle_count():  # noqa: ASYNC110 - reopened
+                await asyncio.sleep(0.01)
+    finally:
+        await direct.close()
+        server.close()
+        await server.wait_closed()
