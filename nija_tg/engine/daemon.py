@@ -199,6 +199,7 @@ class Daemon:
                 lambda: self.heartbeat.last_beat_at,
                 lambda: self.heartbeat.last_backlog,
                 now_ms=clock.now_ms,
+                step_waits=self.step_waits,
             )
             self.metrics.serve(metrics_port, metrics_listen)
         self.reconciler = Reconciler(
@@ -306,7 +307,7 @@ class StepWaits:
     """Steps that outlasted their loop's drain time, which ``_run_to_end`` waits for (a
     hung order call holds the user's next loop and the account's release): how many
     are waited for now, and the warnings logged about them. ``Daemon.step_waits``, for
-    an operator's metrics (engine/metrics.py does not export it yet)."""
+    an operator's metrics (engine/metrics.py serves both)."""
 
     waiting: int = 0
     warnings: int = 0

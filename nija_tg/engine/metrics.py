@@ -47,6 +47,15 @@ class SubscribeCounts(Protocol):
     def unanswered(self) -> Mapping[Market, int]: ...
 
 
+class StepWaitCounts(Protocol):
+    """Steps waited for after their loop ended (``engine.daemon.StepWaits``)."""
+
+    @property
+    def waiting(self) -> int: ...
+    @property
+    def warnings(self) -> int: ...
+
+
 @dataclass
 class Snapshot:
     loops: int = 0
@@ -57,6 +66,7 @@ class Snapshot:
     last_beat: float | None = None
     subscribes_refused: dict[Market, int] = field(default_factory=dict)
     subscribes_unanswered: dict[Market, int] = field(default_factory=dict)
+    steps_waited: tuple[int, int] | None = None  # (waited for now, warnings logged)
 
 
 def _copied(counts: Mapping[Market, int]) -> dict[Market, int]:
@@ -107,6 +117,18 @@ class _FromSnapshot(Collector):
             "Candle WebSocket subscribes the venue left unanswered (the market stays on REST)",
             snap.subscribes_unanswered,
         )
+        if snap.steps_waited is not None:
+            waiting, warnings = snap.steps_waited
+            yield GaugeMetricFamily(
+                "nija_loop_steps_waited",
+                "Steps that outlasted their loop and hold its user's next loop",
+                value=waiting,
+            )
+            yield CounterMetricFamily(
+                "nija_loop_step_wait_warnings",
+                "Warnings logged about such steps (again every few drain times)",
+                value=warnings,
+            )
 
 
 class EngineMetrics:
@@ -121,12 +143,15 @@ class EngineMetrics:
         now_ms: Callable[[], int],
         registry: CollectorRegistry | None = None,
         subscribes: SubscribeCounts | None = None,
+        step_waits: StepWaitCounts | None = None,
     ) -> None:
         """``subscribes``: the candle streams' counts; by default the hub's market data
-        source's ``streams`` (the gateway's ``CandleStreams``) when it has them."""
+        source's ``streams`` (the gateway's ``CandleStreams``) when it has them.
+        ``step_waits``: the daemon's steps waited for (not served without it)."""
         self.db = db
         self.hub = hub
         self.subscribes = subscribes or getattr(hub.source, "streams", None)
+        self.step_waits = step_waits
         self.loops = loops
         self.last_beat = last_beat
         self.backlog = backlog
@@ -161,6 +186,9 @@ class EngineMetrics:
             last_beat=self.last_beat(),
             subscribes_refused={} if streams is None else _copied(streams.refused),
             subscribes_unanswered={} if streams is None else _copied(streams.unanswered),
+            steps_waited=None
+            if self.step_waits is None
+            else (self.step_waits.waiting, self.step_waits.warnings),
         )
 
     def serve(self, port: int, addr: str) -> None:

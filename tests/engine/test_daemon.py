@@ -230,3 +230,56 @@ async def test_a_hung_step_is_warned_about_again_while_it_is_waited_for(caplog):
     except asyncio.CancelledError:
         pass
     assert end.cancelled() and waits.waiting == 0
+
+
+async def test_a_hung_step_shows_in_the_engine_metrics(db):
+    """An operator sees the step that holds a user's next loop: the daemon's step waits
+    served by the engine's metrics while it hangs, and back to none once it ends."""
+    import socket
+    import urllib.request
+
+    from nija_tg.engine.clock import WallClock
+    from nija_tg.engine.daemon import STEP_WARN_DRAINS, StepWaits, _run_to_end
+    from nija_tg.engine.market_data import MarketHub
+    from nija_tg.engine.metrics import EngineMetrics
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    def scrape() -> dict[str, float]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+        return {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line and not line.startswith("#")
+        }
+
+    waits = StepWaits()
+    clock = WallClock()
+    metrics = EngineMetrics(
+        db, MarketHub(None, clock), lambda: 0, lambda: None, lambda: 0,  # type: ignore[arg-type]
+        now_ms=clock.now_ms, step_waits=waits,
+    )  # fmt: skip
+    metrics.serve(port, "127.0.0.1")
+    loop = StepOutlivesLoop(drain_seconds=0.05)
+    end = asyncio.create_task(_run_to_end(loop, waits))  # type: ignore[arg-type]
+    try:
+        await asyncio.sleep(2.5 * STEP_WARN_DRAINS * 0.05)
+        await metrics.refresh()
+        hung = await asyncio.to_thread(scrape)
+        assert hung["nija_loop_steps_waited"] == 1
+        assert hung["nija_loop_step_wait_warnings_total"] >= 2
+        loop.release.set()
+        await asyncio.wait_for(end, 5)
+        await metrics.refresh()
+        ended = await asyncio.to_thread(scrape)
+        assert ended["nija_loop_steps_waited"] == 0
+        assert (
+            ended["nija_loop_step_wait_warnings_total"]
+            == hung["nija_loop_step_wait_warnings_total"]
+        )
+    finally:
+        loop.release.set()
+        await asyncio.to_thread(metrics.close)

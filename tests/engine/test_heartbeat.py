@@ -110,6 +110,8 @@ async def test_prometheus_metrics_of_a_running_daemon(settings, db, vault):
         values = await asyncio.to_thread(scrape)
         assert values["nija_notification_backlog"] == 0
         assert "nija_fills_total" in values
+        assert values["nija_loop_steps_waited"] == 0  # the daemon's step waits are served
+        assert values["nija_loop_step_wait_warnings_total"] == 0
     finally:
         stop.set()
         await asyncio.wait_for(runner, 30)
