@@ -181,8 +181,12 @@ async def test_blocked_user_is_held_until_they_come_back(db: Database) -> None:
             for uid in (1, 2, 3):
                 await put(db, uid, f"hello {uid}")
             await wait_until(all_sent(db, 2))
-            user = await users.get_user(db, 2)
-            assert user is not None and not user.reachable
+
+            async def marked_unreachable() -> bool:  # the 403 may land after the others
+                user = await users.get_user(db, 2)
+                return user is not None and not user.reachable
+
+            await wait_until(marked_unreachable)
             await put(db, 2, "more for 2")
             await put(db, 1, "more for 1")
             await wait_until(all_sent(db, 3))
