@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from bench.fake_side import FakeProcess, InLoopFake, TimedBotAPI
 from nija_tg.bot_main import build_application
@@ -65,15 +66,7 @@ async def start_timed_bot(data_dir: Path, user_ids: list[int], **env: str) -> Bo
     ``user_ids`` registered beforehand. Stop it with ``stop_bot``."""
     api = TimedBotAPI(token=TEST_TOKEN)
     await api.start()
-    settings = harness_settings(data_dir, api.url, **env)
-    await register_users(settings.db_path, user_ids)
-    engine = await start_engine_side(settings, run=False)  # publishes the sealing key
-    app = build_application(settings)
-    await app.initialize()
-    await app.post_init(app)
-    await app.start()
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    return BotHarness(api=api, app=app, settings=settings, engine=engine)
+    return await _bot_on(api, api.url, data_dir, user_ids, **env)
 
 
 async def start_bot_over(
@@ -82,7 +75,14 @@ async def start_bot_over(
     """The same bot over ``fake`` (started here; in this loop or in a process of its
     own, bench/fake_side.py). ``stop_bot`` stops both."""
     await fake.start()
-    settings = harness_settings(data_dir, fake.url, **env)
+    return await _bot_on(fake, fake.url, data_dir, user_ids, **env)
+
+
+async def _bot_on(
+    api: Any, url: str, data_dir: Path, user_ids: list[int], **env: str
+) -> BotHarness:
+    """The bot started against the fake Bot API at ``url`` (``api``, kept in the harness)."""
+    settings = harness_settings(data_dir, url, **env)
     await register_users(settings.db_path, user_ids)
     engine = await start_engine_side(settings, run=False)  # publishes the sealing key
     app = build_application(settings)
@@ -90,4 +90,4 @@ async def start_bot_over(
     await app.post_init(app)
     await app.start()
     await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    return BotHarness(api=fake, app=app, settings=settings, engine=engine)  # type: ignore[arg-type]
+    return BotHarness(api=api, app=app, settings=settings, engine=engine)
