@@ -228,14 +228,17 @@ async def hold_live(rig: ProtectRig):
     return pos, stop
 
 
-async def test_close_from_the_chat_closes_within_a_second_and_cancels_the_stop(rig, data_dir):
+async def test_close_from_the_chat_closes_before_the_next_candle_and_cancels_the_stop(
+    rig, data_dir
+):
     """The user sends /close ETH to the real bot; the running engine cancels the resting
-    stop and sells at market within a second (no candle in between), books it once and
-    tells the user once; /close again is answered politely."""
+    stop and sells at market at once (no candle in between: the paced clock stands still),
+    books it once and tells the user once; /close again is answered politely. How soon is
+    a benchmark's question (bench/close_to_order.py), not this test's."""
     pos, stop = await hold_live(rig)
     bot = await start_bot(data_dir)
     try:
-        sent = time.monotonic()
+        candle = rig.clock.now_ms()
         reply = await bot.say(UID, "/close ETH")
         assert "Closing ETH/USD long at market" in reply
 
@@ -244,9 +247,10 @@ async def test_close_from_the_chat_closes_within_a_second_and_cancels_the_stop(r
             sold = len(sells) == 1 and sells[0].status == "closed"
             return stop.status == "canceled" and sold and await rig.position() is None
 
-        assert await eventually(closed, bool, 1.0), "not closed and booked within a second"
-        took = time.monotonic() - sent
-        assert took < 1.0, took
+        # patience under load, not a measure: without a candle the close never comes
+        # unless the engine acts on the request itself
+        assert await eventually(closed, bool, 20), "not closed and booked (no candle)"
+        assert rig.clock.now_ms() == candle  # no candle in between
         (told,) = await rig.outbox("info")
         assert "closed at your request" in told and "ETH/USD" in told
         assert await rig.outbox("stop") == []
@@ -259,7 +263,7 @@ async def test_close_from_the_chat_closes_within_a_second_and_cancels_the_stop(r
             return [r["status"] for r in await rig.db.fetchall(q, (UID,))]
 
         # the request is marked done right after the sale is booked (its own write)
-        assert await eventually(answered, lambda s: s == ["done"], 1.0), await answered()
+        assert await eventually(answered, lambda s: s == ["done"], 20), await answered()
         polite = await bot.say(UID, "/close ETH")
         assert "no open position in ETH: nothing to close" in polite
         assert len(await rig.outbox("info")) == 1  # told once
@@ -277,7 +281,7 @@ async def test_close_of_a_position_its_stop_just_closed_is_answered_politely(rig
     rig.emu.set_price(ETH, stop.trigger_price - 5)
     assert stop.status == "closed"
     assert (await rig.trading.request_close(UID, "ETH")).ok
-    assert await until(lambda: rig.loop is not None and rig.loop.closes_done == 1, 2)
+    assert await until(lambda: rig.loop is not None and rig.loop.closes_done == 1, 20)
     assert await rig.position() is None
     (nothing,) = await rig.outbox("info")
     assert "Nothing to close" in nothing and "stop-loss on the exchange" in nothing
@@ -294,7 +298,7 @@ async def test_close_all_in_paper_while_trading_is_off(rig):
     assert (await rig.trading.set_switch(UID, TradingSwitch.OFF)).ok
     await rig.applied()
     assert "Closing ETH/USD long" in outcome_text(await rig.trading.request_close(UID, "all"))
-    assert await until(lambda: rig.loop is None, 2), "closed, nothing left: the loop ends"
+    assert await until(lambda: rig.loop is None, 20), "closed, nothing left: the loop ends"
     assert await rig.position() is None
     (told,) = await rig.outbox("info")
     assert "closed at your request" in told
@@ -332,7 +336,7 @@ async def test_a_close_request_the_engine_could_not_act_on_for_long_is_not_carri
             "UPDATE close_requests SET created_at = created_at - 3600 WHERE request_id = ?",
             (request_id,),
         )
-    assert await eventually(lambda: rig.outbox("info"), bool, 2)
+    assert await eventually(lambda: rig.outbox("info"), bool, 20)
     (told,) = await rig.outbox("info")
     assert "was not carried out" in told and "60 minutes" in told
     assert await rig.position() is not None
