@@ -15,8 +15,10 @@ from nija_tg.services import desired_state
 from nija_tg.storage import close_requests, credentials, positions, users
 
 
-async def _until(predicate, timeout=1.0):
-    """Wait (briefly polling) until predicate() holds; False after ``timeout``."""
+async def _until(predicate, timeout=10.0):
+    """Wait (briefly polling) until predicate() holds; False after ``timeout`` (patience
+    on a loaded machine, not a measure: the reconciler polls every 0.05 s here and reads
+    everything only every hour, so a change it missed never comes)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while not predicate():
