@@ -20,7 +20,7 @@ market's step when it knows it (``at_step``: 2500.1 at a 0.01 step is stored as
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal, localcontext
+from decimal import Decimal, InvalidOperation, localcontext
 
 USD_QUOTED = frozenset({"kraken", "coinbase"})
 PAPER_EXCHANGE = "kraken"
@@ -54,6 +54,32 @@ def cash_currency(lines: Iterable[tuple[str, Decimal | None]]) -> str | None:
         if best is None or total > best[0]:
             best = (total, currency)
     return None if best is None else best[1]
+
+
+def account_currency(exchange_id: str | None, balances: object) -> str:
+    """What a user's equity and P&L are counted in (/status, /users and every report):
+    the quote of their key's exchange (the engine trades live and paper on it); without
+    a key, the cash currency holding the most among ``balances`` (a snapshot's balance
+    lines, dicts with ``currency`` and ``total``: a paper account's starting cash), else
+    the default paper exchange's quote."""
+    if exchange_id is not None:
+        return exchange_quote(exchange_id)
+    lines = (
+        [(str(b.get("currency")), _total(b.get("total"))) for b in balances if isinstance(b, dict)]
+        if isinstance(balances, list)
+        else []
+    )
+    return cash_currency(lines) or exchange_quote(None)
+
+
+def _total(value: object) -> Decimal | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
 
 
 def at_step(price: Decimal, step: Decimal | None) -> Decimal:

@@ -20,7 +20,12 @@ from typing import Any
 
 from nija_tg.config import Settings
 from nija_tg.core import pnl as pnl_math
-from nija_tg.core.account_currency import cash_currency, exchange_quote, price_step, symbol_quote
+from nija_tg.core.account_currency import (
+    account_currency,
+    exchange_quote,
+    price_step,
+    symbol_quote,
+)
 from nija_tg.core.errors import PermissionDeniedError
 from nija_tg.core.models import OrderStatus, Role, Side
 from nija_tg.storage import (
@@ -352,23 +357,10 @@ class ReportsService:
         return await users.granted_traders(self._db, viewer_id)
 
     async def currency(self, user_id: int, snap: snapshots.Snapshot | None = None) -> str:
-        """What the user's equity and P&L are counted in: the quote of the exchange of
-        their key (the engine trades live and paper on it); without a key, the cash
-        currency of the snapshot's balances (a paper account's starting cash), else the
-        default paper exchange's quote."""
+        """What the user's equity and P&L are counted in (``account_currency``: the
+        quote of their key's exchange, else their snapshot's cash currency)."""
         exchange = await report_queries.exchange_of(self._db, user_id)
-        if exchange is not None:
-            return exchange_quote(exchange)
-        if snap is not None:
-            lines = [
-                (str(raw.get("currency")), _dec(raw.get("total")))
-                for raw in snap.balances
-                if isinstance(raw, dict)
-            ]
-            found = cash_currency(lines)
-            if found is not None:
-                return found
-        return exchange_quote(None)
+        return account_currency(exchange, None if snap is None else snap.balances)
 
     async def _realized(
         self, user_id: int, period: str, account: str

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from nija_tg.core.account_currency import cash_currency, exchange_quote
+from nija_tg.core.account_currency import account_currency
 from nija_tg.core.models import Role, TradingMode, UserStatus
 from nija_tg.storage.db import Reader
 
@@ -79,22 +79,13 @@ def _dec(text: str | None) -> Decimal | None:
     return value if value.is_finite() else None
 
 
-def account_currency(exchange_id: str | None, balances_json: str | None) -> str:
-    """What a user's equity is counted in, as ``ReportsService.currency`` decides it
-    for /status: the quote of their key's exchange; without a key, the cash currency
-    holding the most in the snapshot's balances (a paper account's starting cash), else
-    the default paper exchange's quote."""
-    if exchange_id is not None:
-        return exchange_quote(exchange_id)
+def _account_currency(exchange_id: str | None, balances_json: str | None) -> str:
+    """``core.account_currency`` of a row's key exchange and snapshot balances (JSON)."""
     try:
-        raw = json.loads(balances_json or "[]")
+        balances = json.loads(balances_json or "[]")
     except (ValueError, TypeError):
-        raw = []
-    lines = [
-        (str(b.get("currency")), _dec(None if b.get("total") is None else str(b.get("total"))))
-        for b in raw if isinstance(b, dict)
-    ] if isinstance(raw, list) else []  # fmt: skip
-    return cash_currency(lines) or exchange_quote(None)
+        balances = []
+    return account_currency(exchange_id, balances)
 
 
 def _pnl_today(row: sqlite3.Row, today: str) -> Decimal | None:
@@ -117,7 +108,7 @@ def _overview(row: sqlite3.Row, today: str) -> UserOverview:
         exchange_id=row["exchange_id"],
         equity=_dec(row["equity"]),
         pnl_today=_pnl_today(row, today),
-        currency=account_currency(row["exchange_id"], row["balances"]),
+        currency=_account_currency(row["exchange_id"], row["balances"]),
     )
 
 
@@ -154,7 +145,7 @@ async def totals(db: Reader, *, now: float | None = None) -> Totals:
         "FROM snapshots s JOIN users u ON u.user_id = s.user_id "
         "LEFT JOIN credentials c ON c.user_id = s.user_id"
     ):
-        currency = account_currency(row["exchange_id"], row["balances"])
+        currency = _account_currency(row["exchange_id"], row["balances"])
         equity = _dec(row["equity"])
         if equity is not None:
             balance[currency] = balance.get(currency, Decimal(0)) + equity

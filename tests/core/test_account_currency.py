@@ -30,6 +30,17 @@ def test_symbol_quote_and_cash_currency():
     assert ac.cash_currency([("BTC", Decimal(1))]) is None
 
 
+def test_account_currency_is_the_key_exchange_else_the_snapshots_cash():
+    usdt_cash = [{"currency": "USDT", "total": "10000"}, {"currency": "BTC", "total": 2}]
+    assert ac.account_currency("bingx", None) == "USDT"
+    assert ac.account_currency("kraken", usdt_cash) == "USD"  # the key's exchange decides
+    assert ac.account_currency(None, usdt_cash) == "USDT"  # keyless: its starting cash
+    odd = [{"currency": "USD", "total": "NaN"}, {"currency": "USDT", "total": True}, "x", None]
+    assert ac.account_currency(None, odd) == ac.exchange_quote(None)
+    assert ac.account_currency(None, {"not": "a list"}) == ac.exchange_quote(None)
+    assert ac.account_currency(None, None) == ac.exchange_quote(None)
+
+
 def test_price_step_is_the_most_places_the_prices_show():
     assert ac.price_step([Decimal("65000.1"), Decimal("64999.25")]) == Decimal("0.01")
     assert ac.price_step([Decimal("61000"), Decimal("60000")]) == Decimal(1)
