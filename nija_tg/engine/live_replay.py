@@ -44,6 +44,7 @@ from nija_tg.engine.snapshot_writer import SnapshotWriter
 from nija_tg.engine.user_loop import LoopDeps, UserLoop
 from nija_tg.exchange.paper import InMemoryPaperStore
 from nija_tg.exchange.protocol import MarketDataSource, TradingAccount
+from nija_tg.storage import fills as fills_repo
 from nija_tg.storage import settings_repo, users
 from nija_tg.storage.db import Database
 
@@ -376,15 +377,7 @@ async def _replay(
         await run_lockstep(hub, [loop], until_ms=candles[-1].ts + timeframe_ms(tf))
     finally:
         await deps.snapshots.close()
-    fills = [
-        dict(r)
-        for r in await db.fetchall(
-            "SELECT f.symbol, f.side, f.amount, f.price, f.fee, f.realized_pnl, f.ts, "
-            "o.purpose, o.stop_price FROM fills f LEFT JOIN orders o ON o.order_id = f.order_id "
-            "WHERE f.user_id = ? ORDER BY f.fill_id",
-            (USER_ID,),
-        )
-    ]
+    fills = await fills_repo.with_order_terms(db, USER_ID)
     equity = await loop_store.equity_series(db, USER_ID)
     user = await users.get_user(db, USER_ID)
     return Replayed(

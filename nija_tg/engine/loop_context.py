@@ -31,6 +31,7 @@ from nija_tg.exchange.paper import PaperStore
 from nija_tg.exchange.protocol import MarketDataSource, TradingAccount
 from nija_tg.services.desired_state import UserState
 from nija_tg.storage import cash_flows as cash_flows_repo
+from nija_tg.storage import users
 from nija_tg.storage.db import Database
 
 AccountFactory = Callable[[int], TradingAccount | Awaitable[TradingAccount]]
@@ -163,6 +164,5 @@ class LoopContext:
     async def paused_by_engine(self, reason: str) -> None:
         """Record that this loop paused its user: the gate is PROTECT from now on, until
         a read of the desired state made after the pause says otherwise."""
-        row = await self.db.fetchone("SELECT value FROM app_state WHERE key = 'change_counter'")
-        self.own_pause = int(row["value"]) if row is not None else 0
+        self.own_pause = await users.change_counter(self.db)
         self.view = dataclasses.replace(self.view, paused=True, pause_reason=reason)

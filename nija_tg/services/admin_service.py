@@ -346,8 +346,7 @@ class AdminService:
     async def _set_halt(self, actor_id: int, halted: bool) -> int | None:
         async with self._db.transaction() as tx:
             await self._require_admin(tx, actor_id)
-            row = await tx.fetchone("SELECT value FROM app_state WHERE key = 'halted'")
-            if bool(row and row["value"] == "1") is halted:
+            if await users.is_halted(tx) is halted:
                 return None
             await users.set_halted(tx, halted)
             told = 0

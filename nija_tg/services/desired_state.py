@@ -26,20 +26,6 @@ from nija_tg.storage import users
 from nija_tg.storage.db import Database
 from nija_tg.storage.users import switch_of
 
-_QUERY = """
-SELECT * FROM (
-    SELECT u.user_id, u.trading_on, u.exits_only, u.status, u.pause_reason, u.role, u.mode,
-        EXISTS(SELECT 1 FROM positions p WHERE p.user_id = u.user_id
-               AND (p.mode IS NULL OR p.mode = u.mode)) AS holds,
-        EXISTS(SELECT 1 FROM close_requests r WHERE r.status = 'pending'
-               AND r.user_id = u.user_id) AS asks,
-        EXISTS(SELECT 1 FROM credentials c WHERE c.user_id = u.user_id
-               AND c.verified = 1) AS key_ok
-    FROM users u
-) WHERE (trading_on = 1 AND status = 'active' AND role != 'viewer') OR holds OR asks
-ORDER BY user_id
-"""
-
 
 @dataclass(frozen=True, slots=True)
 class UserState:
@@ -75,7 +61,7 @@ async def read(db: Database) -> DesiredState:
     counter = await users.change_counter(db)
     halted = await users.is_halted(db)
     out: dict[int, UserState] = {}
-    for r in await db.fetchall(_QUERY):
+    for r in await users.loop_candidates(db):
         paused = r["status"] == "paused"
         dead_key = (
             paused and r["pause_reason"] == "connection" and r["mode"] == "live" and not r["key_ok"]

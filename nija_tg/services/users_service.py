@@ -58,12 +58,8 @@ class UserService:
                 await users.set_role(tx, uid, Role.ADMIN, admin_source=CONFIG)
                 await audit.record(tx, None, "role.bootstrap_admin", uid, old=role.value)
                 report.promoted.append(uid)
-            rows = await tx.fetchall(
-                "SELECT user_id FROM users WHERE role = 'admin' AND admin_source = ? "
-                "ORDER BY user_id",
-                (CONFIG,),
-            )
-            for uid in (r["user_id"] for r in rows if r["user_id"] not in listed):
+            config_admins = await admin_queries.admin_ids_by_source(tx, CONFIG)
+            for uid in (u for u in config_admins if u not in listed):
                 if await admin_queries.admin_count(tx) <= 1:
                     log.warning(
                         "user %s is no longer in NIJA_ADMIN_IDS but is the last admin: kept "

@@ -209,6 +209,16 @@ async def role_of(db: Reader, user_id: int) -> Role | None:
     return None if row is None else Role(row["role"])
 
 
+async def admin_ids_by_source(db: Reader, source: str) -> list[int]:
+    """The admins whose role came from ``source`` (``users.admin_source``: 'config' for
+    NIJA_ADMIN_IDS, 'granted' for /role or the CLI), by user id."""
+    rows = await db.fetchall(
+        "SELECT user_id FROM users WHERE role = 'admin' AND admin_source = ? ORDER BY user_id",
+        (source,),
+    )
+    return [r["user_id"] for r in rows]
+
+
 async def pausable_user_ids(db: Reader) -> list[int]:
     """Everyone not yet paused (``/pause all``)."""
     rows = await db.fetchall("SELECT user_id FROM users WHERE status = 'active' ORDER BY user_id")

@@ -188,6 +188,19 @@ async def list_for_user(
     return [_row(r) for r in await db.fetchall(sql, params)]
 
 
+async def with_order_terms(db: Reader, user_id: int) -> list[dict]:
+    """Every fill of ``user_id`` in the order recorded, as the database holds it (text
+    columns as stored), with its order's purpose and stop price (None without an
+    order): what a replay left, for comparing with a backtest."""
+    rows = await db.fetchall(
+        "SELECT f.symbol, f.side, f.amount, f.price, f.fee, f.realized_pnl, f.ts, "
+        "o.purpose, o.stop_price FROM fills f LEFT JOIN orders o ON o.order_id = f.order_id "
+        "WHERE f.user_id = ? ORDER BY f.fill_id",
+        (user_id,),
+    )
+    return [dict(r) for r in rows]
+
+
 async def realized_since(
     db: Reader, user_id: int, since_ts: float | None = None
 ) -> list[tuple[float, Decimal]]:

@@ -15,7 +15,7 @@ from nija_tg.core.errors import ValidationError
 from nija_tg.core.models import Role, TradingMode, UserStatus
 from nija_tg.core.trading_gate import TradingSwitch
 from nija_tg.storage import admin_queries, audit
-from nija_tg.storage.db import Database, Transaction
+from nija_tg.storage.db import Database, Reader, Transaction
 
 # Where an admin's role came from: NIJA_ADMIN_IDS (taken back when no longer listed) or
 # another admin / the operator (kept). NULL for everyone who is not an admin.
@@ -91,12 +91,14 @@ async def bump_change_counter(tx: Transaction) -> None:
     )
 
 
-async def change_counter(db: Database) -> int:
+async def change_counter(db: Reader) -> int:
+    """The change counter now (the bot bumps it on every change of desired state)."""
     row = await db.fetchone("SELECT value FROM app_state WHERE key = 'change_counter'")
     return int(row["value"]) if row else 0
 
 
-async def is_halted(db: Database) -> bool:
+async def is_halted(db: Reader) -> bool:
+    """Whether the global kill switch (/halt) is on."""
     row = await db.fetchone("SELECT value FROM app_state WHERE key = 'halted'")
     return bool(row and row["value"] == "1")
 
@@ -108,6 +110,30 @@ async def set_halted(tx: Transaction, halted: bool) -> None:
         ("1" if halted else "0",),
     )
     await bump_change_counter(tx)
+
+
+_LOOP_CANDIDATES = """
+SELECT * FROM (
+    SELECT u.user_id, u.trading_on, u.exits_only, u.status, u.pause_reason, u.role, u.mode,
+        EXISTS(SELECT 1 FROM positions p WHERE p.user_id = u.user_id
+               AND (p.mode IS NULL OR p.mode = u.mode)) AS holds,
+        EXISTS(SELECT 1 FROM close_requests r WHERE r.status = 'pending'
+               AND r.user_id = u.user_id) AS asks,
+        EXISTS(SELECT 1 FROM credentials c WHERE c.user_id = u.user_id
+               AND c.verified = 1) AS key_ok
+    FROM users u
+) WHERE (trading_on = 1 AND status = 'active' AND role != 'viewer') OR holds OR asks
+ORDER BY user_id
+"""
+
+
+async def loop_candidates(db: Reader) -> list[sqlite3.Row]:
+    """The users who may need an engine loop (trading on and active, not viewers, or
+    holding a position opened in their current mode, or with a pending close request),
+    by user id. Columns: user_id, trading_on, exits_only, status, pause_reason, role,
+    mode, holds, asks (a close request waits), key_ok (verified credentials);
+    ``services.desired_state`` decides."""
+    return await db.fetchall(_LOOP_CANDIDATES)
 
 
 async def upsert_user(
