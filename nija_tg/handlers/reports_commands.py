@@ -9,6 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
 from nija_tg.handlers.reports_args import begin
+from nija_tg.handlers.reports_dashboard import stale_warning
 from nija_tg.handlers.trading import close_data
 from nija_tg.messages import reports as say
 from nija_tg.services.reports_service import Access
@@ -30,8 +31,10 @@ async def balance(update: Update, context: BotContext) -> None:
         return
     access, _ = started
     report = await context.services.reports.balances(access.target.user_id)
-    hint = await _hint(context, access) if report.updated_at is None else say.EmptyHint.NONE
-    await reply(update, say.balances(access, report, hint))
+    if report.updated_at is None:
+        await reply(update, say.balances(access, report, await _hint(context, access)))
+        return
+    await reply(update, say.balances(access, report, stale=await stale_warning(context)))
 
 
 async def positions(update: Update, context: BotContext) -> None:
@@ -44,7 +47,9 @@ async def positions(update: Update, context: BotContext) -> None:
         await reply(update, say.positions(access, report, await _hint(context, access)))
         return
     markup = await _close_buttons(context, access)
-    await reply(update, say.positions(access, report, closable=markup is not None), markup)
+    stale = await stale_warning(context)
+    text = say.positions(access, report, closable=markup is not None, stale=stale)
+    await reply(update, text, markup)
 
 
 async def _close_buttons(context: BotContext, access: Access) -> InlineKeyboardMarkup | None:

@@ -35,6 +35,12 @@ def markup(access: Access, dash: Dashboard) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([row])
 
 
+async def stale_warning(context: BotContext) -> str | None:
+    """The line every report of the engine's figures shows when they may be old (the
+    engine stopped reporting or a market is late), else None."""
+    return stale_data_warning(await context.services.health.report())
+
+
 async def render(context: BotContext, access: Access) -> tuple[str, InlineKeyboardMarkup]:
     """Read everything the dashboard shows and build its text and buttons."""
     services = context.services
@@ -45,7 +51,7 @@ async def render(context: BotContext, access: Access) -> tuple[str, InlineKeyboa
     if access.own and access.caller.role is Role.VIEWER:
         grants = await services.reports.granted_traders(access.caller.user_id)
     now = services.reports.now().timestamp()
-    stale = stale_data_warning(await services.health.report())
+    stale = await stale_warning(context)
     held = (await services.reports.positions(target_id)).positions if dash.open_positions else []
     text = say.dashboard(access, dash, conn, now, grants, stale, held)
     return text, markup(access, dash)

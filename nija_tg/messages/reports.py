@@ -279,7 +279,15 @@ def dashboard(
 # --- /balance, /positions, /trades, /sessions -------------------------------------------
 
 
-def balances(access: rd.Viewing, report: rd.Balances, hint: EmptyHint = EmptyHint.NONE) -> str:
+def balances(
+    access: rd.Viewing,
+    report: rd.Balances,
+    hint: EmptyHint = EmptyHint.NONE,
+    *,
+    stale: str | None = None,
+) -> str:
+    """/balance. ``stale``: the health renderer's warning line (the engine stopped
+    reporting or is late: the figures may be old), shown under them as on /status."""
     lines = [f"💰 <b>Balance</b>{whose(access)}"]
     if report.updated_at is None:
         lines.append("No balance reported yet." + hint.value)
@@ -296,6 +304,8 @@ def balances(access: rd.Viewing, report: rd.Balances, hint: EmptyHint = EmptyHin
     elif len(report.lines) > SHOWN_BALANCES:
         lines.append(f"… and {len(report.lines) - SHOWN_BALANCES} more currencies")
     lines.append(f"As of {when(report.updated_at)}")
+    if stale is not None:
+        lines.append(stale)
     return "\n".join(lines)
 
 
@@ -319,8 +329,10 @@ def positions(
     hint: EmptyHint = EmptyHint.NONE,
     *,
     closable: bool = False,
+    stale: str | None = None,
 ) -> str:
-    """/positions; ``closable``: Close buttons sit under the message."""
+    """/positions; ``closable``: Close buttons sit under the message; ``stale``: the
+    health renderer's warning line (the marks may be old), shown as on /status."""
     lines = [f"📂 <b>Open positions</b>{whose(access)}"]
     if not report.positions:
         lines.append("No open positions." + hint.value)
@@ -342,6 +354,8 @@ def positions(
     lines.append(f"Total unrealised: {totals}")  # per currency: never USD + USDT
     if report.updated_at is not None:
         lines.append(f"Marks as of {when(report.updated_at)}")
+    if stale is not None:
+        lines.append(stale)
     if closable:
         lines.append("Stops protect every open position until it is closed.")
     return "\n".join(lines)

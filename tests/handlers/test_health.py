@@ -8,6 +8,8 @@ import time
 from nija_tg.handlers.admin_health import HealthAlerts
 from nija_tg.storage import heartbeats
 from tests.handlers.harness import ADMIN_ID
+from tests.handlers.test_reports import TRADER as TRADER_WITH_DATA
+from tests.handlers.test_reports import trader_with_data
 
 TRADER = 3001
 
@@ -90,3 +92,20 @@ async def test_the_dashboard_warns_when_its_figures_may_be_old(bot):
     )
     await beat(bot, last_close_age_s=3600)
     assert "kraken:5m is late" in await bot.say(TRADER, "/status")
+
+
+async def test_balance_and_positions_warn_when_their_figures_may_be_old(bot):
+    """/balance and /positions show the engine's last figures "as of" a time: like
+    /status, they say so when the engine stopped reporting or a market is late."""
+    await trader_with_data(bot)
+    await beat(bot)
+    for command in ("/balance", "/positions"):
+        text = await bot.say(TRADER_WITH_DATA, command)
+        assert "as of" in text.lower() and "may be old" not in text, command
+    await beat(bot, age_s=600)
+    for command in ("/balance", "/positions"):
+        text = await bot.say(TRADER_WITH_DATA, command)
+        assert "⚠️ The engine last reported 10 min ago: these figures may be old." in text, command
+    await beat(bot, last_close_age_s=3600)
+    for command in ("/balance", "/positions"):
+        assert "kraken:5m is late" in await bot.say(TRADER_WITH_DATA, command), command
