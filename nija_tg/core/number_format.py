@@ -1,5 +1,6 @@
 """The one number format for people (pure): money with 2 decimals, half-even, thousands
-separators and an ASCII sign; coin amounts and prices with up to 8 significant digits.
+separators and an ASCII sign; coin amounts and prices with up to 8 significant digits;
+a setting's value exactly as typed, with separators (``exact``).
 
 Every layer may use it (the engine's texts too: it imports nothing above core), so the
 same equity reads the same in /status, /users and an alert. Results are plain text:
@@ -51,6 +52,18 @@ def amount(value: Decimal | None) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+def exact(value: Decimal | float | int) -> str:
+    """A number as people type it, every digit kept: no exponent, no trailing zeros,
+    thousands separators (``0.5``, ``250``, ``100,000``, ``1,234.5``): a setting's value,
+    a bound, a step. ``—`` if not finite."""
+    d = value if isinstance(value, Decimal) else Decimal(str(value))
+    if not d.is_finite():
+        return DASH
+    if d.is_zero():
+        return "0"
+    return f"{d.normalize():,f}"
 
 
 def money_in(value: Decimal | None, currency: str, *, signed: bool = False) -> str:

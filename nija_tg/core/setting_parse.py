@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from nija_tg.core.errors import ValidationError
+from nija_tg.core.number_format import exact
 from nija_tg.strategies.base import ParamSpec
 
 QUOTE_ASSETS = frozenset({"USD", "USDT", "USDC"})
@@ -40,6 +41,10 @@ class SettingSpec:
 
 
 NUMBER = re.compile(r"\+?(?:[0-9]{1,12}(?:\.[0-9]{1,10})?|\.[0-9]{1,10})")
+# thousands separators as the bot shows numbers (``100,000``, ``1,234.5``): groups of
+# exactly three digits after the first one to three, so ``1,5`` is no number
+GROUPED = re.compile(r"\+?[0-9]{1,3}(?:,[0-9]{3}){1,3}(?:\.[0-9]{1,10})?")
+MONEY_CODES = ("usdt", "usdc", "usd")  # a money setting's value may end with one
 ASSET = re.compile(r"[A-Z0-9]{1,15}")
 TRUE = frozenset({"on", "true", "yes", "1", "enable", "enabled"})
 FALSE = frozenset({"off", "false", "no", "0", "disable", "disabled"})
@@ -55,10 +60,9 @@ def echo(raw: object) -> str:
     return f"'{html.escape(cut, quote=False)}{suffix}'"
 
 
-def fmt(d: Decimal | float | int) -> str:
-    if isinstance(d, Decimal):
-        return format(d.normalize(), "f")
-    return f"{d:g}"
+# a setting's number for people: the one format (``100,000``, ``0.5``); the name ``fmt``
+# is what ``setting_bounds`` imports
+fmt = exact
 
 
 def range_message(name: str, kind: str, lo: Any, hi: Any, raw: object = None) -> str:
@@ -90,14 +94,23 @@ def choice_allowed(choice: str, bound: Bound | None) -> bool:
 
 
 def parse_number(raw: str, unit: str) -> Decimal | None:
-    """A plain non-negative decimal (no exponent, NaN, inf, separators), else None."""
+    """A plain non-negative decimal (no exponent, NaN or inf; thousands separators only
+    as the bot shows them: ``100,000``), else None. A money setting (unit ``usd``: the
+    account's currency) may carry ``$`` or a code: ``$250``, ``250 USDT``."""
     text = raw.strip().lower()
     if unit == "%":
         text = text.removesuffix("%").strip()
     elif unit == "usd":
-        text = text.removeprefix("$").removesuffix("usd").removesuffix("$").strip()
+        text = text.removeprefix("$").strip()
+        for code in MONEY_CODES:
+            if text.endswith(code):
+                text = text.removesuffix(code)
+                break
+        text = text.removesuffix("$").strip()
     elif unit == "x":
         text = text.removesuffix("x").strip()
+    if GROUPED.fullmatch(text):
+        text = text.replace(",", "")
     if not NUMBER.fullmatch(text):
         return None
     return Decimal(text)

@@ -464,7 +464,9 @@ class SettingLine(Protocol):
     @property
     def value(self) -> Any: ...  # as stored: Decimal, int, bool, str, tuple of assets
     @property
-    def unit(self) -> str: ...  # "usd" | "%" | "x" | ""
+    def unit(self) -> str: ...  # "usd" (money: in ``currency``) | "%" | "x" | ""
+    @property
+    def currency(self) -> str: ...  # the account's (USD, USDT): a money setting's unit
     @property
     def allowed(self) -> SettingAllowed: ...
     @property
@@ -493,6 +495,8 @@ class SettingChange(Protocol):
     def new(self) -> Any: ...
     @property
     def unit(self) -> str: ...
+    @property
+    def currency(self) -> str: ...  # the account's: a money setting's unit
 
 
 class SettingOption(Protocol):
@@ -525,7 +529,11 @@ class PairsView(Protocol):
     @property
     def permitted(self) -> Sequence[str] | None: ...
     @property
-    def quotes(self) -> Sequence[str]: ...
+    def quote(self) -> str: ...  # the one quote every base trades against (USD, USDT)
+    @property
+    def exchange_id(self) -> str: ...  # where (the default paper exchange without a key)
+    @property
+    def connected(self) -> bool: ...  # False: no key, paper on the default exchange
     @property
     def read_only(self) -> bool: ...
 

@@ -360,6 +360,7 @@ class SettingLine:
     allowed: SettingAllowed
     section: str = "risk"
     locked: bool = False
+    currency: str = "USD"
 
 
 @dataclass(frozen=True)
@@ -375,6 +376,7 @@ class SettingChange:
     old: Any
     new: Any
     unit: str = ""
+    currency: str = "USD"
 
 
 @dataclass(frozen=True)
@@ -397,7 +399,9 @@ class SettingEditor:
 class PairsView:
     pairs: tuple[str, ...]
     permitted: tuple[str, ...] | None
-    quotes: tuple[str, ...]
+    quote: str = "USD"
+    exchange_id: str = "kraken"
+    connected: bool = True
     read_only: bool = False
 
 
@@ -652,9 +656,11 @@ HEALTH_LATE = HealthReport(
 )
 HEALTH_NEVER = HealthReport(now=NOW, engine=None, problems=(Problem("engine", "never reported"),))
 
-RISK_LINES = (
-    SettingLine("max_position_usd", D(250), "usd", SettingAllowed("range", D(10), D(5000))),
-    SettingLine("daily_loss_usd", D(100), "usd", SettingAllowed("range", D(10), D(1000))),
+RISK_LINES = (  # a BingX account's: money in USDT
+    SettingLine("max_position_usd", D(250), "usd", SettingAllowed("range", D(10), D(5000)),
+                currency="USDT"),
+    SettingLine("daily_loss_usd", D(100), "usd", SettingAllowed("range", D(10), D(1000)),
+                currency="USDT"),
     SettingLine("max_drawdown_pct", D(20), "%", SettingAllowed("range", D(5), D(30)), locked=True),
     SettingLine("leverage_cap", 3, "x", SettingAllowed("range", D(1), D(5), whole=True)),
     SettingLine("allowed_pairs", ("ETH", "BTC", "SOL"), "", SettingAllowed("pairs", choices=None)),
@@ -683,9 +689,11 @@ EDITOR = SettingEditor(
 )
 EDITOR_LOCKED = SettingEditor(RISK_LINES[2])
 EDITOR_PAIRS = SettingEditor(RISK_LINES[4])
-CHANGE = SettingChange("max_position_usd", D(250), D(300), "usd")
+CHANGE = SettingChange("max_position_usd", D(250), D(300), "usd", "USDT")
 EDITOR_SAVED = SettingEditor(
-    SettingLine("max_position_usd", D(300), "usd", SettingAllowed("range", D(10), D(5000))),
+    SettingLine(
+        "max_position_usd", D(300), "usd", SettingAllowed("range", D(10), D(5000)), currency="USDT"
+    ),
     steps=EDITOR.steps,
     values=(
         SettingOption("100", "preset", preset="conservative"),
@@ -693,13 +701,14 @@ EDITOR_SAVED = SettingEditor(
         SettingOption("500", "preset", preset="aggressive"),
     ),
 )
-NO_CHANGE = SettingChange("max_position_usd", D(250), D(250), "usd")
-PRESET_CHANGES = [
-    SettingChange("max_position_usd", D(250), D(100), "usd"),
+NO_CHANGE = SettingChange("max_position_usd", D(250), D(250), "usd", "USDT")
+PRESET_CHANGES = [  # a Kraken account's: money in USD
+    SettingChange("max_position_usd", D(1250), D(100), "usd"),
     SettingChange("leverage_cap", 3, 2, "x"),
 ]
-PAIRS_VIEW = PairsView(("ETH", "BTC", "SOL"), None, ("USD", "USDT"))
-PAIRS_PERMITTED = PairsView(("ETH",), ("ETH", "BTC", "<SOL>"), ("USD",))
-PAIRS_READ_ONLY = PairsView(("ETH", "BTC"), None, ("USD",), read_only=True)
+PAIRS_VIEW = PairsView(("ETH", "BTC", "SOL"), None, "USDT", "bingx")
+PAIRS_PERMITTED = PairsView(("ETH",), ("ETH", "BTC", "<SOL>"))
+PAIRS_READ_ONLY = PairsView(("ETH", "BTC"), None, read_only=True)
+PAIRS_PAPER = PairsView(("ETH", "BTC"), None, connected=False)
 PAIRS_EDIT = PairsEdit(("ETH", "BTC", "SOL", "ADA"), ("ADA",), ("SOL",))
 NOTIFY = {"fills": "on", "stops": "on", "halts": "silent", "errors": "on", "summary": "off"}

@@ -1,7 +1,9 @@
 """The words of the settings service's answers: each setting's label, a value with its
-unit, the allowed range, the inline editor's button labels and the errors' user messages
-(HTML-safe: what a user typed is shown back escaped). The service decides the numbers
-(bounds, steps, presets); this module words them."""
+unit (a money setting's in the account's currency, USD or USDT), the allowed range, the
+inline editor's button labels and the errors' user messages (HTML-safe: what a user typed
+is shown back escaped). Numbers are ``core.number_format.exact``'s (``100,000``), as the
+parser's error texts write them. The service decides the numbers (bounds, steps,
+presets); this module words them."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from nija_tg.core.number_format import exact as number
 from nija_tg.messages import report_data as rd
 
 LABELS = {
@@ -17,7 +20,7 @@ LABELS = {
     "max_open_positions": "Max open positions",
     "risk_per_trade_pct": "Risk per trade (of equity)",
     "daily_loss_pct": "Daily loss limit (%)",
-    "daily_loss_usd": "Daily loss limit (USD)",
+    "daily_loss_usd": "Daily loss limit (amount)",
     "max_drawdown_pct": "Max drawdown from peak",
     "leverage_cap": "Leverage cap (swaps)",
     "trailing_atr_multiplier": "Trailing stop distance (x ATR)",
@@ -27,7 +30,10 @@ LABELS = {
     "allowed_pairs": "Allowed pairs",
     "strategy": "Strategy",
 }
-UNITS = {"usd": " USD", "%": "%", "x": "x"}
+# a value's unit as shown; ``usd`` is a money setting's (its /set name keeps "usd" for
+# compatibility): shown in the account's currency (``_unit_text``)
+UNITS = {"%": "%", "x": "x"}
+MONEY = "usd"
 ECHO = 20  # characters of a user's input shown back
 ON_OR_OFF = "on or off"
 ANY_PAIRS = "asset symbols, e.g. BTC ETH (see /pairs)"
@@ -47,13 +53,6 @@ def quoted(raw: object) -> str:
     return f"'{html.escape(cut, quote=False)}'"
 
 
-def number(value: Decimal | float | int) -> str:
-    """A setting's number as typed back (no exponent, no trailing zeros): ``0.5``, ``250``."""
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    return f"{value:g}"
-
-
 def label(name: str) -> str:
     """A risk setting's name for people (its /set name when it has none)."""
     return LABELS.get(name, name)
@@ -64,20 +63,30 @@ def param_label(name: str) -> str:
     return name.replace("_", " ")
 
 
-def value_text(value: Any, unit: str = "") -> str:
-    """A setting's value as text: on/off, lists joined, numbers with their unit."""
+def _unit_text(unit: str, currency: str) -> str:
+    """What follows a setting's number: ``%``, ``x``, a money setting's `` USDT`` (the
+    account's ``currency``), nothing."""
+    if unit == MONEY:
+        return f" {currency}" if currency else ""
+    return UNITS.get(unit, "")
+
+
+def value_text(value: Any, unit: str = "", currency: str = "") -> str:
+    """A setting's value as text: on/off, lists joined, numbers (``100,000``) with their
+    unit (a money setting's in ``currency``: ``250 USDT``)."""
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, tuple | list):
         return ", ".join(str(v) for v in value)
     if isinstance(value, Decimal | int | float):
-        return f"{number(value)}{UNITS.get(unit, '')}"
+        return f"{number(value)}{_unit_text(unit, currency)}"
     return str(value)
 
 
-def numeric_range(lo: Decimal, hi: Decimal, whole: bool, unit: str = "") -> str:
-    """``whole number 1 to 10``, ``0.1 to 5%``."""
-    return f"{'whole number ' if whole else ''}{number(lo)} to {number(hi)}{UNITS.get(unit, '')}"
+def numeric_range(lo: Decimal, hi: Decimal, whole: bool, unit: str = "", currency: str = "") -> str:
+    """``whole number 1 to 10``, ``0.1 to 5%``, ``10 to 100,000 USDT``."""
+    span = f"{number(lo)} to {number(hi)}{_unit_text(unit, currency)}"
+    return f"{'whole number ' if whole else ''}{span}"
 
 
 def either(choices: Iterable[str]) -> str:
@@ -96,11 +105,12 @@ def pairs_range(permitted: Iterable[str] | None) -> str:
     return "from " + ", ".join(sorted(permitted)) + " (see /pairs)"
 
 
-def allowed(spec: rd.SettingAllowed, unit: str = "") -> str:
+def allowed(spec: rd.SettingAllowed, unit: str = "", currency: str = "") -> str:
     """What a setting accepts (``settings_service.Allowed``): ``whole number 1 to 10``,
-    ``on or off``, ``one-way or hedge``, ``one of: a, b``, the pairs' range."""
+    ``10 to 100,000 USDT``, ``on or off``, ``one-way or hedge``, ``one of: a, b``, the
+    pairs' range."""
     if spec.kind == "range" and spec.lo is not None and spec.hi is not None:
-        return numeric_range(spec.lo, spec.hi, spec.whole, unit)
+        return numeric_range(spec.lo, spec.hi, spec.whole, unit, currency)
     if spec.kind == "on_off":
         return ON_OR_OFF
     if spec.kind == "either":
@@ -110,14 +120,24 @@ def allowed(spec: rd.SettingAllowed, unit: str = "") -> str:
     return one_of(spec.choices or ())
 
 
+def _target_text(target: str) -> str:
+    """An editor's value as its button shows it: a number as ``number`` writes it
+    (``100000`` -> ``100,000``), anything else as it is."""
+    try:
+        value = Decimal(target)
+    except ArithmeticError:
+        return target
+    return number(value) if value.is_finite() else target
+
+
 def step_label(up: bool, delta: Decimal, target: str) -> str:
-    """An editor's +/- button: ``+50 → 300``."""
-    return f"{'+' if up else '-'}{number(delta)} → {target}"
+    """An editor's +/- button: ``+50 → 300``, ``+250 → 1,250``."""
+    return f"{'+' if up else '-'}{number(delta)} → {_target_text(target)}"
 
 
 def preset_label(preset: str, target: str) -> str:
     """An editor's preset value button: ``moderate 250``."""
-    return f"{preset} {target}"
+    return f"{preset} {_target_text(target)}"
 
 
 def unknown_setting(typed: str, known: Sequence[str]) -> str:

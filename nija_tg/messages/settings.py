@@ -1,8 +1,8 @@
 """Every word of /settings (the overview, the strategy page, the one-setting editor),
 /set, /preset, /pairs and /notify. The settings service returns data (a setting's name,
-its value as stored with its unit, what it accepts; a change's old and new values; an
-editor option's value and kind); this module words it with ``setting_values`` and
-escapes it."""
+its value as stored with its unit and the account's currency, what it accepts; a
+change's old and new values; an editor option's value and kind; the quote and exchange
+the pairs trade on); this module words it with ``setting_values`` and escapes it."""
 
 from __future__ import annotations
 
@@ -53,15 +53,18 @@ def _label(name: str) -> str:
 
 
 def _value(line: rd.SettingLine) -> str:
-    return values.value_text(line.value, line.unit)
+    return values.value_text(line.value, line.unit, line.currency)
 
 
 def _allowed(line: rd.SettingLine) -> str:
-    return values.allowed(line.allowed, line.unit)
+    return values.allowed(line.allowed, line.unit, line.currency)
 
 
 def _old_new(change: rd.SettingChange) -> tuple[str, str]:
-    return values.value_text(change.old, change.unit), values.value_text(change.new, change.unit)
+    return (
+        values.value_text(change.old, change.unit, change.currency),
+        values.value_text(change.new, change.unit, change.currency),
+    )
 
 
 def _line(line: rd.SettingLine) -> str:
@@ -186,12 +189,27 @@ def preset_toast(name: str, changed: bool) -> str:
 # --- /pairs ----------------------------------------------------------------------------------
 
 PAIRS_USAGE = "Usage: /pairs, /pairs add SOL [ETH …] or /pairs remove ADA [DOT …]"
+EXCHANGE_NAMES = {"kraken": "Kraken", "bingx": "BingX", "coinbase": "Coinbase"}
+
+
+def _exchange_name(exchange_id: str) -> str:
+    """``bingx`` -> ``BingX``; an exchange without a name here as its id."""
+    return EXCHANGE_NAMES.get(exchange_id, exchange_id)
+
+
+def _traded_against(view: rd.PairsView) -> str:
+    """``Each traded against <b>USDT</b> on BingX.``: the one quote the engine trades
+    every base against on the account's exchange (the default paper exchange's without
+    a key)."""
+    where = esc(_exchange_name(view.exchange_id))
+    paper = "" if view.connected else " (paper trading: no exchange connected)"
+    return f"Each traded against <b>{esc(view.quote)}</b> on {where}{paper}."
 
 
 def pairs(view: rd.PairsView) -> str:
     lines = [
         f"Allowed pairs: <b>{esc(', '.join(view.pairs))}</b>",
-        f"Each traded against {esc(', '.join(view.quotes))}.",
+        _traded_against(view),
     ]
     if view.read_only:
         lines.append("Read-only: viewers cannot change pairs.")

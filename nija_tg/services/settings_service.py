@@ -7,8 +7,11 @@ every error raised here is HTML-safe (dynamic parts escaped), ready to send as i
 The service returns data: a setting's value as stored with its unit and what it accepts
 (``SettingLine``, ``Allowed``), a change's old and new values (``Change``), the editor's
 options (``Option``: the value to set and whether it is a step, a preset's value or a
-choice). ``nija_tg/messages/settings.py`` words them (labels, units, ranges, button
-labels); the errors' user messages come from ``messages/setting_values.py``. The one
+choice). Money settings (unit ``usd``; the names keep "usd" for compatibility) carry the
+account's currency, ``core.account_currency``'s rule as /status uses it (USDT on a BingX
+key), and /pairs the one quote and exchange the engine trades them on.
+``nija_tg/messages/settings.py`` words them (labels, units, ranges, button labels); the
+errors' user messages come from ``messages/setting_values.py``. The one
 read of credentials (/forget) is ``storage.credentials.exchanges_and_tails``.
 """
 
@@ -21,11 +24,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from nija_tg.core.account_currency import PAPER_EXCHANGE, account_currency, exchange_quote
 from nija_tg.core.errors import PermissionDeniedError, ValidationError
 from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import (
     PRESETS,
-    QUOTE_ASSETS,
     SPECS,
     Bound,
     RiskSettings,
@@ -35,7 +38,15 @@ from nija_tg.core.risk_settings import (
 )
 from nija_tg.messages import onboarding
 from nija_tg.messages import setting_values as words
-from nija_tg.storage import admin_bounds, audit, credentials, settings_repo, users
+from nija_tg.storage import (
+    admin_bounds,
+    audit,
+    credentials,
+    report_queries,
+    settings_repo,
+    snapshots,
+    users,
+)
 from nija_tg.storage.db import Database
 from nija_tg.storage.outbox import GROUPS, PREF_VALUES
 from nija_tg.storage.users import UserRow
@@ -117,8 +128,9 @@ def _allowed_param(pspec: ParamSpec, bound: Bound | None) -> Allowed:
 @dataclass(frozen=True, slots=True)
 class SettingLine:
     """One setting as data: its /set name, its value as stored (a Decimal, int, bool,
-    str or tuple of assets) with its unit (``usd``, ``%``, ``x`` or none), what it
-    accepts; ``messages/settings.py`` words all of it (label, value, range)."""
+    str or tuple of assets) with its unit (``usd``: money, in the account's
+    ``currency``; ``%``, ``x`` or none), what it accepts; ``messages/settings.py`` words
+    all of it (label, value, range)."""
 
     name: str  # what to type after /set
     value: Any
@@ -126,6 +138,7 @@ class SettingLine:
     allowed: Allowed
     section: str  # "risk" | "strategy"
     locked: bool  # the caller may not change it
+    currency: str = "USD"  # the account's (``account_currency``): a money setting's unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,19 +150,28 @@ class SettingsView:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One setting's value before and after (as stored), with its unit."""
+    """One setting's value before and after (as stored), with its unit (a money
+    setting's in the account's ``currency``)."""
 
     name: str
     old: Any
     new: Any
     unit: str = ""
+    currency: str = "USD"
 
 
 @dataclass(frozen=True, slots=True)
 class PairsView:
+    """The allowed pairs and where the engine trades them: each base against ``quote``
+    only (``exchange_quote``: USD on Kraken and Coinbase, USDT elsewhere) on
+    ``exchange_id`` (the key's; without one the default paper exchange, ``connected``
+    False)."""
+
     pairs: tuple[str, ...]
     permitted: tuple[str, ...] | None  # None: any asset
-    quotes: tuple[str, ...]
+    quote: str
+    exchange_id: str
+    connected: bool
     read_only: bool
 
 
@@ -239,8 +261,24 @@ class SettingsService:
     async def load(self, user_id: int) -> RiskSettings:
         return await settings_repo.load(self._db, user_id)
 
+    async def currency(self, user_id: int) -> str:
+        """What the user's money settings are counted in: their account's currency, by
+        ``core.account_currency``'s rule (their key's exchange's quote; without a key
+        the cash their snapshot holds most of), as /status and the alerts count it."""
+        exchange = await report_queries.exchange_of(self._db, user_id)
+        if exchange is not None:
+            return account_currency(exchange, None)
+        snap = await snapshots.get(self._db, user_id)
+        return account_currency(None, None if snap is None else snap.balances)
+
     def _lines(
-        self, s: RiskSettings, bounds: Mapping[str, Bound], *, read_only: bool, trade_only: bool
+        self,
+        s: RiskSettings,
+        bounds: Mapping[str, Bound],
+        *,
+        read_only: bool,
+        trade_only: bool,
+        currency: str,
     ) -> tuple[SettingLine, ...]:
         lines = []
         for name, spec in SPECS.items():
@@ -253,6 +291,7 @@ class SettingsService:
                     allowed=_allowed_spec(spec, bounds.get(name)),
                     section="strategy" if strategy else "risk",
                     locked=read_only or (strategy and trade_only),
+                    currency=currency,
                 )
             )
         for pname, pspec in param_specs(type(s.strategy_params)).items():
@@ -265,6 +304,7 @@ class SettingsService:
                     allowed=_allowed_param(pspec, bound),
                     section="strategy",
                     locked=read_only or trade_only,
+                    currency=currency,
                 )
             )
         return tuple(lines)
@@ -278,6 +318,7 @@ class SettingsService:
             await self.bounds(user_id),
             read_only=read_only,
             trade_only=user.trade_only,
+            currency=await self.currency(user_id),
         )
         return SettingsView(lines=lines, read_only=read_only, trade_only=user.trade_only)
 
@@ -365,12 +406,13 @@ class SettingsService:
     ) -> tuple[RiskSettings, RiskSettings, Change]:
         can_strategy = await self._editor(actor_id, user_id)
         bounds = await self.bounds(user_id)
+        currency = await self.currency(user_id)
         async with self._db.transaction() as tx:
             before = await settings_repo.load_in(tx, user_id)
             after = apply_setting(
                 before, name, raw, admin_bounds=bounds, can_change_strategy=can_strategy
             )
-            change = _diff(before, after, _normalise(name))
+            change = _diff(before, after, _normalise(name), currency)
             if after != before:
                 await settings_repo.save(tx, user_id, after)
                 await audit.record(
@@ -399,12 +441,13 @@ class SettingsService:
         actor = user_id if actor_id is None else actor_id
         await self._editor(actor, user_id)
         bounds = await self.bounds(user_id)
+        currency = await self.currency(user_id)
         key = str(preset).strip().lower()
         async with self._db.transaction() as tx:
             before = await settings_repo.load_in(tx, user_id)
             after = apply_preset(before, key, admin_bounds=bounds)
             changes = [
-                Change(n, getattr(before, n), getattr(after, n), s.unit)
+                Change(n, getattr(before, n), getattr(after, n), s.unit, currency)
                 for n, s in SPECS.items()
                 if getattr(before, n) != getattr(after, n)
             ]
@@ -426,10 +469,13 @@ class SettingsService:
         settings = await self.load(user_id)
         bound = (await self.bounds(user_id)).get("allowed_pairs")
         permitted = None if bound is None or bound.choices is None else tuple(sorted(bound.choices))
+        exchange = await report_queries.exchange_of(self._db, user_id)
         return PairsView(
             pairs=settings.allowed_pairs,
             permitted=permitted,
-            quotes=tuple(sorted(QUOTE_ASSETS)),
+            quote=exchange_quote(exchange),
+            exchange_id=exchange or PAPER_EXCHANGE,
+            connected=exchange is not None,
             read_only=user.role is Role.VIEWER,
         )
 
@@ -527,11 +573,12 @@ def _base(token: str) -> str:
     return text.split("/", 1)[0].split("-", 1)[0]
 
 
-def _diff(before: RiskSettings, after: RiskSettings, key: str) -> Change:
-    """What one apply_setting call changed, for the reply and the audit log."""
+def _diff(before: RiskSettings, after: RiskSettings, key: str, currency: str) -> Change:
+    """What one apply_setting call changed, for the reply and the audit log (a money
+    setting's in the account's ``currency``)."""
     if key in SPECS and key != "strategy":
         spec = SPECS[key]
-        return Change(key, getattr(before, key), getattr(after, key), spec.unit)
+        return Change(key, getattr(before, key), getattr(after, key), spec.unit, currency)
     if key == "strategy":
         return Change(key, before.strategy, after.strategy)
     pname = key.removeprefix("strategy.")

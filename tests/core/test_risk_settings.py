@@ -7,6 +7,7 @@ from decimal import Decimal as D
 import pytest
 
 from nija_tg.core.errors import PermissionDeniedError, ValidationError
+from nija_tg.core.number_format import exact
 from nija_tg.core.risk_settings import (
     DEFAULT_PAIRS,
     PRESETS,
@@ -79,7 +80,8 @@ def test_numeric_boundaries(name: str) -> None:
     assert getattr(put(name, hi), name) == D(hi)
     for bad in (below, above):
         err = rejected(name, bad)
-        assert f"between {lo} and {hi}" in err.user_message
+        # the range as the bot writes numbers everywhere: ``100,000``
+        assert f"between {exact(D(lo))} and {exact(D(hi))}" in err.user_message
         assert f"(you sent '{bad}')" in err.user_message
 
 
@@ -96,7 +98,12 @@ def test_numeric_boundaries(name: str) -> None:
         "-5",
         "1e3",
         "1_000",
-        "1,000",
+        "1,5",  # a decimal comma: not the bot's thousands separator
+        "1,0000",
+        "10,00",
+        ",100",
+        "1,000,",
+        "1.000,5",
         "",
         "  ",
         "0x10",
@@ -115,7 +122,7 @@ def test_numeric_garbage_rejected(name: str, garbage: str) -> None:
 def test_exact_error_message() -> None:
     err = rejected("max_position_usd", "abc")
     assert err.user_message == (
-        "max_position_usd must be a number between 10 and 100000 (you sent 'abc')."
+        "max_position_usd must be a number between 10 and 100,000 (you sent 'abc')."
     )
     err = rejected("max_open_positions", "2.5")
     assert err.user_message == (
@@ -136,6 +143,13 @@ def test_echo_is_truncated_and_escaped() -> None:
 def test_units_and_whitespace_accepted() -> None:
     assert put("max_position_usd", " $250 ").max_position_usd == D("250")
     assert put("max_position_usd", "250 USD").max_position_usd == D("250")
+    # a money setting is in the account's currency: its code may follow
+    assert put("max_position_usd", "250 USDT").max_position_usd == D("250")
+    assert put("daily_loss_usd", "90usdc").daily_loss_usd == D("90")
+    # thousands separators as the bot shows numbers (``Allowed: 10 to 100,000 USDT``)
+    assert put("max_position_usd", "1,000").max_position_usd == D("1000")
+    assert put("max_position_usd", "100,000 USDT").max_position_usd == D("100000")
+    assert put("daily_loss_usd", "$1,234.5").daily_loss_usd == D("1234.5")
     assert put("risk_per_trade_pct", "1.5%").risk_per_trade_pct == D("1.5")
     assert put("leverage_cap", "3x").leverage_cap == 3
     assert put("max_open_positions", "3.0").max_open_positions == 3

@@ -78,29 +78,30 @@ async def test_set_changes_one_value_and_is_audited(bot):
     sets = [r for r in rows if r.action == "settings.set"]
     assert len(sets) == 5
     assert any(r.detail == {"name": "max_position_usd", "old": "300", "new": "250"} for r in sets)
-    assert "10 to 100000 USD" in await say(bot, ALICE, "/set max_position_usd")
+    assert "10 to 100,000 USD" in await say(bot, ALICE, "/set max_position_usd")
 
 
 MALFORMED = [
     ("/set", "Usage: /set"),
-    ("/set max_position_usd", "10 to 100000 USD"),
+    ("/set max_position_usd", "10 to 100,000 USD"),
     ("/set no_such_setting 5", "Unknown setting 'no_such_setting'"),
-    ("/set max_position_usd NaN", "between 10 and 100000"),
-    ("/set max_position_usd nan", "between 10 and 100000"),
-    ("/set max_position_usd inf", "between 10 and 100000"),
-    ("/set max_position_usd -Infinity", "between 10 and 100000"),
-    ("/set max_position_usd -1", "between 10 and 100000"),
-    ("/set max_position_usd 1e309", "between 10 and 100000"),
-    ("/set max_position_usd 1e3", "between 10 and 100000"),
-    ("/set max_position_usd abc", "between 10 and 100000"),
-    ("/set max_position_usd " + "💥ж" * 100, "between 10 and 100000"),
-    ("/set max_position_usd 25\u200b0", "between 10 and 100000"),
-    ("/set max_position_usd \u200b", "between 10 and 100000"),
-    ("/set max_position_usd ٢٥٠", "between 10 and 100000"),
-    ("/set max_position_usd 1,000", "between 10 and 100000"),
-    ("/set max_position_usd 9.99", "between 10 and 100000"),
-    ("/set max_position_usd 100000.01", "between 10 and 100000"),
-    ("/set max_position_usd <b>5</b>", "between 10 and 100000"),
+    ("/set max_position_usd NaN", "between 10 and 100,000"),
+    ("/set max_position_usd nan", "between 10 and 100,000"),
+    ("/set max_position_usd inf", "between 10 and 100,000"),
+    ("/set max_position_usd -Infinity", "between 10 and 100,000"),
+    ("/set max_position_usd -1", "between 10 and 100,000"),
+    ("/set max_position_usd 1e309", "between 10 and 100,000"),
+    ("/set max_position_usd 1e3", "between 10 and 100,000"),
+    ("/set max_position_usd abc", "between 10 and 100,000"),
+    ("/set max_position_usd " + "💥ж" * 100, "between 10 and 100,000"),
+    ("/set max_position_usd 25\u200b0", "between 10 and 100,000"),
+    ("/set max_position_usd \u200b", "between 10 and 100,000"),
+    ("/set max_position_usd ٢٥٠", "between 10 and 100,000"),
+    ("/set max_position_usd 1,5", "between 10 and 100,000"),  # a decimal comma
+    ("/set max_position_usd 1,0000", "between 10 and 100,000"),
+    ("/set max_position_usd 9.99", "between 10 and 100,000"),
+    ("/set max_position_usd 100000.01", "between 10 and 100,000"),
+    ("/set max_position_usd <b>5</b>", "between 10 and 100,000"),
     ("/set max_open_positions 0", "whole number between 1 and 20"),
     ("/set max_open_positions 21", "whole number between 1 and 20"),
     ("/set max_open_positions 2.5", "whole number between 1 and 20"),
@@ -197,7 +198,8 @@ async def test_preset_shows_what_changed(bot):
 async def test_pairs_show_add_remove(bot):
     await registered(bot, ALICE)
     text = await say(bot, ALICE, "/pairs")
-    assert "BTC, ETH, SOL, AVAX, POL, DOT, LINK, ADA" in text and "USDT" in text
+    assert "BTC, ETH, SOL, AVAX, POL, DOT, LINK, ADA" in text
+    assert "Each traded against <b>USD</b> on Kraken" in text  # paper, no key: Kraken
     assert "Added: XRP" in await say(bot, ALICE, "/pairs add xrp")
     text = await say(bot, ALICE, "/pairs remove ADA DOT")
     assert "Removed: ADA, DOT" in text

@@ -133,7 +133,7 @@ async def test_settings_editor_steps_presets_and_saving(bot):
     overview = await bot.ask(TRADER, "/settings")
     editor = await tap(bot, TRADER, overview, "Max position size", method="editMessageText")
     text = editor.params["text"]
-    assert "Now: <b>300 USD</b>" in text and "Allowed: 10 to 100000 USD" in text
+    assert "Now: <b>300 USD</b>" in text and "Allowed: 10 to 100,000 USD" in text
     labels = [t for t, _ in buttons(editor)]
     assert labels[:4] == ["-250 → 50", "-50 → 250", "+50 → 350", "+250 → 550"]
     assert "• moderate 300" in labels and "conservative 100" in labels and "‹ Back" in labels
@@ -143,10 +143,10 @@ async def test_settings_editor_steps_presets_and_saving(bot):
     assert (await stored(bot, TRADER)).max_position_usd == Decimal("350")
     [row] = [r for r in await audit.recent(db_of(bot), 20) if r.action == "settings.set"]
     assert row.detail == {"name": "max_position_usd", "old": "300", "new": "350"}
-    saved = await tap(bot, TRADER, saved, "aggressive 1000", method="editMessageText")
+    saved = await tap(bot, TRADER, saved, "aggressive 1,000", method="editMessageText")
     assert (await stored(bot, TRADER)).max_position_usd == Decimal("1000")
     back = await tap(bot, TRADER, saved, "‹ Back", method="editMessageText")
-    assert "Max position size: <b>1000 USD</b>" in back.params["text"]
+    assert "Max position size: <b>1,000 USD</b>" in back.params["text"]
 
 
 async def test_settings_editor_choices_and_strategy_page(bot):
@@ -175,7 +175,7 @@ async def test_settings_editor_respects_admin_bounds_and_refuses_forged_values(b
     assert "Allowed: 10 to 500 USD" in editor.params["text"]
     labels = [t for t, _ in buttons(editor)]
     assert "+200 → 500" in labels and "aggressive 500" in labels
-    assert not any(label.endswith("550") or "1000" in label for label in labels)
+    assert not any(label.endswith("550") or "1,000" in label for label in labels)
     for value in ("900", "1e9", "5"):  # the grammar takes them; the bounds do not
         forged = SettingValueButton(value, "max_position_usd").pack()
         answer = await answer_of(bot, TRADER, forged, message_id(editor))

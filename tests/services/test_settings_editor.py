@@ -36,7 +36,8 @@ async def test_numeric_steps_and_presets(service: SettingsService):
     assert [o.value for o in editor.steps] == ["50", "250", "350", "550"]
     assert [(o.kind, o.delta) for o in editor.steps[1:3]] == [("step", -50), ("step", 50)]
     assert labels(editor.steps) == ["-250 → 50", "-50 → 250", "+50 → 350", "+250 → 550"]
-    assert labels(editor.values) == ["conservative 100", "• moderate 300", "aggressive 1000"]
+    assert labels(editor.values) == ["conservative 100", "• moderate 300", "aggressive 1,000"]
+    assert editor.values[2].value == "1000"  # the value to set: plain, as /set takes it
     editor = await service.editor(ALICE, "risk_per_trade_pct")
     assert [o.value for o in editor.steps] == ["1.5", "1.9", "2.1", "2.5"]
     editor = await service.editor(ALICE, "max_open_positions")

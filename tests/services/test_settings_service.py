@@ -45,6 +45,25 @@ async def test_view_and_describe(svc):
     assert "&lt;nope&gt;" in err.value.user_message
 
 
+async def test_money_settings_carry_the_accounts_currency(svc, db):
+    """``account_currency``'s rule, as /status: the key's exchange's quote (USDT on
+    BingX, USD on Kraken); without a key USD (paper on Kraken) unless the snapshot's
+    cash says otherwise. Every line and change carries it; /pairs the one quote."""
+    assert {line.currency for line in (await svc.view(ALICE)).lines} == {"USD"}
+    pairs = await svc.pairs(ALICE)
+    assert (pairs.quote, pairs.exchange_id, pairs.connected) == ("USD", "kraken", False)
+    async with db.transaction() as tx:
+        await credentials.store(tx, ALICE, "bingx", b"sealed", "abcd", verified=True)
+    line = await svc.describe(ALICE, "daily_loss_usd")
+    assert (line.unit, line.currency) == ("usd", "USDT")
+    change = await svc.set_value(ALICE, "max_position_usd", "250")
+    assert (change.unit, change.currency) == ("usd", "USDT")
+    assert {c.currency for c in await svc.apply_preset(ALICE, "conservative")} == {"USDT"}
+    pairs = await svc.pairs(ALICE)
+    assert (pairs.quote, pairs.exchange_id, pairs.connected) == ("USDT", "bingx", True)
+    assert (await svc.describe(BOB, "max_position_usd")).currency == "USD"  # BOB: no key
+
+
 async def test_set_value_saves_audits_and_keeps_users_apart(svc, db):
     change = await svc.set_value(ALICE, "daily_loss_pct", "4%")
     assert (change.old, change.new, change.unit) == (Decimal("5.0"), Decimal("4"), "%")
