@@ -121,7 +121,7 @@ async def test_other_reports_for_trader(bot):
     assert "Total unrealised: <b>+50.00 USDT</b> 🟢" in text
     text = await bot.say(TRADER, "/trades")
     assert "Last 4 trades" in text and text.count("ETH/USDT @ 3,000.5") == 4
-    assert "SELL 0.5 ETH/USDT @ 3,000.5 · fee 0.15 USDT · P&amp;L -10.00 USDT" in text
+    assert "SELL to close long 0.5 ETH/USDT @ 3,000.5 · fee 0.15 USDT · P&amp;L -10.00 USDT" in text
     text = await bot.say(TRADER, "/trades 2")
     assert "Last 2 trades" in text and text.count("ETH/USDT") == 2
     text = await bot.say(TRADER, "/sessions")
@@ -129,6 +129,27 @@ async def test_other_reports_for_trader(bot):
     assert "trades 2 · wins 1 · losses 1 · win rate 50.0% · P&amp;L <b>+60.00 USD</b>" in text
     assert text.index("running") < text.index("stopped")  # newest first
     assert text.count("<b>#") == 1 + (await bot.say(TRADER, "/sessions 1")).count("<b>#")
+
+
+async def test_trades_say_which_fills_closed_a_position(bot):
+    """A fill that reduced a position (it carries a realised P&L) says so: buying back a
+    short is not read as a new buy."""
+    await register(bot, TRADER)
+    async with db_of(bot).transaction() as tx:
+        for i, (side, pnl) in enumerate(((Side.SELL, None), (Side.BUY, "-4.21"))):
+            fill = FillInfo(
+                f"s{i}", "ETH/USDT:USDT", side, Decimal("0.09"), Decimal("2391.15"),
+                Decimal("0.11"), "USDT", int(time.time() * 1000) - 60_000 + i,
+            )  # fmt: skip
+            fill_id = await fills.insert(tx, TRADER, None, "bingx", fill)
+            if pnl is not None and fill_id is not None:
+                await fills.set_realized_pnl(tx, TRADER, fill_id, Decimal(pnl))
+    text = await bot.say(TRADER, "/trades")
+    closed, opened = text.split("\n")[1:]
+    assert " BUY to close short 0.09 ETH/USDT:USDT @ 2,391.15 · " in closed
+    assert closed.endswith("P&amp;L -4.21 USDT 🔴")
+    assert " SELL 0.09 ETH/USDT:USDT @ 2,391.15 · fee 0.11 USDT" in opened
+    assert "close" not in opened
 
 
 async def test_pnl_text_then_chart_photo(bot):
