@@ -1,5 +1,6 @@
 """/start (register, idempotent; in approval mode a newcomer's request goes to the admins,
-see ``admission``) and /help (what the caller's role may do)."""
+see ``admission``; an admin's /start also shows every pending request) and /help (what
+the caller's role may do)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import CommandHandler
 
+from nija_tg.core.models import Role
 from nija_tg.handlers import admission, keyboard
-from nija_tg.handlers.admission import ask_admins
+from nija_tg.handlers.admission import ask_admins, show_pending
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.menus import set_chat_menu
 from nija_tg.handlers.replies import MAX_TEXT, reply
@@ -39,18 +41,27 @@ async def start(update: Update, context: BotContext) -> None:
     if admitted.created:
         welcome = say.welcome_text(user.first_name, row.role)
         await keyboard.send_with_keyboard(update, context, welcome)
-        return
-    await send_dashboard(update, context)
-    await keyboard.show_once(update, context)
+    else:
+        await send_dashboard(update, context)
+        await keyboard.show_once(update, context)
+    if row.role is Role.ADMIN:
+        await show_pending(update, context)  # join requests waiting for a decision
 
 
 async def _not_in(update: Update, context: BotContext, admitted: Admitted) -> None:
     """Approval mode's newcomers and a closed bot's strangers."""
     user = update.effective_user
     assert user is not None
-    if admitted.outcome is Outcome.ASKED:
-        await reply(update, say.asked_text(user.first_name))
-        await ask_admins(context.bot, admitted.admins, user.id, user.username, user.first_name)
+    if admitted.outcome in (Outcome.ASKED, Outcome.ASK_AGAIN):
+        sent = await ask_admins(
+            context.bot, admitted.admins, user.id, user.username, user.first_name
+        )
+        if sent:
+            await context.services.admission.asked([user.id])
+        if admitted.outcome is Outcome.ASKED:
+            await reply(update, say.asked_text(user.first_name, reached=sent > 0))
+        else:
+            await reply(update, say.REMINDED if sent else say.WAITING_UNSEEN)
     elif admitted.outcome is Outcome.WAITING:
         await reply(update, say.WAITING)
     elif admitted.outcome is Outcome.REJECTED:

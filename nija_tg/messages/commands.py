@@ -52,6 +52,7 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
         ("grant", "let a viewer see a trader: /grant <viewer id> <trader id>"),
         ("revoke", "take a grant back: /revoke <viewer id> <trader id>"),
         ("audit", "recent audit log: /audit [n]"),
+        ("pending", "join requests waiting for your decision (Approve/Reject buttons)"),
         ("broadcast", "message every user: /broadcast <text>"),
         ("halt", "global kill switch: exits only for everyone"),
         ("unhalt", "lift the global kill switch"),

@@ -379,6 +379,11 @@ ONBOARDING = _section(
     ("Approval mode: the newcomer's request went to the admins", onboarding.asked_text,
      ("Nia",)),
     ("Approval mode: asked, without a first name", onboarding.asked_text, (None,)),
+    ("Approval mode: recorded, no admin reachable yet", onboarding.asked_text,
+     ("Nia", False)),
+    ("Above the pending requests (an admin's /start, /pending)", onboarding.pending_header,
+     (2, 2)),
+    ("Above the pending requests, more than shown", onboarding.pending_header, (14, 10)),
     ("The request each admin gets", onboarding.join_request, (2002, "nia_t", "Nia")),
     ("The request from an odd name without a username", onboarding.join_request,
      (2003, None, s.ODD_NAME)),
@@ -387,6 +392,10 @@ ONBOARDING = _section(
      (2002, "nia_t", "Nia", True)),
     ("The request once rejected", onboarding.join_decided, (2003, None, None, False)),
     ("The toast of a later press", onboarding.already_decided, ("approved", 9001)),
+    ("The request in a later admin's chat, decided by another", onboarding.join_decided_by,
+     (2002, "nia_t", "Nia", "approved", 9001, "Ada")),
+    ("The same, the deciding admin unknown", onboarding.join_decided_by,
+     (2003, None, None, "rejected", None, None)),
 )  # fmt: skip
 
 COMMON = _section(

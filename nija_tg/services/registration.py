@@ -56,7 +56,7 @@ async def set_admin(db: Database, user_id: int, admin: bool, *, actor_id: int | 
     if user_id <= 0:
         raise ValidationError(user_message="A Telegram user id is a positive number.")
     async with db.transaction() as tx:
-        row = await tx.fetchone("SELECT role FROM users WHERE user_id = ?", (user_id,))
+        row = await users.get_user(tx, user_id)
         if row is None:
             if not admin:
                 return False

@@ -1,4 +1,5 @@
-"""Join requests of approval mode: one row per newcomer, pending until an admin decides."""
+"""Join requests of approval mode: one row per newcomer, pending until an admin decides.
+``asked_at`` is when an admin was last shown the request (NULL: no admin has seen it)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class JoinRequest:
     requested_at: float
     decided_by: int | None
     decided_at: float | None
+    asked_at: float | None = None  # an admin last shown it (None: no admin yet)
 
 
 def _row(r) -> JoinRequest:
@@ -30,6 +32,7 @@ def _row(r) -> JoinRequest:
         r["requested_at"],
         r["decided_by"],
         r["decided_at"],
+        r["asked_at"],
     )
 
 
@@ -60,9 +63,32 @@ async def decide(tx: Transaction, user_id: int, approve: bool, admin_id: int) ->
     return cur.rowcount == 1
 
 
+# pending and not registered meanwhile (e.g. by /start while registration was open)
+_WAITING = (
+    "FROM join_requests j WHERE j.status = 'pending' "
+    "AND NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = j.user_id)"
+)
+
+
 async def pending(db: Reader, limit: int = 50) -> list[JoinRequest]:
+    """Requests waiting for an admin's decision, the oldest first."""
     rows = await db.fetchall(
-        "SELECT * FROM join_requests WHERE status = 'pending' ORDER BY requested_at LIMIT ?",
-        (limit,),
+        f"SELECT j.* {_WAITING} ORDER BY j.requested_at, j.user_id LIMIT ?", (limit,)
     )
     return [_row(r) for r in rows]
+
+
+async def pending_count(db: Reader) -> int:
+    row = await db.fetchone(f"SELECT COUNT(*) AS n {_WAITING}")
+    return row["n"] if row else 0
+
+
+async def mark_asked(tx: Transaction, user_ids: list[int], now: float) -> None:
+    """An admin was shown these pending requests at ``now``."""
+    if not user_ids:
+        return
+    marks = ",".join("?" * len(user_ids))
+    await tx.execute(
+        f"UPDATE join_requests SET asked_at = ? WHERE user_id IN ({marks}) AND status = 'pending'",
+        (now, *user_ids),
+    )

@@ -395,6 +395,12 @@ ALTER TABLE outbox ADD COLUMN event_type TEXT;
 ALTER TABLE outbox ADD COLUMN payload TEXT;
 """
 
+# Join requests are never lost (issue 14 item 5): when an admin was last shown the
+# request (NULL: no admin has seen it yet, so the newcomer's next /start asks again).
+MIGRATION_13 = """
+ALTER TABLE join_requests ADD COLUMN asked_at REAL;
+"""
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
     (2, MIGRATION_2),
@@ -408,6 +414,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (10, MIGRATION_10),
     (11, MIGRATION_11),
     (12, MIGRATION_12),
+    (13, MIGRATION_13),
 )
 
 
