@@ -345,6 +345,8 @@ TRADING = _section(
      (TO(True, A.SWITCHED, switch=TradingSwitch.ON, mode="live"),)),
     ("/trade exits, one position open, a global halt on", trading.switched,
      (TO(True, A.SWITCHED, switch=TradingSwitch.EXITS, mode="paper", held=1, halted=True),)),
+    ("/trade exits, nothing open", trading.switched,
+     (TO(True, A.SWITCHED, switch=TradingSwitch.EXITS, mode="paper"),)),
     ("/trade off, nothing open, paused by an admin", trading.switched,
      (TO(True, A.SWITCHED, switch=TradingSwitch.OFF, mode="paper", admin_pause=True),)),
     ("/trade off, three positions open (the service's answer)", trading.outcome_text,

@@ -366,7 +366,7 @@ def close_button(target: rd.CloseTarget) -> str:
     return f"✖️ Close {target.symbol} {target.side} {amount(target.amount)}"[:60]
 
 
-def trade_side(fill: rd.Trade) -> str:
+def _trade_side(fill: rd.Trade) -> str:
     """What a fill did: ``BUY`` / ``SELL``, or, for a fill that reduced a position (it
     carries a realised P&L), ``BUY to close short`` / ``SELL to close long``."""
     side = fill.side.value.upper()
@@ -388,7 +388,7 @@ def trades(access: rd.Viewing, rows: Sequence[rd.Trade], hint: EmptyHint = Empty
             else ""
         )
         lines.append(
-            f"{when(f.ts)} {trade_side(f)} {amount(f.amount)} "
+            f"{when(f.ts)} {_trade_side(f)} {amount(f.amount)} "
             f"{esc(f.symbol)} @ {price(f.price, f.price_step)} · "
             f"fee {fee_text(f.fee, f.fee_currency or f.currency)}{realized}"
         )

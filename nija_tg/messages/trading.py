@@ -110,23 +110,31 @@ def _open_count(n: int) -> str:
 
 def switched(o: Outcome) -> str:
     """/trade on|exits|off (or a dashboard button) done."""
-    kept = f"your {_open_count(o.held)}" if o.held else "any position you open later"
     if o.switch is TradingSwitch.ON:
         return (
             f"Trading is ON ({o.mode}): {ON_MEANS}. The engine starts within "
             "a second; fills and alerts will come to this chat."
         )
-    if o.switch is TradingSwitch.EXITS:
+    # neither switch opens a position: with none open, nothing is kept or exited
+    kept = f"your {_open_count(o.held)}"
+    if o.switch is TradingSwitch.EXITS and o.held:
         text = (
-            "Exits only: no new positions; stops and exits keep running for "
-            f"{kept}. /trade on opens new positions again, /trade off stops exits too."
+            f"Exits only: no new positions; stops and exits keep running for {kept}. "
+            "/trade on opens new positions again, /trade off stops exits too."
         )
-    else:
+    elif o.switch is TradingSwitch.EXITS:
+        text = (
+            "Exits only: no new positions, and you have none open, so there is "
+            "nothing to exit. /trade on opens new positions again."
+        )
+    elif o.held:
         text = (
             "Trading is OFF: no new positions and no strategy exits. Stops keep "
             f"protecting {kept} (the engine's check on every candle, and the "
             "exchange's stop order where it holds one); /close ends that."
         )
+    else:
+        text = "Trading is OFF: no new positions and no strategy exits; you have none open."
     if o.admin_pause:
         text += ADMIN_PAUSE_NOTE
     elif o.halted and o.switch is TradingSwitch.EXITS:

@@ -157,6 +157,20 @@ async def test_trade_exits_says_what_it_means_and_is_stored(bot):
     assert {"trading.exits", "trading.off", "trading.on"} <= set(actions)
 
 
+async def test_trade_exits_and_off_with_nothing_open_promise_nothing_later(bot):
+    """Neither /trade exits nor /trade off opens a position: with none open, the reply
+    says so, not that stops run "for any position you open later"."""
+    await bot.say(ALICE, "/start")
+    exits = await bot.say(ALICE, "/trade exits")
+    assert exits.startswith("Exits only: no new positions, and you have none open")
+    assert "later" not in exits and "keep running" not in exits
+    off = await bot.say(ALICE, "/trade off")
+    assert off == "Trading is OFF: no new positions and no strategy exits; you have none open."
+    await hold(bot, ALICE)
+    exits = await bot.say(ALICE, "/trade exits")
+    assert "stops and exits keep running for your 1 open position." in exits
+
+
 async def test_trade_exits_during_a_halt_and_an_admin_pause(bot):
     await bot.say(ALICE, "/start")
     async with db_of(bot).transaction() as tx:
