@@ -5,6 +5,7 @@ modules that returns text appears here at least once."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -38,6 +39,7 @@ MODULES: tuple[ModuleType, ...] = (
 )  # fmt: skip
 LIMITS = {"trades_max": 100, "daily_max": 90, "sessions_max": 50}
 PRESETS = ("conservative", "moderate", "aggressive")
+TEMPLATE_FIELD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
 @dataclass(frozen=True)
@@ -447,20 +449,29 @@ REPORT_SAMPLES: list[Sample] = [
 ]  # fmt: skip
 
 
+def _template(text: str) -> bool:
+    """A text with blanks to fill (``{what}``): its renderer's samples show it filled."""
+    return TEMPLATE_FIELD.search(text) is not None
+
+
 def fixed_texts() -> Iterator[tuple[str, str, str]]:
     """(module, name, text) of every upper-case text constant of the renderer modules;
-    a dictionary of texts gives one entry per key."""
+    a dictionary of texts gives one entry per key. Templates (texts with ``{field}``
+    blanks, e.g. ``connect.DISCONNECT_CONFIRM``) are left out: never sent as they stand,
+    they appear filled in with sample data by the samples of their renderers."""
     for module in MODULES:
         short = module.__name__.rsplit(".", 1)[-1]
         for name, value in vars(module).items():
             if not name.isupper() or name.startswith("_"):
                 continue
             if isinstance(value, str) and value:
-                yield short, name, value
+                if not _template(value):
+                    yield short, name, value
             elif (
                 isinstance(value, dict)
                 and value
                 and all(isinstance(v, str) for v in value.values())
             ):
                 for key, text in value.items():
-                    yield short, f"{name}[{str(key)!r}]", text
+                    if not _template(text):
+                        yield short, f"{name}[{str(key)!r}]", text

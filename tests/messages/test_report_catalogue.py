@@ -5,10 +5,12 @@ holds only the tags Telegram's HTML mode allows (names and free text arrive esca
 from __future__ import annotations
 
 import inspect
+import re
 from html.parser import HTMLParser
 
 import pytest
 
+from nija_tg.messages import disconnect
 from nija_tg.messages.catalogue import catalogue
 from nija_tg.messages.report_catalogue import MODULES, REPORT_SAMPLES, fixed_texts
 
@@ -65,3 +67,12 @@ def test_hostile_names_are_escaped_and_control_characters_replaced():
     doc = catalogue()
     assert "Zoë &lt;b&gt;?🚀&lt;/b&gt; &amp; co" in doc  # /users, /user, headings
     assert "drawdown &lt;b&gt;20%&lt;/b&gt; &amp; more" in doc
+
+
+def test_the_catalogue_shows_no_template_with_its_blanks_unfilled():
+    """A template (``connect.DISCONNECT_CONFIRM``: "This erases {what} here") appears
+    only filled in by its renderer's samples, never with its ``{blanks}``."""
+    doc = catalogue()
+    assert re.findall(r"\{[A-Za-z_][A-Za-z0-9_]*\}", doc) == []
+    assert disconnect.question("kraken", "••••Ab3d") in doc
+    assert "This erases your <b>kraken</b> key ••••Ab3d here" in doc
