@@ -15,7 +15,7 @@ _OWN_REPORTS: tuple[tuple[str, str], ...] = (
     ("trades", "recent trades, e.g. /trades 20"),
     ("pnl", "P&L and win rate: /pnl day|week|month|all"),
     ("daily", "P&L, trades and equity per day: /daily [days]"),
-    ("performance", "trades, win rate and P&L per pair: /performance [week|all]"),
+    ("performance", "trades, win rate and P&L per pair: /performance [day|week|month|all]"),
     ("sessions", "trading sessions and their stats"),
 )
 _WHOSE = {"status", "balance", "positions"}

@@ -1,3 +1,6 @@
+import re
+
+from nija_tg.core.pnl import PERIODS
 from nija_tg.messages.connect import PASTED_SECRET
 from tests.handlers.harness import ADMIN_ID
 
@@ -81,3 +84,18 @@ async def test_help_is_grouped_by_task_and_names_user_ids_only_where_they_work(b
     await bot.say(ADMIN_ID, "/role 3102 viewer")
     viewer = await bot.say(3102, "/help")
     assert "/status [user id]" in viewer and "/trade —" not in viewer
+
+
+async def test_help_names_every_period_the_period_reports_take(bot):
+    """/help's hints for /pnl and /performance list the periods each accepts, no fewer
+    (/performance took day and month while its hint said only week|all)."""
+    await bot.say(3103, "/start")
+    text = await bot.say(3103, "/help")
+    for command in ("pnl", "performance"):
+        hint = re.search(rf"/{command} \[?([a-z|]+)\]?", text)
+        assert hint is not None, command
+        periods = hint.group(1).split("|")
+        assert sorted(periods) == sorted(PERIODS), command
+        for period in periods:
+            reply = await bot.say(3103, f"/{command} {period}")
+            assert not reply.startswith("Usage"), (command, period, reply)
