@@ -10,7 +10,7 @@ dynamic part escaped. ``docs/messages.md`` shows each one with sample data.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
@@ -279,6 +279,33 @@ def dashboard(
 # --- /balance, /positions, /trades, /sessions -------------------------------------------
 
 
+ROUNDED_APART = "; rounded separately"
+
+
+def _shown(text: str) -> Decimal | None:
+    try:
+        return Decimal(text.replace(",", ""))
+    except InvalidOperation:  # the dash of an unknown figure, or a huge one
+        return None
+
+
+def _rounded_apart(line: rd.BalanceLine, total: str, free: str, used: str) -> bool:
+    """Whether a balance line's shown parts miss its shown total only by their rounding
+    (8,123.456 + 1,173.4567 = 9,296.9127 shows as 8,123.46 + 1,173.46 ≠ 9,296.91).
+    Each figure stays the nearest to the exchange's (as the exchange shows it); the
+    line says they were rounded each. A total the parts do not make exactly (as the
+    exchange reported it) gets no such note: rounding is not why."""
+    parts = (line.free, line.used, line.total)
+    if any(v is None or not v.is_finite() for v in parts):
+        return False
+    if line.free + line.used != line.total:  # type: ignore[operator]
+        return False
+    seen = (_shown(free), _shown(used), _shown(total))
+    if seen[0] is None or seen[1] is None or seen[2] is None:
+        return False
+    return seen[0] + seen[1] != seen[2]
+
+
 def balances(
     access: rd.Viewing,
     report: rd.Balances,
@@ -295,10 +322,9 @@ def balances(
     lines.append(f"Equity: <b>{cash(report.equity, report.currency)}</b>")
     for line in report.lines[:SHOWN_BALANCES]:
         cur = line.currency
-        lines.append(
-            f"{esc(cur)}: {balance(line.total, cur)} "
-            f"(free {balance(line.free, cur)}, in use {balance(line.used, cur)})"
-        )
+        total, free, used = (balance(v, cur) for v in (line.total, line.free, line.used))
+        note = ROUNDED_APART if _rounded_apart(line, total, free, used) else ""
+        lines.append(f"{esc(cur)}: {total} (free {free}, in use {used}{note})")
     if not report.lines:
         lines.append("No funds.")
     elif len(report.lines) > SHOWN_BALANCES:
