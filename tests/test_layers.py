@@ -4,6 +4,7 @@ ones. Read from the source (every import statement, also inside functions)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from tests.conftest import REPO
@@ -191,3 +192,59 @@ def test_the_user_loop_is_composed_not_mixed_in():
             if isinstance(node, ast.Raise) and node.exc is not None:
                 raised = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
                 assert not (isinstance(raised, ast.Name) and raised.id == "NotImplementedError")
+
+
+DATABASE_CALLS = frozenset(
+    {"execute", "executemany", "executescript", "insert_many", "fetchone", "fetchall"}
+)
+SQL = re.compile(
+    r"\bSELECT\b[\s\S]*\bFROM\b|\bINSERT\s+(OR\s+\w+\s+)?INTO\b|\bUPDATE\s+\w+\s+SET\b"
+    r"|\bDELETE\s+FROM\b|\b(CREATE|DROP|ALTER)\s+(TABLE|INDEX|VIEW|TRIGGER)\b|\bPRAGMA\s+\w"
+)
+
+
+def sql_in(source: str) -> list[str]:
+    """Where ``source`` talks to the database itself: calls of the database's methods
+    (``x.execute(...)``, ``x.fetchall(...)`` ...) and string literals holding SQL."""
+    tree = ast.parse(source)
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in DATABASE_CALLS
+        ):
+            found.append((node.lineno, f".{node.func.attr}()"))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if SQL.search(node.value):
+                found.append((node.lineno, repr(node.value[:60])))
+    return [f"{line}: {what}" for line, what in sorted(found)]
+
+
+def test_sql_is_found():
+    source = (
+        "async def f(db):\n"
+        '    return await db.fetchone("SELECT 1 FROM users")\n'
+        'Q = """\nUPDATE users SET role = ?"""\n'
+        'WORDS = "Select a pair from the list, then update your settings"\n'
+        "tx.executemany(q, rows)\n"
+    )
+    assert sql_in(source) == [
+        "2: 'SELECT 1 FROM users'",
+        "2: .fetchone()",
+        "3: '\\nUPDATE users SET role = ?'",
+        "6: .executemany()",
+    ]
+
+
+def test_only_storage_holds_sql():
+    """Storage is the only SQL (README "Architecture"): no module outside
+    ``nija_tg/storage`` calls the database's methods or holds an SQL statement; each
+    statement is a named function of a storage module."""
+    found = {
+        str(path.relative_to(REPO)): hits
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if "storage" not in path.relative_to(PACKAGE).parts[:1]
+        and (hits := sql_in(path.read_text()))
+    }
+    assert found == {}
