@@ -22,6 +22,7 @@ from nija_tg.engine.backtest import (
     summary,
     write_chart,
 )
+from nija_tg.messages.errors import text as error_text
 from nija_tg.strategies import available
 
 
@@ -66,7 +67,7 @@ def run_backtest_cli(args: argparse.Namespace, settings: Settings) -> int:
         except (OSError, ValueError) as exc:
             return _fail(f"cannot read settings {args.settings}: {exc}")
         except NijaError as exc:
-            return _fail(f"bad settings in {args.settings}: {exc.user_message}")
+            return _fail(f"bad settings in {args.settings}: {error_text(exc)}")
     try:
         balance = Decimal(str(args.balance))
         candles = load_csv(args.data)
@@ -88,7 +89,7 @@ def run_backtest_cli(args: argparse.Namespace, settings: Settings) -> int:
             rules=rules,
         )
     except NijaError as exc:
-        return _fail(exc.user_message)
+        return _fail(error_text(exc))
     print(summary(result))
     if args.chart is not None:
         write_chart(result, args.chart)

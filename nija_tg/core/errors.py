@@ -1,22 +1,84 @@
 """The project's own error taxonomy.
 
-Every error that can reach a user carries a ``user_message``: a short, polite sentence
-that never contains secrets or internals. Adapters translate library exceptions
-(ccxt, sqlite, telegram) into these classes at the edge.
+An error that can reach a user says what to tell as data, never as a sentence:
+``code`` (stable, snake_case; each class has its own, a subclass without words of its
+own inherits its parent's) and ``params`` (the names and figures the words need, as
+strings). The words are ``nija_tg.messages.errors``' (``text(err)``); this module is the
+lowest layer and imports no words. ``str(err)`` is safe to log: adapters translate
+library exceptions (ccxt, sqlite, telegram) into these classes at the edge and never
+copy the library's text, which can hold secrets.
+
+``user_message``: a sentence a caller built itself instead of a code (None: the code's
+words). Still used by callers not moved to codes yet (the settings parsers, some
+services); the renderer shows it as it is.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_CODE = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReason:
+    """What an error tells the user, as data an event can carry (``core.events``):
+    the error's ``code`` and its ``params`` (name, value) pairs, sorted by name."""
+
+    code: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    def encode(self) -> str:
+        """One line: ``code`` or ``code {"name": "value", ...}`` (``decode`` reads it)."""
+        if not self.params:
+            return self.code
+        return f"{self.code} {json.dumps(dict(self.params), sort_keys=True)}"
+
+    @classmethod
+    def decode(cls, text: str | None, default: str = "exchange_error") -> ErrorReason:
+        """The reason ``encode`` gave; ``default`` for any other text (never copied)."""
+        code, _, rest = (text or "").partition(" ")
+        if not _CODE.fullmatch(code):
+            return cls(default)
+        if not rest:
+            return cls(code)
+        try:
+            params = json.loads(rest)
+        except ValueError:
+            return cls(default)
+        if not isinstance(params, dict):
+            return cls(default)
+        return cls(code, tuple(sorted((str(k), str(v)) for k, v in params.items())))
+
 
 class NijaError(Exception):
-    """Base class. ``str(err)`` is safe to log; ``user_message`` is safe to show."""
+    """Base class. ``str(err)`` is safe to log; ``code`` and ``params`` say what the
+    user is told (``nija_tg.messages.errors.text``)."""
 
-    user_message = "Something went wrong. Please try again later."
+    code = "error"
+    user_message: str | None = None
 
-    def __init__(self, message: str = "", *, user_message: str | None = None) -> None:
-        super().__init__(message or self.user_message)
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: str | None = None,
+        params: Mapping[str, object] | None = None,
+        user_message: str | None = None,
+    ) -> None:
+        super().__init__(message or user_message or code or self.code)
+        if code is not None:
+            self.code = code
+        self.params = {name: str(value) for name, value in (params or {}).items()}
         if user_message is not None:
             self.user_message = user_message
+
+    @property
+    def reason(self) -> ErrorReason:
+        return ErrorReason(self.code, tuple(sorted(self.params.items())))
 
 
 class ConfigError(NijaError):
@@ -26,7 +88,7 @@ class ConfigError(NijaError):
 class VaultError(NijaError):
     """A credential could not be encrypted or decrypted."""
 
-    user_message = "Your stored exchange key could not be read. Please /connect again."
+    code = "stored_key_unreadable"
 
 
 class CiphertextMismatchError(VaultError):
@@ -40,29 +102,23 @@ class MasterKeyError(VaultError):
 class SealKeyRotatedError(VaultError):
     """A credential was sealed to a public key that is no longer current."""
 
-    user_message = (
-        "The server's encryption key changed while you were typing, so I kept nothing. "
-        "Please send /connect again."
-    )
+    code = "seal_key_rotated"
 
 
 class NoSealKeyError(VaultError):
     """No public key is published yet: the engine has not been initialised."""
 
-    user_message = (
-        "Connecting keys is not available yet (the trading engine has not started). "
-        "Please try again in a few minutes."
-    )
+    code = "no_seal_key"
 
 
 class ValidationError(NijaError):
-    """User input that does not fit; ``user_message`` says what would."""
+    """User input that does not fit; the words say what would."""
 
-    user_message = "That value is not valid."
+    code = "invalid_value"
 
 
 class PermissionDeniedError(NijaError):
-    user_message = "You are not allowed to do that."
+    code = "not_allowed"
 
 
 # --- exchange taxonomy -------------------------------------------------------------
@@ -71,7 +127,7 @@ class PermissionDeniedError(NijaError):
 class ExchangeError(NijaError):
     """Base of everything an exchange adapter raises."""
 
-    user_message = "The exchange returned an error."
+    code = "exchange_error"
 
 
 class RetryableError(ExchangeError):
@@ -79,59 +135,56 @@ class RetryableError(ExchangeError):
     for reads. A *submit* that fails this way before any byte was accepted is also
     retryable; when acceptance is possible the adapter raises UnknownOutcomeError."""
 
-    user_message = "The exchange is not answering right now. We will try again."
+    code = "exchange_not_answering"
 
 
 class ExchangeUnreachableError(RetryableError):
-    user_message = "Could not reach the exchange. Check the exchange is up and try again."
+    code = "exchange_unreachable"
 
 
 class RateLimitedError(RetryableError):
-    user_message = "The exchange asked us to slow down. We will try again shortly."
+    code = "rate_limited"
 
 
 class UnknownOutcomeError(ExchangeError):
     """A submit whose result we did not see: the order may exist. Resolve by looking it
     up by client order id; never send it again blindly."""
 
-    user_message = "The exchange did not confirm the order; checking its state."
+    code = "order_unconfirmed"
 
 
 class OrderRejectedError(ExchangeError):
     """Invalid order, bad request, below minimums: never retried."""
 
-    user_message = "The exchange rejected the order."
+    code = "order_rejected"
 
 
 class InsufficientFundsError(OrderRejectedError):
-    user_message = "Not enough funds on the exchange for this order."
+    code = "insufficient_funds"
 
 
 class AuthenticationError(ExchangeError):
     """The key is wrong, revoked, expired or lacks a permission."""
 
-    user_message = "The exchange refused your API key. Check it or create a new one."
+    code = "key_refused"
 
 
 class NotFoundError(ExchangeError):
-    user_message = "The exchange does not know that order."
+    code = "order_not_found"
 
 
 class UnknownExchangeError(ExchangeError):
-    user_message = "That exchange is not supported."
+    code = "exchange_not_supported"
 
 
 class ExchangeNotAllowedError(NijaError):
     """The exchange exists but keys for it are not accepted (wallet keys, or no proof
-    that a key cannot withdraw); ``user_message`` says why, without user text."""
+    that a key cannot withdraw); the code says why, without user text."""
 
-    user_message = "Keys for that exchange are not accepted here."
+    code = "exchange_not_allowed"
 
 
 class WithdrawalPermissionError(ExchangeError):
     """The key can withdraw funds; we refuse such keys."""
 
-    user_message = (
-        "This key can withdraw funds. For your safety, create a key with trading "
-        "permission only (no withdrawals) and connect again."
-    )
+    code = "key_can_withdraw"

@@ -9,14 +9,20 @@ The outbox stores an event as its type name and data (``core.events_codec``, whi
 names every type here), rendered by the bot's sender when it sends; a new field needs a
 default so that rows queued before it still read back.
 
-Amounts are Decimals in the market's units; prices carry the market's price step (its
-precision) so the renderer prints them as the venue does.
+A refusal carries its reason as data too: the error's code and params
+(``core.errors.ErrorReason``) or the risk check's reason and figures
+(``core.risk.RiskFigures``), never a sentence. Amounts are Decimals in the market's
+units; prices carry the market's price step (its precision) so the renderer prints them
+as the venue does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+
+from nija_tg.core.errors import ErrorReason
+from nija_tg.core.risk import RiskFigures
 
 # --- trading ----------------------------------------------------------------------------
 
@@ -105,7 +111,7 @@ class StopOrderRefused:
     """The exchange refused the stop-loss order; the engine's candle check goes on."""
 
     symbol: str
-    reason: str
+    reason: ErrorReason
     run: int = 0
 
     kind = "error"
@@ -121,7 +127,7 @@ class ExitRefused:
 
     symbol: str
     purpose: str  # "exit" | "stop" | "take_profit"
-    reason: str
+    reason: ErrorReason
     run: int = 0
 
     kind = "error"
@@ -135,7 +141,7 @@ class EntryRefused:
     """The exchange refused an entry for a reason of its own (the minimum, or other)."""
 
     symbol: str
-    reason: str
+    reason: ErrorReason
     run: int = 0
 
     kind = "error"
@@ -175,11 +181,11 @@ Refusal = StopOrderRefused | ExitRefused | EntryRefused | EntryNoFunds
 class EntryBlocked:
     """An entry the user's own settings make impossible (a swap stop beyond the
     liquidation price at their leverage): told once per symbol, reason and UTC day.
-    ``why`` is the risk check's explanation (core/risk, core/liquidation)."""
+    ``figures``: what the risk check found (core/risk, core/liquidation)."""
 
     symbol: str
     reason: str  # core.risk.RiskReason value
-    why: str
+    figures: RiskFigures
     day: str
 
     kind = "error"
@@ -192,7 +198,7 @@ class EntryBlocked:
 class PositionModeRefused:
     """The exchange refused the position mode switch; orders follow the actual mode."""
 
-    why: str
+    reason: ErrorReason
     hedge_wanted: bool
     session_id: int | None = None
 
@@ -237,7 +243,7 @@ class CloseExpired:
 @dataclass(frozen=True, slots=True)
 class CloseRefused:
     request_id: int
-    refused: tuple[tuple[str, str], ...]  # (symbol, the exchange's reason) per position
+    refused: tuple[tuple[str, ErrorReason], ...]  # (symbol, the exchange's reason) each
 
     kind = "info"
 
@@ -278,7 +284,7 @@ class DrawdownPaused:
 
 @dataclass(frozen=True, slots=True)
 class PausedByAdmin:
-    reason: str
+    reason: str | None = None  # the admin's own words (None: none given)
 
     kind = "pause"
 
@@ -357,7 +363,7 @@ class KeyVerified:
 @dataclass(frozen=True, slots=True)
 class KeyRefused:
     exchange_id: str
-    reason: str
+    reason: ErrorReason
 
     kind = "account"
 

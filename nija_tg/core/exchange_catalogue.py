@@ -40,14 +40,9 @@ CREDENTIAL_LABELS = {
     "token": "token",
 }
 
-WALLET_REFUSAL = (
-    "That exchange needs a wallet private key, which gives full control of your funds. "
-    "For your safety this service does not accept such keys."
-)
-UNPROVEN_REFUSAL = (
-    "I accept keys only where I can prove the key cannot withdraw: Kraken, BingX and "
-    "Coinbase. Pick one of those."
-)
+# why keys for an exchange are refused (error codes: ``messages.errors`` words them)
+WALLET_REFUSAL = "wallet_key_exchange"
+UNPROVEN_REFUSAL = "unprovable_exchange"
 
 
 @cache
@@ -73,7 +68,7 @@ def allowed_fields(exchange_id: str, *, allow_unproven: bool) -> list[tuple[str,
         raise UnknownExchangeError(f"unknown exchange id {exchange_id!r}")
     names = catalogue()[exchange_id]
     if WALLET_CREDENTIALS & set(names):
-        raise ExchangeNotAllowedError("wallet-key exchange", user_message=WALLET_REFUSAL)
+        raise ExchangeNotAllowedError("wallet-key exchange", code=WALLET_REFUSAL)
     if exchange_id not in PROVABLE and not allow_unproven:
-        raise ExchangeNotAllowedError("unprovable exchange", user_message=UNPROVEN_REFUSAL)
+        raise ExchangeNotAllowedError("unprovable exchange", code=UNPROVEN_REFUSAL)
     return [(n, credential_label(n)) for n in names]

@@ -34,8 +34,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from nija_tg.core.number_format import price
-
 DEFAULT_MAINTENANCE_MARGIN_RATE = Decimal("0.005")
 DEFAULT_TAKER_FEE = Decimal("0.0005")
 LIQUIDATION_MARGIN = Decimal("0.2")
@@ -83,31 +81,21 @@ def stop_inside(
     return stop >= limit if side == "long" else stop <= limit
 
 
-def _price(value: Decimal) -> str:
-    return price(value)  # the one number format (8 significant digits)
-
-
 def refusal(
     side: str,
-    symbol: str,
     entry: Decimal,
     stop_distance: Decimal,
     leverage: Decimal | int,
     maintenance_margin_rate: Decimal | None = None,
-) -> str | None:
-    """Why an entry of ``side`` at ``entry`` with a stop ``stop_distance`` away must not
-    be made at ``leverage`` (its stop lies beyond, or too near, the liquidation price),
-    or None when the stop sits inside it."""
+) -> tuple[Decimal, Decimal] | None:
+    """(the stop, the liquidation price) when an entry of ``side`` at ``entry`` with a
+    stop ``stop_distance`` away must not be made at ``leverage`` (its stop lies beyond,
+    or too near, the liquidation price), or None when the stop sits inside it. The
+    words are the renderer's (``messages.render``, ``EntryBlocked``)."""
     rate = maintenance_margin_rate
     if rate is None:
         rate = DEFAULT_MAINTENANCE_MARGIN_RATE
     stop = entry - stop_distance if side == "long" else entry + stop_distance
     if stop_inside(side, entry, stop, leverage, rate):
         return None
-    liq = liquidation_price(side, entry, leverage, rate)
-    return (
-        f"The {side} stop for {symbol} at {_price(stop)} would lie beyond or too near "
-        f"the liquidation price (about {_price(liq)} at {leverage}x leverage from "
-        f"{_price(entry)}): the position could be liquidated before its stop. Lower the "
-        "leverage cap or use a tighter stop."
-    )
+    return stop, liquidation_price(side, entry, leverage, rate)

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from nija_tg.core.errors import ErrorReason
+
 
 class Role(enum.StrEnum):
     ADMIN = "admin"
@@ -186,7 +188,7 @@ class Verification:
     """Outcome of checking brand-new credentials against the exchange."""
 
     ok: bool
-    reason: str = ""  # polite, user-facing; empty when ok
+    reason: ErrorReason | None = None  # why it was refused (words: messages.errors)
     permissions: tuple[str, ...] = ()  # as the exchange reported them, if it did
     can_withdraw: bool | None = None  # None: not known (see withdraw_proof)
     balances: tuple[BalanceLine, ...] = field(default_factory=tuple)

@@ -33,7 +33,6 @@ from decimal import ROUND_DOWN, Decimal
 
 from nija_tg.core import liquidation
 from nija_tg.core.models import PositionInfo
-from nija_tg.core.number_format import money
 from nija_tg.core.risk_settings import RiskSettings
 
 ZERO = Decimal(0)
@@ -93,22 +92,40 @@ class RiskContext:
 
 
 @dataclass(frozen=True, slots=True)
+class RiskFigures:
+    """The figures that say why an entry was refused, as data (the words are
+    ``messages.render``'s, ``risk_text``); only those its reason uses are set."""
+
+    symbol: str = ""
+    side: str = ""  # already_open: the open position's; stop_beyond_liquidation: the entry's
+    open_positions: int = 0  # max_open_positions
+    max_open_positions: int = 0
+    loss: Decimal | None = None  # daily_loss: lost today (realised and unrealised)
+    loss_limit: Decimal | None = None
+    drawdown_pct: Decimal | None = None  # max_drawdown
+    drawdown_limit_pct: Decimal | None = None
+    amount: Decimal | None = None  # below_minimum (and an approval): the order amount
+    notional: Decimal | None = None
+    quote: str = ""
+    stop: Decimal | None = None  # stop_beyond_liquidation
+    liquidation: Decimal | None = None
+    entry: Decimal | None = None
+    leverage: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class RiskDecision:
     approved: bool
     reason: RiskReason
-    message: str
+    figures: RiskFigures = RiskFigures()
     amount: Decimal = ZERO  # order amount: base units on spot, contracts on swaps
     notional: Decimal = ZERO  # amount x contract_size x price
     risk_amount: Decimal = ZERO  # quote lost if the stop is hit
     capped_by: str = ""  # "", "max_position_usd", "leverage" or "balance"
 
 
-def _reject(reason: RiskReason, message: str) -> RiskDecision:
-    return RiskDecision(False, reason, message)
-
-
-def _money(d: Decimal) -> str:
-    return money(d)  # the one number format
+def _reject(reason: RiskReason, figures: RiskFigures | None = None) -> RiskDecision:
+    return RiskDecision(False, reason, figures or RiskFigures())
 
 
 # --- limits -------------------------------------------------------------------------
@@ -161,20 +178,23 @@ def round_down(amount: Decimal, step: Decimal | None) -> Decimal:
 def _blocking(ctx: RiskContext) -> RiskDecision | None:
     s = ctx.settings
     if ctx.global_halted:
-        return _reject(RiskReason.GLOBAL_HALT, "Trading is halted for everyone by an admin.")
+        return _reject(RiskReason.GLOBAL_HALT)
     if ctx.user_paused:
-        return _reject(RiskReason.PAUSED, "Trading is paused for you.")
+        return _reject(RiskReason.PAUSED)
     if not s.allows_pair(ctx.base, ctx.quote):
-        return _reject(RiskReason.PAIR_NOT_ALLOWED, f"{ctx.symbol} is not in your allowed pairs.")
+        return _reject(RiskReason.PAIR_NOT_ALLOWED, RiskFigures(symbol=ctx.symbol))
     if ctx.side == "short" and ctx.market_kind != "swap":
-        return _reject(RiskReason.SHORT_NOT_ALLOWED, "Short entries need a swap market.")
+        return _reject(RiskReason.SHORT_NOT_ALLOWED, RiskFigures(symbol=ctx.symbol))
     for pos in ctx.open_positions:
         if pos.symbol == ctx.symbol and (s.position_mode == "one_way" or pos.side == ctx.side):
-            return _reject(RiskReason.ALREADY_OPEN, f"A {pos.side} in {ctx.symbol} is open.")
+            return _reject(RiskReason.ALREADY_OPEN, RiskFigures(symbol=ctx.symbol, side=pos.side))
     if len(ctx.open_positions) >= s.max_open_positions:
         return _reject(
             RiskReason.MAX_OPEN_POSITIONS,
-            f"Already {len(ctx.open_positions)} open positions (max {s.max_open_positions}).",
+            RiskFigures(
+                open_positions=len(ctx.open_positions),
+                max_open_positions=s.max_open_positions,
+            ),
         )
     if daily_loss_breached(
         ctx.realized_pnl_today,
@@ -186,20 +206,16 @@ def _blocking(ctx: RiskContext) -> RiskDecision | None:
         limit = daily_loss_limit(ctx.start_of_day_equity, s.daily_loss_pct, s.daily_loss_usd)
         loss = -(ctx.realized_pnl_today + ctx.unrealized_pnl)
         return _reject(
-            RiskReason.DAILY_LOSS,
-            f"Daily loss limit reached: {_money(loss)} lost today (limit {_money(limit)}). "
-            "No new entries until tomorrow (UTC).",
+            RiskReason.DAILY_LOSS, RiskFigures(loss=loss, loss_limit=limit, quote=ctx.quote)
         )
     if drawdown_breached(ctx.equity, ctx.peak_equity, s.max_drawdown_pct):
         dd = drawdown_pct(ctx.equity, ctx.peak_equity)
         return _reject(
             RiskReason.MAX_DRAWDOWN,
-            f"Drawdown {dd:.1f}% from peak reached the {s.max_drawdown_pct}% limit.",
+            RiskFigures(drawdown_pct=dd, drawdown_limit_pct=s.max_drawdown_pct),
         )
     if ctx.price <= 0 or ctx.stop_distance <= 0 or ctx.equity <= 0 or ctx.contract_size <= 0:
-        return _reject(
-            RiskReason.INVALID_INPUT, "Price, stop distance and equity must be positive."
-        )
+        return _reject(RiskReason.INVALID_INPUT)
     return None
 
 
@@ -211,9 +227,18 @@ def check_entry(ctx: RiskContext) -> RiskDecision:
     s = ctx.settings
     if ctx.market_kind == "swap":  # the stop must trigger before a liquidation
         lev, mmr = s.leverage_cap, ctx.maintenance_margin_rate
-        why = liquidation.refusal(ctx.side, ctx.symbol, ctx.price, ctx.stop_distance, lev, mmr)
-        if why is not None:
-            return _reject(RiskReason.STOP_BEYOND_LIQUIDATION, why)
+        near = liquidation.refusal(ctx.side, ctx.price, ctx.stop_distance, lev, mmr)
+        if near is not None:
+            stop, liq = near
+            figures = RiskFigures(
+                symbol=ctx.symbol,
+                side=ctx.side,
+                stop=stop,
+                liquidation=liq,
+                entry=ctx.price,
+                leverage=int(lev),
+            )
+            return _reject(RiskReason.STOP_BEYOND_LIQUIDATION, figures)
     basis = ctx.equity
     if not s.auto_compound and ctx.starting_equity > 0:
         basis = min(ctx.equity, ctx.starting_equity)
@@ -239,15 +264,12 @@ def check_entry(ctx: RiskContext) -> RiskDecision:
     too_small |= ctx.min_amount is not None and amount < ctx.min_amount
     too_small |= ctx.min_cost is not None and notional < ctx.min_cost
     if too_small:
-        return _reject(
-            RiskReason.BELOW_MINIMUM,
-            f"Position size {amount} ({_money(notional)} {ctx.quote}) is below the "
-            f"exchange minimum for {ctx.symbol}.",
-        )
+        figures = RiskFigures(symbol=ctx.symbol, amount=amount, notional=notional, quote=ctx.quote)
+        return _reject(RiskReason.BELOW_MINIMUM, figures)
     return RiskDecision(
         True,
         RiskReason.OK,
-        f"Approved {amount} {ctx.symbol} ({_money(notional)} {ctx.quote}).",
+        RiskFigures(symbol=ctx.symbol, amount=amount, notional=notional, quote=ctx.quote),
         amount=amount,
         notional=notional,
         risk_amount=amount * ctx.contract_size * ctx.stop_distance,

@@ -99,7 +99,7 @@ def refusal_kind(err: OrderRejectedError) -> str:
     (a minimum or a price in the text changes every candle; the reason does not)."""
     if isinstance(err, InsufficientFundsError):
         return FUNDS
-    reason = re.sub(r"\d+(?:[.,]\d+)*", "#", err.user_message)
+    reason = re.sub(r"\d+(?:[.,]\d+)*", "#", err.reason.encode())
     return f"{REFUSED}:{hashlib.sha256(reason.encode()).hexdigest()[:12]}"
 
 
@@ -127,7 +127,7 @@ class ExecutionResult:
     filled: Decimal
     average: Decimal | None
     fills_recorded: int
-    error: str | None = None  # user-facing reason (rejections, unknown outcome)
+    error: str | None = None  # a refusal's ErrorReason.encode(), or the outcome (the constants)
     refusal: str | None = None  # set when the exchange refused the order (refusal_kind)
     attempts: int = 1  # orders sent for it ("not processed" answers are sent again)
 
@@ -257,7 +257,7 @@ class Executor:
             except OrderRejectedError as err:
                 kind = refusal_kind(err)
                 row = await self._reject(order, str(err), kind)
-                result = _result(row, 0, err.user_message, refusal=kind)
+                result = _result(row, 0, err.reason.encode(), refusal=kind)
                 return result
             except NotFoundError as err:
                 # the exchange answered that what the order acts on does not exist (BingX

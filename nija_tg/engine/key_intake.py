@@ -142,7 +142,7 @@ class KeyIntake:
                 row.user_id,
                 exchange=row.exchange_id,
                 key_tail=row.key_tail,
-                reason=verification.reason,
+                reason=verification.reason.code if verification.reason else "",
             )
             await tell(tx, row.user_id, verdict)
         if verification.ok:
@@ -156,7 +156,7 @@ class KeyIntake:
         try:
             allowed_fields(row.exchange_id, allow_unproven=self._allow_unproven)
         except NijaError as err:
-            return Verification(ok=False, reason=err.user_message)
+            return Verification(ok=False, reason=err.reason)
         try:
             secrets = self._ring.open(row.ciphertext, row.user_id, row.exchange_id)
         except VaultError as err:

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 from decimal import Decimal
 
+from nija_tg.core.errors import ErrorReason
 from nija_tg.core.events import ExitRefused, Refusal, StopOrderRefused
 from nija_tg.core.models import OrderStatus, Side
 from nija_tg.engine import notify
@@ -75,9 +76,10 @@ class LoopOrders:
             # request); not-processed answers just retry
             refused: Refusal
             if draft.trigger_price is not None:
-                refused = StopOrderRefused(draft.symbol, result.error or "")
+                refused = StopOrderRefused(draft.symbol, ErrorReason.decode(result.error))
             else:
-                refused = ExitRefused(draft.symbol, draft.purpose, result.error or "")
+                reason = ErrorReason.decode(result.error)
+                refused = ExitRefused(draft.symbol, draft.purpose, reason)
             await self.tell_refusal(draft, refused)
 
     async def tell_refusal(self, draft: OrderDraft, event: Refusal) -> None:

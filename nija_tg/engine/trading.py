@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from nija_tg.core import risk
 from nija_tg.core import trading_core as core
-from nija_tg.core.errors import AuthenticationError, NijaError
+from nija_tg.core.errors import AuthenticationError, ErrorReason, NijaError
 from nija_tg.core.events import EntryBlocked, EntryNoFunds, EntryRefused
 from nija_tg.core.models import (
     TERMINAL_ORDER_STATUSES,
@@ -333,7 +333,7 @@ class TradingActions:
         liquidation price at their leverage) is told, once per symbol and UTC day: the
         user can act on it; the usual limits (open positions, daily loss) are not told."""
         ctx = self.ctx
-        blocked = EntryBlocked(symbol, decision.reason.value, decision.message, ctx.day)
+        blocked = EntryBlocked(symbol, decision.reason.value, decision.figures, ctx.day)
         async with ctx.db.transaction() as tx:
             await tell(tx, ctx.user_id, blocked)
 
@@ -348,7 +348,7 @@ class TradingActions:
         exchange's price now (the margin on a swap) against the free balance."""
         ctx = self.ctx
         if result.refusal != FUNDS:
-            return EntryRefused(market.symbol, result.error or "")
+            return EntryRefused(market.symbol, ErrorReason.decode(result.error))
         price = await self.orders.price_now(market.symbol, draft.side)
         if price is None:
             price = ctx.hub.price(ctx.exchange_id, market.symbol) or Decimal(0)

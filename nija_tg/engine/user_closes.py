@@ -24,10 +24,11 @@ import time
 from collections.abc import Awaitable, Callable
 
 from nija_tg.core import events_codec
+from nija_tg.core.errors import ErrorReason
 from nija_tg.core.events import CloseAnswer, CloseExpired, CloseNothing, CloseRefused
 from nija_tg.core.models import OrderStatus
 from nija_tg.engine.exchange_stops import CLOSED_OUTSIDE
-from nija_tg.engine.execution import ExecutionResult
+from nija_tg.engine.execution import NOT_PROCESSED, NOTHING_THERE, ExecutionResult
 from nija_tg.engine.loop_context import LoopContext
 from nija_tg.engine.notify import tell
 from nija_tg.storage import close_requests
@@ -41,6 +42,18 @@ log = logging.getLogger("nija_tg.engine.loop")
 CloseFn = Callable[[PositionRow, str], Awaitable[ExecutionResult | None]]
 
 REQUEST_TTL_S = 900.0  # a close asked for longer ago than this is not carried out
+
+
+# a refused close's outcome that is not the exchange's stated reason, as a reason
+_OUTCOME_REASONS = {
+    NOT_PROCESSED: ErrorReason("exchange_not_answering"),
+    NOTHING_THERE: ErrorReason("nothing_to_act_on"),
+}
+
+
+def _reason(result: ExecutionResult) -> ErrorReason:
+    """Why the exchange refused a close, as data (``messages.errors`` words it)."""
+    return _OUTCOME_REASONS.get(result.error or "") or ErrorReason.decode(result.error)
 
 
 class UserCloses:
@@ -82,7 +95,7 @@ class UserCloses:
         stopped = [p for p, r in results if r is None]  # a resting stop had closed it
         outside = [p for p, r in results if r is not None and r.error == CLOSED_OUTSIDE]
         if refused:
-            reasons = tuple((p.symbol, r.error or "") for p, r in refused)
+            reasons = tuple((p.symbol, _reason(r)) for p, r in refused)
             await self._finish(request, FAILED, CloseRefused(rid, reasons))
         elif len(stopped) + len(outside) == len(results):
             gone = stopped + outside

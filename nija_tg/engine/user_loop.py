@@ -430,7 +430,7 @@ class UserLoop:
             ctx.account_hedged = exc.hedged
             log.warning("user %s: position mode switch refused: %s", self.user_id, exc)
             async with self.db.transaction() as tx:
-                refused = PositionModeRefused(exc.user_message, want, ctx.session_id)
+                refused = PositionModeRefused(exc.reason, want, ctx.session_id)
                 await tell(tx, self.user_id, refused)
         except AuthenticationError:
             raise

@@ -202,14 +202,14 @@ class CcxtAccount:
             if request.type is not OrderType.MARKET or not self.native_stops:
                 raise OrderRejectedError(
                     f"{self.exchange_id}: stop orders are not placed on this exchange",
-                    user_message="This exchange does not take our stop orders.",
+                    code="stop_orders_not_taken",
                 )
             trigger = self._to_precision("price", symbol, request.trigger_price)
         if request.type is OrderType.LIMIT:
             if request.price is None:
                 raise OrderRejectedError(
                     f"{self.exchange_id}: limit order without a price",
-                    user_message="A limit order needs a price.",
+                    code="limit_needs_price",
                 )
             price = self._to_precision("price", symbol, request.price)
         ref_price = price or trigger
@@ -337,7 +337,8 @@ class CcxtAccount:
         except ccxt.InvalidOrder:
             raise OrderRejectedError(
                 f"{self.exchange_id}: {kind} below the precision of {symbol}",
-                user_message=f"Order too small for {symbol}: the {kind} rounds to zero.",
+                code="below_precision",
+                params={"symbol": symbol, "what": kind},
             ) from None
         except Exception as exc:
             raise map_error(exc, exchange_id=self.exchange_id, action="precision") from None
@@ -388,7 +389,7 @@ class CcxtAccount:
         if not self.amends_stops:
             raise OrderRejectedError(
                 f"{self.exchange_id}: stop orders are not amended here",
-                user_message="This exchange does not amend our stop orders.",
+                code="stop_amend_not_supported",
             )
         await self._core.load_markets()
         qty = self._to_precision("amount", symbol, amount)
@@ -489,7 +490,7 @@ class CcxtAccount:
                 raise PositionModeRefusedError(
                     f"{self.exchange_id}: hedge mode not supported",
                     hedged=False,
-                    user_message="This exchange does not support hedge mode.",
+                    code="hedge_mode_not_supported",
                 )
             return False
         await self._core.load_markets()
@@ -523,7 +524,7 @@ class CcxtAccount:
             if leverage != 1:
                 raise ExchangeError(
                     f"{self.exchange_id}: leverage not supported",
-                    user_message="This exchange account does not support leverage.",
+                    code="leverage_not_supported",
                 )
             return
         await self._core.load_markets()

@@ -31,20 +31,14 @@ log = logging.getLogger(__name__)
 
 Op = Literal["read", "submit"]
 
-_AUTH_MSG = E.AuthenticationError.user_message
-_PERM_MSG = "Your API key lacks a permission this needs. Enable trading on the key and retry."
-_SUSPENDED_MSG = "The exchange says your account is suspended or not enabled for this."
-_REJECT_MSG = E.OrderRejectedError.user_message
-_FUNDS_MSG = E.InsufficientFundsError.user_message
-_DOWN_MSG = E.ExchangeUnreachableError.user_message
-_RATE_MSG = E.RateLimitedError.user_message
-_RETRY_MSG = E.RetryableError.user_message
-_UNKNOWN_MSG = E.UnknownOutcomeError.user_message
-_NOT_FOUND_MSG = E.NotFoundError.user_message
-_GENERIC_MSG = E.ExchangeError.user_message
-_MAINT_MSG = "The exchange is under maintenance. We will try again later."
-_SYMBOL_MSG = "The exchange does not list that market."
-_DUP_MSG = "An open order with the same client order id already exists."
+# What a row tells the user: a code of its own (``messages.errors.WORDS`` words it), or
+# None for the words of the class it maps to (``core.errors``: ``code``).
+_CLASS = None
+_PERM = "key_lacks_permission"
+_SUSPENDED = "account_suspended"
+_MAINT = "exchange_maintenance"
+_SYMBOL = "market_not_listed"
+_DUP = "duplicate_client_order_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +48,7 @@ class ErrorRow:
     ccxt_name: str
     on_read: type[E.ExchangeError]
     on_submit: type[E.ExchangeError]
-    user_message: str
+    code: str | None  # the user is told this code's words (None: the target class's)
     note: str = ""
 
     @property
@@ -84,76 +78,76 @@ R = ErrorRow
 # Every class in ccxt.base.errors has a row; the test suite checks this.
 ERROR_TABLE: tuple[ErrorRow, ...] = (
     # --- authentication / permission ---
-    R("AuthenticationError", E.AuthenticationError, E.AuthenticationError, _AUTH_MSG),
-    R("PermissionDenied", E.AuthenticationError, E.AuthenticationError, _PERM_MSG),
-    R("AccountNotEnabled", E.AuthenticationError, E.AuthenticationError, _SUSPENDED_MSG),
-    R("AccountSuspended", E.AuthenticationError, E.AuthenticationError, _SUSPENDED_MSG),
+    R("AuthenticationError", E.AuthenticationError, E.AuthenticationError, _CLASS),
+    R("PermissionDenied", E.AuthenticationError, E.AuthenticationError, _PERM),
+    R("AccountNotEnabled", E.AuthenticationError, E.AuthenticationError, _SUSPENDED),
+    R("AccountSuspended", E.AuthenticationError, E.AuthenticationError, _SUSPENDED),
     # --- rejected requests ---
-    R("ArgumentsRequired", E.OrderRejectedError, E.OrderRejectedError, _REJECT_MSG),
-    R("BadRequest", E.OrderRejectedError, E.OrderRejectedError, _REJECT_MSG),
-    R("BadSymbol", E.ExchangeError, E.OrderRejectedError, _SYMBOL_MSG),
-    R("OperationRejected", E.OrderRejectedError, E.OrderRejectedError, _REJECT_MSG),
+    R("ArgumentsRequired", E.OrderRejectedError, E.OrderRejectedError, _CLASS),
+    R("BadRequest", E.OrderRejectedError, E.OrderRejectedError, _CLASS),
+    R("BadSymbol", E.ExchangeError, E.OrderRejectedError, _SYMBOL),
+    R("OperationRejected", E.OrderRejectedError, E.OrderRejectedError, _CLASS),
     R(
         "NoChange",
         E.OrderRejectedError,
         E.OrderRejectedError,
-        _REJECT_MSG,
+        _CLASS,
         "set_leverage / set_position_mode treat it as success",
     ),
     R(
         "MarginModeAlreadySet",
         E.OrderRejectedError,
         E.OrderRejectedError,
-        _REJECT_MSG,
+        _CLASS,
         "treated as success where it means 'already so'",
     ),
     R(
         "MarketClosed",
         E.OrderRejectedError,
         E.OrderRejectedError,
-        "The market is closed on the exchange right now.",
+        "market_closed",
     ),
     R(
         "ManualInteractionNeeded",
         E.OrderRejectedError,
         E.OrderRejectedError,
-        "The exchange needs you to confirm something on its website first.",
+        "manual_interaction_needed",
     ),
     R(
         "RestrictedLocation",
         E.OrderRejectedError,
         E.OrderRejectedError,
-        "The exchange does not allow this from our location.",
+        "restricted_location",
     ),
-    R("InsufficientFunds", E.InsufficientFundsError, E.InsufficientFundsError, _FUNDS_MSG),
-    R("InvalidAddress", E.ExchangeError, E.OrderRejectedError, _GENERIC_MSG),
-    R("AddressPending", E.ExchangeError, E.OrderRejectedError, _GENERIC_MSG),
-    R("InvalidOrder", E.OrderRejectedError, E.OrderRejectedError, _REJECT_MSG),
+    R("InsufficientFunds", E.InsufficientFundsError, E.InsufficientFundsError, _CLASS),
+    R("InvalidAddress", E.ExchangeError, E.OrderRejectedError, _CLASS),
+    R("AddressPending", E.ExchangeError, E.OrderRejectedError, _CLASS),
+    R("InvalidOrder", E.OrderRejectedError, E.OrderRejectedError, _CLASS),
     R(
         "OrderNotFound",
         E.NotFoundError,
         E.NotFoundError,
-        _NOT_FOUND_MSG,
+        _CLASS,
         "fetch by client id returns None instead",
     ),
-    R("OrderNotCached", E.NotFoundError, E.NotFoundError, _NOT_FOUND_MSG),
-    R("OrderImmediatelyFillable", E.OrderRejectedError, E.OrderRejectedError, _REJECT_MSG),
-    R("OrderNotFillable", E.OrderRejectedError, E.OrderRejectedError, _REJECT_MSG),
-    R("DuplicateOrderId", E.OrderRejectedError, E.OrderRejectedError, _DUP_MSG),
-    R("ContractUnavailable", E.OrderRejectedError, E.OrderRejectedError, _REJECT_MSG),
+    R("OrderNotCached", E.NotFoundError, E.NotFoundError, _CLASS),
+    R("OrderImmediatelyFillable", E.OrderRejectedError, E.OrderRejectedError, _CLASS),
+    R("OrderNotFillable", E.OrderRejectedError, E.OrderRejectedError, _CLASS),
+    R("DuplicateOrderId", E.OrderRejectedError, E.OrderRejectedError, _DUP),
+    R("ContractUnavailable", E.OrderRejectedError, E.OrderRejectedError, _CLASS),
     R(
         "NotSupported",
         E.ExchangeError,
         E.OrderRejectedError,
-        "The exchange does not support this operation.",
+        "operation_not_supported",
     ),
-    R("InvalidProxySettings", E.ExchangeError, E.ExchangeError, _GENERIC_MSG),
-    R("ExchangeClosedByUser", E.ExchangeError, E.ExchangeError, _GENERIC_MSG),
+    R("InvalidProxySettings", E.ExchangeError, E.ExchangeError, _CLASS),
+    R("ExchangeClosedByUser", E.ExchangeError, E.ExchangeError, _CLASS),
     R(
         "ExchangeError",
         E.ExchangeError,
         E.OrderRejectedError,
-        _GENERIC_MSG,
+        _CLASS,
         "an error answer we cannot classify: on submit the exchange answered, so rejected",
     ),
     # --- transient: reads retry, submits may have reached the exchange ---
@@ -161,34 +155,34 @@ ERROR_TABLE: tuple[ErrorRow, ...] = (
         "RateLimitExceeded",
         E.RateLimitedError,
         E.RateLimitedError,
-        _RATE_MSG,
+        _CLASS,
         "refused before processing: a submit may be retried",
     ),
-    R("DDoSProtection", E.RateLimitedError, E.RateLimitedError, _RATE_MSG),
-    R("InvalidNonce", E.RetryableError, E.RetryableError, _RETRY_MSG, "refused before processing"),
-    R("ChecksumError", E.RetryableError, E.RetryableError, _RETRY_MSG),
+    R("DDoSProtection", E.RateLimitedError, E.RateLimitedError, _CLASS),
+    R("InvalidNonce", E.RetryableError, E.RetryableError, _CLASS, "refused before processing"),
+    R("ChecksumError", E.RetryableError, E.RetryableError, _CLASS),
     R(
         "OnMaintenance",
         E.ExchangeUnreachableError,
         E.ExchangeUnreachableError,
-        _MAINT_MSG,
+        _MAINT,
         "the exchange said it is in maintenance: not processed",
     ),
     R(
         "ExchangeNotAvailable",
         E.ExchangeUnreachableError,
         E.UnknownOutcomeError,
-        _DOWN_MSG,
+        _CLASS,
         "submit: connection refused / DNS failure -> ExchangeUnreachableError (never sent)",
     ),
-    R("RequestTimeout", E.RetryableError, E.UnknownOutcomeError, _RETRY_MSG),
-    R("NetworkError", E.RetryableError, E.UnknownOutcomeError, _RETRY_MSG),
-    R("NullResponse", E.RetryableError, E.UnknownOutcomeError, _RETRY_MSG),
-    R("BadResponse", E.RetryableError, E.UnknownOutcomeError, _RETRY_MSG),
-    R("CancelPending", E.RetryableError, E.UnknownOutcomeError, _RETRY_MSG),
-    R("OperationFailed", E.RetryableError, E.UnknownOutcomeError, _RETRY_MSG),
-    R("UnsubscribeError", E.ExchangeError, E.ExchangeError, _GENERIC_MSG),
-    R("BaseError", E.ExchangeError, E.UnknownOutcomeError, _GENERIC_MSG),
+    R("RequestTimeout", E.RetryableError, E.UnknownOutcomeError, _CLASS),
+    R("NetworkError", E.RetryableError, E.UnknownOutcomeError, _CLASS),
+    R("NullResponse", E.RetryableError, E.UnknownOutcomeError, _CLASS),
+    R("BadResponse", E.RetryableError, E.UnknownOutcomeError, _CLASS),
+    R("CancelPending", E.RetryableError, E.UnknownOutcomeError, _CLASS),
+    R("OperationFailed", E.RetryableError, E.UnknownOutcomeError, _CLASS),
+    R("UnsubscribeError", E.ExchangeError, E.ExchangeError, _CLASS),
+    R("BaseError", E.ExchangeError, E.UnknownOutcomeError, _CLASS),
 )
 _BY_NAME = {row.ccxt_name: row for row in ERROR_TABLE}
 
@@ -246,16 +240,14 @@ def map_error(exc: BaseException, *, exchange_id: str, action: str, op: Op = "re
             log.warning("%s %s: unexpected %s", exchange_id, action, name)
             row = _BY_NAME["BaseError"]
     target = row.on_submit if op == "submit" else row.on_read
-    user_message = row.user_message
+    code = row.code
     if op == "submit" and target is E.UnknownOutcomeError:
         if isinstance(exc, ccxt.ExchangeNotAvailable) and _never_sent(exc):
             target = E.ExchangeUnreachableError
         else:
-            user_message = _UNKNOWN_MSG
-    elif op == "submit" and target is E.OrderRejectedError and row.user_message == _GENERIC_MSG:
-        user_message = _REJECT_MSG
+            code = None  # the order may exist: the unknown outcome's own words
     message = f"{exchange_id}: {action} failed ({name})"
-    return target(message, user_message=user_message)
+    return target(message, code=code)
 
 
 def is_ccxt_error(exc: BaseException) -> bool:

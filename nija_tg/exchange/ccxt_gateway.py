@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from nija_tg.core.errors import (
     AuthenticationError,
+    ErrorReason,
     NijaError,
     RetryableError,
     UnknownExchangeError,
@@ -65,31 +66,29 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-BAD_KEY_REASON = (
-    "The exchange refused this key. Check that you copied the key and secret exactly "
-    "and that the key is active, then /connect again."
-)
-UNREACHABLE_REASON = "Could not reach {name} right now. Please try again in a few minutes."
-UNKNOWN_EXCHANGE_REASON = "That exchange is not supported. Pick one from the list."
-MISSING_REASON = "The {label} is missing. Please /connect again and send every field."
+# Why a new key is refused, as data (``messages.errors`` words each code).
+BAD_KEY_REASON = ErrorReason("key_not_accepted")
+UNKNOWN_EXCHANGE_REASON = ErrorReason("exchange_not_in_list")
 # Withdraw proofs (docs/key-permissions.md): a key is kept only when it provably cannot
 # withdraw (or, if the operator allows it, on an exchange where nothing can be proven).
-CANNOT_CONFIRM_REASON = (
-    "I could not confirm this key cannot withdraw, so I did not keep it. Create a key with "
-    "trading permissions only and send /connect again."
-)
-CAN_WITHDRAW_REASON = (
-    "This key can withdraw funds. For your safety I did not keep it: create a key without "
-    "withdrawal permission and /connect again."
-)
-WALLET_KEY_REASON = (
-    "{name} signs with a wallet private key, which controls your funds, so I never accept "
-    "keys for it. Pick an exchange that uses API keys, such as Kraken, BingX or Coinbase."
-)
-UNPROVEN_EXCHANGE_REASON = (
-    "I cannot check whether a {name} key can withdraw, so I do not accept {name} keys. "
-    "Kraken, BingX and Coinbase keys can be checked: please pick one of those."
-)
+CANNOT_CONFIRM_REASON = ErrorReason("withdraw_unconfirmed")
+CAN_WITHDRAW_REASON = ErrorReason("key_withdraws")
+
+
+def unreachable_reason(name: str) -> ErrorReason:
+    return ErrorReason("exchange_unreachable_now", (("name", name),))
+
+
+def missing_reason(label: str) -> ErrorReason:
+    return ErrorReason("credential_missing", (("label", label),))
+
+
+def wallet_key_reason(name: str) -> ErrorReason:
+    return ErrorReason("wallet_key_named", (("name", name),))
+
+
+def unproven_exchange_reason(name: str) -> ErrorReason:
+    return ErrorReason("unprovable_named", (("name", name),))
 
 
 def _fingerprint(credentials: dict[str, str]) -> str:
@@ -280,7 +279,7 @@ class CcxtGateway:
         if wallet_key_exchange(needed):
             return Verification(
                 ok=False,
-                reason=WALLET_KEY_REASON.format(name=name),
+                reason=wallet_key_reason(name),
                 can_withdraw=True,
                 withdraw_proof=WithdrawProof.CAN_WITHDRAW,
             )
@@ -288,12 +287,12 @@ class CcxtGateway:
         if not provable and not allow_unproven:
             return Verification(
                 ok=False,
-                reason=UNPROVEN_EXCHANGE_REASON.format(name=name),
+                reason=unproven_exchange_reason(name),
                 withdraw_proof=WithdrawProof.NOT_PROVABLE,
             )
         for field_name in needed:
             if not credentials.get(field_name):
-                reason = MISSING_REASON.format(label=credential_label(field_name))
+                reason = missing_reason(credential_label(field_name))
                 return Verification(ok=False, reason=reason)
         # A new key makes three or four private calls: it shares the markets the public
         # client already loaded, and its calls are not spaced by ccxt's rate limiter (the
@@ -314,13 +313,13 @@ class CcxtGateway:
             else:
                 proof = Proof(WithdrawProof.NOT_PROVABLE, why="allowed without a proof")
         except AuthenticationError as err:
-            plain = err.user_message == AuthenticationError.user_message
-            reason = BAD_KEY_REASON if plain else err.user_message
+            plain = err.code == AuthenticationError.code
+            reason = BAD_KEY_REASON if plain else err.reason
             return Verification(ok=False, reason=reason)
         except RetryableError:
-            return Verification(ok=False, reason=UNREACHABLE_REASON.format(name=name))
+            return Verification(ok=False, reason=unreachable_reason(name))
         except NijaError as err:
-            return Verification(ok=False, reason=err.user_message)
+            return Verification(ok=False, reason=err.reason)
         finally:
             self._close_later(core)
         return _verdict(proof, balances, unproven_allowed=allow_unproven and not provable)
@@ -339,7 +338,7 @@ def _verdict(
     elif proof.state is WithdrawProof.UNKNOWN:
         reason = CANNOT_CONFIRM_REASON
     else:
-        reason = ""
+        reason = None
     return Verification(
         ok=ok,
         reason=reason,

@@ -69,5 +69,5 @@ def validate_client_order_id(exchange_id: str, client_id: str) -> None:
     if not client_id or len(client_id) > max_len or not pattern.match(client_id):
         raise OrderRejectedError(
             f"{exchange_id}: client order id does not fit the exchange's rules",
-            user_message="Internal error: the order id was not valid for the exchange.",
+            code="invalid_client_order_id",
         )

@@ -280,16 +280,14 @@ class PaperAccount:
         if request.trigger_price is not None:
             raise OrderRejectedError(
                 "paper: stop orders are enforced by the engine",
-                user_message="Paper trading does not take stop orders.",
+                code="paper_no_stop_orders",
             )
         market = await self.market(request.symbol)
         amount = round_step(request.amount, market.amount_step)
         price = None
         if request.type is OrderType.LIMIT:
             if request.price is None:
-                raise OrderRejectedError(
-                    "paper: limit without price", user_message="A limit order needs a price."
-                )
+                raise OrderRejectedError("paper: limit without price", code="limit_needs_price")
             price = round_step(request.price, market.price_step, down=False)
         now_price = (await self.market_data.fetch_ticker(self.exchange_id, request.symbol)).last
         check_minimums(market, amount, price or now_price, "paper")
@@ -299,7 +297,7 @@ class PaperAccount:
             if dup is not None and dup.status == OrderStatus.OPEN.value:
                 raise OrderRejectedError(
                     "paper: duplicate open client order id",
-                    user_message="An open order with the same client order id already exists.",
+                    code="duplicate_client_order_id",
                 )
             state.seq += 1
             order = PaperOrder(

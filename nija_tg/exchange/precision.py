@@ -44,30 +44,38 @@ def check_minimums(
     if amount <= 0:
         raise OrderRejectedError(
             f"{exchange_id}: amount rounds to zero for {sym}",
-            user_message=f"Order too small for {sym}: the amount rounds to zero.",
+            code="below_precision",
+            params={"symbol": sym, "what": "amount"},
         )
     if market.min_amount is not None and amount < market.min_amount:
         raise OrderRejectedError(
             f"{exchange_id}: amount {amount} below minimum {market.min_amount} for {sym}",
-            user_message=(
-                f"Order too small for {sym}: minimum amount is {market.min_amount} "
-                f"{market.base}, the order was {amount}."
-            ),
+            code="below_min_amount",
+            params={
+                "symbol": sym,
+                "min_amount": market.min_amount,
+                "base": market.base,
+                "amount": amount,
+            },
         )
     if price is not None and price <= 0:
         raise OrderRejectedError(
             f"{exchange_id}: non-positive price for {sym}",
-            user_message=f"The order price for {sym} must be above zero.",
+            code="price_not_positive",
+            params={"symbol": sym},
         )
     if market.min_cost is not None and price is not None:
         cost = amount * price * market.contract_size
         if cost < market.min_cost:
             raise OrderRejectedError(
                 f"{exchange_id}: cost {cost} below minimum {market.min_cost} for {sym}",
-                user_message=(
-                    f"Order too small for {sym}: minimum value is {market.min_cost} "
-                    f"{market.quote}, the order was about {cost.quantize(Decimal('0.01'))}."
-                ),
+                code="below_min_cost",
+                params={
+                    "symbol": sym,
+                    "min_cost": market.min_cost,
+                    "quote": market.quote,
+                    "cost": cost,
+                },
             )
 
 

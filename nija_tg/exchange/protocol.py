@@ -29,13 +29,10 @@ class PositionModeRefusedError(OrderRejectedError):
     actually in, read back from the venue: orders must be sent for that mode
     (``OrderRequest.position_side`` only when it is True, ``reduce_only`` otherwise)."""
 
-    user_message = (
-        "The exchange did not change the position mode: close your positions and open "
-        "orders on the exchange first. Trading continues in the account's current mode."
-    )
+    code = "position_mode_refused"
 
-    def __init__(self, message: str = "", *, hedged: bool, user_message: str | None = None):
-        super().__init__(message, user_message=user_message)
+    def __init__(self, message: str = "", *, hedged: bool, code: str | None = None):
+        super().__init__(message, code=code)
         self.hedged = hedged
 
 

@@ -12,6 +12,7 @@ from nija_tg.handlers.admin_common import UsageError, admin_command, args_of, pa
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
 from nija_tg.messages import admin_replies as say
+from nija_tg.messages.errors import text as error_text
 from nija_tg.services.bounds_service import BoundChange, bound_lines
 
 
@@ -43,7 +44,7 @@ async def bound_command(update: Update, context: BotContext, actor_id: int) -> N
     try:
         change = await service.set_from_text(actor_id, target, name, value)
     except ValidationError as exc:  # its text is escaped already (quotes what was sent)
-        await reply(update, exc.user_message)
+        await reply(update, error_text(exc))
         return
     await reply(update, _done_text(change))
 

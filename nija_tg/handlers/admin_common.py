@@ -16,6 +16,7 @@ from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
 from nija_tg.messages import admin_replies as say
 from nija_tg.messages.admin_replies import PRIVATE_ONLY, REFUSAL
+from nija_tg.messages.errors import text as error_text
 from nija_tg.messages.text import esc
 
 MAX_USER_ID = 2**63 - 1
@@ -80,6 +81,6 @@ def admin_command(name: str, callback: AdminCallback) -> CommandHandler:
         except UsageError:
             await reply(update, say.usage(name))
         except (ValidationError, PermissionDeniedError) as exc:
-            await reply(update, esc(exc.user_message))
+            await reply(update, esc(error_text(exc)))
 
     return CommandHandler(name, gated, filters=filters.UpdateType.MESSAGE)

@@ -33,6 +33,7 @@ from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
 from nija_tg.messages import admin_replies as say
 from nija_tg.messages import common
+from nija_tg.messages.errors import text as error_text
 from nija_tg.messages.text import esc
 
 
@@ -129,7 +130,7 @@ def _confirmed(command: str, act: Act, cancelled: str) -> Callable:
         try:
             outcome = await act(update, context, caller.user_id, pending.payload)
         except (ValidationError, PermissionDeniedError) as exc:
-            outcome = esc(exc.user_message)
+            outcome = esc(error_text(exc))
         await confirm.close_question(update, outcome)
 
     on_press.__name__ = f"confirm_{command}"

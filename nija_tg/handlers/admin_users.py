@@ -19,6 +19,7 @@ from nija_tg.handlers.callback_data import UsersPageButton, on_button
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
 from nija_tg.messages import admin_reports as say
+from nija_tg.messages.errors import text as error_text
 from nija_tg.services.admin_service import UsersPage
 
 MAX_PAGE = 999_999
@@ -61,7 +62,7 @@ async def users_page_pressed(update: Update, context: BotContext, button: UsersP
     try:
         view = await context.services.admin.users_page(context.caller.user_id, page)
     except (ValidationError, PermissionDeniedError) as exc:
-        await query.answer(exc.user_message[:200])
+        await query.answer(error_text(exc)[:200])
         return
     await query.answer()
     try:

@@ -62,6 +62,7 @@ from nija_tg.handlers.secret_guard import (
 from nija_tg.messages import connect as texts
 from nija_tg.messages.commands import all_command_names
 from nija_tg.messages.connect import ask_for
+from nija_tg.messages.errors import text as error_text
 from nija_tg.messages.text import esc
 
 log = logging.getLogger("nija_tg.bot.connect")
@@ -161,7 +162,7 @@ async def connect_start(update: Update, context: BotContext) -> int:
         except UnknownExchangeError:
             refusal = texts.NOT_AN_EXCHANGE
         except ExchangeNotAllowedError as err:
-            refusal = esc(err.user_message)
+            refusal = esc(error_text(err))
     if not deleted and chosen is None:  # it may have carried a key and is still there
         await reply(update, texts.DELETE_FAILED)
         return ConversationHandler.END
@@ -211,7 +212,7 @@ async def choose_button(update: Update, context: BotContext, button: ExchangeBut
         await reply(update, texts.PICK_ANOTHER)
         return CHOOSE
     except ExchangeNotAllowedError as err:
-        await reply(update, esc(err.user_message) + "\n" + texts.PICK_ANOTHER)
+        await reply(update, esc(error_text(err)) + "\n" + texts.PICK_ANOTHER)
         return CHOOSE
     return await _ask_first(update, context, exchange_id, fields)
 
@@ -225,7 +226,7 @@ async def choose_text(update: Update, context: BotContext) -> int:
     except ExchangeNotAllowedError as err:
         if _expired(context.user_data.get(STATE_KEY)):
             return await _end_expired(update, context)
-        await reply(update, esc(err.user_message) + "\n" + texts.PICK_ANOTHER)
+        await reply(update, esc(error_text(err)) + "\n" + texts.PICK_ANOTHER)
         return CHOOSE
     except UnknownExchangeError:
         deleted = await delete_once(context, message)
@@ -261,11 +262,11 @@ async def credential(update: Update, context: BotContext) -> int:
             caller.user_id, state["exchange"], state["draft"], name, text
         )
     except ValidationError as err:
-        await reply(update, esc(err.user_message))
+        await reply(update, esc(error_text(err)))
         return CREDENTIAL
     except NijaError as err:
         _drop(update, context)
-        await reply(update, esc(err.user_message))
+        await reply(update, esc(error_text(err)))
         return ConversationHandler.END
     index = state["index"] + 1
     if index < len(state["fields"]):
@@ -277,7 +278,7 @@ async def credential(update: Update, context: BotContext) -> int:
     try:
         await context.services.connect.submit(caller.user_id, draft)
     except NijaError as err:
-        await reply(update, esc(err.user_message))
+        await reply(update, esc(error_text(err)))
         return ConversationHandler.END
     await reply(update, texts.CHECKING)
     context.application.create_task(

@@ -13,6 +13,7 @@ from telegram.error import TelegramError
 from nija_tg.core.errors import NijaError
 from nija_tg.handlers.context import BotContext
 from nija_tg.messages import common as say
+from nija_tg.messages.errors import text as error_text
 
 log = logging.getLogger("nija_tg.bot")
 
@@ -20,7 +21,7 @@ log = logging.getLogger("nija_tg.bot")
 async def on_error(update: object, context: BotContext) -> None:
     error = context.error
     if isinstance(error, NijaError):
-        text = say.failed(error.user_message)
+        text = say.failed(error_text(error))
         log.info("handled %s: %s", type(error).__name__, error)
     else:
         text = say.SOMETHING_WENT_WRONG

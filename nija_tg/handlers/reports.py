@@ -27,6 +27,7 @@ from nija_tg.handlers.reports_commands import (
 )
 from nija_tg.handlers.reports_pnl import pnl, pnl_button
 from nija_tg.messages import reports as say
+from nija_tg.messages.errors import text as error_text
 from nija_tg.services.reports_service import NotVisibleError
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -63,7 +64,7 @@ async def refresh(update: Update, context: BotContext, button: RefreshButton) ->
     try:
         outcome = await dashboard.edit_dashboard(update, context, button.user_id)
     except NotVisibleError as exc:
-        await query.answer(exc.user_message, show_alert=True)
+        await query.answer(error_text(exc), show_alert=True)
         return
     await query.answer(say.REFRESHED[outcome])
 

@@ -13,6 +13,7 @@ from nija_tg.core.pnl import PERIODS
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
 from nija_tg.messages import reports as say
+from nija_tg.messages.errors import text as error_text
 from nija_tg.messages.text import esc
 from nija_tg.services.reports_service import (
     DAILY_DEFAULT,
@@ -111,5 +112,5 @@ async def resolve(
     try:
         return await context.services.reports.authorize(context.caller, target_id, action=command)
     except NotVisibleError as exc:
-        await reply(update, esc(exc.user_message))
+        await reply(update, esc(error_text(exc)))
         return None

@@ -18,6 +18,7 @@ from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
 from nija_tg.handlers.reports_args import begin
 from nija_tg.messages import reports as say
+from nija_tg.messages.errors import text as error_text
 from nija_tg.services.charts import render_equity_chart
 from nija_tg.services.reports_service import Access, NotVisibleError, PnlReport
 
@@ -82,7 +83,7 @@ async def pnl_button(update: Update, context: BotContext, button: PnlButton) -> 
             context.caller, button.user_id, action="pnl"
         )
     except NotVisibleError as exc:
-        await query.answer(exc.user_message, show_alert=True)
+        await query.answer(error_text(exc), show_alert=True)
         return
     report = await context.services.reports.pnl(access.target.user_id, button.period)
     if button.chart == "chart":

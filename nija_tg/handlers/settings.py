@@ -28,6 +28,7 @@ from nija_tg.handlers.settings_common import (
 )
 from nija_tg.handlers.settings_editor import pick_button
 from nija_tg.messages import settings as say
+from nija_tg.messages.errors import text as error_text
 from nija_tg.services.settings_service import PRESET_NAMES, SettingsView
 
 
@@ -163,7 +164,7 @@ async def preset_button(update: Update, context: BotContext, button: PresetButto
     try:
         changes = await service(context).apply_preset(caller_id(context), button.name)
     except NijaError as exc:
-        await query.answer(plain(exc.user_message), show_alert=True)
+        await query.answer(plain(error_text(exc)), show_alert=True)
         return
     await query.answer(say.preset_toast(button.name, bool(changes)))
     text = say.preset_applied(button.name, changes) + "\n\n" + say.presets(PRESET_NAMES)

@@ -15,6 +15,7 @@ from nija_tg.core.errors import NijaError
 from nija_tg.core.models import Role
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
+from nija_tg.messages.errors import text as error_text
 from nija_tg.services.settings_service import SettingsService
 
 Handler = Callable[[Update, BotContext], Awaitable[None]]
@@ -43,7 +44,7 @@ def polite(func: Handler) -> Handler:
         try:
             await func(update, context)
         except NijaError as exc:
-            await reply(update, exc.user_message)
+            await reply(update, error_text(exc))
 
     return wrapper
 

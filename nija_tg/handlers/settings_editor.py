@@ -20,6 +20,7 @@ from nija_tg.handlers.callback_data import (
 from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.settings_common import caller_id, edit_in_place, plain, service
 from nija_tg.messages import settings as say
+from nija_tg.messages.errors import text as error_text
 from nija_tg.services.settings_service import Option, SettingEditor, SettingLine
 
 
@@ -60,7 +61,7 @@ async def pick(update: Update, context: BotContext, button: SettingPickButton) -
     try:
         editor = await service(context).editor(caller_id(context), button.name)
     except NijaError as exc:
-        await query.answer(plain(exc.user_message), show_alert=True)
+        await query.answer(plain(error_text(exc)), show_alert=True)
         return
     await query.answer()
     await edit_in_place(update, say.editor(editor), editor_markup(editor))
@@ -75,7 +76,7 @@ async def put(update: Update, context: BotContext, button: SettingValueButton) -
     try:
         change = await settings.set_value(caller_id(context), button.name, button.value)
     except NijaError as exc:
-        await query.answer(plain(exc.user_message), show_alert=True)
+        await query.answer(plain(error_text(exc)), show_alert=True)
         return
     editor = await settings.editor(caller_id(context), change.name)
     await query.answer(plain(say.saved_toast(editor.line, change)))

@@ -12,6 +12,7 @@ from nija_tg.handlers.context import BotContext
 from nija_tg.handlers.replies import reply
 from nija_tg.handlers.settings_common import args, caller_id, edit_in_place, plain, polite, service
 from nija_tg.messages import settings as say
+from nija_tg.messages.errors import text as error_text
 
 
 def _markup(prefs: dict[str, str]) -> InlineKeyboardMarkup:
@@ -57,7 +58,7 @@ async def notify_button(update: Update, context: BotContext, button: NotifyButto
     try:
         prefs = await service(context).set_notify(caller_id(context), button.group, button.value)
     except NijaError as exc:
-        await query.answer(plain(exc.user_message), show_alert=True)
+        await query.answer(plain(error_text(exc)), show_alert=True)
         return
     await query.answer(say.notify_toast(button.group, button.value))
     await edit_in_place(update, say.notify(prefs, updated=True), _markup(prefs))

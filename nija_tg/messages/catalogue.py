@@ -12,6 +12,9 @@ import dataclasses
 from decimal import Decimal as D
 
 from nija_tg.core import events as ev
+from nija_tg.core.errors import ErrorReason
+from nija_tg.core.risk import RiskFigures, RiskReason
+from nija_tg.messages import errors
 from nija_tg.messages.render import render
 from nija_tg.messages.report_catalogue import REPORT_SAMPLES, fixed_texts
 
@@ -109,10 +112,19 @@ SAMPLES: list[tuple[str, object]] = [
             price_step=D("0.01"),
         ),
     ),  # fmt: skip
-    ("Stop order refused", ev.StopOrderRefused("ETH/USD", "EOrder:Invalid price <x>.")),
-    ("Exit refused", ev.ExitRefused("ETH/USD", "exit", "EGeneral:Temporary lockout.")),
-    ("Stop close refused", ev.ExitRefused("ETH/USD", "stop", "EGeneral:Temporary lockout.")),
-    ("Entry refused (minimum)", ev.EntryRefused("ETH/USD", "order below the minimum 5 USD.")),
+    ("Stop order refused", ev.StopOrderRefused("ETH/USD", ErrorReason("market_closed"))),
+    ("Exit refused", ev.ExitRefused("ETH/USD", "exit", ErrorReason("order_rejected"))),
+    ("Stop close refused", ev.ExitRefused("ETH/USD", "stop", ErrorReason("account_suspended"))),
+    (
+        "Entry refused (minimum)",
+        ev.EntryRefused(
+            "ETH/USD",
+            ErrorReason(
+                "below_min_cost",
+                (("cost", "4.2051"), ("min_cost", "5"), ("quote", "USD"), ("symbol", "ETH/USD")),
+            ),
+        ),
+    ),
     (
         "Entry refused: insufficient funds (spot)",
         ev.EntryNoFunds(
@@ -147,26 +159,29 @@ SAMPLES: list[tuple[str, object]] = [
         ev.EntryBlocked(
             "ETH/USDT:USDT",
             "stop_beyond_liquidation",
-            "The long stop for ETH/USDT:USDT at 2,100 would lie beyond or too near the "
-            "liquidation price (about 2,150 at 10x leverage from 2,345.67): the position "
-            "could be liquidated before its stop. Lower the leverage cap or use a tighter "
-            "stop.",
+            RiskFigures(
+                symbol="ETH/USDT:USDT",
+                side="long",
+                stop=D("2100"),
+                liquidation=D("2150.123456"),
+                entry=D("2345.67"),
+                leverage=10,
+            ),
             "2026-12-05",
         ),
-    ),  # fmt: skip
+    ),
     (
         "Position mode refused",
-        ev.PositionModeRefused(
-            "BingX refused the switch to hedge mode while positions are open; orders "
-            "follow one-way mode.",
-            hedge_wanted=True,
-        ),
+        ev.PositionModeRefused(ErrorReason("position_mode_refused"), hedge_wanted=True),
     ),
     ("Close: nothing open", ev.CloseNothing(1, None)),
     ("Close: closed outside meanwhile", ev.CloseNothing(2, "ETH/USD", "long", outside=True)),
     ("Close: stopped meanwhile", ev.CloseNothing(3, "ETH/USD", None, stopped=True)),
     ("Close: expired", ev.CloseExpired(4, "ETH/USD", 900.0)),
-    ("Close: refused", ev.CloseRefused(5, (("ETH/USD", "EService:Unavailable."),))),
+    (
+        "Close: refused",
+        ev.CloseRefused(5, (("ETH/USD", ErrorReason("exchange_maintenance")),)),
+    ),
     ("Daily loss limit", ev.DailyLossLimit(D("512.345"), D("500"), "2026-12-05", "USD")),
     ("Drawdown pause", ev.DrawdownPaused(D("21.456"), D("20"), held=2)),
     ("Paused by an admin", ev.PausedByAdmin("risk review <urgent> & more")),
@@ -194,7 +209,11 @@ SAMPLES: list[tuple[str, object]] = [
             live=False,
         ),
     ),  # fmt: skip
-    ("Key refused", ev.KeyRefused("kraken", "the exchange says: EAPI:Invalid key")),
+    ("Key refused", ev.KeyRefused("kraken", ErrorReason("key_not_accepted"))),
+    (
+        "Key refused: an exchange whose keys cannot be checked",
+        ev.KeyRefused("binance", ErrorReason("unprovable_named", (("name", "Binance"),))),
+    ),
     ("Trading loop crashed", ev.LoopCrashed(3)),
     (
         "Daily summary, a profit",
@@ -217,6 +236,50 @@ SAMPLES: list[tuple[str, object]] = [
     ("Admin demoted by the configuration", ev.AdminDemoted()),
 ]
 
+# The figures of each risk reason (``core.risk.check_entry``), as an entry blocked by it
+RISK_SAMPLES: dict[RiskReason, RiskFigures] = {
+    RiskReason.GLOBAL_HALT: RiskFigures(),
+    RiskReason.PAUSED: RiskFigures(),
+    RiskReason.PAIR_NOT_ALLOWED: RiskFigures(symbol="DOGE/USD"),
+    RiskReason.SHORT_NOT_ALLOWED: RiskFigures(symbol="ETH/USD"),
+    RiskReason.ALREADY_OPEN: RiskFigures(symbol="ETH/USD", side="long"),
+    RiskReason.MAX_OPEN_POSITIONS: RiskFigures(open_positions=3, max_open_positions=3),
+    RiskReason.DAILY_LOSS: RiskFigures(
+        loss=D("152.456"), loss_limit=D("150"), quote="USDT"
+    ),
+    RiskReason.MAX_DRAWDOWN: RiskFigures(drawdown_pct=D("20.04"), drawdown_limit_pct=D("20")),
+    RiskReason.INVALID_INPUT: RiskFigures(),
+    RiskReason.BELOW_MINIMUM: RiskFigures(
+        symbol="BTC/USD", amount=D("0.00004"), notional=D("3.9"), quote="USD"
+    ),
+    RiskReason.STOP_BEYOND_LIQUIDATION: RiskFigures(
+        symbol="ETH/USDT:USDT", side="short", stop=D("2600"), liquidation=D("2565.4321"),
+        entry=D("2345.67"), leverage=10,
+    ),
+}  # fmt: skip
+
+# Sample params of the error codes whose words take some (``messages.errors.WORDS``)
+ERROR_PARAMS: dict[str, dict[str, str]] = {
+    "below_precision": {"symbol": "ETH/USD", "what": "amount"},
+    "below_min_amount": {
+        "symbol": "ETH/USD", "min_amount": "0.002", "base": "ETH", "amount": "0.00123",
+    },
+    "below_min_cost": {"symbol": "ETH/USD", "min_cost": "5", "quote": "USD", "cost": "4.2051"},
+    "price_not_positive": {"symbol": "ETH/USD"},
+    "exchange_unreachable_now": {"name": "Kraken"},
+    "credential_missing": {"label": "API secret"},
+    "wallet_key_named": {"name": "Hyperliquid"},
+    "unprovable_named": {"name": "Binance"},
+}  # fmt: skip
+
+
+def error_samples() -> list[tuple[str, str]]:
+    """(code, words) of every error code, with sample params where it takes some."""
+    return [
+        (code, errors.words(ErrorReason(code, tuple(sorted(ERROR_PARAMS.get(code, {}).items())))))
+        for code in errors.WORDS
+    ]
+
 
 def catalogue() -> str:
     out = [
@@ -237,6 +300,27 @@ def catalogue() -> str:
         kind = getattr(event, "kind", "")
         out += [f"## {title}", "", f"`{type(event).__name__}`, kind `{kind}`", ""]
         out += ["```html", render(event), "```", ""]
+    out += [
+        "# Why an entry was refused",
+        "",
+        "Each risk check reason (`core.risk.RiskReason`) as an `EntryBlocked` event tells",
+        "it (the engine tells only `stop_beyond_liquidation`; the others are the same",
+        "words for logs and reviews).",
+        "",
+    ]
+    for reason, figures in RISK_SAMPLES.items():
+        event = ev.EntryBlocked(figures.symbol or "ETH/USD", reason.value, figures, "2026-12-05")
+        out += [f"## `{reason.value}`", "", "```html", render(event), "```", ""]
+    out += [
+        "# Error words",
+        "",
+        "What a user is told of each error code (`core.errors`, `exchange.ccxt_errors`,",
+        "the exchange adapters): `nija_tg/messages/errors.py`, plain text, with sample",
+        "params. Refusal events and error replies use these words.",
+        "",
+    ]
+    for code, words in error_samples():
+        out += [f"## `{code}`", "", "```", words, "```", ""]
     out += [
         "# Reports, replies and buttons",
         "",

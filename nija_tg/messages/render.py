@@ -24,7 +24,10 @@ from decimal import Decimal
 from functools import singledispatch
 
 from nija_tg.core import events as ev
+from nija_tg.core.errors import ErrorReason
 from nija_tg.core.number_format import DASH, amount, money, money_in, pct, price
+from nija_tg.core.risk import RiskFigures, RiskReason
+from nija_tg.messages import errors
 
 ZERO = Decimal(0)
 CASH_CODES = ("USD", "USDT", "USDC")  # fees in these read as money
@@ -153,11 +156,16 @@ def _closed_outside(e: ev.ClosedOutside) -> str:
 # --- refusals ----------------------------------------------------------------------------
 
 
+def _why(reason: ErrorReason) -> str:
+    """An error's reason in words (``messages.errors``), escaped."""
+    return esc(errors.words(reason))
+
+
 @render.register
 def _stop_order_refused(e: ev.StopOrderRefused) -> str:
     return (
         f"⚠️ The exchange refused the stop-loss order for <b>{esc(e.symbol)}</b>: "
-        f"{esc(e.reason)} The engine still enforces your stop on every candle while it runs."
+        f"{_why(e.reason)} The engine still enforces your stop on every candle while it runs."
     )
 
 
@@ -166,7 +174,7 @@ def _exit_refused(e: ev.ExitRefused) -> str:
     what = {"stop": "stop-loss", "take_profit": "take-profit"}.get(e.purpose, "exit")
     return (
         f"⚠️ The {what} order for <b>{esc(e.symbol)}</b> was refused by the exchange: "
-        f"{esc(e.reason)} The position is still open; the engine tries again on the next "
+        f"{_why(e.reason)} The position is still open; the engine tries again on the next "
         "signal."
     )
 
@@ -174,7 +182,7 @@ def _exit_refused(e: ev.ExitRefused) -> str:
 @render.register
 def _entry_refused(e: ev.EntryRefused) -> str:
     return (
-        f"⚠️ The exchange refused the <b>{esc(e.symbol)}</b> entry: {esc(e.reason)} Nothing "
+        f"⚠️ The exchange refused the <b>{esc(e.symbol)}</b> entry: {_why(e.reason)} Nothing "
         "was opened; the engine tries again on the next signal."
     )
 
@@ -192,14 +200,59 @@ def _entry_no_funds(e: ev.EntryNoFunds) -> str:
     )
 
 
+def risk_text(reason: str, f: RiskFigures) -> str:
+    """Why the risk check refused an entry (``core.risk.check_entry``), in plain text
+    (escape it for HTML): the reason's words with its figures."""
+    r = next((known for known in RiskReason if known.value == reason), None)
+    if r is RiskReason.GLOBAL_HALT:
+        return "Trading is halted for everyone by an admin."
+    if r is RiskReason.PAUSED:
+        return "Trading is paused for you."
+    if r is RiskReason.PAIR_NOT_ALLOWED:
+        return f"{f.symbol} is not in your allowed pairs."
+    if r is RiskReason.SHORT_NOT_ALLOWED:
+        return "Short entries need a swap market."
+    if r is RiskReason.ALREADY_OPEN:
+        return f"A {f.side} in {f.symbol} is open."
+    if r is RiskReason.MAX_OPEN_POSITIONS:
+        return f"Already {f.open_positions} open positions (max {f.max_open_positions})."
+    if r is RiskReason.DAILY_LOSS:
+        loss, limit = money_in(f.loss, f.quote), money_in(f.loss_limit, f.quote)
+        return (
+            f"Daily loss limit reached: {loss} lost today (limit {limit}). "
+            "No new entries until tomorrow (UTC)."
+        )
+    if r is RiskReason.MAX_DRAWDOWN:
+        return (
+            f"Drawdown {pct(f.drawdown_pct)} from peak reached the "
+            f"{pct(f.drawdown_limit_pct)} limit."
+        )
+    if r is RiskReason.INVALID_INPUT:
+        return "Price, stop distance and equity must be positive."
+    if r is RiskReason.BELOW_MINIMUM:
+        value = money_in(f.notional, f.quote)
+        return (
+            f"Position size {amount(f.amount)} ({value}) is below the exchange minimum "
+            f"for {f.symbol}."
+        )
+    if r is RiskReason.STOP_BEYOND_LIQUIDATION:
+        return (
+            f"The {f.side} stop for {f.symbol} at {price(f.stop)} would lie beyond or too "
+            f"near the liquidation price (about {price(f.liquidation)} at {f.leverage}x "
+            f"leverage from {price(f.entry)}): the position could be liquidated before its "
+            "stop. Lower the leverage cap or use a tighter stop."
+        )
+    return "Your risk settings do not allow this entry now."
+
+
 @render.register
 def _entry_blocked(e: ev.EntryBlocked) -> str:
-    return f"⚠️ No entry on <b>{esc(e.symbol)}</b>: {esc(e.why)}"
+    return f"⚠️ No entry on <b>{esc(e.symbol)}</b>: {esc(risk_text(e.reason, e.figures))}"
 
 
 @render.register
 def _position_mode_refused(e: ev.PositionModeRefused) -> str:
-    return f"⚠️ {esc(e.why)}"
+    return f"⚠️ {_why(e.reason)}"
 
 
 # --- close requests ----------------------------------------------------------------------
@@ -238,7 +291,7 @@ def _close_expired(e: ev.CloseExpired) -> str:
 @render.register
 def _close_refused(e: ev.CloseRefused) -> str:
     return "\n".join(
-        f"⚠️ Your close of <b>{esc(symbol)}</b> was refused by the exchange: {esc(reason)} "
+        f"⚠️ Your close of <b>{esc(symbol)}</b> was refused by the exchange: {_why(reason)} "
         "The position is still open and keeps its stop; send /close again to retry."
         for symbol, reason in e.refused
     )
@@ -371,7 +424,7 @@ def _key_verified(e: ev.KeyVerified) -> str:
 @render.register
 def _key_refused(e: ev.KeyRefused) -> str:
     return (
-        f"❌ Your <b>{esc(e.exchange_id)}</b> key was not connected: {esc(e.reason)}\n"
+        f"❌ Your <b>{esc(e.exchange_id)}</b> key was not connected: {_why(e.reason)}\n"
         "Nothing was stored. /connect to try again."
     )
 

@@ -5,17 +5,15 @@ outbox), as events (``core.events.KeyVerified`` / ``KeyRefused``): the words are
 
 from __future__ import annotations
 
+from nija_tg.core.errors import ErrorReason
 from nija_tg.core.events import BalanceFound, KeyRefused, KeyVerified
 from nija_tg.core.models import TradingMode, Verification
 
-OPEN_FAILED = (
-    "I could not open the key you sent (the server's key changed meanwhile). Nothing was "
-    "stored; please send /connect again."
-)
+OPEN_FAILED = ErrorReason("key_open_failed")
 
 
-def refused(exchange_id: str, reason: str) -> KeyRefused:
-    return KeyRefused(exchange_id, reason)
+def refused(exchange_id: str, reason: ErrorReason | None) -> KeyRefused:
+    return KeyRefused(exchange_id, reason or ErrorReason("key_not_accepted"))
 
 
 def accepted(

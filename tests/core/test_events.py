@@ -10,6 +10,8 @@ from decimal import Decimal as D
 import pytest
 
 from nija_tg.core import events as ev
+from nija_tg.core.errors import ErrorReason
+from nija_tg.core.risk import RiskFigures
 
 FILL = ev.Fill(
     symbol="ETH/USD", base="ETH", quote="USD", buy=True, amount=D(1), price=D(2),
@@ -28,15 +30,23 @@ FILL = ev.Fill(
             "fill",
             "external:7:external:ETH/USD:1",
         ),
-        (ev.StopOrderRefused("ETH/USD", "r", 3), "error", "refused:7:stop_order:ETH/USD:3"),
-        (ev.ExitRefused("ETH/USD", "exit", "r", 3), "error", "refused:7:close:ETH/USD:3"),
-        (ev.EntryRefused("ETH/USD", "r", 3), "error", "refused:7:entry:ETH/USD:3"),
         (
-            ev.EntryBlocked("X", "stop_beyond_liquidation", "why", "2026-12-05"),
+            ev.StopOrderRefused("ETH/USD", ErrorReason("r"), 3),
+            "error",
+            "refused:7:stop_order:ETH/USD:3",
+        ),
+        (
+            ev.ExitRefused("ETH/USD", "exit", ErrorReason("r"), 3),
+            "error",
+            "refused:7:close:ETH/USD:3",
+        ),
+        (ev.EntryRefused("ETH/USD", ErrorReason("r"), 3), "error", "refused:7:entry:ETH/USD:3"),
+        (
+            ev.EntryBlocked("X", "stop_beyond_liquidation", RiskFigures(), "2026-12-05"),
             "error",
             "risk:7:stop_beyond_liquidation:X:2026-12-05",
         ),
-        (ev.PositionModeRefused("m", True, 12), "error", "position-mode:7:12:True"),
+        (ev.PositionModeRefused(ErrorReason("m"), True, 12), "error", "position-mode:7:12:True"),
         (ev.CloseNothing(9, None), "info", "close:7:9"),
         (ev.CloseExpired(9, None, 1.0), "info", "close:7:9"),
         (ev.DailyLossLimit(D(1), D(1), "2026-12-05"), "daily_loss", "daily_loss:7:2026-12-05"),

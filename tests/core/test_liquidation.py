@@ -69,18 +69,17 @@ def test_stop_inside_keeps_a_margin_from_the_liquidation() -> None:
     assert not liq.stop_inside("short", entry, fs + D("0.01"), lev)
 
 
-def test_refusal_names_stop_and_liquidation() -> None:
-    text = liq.refusal("long", "ETH/USDT:USDT", D(2000), D(100), 50)
-    assert text is not None
-    assert "1,900" in text and "liquidation price" in text and "50x" in text
-    assert liq.refusal("long", "ETH/USDT:USDT", D(2000), D(10), 50) is None
+def test_refusal_gives_stop_and_liquidation() -> None:
+    near = liq.refusal("long", D(2000), D(100), 50)
+    assert near == (D(1900), liq.liquidation_price("long", D(2000), 50))
+    assert liq.refusal("long", D(2000), D(10), 50) is None
 
 
 def test_a_given_maintenance_rate_is_used() -> None:
     # 20x long: 100 x 0.95 / (1 - 0.005 - 0.0005) = 95.52; 80 % of the way = 96.42 (a
     # stop of 3.5 below fits); with a 4 % maintenance rate: 95 / 0.9595 = 99.01: refused
-    assert liq.refusal("long", "X", D(100), D("3.5"), 20) is None
-    assert liq.refusal("long", "X", D(100), D("3.5"), 20, D("0.04")) is not None
+    assert liq.refusal("long", D(100), D("3.5"), 20) is None
+    assert liq.refusal("long", D(100), D("3.5"), 20, D("0.04")) is not None
 
 
 def ctx(**kw) -> RiskContext:
@@ -113,7 +112,9 @@ def test_check_entry_refuses_a_stop_beyond_liquidation(side) -> None:
     d = check_entry(ctx(side=side, settings=lev(20)))
     assert not d.approved
     assert d.reason is RiskReason.STOP_BEYOND_LIQUIDATION
-    assert "liquidation" in d.message and "20x" in d.message
+    f = d.figures
+    assert f.leverage == 20 and f.side == side and f.entry == D(2000)
+    assert f.liquidation == liq.liquidation_price(side, D(2000), 20)
 
 
 def test_check_entry_ignores_liquidation_on_spot() -> None:

@@ -157,7 +157,7 @@ def test_rounding_to_fractional_step() -> None:
 def test_below_minimum(kw: dict) -> None:
     d = check_entry(ctx(**kw))
     assert not d.approved and d.reason == R.BELOW_MINIMUM and d.amount == 0
-    assert "minimum" in d.message
+    assert d.figures.symbol == "BTC/USDT" and d.figures.notional is not None
 
 
 def test_at_minimum_is_approved() -> None:
@@ -225,7 +225,7 @@ def test_daily_loss_by_percent_first() -> None:
 def test_daily_loss_by_usd_first() -> None:
     # start of day 10000: USD 150 comes before 5% = 500
     d = check_entry(ctx(realized_pnl_today=D("-150")))
-    assert d.reason == R.DAILY_LOSS and "tomorrow" in d.message
+    assert d.reason == R.DAILY_LOSS and d.figures.loss == d.figures.loss_limit == D(150)
     assert check_entry(ctx(realized_pnl_today=D("-149.99"))).approved
 
 

@@ -206,7 +206,7 @@ async def test_insufficient_funds(db, setup):
     ex, _, _, _, _ = setup
     r = await ex.submit(buy("5"))  # 250,000 USDT of 10,000
     assert r.status is OrderStatus.REJECTED
-    assert r.error == E.InsufficientFundsError.user_message and r.refusal == FUNDS
+    assert r.error == E.InsufficientFundsError.code and r.refusal == FUNDS
     row = await orders.get(db, UID, r.order_id)
     assert "not enough" in row.error and row.refusal == FUNDS
 

@@ -8,6 +8,7 @@ import pytest
 from nija_tg.core.errors import ExchangeNotAllowedError, UnknownExchangeError
 from nija_tg.core.exchange_catalogue import PROVABLE, allowed_fields, catalogue
 from nija_tg.exchange.catalogue_gen import build
+from nija_tg.messages.errors import text as error_text
 
 
 def test_catalogue_matches_the_installed_ccxt():
@@ -30,7 +31,7 @@ def test_wallet_key_exchanges_are_refused_even_when_unproven_ones_are_allowed():
     for exchange_id in wallet:
         with pytest.raises(ExchangeNotAllowedError) as err:
             allowed_fields(exchange_id, allow_unproven=True)
-        assert "wallet private key" in err.value.user_message
+        assert "wallet private key" in error_text(err.value)
 
 
 def test_unproven_exchanges_only_when_the_operator_allows_them():

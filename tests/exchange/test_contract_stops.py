@@ -13,6 +13,7 @@ import pytest
 from nija_tg.core import errors as E
 from nija_tg.core.models import OrderRequest, OrderStatus, OrderType, Side
 from nija_tg.exchange.client_ids import new_client_order_id
+from nija_tg.messages.errors import text as error_text
 from tests.exchange.conftest import Venue
 
 USER = 7
@@ -123,7 +124,7 @@ async def test_stop_is_refused_before_sending_where_stops_are_the_engines(venue:
     r = await stop_request(venue, amount, price * Decimal("0.9"))
     with pytest.raises(E.OrderRejectedError) as err:
         await venue.account.create_order(r)
-    assert "stop" in err.value.user_message.lower()
+    assert "stop" in error_text(err.value).lower()
     if venue.emulator is not None:
         assert venue.order_posts() == posts  # nothing reached the exchange
     assert await venue.account.fetch_order_by_client_id(venue.symbol, r.client_order_id) is None

@@ -12,6 +12,8 @@ import pytest
 
 from nija_tg.core import errors as E
 from nija_tg.exchange.ccxt_errors import ERROR_TABLE, map_error, row_for, submit_outcome
+from nija_tg.messages.errors import WORDS
+from nija_tg.messages.errors import text as error_text
 
 SECRET = "kQ9sEcReTvAlUe=="
 RAW = f'kraken POST https://api.kraken.com/0/private/AddOrder apiKey=APIKEY123 {{"s":"{SECRET}"}}'
@@ -40,11 +42,17 @@ def test_row_maps_with_sanitized_message(row, op):
     text = str(err)
     assert "kraken" in text and row.ccxt_name in text
     for leak in (SECRET, "APIKEY123", "https://", "AddOrder"):
-        assert leak not in text and leak not in err.user_message
+        assert leak not in text and leak not in error_text(err)
+    assert error_text(err) in WORDS.values()  # the user is told words of ours only
     if op == "submit" and expected is E.UnknownOutcomeError:
-        assert err.user_message == E.UnknownOutcomeError.user_message
-    elif expected is not E.OrderRejectedError or row.on_read is E.OrderRejectedError:
-        assert err.user_message == row.user_message
+        assert err.code == E.UnknownOutcomeError.code
+    else:
+        assert err.code == (row.code or expected.code)
+
+
+@pytest.mark.parametrize("row", ERROR_TABLE, ids=lambda r: r.ccxt_name)
+def test_every_row_has_words(row):
+    assert (row.code or row.on_read.code) in WORDS and (row.code or row.on_submit.code) in WORDS
 
 
 def test_rate_limit_is_its_own_row_not_ddos():

@@ -17,10 +17,11 @@ from nija_tg.exchange.ccxt_factory import required_credentials, supported_exchan
 from nija_tg.exchange.ccxt_gateway import (
     CAN_WITHDRAW_REASON,
     CANNOT_CONFIRM_REASON,
-    UNPROVEN_EXCHANGE_REASON,
-    WALLET_KEY_REASON,
     CcxtGateway,
+    unproven_exchange_reason,
+    wallet_key_reason,
 )
+from nija_tg.messages.errors import text as error_text
 from tests.exchange.conftest import make_gateway
 
 PROVEN = ["kraken", "bingx", "coinbase"]
@@ -54,7 +55,7 @@ async def verify(emu: Any, account: Any, **kw: Any):
 async def test_trade_only_key_is_accepted_after_the_probe(emulators, exchange_id):
     emu = await emulators(exchange_id)
     result = await verify(emu, emu.add_account())
-    assert result.ok and result.reason == ""
+    assert result.ok and result.reason is None
     assert result.can_withdraw is False
     assert result.withdraw_proof is WithdrawProof.PROVEN_NO_WITHDRAW
     assert result.balances
@@ -70,7 +71,7 @@ async def test_withdraw_key_is_refused(emulators, exchange_id, allow_unproven):
     assert result.can_withdraw is True
     assert result.withdraw_proof is WithdrawProof.CAN_WITHDRAW
     assert result.reason == CAN_WITHDRAW_REASON
-    assert "can withdraw" in result.reason
+    assert "can withdraw" in error_text(result.reason)
     assert probes(emu) == 1
 
 
@@ -89,7 +90,9 @@ async def test_failed_probe_refuses_the_key(emulators, exchange_id, fault, allow
     assert result.reason == CANNOT_CONFIRM_REASON
     assert result.can_withdraw is None
     assert result.withdraw_proof is WithdrawProof.UNKNOWN
-    assert account.secret not in result.reason and account.api_key not in result.reason
+    assert account.secret not in error_text(result.reason) and account.api_key not in error_text(
+        result.reason
+    )
 
 
 @pytest.mark.parametrize("exchange_id", PROVEN)
@@ -119,7 +122,7 @@ async def test_kraken_permission_denied_elsewhere_is_not_a_proof(emulators):
     emu = await emulators("kraken")
     result = await verify(emu, emu.add_account(permissions=[CREATE_ORDERS, WITHDRAW_FUNDS]))
     assert not result.ok and result.can_withdraw is None
-    assert "permission" in result.reason
+    assert "permission" in error_text(result.reason)
     assert probes(emu) == 0
 
 
@@ -190,10 +193,10 @@ async def test_unprovable_exchange_is_refused_without_a_network_call(recorder):
     finally:
         await gw.close_all()
     assert not refused.ok
-    assert refused.reason == UNPROVEN_EXCHANGE_REASON.format(name="Binance")
+    assert refused.reason == unproven_exchange_reason("Binance")
     assert refused.withdraw_proof is WithdrawProof.NOT_PROVABLE
     assert refused.can_withdraw is None
-    assert creds["secret"] not in refused.reason
+    assert creds["secret"] not in error_text(refused.reason)
     assert seen and not allowed.ok  # the recorder answers 404 to everything
 
 
@@ -209,7 +212,7 @@ async def test_wallet_key_exchange_is_refused_even_when_unproven_is_allowed(reco
     assert seen == []
     assert not result.ok and result.can_withdraw is True
     assert result.withdraw_proof is WithdrawProof.CAN_WITHDRAW
-    assert result.reason == WALLET_KEY_REASON.format(name=exchange_id.capitalize())
+    assert result.reason == wallet_key_reason(exchange_id.capitalize())
 
 
 def test_wallet_exchanges_include_the_known_ones():

@@ -24,6 +24,7 @@ from nija_tg.exchange.paper import (
     market_fill_price,
     stop_fill_price,
 )
+from nija_tg.messages.errors import text as error_text
 
 SYM = "BTC/USDT"
 
@@ -173,7 +174,7 @@ async def test_stop_orders_are_refused_paper_stops_are_the_engines():
                            trigger_price=Decimal(45000))  # fmt: skip
     with pytest.raises(E.OrderRejectedError) as err:
         await acct.create_order(request)
-    assert "stop" in err.value.user_message.lower()
+    assert "stop" in error_text(err.value).lower()
     assert await acct.fetch_open_orders() == []
 
 

@@ -20,6 +20,7 @@ from nija_tg.exchange.ccxt_gateway import CcxtGateway
 from nija_tg.exchange.client_ids import new_client_order_id
 from nija_tg.exchange.precision import is_dust, sellable_amount
 from nija_tg.exchange.protocol import PositionModeRefusedError
+from nija_tg.messages.errors import text as error_text
 from tests.exchange.conftest import make_gateway
 from tests.fakes.bingx import BingXEmulator
 from tests.fakes.coinbase import CoinbaseEmulator
@@ -80,7 +81,7 @@ async def test_refused_switch_raises_with_the_actual_mode(bingx: Rig):
     with pytest.raises(PositionModeRefusedError) as info:
         await bingx.account.set_position_mode(True, SWAP)
     assert info.value.hedged is False  # the engine must send one-way orders
-    assert "position" in info.value.user_message.lower()
+    assert "position" in error_text(info.value).lower()
     assert await bingx.account.fetch_position_mode(SWAP) is False
     # and an order for the actual mode goes through (reduce-only in one-way mode)
     closed = await bingx.order(Side.SELL, "0.1", reduce_only=True)

@@ -9,6 +9,7 @@ from decimal import Decimal as D
 import pytest
 
 from nija_tg.core import events as ev
+from nija_tg.core.errors import ErrorReason
 from nija_tg.core.number_format import money_in, pct, price
 from nija_tg.messages.catalogue import SAMPLES
 from nija_tg.messages.render import fee_text, render
@@ -58,7 +59,7 @@ def test_a_stop_exit_is_one_message_at_the_markets_precision():
 
 def test_dynamic_values_are_escaped():
     assert "&lt;b&gt;" in render(ev.Broadcast("<b>"))
-    assert "a &amp; b" in render(ev.ExitRefused("X/Y", "exit", "a & b"))
+    assert "X&amp;Y" in render(ev.ExitRefused("X&Y", "exit", ErrorReason("order_rejected")))
 
 
 def test_number_format_extensions():

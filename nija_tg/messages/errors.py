@@ -1,0 +1,167 @@
+"""The words of every error a user can be told (plain text; callers escape it for
+HTML): ``WORDS`` maps an error's code (``core.errors``: each class's ``code``, and the
+codes the adapters give, e.g. ``exchange.ccxt_errors``) to its sentence, with
+``{name}`` for the error's params. Figures are worded here with the one number format
+(``AMOUNTS``: amounts, ``MONEY``: values in a currency).
+
+``text(err)`` is what handlers and the renderer call: the error's own ``user_message``
+when a caller built one (those not moved to codes yet), else its code's words. An
+unknown code, or params the words do not fit, read as the generic sentence.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal, InvalidOperation
+
+from nija_tg.core.errors import ErrorReason, NijaError
+from nija_tg.core.number_format import amount, money
+
+log = logging.getLogger(__name__)
+
+GENERIC = "Something went wrong. Please try again later."
+
+WORDS: dict[str, str] = {
+    # core.errors classes
+    "error": GENERIC,
+    "stored_key_unreadable": "Your stored exchange key could not be read. Please /connect again.",
+    "seal_key_rotated": (
+        "The server's encryption key changed while you were typing, so I kept nothing. "
+        "Please send /connect again."
+    ),
+    "no_seal_key": (
+        "Connecting keys is not available yet (the trading engine has not started). "
+        "Please try again in a few minutes."
+    ),
+    "invalid_value": "That value is not valid.",
+    "not_allowed": "You are not allowed to do that.",
+    "exchange_error": "The exchange returned an error.",
+    "exchange_not_answering": "The exchange is not answering right now. We will try again.",
+    "exchange_unreachable": "Could not reach the exchange. Check the exchange is up and try again.",
+    "rate_limited": "The exchange asked us to slow down. We will try again shortly.",
+    "order_unconfirmed": "The exchange did not confirm the order; checking its state.",
+    "order_rejected": "The exchange rejected the order.",
+    "insufficient_funds": "Not enough funds on the exchange for this order.",
+    "key_refused": "The exchange refused your API key. Check it or create a new one.",
+    "order_not_found": "The exchange does not know that order.",
+    "exchange_not_supported": "That exchange is not supported.",
+    "exchange_not_allowed": "Keys for that exchange are not accepted here.",
+    "key_can_withdraw": (
+        "This key can withdraw funds. For your safety, create a key with trading "
+        "permission only (no withdrawals) and connect again."
+    ),
+    # exchange.ccxt_errors (ccxt's classes that say more than our class)
+    "key_lacks_permission": (
+        "Your API key lacks a permission this needs. Enable trading on the key and retry."
+    ),
+    "account_suspended": "The exchange says your account is suspended or not enabled for this.",
+    "market_closed": "The market is closed on the exchange right now.",
+    "manual_interaction_needed": (
+        "The exchange needs you to confirm something on its website first."
+    ),
+    "restricted_location": "The exchange does not allow this from our location.",
+    "market_not_listed": "The exchange does not list that market.",
+    "duplicate_client_order_id": "An open order with the same client order id already exists.",
+    "operation_not_supported": "The exchange does not support this operation.",
+    "exchange_maintenance": "The exchange is under maintenance. We will try again later.",
+    # exchange adapters (ccxt_account, precision, paper, client_ids, protocol)
+    "stop_orders_not_taken": "This exchange does not take our stop orders.",
+    "stop_amend_not_supported": "This exchange does not amend our stop orders.",
+    "limit_needs_price": "A limit order needs a price.",
+    "below_precision": "Order too small for {symbol}: the {what} rounds to zero.",
+    "below_min_amount": (
+        "Order too small for {symbol}: minimum amount is {min_amount} {base}, "
+        "the order was {amount}."
+    ),
+    "below_min_cost": (
+        "Order too small for {symbol}: minimum value is {min_cost} {quote}, "
+        "the order was about {cost}."
+    ),
+    "price_not_positive": "The order price for {symbol} must be above zero.",
+    "hedge_mode_not_supported": "This exchange does not support hedge mode.",
+    "leverage_not_supported": "This exchange account does not support leverage.",
+    "position_mode_refused": (
+        "The exchange did not change the position mode: close your positions and open "
+        "orders on the exchange first. Trading continues in the account's current mode."
+    ),
+    "paper_no_stop_orders": "Paper trading does not take stop orders.",
+    "invalid_client_order_id": "Internal error: the order id was not valid for the exchange.",
+    # core.exchange_catalogue: keys for an exchange not accepted
+    "wallet_key_exchange": (
+        "That exchange needs a wallet private key, which gives full control of your funds. "
+        "For your safety this service does not accept such keys."
+    ),
+    "unprovable_exchange": (
+        "I accept keys only where I can prove the key cannot withdraw: Kraken, BingX and "
+        "Coinbase. Pick one of those."
+    ),
+    # the check of a new key (exchange.ccxt_gateway, engine.key_intake): KeyRefused
+    "key_not_accepted": (
+        "The exchange refused this key. Check that you copied the key and secret exactly "
+        "and that the key is active, then /connect again."
+    ),
+    "exchange_unreachable_now": (
+        "Could not reach {name} right now. Please try again in a few minutes."
+    ),
+    "exchange_not_in_list": "That exchange is not supported. Pick one from the list.",
+    "credential_missing": "The {label} is missing. Please /connect again and send every field.",
+    "withdraw_unconfirmed": (
+        "I could not confirm this key cannot withdraw, so I did not keep it. Create a key "
+        "with trading permissions only and send /connect again."
+    ),
+    "key_withdraws": (
+        "This key can withdraw funds. For your safety I did not keep it: create a key "
+        "without withdrawal permission and /connect again."
+    ),
+    "wallet_key_named": (
+        "{name} signs with a wallet private key, which controls your funds, so I never "
+        "accept keys for it. Pick an exchange that uses API keys, such as Kraken, BingX or "
+        "Coinbase."
+    ),
+    "unprovable_named": (
+        "I cannot check whether a {name} key can withdraw, so I do not accept {name} keys. "
+        "Kraken, BingX and Coinbase keys can be checked: please pick one of those."
+    ),
+    "key_open_failed": (
+        "I could not open the key you sent (the server's key changed meanwhile). Nothing "
+        "was stored; please send /connect again."
+    ),
+    # engine outcomes of a refused order (engine.user_closes)
+    "nothing_to_act_on": "The exchange found nothing to act on.",
+}
+
+AMOUNTS = frozenset({"amount", "min_amount"})
+MONEY = frozenset({"cost", "min_cost"})
+
+
+def _shown(name: str, value: str) -> str:
+    if name in AMOUNTS or name in MONEY:
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            return value
+        return amount(number) if name in AMOUNTS else money(number)
+    return value
+
+
+def words(reason: ErrorReason) -> str:
+    """The sentence of ``reason`` (its code's words with its params filled in)."""
+    template = WORDS.get(reason.code)
+    if template is None:
+        log.warning("no words for error code %r", reason.code[:40])
+        return GENERIC
+    try:
+        return template.format_map({k: _shown(k, v) for k, v in reason.params})
+    except (KeyError, IndexError, ValueError):
+        log.warning("error code %r: params do not fit its words", reason.code)
+        return GENERIC
+
+
+def text(source: NijaError | ErrorReason) -> str:
+    """What the user is told of an error: a caller's own ``user_message``, else the
+    words of its code."""
+    if isinstance(source, NijaError):
+        if source.user_message:
+            return source.user_message
+        source = source.reason
+    return words(source)
