@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from nija_tg.config import Settings
+from nija_tg.messages.operator_alerts import crash_text, fatal_text
 from nija_tg.redaction import redact
 from nija_tg.storage import users
 from nija_tg.storage.db import Database
@@ -32,35 +33,10 @@ CRASHES = 3
 CRASH_WINDOW_S = 600.0
 REALERT_S = 1800.0
 
-WHAT_STOPS = {
-    "engine": (
-        "Trading has stopped for every user: no entries, no exits, no engine-side stop "
-        "checks (stops resting on the exchanges still work)."
-    ),
-    "bot": "The bot no longer answers users; the engine keeps trading and protecting.",
-}
-
 
 def parse_fields(text: str) -> dict[str, str]:
     """``key:value`` pairs separated by spaces (header and payload alike)."""
     return dict(part.split(":", 1) for part in text.split() if ":" in part)
-
-
-def fatal_text(program: str, from_state: str, host: str) -> str:
-    return (
-        f"⚠️ nija_tg on {host}: the {program} program is FATAL (it failed to start, last "
-        f"state {from_state}; supervisord gave up restarting it). "
-        f"{WHAT_STOPS.get(program, '')} Look at logs/{program}.log, then: "
-        f"scripts/ctl.sh start {program}"
-    )
-
-
-def crash_text(program: str, crashes: int, window_s: float, host: str) -> str:
-    return (
-        f"⚠️ nija_tg on {host}: the {program} program keeps crashing ({crashes} unexpected "
-        f"exits in {window_s / 60:.0f} minutes; supervisord keeps restarting it). "
-        f"{WHAT_STOPS.get(program, '')} Look at logs/{program}.log."
-    )
 
 
 class CrashWatch:

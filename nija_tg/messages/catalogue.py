@@ -185,6 +185,7 @@ SAMPLES: list[tuple[str, object]] = [
     ("Daily loss limit", ev.DailyLossLimit(D("512.345"), D("500"), "2026-12-05", "USD")),
     ("Drawdown pause", ev.DrawdownPaused(D("21.456"), D("20"), held=2)),
     ("Paused by an admin", ev.PausedByAdmin("risk review <urgent> & more")),
+    ("Paused by an admin, no reason given", ev.PausedByAdmin(None)),
     ("Resumed by an admin", ev.ResumedByAdmin()),
     ("Global halt", ev.Halted(True)),
     ("Global halt lifted", ev.Halted(False)),

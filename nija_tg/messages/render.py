@@ -61,6 +61,11 @@ def pnl_marker(realized: Decimal | None) -> str:
     return "🔴" if realized < 0 else "🟢"
 
 
+def digest_header(n: int) -> str:
+    """The line above ``n`` notifications merged into one message (the outbox sender's)."""
+    return f"📬 {n} updates"
+
+
 @singledispatch
 def render(event: object) -> str:
     """The Telegram HTML text of ``event``."""
@@ -329,10 +334,10 @@ def _drawdown(e: ev.DrawdownPaused) -> str:
 
 @render.register
 def _paused(e: ev.PausedByAdmin) -> str:
+    reason = f"Reason: {esc(e.reason)}\n" if e.reason else ""
     return (
         "⏸ <b>Your trading was paused by an admin.</b>\n"
-        f"Reason: {esc(e.reason)}\n"
-        "No new trades will be placed until an admin resumes you."
+        f"{reason}No new trades will be placed until an admin resumes you."
     )
 
 

@@ -45,7 +45,7 @@ PAGE_SIZE = 20
 MAX_REASON = 200
 MAX_BROADCAST = 3500  # characters the admin typed (after cleaning)
 MAX_AUDIT = 100
-DEFAULT_REASON = "paused by an admin"
+DEFAULT_REASON: str | None = None  # no reason given: none stored, none told
 REFUSAL = "That command is for admins."
 NO_SUCH_USER = "No such user."
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
 from nija_tg.storage.db import Batched, Database, Transaction
@@ -410,8 +410,15 @@ def _cut(text: str, units: int) -> str:
     return "".join(out)
 
 
-def merge(rows: Sequence[OutboxRow], limit: int = MAX_MESSAGE_UNITS) -> Digest:
+def merge(
+    rows: Sequence[OutboxRow],
+    limit: int = MAX_MESSAGE_UNITS,
+    header: Callable[[int], str] | None = None,
+) -> Digest:
     """Merge one chat's pending rows (oldest first) into one message under ``limit``.
+    ``header(n)``: the caller's words put above n > 1 merged rows (at most
+    ``_HEADER_RESERVE`` units; the sender's are ``messages.render.digest_header``);
+    storage adds none of its own.
 
     Event rows must carry their rendered text (``OutboxRow.with_text``). Rows that do
     not fit are left out (they stay pending for the next message); a single row longer
@@ -436,8 +443,8 @@ def merge(rows: Sequence[OutboxRow], limit: int = MAX_MESSAGE_UNITS) -> Digest:
     if len(taken) == 1 and parts and tg_len(parts[0]) > limit:
         parts = [_cut(parts[0], limit - 1) + "…"]
     body = _SEPARATOR.join(parts)
-    if len(taken) > 1 and body:
-        body = f"📬 {len(taken)} updates{_SEPARATOR}{body}"
+    if len(taken) > 1 and body and header is not None:
+        body = f"{header(len(taken))}{_SEPARATOR}{body}"
     return Digest(
         chat_id=rows[0].chat_id,
         text=body,

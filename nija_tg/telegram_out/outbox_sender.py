@@ -48,6 +48,7 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
+from nija_tg.messages.render import digest_header
 from nija_tg.messages.stored import Unrenderable, stored_text
 from nija_tg.storage import outbox, outbox_claims
 from nija_tg.storage.db import Database
@@ -354,7 +355,7 @@ class Sender:
                 continue
             pace = self.budget.pace(chat_id)
             await pace.lock.acquire()  # free: taken without yielding
-            digest = outbox.merge(rows)
+            digest = outbox.merge(rows, header=digest_header)
             self._tasks[chat_id] = asyncio.create_task(self._deliver(digest, paid))
             dispatched += 1
         return dispatched

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from nija_tg.core.models import Role
+from nija_tg.messages.render import digest_header
 from nija_tg.storage import outbox, users
 from nija_tg.storage.db import Database
 
@@ -110,8 +111,11 @@ def test_merge_single_row_is_the_text() -> None:
 
 
 def test_merge_several_rows_in_order_with_header() -> None:
-    digest = outbox.merge([row(1, "one", silent=True), row(2, "two"), row(3, "three")])
-    assert digest.text.startswith("📬 3 updates")
+    rows = [row(1, "one", silent=True), row(2, "two"), row(3, "three")]
+    digest = outbox.merge(rows, header=digest_header)
+    assert digest.text.startswith("📬 3 updates\n\none")
+    assert outbox.merge(rows).text.startswith("one")  # storage words nothing itself
+    assert outbox.tg_len(digest_header(10_000)) <= outbox._HEADER_RESERVE
     assert digest.text.index("one") < digest.text.index("two") < digest.text.index("three")
     assert not digest.silent  # silent only when every merged row is
     assert outbox.merge([row(1, "a", silent=True), row(2, "b", silent=True)]).silent
