@@ -450,7 +450,8 @@ def _loop_crashed(e: ev.LoopCrashed) -> str:
 def _daily_summary(e: ev.DailySummary) -> str:
     wins = sum(1 for p in e.closed if p > 0)
     n = len(e.closed)
-    rate = f", win rate {esc(pct(Decimal(100 * wins) / n, places=0))}" if n else ""
+    # one decimal, as /pnl and /performance show it (``messages.text.share``): 66.7%
+    rate = f", win rate {esc(pct(Decimal(100 * wins) / n))}" if n else ""
     pnl = esc(money_in(e.pnl, e.currency, signed=True) if e.currency else money(e.pnl, signed=True))
     return (
         f"📊 <b>Daily summary {esc(e.day)}</b> (UTC): {pnl_marker(e.pnl)} P&amp;L {pnl}, "

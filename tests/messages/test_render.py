@@ -98,3 +98,9 @@ def test_key_verified_shows_cash_as_money_and_coins_with_their_digits():
         )
     )  # fmt: skip
     assert "• USD: 10,234.50\n" in text and "• ETH: 0.12345679\n" in text
+
+
+def test_the_daily_summary_win_rate_has_the_one_precision_of_the_reports():
+    """2 of 3 won reads 66.7%, as /pnl and /performance show it (not 67%)."""
+    text = render(ev.DailySummary("2026-12-04", D(5), D(100), (D(1), D(2), D(-1)), "USD"))
+    assert "2 won, win rate 66.7%." in text
