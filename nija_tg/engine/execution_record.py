@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 from nija_tg.core.account_currency import at_step
@@ -107,11 +107,17 @@ async def new_fills(
     out: list[FillInfo] = []
     taken: set[str] = set()
     for f in sorted(state.fills, key=lambda x: (x.ts, x.trade_id)):
-        f = replace(
-            f,
-            trade_id=trade_key(mode, order.client_order_id, f.trade_id),
-            symbol=order.symbol,
-            client_order_id=order.client_order_id,
+        f = FillInfo(  # ``dataclasses.replace`` written out (once per fill booked)
+            trade_key(mode, order.client_order_id, f.trade_id),
+            order.symbol,
+            f.side,
+            f.amount,
+            f.price,
+            f.fee,
+            f.fee_currency,
+            f.ts,
+            f.exchange_order_id,
+            order.client_order_id,
         )
         if f.amount <= 0 or f.trade_id in taken:  # a trade listed twice is taken once
             continue
@@ -161,7 +167,22 @@ class BookedFill:
 def to_record(fills: list[FillInfo], facts: MarketFacts) -> list[FillInfo]:
     """``new_fills`` as they are recorded: each price with the market's places
     (``at_step``)."""
-    return [replace(f, price=at_step(f.price, facts.price_step)) for f in fills]
+    step = facts.price_step
+    return [
+        FillInfo(  # ``dataclasses.replace`` written out (once per fill booked)
+            f.trade_id,
+            f.symbol,
+            f.side,
+            f.amount,
+            at_step(f.price, step),
+            f.fee,
+            f.fee_currency,
+            f.ts,
+            f.exchange_order_id,
+            f.client_order_id,
+        )
+        for f in fills
+    ]
 
 
 def book_fills(

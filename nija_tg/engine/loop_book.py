@@ -191,7 +191,7 @@ class LoopBook:
                 await self.daily_summary(ctx.marks.day, ctx.marks.day_pnl_base)
         before = ctx.marks
         ctx.marks = flows.roll(ctx.marks, day, ctx.equity)
-        if ctx.marks != before:
+        if ctx.marks is not before:  # ``roll`` answers the same marks when nothing moved
             self.put_marks()
 
     async def daily_summary(self, day: str, start_equity: Decimal) -> None:
@@ -271,12 +271,17 @@ class LoopBook:
                 ctx.seed_prices[p.symbol] = ticker.last
 
     async def equity_now(
-        self, balances: list[BalanceLine], held: list[PositionRow] | None = None
+        self,
+        balances: list[BalanceLine],
+        held: list[PositionRow] | None = None,
+        prices: dict[str, Decimal] | None = None,
     ) -> Decimal:
+        """The account's worth: ``balances`` and ``held`` at ``prices`` (default: the
+        context's now)."""
         ctx = self.ctx
         if held is None:
             held = await ctx.held.all()
-        return equity_of(balances, ctx.markets, ctx.prices(), held)
+        return equity_of(balances, ctx.markets, ctx.prices() if prices is None else prices, held)
 
     async def save_snapshot(
         self,
@@ -286,17 +291,18 @@ class LoopBook:
         *,
         point: bool = True,
         equity: Decimal | None = None,
+        prices: dict[str, Decimal] | None = None,
     ) -> None:
         """The snapshot the bot reads, worth ``equity`` (default: the close's), with one
         equity point (``point``: False for a snapshot refreshed after fills, one point
-        per close)."""
+        per close); its prices ``prices`` (default: the context's now)."""
         ctx = self.ctx
         last = loop_store.signals_view(signals)  # shared by users with the same signals
         snap = loop_store.snapshot_of(
             equity=ctx.equity if equity is None else equity,
             balances=balances,
             positions=held,
-            prices=ctx.prices(),
+            prices=ctx.prices() if prices is None else prices,
             last_signal=last,
             start_of_day_equity=ctx.marks.day_pnl_base,
             peak_equity=ctx.marks.peak_equity_flow_adjusted,

@@ -67,6 +67,35 @@ class TradingActions:
         self.paper_slippage = paper_slippage  # what paper fills slip (entries sized for it)
         self.free_quote = FreeQuote()  # spot entries of one close sized on one read
 
+    async def signals(self, updated: list[MarketKey]) -> dict[str, Signal]:
+        """``stops_and_signal`` of every market that closed, in order; symbol -> signal.
+
+        A market where the user holds no position (and no stop rests on the exchange to
+        release) needs no I/O and no stop decision: its signal is the hub's shared one
+        for a flat position, taken here without the per-market awaits (most markets of
+        most users on every close). Which markets are held is read once, before the
+        first: a market's stop or exit changes only that market's rows, and nothing
+        opens a position before ``act``."""
+        ctx = self.ctx
+        if not updated:
+            return {}
+        held = {p.symbol for p in await ctx.held.all()}
+        strategy = get_strategy(ctx.settings.strategy)
+        params = ctx.settings.strategy_params
+        hub, markets = ctx.hub, ctx.markets
+        out: dict[str, Signal] = {}
+        for key in updated:
+            symbol = key.symbol
+            if symbol in held or self.stops.native(symbol):
+                out[symbol] = await self.stops_and_signal(key)
+                continue
+            signal = None
+            if hub.latest(key) is not None:
+                allow_short = markets[symbol].kind == "swap"
+                signal = hub.signal(key, strategy, params, None, allow_short)
+            out[symbol] = signal if signal is not None else Signal(Action.HOLD, reason="no candles")
+        return out
+
     async def stops_and_signal(self, key: MarketKey) -> Signal:
         """Close positions whose stop the candle touched, trail the others; return the
         strategy's signal for this market (decisions: ``core/trading_core.py``)."""

@@ -48,6 +48,7 @@ from nija_tg.core.errors import AuthenticationError, NijaError, RetryableError, 
 from nija_tg.core.events import KeyDead, PositionModeRefused, Unprotected
 from nija_tg.core.models import Candle, MarketInfo, TradingMode, UserStatus
 from nija_tg.core.risk_settings import RiskSettings
+from nija_tg.core.trading_core import wants_action
 from nija_tg.core.trading_gate import Gate, TradingSwitch, needs_loop
 from nija_tg.engine.exchange_stops import ExchangeStops, close_side
 from nija_tg.engine.execution import Executor
@@ -481,28 +482,29 @@ class UserLoop:
             # refusal may have been passing: the price through it, funds held); the
             # engine's own check covers the candle in between
             ctx.stop_refused.clear()
-            signals: dict[str, Signal] = {}
-            for key in updated:
-                signals[key.symbol] = await self.trading.stops_and_signal(key)
+            signals = await self.trading.signals(updated)
             balances = ctx.account_balances
             if balances is None:
                 balances = await ctx.account.fetch_balance()
             ctx.account_balances = balances
             held = await ctx.held.all()
-            ctx.equity = await self.book.equity_now(balances, held)
-            priced = all(p.symbol in ctx.prices() for p in held)
+            prices = ctx.prices()  # the hub's closes: one read for the close's figures
+            ctx.equity = await self.book.equity_now(balances, held, prices)
+            priced = all(p.symbol in prices for p in held)
             if priced:
                 await self.book.rollover()
             # the snapshot and equity point first: a drawdown pause below is reported
             # with the equity that caused it and the positions still held
-            await self.book.save_snapshot(balances, held, signals)
+            await self.book.save_snapshot(balances, held, signals, prices=prices)
             if priced:
                 blocked = await self.book.check_limits(ctx.gate)
             else:  # a held market has no price yet: equity is understated, judge later
                 blocked = ctx.blocked_day == ctx.day
             self.last_signals = signals
             for key in updated:
-                await self.trading.act(key, signals[key.symbol], blocked)
+                signal = signals[key.symbol]
+                if wants_action(signal):  # a hold wants nothing (most markets, most closes)
+                    await self.trading.act(key, signal, blocked)
             await self._snapshot_after_fills()
         except RetryableError as exc:
             log.warning("user %s: candle %s skipped: %s", self.user_id, boundary, exc)

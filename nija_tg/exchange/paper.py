@@ -197,6 +197,9 @@ class PaperAccount:
         # the last closed candle of a symbol the engine acted on (stop fills on a gap)
         self.closed_candle = closed_candle
         self._state: PaperState | None = None
+        # the balance lines of ``_state`` as ``fetch_balance`` answers them; None once a
+        # balance moved (``_move``) or the state was read again
+        self._lines: tuple[BalanceLine, ...] | None = None
         self._lock = asyncio.Lock()
         self._hedged = False  # no swaps on paper: the mode is only remembered
 
@@ -216,6 +219,7 @@ class PaperAccount:
                 )
                 await self.store.save_paper_state(self.user_id, state)
             self._state = state
+            self._lines = None
         return self._state
 
     async def _save(self, state: PaperState) -> None:
@@ -230,6 +234,7 @@ class PaperAccount:
         return state.balances.setdefault(cur, {"free": "0", "used": "0"})
 
     def _move(self, state: PaperState, cur: str, free: Decimal = 0, used: Decimal = 0) -> None:
+        self._lines = None
         b = self._bal(state, cur)
         b["free"] = str(_d(b["free"]) + free)
         b["used"] = str(_d(b["used"]) + used)
@@ -240,14 +245,21 @@ class PaperAccount:
         return await self.market_data.market(self.exchange_id, symbol)
 
     async def fetch_balance(self) -> list[BalanceLine]:
+        """The balances (currencies held, sorted). The lines made at the last read are
+        answered again while no balance moved since (most closes: one read a close)
+        and no order is being placed (it holds the lock until its state is saved)."""
+        lines = self._lines
+        if lines is not None and not self._lock.locked():
+            return list(lines)
         async with self._lock:
             state = await self._load()
-            lines = []
+            made = []
             for cur, b in sorted(state.balances.items()):
                 free, used = _d(b["free"]), _d(b["used"])
                 if free or used:
-                    lines.append(BalanceLine(cur, free, used, free + used))
-            return lines
+                    made.append(BalanceLine(cur, free, used, free + used))
+            self._lines = tuple(made)
+            return made
 
     async def fetch_order_by_client_id(
         self, symbol: str, client_order_id: str
@@ -400,6 +412,13 @@ class PaperAccount:
 
     async def check_limits(self) -> list[OrderState]:
         """Fetch the price of every symbol with open orders and apply ``on_price``."""
+        state = self._state
+        if (
+            state is not None
+            and not self._lock.locked()
+            and all(o.status != OrderStatus.OPEN.value for o in state.orders)
+        ):
+            return []  # nothing rests (most accounts, most closes): nothing to check
         async with self._lock:
             state = await self._load()
             symbols = sorted({o.symbol for o in state.orders if o.status == OrderStatus.OPEN.value})

@@ -210,7 +210,13 @@ async def insert(tx: Transaction, **fields: Unpack[NewOrder]) -> OrderRow:
     return out
 
 
-_INSERT_LATER = Batched(_INSERT_HEAD, _INSERT_VALUES, " RETURNING *", returning="client_order_id")
+# only the id comes back (the row is built from the values written: ``_as_written``)
+_INSERT_LATER = Batched(
+    _INSERT_HEAD,
+    _INSERT_VALUES,
+    " RETURNING order_id, client_order_id",
+    returning="client_order_id",
+)
 _STATE_LATER = Batched(
     "UPDATE orders SET status = v.column3, filled = v.column4, average = v.column5, "
     "fee = v.column6, exchange_order_id = v.column7, updated_at = v.column8 FROM (VALUES ",
