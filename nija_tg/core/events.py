@@ -436,11 +436,21 @@ class Broadcast:
 
 
 @dataclass(frozen=True, slots=True)
-class SettingsClamped:
-    """An admin's new bounds changed the user's settings: one line per change (the
-    settings' own descriptions, ``name: old -> new``)."""
+class SettingChange:
+    """One stored setting moved: its name (``strategy.<param>`` for a strategy
+    parameter) and its values before and after, as stored (a list's items each; empty:
+    none was stored)."""
 
-    changes: tuple[str, ...]
+    name: str
+    old: tuple[str, ...]
+    new: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsClamped:
+    """An admin's new bounds changed the user's settings: one entry per change."""
+
+    changes: tuple[SettingChange, ...]
 
     kind = "info"
 

@@ -232,7 +232,13 @@ SAMPLES: list[tuple[str, object]] = [
     ("Broadcast", ev.Broadcast("Maintenance at 02:00 UTC <b>not bold</b> & done")),
     (
         "Settings clamped by an admin's bounds",
-        ev.SettingsClamped(("max_position_usd: 500 -> 250", "leverage_cap: 10 -> 5")),
+        ev.SettingsClamped(
+            (
+                ev.SettingChange("max_position_usd", ("500",), ("250",)),
+                ev.SettingChange("leverage_cap", ("10",), ("5",)),
+                ev.SettingChange("allowed_pairs", ("BTC", "ETH", "DOGE"), ("BTC", "ETH")),
+            )
+        ),
     ),
     ("Admin demoted by the configuration", ev.AdminDemoted()),
 ]

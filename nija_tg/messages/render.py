@@ -479,11 +479,20 @@ def _broadcast(e: ev.Broadcast) -> str:
     return f"📢 <b>Message from the admins</b>\n\n{esc(e.body)}"
 
 
+def _stored(values: tuple[str, ...]) -> str:
+    return esc(", ".join(values)) if values else DASH
+
+
+def setting_change_text(c: ev.SettingChange) -> str:
+    """``max_position_usd: 500 → 250`` (escaped)."""
+    return f"{esc(c.name)}: {_stored(c.old)} → {_stored(c.new)}"
+
+
 @render.register
 def _settings_clamped(e: ev.SettingsClamped) -> str:
     return (
         "⚖️ An admin set new limits on your settings, so these changed:\n"
-        + "\n".join(f"• {esc(line)}" for line in e.changes)
+        + "\n".join(f"• {setting_change_text(c)}" for c in e.changes)
         + "\nSee /settings."
     )
 

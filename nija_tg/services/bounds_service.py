@@ -9,10 +9,11 @@ applies to before their next decision (``settings_repo.bump_version``, same tran
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from nija_tg.core.errors import PermissionDeniedError, ValidationError
-from nija_tg.core.events import SettingsClamped
+from nija_tg.core.events import SettingChange, SettingsClamped
 from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.core.setting_bounds import (
@@ -35,10 +36,17 @@ class BoundChange:
     name: str
     bound: Bound | None  # None: lifted
     target_id: int | None  # None: everyone
-    clamped: dict[int, list[str]] = field(default_factory=dict)  # user -> "name: a → b"
+    clamped: dict[int, list[SettingChange]] = field(default_factory=dict)  # user -> changes
 
 
-def _changes(before: RiskSettings, after: RiskSettings) -> list[str]:
+def _stored(value: object) -> tuple[str, ...]:
+    """A stored value as the event carries it: a list's items, else the one value."""
+    if value is None:
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
+
+
+def _changes(before: RiskSettings, after: RiskSettings) -> list[SettingChange]:
     old, new = before.to_dict(), after.to_dict()
     out = []
     for key in new:
@@ -46,10 +54,9 @@ def _changes(before: RiskSettings, after: RiskSettings) -> list[str]:
             for pname, value in new[key].items():
                 prev = old.get(key, {}).get(pname)
                 if prev != value:
-                    out.append(f"strategy.{pname}: {prev} → {value}")
+                    out.append(SettingChange(f"strategy.{pname}", _stored(prev), _stored(value)))
         elif old.get(key) != new[key]:
-            show = (lambda v: ", ".join(v)) if isinstance(new[key], list) else str
-            out.append(f"{key}: {show(old.get(key))} → {show(new[key])}")
+            out.append(SettingChange(key, _stored(old.get(key)), _stored(new[key])))
     return out
 
 
@@ -110,9 +117,9 @@ class BoundsService:
 
     async def _clamp_all(
         self, tx: Transaction, actor_id: int, target_id: int | None
-    ) -> dict[int, list[str]]:
+    ) -> dict[int, list[SettingChange]]:
         ids = [target_id] if target_id is not None else await settings_repo.trader_ids(tx)
-        out: dict[int, list[str]] = {}
+        out: dict[int, list[SettingChange]] = {}
         for uid in ids:
             before = await settings_repo.load_stored_in(tx, uid)
             after = clamp_to_bounds(before, await admin_bounds.for_user(tx, uid))
@@ -120,7 +127,8 @@ class BoundsService:
                 continue
             lines = _changes(before, after)
             await settings_repo.save(tx, uid, after)
-            await audit.record(tx, actor_id, "settings.clamped", uid, changes=lines)
+            changes = [dataclasses.asdict(c) for c in lines]
+            await audit.record(tx, actor_id, "settings.clamped", uid, changes=changes)
             await tell(tx, uid, SettingsClamped(tuple(lines)))
             out[uid] = lines
         return out

@@ -170,6 +170,8 @@ def test_refusal_events_carry_a_typed_reason():
     assert hints[ev.EntryBlocked]["figures"] is RiskFigures
     assert hints[ev.CloseRefused]["refused"] == tuple[tuple[str, ErrorReason], ...]
     assert not any("why" in fields for fields in hints.values())
+    # an admin bound's changes to a user's settings: names and values, worded by render
+    assert hints[ev.SettingsClamped]["changes"] == tuple[ev.SettingChange, ...]
 
 
 def _modules():

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from nija_tg.core.errors import PermissionDeniedError, ValidationError
+from nija_tg.core.events import SettingChange
 from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import RiskSettings
 from nija_tg.services.bounds_service import BoundsService, bound_lines
@@ -43,7 +44,7 @@ async def test_bound_for_everyone_moves_stored_and_default_values_inside(svc, db
     # Alice stored 900, Carol and the admin run on the default 300: moved; Bob's 50 is
     # inside; the viewer's settings are never used
     assert set(change.clamped) == {ADMIN, ALICE, CAROL}
-    assert change.clamped[ALICE] == ["max_position_usd: 900 → 200"]
+    assert change.clamped[ALICE] == [SettingChange("max_position_usd", ("900",), ("200",))]
     assert (await settings_repo.load(db, ALICE)).max_position_usd == 200
     assert (await settings_repo.load(db, CAROL)).max_position_usd == 200
     assert (await settings_repo.load(db, BOB)).max_position_usd == 50

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from nija_tg.core.errors import ValidationError
+from nija_tg.core.events import SettingChange
 from nija_tg.core.models import Role
 from nija_tg.services.bounds_service import BoundsService
 from nija_tg.services.settings_service import SettingsService
@@ -51,7 +52,7 @@ async def test_an_admin_bound_above_5_allows_more_and_lifting_it_clamps_back(svc
     assert (await leverage(db, ALICE), await leverage(db, BOB)) == (20, 10)
     # the bound for everyone lifted: Bob keeps his own ..10, Alice is back at 5x
     change = await bounds.set_from_text(ADMIN, None, "leverage_cap", "off")
-    assert change.clamped == {ALICE: ["leverage_cap: 20 → 5"]}
+    assert change.clamped == {ALICE: [SettingChange("leverage_cap", ("20",), ("5",))]}
     assert (await leverage(db, ALICE), await leverage(db, BOB)) == (5, 10)
     told = [text_of(r) for r in await outbox.list_rows(db, user_id=ALICE) if r.kind == "info"]
     assert len(told) == 1 and "leverage_cap: 20 → 5" in told[0]
