@@ -27,7 +27,7 @@ from nija_tg.storage import credentials
 
 log = logging.getLogger("nija_tg.engine")
 
-NO_KEY = "No exchange key is stored for live trading. Please /connect first."
+NO_KEY = "no_stored_key"  # the error code (words: messages.errors)
 
 
 def account_factory(runtime: Runtime, gateway: CcxtGateway):
@@ -38,7 +38,7 @@ def account_factory(runtime: Runtime, gateway: CcxtGateway):
     async def make(user_id: int) -> TradingAccount:
         cred = await credentials.get(runtime.db, user_id)
         if cred is None:
-            raise AuthenticationError("no stored credentials", user_message=NO_KEY)
+            raise AuthenticationError("no stored credentials", code=NO_KEY)
         secrets = runtime.keyring.open(cred.ciphertext, user_id, cred.exchange_id)
         return gateway.account(user_id, cred.exchange_id, secrets)
 

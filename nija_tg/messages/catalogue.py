@@ -277,6 +277,8 @@ ERROR_PARAMS: dict[str, dict[str, str]] = {
     "credential_missing": {"label": "API secret"},
     "wallet_key_named": {"name": "Hyperliquid"},
     "unprovable_named": {"name": "Binance"},
+    "unknown_bound": {"sent": "max_<everything>"},
+    "no_user_with_id": {"user_id": "999"},
 }  # fmt: skip
 
 

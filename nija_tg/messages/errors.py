@@ -4,6 +4,10 @@ codes the adapters give, e.g. ``exchange.ccxt_errors``) to its sentence, with
 ``{name}`` for the error's params. Figures are worded here with the one number format
 (``AMOUNTS``: amounts, ``MONEY``: values in a currency).
 
+A param named in ``ECHOED`` is what a user typed: it is quoted and HTML-escaped as the
+settings replies echo input (``core.setting_parse.echo``), so those codes' words are
+already HTML (their handlers reply them as they are).
+
 ``text(err)`` is what handlers and the renderer call: the error's own ``user_message``
 when a caller built one (those not moved to codes yet), else its code's words. An
 unknown code, or params the words do not fit, read as the generic sentence.
@@ -16,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 
 from nija_tg.core.errors import ErrorReason, NijaError
 from nija_tg.core.number_format import amount, money
+from nija_tg.core.setting_parse import echo
 
 log = logging.getLogger(__name__)
 
@@ -126,15 +131,32 @@ WORDS: dict[str, str] = {
         "I could not open the key you sent (the server's key changed meanwhile). Nothing "
         "was stored; please send /connect again."
     ),
+    # services and storage
+    "credential_malformed": (
+        "That does not look like a credential (empty or too long). Send it again, or /cancel."
+    ),
+    "credential_characters": (
+        "That text holds characters a credential cannot have. Paste it again, or /cancel."
+    ),
+    "no_stored_key": "No exchange key is stored for live trading. Please /connect first.",
+    "last_admin": "That would leave the bot without an admin: make someone else admin first.",
+    "bounds_admins_only": "Only admins set bounds on settings.",
+    "unknown_bound": "Unknown setting {sent}.",
+    "no_user_with_id": "No user with id {user_id} is registered.",
     # engine outcomes of a refused order (engine.user_closes)
     "nothing_to_act_on": "The exchange found nothing to act on.",
 }
 
 AMOUNTS = frozenset({"amount", "min_amount"})
 MONEY = frozenset({"cost", "min_cost"})
+# what the user typed, quoted as the settings replies quote it (``echo``: at most 20
+# characters, HTML-escaped)
+ECHOED = frozenset({"sent"})
 
 
 def _shown(name: str, value: str) -> str:
+    if name in ECHOED:
+        return echo(value)
     if name in AMOUNTS or name in MONEY:
         try:
             number = Decimal(value)

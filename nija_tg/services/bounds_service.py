@@ -23,7 +23,7 @@ from nija_tg.core.setting_bounds import (
     parse_bound,
     with_default_bounds,
 )
-from nija_tg.core.setting_parse import Bound, echo, normalise_name
+from nija_tg.core.setting_parse import Bound, normalise_name
 from nija_tg.services.notify import tell
 from nija_tg.storage import admin_bounds, admin_queries, audit, settings_repo, users
 from nija_tg.storage.db import Database, Transaction
@@ -68,9 +68,7 @@ class BoundsService:
         if await admin_queries.role_of(self._db, actor_id) is not Role.ADMIN:
             async with self._db.transaction() as tx:
                 await audit.record(tx, actor_id, "admin.denied", None, command=command)
-            raise PermissionDeniedError(
-                "not an admin", user_message="Only admins set bounds on settings."
-            )
+            raise PermissionDeniedError("not an admin", code="bounds_admins_only")
 
     async def everything(self, actor_id: int) -> dict[str, dict[str, Bound]]:
         """Every stored bound: ``"*"`` (everyone) and per user id, unmerged."""
@@ -92,8 +90,9 @@ class BoundsService:
         await self._require_admin(actor_id, "bound")
         key = normalise_name(name)
         if key not in bound_names():
-            msg = f"Unknown setting {echo(name)}."
-            raise ValidationError(f"unknown bound {key}", user_message=msg)
+            raise ValidationError(
+                f"unknown bound {key}", code="unknown_bound", params={"sent": name}
+            )
         return await self._apply(actor_id, target_id, key, bound)
 
     async def _apply(
@@ -101,7 +100,7 @@ class BoundsService:
     ) -> BoundChange:
         if target_id is not None and await users.get_user(self._db, target_id) is None:
             raise ValidationError(
-                "unknown target", user_message=f"No user with id {target_id} is registered."
+                "unknown target", code="no_user_with_id", params={"user_id": target_id}
             )
         async with self._db.transaction() as tx:
             await admin_bounds.set_bound(tx, target_id, key, bound)

@@ -83,14 +83,10 @@ class ConnectService:
         """Seal one credential to the current public key and add it to the draft."""
         value = value.strip()
         if not value or len(value) > MAX_SECRET_LEN:
-            raise ValidationError(
-                user_message="That does not look like a credential (empty or too long). "
-                "Send it again, or /cancel."
-            )
+            raise ValidationError("credential empty or too long", code="credential_malformed")
         if any(not (ch.isprintable() or ch in "\r\n") for ch in value):
             raise ValidationError(
-                user_message="That text holds characters a credential cannot have. "
-                "Paste it again, or /cancel."
+                "credential with control characters", code="credential_characters"
             )
         register_secret(value)
         key = await self.current_key()

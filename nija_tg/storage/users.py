@@ -25,7 +25,7 @@ CONFIG, GRANTED = "config", "granted"
 class LastAdminError(ValidationError):
     """The change would leave the bot without any admin."""
 
-    user_message = "That would leave the bot without an admin: make someone else admin first."
+    code = "last_admin"
 
 
 @dataclass(frozen=True, slots=True)

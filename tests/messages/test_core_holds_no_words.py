@@ -29,7 +29,8 @@ from nija_tg.core import events as ev
 from nija_tg.core.errors import ErrorReason, NijaError
 from nija_tg.core.risk import RiskFigures
 from nija_tg.exchange.ccxt_errors import ERROR_TABLE
-from nija_tg.messages.errors import WORDS, text
+from nija_tg.messages.catalogue import error_samples
+from nija_tg.messages.errors import GENERIC, WORDS, text
 from nija_tg.messages.render import render
 from nija_tg.services import admin_service
 from tests.conftest import REPO
@@ -145,6 +146,12 @@ def test_the_check_sees_a_sentence_a_user_message_and_a_header(tmp_path):
     ]
 
 
+def test_the_moved_services_write_no_user_message():
+    """Their refusals are codes now (bounds, connect); key_verdict's too."""
+    moved = ("bounds_service.py", "connect_service.py", "key_verdict.py")
+    assert [w for name in moved for w in words_in(PKG / "services" / name) if "user_" in w] == []
+
+
 def _reads_user_message(path: Path) -> bool:
     return any(
         isinstance(node, ast.Attribute) and node.attr == "user_message"
@@ -212,6 +219,12 @@ def test_every_error_code_has_words():
     given = codes_given_in_source()
     assert "below_min_cost" in given and "exchange_not_answering" in given  # seen
     assert (classes | rows | given) - set(WORDS) == set()
+
+
+def test_the_catalogue_shows_every_error_codes_own_words():
+    shown = dict(error_samples())
+    assert shown.keys() == WORDS.keys()
+    assert [code for code, words in shown.items() if words == GENERIC] == ["error"]
 
 
 def test_params_are_worded_with_the_number_format():

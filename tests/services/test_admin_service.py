@@ -9,6 +9,7 @@ import pytest
 
 from nija_tg.core.errors import PermissionDeniedError, ValidationError
 from nija_tg.core.models import Role, UserStatus
+from nija_tg.messages.errors import text as error_text
 from nija_tg.services.admin_service import AdminService, clean_text
 from nija_tg.storage import audit, credentials, outbox, snapshots, users
 from nija_tg.storage.admin_queries import utc_day
@@ -80,7 +81,7 @@ async def test_pause_one_then_all_and_resume(svc, db):
     assert await svc.resume(ADMIN, TRADER) == []
     with pytest.raises(ValidationError) as info:
         await svc.pause(ADMIN, 999)
-    assert info.value.user_message == "No such user."
+    assert error_text(info.value) == "No such user."
     with pytest.raises(ValidationError):
         await svc.pause(ADMIN, TRADER, "x" * 201)
     assert (await _actions(db)).count("admin.pause") == 3
@@ -94,7 +95,7 @@ async def test_role_rules(svc, db):
     assert not (await svc.set_role(ADMIN, TRADER, Role.VIEWER)).changed
     with pytest.raises(ValidationError) as info:
         await svc.set_role(ADMIN, ADMIN, Role.TRADER)  # the last admin
-    assert "last admin" in info.value.user_message
+    assert "last admin" in error_text(info.value)
     await svc.set_role(ADMIN, OTHER, Role.ADMIN)
     demoted = await svc.set_role(ADMIN, ADMIN, Role.TRADER)  # another admin exists now
     assert demoted.changed and demoted.configured_admin

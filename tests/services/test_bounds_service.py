@@ -12,6 +12,7 @@ from nija_tg.core.errors import PermissionDeniedError, ValidationError
 from nija_tg.core.events import SettingChange
 from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import RiskSettings
+from nija_tg.messages.errors import text as error_text
 from nija_tg.services.bounds_service import BoundsService, bound_lines
 from nija_tg.storage import audit, outbox, settings_repo, users
 from tests.outbox_text import text_of
@@ -86,7 +87,7 @@ async def test_non_admins_unknown_targets_and_bad_input_change_nothing(svc, db):
         await svc.everything(BOB)
     with pytest.raises(ValidationError) as err:
         await svc.set_from_text(ADMIN, 999, "max_position_usd", "..100")
-    assert "999" in err.value.user_message
+    assert "999" in error_text(err.value)
     with pytest.raises(ValidationError):
         await svc.set_from_text(ADMIN, None, "max_position_usd", "lots")
     assert (await settings_repo.load(db, ALICE)).max_position_usd == 900

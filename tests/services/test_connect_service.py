@@ -7,6 +7,7 @@ import pytest
 
 from nija_tg.core.errors import NoSealKeyError, ValidationError
 from nija_tg.core.models import Role
+from nija_tg.messages.errors import text as error_text
 from nija_tg.services import key_rotation
 from nija_tg.services.connect_service import ATTEMPTS_PER_WINDOW, ConnectService
 from nija_tg.storage import users
@@ -23,7 +24,7 @@ async def _user(db, uid):
 async def test_nothing_is_sealed_before_the_engine_published_its_key(db):
     with pytest.raises(NoSealKeyError) as err:
         await ConnectService(db).seal(1, "kraken", None, "apiKey", KEY)
-    assert "not available yet" in err.value.user_message
+    assert "not available yet" in error_text(err.value)
 
 
 async def test_draft_holds_no_plain_text_and_only_the_engine_opens_it(db):
@@ -43,7 +44,7 @@ async def test_odd_input_is_refused_politely(db, value):
     await key_rotation.publish_primary(db, KeyRing.generate())
     with pytest.raises(ValidationError) as err:
         await ConnectService(db).seal(1, "kraken", None, "apiKey", value)
-    assert "/cancel" in err.value.user_message
+    assert "/cancel" in error_text(err.value)
 
 
 async def test_attempts_are_limited_per_user(db):

@@ -10,6 +10,7 @@ import pytest
 from nija_tg.core.errors import ValidationError
 from nija_tg.core.events import SettingChange
 from nija_tg.core.models import Role
+from nija_tg.messages.errors import text as error_text
 from nija_tg.services.bounds_service import BoundsService
 from nija_tg.services.settings_service import SettingsService
 from nija_tg.storage import outbox, settings_repo, users
@@ -37,7 +38,7 @@ async def test_users_may_set_up_to_5x_without_an_admin_bound(svc, db):
     assert await leverage(db, ALICE) == 3
     with pytest.raises(ValidationError) as err:
         await svc.set_value(ALICE, "leverage_cap", "6")
-    assert "5" in err.value.user_message
+    assert "5" in error_text(err.value)
     assert await leverage(db, ALICE) == 3
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from nija_tg.core.models import FillInfo, Role, Side
+from nija_tg.messages.errors import text as error_text
 from nija_tg.services.reports_service import NotVisibleError, ReportsService
 from nija_tg.storage import audit, fills, positions, report_queries, sessions, snapshots, users
 from nija_tg.storage.db import Database
@@ -111,7 +112,7 @@ async def test_authorize_own_grant_admin_and_stranger(service, db):
     for target in (OTHER, 999_999, 10**20, 0, -5):
         with pytest.raises(NotVisibleError) as err:
             await service.authorize(trader, target, action="status")
-        assert err.value.user_message == "No such user, or you may not see them."
+        assert error_text(err.value) == "No such user, or you may not see them."
     viewer = await caller(db, VIEWER)
     with pytest.raises(NotVisibleError):
         await service.authorize(viewer, TRADER, action="status")

@@ -11,6 +11,7 @@ from nija_tg.core.models import Role
 from nija_tg.core.risk_settings import Bound, RiskSettings
 from nija_tg.core.setting_bounds import DEFAULT_BOUNDS
 from nija_tg.messages import settings as say
+from nija_tg.messages.errors import text as error_text
 from nija_tg.services.bounds_service import BoundsService
 from nija_tg.services.settings_service import Allowed, SettingsService
 from nija_tg.storage import admin_bounds, audit, credentials, outbox, settings_repo, users
@@ -42,7 +43,7 @@ async def test_view_and_describe(svc):
     assert (await svc.describe(ALICE, "trailing_stop")).value is True
     with pytest.raises(ValidationError) as err:
         await svc.describe(ALICE, "<nope>")
-    assert "&lt;nope&gt;" in err.value.user_message
+    assert "&lt;nope&gt;" in error_text(err.value)
 
 
 async def test_money_settings_carry_the_accounts_currency(svc, db):
@@ -79,7 +80,7 @@ async def test_rejections_leave_settings_untouched(svc, db):
     for raw in ("nan", "inf", "-1", "1e309", "abc", "٣", "3\u200b", "51"):
         with pytest.raises(ValidationError) as err:
             await svc.set_value(ALICE, "daily_loss_pct", raw)
-        assert "between 0.5 and 50" in err.value.user_message
+        assert "between 0.5 and 50" in error_text(err.value)
     assert await settings_repo.load(db, ALICE) == RiskSettings()
 
 
