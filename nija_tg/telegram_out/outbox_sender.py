@@ -344,6 +344,11 @@ class Sender:
             early, first[0] = first[0], None
             if early is not None:
                 paid = await early
+                if paid is not None and self.budget.paused_for() > 0:
+                    # granted before a 429 paused the budget (while the slot's last
+                    # message was out): given back, taken again after the pause
+                    self.budget.refund(paid)
+                    paid = await self._token(Priority(rank), stop, deadline)
             else:
                 paid = await self._token(Priority(rank), stop, deadline)
             if paid is None:
