@@ -2,7 +2,7 @@
 words are ``messages/reports.py``'s).
 
 Under the text sit the period buttons (Today, Week, Month, All: a tap edits the same
-message in place) and 📈 Chart (sends the chart of the period shown)."""
+message in place) and 🖼 Chart (sends the chart of the period shown)."""
 
 from __future__ import annotations
 
