@@ -2,9 +2,15 @@
 message that may carry a secret is deleted at once, even when it is dropped.
 
 Ordering, not wall-clock thresholds: the bot answers a private chat at most once a
-second, so a flooder's n-th reply cannot come before n - 1 seconds have passed; the
-other user's answers must come before the flooder's third. (Timing is measured by
-bench/fairness.py.)
+second, so a flooder's n-th reply cannot come before n - 1 seconds have passed. Queued
+behind the flood, the other user would be answered after the flooder's queue (up to
+MAX_QUEUED_PER_USER replies, one a second); answered beside it, within a few of them.
+The other user's answers must come before the flooder's (MAX_QUEUED_PER_USER // 2)-th:
+half the queue, room for a loaded machine (the other user's three steps need the CPU,
+the flooder's replies only the clock; with the bound at the third, a run beside the
+whole suite and two CPU burners saw the status one reply late). Checked: with the
+shared slot taken before the user's turn and 8 slots, the bound fails. (Timing is
+measured by bench/fairness.py.)
 """
 
 from __future__ import annotations
@@ -57,9 +63,10 @@ async def test_a_flood_does_not_delay_another_users_status_or_key_deletion(bot):
     )
     status = await bot.ask(BOB, "/status", timeout=60)
     flooder = replies_to(bot, FLOODER, since)
-    third = flooder[2] if len(flooder) > 2 else len(bot.api.requests)
+    n = MAX_QUEUED_PER_USER // 2  # queued behind the flood: after the 20th
+    nth = flooder[n - 1] if len(flooder) >= n else len(bot.api.requests)
     at = {id(r): i for i, r in enumerate(bot.api.requests)}
-    assert at[id(deleted)] < third and at[id(prompt)] < third and at[id(status)] < third
+    assert at[id(deleted)] < nth and at[id(prompt)] < nth and at[id(status)] < nth
     assert "(2/2)" in prompt.params["text"] and status.params["text"] != SKIPPED
 
     # the flooder: at most MAX_QUEUED_PER_USER answered, the rest dropped, told once
