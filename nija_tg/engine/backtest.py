@@ -157,18 +157,13 @@ def check_timeframe(candles: list[Candle], settings: RiskSettings) -> None:
     if spacing is None or spacing == timeframe_ms(tf):
         return
     found = timeframe_name(spacing)
-    message = (
-        f"The data file holds {found} candles (median spacing) but {settings.strategy} "
-        f"runs on {tf} candles: give {tf} candles"
-    )
     spec = param_specs(type(settings.strategy_params)).get("timeframe")
-    if spec is not None and found in spec.choices:
-        message += (
-            f", or run it on {found} with --settings holding "
-            f'{{"strategy": "{settings.strategy}", '
-            f'"strategy_params": {{"timeframe": "{found}"}}}}'
-        )
-    raise ValidationError(f"timeframe: {found} candles, {tf} strategy", user_message=message + ".")
+    runs_on_found = spec is not None and found in spec.choices
+    raise ValidationError(
+        f"timeframe: {found} candles, {tf} strategy",
+        code="backtest_timeframe_or_setting" if runs_on_found else "backtest_timeframe",
+        params={"found": found, "strategy": settings.strategy, "timeframe": tf},
+    )
 
 
 @dataclass(frozen=True)
@@ -301,13 +296,11 @@ def _checked(
     if not base or quote not in QUOTE_ASSETS or (settle and settle != quote):
         raise ValidationError(
             f"bad pair {pair!r}",
-            user_message=(
-                f"--pair must be BASE/QUOTE (spot) or BASE/QUOTE:QUOTE (swap) with QUOTE "
-                f"one of {sorted(QUOTE_ASSETS)}."
-            ),
+            code="backtest_pair",
+            params={"quotes": ", ".join(sorted(QUOTE_ASSETS))},
         )
     if not candles:
-        raise ValidationError("no candles", user_message="The data file holds no candles.")
+        raise ValidationError("no candles", code="backtest_no_candles")
     settings = backtest_settings(settings, strategy, base)
     check_timeframe(candles, settings)
     window = max(window, settings.strategy_params.warmup)

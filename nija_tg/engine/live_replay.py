@@ -231,7 +231,7 @@ class SwapReplayAccount:
         if request.trigger_price is not None or request.type is not OrderType.MARKET:
             raise OrderRejectedError(
                 "backtest: market orders only",
-                user_message="The backtest's swap account takes market orders only.",
+                code="backtest_market_orders_only",
             )
         market = await self.market(request.symbol)
         last = await self._last(request.symbol)

@@ -274,7 +274,8 @@ class SwapVenue:
         if effect.opened <= 0 and effect.reduced <= 0:
             raise OrderRejectedError(
                 "backtest: reduce-only order without a position",
-                user_message=f"There is no {request.symbol} position to reduce.",
+                code="no_position_to_reduce",
+                params={"symbol": request.symbol},
             )
         leverage = self.leverage.get(request.symbol, self.default_leverage)
         new_margin = effect.opened * price * size / leverage

@@ -279,6 +279,10 @@ ERROR_PARAMS: dict[str, dict[str, str]] = {
     "unprovable_named": {"name": "Binance"},
     "unknown_bound": {"sent": "max_<everything>"},
     "no_user_with_id": {"user_id": "999"},
+    "no_position_to_reduce": {"symbol": "ETH/USDT:USDT"},
+    "backtest_timeframe": {"found": "1d", "strategy": "ema_cross", "timeframe": "5m"},
+    "backtest_timeframe_or_setting": {"found": "1h", "strategy": "ema_cross", "timeframe": "5m"},
+    "backtest_pair": {"quotes": "USD, USDC, USDT"},
 }  # fmt: skip
 
 

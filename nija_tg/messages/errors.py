@@ -143,6 +143,23 @@ WORDS: dict[str, str] = {
     "bounds_admins_only": "Only admins set bounds on settings.",
     "unknown_bound": "Unknown setting {sent}.",
     "no_user_with_id": "No user with id {user_id} is registered.",
+    # the backtest (engine.backtest, sim_venue, live_replay; shown by the CLI)
+    "no_position_to_reduce": "There is no {symbol} position to reduce.",
+    "backtest_market_orders_only": "The backtest's swap account takes market orders only.",
+    "backtest_timeframe": (
+        "The data file holds {found} candles (median spacing) but {strategy} runs on "
+        "{timeframe} candles: give {timeframe} candles."
+    ),
+    "backtest_timeframe_or_setting": (
+        "The data file holds {found} candles (median spacing) but {strategy} runs on "
+        "{timeframe} candles: give {timeframe} candles, or run it on {found} with "
+        '--settings holding {{"strategy": "{strategy}", '
+        '"strategy_params": {{"timeframe": "{found}"}}}}.'
+    ),
+    "backtest_pair": (
+        "--pair must be BASE/QUOTE (spot) or BASE/QUOTE:QUOTE (swap) with QUOTE one of {quotes}."
+    ),
+    "backtest_no_candles": "The data file holds no candles.",
     # engine outcomes of a refused order (engine.user_closes)
     "nothing_to_act_on": "The exchange found nothing to act on.",
 }

@@ -29,6 +29,7 @@ from nija_tg.engine.backtest import (
 )
 from nija_tg.engine.clock import SimulatedClock
 from nija_tg.exchange.paper import market_fill_price, stop_fill_price
+from nija_tg.messages.errors import text as error_text
 from nija_tg.strategies.adx_trend import AdxTrendParams
 from tests.conftest import PYTHON, REPO, make_env
 
@@ -271,7 +272,7 @@ async def test_candles_of_another_timeframe_are_refused():
     assert candle_spacing_ms(load_csv(XRP)) == TF_MS  # the 5m file has real gaps
     with pytest.raises(ValidationError) as err:
         await run_backtest(candles, pair="BTC/USDT")
-    text = err.value.user_message
+    text = error_text(err.value)
     assert "1d candles" in text and "5m" in text and "\n" not in text
     assert '"timeframe": "1d"' in text  # the strategy can run on 1d: how to ask for it
 

@@ -49,6 +49,11 @@ CLEANED = (
     "exchange/protocol.py",
     "engine/loop_orders.py",
     "engine/user_closes.py",
+    "engine/sim_venue.py",
+    "engine/live_replay.py",
+    "engine_main.py",
+    "services/key_verdict.py",
+    "storage/users.py",
     "storage/outbox.py",
     "fatal_listener.py",
 )
