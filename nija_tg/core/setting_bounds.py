@@ -19,7 +19,6 @@ from nija_tg.core.risk_settings import SPECS, RiskSettings
 from nija_tg.core.setting_parse import (
     Bound,
     choice_allowed,
-    echo,
     effective_range,
     fmt,
     is_asset,
@@ -75,8 +74,7 @@ def _range(name: str, text: str, lo: Decimal, hi: Decimal, whole: bool) -> Bound
     left, sep, right = text.partition("..")
     if not sep:
         raise ValidationError(
-            f"bad range for {name}",
-            user_message=f"Give {name} a range like 1..3, ..500 or 10.. (you sent {echo(text)}).",
+            f"bad range for {name}", code="bound_range_syntax", params={"name": name, "sent": text}
         )
     ends = []
     for part in (left, right):
@@ -87,19 +85,21 @@ def _range(name: str, text: str, lo: Decimal, hi: Decimal, whole: bool) -> Bound
         if value is None or (whole and value != value.to_integral_value()):
             raise ValidationError(
                 f"bad range end for {name}",
-                user_message=f"{name}: {echo(part)} is not a {'whole ' if whole else ''}number.",
+                code="bound_not_whole_number" if whole else "bound_not_number",
+                params={"name": name, "sent": part},
             )
         ends.append(value)
     b_lo, b_hi = ends
     if b_lo is None and b_hi is None:
         raise ValidationError(
-            f"empty range for {name}", user_message=f"Give {name} at least one end: 1..3."
+            f"empty range for {name}", code="bound_range_empty", params={"name": name}
         )
     eff_lo, eff_hi = effective_range(lo, hi, Bound(b_lo, b_hi))
     if eff_lo > eff_hi:
         raise ValidationError(
             f"range outside the hard bounds of {name}",
-            user_message=f"{name} can only be narrowed within {fmt(lo)}..{fmt(hi)}.",
+            code="bound_outside_hard",
+            params={"name": name, "lo": lo, "hi": hi},
         )
     return Bound(lo=b_lo, hi=b_hi)
 
@@ -111,10 +111,10 @@ def _choices(name: str, text: str, allowed: tuple[str, ...] | None, upper: bool)
     if upper:
         bad += [t for t in picked if not is_asset(t)]
     if not picked or bad:
-        what = f"one or more of: {', '.join(allowed)}" if allowed else "asset symbols like BTC,ETH"
         raise ValidationError(
             f"bad choices for {name}",
-            user_message=f"{name} takes {what} (you sent {echo(text)}).",
+            code="bound_choices" if allowed else "bound_assets",
+            params={"name": name, "allowed": ", ".join(allowed or ()), "sent": text},
         )
     return Bound(choices=frozenset(picked))
 
@@ -127,8 +127,8 @@ def parse_bound(name: str, text: str) -> tuple[str, Bound | None]:
     if key not in bound_names():
         raise ValidationError(
             f"unknown bound {key}",
-            user_message=f"Unknown setting {echo(name)}. Bounds apply to: "
-            f"{', '.join(bound_names())}.",
+            code="unknown_bound_listed",
+            params={"sent": name, "names": ", ".join(bound_names())},
         )
     raw = str(text).strip()
     if raw.lower() in LIFT:

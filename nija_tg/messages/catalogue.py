@@ -283,6 +283,14 @@ ERROR_PARAMS: dict[str, dict[str, str]] = {
     "backtest_timeframe": {"found": "1d", "strategy": "ema_cross", "timeframe": "5m"},
     "backtest_timeframe_or_setting": {"found": "1h", "strategy": "ema_cross", "timeframe": "5m"},
     "backtest_pair": {"quotes": "USD, USDC, USDT"},
+    "bound_range_syntax": {"name": "max_position_usd", "sent": "500"},
+    "bound_not_number": {"name": "max_position_usd", "sent": "abc"},
+    "bound_not_whole_number": {"name": "leverage_cap", "sent": "1.5"},
+    "bound_range_empty": {"name": "max_position_usd"},
+    "bound_outside_hard": {"name": "max_position_usd", "lo": "10", "hi": "100000"},
+    "bound_choices": {"name": "position_mode", "allowed": "one_way, hedge", "sent": "sideways"},
+    "bound_assets": {"name": "allowed_pairs", "sent": "BTC,<b>"},
+    "unknown_bound_listed": {"sent": "everything", "names": "max_position_usd, leverage_cap"},
 }  # fmt: skip
 
 

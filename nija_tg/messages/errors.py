@@ -19,7 +19,7 @@ import logging
 from decimal import Decimal, InvalidOperation
 
 from nija_tg.core.errors import ErrorReason, NijaError
-from nija_tg.core.number_format import amount, money
+from nija_tg.core.number_format import amount, exact, money
 from nija_tg.core.setting_parse import echo
 
 log = logging.getLogger(__name__)
@@ -143,6 +143,15 @@ WORDS: dict[str, str] = {
     "bounds_admins_only": "Only admins set bounds on settings.",
     "unknown_bound": "Unknown setting {sent}.",
     "no_user_with_id": "No user with id {user_id} is registered.",
+    # core.setting_bounds: an admin's /bound
+    "bound_range_syntax": "Give {name} a range like 1..3, ..500 or 10.. (you sent {sent}).",
+    "bound_not_number": "{name}: {sent} is not a number.",
+    "bound_not_whole_number": "{name}: {sent} is not a whole number.",
+    "bound_range_empty": "Give {name} at least one end: 1..3.",
+    "bound_outside_hard": "{name} can only be narrowed within {lo}..{hi}.",
+    "bound_choices": "{name} takes one or more of: {allowed} (you sent {sent}).",
+    "bound_assets": "{name} takes asset symbols like BTC,ETH (you sent {sent}).",
+    "unknown_bound_listed": "Unknown setting {sent}. Bounds apply to: {names}.",
     # the backtest (engine.backtest, sim_venue, live_replay; shown by the CLI)
     "no_position_to_reduce": "There is no {symbol} position to reduce.",
     "backtest_market_orders_only": "The backtest's swap account takes market orders only.",
@@ -166,6 +175,7 @@ WORDS: dict[str, str] = {
 
 AMOUNTS = frozenset({"amount", "min_amount"})
 MONEY = frozenset({"cost", "min_cost"})
+EXACT = frozenset({"lo", "hi"})  # a setting's bounds: every digit (``number_format.exact``)
 # what the user typed, quoted as the settings replies quote it (``echo``: at most 20
 # characters, HTML-escaped)
 ECHOED = frozenset({"sent"})
@@ -174,6 +184,11 @@ ECHOED = frozenset({"sent"})
 def _shown(name: str, value: str) -> str:
     if name in ECHOED:
         return echo(value)
+    if name in EXACT:
+        try:
+            return exact(Decimal(value))
+        except InvalidOperation:
+            return value
     if name in AMOUNTS or name in MONEY:
         try:
             number = Decimal(value)

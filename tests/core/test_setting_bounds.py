@@ -13,6 +13,7 @@ from nija_tg.core.errors import ValidationError
 from nija_tg.core.risk_settings import SPECS, RiskSettings
 from nija_tg.core.setting_bounds import bound_names, clamp_to_bounds, describe, parse_bound
 from nija_tg.core.setting_parse import Bound
+from nija_tg.messages.errors import text as error_text
 
 TIMEFRAMES = frozenset({"5m", "15m"})
 
@@ -52,8 +53,8 @@ def test_parse_bound_accepts_ranges_choices_and_off(name, text, key, bound):
 def test_parse_bound_refuses_with_a_clear_message(name, text, says):
     with pytest.raises(ValidationError) as err:
         parse_bound(name, text)
-    assert says in err.value.user_message
-    assert "<b>" not in err.value.user_message  # echoed input is escaped
+    assert says in error_text(err.value)
+    assert "<b>" not in error_text(err.value)  # echoed input is escaped
 
 
 def test_clamp_moves_only_what_is_outside():

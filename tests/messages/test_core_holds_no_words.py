@@ -41,6 +41,7 @@ CLEANED = (
     "core/risk.py",
     "core/liquidation.py",
     "core/events.py",
+    "core/setting_bounds.py",
     "exchange/ccxt_errors.py",
     "exchange/ccxt_account.py",
     "exchange/precision.py",
