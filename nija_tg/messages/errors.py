@@ -143,6 +143,22 @@ WORDS: dict[str, str] = {
     "bounds_admins_only": "Only admins set bounds on settings.",
     "unknown_bound": "Unknown setting {sent}.",
     "no_user_with_id": "No user with id {user_id} is registered.",
+    # services.admin_service: the admin commands
+    "admins_only": "That command is for admins.",
+    "no_such_user": "No such user.",
+    "no_such_page": "There is no page {page}; pages are 1 to {pages}.",
+    "audit_count": "n must be between 1 and {max}.",
+    "reason_too_long": "The reason is too long (max {max}).",
+    "last_admin_demoted": "You are the last admin: promote another first.",
+    "grant_needs_viewer": (
+        "User {user_id} is not a viewer (role: {role}). Make them one first: /role {user_id} viewer"
+    ),
+    "grant_of_viewer": "User {user_id} is a viewer; grants point at a trader or admin.",
+    "broadcast_usage": "Usage: /broadcast <text>",
+    "broadcast_too_long": "The message is too long: {length} characters (max {max}).",
+    "broadcast_too_long_formatted": (
+        "The message is too long once formatted (many &, < or > characters); please shorten it."
+    ),
     # core.setting_bounds: an admin's /bound
     "bound_range_syntax": "Give {name} a range like 1..3, ..500 or 10.. (you sent {sent}).",
     "bound_not_number": "{name}: {sent} is not a number.",

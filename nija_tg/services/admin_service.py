@@ -46,8 +46,9 @@ MAX_REASON = 200
 MAX_BROADCAST = 3500  # characters the admin typed (after cleaning)
 MAX_AUDIT = 100
 DEFAULT_REASON: str | None = None  # no reason given: none stored, none told
-REFUSAL = "That command is for admins."
-NO_SUCH_USER = "No such user."
+# refusals' error codes (the words: messages.errors)
+REFUSAL = "admins_only"
+NO_SUCH_USER = "no_such_user"
 
 _ZWJ = "\u200d"
 _BIDI = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
@@ -103,13 +104,13 @@ class AdminService:
     @staticmethod
     async def _require_admin(reader: Database | Transaction, actor_id: int) -> None:
         if await q.role_of(reader, actor_id) is not Role.ADMIN:
-            raise PermissionDeniedError(f"user {actor_id} is not an admin", user_message=REFUSAL)
+            raise PermissionDeniedError(f"user {actor_id} is not an admin", code=REFUSAL)
 
     @staticmethod
     async def _existing(reader: Database | Transaction, user_id: int) -> UserRow:
         row = await users.get_user(reader, user_id)  # type: ignore[arg-type]
         if row is None:
-            raise ValidationError(f"no user {user_id}", user_message=NO_SUCH_USER)
+            raise ValidationError(f"no user {user_id}", code=NO_SUCH_USER)
         return row
 
     async def record_denied(self, actor_id: int, command: str) -> None:
@@ -126,7 +127,8 @@ class AdminService:
             if not 1 <= page <= pages:
                 raise ValidationError(
                     f"page {page} of {pages}",
-                    user_message=f"There is no page {page}; pages are 1 to {pages}.",
+                    code="no_such_page",
+                    params={"page": page, "pages": pages},
                 )
             rows = await q.users_page(tx, (page - 1) * PAGE_SIZE, PAGE_SIZE)
             await audit.record(tx, actor_id, "admin.users", None, page=page)
@@ -150,7 +152,7 @@ class AdminService:
 
     async def audit_log(self, actor_id: int, n: int) -> list[AuditRow]:
         if not 1 <= n <= MAX_AUDIT:
-            raise ValidationError(user_message=f"n must be between 1 and {MAX_AUDIT}.")
+            raise ValidationError("audit n", code="audit_count", params={"max": MAX_AUDIT})
         await self._require_admin(self._db, actor_id)
         return await audit.recent(self._db, n)
 
@@ -160,7 +162,7 @@ class AdminService:
         ids paused now (empty: the one user was already paused)."""
         reason = clean_text(reason)
         if len(reason) > MAX_REASON:
-            raise ValidationError(user_message=f"The reason is too long (max {MAX_REASON}).")
+            raise ValidationError("long reason", code="reason_too_long", params={"max": MAX_REASON})
         reason = reason or DEFAULT_REASON
         notice = PausedByAdmin(reason)
         async with self._db.transaction() as tx:
@@ -224,9 +226,7 @@ class AdminService:
             if not change.changed:
                 return change
             if old is Role.ADMIN and await q.admin_count(tx) <= 1:
-                raise ValidationError(
-                    "last admin", user_message="You are the last admin: promote another first."
-                )
+                raise ValidationError("last admin", code="last_admin_demoted")
             await users.set_role(tx, target_id, role, actor_id=actor_id)  # drops old grants
             if role is Role.VIEWER and target.trading_on:
                 await users.set_trading(tx, target_id, False)
@@ -239,12 +239,13 @@ class AdminService:
         trader = await self._existing(tx, trader_id)
         if viewer.role is not Role.VIEWER:
             raise ValidationError(
-                user_message=f"User {viewer_id} is not a viewer (role: {viewer.role.value}). "
-                f"Make them one first: /role {viewer_id} viewer"
+                "grant to a non-viewer",
+                code="grant_needs_viewer",
+                params={"user_id": viewer_id, "role": viewer.role.value},
             )
         if trader.role is Role.VIEWER:
             raise ValidationError(
-                user_message=f"User {trader_id} is a viewer; grants point at a trader or admin."
+                "grant of a viewer", code="grant_of_viewer", params={"user_id": trader_id}
             )
 
     async def grant(self, actor_id: int, viewer_id: int, trader_id: int) -> bool:
@@ -278,19 +279,17 @@ class AdminService:
         too long."""
         body = clean_text(text, keep_newlines=True)
         if not body:
-            raise ValidationError(user_message="Usage: /broadcast <text>")
+            raise ValidationError("empty broadcast", code="broadcast_usage")
         if len(body) > MAX_BROADCAST:
             raise ValidationError(
-                user_message=f"The message is too long: {len(body)} characters "
-                f"(max {MAX_BROADCAST})."
+                "long broadcast",
+                code="broadcast_too_long",
+                params={"length": len(body), "max": MAX_BROADCAST},
             )
         event = Broadcast(body)
         message = render(event)
         if outbox.tg_len(message) > outbox.MAX_MESSAGE_UNITS - 96:
-            raise ValidationError(
-                user_message="The message is too long once formatted (many &, < or > "
-                "characters); please shorten it."
-            )
+            raise ValidationError("long formatted broadcast", code="broadcast_too_long_formatted")
         return event, message
 
     async def broadcast_preview(self, actor_id: int, text: str) -> tuple[str, int]:
@@ -306,7 +305,7 @@ class AdminService:
         is checked as ``pause`` checks it (ValidationError), so a confirmation is never
         asked for a pause that would then be refused."""
         if len(clean_text(reason)) > MAX_REASON:
-            raise ValidationError(user_message=f"The reason is too long (max {MAX_REASON}).")
+            raise ValidationError("long reason", code="reason_too_long", params={"max": MAX_REASON})
         async with self._db.transaction() as tx:
             await self._require_admin(tx, actor_id)
             return len(await q.pausable_user_ids(tx))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from nija_tg.core.events import SettingChange
 from nija_tg.core.models import Role
 from nija_tg.services.bounds_service import BoundsService
 from nija_tg.storage import users
@@ -62,6 +63,6 @@ async def test_leverage_above_5x_only_while_an_admin_bound_allows_it(rig, db):
     assert lev == 8 and Decimal("7.9") < ratio <= 8
 
     change = await BoundsService(db).set_from_text(ADMIN, None, "leverage_cap", "off")
-    assert change.clamped == {u.uid: ["leverage_cap: 8 → 5"]}
+    assert change.clamped == {u.uid: [SettingChange("leverage_cap", ("8",), ("5",))]}
     ratio, lev = await next_entry(rig, track, u.uid)
     assert lev == 5 and Decimal("4.9") < ratio <= 5

@@ -153,8 +153,8 @@ def test_the_check_sees_a_sentence_a_user_message_and_a_header(tmp_path):
 
 
 def test_the_moved_services_write_no_user_message():
-    """Their refusals are codes now (bounds, connect); key_verdict's too."""
-    moved = ("bounds_service.py", "connect_service.py", "key_verdict.py")
+    """Their refusals are codes now (admin, bounds, connect); key_verdict's too."""
+    moved = ("admin_service.py", "bounds_service.py", "connect_service.py", "key_verdict.py")
     assert [w for name in moved for w in words_in(PKG / "services" / name) if "user_" in w] == []
 
 
