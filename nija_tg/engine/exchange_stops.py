@@ -174,7 +174,7 @@ class ExchangeStops:
         return sellable_amount(market, amount)
 
     def last_price(self, p: PositionRow) -> Decimal:
-        price = self.ctx.prices().get(p.symbol)
+        price = self.ctx.price(p.symbol)
         return price if price is not None and price > 0 else p.entry_price
 
     async def reconcile(self, p: PositionRow) -> Reconciled:

@@ -139,11 +139,20 @@ class LoopContext:
     def prices(self) -> dict[str, Decimal]:
         """Last closes of the user's markets (tickers seeded at start until then)."""
         out = dict(self.seed_prices)
+        price_of, exchange = self.hub.price, self.exchange_id
         for symbol in self.markets:
-            price = self.hub.price(self.exchange_id, symbol)
+            price = price_of(exchange, symbol)
             if price is not None:
                 out[symbol] = price
         return out
+
+    def price(self, symbol: str) -> Decimal | None:
+        """``prices().get(symbol)`` without the other markets' look-ups."""
+        if symbol in self.markets:
+            price = self.hub.price(self.exchange_id, symbol)
+            if price is not None:
+                return price
+        return self.seed_prices.get(symbol)
 
     def require_account(self) -> TradingAccount:
         assert self.account is not None, "the loop has not started"

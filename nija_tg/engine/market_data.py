@@ -57,6 +57,7 @@ class Subscription:
     def __init__(self, hub: MarketHub, keys: Iterable[MarketKey]) -> None:
         self.hub = hub
         self.keys = frozenset(keys)
+        self._in_order = tuple(sorted(self.keys))  # ``pending`` lists them in this order
         self.seen = hub.published
         self.waiting = False
         self.closed = False
@@ -67,23 +68,27 @@ class Subscription:
 
     def pending(self) -> list[MarketKey]:
         """Markets that closed a candle this subscriber has not seen yet."""
-        return sorted(k for k in self.keys if self.hub.updated_at(k) > self.seen)
+        state, seen = self.hub._state, self.seen
+        return [
+            k for k in self._in_order if (st := state.get(k)) is not None and st.updated_at > seen
+        ]
 
     async def next_close(self) -> tuple[int, list[MarketKey]]:
         """Wait for the next close; returns (boundary ms, markets with a new candle).
         Calling it again tells a lockstep hub this subscriber is done with the last one."""
         self.waiting = True
-        if not self.pending():
+        updated = self.pending()  # read once per wake-up (a loop's markets, each close)
+        if not updated:
             self.hub._became_idle(self)
         try:
-            while not self.pending():
+            while not updated:
                 self._wake.clear()
                 await self._wake.wait()
+                updated = self.pending()
         finally:
             if self.counted_idle:  # cancelled while idle: it is no longer waiting
                 self.hub._became_active(self)
             self.waiting = False
-        updated = self.pending()
         self.seen = self.hub.published
         return self.seen, updated
 

@@ -23,8 +23,9 @@ _SAVE = Batched(
 _OPEN = OrderStatus.OPEN.value
 
 
-def _dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"))
+# ``json.dumps(value, separators=(",", ":"))`` with its encoder made once (``json.dumps``
+# builds one per call when given options)
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class SqlitePaperStore:
@@ -57,8 +58,10 @@ class SqlitePaperStore:
                 )
             parts.append(text)
         self._finished[user_id] = now
-        balances = _dumps({k: dict(v) for k, v in state.balances.items()})
-        return f'{{"balances":{balances},"orders":[{",".join(parts)}],"seq":{_dumps(state.seq)}}}'
+        balances = _dumps(state.balances)  # what ``to_dict``'s copy holds, same order
+        seq = state.seq
+        seq_text = int.__repr__(seq) if type(seq) is int else _dumps(seq)  # as JSON writes it
+        return f'{{"balances":{balances},"orders":[{",".join(parts)}],"seq":{seq_text}}}'
 
     async def load_paper_state(self, user_id: int | str) -> PaperState | None:
         row = await self.db.fetchone(
