@@ -45,7 +45,9 @@ async def test_refused_and_unanswered_subscribes_are_served_per_market(db):
         rows = emu.candles["ETH/USD"]
         emu.clock_ms = lambda: int(rows[400][0]) + 60_000
         gateway = CcxtGateway(exchange_urls={"kraken": emu.base_url}, enable_rate_limit=False)
-        gateway.streams.subscribe_answer_s = 0.5
+        # refusals are told by the venue's answer: a bound they cannot reach on loaded
+        # cores (at 0.5 s a slow answer would count as unanswered); the mute one's is short
+        gateway.streams.subscribe_answer_s = 30.0
         clock = WallClock()
         metrics = EngineMetrics(
             db, MarketHub(gateway, clock), lambda: 0, lambda: None, lambda: 0,
@@ -63,6 +65,7 @@ async def test_refused_and_unanswered_subscribes_are_served_per_market(db):
                     await asyncio.wait_for(gateway.watch_ohlcv("kraken", "ETH/USD", "5m"), 10)
             emu.ws.refuse_subscribes = None
             emu.ws.mute_subscribes = True
+            gateway.streams.subscribe_answer_s = 0.5
             with pytest.raises(SubscribeUnansweredError):
                 await asyncio.wait_for(gateway.watch_ohlcv("kraken", "BTC/USD", "5m"), 10)
             await metrics.refresh()

@@ -87,6 +87,7 @@ async def test_an_unanswered_subscribe_raises_after_the_bound_and_is_sent_again(
 async def test_one_refused_market_leaves_the_others_on_the_socket(kraken):
     """Refusals are per request: BTC/USD refused, ETH/USD (already pushing) goes on."""
     emu, gateway = kraken
+    gateway.streams.subscribe_answer_s = 30.0  # a refusal, not the bound (loaded cores)
     first = await asyncio.wait_for(gateway.watch_ohlcv("kraken", "ETH/USD", "5m"), 10)
     assert first
     emu.ws.refuse_subscribes = REFUSAL
