@@ -117,6 +117,10 @@ async def test_a_late_subscribe_answered_already_subscribed_keeps_the_market(kra
         await asyncio.wait_for(gateway.watch_ohlcv("kraken", "ETH/USD", "5m"), 10)
     emu.ws.subscribe_delay_s = 0.0
     await until(lambda: emu.ws.subscribed == {("ETH/USD", 5)})  # the late answer: taken
+    # and its first candles read by the client before the next call: read after it, they
+    # would be that call's answer (a loaded machine once read them late: call done below)
+    stream_client = gateway.streams._clients["kraken"]  # noqa: SLF001 - ccxt's cache
+    await until(lambda: stream_client.ohlcvs.get("ETH/USD", {}).get("5m"))
     rows = emu.candles["ETH/USD"]
     emu.ws.frozen = True  # the venue's answer first, then its candles
     emu.clock_ms = lambda: int(rows[401][0]) + 1_000
