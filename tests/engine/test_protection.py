@@ -234,7 +234,7 @@ async def test_close_from_the_chat_closes_before_the_next_candle_and_cancels_the
     """The user sends /close ETH to the real bot; the running engine cancels the resting
     stop and sells at market at once (no candle in between: the paced clock stands still),
     books it once and tells the user once; /close again is answered politely. How soon is
-    a benchmark's question (bench/close_to_order.py), not this test's."""
+    a benchmark's question, not this test's (none measures it yet)."""
     pos, stop = await hold_live(rig)
     bot = await start_bot(data_dir)
     try:
