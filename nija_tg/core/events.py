@@ -468,6 +468,24 @@ class AdminDemoted:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class StoredWords:
+    """An alert an older engine queued with its words already written: an entry blocked
+    with the risk check's sentence (``lines``: that one sentence) or the settings an
+    admin's bounds changed as lines (``name: old -> new`` each). Outbox rows stored before
+    events carried only data read back as this (``events_codec``), so none is dropped
+    at an upgrade; nothing new is stored as it."""
+
+    event: str  # the stored type name: "entry_blocked" | "settings_clamped"
+    symbol: str
+    lines: tuple[str, ...]
+
+    kind = "info"
+
+    def dedupe_key(self, user_id: int) -> str | None:
+        return None
+
+
 Event = (
     Fill
     | StopHit
@@ -496,4 +514,5 @@ Event = (
     | Broadcast
     | SettingsClamped
     | AdminDemoted
+    | StoredWords
 )

@@ -25,6 +25,7 @@ from json.encoder import encode_basestring as _encode_string
 from typing import Any
 
 from nija_tg.core import events as ev
+from nija_tg.core.errors import ErrorReason
 
 # stored type name -> event class (never rename a stored name: rows in the outbox use it)
 EVENT_TYPES: dict[str, type] = {
@@ -55,7 +56,11 @@ EVENT_TYPES: dict[str, type] = {
     "broadcast": ev.Broadcast,
     "settings_clamped": ev.SettingsClamped,
     "admin_demoted": ev.AdminDemoted,
+    "stored_words": ev.StoredWords,
 }
+# An error's reason an older engine stored as its sentence (the words were ours): read
+# back as this code, whose words are the stored text (``messages.errors``).
+LEGACY_TEXT = "legacy_text"
 _TYPE_OF: dict[type, str] = {cls: name for name, cls in EVENT_TYPES.items()}
 # classes nested in events, written by ``_json_text`` directly (others: the generic path)
 _TEXT_NESTED = frozenset(EVENT_TYPES.values())
@@ -189,7 +194,32 @@ def decode(name: str, payload: object) -> object:
     cls = EVENT_TYPES.get(name) if isinstance(name, str) else None
     if cls is None:
         raise EventDecodeError(f"unknown event type {name!r}"[:80])
+    older = _older_shape(name, payload)
+    if older is not None:
+        return older
     return from_payload(cls, payload, name)
+
+
+def _older_shape(name: str, payload: object) -> object | None:
+    """The event an older engine stored with its words written in (before events carried
+    only data), else None. A reason stored as a sentence reads back as ``LEGACY_TEXT``
+    wherever a reason is expected (``_reason``); these had no reason field to put it in."""
+    if not isinstance(payload, dict):
+        return None
+    if name == "entry_blocked" and isinstance(payload.get("why"), str):
+        symbol = payload.get("symbol")
+        return ev.StoredWords(name, symbol if isinstance(symbol, str) else "", (payload["why"],))
+    if name == "position_mode_refused" and "why" in payload and "reason" not in payload:
+        return from_payload(
+            ev.PositionModeRefused,
+            {("reason" if k == "why" else k): v for k, v in payload.items()},
+            name,
+        )
+    changes = payload.get("changes")
+    if name == "settings_clamped" and isinstance(changes, list) and changes:
+        if all(isinstance(c, str) for c in changes):
+            return ev.StoredWords(name, "", tuple(changes))
+    return None
 
 
 def loads(name: str, payload: str) -> object:
@@ -277,12 +307,22 @@ def _decoder(hint: Any) -> Decoder:
             return tuple(d(v, f"{where}[{i}]") for i, (d, v) in pairs)
 
         return fixed
+    if hint is ErrorReason:
+        return _reason
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return lambda value, where: from_payload(hint, value, where)
     found = _SCALARS.get(hint)
     if found is None:
         raise TypeError(f"unsupported field type {hint}")
     return found
+
+
+def _reason(value: object, where: str) -> ErrorReason:
+    """An error's reason; a sentence an older engine stored instead reads as
+    ``LEGACY_TEXT`` carrying it."""
+    if isinstance(value, str):
+        return ErrorReason(LEGACY_TEXT, (("text", value),))
+    return from_payload(ErrorReason, value, where)
 
 
 def _decimal(value: object, where: str) -> Decimal:

@@ -44,6 +44,8 @@ from nija_tg.storage import positions, users
 from nija_tg.storage.positions import PositionRow
 from nija_tg.strategies import Action, Signal, get_strategy
 
+# a close whose amount, at the market's step, is nothing the exchange can sell: never sent
+NOTHING_SELLABLE = ErrorReason("nothing_sellable")
 log = logging.getLogger("nija_tg.engine.loop")
 
 
@@ -325,7 +327,7 @@ class TradingActions:
                 p.amount,
             )
             return ExecutionResult(
-                0, "", OrderStatus.REJECTED, Decimal(0), None, 0, "nothing to sell"
+                0, "", OrderStatus.REJECTED, Decimal(0), None, 0, NOTHING_SELLABLE.encode()
             )
         result = await self.orders.submit(draft, tell=False)
         if result.status is OrderStatus.REJECTED and (

@@ -241,6 +241,18 @@ SAMPLES: list[tuple[str, object]] = [
         ),
     ),
     ("Admin demoted by the configuration", ev.AdminDemoted()),
+    (
+        "Queued by an older engine: an entry blocked, words stored",
+        ev.StoredWords(
+            "entry_blocked",
+            "ETH/USDT:USDT",
+            ("the stop (2,400) is beyond the liquidation price (2,450) at 20x.",),
+        ),
+    ),
+    (
+        "Queued by an older engine: settings clamped, words stored",
+        ev.StoredWords("settings_clamped", "", ("max_position_usd: 500 -> 250",)),
+    ),
 ]
 
 # The figures of each risk reason (``core.risk.check_entry``), as an entry blocked by it
@@ -267,6 +279,7 @@ RISK_SAMPLES: dict[RiskReason, RiskFigures] = {
 
 # Sample params of the error codes whose words take some (``messages.errors.WORDS``)
 ERROR_PARAMS: dict[str, dict[str, str]] = {
+    "legacy_text": {"text": "(a sentence an older engine stored with the row, shown as stored)"},
     "below_precision": {"symbol": "ETH/USD", "what": "amount"},
     "below_min_amount": {
         "symbol": "ETH/USD", "min_amount": "0.002", "base": "ETH", "amount": "0.00123",

@@ -41,6 +41,8 @@ WORDS: dict[str, str] = {
     "invalid_value": "That value is not valid.",
     "not_allowed": "You are not allowed to do that.",
     "exchange_error": "The exchange returned an error.",
+    # a reason an older engine stored as its sentence (core.events_codec.LEGACY_TEXT)
+    "legacy_text": "{text}",
     "exchange_not_answering": "The exchange is not answering right now. We will try again.",
     "exchange_unreachable": "Could not reach the exchange. Check the exchange is up and try again.",
     "rate_limited": "The exchange asked us to slow down. We will try again shortly.",
@@ -187,6 +189,10 @@ WORDS: dict[str, str] = {
     "backtest_no_candles": "The data file holds no candles.",
     # engine outcomes of a refused order (engine.user_closes)
     "nothing_to_act_on": "The exchange found nothing to act on.",
+    "nothing_sellable": (
+        "The position is smaller than the exchange's smallest order, so there was nothing "
+        "it could sell; no order was sent."
+    ),
 }
 
 AMOUNTS = frozenset({"amount", "min_amount"})

@@ -498,6 +498,18 @@ def _settings_clamped(e: ev.SettingsClamped) -> str:
 
 
 @render.register
+def _stored_words(e: ev.StoredWords) -> str:
+    """An alert an older engine queued with its words written in, shown as it wrote them."""
+    if e.event == "entry_blocked":
+        return f"⚠️ No entry on <b>{esc(e.symbol)}</b>: {esc(' '.join(e.lines))}"
+    return (
+        "⚖️ An admin set new limits on your settings, so these changed:\n"
+        + "\n".join(f"• {esc(line)}" for line in e.lines)
+        + "\nSee /settings."
+    )
+
+
+@render.register
 def _admin_demoted(e: ev.AdminDemoted) -> str:
     return (
         "You are no longer an admin: the bot's configuration (NIJA_ADMIN_IDS) does not list "
