@@ -64,15 +64,18 @@ def account_currency(exchange_id: str | None, balances: object) -> str:
     the default paper exchange's quote."""
     if exchange_id is not None:
         return exchange_quote(exchange_id)
-    lines = (
-        [(str(b.get("currency")), _total(b.get("total"))) for b in balances if isinstance(b, dict)]
-        if isinstance(balances, list)
-        else []
-    )
+    rows = balances if isinstance(balances, list) else []
+    lines = [
+        (str(row.get("currency")), stored_decimal(row.get("total")))
+        for row in rows
+        if isinstance(row, dict)
+    ]
     return cash_currency(lines) or exchange_quote(None)
 
 
-def _total(value: object) -> Decimal | None:
+def stored_decimal(value: object) -> Decimal | None:
+    """A finite Decimal from a stored value (a snapshot's JSON: text or a number), else
+    None (missing, empty, not a number, infinite or NaN)."""
     if value is None or value == "" or isinstance(value, bool):
         return None
     try:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from nija_tg.config import Settings
@@ -24,6 +24,7 @@ from nija_tg.core.account_currency import (
     account_currency,
     exchange_quote,
     price_step,
+    stored_decimal,
     symbol_quote,
 )
 from nija_tg.core.errors import PermissionDeniedError
@@ -60,14 +61,7 @@ class NotVisibleError(PermissionDeniedError):
     user_message = NOT_VISIBLE
 
 
-def _dec(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
+_dec = stored_decimal  # a figure of a stored snapshot
 
 
 @dataclass(frozen=True)
