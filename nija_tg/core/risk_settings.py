@@ -64,7 +64,6 @@ from nija_tg.core.setting_parse import (
     Bound,
     SettingSpec,
     choice_allowed,
-    echo,
     effective_range,
     is_asset,
     load_value,
@@ -72,7 +71,6 @@ from nija_tg.core.setting_parse import (
     parse_choice,
     parse_param,
     parse_value,
-    range_message,
 )
 from nija_tg.strategies import DEFAULT_STRATEGY, StrategyParams, available, get_strategy
 from nija_tg.strategies.base import param_specs
@@ -138,7 +136,11 @@ class RiskSettings:
                 if not (value.is_finite() if isinstance(value, Decimal) else True):
                     raise ValidationError(f"{spec.name} must be finite")
                 if not spec.lo <= value <= spec.hi:
-                    raise ValidationError(range_message(spec.name, spec.kind, spec.lo, spec.hi))
+                    raise ValidationError(
+                        f"{spec.name} outside {spec.lo}..{spec.hi}",
+                        code="setting_out_of_range",
+                        params={"name": spec.name, "lo": spec.lo, "hi": spec.hi},
+                    )
             elif spec.kind == "bool" and not isinstance(value, bool):
                 raise ValidationError(f"{spec.name} must be a bool")
             elif spec.kind == "choice" and value not in spec.choices:
@@ -240,8 +242,9 @@ def apply_preset(
     values = PRESETS.get(preset.strip().lower())
     if values is None:
         raise ValidationError(
-            f"unknown preset {preset!r}",
-            user_message=f"Preset must be one of: {', '.join(PRESETS)} (you sent {echo(preset)}).",
+            "unknown preset",
+            code="unknown_preset",
+            params={"presets": ", ".join(PRESETS), "sent": preset},
         )
     changes: dict[str, Any] = {}
     for name, value in values.items():
@@ -271,31 +274,32 @@ def apply_setting(
     *,
     admin_bounds: Mapping[str, Bound] | None = None,
     can_change_strategy: bool,
+    currency: str = "USD",
 ) -> RiskSettings:
-    """Return ``settings`` with one value changed from user-typed text.
+    """Return ``settings`` with one value changed from user-typed text (a money
+    setting's counted in ``currency``, the account's: another currency's code is
+    refused).
 
-    Raises ValidationError (``user_message`` names the allowed range and echoes at most
-    20 characters of the input, HTML-escaped) or PermissionDeniedError for trade-only
-    users touching the strategy.
+    Raises ValidationError (a code with the setting's name, its allowed range or choices
+    and what was typed: ``setting_parse``) or PermissionDeniedError for trade-only users
+    touching the strategy.
     """
     bounds = admin_bounds or {}
     key = normalise_name(name)
     param_names = param_specs(type(settings.strategy_params))
     pname = key.removeprefix("strategy.") if key not in SPECS else None
     if key in SPECS and key != "strategy":
-        value = parse_value(SPECS[key], raw_text, bounds.get(key), settings.allowed_pairs)
+        value = parse_value(SPECS[key], raw_text, bounds.get(key), settings.allowed_pairs, currency)
         return dataclasses.replace(settings, **{key: value})
     if key != "strategy" and pname not in param_names:
         raise ValidationError(
-            f"unknown setting {echo(name)}",
-            user_message=f"Unknown setting {echo(name)}. "
-            f"Settings: {', '.join(setting_names(settings))}.",
+            "unknown setting",
+            code="unknown_setting_listed",
+            params={"names": ", ".join(setting_names(settings)), "sent": name},
         )
     if not can_change_strategy:
         raise PermissionDeniedError(
-            "trade-only user tried to change the strategy",
-            user_message="Your account is trade-only: the strategy and its parameters "
-            "are managed by an admin.",
+            "trade-only user tried to change the strategy", code="strategy_admin_managed"
         )
     if key == "strategy":
         allowed = [n for n in available() if choice_allowed(n, bounds.get("strategy"))]
@@ -309,7 +313,8 @@ def apply_setting(
     value = parse_param(param_names[pname], raw_text, pbound)
     try:
         params = settings.strategy_params.with_value(pname, value)
-    except ValueError as exc:
-        msg = f"{exc} (you sent {echo(raw_text)})."
-        raise ValidationError(str(exc), user_message=msg) from None
+    except ValueError as exc:  # a cross-field rule of the strategy's (its own words)
+        raise ValidationError(
+            str(exc), code="strategy_param_rule", params={"rule": exc, "sent": raw_text}
+        ) from None
     return dataclasses.replace(settings, strategy_params=params)

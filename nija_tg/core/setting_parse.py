@@ -1,7 +1,15 @@
 """Strict parsing of setting values typed by users, and the specs it works from.
 
-Everything here is pure: text in, a typed value (or a ValidationError whose
-``user_message`` names the allowed range and echoes at most 20 characters) out.
+Everything here is pure: text in, a typed value (or a ValidationError) out. An error
+says what went wrong as a code and params, never a sentence: the setting's ``name``, its
+range (``lo``, ``hi``) or ``choices``, and what was typed (``sent``, echoed by
+``messages.errors`` at most 20 characters, escaped); the words are
+``nija_tg/messages/errors.py``'s.
+
+A money setting (unit ``usd``) is counted in the account's currency: its value may carry
+``$`` or that currency's code (``250 USDT`` on a USDT account); another currency's code
+(``250 USDC`` there) is refused (``setting_other_currency``), never taken as if it were
+the account's.
 """
 
 from __future__ import annotations
@@ -44,7 +52,8 @@ NUMBER = re.compile(r"\+?(?:[0-9]{1,12}(?:\.[0-9]{1,10})?|\.[0-9]{1,10})")
 # thousands separators as the bot shows numbers (``100,000``, ``1,234.5``): groups of
 # exactly three digits after the first one to three, so ``1,5`` is no number
 GROUPED = re.compile(r"\+?[0-9]{1,3}(?:,[0-9]{3}){1,3}(?:\.[0-9]{1,10})?")
-MONEY_CODES = ("usdt", "usdc", "usd")  # a money setting's value may end with one
+# a money setting's value may end with a currency code (letters after the number)
+MONEY_CODE = re.compile(r"(?P<number>.*?[0-9.$])\s*(?P<code>[a-z]{2,10})")
 ASSET = re.compile(r"[A-Z0-9]{1,15}")
 TRUE = frozenset({"on", "true", "yes", "1", "enable", "enabled"})
 FALSE = frozenset({"off", "false", "no", "0", "disable", "disabled"})
@@ -65,10 +74,8 @@ def echo(raw: object) -> str:
 fmt = exact
 
 
-def range_message(name: str, kind: str, lo: Any, hi: Any, raw: object = None) -> str:
-    what = "a whole number" if kind == "int" else "a number"
-    sent = f" (you sent {echo(raw)})" if raw is not None else ""
-    return f"{name} must be {what} between {fmt(lo)} and {fmt(hi)}{sent}."
+def _invalid(log_text: str, code: str, name: str, raw: object, **params: object) -> ValidationError:
+    return ValidationError(log_text, code=code, params={"name": name, "sent": raw, **params})
 
 
 def normalise_name(name: str) -> str:
@@ -93,19 +100,26 @@ def choice_allowed(choice: str, bound: Bound | None) -> bool:
     return bound is None or bound.choices is None or choice in bound.choices
 
 
+def money_code(raw: str) -> tuple[str, str | None]:
+    """A money value split into its number and the currency code typed after it
+    (upper case; None without one): ``250 usdt`` -> (``250``, ``USDT``), ``$250`` ->
+    (``$250``, None)."""
+    text = raw.strip()
+    match = MONEY_CODE.fullmatch(text.lower())
+    if match is None:
+        return text, None
+    return match["number"], match["code"].upper()
+
+
 def parse_number(raw: str, unit: str) -> Decimal | None:
     """A plain non-negative decimal (no exponent, NaN or inf; thousands separators only
-    as the bot shows them: ``100,000``), else None. A money setting (unit ``usd``: the
-    account's currency) may carry ``$`` or a code: ``$250``, ``250 USDT``."""
+    as the bot shows them: ``100,000``), else None. A money setting (unit ``usd``) may
+    carry ``$``: ``$250``, ``250$`` (its currency code is ``parse_numeric``'s to check)."""
     text = raw.strip().lower()
     if unit == "%":
         text = text.removesuffix("%").strip()
     elif unit == "usd":
         text = text.removeprefix("$").strip()
-        for code in MONEY_CODES:
-            if text.endswith(code):
-                text = text.removesuffix(code)
-                break
         text = text.removesuffix("$").strip()
     elif unit == "x":
         text = text.removesuffix("x").strip()
@@ -116,24 +130,34 @@ def parse_number(raw: str, unit: str) -> Decimal | None:
     return Decimal(text)
 
 
-def parse_numeric(name: str, kind: str, lo: Any, hi: Any, raw: str, unit: str) -> Decimal:
-    value = parse_number(raw, unit)
+def parse_numeric(
+    name: str, kind: str, lo: Any, hi: Any, raw: str, unit: str, currency: str = "USD"
+) -> Decimal:
+    """A number within ``lo``..``hi`` (whole if ``kind`` is ``int``). A money setting's
+    (unit ``usd``) may end with the account's ``currency`` code; another code is refused
+    (``setting_other_currency``)."""
+    text = raw
+    if unit == "usd":
+        text, code = money_code(raw)
+        if code is not None and code != currency.upper():
+            raise _invalid(
+                f"other currency for {name}", "setting_other_currency", name, raw, currency=currency
+            )
+    value = parse_number(text, unit)
     ok = value is not None and lo <= value <= hi
     if ok and kind == "int":
         ok = value == value.to_integral_value()
     if not ok or value is None:
-        raise ValidationError(
-            f"bad value for {name}", user_message=range_message(name, kind, lo, hi, raw)
-        )
+        code = "setting_range_whole" if kind == "int" else "setting_range"
+        raise _invalid(f"bad value for {name}", code, name, raw, lo=lo, hi=hi)
     return value
 
 
 def parse_choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
     text = raw.strip().lower().replace("-", "_").replace(" ", "_")
     if text not in choices:
-        raise ValidationError(
-            f"bad value for {name}",
-            user_message=f"{name} must be one of: {', '.join(choices)} (you sent {echo(raw)}).",
+        raise _invalid(
+            f"bad value for {name}", "setting_choice", name, raw, choices=", ".join(choices)
         )
     return text
 
@@ -144,9 +168,7 @@ def parse_bool(name: str, raw: str) -> bool:
         return True
     if text in FALSE:
         return False
-    raise ValidationError(
-        f"bad value for {name}", user_message=f"{name} must be on or off (you sent {echo(raw)})."
-    )
+    raise _invalid(f"bad value for {name}", "setting_on_off", name, raw)
 
 
 def parse_pair_token(token: str) -> str | None:
@@ -162,38 +184,39 @@ def parse_pair_token(token: str) -> str | None:
 def parse_pairs(raw: str, current: tuple[str, ...], bound: Bound | None) -> tuple[str, ...]:
     """A full list (``BTC, ETH``) or edits of the current one (``+SOL -ADA``)."""
     tokens = [t for t in re.split(r"[\s,;]+", raw.strip()) if t]
-    help_text = (
-        "allowed_pairs must be asset symbols such as BTC, ETH or BTC/USDT (quotes: "
-        f"{', '.join(sorted(QUOTE_ASSETS))}), or +SOL / -ADA to add or remove"
-    )
+    name = "allowed_pairs"
     edits = bool(tokens) and all(t[0] in "+-" for t in tokens)
     result = list(current) if edits else []
     for token in tokens:
         sign = token[0] if edits else "+"
         base = parse_pair_token(token[1:] if edits else token)
         if base is None:
-            raise ValidationError("bad pair", user_message=f"{help_text} (you sent {echo(token)}).")
+            quotes = ", ".join(sorted(QUOTE_ASSETS))
+            raise _invalid("bad pair", "pairs_symbols", name, token, quotes=quotes)
         if sign == "+" and base not in result:
             if not choice_allowed(base, bound):
-                raise ValidationError(
-                    "pair not permitted", user_message=f"{base} is not permitted for you."
-                )
+                raise _invalid("pair not permitted", "pair_not_permitted", name, token, asset=base)
             result.append(base)
         elif sign == "-" and base in result:
             result.remove(base)
     if not result or len(result) > MAX_PAIRS:
-        raise ValidationError(
-            "bad pair list",
-            user_message=f"allowed_pairs needs 1 to {MAX_PAIRS} assets (you sent {echo(raw)}).",
-        )
+        raise _invalid("bad pair list", "pairs_count", name, raw, max=MAX_PAIRS)
     return tuple(result)
 
 
-def parse_value(spec: SettingSpec, raw: str, bound: Bound | None, pairs: tuple[str, ...]) -> Any:
+def parse_value(
+    spec: SettingSpec,
+    raw: str,
+    bound: Bound | None,
+    pairs: tuple[str, ...],
+    currency: str = "USD",
+) -> Any:
+    """``raw`` as ``spec``'s value (a money setting's counted in ``currency``, the
+    account's)."""
     raw = str(raw)
     if spec.kind in ("decimal", "int"):
         lo, hi = effective_range(spec.lo, spec.hi, bound)
-        value = parse_numeric(spec.name, spec.kind, lo, hi, raw, spec.unit)
+        value = parse_numeric(spec.name, spec.kind, lo, hi, raw, spec.unit, currency)
         return int(value) if spec.kind == "int" else value
     if spec.kind == "bool":
         return parse_bool(spec.name, raw)

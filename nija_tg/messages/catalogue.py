@@ -310,6 +310,18 @@ ERROR_PARAMS: dict[str, dict[str, str]] = {
     "bound_choices": {"name": "position_mode", "allowed": "one_way, hedge", "sent": "sideways"},
     "bound_assets": {"name": "allowed_pairs", "sent": "BTC,<b>"},
     "unknown_bound_listed": {"sent": "everything", "names": "max_position_usd, leverage_cap"},
+    "setting_range": {"name": "max_position_usd", "lo": "10", "hi": "100000", "sent": "abc"},
+    "setting_range_whole": {"name": "max_open_positions", "lo": "1", "hi": "20", "sent": "2.5"},
+    "setting_out_of_range": {"name": "leverage_cap", "lo": "1", "hi": "50"},
+    "setting_other_currency": {"name": "max_position_usd", "currency": "USD", "sent": "250 USDC"},
+    "setting_choice": {"name": "position_mode", "choices": "one_way, hedge", "sent": "both"},
+    "setting_on_off": {"name": "trailing_stop", "sent": "maybe"},
+    "pairs_symbols": {"name": "allowed_pairs", "quotes": "USD, USDC, USDT", "sent": "BTC/EUR"},
+    "pair_not_permitted": {"name": "allowed_pairs", "asset": "XRP", "sent": "+XRP"},
+    "pairs_count": {"name": "allowed_pairs", "max": "50", "sent": "-BTC"},
+    "unknown_preset": {"presets": "conservative, moderate, aggressive", "sent": "yolo"},
+    "unknown_setting_listed": {"sent": "max_everything", "names": "max_position_usd, strategy"},
+    "strategy_param_rule": {"rule": "ema_fast (60) must be below ema_slow (50)", "sent": "60"},
 }  # fmt: skip
 
 

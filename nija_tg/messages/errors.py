@@ -15,6 +15,7 @@ unknown code, or params the words do not fit, read as the generic sentence.
 
 from __future__ import annotations
 
+import html
 import logging
 from decimal import Decimal, InvalidOperation
 
@@ -170,6 +171,30 @@ WORDS: dict[str, str] = {
     "bound_choices": "{name} takes one or more of: {allowed} (you sent {sent}).",
     "bound_assets": "{name} takes asset symbols like BTC,ETH (you sent {sent}).",
     "unknown_bound_listed": "Unknown setting {sent}. Bounds apply to: {names}.",
+    # core.setting_parse, core.risk_settings: a value typed to /set, /preset, /pairs
+    "setting_range": "{name} must be a number between {lo} and {hi} (you sent {sent}).",
+    "setting_range_whole": (
+        "{name} must be a whole number between {lo} and {hi} (you sent {sent})."
+    ),
+    "setting_out_of_range": "{name} must be between {lo} and {hi}.",
+    "setting_other_currency": (
+        "{name} is counted in your account's currency, {currency}: send the number alone "
+        "or with {currency} (you sent {sent})."
+    ),
+    "setting_choice": "{name} must be one of: {choices} (you sent {sent}).",
+    "setting_on_off": "{name} must be on or off (you sent {sent}).",
+    "pairs_symbols": (
+        "{name} must be asset symbols such as BTC, ETH or BTC/USDT (quotes: {quotes}), "
+        "or +SOL / -ADA to add or remove (you sent {sent})."
+    ),
+    "pair_not_permitted": "{asset} is not permitted for you.",
+    "pairs_count": "{name} needs 1 to {max} assets (you sent {sent}).",
+    "unknown_preset": "Preset must be one of: {presets} (you sent {sent}).",
+    "unknown_setting_listed": "Unknown setting {sent}. Settings: {names}.",
+    "strategy_admin_managed": (
+        "Your account is trade-only: the strategy and its parameters are managed by an admin."
+    ),
+    "strategy_param_rule": "{rule} (you sent {sent}).",
     # the backtest (engine.backtest, sim_venue, live_replay; shown by the CLI)
     "no_position_to_reduce": "There is no {symbol} position to reduce.",
     "backtest_market_orders_only": "The backtest's swap account takes market orders only.",
@@ -201,11 +226,16 @@ EXACT = frozenset({"lo", "hi"})  # a setting's bounds: every digit (``number_for
 # what the user typed, quoted as the settings replies quote it (``echo``: at most 20
 # characters, HTML-escaped)
 ECHOED = frozenset({"sent"})
+# text from inside the code base that may hold markup characters (a strategy's own rule,
+# ``adx_length ... must be >= 2``): HTML-escaped, since the words around ``sent`` are HTML
+ESCAPED = frozenset({"rule"})
 
 
 def _shown(name: str, value: str) -> str:
     if name in ECHOED:
         return echo(value)
+    if name in ESCAPED:
+        return html.escape(value, quote=False)
     if name in EXACT:
         try:
             return exact(Decimal(value))

@@ -410,7 +410,12 @@ class SettingsService:
         async with self._db.transaction() as tx:
             before = await settings_repo.load_in(tx, user_id)
             after = apply_setting(
-                before, name, raw, admin_bounds=bounds, can_change_strategy=can_strategy
+                before,
+                name,
+                raw,
+                admin_bounds=bounds,
+                can_change_strategy=can_strategy,
+                currency=currency,
             )
             change = _diff(before, after, _normalise(name), currency)
             if after != before:
@@ -429,8 +434,10 @@ class SettingsService:
     async def set_value(
         self, user_id: int, name: str, raw: str, *, actor_id: int | None = None
     ) -> Change:
-        """Change one setting from user text; audited. Raises ValidationError (with the
-        allowed range) or PermissionDeniedError."""
+        """Change one setting from user text; audited. A money setting's value is in the
+        account's currency (``currency``): typed with another currency's code it is
+        refused, not taken as the account's. Raises ValidationError (with the allowed
+        range) or PermissionDeniedError."""
         actor = user_id if actor_id is None else actor_id
         return (await self._edit(actor, user_id, name, raw))[2]
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from nija_tg.core import setting_parse
+from nija_tg.core.errors import ValidationError
 from nija_tg.core.number_format import DASH, exact
-from nija_tg.messages import setting_values
+from nija_tg.messages import errors, setting_values
 
 
 def test_exact_keeps_every_digit_with_thousands_separators():
@@ -28,6 +29,7 @@ def test_the_renderer_and_the_parser_use_the_one_function():
     assert setting_values.numeric_range(D(10), D(100000), False, "usd", "USDT") == (
         "10 to 100,000 USDT"
     )
-    assert setting_parse.range_message("max_position_usd", "decimal", D(10), D(100000)) == (
-        "max_position_usd must be a number between 10 and 100,000."
+    err = ValidationError(
+        "x", code="setting_out_of_range", params={"name": "n", "lo": D(10), "hi": D("1E+5")}
     )
+    assert errors.text(err) == "n must be between 10 and 100,000."

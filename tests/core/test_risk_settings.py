@@ -18,6 +18,7 @@ from nija_tg.core.risk_settings import (
     apply_setting,
     setting_names,
 )
+from nija_tg.messages.errors import text
 from nija_tg.strategies.adx_trend import AdxTrendParams
 
 DEFAULT = RiskSettings()
@@ -81,8 +82,8 @@ def test_numeric_boundaries(name: str) -> None:
     for bad in (below, above):
         err = rejected(name, bad)
         # the range as the bot writes numbers everywhere: ``100,000``
-        assert f"between {exact(D(lo))} and {exact(D(hi))}" in err.user_message
-        assert f"(you sent '{bad}')" in err.user_message
+        assert f"between {exact(D(lo))} and {exact(D(hi))}" in text(err)
+        assert f"(you sent '{bad}')" in text(err)
 
 
 @pytest.mark.parametrize("name", sorted(BOUNDS))
@@ -116,39 +117,57 @@ def test_numeric_boundaries(name: str) -> None:
 )
 def test_numeric_garbage_rejected(name: str, garbage: str) -> None:
     err = rejected(name, garbage)
-    assert err.user_message.startswith(f"{name} must be a")
+    assert text(err).startswith(f"{name} must be a")
 
 
 def test_exact_error_message() -> None:
     err = rejected("max_position_usd", "abc")
-    assert err.user_message == (
+    assert text(err) == (
         "max_position_usd must be a number between 10 and 100,000 (you sent 'abc')."
     )
     err = rejected("max_open_positions", "2.5")
-    assert err.user_message == (
+    assert text(err) == (
         "max_open_positions must be a whole number between 1 and 20 (you sent '2.5')."
     )
 
 
 def test_echo_is_truncated_and_escaped() -> None:
     err = rejected("max_position_usd", "<script>" + "A" * 100)
-    sent = err.user_message.split("(you sent ", 1)[1]
+    sent = text(err).split("(you sent ", 1)[1]
     assert "<" not in sent and "&lt;script&gt;" in sent
     assert "A" * 12 in sent and "A" * 13 not in sent  # 8 + 12 = 20 characters kept
     assert "…" in sent
     err = rejected("max_position_usd", "1\n2\x00")
-    assert "\n" not in err.user_message and "\x00" not in err.user_message
+    assert "\n" not in text(err) and "\x00" not in text(err)
+
+
+def test_another_currencys_code_is_refused_naming_the_accounts() -> None:
+    """``250 USDC`` on a USD account is not 250 USD: refused, naming USD (and any code,
+    ``EUR`` too); the account's own code and no code are taken."""
+    for raw, currency in (("250 USDC", "USD"), ("250usd", "USDT"), ("$250 EUR", "USD")):
+        err = rejected("max_position_usd", raw, currency=currency)
+        assert err.code == "setting_other_currency"
+        assert text(err) == (
+            f"max_position_usd is counted in your account's currency, {currency}: send the "
+            f"number alone or with {currency} (you sent '{raw}')."
+        )
+    assert put("daily_loss_usd", "90 usdt", currency="USDT").daily_loss_usd == D("90")
+    assert put("daily_loss_usd", "90", currency="USDT").daily_loss_usd == D("90")
+    # letters that are no code after a number are no number either
+    assert rejected("max_position_usd", "abc", currency="USD").code == "setting_range"
+    assert rejected("max_position_usd", "25 0usd").code == "setting_range"
 
 
 def test_units_and_whitespace_accepted() -> None:
     assert put("max_position_usd", " $250 ").max_position_usd == D("250")
     assert put("max_position_usd", "250 USD").max_position_usd == D("250")
     # a money setting is in the account's currency: its code may follow
-    assert put("max_position_usd", "250 USDT").max_position_usd == D("250")
-    assert put("daily_loss_usd", "90usdc").daily_loss_usd == D("90")
+    usdt = {"currency": "USDT"}
+    assert put("max_position_usd", "250 USDT", **usdt).max_position_usd == D("250")
+    assert put("daily_loss_usd", "90usdc", currency="USDC").daily_loss_usd == D("90")
     # thousands separators as the bot shows numbers (``Allowed: 10 to 100,000 USDT``)
     assert put("max_position_usd", "1,000").max_position_usd == D("1000")
-    assert put("max_position_usd", "100,000 USDT").max_position_usd == D("100000")
+    assert put("max_position_usd", "100,000 USDT", **usdt).max_position_usd == D("100000")
     assert put("daily_loss_usd", "$1,234.5").daily_loss_usd == D("1234.5")
     assert put("risk_per_trade_pct", "1.5%").risk_per_trade_pct == D("1.5")
     assert put("leverage_cap", "3x").leverage_cap == 3
@@ -161,14 +180,14 @@ def test_admin_bounds_narrow_but_never_widen() -> None:
     bounds = {"max_position_usd": Bound(hi=D("500")), "leverage_cap": Bound(lo=D(0), hi=D(100))}
     assert put("max_position_usd", "500", admin_bounds=bounds).max_position_usd == D("500")
     err = rejected("max_position_usd", "501", admin_bounds=bounds)
-    assert "between 10 and 500" in err.user_message
-    assert "between 1 and 50" in rejected("leverage_cap", "60", admin_bounds=bounds).user_message
+    assert "between 10 and 500" in text(err)
+    assert "between 1 and 50" in text(rejected("leverage_cap", "60", admin_bounds=bounds))
 
 
 def test_unknown_setting() -> None:
     err = rejected("max_everything", "1")
-    assert "Unknown setting 'max_everything'" in err.user_message
-    assert "max_position_usd" in err.user_message
+    assert "Unknown setting 'max_everything'" in text(err)
+    assert "max_position_usd" in text(err)
 
 
 # --- booleans, choices, pairs ---------------------------------------------------------
@@ -180,17 +199,16 @@ def test_booleans(name: str) -> None:
         assert getattr(put(name, raw), name) is False
     for raw in ("on", "TRUE", "yes", "1", "enable"):
         assert getattr(put(name, raw), name) is True
-    assert "must be on or off" in rejected(name, "maybe").user_message
+    assert "must be on or off" in text(rejected(name, "maybe"))
 
 
 def test_position_mode() -> None:
     assert put("position_mode", "hedge").position_mode == "hedge"
     assert put("position_mode", "One-Way").position_mode == "one_way"
-    assert "one_way, hedge" in rejected("position_mode", "both").user_message
+    assert "one_way, hedge" in text(rejected("position_mode", "both"))
     only_one_way = {"position_mode": Bound(choices=frozenset({"one_way"}))}
-    assert (
-        "one of: one_way ("
-        in rejected("position_mode", "hedge", admin_bounds=only_one_way).user_message
+    assert "one of: one_way (" in text(
+        rejected("position_mode", "hedge", admin_bounds=only_one_way)
     )
 
 
@@ -222,10 +240,7 @@ def test_allowed_pairs_rejected(raw: str) -> None:
 def test_allowed_pairs_admin_choices() -> None:
     bounds = {"allowed_pairs": Bound(choices=frozenset({"BTC", "ETH"}))}
     assert put("allowed_pairs", "BTC", admin_bounds=bounds).allowed_pairs == ("BTC",)
-    assert (
-        "XRP is not permitted"
-        in rejected("allowed_pairs", "BTC XRP", admin_bounds=bounds).user_message
-    )
+    assert "XRP is not permitted" in text(rejected("allowed_pairs", "BTC XRP", admin_bounds=bounds))
 
 
 # --- strategy and its parameters ------------------------------------------------------
@@ -256,21 +271,18 @@ def test_strategy_param_bounds(name: str, lo: str, hi: str) -> None:
     for bad in (str(D(lo) - D("0.01")), str(D(hi) + D("0.01")), "nan", "x"):
         with pytest.raises(ValidationError) as info:
             put(name, bad, base)
-        assert f"between {lo} and {hi}" in info.value.user_message
+        assert f"between {lo} and {hi}" in text(info.value)
 
 
 def test_strategy_param_relations() -> None:
     err = rejected("strategy.ema_fast", "60")
-    assert "must be below ema_slow" in err.user_message and "(you sent '60')" in err.user_message
-    assert "must not exceed" in rejected("adx_threshold", "15").user_message
+    assert "must be below ema_slow" in text(err) and "(you sent '60')" in text(err)
+    assert "must not exceed" in text(rejected("adx_threshold", "15"))
 
 
 def test_strategy_param_admin_bounds() -> None:
     bounds = {"strategy.min_confidence": Bound(lo=D("0.7"))}
-    assert (
-        "between 0.7 and 0.95"
-        in rejected("min_confidence", "0.6", admin_bounds=bounds).user_message
-    )
+    assert "between 0.7 and 0.95" in text(rejected("min_confidence", "0.6", admin_bounds=bounds))
 
 
 def test_trade_only_cannot_touch_strategy() -> None:
@@ -281,7 +293,7 @@ def test_trade_only_cannot_touch_strategy() -> None:
     ]:
         with pytest.raises(PermissionDeniedError) as info:
             apply_setting(DEFAULT, name, raw, can_change_strategy=False)
-        assert "trade-only" in info.value.user_message
+        assert "trade-only" in text(info.value)
     # risk settings are still theirs
     s = apply_setting(DEFAULT, "max_position_usd", "50", can_change_strategy=False)
     assert s.max_position_usd == D("50")
@@ -290,7 +302,7 @@ def test_trade_only_cannot_touch_strategy() -> None:
 def test_strategy_choice() -> None:
     changed = put("strategy.adx_threshold", "30")
     assert put("strategy", "adx_trend", changed) is changed  # same strategy: unchanged
-    assert "one of: adx_trend" in rejected("strategy", "martingale").user_message
+    assert "one of: adx_trend" in text(rejected("strategy", "martingale"))
 
 
 def test_setting_names() -> None:
@@ -362,7 +374,7 @@ def test_preset_clamped_into_admin_bounds() -> None:
 def test_unknown_preset() -> None:
     with pytest.raises(ValidationError) as info:
         apply_preset(DEFAULT, "yolo")
-    assert "conservative, moderate, aggressive" in info.value.user_message
+    assert "conservative, moderate, aggressive" in text(info.value)
 
 
 # --- serialisation --------------------------------------------------------------------

@@ -77,3 +77,23 @@ async def test_pairs_name_the_accounts_one_quote_and_exchange(bot):
     assert "Each traded against <b>USDT</b> on BingX." in text and "USDC" not in text
     await key_on(bot, TRADER, "coinbase")
     assert "Each traded against <b>USD</b> on Coinbase." in await bot.say(TRADER, "/pairs")
+
+
+async def test_a_money_value_in_another_currency_is_refused_naming_the_accounts(bot):
+    """Review of #14: ``250 USDC`` on a USD account was taken as 250 USD without a word.
+    The account's own code (or none) is taken; another code is refused, naming the
+    account's currency, and the value stays."""
+    await register(bot, TRADER)  # no key: paper on Kraken, USD
+    refused = await bot.say(TRADER, "/set max_position_usd 250 USDC")
+    assert refused == (
+        "max_position_usd is counted in your account's currency, USD: send the number "
+        "alone or with USD (you sent '250 USDC')."
+    )
+    assert "Max position size: <b>300 USD</b>" in await bot.say(TRADER, "/settings")
+    assert "300 USD → <b>250 USD</b>" in await bot.say(TRADER, "/set max_position_usd 250 usd")
+    await key_on(bot, TRADER, "bingx")  # USDT now: USD is another currency
+    refused = await bot.say(TRADER, "/set daily_loss_usd $90 USD")
+    assert "counted in your account's currency, USDT" in refused
+    assert "(you sent '$90 USD')" in refused
+    done = await bot.say(TRADER, "/set daily_loss_usd 90 USDT")
+    assert "<code>daily_loss_usd</code>: 150 USDT → <b>90 USDT</b>" in done

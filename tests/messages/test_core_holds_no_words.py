@@ -8,6 +8,7 @@ what happened as data and ``nija_tg/messages`` words it.
 - The modules cleaned of words write no ``user_message`` sentence and no sentence
   outside docstrings, log calls and an error's own log text: the risk check and the
   liquidation rule (``RiskFigures``), the error taxonomy and the ccxt table, the
+  settings' parsers (``setting_parse``, ``risk_settings``: a /set value's refusal), the
   exchange adapters' refusals, the engine's refusal builders, the outbox (the digest
   header is ``messages.render.digest_header``) and the supervisord listener
   (``messages/operator_alerts.py``).
@@ -42,6 +43,8 @@ CLEANED = (
     "core/liquidation.py",
     "core/events.py",
     "core/setting_bounds.py",
+    "core/setting_parse.py",
+    "core/risk_settings.py",
     "exchange/ccxt_errors.py",
     "exchange/ccxt_account.py",
     "exchange/precision.py",
@@ -150,6 +153,25 @@ def test_the_check_sees_a_sentence_a_user_message_and_a_header(tmp_path):
         "user_message =",
         "user_message=",
     ]
+
+
+def test_the_check_sees_a_sentence_put_back_in_the_settings_parsers(tmp_path):
+    """The words the settings' parsers held before they moved to codes, put back."""
+    put_back = {
+        "core/setting_parse.py": (
+            "def range_message(name, kind, lo, hi):\n"
+            "    what = 'a whole number' if kind == 'int' else 'a number'\n"
+            "    return f'{name} must be {what} between {lo} and {hi}.'\n"
+        ),
+        "core/risk_settings.py": (
+            "def refuse():\n    raise PermissionDeniedError(\n"
+            "        'trade-only', user_message='Your account is trade-only.')\n"
+        ),
+    }
+    for name, code in put_back.items():
+        sample = tmp_path / Path(name).name
+        sample.write_text((PKG / name).read_text() + "\n\n" + code)
+        assert words_in(sample), name
 
 
 def test_the_moved_services_write_no_user_message():
