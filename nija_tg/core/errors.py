@@ -9,8 +9,8 @@ library exceptions (ccxt, sqlite, telegram) into these classes at the edge and n
 copy the library's text, which can hold secrets.
 
 ``user_message``: a sentence a caller built itself instead of a code (None: the code's
-words). Still used by callers not moved to codes yet (the settings parsers, some
-services); the renderer shows it as it is.
+words). Used where the sentence already comes from ``nija_tg/messages`` (the settings
+and reports services pass their words through); the renderer shows it as it is.
 """
 
 from __future__ import annotations

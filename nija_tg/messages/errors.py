@@ -214,6 +214,7 @@ WORDS: dict[str, str] = {
     "backtest_no_candles": "The data file holds no candles.",
     # engine outcomes of a refused order (engine.user_closes)
     "nothing_to_act_on": "The exchange found nothing to act on.",
+    "telegram_id_not_positive": "A Telegram user id is a positive number.",
     "nothing_sellable": (
         "The position is smaller than the exchange's smallest order, so there was nothing "
         "it could sell; no order was sent."

@@ -54,7 +54,7 @@ async def set_admin(db: Database, user_id: int, admin: bool, *, actor_id: int | 
     """Operator/admin bootstrap: make ``user_id`` admin (creating a placeholder row if
     they never wrote to the bot; their chat id is their user id in private chats)."""
     if user_id <= 0:
-        raise ValidationError(user_message="A Telegram user id is a positive number.")
+        raise ValidationError("user id not positive", code="telegram_id_not_positive")
     async with db.transaction() as tx:
         row = await users.get_user(tx, user_id)
         if row is None:
