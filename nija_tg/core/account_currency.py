@@ -1,6 +1,6 @@
-"""Which currency an account's money is counted in, and a market's price precision as
-far as the stored prices show it (pure: the reports' services derive both from data
-already stored, no schema of their own).
+"""Which currency an account's money is counted in, a market's price precision as far
+as the stored prices show it, and a stored figure read back (``stored_decimal``); pure:
+the reports' services derive these from data already stored, no schema of their own.
 
 Currency: the engine counts a user's equity in the quote currency of the exchange it
 trades on (``engine/loop_support.quote_for``: USD on Kraken and Coinbase, USDT on the

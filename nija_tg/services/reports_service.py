@@ -61,9 +61,6 @@ class NotVisibleError(PermissionDeniedError):
     user_message = NOT_VISIBLE
 
 
-_dec = stored_decimal  # a figure of a stored snapshot
-
-
 @dataclass(frozen=True)
 class Access:
     caller: UserRow
@@ -446,9 +443,9 @@ class ReportsService:
                 continue
             line = BalanceLineView(
                 str(raw["currency"])[:16],
-                _dec(raw.get("free")),
-                _dec(raw.get("used")),
-                _dec(raw.get("total")),
+                stored_decimal(raw.get("free")),
+                stored_decimal(raw.get("used")),
+                stored_decimal(raw.get("total")),
             )
             if line.total is None or line.total != 0:
                 lines.append(line)
@@ -469,13 +466,13 @@ class ReportsService:
         currency = await self.currency(user_id, snap)
         also: dict[str, list[Decimal | None]] = {}
         for (symbol, _side), raw in marks.items():
-            also.setdefault(symbol, []).append(_dec(raw.get("mark_price")))
+            also.setdefault(symbol, []).append(stored_decimal(raw.get("mark_price")))
         steps = await self._steps(user_id, [r.symbol for r in rows], also)
         out = []
         for row in rows:
             mark = marks.get((row.symbol, row.side), {})
-            price = _dec(mark.get("mark_price"))
-            upnl = _dec(mark.get("unrealized_pnl"))
+            price = stored_decimal(mark.get("mark_price"))
+            upnl = stored_decimal(mark.get("unrealized_pnl"))
             if upnl is None and price is not None:
                 upnl = pnl_math.unrealized_pnl(row.side, row.entry_price, price, row.amount)
             resting = await orders.open_stops(self._db, user_id, row.symbol)

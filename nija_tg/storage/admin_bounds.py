@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from nija_tg.core.account_currency import stored_decimal
 from nija_tg.core.risk_settings import Bound
 from nija_tg.core.setting_bounds import with_default_bounds
 from nija_tg.storage.db import Database, Transaction
@@ -21,16 +21,6 @@ KEY = "admin_bounds"
 EVERYONE = "*"
 
 
-def _decimal(raw: Any) -> Decimal | None:
-    if raw is None or isinstance(raw, bool):
-        return None
-    try:
-        value = Decimal(str(raw))
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
 def _bound(raw: Any) -> Bound | None:
     if not isinstance(raw, Mapping):
         return None
@@ -38,7 +28,7 @@ def _bound(raw: Any) -> Bound | None:
     picked = (
         frozenset(c for c in choices if isinstance(c, str)) if isinstance(choices, list) else None
     )
-    return Bound(lo=_decimal(raw.get("lo")), hi=_decimal(raw.get("hi")), choices=picked)
+    return Bound(lo=stored_decimal(raw.get("lo")), hi=stored_decimal(raw.get("hi")), choices=picked)
 
 
 def encode(bound: Bound) -> dict[str, Any]:

@@ -11,9 +11,9 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from nija_tg.core.account_currency import account_currency
+from nija_tg.core.account_currency import account_currency, stored_decimal
 from nija_tg.core.models import Role, TradingMode, UserStatus
 from nija_tg.storage.db import Reader
 
@@ -69,16 +69,6 @@ def utc_day(now: float | None = None) -> str:
     return datetime.fromtimestamp(time.time() if now is None else now, UTC).strftime("%Y-%m-%d")
 
 
-def _dec(text: str | None) -> Decimal | None:
-    if text in (None, ""):
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
 def _account_currency(exchange_id: str | None, balances_json: str | None) -> str:
     """``core.account_currency`` of a row's key exchange and snapshot balances (JSON)."""
     try:
@@ -89,7 +79,7 @@ def _account_currency(exchange_id: str | None, balances_json: str | None) -> str
 
 
 def _pnl_today(row: sqlite3.Row, today: str) -> Decimal | None:
-    equity, start = _dec(row["equity"]), _dec(row["start_of_day_equity"])
+    equity, start = stored_decimal(row["equity"]), stored_decimal(row["start_of_day_equity"])
     if equity is None or start is None or row["day"] != today:
         return None
     return equity - start
@@ -106,7 +96,7 @@ def _overview(row: sqlite3.Row, today: str) -> UserOverview:
         trading_on=bool(row["trading_on"]),
         mode=TradingMode(row["mode"]),
         exchange_id=row["exchange_id"],
-        equity=_dec(row["equity"]),
+        equity=stored_decimal(row["equity"]),
         pnl_today=_pnl_today(row, today),
         currency=_account_currency(row["exchange_id"], row["balances"]),
     )
@@ -146,7 +136,7 @@ async def totals(db: Reader, *, now: float | None = None) -> Totals:
         "LEFT JOIN credentials c ON c.user_id = s.user_id"
     ):
         currency = _account_currency(row["exchange_id"], row["balances"])
-        equity = _dec(row["equity"])
+        equity = stored_decimal(row["equity"])
         if equity is not None:
             balance[currency] = balance.get(currency, Decimal(0)) + equity
         day_pnl = _pnl_today(row, today)
